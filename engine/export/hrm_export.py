@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""Export an HRM (family nova) to an hrmd model bundle: init.onnx, step.onnx, hrm.yaml.
+
+    /usr/bin/python3 engine/export/hrm_export.py --checkpoint hrm_arc_best.pt --out models/nova
+    /usr/bin/python3 engine/export/hrm_export.py --random tiny --seed 1 --out DIR --golden
+
+Run with Debian's python3-torch 1.13 and python3-onnx. See README.md, "The exporter".
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+
+import onnx
+import torch
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import arc  # noqa: E402
+import nova  # noqa: E402
+
+OPSET = 17
+BUNDLE_FORMAT = "hrmd-bundle/1"
+
+# Real ARC-AGI-1 test inputs for the golden file, chosen to cover the encoding's
+# edge cases: small, square 30x30 (no EOS at all), width 30, height 30, mid-size.
+GOLDEN_INPUTS = (
+    ("training", "007bbfb7", 0),  # 3x3
+    ("training", "3631a71a", 0),  # 30x30
+    ("training", "57aa92db", 0),  # 19x30
+    ("evaluation", "fe9372f3", 0),  # 30x17
+    ("training", "0d3d703e", 0),  # 3x3, other colours
+    ("training", "00d62c1b", 0),  # 20x20
+)
+# Cells whose 12 logits the golden file records: corners and an interior cell.
+GOLDEN_LOGIT_CELLS = (0, 1, 29, 31, 465, 870, 899)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def graph_io(path):
+    model = onnx.load(path)
+    onnx.checker.check_model(model)
+    return [i.name for i in model.graph.input], [o.name for o in model.graph.output]
+
+
+def export_graphs(model, out_dir):
+    """Write init.onnx and step.onnx; return each graph's (inputs, outputs)."""
+    cfg = model.config
+    seq, hidden = cfg["seq_len"], cfg["hidden_size"]
+    batch = 2  # any size: the batch axis is dynamic
+    tokens = torch.zeros(batch, seq, dtype=torch.long)
+    state = torch.zeros(batch, seq, hidden)
+    # The wrappers go to eval mode too: torch.onnx.export restores each wrapper's
+    # own mode afterwards, recursively, and a wrapper left in training mode would
+    # switch dropout on in the model for everything that follows.
+    init_graph, step_graph = nova.InitGraph(model).eval(), nova.StepGraph(model).eval()
+    model.eval()
+    # Gradients stay enabled on purpose: under no_grad, eval-mode encoder layers
+    # take a fused fast path that the ONNX exporter cannot export.
+    with torch.enable_grad():
+        torch.onnx.export(
+            init_graph,
+            (tokens,),
+            os.path.join(out_dir, "init.onnx"),
+            opset_version=OPSET,
+            input_names=["tokens"],
+            output_names=["h", "l"],
+            dynamic_axes={"tokens": {0: "batch"}, "h": {0: "batch"}, "l": {0: "batch"}},
+            do_constant_folding=True,
+        )
+        torch.onnx.export(
+            step_graph,
+            (state, state.clone()),
+            os.path.join(out_dir, "step.onnx"),
+            opset_version=OPSET,
+            input_names=["h", "l"],
+            output_names=["h_next", "l_next", "logits", "halt"],
+            dynamic_axes={
+                "h": {0: "batch"},
+                "l": {0: "batch"},
+                "h_next": {0: "batch"},
+                "l_next": {0: "batch"},
+                "logits": {0: "batch"},
+                "halt": {0: "batch"},
+            },
+            do_constant_folding=True,
+        )
+    return {
+        "init": graph_io(os.path.join(out_dir, "init.onnx")),
+        "step": graph_io(os.path.join(out_dir, "step.onnx")),
+    }
+
+
+def manifest(model, name, source, graphs, out_dir):
+    cfg = model.config
+    side = int(round(cfg["seq_len"] ** 0.5))
+    if side * side != cfg["seq_len"]:
+        raise ValueError(f"seq_len {cfg['seq_len']} is not a square grid")
+    init_in, init_out = graphs["init"]
+    step_in, step_out = graphs["step"]
+    return {
+        "format": BUNDLE_FORMAT,
+        "name": name,
+        "family": "nova",
+        "source": source,
+        "grid": side,
+        "vocab": cfg["vocab_size"],
+        "encoding": "arc-eos",
+        "hidden": cfg["hidden_size"],
+        "graphs": {
+            "init": {
+                "file": "init.onnx",
+                "sha256": sha256_file(os.path.join(out_dir, "init.onnx")),
+                "inputs": init_in,
+                "outputs": init_out,
+            },
+            "step": {
+                "file": "step.onnx",
+                "sha256": sha256_file(os.path.join(out_dir, "step.onnx")),
+                "inputs": step_in,
+                "outputs": step_out,
+            },
+        },
+        "carry": {"h_next": "h", "l_next": "l"},
+        "constants": [],
+        "halting": {
+            "output": "halt",
+            "rule": "threshold",
+            "threshold": nova.HALT_THRESHOLD,
+            "min_cycles": nova.MIN_CYCLES,
+            "max_cycles": cfg["max_cycles"],
+        },
+    }
+
+
+def load_arc_input(arc_dir, split, task_id, index):
+    path = os.path.join(arc_dir, split, task_id + ".json")
+    with open(path) as f:
+        return json.load(f)["test"][index]["input"]
+
+
+def golden(model, arc_dir, side):
+    """The PyTorch reference, per cycle, for real ARC inputs (batch 1 each)."""
+    cfg = model.config
+    if model.training:
+        raise RuntimeError("golden: the model is in training mode (dropout on)")
+    cases = []
+    for split, task_id, index in GOLDEN_INPUTS:
+        grid = load_arc_input(arc_dir, split, task_id, index)
+        tokens = arc.encode_arc_eos(grid, side)
+        x = torch.tensor([tokens], dtype=torch.long)
+        with torch.no_grad():
+            trace = model.trace(x, cfg["max_cycles"])
+            _, halt_probs = model(x)
+        cycles = []
+        for logits, halt in trace:
+            argmax = logits[0].argmax(dim=-1).tolist()
+            cycles.append(
+                {
+                    "halt": float(halt[0, 0]),
+                    "argmax": argmax,
+                    "logits": {str(c): [float(v) for v in logits[0, c]] for c in GOLDEN_LOGIT_CELLS},
+                }
+            )
+        halt_cycle = len(halt_probs)
+        halted = halt_cycle < cfg["max_cycles"] or float(halt_probs[-1].mean()) > nova.HALT_THRESHOLD
+        cases.append(
+            {
+                "source": f"ARC-AGI-1 {split}/{task_id}.json test[{index}].input",
+                "grid": grid,
+                "tokens": tokens,
+                "cycles": cycles,
+                "halt_cycle": halt_cycle,
+                "halted_by": "model" if halted and halt_cycle > 1 else "max_cycles",
+                "decoded": arc.decode_arc_eos(cycles[halt_cycle - 1]["argmax"], side),
+            }
+        )
+    return {
+        "format": "hrmd-golden/1",
+        "reference": f"PyTorch {torch.__version__}, batch 1, eval mode",
+        "halting": {"threshold": nova.HALT_THRESHOLD, "min_cycles": nova.MIN_CYCLES,
+                    "max_cycles": cfg["max_cycles"]},
+        "logit_cells": list(GOLDEN_LOGIT_CELLS),
+        "cases": cases,
+    }
+
+
+def write_bundle(model, out_dir, name, source, arc_dir=None, with_golden=False):
+    os.makedirs(out_dir, exist_ok=True)
+    graphs = export_graphs(model, out_dir)
+    m = manifest(model, name, source, graphs, out_dir)
+    with open(os.path.join(out_dir, "hrm.yaml"), "w") as f:
+        f.write(f"# hrmd model bundle, written by engine/export/hrm_export.py ({name})\n")
+        yaml.safe_dump(m, f, sort_keys=False, default_flow_style=None, width=100)
+    if with_golden:
+        g = golden(model, arc_dir, m["grid"])
+        with open(os.path.join(out_dir, "golden.json"), "w") as f:
+            json.dump(g, f, separators=(",", ":"))
+            f.write("\n")
+    return m
+
+
+def default_arc_dir():
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.normpath(os.path.join(here, "..", "..", "..", "shared", "arc", "ARC-AGI-1"))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="a dp-web4 nova checkpoint (.pt with model_state_dict)")
+    src.add_argument("--random", choices=sorted(nova.SIZES), help="a seeded random-init model of this size")
+    p.add_argument("--seed", type=int, default=1, help="seed for --random (default 1)")
+    p.add_argument("--out", required=True, help="bundle folder to write")
+    p.add_argument("--name", help="bundle name (default: the folder's name)")
+    p.add_argument("--golden", action="store_true", help="also write golden.json, the PyTorch reference")
+    p.add_argument("--arc", default=default_arc_dir(), help="ARC-AGI-1 folder for the golden inputs")
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if args.checkpoint:
+        try:
+            model, step = nova.load_checkpoint(args.checkpoint)
+        except nova.CheckpointError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        source = {"checkpoint": os.path.basename(args.checkpoint), "step": step,
+                  "sha256": sha256_file(args.checkpoint)}
+    else:
+        model = nova.random_model(args.random, args.seed)
+        source = {"checkpoint": f"random-init:{args.random}:seed={args.seed}", "step": 0, "sha256": ""}
+    if args.golden and not os.path.isdir(args.arc):
+        print(f"error: --golden needs the ARC-AGI-1 tasks; {args.arc} is not a folder (set --arc)",
+              file=sys.stderr)
+        return 2
+    name = args.name or os.path.basename(os.path.normpath(args.out))
+    m = write_bundle(model, args.out, name, source, args.arc, args.golden)
+    print(f"wrote {args.out}: {m['name']}, hidden {m['hidden']}, "
+          f"init {m['graphs']['init']['sha256'][:12]}, step {m['graphs']['step']['sha256'][:12]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Exporter tests: /usr/bin/python3 -m unittest discover -s engine/export"""
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import arc  # noqa: E402
+import hrm_export  # noqa: E402
+import nova  # noqa: E402
+import onnx_numpy  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURE = os.path.join(HERE, "..", "testdata", "nova-tiny")
+ARC_DIR = hrm_export.default_arc_dir()
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def arc_tokens(count):
+    rows = []
+    for split, task, index in hrm_export.GOLDEN_INPUTS[:count]:
+        rows.append(arc.encode_arc_eos(hrm_export.load_arc_input(ARC_DIR, split, task, index)))
+    return np.array(rows, dtype=np.int64)
+
+
+def save_checkpoint(path, model, **extra):
+    torch.save({"model_state_dict": model.state_dict(), "global_step": 1234, "epoch": 3,
+                "config": {**model.config, "learning_rate": 3e-4},
+                "optimizer_state_dict": {"state": {}}, **extra}, path)
+
+
+class ExportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.model = nova.random_model("tiny", seed=7)
+        cls.out = os.path.join(cls.tmp.name, "bundle")
+        source = {"checkpoint": "random-init:tiny:seed=7", "step": 0, "sha256": ""}
+        cls.manifest = hrm_export.write_bundle(cls.model, cls.out, "t7", source)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_reloaded_graphs_match_pytorch_per_cycle(self):
+        tokens = arc_tokens(3)  # a batch of 3: the exported batch axis is dynamic
+        init = onnx_numpy.Graph(os.path.join(self.out, "init.onnx"))
+        step = onnx_numpy.Graph(os.path.join(self.out, "step.onnx"))
+        h, l = init.run({"tokens": tokens})
+        with torch.no_grad():
+            want = self.model.trace(torch.from_numpy(tokens), 4)
+        for cycle, (want_logits, want_halt) in enumerate(want):
+            h, l, logits, halt = step.run({"h": h, "l": l})
+            np.testing.assert_allclose(logits, want_logits.numpy(), atol=2e-4,
+                                       err_msg=f"logits, cycle {cycle + 1}")
+            np.testing.assert_allclose(halt, want_halt.numpy(), atol=1e-5,
+                                       err_msg=f"halt, cycle {cycle + 1}")
+            self.assertTrue((logits.argmax(-1) == want_logits.numpy().argmax(-1)).all())
+
+    def test_manifest_names_and_hashes(self):
+        with open(os.path.join(self.out, "hrm.yaml")) as f:
+            m = yaml.safe_load(f)
+        self.assertEqual(m["format"], "hrmd-bundle/1")
+        self.assertEqual(m["family"], "nova")
+        self.assertEqual((m["grid"], m["vocab"], m["hidden"]), (30, 12, 32))
+        for role, inputs, outputs in (("init", ["tokens"], ["h", "l"]),
+                                      ("step", ["h", "l"], ["h_next", "l_next", "logits", "halt"])):
+            g = m["graphs"][role]
+            self.assertEqual(g["sha256"], sha256(os.path.join(self.out, g["file"])), role)
+            self.assertEqual((g["inputs"], g["outputs"]), (inputs, outputs), role)
+        self.assertEqual(m["carry"], {"h_next": "h", "l_next": "l"})
+        self.assertEqual(m["halting"], {"output": "halt", "rule": "threshold", "threshold": 0.9,
+                                        "min_cycles": 2, "max_cycles": 8})
+
+    def test_export_is_deterministic(self):
+        with tempfile.TemporaryDirectory() as d:
+            source = {"checkpoint": "random-init:tiny:seed=7", "step": 0, "sha256": ""}
+            m = hrm_export.write_bundle(nova.random_model("tiny", seed=7), d, "t7", source)
+        self.assertEqual(m["graphs"], self.manifest["graphs"])
+
+
+class CheckpointTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.model = nova.random_model("tiny", seed=11)
+
+    def path(self, name):
+        return os.path.join(self.tmp.name, name)
+
+    def run_main(self, *argv):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = hrm_export.main(list(argv))
+        return code, err.getvalue()
+
+    def test_checkpoint_exports_with_its_step_and_hash(self):
+        ckpt = self.path("hrm_arc_best.pt")
+        save_checkpoint(ckpt, self.model)
+        code, err = self.run_main("--checkpoint", ckpt, "--out", self.path("b"))
+        self.assertEqual(code, 0, err)
+        with open(self.path("b/hrm.yaml")) as f:
+            m = yaml.safe_load(f)
+        self.assertEqual(m["source"], {"checkpoint": "hrm_arc_best.pt", "step": 1234, "sha256": sha256(ckpt)})
+        self.assertEqual(m["hidden"], 32)
+        loaded, step = nova.load_checkpoint(ckpt)
+        for key, value in self.model.state_dict().items():
+            self.assertTrue(torch.equal(loaded.state_dict()[key], value), key)
+
+    def test_bad_checkpoints_are_refused_naming_the_key(self):
+        def drop(state):
+            del state["h_norm.weight"]
+
+        def add(state):
+            state["bogus.weight"] = torch.zeros(1)
+
+        def reshape(state):
+            state["output.weight"] = torch.zeros(10, 32)
+
+        cases = [
+            ("missing key", drop, "missing key(s): h_norm.weight"),
+            ("extra key", add, "unexpected key(s): bogus.weight"),
+            ("wrong shape", reshape, "output.weight has shape [10, 32], the model expects [12, 32]"),
+        ]
+        for name, mutate, want in cases:
+            with self.subTest(name):
+                state = self.model.state_dict()
+                mutate(state)
+                ckpt = self.path(name.replace(" ", "_") + ".pt")
+                torch.save({"model_state_dict": state, "config": self.model.config}, ckpt)
+                with self.assertRaises(nova.CheckpointError) as cm:
+                    nova.load_checkpoint(ckpt)
+                self.assertIn(want, str(cm.exception))
+                code, err = self.run_main("--checkpoint", ckpt, "--out", self.path("never"))
+                self.assertEqual(code, 2)
+                self.assertIn(want, err)
+                self.assertFalse(os.path.exists(self.path("never")))
+
+    def test_plain_state_dict_is_refused(self):
+        ckpt = self.path("plain.pt")
+        torch.save(self.model.state_dict(), ckpt)
+        with self.assertRaises(nova.CheckpointError) as cm:
+            nova.load_checkpoint(ckpt)
+        self.assertIn("no 'model_state_dict'", str(cm.exception))
+
+    def test_not_a_checkpoint(self):
+        ckpt = self.path("junk.pt")
+        with open(ckpt, "w") as f:
+            f.write("not a checkpoint")
+        with self.assertRaises(nova.CheckpointError) as cm:
+            nova.load_checkpoint(ckpt)
+        self.assertIn("cannot be read as a PyTorch checkpoint", str(cm.exception))
+
+
+class EncodingTest(unittest.TestCase):
+    def test_arc_eos(self):
+        cases = [
+            ([[3]], {0: 5, 1: 1, 30: 1, 31: 0}),
+            ([[0, 9], [4, 4]], {0: 2, 1: 11, 2: 1, 30: 6, 31: 6, 32: 1, 60: 1, 61: 1, 62: 0}),
+            ([[1] * 30] * 30, {899: 3}),
+        ]
+        for grid, want in cases:
+            tokens = arc.encode_arc_eos(grid)
+            for cell, token in want.items():
+                self.assertEqual(tokens[cell], token, (grid[:2], cell))
+            self.assertEqual(arc.decode_arc_eos(tokens), grid)
+
+    def test_decode_largest_rectangle(self):
+        tokens = [0] * 900
+        for c in range(5):  # row 0: 5 colours, rows 1-3: 3 colours
+            tokens[c] = 2
+        for r in range(1, 4):
+            for c in range(3):
+                tokens[r * 30 + c] = 3
+        # 1x5 = 5 < 4x3 = 12
+        self.assertEqual(arc.decode_arc_eos(tokens), [[0, 0, 0]] + [[1, 1, 1]] * 3)
+        self.assertEqual(arc.decode_arc_eos([1] + [0] * 899), [])
+
+
+class FixtureTest(unittest.TestCase):
+    """The committed fixture is what `./build.sh fixtures` writes, and its golden
+    file agrees with the reference forward's own halting."""
+
+    def test_fixture_reproduces(self):
+        with open(os.path.join(FIXTURE, "hrm.yaml")) as f:
+            committed = yaml.safe_load(f)
+        with tempfile.TemporaryDirectory() as d:
+            m = hrm_export.write_bundle(nova.random_model("tiny", seed=1), d, committed["name"],
+                                        committed["source"])
+        self.assertEqual(m["graphs"], committed["graphs"])
+
+    def test_golden_agrees_with_reference_forward(self):
+        with open(os.path.join(FIXTURE, "golden.json")) as f:
+            golden = json.load(f)
+        model = nova.random_model("tiny", seed=1)
+        for case in golden["cases"]:
+            with self.subTest(case["source"]):
+                self.assertEqual(arc.encode_arc_eos(case["grid"]), case["tokens"])
+                with torch.no_grad():
+                    logits, halts = model(torch.tensor([case["tokens"]]))
+                self.assertEqual(len(halts), case["halt_cycle"])
+                self.assertEqual(logits[0].argmax(-1).tolist(),
+                                 case["cycles"][case["halt_cycle"] - 1]["argmax"])
+                self.assertEqual(arc.decode_arc_eos(logits[0].argmax(-1).tolist()), case["decoded"])
+
+
+if __name__ == "__main__":
+    unittest.main()
