@@ -9,10 +9,10 @@ import (
 type Answer struct {
 	// Attempt1 and Attempt2 follow the ARC Prize submission convention. With
 	// one prediction (no test-time augmentation) both hold it.
-	Attempt1 Grid    `json:"attempt_1"`
-	Attempt2 Grid    `json:"attempt_2"`
-	Cycles   int     `json:"cycles"`
-	HaltedBy string  `json:"halted_by"`
+	Attempt1 Grid   `json:"attempt_1"`
+	Attempt2 Grid   `json:"attempt_2"`
+	Cycles   int    `json:"cycles"`
+	HaltedBy string `json:"halted_by"`
 	// Confidence is in [0, 1]; how it is derived is documented in README.md.
 	Confidence float64      `json:"confidence"`
 	Flags      []string     `json:"flags"`
