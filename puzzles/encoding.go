@@ -20,6 +20,7 @@ const (
 	TokenPad     = 0
 	TokenEOS     = 1
 	tokenColour0 = 2
+	tokenColour9 = 11
 )
 
 // ParseEncoding checks an encoding name.
@@ -106,7 +107,7 @@ func decodeArcEOS(tokens []int64, side int) Grid {
 	bestRows, bestCols, width := 0, 0, side
 	for r := range side {
 		c := 0
-		for c < width && tokens[r*side+c] >= tokenColour0 {
+		for c < width && tokens[r*side+c] >= tokenColour0 && tokens[r*side+c] <= tokenColour9 {
 			c++
 		}
 		width = c

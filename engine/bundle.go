@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// BundleFormat is the manifest format this engine reads.
+const BundleFormat = "hrmd-bundle/1"
+
+// ManifestFile is the manifest's name inside a bundle folder.
+const ManifestFile = "hrm.yaml"
+
+// Halting rules (hrm.yaml halting.rule).
+const (
+	RuleThreshold = "threshold" // halt when the halt output (a probability) exceeds threshold
+	RuleQCompare  = "q_compare" // halt when q_halt > q_continue (act-v1's q head)
+	RuleFixed     = "fixed"     // always run max_cycles
+)
+
+// Manifest is hrm.yaml (DESIGN.md §2).
+type Manifest struct {
+	Format   string            `yaml:"format"`
+	Name     string            `yaml:"name"`
+	Family   string            `yaml:"family"`
+	Source   Source            `yaml:"source"`
+	Grid     int               `yaml:"grid"`
+	Vocab    int               `yaml:"vocab"`
+	Encoding string            `yaml:"encoding"`
+	Hidden   int               `yaml:"hidden"`
+	Graphs   Graphs            `yaml:"graphs"`
+	Carry    map[string]string `yaml:"carry"`
+	// Constants are init outputs passed unchanged to every step.
+	Constants []string `yaml:"constants"`
+	Halting   Halting  `yaml:"halting"`
+}
+
+// Source says where the weights came from.
+type Source struct {
+	Checkpoint string `yaml:"checkpoint"`
+	Step       int64  `yaml:"step"`
+	SHA256     string `yaml:"sha256"`
+}
+
+// Graphs are the bundle's two ONNX graphs.
+type Graphs struct {
+	Init Graph `yaml:"init"`
+	Step Graph `yaml:"step"`
+}
+
+// Graph is one ONNX file and the tensor names it has.
+type Graph struct {
+	File    string   `yaml:"file"`
+	SHA256  string   `yaml:"sha256"`
+	Inputs  []string `yaml:"inputs"`
+	Outputs []string `yaml:"outputs"`
+}
+
+// Halting is how the model decides it is done.
+type Halting struct {
+	Output    string  `yaml:"output"`
+	Rule      string  `yaml:"rule"`
+	Threshold float64 `yaml:"threshold"`
+	MinCycles int     `yaml:"min_cycles"`
+	MaxCycles int     `yaml:"max_cycles"`
+}
+
+// maxCyclesLimit bounds max_cycles: HRM uses 8 (nova) or 16 (act-v1).
+const maxCyclesLimit = 256
+
+// tokensInput is the init graph's input that takes the encoded grid.
+const tokensInput = "tokens"
+
+// Bundle is a model folder whose manifest is valid and whose files match it.
+type Bundle struct {
+	Dir      string
+	Manifest Manifest
+	// SHA256 identifies the bundle: the hash of hrm.yaml, which holds every
+	// graph's hash in turn.
+	SHA256   string
+	Encoding puzzles.Encoding
+	// Logits is the step output that is neither carried nor the halt output.
+	Logits string
+}
+
+// LoadBundle reads dir/hrm.yaml strictly, checks it for consistency and checks
+// every graph file's sha256. Errors name the file and the field.
+func LoadBundle(dir string) (*Bundle, error) {
+	path := filepath.Join(dir, ManifestFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if st, serr := os.Stat(dir); serr != nil || !st.IsDir() {
+				return nil, errorf(CodeBundleInvalid, "model folder %s does not exist; point --model (or model: in hrmd.yaml) at a bundle folder holding hrm.yaml, init.onnx and step.onnx", dir)
+			}
+			return nil, errorf(CodeBundleInvalid, "%s has no %s: not a model bundle (engine/export/hrm_export.py writes one)", dir, ManifestFile)
+		}
+		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("read %s: %v", path, err), Err: err}
+	}
+	var m Manifest
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&m); err != nil {
+		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
+	}
+	b := &Bundle{Dir: dir, Manifest: m}
+	if err := b.validate(); err != nil {
+		return nil, errorf(CodeBundleInvalid, "%s: %s", path, err)
+	}
+	sum := sha256.Sum256(data)
+	b.SHA256 = hex.EncodeToString(sum[:])
+	for _, g := range []struct {
+		key   string
+		graph Graph
+	}{{"graphs.init", m.Graphs.Init}, {"graphs.step", m.Graphs.Step}} {
+		file := filepath.Join(dir, g.graph.File)
+		got, err := fileSHA256(file)
+		if err != nil {
+			return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("%s.file: %v", g.key, err), Err: err}
+		}
+		if got != g.graph.SHA256 {
+			return nil, errorf(CodeBundleChecksum, "%s has sha256 %s but %s %s.sha256 is %s: the file changed after export; re-export the bundle (or copy it again)", file, got, path, g.key, g.graph.SHA256)
+		}
+	}
+	return b, nil
+}
+
+// Path is the absolute-or-relative path of a file inside the bundle.
+func (b *Bundle) Path(file string) string { return filepath.Join(b.Dir, file) }
+
+// Seq is the token sequence length: the grid's cells.
+func (b *Bundle) Seq() int { return b.Manifest.Grid * b.Manifest.Grid }
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// validate checks the manifest on its own; each message starts with the key.
+func (b *Bundle) validate() error {
+	m := &b.Manifest
+	if m.Format != BundleFormat {
+		return fmt.Errorf("format is %q; this hrmd reads %q", m.Format, BundleFormat)
+	}
+	if m.Name == "" {
+		return fmt.Errorf("name is empty")
+	}
+	if m.Family != "nova" && m.Family != "act-v1" {
+		return fmt.Errorf("family is %q; known families are nova and act-v1", m.Family)
+	}
+	if m.Grid < 1 || m.Grid > puzzles.MaxSide {
+		return fmt.Errorf("grid is %d; it must be 1 to %d", m.Grid, puzzles.MaxSide)
+	}
+	enc, err := puzzles.ParseEncoding(m.Encoding)
+	if err != nil {
+		return fmt.Errorf("encoding: %v", err)
+	}
+	b.Encoding = enc
+	if m.Vocab != enc.Vocab() {
+		return fmt.Errorf("vocab is %d; the %s encoding has %d tokens", m.Vocab, enc, enc.Vocab())
+	}
+	if m.Hidden < 1 {
+		return fmt.Errorf("hidden is %d; it must be positive", m.Hidden)
+	}
+	for _, g := range []struct {
+		key   string
+		graph Graph
+	}{{"graphs.init", m.Graphs.Init}, {"graphs.step", m.Graphs.Step}} {
+		if g.graph.File == "" || g.graph.File != filepath.Base(g.graph.File) || strings.HasPrefix(g.graph.File, ".") {
+			return fmt.Errorf("%s.file is %q; it must be a file name inside the bundle folder", g.key, g.graph.File)
+		}
+		if len(g.graph.SHA256) != 64 || strings.Trim(g.graph.SHA256, "0123456789abcdef") != "" {
+			return fmt.Errorf("%s.sha256 is %q; it must be 64 lowercase hex digits", g.key, g.graph.SHA256)
+		}
+		if len(g.graph.Inputs) == 0 || len(g.graph.Outputs) == 0 {
+			return fmt.Errorf("%s lists no inputs or no outputs", g.key)
+		}
+		if dup := firstDuplicate(append(slices.Clone(g.graph.Inputs), g.graph.Outputs...)); dup != "" {
+			return fmt.Errorf("%s names %q twice; every tensor needs a name of its own", g.key, dup)
+		}
+	}
+	init, step := m.Graphs.Init, m.Graphs.Step
+	if !slices.Equal(init.Inputs, []string{tokensInput}) {
+		return fmt.Errorf("graphs.init.inputs is %v; this hrmd feeds init exactly one input, %q (puzzle-embedding inputs are not supported yet)", init.Inputs, tokensInput)
+	}
+	for out, in := range m.Carry {
+		if !slices.Contains(step.Outputs, out) {
+			return fmt.Errorf("carry maps %q, which is not in graphs.step.outputs %v", out, step.Outputs)
+		}
+		if !slices.Contains(step.Inputs, in) {
+			return fmt.Errorf("carry maps %q to %q, which is not in graphs.step.inputs %v", out, in, step.Inputs)
+		}
+	}
+	carried := make([]string, 0, len(m.Carry))
+	for _, in := range m.Carry {
+		carried = append(carried, in)
+	}
+	if dup := firstDuplicate(carried); dup != "" {
+		return fmt.Errorf("carry maps two outputs to %q", dup)
+	}
+	for _, c := range m.Constants {
+		if slices.Contains(carried, c) {
+			return fmt.Errorf("constants lists %q, which carry also feeds", c)
+		}
+		if !slices.Contains(step.Inputs, c) {
+			return fmt.Errorf("constants lists %q, which is not in graphs.step.inputs %v", c, step.Inputs)
+		}
+	}
+	for _, in := range step.Inputs {
+		if !slices.Contains(carried, in) && !slices.Contains(m.Constants, in) {
+			return fmt.Errorf("graphs.step.inputs has %q, which neither carry nor constants feeds", in)
+		}
+		if !slices.Contains(init.Outputs, in) {
+			return fmt.Errorf("graphs.step.inputs has %q, which graphs.init.outputs %v does not produce (init gives every step input its first value)", in, init.Outputs)
+		}
+	}
+	for _, out := range init.Outputs {
+		if !slices.Contains(step.Inputs, out) {
+			return fmt.Errorf("graphs.init.outputs has %q, which no step input takes", out)
+		}
+	}
+	h := m.Halting
+	if !slices.Contains(step.Outputs, h.Output) {
+		return fmt.Errorf("halting.output is %q, which is not in graphs.step.outputs %v", h.Output, step.Outputs)
+	}
+	if _, ok := m.Carry[h.Output]; ok {
+		return fmt.Errorf("halting.output %q is also carried", h.Output)
+	}
+	var rest []string
+	for _, out := range step.Outputs {
+		if _, ok := m.Carry[out]; !ok && out != h.Output {
+			rest = append(rest, out)
+		}
+	}
+	if len(rest) != 1 {
+		return fmt.Errorf("graphs.step.outputs must have exactly one output besides the carried ones and halting.output (the logits); it has %v", rest)
+	}
+	b.Logits = rest[0]
+	switch h.Rule {
+	case RuleThreshold:
+		if h.Threshold <= 0 || h.Threshold >= 1 {
+			return fmt.Errorf("halting.threshold is %g; a probability threshold lies between 0 and 1", h.Threshold)
+		}
+	case RuleQCompare, RuleFixed:
+	default:
+		return fmt.Errorf("halting.rule is %q; known rules are %s, %s and %s", h.Rule, RuleThreshold, RuleQCompare, RuleFixed)
+	}
+	if h.MinCycles < 1 {
+		return fmt.Errorf("halting.min_cycles is %d; it must be at least 1", h.MinCycles)
+	}
+	if h.MaxCycles < h.MinCycles || h.MaxCycles > maxCyclesLimit {
+		return fmt.Errorf("halting.max_cycles is %d; it must be between min_cycles (%d) and %d", h.MaxCycles, h.MinCycles, maxCyclesLimit)
+	}
+	return nil
+}
+
+// isCarried reports whether a step input is fed by a carried step output.
+func isCarried(mf Manifest, input string) bool {
+	for _, in := range mf.Carry {
+		if in == input {
+			return true
+		}
+	}
+	return false
+}
+
+func firstDuplicate(names []string) string {
+	for i, n := range names {
+		if slices.Contains(names[:i], n) {
+			return n
+		}
+	}
+	return ""
+}

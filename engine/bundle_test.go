@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadBundle(t *testing.T) {
+	b, err := LoadBundle(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := b.Manifest
+	if m.Name != "nova-tiny" || m.Family != "nova" || b.Encoding != "arc-eos" || b.Seq() != 900 || b.Logits != "logits" ||
+		m.Halting.Rule != RuleThreshold || m.Halting.MaxCycles != 8 || len(b.SHA256) != 64 || m.Source.Checkpoint != "random-init:tiny:seed=1" {
+		t.Errorf("bundle: %+v", b)
+	}
+}
+
+// Every way a manifest can be wrong is refused with the field named.
+func TestLoadBundleRefusesBadManifests(t *testing.T) {
+	tests := []struct {
+		name, old, new string
+		code, message  string
+	}{
+		{"format", "format: hrmd-bundle/1", "format: hrmd-bundle/2", CodeBundleInvalid, `format is "hrmd-bundle/2"`},
+		{"unknown key", "hidden: 32", "hidden: 32\nlayers: 2", CodeBundleInvalid, "field layers not found"},
+		{"family", "family: nova", "family: gpt", CodeBundleInvalid, `family is "gpt"`},
+		{"grid", "grid: 30", "grid: 31", CodeBundleInvalid, "grid is 31; it must be 1 to 30"},
+		{"encoding", "encoding: arc-eos", "encoding: onehot", CodeBundleInvalid, `encoding: encoding "onehot"`},
+		{"vocab", "vocab: 12", "vocab: 11", CodeBundleInvalid, "vocab is 11; the arc-eos encoding has 12 tokens"},
+		{"file escapes", "file: step.onnx", "file: ../step.onnx", CodeBundleInvalid, `graphs.step.file is "../step.onnx"`},
+		{"sha256 form", "sha256: 4540b59d", "sha256: XX40b59d", CodeBundleInvalid, "graphs.step.sha256 is"},
+		{"carry to unknown", "carry: {h_next: h, l_next: l}", "carry: {h_next: h, l_next: z}", CodeBundleInvalid, `carry maps "l_next" to "z"`},
+		{"uncarried input", "carry: {h_next: h, l_next: l}", "carry: {h_next: h}", CodeBundleInvalid, `graphs.step.inputs has "l", which neither carry nor constants feeds`},
+		{"halt output carried", "output: halt", "output: h_next", CodeBundleInvalid, `halting.output "h_next" is also carried`},
+		{"halt output unknown", "output: halt", "output: stop", CodeBundleInvalid, `halting.output is "stop", which is not in graphs.step.outputs`},
+		{"rule", "rule: threshold", "rule: vote", CodeBundleInvalid, `halting.rule is "vote"`},
+		{"threshold", "threshold: 0.9", "threshold: 1.5", CodeBundleInvalid, "halting.threshold is 1.5"},
+		{"min cycles", "min_cycles: 2", "min_cycles: 0", CodeBundleInvalid, "halting.min_cycles is 0"},
+		{"max cycles", "max_cycles: 8", "max_cycles: 1", CodeBundleInvalid, "halting.max_cycles is 1; it must be between min_cycles (2)"},
+		{"init inputs", "inputs: [tokens]", "inputs: [tokens, puzzle]", CodeBundleInvalid, "puzzle-embedding inputs are not supported yet"},
+		{"checksum", "sha256: f7cead68", "sha256: 07cead68", CodeBundleChecksum, "init.onnx has sha256 f7cead68"},
+		{"missing file", "file: init.onnx", "file: init2.onnx", CodeBundleInvalid, "graphs.init.file: open"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := copyBundle(t)
+			setManifestField(t, dir, tt.old, tt.new)
+			_, err := LoadBundle(dir)
+			var eerr *Error
+			if !errors.As(err, &eerr) || eerr.Code != tt.code || !strings.Contains(eerr.Message, tt.message) {
+				t.Fatalf("got %v\nwant %s: ...%s...", err, tt.code, tt.message)
+			}
+			if !strings.Contains(eerr.Message, dir) {
+				t.Errorf("message does not name the bundle folder %s: %s", dir, eerr.Message)
+			}
+		})
+	}
+}
+
+func TestLoadBundleNotABundle(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct{ dir, message string }{
+		{filepath.Join(dir, "nope"), "does not exist"},
+		{dir, "has no hrm.yaml: not a model bundle"},
+	} {
+		_, err := LoadBundle(tt.dir)
+		var eerr *Error
+		if !errors.As(err, &eerr) || eerr.Code != CodeBundleInvalid || !strings.Contains(eerr.Message, tt.message) {
+			t.Errorf("%s: %v", tt.dir, err)
+		}
+	}
+}
+
+func setManifestField(t testing.TB, dir, old, new string) {
+	t.Helper()
+	path := filepath.Join(dir, "hrm.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("hrm.yaml has no %q", old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

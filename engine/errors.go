@@ -1,0 +1,37 @@
+// Package engine runs HRM model bundles through ONNX Runtime: it finds and
+// loads the shared library, builds the execution-provider chain (TensorRT
+// fp16, then CUDA, then CPU), checks a bundle against its manifest, and runs
+// the recurrent reasoning cycles with per-row halting. cgo lives here only.
+package engine
+
+import "fmt"
+
+// Stable error codes for what stops the engine.
+const (
+	CodeORTMissing          = "ort_missing"          // no onnxruntime library where we looked
+	CodeORTUnloadable       = "ort_unloadable"       // the file is there but cannot be loaded
+	CodeORTTooOld           = "ort_too_old"          // onnxruntime older than MinORTVersion
+	CodeProviderUnavailable = "provider_unavailable" // a required execution provider is not there
+	CodeBundleInvalid       = "bundle_invalid"       // hrm.yaml or a file it names is missing or wrong
+	CodeBundleChecksum      = "bundle_checksum"      // a file's sha256 differs from the manifest's
+	CodeBundleMismatch      = "bundle_mismatch"      // an ONNX graph disagrees with the manifest
+	CodeInference           = "inference_failed"     // ONNX Runtime failed while running
+	CodeNoCgo               = "no_cgo"               // built without cgo: no ONNX Runtime at all
+	CodeConfig              = "config_invalid"       // an engine setting is out of range
+)
+
+// Error is an engine failure with a stable code and a message that says what
+// to do about it.
+type Error struct {
+	Code    string
+	Message string
+	Err     error // the underlying cause, if any
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

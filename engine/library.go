@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// MinORTVersion is the oldest onnxruntime hrmd runs with: onnxruntime_go
+// v1.27.0 asks for C API version 24, which onnxruntime 1.24 introduced.
+const MinORTVersion = "1.24"
+
+// LibraryEnv names the environment variable that points at the library.
+const LibraryEnv = "HRMD_ORT_LIB"
+
+// LibrarySearch says where to look for libonnxruntime, in order.
+type LibrarySearch struct {
+	Configured string   // onnxruntime.library: when set, the only place looked
+	Env        string   // $HRMD_ORT_LIB: when set (and nothing configured), the only place looked
+	Dirs       []string // folders whose libonnxruntime.so / .so.1 are tried in order
+}
+
+// DefaultLibrarySearch is the production search: the configured path, then
+// $HRMD_ORT_LIB, then the library fetched by ./build.sh deps (next to the
+// executable's folder, or the working folder), then the system's folders.
+func DefaultLibrarySearch(configured string) LibrarySearch {
+	s := LibrarySearch{Configured: configured, Env: os.Getenv(LibraryEnv)}
+	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
+	var roots []string
+	if exe, err := os.Executable(); err == nil {
+		dir := filepath.Dir(exe)
+		s.Dirs = append(s.Dirs, dir, filepath.Join(dir, "..", "lib", "hrmd"))
+		roots = append(roots, filepath.Join(dir, ".."))
+	}
+	if wd, err := os.Getwd(); err == nil {
+		roots = append(roots, wd)
+	}
+	for _, root := range roots {
+		s.Dirs = append(s.Dirs, cachedLibraryDirs(filepath.Join(root, ".cache", "onnxruntime"), arch)...)
+	}
+	triple := map[string]string{"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}[runtime.GOARCH]
+	s.Dirs = append(s.Dirs, "/usr/lib/hrmd", "/usr/local/lib", filepath.Join("/usr/lib", triple), "/usr/lib")
+	return s
+}
+
+// cachedLibraryDirs lists .cache/onnxruntime/<version>/linux-<arch>, newest version first.
+func cachedLibraryDirs(cache, arch string) []string {
+	entries, err := os.ReadDir(cache)
+	if err != nil || arch == "" {
+		return nil
+	}
+	var versions []string
+	for _, e := range entries {
+		if e.IsDir() {
+			versions = append(versions, e.Name())
+		}
+	}
+	slices.SortFunc(versions, func(a, b string) int { return compareVersions(b, a) })
+	dirs := make([]string, len(versions))
+	for i, v := range versions {
+		dirs[i] = filepath.Join(cache, v, "linux-"+arch)
+	}
+	return dirs
+}
+
+// Find returns the library's path, or an ort_missing error listing every place looked.
+func (s LibrarySearch) Find() (string, error) {
+	fix := "run ./build.sh deps (it fetches onnxruntime into .cache/), or set onnxruntime.library in hrmd.yaml or $" + LibraryEnv + " to the library's path"
+	for _, explicit := range []struct{ path, what string }{{s.Configured, "onnxruntime.library"}, {s.Env, "$" + LibraryEnv}} {
+		if explicit.path == "" {
+			continue
+		}
+		if _, err := os.Stat(explicit.path); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return "", errorf(CodeORTMissing, "%s is %s, which does not exist; %s", explicit.what, explicit.path, fix)
+			}
+			return "", &Error{Code: CodeORTUnloadable, Message: fmt.Sprintf("%s is %s: %v", explicit.what, explicit.path, err), Err: err}
+		}
+		return explicit.path, nil
+	}
+	var looked []string
+	for _, dir := range s.Dirs {
+		for _, name := range []string{"libonnxruntime.so.1", "libonnxruntime.so"} {
+			path := filepath.Join(dir, name)
+			if st, err := os.Stat(path); err == nil && !st.IsDir() {
+				return path, nil
+			}
+		}
+		looked = append(looked, dir)
+	}
+	return "", errorf(CodeORTMissing, "no libonnxruntime.so in %s; %s", strings.Join(looked, ", "), fix)
+}
+
+// compareVersions orders dotted version strings numerically ("1.9" < "1.24").
+func compareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range max(len(as), len(bs)) {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x - y
+		}
+	}
+	return 0
+}
+
+// checkVersion turns a library's version string into an ort_too_old error when
+// it is older than MinORTVersion.
+func checkVersion(path, version string) error {
+	if compareVersions(version, MinORTVersion) < 0 {
+		return errorf(CodeORTTooOld, "%s is onnxruntime %s; hrmd needs %s or newer (C API 24): run ./build.sh deps for 1.30.0, or point onnxruntime.library at a newer build", path, version, MinORTVersion)
+	}
+	return nil
+}

@@ -1,0 +1,444 @@
+//go:build cgo
+
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	ort "github.com/yalue/onnxruntime_go"
+	"go.uber.org/zap"
+)
+
+// ModelOptions size a loaded model.
+type ModelOptions struct {
+	MaxBatch int // rows run together; larger runs are split (0 = 1)
+}
+
+// Model is a bundle loaded into ONNX Runtime sessions, with every buffer a run
+// needs allocated once for MaxBatch rows. A Model runs one batch at a time.
+type Model struct {
+	mu        sync.Mutex
+	rt        *Runtime
+	bundle    *Bundle
+	provider  string // the first provider in the chain: the one that takes the graph
+	precision string
+	init      *ort.DynamicAdvancedSession
+	step      *ort.DynamicAdvancedSession
+	runOpts   *ort.RunOptions
+	maxBatch  int
+	seq       int
+	vocab     int
+	haltWidth int
+
+	states      []*stateBuffer // step inputs, in graphs.step.inputs order
+	stepOutputs []stepOutput   // in graphs.step.outputs order
+	initOutputs []*stateBuffer // in graphs.init.outputs order
+	tokens      []int64
+	logits      []float32
+	halt        []float32
+	views       map[int]*batchViews
+
+	// onStep, when a test sets it, sees every step's logits; active maps
+	// batch positions to original rows.
+	onStep func(cycle int, active []int, logits []float32)
+}
+
+// stateBuffer holds one step input for MaxBatch rows. A carried state
+// alternates between its two halves: a step reads one and writes the other.
+// A constant uses only the first.
+type stateBuffer struct {
+	shape   tensorShape
+	carried bool
+	data    [2][]float32
+}
+
+type stepOutput struct {
+	carryTo *stateBuffer // nil for logits and halt
+	logits  bool
+}
+
+// batchViews are tensors over the first b rows of the model's buffers.
+// onnxruntime_go tensors wrap Go slices without copying, so a view costs no
+// allocation beyond its header and is made once per batch size.
+type batchViews struct {
+	tokens  *ort.Tensor[int64]
+	initOut []ort.Value
+	stepIn  [2][]ort.Value // [p]: reads carried states from half p
+	stepOut [2][]ort.Value // [p]: writes carried states to half 1-p
+	all     []ort.Value
+}
+
+// LoadModel checks the bundle's graphs against its manifest and creates the
+// sessions with the configured provider chain.
+func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
+	maxBatch := max(opts.MaxBatch, 1)
+	io, err := inspectBundle(b)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := rt.providerChain()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		m, err := rt.newModel(b, io, chain, maxBatch)
+		if err == nil {
+			return m, nil
+		}
+		// A provider that loads can still fail to take a graph (a missing
+		// CUDA library, an engine build that runs out of memory): fall back
+		// to the next one unless this one is required.
+		head := chain[0]
+		if head == ProviderCPU || head == rt.cfg.Require {
+			return nil, err
+		}
+		rt.log.Warn("execution provider failed to load the model, falling back",
+			zap.String("provider", head), zap.String("model", b.Manifest.Name), zap.Error(err))
+		chain = chain[1:]
+	}
+}
+
+func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, maxBatch int) (_ *Model, err error) {
+	m := &Model{
+		rt: rt, bundle: b, provider: chain[0], precision: "fp32",
+		maxBatch: maxBatch, seq: b.Seq(), vocab: b.Manifest.Vocab, haltWidth: io.haltWidth,
+		views: map[int]*batchViews{},
+	}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	cacheDir := ""
+	if m.provider == ProviderTensorRT {
+		if rt.cfg.TensorRT.FP16 {
+			m.precision = "fp16"
+		}
+		cacheDir = rt.engineCacheDir(b, m.precision)
+		if err := ensureDir(cacheDir); err != nil {
+			return nil, &Error{Code: CodeConfig, Message: fmt.Sprintf("tensorrt.engine_cache: %v", err), Err: err}
+		}
+	}
+	mf := b.Manifest
+	started := time.Now()
+	m.init, err = rt.newSession(b, mf.Graphs.Init, chain, io.initProfile, cacheDir, maxBatch)
+	if err != nil {
+		return nil, err
+	}
+	m.step, err = rt.newSession(b, mf.Graphs.Step, chain, io.stepProfile, cacheDir, maxBatch)
+	if err != nil {
+		return nil, err
+	}
+	if m.runOpts, err = ort.NewRunOptions(); err != nil {
+		return nil, &Error{Code: CodeInference, Message: "create run options: " + err.Error(), Err: err}
+	}
+	rt.log.Info("model loaded", zap.String("model", mf.Name), zap.String("provider", ORTProviderName(m.provider)),
+		zap.String("precision", m.precision), zap.Duration("took", time.Since(started)))
+
+	byName := map[string]*stateBuffer{}
+	for _, in := range io.stepInputs {
+		carried := isCarried(mf, in.name)
+		sb := &stateBuffer{shape: in, carried: carried}
+		halves := 1
+		if carried {
+			halves = 2
+		}
+		for h := range halves {
+			sb.data[h] = make([]float32, maxBatch*in.rowSize())
+		}
+		m.states = append(m.states, sb)
+		byName[in.name] = sb
+	}
+	for _, out := range mf.Graphs.Init.Outputs {
+		m.initOutputs = append(m.initOutputs, byName[out])
+	}
+	for _, out := range mf.Graphs.Step.Outputs {
+		switch {
+		case out == b.Logits:
+			m.stepOutputs = append(m.stepOutputs, stepOutput{logits: true})
+		case out == mf.Halting.Output:
+			m.stepOutputs = append(m.stepOutputs, stepOutput{})
+		default:
+			m.stepOutputs = append(m.stepOutputs, stepOutput{carryTo: byName[mf.Carry[out]]})
+		}
+	}
+	m.tokens = make([]int64, maxBatch*m.seq)
+	m.logits = make([]float32, maxBatch*m.seq*m.vocab)
+	m.halt = make([]float32, maxBatch*m.haltWidth)
+	return m, nil
+}
+
+func (rt *Runtime) newSession(b *Bundle, g Graph, chain []string, profile []tensorShape, cacheDir string, maxBatch int) (*ort.DynamicAdvancedSession, error) {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return nil, &Error{Code: CodeInference, Message: "create session options: " + err.Error(), Err: err}
+	}
+	defer so.Destroy()
+	if err := so.SetIntraOpNumThreads(rt.cfg.Threads); err != nil {
+		return nil, &Error{Code: CodeInference, Message: "set threads: " + err.Error(), Err: err}
+	}
+	if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
+		return nil, &Error{Code: CodeInference, Message: "set graph optimisation: " + err.Error(), Err: err}
+	}
+	for _, p := range chain {
+		if p == ProviderTensorRT {
+			opts, err := ort.NewTensorRTProviderOptions()
+			if err != nil {
+				return nil, providerError(p, err)
+			}
+			err = opts.Update(rt.tensorRTOptions(profile, cacheDir, maxBatch))
+			if err == nil {
+				err = so.AppendExecutionProviderTensorRT(opts)
+			}
+			opts.Destroy()
+			if err != nil {
+				return nil, providerError(p, err)
+			}
+			continue
+		}
+		if err := rt.appendProvider(so, p, nil, ""); err != nil {
+			return nil, providerError(p, err)
+		}
+	}
+	path := b.Path(g.File)
+	s, err := ort.NewDynamicAdvancedSession(path, g.Inputs, g.Outputs, so)
+	if err != nil {
+		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("onnxruntime cannot load %s with %v: %v", path, chain, err), Err: err}
+	}
+	return s, nil
+}
+
+func providerError(p string, err error) error {
+	return &Error{Code: CodeProviderUnavailable, Message: fmt.Sprintf("%s: %v", ORTProviderName(p), err), Err: err}
+}
+
+// Bundle is the bundle this model was loaded from.
+func (m *Model) Bundle() *Bundle { return m.bundle }
+
+// Provider is ONNX Runtime's name for the provider that runs the model.
+func (m *Model) Provider() string { return ORTProviderName(m.provider) }
+
+// Precision is fp16 for a TensorRT fp16 engine, else fp32.
+func (m *Model) Precision() string { return m.precision }
+
+// MaxBatch is the most rows one step runs together.
+func (m *Model) MaxBatch() int { return m.maxBatch }
+
+// Close frees the sessions and tensors.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.views {
+		for _, t := range v.all {
+			t.Destroy()
+		}
+	}
+	m.views = nil
+	if m.init != nil {
+		m.init.Destroy()
+	}
+	if m.step != nil {
+		m.step.Destroy()
+	}
+	if m.runOpts != nil {
+		m.runOpts.Destroy()
+	}
+	m.init, m.step, m.runOpts = nil, nil, nil
+	return nil
+}
+
+// batch returns the tensors for a batch of b rows, making them on first use.
+func (m *Model) batch(b int) (*batchViews, error) {
+	if v, ok := m.views[b]; ok {
+		return v, nil
+	}
+	v := &batchViews{}
+	var err error
+	keep := func(t ort.Value) ort.Value { v.all = append(v.all, t); return t }
+	floats := func(shape tensorShape, data []float32) ort.Value {
+		if err != nil {
+			return nil
+		}
+		var t *ort.Tensor[float32]
+		t, err = ort.NewTensor(ort.Shape(shape.batch(b)), data)
+		if err != nil {
+			return nil
+		}
+		return keep(t)
+	}
+	v.tokens, err = ort.NewTensor(ort.NewShape(int64(b), int64(m.seq)), m.tokens)
+	if err != nil {
+		return nil, &Error{Code: CodeInference, Message: "create tokens tensor: " + err.Error(), Err: err}
+	}
+	keep(v.tokens)
+	for _, sb := range m.initOutputs {
+		v.initOut = append(v.initOut, floats(sb.shape, sb.data[0]))
+	}
+	for p := range 2 {
+		for _, sb := range m.states {
+			half := 0
+			if sb.carried {
+				half = p
+			}
+			v.stepIn[p] = append(v.stepIn[p], floats(sb.shape, sb.data[half]))
+		}
+		for _, out := range m.stepOutputs {
+			switch {
+			case out.carryTo != nil:
+				v.stepOut[p] = append(v.stepOut[p], floats(out.carryTo.shape, out.carryTo.data[1-p]))
+			case out.logits:
+				v.stepOut[p] = append(v.stepOut[p], floats(tensorShape{row: []int64{int64(m.seq), int64(m.vocab)}}, m.logits))
+			default:
+				v.stepOut[p] = append(v.stepOut[p], floats(tensorShape{row: []int64{int64(m.haltWidth)}}, m.halt))
+			}
+		}
+	}
+	if err != nil {
+		for _, t := range v.all {
+			t.Destroy()
+		}
+		return nil, &Error{Code: CodeInference, Message: "create tensors: " + err.Error(), Err: err}
+	}
+	m.views[b] = v
+	return v, nil
+}
+
+// Run runs the reasoning cycles for each row of tokens (grid x grid each, in
+// the bundle's encoding) and returns one result per row, in order. Rows halt
+// independently: a halted row keeps its result and leaves the batch, so the
+// remaining rows run as a smaller batch.
+func (m *Model) Run(ctx context.Context, tokens [][]int64, opts RunOptions) ([]RowResult, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	for i, row := range tokens {
+		if len(row) != m.seq {
+			return nil, fmt.Errorf("row %d has %d tokens; the model takes %d", i, len(row), m.seq)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.step == nil {
+		return nil, fmt.Errorf("model %s is closed", m.bundle.Manifest.Name)
+	}
+	stop := m.terminateOnCancel(ctx)
+	defer stop()
+	policy := newHaltPolicy(m.bundle.Manifest.Halting, opts)
+	results := make([]RowResult, 0, len(tokens))
+	for start := 0; start < len(tokens); start += m.maxBatch {
+		chunk := tokens[start:min(start+m.maxBatch, len(tokens))]
+		res, err := m.runChunk(ctx, chunk, policy, opts.Trace == TraceFull)
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, res...)
+	}
+	return results, nil
+}
+
+// terminateOnCancel makes a cancelled context stop a step that is running
+// (a full-size cycle takes about a second on a CPU). The returned func waits
+// for the watcher to end, so no goroutine outlives the run.
+func (m *Model) terminateOnCancel(ctx context.Context) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			m.runOpts.Terminate()
+		case <-done:
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		if ctx.Err() != nil {
+			m.runOpts.UnsetTerminate()
+		}
+	}
+}
+
+func (m *Model) runChunk(ctx context.Context, rows [][]int64, policy haltPolicy, fullTrace bool) ([]RowResult, error) {
+	n := len(rows)
+	for i, row := range rows {
+		copy(m.tokens[i*m.seq:], row)
+	}
+	v, err := m.batch(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.init.RunWithOptions([]ort.Value{v.tokens}, v.initOut, m.runOpts); err != nil {
+		return nil, m.runError(ctx, "init", err)
+	}
+	results := make([]RowResult, n)
+	// prev and cur hold each row's prediction of the last and this cycle.
+	prev := make([][]int64, n)
+	cur := make([][]int64, n)
+	for i := range n {
+		prev[i] = slices.Clone(rows[i])
+		cur[i] = make([]int64, m.seq)
+	}
+	active := make([]int, n) // active[k] is the original row now at batch position k
+	for i := range active {
+		active[i] = i
+	}
+	for cycle, p := 1, 0; len(active) > 0; cycle, p = cycle+1, 1-p {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		v, err := m.batch(len(active))
+		if err != nil {
+			return nil, err
+		}
+		if err := m.step.RunWithOptions(v.stepIn[p], v.stepOut[p], m.runOpts); err != nil {
+			return nil, m.runError(ctx, fmt.Sprintf("step (cycle %d)", cycle), err)
+		}
+		if m.onStep != nil {
+			m.onStep(cycle, active, m.logits)
+		}
+		kept := 0
+		for k, row := range active {
+			changed := argmaxInto(cur[row], prev[row], m.logits[k*m.seq*m.vocab:(k+1)*m.seq*m.vocab], m.vocab)
+			prob, modelStops := policy.haltSignal(m.halt[k*m.haltWidth : (k+1)*m.haltWidth])
+			r := &results[row]
+			r.Trace = append(r.Trace, CycleTrace{Cycle: cycle, Halt: prob, Changed: changed})
+			if fullTrace {
+				r.Trace[len(r.Trace)-1].Tokens = slices.Clone(cur[row])
+			}
+			prev[row], cur[row] = cur[row], prev[row]
+			if halted, by := policy.decide(cycle, modelStops, changed); halted {
+				r.Cycles, r.HaltedBy, r.Halt = cycle, by, prob
+				r.Tokens = slices.Clone(prev[row])
+				continue
+			}
+			// Move the row down to its place in the smaller batch of the next cycle.
+			if kept != k {
+				for _, sb := range m.states {
+					half := 0
+					if sb.carried {
+						half = 1 - p
+					}
+					size := sb.shape.rowSize()
+					copy(sb.data[half][kept*size:(kept+1)*size], sb.data[half][k*size:(k+1)*size])
+				}
+			}
+			active[kept] = row
+			kept++
+		}
+		active = active[:kept]
+	}
+	return results, nil
+}
+
+func (m *Model) runError(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return &Error{Code: CodeInference, Message: fmt.Sprintf("%s %s on %s: %v", m.bundle.Manifest.Name, what, m.Provider(), err), Err: err}
+}

@@ -1,0 +1,70 @@
+//go:build !cgo
+
+package engine
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+)
+
+// This hrmd was built without cgo, so it cannot load ONNX Runtime. Everything
+// that does not run a model (task files, config, bundles) still works.
+
+func errNoCgo() error {
+	return errorf(CodeNoCgo, "this hrmd was built without cgo and cannot load onnxruntime; rebuild with CGO_ENABLED=1 (./build.sh build)")
+}
+
+// Runtime is unavailable without cgo.
+type Runtime struct{}
+
+// Open always fails without cgo.
+func Open(Config, *zap.Logger) (*Runtime, error) { return nil, errNoCgo() }
+
+// Close does nothing.
+func (*Runtime) Close() error { return nil }
+
+// Version is empty.
+func (*Runtime) Version() string { return "" }
+
+// LibraryPath is empty.
+func (*Runtime) LibraryPath() string { return "" }
+
+// ProviderStatus says whether the library can use an execution provider.
+type ProviderStatus struct {
+	Name, ORTName string
+	Available     bool
+	Reason        string
+}
+
+// Providers lists none.
+func (*Runtime) Providers() []ProviderStatus { return nil }
+
+// ModelOptions size a loaded model.
+type ModelOptions struct{ MaxBatch int }
+
+// Model is unavailable without cgo.
+type Model struct{}
+
+// LoadModel always fails without cgo.
+func (*Runtime) LoadModel(*Bundle, ModelOptions) (*Model, error) { return nil, errNoCgo() }
+
+// Run always fails without cgo.
+func (*Model) Run(context.Context, [][]int64, RunOptions) ([]RowResult, error) {
+	return nil, errNoCgo()
+}
+
+// Bundle is nil.
+func (*Model) Bundle() *Bundle { return nil }
+
+// Provider is empty.
+func (*Model) Provider() string { return "" }
+
+// Precision is empty.
+func (*Model) Precision() string { return "" }
+
+// MaxBatch is 0.
+func (*Model) MaxBatch() int { return 0 }
+
+// Close does nothing.
+func (*Model) Close() error { return nil }

@@ -1,0 +1,208 @@
+//go:build cgo
+
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	ort "github.com/yalue/onnxruntime_go"
+	"go.uber.org/zap"
+)
+
+// Runtime is the loaded onnxruntime library. ONNX Runtime allows one
+// environment per process, so only one Runtime may be open at a time.
+type Runtime struct {
+	cfg     Config
+	log     *zap.Logger
+	path    string
+	version string
+}
+
+// Open finds, checks and loads the onnxruntime library.
+func Open(cfg Config, log *zap.Logger) (*Runtime, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, &Error{Code: CodeConfig, Message: err.Error(), Err: err}
+	}
+	path, err := DefaultLibrarySearch(cfg.Library).Find()
+	if err != nil {
+		return nil, err
+	}
+	version, err := probeLibrary(path)
+	if err != nil {
+		return nil, err
+	}
+	ort.SetSharedLibraryPath(path)
+	// onnxruntime would print provider failures on stderr itself; hrmd
+	// reports them, once, through its own log.
+	if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
+		return nil, &Error{Code: CodeORTUnloadable, Message: fmt.Sprintf("initialise onnxruntime %s from %s: %v", version, path, err), Err: err}
+	}
+	log.Debug("onnxruntime loaded", zap.String("library", path), zap.String("version", version))
+	return &Runtime{cfg: cfg, log: log, path: path, version: version}, nil
+}
+
+// Close unloads the environment. Models must be closed first.
+func (rt *Runtime) Close() error {
+	if err := ort.DestroyEnvironment(); err != nil {
+		return fmt.Errorf("close onnxruntime: %w", err)
+	}
+	return nil
+}
+
+// Version is the library's version string ("1.30.0").
+func (rt *Runtime) Version() string { return rt.version }
+
+// LibraryPath is the library file in use.
+func (rt *Runtime) LibraryPath() string { return rt.path }
+
+// ProviderStatus says whether the library can use an execution provider.
+type ProviderStatus struct {
+	Name      string // tensorrt, cuda, cpu
+	ORTName   string // TensorrtExecutionProvider, ...
+	Available bool
+	Reason    string // why not, in the library's words
+}
+
+// Providers probes every provider hrmd knows by appending it to a throwaway
+// session configuration, which is what a model load does too. (The C API's
+// GetAvailableProviders lists what the library was compiled with, even when
+// the CUDA or TensorRT libraries it needs are missing.)
+func (rt *Runtime) Providers() []ProviderStatus {
+	var out []ProviderStatus
+	for _, p := range KnownProviders() {
+		st := ProviderStatus{Name: p, ORTName: ORTProviderName(p), Available: true}
+		if err := rt.tryProvider(p); err != nil {
+			st.Available, st.Reason = false, err.Error()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func (rt *Runtime) tryProvider(p string) error {
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		return err
+	}
+	defer so.Destroy()
+	return rt.appendProvider(so, p, nil, "")
+}
+
+// appendProvider adds provider p to so. For TensorRT, profile lists each
+// dynamic input's per-row shape (for the batch profile) and cacheDir is the
+// model's engine cache folder.
+func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []tensorShape, cacheDir string) error {
+	switch p {
+	case ProviderCPU:
+		return nil
+	case ProviderCUDA:
+		opts, err := ort.NewCUDAProviderOptions()
+		if err != nil {
+			return err
+		}
+		defer opts.Destroy()
+		if err := opts.Update(map[string]string{"device_id": "0"}); err != nil {
+			return err
+		}
+		return so.AppendExecutionProviderCUDA(opts)
+	case ProviderTensorRT:
+		opts, err := ort.NewTensorRTProviderOptions()
+		if err != nil {
+			return err
+		}
+		defer opts.Destroy()
+		if err := opts.Update(rt.tensorRTOptions(profile, cacheDir, 1)); err != nil {
+			return err
+		}
+		return so.AppendExecutionProviderTensorRT(opts)
+	}
+	return fmt.Errorf("unknown provider %q", p)
+}
+
+// tensorRTOptions are the TensorRT provider's settings for an fp16 engine
+// built once and cached on disk (see onnxruntime's TensorRT provider docs).
+func (rt *Runtime) tensorRTOptions(profile []tensorShape, cacheDir string, maxBatch int) map[string]string {
+	t := rt.cfg.TensorRT
+	o := map[string]string{
+		"device_id":                      "0",
+		"trt_fp16_enable":                boolOption(t.FP16),
+		"trt_engine_cache_enable":        "1",
+		"trt_timing_cache_enable":        "1",
+		"trt_max_workspace_size":         strconv.FormatInt(int64(t.WorkspaceMB)<<20, 10),
+		"trt_builder_optimization_level": strconv.Itoa(t.BuilderOptimizationLevel),
+		// LayerNorm in fp16 overflows on transformer activations.
+		"trt_layer_norm_fp32_fallback": "1",
+	}
+	if cacheDir != "" {
+		o["trt_engine_cache_path"] = cacheDir
+		o["trt_timing_cache_path"] = filepath.Join(filepath.Dir(cacheDir), "timing")
+	}
+	if len(profile) > 0 {
+		// One engine serves every batch size from 1 to maxBatch.
+		o["trt_profile_min_shapes"] = profileShapes(profile, 1)
+		o["trt_profile_opt_shapes"] = profileShapes(profile, maxBatch)
+		o["trt_profile_max_shapes"] = profileShapes(profile, maxBatch)
+	}
+	return o
+}
+
+func profileShapes(profile []tensorShape, batch int) string {
+	parts := make([]string, len(profile))
+	for i, t := range profile {
+		dims := []string{strconv.Itoa(batch)}
+		for _, d := range t.row {
+			dims = append(dims, strconv.FormatInt(d, 10))
+		}
+		parts[i] = t.name + ":" + strings.Join(dims, "x")
+	}
+	return strings.Join(parts, ",")
+}
+
+func boolOption(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// engineCacheDir is the TensorRT engine folder for one model: an engine built
+// for another model, library or precision must never be loaded, so each gets
+// its own folder.
+func (rt *Runtime) engineCacheDir(b *Bundle, precision string) string {
+	return filepath.Join(rt.cfg.TensorRT.EngineCache, fmt.Sprintf("%s-%s-ort%s-%s", b.Manifest.Name, b.SHA256[:16], rt.version, precision))
+}
+
+// providerChain returns the configured providers the library can use, in
+// order, logging one line for each that it cannot; a required one that is
+// missing is an error.
+func (rt *Runtime) providerChain() ([]string, error) {
+	var chain []string
+	for _, p := range rt.cfg.Providers {
+		if err := rt.tryProvider(p); err != nil {
+			if p == rt.cfg.Require {
+				return nil, &Error{Code: CodeProviderUnavailable, Err: err, Message: fmt.Sprintf(
+					"onnxruntime.require is %s, but onnxruntime %s (%s) cannot use it: %v; install an onnxruntime built with %s and its libraries, or remove require",
+					p, rt.version, rt.path, err, ORTProviderName(p))}
+			}
+			rt.log.Info("execution provider unavailable, falling back", zap.String("provider", p), zap.String("reason", err.Error()))
+			continue
+		}
+		chain = append(chain, p)
+	}
+	if !slices.Contains(chain, ProviderCPU) {
+		chain = append(chain, ProviderCPU) // ONNX Runtime always keeps CPU as the last resort
+	}
+	return chain, nil
+}
+
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return nil
+}
