@@ -24,7 +24,9 @@ func TestHaltPolicy(t *testing.T) {
 			{2, []float32{0.95}, 10, true, HaltedByModel}}},
 		{"threshold is strict", threshold, RunOptions{}, []step{{2, []float32{0.9}, 10, false, ""}}},
 		{"threshold runs out", threshold, RunOptions{}, []step{{4, []float32{0.1}, 10, true, HaltedByMaxCycles}}},
-		{"max cycles override", threshold, RunOptions{MaxCycles: 1}, []step{{1, []float32{0.99}, 10, true, HaltedByMaxCycles}}},
+		{"max cycles override", threshold, RunOptions{MaxCycles: 1}, []step{{1, []float32{0.5}, 10, true, HaltedByMaxCycles}}},
+		// min_cycles never exceeds the cycles allowed: a model that says stop at the last one is credited.
+		{"override below min cycles", threshold, RunOptions{MaxCycles: 1}, []step{{1, []float32{0.99}, 10, true, HaltedByModel}}},
 		{"q compare", qcompare, RunOptions{}, []step{
 			{1, []float32{-1, 2}, 5, false, ""},
 			{2, []float32{3, 2}, 5, true, HaltedByModel}}},
