@@ -1,6 +1,9 @@
 package engine
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 func TestHaltPolicy(t *testing.T) {
 	threshold := Halting{Rule: RuleThreshold, Threshold: 0.9, MinCycles: 2, MaxCycles: 4}
@@ -66,5 +69,15 @@ func TestArgmaxInto(t *testing.T) {
 	changed := argmaxInto(dst, []int64{1, 1, 1}, logits, 3)
 	if dst[0] != 1 || dst[1] != 0 || dst[2] != 2 || changed != 2 {
 		t.Errorf("argmax %v, changed %d", dst, changed)
+	}
+}
+
+func TestORTReason(t *testing.T) {
+	raw := "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:1988 onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library /x/libonnxruntime_providers_shared.so with error: No such file"
+	if got := ortReason(errors.New(raw)); got != "Failed to load library /x/libonnxruntime_providers_shared.so with error: No such file" {
+		t.Errorf("got %q", got)
+	}
+	if got := ortReason(errors.New("plain message")); got != "plain message" {
+		t.Errorf("got %q", got)
 	}
 }

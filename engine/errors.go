@@ -4,7 +4,10 @@
 // the recurrent reasoning cycles with per-row halting. cgo lives here only.
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Stable error codes for what stops the engine.
 const (
@@ -34,4 +37,23 @@ func (e *Error) Unwrap() error { return e.Err }
 
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ortReason shortens an onnxruntime error to what a person acts on: it drops
+// the source location and status code ONNX Runtime puts before the message
+// ("/onnxruntime_src/...cc:1988 ... [ONNXRuntimeError] : 1 : FAIL : ").
+func ortReason(err error) string {
+	msg := err.Error()
+	const marker = "[ONNXRuntimeError] : "
+	if i := strings.LastIndex(msg, marker); i >= 0 {
+		rest := msg[i+len(marker):]
+		// Skip the numeric status and its name: "1 : FAIL : ".
+		for range 2 {
+			if j := strings.Index(rest, " : "); j >= 0 {
+				rest = rest[j+3:]
+			}
+		}
+		msg = rest
+	}
+	return strings.TrimSpace(msg)
 }

@@ -77,7 +77,7 @@ func (rt *Runtime) Providers() []ProviderStatus {
 	for _, p := range KnownProviders() {
 		st := ProviderStatus{Name: p, ORTName: ORTProviderName(p), Available: true}
 		if err := rt.tryProvider(p); err != nil {
-			st.Available, st.Reason = false, err.Error()
+			st.Available, st.Reason = false, ortReason(err)
 		}
 		out = append(out, st)
 	}
@@ -187,9 +187,9 @@ func (rt *Runtime) providerChain() ([]string, error) {
 			if p == rt.cfg.Require {
 				return nil, &Error{Code: CodeProviderUnavailable, Err: err, Message: fmt.Sprintf(
 					"onnxruntime.require is %s, but onnxruntime %s (%s) cannot use it: %v; install an onnxruntime built with %s and its libraries, or remove require",
-					p, rt.version, rt.path, err, ORTProviderName(p))}
+					p, rt.version, rt.path, ortReason(err), ORTProviderName(p))}
 			}
-			rt.log.Info("execution provider unavailable, falling back", zap.String("provider", p), zap.String("reason", err.Error()))
+			rt.log.Info("execution provider unavailable, falling back", zap.String("provider", p), zap.String("reason", ortReason(err)))
 			continue
 		}
 		chain = append(chain, p)

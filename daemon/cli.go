@@ -1,0 +1,246 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/jetson"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// Version is stamped in at build time (build.sh: -ldflags -X).
+var Version = "dev"
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailure  = 1 // anything but bad input: model, library, I/O
+	exitBadInput = 2 // the task file or the command line
+)
+
+// codeUsage is the error code for a bad command line.
+const codeUsage = "usage"
+
+const usage = `usage: hrmd COMMAND [ARGS]
+
+  solve TASK.json --model DIR [--max-cycles N] [--halting model|converged|fixed]
+                  [--trace summary|full] [--config FILE] [-v]
+        answer one task file (or a multi-task bundle); the answer JSON goes to stdout
+  version
+        hrmd's version, the onnxruntime library and the providers it offers
+`
+
+// Main runs the hrmd command with args (without the program name) and returns
+// the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadInput
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "solve":
+		err = cmdSolve(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		err = cmdVersion(stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		err = usageError("unknown command %q; see hrmd help", args[0])
+	}
+	if err == nil {
+		return exitOK
+	}
+	code, exit := classify(err)
+	fmt.Fprintf(stderr, "error %s: %s\n", code, oneLine(message(err)))
+	return exit
+}
+
+type usageErr struct{ msg string }
+
+func (e *usageErr) Error() string { return e.msg }
+
+func usageError(format string, args ...any) error {
+	return &usageErr{msg: fmt.Sprintf(format, args...)}
+}
+
+// classify maps an error to its stable code and the exit status.
+func classify(err error) (string, int) {
+	var perr *puzzles.Error
+	var eerr *engine.Error
+	var uerr *usageErr
+	switch {
+	case errors.As(err, &perr):
+		return perr.Code, exitBadInput
+	case errors.As(err, &uerr):
+		return codeUsage, exitBadInput
+	case errors.Is(err, fs.ErrNotExist):
+		return "not_found", exitBadInput
+	case errors.As(err, &eerr):
+		return eerr.Code, exitFailure
+	case errors.Is(err, context.Canceled):
+		return "interrupted", exitFailure
+	}
+	return "failed", exitFailure
+}
+
+// message is the error without its code prefix (the code is printed apart).
+func message(err error) string {
+	var perr *puzzles.Error
+	var eerr *engine.Error
+	switch {
+	case errors.As(err, &perr):
+		return perr.Message
+	case errors.As(err, &eerr):
+		return eerr.Message
+	}
+	return err.Error()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// cliLogger logs to stderr for one-shot commands: warnings only, unless -v.
+func cliLogger(stderr io.Writer, verbose bool) *zap.Logger {
+	level := zapcore.WarnLevel
+	if verbose {
+		level = zapcore.DebugLevel
+	}
+	enc := zap.NewDevelopmentEncoderConfig()
+	enc.TimeKey = ""
+	return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(stderr), level))
+}
+
+func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("solve", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	model := fl.String("model", "", "model bundle folder (default: model: in --config)")
+	configPath := fl.String("config", "", "hrmd.yaml for onnxruntime, tensorrt and inference settings")
+	maxCycles := fl.Int("max-cycles", -1, "reasoning cycles at most (default: the config's, else the manifest's)")
+	halting := fl.String("halting", "", "model, converged or fixed (default: the config's, model)")
+	trace := fl.String("trace", "", "add a per-cycle trace to each answer: summary or full")
+	verbose := fl.Bool("v", false, "log what the engine does on stderr")
+	var taskPath string
+	// The task file may come before or after the flags.
+	for len(args) > 0 {
+		if err := fl.Parse(args); err != nil {
+			return usageError("solve: %v", err)
+		}
+		args = fl.Args()
+		if len(args) > 0 {
+			if taskPath != "" {
+				return usageError("solve takes one task file; got %q and %q", taskPath, args[0])
+			}
+			taskPath, args = args[0], args[1:]
+		}
+	}
+	if taskPath == "" {
+		return usageError("solve needs a task file: hrmd solve TASK.json --model DIR")
+	}
+	cfg := DefaultConfig()
+	if *configPath != "" {
+		var err error
+		if cfg, err = LoadConfig(*configPath); err != nil {
+			return err
+		}
+	}
+	if *model != "" {
+		cfg.Model = *model
+	} else if *configPath == "" {
+		return usageError("solve needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: set")
+	}
+	run := cfg.RunOptions()
+	if *maxCycles >= 0 {
+		run.MaxCycles = *maxCycles
+	}
+	if *halting != "" {
+		run.Halting = *halting
+	}
+	run.Trace = *trace
+	if err := run.Validate(); err != nil {
+		return usageError("solve: %v", err)
+	}
+
+	// The task is checked before anything is loaded: bad input fails fast.
+	file, err := puzzles.ReadFile(taskPath, cfg.Watch.MaxFileBytes)
+	if err != nil {
+		return err
+	}
+	bundle, err := engine.LoadBundle(cfg.Model)
+	if err != nil {
+		return err
+	}
+	log := cliLogger(stderr, *verbose)
+	defer log.Sync()
+	rt, err := engine.Open(cfg.Engine(), log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	m, err := rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	s := &Solver{Model: m, Device: deviceName(log), DemoCheck: cfg.Inference.DemoCheck, Run: run}
+	answers, err := s.Solve(ctx, file)
+	if err != nil {
+		return err
+	}
+	out, err := puzzles.MarshalAnswers(answers, file.Bundle)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(out)
+	return err
+}
+
+// deviceName is runtime.device: the Jetson's model, or the CPU's.
+func deviceName(log *zap.Logger) string {
+	d, err := jetson.NewFS("/").Probe()
+	if err != nil {
+		log.Warn("cannot identify the device", zap.Error(err))
+	}
+	if d.Model == "" {
+		return runtime.GOOS + "/" + runtime.GOARCH
+	}
+	return d.Model
+}
+
+func cmdVersion(stdout, stderr io.Writer) error {
+	fmt.Fprintf(stdout, "hrmd %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	log := cliLogger(stderr, false)
+	defer log.Sync()
+	cfg := engine.DefaultConfig()
+	cfg.Providers = []string{engine.ProviderCPU}
+	rt, err := engine.Open(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	fmt.Fprintf(stdout, "onnxruntime %s (%s)\n", rt.Version(), rt.LibraryPath())
+	fmt.Fprintln(stdout, "execution providers:")
+	for _, p := range rt.Providers() {
+		status := "available"
+		if !p.Available {
+			status = "unavailable: " + oneLine(p.Reason)
+		}
+		fmt.Fprintf(stdout, "  %-26s %s\n", p.ORTName, status)
+	}
+	return nil
+}

@@ -1,0 +1,235 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+const (
+	fixtureBundle = "../engine/testdata/nova-tiny"
+	arcDir        = "../../shared/arc/ARC-AGI-1"
+)
+
+// hrmdBin is the real hrmd, built once for the tests that run it as a process.
+var hrmdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hrmd-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	hrmdBin = filepath.Join(dir, "hrmd")
+	build := exec.Command("go", "build", "-o", hrmdBin, "./cmd/hrmd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build hrmd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// ortLibrary is the library for the hrmd processes: $HRMD_ORT_LIB, else the
+// one ./build.sh deps fetched.
+func ortLibrary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("HRMD_ORT_LIB"); p != "" {
+		return p
+	}
+	matches, _ := filepath.Glob("../.cache/onnxruntime/*/linux-x64/libonnxruntime.so.1")
+	if len(matches) == 0 {
+		t.Fatal("no onnxruntime library: run ./build.sh deps (or set HRMD_ORT_LIB)")
+	}
+	abs, err := filepath.Abs(matches[len(matches)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runHrmd(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(hrmdBin, args...)
+	cmd.Env = append(os.Environ(), "HRMD_ORT_LIB="+ortLibrary(t))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, stdout.String(), stderr.String()}
+}
+
+type golden struct {
+	Cases []struct {
+		Source    string
+		HaltCycle int    `json:"halt_cycle"`
+		HaltedBy  string `json:"halted_by"`
+		Decoded   puzzles.Grid
+		Cycles    []struct{ Halt float64 }
+	}
+}
+
+func readGolden(t *testing.T) golden {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtureBundle, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g golden
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// `hrmd solve` on the real ARC tasks of the golden file answers exactly what
+// the PyTorch reference predicts for them.
+func TestSolveMatchesPyTorch(t *testing.T) {
+	g := readGolden(t)
+	for _, c := range g.Cases {
+		// "ARC-AGI-1 training/007bbfb7.json test[0].input"
+		rel := strings.Fields(c.Source)[1]
+		t.Run(rel, func(t *testing.T) {
+			r := runHrmd(t, "solve", filepath.Join(arcDir, rel), "--model", fixtureBundle)
+			if r.code != 0 || r.stderr != "" {
+				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			var a puzzles.AnswerFile
+			if err := json.Unmarshal([]byte(r.stdout), &a); err != nil {
+				t.Fatal(err)
+			}
+			got := a.Answers[0]
+			if !got.Attempt1.Equal(c.Decoded) || !got.Attempt2.Equal(c.Decoded) || got.Attempt1 == nil {
+				t.Errorf("attempt_1 %v, PyTorch %v", got.Attempt1, c.Decoded)
+			}
+			if got.Cycles != c.HaltCycle || got.HaltedBy != c.HaltedBy || got.Shape != puzzles.ShapeEOS {
+				t.Errorf("%d cycles by %s (%s), PyTorch %d by %s", got.Cycles, got.HaltedBy, got.Shape, c.HaltCycle, c.HaltedBy)
+			}
+			if want := c.Cycles[c.HaltCycle-1].Halt; got.Confidence < want-1e-4 || got.Confidence > want+1e-4 {
+				t.Errorf("confidence %g, want the last halt value %g", got.Confidence, want)
+			}
+			if noGrid := len(c.Decoded) == 0; noGrid != (len(got.Flags) == 1 && got.Flags[0] == puzzles.FlagNoGrid) {
+				t.Errorf("flags %v for a %s prediction", got.Flags, c.Decoded.Size())
+			}
+			if a.Task != strings.TrimSuffix(filepath.Base(rel), ".json") || a.Model.Name != "nova-tiny" || len(a.Model.SHA256) != 64 ||
+				a.Runtime.Provider != "CPUExecutionProvider" || a.Runtime.Precision != "fp32" || a.Runtime.Device == "" || a.Runtime.LatencyMS <= 0 {
+				t.Errorf("answer file: %+v", a)
+			}
+			if a.DemoCheck == nil || a.DemoCheck.Pairs == 0 {
+				t.Errorf("demo_check %+v", a.DemoCheck)
+			}
+		})
+	}
+}
+
+func TestSolveOptions(t *testing.T) {
+	task := filepath.Join(arcDir, "training", "007bbfb7.json")
+	r := runHrmd(t, "solve", "--max-cycles", "3", "--halting", "fixed", "--trace", "full", "--model", fixtureBundle, task)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var a puzzles.AnswerFile
+	if err := json.Unmarshal([]byte(r.stdout), &a); err != nil {
+		t.Fatal(err)
+	}
+	ans := a.Answers[0]
+	if ans.Cycles != 3 || ans.HaltedBy != "fixed" || len(ans.Trace) != 3 || !ans.Trace[2].Grid.Equal(ans.Attempt1) || ans.Trace[0].Changed == 0 {
+		t.Errorf("answer %+v", ans)
+	}
+
+	// A multi-task bundle is answered task by task, keyed and ordered as given.
+	bundle := filepath.Join(t.TempDir(), "challenges.json")
+	if err := os.WriteFile(bundle, []byte(`{"second":{"test":[{"input":[[1,2],[3,4]]}]},"first":{"train":[{"input":[[1]],"output":[[2]]}],"test":[{"input":[[5]]},{"input":[[6,7]]}]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runHrmd(t, "solve", bundle, "--model", fixtureBundle)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var answers map[string]puzzles.AnswerFile
+	if err := json.Unmarshal([]byte(r.stdout), &answers); err != nil {
+		t.Fatal(err)
+	}
+	if len(answers) != 2 || len(answers["first"].Answers) != 2 || len(answers["second"].Answers) != 1 || answers["first"].Task != "first" ||
+		strings.Index(r.stdout, `"second"`) > strings.Index(r.stdout, `"first"`) {
+		t.Errorf("bundle answers:\n%s", r.stdout)
+	}
+}
+
+// Bad input exits 2 with exactly one line, `error <code>: <message>`; every
+// other failure exits 1 the same way.
+func TestSolveErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := filepath.Join(arcDir, "training", "007bbfb7.json")
+	badLib := write("badlib.yaml", "model: "+fixtureBundle+"\nonnxruntime: {library: /nonexistent/libonnxruntime.so}\n")
+	requireTRT := write("trt.yaml", "model: "+fixtureBundle+"\nonnxruntime: {require: tensorrt}\ntensorrt: {engine_cache: "+filepath.Join(dir, "trt")+"}\n")
+	tests := []struct {
+		name    string
+		args    []string
+		exit    int
+		code    string
+		message string
+	}{
+		{"ragged", []string{"solve", write("ragged.json", `{"train":[],"test":[{"input":[[1,2],[3]]}]}`), "--model", fixtureBundle}, 2, "ragged_grid", "test[0].input row 1 has 1 cells; row 0 has 2"},
+		{"not json", []string{"solve", write("half.json", `{"train": [`), "--model", fixtureBundle}, 2, "not_json", "ends early"},
+		{"bad colour", []string{"solve", write("colour.json", `{"test":[{"input":[[12]]}]}`), "--model", fixtureBundle}, 2, "bad_colour", "colours are 0-9"},
+		{"missing task", []string{"solve", filepath.Join(dir, "nope.json"), "--model", fixtureBundle}, 2, "not_found", "nope.json"},
+		{"no model", []string{"solve", good}, 2, "usage", "solve needs a model"},
+		{"two tasks", []string{"solve", good, good, "--model", fixtureBundle}, 2, "usage", "one task file"},
+		{"bad halting", []string{"solve", good, "--model", fixtureBundle, "--halting", "soon"}, 2, "usage", `halting mode "soon"`},
+		{"unknown flag", []string{"solve", good, "--modle", fixtureBundle}, 2, "usage", "-modle"},
+		{"unknown command", []string{"serve"}, 2, "usage", `unknown command "serve"`},
+		{"model folder missing", []string{"solve", good, "--model", filepath.Join(dir, "nomodel")}, 1, "bundle_invalid", "does not exist"},
+		{"library missing", []string{"solve", good, "--config", badLib}, 1, "ort_missing", "/nonexistent/libonnxruntime.so, which does not exist"},
+		{"tensorrt required", []string{"solve", good, "--config", requireTRT}, 1, "provider_unavailable", "onnxruntime.require is tensorrt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runHrmd(t, tt.args...)
+			prefix := "error " + tt.code + ": "
+			if r.code != tt.exit || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 ||
+				!strings.HasPrefix(r.stderr, prefix) || !strings.Contains(r.stderr, tt.message) {
+				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit %d and one line %s...%s...", r.code, r.stdout, r.stderr, tt.exit, prefix, tt.message)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := runHrmd(t, "version")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"hrmd ", "onnxruntime 1.30.0 (", "TensorrtExecutionProvider  unavailable: Failed to load library",
+		"CUDAExecutionProvider      unavailable:", "CPUExecutionProvider       available"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("version output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

@@ -1,0 +1,188 @@
+// Package daemon is hrmd the service and the hrmd command: configuration,
+// solving task files with a loaded model, and (with the daemon issue) the
+// spool, watching, signals, systemd and HTTP.
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hrmd/hrmd/engine"
+)
+
+// Config is hrmd.yaml (DESIGN.md §6). Every key has a default; a file names
+// only what differs, and an unknown key is an error.
+type Config struct {
+	Inbox       string          `yaml:"inbox"`
+	Outbox      string          `yaml:"outbox"`
+	Spool       string          `yaml:"spool"`
+	Model       string          `yaml:"model"`
+	ONNXRuntime ONNXRuntime     `yaml:"onnxruntime"`
+	TensorRT    TensorRT        `yaml:"tensorrt"`
+	Inference   InferenceConfig `yaml:"inference"`
+	Watch       Watch           `yaml:"watch"`
+	Log         Log             `yaml:"log"`
+	HTTP        HTTP            `yaml:"http"`
+}
+
+// ONNXRuntime is the `onnxruntime:` section.
+type ONNXRuntime struct {
+	Library   string   `yaml:"library"`   // "" = $HRMD_ORT_LIB, then the usual places
+	Providers []string `yaml:"providers"` // tried in order; the first that loads wins
+	Require   string   `yaml:"require"`   // refuse to start rather than fall back
+	Threads   int      `yaml:"threads"`   // intra-op threads; 0 = one per core
+}
+
+// TensorRT is the `tensorrt:` section.
+type TensorRT struct {
+	FP16                     bool   `yaml:"fp16"`
+	EngineCache              string `yaml:"engine_cache"`
+	WorkspaceMB              int    `yaml:"workspace_mb"`
+	BuilderOptimizationLevel int    `yaml:"builder_optimization_level"`
+}
+
+// InferenceConfig is the `inference:` section.
+type InferenceConfig struct {
+	MaxBatch      int    `yaml:"max_batch"`     // test inputs run together in one batch
+	Halting       string `yaml:"halting"`       // model | converged | fixed
+	MaxCycles     int    `yaml:"max_cycles"`    // 0 = the manifest's
+	DemoCheck     bool   `yaml:"demo_check"`    // also run the demo inputs and count exact matches
+	Augmentations int    `yaml:"augmentations"` // test-time augmentation variants; 0 = off
+}
+
+// Watch is the `watch:` section.
+type Watch struct {
+	SettleMS     int   `yaml:"settle_ms"`
+	RescanS      int   `yaml:"rescan_s"`
+	MaxFileBytes int64 `yaml:"max_file_bytes"`
+}
+
+// Log is the `log:` section.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // auto | json | console
+}
+
+// HTTP is the `http:` section.
+type HTTP struct {
+	Listen string `yaml:"listen"` // "" = off
+}
+
+// DefaultConfig is the configuration with nothing set: what works on a Jetson
+// with the systemd unit as shipped.
+func DefaultConfig() Config {
+	e := engine.DefaultConfig()
+	return Config{
+		Inbox:  "/var/lib/hrmd/inbox",
+		Outbox: "/var/lib/hrmd/outbox",
+		Spool:  "/var/lib/hrmd",
+		Model:  "/usr/share/hrmd/models/default",
+		ONNXRuntime: ONNXRuntime{
+			Providers: e.Providers,
+		},
+		TensorRT: TensorRT{
+			FP16:                     e.TensorRT.FP16,
+			EngineCache:              e.TensorRT.EngineCache,
+			WorkspaceMB:              e.TensorRT.WorkspaceMB,
+			BuilderOptimizationLevel: e.TensorRT.BuilderOptimizationLevel,
+		},
+		Inference: InferenceConfig{MaxBatch: 4, Halting: engine.HaltModel, DemoCheck: true},
+		Watch:     Watch{SettleMS: 250, RescanS: 10, MaxFileBytes: 4 << 20},
+		Log:       Log{Level: "info", Format: "auto"},
+		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
+	}
+}
+
+// LoadConfig reads path over the defaults and validates the result.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file, all defaults
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Engine is the engine's part of the configuration.
+func (c Config) Engine() engine.Config {
+	return engine.Config{
+		Library:   c.ONNXRuntime.Library,
+		Providers: c.ONNXRuntime.Providers,
+		Require:   c.ONNXRuntime.Require,
+		Threads:   c.ONNXRuntime.Threads,
+		TensorRT: engine.TensorRTConfig{
+			FP16:                     c.TensorRT.FP16,
+			EngineCache:              c.TensorRT.EngineCache,
+			WorkspaceMB:              c.TensorRT.WorkspaceMB,
+			BuilderOptimizationLevel: c.TensorRT.BuilderOptimizationLevel,
+		},
+	}
+}
+
+// RunOptions are the engine's run options from `inference:`.
+func (c Config) RunOptions() engine.RunOptions {
+	return engine.RunOptions{Halting: c.Inference.Halting, MaxCycles: c.Inference.MaxCycles}
+}
+
+// Validate checks every key; each message names it.
+func (c Config) Validate() error {
+	for _, f := range []struct{ key, value string }{
+		{"inbox", c.Inbox}, {"outbox", c.Outbox}, {"spool", c.Spool}, {"model", c.Model},
+	} {
+		if f.value == "" {
+			return fmt.Errorf("%s is empty; it needs a folder", f.key)
+		}
+	}
+	if err := c.Engine().Validate(); err != nil {
+		return err
+	}
+	in := c.Inference
+	if in.MaxBatch < 1 || in.MaxBatch > 256 {
+		return fmt.Errorf("inference.max_batch is %d; use 1 to 256", in.MaxBatch)
+	}
+	if err := c.RunOptions().Validate(); err != nil {
+		return fmt.Errorf("inference: %w (keys halting, max_cycles)", err)
+	}
+	if in.Augmentations != 0 {
+		return fmt.Errorf("inference.augmentations is %d; test-time augmentation is not in this hrmd yet: set it to 0", in.Augmentations)
+	}
+	if c.Watch.SettleMS < 0 {
+		return fmt.Errorf("watch.settle_ms is %d; it cannot be negative", c.Watch.SettleMS)
+	}
+	if c.Watch.RescanS < 0 {
+		return fmt.Errorf("watch.rescan_s is %d; use 0 (off) or a positive number of seconds", c.Watch.RescanS)
+	}
+	if c.Watch.MaxFileBytes < 1 {
+		return fmt.Errorf("watch.max_file_bytes is %d; it must be positive", c.Watch.MaxFileBytes)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level is %q; use debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "console":
+	default:
+		return fmt.Errorf("log.format is %q; use auto, json or console", c.Log.Format)
+	}
+	if c.HTTP.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			return fmt.Errorf("http.listen is %q: %v; use host:port (127.0.0.1:9464) or \"\" for off", c.HTTP.Listen, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The shipped systemd/hrmd.yaml documents every key with its default value.
+func TestShippedConfigIsTheDefault(t *testing.T) {
+	cfg, err := LoadConfig("../systemd/hrmd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := DefaultConfig(); !reflect.DeepEqual(cfg, want) {
+		t.Errorf("systemd/hrmd.yaml:\n%+v\ndefaults:\n%+v", cfg, want)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		err        string
+		check      func(Config) bool
+	}{
+		{"empty file", "", "", func(c Config) bool { return reflect.DeepEqual(c, DefaultConfig()) }},
+		{"one key", "inference: {max_batch: 8}\n", "", func(c Config) bool {
+			return c.Inference.MaxBatch == 8 && c.Inference.Halting == "model" && c.Inference.DemoCheck
+		}},
+		{"providers replaced", "onnxruntime:\n  providers: [cpu]\n", "", func(c Config) bool {
+			return reflect.DeepEqual(c.ONNXRuntime.Providers, []string{"cpu"})
+		}},
+		{"http off", "http: {listen: \"\"}\n", "", func(c Config) bool { return c.HTTP.Listen == "" }},
+		{"unknown key", "inbx: /tmp/in\n", "field inbx not found", nil},
+		{"unknown nested key", "tensorrt:\n  fp32: true\n", "field fp32 not found", nil},
+		{"wrong type", "inference: {max_batch: many}\n", "cannot unmarshal", nil},
+		{"max batch", "inference: {max_batch: 0}\n", "inference.max_batch is 0", nil},
+		{"halting", "inference: {halting: sometimes}\n", `halting mode "sometimes"`, nil},
+		{"augmentations", "inference: {augmentations: 8}\n", "inference.augmentations is 8", nil},
+		{"provider", "onnxruntime: {providers: [tensorrt, gpu]}\n", `onnxruntime.providers[1] is "gpu"`, nil},
+		{"require unlisted", "onnxruntime: {providers: [cpu], require: tensorrt}\n", `onnxruntime.require is "tensorrt"`, nil},
+		{"threads", "onnxruntime: {threads: -2}\n", "onnxruntime.threads is -2", nil},
+		{"builder level", "tensorrt: {builder_optimization_level: 7}\n", "tensorrt.builder_optimization_level is 7", nil},
+		{"log level", "log: {level: loud}\n", `log.level is "loud"`, nil},
+		{"listen", "http: {listen: \"9464\"}\n", `http.listen is "9464"`, nil},
+		{"empty folder", "outbox: \"\"\n", "outbox is empty", nil},
+		{"max file bytes", "watch: {max_file_bytes: 0}\n", "watch.max_file_bytes is 0", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hrmd.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadConfig(path)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), path) {
+					t.Fatalf("got %v, want an error naming %s and saying %q", err, path, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(cfg) {
+				t.Errorf("got %+v", cfg)
+			}
+		})
+	}
+}
