@@ -103,15 +103,29 @@ cmd_test() {
   go vet ./...
   say "staticcheck"
   staticcheck ./...
-  say "go test -race ./..."
-  go test -race -count=1 ./...
+  local torch=""
   if have_torch; then
-    say "exporter tests ($PY -m unittest discover -s engine/export)"
-    "$PY" -m unittest discover -s engine/export || die "exporter tests failed"
+    torch=yes
   elif [ -n "${HRMD_REQUIRE_EXPORTER_TESTS:-}" ]; then
     die "the exporter tests must run here (HRMD_REQUIRE_EXPORTER_TESTS is set) but $PY lacks torch, onnx or yaml"
+  fi
+  if [ -n "$torch" ]; then
+    # A full-size (6.95M) random nova bundle, exported afresh, with the PyTorch
+    # reference for two inputs: the Go tests hold ONNX Runtime to it.
+    local full=$CACHE/test/nova-full-random
+    say "exporting a full-size random nova bundle with golden.json to $full"
+    rm -rf "$full"
+    "$PY" engine/export/hrm_export.py --random full --seed 1 --out "$full" --golden --golden-cases 2 >/dev/null
+    export HRMD_FULL_BUNDLE=$full
+    [ -z "${HRMD_REQUIRE_EXPORTER_TESTS:-}" ] || export HRMD_REQUIRE_FULL_BUNDLE=1
+  fi
+  say "go test -race ./..."
+  go test -race -count=1 ./...
+  if [ -n "$torch" ]; then
+    say "exporter tests ($PY -m unittest discover -s engine/export)"
+    "$PY" -m unittest discover -s engine/export || die "exporter tests failed"
   else
-    say "SKIPPED the exporter tests: $PY lacks torch, onnx or yaml (apt-get install python3-torch python3-onnx python3-yaml libopenblas0-pthread)"
+    say "SKIPPED the exporter tests and the full-size parity tests: $PY lacks torch, onnx or yaml (apt-get install python3-torch python3-onnx python3-yaml libopenblas0-pthread)"
   fi
   say "all tests passed"
 }

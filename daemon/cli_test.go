@@ -88,9 +88,9 @@ type golden struct {
 	}
 }
 
-func readGolden(t *testing.T) golden {
+func readGoldenAt(t *testing.T, dir string) golden {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(fixtureBundle, "golden.json"))
+	data, err := os.ReadFile(filepath.Join(dir, "golden.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func readGolden(t *testing.T) golden {
 // `hrmd solve` on the real ARC tasks of the golden file answers exactly what
 // the PyTorch reference predicts for them.
 func TestSolveMatchesPyTorch(t *testing.T) {
-	g := readGolden(t)
+	g := readGoldenAt(t, fixtureBundle)
 	for _, c := range g.Cases {
 		// "ARC-AGI-1 training/007bbfb7.json test[0].input"
 		rel := strings.Fields(c.Source)[1]

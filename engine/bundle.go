@@ -33,16 +33,19 @@ const (
 
 // Manifest is hrm.yaml (DESIGN.md §2).
 type Manifest struct {
-	Format   string            `yaml:"format"`
-	Name     string            `yaml:"name"`
-	Family   string            `yaml:"family"`
-	Source   Source            `yaml:"source"`
-	Grid     int               `yaml:"grid"`
-	Vocab    int               `yaml:"vocab"`
-	Encoding string            `yaml:"encoding"`
-	Hidden   int               `yaml:"hidden"`
-	Graphs   Graphs            `yaml:"graphs"`
-	Carry    map[string]string `yaml:"carry"`
+	Format   string `yaml:"format"`
+	Name     string `yaml:"name"`
+	Family   string `yaml:"family"`
+	Source   Source `yaml:"source"`
+	Grid     int    `yaml:"grid"`
+	Vocab    int    `yaml:"vocab"`
+	Encoding string `yaml:"encoding"`
+	Hidden   int    `yaml:"hidden"`
+	// Layers is optional: the model runs without it, but its cost per cycle
+	// (FLOPsPerCycle) needs it.
+	Layers *Layers           `yaml:"layers,omitempty"`
+	Graphs Graphs            `yaml:"graphs"`
+	Carry  map[string]string `yaml:"carry"`
 	// Constants are init outputs passed unchanged to every step.
 	Constants []string `yaml:"constants"`
 	Halting   Halting  `yaml:"halting"`
@@ -53,6 +56,12 @@ type Source struct {
 	Checkpoint string `yaml:"checkpoint"`
 	Step       int64  `yaml:"step"`
 	SHA256     string `yaml:"sha256"`
+}
+
+// Layers counts the encoder layers of each level.
+type Layers struct {
+	H int `yaml:"h"`
+	L int `yaml:"l"`
 }
 
 // Graphs are the bundle's two ONNX graphs.
@@ -183,6 +192,9 @@ func (b *Bundle) validate() error {
 	if m.Hidden < 1 {
 		return fmt.Errorf("hidden is %d; it must be positive", m.Hidden)
 	}
+	if m.Layers != nil && (m.Layers.H < 1 || m.Layers.L < 1) {
+		return fmt.Errorf("layers is {h: %d, l: %d}; each level has at least one layer", m.Layers.H, m.Layers.L)
+	}
 	for _, g := range []struct {
 		key   string
 		graph Graph
@@ -273,6 +285,22 @@ func (b *Bundle) validate() error {
 		return fmt.Errorf("halting.max_cycles is %d; it must be between min_cycles (%d) and %d", h.MaxCycles, h.MinCycles, maxCyclesLimit)
 	}
 	return nil
+}
+
+// FLOPsPerCycle is the arithmetic of one reasoning cycle for one input,
+// counting a multiply-add as two operations, from the manifest's dimensions.
+// It is known for the nova family with layers given: each encoder layer at
+// sequence S and width d (feed-forward 4d) costs 24·S·d² + 4·S²·d, and the
+// cycle adds h_to_l and l_to_h (2·2·S·d²), the output head (2·S·d·vocab) and
+// the halt head. At nova's published size that is 15.95 GFLOP.
+func (b *Bundle) FLOPsPerCycle() (float64, bool) {
+	m := b.Manifest
+	if m.Family != "nova" || m.Layers == nil {
+		return 0, false
+	}
+	s, d, v := float64(b.Seq()), float64(m.Hidden), float64(m.Vocab)
+	layer := 24*s*d*d + 4*s*s*d
+	return float64(m.Layers.H+m.Layers.L)*layer + 4*s*d*d + 2*s*d*v + 2*2*d, true
 }
 
 // isCarried reports whether a step input is fed by a carried step output.

@@ -27,7 +27,8 @@ func TestLoadBundleRefusesBadManifests(t *testing.T) {
 		code, message  string
 	}{
 		{"format", "format: hrmd-bundle/1", "format: hrmd-bundle/2", CodeBundleInvalid, `format is "hrmd-bundle/2"`},
-		{"unknown key", "hidden: 32", "hidden: 32\nlayers: 2", CodeBundleInvalid, "field layers not found"},
+		{"unknown key", "hidden: 32", "hidden: 32\nheads: 2", CodeBundleInvalid, "field heads not found"},
+		{"layers", "layers: {h: 1, l: 1}", "layers: {h: 1, l: 0}", CodeBundleInvalid, "layers is {h: 1, l: 0}"},
 		{"family", "family: nova", "family: gpt", CodeBundleInvalid, `family is "gpt"`},
 		{"grid", "grid: 30", "grid: 31", CodeBundleInvalid, "grid is 31; it must be 1 to 30"},
 		{"encoding", "encoding: arc-eos", "encoding: onehot", CodeBundleInvalid, `encoding: encoding "onehot"`},
@@ -88,5 +89,19 @@ func setManifestField(t testing.TB, dir, old, new string) {
 	}
 	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFLOPsPerCycle(t *testing.T) {
+	// nova's published size: hrm-models.md gives 2.245 GFLOP per encoder
+	// layer pass and 15.95 GFLOP per cycle.
+	full := &Bundle{Manifest: Manifest{Family: "nova", Grid: 30, Vocab: 12, Hidden: 256, Layers: &Layers{H: 4, L: 3}}}
+	got, ok := full.FLOPsPerCycle()
+	if !ok || got < 15.94e9 || got > 15.96e9 {
+		t.Errorf("full nova: %.4g FLOP per cycle, want 15.95e9", got)
+	}
+	noLayers := &Bundle{Manifest: Manifest{Family: "nova", Grid: 30, Vocab: 12, Hidden: 256}}
+	if _, ok := noLayers.FLOPsPerCycle(); ok {
+		t.Error("cost known without layers")
 	}
 }

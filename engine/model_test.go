@@ -68,17 +68,23 @@ func goldenTokens(g goldenFile) [][]int64 {
 // (batch 1 per input) cycle by cycle: the same argmax everywhere, the same
 // halt values and logits to float32 rounding, and the same halting cycle.
 func TestModelMatchesPyTorchGolden(t *testing.T) {
-	g := readGolden(t)
+	t.Run("tiny", func(t *testing.T) { checkGolden(t, fixtureDir) })
+	t.Run("full", func(t *testing.T) { checkGolden(t, fullBundle(t)) })
+}
+
+func checkGolden(t *testing.T, dir string) {
+	g := readGolden(t, dir)
 	rt, _ := openRuntime(t, cpuConfig())
-	m := loadModel(t, rt, fixtureDir, len(g.Cases))
+	m := loadModel(t, rt, dir, len(g.Cases))
+	seq, vocab := m.seq, m.vocab
 	logitsSeen := 0
 	m.onStep = func(cycle int, active []int, logits []float32) {
 		for k, row := range active {
 			want := g.Cases[row].Cycles[cycle-1].Logits
 			for _, cell := range g.LogitCells {
 				for v, w := range want[strconv.Itoa(cell)] {
-					got := float64(logits[(k*900+cell)*12+v])
-					if math.Abs(got-w) > 1e-4 {
+					got := float64(logits[(k*seq+cell)*vocab+v])
+					if math.Abs(got-w) > 1e-4*max(1, math.Abs(w)) {
 						t.Errorf("%s cycle %d cell %d logit %d: %g, PyTorch %g", g.Cases[row].Source, cycle, cell, v, got, w)
 					}
 					logitsSeen++
@@ -90,7 +96,7 @@ func TestModelMatchesPyTorchGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := len(g.Cases) * g.Halting.MaxCycles * len(g.LogitCells) * 12; logitsSeen != want {
+	if want := len(g.Cases) * g.Halting.MaxCycles * len(g.LogitCells) * vocab; logitsSeen != want {
 		t.Errorf("compared %d logits, want %d", logitsSeen, want)
 	}
 	for i, c := range g.Cases {
@@ -151,7 +157,7 @@ func expectedHalt(c goldenCase, threshold float64, minCycles, maxCycles int) (in
 // Rows of one batch halt at different cycles; the rows that go on run as a
 // smaller batch and must still match the reference exactly.
 func TestPerRowHalting(t *testing.T) {
-	g := readGolden(t)
+	g := readGolden(t, fixtureDir)
 	// A threshold between the golden halt values makes some rows stop early.
 	var halts []float64
 	for _, c := range g.Cases {
@@ -193,7 +199,7 @@ func TestPerRowHalting(t *testing.T) {
 }
 
 func TestHaltingModesAndMaxCycles(t *testing.T) {
-	g := readGolden(t)
+	g := readGolden(t, fixtureDir)
 	rt, _ := openRuntime(t, cpuConfig())
 	m := loadModel(t, rt, fixtureDir, 3)
 	tests := []struct {
@@ -234,7 +240,7 @@ func TestHaltingModesAndMaxCycles(t *testing.T) {
 }
 
 func TestRunCancelled(t *testing.T) {
-	g := readGolden(t)
+	g := readGolden(t, fixtureDir)
 	rt, _ := openRuntime(t, cpuConfig())
 	m := loadModel(t, rt, fixtureDir, 2)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -117,6 +117,8 @@ def manifest(model, name, source, graphs, out_dir):
         "vocab": cfg["vocab_size"],
         "encoding": "arc-eos",
         "hidden": cfg["hidden_size"],
+        # Not needed to run the model; the engine derives the cost per cycle from them.
+        "layers": {"h": cfg["num_h_layers"], "l": cfg["num_l_layers"]},
         "graphs": {
             "init": {
                 "file": "init.onnx",
@@ -149,13 +151,13 @@ def load_arc_input(arc_dir, split, task_id, index):
         return json.load(f)["test"][index]["input"]
 
 
-def golden(model, arc_dir, side):
+def golden(model, arc_dir, side, count=None):
     """The PyTorch reference, per cycle, for real ARC inputs (batch 1 each)."""
     cfg = model.config
     if model.training:
         raise RuntimeError("golden: the model is in training mode (dropout on)")
     cases = []
-    for split, task_id, index in GOLDEN_INPUTS:
+    for split, task_id, index in GOLDEN_INPUTS[:count]:
         grid = load_arc_input(arc_dir, split, task_id, index)
         tokens = arc.encode_arc_eos(grid, side)
         x = torch.tensor([tokens], dtype=torch.long)
@@ -195,7 +197,7 @@ def golden(model, arc_dir, side):
     }
 
 
-def write_bundle(model, out_dir, name, source, arc_dir=None, with_golden=False):
+def write_bundle(model, out_dir, name, source, arc_dir=None, with_golden=False, golden_cases=None):
     os.makedirs(out_dir, exist_ok=True)
     graphs = export_graphs(model, out_dir)
     m = manifest(model, name, source, graphs, out_dir)
@@ -203,7 +205,7 @@ def write_bundle(model, out_dir, name, source, arc_dir=None, with_golden=False):
         f.write(f"# hrmd model bundle, written by engine/export/hrm_export.py ({name})\n")
         yaml.safe_dump(m, f, sort_keys=False, default_flow_style=None, width=100)
     if with_golden:
-        g = golden(model, arc_dir, m["grid"])
+        g = golden(model, arc_dir, m["grid"], golden_cases)
         with open(os.path.join(out_dir, "golden.json"), "w") as f:
             json.dump(g, f, separators=(",", ":"))
             f.write("\n")
@@ -224,6 +226,7 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--name", help="bundle name (default: the folder's name)")
     p.add_argument("--golden", action="store_true", help="also write golden.json, the PyTorch reference")
+    p.add_argument("--golden-cases", type=int, help=f"how many of the {len(GOLDEN_INPUTS)} golden inputs (default all)")
     p.add_argument("--arc", default=default_arc_dir(), help="ARC-AGI-1 folder for the golden inputs")
     args = p.parse_args(argv)
 
@@ -244,7 +247,7 @@ def main(argv=None):
               file=sys.stderr)
         return 2
     name = args.name or os.path.basename(os.path.normpath(args.out))
-    m = write_bundle(model, args.out, name, source, args.arc, args.golden)
+    m = write_bundle(model, args.out, name, source, args.arc, args.golden, args.golden_cases)
     print(f"wrote {args.out}: {m['name']}, hidden {m['hidden']}, "
           f"init {m['graphs']['init']['sha256'][:12]}, step {m['graphs']['step']['sha256'][:12]}")
     return 0

@@ -77,6 +77,7 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(m["format"], "hrmd-bundle/1")
         self.assertEqual(m["family"], "nova")
         self.assertEqual((m["grid"], m["vocab"], m["hidden"]), (30, 12, 32))
+        self.assertEqual(m["layers"], {"h": 1, "l": 1})
         for role, inputs, outputs in (("init", ["tokens"], ["h", "l"]),
                                       ("step", ["h", "l"], ["h_next", "l_next", "logits", "halt"])):
             g = m["graphs"][role]

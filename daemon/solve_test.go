@@ -1,0 +1,118 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// fullBundle is the full-size random nova bundle ./build.sh test exports
+// ($HRMD_FULL_BUNDLE); CI requires it, a machine without PyTorch skips.
+func fullBundle(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("HRMD_FULL_BUNDLE")
+	if dir == "" {
+		if os.Getenv("HRMD_REQUIRE_FULL_BUNDLE") != "" {
+			t.Fatal("HRMD_REQUIRE_FULL_BUNDLE is set but HRMD_FULL_BUNDLE is not: ./build.sh test exports it")
+		}
+		t.Skip("no full-size bundle: ./build.sh test exports one when python3-torch is installed (HRMD_FULL_BUNDLE)")
+	}
+	return dir
+}
+
+// `hrmd solve` with a full-size (6.95M) random nova bundle answers real ARC
+// tasks exactly as PyTorch does for the same weights.
+func TestSolveFullSize(t *testing.T) {
+	dir := fullBundle(t)
+	g := readGoldenAt(t, dir)
+	for _, c := range g.Cases {
+		rel := strings.Fields(c.Source)[1]
+		r := runHrmd(t, "solve", filepath.Join(arcDir, rel), "--model", dir)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", rel, r.code, r.stderr)
+		}
+		var a puzzles.AnswerFile
+		if err := json.Unmarshal([]byte(r.stdout), &a); err != nil {
+			t.Fatal(err)
+		}
+		got := a.Answers[0]
+		if !got.Attempt1.Equal(c.Decoded) || got.Attempt1 == nil || got.Cycles != c.HaltCycle || got.HaltedBy != c.HaltedBy {
+			t.Errorf("%s: %s grid after %d cycles by %s; PyTorch %s after %d by %s", rel, got.Attempt1.Size(), got.Cycles, got.HaltedBy, c.Decoded.Size(), c.HaltCycle, c.HaltedBy)
+		}
+		if a.Model.Name != filepath.Base(dir) {
+			t.Errorf("model %+v", a.Model)
+		}
+	}
+}
+
+// BenchmarkSolve times answering one real ARC task (3631a71a: a 30x30 test
+// input and 4 demonstrations, run together for the demo check) with the
+// engine loaded once, as the daemon does: encode, 8 fixed cycles, decode.
+func BenchmarkSolve(b *testing.B) {
+	models := [][2]string{{"tiny", fixtureBundle}}
+	if full := os.Getenv("HRMD_BENCH_FULL_MODEL"); full != "" {
+		models = append(models, [2]string{"full", full})
+	}
+	file, err := puzzles.ReadFile(filepath.Join(arcDir, "training", "3631a71a.json"), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows := len(file.Tasks[0].Test) + len(file.Tasks[0].Train)
+	cfg := DefaultConfig()
+	cfg.ONNXRuntime.Providers = []string{engine.ProviderCPU}
+	cfg.ONNXRuntime.Library = benchLibrary(b)
+	rt, err := engine.Open(cfg.Engine(), zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close()
+	for _, model := range models {
+		for _, maxBatch := range []int{1, rows} {
+			b.Run(fmt.Sprintf("%s/max_batch%d", model[0], maxBatch), func(b *testing.B) {
+				bundle, err := engine.LoadBundle(model[1])
+				if err != nil {
+					b.Fatal(err)
+				}
+				m, err := rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: maxBatch})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer m.Close()
+				s := &Solver{Model: m, Device: "bench", DemoCheck: true, Run: engine.RunOptions{Halting: engine.HaltFixed}}
+				if _, err := s.Solve(context.Background(), file); err != nil { // warm-up
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					if _, err := s.Solve(context.Background(), file); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/task")
+				if flops, ok := bundle.FLOPsPerCycle(); ok {
+					cycles := float64(b.N * rows * bundle.Manifest.Halting.MaxCycles)
+					b.ReportMetric(flops*cycles/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				}
+			})
+		}
+	}
+}
+
+func benchLibrary(b *testing.B) string {
+	if p := os.Getenv("HRMD_ORT_LIB"); p != "" {
+		return p
+	}
+	matches, _ := filepath.Glob("../.cache/onnxruntime/*/linux-x64/libonnxruntime.so.1")
+	if len(matches) == 0 {
+		b.Fatal("no onnxruntime library: run ./build.sh deps (or set HRMD_ORT_LIB)")
+	}
+	return matches[len(matches)-1]
+}
