@@ -90,10 +90,10 @@ func classify(err error) (string, int) {
 		return perr.Code, exitBadInput
 	case errors.As(err, &uerr):
 		return codeUsage, exitBadInput
+	case errors.As(err, &eerr): // before not_found: a bundle's missing file is the bundle's fault
+		return eerr.Code, exitFailure
 	case errors.Is(err, fs.ErrNotExist):
 		return "not_found", exitBadInput
-	case errors.As(err, &eerr):
-		return eerr.Code, exitFailure
 	case errors.Is(err, context.Canceled):
 		return "interrupted", exitFailure
 	}

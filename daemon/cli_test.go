@@ -187,6 +187,15 @@ func TestSolveErrors(t *testing.T) {
 		return p
 	}
 	good := filepath.Join(arcDir, "training", "007bbfb7.json")
+	smallLimit := write("small.yaml", "model: "+fixtureBundle+"\nwatch: {max_file_bytes: 100}\n")
+	// A bundle whose step.onnx changed after export, and one without it.
+	tampered, noStep := copyDir(t, fixtureBundle), copyDir(t, fixtureBundle)
+	if err := os.WriteFile(filepath.Join(tampered, "step.onnx"), []byte("not the exported graph"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(noStep, "step.onnx")); err != nil {
+		t.Fatal(err)
+	}
 	badLib := write("badlib.yaml", "model: "+fixtureBundle+"\nonnxruntime: {library: /nonexistent/libonnxruntime.so}\n")
 	requireTRT := write("trt.yaml", "model: "+fixtureBundle+"\nonnxruntime: {require: tensorrt}\ntensorrt: {engine_cache: "+filepath.Join(dir, "trt")+"}\n")
 	tests := []struct {
@@ -199,6 +208,17 @@ func TestSolveErrors(t *testing.T) {
 		{"ragged", []string{"solve", write("ragged.json", `{"train":[],"test":[{"input":[[1,2],[3]]}]}`), "--model", fixtureBundle}, 2, "ragged_grid", "test[0].input row 1 has 1 cells; row 0 has 2"},
 		{"not json", []string{"solve", write("half.json", `{"train": [`), "--model", fixtureBundle}, 2, "not_json", "ends early"},
 		{"bad colour", []string{"solve", write("colour.json", `{"test":[{"input":[[12]]}]}`), "--model", fixtureBundle}, 2, "bad_colour", "colours are 0-9"},
+		{"too big", []string{"solve", good, "--config", smallLimit}, 2, "too_big", "the limit is 100 bytes"},
+		{"not a task", []string{"solve", write("list.json", `[1,2]`), "--model", fixtureBundle}, 2, "bad_task", "the file holds a list"},
+		{"unknown field", []string{"solve", write("field.json", `{"test":[{"input":[[1]]}],"hint":"x"}`), "--model", fixtureBundle}, 2, "unknown_field", `field "hint"`},
+		{"no tasks", []string{"solve", write("empty.json", `{}`), "--model", fixtureBundle}, 2, "no_tasks", "empty object"},
+		{"no test input", []string{"solve", write("notest.json", `{"train":[],"test":[]}`), "--model", fixtureBundle}, 2, "no_test_input", `"test" is empty`},
+		{"missing output", []string{"solve", write("noout.json", `{"train":[{"input":[[1]]}],"test":[{"input":[[1]]}]}`), "--model", fixtureBundle}, 2, "missing_output", `train[0] has no "output"`},
+		{"not a grid", []string{"solve", write("str.json", `{"test":[{"input":[["1"]]}]}`), "--model", fixtureBundle}, 2, "not_a_grid", `row 0 column 0 is the string "1"`},
+		{"empty grid", []string{"solve", write("nogrid.json", `{"test":[{"input":[]}]}`), "--model", fixtureBundle}, 2, "empty_grid", "test[0].input has no rows"},
+		{"grid too large", []string{"solve", write("large.json", `{"test":[{"input":`+bigGrid(31, 2)+`}]}`), "--model", fixtureBundle}, 2, "grid_too_large", "test[0].input has 31 rows; at most 30"},
+		{"tampered bundle", []string{"solve", good, "--model", tampered}, 1, "bundle_checksum", "step.onnx has sha256"},
+		{"bundle without step.onnx", []string{"solve", good, "--model", noStep}, 1, "bundle_invalid", "graphs.step.file: open " + filepath.Join(noStep, "step.onnx")},
 		{"missing task", []string{"solve", filepath.Join(dir, "nope.json"), "--model", fixtureBundle}, 2, "not_found", "nope.json"},
 		{"no model", []string{"solve", good}, 2, "usage", "solve needs a model"},
 		{"two tasks", []string{"solve", good, good, "--model", fixtureBundle}, 2, "usage", "one task file"},
@@ -219,6 +239,30 @@ func TestSolveErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func bigGrid(rows, cols int) string {
+	row := "[" + strings.TrimSuffix(strings.Repeat("1,", cols), ",") + "]"
+	return "[" + strings.TrimSuffix(strings.Repeat(row+",", rows), ",") + "]"
 }
 
 func TestVersion(t *testing.T) {
