@@ -15,6 +15,10 @@ ORT_DIR=$CACHE/onnxruntime/$ORT_VERSION
 PY=/usr/bin/python3 # Debian's, with python3-torch and python3-onnx (not the python3 first on PATH)
 MODULE=github.com/hrmd/hrmd
 export PATH="$CACHE/bin:$PATH"
+# Go's own installer puts it here without touching PATH.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+  export PATH="$PATH:/usr/local/go/bin"
+fi
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }

@@ -185,23 +185,8 @@ func (rt *Runtime) newSession(b *Bundle, g Graph, chain []string, profile []tens
 		return nil, &Error{Code: CodeInference, Message: "set graph optimisation: " + err.Error(), Err: err}
 	}
 	for _, p := range chain {
-		if p == ProviderTensorRT {
-			opts, err := ort.NewTensorRTProviderOptions()
-			if err != nil {
-				return nil, providerError(p, err)
-			}
-			err = opts.Update(rt.tensorRTOptions(profile, cacheDir, maxBatch))
-			if err == nil {
-				err = so.AppendExecutionProviderTensorRT(opts)
-			}
-			opts.Destroy()
-			if err != nil {
-				return nil, providerError(p, err)
-			}
-			continue
-		}
-		if err := rt.appendProvider(so, p, nil, ""); err != nil {
-			return nil, providerError(p, err)
+		if err := rt.appendProvider(so, p, profile, cacheDir, maxBatch); err != nil {
+			return nil, &Error{Code: CodeProviderUnavailable, Message: fmt.Sprintf("%s: %s", ORTProviderName(p), ortReason(err)), Err: err}
 		}
 	}
 	path := b.Path(g.File)
@@ -210,10 +195,6 @@ func (rt *Runtime) newSession(b *Bundle, g Graph, chain []string, profile []tens
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("onnxruntime cannot load %s with %v: %v", path, chain, err), Err: err}
 	}
 	return s, nil
-}
-
-func providerError(p string, err error) error {
-	return &Error{Code: CodeProviderUnavailable, Message: fmt.Sprintf("%s: %v", ORTProviderName(p), err), Err: err}
 }
 
 // Bundle is the bundle this model was loaded from.

@@ -90,13 +90,13 @@ func (rt *Runtime) tryProvider(p string) error {
 		return err
 	}
 	defer so.Destroy()
-	return rt.appendProvider(so, p, nil, "")
+	return rt.appendProvider(so, p, nil, "", 1)
 }
 
 // appendProvider adds provider p to so. For TensorRT, profile lists each
-// dynamic input's per-row shape (for the batch profile) and cacheDir is the
-// model's engine cache folder.
-func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []tensorShape, cacheDir string) error {
+// input's per-row shape (for a batch profile of 1 to maxBatch) and cacheDir
+// is the model's engine cache folder.
+func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []tensorShape, cacheDir string, maxBatch int) error {
 	switch p {
 	case ProviderCPU:
 		return nil
@@ -116,7 +116,7 @@ func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []te
 			return err
 		}
 		defer opts.Destroy()
-		if err := opts.Update(rt.tensorRTOptions(profile, cacheDir, 1)); err != nil {
+		if err := opts.Update(rt.tensorRTOptions(profile, cacheDir, maxBatch)); err != nil {
 			return err
 		}
 		return so.AppendExecutionProviderTensorRT(opts)
