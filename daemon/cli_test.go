@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -39,24 +40,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// ortLibrary is the library for the hrmd processes: $HRMD_ORT_LIB, else the
-// one ./build.sh deps fetched.
-func ortLibrary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("HRMD_ORT_LIB"); p != "" {
-		return p
-	}
-	matches, _ := filepath.Glob("../.cache/onnxruntime/*/linux-x64/libonnxruntime.so.1")
-	if len(matches) == 0 {
-		t.Fatal("no onnxruntime library: run ./build.sh deps (or set HRMD_ORT_LIB)")
-	}
-	abs, err := filepath.Abs(matches[len(matches)-1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
-
 type result struct {
 	code           int
 	stdout, stderr string
@@ -65,7 +48,7 @@ type result struct {
 func runHrmd(t *testing.T, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(hrmdBin, args...)
-	cmd.Env = append(os.Environ(), "HRMD_ORT_LIB="+ortLibrary(t))
+	cmd.Env = append(os.Environ(), "HRMD_ORT_LIB="+testenv.ORTLibrary(t))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,27 +11,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
-
-// fullBundle is the full-size random nova bundle ./build.sh test exports
-// ($HRMD_FULL_BUNDLE); CI requires it, a machine without PyTorch skips.
-func fullBundle(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("HRMD_FULL_BUNDLE")
-	if dir == "" {
-		if os.Getenv("HRMD_REQUIRE_FULL_BUNDLE") != "" {
-			t.Fatal("HRMD_REQUIRE_FULL_BUNDLE is set but HRMD_FULL_BUNDLE is not: ./build.sh test exports it")
-		}
-		t.Skip("no full-size bundle: ./build.sh test exports one when python3-torch is installed (HRMD_FULL_BUNDLE)")
-	}
-	return dir
-}
 
 // `hrmd solve` with a full-size (6.95M) random nova bundle answers real ARC
 // tasks exactly as PyTorch does for the same weights.
 func TestSolveFullSize(t *testing.T) {
-	dir := fullBundle(t)
+	dir := testenv.FullBundle(t)
 	g := readGoldenAt(t, dir)
 	for _, c := range g.Cases {
 		rel := strings.Fields(c.Source)[1]
@@ -58,10 +44,7 @@ func TestSolveFullSize(t *testing.T) {
 // input and 4 demonstrations, run together for the demo check) with the
 // engine loaded once, as the daemon does: encode, 8 fixed cycles, decode.
 func BenchmarkSolve(b *testing.B) {
-	models := [][2]string{{"tiny", fixtureBundle}}
-	if full := os.Getenv("HRMD_BENCH_FULL_MODEL"); full != "" {
-		models = append(models, [2]string{"full", full})
-	}
+	models := testenv.BenchModels(b)
 	file, err := puzzles.ReadFile(filepath.Join(arcDir, "training", "3631a71a.json"), 0)
 	if err != nil {
 		b.Fatal(err)
@@ -69,7 +52,7 @@ func BenchmarkSolve(b *testing.B) {
 	rows := len(file.Tasks[0].Test) + len(file.Tasks[0].Train)
 	cfg := DefaultConfig()
 	cfg.ONNXRuntime.Providers = []string{engine.ProviderCPU}
-	cfg.ONNXRuntime.Library = benchLibrary(b)
+	cfg.ONNXRuntime.Library = testenv.ORTLibrary(b)
 	rt, err := engine.Open(cfg.Engine(), zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
@@ -104,15 +87,4 @@ func BenchmarkSolve(b *testing.B) {
 			})
 		}
 	}
-}
-
-func benchLibrary(b *testing.B) string {
-	if p := os.Getenv("HRMD_ORT_LIB"); p != "" {
-		return p
-	}
-	matches, _ := filepath.Glob("../.cache/onnxruntime/*/linux-x64/libonnxruntime.so.1")
-	if len(matches) == 0 {
-		b.Fatal("no onnxruntime library: run ./build.sh deps (or set HRMD_ORT_LIB)")
-	}
-	return matches[len(matches)-1]
 }

@@ -15,12 +15,14 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 func openRuntime(t testing.TB, cfg Config) (*Runtime, *observer.ObservedLogs) {
 	t.Helper()
 	if cfg.Library == "" {
-		cfg.Library = testLibrary(t)
+		cfg.Library = testenv.ORTLibrary(t)
 	}
 	core, logs := observer.New(zap.DebugLevel)
 	rt, err := Open(cfg, zap.New(core))
@@ -69,7 +71,7 @@ func goldenTokens(g goldenFile) [][]int64 {
 // halt values and logits to float32 rounding, and the same halting cycle.
 func TestModelMatchesPyTorchGolden(t *testing.T) {
 	t.Run("tiny", func(t *testing.T) { checkGolden(t, fixtureDir) })
-	t.Run("full", func(t *testing.T) { checkGolden(t, fullBundle(t)) })
+	t.Run("full", func(t *testing.T) { checkGolden(t, testenv.FullBundle(t)) })
 }
 
 func checkGolden(t *testing.T, dir string) {

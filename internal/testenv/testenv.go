@@ -1,0 +1,60 @@
+// Package testenv finds what the tests of several packages share: the
+// onnxruntime library and the full-size bundle that ./build.sh test exports.
+package testenv
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// RepoRoot is the repository's root folder.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testenv: cannot tell where the repository is")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// ORTLibrary is the onnxruntime library for tests: $HRMD_ORT_LIB (./build.sh
+// test sets it), else the newest one ./build.sh deps fetched.
+func ORTLibrary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("HRMD_ORT_LIB"); p != "" {
+		return p
+	}
+	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
+	matches, _ := filepath.Glob(filepath.Join(RepoRoot(t), ".cache", "onnxruntime", "*", "linux-"+arch, "libonnxruntime.so.1"))
+	if len(matches) == 0 {
+		t.Fatal("no onnxruntime library: run ./build.sh deps (or set HRMD_ORT_LIB)")
+	}
+	return matches[len(matches)-1]
+}
+
+// FullBundle is a full-size random nova bundle with a golden file, exported
+// during this test run by ./build.sh test ($HRMD_FULL_BUNDLE). CI requires it
+// ($HRMD_REQUIRE_FULL_BUNDLE); a machine without PyTorch skips what needs it.
+func FullBundle(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("HRMD_FULL_BUNDLE")
+	if dir == "" {
+		if os.Getenv("HRMD_REQUIRE_FULL_BUNDLE") != "" {
+			t.Fatal("HRMD_REQUIRE_FULL_BUNDLE is set but HRMD_FULL_BUNDLE is not: ./build.sh test exports it")
+		}
+		t.Skip("no full-size bundle: ./build.sh test exports one when python3-torch is installed (HRMD_FULL_BUNDLE)")
+	}
+	return dir
+}
+
+// BenchModels are the bundles benchmarks run on: the tiny fixture, and the
+// full-size one ./build.sh bench exports ($HRMD_BENCH_FULL_MODEL).
+func BenchModels(t testing.TB) [][2]string {
+	models := [][2]string{{"tiny", filepath.Join(RepoRoot(t), "engine", "testdata", "nova-tiny")}}
+	if full := os.Getenv("HRMD_BENCH_FULL_MODEL"); full != "" {
+		models = append(models, [2]string{"full", full})
+	}
+	return models
+}
