@@ -101,7 +101,7 @@ cmd_test() {
   export HRMD_ORT_LIB=${HRMD_ORT_LIB:-$(ort_lib "$(host_arch)")}
   say "gofmt"
   local unformatted
-  unformatted=$(gofmt -l $(git ls-files '*.go'))
+  unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go'))
   [ -z "$unformatted" ] || die "gofmt would change: $unformatted (run gofmt -w)"
   say "go vet"
   go vet ./...

@@ -36,6 +36,8 @@ const codeUsage = "usage"
 
 const usage = `usage: hrmd COMMAND [ARGS]
 
+  run [--config /etc/hrmd/hrmd.yaml] [--instance NAME] [--shutdown-timeout 30s]
+        the daemon: answer the task files dropped into the inbox (see README.md)
   solve TASK.json --model DIR [--max-cycles N] [--halting model|converged|fixed]
                   [--trace summary|full] [--config FILE] [-v]
         answer one task file (or a multi-task bundle); the answer JSON goes to stdout
@@ -50,11 +52,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitBadInput
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var err error
 	switch args[0] {
+	case "run":
+		err = cmdRun(args[1:], stderr)
 	case "solve":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
 		err = cmdSolve(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		err = cmdVersion(stdout, stderr)

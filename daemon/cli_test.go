@@ -29,7 +29,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	hrmdBin = filepath.Join(dir, "hrmd")
-	build := exec.Command("go", "build", "-o", hrmdBin, "./cmd/hrmd")
+	args := []string{"build", "-o", hrmdBin}
+	if raceEnabled {
+		args = append(args, "-race") // the daemon's own goroutines are checked too
+	}
+	build := exec.Command("go", append(args, "./cmd/hrmd")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build hrmd:", err)

@@ -10,92 +10,95 @@ import (
 	"github.com/hrmd/hrmd/puzzles"
 )
 
-// Solver answers task files with one loaded model.
-type Solver struct {
-	Model     *engine.Model
-	Device    string // runtime.device in answers
-	DemoCheck bool   // also run the demonstration inputs and count exact matches
-	Run       engine.RunOptions
-}
-
-// rowKind tells test rows from demonstration rows in a task's batch.
-type rowKind struct {
+// row is one grid a task runs through the model: a test input, or a
+// demonstration input when the demo check is on.
+type row struct {
 	test  bool
 	index int // into task.Test or task.Train
 }
 
-// Solve answers every task of a file, in order. A test input too large for
-// the model fails the whole file (grid_too_large): there would be no answer
-// for it. A demonstration too large is left out of the demo check.
-func (s *Solver) Solve(ctx context.Context, file *puzzles.File) ([]puzzles.AnswerFile, error) {
-	b := s.Model.Bundle()
-	side := b.Manifest.Grid
-	for _, task := range file.Tasks {
-		prefix := ""
-		if file.Bundle {
-			prefix = fmt.Sprintf("task %q ", task.ID)
-		}
-		for i, p := range task.Test {
-			if err := puzzles.CheckFits(p.Input, side, fmt.Sprintf("%stest[%d].input", prefix, i)); err != nil {
-				return nil, err
-			}
-		}
-	}
-	answers := make([]puzzles.AnswerFile, 0, len(file.Tasks))
-	for _, task := range file.Tasks {
-		a, err := s.solveTask(ctx, task)
-		if err != nil {
+// planTask lists the rows of a task: its test inputs in order, then the
+// demonstration inputs (demoCheck) that fit the model's grid. A test input
+// too large for the model is an error: there would be no answer for it; a
+// demonstration too large is only left out of the demo check.
+func planTask(task puzzles.Task, prefix string, side int, demoCheck bool) ([]row, error) {
+	rows := make([]row, 0, len(task.Test)+len(task.Train))
+	for i, p := range task.Test {
+		if err := puzzles.CheckFits(p.Input, side, fmt.Sprintf("%stest[%d].input", prefix, i)); err != nil {
 			return nil, err
 		}
-		answers = append(answers, a)
+		rows = append(rows, row{test: true, index: i})
 	}
-	return answers, nil
-}
-
-func (s *Solver) solveTask(ctx context.Context, task puzzles.Task) (puzzles.AnswerFile, error) {
-	b := s.Model.Bundle()
-	side := b.Manifest.Grid
-	var rows [][]int64
-	var kinds []rowKind
-	add := func(g puzzles.Grid, k rowKind) {
-		tokens := make([]int64, side*side)
-		b.Encoding.Encode(g, side, tokens)
-		rows = append(rows, tokens)
-		kinds = append(kinds, k)
-	}
-	for i, p := range task.Test {
-		add(p.Input, rowKind{test: true, index: i})
-	}
-	if s.DemoCheck {
+	if demoCheck {
 		for i, p := range task.Train {
 			if puzzles.CheckFits(p.Input, side, "") == nil {
-				add(p.Input, rowKind{index: i})
+				rows = append(rows, row{index: i})
 			}
 		}
 	}
-	started := time.Now()
-	results, err := s.Model.Run(ctx, rows, s.Run)
-	if err != nil {
-		return puzzles.AnswerFile{}, err
-	}
-	latency := time.Since(started)
+	return rows, nil
+}
 
+// grid is the row's input grid.
+func (r row) grid(task puzzles.Task) puzzles.Grid {
+	if r.test {
+		return task.Test[r.index].Input
+	}
+	return task.Train[r.index].Input
+}
+
+// encodeRows turns a task's rows into the model's tokens.
+func encodeRows(b *engine.Bundle, task puzzles.Task, rows []row) [][]int64 {
+	side := b.Manifest.Grid
+	out := make([][]int64, len(rows))
+	for i, r := range rows {
+		out[i] = make([]int64, side*side)
+		b.Encoding.Encode(r.grid(task), side, out[i])
+	}
+	return out
+}
+
+// taskPrefix names a task in messages about a multi-task file.
+func taskPrefix(file *puzzles.File, task puzzles.Task) string {
+	if file.Bundle {
+		return fmt.Sprintf("task %q ", task.ID)
+	}
+	return ""
+}
+
+// modelRun says which model computed a set of results, and how.
+type modelRun struct {
+	bundle    *engine.Bundle
+	provider  string
+	precision string
+	device    string
+	trace     bool // put each row's per-cycle trace into the answer
+}
+
+func newModelRun(m *engine.Model, device string, trace bool) modelRun {
+	return modelRun{bundle: m.Bundle(), provider: m.Provider(), precision: m.Precision(), device: device, trace: trace}
+}
+
+// assemble builds a task's answer file from the results of its rows.
+func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowResult, latency time.Duration, demoCheck bool) (puzzles.AnswerFile, error) {
+	b := mr.bundle
+	side := b.Manifest.Grid
 	out := puzzles.AnswerFile{
 		Task:    task.ID,
 		Answers: make([]puzzles.Answer, len(task.Test)),
 		Model:   puzzles.ModelInfo{Name: b.Manifest.Name, Family: b.Manifest.Family, SHA256: b.SHA256},
 		Runtime: puzzles.RuntimeInfo{
-			Provider:  s.Model.Provider(),
-			Precision: s.Model.Precision(),
-			Device:    s.Device,
+			Provider:  mr.provider,
+			Precision: mr.precision,
+			Device:    mr.device,
 			LatencyMS: math.Round(float64(latency.Microseconds())/100) / 10,
 		},
 	}
-	if s.DemoCheck {
+	if demoCheck {
 		out.DemoCheck = &puzzles.DemoCheck{}
 	}
 	for i, r := range results {
-		k := kinds[i]
+		k := rows[i]
 		if !k.test {
 			demo := task.Train[k.index]
 			got, _, err := b.Encoding.Decode(r.Tokens, side, demo.Input, task.Train)
@@ -120,7 +123,7 @@ func (s *Solver) solveTask(ctx context.Context, task puzzles.Task) (puzzles.Answ
 		if grid.Rows() == 0 {
 			a.Flags = append(a.Flags, puzzles.FlagNoGrid)
 		}
-		if s.Run.Trace != "" {
+		if mr.trace {
 			for _, c := range r.Trace {
 				ct := puzzles.CycleTrace{Cycle: c.Cycle, Halt: math.Round(c.Halt*1e4) / 1e4, Changed: c.Changed}
 				if c.Tokens != nil {
@@ -132,4 +135,41 @@ func (s *Solver) solveTask(ctx context.Context, task puzzles.Task) (puzzles.Answ
 		out.Answers[k.index] = a
 	}
 	return out, nil
+}
+
+// Solver answers task files one at a time with one loaded model: what
+// `hrmd solve` does. The daemon batches across files instead.
+type Solver struct {
+	Model     *engine.Model
+	Device    string // runtime.device in answers
+	DemoCheck bool   // also run the demonstration inputs and count exact matches
+	Run       engine.RunOptions
+}
+
+// Solve answers every task of a file, in order. Every task is checked
+// before any runs, so a bad one fails the file at once.
+func (s *Solver) Solve(ctx context.Context, file *puzzles.File) ([]puzzles.AnswerFile, error) {
+	b := s.Model.Bundle()
+	plans := make([][]row, len(file.Tasks))
+	for i, task := range file.Tasks {
+		var err error
+		if plans[i], err = planTask(task, taskPrefix(file, task), b.Manifest.Grid, s.DemoCheck); err != nil {
+			return nil, err
+		}
+	}
+	mr := newModelRun(s.Model, s.Device, s.Run.Trace != "")
+	answers := make([]puzzles.AnswerFile, 0, len(file.Tasks))
+	for i, task := range file.Tasks {
+		started := time.Now()
+		results, err := s.Model.Run(ctx, encodeRows(b, task, plans[i]), s.Run)
+		if err != nil {
+			return nil, err
+		}
+		a, err := mr.assemble(task, plans[i], results, time.Since(started), s.DemoCheck)
+		if err != nil {
+			return nil, err
+		}
+		answers = append(answers, a)
+	}
+	return answers, nil
 }

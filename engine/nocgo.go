@@ -24,6 +24,9 @@ func Open(Config, *zap.Logger) (*Runtime, error) { return nil, errNoCgo() }
 // Close does nothing.
 func (*Runtime) Close() error { return nil }
 
+// Reconfigure always fails without cgo.
+func (*Runtime) Reconfigure(Config) error { return errNoCgo() }
+
 // Version is empty.
 func (*Runtime) Version() string { return "" }
 

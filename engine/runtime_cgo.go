@@ -46,6 +46,19 @@ func Open(cfg Config, log *zap.Logger) (*Runtime, error) {
 	return &Runtime{cfg: cfg, log: log, path: path, version: version}, nil
 }
 
+// Reconfigure replaces the settings later LoadModel calls use (a reload of
+// hrmd.yaml). A running process cannot switch to another library.
+func (rt *Runtime) Reconfigure(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return &Error{Code: CodeConfig, Message: err.Error(), Err: err}
+	}
+	if cfg.Library != rt.cfg.Library {
+		return errorf(CodeConfig, "onnxruntime.library changed from %q to %q; a running hrmd cannot load another library: restart it", rt.cfg.Library, cfg.Library)
+	}
+	rt.cfg = cfg
+	return nil
+}
+
 // Close unloads the environment. Models must be closed first.
 func (rt *Runtime) Close() error {
 	if err := ort.DestroyEnvironment(); err != nil {

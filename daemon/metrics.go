@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are what /metrics exports, in a registry of the daemon's own.
+type metrics struct {
+	registry   *prometheus.Registry
+	puzzles    *prometheus.CounterVec // files by outcome (answered, failed)
+	failures   *prometheus.CounterVec // failed files by error code
+	inference  prometheus.Histogram   // seconds per batch run
+	cycles     prometheus.Histogram   // cycles per test input
+	batchSize  prometheus.Histogram   // rows per batch
+	queueDepth prometheus.Gauge       // files settled or claimed, not yet answered
+	provider   *prometheus.GaugeVec   // 1 for the provider, precision and model in use
+	rescans    *prometheus.CounterVec // inbox scans by reason
+	reloads    *prometheus.CounterVec // SIGHUP reloads by result
+	ready      prometheus.Gauge       // 1 once warm
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		puzzles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hrmd_puzzles_total", Help: "Task files finished, by outcome (answered, failed).",
+		}, []string{"outcome"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hrmd_puzzle_failures_total", Help: "Task files that went to failed/, by error code.",
+		}, []string{"code"}),
+		inference: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hrmd_inference_seconds", Help: "Time of one batch through the model (all its cycles).",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+		cycles: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hrmd_cycles", Help: "Reasoning cycles per test input.",
+			Buckets: []float64{1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 24, 32},
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hrmd_batch_size", Help: "Inputs (test and demonstration) per batch.",
+			Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 32, 64},
+		}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hrmd_queue_depth", Help: "Task files claimed and waiting for the model.",
+		}),
+		provider: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hrmd_provider_info", Help: "The execution provider, precision and model in use (value 1).",
+		}, []string{"provider", "precision", "model", "sha256"}),
+		rescans: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hrmd_inbox_scans_total", Help: "Full inbox scans, by reason (start, timer, overflow, watch_error, no_watch).",
+		}, []string{"reason"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hrmd_reloads_total", Help: "SIGHUP reloads, by result (ok, failed).",
+		}, []string{"result"}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hrmd_ready", Help: "1 once the model is loaded and warmed up, 0 before and while stopping.",
+		}),
+	}
+	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth,
+		m.provider, m.rescans, m.reloads, m.ready,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, o := range []string{"answered", "failed"} {
+		m.puzzles.WithLabelValues(o) // export zeros from the start
+	}
+	return m
+}

@@ -1,0 +1,538 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// lingerBatch is how long the worker waits for more files to fill a batch.
+const lingerBatch = 5 * time.Millisecond
+
+// daemon is one running `hrmd run`.
+type daemon struct {
+	configPath string
+	cfg        Config // as loaded, or last reloaded
+	log        *zap.Logger
+	level      zap.AtomicLevel
+	notify     notifier
+	metrics    *metrics
+	spool      *Spool
+	rt         *engine.Runtime
+	device     string
+
+	queue   chan *job
+	updates chan *settings
+	current *settings // what the worker was last given (owned by the main goroutine)
+
+	ready    atomic.Bool
+	stopping atomic.Bool
+	answered atomic.Int64
+	failed   atomic.Int64
+	queued   atomic.Int64 // claimed and not yet finished
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	fl := flag.NewFlagSet("run", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	configPath := fl.String("config", "/etc/hrmd/hrmd.yaml", "the configuration file")
+	instance := fl.String("instance", "", "this daemon's name in the spool (work/<instance>/); default $HRMD_INSTANCE, else the host name")
+	shutdown := fl.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for the batch in flight")
+	if err := fl.Parse(args); err != nil {
+		return usageError("run: %v", err)
+	}
+	if fl.NArg() > 0 {
+		return usageError("run takes no arguments, only flags; got %q", fl.Arg(0))
+	}
+	inst, err := instanceName(*instance)
+	if err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	log, level := newLogger(cfg.Log, stderr)
+	defer log.Sync()
+	d := &daemon{
+		configPath: *configPath, cfg: cfg, log: log, level: level,
+		notify: notifier{log: log}, metrics: newMetrics(),
+		queue:   make(chan *job, 64),
+		updates: make(chan *settings, 1),
+	}
+	err = d.run(inst, *shutdown)
+	if err != nil {
+		code, _ := classify(err)
+		log.Error("hrmd stopped", zap.String("code", code), zap.String("error", message(err)))
+	}
+	return err
+}
+
+// instanceName is the name of this daemon's work/ subfolder: a restarted
+// daemon takes up its own work, and several daemons can share one spool.
+func instanceName(flagValue string) (string, error) {
+	name := flagValue
+	if name == "" {
+		name = os.Getenv("HRMD_INSTANCE")
+	}
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return "", fmt.Errorf("no --instance given and no host name: %w", err)
+		}
+		name = h
+	}
+	if name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || strings.HasPrefix(name, ".") {
+		return "", usageError("instance name %q cannot be a folder name; use letters, digits, - and _", name)
+	}
+	return name, nil
+}
+
+func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
+	var err error
+	if d.spool, err = OpenSpool(d.cfg, instance); err != nil {
+		return err
+	}
+	d.device = deviceName(d.log)
+	d.log.Info("hrmd starting", zap.String("version", Version), zap.String("config", d.configPath),
+		zap.String("instance", instance), zap.String("device", d.device),
+		zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work))
+
+	var srv *http.Server
+	if d.cfg.HTTP.Listen != "" {
+		if srv, err = d.serveHTTP(d.cfg.HTTP.Listen); err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+
+	// Loading may build a TensorRT engine: keep systemd patient meanwhile.
+	loaded := make(chan struct{})
+	go d.notify.extendWhile(loaded)
+	first, err := d.load(d.cfg)
+	close(loaded)
+	if err != nil {
+		return err
+	}
+	defer func() { d.rt.Close() }()
+	d.current = first
+	d.useModel(first.model)
+	d.ready.Store(true)
+	d.metrics.ready.Set(1)
+	d.notify.ready()
+	d.log.Info("ready", zap.String("provider", first.model.mr.provider), zap.String("model", first.model.mr.bundle.Manifest.Name))
+
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+
+	recovered, err := d.spool.Pending()
+	if err != nil {
+		return err
+	}
+	if len(recovered) > 0 {
+		d.log.Info("taking up files left in work/ by an earlier run", zap.Int("files", len(recovered)))
+	}
+	intakeCtx, stopIntake := context.WithCancel(context.Background())
+	defer stopIntake()
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	stop := make(chan struct{})
+	settled := make(chan settledFile)
+	var wg sync.WaitGroup
+	w := &watcher{dir: d.spool.Inbox, settle: time.Duration(d.cfg.Watch.SettleMS) * time.Millisecond,
+		rescan: time.Duration(d.cfg.Watch.RescanS) * time.Second, log: d.log, metrics: d.metrics, now: time.Now}
+	wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
+	workerDone := make(chan struct{})
+	wg.Add(2)
+	go func() { defer wg.Done(); w.run(intakeCtx, settled) }()
+	go func() { defer wg.Done(); d.intake(intakeCtx, settled, recovered) }()
+	go func() { defer close(workerDone); wk.run(stop, runCtx, first) }()
+	statusTick := time.NewTicker(time.Second)
+	defer statusTick.Stop()
+
+	for {
+		select {
+		case <-statusTick.C:
+			d.updateStatus()
+		case <-workerDone:
+			return errors.New("the worker stopped unexpectedly")
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				d.reload()
+				continue
+			}
+			d.log.Info("stopping: no new files; finishing the batch in flight", zap.String("signal", sig.String()),
+				zap.Duration("timeout", shutdownTimeout))
+			d.stopping.Store(true)
+			d.metrics.ready.Set(0)
+			d.notify.stopping()
+			stopIntake()
+			close(stop)
+			timer := time.AfterFunc(shutdownTimeout, func() {
+				d.log.Warn("shutdown timeout: cancelling the batch in flight; its files stay in work/ for the next start")
+				cancelRun()
+			})
+			<-workerDone
+			timer.Stop()
+			wg.Wait()
+			d.drainUpdates()
+			if d.current != nil {
+				d.current.model.model.Close()
+			}
+			d.log.Info("stopped", zap.Int64("answered", d.answered.Load()), zap.Int64("failed", d.failed.Load()),
+				zap.Int64("left_in_work", d.queued.Load()))
+			return nil
+		}
+	}
+}
+
+// drainUpdates closes a model that was handed to the worker but never taken.
+func (d *daemon) drainUpdates() {
+	select {
+	case s := <-d.updates:
+		if s.model != d.current.model {
+			s.model.model.Close()
+		}
+	default:
+	}
+}
+
+// load opens the runtime (first time) and loads and warms the model of cfg.
+func (d *daemon) load(cfg Config) (*settings, error) {
+	if d.rt == nil {
+		rt, err := engine.Open(cfg.Engine(), d.log)
+		if err != nil {
+			return nil, err
+		}
+		d.rt = rt
+	} else if err := d.rt.Reconfigure(cfg.Engine()); err != nil {
+		return nil, err
+	}
+	bundle, err := engine.LoadBundle(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	m, err := d.rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch})
+	if err != nil {
+		return nil, err
+	}
+	lm := &loadedModel{model: m, mr: newModelRun(m, d.device, false)}
+	if err := warmUp(m, cfg.Inference.MaxBatch); err != nil {
+		m.Close()
+		return nil, err
+	}
+	d.log.Info("model loaded and warmed up", zap.String("model", bundle.Manifest.Name), zap.String("sha256", bundle.SHA256),
+		zap.String("provider", m.Provider()), zap.String("precision", m.Precision()), zap.Duration("took", time.Since(started)))
+	return d.settingsFor(cfg, lm), nil
+}
+
+func (d *daemon) settingsFor(cfg Config, lm *loadedModel) *settings {
+	return &settings{model: lm, run: cfg.RunOptions(), demoCheck: cfg.Inference.DemoCheck, maxBatch: cfg.Inference.MaxBatch}
+}
+
+// warmUp runs a full batch once, so the first file does not pay for
+// ONNX Runtime's first-run set-up (or a TensorRT engine build).
+func warmUp(m *engine.Model, maxBatch int) error {
+	b := m.Bundle()
+	side := b.Manifest.Grid
+	rows := make([][]int64, maxBatch)
+	for i := range rows {
+		rows[i] = make([]int64, side*side)
+		b.Encoding.Encode(puzzles.Grid{{0, 1}, {2, 3}}, side, rows[i])
+	}
+	_, err := m.Run(context.Background(), rows, engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: 2})
+	return err
+}
+
+// useModel records the model in use for /metrics.
+func (d *daemon) useModel(lm *loadedModel) {
+	d.metrics.provider.Reset()
+	b := lm.mr.bundle
+	d.metrics.provider.WithLabelValues(lm.mr.provider, lm.mr.precision, b.Manifest.Name, b.SHA256).Set(1)
+}
+
+// reload applies a changed hrmd.yaml (SIGHUP). A bad config or a model that
+// will not load keeps everything as it was.
+func (d *daemon) reload() {
+	d.notify.reloading()
+	defer d.notify.ready()
+	fail := func(err error) {
+		d.metrics.reloads.WithLabelValues("failed").Inc()
+		code, _ := classify(err)
+		d.log.Error("reload failed; keeping the running configuration", zap.String("code", code), zap.String("error", message(err)))
+	}
+	cfg, err := LoadConfig(d.configPath)
+	if err != nil {
+		fail(err)
+		return
+	}
+	old := d.cfg
+	for _, k := range []struct {
+		key      string
+		old, new any
+	}{
+		{"inbox", old.Inbox, cfg.Inbox}, {"outbox", old.Outbox, cfg.Outbox}, {"spool", old.Spool, cfg.Spool},
+		{"http.listen", old.HTTP.Listen, cfg.HTTP.Listen}, {"log.format", old.Log.Format, cfg.Log.Format},
+		{"watch", old.Watch, cfg.Watch}, {"onnxruntime.library", old.ONNXRuntime.Library, cfg.ONNXRuntime.Library},
+	} {
+		if !reflect.DeepEqual(k.old, k.new) {
+			d.log.Warn("this setting changes only at a restart; keeping the running value", zap.String("key", k.key))
+		}
+	}
+	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format, cfg.Watch, cfg.ONNXRuntime.Library =
+		old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format, old.Watch, old.ONNXRuntime.Library
+	d.level.SetLevel(mustLevel(cfg.Log.Level))
+
+	lm := d.current.model
+	reloaded := d.modelChanged(old, cfg)
+	if reloaded {
+		next, err := d.load(cfg)
+		if err != nil {
+			fail(err)
+			return
+		}
+		lm = next.model
+	}
+	s := d.settingsFor(cfg, lm)
+	// Replace a hand-over the worker has not taken yet.
+	d.drainUpdates()
+	d.updates <- s
+	d.current = s
+	d.cfg = cfg
+	d.metrics.reloads.WithLabelValues("ok").Inc()
+	d.log.Info("configuration reloaded", zap.String("model", lm.mr.bundle.Manifest.Name), zap.Bool("model_reloaded", reloaded))
+}
+
+// modelChanged reports whether cfg needs another model loaded: another
+// bundle (or the same folder with other contents), or other engine settings.
+func (d *daemon) modelChanged(old, cfg Config) bool {
+	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) || old.Inference.MaxBatch != cfg.Inference.MaxBatch {
+		return true
+	}
+	b, err := engine.LoadBundle(cfg.Model)
+	return err != nil || b.SHA256 != d.current.model.mr.bundle.SHA256
+}
+
+func mustLevel(s string) zapcore.Level {
+	l, _ := zapcore.ParseLevel(s) // validated with the config
+	return l
+}
+
+// intake claims settled files and hands them to the worker, after taking up
+// what an earlier run left in work/.
+func (d *daemon) intake(ctx context.Context, in <-chan settledFile, recovered []string) {
+	for _, job := range recovered {
+		if !d.admit(ctx, job, job) {
+			return
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-in:
+			d.take(ctx, f)
+		}
+	}
+}
+
+// take claims one settled file, if it is still the file that settled: a
+// file that changed since (or a new file under the same name) waits for the
+// watcher to see it settle again.
+func (d *daemon) take(ctx context.Context, f settledFile) {
+	info, err := os.Lstat(filepath.Join(d.spool.Inbox, f.name))
+	if err != nil || !f.same(info) {
+		return
+	}
+	job, err := d.spool.Claim(f.name)
+	if errors.Is(err, errGone) {
+		return
+	}
+	if err != nil {
+		d.log.Error("cannot claim a file; it stays in the inbox and is tried again at the next scan", zap.String("name", f.name), zap.Error(err))
+		return
+	}
+	d.admit(ctx, f.name, job)
+}
+
+// admit reads and checks a claimed file and queues it for the worker; a file
+// that is not a valid task goes to failed/. It returns false when ctx ended
+// first: the file stays in work/ for the next start.
+func (d *daemon) admit(ctx context.Context, name, job string) bool {
+	path := d.spool.WorkPath(job)
+	info, err := os.Lstat(path)
+	if err != nil {
+		d.log.Error("a claimed file disappeared from work/", zap.String("name", job), zap.Error(err))
+		return true
+	}
+	if !info.Mode().IsRegular() {
+		d.fail(job, name, &puzzles.Error{Code: "not_regular_file",
+			Message: fmt.Sprintf("%s is a %s, not a regular file; drop the task file itself", name, fileKind(info.Mode()))})
+		return true
+	}
+	file, err := puzzles.ReadFile(path, d.cfg.Watch.MaxFileBytes)
+	if err != nil {
+		var perr *puzzles.Error
+		if !errors.As(err, &perr) {
+			err = &puzzles.Error{Code: "unreadable", Message: fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err))}
+		} else if perr.Code == puzzles.CodeTooBig {
+			perr.Message += " (watch.max_file_bytes)"
+		}
+		d.fail(job, name, err)
+		return true
+	}
+	d.queued.Add(1)
+	d.metrics.queueDepth.Inc()
+	select {
+	case d.queue <- newJob(name, job, file):
+		return true
+	case <-ctx.Done():
+		d.queued.Add(-1)
+		d.metrics.queueDepth.Dec()
+		return false
+	}
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "symbolic link"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// finish writes a job's answer and retires its input to done/.
+func (d *daemon) finish(j *job) {
+	data, err := j.answer()
+	if err != nil {
+		d.fail(j.job, j.name, err)
+		return
+	}
+	var doneName string
+	err = retryIO(func() error {
+		var err error
+		doneName, err = d.spool.Answer(j.job, data)
+		return err
+	})
+	if err != nil {
+		d.log.Error("cannot write the answer; the file stays in work/ and is answered at the next start",
+			zap.String("name", j.job), zap.Error(err))
+		return
+	}
+	d.answered.Add(1)
+	d.metrics.puzzles.WithLabelValues("answered").Inc()
+	tests := 0
+	for _, t := range j.file.Tasks {
+		tests += len(t.Test)
+	}
+	latency := time.Duration(0)
+	for t := range j.start {
+		latency = max(latency, j.end[t].Sub(j.start[t]))
+	}
+	d.log.Info("answered", zap.String("name", j.name), zap.String("answer", AnswerName(j.job)), zap.String("done", doneName),
+		zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", tests), zap.Ints("cycles", j.testCycles()),
+		zap.Float64("latency_ms", float64(latency.Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
+		zap.String("provider", j.set.model.mr.provider), zap.String("outcome", "answered"))
+}
+
+// fail sends a claimed file to failed/ with the reason.
+func (d *daemon) fail(job, name string, cause error) {
+	code, msg := errCode(cause)
+	e := ErrorFile{File: name, Code: code, Message: msg, At: time.Now().UTC()}
+	var failedName string
+	err := retryIO(func() error {
+		var err error
+		failedName, err = d.spool.Fail(job, e)
+		return err
+	})
+	if err != nil {
+		d.log.Error("cannot move a failed file to failed/; it stays in work/ and is tried again at the next start",
+			zap.String("name", job), zap.String("code", code), zap.Error(err))
+		return
+	}
+	d.failed.Add(1)
+	d.metrics.puzzles.WithLabelValues("failed").Inc()
+	d.metrics.failures.WithLabelValues(code).Inc()
+	d.log.Warn("failed", zap.String("name", name), zap.String("failed", failedName), zap.String("code", code),
+		zap.String("message", msg), zap.String("outcome", "failed"))
+}
+
+// dequeue counts jobs the worker is done with, whatever became of them.
+func (d *daemon) dequeue(n int) {
+	d.queued.Add(-int64(n))
+	d.metrics.queueDepth.Sub(float64(n))
+	d.updateStatus()
+}
+
+// retryIO retries a spool write a few times with growing pauses: a full disk
+// or a busy network filesystem often clears within seconds.
+func retryIO(op func() error) error {
+	var err error
+	for pause := 100 * time.Millisecond; ; pause *= 4 {
+		if err = op(); err == nil || pause > 2*time.Second {
+			return err
+		}
+		time.Sleep(pause)
+	}
+}
+
+func (d *daemon) updateStatus() {
+	d.notify.status(fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load()))
+}
+
+// serveHTTP starts /healthz, /readyz and /metrics on listen.
+func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, fmt.Errorf("http.listen %s: %w; choose another address or \"\" to turn HTTP off", listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		switch {
+		case d.stopping.Load():
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
+		case !d.ready.Load():
+			http.Error(w, "loading the model", http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintln(w, "ready")
+		}
+	})
+	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server stopped", zap.Error(err))
+		}
+	}()
+	d.log.Info("http listening", zap.String("addr", ln.Addr().String()))
+	return srv, nil
+}

@@ -1,0 +1,285 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Spool is the folders a file travels through (DESIGN.md §3):
+//
+//	inbox/  -> work/<instance>/ -> done/ (with its answer in outbox/)
+//	                            -> failed/ (with <name>.error.json)
+//
+// Every move is a rename, every write goes to a temporary file that is
+// fsynced and renamed, and the input leaves work/ only after its answer (or
+// its error file) is durable: a crash at any moment loses nothing, and what
+// is in work/<instance>/ at start is taken up again.
+type Spool struct {
+	Inbox, Outbox, Work, Done, Failed string
+}
+
+// errGone is a claim of a file that is no longer in the inbox (taken by
+// another daemon, or removed by its owner).
+var errGone = errors.New("no longer in the inbox")
+
+// OpenSpool creates the folders that are missing and checks that each can be
+// written, so that a permission problem stops the start with a clear message
+// instead of stranding files later.
+func OpenSpool(cfg Config, instance string) (*Spool, error) {
+	s := &Spool{
+		Inbox:  cfg.Inbox,
+		Outbox: cfg.Outbox,
+		Work:   filepath.Join(cfg.Spool, "work", instance),
+		Done:   filepath.Join(cfg.Spool, "done"),
+		Failed: filepath.Join(cfg.Spool, "failed"),
+	}
+	for _, f := range []struct{ key, dir string }{
+		{"inbox", s.Inbox}, {"outbox", s.Outbox}, {"spool (work/" + instance + ")", s.Work},
+		{"spool (done)", s.Done}, {"spool (failed)", s.Failed},
+	} {
+		if err := os.MkdirAll(f.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("%s: cannot create %s: %w; create it and let the hrmd user write to it, or set %s in hrmd.yaml", f.key, f.dir, unwrapPath(err), strings.Fields(f.key)[0])
+		}
+		probe, err := os.CreateTemp(f.dir, ".hrmd-probe-*")
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s is not writable: %w; let the hrmd user write to it, or set %s in hrmd.yaml", f.key, f.dir, unwrapPath(err), strings.Fields(f.key)[0])
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+	}
+	// A claim must be an atomic rename, which cannot cross filesystems.
+	inboxDev, err1 := device(s.Inbox)
+	workDev, err2 := device(s.Work)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	if inboxDev != workDev {
+		return nil, fmt.Errorf("inbox %s and spool %s are on different filesystems; a file is claimed by an atomic rename, which cannot cross them: put inbox and spool on one filesystem", s.Inbox, cfg.Spool)
+	}
+	return s, nil
+}
+
+func device(dir string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return 0, fmt.Errorf("stat %s: %w", dir, err)
+	}
+	return uint64(st.Dev), nil
+}
+
+// unwrapPath drops the *PathError wrapper, whose path the message already names.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// AnswerName is the outbox file that answers job: <name>.json.
+func AnswerName(job string) string { return strings.TrimSuffix(job, ".json") + ".json" }
+
+// jobName is the n-th candidate name for a file dropped as name: the name
+// itself, then <stem>.1.json, <stem>.2.json, ...
+func jobName(name string, n int) string {
+	if n == 0 {
+		return name
+	}
+	if stem, ok := strings.CutSuffix(name, ".json"); ok {
+		return stem + "." + strconv.Itoa(n) + ".json"
+	}
+	return name + "." + strconv.Itoa(n)
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// taken reports whether a job name is in use anywhere a job's files go.
+func (s *Spool) taken(job string) bool {
+	return exists(filepath.Join(s.Work, job)) || exists(filepath.Join(s.Done, job)) ||
+		exists(filepath.Join(s.Failed, job)) || exists(filepath.Join(s.Outbox, AnswerName(job)))
+}
+
+// Claim moves inbox/name into work/ and returns its job name: the name
+// itself, or with a suffix when an earlier file of that name is still in
+// work/, done/, failed/ or outbox/, so that nothing is ever overwritten.
+func (s *Spool) Claim(name string) (string, error) {
+	for n := 0; ; n++ {
+		job := jobName(name, n)
+		if s.taken(job) {
+			continue
+		}
+		err := renameNoReplace(filepath.Join(s.Inbox, name), filepath.Join(s.Work, job))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return "", errGone
+		case errors.Is(err, fs.ErrExist):
+			continue
+		case err != nil:
+			return "", fmt.Errorf("claim %s: %w", name, err)
+		}
+		return job, syncDirs(s.Work, s.Inbox)
+	}
+}
+
+// Pending lists the jobs an earlier run left in work/, oldest first.
+func (s *Spool) Pending() ([]string, error) {
+	entries, err := os.ReadDir(s.Work)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", s.Work, err)
+	}
+	type job struct {
+		name string
+		mod  time.Time
+	}
+	var jobs []job
+	for _, e := range entries {
+		if ignored(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // gone meanwhile
+		}
+		jobs = append(jobs, job{e.Name(), info.ModTime()})
+	}
+	slices.SortStableFunc(jobs, func(a, b job) int { return a.mod.Compare(b.mod) })
+	names := make([]string, len(jobs))
+	for i, j := range jobs {
+		names[i] = j.name
+	}
+	return names, nil
+}
+
+// WorkPath is where a claimed job's input is.
+func (s *Spool) WorkPath(job string) string { return filepath.Join(s.Work, job) }
+
+// Answer makes the answer durable in the outbox, then moves the input to
+// done/. It returns the input's name in done/.
+func (s *Spool) Answer(job string, answer []byte) (string, error) {
+	if err := writeFileAtomic(s.Outbox, AnswerName(job), answer); err != nil {
+		return "", err
+	}
+	return s.retire(job, s.Done)
+}
+
+// ErrorFile is failed/<job>.error.json.
+type ErrorFile struct {
+	File    string    `json:"file"`
+	Code    string    `json:"code"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// Fail writes failed/<job>.error.json, then moves the input to failed/. It
+// returns the input's name in failed/.
+func (s *Spool) Fail(job string, e ErrorFile) (string, error) {
+	data, err := json.MarshalIndent(e, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(s.Failed, job+".error.json", append(data, '\n')); err != nil {
+		return "", err
+	}
+	return s.retire(job, s.Failed)
+}
+
+// retire moves work/job into dir without replacing anything there (another
+// daemon sharing the spool may have used the name), then syncs both folders.
+func (s *Spool) retire(job, dir string) (string, error) {
+	for n := 0; ; n++ {
+		name := jobName(job, n)
+		err := renameNoReplace(filepath.Join(s.Work, job), filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("move %s to %s: %w", job, dir, err)
+		}
+		return name, syncDirs(dir, s.Work)
+	}
+}
+
+// renameNoReplace renames old to new, failing with fs.ErrExist when new
+// exists. Filesystems without RENAME_NOREPLACE get a hard link and an unlink,
+// which also never replaces.
+func renameNoReplace(old, new string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) {
+		if err = os.Link(old, new); err == nil {
+			return os.Remove(old)
+		}
+		return err
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
+	}
+	return nil
+}
+
+// writeFileAtomic writes dir/name by way of a hidden temporary file in the
+// same folder: written, fsynced, renamed, and the folder fsynced, so a reader
+// sees the whole file or none of it, and a crash leaves no half file.
+func writeFileAtomic(dir, name string, data []byte) error {
+	var suffix [6]byte
+	rand.Read(suffix[:])
+	tmp := filepath.Join(dir, "."+name+"."+hex.EncodeToString(suffix[:])+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+	}
+	return syncDirs(dir)
+}
+
+// syncDirs fsyncs folders, making the renames in them durable.
+func syncDirs(dirs ...string) error {
+	for _, dir := range dirs {
+		d, err := os.Open(dir)
+		if err != nil {
+			return err
+		}
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// ignored reports the names a hot folder must never take: hidden files
+// (including our own temporary files) and the partial files of writers that
+// rename when done.
+func ignored(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".tmp") ||
+		strings.HasSuffix(name, ".part") || strings.HasSuffix(name, "~")
+}

@@ -1,0 +1,113 @@
+package daemon
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func openTestSpool(t *testing.T) *Spool {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "in"), filepath.Join(dir, "out"), filepath.Join(dir, "spool")
+	s, err := OpenSpool(cfg, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func touch(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The same name dropped again while earlier files of that name are still
+// anywhere in the spool gets a suffix; nothing is overwritten.
+func TestSpoolClaimNeverOverwrites(t *testing.T) {
+	s := openTestSpool(t)
+	touch(t, filepath.Join(s.Inbox, "t.json"), "1")
+	job, err := s.Claim("t.json")
+	if err != nil || job != "t.json" {
+		t.Fatalf("first claim: %q %v", job, err)
+	}
+	touch(t, filepath.Join(s.Inbox, "t.json"), "2") // while the first is in work/
+	if job, err = s.Claim("t.json"); err != nil || job != "t.1.json" {
+		t.Fatalf("second claim: %q %v", job, err)
+	}
+	if done, err := s.Answer("t.json", []byte("answer 1")); err != nil || done != "t.json" {
+		t.Fatalf("answer: %q %v", done, err)
+	}
+	touch(t, filepath.Join(s.Inbox, "t.json"), "3") // the first is in done/ with its answer
+	if job, err = s.Claim("t.json"); err != nil || job != "t.2.json" {
+		t.Fatalf("third claim: %q %v", job, err)
+	}
+	if _, err := s.Fail("t.1.json", ErrorFile{File: "t.json", Code: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Answer("t.2.json", []byte("answer 3")); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string][]string{
+		s.Inbox: nil, s.Work: nil,
+		s.Done:   {"t.2.json", "t.json"},
+		s.Failed: {"t.1.json", "t.1.json.error.json"},
+		s.Outbox: {"t.2.json", "t.json"},
+	} {
+		if got := names(dir); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", dir, got, want)
+		}
+	}
+	for name, want := range map[string]string{"t.json": "1", "t.1.json": "2", "t.2.json": "3"} {
+		dir := s.Done
+		if name == "t.1.json" {
+			dir = s.Failed
+		}
+		if data, _ := os.ReadFile(filepath.Join(dir, name)); string(data) != want {
+			t.Errorf("%s holds %q, want %q", name, data, want)
+		}
+	}
+	if _, err := s.Claim("gone.json"); !errors.Is(err, errGone) {
+		t.Errorf("claim of a missing file: %v", err)
+	}
+}
+
+func TestSpoolNames(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		n    int
+		want string
+	}{{"a.json", 0, "a.json"}, {"a.json", 2, "a.2.json"}, {"notes.txt", 1, "notes.txt.1"}} {
+		if got := jobName(tt.name, tt.n); got != tt.want {
+			t.Errorf("jobName(%q, %d) = %q, want %q", tt.name, tt.n, got, tt.want)
+		}
+	}
+	if AnswerName("a.2.json") != "a.2.json" || AnswerName("notes.txt") != "notes.txt.json" {
+		t.Error("AnswerName")
+	}
+	for name, want := range map[string]bool{
+		"task.json": false, ".task.json": true, "task.json.tmp": true, "task.json.part": true,
+		"task.json~": true, "task": false,
+	} {
+		if ignored(name) != want {
+			t.Errorf("ignored(%q) = %v", name, !want)
+		}
+	}
+}
+
+func TestOpenSpoolErrors(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "file")
+	touch(t, blocker, "")
+	cfg := DefaultConfig()
+	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(blocker, "in"), filepath.Join(dir, "out"), filepath.Join(dir, "spool")
+	if _, err := OpenSpool(cfg, "a"); err == nil || !strings.Contains(err.Error(), "inbox: cannot create "+cfg.Inbox) {
+		t.Errorf("inbox under a file: %v", err)
+	}
+}

@@ -1,0 +1,129 @@
+package daemon
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// needTool finds a system tool the test needs. CI installs them
+// (HRMD_REQUIRE_SYSTEMD); elsewhere their absence skips the test.
+func needTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("HRMD_REQUIRE_SYSTEMD") != "" {
+			t.Fatalf("%s is needed (apt-get install systemd passwd): %v", name, err)
+		}
+		t.Skipf("no %s here (apt-get install systemd passwd)", name)
+	}
+	return path
+}
+
+// systemd-analyze verify accepts the shipped unit (with ExecStart pointing at
+// a real hrmd, which verify insists exists).
+func TestSystemdUnitVerifies(t *testing.T) {
+	analyze := needTool(t, "systemd-analyze")
+	data, err := os.ReadFile("../systemd/hrmd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := strings.ReplaceAll(string(data), "/usr/bin/hrmd", hrmdBin)
+	path := filepath.Join(t.TempDir(), "hrmd.service")
+	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "hrmd.service") {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "SupplementaryGroups=video", "ProtectSystem=strict",
+		"ReadWritePaths=/var/lib/hrmd /var/cache/hrmd", "NoNewPrivileges=yes", "PrivateTmp=yes", "Restart=on-failure"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("hrmd.service lacks %s", want)
+		}
+	}
+}
+
+// install.sh into a temporary root: the user in video, the files, the
+// folders; run again, it keeps an edited config.
+func TestInstallScript(t *testing.T) {
+	if os.Getuid() != 0 {
+		if os.Getenv("HRMD_REQUIRE_SYSTEMD") != "" {
+			t.Fatal("install.sh creates a user: the test must run as root")
+		}
+		t.Skip("install.sh creates a user: run as root")
+	}
+	needTool(t, "useradd")
+	needTool(t, "systemd-tmpfiles")
+	// A release folder: the binary beside install.sh and the unit files.
+	release := t.TempDir()
+	for _, f := range []string{"install.sh", "hrmd.service", "hrmd.tmpfiles", "hrmd.yaml"} {
+		copyFile(t, filepath.Join("..", "systemd", f), filepath.Join(release, f))
+	}
+	copyFile(t, hrmdBin, filepath.Join(release, "hrmd"))
+	root := t.TempDir()
+	for name, content := range map[string]string{
+		"etc/passwd":  "root:x:0:0:root:/root:/bin/sh\n",
+		"etc/group":   "root:x:0:\nvideo:x:44:\n",
+		"etc/shadow":  "root:*:19000:0:99999:7:::\n",
+		"etc/gshadow": "root:*::\nvideo:!::\n",
+	} {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install := func() string {
+		out, err := exec.Command("sh", filepath.Join(release, "install.sh"), "--root", root).CombinedOutput()
+		if err != nil {
+			t.Fatalf("install.sh: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	install()
+	for _, f := range []string{"usr/bin/hrmd", "etc/systemd/system/hrmd.service", "usr/lib/tmpfiles.d/hrmd.conf", "etc/hrmd/hrmd.yaml",
+		"var/lib/hrmd/inbox", "var/lib/hrmd/outbox", "var/lib/hrmd/done", "var/lib/hrmd/failed", "var/lib/hrmd/work", "var/cache/hrmd/trt"} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+			t.Errorf("not installed: %v", err)
+		}
+	}
+	passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
+	group, _ := os.ReadFile(filepath.Join(root, "etc/group"))
+	if !strings.Contains(string(passwd), "hrmd:x:") || !strings.Contains(string(group), "video:x:44:hrmd") {
+		t.Errorf("user hrmd not created in video:\n%s\n%s", passwd, group)
+	}
+	config := filepath.Join(root, "etc/hrmd/hrmd.yaml")
+	if err := os.WriteFile(config, []byte("inference: {max_batch: 8}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := install() // again: idempotent, and the edit survives
+	if data, _ := os.ReadFile(config); string(data) != "inference: {max_batch: 8}\n" || !strings.Contains(out, "kept your /etc/hrmd/hrmd.yaml") {
+		t.Errorf("the edited config was not kept: %q\n%s", data, out)
+	}
+	if _, err := os.Stat(config + ".new"); err != nil {
+		t.Errorf("no hrmd.yaml.new beside the kept config: %v", err)
+	}
+	if passwd2, _ := os.ReadFile(filepath.Join(root, "etc/passwd")); strings.Count(string(passwd2), "hrmd:x:") != 1 {
+		t.Errorf("second run added the user again:\n%s", passwd2)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, info.Mode().Perm()); err != nil {
+		t.Fatal(err)
+	}
+}
