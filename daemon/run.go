@@ -50,6 +50,8 @@ type daemon struct {
 	answered atomic.Int64
 	failed   atomic.Int64
 	queued   atomic.Int64 // claimed and not yet finished
+
+	lastStatus string // owned by the main goroutine
 }
 
 func cmdRun(args []string, stderr io.Writer) error {
@@ -77,8 +79,9 @@ func cmdRun(args []string, stderr io.Writer) error {
 	d := &daemon{
 		configPath: *configPath, cfg: cfg, log: log, level: level,
 		notify: notifier{log: log}, metrics: newMetrics(),
-		queue:   make(chan *job, 64),
-		updates: make(chan *settings, 1),
+		queue: make(chan *job, 64),
+		// Unbuffered: a reload returns once the worker has the new settings.
+		updates: make(chan *settings),
 	}
 	err = d.run(inst, *shutdown)
 	if err != nil {
@@ -126,6 +129,11 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 		defer srv.Close()
 	}
 
+	defer func() {
+		if d.rt != nil {
+			d.rt.Close() // after the worker has closed its models
+		}
+	}()
 	// Loading may build a TensorRT engine: keep systemd patient meanwhile.
 	loaded := make(chan struct{})
 	go d.notify.extendWhile(loaded)
@@ -134,7 +142,6 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer func() { d.rt.Close() }()
 	d.current = first
 	d.useModel(first.model)
 	d.ready.Store(true)
@@ -196,25 +203,11 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 			<-workerDone
 			timer.Stop()
 			wg.Wait()
-			d.drainUpdates()
-			if d.current != nil {
-				d.current.model.model.Close()
-			}
+			d.updateStatus()
 			d.log.Info("stopped", zap.Int64("answered", d.answered.Load()), zap.Int64("failed", d.failed.Load()),
 				zap.Int64("left_in_work", d.queued.Load()))
 			return nil
 		}
-	}
-}
-
-// drainUpdates closes a model that was handed to the worker but never taken.
-func (d *daemon) drainUpdates() {
-	select {
-	case s := <-d.updates:
-		if s.model != d.current.model {
-			s.model.model.Close()
-		}
-	default:
 	}
 }
 
@@ -303,22 +296,23 @@ func (d *daemon) reload() {
 	}
 	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format, cfg.Watch, cfg.ONNXRuntime.Library =
 		old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format, old.Watch, old.ONNXRuntime.Library
-	d.level.SetLevel(mustLevel(cfg.Log.Level))
 
 	lm := d.current.model
 	reloaded := d.modelChanged(old, cfg)
 	if reloaded {
 		next, err := d.load(cfg)
 		if err != nil {
+			if rerr := d.rt.Reconfigure(old.Engine()); rerr != nil {
+				d.log.Error("cannot restore the engine settings", zap.Error(rerr))
+			}
 			fail(err)
 			return
 		}
 		lm = next.model
 	}
+	d.level.SetLevel(mustLevel(cfg.Log.Level))
 	s := d.settingsFor(cfg, lm)
-	// Replace a hand-over the worker has not taken yet.
-	d.drainUpdates()
-	d.updates <- s
+	d.updates <- s // the worker takes it between batches
 	d.current = s
 	d.cfg = cfg
 	d.metrics.reloads.WithLabelValues("ok").Inc()
@@ -489,7 +483,6 @@ func (d *daemon) fail(job, name string, cause error) {
 func (d *daemon) dequeue(n int) {
 	d.queued.Add(-int64(n))
 	d.metrics.queueDepth.Sub(float64(n))
-	d.updateStatus()
 }
 
 // retryIO retries a spool write a few times with growing pauses: a full disk
@@ -504,8 +497,14 @@ func retryIO(op func() error) error {
 	}
 }
 
+// updateStatus tells systemd the counts (`systemctl status hrmd` shows
+// them), when they changed.
 func (d *daemon) updateStatus() {
-	d.notify.status(fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load()))
+	status := fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load())
+	if status != d.lastStatus {
+		d.notify.status(status)
+		d.lastStatus = status
+	}
 }
 
 // serveHTTP starts /healthz, /readyz and /metrics on listen.

@@ -296,17 +296,26 @@ func TestRunSighupReload(t *testing.T) {
 		t.Errorf("after the model change: model %s, %d cycles", a.Model.Name, a.Answers[0].Cycles)
 	}
 
-	// A broken config is refused; the daemon goes on as it was.
+	// A model that does not load, and a broken config, are refused; the
+	// daemon goes on as it was.
+	broken := cfg
+	broken.Model = filepath.Join(t.TempDir(), "no-such-model")
+	broken.Inference.MaxCycles = 5
+	s.writeConfig(broken)
+	p.signal(syscall.SIGHUP)
+	if l := p.waitLog("reload failed; keeping the running configuration", 1, 30*time.Second); l["code"] != "bundle_invalid" {
+		t.Errorf("failed reload: %v", l)
+	}
 	if err := os.WriteFile(s.config, []byte("inference: {max_batch: 0}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p.signal(syscall.SIGHUP)
-	p.waitLog("reload failed; keeping the running configuration", 1, 30*time.Second)
+	p.waitLog("reload failed; keeping the running configuration", 2, 30*time.Second)
 	if a := answer("d.json"); a.Model.Name != "nova-tiny-2" || a.Answers[0].Cycles != 3 {
 		t.Errorf("after a broken config: model %s, %d cycles", a.Model.Name, a.Answers[0].Cycles)
 	}
-	if v := p.metric(`hrmd_reloads_total{result="ok"}`); v != "2" {
-		t.Errorf("reloads ok %q", v)
+	if ok, failed := p.metric(`hrmd_reloads_total{result="ok"}`), p.metric(`hrmd_reloads_total{result="failed"}`); ok != "2" || failed != "2" {
+		t.Errorf("reloads: %s ok, %s failed; want 2 and 2", ok, failed)
 	}
 	p.signal(syscall.SIGTERM)
 	if code := p.waitExit(20 * time.Second); code != 0 {

@@ -95,23 +95,38 @@ type worker struct {
 
 // run works until stop is closed, then finishes the batch in flight and
 // returns. runCtx cancels a batch in flight (the shutdown timeout): its
-// files stay in work/ for the next start.
+// files stay in work/ for the next start. The worker owns the models it is
+// given: it closes each one it stops using, and the last one when it returns.
 func (w *worker) run(stop <-chan struct{}, runCtx context.Context, cur *settings) {
 	var pending []*job
 	var next *settings // waiting until no started job remains
-	var watchdog <-chan time.Time
-	if every := w.d.notify.watchdogInterval(); every > 0 {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		watchdog = t.C
-	}
 	defer func() {
 		if next != nil && next.model != cur.model {
 			next.model.model.Close()
 		}
+		cur.model.model.Close()
 	}()
+	ping := w.d.notify.watchdogInterval()
+	var watchdog <-chan time.Time
+	if ping > 0 {
+		t := time.NewTicker(ping)
+		defer t.Stop()
+		watchdog = t.C
+	}
+	lastPing := time.Time{}
+	// update takes new settings; ones still waiting are dropped, and their
+	// model closed unless something else uses it.
+	update := func(s *settings) {
+		if next != nil && next.model != cur.model && next.model != s.model {
+			next.model.model.Close()
+		}
+		next = s
+	}
 	for {
-		w.d.notify.watchdog()
+		if ping > 0 && time.Since(lastPing) >= ping {
+			w.d.notify.watchdog()
+			lastPing = time.Now()
+		}
 		if next != nil && !anyStarted(pending) {
 			if next.model != cur.model {
 				cur.model.model.Close()
@@ -132,7 +147,7 @@ func (w *worker) run(stop <-chan struct{}, runCtx context.Context, cur *settings
 			case j := <-w.queue:
 				pending = append(pending, j)
 			case s := <-w.updates:
-				next = s
+				update(s)
 			case <-watchdog:
 			}
 			continue
@@ -146,7 +161,7 @@ func (w *worker) run(stop <-chan struct{}, runCtx context.Context, cur *settings
 				case j := <-w.queue:
 					pending = append(pending, j)
 				case s := <-w.updates:
-					next = s
+					update(s)
 				case <-timer.C:
 					break linger
 				case <-stop:
