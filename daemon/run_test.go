@@ -155,17 +155,25 @@ func TestRunSlowWriter(t *testing.T) {
 	}
 }
 
-// kill -9 in the middle of a burst, then a restart: every file ends in done/
-// or failed/, and none is answered twice.
-func TestRunKillAndRestart(t *testing.T) {
+// startBurst starts hrmd (batches of 2), drops n real tasks at once, and
+// returns once `answered` files are answered: in the middle of the burst.
+func startBurst(t *testing.T, n, answered int) (*spoolUnderTest, *daemonProcess, map[string][]byte) {
+	t.Helper()
 	s := newSpool(t, func(c *Config) { c.Inference.MaxBatch = 2 })
-	tasks := arcTasks(t, 60)
+	tasks := arcTasks(t, n)
 	p := s.start()
 	p.waitLog("ready", 1, 30*time.Second)
 	for name, data := range tasks {
 		s.drop(name, data)
 	}
-	p.waitLog("answered", 8, 60*time.Second)
+	p.waitLog("answered", answered, 60*time.Second)
+	return s, p, tasks
+}
+
+// kill -9 in the middle of a burst, then a restart: every file ends in done/
+// or failed/, and none is answered twice.
+func TestRunKillAndRestart(t *testing.T) {
+	s, p, tasks := startBurst(t, 60, 8)
 	p.signal(syscall.SIGKILL)
 	p.waitExit(10 * time.Second)
 	before := len(inputs(s.done))
@@ -203,14 +211,7 @@ func TestRunKillAndRestart(t *testing.T) {
 // SIGTERM with a full queue: exit 0 within the timeout and nothing lost;
 // what was not finished is answered after the next start.
 func TestRunSigtermWithFullQueue(t *testing.T) {
-	s := newSpool(t, func(c *Config) { c.Inference.MaxBatch = 2 })
-	tasks := arcTasks(t, 40)
-	p := s.start()
-	p.waitLog("ready", 1, 30*time.Second)
-	for name, data := range tasks {
-		s.drop(name, data)
-	}
-	p.waitLog("answered", 1, 60*time.Second)
+	s, p, tasks := startBurst(t, 40, 1)
 	started := time.Now()
 	p.signal(syscall.SIGTERM)
 	if code := p.waitExit(15 * time.Second); code != 0 {
