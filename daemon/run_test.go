@@ -43,6 +43,9 @@ func badTasks() map[string]struct {
 func TestRunBurst(t *testing.T) {
 	s := newSpool(t, func(c *Config) {
 		c.Inference.MaxCycles = 2
+		// One row per test input: batches of more than one row can only
+		// come from several files run together.
+		c.Inference.DemoCheck = false
 		c.Watch.MaxFileBytes = 50000
 	})
 	p := s.start()
@@ -70,7 +73,7 @@ func TestRunBurst(t *testing.T) {
 	for name := range good {
 		var a puzzles.AnswerFile
 		mustJSON(t, filepath.Join(s.outbox, name), &a)
-		if a.Task != strings.TrimSuffix(name, ".json") || len(a.Answers) == 0 || a.Answers[0].Cycles != 2 || a.DemoCheck == nil {
+		if a.Task != strings.TrimSuffix(name, ".json") || len(a.Answers) == 0 || a.Answers[0].Cycles != 2 || a.DemoCheck != nil {
 			t.Errorf("%s: answer %+v", name, a)
 		}
 	}
@@ -96,11 +99,13 @@ func TestRunBurst(t *testing.T) {
 	if v := p.metric(`hrmd_puzzle_failures_total{code="ragged_grid"}`); v != "1" {
 		t.Errorf("ragged_grid failures %q, want 1", v)
 	}
-	// Batching across files: fewer batches than inputs.
+	// Batching across files: most ARC tasks have one test input, so rows per
+	// batch above 2 means files shared batches.
 	var batches, rows float64
 	fmt.Sscan(p.metric("hrmd_batch_size_count"), &batches)
 	fmt.Sscan(p.metric("hrmd_batch_size_sum"), &rows)
-	if batches == 0 || rows/batches < 2 {
+	t.Logf("%g rows in %g batches", rows, batches)
+	if batches == 0 || rows/batches < 2.5 {
 		t.Errorf("%g rows in %g batches: files were not batched together", rows, batches)
 	}
 	p.signal(syscall.SIGTERM)
