@@ -41,9 +41,10 @@ type daemon struct {
 	rt         *engine.Runtime
 	device     string
 
-	queue   chan *job
-	updates chan *settings
-	current *settings // what the worker was last given (owned by the main goroutine)
+	queue        chan *job
+	updates      chan *settings
+	maxFileBytes int64     // watch.max_file_bytes: fixed until a restart, read by intake
+	current      *settings // what the worker was last given (owned by the main goroutine)
 
 	ready    atomic.Bool
 	stopping atomic.Bool
@@ -78,7 +79,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	defer log.Sync()
 	d := &daemon{
 		configPath: *configPath, cfg: cfg, log: log, level: level,
-		notify: notifier{log: log}, metrics: newMetrics(),
+		notify: notifier{log: log}, metrics: newMetrics(), maxFileBytes: cfg.Watch.MaxFileBytes,
 		queue: make(chan *job, 64),
 		// Unbuffered: a reload returns once the worker has the new settings.
 		updates: make(chan *settings),
@@ -115,6 +116,9 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 	var err error
 	if d.spool, err = OpenSpool(d.cfg, instance); err != nil {
 		return err
+	}
+	if n := d.spool.RemoveTemporaries(); n > 0 {
+		d.log.Info("removed temporary files an interrupted write left", zap.Int("files", n))
 	}
 	d.device = deviceName(d.log)
 	d.log.Info("hrmd starting", zap.String("version", Version), zap.String("config", d.configPath),
@@ -386,7 +390,7 @@ func (d *daemon) admit(ctx context.Context, name, job string) bool {
 			Message: fmt.Sprintf("%s is a %s, not a regular file; drop the task file itself", name, fileKind(info.Mode()))})
 		return true
 	}
-	file, err := puzzles.ReadFile(path, d.cfg.Watch.MaxFileBytes)
+	file, err := puzzles.ReadFile(path, d.maxFileBytes)
 	if err != nil {
 		var perr *puzzles.Error
 		if !errors.As(err, &perr) {

@@ -461,3 +461,35 @@ func TestRunRecoversWork(t *testing.T) {
 		t.Errorf("work/ %v: hidden files are never taken", got)
 	}
 }
+
+// A reload during a backlog is taken between batches, not after the backlog.
+func TestRunSighupDuringBacklog(t *testing.T) {
+	s, p, tasks := startBurst(t, 60, 1)
+	cfg, err := LoadConfig(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Inference.MaxCycles = 1
+	s.writeConfig(cfg)
+	p.signal(syscall.SIGHUP)
+	p.waitLog("settings applied", 1, 30*time.Second)
+	if done := len(inputs(s.done)); done >= len(tasks)-5 {
+		t.Errorf("the reload was applied only after %d of %d files: it waited for the backlog", done, len(tasks))
+	}
+	waitUntil(t, 120*time.Second, "every file answered", func() bool { return len(inputs(s.done)) == len(tasks) })
+	ones := 0
+	for name := range tasks {
+		var a puzzles.AnswerFile
+		mustJSON(t, filepath.Join(s.outbox, name), &a)
+		if a.Answers[0].Cycles == 1 {
+			ones++
+		}
+	}
+	if ones == 0 {
+		t.Error("no file was answered with the reloaded max_cycles: 1")
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(20 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}

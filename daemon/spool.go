@@ -260,6 +260,32 @@ func writeFileAtomic(dir, name string, data []byte) error {
 	return syncDirs(dir)
 }
 
+// RemoveTemporaries deletes the temporary files of writes that a crash
+// interrupted (writeFileAtomic's hidden .<name>.<hex>.tmp) from the outbox and
+// failed/, and returns how many it removed. Only hrmd writes such names.
+func (s *Spool) RemoveTemporaries() int {
+	n := 0
+	for _, dir := range []string{s.Outbox, s.Failed} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if isTemporary(e.Name()) && os.Remove(filepath.Join(dir, e.Name())) == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// isTemporary recognises writeFileAtomic's names: "." + name + "." + 12 hex digits + ".tmp".
+func isTemporary(name string) bool {
+	rest, ok := strings.CutSuffix(name, ".tmp")
+	if !ok || !strings.HasPrefix(rest, ".") || len(rest) < 14 || rest[len(rest)-13] != '.' {
+		return false
+	}
+	_, err := hex.DecodeString(rest[len(rest)-12:])
+	return err == nil
+}
+
 // syncDirs fsyncs folders, making the renames in them durable.
 func syncDirs(dirs ...string) error {
 	for _, dir := range dirs {

@@ -111,3 +111,27 @@ func TestOpenSpoolErrors(t *testing.T) {
 		t.Errorf("inbox under a file: %v", err)
 	}
 }
+
+func TestSpoolRemoveTemporaries(t *testing.T) {
+	s := openTestSpool(t)
+	for _, name := range []string{".t.json.0123456789ab.tmp", ".t.json.error.json.a1b2c3d4e5f6.tmp"} {
+		dir := s.Outbox
+		if strings.Contains(name, "error") {
+			dir = s.Failed
+		}
+		touch(t, filepath.Join(dir, name), "half")
+	}
+	keep := []string{".hidden.tmp", "answer.json", ".x.json.nothex12char.tmp"}
+	for _, name := range keep {
+		touch(t, filepath.Join(s.Outbox, name), "mine")
+	}
+	if n := s.RemoveTemporaries(); n != 2 {
+		t.Errorf("removed %d, want 2", n)
+	}
+	if got := names(s.Outbox); !slices.Equal(got, []string{".hidden.tmp", ".x.json.nothex12char.tmp", "answer.json"}) {
+		t.Errorf("outbox now %v", got)
+	}
+	if got := names(s.Failed); len(got) != 0 {
+		t.Errorf("failed/ now %v", got)
+	}
+}

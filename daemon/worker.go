@@ -135,9 +135,13 @@ func (w *worker) run(stop <-chan struct{}, runCtx context.Context, cur *settings
 			cur, next = next, nil
 			w.d.log.Info("settings applied", zap.String("model", cur.model.mr.bundle.Manifest.Name))
 		}
+		// A reload waits for the worker: take new settings even when a
+		// backlog keeps it from ever waiting below.
 		select {
 		case <-stop:
 			return
+		case s := <-w.updates:
+			update(s)
 		default:
 		}
 		if available(pending, next != nil) == 0 {
