@@ -88,14 +88,18 @@ func usageError(format string, args ...any) error {
 func classify(err error) (string, int) {
 	var perr *puzzles.Error
 	var eerr *engine.Error
+	var derr *Error
 	var uerr *usageErr
 	switch {
 	case errors.As(err, &perr):
 		return perr.Code, exitBadInput
 	case errors.As(err, &uerr):
 		return codeUsage, exitBadInput
-	case errors.As(err, &eerr): // before not_found: a bundle's missing file is the bundle's fault
+	// Before not_found: a missing file of a bundle, a config or a folder is theirs.
+	case errors.As(err, &eerr):
 		return eerr.Code, exitFailure
+	case errors.As(err, &derr):
+		return derr.Code, exitFailure
 	case errors.Is(err, fs.ErrNotExist):
 		return "not_found", exitBadInput
 	case errors.Is(err, context.Canceled):
@@ -108,11 +112,14 @@ func classify(err error) (string, int) {
 func message(err error) string {
 	var perr *puzzles.Error
 	var eerr *engine.Error
+	var derr *Error
 	switch {
 	case errors.As(err, &perr):
 		return perr.Message
 	case errors.As(err, &eerr):
 		return eerr.Message
+	case errors.As(err, &derr):
+		return derr.Message
 	}
 	return err.Error()
 }

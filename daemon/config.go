@@ -104,15 +104,15 @@ func LoadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return cfg, fmt.Errorf("read config: %w", err)
+		return cfg, &Error{Code: CodeConfig, Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)", path, unwrapPath(err)), Err: err}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file, all defaults
-		return cfg, fmt.Errorf("%s: %w", path, err)
+		return cfg, &Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("%s: %w", path, err)
+		return cfg, &Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	return cfg, nil
 }

@@ -84,12 +84,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		// Unbuffered: a reload returns once the worker has the new settings.
 		updates: make(chan *settings),
 	}
-	err = d.run(inst, *shutdown)
-	if err != nil {
-		code, _ := classify(err)
-		log.Error("hrmd stopped", zap.String("code", code), zap.String("error", message(err)))
-	}
-	return err
+	return d.run(inst, *shutdown) // an error is printed by Main, once
 }
 
 // instanceName is the name of this daemon's work/ subfolder: a restarted

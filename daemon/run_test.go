@@ -493,3 +493,30 @@ func TestRunSighupDuringBacklog(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
+
+// A daemon that cannot start says why in one line and exits 1.
+func TestRunStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	blocker := filepath.Join(dir, "a-file")
+	touch(t, blocker, "")
+	unknownKey := filepath.Join(dir, "unknown.yaml")
+	touch(t, unknownKey, "inbx: /tmp/in\n")
+	s := newSpool(t, func(c *Config) { c.Outbox = filepath.Join(blocker, "outbox") })
+	noModel := newSpool(t, func(c *Config) { c.Model = filepath.Join(dir, "no-model") })
+	tests := []struct {
+		name, config, code, message string
+	}{
+		{"no config", filepath.Join(dir, "none.yaml"), CodeConfig, "none.yaml: no such file or directory"},
+		{"unknown key", unknownKey, CodeConfig, "field inbx not found"},
+		{"folder", s.config, CodeSpool, "outbox: cannot create " + filepath.Join(blocker, "outbox")},
+		{"model", noModel.config, "bundle_invalid", "no-model does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runHrmd(t, "run", "--config", tt.config, "--instance", "test")
+			if r.code != 1 || !strings.Contains(r.stderr, "error "+tt.code+": ") || !strings.Contains(r.stderr, tt.message) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 and error %s: ...%s...", r.code, r.stderr, tt.code, tt.message)
+			}
+		})
+	}
+}

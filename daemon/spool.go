@@ -51,11 +51,13 @@ func OpenSpool(cfg Config, instance string) (*Spool, error) {
 		{"spool (done)", s.Done}, {"spool (failed)", s.Failed},
 	} {
 		if err := os.MkdirAll(f.dir, 0o755); err != nil {
-			return nil, fmt.Errorf("%s: cannot create %s: %w; create it and let the hrmd user write to it, or set %s in hrmd.yaml", f.key, f.dir, unwrapPath(err), strings.Fields(f.key)[0])
+			return nil, &Error{Code: CodeSpool, Err: err, Message: fmt.Sprintf("%s: cannot create %s: %v; create it and let the hrmd user write to it, or set %s in hrmd.yaml",
+				f.key, f.dir, unwrapPath(err), strings.Fields(f.key)[0])}
 		}
 		probe, err := os.CreateTemp(f.dir, ".hrmd-probe-*")
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s is not writable: %w; let the hrmd user write to it, or set %s in hrmd.yaml", f.key, f.dir, unwrapPath(err), strings.Fields(f.key)[0])
+			return nil, &Error{Code: CodeSpool, Err: err, Message: fmt.Sprintf("%s: %s is not writable: %v; let the hrmd user write to it, or set %s in hrmd.yaml",
+				f.key, f.dir, unwrapPath(err), strings.Fields(f.key)[0])}
 		}
 		probe.Close()
 		os.Remove(probe.Name())
@@ -64,10 +66,10 @@ func OpenSpool(cfg Config, instance string) (*Spool, error) {
 	inboxDev, err1 := device(s.Inbox)
 	workDev, err2 := device(s.Work)
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, err
+		return nil, &Error{Code: CodeSpool, Message: err.Error(), Err: err}
 	}
 	if inboxDev != workDev {
-		return nil, fmt.Errorf("inbox %s and spool %s are on different filesystems; a file is claimed by an atomic rename, which cannot cross them: put inbox and spool on one filesystem", s.Inbox, cfg.Spool)
+		return nil, &Error{Code: CodeSpool, Message: fmt.Sprintf("inbox %s and spool %s are on different filesystems; a file is claimed by an atomic rename, which cannot cross them: put inbox and spool on one filesystem", s.Inbox, cfg.Spool)}
 	}
 	return s, nil
 }
