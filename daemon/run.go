@@ -43,8 +43,9 @@ type daemon struct {
 
 	queue        chan *job
 	updates      chan *settings
-	maxFileBytes int64     // watch.max_file_bytes: fixed until a restart, read by intake
-	current      *settings // what the worker was last given (owned by the main goroutine)
+	maxFileBytes int64         // watch.max_file_bytes: fixed until a restart, read by intake
+	settle       time.Duration // watch.settle_ms: likewise
+	latest       *settings     // the newest settings: the worker has them or will (main goroutine)
 
 	ready    atomic.Bool
 	stopping atomic.Bool
@@ -79,7 +80,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	defer log.Sync()
 	d := &daemon{
 		configPath: *configPath, cfg: cfg, log: log, level: level,
-		notify: notifier{log: log}, metrics: newMetrics(), maxFileBytes: cfg.Watch.MaxFileBytes,
+		notify: notifier{log: log}, metrics: newMetrics(),
+		maxFileBytes: cfg.Watch.MaxFileBytes, settle: time.Duration(cfg.Watch.SettleMS) * time.Millisecond,
 		queue: make(chan *job, 64),
 		// Unbuffered: a reload returns once the worker has the new settings.
 		updates: make(chan *settings),
@@ -115,10 +117,20 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 	if n := d.spool.RemoveTemporaries(); n > 0 {
 		d.log.Info("removed temporary files an interrupted write left", zap.Int("files", n))
 	}
+	recovered, err := d.spool.Pending()
+	if err != nil {
+		return err
+	}
 	d.device = deviceName(d.log)
 	d.log.Info("hrmd starting", zap.String("version", Version), zap.String("config", d.configPath),
 		zap.String("instance", instance), zap.String("device", d.device),
 		zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work))
+
+	// Signals wait from the start: a SIGTERM while the model loads is acted on
+	// once it is loaded.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
 
 	var srv *http.Server
 	if d.cfg.HTTP.Listen != "" {
@@ -128,8 +140,9 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 		defer srv.Close()
 	}
 
+	closeRuntime := true
 	defer func() {
-		if d.rt != nil {
+		if d.rt != nil && closeRuntime {
 			d.rt.Close() // after the worker has closed its models
 		}
 	}()
@@ -141,21 +154,13 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	d.current = first
+	d.latest = first
 	d.useModel(first.model)
 	d.ready.Store(true)
 	d.metrics.ready.Set(1)
 	d.notify.ready()
 	d.log.Info("ready", zap.String("provider", first.model.mr.provider), zap.String("model", first.model.mr.bundle.Manifest.Name))
 
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(signals)
-
-	recovered, err := d.spool.Pending()
-	if err != nil {
-		return err
-	}
 	if len(recovered) > 0 {
 		d.log.Info("taking up files left in work/ by an earlier run", zap.Int("files", len(recovered)))
 	}
@@ -166,8 +171,8 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 	stop := make(chan struct{})
 	settled := make(chan settledFile)
 	var wg sync.WaitGroup
-	w := &watcher{dir: d.spool.Inbox, settle: time.Duration(d.cfg.Watch.SettleMS) * time.Millisecond,
-		rescan: time.Duration(d.cfg.Watch.RescanS) * time.Second, log: d.log, metrics: d.metrics, now: time.Now}
+	w := &watcher{dir: d.spool.Inbox, settle: d.settle, rescan: time.Duration(d.cfg.Watch.RescanS) * time.Second,
+		log: d.log, metrics: d.metrics, now: time.Now}
 	wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
 	workerDone := make(chan struct{})
 	wg.Add(2)
@@ -177,15 +182,50 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 	statusTick := time.NewTicker(time.Second)
 	defer statusTick.Stop()
 
+	// A reload loads its model in the background, so that signals are still
+	// handled meanwhile; the worker takes the result between batches.
+	handed := first       // the settings the worker has, or is applying
+	var pending *settings // newer settings the worker has not taken yet
+	var reloads chan reloadResult
+	reloadAgain := false
+	startReload := func() {
+		d.notify.reloading()
+		reloads = make(chan reloadResult, 1)
+		old, latest, ch := d.cfg, d.latest, reloads
+		go func() { ch <- d.prepareReload(old, latest) }()
+	}
 	for {
+		var hand chan<- *settings
+		if pending != nil {
+			hand = d.updates
+		}
 		select {
 		case <-statusTick.C:
 			d.updateStatus()
 		case <-workerDone:
 			return errors.New("the worker stopped unexpectedly")
+		case hand <- pending:
+			handed, pending = pending, nil
+		case r := <-reloads:
+			reloads = nil
+			if r.err == nil {
+				if pending != nil && pending.model != handed.model && pending.model != r.next.model {
+					pending.model.model.Close() // superseded before the worker took it
+				}
+				pending = r.next
+			}
+			d.finishReload(r)
+			if reloadAgain {
+				reloadAgain = false
+				startReload()
+			}
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				d.reload()
+				if reloads != nil {
+					reloadAgain = true // after the one in progress
+				} else {
+					startReload()
+				}
 				continue
 			}
 			d.log.Info("stopping: no new files; finishing the batch in flight", zap.String("signal", sig.String()),
@@ -202,6 +242,15 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 			<-workerDone
 			timer.Stop()
 			wg.Wait()
+			if pending != nil && pending.model != handed.model {
+				pending.model.model.Close()
+			}
+			if reloads != nil {
+				// A model is still loading; onnxruntime cannot be shut down
+				// under it, and the process is about to end anyway.
+				d.log.Warn("a reload was still loading a model; not waiting for it")
+				closeRuntime = false
+			}
 			d.updateStatus()
 			d.log.Info("stopped", zap.Int64("answered", d.answered.Load()), zap.Int64("failed", d.failed.Load()),
 				zap.Int64("left_in_work", d.queued.Load()))
@@ -265,22 +314,23 @@ func (d *daemon) useModel(lm *loadedModel) {
 	d.metrics.provider.WithLabelValues(lm.mr.provider, lm.mr.precision, b.Manifest.Name, b.SHA256).Set(1)
 }
 
-// reload applies a changed hrmd.yaml (SIGHUP). A bad config or a model that
-// will not load keeps everything as it was.
-func (d *daemon) reload() {
-	d.notify.reloading()
-	defer d.notify.ready()
-	fail := func(err error) {
-		d.metrics.reloads.WithLabelValues("failed").Inc()
-		code, _ := classify(err)
-		d.log.Error("reload failed; keeping the running configuration", zap.String("code", code), zap.String("error", message(err)))
-	}
+// reloadResult is what a reload prepared: new settings for the worker, or
+// why there are none.
+type reloadResult struct {
+	cfg      Config
+	next     *settings
+	reloaded bool // a new model was loaded
+	err      error
+}
+
+// prepareReload reads hrmd.yaml again (SIGHUP) and loads a new model when the
+// model or the engine settings changed. It runs beside the main loop; old and
+// latest are the running configuration and the newest settings.
+func (d *daemon) prepareReload(old Config, latest *settings) reloadResult {
 	cfg, err := LoadConfig(d.configPath)
 	if err != nil {
-		fail(err)
-		return
+		return reloadResult{err: err}
 	}
-	old := d.cfg
 	for _, k := range []struct {
 		key      string
 		old, new any
@@ -296,36 +346,45 @@ func (d *daemon) reload() {
 	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format, cfg.Watch, cfg.ONNXRuntime.Library =
 		old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format, old.Watch, old.ONNXRuntime.Library
 
-	lm := d.current.model
-	reloaded := d.modelChanged(old, cfg)
+	lm := latest.model
+	reloaded := modelChanged(old, cfg, latest)
 	if reloaded {
 		next, err := d.load(cfg)
 		if err != nil {
 			if rerr := d.rt.Reconfigure(old.Engine()); rerr != nil {
 				d.log.Error("cannot restore the engine settings", zap.Error(rerr))
 			}
-			fail(err)
-			return
+			return reloadResult{err: err}
 		}
 		lm = next.model
 	}
-	d.level.SetLevel(mustLevel(cfg.Log.Level))
-	s := d.settingsFor(cfg, lm)
-	d.updates <- s // the worker takes it between batches
-	d.current = s
-	d.cfg = cfg
+	return reloadResult{cfg: cfg, next: d.settingsFor(cfg, lm), reloaded: reloaded}
+}
+
+// finishReload applies a prepared reload on the main goroutine. A bad config
+// or a model that will not load keeps everything as it was.
+func (d *daemon) finishReload(r reloadResult) {
+	defer d.notify.ready()
+	if r.err != nil {
+		d.metrics.reloads.WithLabelValues("failed").Inc()
+		code, _ := classify(r.err)
+		d.log.Error("reload failed; keeping the running configuration", zap.String("code", code), zap.String("error", message(r.err)))
+		return
+	}
+	d.cfg, d.latest = r.cfg, r.next
+	d.level.SetLevel(mustLevel(r.cfg.Log.Level))
 	d.metrics.reloads.WithLabelValues("ok").Inc()
-	d.log.Info("configuration reloaded", zap.String("model", lm.mr.bundle.Manifest.Name), zap.Bool("model_reloaded", reloaded))
+	d.log.Info("configuration reloaded", zap.String("model", r.next.model.mr.bundle.Manifest.Name), zap.Bool("model_reloaded", r.reloaded))
 }
 
 // modelChanged reports whether cfg needs another model loaded: another
 // bundle (or the same folder with other contents), or other engine settings.
-func (d *daemon) modelChanged(old, cfg Config) bool {
+func modelChanged(old, cfg Config, latest *settings) bool {
 	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) || old.Inference.MaxBatch != cfg.Inference.MaxBatch {
 		return true
 	}
 	b, err := engine.LoadBundle(cfg.Model)
-	return err != nil || b.SHA256 != d.current.model.mr.bundle.SHA256
+	return err != nil || b.SHA256 != latest.model.mr.bundle.SHA256
 }
 
 func mustLevel(s string) zapcore.Level {
@@ -360,14 +419,48 @@ func (d *daemon) take(ctx context.Context, f settledFile) {
 		return
 	}
 	job, err := d.spool.Claim(f.name)
-	if errors.Is(err, errGone) {
+	switch {
+	case errors.Is(err, errGone):
 		return
-	}
-	if err != nil {
+	case job == "":
 		d.log.Error("cannot claim a file; it stays in the inbox and is tried again at the next scan", zap.String("name", f.name), zap.Error(err))
 		return
+	case err != nil:
+		d.log.Warn("claimed, but not durably", zap.String("name", f.name), zap.Error(err))
+	}
+	// A writer may have replaced the file between the check and the claim:
+	// then what is in work/ must settle before it is read.
+	if !d.settleInWork(ctx, job, f) {
+		return // stopping: it stays in work/ for the next start
 	}
 	d.admit(ctx, f.name, job)
+}
+
+// settleInWork waits until a claimed file is the one that settled, or has
+// not changed for the settle time. It returns false if ctx ends first.
+func (d *daemon) settleInWork(ctx context.Context, job string, f settledFile) bool {
+	path := d.spool.WorkPath(job)
+	last, changed := f, time.Now()
+	for {
+		info, err := os.Lstat(path)
+		if err != nil {
+			return true // admit reports it
+		}
+		cur := settledFile{name: f.name, size: info.Size(), mod: info.ModTime(), mode: info.Mode(), inode: inode(info)}
+		if cur == f && last == f {
+			return true
+		}
+		if cur != last {
+			last, changed = cur, time.Now()
+		} else if time.Since(changed) >= d.settle {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(max(d.settle/4, 10*time.Millisecond)):
+		}
+	}
 }
 
 // admit reads and checks a claimed file and queues it for the worker; a file
@@ -431,8 +524,14 @@ func (d *daemon) finish(j *job) {
 	}
 	var doneName string
 	err = retryIO(func() error {
-		var err error
-		doneName, err = d.spool.Answer(j.job, data)
+		name, err := d.spool.Answer(j.job, data)
+		if name != "" { // moved: only its durability is in doubt, and retrying cannot move it again
+			doneName = name
+			if err != nil {
+				d.log.Warn("answered, but not durably", zap.String("name", j.job), zap.Error(err))
+			}
+			return nil
+		}
 		return err
 	})
 	if err != nil {
@@ -462,8 +561,14 @@ func (d *daemon) fail(job, name string, cause error) {
 	e := ErrorFile{File: name, Code: code, Message: msg, At: time.Now().UTC()}
 	var failedName string
 	err := retryIO(func() error {
-		var err error
-		failedName, err = d.spool.Fail(job, e)
+		name, err := d.spool.Fail(job, e)
+		if name != "" {
+			failedName = name
+			if err != nil {
+				d.log.Warn("failed, but the move is not durable", zap.String("name", job), zap.Error(err))
+			}
+			return nil
+		}
 		return err
 	})
 	if err != nil {

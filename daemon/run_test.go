@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -519,4 +520,24 @@ func TestRunStartErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// SIGTERM while a SIGHUP reload is still loading a (full-size) model: the
+// daemon stops at once and cleanly instead of waiting for the load.
+func TestRunSigtermDuringReload(t *testing.T) {
+	full := testenv.FullBundle(t)
+	var cfg Config
+	s := newSpool(t, func(c *Config) { cfg = *c })
+	p := s.start()
+	p.waitLog("ready", 1, 30*time.Second)
+	cfg.Model = full
+	s.writeConfig(cfg)
+	p.signal(syscall.SIGHUP)
+	time.Sleep(20 * time.Millisecond) // the reload has started loading
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(20 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	p.waitLog("stopped", 1, time.Second)
+	t.Logf("stopped during the load: %v", len(p.find("a reload was still loading a model; not waiting for it")) == 1)
 }

@@ -29,6 +29,7 @@ import (
 // is in work/<instance>/ at start is taken up again.
 type Spool struct {
 	Inbox, Outbox, Work, Done, Failed string
+	workRoot                          string // spool/work, holding every daemon's work/<instance>
 }
 
 // errGone is a claim of a file that is no longer in the inbox (taken by
@@ -40,11 +41,12 @@ var errGone = errors.New("no longer in the inbox")
 // instead of stranding files later.
 func OpenSpool(cfg Config, instance string) (*Spool, error) {
 	s := &Spool{
-		Inbox:  cfg.Inbox,
-		Outbox: cfg.Outbox,
-		Work:   filepath.Join(cfg.Spool, "work", instance),
-		Done:   filepath.Join(cfg.Spool, "done"),
-		Failed: filepath.Join(cfg.Spool, "failed"),
+		Inbox:    cfg.Inbox,
+		Outbox:   cfg.Outbox,
+		Work:     filepath.Join(cfg.Spool, "work", instance),
+		workRoot: filepath.Join(cfg.Spool, "work"),
+		Done:     filepath.Join(cfg.Spool, "done"),
+		Failed:   filepath.Join(cfg.Spool, "failed"),
 	}
 	for _, f := range []struct{ key, dir string }{
 		{"inbox", s.Inbox}, {"outbox", s.Outbox}, {"spool (work/" + instance + ")", s.Work},
@@ -111,15 +113,34 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// taken reports whether a job name is in use anywhere a job's files go.
+// taken reports whether a job name is in use anywhere a job's files go: the
+// name itself, or the other spelling answered by the same outbox file ("t"
+// and "t.json" both answer as t.json), in any daemon's work/, in done/,
+// failed/, or as an answer in outbox/.
 func (s *Spool) taken(job string) bool {
-	return exists(filepath.Join(s.Work, job)) || exists(filepath.Join(s.Done, job)) ||
-		exists(filepath.Join(s.Failed, job)) || exists(filepath.Join(s.Outbox, AnswerName(job)))
+	answer := AnswerName(job)
+	if exists(filepath.Join(s.Outbox, answer)) {
+		return true
+	}
+	instances, _ := os.ReadDir(s.workRoot)
+	for _, name := range []string{strings.TrimSuffix(answer, ".json"), answer} {
+		if exists(filepath.Join(s.Done, name)) || exists(filepath.Join(s.Failed, name)) {
+			return true
+		}
+		for _, inst := range instances {
+			if exists(filepath.Join(s.workRoot, inst.Name(), name)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Claim moves inbox/name into work/ and returns its job name: the name
 // itself, or with a suffix when an earlier file of that name is still in
 // work/, done/, failed/ or outbox/, so that nothing is ever overwritten.
+// When the move happened but could not be made durable, it returns the job
+// name and the error: the file is in work/ either way.
 func (s *Spool) Claim(name string) (string, error) {
 	for n := 0; ; n++ {
 		job := jobName(name, n)
@@ -135,7 +156,10 @@ func (s *Spool) Claim(name string) (string, error) {
 		case err != nil:
 			return "", fmt.Errorf("claim %s: %w", name, err)
 		}
-		return job, syncDirs(s.Work, s.Inbox)
+		if err := syncDirs(s.Work, s.Inbox); err != nil {
+			return job, fmt.Errorf("claimed %s as %s, but the move may not survive a power cut: %w", name, job, err)
+		}
+		return job, nil
 	}
 }
 
@@ -203,6 +227,7 @@ func (s *Spool) Fail(job string, e ErrorFile) (string, error) {
 
 // retire moves work/job into dir without replacing anything there (another
 // daemon sharing the spool may have used the name), then syncs both folders.
+// A name is returned whenever the move happened, even if the sync failed.
 func (s *Spool) retire(job, dir string) (string, error) {
 	for n := 0; ; n++ {
 		name := jobName(job, n)
@@ -213,7 +238,10 @@ func (s *Spool) retire(job, dir string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("move %s to %s: %w", job, dir, err)
 		}
-		return name, syncDirs(dir, s.Work)
+		if err := syncDirs(dir, s.Work); err != nil {
+			return name, fmt.Errorf("moved %s to %s, but the move may not survive a power cut: %w", job, dir, err)
+		}
+		return name, nil
 	}
 }
 
@@ -223,10 +251,14 @@ func (s *Spool) retire(job, dir string) (string, error) {
 func renameNoReplace(old, new string) error {
 	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
 	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) {
-		if err = os.Link(old, new); err == nil {
-			return os.Remove(old)
+		if err = os.Link(old, new); err != nil {
+			return err
 		}
-		return err
+		if err = os.Remove(old); err != nil {
+			os.Remove(new) // undo: the file must be in one place only
+			return err
+		}
+		return nil
 	}
 	if err != nil {
 		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}

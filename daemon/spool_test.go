@@ -135,3 +135,28 @@ func TestSpoolRemoveTemporaries(t *testing.T) {
 		t.Errorf("failed/ now %v", got)
 	}
 }
+
+// Names answered by the same outbox file, and names in another daemon's
+// work/, count as taken.
+func TestSpoolClaimAvoidsSharedAnswerNames(t *testing.T) {
+	s := openTestSpool(t)
+	touch(t, filepath.Join(s.Inbox, "foo"), "1")
+	touch(t, filepath.Join(s.Inbox, "foo.json"), "2")
+	a, err1 := s.Claim("foo")
+	b, err2 := s.Claim("foo.json")
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if AnswerName(a) == AnswerName(b) {
+		t.Errorf("%s and %s would both be answered as %s", a, b, AnswerName(a))
+	}
+	other := filepath.Join(filepath.Dir(s.Work), "b")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	touch(t, filepath.Join(other, "x.json"), "daemon b's")
+	touch(t, filepath.Join(s.Inbox, "x.json"), "ours")
+	if job, err := s.Claim("x.json"); err != nil || job != "x.1.json" {
+		t.Errorf("claim beside another daemon's x.json: %q %v", job, err)
+	}
+}

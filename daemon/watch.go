@@ -174,6 +174,9 @@ func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
 		case send <- head:
 			queue = queue[1:]
 			delete(queued, head.name)
+			// Track it again: if it changed while queued, or intake cannot
+			// claim it, it settles anew; once claimed it is gone and dropped.
+			observe(head.name)
 		case ev, ok := <-events:
 			if !ok {
 				w.log.Error("the inotify watch on the inbox ended; scanning until it is back", zap.String("inbox", w.dir))

@@ -67,6 +67,10 @@ func TestWatcherSettles(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a.json was never handed out")
 	}
+	// Intake claims it (a rename out of the inbox): it is not handed out again.
+	if err := os.Rename(filepath.Join(dir, "a.json"), filepath.Join(t.TempDir(), "a.json")); err != nil {
+		t.Fatal(err)
+	}
 	expectNone(t, out, 2*settle)
 }
 
@@ -85,5 +89,32 @@ func TestWatcherRescanWithoutInotify(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the rescan never found nfs.json")
+	}
+}
+
+// A file replaced while it waits in the queue is handed out again, as it is
+// now, without waiting for a rescan (there is none here).
+func TestWatcherRetracksHandedOutFile(t *testing.T) {
+	dir := t.TempDir()
+	out := startWatcher(t, newTestWatcher(dir, 100*time.Millisecond, 0))
+	path := filepath.Join(dir, "a.json")
+	touch(t, path, "first")
+	time.Sleep(400 * time.Millisecond) // settled and queued; nobody reads yet
+	tmp := filepath.Join(dir, ".a.json.new")
+	touch(t, tmp, "second, longer")
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	stale := <-out
+	if stale.size != int64(len("first")) {
+		t.Fatalf("first hand-out %+v", stale)
+	}
+	select {
+	case got := <-out:
+		if got.name != "a.json" || got.size != int64(len("second, longer")) {
+			t.Fatalf("second hand-out %+v", got)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the replaced file was never handed out again")
 	}
 }
