@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -342,15 +341,9 @@ func (j *job) testCycles() []int {
 	return out
 }
 
-// errCode is the stable code of a failure, for failed/<name>.error.json.
-func errCode(err error) (code, message string) {
-	var perr *puzzles.Error
-	var eerr *engine.Error
-	switch {
-	case errors.As(err, &perr):
-		return perr.Code, perr.Message
-	case errors.As(err, &eerr):
-		return eerr.Code, eerr.Message
-	}
-	return "failed", err.Error()
+// errCode is the stable code and the message of a failure, for
+// failed/<name>.error.json: the same codes hrmd solve prints.
+func errCode(err error) (code, msg string) {
+	code, _ = classify(err)
+	return code, message(err)
 }
