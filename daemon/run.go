@@ -446,7 +446,7 @@ func (d *daemon) settleInWork(ctx context.Context, job string, f settledFile) bo
 		if err != nil {
 			return true // admit reports it
 		}
-		cur := settledFile{name: f.name, size: info.Size(), mod: info.ModTime(), mode: info.Mode(), inode: inode(info)}
+		cur := snapshot(f.name, info)
 		if cur == f && last == f {
 			return true
 		}

@@ -25,9 +25,12 @@ type settledFile struct {
 	inode uint64
 }
 
-func (f settledFile) same(info fs.FileInfo) bool {
-	return info.Size() == f.size && info.ModTime().Equal(f.mod) && info.Mode() == f.mode && inode(info) == f.inode
+// snapshot is what a file looks like now, for comparing with later looks.
+func snapshot(name string, info fs.FileInfo) settledFile {
+	return settledFile{name: name, size: info.Size(), mod: info.ModTime(), mode: info.Mode(), inode: inode(info)}
 }
+
+func (f settledFile) same(info fs.FileInfo) bool { return snapshot(f.name, info) == f }
 
 func inode(info fs.FileInfo) uint64 {
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
@@ -84,7 +87,7 @@ func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
 			return
 		}
 		now := w.now()
-		cur := settledFile{name: name, size: info.Size(), mod: info.ModTime(), mode: info.Mode(), inode: inode(info)}
+		cur := snapshot(name, info)
 		t := files[name]
 		if t == nil {
 			files[name] = &tracked{file: cur, seen: now, changed: now}
