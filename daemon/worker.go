@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -295,23 +296,7 @@ func (w *worker) runBatch(runCtx context.Context, cur *settings, batch []batchRo
 
 // remove drops the jobs in gone from list, keeping the order.
 func remove(list, gone []*job) []*job {
-	if len(gone) == 0 {
-		return list
-	}
-	out := list[:0]
-	for _, j := range list {
-		keep := true
-		for _, g := range gone {
-			if g == j {
-				keep = false
-				break
-			}
-		}
-		if keep {
-			out = append(out, j)
-		}
-	}
-	return out
+	return slices.DeleteFunc(list, func(j *job) bool { return slices.Contains(gone, j) })
 }
 
 // answer builds a finished job's answer file.
