@@ -156,10 +156,20 @@ cmd_bench() {
   fi
 }
 
+# The demo: the real daemon on a temporary spool with the trained demo model
+# (engine/models/demo), fed its family's examples, a real ARC task and a broken file.
+cmd_demo() {
+  cmd_build
+  go build -o "$CACHE/bin/hrmd-demo" ./internal/demo
+  say "running the demo (internal/demo/main.go)"
+  "$CACHE/bin/hrmd-demo" -hrmd bin/hrmd "$@"
+}
+
 cmd_help() {
   cat <<EOH
 usage: ./build.sh COMMAND
 
+  demo      build, then run hrmd on a temporary spool with the demo model and show its answers
   deps      fetch onnxruntime $ORT_VERSION (linux x64 and arm64, from npm) into .cache/, Go modules, staticcheck
   build     build bin/hrmd (with the version stamped in)
   fixtures  regenerate the tiny test bundle engine/testdata/nova-tiny (needs python3-torch)
@@ -172,7 +182,7 @@ main() {
   local cmd=${1:-help}
   shift || true
   case "$cmd" in
-    deps | build | fixtures | test | bench | help) "cmd_$cmd" "$@" ;;
+    demo | deps | build | fixtures | test | bench | help) "cmd_$cmd" "$@" ;;
     -h | --help) cmd_help ;;
     *) cmd_help >&2; die "unknown command: $cmd" ;;
   esac

@@ -1,0 +1,381 @@
+// Command demo is `./build.sh demo`: it runs the real daemon on a temporary
+// spool with the committed demo model, drops puzzles into its inbox (the demo
+// family's examples, one real ARC-AGI-1 task and one broken file), prints each
+// answer as grids next to its input and the known answer, shows where the files
+// went, and stops the daemon with SIGTERM.
+//
+// It exits 1 when the daemon misbehaves (does not become ready, loses a file,
+// does not stop cleanly), not when the model answers wrongly: a wrong answer
+// the demo reports as wrong is the daemon working.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// brokenName and brokenPuzzle are the bad input the demo drops: its second
+// row is short, so the daemon must fail it with ragged_grid.
+const (
+	brokenName   = "broken.json"
+	brokenPuzzle = `{"train": [], "test": [{"input": [[2, 0, 0], [0, 0]]}]}` + "\n"
+)
+
+type options struct {
+	hrmd     string // the hrmd binary
+	model    string // the bundle folder
+	examples string // folder of the family's example puzzles
+	arcTask  string // one real ARC-AGI-1 task
+	dir      string // where the temporary spool goes ("" = the system's temp folder)
+	colour   bool
+	timeout  time.Duration
+}
+
+func main() {
+	var o options
+	var colour string
+	flag.StringVar(&o.hrmd, "hrmd", "bin/hrmd", "the hrmd binary")
+	flag.StringVar(&o.model, "model", "engine/models/demo", "the model bundle")
+	flag.StringVar(&o.examples, "examples", "puzzles/examples", "folder of example puzzles")
+	flag.StringVar(&o.arcTask, "arc", "../shared/arc/ARC-AGI-1/training/007bbfb7.json", "a real ARC-AGI-1 task")
+	flag.StringVar(&o.dir, "dir", "", "parent folder for the demo's spool (default: the system's temporary folder)")
+	flag.StringVar(&colour, "colour", "auto", "auto (on a terminal, unless NO_COLOR is set), always or never")
+	flag.DurationVar(&o.timeout, "timeout", 90*time.Second, "give up after this long")
+	flag.Parse()
+	switch colour {
+	case "always":
+		o.colour = true
+	case "never":
+	case "auto":
+		o.colour = isTerminal(os.Stdout) && os.Getenv("NO_COLOR") == ""
+	default:
+		fmt.Fprintf(os.Stderr, "demo: -colour is %q; use auto, always or never\n", colour)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// drop is one file the demo puts into the inbox.
+type drop struct {
+	name string
+	data []byte
+	note string // what it is, for the reader
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	drops, err := collect(o)
+	if err != nil {
+		return err
+	}
+	model, err := filepath.Abs(o.model)
+	if err != nil {
+		return err
+	}
+	root, err := os.MkdirTemp(o.dir, "hrmd-demo-")
+	if err != nil {
+		return fmt.Errorf("make the demo's folder: %w", err)
+	}
+	inbox, outbox, spool := filepath.Join(root, "inbox"), filepath.Join(root, "outbox"), filepath.Join(root, "spool")
+	addr, err := freeAddress()
+	if err != nil {
+		return err
+	}
+	config := filepath.Join(root, "hrmd.yaml")
+	yaml := fmt.Sprintf("# written by ./build.sh demo\ninbox: %s\noutbox: %s\nspool: %s\nmodel: %s\nhttp:\n  listen: %s\nlog:\n  format: console\n",
+		inbox, outbox, spool, model, addr)
+	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
+		return err
+	}
+	logPath := filepath.Join(root, "hrmd.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+
+	cmd := exec.Command(o.hrmd, "run", "--config", config)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	fmt.Fprintf(out, "$ %s run --config %s\n", o.hrmd, config)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w (run ./build.sh build first)", o.hrmd, err)
+	}
+	// exited is closed once hrmd has exited, with its status in waitErr; a
+	// closed channel can be waited on by every step and the deferred kill.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+
+	start := time.Now()
+	if err := waitReady(ctx, addr, exited, &waitErr); err != nil {
+		return fmt.Errorf("%w; the daemon's log is %s:\n%s", err, logPath, tail(logPath, 20))
+	}
+	fmt.Fprintf(out, "hrmd is ready after %.1f s (http://%s/readyz answers 200); its log: %s\n\n", time.Since(start).Seconds(), addr, logPath)
+
+	for _, d := range drops {
+		if err := dropInto(inbox, d); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "dropped inbox/%-22s %s\n", d.name, d.note)
+	}
+	fmt.Fprintln(out)
+
+	var problems []string
+	for _, d := range drops {
+		outcome, err := waitOutcome(ctx, outbox, filepath.Join(spool, "failed"), d.name, exited, &waitErr)
+		if err != nil {
+			return fmt.Errorf("%s: %w; the daemon's log is %s:\n%s", d.name, err, logPath, tail(logPath, 20))
+		}
+		if p := report(out, o.colour, d, outcome); p != "" {
+			problems = append(problems, p)
+		}
+	}
+
+	fmt.Fprintf(out, "where the files are (under %s):\n", root)
+	for _, dir := range []string{outbox, filepath.Join(spool, "done"), filepath.Join(spool, "failed"), inbox} {
+		names, err := listDir(dir)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, dir)
+		fmt.Fprintf(out, "  %-14s %s\n", rel+"/", strings.Join(names, "  "))
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop hrmd: %w", err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			return fmt.Errorf("hrmd did not stop cleanly after SIGTERM: %v; its log is %s:\n%s", waitErr, logPath, tail(logPath, 20))
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("hrmd did not stop within the demo's time after SIGTERM; its log is %s", logPath)
+	}
+	fmt.Fprintf(out, "\nsent SIGTERM: hrmd stopped cleanly (exit 0). Remove the demo's files with: rm -r %s\n", root)
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// collect reads what the demo will drop, so a missing file stops it before the daemon starts.
+func collect(o options) ([]drop, error) {
+	names, err := filepath.Glob(filepath.Join(o.examples, "*.json"))
+	if err != nil || len(names) == 0 {
+		return nil, fmt.Errorf("no example puzzles in %s (want *.json)", o.examples)
+	}
+	slices.Sort(names)
+	var drops []drop
+	for _, n := range names {
+		data, err := os.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		drops = append(drops, drop{filepath.Base(n), data, "an example of the demo model's family"})
+	}
+	data, err := os.ReadFile(o.arcTask)
+	if err != nil {
+		return nil, fmt.Errorf("the real ARC-AGI-1 task: %w (set -arc)", err)
+	}
+	drops = append(drops, drop{filepath.Base(o.arcTask), data, "a real ARC-AGI-1 task the demo model was not trained for"})
+	drops = append(drops, drop{brokenName, []byte(brokenPuzzle), "a broken file (its second row is short)"})
+	return drops, nil
+}
+
+func freeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port for hrmd's HTTP endpoint: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func waitReady(ctx context.Context, addr string, exited <-chan struct{}, waitErr *error) error {
+	client := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("hrmd exited before it was ready (%v)", *waitErr)
+		case <-ctx.Done():
+			return errors.New("hrmd was not ready in time")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// dropInto writes d under a hidden name and renames it into place, the way
+// the README tells users to, so the daemon never sees half a file.
+func dropInto(inbox string, d drop) error {
+	tmp := filepath.Join(inbox, "."+d.name+".part")
+	if err := os.WriteFile(tmp, d.data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(inbox, d.name))
+}
+
+// outcome is what became of one dropped file.
+type outcome struct {
+	answerPath string
+	answer     *puzzles.AnswerFile
+	errorPath  string
+	failure    struct{ Code, Message string }
+}
+
+func waitOutcome(ctx context.Context, outbox, failed, name string, exited <-chan struct{}, waitErr *error) (outcome, error) {
+	var o outcome
+	answer := filepath.Join(outbox, strings.TrimSuffix(name, ".json")+".json")
+	errFile := filepath.Join(failed, name+".error.json")
+	for {
+		if data, err := os.ReadFile(answer); err == nil {
+			o.answerPath = answer
+			o.answer = new(puzzles.AnswerFile)
+			return o, json.Unmarshal(data, o.answer)
+		}
+		if data, err := os.ReadFile(errFile); err == nil {
+			o.errorPath = errFile
+			return o, json.Unmarshal(data, &o.failure)
+		}
+		select {
+		case <-exited:
+			return o, fmt.Errorf("hrmd exited (%v) before answering", *waitErr)
+		case <-ctx.Done():
+			return o, errors.New("no answer and no error file in time")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// report prints one file's outcome and returns a problem when the daemon did
+// something other than what the demo expects of it.
+func report(out io.Writer, colour bool, d drop, o outcome) string {
+	if o.errorPath != "" {
+		fmt.Fprintf(out, "── %s → failed/%s\n   %s: %s\n\n", d.name, filepath.Base(o.errorPath), o.failure.Code, o.failure.Message)
+		if d.name != brokenName {
+			return fmt.Sprintf("%s failed (%s) but should have been answered", d.name, o.failure.Code)
+		}
+		return ""
+	}
+	fmt.Fprintf(out, "── %s → outbox/%s", d.name, filepath.Base(o.answerPath))
+	if dc := o.answer.DemoCheck; dc != nil {
+		fmt.Fprintf(out, "  (the model solves %d of the task's %d demo pairs)", dc.Solved, dc.Pairs)
+	}
+	fmt.Fprintln(out)
+	if d.name == brokenName {
+		return "the broken file was answered instead of failed"
+	}
+	file, err := puzzles.Parse(d.data, d.name)
+	if err != nil || len(file.Tasks) != 1 || len(file.Tasks[0].Test) != len(o.answer.Answers) {
+		return fmt.Sprintf("%s: the answer file does not match the puzzle", d.name)
+	}
+	for i, a := range o.answer.Answers {
+		test := file.Tasks[0].Test[i]
+		fmt.Fprintf(out, "   test %d: %d cycles, halted by %s, confidence %.2f, %.0f ms for the file\n",
+			i+1, a.Cycles, a.HaltedBy, a.Confidence, o.answer.Runtime.LatencyMS)
+		titles := []string{"input " + test.Input.Size(), "hrmd's answer " + a.Attempt1.Size()}
+		grids := []puzzles.Grid{test.Input, a.Attempt1}
+		if test.Output != nil {
+			titles = append(titles, "known answer "+test.Output.Size())
+			grids = append(grids, test.Output)
+		}
+		blocks := make([][]string, len(grids))
+		widths := make([]int, len(grids))
+		for j, g := range grids {
+			blocks[j] = puzzles.TextLines(g, colour)
+			widths[j] = g.Cols()
+		}
+		for _, line := range strings.Split(strings.TrimRight(puzzles.SideBySide(titles, blocks, widths, 4), "\n"), "\n") {
+			fmt.Fprintf(out, "   %s\n", line)
+		}
+		fmt.Fprintf(out, "   %s\n", verdict(a.Attempt1, test.Output))
+	}
+	if dc := o.answer.DemoCheck; dc != nil && dc.Solved < dc.Pairs {
+		fmt.Fprintf(out, "   ! the model fails %d of the task's %d demonstrations: whatever its halt signal says,\n"+
+			"     it does not know this task, and its answer deserves no trust\n", dc.Pairs-dc.Solved, dc.Pairs)
+	}
+	fmt.Fprintln(out)
+	return ""
+}
+
+func verdict(got, want puzzles.Grid) string {
+	switch {
+	case want == nil:
+		return "? the puzzle carries no known answer to check against"
+	case got.Equal(want):
+		return "✓ EXACT: equals the known answer"
+	case got.Rows() != want.Rows() || got.Cols() != want.Cols():
+		return fmt.Sprintf("✗ WRONG: the answer is %s, the known answer %s", got.Size(), want.Size())
+	}
+	diff := 0
+	for r := range want {
+		for c := range want[r] {
+			if got[r][c] != want[r][c] {
+				diff++
+			}
+		}
+	}
+	return fmt.Sprintf("✗ WRONG: %d of %d cells differ from the known answer", diff, want.Rows()*want.Cols())
+}
+
+func listDir(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := []string{}
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) == 0 {
+		names = append(names, "(empty)")
+	}
+	return names, nil
+}
+
+func tail(path string, lines int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-lines):], "\n")
+}
