@@ -58,8 +58,9 @@ class HaloTest(unittest.TestCase):
 
 class TrainDemoTest(unittest.TestCase):
     def test_smoke_training_learns_and_exports(self):
-        """The script end to end, small: a model that scores nothing untrained
-        solves most small puzzles after two minutes, and becomes a valid bundle."""
+        """The script end to end, small: a model that solves none of 50 fresh
+        puzzles untrained solves some after five minutes (18 of 50 here, from a
+        rule it finds only after ~400 steps), and becomes a valid bundle."""
         seed = 11
         preset = train_demo.PRESETS["smoke"]
         eval_seed = seed + train_demo.EVAL_SEED_OFFSET
@@ -73,9 +74,9 @@ class TrainDemoTest(unittest.TestCase):
                 train_demo.main(["--out", d, "--preset", "smoke", "--seed", str(seed), "--eval", "50"])
             with open(os.path.join(d, "train.log")) as f:
                 log = f.read()
-            m = re.search(r"exact on 50 fresh halo puzzles up to 8x8 .*: (\d+)/50", log)
+            m = re.search(r"exact on 50 fresh halo puzzles up to 6x6 .*: (\d+)/50", log)
             self.assertIsNotNone(m, log)
-            self.assertGreaterEqual(int(m.group(1)), 35, log)
+            self.assertGreaterEqual(int(m.group(1)), 10, log)
             with open(os.path.join(d, "hrm.yaml")) as f:
                 manifest = yaml.safe_load(f)
             self.assertEqual(manifest["name"], "halo-demo")
