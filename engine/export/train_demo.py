@@ -184,7 +184,7 @@ def main(argv=None):
     preset = dict(PRESETS[args.preset])
     if args.steps is not None:
         preset["steps"] = args.steps
-    if args.lr:
+    if args.lr is not None:
         preset["lr"] = args.lr
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)

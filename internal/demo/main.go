@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -58,14 +59,9 @@ func main() {
 	flag.StringVar(&colour, "colour", "auto", "auto (on a terminal, unless NO_COLOR is set), always or never")
 	flag.DurationVar(&o.timeout, "timeout", 90*time.Second, "give up after this long")
 	flag.Parse()
-	switch colour {
-	case "always":
-		o.colour = true
-	case "never":
-	case "auto":
-		o.colour = isTerminal(os.Stdout) && os.Getenv("NO_COLOR") == ""
-	default:
-		fmt.Fprintf(os.Stderr, "demo: -colour is %q; use auto, always or never\n", colour)
+	var err error
+	if o.colour, err = useColour(colour, isTerminal(os.Stdout), os.Getenv("NO_COLOR")); err != nil {
+		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -74,6 +70,20 @@ func main() {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// useColour decides on colour: -colour always or never, or auto, which means a
+// terminal without NO_COLOR set (https://no-color.org: any value turns it off).
+func useColour(mode string, terminal bool, noColor string) (bool, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto":
+		return terminal && noColor == "", nil
+	}
+	return false, fmt.Errorf("-colour is %q; use auto, always or never", mode)
 }
 
 func isTerminal(f *os.File) bool {
@@ -97,27 +107,34 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	model, err := filepath.Abs(o.model)
 	if err != nil {
-		return err
+		return fmt.Errorf("the model folder %s: %w", o.model, err)
 	}
 	root, err := os.MkdirTemp(o.dir, "hrmd-demo-")
 	if err != nil {
 		return fmt.Errorf("make the demo's folder: %w", err)
 	}
+	started := false
+	defer func() {
+		if !started { // nothing of interest in it yet
+			os.RemoveAll(root)
+		}
+	}()
 	inbox, outbox, spool := filepath.Join(root, "inbox"), filepath.Join(root, "outbox"), filepath.Join(root, "spool")
 	addr, err := freeAddress()
 	if err != nil {
 		return err
 	}
 	config := filepath.Join(root, "hrmd.yaml")
-	yaml := fmt.Sprintf("# written by ./build.sh demo\ninbox: %s\noutbox: %s\nspool: %s\nmodel: %s\nhttp:\n  listen: %s\nlog:\n  format: console\n",
+	// %q: a path with ": " or " #" in it stays one YAML string.
+	yaml := fmt.Sprintf("# written by ./build.sh demo\ninbox: %q\noutbox: %q\nspool: %q\nmodel: %q\nhttp:\n  listen: %q\nlog:\n  format: console\n",
 		inbox, outbox, spool, model, addr)
 	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
-		return err
+		return fmt.Errorf("write the demo's config: %w", err)
 	}
 	logPath := filepath.Join(root, "hrmd.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("create the daemon's log file: %w", err)
 	}
 	defer logFile.Close()
 
@@ -127,6 +144,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w (run ./build.sh build first)", o.hrmd, err)
 	}
+	started = true
 	// exited is closed once hrmd has exited, with its status in waitErr; a
 	// closed channel can be waited on by every step and the deferred kill.
 	exited := make(chan struct{})
@@ -145,7 +163,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	for _, d := range drops {
 		if err := dropInto(inbox, d); err != nil {
-			return err
+			return fmt.Errorf("drop %s into the inbox: %w", d.name, err)
 		}
 		fmt.Fprintf(out, "dropped inbox/%-22s %s\n", d.name, d.note)
 	}
@@ -153,7 +171,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	var problems []string
 	for _, d := range drops {
-		outcome, err := waitOutcome(ctx, outbox, filepath.Join(spool, "failed"), d.name, exited, &waitErr)
+		outcome, err := waitOutcome(ctx, outbox, filepath.Join(spool, "done"), filepath.Join(spool, "failed"), d.name, exited, &waitErr)
 		if err != nil {
 			return fmt.Errorf("%s: %w; the daemon's log is %s:\n%s", d.name, err, logPath, tail(logPath, 20))
 		}
@@ -166,7 +184,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	for _, dir := range []string{outbox, filepath.Join(spool, "done"), filepath.Join(spool, "failed"), inbox} {
 		names, err := listDir(dir)
 		if err != nil {
-			return err
+			return fmt.Errorf("list %s: %w", dir, err)
 		}
 		rel, _ := filepath.Rel(root, dir)
 		fmt.Fprintf(out, "  %-14s %s\n", rel+"/", strings.Join(names, "  "))
@@ -180,8 +198,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if waitErr != nil {
 			return fmt.Errorf("hrmd did not stop cleanly after SIGTERM: %v; its log is %s:\n%s", waitErr, logPath, tail(logPath, 20))
 		}
-	case <-ctx.Done():
-		return fmt.Errorf("hrmd did not stop within the demo's time after SIGTERM; its log is %s", logPath)
+	case <-time.After(15 * time.Second):
+		return fmt.Errorf("hrmd did not stop within 15 s of SIGTERM; its log is %s", logPath)
 	}
 	fmt.Fprintf(out, "\nsent SIGTERM: hrmd stopped cleanly (exit 0). Remove the demo's files with: rm -r %s\n", root)
 	if len(problems) > 0 {
@@ -201,15 +219,17 @@ func collect(o options) ([]drop, error) {
 	for _, n := range names {
 		data, err := os.ReadFile(n)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read an example puzzle: %w", err)
 		}
 		drops = append(drops, drop{filepath.Base(n), data, "an example of the demo model's family"})
 	}
-	data, err := os.ReadFile(o.arcTask)
-	if err != nil {
-		return nil, fmt.Errorf("the real ARC-AGI-1 task: %w (set -arc)", err)
+	if o.arcTask != "" {
+		data, err := os.ReadFile(o.arcTask)
+		if err != nil {
+			return nil, fmt.Errorf("the real ARC-AGI-1 task: %w (point -arc at one, or -arc \"\" to leave it out)", err)
+		}
+		drops = append(drops, drop{filepath.Base(o.arcTask), data, "a real ARC-AGI-1 task the demo model was not trained for"})
 	}
-	drops = append(drops, drop{filepath.Base(o.arcTask), data, "a real ARC-AGI-1 task the demo model was not trained for"})
 	drops = append(drops, drop{brokenName, []byte(brokenPuzzle), "a broken file (its second row is short)"})
 	return drops, nil
 }
@@ -237,7 +257,7 @@ func waitReady(ctx context.Context, addr string, exited <-chan struct{}, waitErr
 		case <-exited:
 			return fmt.Errorf("hrmd exited before it was ready (%v)", *waitErr)
 		case <-ctx.Done():
-			return errors.New("hrmd was not ready in time")
+			return stopped(ctx, "hrmd was not ready")
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -261,28 +281,50 @@ type outcome struct {
 	failure    struct{ Code, Message string }
 }
 
-func waitOutcome(ctx context.Context, outbox, failed, name string, exited <-chan struct{}, waitErr *error) (outcome, error) {
+// waitOutcome waits until name has its answer (or error file) and has been
+// moved out of work/ into done/ (or failed/): the daemon writes the answer
+// first, so seeing only the answer would list the folders a moment too early.
+func waitOutcome(ctx context.Context, outbox, done, failed, name string, exited <-chan struct{}, waitErr *error) (outcome, error) {
 	var o outcome
-	answer := filepath.Join(outbox, strings.TrimSuffix(name, ".json")+".json")
+	answer := filepath.Join(outbox, daemon.AnswerName(name))
 	errFile := filepath.Join(failed, name+".error.json")
 	for {
-		if data, err := os.ReadFile(answer); err == nil {
+		if data, err := os.ReadFile(answer); err == nil && exists(filepath.Join(done, name)) {
 			o.answerPath = answer
 			o.answer = new(puzzles.AnswerFile)
-			return o, json.Unmarshal(data, o.answer)
+			if err := json.Unmarshal(data, o.answer); err != nil {
+				return o, fmt.Errorf("read the answer %s: %w", answer, err)
+			}
+			return o, nil
 		}
-		if data, err := os.ReadFile(errFile); err == nil {
+		if data, err := os.ReadFile(errFile); err == nil && exists(filepath.Join(failed, name)) {
 			o.errorPath = errFile
-			return o, json.Unmarshal(data, &o.failure)
+			if err := json.Unmarshal(data, &o.failure); err != nil {
+				return o, fmt.Errorf("read the error file %s: %w", errFile, err)
+			}
+			return o, nil
 		}
 		select {
 		case <-exited:
 			return o, fmt.Errorf("hrmd exited (%v) before answering", *waitErr)
 		case <-ctx.Done():
-			return o, errors.New("no answer and no error file in time")
+			return o, stopped(ctx, "no answer and no error file")
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// stopped says why ctx ended: the person pressed Ctrl-C, or the demo's time ran out.
+func stopped(ctx context.Context, what string) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("interrupted (%s yet)", what)
+	}
+	return fmt.Errorf("%s within the demo's time (-timeout)", what)
 }
 
 // report prints one file's outcome and returns a problem when the daemon did

@@ -105,3 +105,40 @@ func TestDemoDaemonFails(t *testing.T) {
 		t.Fatalf("want the daemon's start-up error, got %v", err)
 	}
 }
+
+func TestUseColour(t *testing.T) {
+	for _, c := range []struct {
+		mode     string
+		terminal bool
+		noColor  string
+		want     bool
+		err      bool
+	}{
+		{"auto", true, "", true, false},
+		{"auto", true, "1", false, false},
+		{"auto", false, "", false, false},
+		{"always", false, "1", true, false},
+		{"never", true, "", false, false},
+		{"rainbow", true, "", false, true},
+	} {
+		got, err := useColour(c.mode, c.terminal, c.noColor)
+		if got != c.want || (err != nil) != c.err {
+			t.Errorf("useColour(%q, %v, %q) = %v, %v", c.mode, c.terminal, c.noColor, got, err)
+		}
+	}
+}
+
+// Colour as a terminal gets it: the grids are drawn in ARC's palette.
+func TestDemoColour(t *testing.T) {
+	t.Setenv("HRMD_ORT_LIB", testenv.ORTLibrary(t))
+	o := demoOptions(t, buildHrmd(t))
+	o.colour = true
+	var out bytes.Buffer
+	if err := run(context.Background(), o, &out); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	// A red cell (the palette's 255,65,54) is drawn in every example.
+	if !strings.Contains(out.String(), "255;65;54m▀") {
+		t.Error("no red half block in the coloured output")
+	}
+}
