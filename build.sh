@@ -156,6 +156,50 @@ cmd_bench() {
   fi
 }
 
+# Cross-compile for the Jetson (linux/arm64) with Debian's gcc-aarch64-linux-gnu.
+cmd_cross() {
+  cmd_deps
+  command -v aarch64-linux-gnu-gcc >/dev/null || die "cross-compiling needs Debian's gcc-aarch64-linux-gnu: apt-get install gcc-aarch64-linux-gnu"
+  say "building bin/linux-arm64/hrmd"
+  CC=aarch64-linux-gnu-gcc CGO_ENABLED=1 GOOS=linux GOARCH=arm64 \
+    go build -trimpath -ldflags "-X $MODULE/daemon.Version=$(version)" -o bin/linux-arm64/hrmd ./daemon/cmd/hrmd
+}
+
+# An aarch64 /proc/cpuinfo, one entry per CPU the kernel may bring up. Under
+# qemu-user the host's x86 one shows through, and onnxruntime's CPU detection
+# crashes on it (SIGSEGV inside dlopen); it also wants every possible CPU listed.
+arm64_cpuinfo() {
+  local last n
+  last=$(sed 's/.*-//' /sys/devices/system/cpu/possible)
+  for n in $(seq 0 "$last"); do
+    printf 'processor\t: %s\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd42\nCPU revision\t: 1\n\n' "$n"
+  done
+}
+
+# The arm64 build, run under qemu-aarch64 on a real ARC task with the arm64
+# onnxruntime, must answer exactly as the x64 build does.
+cmd_qemu_smoke() (
+  cmd_build
+  cmd_cross
+  command -v qemu-aarch64-static >/dev/null || die "the arm64 smoke test needs qemu-user-static: apt-get install qemu-user-static"
+  [ "$(id -u)" = 0 ] || die "the arm64 smoke test bind-mounts an aarch64 /proc/cpuinfo in a private mount namespace (unshare -m): run it as root"
+  local tmp task=${1:-../shared/arc/ARC-AGI-1/training/3631a71a.json} model=${2:-engine/testdata/nova-tiny}
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  arm64_cpuinfo >"$tmp/cpuinfo"
+  say "bin/linux-arm64/hrmd solve $task under qemu-aarch64"
+  HRMD_ORT_LIB=$(ort_lib arm64) QEMU_CPU=max unshare -m sh -c \
+    'mount --bind "$1" /proc/cpuinfo && exec qemu-aarch64-static -L /usr/aarch64-linux-gnu bin/linux-arm64/hrmd solve "$2" --model "$3"' \
+    sh "$tmp/cpuinfo" "$task" "$model" >"$tmp/arm64.json" || die "the arm64 build failed under qemu (see above)"
+  HRMD_ORT_LIB=$(ort_lib x64) bin/hrmd solve "$task" --model "$model" >"$tmp/x64.json"
+  # The answers, without runtime (device and latency differ by design).
+  local a b
+  a=$(grep -v '"runtime"' "$tmp/arm64.json" | sed -n '/"answers"/,/"model"/p' | grep -v latency)
+  b=$(grep -v '"runtime"' "$tmp/x64.json" | sed -n '/"answers"/,/"model"/p' | grep -v latency)
+  [ -n "$a" ] && [ "$a" = "$b" ] || { diff "$tmp/x64.json" "$tmp/arm64.json" >&2; die "the arm64 answer differs from the x64 answer (above)"; }
+  say "arm64 under qemu answers $task with $model exactly as x64 does"
+)
+
 # The demo: the real daemon on a temporary spool with the trained demo model
 # (engine/models/demo), fed its family's examples, a real ARC task and a broken file.
 cmd_demo() {
@@ -169,6 +213,8 @@ cmd_help() {
   cat <<EOH
 usage: ./build.sh COMMAND
 
+  cross     build bin/linux-arm64/hrmd for the Jetson (needs gcc-aarch64-linux-gnu)
+  qemu-smoke [TASK [MODEL]]  the arm64 build under qemu on a real ARC task: its answer must equal x64's (root)
   demo      build, then run hrmd on a temporary spool with the demo model and show its answers
   deps      fetch onnxruntime $ORT_VERSION (linux x64 and arm64, from npm) into .cache/, Go modules, staticcheck
   build     build bin/hrmd (with the version stamped in)
@@ -182,7 +228,8 @@ main() {
   local cmd=${1:-help}
   shift || true
   case "$cmd" in
-    demo | deps | build | fixtures | test | bench | help) "cmd_$cmd" "$@" ;;
+    demo | deps | build | cross | fixtures | test | bench | help) "cmd_$cmd" "$@" ;;
+    qemu-smoke) cmd_qemu_smoke "$@" ;;
     -h | --help) cmd_help ;;
     *) cmd_help >&2; die "unknown command: $cmd" ;;
   esac
