@@ -7,10 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"go.uber.org/zap"
-
 	"github.com/hrmd/hrmd/engine"
-	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -68,14 +65,7 @@ func haloInput(rng *rand.Rand) puzzles.Grid {
 
 func demoSolver(t *testing.T, demoCheck bool) *Solver {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.ONNXRuntime.Providers = []string{engine.ProviderCPU}
-	cfg.ONNXRuntime.Library = testenv.ORTLibrary(t)
-	rt, err := engine.Open(cfg.Engine(), zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
+	rt := openCPURuntime(t)
 	bundle, err := engine.LoadBundle(demoBundle)
 	if err != nil {
 		t.Fatal(err)

@@ -50,14 +50,7 @@ func BenchmarkSolve(b *testing.B) {
 		b.Fatal(err)
 	}
 	rows := len(file.Tasks[0].Test) + len(file.Tasks[0].Train)
-	cfg := DefaultConfig()
-	cfg.ONNXRuntime.Providers = []string{engine.ProviderCPU}
-	cfg.ONNXRuntime.Library = testenv.ORTLibrary(b)
-	rt, err := engine.Open(cfg.Engine(), zap.NewNop())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rt.Close()
+	rt := openCPURuntime(b)
 	for _, model := range models {
 		for _, maxBatch := range []int{1, rows} {
 			b.Run(fmt.Sprintf("%s/max_batch%d", model[0], maxBatch), func(b *testing.B) {
@@ -87,4 +80,18 @@ func BenchmarkSolve(b *testing.B) {
 			})
 		}
 	}
+}
+
+// openCPURuntime opens onnxruntime with the CPU provider only, closed when the test ends.
+func openCPURuntime(tb testing.TB) *engine.Runtime {
+	tb.Helper()
+	cfg := DefaultConfig()
+	cfg.ONNXRuntime.Providers = []string{engine.ProviderCPU}
+	cfg.ONNXRuntime.Library = testenv.ORTLibrary(tb)
+	rt, err := engine.Open(cfg.Engine(), zap.NewNop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rt.Close() })
+	return rt
 }
