@@ -36,11 +36,14 @@ const codeUsage = "usage"
 
 const usage = `usage: hrmd COMMAND [ARGS]
 
-  run [--config /etc/hrmd/hrmd.yaml] [--instance NAME] [--shutdown-timeout 30s]
+  run [--config /etc/hrmd/hrmd.yaml] [--instance NAME] [--shutdown-timeout 30s] [--sysroot /]
         the daemon: answer the task files dropped into the inbox (see README.md)
   solve TASK.json --model DIR [--max-cycles N] [--halting model|converged|fixed]
-                  [--trace summary|full] [--config FILE] [-v]
+                  [--trace summary|full] [--config FILE] [--sysroot /] [-v]
         answer one task file (or a multi-task bundle); the answer JSON goes to stdout
+  doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /]
+        check the library, providers, GPU, folders and model; say what is wrong
+        and how to fix it; exit status 1 when something keeps hrmd from running
   version
         hrmd's version, the onnxruntime library and the providers it offers
 `
@@ -60,6 +63,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		err = cmdSolve(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		err = cmdDoctor(args[1:], stdout, stderr)
 	case "version", "--version":
 		err = cmdVersion(stdout, stderr)
 	case "help", "-h", "--help":
@@ -146,6 +151,7 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	halting := fl.String("halting", "", "model, converged or fixed (default: the config's, model)")
 	trace := fl.String("trace", "", "add a per-cycle trace to each answer: summary or full")
 	verbose := fl.Bool("v", false, "log what the engine does on stderr")
+	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this folder")
 	var taskPath string
 	// The task file may come before or after the flags.
 	for len(args) > 0 {
@@ -198,7 +204,10 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := cliLogger(stderr, *verbose)
 	defer log.Sync()
-	rt, err := engine.Open(cfg.Engine(), log)
+	device := probeDevice(*sysroot, log)
+	ec := cfg.Engine()
+	ec.Device = device.CacheKey()
+	rt, err := engine.Open(ec, log)
 	if err != nil {
 		return err
 	}
@@ -208,7 +217,7 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer m.Close()
-	s := &Solver{Model: m, Device: deviceName(log), DemoCheck: cfg.Inference.DemoCheck, Run: run}
+	s := &Solver{Model: m, Device: device.String(), DemoCheck: cfg.Inference.DemoCheck, Run: run}
 	answers, err := s.Solve(ctx, file)
 	if err != nil {
 		return err
@@ -221,16 +230,18 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
-// deviceName is runtime.device: the Jetson's model, or the CPU's.
-func deviceName(log *zap.Logger) string {
-	d, err := jetson.NewFS("/").Probe()
+// probeDevice is the device below sysroot ("/" but in tests and containers);
+// its String is runtime.device. A probe that fails is logged, not fatal:
+// hrmd runs anywhere, it only describes the device less.
+func probeDevice(sysroot string, log *zap.Logger) jetson.Device {
+	d, err := jetson.NewFS(sysroot).Probe()
 	if err != nil {
-		log.Warn("cannot identify the device", zap.Error(err))
+		log.Warn("cannot identify the device", zap.String("sysroot", sysroot), zap.Error(err))
 	}
 	if d.Model == "" {
-		return runtime.GOOS + "/" + runtime.GOARCH
+		d.Model = runtime.GOOS + "/" + runtime.GOARCH
 	}
-	return d.Model
+	return d
 }
 
 func cmdVersion(stdout, stderr io.Writer) error {

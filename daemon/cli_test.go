@@ -28,6 +28,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The doctor tests run it as an unprivileged user too.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	hrmdBin = filepath.Join(dir, "hrmd")
 	args := []string{"build", "-o", hrmdBin}
 	if raceEnabled {
@@ -51,8 +56,19 @@ type result struct {
 
 func runHrmd(t *testing.T, args ...string) result {
 	t.Helper()
+	return runCommand(t, hrmdCommand(t, args...))
+}
+
+// hrmdCommand is the real hrmd with args, on the test's onnxruntime.
+func hrmdCommand(t *testing.T, args ...string) *exec.Cmd {
 	cmd := exec.Command(hrmdBin, args...)
 	cmd.Env = append(os.Environ(), "HRMD_ORT_LIB="+testenv.ORTLibrary(t))
+	return cmd
+}
+
+// runCommand runs cmd to its end and returns its exit code and output.
+func runCommand(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -29,6 +29,15 @@ type Config struct {
 	Watch       Watch           `yaml:"watch"`
 	Log         Log             `yaml:"log"`
 	HTTP        HTTP            `yaml:"http"`
+	Thermal     Thermal         `yaml:"thermal"`
+}
+
+// Thermal is the `thermal:` section: back-pressure on a hot device.
+type Thermal struct {
+	PauseC  float64  `yaml:"pause_c"`  // take no new files at or above this (°C, hottest watched zone); 0 = off
+	ResumeC float64  `yaml:"resume_c"` // take files again at or below this
+	Zones   []string `yaml:"zones"`    // zone types watched (prefix, any case); empty = all
+	PollS   int      `yaml:"poll_s"`   // seconds between readings
 }
 
 // ONNXRuntime is the `onnxruntime:` section.
@@ -96,6 +105,10 @@ func DefaultConfig() Config {
 		Watch:     Watch{SettleMS: 250, RescanS: 10, MaxFileBytes: 4 << 20},
 		Log:       Log{Level: "info", Format: "auto"},
 		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
+		// Jetsons throttle their clocks near 99 °C; pausing below that keeps
+		// answers coming at full speed once it has cooled. PMIC-Die (a fixed
+		// 100 °C on Xavier and Nano) and the fan estimate are not watched.
+		Thermal: Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, PollS: 5},
 	}
 }
 
@@ -178,6 +191,17 @@ func (c Config) Validate() error {
 	case "auto", "json", "console":
 	default:
 		return fmt.Errorf("log.format is %q; use auto, json or console", c.Log.Format)
+	}
+	if t := c.Thermal; t.PauseC != 0 {
+		if t.PauseC < 0 || t.PauseC > 150 {
+			return fmt.Errorf("thermal.pause_c is %g; use a temperature in °C (90) or 0 for off", t.PauseC)
+		}
+		if t.ResumeC >= t.PauseC {
+			return fmt.Errorf("thermal.resume_c is %g, not below thermal.pause_c %g; resume a few degrees cooler (e.g. %g)", t.ResumeC, t.PauseC, t.PauseC-10)
+		}
+	}
+	if c.Thermal.PollS < 1 {
+		return fmt.Errorf("thermal.poll_s is %d; use 1 or more seconds", c.Thermal.PollS)
 	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {

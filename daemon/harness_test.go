@@ -27,6 +27,7 @@ type spoolUnderTest struct {
 	t                                 *testing.T
 	dir, config                       string
 	inbox, outbox, work, done, failed string
+	args                              []string // more flags for hrmd run
 }
 
 // newSpool writes a config: the tiny model on CPU, HTTP on a free port, JSON
@@ -145,7 +146,7 @@ type daemonProcess struct {
 
 func (s *spoolUnderTest) start(env ...string) *daemonProcess {
 	s.t.Helper()
-	cmd := exec.Command(hrmdBin, "run", "--config", s.config, "--instance", "test", "--shutdown-timeout", "10s")
+	cmd := exec.Command(hrmdBin, append([]string{"run", "--config", s.config, "--instance", "test", "--shutdown-timeout", "10s"}, s.args...)...)
 	cmd.Env = append(os.Environ(), append([]string{"HRMD_ORT_LIB=" + testenv.ORTLibrary(s.t)}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

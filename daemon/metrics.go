@@ -18,6 +18,11 @@ type metrics struct {
 	rescans    *prometheus.CounterVec // inbox scans by reason
 	reloads    *prometheus.CounterVec // SIGHUP reloads by result
 	ready      prometheus.Gauge       // 1 once warm
+
+	temperature   *prometheus.GaugeVec // °C by thermal zone
+	gpuLoad       prometheus.Gauge     // 0..1, Jetson only
+	thermalPaused prometheus.Gauge     // 1 while too hot to take files
+	thermalPauses prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -56,9 +61,21 @@ func newMetrics() *metrics {
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hrmd_ready", Help: "1 once the model is loaded and warmed up, 0 before and while stopping.",
 		}),
+		temperature: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hrmd_temperature_celsius", Help: "Temperature of each thermal zone of the device (/sys/class/thermal).",
+		}, []string{"zone", "type"}),
+		gpuLoad: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hrmd_gpu_load_ratio", Help: "The Jetson GPU's load, 0 to 1 (absent on other devices).",
+		}),
+		thermalPaused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hrmd_thermal_paused", Help: "1 while the device is too hot (thermal.pause_c) and no new files are taken.",
+		}),
+		thermalPauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hrmd_thermal_pauses_total", Help: "Times the intake stopped because the device was too hot.",
+		}),
 	}
 	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth,
-		m.provider, m.rescans, m.reloads, m.ready,
+		m.provider, m.rescans, m.reloads, m.ready, m.temperature, m.thermalPaused, m.thermalPauses,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"answered", "failed"} {
 		m.puzzles.WithLabelValues(o) // export zeros from the start

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/jetson"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -39,7 +40,9 @@ type daemon struct {
 	metrics    *metrics
 	spool      *Spool
 	rt         *engine.Runtime
-	device     string
+	sysroot    string        // where /proc, /sys, /etc and /dev are read from (--sysroot)
+	device     jetson.Device // probed at start
+	thermal    *thermalGuard
 
 	queue        chan *job
 	updates      chan *settings
@@ -62,6 +65,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	configPath := fl.String("config", "/etc/hrmd/hrmd.yaml", "the configuration file")
 	instance := fl.String("instance", "", "this daemon's name in the spool (work/<instance>/); default $HRMD_INSTANCE, else the host name")
 	shutdown := fl.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for the batch in flight")
+	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder (a container with the host's mounted elsewhere)")
 	if err := fl.Parse(args); err != nil {
 		return usageError("run: %v", err)
 	}
@@ -79,7 +83,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	log, level := newLogger(cfg.Log, stderr)
 	defer log.Sync()
 	d := &daemon{
-		configPath: *configPath, cfg: cfg, log: log, level: level,
+		configPath: *configPath, cfg: cfg, log: log, level: level, sysroot: *sysroot,
 		notify: notifier{log: log}, metrics: newMetrics(),
 		maxFileBytes: cfg.Watch.MaxFileBytes, settle: time.Duration(cfg.Watch.SettleMS) * time.Millisecond,
 		queue: make(chan *job, 64),
@@ -121,9 +125,9 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	d.device = deviceName(d.log)
+	d.device = probeDevice(d.sysroot, d.log)
 	d.log.Info("hrmd starting", zap.String("version", Version), zap.String("config", d.configPath),
-		zap.String("instance", instance), zap.String("device", d.device),
+		zap.String("instance", instance), zap.String("device", d.device.String()),
 		zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work))
 
 	// Signals wait from the start: a SIGTERM while the model loads is acted on
@@ -166,6 +170,7 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 	}
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	defer stopIntake()
+	d.thermal = newThermalGuard(jetson.NewFS(d.sysroot), d.cfg.Thermal, d.log, d.metrics)
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	stop := make(chan struct{})
@@ -175,7 +180,8 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 		log: d.log, metrics: d.metrics, now: time.Now}
 	wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
 	workerDone := make(chan struct{})
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); d.thermal.run(intakeCtx) }()
 	go func() { defer wg.Done(); w.run(intakeCtx, settled) }()
 	go func() { defer wg.Done(); d.intake(intakeCtx, settled, recovered) }()
 	go func() { defer close(workerDone); wk.run(stop, runCtx, first) }()
@@ -261,13 +267,15 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 
 // load opens the runtime (first time) and loads and warms the model of cfg.
 func (d *daemon) load(cfg Config) (*settings, error) {
+	ec := cfg.Engine()
+	ec.Device = d.device.CacheKey()
 	if d.rt == nil {
-		rt, err := engine.Open(cfg.Engine(), d.log)
+		rt, err := engine.Open(ec, d.log)
 		if err != nil {
 			return nil, err
 		}
 		d.rt = rt
-	} else if err := d.rt.Reconfigure(cfg.Engine()); err != nil {
+	} else if err := d.rt.Reconfigure(ec); err != nil {
 		return nil, err
 	}
 	bundle, err := engine.LoadBundle(cfg.Model)
@@ -279,13 +287,23 @@ func (d *daemon) load(cfg Config) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	lm := &loadedModel{model: m, mr: newModelRun(m, d.device, false)}
+	lm := &loadedModel{model: m, mr: newModelRun(m, d.device.String(), false)}
 	if err := warmUp(m, cfg.Inference.MaxBatch); err != nil {
 		m.Close()
 		return nil, err
 	}
+	took := time.Since(started)
+	if c := m.EngineCache(); c.Dir != "" {
+		// TensorRT builds its engine during the load and the warm-up: minutes
+		// on a Jetson the first time, seconds once it is cached.
+		how := "built (first start with this model, library, device and precision)"
+		if c.Found {
+			how = "loaded from the cache"
+		}
+		d.log.Info("tensorrt engine "+how, zap.String("engine_cache", c.Dir), zap.Duration("took", took))
+	}
 	d.log.Info("model loaded and warmed up", zap.String("model", bundle.Manifest.Name), zap.String("sha256", bundle.SHA256),
-		zap.String("provider", m.Provider()), zap.String("precision", m.Precision()), zap.Duration("took", time.Since(started)))
+		zap.String("provider", m.Provider()), zap.String("precision", m.Precision()), zap.Duration("took", took))
 	return d.settingsFor(cfg, lm), nil
 }
 
@@ -338,20 +356,23 @@ func (d *daemon) prepareReload(old Config, latest *settings) reloadResult {
 		{"inbox", old.Inbox, cfg.Inbox}, {"outbox", old.Outbox, cfg.Outbox}, {"spool", old.Spool, cfg.Spool},
 		{"http.listen", old.HTTP.Listen, cfg.HTTP.Listen}, {"log.format", old.Log.Format, cfg.Log.Format},
 		{"watch", old.Watch, cfg.Watch}, {"onnxruntime.library", old.ONNXRuntime.Library, cfg.ONNXRuntime.Library},
+		{"thermal", old.Thermal, cfg.Thermal},
 	} {
 		if !reflect.DeepEqual(k.old, k.new) {
 			d.log.Warn("this setting changes only at a restart; keeping the running value", zap.String("key", k.key))
 		}
 	}
-	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format, cfg.Watch, cfg.ONNXRuntime.Library =
-		old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format, old.Watch, old.ONNXRuntime.Library
+	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format, cfg.Watch, cfg.ONNXRuntime.Library, cfg.Thermal =
+		old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format, old.Watch, old.ONNXRuntime.Library, old.Thermal
 
 	lm := latest.model
 	reloaded := modelChanged(old, cfg, latest)
 	if reloaded {
 		next, err := d.load(cfg)
 		if err != nil {
-			if rerr := d.rt.Reconfigure(old.Engine()); rerr != nil {
+			restore := old.Engine()
+			restore.Device = d.device.CacheKey()
+			if rerr := d.rt.Reconfigure(restore); rerr != nil {
 				d.log.Error("cannot restore the engine settings", zap.Error(rerr))
 			}
 			return reloadResult{err: err}
@@ -405,6 +426,10 @@ func (d *daemon) intake(ctx context.Context, in <-chan settledFile, recovered []
 		case <-ctx.Done():
 			return
 		case f := <-in:
+			// Too hot: the file stays in the inbox until it has cooled down.
+			if !d.thermal.wait(ctx) {
+				return
+			}
 			d.take(ctx, f)
 		}
 	}

@@ -36,6 +36,9 @@ type Config struct {
 	Require   string   // a provider that must load, or loading fails
 	Threads   int      // intra-op threads; 0 = ONNX Runtime's default, one per core
 	TensorRT  TensorRTConfig
+	// Device names the GPU and its software (jetson.Device.CacheKey): a
+	// TensorRT engine built on one device is invalid on another.
+	Device string
 }
 
 // TensorRTConfig holds the TensorRT provider's settings for an fp16 engine cached on disk.

@@ -34,6 +34,8 @@ type Model struct {
 	vocab     int
 	haltWidth int
 
+	engineCache EngineCacheUse
+
 	states      []*stateBuffer // step inputs, in graphs.step.inputs order
 	stepOutputs []stepOutput   // in graphs.step.outputs order
 	initOutputs []*stateBuffer // in graphs.init.outputs order
@@ -118,10 +120,11 @@ func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, maxBatch in
 		if rt.cfg.TensorRT.FP16 {
 			m.precision = "fp16"
 		}
-		cacheDir = rt.engineCacheDir(b, m.precision)
+		cacheDir = rt.EngineCacheDir(b, m.precision)
 		if err := ensureDir(cacheDir); err != nil {
 			return nil, &Error{Code: CodeConfig, Message: fmt.Sprintf("tensorrt.engine_cache: %v", err), Err: err}
 		}
+		m.engineCache = EngineCacheUse{Dir: cacheDir, Found: hasEngine(cacheDir)}
 	}
 	mf := b.Manifest
 	started := time.Now()
@@ -196,6 +199,18 @@ func (rt *Runtime) newSession(b *Bundle, g Graph, chain []string, profile []tens
 	}
 	return s, nil
 }
+
+// EngineCacheUse says which TensorRT engine folder a model uses and whether
+// it held a built engine when the model was loaded (else TensorRT builds one,
+// which takes minutes on a Jetson).
+type EngineCacheUse struct {
+	Dir   string // "" when TensorRT is not the provider
+	Found bool
+}
+
+// EngineCache is the model's TensorRT engine folder and whether its engine
+// came from there.
+func (m *Model) EngineCache() EngineCacheUse { return m.engineCache }
 
 // Bundle is the bundle this model was loaded from.
 func (m *Model) Bundle() *Bundle { return m.bundle }

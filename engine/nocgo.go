@@ -71,3 +71,18 @@ func (*Model) MaxBatch() int { return 0 }
 
 // Close does nothing.
 func (*Model) Close() error { return nil }
+
+// EngineCacheDir needs cgo.
+func (*Runtime) EngineCacheDir(*Bundle, string) string { return "" }
+
+// EngineCacheUse needs cgo.
+type EngineCacheUse struct {
+	Dir   string
+	Found bool
+}
+
+// EngineCache needs cgo.
+func (*Model) EngineCache() EngineCacheUse { return EngineCacheUse{} }
+
+// CheckBundle needs cgo.
+func (*Runtime) CheckBundle(*Bundle) error { return errNoCgo() }

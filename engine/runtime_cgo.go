@@ -153,7 +153,7 @@ func (rt *Runtime) tensorRTOptions(profile []tensorShape, cacheDir string, maxBa
 	}
 	if cacheDir != "" {
 		o["trt_engine_cache_path"] = cacheDir
-		o["trt_timing_cache_path"] = filepath.Join(filepath.Dir(cacheDir), "timing")
+		o["trt_timing_cache_path"] = filepath.Join(filepath.Dir(cacheDir), timingCacheDir)
 	}
 	if len(profile) > 0 {
 		// One engine serves every batch size from 1 to maxBatch.
@@ -183,11 +183,10 @@ func boolOption(b bool) string {
 	return "0"
 }
 
-// engineCacheDir is the TensorRT engine folder for one model: an engine built
-// for another model, library or precision must never be loaded, so each gets
-// its own folder.
-func (rt *Runtime) engineCacheDir(b *Bundle, precision string) string {
-	return filepath.Join(rt.cfg.TensorRT.EngineCache, fmt.Sprintf("%s-%s-ort%s-%s", b.Manifest.Name, b.SHA256[:16], rt.version, precision))
+// EngineCacheDir is the TensorRT engine folder for b on this library and
+// device (see EngineCacheKey).
+func (rt *Runtime) EngineCacheDir(b *Bundle, precision string) string {
+	return filepath.Join(rt.cfg.TensorRT.EngineCache, EngineCacheKey(b, rt.version, rt.cfg.Device, precision))
 }
 
 // providerChain returns the configured providers the library can use, in
@@ -218,4 +217,11 @@ func ensureDir(dir string) error {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	return nil
+}
+
+// CheckBundle reads the bundle's graphs and checks their inputs and outputs
+// against the manifest, without creating sessions (no engine build).
+func (rt *Runtime) CheckBundle(b *Bundle) error {
+	_, err := inspectBundle(b)
+	return err
 }

@@ -17,13 +17,14 @@ func TestTensorRTOptions(t *testing.T) {
 	cfg.TensorRT.EngineCache = "/var/cache/hrmd/trt"
 	cfg.TensorRT.WorkspaceMB = 512
 	cfg.TensorRT.BuilderOptimizationLevel = 5
+	cfg.Device = "tegra234-l4t36.3.0"
 	rt := &Runtime{cfg: cfg, version: "1.30.0"}
 	b, err := LoadBundle(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cacheDir := rt.engineCacheDir(b, "fp16")
-	if want := filepath.Join("/var/cache/hrmd/trt", "nova-tiny-"+b.SHA256[:16]+"-ort1.30.0-fp16"); cacheDir != want {
+	cacheDir := rt.EngineCacheDir(b, "fp16")
+	if want := filepath.Join("/var/cache/hrmd/trt", "nova-tiny-"+b.SHA256[:16]+"-ort1.30.0-tegra234-l4t36.3.0-fp16"); cacheDir != want {
 		t.Errorf("engine cache %s, want %s", cacheDir, want)
 	}
 	state := []int64{900, 32}

@@ -1,0 +1,500 @@
+package daemon
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/jetson"
+)
+
+// CodeDoctor is the error code of a doctor run that found something blocking.
+const CodeDoctor = "doctor_found_problems"
+
+// Check outcomes, from fine to blocking.
+const (
+	checkOK   = "ok"
+	checkInfo = "info"
+	checkWarn = "warn"
+	checkFail = "FAIL" // hrmd cannot run (or cannot run as configured)
+)
+
+// finding is one line of the doctor's report.
+type finding struct {
+	status string
+	area   string
+	what   string
+	fix    string // what to do; empty when nothing is to be done
+}
+
+// doctor checks, for one configuration, everything `hrmd run` needs, and
+// says how to fix what is wrong. Everything is read below sysroot.
+type doctor struct {
+	cfg      Config
+	sysroot  string
+	findings []finding
+}
+
+func (d *doctor) add(status, area, what, fix string) {
+	d.findings = append(d.findings, finding{status, area, what, fix})
+}
+
+func cmdDoctor(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	configPath := fl.String("config", "", "the hrmd.yaml to check (default /etc/hrmd/hrmd.yaml when it exists, else the defaults)")
+	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder")
+	if err := fl.Parse(args); err != nil {
+		return usageError("doctor: %v", err)
+	}
+	if fl.NArg() > 0 {
+		return usageError("doctor takes no arguments, only flags; got %q", fl.Arg(0))
+	}
+	d := &doctor{cfg: DefaultConfig(), sysroot: *sysroot}
+	d.checkConfig(*configPath)
+	d.checkUser()
+	device := d.checkDevice()
+	ec := d.cfg.Engine()
+	ec.Device = device.CacheKey()
+	log := cliLogger(stderr, false)
+	defer log.Sync()
+	rt, err := engine.Open(ec, log)
+	if err != nil {
+		d.add(checkFail, "library", message(err), "install onnxruntime ≥ 1.24 (./build.sh deps on a workstation, or a TensorRT build on a Jetson: README, Deploy to a Jetson) and set onnxruntime.library")
+	} else {
+		defer rt.Close()
+		d.add(checkOK, "library", fmt.Sprintf("onnxruntime %s at %s", rt.Version(), rt.LibraryPath()), "")
+		d.checkProviders(rt, device)
+	}
+	d.checkGPULibraries(rt)
+	d.checkGPUNodes(device)
+	d.checkFolders()
+	d.checkInotify()
+	bundle := d.checkModel(rt)
+	d.checkEngineCache(rt, bundle)
+
+	failures := d.report(stdout)
+	if failures > 0 {
+		return &Error{Code: CodeDoctor, Message: fmt.Sprintf("%d problem(s) above keep hrmd from running as configured", failures)}
+	}
+	return nil
+}
+
+// report prints the findings and returns how many block running.
+func (d *doctor) report(w io.Writer) int {
+	failures := 0
+	for _, f := range d.findings {
+		fmt.Fprintf(w, "%-4s  %-12s %s\n", f.status, f.area, f.what)
+		if f.fix != "" {
+			fmt.Fprintf(w, "      %-12s fix: %s\n", "", f.fix)
+		}
+		if f.status == checkFail {
+			failures++
+		}
+	}
+	switch failures {
+	case 0:
+		fmt.Fprintln(w, "hrmd can run with this configuration.")
+	default:
+		fmt.Fprintf(w, "%d problem(s) keep hrmd from running; fix the FAIL lines above.\n", failures)
+	}
+	return failures
+}
+
+func (d *doctor) checkConfig(path string) {
+	explicit := path != ""
+	if !explicit {
+		path = "/etc/hrmd/hrmd.yaml"
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			d.add(checkInfo, "config", "no "+path+": checking the defaults", "pass --config FILE to check another configuration")
+			return
+		}
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		d.add(checkFail, "config", message(err), "correct the key it names; systemd/hrmd.yaml lists every key with its default")
+		return
+	}
+	d.cfg = cfg
+	d.add(checkOK, "config", path, "")
+}
+
+// checkUser says whose rights the checks use: folders and GPU devices that
+// are fine for root can be closed to the service's own user.
+func (d *doctor) checkUser() {
+	name := strconv.Itoa(os.Geteuid())
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if name == "hrmd" {
+		d.add(checkInfo, "user", "checking as hrmd, the service's user", "")
+		return
+	}
+	d.add(checkInfo, "user", fmt.Sprintf("checking as %s; the service runs as hrmd", name),
+		"sudo -u hrmd hrmd doctor --config /etc/hrmd/hrmd.yaml checks with the service's rights")
+}
+
+func (d *doctor) checkDevice() jetson.Device {
+	dev, err := jetson.NewFS(d.sysroot).Probe()
+	if err != nil {
+		d.add(checkWarn, "device", fmt.Sprintf("cannot identify the device: %v", err), "")
+	}
+	if dev.Model == "" {
+		dev.Model = "unknown device"
+	}
+	d.add(checkInfo, "device", dev.String(), "")
+	if dev.Jetson && dev.JetPack == "" {
+		d.add(checkWarn, "device", "unknown L4T release "+orNone(dev.L4T)+" (etc/nv_tegra_release)", "hrmd is built and tested for JetPack 6 (L4T 36)")
+	}
+	return dev
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// checkProviders probes each configured provider the way a model load does.
+func (d *doctor) checkProviders(rt *engine.Runtime, device jetson.Device) {
+	configured := d.cfg.ONNXRuntime.Providers
+	first := ""
+	for _, p := range rt.Providers() {
+		if !slices.Contains(configured, p.Name) {
+			continue
+		}
+		switch {
+		case p.Available:
+			d.add(checkOK, "provider", p.ORTName+" available", "")
+			if first == "" {
+				first = p.Name
+			}
+		case p.Name == d.cfg.ONNXRuntime.Require:
+			d.add(checkFail, "provider", fmt.Sprintf("%s unavailable and onnxruntime.require is %s: %s", p.ORTName, p.Name, oneLine(p.Reason)),
+				"install an onnxruntime built with "+p.ORTName+" and its libraries (README, Deploy to a Jetson), or remove onnxruntime.require")
+		default:
+			d.add(checkInfo, "provider", fmt.Sprintf("%s unavailable (skipped): %s", p.ORTName, oneLine(p.Reason)), "")
+		}
+	}
+	if first == "" {
+		first = engine.ProviderCPU // onnxruntime's last resort
+	}
+	what := "models run on " + engine.ORTProviderName(first)
+	switch {
+	case first == engine.ProviderCPU && device.Jetson:
+		d.add(checkWarn, "provider", what+" although this is a Jetson: about 10-50x slower than TensorRT",
+			"install a TensorRT-enabled onnxruntime ≥ 1.24 and set onnxruntime.library (README, Deploy to a Jetson)")
+	default:
+		d.add(checkOK, "provider", what, "")
+	}
+}
+
+// gpuLibraries are the NVIDIA libraries the TensorRT and CUDA providers load.
+var gpuLibraries = []struct{ provider, pattern string }{
+	{engine.ProviderTensorRT, "libnvinfer.so*"},
+	{engine.ProviderTensorRT, "libnvonnxparser.so*"},
+	{engine.ProviderCUDA, "libcudart.so*"},
+	{engine.ProviderCUDA, "libcublas.so*"},
+	{engine.ProviderCUDA, "libcudnn.so*"},
+}
+
+// checkGPULibraries looks for what the GPU providers load: onnxruntime's
+// provider libraries beside it, and NVIDIA's from JetPack or CUDA.
+func (d *doctor) checkGPULibraries(rt *engine.Runtime) {
+	wantTRT := slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT)
+	wantCUDA := slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderCUDA)
+	if !wantTRT && !wantCUDA {
+		return
+	}
+	dirs := []string{"usr/lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu/nvidia", "usr/lib/x86_64-linux-gnu",
+		"usr/local/cuda/lib64", "usr/local/cuda/targets/aarch64-linux/lib", "usr/lib"}
+	var search []string
+	if rt != nil {
+		search = append(search, filepath.Dir(rt.LibraryPath()))
+	}
+	for _, p := range filepath.SplitList(os.Getenv("LD_LIBRARY_PATH")) {
+		if p != "" {
+			search = append(search, p)
+		}
+	}
+	for _, dir := range dirs {
+		search = append(search, filepath.Join(d.sysroot, dir))
+	}
+	find := func(pattern string) string {
+		for _, dir := range search {
+			if m, _ := filepath.Glob(filepath.Join(dir, pattern)); len(m) > 0 {
+				return m[0]
+			}
+		}
+		return ""
+	}
+	var missing []string
+	check := func(provider, pattern string) {
+		if (provider == engine.ProviderTensorRT && !wantTRT) || (provider == engine.ProviderCUDA && !wantCUDA && !wantTRT) {
+			return
+		}
+		if path := find(pattern); path != "" {
+			d.add(checkOK, "gpu library", path, "")
+		} else {
+			missing = append(missing, pattern)
+		}
+	}
+	if rt != nil {
+		check(engine.ProviderTensorRT, "libonnxruntime_providers_tensorrt.so")
+		check(engine.ProviderCUDA, "libonnxruntime_providers_cuda.so")
+		check(engine.ProviderCUDA, "libonnxruntime_providers_shared.so")
+	}
+	for _, l := range gpuLibraries {
+		check(l.provider, l.pattern)
+	}
+	if len(missing) > 0 {
+		d.add(checkInfo, "gpu library", "not found: "+strings.Join(missing, ", "),
+			"for TensorRT and CUDA: JetPack's CUDA, cuDNN and TensorRT, and an onnxruntime built with them (README, Deploy to a Jetson)")
+	}
+}
+
+// checkGPUNodes checks the GPU device nodes this user must open.
+func (d *doctor) checkGPUNodes(device jetson.Device) {
+	nodes := jetson.NewFS(d.sysroot).GPUDeviceNodes()
+	if len(nodes) == 0 {
+		status := checkInfo
+		if device.Jetson {
+			status = checkWarn
+		}
+		d.add(status, "gpu devices", "no GPU device nodes (/dev/nvmap, /dev/nvhost-*, /dev/nvidia0): CPU only", "")
+		return
+	}
+	var closed []string
+	for _, n := range nodes {
+		if err := unix.Access(n, unix.R_OK|unix.W_OK); err != nil {
+			closed = append(closed, n)
+		}
+	}
+	if len(closed) == 0 {
+		d.add(checkOK, "gpu devices", fmt.Sprintf("%d GPU device nodes readable and writable (%s ...)", len(nodes), nodes[0]), "")
+		return
+	}
+	status := checkWarn
+	if d.cfg.ONNXRuntime.Require == engine.ProviderTensorRT || d.cfg.ONNXRuntime.Require == engine.ProviderCUDA {
+		status = checkFail
+	}
+	d.add(status, "gpu devices", "this user cannot open "+strings.Join(closed, ", "),
+		"the GPU nodes belong to the video group: usermod -aG video USER (the unit has SupplementaryGroups=video)")
+}
+
+// checkFolders checks every folder hrmd writes: there (or creatable),
+// writable, on which filesystem, with how much room.
+func (d *doctor) checkFolders() {
+	c := d.cfg
+	folders := []struct{ key, dir string }{
+		{"inbox", c.Inbox}, {"outbox", c.Outbox}, {"spool", c.Spool},
+		{"spool", filepath.Join(c.Spool, "work")}, {"spool", filepath.Join(c.Spool, "done")}, {"spool", filepath.Join(c.Spool, "failed")},
+	}
+	if slices.Contains(c.ONNXRuntime.Providers, engine.ProviderTensorRT) {
+		folders = append(folders, struct{ key, dir string }{"tensorrt.engine_cache", c.TensorRT.EngineCache})
+	}
+	devices := map[string]uint64{}
+	for _, f := range folders {
+		existing, err := nearestExisting(f.dir)
+		if err != nil {
+			d.add(checkFail, "folder", fmt.Sprintf("%s %s: %v", f.key, f.dir, err), "create it, or set "+f.key+" in hrmd.yaml")
+			continue
+		}
+		if err := writable(existing); err != nil {
+			what := fmt.Sprintf("%s %s is not writable by this user: %v", f.key, f.dir, unwrapPath(err))
+			if existing != f.dir {
+				what = fmt.Sprintf("%s %s does not exist and cannot be created in %s: %v", f.key, f.dir, existing, unwrapPath(err))
+			}
+			d.add(checkFail, "folder", what, "chown hrmd:hrmd it (systemd-tmpfiles --create does, with the shipped hrmd.tmpfiles), or set "+f.key+" in hrmd.yaml")
+			continue
+		}
+		var st unix.Statfs_t
+		if err := unix.Statfs(existing, &st); err != nil {
+			d.add(checkWarn, "folder", fmt.Sprintf("%s %s: %v", f.key, f.dir, err), "")
+			continue
+		}
+		var s unix.Stat_t
+		if err := unix.Stat(existing, &s); err == nil {
+			devices[f.dir] = s.Dev
+		}
+		fsName := filesystemName(st.Type)
+		free := st.Bavail * uint64(st.Bsize)
+		what := fmt.Sprintf("%s %s writable, %s, %s free", f.key, f.dir, fsName, humanBytes(free))
+		if existing != f.dir {
+			what = fmt.Sprintf("%s %s will be created (in %s, writable, %s, %s free)", f.key, f.dir, existing, fsName, humanBytes(free))
+		}
+		switch {
+		case free < 64<<20:
+			d.add(checkFail, "folder", what, "free some space: answers, moved inputs and TensorRT engines need room")
+		case free < 1<<30:
+			d.add(checkWarn, "folder", what, "less than 1 GiB free: a TensorRT engine alone can take hundreds of MB")
+		case isNetworkFS(st.Type) && f.key == "inbox":
+			d.add(checkWarn, "folder", what, "inotify does not see files written by other machines on a network filesystem; watch.rescan_s finds them (keep it above 0)")
+		default:
+			d.add(checkOK, "folder", what, "")
+		}
+	}
+	// Claims are renames from the inbox into work/, which cannot cross filesystems.
+	if in, ok := devices[c.Inbox]; ok {
+		if work, ok := devices[filepath.Join(c.Spool, "work")]; ok && in != work {
+			d.add(checkFail, "folder", fmt.Sprintf("inbox %s and spool %s are on different filesystems", c.Inbox, c.Spool),
+				"put them on one filesystem: a file is claimed by an atomic rename")
+		}
+	}
+}
+
+// nearestExisting is dir, or the closest parent that exists (where hrmd
+// would create it).
+func nearestExisting(dir string) (string, error) {
+	for p := dir; ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		if err == nil {
+			if !info.IsDir() {
+				return "", fmt.Errorf("%s is not a folder", p)
+			}
+			return p, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("stat %s: %w", p, unwrapPath(err))
+		}
+		if filepath.Dir(p) == p {
+			return "", fmt.Errorf("no part of %s exists", dir)
+		}
+	}
+}
+
+func writable(dir string) error {
+	f, err := os.CreateTemp(dir, ".hrmd-doctor-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// filesystemName names the statfs magic numbers hrmd's folders are likely on.
+func filesystemName(magic int64) string {
+	names := map[int64]string{
+		unix.EXT4_SUPER_MAGIC: "ext4", unix.XFS_SUPER_MAGIC: "xfs", unix.BTRFS_SUPER_MAGIC: "btrfs",
+		unix.TMPFS_MAGIC: "tmpfs", unix.OVERLAYFS_SUPER_MAGIC: "overlayfs", unix.NFS_SUPER_MAGIC: "nfs",
+		unix.SMB2_SUPER_MAGIC: "smb", unix.CIFS_SUPER_MAGIC: "cifs", unix.FUSE_SUPER_MAGIC: "fuse",
+		unix.MSDOS_SUPER_MAGIC: "vfat", unix.F2FS_SUPER_MAGIC: "f2fs", unix.SQUASHFS_MAGIC: "squashfs",
+		unix.V9FS_MAGIC: "9p",
+	}
+	if n, ok := names[magic]; ok {
+		return n
+	}
+	return fmt.Sprintf("filesystem 0x%x", magic)
+}
+
+func isNetworkFS(magic int64) bool {
+	switch magic {
+	case unix.NFS_SUPER_MAGIC, unix.SMB2_SUPER_MAGIC, unix.CIFS_SUPER_MAGIC, unix.FUSE_SUPER_MAGIC, unix.V9FS_MAGIC:
+		return true
+	}
+	return false
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
+// checkInotify reads the kernel's inotify limits: hrmd needs one instance
+// and one watch, but other programs may have used them all.
+func (d *doctor) checkInotify() {
+	read := func(name string) (int, error) {
+		data, err := os.ReadFile(filepath.Join(d.sysroot, "proc/sys/fs/inotify", name))
+		if err != nil {
+			return 0, err
+		}
+		return strconv.Atoi(strings.TrimSpace(string(data)))
+	}
+	watches, err1 := read("max_user_watches")
+	instances, err2 := read("max_user_instances")
+	if err := errors.Join(err1, err2); err != nil {
+		d.add(checkWarn, "inotify", "cannot read the limits: "+oneLine(err.Error()), "watch.rescan_s still finds new files if inotify fails")
+		return
+	}
+	what := fmt.Sprintf("max_user_watches %d, max_user_instances %d (hrmd uses 1 of each)", watches, instances)
+	if watches < 1 || instances < 1 {
+		d.add(checkFail, "inotify", what, "raise them: sysctl fs.inotify.max_user_instances=128 fs.inotify.max_user_watches=8192")
+		return
+	}
+	d.add(checkOK, "inotify", what, "")
+}
+
+// checkModel loads the bundle and, with a library, reads its graphs.
+func (d *doctor) checkModel(rt *engine.Runtime) *engine.Bundle {
+	b, err := engine.LoadBundle(d.cfg.Model)
+	if err != nil {
+		d.add(checkFail, "model", fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(message(err))),
+			"point model: at a readable bundle folder (hrm.yaml, init.onnx, step.onnx): engine/export/hrm_export.py makes one, engine/models/demo is one")
+		return nil
+	}
+	if rt != nil {
+		if err := rt.CheckBundle(b); err != nil {
+			d.add(checkFail, "model", fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(message(err))), "export the bundle again (engine/export/hrm_export.py)")
+			return nil
+		}
+	}
+	d.add(checkOK, "model", fmt.Sprintf("%s (%s, %dx%d grid, sha256 %s) at %s", b.Manifest.Name, b.Manifest.Family,
+		b.Manifest.Grid, b.Manifest.Grid, b.SHA256[:12], d.cfg.Model), "")
+	return b
+}
+
+// checkEngineCache says whether this model's TensorRT engine is built and
+// lists the folders no current combination uses any more.
+func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
+	if !slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT) {
+		return
+	}
+	root := d.cfg.TensorRT.EngineCache
+	entries, err := engine.ListEngineCache(root)
+	if err != nil {
+		d.add(checkWarn, "engine cache", err.Error(), "")
+		return
+	}
+	current := ""
+	if rt != nil && b != nil {
+		precision := "fp32"
+		if d.cfg.TensorRT.FP16 {
+			precision = "fp16"
+		}
+		current = filepath.Base(rt.EngineCacheDir(b, precision))
+	}
+	found := false
+	for _, e := range entries {
+		switch {
+		case e.Name == current && e.Engines > 0:
+			found = true
+			d.add(checkOK, "engine cache", fmt.Sprintf("%s: built (%d engines, %s)", e.Path, e.Engines, humanBytes(uint64(e.Bytes))), "")
+		case e.Name == current:
+			found = true
+			d.add(checkInfo, "engine cache", e.Path+": no engine built yet; the next start builds it (minutes on a Jetson)", "")
+		default:
+			d.add(checkInfo, "engine cache", fmt.Sprintf("old: %s (%s, last written %s) is for another model, library, device or precision",
+				e.Path, humanBytes(uint64(e.Bytes)), e.Modified.Format("2006-01-02")), "rm -r "+e.Path+" frees it")
+		}
+	}
+	if current != "" && !found {
+		d.add(checkInfo, "engine cache", filepath.Join(root, current)+": not built yet; the first start with TensorRT builds it (minutes on a Jetson)", "")
+	}
+}

@@ -1,0 +1,175 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/jetson"
+)
+
+// thermalGuard reads the device's temperatures for /metrics and holds the
+// intake while the hottest watched zone is too hot: a Jetson that keeps
+// running a model at its limit throttles its clocks, then shuts down. Files
+// wait in the inbox meanwhile; nothing is lost.
+type thermalGuard struct {
+	fs      jetson.FS
+	cfg     Thermal
+	log     *zap.Logger
+	metrics *metrics
+
+	mu       sync.Mutex
+	open     chan struct{} // closed while files may be taken
+	pausedAt time.Time     // zero while open
+	// Owned by the run goroutine.
+	warned       bool // a read failure was logged (once until it recovers)
+	gpuLoadShown bool
+}
+
+func newThermalGuard(fs jetson.FS, cfg Thermal, log *zap.Logger, m *metrics) *thermalGuard {
+	open := make(chan struct{})
+	close(open)
+	return &thermalGuard{fs: fs, cfg: cfg, log: log, metrics: m, open: open}
+}
+
+// wait returns once files may be taken, or false when ctx ends first.
+func (g *thermalGuard) wait(ctx context.Context) bool {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	select {
+	case <-open:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// watched says whether the zone type is one thermal.zones names (a prefix,
+// in any case); an empty list watches every zone.
+func (g *thermalGuard) watched(zoneType string) bool {
+	if len(g.cfg.Zones) == 0 {
+		return true
+	}
+	t := strings.ToLower(zoneType)
+	return slices.ContainsFunc(g.cfg.Zones, func(z string) bool { return strings.HasPrefix(t, strings.ToLower(z)) })
+}
+
+// run polls the temperatures until ctx ends.
+func (g *thermalGuard) run(ctx context.Context) {
+	g.describe()
+	t := time.NewTicker(time.Duration(g.cfg.PollS) * time.Second)
+	defer t.Stop()
+	for {
+		g.poll()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// describe logs once what the guard watches, so a board whose zones have
+// other names does not go unguarded without a word.
+func (g *thermalGuard) describe() {
+	zones, err := g.fs.Thermals()
+	if err != nil {
+		g.log.Warn("cannot read the thermal zones", zap.Error(err))
+		return
+	}
+	var all, watched []string
+	for _, z := range zones {
+		all = append(all, z.Type)
+		if g.watched(z.Type) {
+			watched = append(watched, z.Type)
+		}
+	}
+	switch {
+	case g.cfg.PauseC == 0:
+		g.log.Info("thermal back-pressure off (thermal.pause_c is 0)", zap.Strings("zones", all))
+	case len(watched) == 0:
+		g.log.Warn("thermal back-pressure has no zone to watch: none of the device's zones matches thermal.zones",
+			zap.Strings("zones", all), zap.Strings("thermal.zones", g.cfg.Zones))
+	default:
+		g.log.Info("thermal back-pressure", zap.Strings("watching", watched), zap.Float64("pause_c", g.cfg.PauseC),
+			zap.Float64("resume_c", g.cfg.ResumeC))
+	}
+}
+
+func (g *thermalGuard) poll() {
+	zones, err := g.fs.Thermals()
+	if err != nil {
+		// The zones that could be read still count; the others are logged once.
+		if !g.warned {
+			g.log.Warn("cannot read some temperatures", zap.Int("zones_read", len(zones)), zap.Error(err))
+			g.warned = true
+		}
+	} else {
+		g.warned = false
+	}
+	hottest, hotZone := 0.0, ""
+	for _, z := range zones {
+		g.metrics.temperature.WithLabelValues(z.Zone, z.Type).Set(z.Celsius)
+		if g.watched(z.Type) && (hotZone == "" || z.Celsius > hottest) {
+			hottest, hotZone = z.Celsius, z.Type
+		}
+	}
+	if load, ok, err := g.fs.GPULoad(); err == nil && ok {
+		// Registered on the first reading, so hosts without one do not
+		// export a GPU load of 0.
+		if !g.gpuLoadShown {
+			g.metrics.registry.MustRegister(g.metrics.gpuLoad)
+			g.gpuLoadShown = true
+		}
+		g.metrics.gpuLoad.Set(load)
+	}
+	if g.cfg.PauseC == 0 {
+		return
+	}
+	if hotZone == "" {
+		// Unknown is not hot: a guard that cannot see must not hold files forever.
+		g.setOpen(true, "", 0, "no watched zone could be read")
+		return
+	}
+	switch {
+	case hottest >= g.cfg.PauseC:
+		g.setOpen(false, hotZone, hottest, "")
+	case hottest <= g.cfg.ResumeC:
+		g.setOpen(true, hotZone, hottest, "")
+	}
+}
+
+// setOpen changes the state with a log line and the counters; between
+// resume_c and pause_c it stays as it is (hysteresis).
+func (g *thermalGuard) setOpen(open bool, zone string, celsius float64, why string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	paused := !g.pausedAt.IsZero()
+	switch {
+	case !open && !paused:
+		g.open = make(chan struct{})
+		g.pausedAt = time.Now()
+		g.metrics.thermalPaused.Set(1)
+		g.metrics.thermalPauses.Inc()
+		g.log.Warn("too hot: taking no new files until it cools down; they wait in the inbox",
+			zap.String("zone", zone), zap.String("celsius", fmt.Sprintf("%.1f", celsius)),
+			zap.Float64("pause_c", g.cfg.PauseC), zap.Float64("resume_c", g.cfg.ResumeC))
+	case open && paused:
+		close(g.open)
+		fields := []zap.Field{zap.Duration("paused_for", time.Since(g.pausedAt).Round(time.Second))}
+		if why != "" {
+			fields = append(fields, zap.String("reason", why))
+		} else {
+			fields = append(fields, zap.String("zone", zone), zap.String("celsius", fmt.Sprintf("%.1f", celsius)))
+		}
+		g.pausedAt = time.Time{}
+		g.metrics.thermalPaused.Set(0)
+		g.log.Info("cooled down: taking files again", fields...)
+	}
+}

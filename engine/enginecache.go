@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// EngineCacheKey names the TensorRT engine folder of one model. A TensorRT
+// engine is only valid for the graph, onnxruntime (and so TensorRT) build,
+// GPU and precision it was built with; each of them is in the name, so a
+// change of any makes a new folder instead of loading a stale engine.
+func EngineCacheKey(b *Bundle, ortVersion, device, precision string) string {
+	if device == "" {
+		device = "unknown-device"
+	}
+	return fmt.Sprintf("%s-%s-ort%s-%s-%s", b.Manifest.Name, b.SHA256[:16], ortVersion, device, precision)
+}
+
+// EngineCacheEntry is one model's folder in tensorrt.engine_cache.
+type EngineCacheEntry struct {
+	Name     string
+	Path     string
+	Engines  int   // *.engine files: 0 means nothing was built there yet
+	Bytes    int64 // all files in it
+	Modified time.Time
+}
+
+// ListEngineCache lists the folders under the engine cache root, by name. A
+// missing root is an empty cache. The "timing" folder is TensorRT's timing
+// cache, shared by all engines, and is not an entry.
+func ListEngineCache(root string) ([]EngineCacheEntry, error) {
+	dirs, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list the engine cache %s: %w", root, err)
+	}
+	var out []EngineCacheEntry
+	for _, d := range dirs {
+		if !d.IsDir() || d.Name() == timingCacheDir {
+			continue
+		}
+		e, err := readEngineCacheEntry(filepath.Join(root, d.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b EngineCacheEntry) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func readEngineCacheEntry(dir string) (EngineCacheEntry, error) {
+	e := EngineCacheEntry{Name: filepath.Base(dir), Path: dir}
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		return e, fmt.Errorf("list the engine cache folder %s: %w", dir, err)
+	}
+	for _, f := range files {
+		info, err := f.Info()
+		if err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		e.Bytes += info.Size()
+		if info.ModTime().After(e.Modified) {
+			e.Modified = info.ModTime()
+		}
+		if strings.HasSuffix(f.Name(), ".engine") {
+			e.Engines++
+		}
+	}
+	return e, nil
+}
+
+// hasEngine says whether a model's cache folder holds a built engine, so
+// that a load can be reported as "loaded from cache" or "built".
+func hasEngine(dir string) bool {
+	e, err := readEngineCacheEntry(dir)
+	return err == nil && e.Engines > 0
+}
+
+// timingCacheDir holds TensorRT's timing cache beside the engine folders:
+// timings stay useful across models, so it is shared.
+const timingCacheDir = "timing"
