@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # hrmd's one entry point for people and CI. `./build.sh help` lists the commands.
 set -euo pipefail
+CALLER_DIR=$PWD # paths given on the command line are relative to it
 cd "$(dirname "$0")"
 ROOT=$PWD
 
 ORT_VERSION=1.30.0
 ORT_NPM_PACKAGE=onnxruntime-node@$ORT_VERSION
-# sha256 of bin/napi-v6/linux/<arch>/libonnxruntime.so.1 in that npm package.
+# sha256 of bin/napi-v6/linux/<arch>/libonnxruntime.so.1 in that npm package
+# (read as ${!want}, which shellcheck does not see).
+# shellcheck disable=SC2034
 ORT_SHA256_x64=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
+# shellcheck disable=SC2034
 ORT_SHA256_arm64=1f549d46250b005580b597f4164984aaf75b3bcb9f3aeb07c7f8a8fe60b23c76
 STATICCHECK_VERSION=v0.8.2
 CACHE=$ROOT/.cache
@@ -77,6 +81,31 @@ have_torch() { [ -x "$PY" ] && "$PY" -c 'import torch, onnx, yaml' 2>/dev/null; 
 
 version() { git describe --tags --always --dirty 2>/dev/null || echo dev; }
 
+# A path from the command line, as seen from the repository root.
+from_caller() {
+  case "$1" in
+    /*) echo "$1" ;;
+    *) [ "$CALLER_DIR" = "$ROOT" ] && echo "$1" || echo "$CALLER_DIR/$1" ;;
+  esac
+}
+
+# An option's value, or a stop that names the option.
+need_value() { [ -n "${2:-}" ] || die "$1 needs a value (see ./build.sh help)"; }
+
+# Words for a POSIX shell (dash on the far side of ssh reads these; bash's
+# printf %q writes $'...', which dash does not).
+shquote() {
+  local s out=() IFS=' '
+  for s in "$@"; do
+    if [[ $s =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+      out+=("$s")
+    else
+      out+=("'${s//\'/\'\\\'\'}'")
+    fi
+  done
+  printf '%s\n' "${out[*]}"
+}
+
 cmd_deps() {
   command -v go >/dev/null || die "Go is needed: https://go.dev/doc/install (go 1.26 or newer)"
   fetch_ort
@@ -101,7 +130,7 @@ cmd_test() {
   export HRMD_ORT_LIB=${HRMD_ORT_LIB:-$(ort_lib "$(host_arch)")}
   say "gofmt"
   local unformatted
-  unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go'))
+  unformatted=$(git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 -r gofmt -l)
   [ -z "$unformatted" ] || die "gofmt would change: $unformatted (run gofmt -w)"
   say "go vet"
   go vet ./...
@@ -131,7 +160,31 @@ cmd_test() {
   else
     say "SKIPPED the exporter tests and the full-size parity tests: $PY lacks torch, onnx or yaml (apt-get install python3-torch python3-onnx python3-yaml libopenblas0-pthread)"
   fi
+  jetson_test "the arm64 smoke test under qemu" "gcc-aarch64-linux-gnu qemu-user-static" \
+    cmd_qemu_smoke aarch64-linux-gnu-gcc qemu-aarch64-static unshare
+  jetson_test "the deploy test over ssh" "openssh-server openssh-client file gcc-aarch64-linux-gnu" \
+    cmd_deploy_test /usr/sbin/sshd ssh ssh-keygen file useradd systemd-tmpfiles aarch64-linux-gnu-gcc
   say "all tests passed"
+}
+
+# Runs a test that needs root and some tools where they are, else says how to
+# get them; CI (HRMD_REQUIRE_JETSON_TESTS) requires it to run.
+jetson_test() {
+  local what=$1 packages=$2 fn=$3 tool
+  shift 3
+  local -a why=()
+  [ "$(id -u)" = 0 ] || why+=("not root")
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || why+=("no $tool")
+  done
+  if [ ${#why[@]} = 0 ]; then
+    # Not in a condition: set -e must hold inside it.
+    "$fn"
+  elif [ -n "${HRMD_REQUIRE_JETSON_TESTS:-}" ]; then
+    die "$what must run here (HRMD_REQUIRE_JETSON_TESTS is set), but: ${why[*]} (apt-get install $packages; as root)"
+  else
+    say "SKIPPED $what: ${why[*]} (apt-get install $packages; as root)"
+  fi
 }
 
 cmd_bench() {
@@ -188,6 +241,7 @@ cmd_qemu_smoke() (
   trap 'rm -rf "$tmp"' EXIT
   arm64_cpuinfo >"$tmp/cpuinfo"
   say "bin/linux-arm64/hrmd solve $task under qemu-aarch64"
+  # shellcheck disable=SC2016 # sh -c's own arguments
   HRMD_ORT_LIB=$(ort_lib arm64) QEMU_CPU=max unshare -m sh -c \
     'mount --bind "$1" /proc/cpuinfo && exec qemu-aarch64-static -L /usr/aarch64-linux-gnu bin/linux-arm64/hrmd solve "$2" --model "$3"' \
     sh "$tmp/cpuinfo" "$task" "$model" >"$tmp/arm64.json" || die "the arm64 build failed under qemu (see above)"
@@ -196,8 +250,377 @@ cmd_qemu_smoke() (
   local a b
   a=$(grep -v '"runtime"' "$tmp/arm64.json" | sed -n '/"answers"/,/"model"/p' | grep -v latency)
   b=$(grep -v '"runtime"' "$tmp/x64.json" | sed -n '/"answers"/,/"model"/p' | grep -v latency)
-  [ -n "$a" ] && [ "$a" = "$b" ] || { diff "$tmp/x64.json" "$tmp/arm64.json" >&2; die "the arm64 answer differs from the x64 answer (above)"; }
+  if [ -z "$a" ] || [ "$a" != "$b" ]; then
+    diff "$tmp/x64.json" "$tmp/arm64.json" >&2
+    die "the arm64 answer differs from the x64 answer (above)"
+  fi
   say "arm64 under qemu answers $task with $model exactly as x64 does"
+)
+
+bundle_name() {
+  local v
+  v=$(version)
+  echo "hrmd-${v//\//-}-linux-$1"
+}
+
+check_bundle_args() {
+  case "$1" in
+    arm64 | x64) ;;
+    *) die "--arch $1: arm64 (the Jetson) or x64" ;;
+  esac
+  [ -z "$2" ] || [ -f "$2/hrm.yaml" ] || die "--model $2: there is no $2/hrm.yaml (a model bundle folder holds hrm.yaml, init.onnx and step.onnx)"
+}
+
+# What to copy to a machine: hrmd, the official CPU onnxruntime (the fallback:
+# a Jetson wants a TensorRT build, see onnxruntime.library), the unit files,
+# install.sh, optionally a model, and SHA256SUMS that install.sh checks.
+cmd_bundle() (
+  local arch=arm64 model=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --arch) need_value "$1" "${2:-}"; arch=$2; shift 2 ;;
+      --model) need_value "$1" "${2:-}"; model=$(from_caller "$2"); shift 2 ;;
+      *) die "bundle: unknown argument $1 (./build.sh bundle [--arch arm64|x64] [--model DIR])" ;;
+    esac
+  done
+  check_bundle_args "$arch" "$model"
+  local bin
+  case "$arch" in
+    arm64) cmd_cross; bin=bin/linux-arm64/hrmd ;;
+    x64) cmd_build; bin=bin/hrmd ;;
+  esac
+  ort_ok "$arch" || die "$(ort_lib "$arch") is missing or not the one expected: run ./build.sh deps"
+  local name out mtime tmp
+  name=$(bundle_name "$arch")
+  out=dist/$name.tar.gz
+  # The last commit's time, so the same commit gives the same tarball.
+  mtime=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp" "$out.part"' EXIT
+  local top=$tmp/$name
+  say "bundling $name"
+  install -D -m 0755 "$bin" "$top/bin/hrmd"
+  install -D -m 0644 "$(ort_lib "$arch")" "$top/lib/libonnxruntime.so.1"
+  install -m 0755 systemd/install.sh "$top/install.sh"
+  install -m 0644 systemd/hrmd.service systemd/hrmd.tmpfiles systemd/hrmd.yaml "$top/"
+  if [ -n "$model" ]; then
+    mkdir -p "$top/models"
+    cp -RL "$model" "$top/models/default"
+    find "$top/models" -type f -exec chmod 0644 {} +
+  fi
+  # The same modes whatever the umask.
+  find "$top" -type d -exec chmod 0755 {} +
+  (cd "$top" && find . -type f ! -path ./SHA256SUMS -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum >SHA256SUMS)
+  chmod 0644 "$top/SHA256SUMS"
+  mkdir -p dist
+  tar --sort=name --mtime="@$mtime" --owner=0 --group=0 --numeric-owner --format=gnu -C "$tmp" -cf - "$name" |
+    gzip -n >"$out.part"
+  mv "$out.part" "$out"
+  say "$out ($(du -h --apparent-size "$out" | cut -f1))"
+)
+
+# shellcheck disable=SC2016 # these run on the target
+# Run on the target by `sh -c` with the bundle on stdin: a fresh temporary
+# folder holding the unpacked bundle, its path the one line printed.
+DEPLOY_UNPACK='t=$(mktemp -d /tmp/hrmd-deploy.XXXXXX) || exit 1
+if cat >"$t/$1" && tar -xzf "$t/$1" -C "$t" && rm -f "$t/$1"; then
+  echo "$t"
+else
+  rm -rf "$t"
+  exit 1
+fi'
+
+# shellcheck disable=SC2016
+# Run on the target by `sh -c` with the folder, the bundle name and the --root
+# folder (or ""): install.sh, as root, then the folder goes; without --root,
+# wait for /readyz (a first TensorRT engine build takes minutes).
+DEPLOY_INSTALL='t=$1 top=$2 root=$3
+cleanup() { rm -rf "$t"; }
+trap cleanup EXIT
+trap "exit 130" HUP INT TERM
+s=
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "deploy: $(id -un) is not root and $(uname -n) has no sudo: deploy as root@HOST, or install sudo there" >&2; exit 1; }
+  s=sudo
+fi
+if [ -n "$root" ]; then
+  $s sh "$t/$top/install.sh" --root "$root"
+  exit
+fi
+if ! $s sh "$t/$top/install.sh"; then
+  echo "deploy: install.sh failed (above); the service now:" >&2
+  $s systemctl status hrmd --no-pager | head
+  $s journalctl -u hrmd -n 50 --no-pager
+  exit 1
+fi
+url=http://127.0.0.1:9464/readyz
+if command -v curl >/dev/null 2>&1; then
+  ready() { [ "$(curl -s -o "$t/readyz" -w "%{http_code}" --max-time 10 "$url")" = 200 ]; }
+elif command -v wget >/dev/null 2>&1; then
+  ready() { wget -q -O "$t/readyz" -T 10 "$url"; }
+else
+  echo "deploy: neither curl nor wget on $(uname -n) to ask $url (apt-get install curl there); systemd says:" >&2
+  $s systemctl status hrmd --no-pager | head
+  systemctl is-active --quiet hrmd
+  exit
+fi
+answer() { a=$(cat "$t/readyz" 2>/dev/null); echo "${a:-no answer}"; }
+start=$(date +%s) next=0
+until ready; do
+  waited=$(($(date +%s) - start)) why=
+  if systemctl is-failed --quiet hrmd; then
+    why="hrmd failed"
+  elif [ "$waited" -ge 600 ]; then
+    why="hrmd is not ready after 10 minutes"
+  fi
+  if [ -n "$why" ]; then
+    echo "deploy: $why ($url: $(answer)); systemd and the last 50 log lines:" >&2
+    $s systemctl status hrmd --no-pager | head
+    $s journalctl -u hrmd -n 50 --no-pager
+    exit 1
+  fi
+  if [ "$waited" -ge "$next" ]; then
+    echo "deploy: waiting for $url (${waited}s): $(answer)"
+    next=$((waited + 30))
+  fi
+  sleep 5
+done
+$s systemctl status hrmd --no-pager | head
+echo "readyz: $(answer)"'
+
+# Bundle, copy over ssh, install.sh on the far side, and wait until hrmd is ready.
+cmd_deploy() {
+  local host="" dry="" arch=arm64 model="" port="" identity="" root="" opt
+  local -a opts=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --dry-run) dry=yes; shift ;;
+      --arch) need_value "$1" "${2:-}"; arch=$2; shift 2 ;;
+      --model) need_value "$1" "${2:-}"; model=$(from_caller "$2"); shift 2 ;;
+      --port) need_value "$1" "${2:-}"; port=$2; shift 2 ;;
+      --identity) need_value "$1" "${2:-}"; identity=$(from_caller "$2"); shift 2 ;;
+      --root) need_value "$1" "${2:-}"; root=$2; shift 2 ;;
+      --ssh-option) need_value "$1" "${2:-}"; opts+=("$2"); shift 2 ;;
+      -*) die "deploy: unknown option $1 (see ./build.sh help)" ;;
+      *)
+        [ -z "$host" ] || die "deploy: one HOST only (got $host and $1)"
+        host=$1
+        shift
+        ;;
+    esac
+  done
+  [ -n "$host" ] || die "deploy: which machine? ./build.sh deploy [USER@]HOST (see ./build.sh help)"
+  check_bundle_args "$arch" "$model"
+  [[ -z $port || $port =~ ^[0-9]+$ ]] || die "--port $port: a port number"
+  [ -z "$identity" ] || [ -f "$identity" ] || die "--identity $identity: no such key file"
+  [[ -z $root || $root == /* ]] || die "--root $root: an absolute path on $host"
+
+  local -a ssh=(ssh) term=(-n)
+  [ -z "$port" ] || ssh+=(-p "$port")
+  # Only this key: ssh-agent's others would count against the server's MaxAuthTries.
+  [ -z "$identity" ] || ssh+=(-i "$identity" -o IdentitiesOnly=yes)
+  for opt in "${opts[@]}"; do ssh+=(-o "$opt"); done
+  ssh+=("$host")
+  # sudo on the far side may ask for a password: it needs a terminal.
+  [ ! -t 0 ] || term=(-t)
+  local name tarball
+  name=$(bundle_name "$arch")
+  tarball=dist/$name.tar.gz
+  local -a bundle=(./build.sh bundle --arch "$arch")
+  [ -z "$model" ] || bundle+=(--model "$model")
+  local unpack
+  unpack="sh -c $(shquote "$DEPLOY_UNPACK") sh $(shquote "$name.tar.gz")"
+  remote_install() { echo "sh -c $(shquote "$DEPLOY_INSTALL") sh $(shquote "$1" "$name" "$root")"; }
+
+  if [ -n "$dry" ]; then
+    # A script that would do it; the temporary folder's name comes from the far side.
+    echo "# ./build.sh deploy --dry-run: nothing was run. The commands, in order:"
+    shquote "${bundle[@]}"
+    echo "tmp=\$($(shquote "${ssh[@]}" "$unpack") <$(shquote "$tarball"))"
+    shquote "${ssh[0]}" "${term[@]}" "${ssh[@]:1}" "$(remote_install @TMP@)" | sed "s|@TMP@|'\"\$tmp\"'|"
+    return
+  fi
+
+  "${bundle[@]}"
+  say "copying $tarball to $host and unpacking it in a temporary folder there"
+  local tmp
+  tmp=$("${ssh[@]}" "$unpack" <"$tarball") ||
+    die "could not copy the bundle to $host (above): check that $(shquote "${ssh[@]}") true works (user, key, port, host key)"
+  [[ $tmp =~ ^/tmp/hrmd-deploy\.[A-Za-z0-9]+$ ]] || die "$host answered \"$tmp\" for its temporary folder: is its shell printing extra lines (motd, .bashrc)?"
+  if [ -n "$root" ]; then
+    say "installing into $root on $host (no service started)"
+  else
+    say "installing on $host and restarting hrmd; waiting up to 10 minutes for it to be ready (a first TensorRT engine build takes minutes)"
+  fi
+  "${ssh[0]}" "${term[@]}" "${ssh[@]:1}" "$(remote_install "$tmp")" || die "deploying to $host failed (above)"
+  say "deployed $name to $host${root:+ (into $root)}"
+}
+
+# ./build.sh deploy against a real sshd on 127.0.0.1 (root, key login), into a
+# temporary root; then the arm64 bundle's contents.
+cmd_deploy_test() (
+  [ "$(id -u)" = 0 ] || die "deploy-test starts sshd and logs in as root over it: run it as root"
+  local tool
+  for tool in /usr/sbin/sshd ssh ssh-keygen file useradd systemd-tmpfiles aarch64-linux-gnu-gcc; do
+    command -v "$tool" >/dev/null ||
+      die "deploy-test needs $tool: apt-get install openssh-server openssh-client file passwd systemd gcc-aarch64-linux-gnu"
+  done
+  tmp=$(mktemp -d)
+  sshd_pid=""
+  trap 'if [ -n "$sshd_pid" ]; then kill "$sshd_pid" 2>/dev/null; wait "$sshd_pid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
+  local key=$tmp/id_ed25519 root=$tmp/root port=""
+  ssh-keygen -q -t ed25519 -N '' -C hrmd-deploy-test -f "$key"
+  ssh-keygen -q -t ed25519 -N '' -C hrmd-deploy-test-host -f "$tmp/host_ed25519"
+  cp "$key.pub" "$tmp/authorized_keys"
+  mkdir -p /run/sshd # sshd's privilege-separation folder
+  for _ in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 40000))
+    ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || continue
+    cat >"$tmp/sshd_config" <<EOF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $tmp/host_ed25519
+AuthorizedKeysFile $tmp/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+UsePAM no
+PidFile $tmp/sshd.pid
+PrintMotd no
+PrintLastLog no
+EOF
+    /usr/sbin/sshd -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
+    sshd_pid=$!
+    for _ in $(seq 50); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break 2
+      kill -0 "$sshd_pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill "$sshd_pid" 2>/dev/null || true
+    wait "$sshd_pid" 2>/dev/null || true
+    sshd_pid=""
+    port=""
+  done
+  [ -n "$port" ] || { cat "$tmp/sshd.log" >&2; die "sshd did not start on 127.0.0.1 (its log above)"; }
+  say "sshd on 127.0.0.1:$port (pid $sshd_pid), logging in as root with a throwaway key"
+
+  # useradd --root and systemd-tmpfiles --root read users and groups from there.
+  mkdir -p "$root/etc"
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nvideo:x:44:\n' >"$root/etc/group"
+
+  # What install.sh would touch without --root; deploying into $root must leave it as it is.
+  host_state() {
+    local f
+    for f in /etc/passwd /etc/group /etc/shadow /etc/gshadow /usr/bin/hrmd /etc/hrmd /etc/systemd/system/hrmd.service \
+      /usr/lib/tmpfiles.d/hrmd.conf /usr/lib/hrmd /usr/share/hrmd /var/lib/hrmd /var/cache/hrmd; do
+      if [ -f "$f" ]; then
+        echo "$f $(sha256sum <"$f")"
+      elif [ -e "$f" ]; then
+        echo "$f $(find "$f" -printf '%p %s %T@\n' | LC_ALL=C sort | sha256sum)"
+      else
+        echo "$f absent"
+      fi
+    done
+    ls -d /tmp/hrmd-deploy.* 2>/dev/null || true
+  }
+  host_state >"$tmp/host.before"
+  local leftovers
+  leftovers=$(ls -d /tmp/hrmd-deploy.* 2>/dev/null || true)
+  local -a deploy=(./build.sh deploy root@127.0.0.1 --port "$port" --identity "$key"
+    --ssh-option StrictHostKeyChecking=no --ssh-option UserKnownHostsFile=/dev/null
+    --ssh-option BatchMode=yes --ssh-option LogLevel=ERROR --arch x64 --model engine/models/demo --root "$root")
+  local x64
+  x64=dist/$(bundle_name x64).tar.gz
+
+  say "deploy-test: ${deploy[*]}"
+  "${deploy[@]}" </dev/null || { cat "$tmp/sshd.log" >&2; die "the first deploy failed (above; sshd's log last)"; }
+  local f
+  for f in usr/bin/hrmd etc/systemd/system/hrmd.service usr/lib/tmpfiles.d/hrmd.conf etc/hrmd/hrmd.yaml \
+    usr/lib/hrmd/libonnxruntime.so.1 usr/share/hrmd/models/default/hrm.yaml; do
+    [ -f "$root/$f" ] || die "deploy did not install /$f (in $root)"
+  done
+  cmp -s "$root/usr/lib/hrmd/libonnxruntime.so.1" "$(ort_lib x64)" || die "/usr/lib/hrmd/libonnxruntime.so.1 is not the x64 onnxruntime"
+  diff -r engine/models/demo "$root/usr/share/hrmd/models/default" >&2 || die "the installed model differs from engine/models/demo (above)"
+  cmp -s systemd/hrmd.yaml "$root/etc/hrmd/hrmd.yaml" || die "/etc/hrmd/hrmd.yaml is not systemd/hrmd.yaml"
+  local uid
+  uid=$(awk -F: '$1 == "hrmd" { print $3 }' "$root/etc/passwd")
+  [ -n "$uid" ] || die "no user hrmd in $root/etc/passwd"
+  grep -q '^video:.*[:,]hrmd' "$root/etc/group" || die "hrmd is not in the video group of $root/etc/group"
+  for f in inbox outbox work "done" failed; do
+    [ "$(stat -c %u "$root/var/lib/hrmd/$f" 2>/dev/null)" = "$uid" ] || die "/var/lib/hrmd/$f is missing or not owned by hrmd (uid $uid) in $root"
+  done
+  [ -d "$root/var/cache/hrmd/trt" ] || die "/var/cache/hrmd/trt is missing in $root"
+  # The library is found beside the binary (../lib/hrmd), as on the machine.
+  local out
+  out=$(env -u HRMD_ORT_LIB "$root/usr/bin/hrmd" version) || die "$root/usr/bin/hrmd version failed"
+  grep -q "^onnxruntime .*($root/usr/lib/hrmd/libonnxruntime.so.1)" <<<"$out" ||
+    die "hrmd version did not find the installed onnxruntime: $out"
+  local first_tarball first_bin
+  first_tarball=$(sha256sum <"$x64")
+  first_bin=$(sha256sum <"$root/usr/bin/hrmd")
+
+  say "deploy-test: again, with an edited /etc/hrmd/hrmd.yaml"
+  printf 'inference: {max_batch: 8}\n' >"$root/etc/hrmd/hrmd.yaml"
+  "${deploy[@]}" </dev/null || die "the second deploy failed (above)"
+  [ "$(cat "$root/etc/hrmd/hrmd.yaml")" = "inference: {max_batch: 8}" ] || die "the second deploy did not keep the edited /etc/hrmd/hrmd.yaml"
+  cmp -s systemd/hrmd.yaml "$root/etc/hrmd/hrmd.yaml.new" || die "the second deploy did not put the shipped config beside it as hrmd.yaml.new"
+  [ "$(grep -c '^hrmd:' "$root/etc/passwd")" = 1 ] || die "the second deploy added the user hrmd again"
+  # Same sources, same tarball (the binary may differ while others edit the tree).
+  if [ "$(sha256sum <"$root/usr/bin/hrmd")" = "$first_bin" ] && [ "$(sha256sum <"$x64")" != "$first_tarball" ]; then
+    die "the same hrmd gave two different tarballs: the bundle is not reproducible"
+  fi
+
+  say "deploy-test: --dry-run runs nothing"
+  local logins state
+  logins=$(grep -c 'Accepted publickey' "$tmp/sshd.log" || true)
+  state=$(find "$root" dist -printf '%p %s %T@\n' | LC_ALL=C sort | sha256sum)
+  out=$("${deploy[@]}" --dry-run </dev/null) || die "deploy --dry-run failed"
+  if ! grep -qx "./build.sh bundle --arch x64 --model engine/models/demo" <<<"$out" ||
+    ! grep -q "^tmp=\$(ssh -p $port -i $key -o IdentitiesOnly=yes -o StrictHostKeyChecking=no .* root@127.0.0.1 'sh -c " <<<"$out" ||
+    ! grep -q "^ssh -n -p $port -i $key .* root@127.0.0.1 'sh -c " <<<"$out"; then
+    die "deploy --dry-run did not print the bundle, copy and install commands: $out"
+  fi
+  [ "$(grep -c 'Accepted publickey' "$tmp/sshd.log" || true)" = "$logins" ] || die "deploy --dry-run logged in over ssh"
+  [ "$(find "$root" dist -printf '%p %s %T@\n' | LC_ALL=C sort | sha256sum)" = "$state" ] || die "deploy --dry-run changed $root or dist/"
+  # What it prints is quoted right when running it does the deploy.
+  say "deploy-test: the --dry-run's commands, run by bash"
+  rm "$root/usr/bin/hrmd"
+  bash -euo pipefail -c "$out" </dev/null || die "the commands deploy --dry-run printed failed when run (above): $out"
+  [ -x "$root/usr/bin/hrmd" ] || die "the commands deploy --dry-run printed did not install /usr/bin/hrmd"
+  [ "$(ls -d /tmp/hrmd-deploy.* 2>/dev/null || true)" = "$leftovers" ] || die "deploy left its temporary folder: $(ls -d /tmp/hrmd-deploy.*)"
+
+  say "deploy-test: the default (arm64) bundle"
+  ./build.sh bundle
+  local name want got
+  name=$(bundle_name arm64)
+  want=$(printf '%s\n' "$name/" "$name/SHA256SUMS" "$name/bin/" "$name/bin/hrmd" "$name/hrmd.service" "$name/hrmd.tmpfiles" \
+    "$name/hrmd.yaml" "$name/install.sh" "$name/lib/" "$name/lib/libonnxruntime.so.1" | LC_ALL=C sort)
+  got=$(tar -tzf "dist/$name.tar.gz" | LC_ALL=C sort)
+  [ "$got" = "$want" ] || die "dist/$name.tar.gz holds, sorted:
+$got
+expected:
+$want"
+  [ "$(tar --numeric-owner -tvzf "dist/$name.tar.gz" | awk '{ print $2 }' | sort -u)" = 0/0 ] || die "dist/$name.tar.gz has files not owned by 0/0"
+  mkdir "$tmp/arm64"
+  tar -xzf "dist/$name.tar.gz" -C "$tmp/arm64"
+  file -b "$tmp/arm64/$name/bin/hrmd" | grep -q 'ARM aarch64' || die "bin/hrmd in the arm64 bundle is $(file -b "$tmp/arm64/$name/bin/hrmd")"
+  (cd "$tmp/arm64/$name" && sha256sum -c --quiet SHA256SUMS) || die "the arm64 bundle's SHA256SUMS does not verify (above)"
+  [ "$(cut -c67- "$tmp/arm64/$name/SHA256SUMS")" = "$(cd "$tmp/arm64/$name" && find . -type f ! -path ./SHA256SUMS -printf '%P\n' | LC_ALL=C sort)" ] ||
+    die "the arm64 bundle's SHA256SUMS does not list exactly its other files"
+  cmp -s "$tmp/arm64/$name/lib/libonnxruntime.so.1" "$(ort_lib arm64)" || die "the arm64 bundle's onnxruntime is not the arm64 one"
+  # install.sh refuses a damaged bundle before touching anything.
+  echo '# changed' >>"$tmp/arm64/$name/hrmd.yaml"
+  mkdir -p "$tmp/root2/etc" && cp "$root/etc/passwd" "$root/etc/group" "$tmp/root2/etc/"
+  if out=$(sh "$tmp/arm64/$name/install.sh" --root "$tmp/root2" 2>&1); then
+    die "install.sh installed from a bundle whose hrmd.yaml does not match SHA256SUMS"
+  fi
+  grep -q 'do not match its SHA256SUMS' <<<"$out" || die "install.sh failed on a damaged bundle, but not saying so: $out"
+  [ "$(find "$tmp/root2" | wc -l)" = 4 ] || die "install.sh touched $tmp/root2 from a damaged bundle"
+  host_state >"$tmp/host.after"
+  diff "$tmp/host.before" "$tmp/host.after" >&2 || die "deploying with --root changed this machine outside $root (above)"
+  say "deploy over ssh into a temporary root, twice, --dry-run and the arm64 bundle: as expected"
 )
 
 # The demo: the real daemon on a temporary spool with the trained demo model
@@ -215,11 +638,22 @@ usage: ./build.sh COMMAND
 
   cross     build bin/linux-arm64/hrmd for the Jetson (needs gcc-aarch64-linux-gnu)
   qemu-smoke [TASK [MODEL]]  the arm64 build under qemu on a real ARC task: its answer must equal x64's (root)
+  bundle [--arch arm64|x64] [--model DIR]
+            dist/hrmd-VERSION-linux-ARCH.tar.gz: hrmd, onnxruntime (CPU), the unit
+            files, install.sh, the model as models/default, SHA256SUMS (default arm64)
+  deploy [USER@]HOST [--arch A] [--model DIR] [--port N] [--identity KEYFILE]
+         [--root DIR] [--ssh-option OPT ...] [--dry-run]
+            bundle, copy over ssh, run install.sh there (sudo unless root), wait up
+            to 10 minutes for /readyz; --root DIR installs into DIR there, starts
+            nothing; --dry-run prints the commands and runs none
+  deploy-test  deploy over a throwaway sshd on 127.0.0.1 into a temporary root,
+            and check the arm64 bundle (root; openssh-server, file)
   demo      build, then run hrmd on a temporary spool with the demo model and show its answers
   deps      fetch onnxruntime $ORT_VERSION (linux x64 and arm64, from npm) into .cache/, Go modules, staticcheck
   build     build bin/hrmd (with the version stamped in)
   fixtures  regenerate the tiny test bundle engine/testdata/nova-tiny (needs python3-torch)
-  test      gofmt, go vet, staticcheck, go test -race, and the exporter's tests
+  test      gofmt, go vet, staticcheck, go test -race, the exporter's tests,
+            qemu-smoke and deploy-test (each where it can run; all in CI)
   bench     Go benchmarks (with a full-size random bundle when python3-torch is there)
 EOH
 }
@@ -228,8 +662,9 @@ main() {
   local cmd=${1:-help}
   shift || true
   case "$cmd" in
-    demo | deps | build | cross | fixtures | test | bench | help) "cmd_$cmd" "$@" ;;
+    demo | deps | build | cross | bundle | deploy | fixtures | test | bench | help) "cmd_$cmd" "$@" ;;
     qemu-smoke) cmd_qemu_smoke "$@" ;;
+    deploy-test) cmd_deploy_test "$@" ;;
     -h | --help) cmd_help ;;
     *) cmd_help >&2; die "unknown command: $cmd" ;;
   esac

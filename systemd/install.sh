@@ -9,10 +9,11 @@
 #   --no-start   install and enable, but do not (re)start the service
 #
 # It looks for, next to itself or in the checkout:
-#   hrmd or ../bin/hrmd                          the binary          -> /usr/bin/hrmd
+#   hrmd, bin/hrmd or ../bin/hrmd                the binary          -> /usr/bin/hrmd
 #   libonnxruntime.so*, lib/ or ../.cache/       onnxruntime (opt.)  -> /usr/lib/hrmd/
 #   models/default/ (a bundle folder)            the model (opt.)    -> /usr/share/hrmd/models/default/
 #   hrmd.service, hrmd.tmpfiles, hrmd.yaml
+#   SHA256SUMS (a release bundle)                checked first: a damaged copy installs nothing
 #
 # The whole script is one function, called on its last line, so a half-copied
 # file never runs half an install.
@@ -25,7 +26,7 @@ main() {
 		case "$1" in
 		--root) root=${2:?--root needs a folder}; start=no; shift 2 ;;
 		--no-start) start=no; shift ;;
-		-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 		*) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 		esac
 	done
@@ -34,12 +35,32 @@ main() {
 		echo "install.sh: run it as root (sudo $0)" >&2
 		exit 1
 	fi
+	if [ -n "$root" ]; then
+		# useradd --root and systemd-tmpfiles --root read the users from there.
+		if [ ! -f "$root/etc/passwd" ] || [ ! -f "$root/etc/group" ]; then
+			die "--root $root: no etc/passwd and etc/group there (useradd --root needs them; copy minimal ones in)"
+		fi
+		root=$(cd "$root" && pwd)
+	fi
 
+	if [ -f "$here/SHA256SUMS" ]; then
+		(cd "$here" && sha256sum -c --quiet SHA256SUMS) ||
+			die "the files in $here do not match its SHA256SUMS (above): a damaged or partial copy of the bundle; nothing was installed, unpack it again"
+	fi
 	bin=$(first_file "$here/hrmd" "$here/bin/hrmd" "$here/../bin/hrmd") ||
-		die "no hrmd binary next to install.sh or in ../bin: run ./build.sh build first"
+		die "no hrmd binary next to install.sh, in bin/ or in ../bin: run ./build.sh build first"
 	for f in hrmd.service hrmd.tmpfiles hrmd.yaml; do
 		[ -f "$here/$f" ] || die "$here/$f is missing"
 	done
+	machine=$(uname -m)
+	built=$(elf_machine "$bin")
+	# A service that cannot exec restarts forever; an image (--root) may be for another machine.
+	if [ -z "$root" ] && [ "$built" != "$machine" ]; then
+		case "$machine" in
+		x86_64 | aarch64) die "$bin is built for $built but this machine is $machine: use the linux-$(bundle_arch "$machine") bundle (./build.sh bundle --arch $(bundle_arch "$machine"))" ;;
+		*) die "$bin is built for $built; this machine is $machine, and hrmd is built for x86_64 and aarch64 only" ;;
+		esac
+	fi
 
 	say "user hrmd (system account, in the video group for the Jetson GPU)"
 	if ! in_file "^hrmd:" "$root/etc/group"; then
@@ -57,16 +78,16 @@ main() {
 
 	say "files"
 	install -D -m 0755 "$bin" "$root/usr/bin/hrmd"
-	case "$(uname -m)" in
-	x86_64) arch=x64 ;;
-	aarch64) arch=arm64 ;;
-	*) arch=unknown ;;
-	esac
 	# A release bundle carries the library; a checkout has the one ./build.sh deps fetched.
 	lib=$(first_file "$here"/libonnxruntime.so* "$here"/lib/libonnxruntime.so* \
-		"$here"/../.cache/onnxruntime/*/linux-$arch/libonnxruntime.so.1) && {
+		"$here"/../.cache/onnxruntime/*/linux-"$(bundle_arch "$machine")"/libonnxruntime.so.1) && {
 		install -D -m 0644 "$lib" "$root/usr/lib/hrmd/libonnxruntime.so.1"
 		say "onnxruntime: /usr/lib/hrmd/libonnxruntime.so.1"
+		# The shipped library is onnxruntime's CPU build: on a Jetson it runs,
+		# but without the GPU until the config points at a TensorRT build.
+		if [ -f "$root/etc/nv_tegra_release" ] && ! grep -Eq '^[[:space:]]*library:[[:space:]]*"?/' "$root/etc/hrmd/hrmd.yaml" 2>/dev/null; then
+			say "this is a Jetson, and that library is onnxruntime's CPU build: set onnxruntime.library in /etc/hrmd/hrmd.yaml to a TensorRT build (README.md, Deploy to a Jetson); hrmd doctor checks it"
+		fi
 	}
 	if [ -f "$here/models/default/hrm.yaml" ]; then
 		rm -rf "$root/usr/share/hrmd/models/default"
@@ -95,6 +116,8 @@ main() {
 	systemctl daemon-reload
 	systemctl enable hrmd.service
 	if [ "$start" = yes ]; then
+		# Type=notify: this returns once the model is loaded and warm (minutes for a first TensorRT engine build).
+		say "restarting hrmd: waits until the model is loaded and warmed up"
 		systemctl restart hrmd.service
 		say "started: journalctl -u hrmd -f shows the log; curl http://127.0.0.1:9464/readyz says when it is ready"
 	fi
@@ -103,6 +126,21 @@ main() {
 say() { printf 'install.sh: %s\n' "$*"; }
 die() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 in_file() { [ -f "$2" ] && grep -q "$1" "$2"; }
+# The ELF header's e_machine (bytes 18-19), named as uname -m names machines.
+elf_machine() {
+	case "$(od -An -tx1 -j18 -N2 "$1" | tr -d ' \n')" in
+	3e00) echo x86_64 ;;
+	b700) echo aarch64 ;;
+	*) echo "an unknown machine" ;;
+	esac
+}
+bundle_arch() {
+	case "$1" in
+	x86_64) echo x64 ;;
+	aarch64) echo arm64 ;;
+	*) echo unknown ;;
+	esac
+}
 first_file() {
 	for f in "$@"; do
 		if [ -f "$f" ]; then
