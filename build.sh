@@ -353,7 +353,22 @@ if ! $s sh "$t/$top/install.sh"; then
   $s journalctl -u hrmd -n 50 --no-pager
   exit 1
 fi
-url=http://127.0.0.1:9464/readyz
+# Where /readyz is: http.listen of the config (kept across deploys), else the default.
+listen=127.0.0.1:9464
+if [ -f /etc/hrmd/hrmd.yaml ] && grep -q "^[[:space:]]*listen:" /etc/hrmd/hrmd.yaml; then
+  listen=$(sed -n "s/^[[:space:]]*listen:[[:space:]]*//p" /etc/hrmd/hrmd.yaml | head -n 1 | sed "s/[[:space:]]*#.*//; s/^[\"\x27]//; s/[\"\x27]$//")
+fi
+if [ -z "$listen" ]; then
+  # HTTP is off. Type=notify: the restart above returned once hrmd was ready.
+  $s systemctl status hrmd --no-pager | head
+  systemctl is-active --quiet hrmd
+  exit
+fi
+case $listen in
+  0.0.0.0:* | :*) listen=127.0.0.1:${listen##*:} ;;
+  "[::]:"*) listen="[::1]:${listen##*:}" ;;
+esac
+url=http://$listen/readyz
 if command -v curl >/dev/null 2>&1; then
   ready() { [ "$(curl -s -o "$t/readyz" -w "%{http_code}" --max-time 10 "$url")" = 200 ]; }
 elif command -v wget >/dev/null 2>&1; then
@@ -435,6 +450,7 @@ cmd_deploy() {
   if [ -n "$dry" ]; then
     # A script that would do it; the temporary folder's name comes from the far side.
     echo "# ./build.sh deploy --dry-run: nothing was run. The commands, in order:"
+    shquote cd "$ROOT"
     shquote "${bundle[@]}"
     echo "tmp=\$($(shquote "${ssh[@]}" "$unpack") <$(shquote "$tarball"))"
     shquote "${ssh[0]}" "${term[@]}" "${ssh[@]:1}" "$(remote_install @TMP@)" | sed "s|@TMP@|'\"\$tmp\"'|"
@@ -610,6 +626,14 @@ $want"
   [ "$(cut -c67- "$tmp/arm64/$name/SHA256SUMS")" = "$(cd "$tmp/arm64/$name" && find . -type f ! -path ./SHA256SUMS -printf '%P\n' | LC_ALL=C sort)" ] ||
     die "the arm64 bundle's SHA256SUMS does not list exactly its other files"
   cmp -s "$tmp/arm64/$name/lib/libonnxruntime.so.1" "$(ort_lib arm64)" || die "the arm64 bundle's onnxruntime is not the arm64 one"
+  # It installs too (over ssh, into a third root: nothing there can run it).
+  local -a deploy_arm64=(./build.sh deploy root@127.0.0.1 --port "$port" --identity "$key"
+    --ssh-option StrictHostKeyChecking=no --ssh-option UserKnownHostsFile=/dev/null
+    --ssh-option BatchMode=yes --ssh-option LogLevel=ERROR --root "$tmp/root3")
+  mkdir -p "$tmp/root3/etc" && cp "$root/etc/passwd" "$root/etc/group" "$tmp/root3/etc/"
+  "${deploy_arm64[@]}" </dev/null || die "deploying the arm64 bundle into $tmp/root3 failed (above)"
+  file -b "$tmp/root3/usr/bin/hrmd" | grep -q 'ARM aarch64' || die "the arm64 deploy installed $(file -b "$tmp/root3/usr/bin/hrmd")"
+  cmp -s "$tmp/root3/usr/lib/hrmd/libonnxruntime.so.1" "$(ort_lib arm64)" || die "the arm64 deploy did not install the arm64 onnxruntime"
   # install.sh refuses a damaged bundle before touching anything.
   echo '# changed' >>"$tmp/arm64/$name/hrmd.yaml"
   mkdir -p "$tmp/root2/etc" && cp "$root/etc/passwd" "$root/etc/group" "$tmp/root2/etc/"

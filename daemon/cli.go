@@ -76,17 +76,23 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage) // asked for with -h or --help
+		return exitOK
+	}
 	code, exit := classify(err)
 	fmt.Fprintf(stderr, "error %s: %s\n", code, oneLine(message(err)))
 	return exit
 }
 
-type usageErr struct{ msg string }
+type usageErr struct{ err error }
 
-func (e *usageErr) Error() string { return e.msg }
+func (e *usageErr) Error() string { return e.err.Error() }
+
+func (e *usageErr) Unwrap() error { return errors.Unwrap(e.err) }
 
 func usageError(format string, args ...any) error {
-	return &usageErr{msg: fmt.Sprintf(format, args...)}
+	return &usageErr{err: fmt.Errorf(format, args...)}
 }
 
 // classify maps an error to its stable code and the exit status.
@@ -156,7 +162,7 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The task file may come before or after the flags.
 	for len(args) > 0 {
 		if err := fl.Parse(args); err != nil {
-			return usageError("solve: %v", err)
+			return usageError("solve: %w", err)
 		}
 		args = fl.Args()
 		if len(args) > 0 {

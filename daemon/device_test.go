@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 const orinNanoFixture = "../jetson/testdata/orin-nano"
@@ -65,6 +67,23 @@ func TestRunThermalBackPressure(t *testing.T) {
 		c.Thermal = Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, PollS: 1}
 	})
 	s.args = []string{"--sysroot", root}
+	// A file an earlier run left claimed in work/: hot from the start, it
+	// must not run either (the worker waits too, not only the intake).
+	task := arcTasks(t, 2)
+	var name, leftover string
+	for n := range task {
+		if leftover == "" {
+			leftover = n
+		} else {
+			name = n
+		}
+	}
+	if err := os.MkdirAll(s.work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.work, leftover), task[leftover], 0o644); err != nil {
+		t.Fatal(err)
+	}
 	p := s.start()
 	started := p.waitLog("hrmd starting", 1, 10*time.Second)
 	if dev, _ := started["device"].(string); !strings.Contains(dev, "Jetson Orin Nano") || !strings.Contains(dev, "JetPack 6") {
@@ -75,17 +94,13 @@ func TestRunThermalBackPressure(t *testing.T) {
 	if hot["zone"] != "cpu-thermal" || hot["celsius"] != "95.0" {
 		t.Errorf("pause logged %v, want zone cpu-thermal at 95.0", hot)
 	}
-	task := arcTasks(t, 1)
-	var name string
-	for n, data := range task {
-		name = n
-		s.drop(n, data)
-	}
+	s.drop(name, task[name])
 	stillWaiting := func(d time.Duration) {
 		t.Helper()
 		time.Sleep(d)
-		if !slices.Contains(names(s.inbox), name) || len(names(s.outbox)) != 0 {
-			t.Fatalf("while hot: inbox %v, outbox %v; want the file held in the inbox", names(s.inbox), names(s.outbox))
+		if !slices.Contains(names(s.inbox), name) || !slices.Contains(names(s.work), leftover) || len(names(s.outbox)) != 0 {
+			t.Fatalf("while hot: inbox %v, work %v, outbox %v; want the new file held in the inbox and the claimed one in work/",
+				names(s.inbox), names(s.work), names(s.outbox))
 		}
 	}
 	stillWaiting(2 * time.Second)
@@ -107,7 +122,9 @@ func TestRunThermalBackPressure(t *testing.T) {
 	if cool["celsius"] != "75.0" {
 		t.Errorf("resume logged %v, want 75.0", cool)
 	}
-	waitUntil(t, 20*time.Second, "the answer", func() bool { return slices.Contains(names(s.outbox), name) })
+	waitUntil(t, 20*time.Second, "the answers", func() bool {
+		return slices.Contains(names(s.outbox), name) && slices.Contains(names(s.outbox), leftover)
+	})
 	var answer struct {
 		Runtime struct{ Device string }
 	}
@@ -229,7 +246,7 @@ func TestDoctor(t *testing.T) {
 	}{
 		// This machine: no GPU, the CPU path works.
 		{"this host", "/", oldEngine, 0, []string{
-			"(not a Jetson", "no GPU device nodes", "TensorrtExecutionProvider unavailable (skipped)",
+			"(not a Jetson", "gpu devices", "TensorrtExecutionProvider unavailable (skipped)",
 			"models run on CPUExecutionProvider", "ok    model        nova-tiny", "max_user_watches",
 			"old: ", "-ort1.24.0-tegra234-l4t36.3.0-fp16", "rm -r ", "not built yet", "hrmd can run with this configuration.",
 		}},
@@ -275,5 +292,42 @@ func TestDoctorRequiredProvider(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "error "+CodeDoctor) {
 		t.Errorf("stderr %q, want the %s code", r.stderr, CodeDoctor)
+	}
+}
+
+// The installed unit's sandbox decides what the service may write, whatever
+// the doctor's own user may: ProtectSystem=strict with ReadWritePaths=, and
+// PrivateTmp, from the unit as shipped and its drop-ins.
+func TestDoctorSandbox(t *testing.T) {
+	unit, err := os.ReadFile("../systemd/hrmd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, dropIn string
+		code         int
+		want         string
+	}{
+		{"as shipped", "", 0, "warn  sandbox      inbox /tmp/"},
+		{"no private tmp", "[Service]\nPrivateTmp=no\n", 1, "is read-only for the service"},
+		{"tmp writable", "[Service]\nPrivateTmp=no\nReadWritePaths=/tmp\n", 0, "ok    sandbox      the folders are writable inside"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, config := doctorSetup(t, nil)
+			root := filepath.Join(dir, "sysroot")
+			if err := os.CopyFS(root, os.DirFS("../jetson/testdata/x86-host")); err != nil {
+				t.Fatal(err)
+			}
+			write := func(rel, data string) { t.Helper(); testenv.WriteFile(t, root, rel, data) }
+			write("etc/systemd/system/hrmd.service", string(unit))
+			if tt.dropIn != "" {
+				write("etc/systemd/system/hrmd.service.d/override.conf", tt.dropIn)
+			}
+			r := runDoctor(t, "--config", config, "--sysroot", root)
+			if r.code != tt.code || !strings.Contains(r.stdout, tt.want) {
+				t.Errorf("exit %d (want %d), report lacks %q:\n%s", r.code, tt.code, tt.want, r.stdout)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
 	"github.com/hrmd/hrmd/engine"
@@ -56,7 +57,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	configPath := fl.String("config", "", "the hrmd.yaml to check (default /etc/hrmd/hrmd.yaml when it exists, else the defaults)")
 	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder")
 	if err := fl.Parse(args); err != nil {
-		return usageError("doctor: %v", err)
+		return usageError("doctor: %w", err)
 	}
 	if fl.NArg() > 0 {
 		return usageError("doctor takes no arguments, only flags; got %q", fl.Arg(0))
@@ -80,6 +81,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	d.checkGPULibraries(rt)
 	d.checkGPUNodes(device)
 	d.checkFolders()
+	d.checkSandbox()
 	d.checkInotify()
 	bundle := d.checkModel(rt)
 	d.checkEngineCache(rt, bundle)
@@ -145,17 +147,18 @@ func (d *doctor) checkUser() {
 		"sudo -u hrmd hrmd doctor --config /etc/hrmd/hrmd.yaml checks with the service's rights")
 }
 
+// checkDevice probes the device as `hrmd run` does (probeDevice), so that
+// the engine cache key below is the one the daemon uses.
 func (d *doctor) checkDevice() jetson.Device {
-	dev, err := jetson.NewFS(d.sysroot).Probe()
-	if err != nil {
-		d.add(checkWarn, "device", fmt.Sprintf("cannot identify the device: %v", err), "")
+	if _, err := jetson.NewFS(d.sysroot).Probe(); err != nil {
+		d.add(checkWarn, "device", "cannot read every device fact: "+oneLine(err.Error()),
+			"the rest of the report holds; the device line in answers lacks what could not be read")
 	}
-	if dev.Model == "" {
-		dev.Model = "unknown device"
-	}
+	dev := probeDevice(d.sysroot, zap.NewNop())
 	d.add(checkInfo, "device", dev.String(), "")
-	if dev.Jetson && dev.JetPack == "" {
-		d.add(checkWarn, "device", "unknown L4T release "+orNone(dev.L4T)+" (etc/nv_tegra_release)", "hrmd is built and tested for JetPack 6 (L4T 36)")
+	if dev.Jetson && !strings.HasPrefix(dev.L4T, "36.") {
+		d.add(checkWarn, "device", fmt.Sprintf("L4T %s: hrmd's arm64 build needs JetPack 6 (L4T 36, Ubuntu 22.04, glibc 2.35)", orNone(dev.L4T)),
+			"flash JetPack 6 (Orin modules); Xavier and Nano boards cannot run it")
 	}
 	return dev
 }
@@ -167,14 +170,16 @@ func orNone(s string) string {
 	return s
 }
 
-// checkProviders probes each configured provider the way a model load does.
+// checkProviders probes each configured provider, in the config's order,
+// the way a model load does: the first available one takes the model.
 func (d *doctor) checkProviders(rt *engine.Runtime, device jetson.Device) {
-	configured := d.cfg.ONNXRuntime.Providers
-	first := ""
+	status := map[string]engine.ProviderStatus{}
 	for _, p := range rt.Providers() {
-		if !slices.Contains(configured, p.Name) {
-			continue
-		}
+		status[p.Name] = p
+	}
+	first := ""
+	for _, name := range d.cfg.ONNXRuntime.Providers {
+		p := status[name]
 		switch {
 		case p.Available:
 			d.add(checkOK, "provider", p.ORTName+" available", "")
@@ -199,15 +204,6 @@ func (d *doctor) checkProviders(rt *engine.Runtime, device jetson.Device) {
 	default:
 		d.add(checkOK, "provider", what, "")
 	}
-}
-
-// gpuLibraries are the NVIDIA libraries the TensorRT and CUDA providers load.
-var gpuLibraries = []struct{ provider, pattern string }{
-	{engine.ProviderTensorRT, "libnvinfer.so*"},
-	{engine.ProviderTensorRT, "libnvonnxparser.so*"},
-	{engine.ProviderCUDA, "libcudart.so*"},
-	{engine.ProviderCUDA, "libcublas.so*"},
-	{engine.ProviderCUDA, "libcudnn.so*"},
 }
 
 // checkGPULibraries looks for what the GPU providers load: onnxruntime's
@@ -256,9 +252,12 @@ func (d *doctor) checkGPULibraries(rt *engine.Runtime) {
 		check(engine.ProviderCUDA, "libonnxruntime_providers_cuda.so")
 		check(engine.ProviderCUDA, "libonnxruntime_providers_shared.so")
 	}
-	for _, l := range gpuLibraries {
-		check(l.provider, l.pattern)
-	}
+	// NVIDIA's libraries that the provider libraries load.
+	check(engine.ProviderTensorRT, "libnvinfer.so*")
+	check(engine.ProviderTensorRT, "libnvonnxparser.so*")
+	check(engine.ProviderCUDA, "libcudart.so*")
+	check(engine.ProviderCUDA, "libcublas.so*")
+	check(engine.ProviderCUDA, "libcudnn.so*")
 	if len(missing) > 0 {
 		d.add(checkInfo, "gpu library", "not found: "+strings.Join(missing, ", "),
 			"for TensorRT and CUDA: JetPack's CUDA, cuDNN and TensorRT, and an onnxruntime built with them (README, Deploy to a Jetson)")
@@ -352,6 +351,102 @@ func (d *doctor) checkFolders() {
 			d.add(checkFail, "folder", fmt.Sprintf("inbox %s and spool %s are on different filesystems", c.Inbox, c.Spool),
 				"put them on one filesystem: a file is claimed by an atomic rename")
 		}
+	}
+}
+
+// unitSandbox is what an installed hrmd.service (and its drop-ins) says
+// about the folders the service may write.
+type unitSandbox struct {
+	unit           string
+	strict         bool     // ProtectSystem=strict: only ReadWritePaths= are writable
+	readWritePaths []string // ReadWritePaths=
+	privateTmp     bool
+	protectHome    bool
+}
+
+// readUnitSandbox reads the installed unit below the sysroot; ok is false
+// when hrmd is not installed as a service there.
+func (d *doctor) readUnitSandbox() (sb unitSandbox, ok bool) {
+	for _, dir := range []string{"etc/systemd/system", "usr/lib/systemd/system", "lib/systemd/system"} {
+		unit := filepath.Join(d.sysroot, dir, "hrmd.service")
+		data, err := os.ReadFile(unit)
+		if err != nil {
+			continue
+		}
+		sb.unit = unit
+		dropIns, _ := filepath.Glob(filepath.Join(d.sysroot, "etc/systemd/system/hrmd.service.d/*.conf"))
+		slices.Sort(dropIns)
+		for _, path := range append([]string{unit}, dropIns...) {
+			if path != unit {
+				if data, err = os.ReadFile(path); err != nil {
+					continue
+				}
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				key, value, found := strings.Cut(strings.TrimSpace(line), "=")
+				if !found {
+					continue
+				}
+				value = strings.TrimSpace(value)
+				switch strings.TrimSpace(key) {
+				case "ProtectSystem":
+					sb.strict = value == "strict"
+				case "ReadWritePaths":
+					if value == "" { // an empty assignment resets the list
+						sb.readWritePaths = nil
+					}
+					for _, p := range strings.Fields(value) {
+						sb.readWritePaths = append(sb.readWritePaths, strings.TrimLeft(p, "-+"))
+					}
+				case "PrivateTmp":
+					sb.privateTmp = value == "yes" || value == "true"
+				case "ProtectHome":
+					sb.protectHome = value == "yes" || value == "true" || value == "read-only" || value == "tmpfs"
+				}
+			}
+		}
+		return sb, true
+	}
+	return sb, false
+}
+
+// checkSandbox checks the folders against the installed unit's sandbox:
+// `sudo -u hrmd hrmd doctor` may write where the service, under
+// ProtectSystem=strict, may not.
+func (d *doctor) checkSandbox() {
+	sb, ok := d.readUnitSandbox()
+	if !ok {
+		return
+	}
+	c := d.cfg
+	folders := []struct{ key, dir string }{{"inbox", c.Inbox}, {"outbox", c.Outbox}, {"spool", c.Spool}}
+	if slices.Contains(c.ONNXRuntime.Providers, engine.ProviderTensorRT) {
+		folders = append(folders, struct{ key, dir string }{"tensorrt.engine_cache", c.TensorRT.EngineCache})
+	}
+	below := func(dir, parent string) bool {
+		rel, err := filepath.Rel(parent, dir)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+	}
+	problems := 0
+	for _, f := range folders {
+		switch {
+		case sb.protectHome && below(f.dir, "/home"):
+			d.add(checkFail, "sandbox", fmt.Sprintf("%s %s is under /home, which %s hides from the service (ProtectHome)", f.key, f.dir, sb.unit),
+				"move it below /var/lib/hrmd, or override ProtectHome in a drop-in (systemctl edit hrmd)")
+		case sb.privateTmp && below(f.dir, "/tmp"):
+			d.add(checkWarn, "sandbox", fmt.Sprintf("%s %s is under /tmp: the service has a private /tmp (PrivateTmp), so nobody else sees this folder", f.key, f.dir),
+				"move it below /var/lib/hrmd")
+		case sb.strict && !slices.ContainsFunc(sb.readWritePaths, func(p string) bool { return below(f.dir, p) }):
+			d.add(checkFail, "sandbox", fmt.Sprintf("%s %s is read-only for the service: %s has ProtectSystem=strict and ReadWritePaths=%s",
+				f.key, f.dir, sb.unit, strings.Join(sb.readWritePaths, " ")),
+				"add it in a drop-in: sudo systemctl edit hrmd, then [Service] ReadWritePaths="+f.dir)
+		default:
+			continue
+		}
+		problems++
+	}
+	if problems == 0 {
+		d.add(checkOK, "sandbox", "the folders are writable inside "+sb.unit+"'s sandbox", "")
 	}
 }
 
@@ -469,7 +564,7 @@ func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
 	root := d.cfg.TensorRT.EngineCache
 	entries, err := engine.ListEngineCache(root)
 	if err != nil {
-		d.add(checkWarn, "engine cache", err.Error(), "")
+		d.add(checkWarn, "engine cache", err.Error(), "let the hrmd user read and write it (chown -R hrmd:hrmd "+root+")")
 		return
 	}
 	current := ""
@@ -489,6 +584,10 @@ func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
 		case e.Name == current:
 			found = true
 			d.add(checkInfo, "engine cache", e.Path+": no engine built yet; the next start builds it (minutes on a Jetson)", "")
+		case current == "":
+			// Without the library or the model, which folder is in use is
+			// unknown: nothing is called old.
+			d.add(checkInfo, "engine cache", fmt.Sprintf("%s (%s)", e.Path, humanBytes(uint64(e.Bytes))), "")
 		default:
 			d.add(checkInfo, "engine cache", fmt.Sprintf("old: %s (%s, last written %s) is for another model, library, device or precision",
 				e.Path, humanBytes(uint64(e.Bytes)), e.Modified.Format("2006-01-02")), "rm -r "+e.Path+" frees it")

@@ -67,7 +67,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	shutdown := fl.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for the batch in flight")
 	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder (a container with the host's mounted elsewhere)")
 	if err := fl.Parse(args); err != nil {
-		return usageError("run: %v", err)
+		return usageError("run: %w", err)
 	}
 	if fl.NArg() > 0 {
 		return usageError("run takes no arguments, only flags; got %q", fl.Arg(0))
@@ -170,7 +170,7 @@ func (d *daemon) run(instance string, shutdownTimeout time.Duration) error {
 	}
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	defer stopIntake()
-	d.thermal = newThermalGuard(jetson.NewFS(d.sysroot), d.cfg.Thermal, d.log, d.metrics)
+	d.thermal = newThermalGuard(jetson.NewFS(d.sysroot), d.cfg.Thermal, d.device.Jetson, d.log, d.metrics)
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	stop := make(chan struct{})
@@ -296,9 +296,12 @@ func (d *daemon) load(cfg Config) (*settings, error) {
 	if c := m.EngineCache(); c.Dir != "" {
 		// TensorRT builds its engine during the load and the warm-up: minutes
 		// on a Jetson the first time, seconds once it is cached.
-		how := "built (first start with this model, library, device and precision)"
-		if c.Found {
-			how = "loaded from the cache"
+		how := "loaded from the cache"
+		switch {
+		case !c.Found:
+			how = "built (first start with this model, library, device and precision)"
+		case engine.EngineBuiltSince(c.Dir, started):
+			how = "built again (TensorRT did not take the cached one)"
 		}
 		d.log.Info("tensorrt engine "+how, zap.String("engine_cache", c.Dir), zap.Duration("took", took))
 	}

@@ -20,6 +20,7 @@ import (
 type thermalGuard struct {
 	fs      jetson.FS
 	cfg     Thermal
+	jetson  bool // the device is a Jetson: zones that match nothing are worth a warning
 	log     *zap.Logger
 	metrics *metrics
 
@@ -31,19 +32,30 @@ type thermalGuard struct {
 	gpuLoadShown bool
 }
 
-func newThermalGuard(fs jetson.FS, cfg Thermal, log *zap.Logger, m *metrics) *thermalGuard {
+// newThermalGuard reads the temperatures once, so that a device that is hot
+// at start takes no file before the first poll.
+func newThermalGuard(fs jetson.FS, cfg Thermal, isJetson bool, log *zap.Logger, m *metrics) *thermalGuard {
 	open := make(chan struct{})
 	close(open)
-	return &thermalGuard{fs: fs, cfg: cfg, log: log, metrics: m, open: open}
+	g := &thermalGuard{fs: fs, cfg: cfg, jetson: isJetson, log: log, metrics: m, open: open}
+	g.describe()
+	g.poll()
+	return g
+}
+
+// opened is closed while work may go on. The intake waits on it before it
+// claims a file and the worker before it starts a batch; it is replaced by
+// a new one at every pause.
+func (g *thermalGuard) opened() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.open
 }
 
 // wait returns once files may be taken, or false when ctx ends first.
 func (g *thermalGuard) wait(ctx context.Context) bool {
-	g.mu.Lock()
-	open := g.open
-	g.mu.Unlock()
 	select {
-	case <-open:
+	case <-g.opened():
 		return true
 	case <-ctx.Done():
 		return false
@@ -62,15 +74,14 @@ func (g *thermalGuard) watched(zoneType string) bool {
 
 // run polls the temperatures until ctx ends.
 func (g *thermalGuard) run(ctx context.Context) {
-	g.describe()
 	t := time.NewTicker(time.Duration(g.cfg.PollS) * time.Second)
 	defer t.Stop()
 	for {
-		g.poll()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			g.poll()
 		}
 	}
 }
@@ -93,8 +104,15 @@ func (g *thermalGuard) describe() {
 	switch {
 	case g.cfg.PauseC == 0:
 		g.log.Info("thermal back-pressure off (thermal.pause_c is 0)", zap.Strings("zones", all))
+	case len(all) == 0:
+		g.log.Info("thermal back-pressure off: this device has no thermal zones")
+	case len(watched) == 0 && !g.jetson:
+		// An ordinary PC's zones (acpitz, x86_pkg_temp) are not what the
+		// defaults name; that is expected, not a problem.
+		g.log.Info("thermal back-pressure off: none of this device's zones matches thermal.zones",
+			zap.Strings("zones", all), zap.Strings("thermal.zones", g.cfg.Zones))
 	case len(watched) == 0:
-		g.log.Warn("thermal back-pressure has no zone to watch: none of the device's zones matches thermal.zones",
+		g.log.Warn("thermal back-pressure has no zone to watch: none of this Jetson's zones matches thermal.zones",
 			zap.Strings("zones", all), zap.Strings("thermal.zones", g.cfg.Zones))
 	default:
 		g.log.Info("thermal back-pressure", zap.Strings("watching", watched), zap.Float64("pause_c", g.cfg.PauseC),
@@ -113,11 +131,11 @@ func (g *thermalGuard) poll() {
 	} else {
 		g.warned = false
 	}
-	hottest, hotZone := 0.0, ""
+	hottest, hotZone, seen := 0.0, "", false
 	for _, z := range zones {
 		g.metrics.temperature.WithLabelValues(z.Zone, z.Type).Set(z.Celsius)
-		if g.watched(z.Type) && (hotZone == "" || z.Celsius > hottest) {
-			hottest, hotZone = z.Celsius, z.Type
+		if g.watched(z.Type) && (!seen || z.Celsius > hottest) {
+			hottest, hotZone, seen = z.Celsius, z.Type, true
 		}
 	}
 	if load, ok, err := g.fs.GPULoad(); err == nil && ok {
@@ -132,7 +150,7 @@ func (g *thermalGuard) poll() {
 	if g.cfg.PauseC == 0 {
 		return
 	}
-	if hotZone == "" {
+	if !seen {
 		// Unknown is not hot: a guard that cannot see must not hold files forever.
 		g.setOpen(true, "", 0, "no watched zone could be read")
 		return

@@ -144,6 +144,19 @@ func (w *worker) run(stop <-chan struct{}, runCtx context.Context, cur *settings
 			update(s)
 		default:
 		}
+		// Too hot: nothing new starts until it has cooled down (the batch
+		// in flight has finished; claimed files wait in work/).
+		if cooled := w.d.thermal.opened(); !isClosed(cooled) {
+			select {
+			case <-stop:
+				return
+			case s := <-w.updates:
+				update(s)
+			case <-watchdog:
+			case <-cooled:
+			}
+			continue
+		}
 		if available(pending, next != nil) == 0 {
 			select {
 			case <-stop:
@@ -331,4 +344,13 @@ func (j *job) testCycles() []int {
 func errCode(err error) (code, msg string) {
 	code, _ = classify(err)
 	return code, message(err)
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

@@ -19,7 +19,19 @@ func EngineCacheKey(b *Bundle, ortVersion, device, precision string) string {
 	if device == "" {
 		device = "unknown-device"
 	}
-	return fmt.Sprintf("%s-%s-ort%s-%s-%s", b.Manifest.Name, b.SHA256[:16], ortVersion, device, precision)
+	return fmt.Sprintf("%s-%s-ort%s-%s-%s", pathSafe(b.Manifest.Name), b.SHA256[:16], pathSafe(ortVersion), pathSafe(device), precision)
+}
+
+// pathSafe keeps a name from the manifest or the library one folder name:
+// no "/", no leading dot, nothing a shell would stumble on.
+func pathSafe(s string) string {
+	out := []byte(s)
+	for i, c := range out {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			out[i] = '_'
+		}
+	}
+	return strings.TrimLeft(string(out), ".")
 }
 
 // EngineCacheEntry is one model's folder in tensorrt.engine_cache.
@@ -40,7 +52,7 @@ func ListEngineCache(root string) ([]EngineCacheEntry, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list the engine cache %s: %w", root, err)
+		return nil, fmt.Errorf("list the engine cache: %w", err) // the error names the folder
 	}
 	var out []EngineCacheEntry
 	for _, d := range dirs {
@@ -61,7 +73,7 @@ func readEngineCacheEntry(dir string) (EngineCacheEntry, error) {
 	e := EngineCacheEntry{Name: filepath.Base(dir), Path: dir}
 	files, err := os.ReadDir(dir)
 	if err != nil {
-		return e, fmt.Errorf("list the engine cache folder %s: %w", dir, err)
+		return e, fmt.Errorf("list an engine cache folder: %w", err) // the error names the folder
 	}
 	for _, f := range files {
 		info, err := f.Info()
@@ -79,11 +91,18 @@ func readEngineCacheEntry(dir string) (EngineCacheEntry, error) {
 	return e, nil
 }
 
-// hasEngine says whether a model's cache folder holds a built engine, so
-// that a load can be reported as "loaded from cache" or "built".
+// hasEngine says whether a model's cache folder holds a built engine.
 func hasEngine(dir string) bool {
 	e, err := readEngineCacheEntry(dir)
 	return err == nil && e.Engines > 0
+}
+
+// EngineBuiltSince says whether TensorRT wrote an engine into dir at or after
+// t: a load that found an engine may still have rebuilt it (TensorRT
+// rejects an engine it cannot deserialize and builds a new one).
+func EngineBuiltSince(dir string, t time.Time) bool {
+	e, err := readEngineCacheEntry(dir)
+	return err == nil && e.Engines > 0 && !e.Modified.Before(t)
 }
 
 // timingCacheDir holds TensorRT's timing cache beside the engine folders:

@@ -4,6 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 // Anything that makes a built engine invalid (the graph, the library, the
@@ -32,20 +35,37 @@ func TestEngineCacheKey(t *testing.T) {
 	if got := EngineCacheKey(b, "1.30.0", "", "fp16"); got != "nova-tiny-"+b.SHA256[:16]+"-ort1.30.0-unknown-device-fp16" {
 		t.Errorf("no device: %q", got)
 	}
+	// A manifest's name cannot lead the folder out of the cache.
+	other.Manifest.Name = "../../etc/my model"
+	if got := EngineCacheKey(&other, "1.30.0", "tegra234", "fp16"); got != "_.._etc_my_model-f"+b.SHA256[1:16]+"-ort1.30.0-tegra234-fp16" {
+		t.Errorf("unsafe name: %q", got)
+	}
+}
+
+func TestEngineBuiltSince(t *testing.T) {
+	dir := t.TempDir()
+	engine := filepath.Join(dir, "TensorrtExecutionProvider_TRTKernel_graph_1.engine")
+	if err := os.WriteFile(engine, []byte("e"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	written := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(engine, written, written); err != nil {
+		t.Fatal(err)
+	}
+	if EngineBuiltSince(dir, written.Add(time.Minute)) {
+		t.Error("an engine written before the load counts as built by it")
+	}
+	if !EngineBuiltSince(dir, written.Add(-time.Minute)) {
+		t.Error("an engine written during the load does not count as built")
+	}
+	if EngineBuiltSince(filepath.Join(dir, "absent"), written) {
+		t.Error("no folder, yet built")
+	}
 }
 
 func TestListEngineCache(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel, data string) {
-		t.Helper()
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, data string) { t.Helper(); testenv.WriteFile(t, root, rel, data) }
 	write("b-model/TensorrtExecutionProvider_TRTKernel_graph_1.engine", "12345")
 	write("b-model/TensorrtExecutionProvider_TRTKernel_graph_2.engine", "123")
 	write("b-model/TensorrtExecutionProvider_TRTKernel_graph_2.profile", "1")

@@ -29,6 +29,12 @@ func (d Device) String() string {
 	if d.PowerMode != "" {
 		parts = append(parts, "power mode "+d.PowerMode)
 	}
+	if d.GPU != "" {
+		parts = append(parts, "GPU "+d.GPU)
+	}
+	if d.TensorRT != "" {
+		parts = append(parts, "TensorRT "+d.TensorRT)
+	}
 	if d.Memory.Total > 0 {
 		kind := "memory"
 		if d.Memory.Unified {
@@ -46,38 +52,49 @@ func (d Device) String() string {
 const maxCacheKey = 64
 
 // CacheKey names the device for caches of built TensorRT engines, which are
-// only valid on the GPU and TensorRT release they were built with: on a
-// Jetson the SoC ("tegra234"), the module (an Orin Nano and an AGX Orin share
-// the SoC but not the GPU's size) and the L4T release, which fixes the
-// TensorRT release: "tegra234-p3767-0005-l4t36.3.0". Elsewhere, the CPU's model name as a slug,
-// "intel-r-xeon-r-platinum-8259cl-cpu-2-50ghz". Only [a-z0-9.-], at most 64
-// characters, never empty.
+// only valid on the GPU and TensorRT release they were built with. On a
+// Jetson: the SoC ("tegra234"), the module (an Orin Nano and an AGX Orin share
+// the SoC but not the GPU's size), the L4T release and the TensorRT release
+// (JetPack 6 can upgrade TensorRT within one L4T release):
+// "tegra234-p3767-0005-l4t36.3.0-trt8.6.2". Elsewhere the discrete GPU's
+// model, else the CPU's, and the TensorRT release:
+// "tesla-t4-trt10.3.0". Only [a-z0-9.-], at most 64 characters (the
+// releases are kept whole; the name part is shortened), never empty.
 func (d Device) CacheKey() string {
-	var key string
+	var name, suffix string
 	if d.Jetson {
-		key = slug(d.soc(), false)
-		if m := slug(d.module(), false); key != "" && m != "" {
-			key += "-" + m
+		name = slug(d.soc(), false)
+		if m := slug(d.module(), false); name != "" && m != "" {
+			name += "-" + m
 		}
-		if key == "" {
-			key = slug(d.Model, false)
+		if name == "" {
+			name = slug(d.Model, false)
 		}
-		if key == "" {
-			key = "jetson"
+		if name == "" {
+			name = "jetson"
 		}
 		if l4t := slug(d.L4T, true); l4t != "" {
-			key += "-l4t" + l4t
+			suffix += "-l4t" + l4t
 		}
 	} else {
-		key = slug(d.Model, false)
+		name = slug(d.GPU, false)
+		if name == "" {
+			name = slug(d.Model, false)
+		}
 	}
-	if len(key) > maxCacheKey {
-		key = strings.TrimRight(key[:maxCacheKey], "-.")
+	if trt := slug(d.TensorRT, true); trt != "" {
+		suffix += "-trt" + trt
 	}
-	if key == "" {
-		return "unknown"
+	if name == "" {
+		name = "unknown"
 	}
-	return key
+	if len(suffix) > maxCacheKey/2 {
+		suffix = suffix[:maxCacheKey/2]
+	}
+	if room := maxCacheKey - len(suffix); len(name) > room {
+		name = strings.TrimRight(name[:room], "-.")
+	}
+	return name + suffix
 }
 
 // soc is the SoC's compatible string without the vendor, "tegra234". The

@@ -32,6 +32,8 @@ type Device struct {
 	PowerMode   string   // nvpmodel mode name, "15W" or "MAXN"; "" if unknown
 	PowerModeID int      // -1 if unknown
 	Memory      Memory
+	GPU         string // a discrete NVIDIA GPU's model, "Tesla T4"; "" on a Jetson (the SoC's) or without one
+	TensorRT    string // the newest libnvinfer installed, "10.3.0"; "" if none
 }
 
 // Memory is the RAM the kernel reports in /proc/meminfo.
@@ -174,6 +176,10 @@ func (f FS) Probe() (Device, error) {
 
 	d.Memory = parseMeminfo(read("proc/meminfo"))
 	d.Memory.Unified = d.Jetson
+	if !d.Jetson {
+		d.GPU = f.discreteGPU()
+	}
+	d.TensorRT = f.tensorRTVersion()
 	return d, errors.Join(errs...)
 }
 

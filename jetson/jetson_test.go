@@ -31,9 +31,10 @@ var fixtures = []struct {
 			PowerMode:   "15W",
 			PowerModeID: 0,
 			Memory:      Memory{Total: 7802848 << 10, Available: 5841220 << 10, Unified: true},
+			TensorRT:    "8.6.2",
 		},
-		str: "NVIDIA Jetson Orin Nano Developer Kit (JetPack 6.0, L4T 36.3.0, power mode 15W, 7.4 GiB unified memory)",
-		key: "tegra234-p3767-0005-l4t36.3.0",
+		str: "NVIDIA Jetson Orin Nano Developer Kit (JetPack 6.0, L4T 36.3.0, power mode 15W, TensorRT 8.6.2, 7.4 GiB unified memory)",
+		key: "tegra234-p3767-0005-l4t36.3.0-trt8.6.2",
 		// cv0-cv2 read -256000 (offline), soc2's temp is garbage.
 		thermals: []Thermal{
 			{"thermal_zone0", "cpu-thermal", 48.187},
@@ -56,9 +57,10 @@ var fixtures = []struct {
 			PowerMode:   "MAXN",
 			PowerModeID: 0,
 			Memory:      Memory{Total: 64305508 << 10, Available: 62880316 << 10, Unified: true},
+			TensorRT:    "8.5.2",
 		},
-		str: "NVIDIA Jetson AGX Orin Developer Kit (JetPack 5.1.2, L4T 35.4.1, power mode MAXN, 61.3 GiB unified memory)",
-		key: "tegra234-p3701-0005-l4t35.4.1",
+		str: "NVIDIA Jetson AGX Orin Developer Kit (JetPack 5.1.2, L4T 35.4.1, power mode MAXN, TensorRT 8.5.2, 61.3 GiB unified memory)",
+		key: "tegra234-p3701-0005-l4t35.4.1-trt8.5.2",
 		// The GPU is rail-gated: its zone and the CV ones read offline.
 		thermals: []Thermal{
 			{"thermal_zone0", "cpu-thermal", 42.593},
@@ -82,9 +84,10 @@ var fixtures = []struct {
 			PowerMode:   "MODE_20W_6CORE",
 			PowerModeID: 8,
 			Memory:      Memory{Total: 7950348 << 10, Available: 6420172 << 10, Unified: true},
+			TensorRT:    "8.2.1",
 		},
-		str: "NVIDIA Jetson Xavier NX Developer Kit (JetPack 4.6.4, L4T 32.7.4, power mode MODE_20W_6CORE, 7.6 GiB unified memory)",
-		key: "tegra194-p3668-0001-l4t32.7.4",
+		str: "NVIDIA Jetson Xavier NX Developer Kit (JetPack 4.6.4, L4T 32.7.4, power mode MODE_20W_6CORE, TensorRT 8.2.1, 7.6 GiB unified memory)",
+		key: "tegra194-p3668-0001-l4t32.7.4-trt8.2.1",
 		thermals: []Thermal{
 			{"thermal_zone0", "CPU-therm", 41.5},
 			{"thermal_zone1", "GPU-therm", 40},
@@ -103,9 +106,12 @@ var fixtures = []struct {
 			Model:       "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz",
 			PowerModeID: -1,
 			Memory:      Memory{Total: 24536668 << 10, Available: 23204164 << 10},
+			GPU:         "Tesla T4",
+			// 8.6.1 is installed too: the newest counts.
+			TensorRT: "10.3.0",
 		},
-		str: "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz (not a Jetson, 23.4 GiB memory)",
-		key: "intel-r-xeon-r-platinum-8259cl-cpu-2-50ghz",
+		str: "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz (not a Jetson, GPU Tesla T4, TensorRT 10.3.0, 23.4 GiB memory)",
+		key: "tesla-t4-trt10.3.0",
 		thermals: []Thermal{
 			{"thermal_zone0", "acpitz", 27.8},
 			{"thermal_zone1", "x86_pkg_temp", 41},

@@ -61,6 +61,15 @@ main() {
 		*) die "$bin is built for $built; this machine is $machine, and hrmd is built for x86_64 and aarch64 only" ;;
 		esac
 	fi
+	# Likewise a C library older than the one it was linked against: the
+	# arm64 build needs JetPack 6 (Ubuntu 22.04); JetPack 5 has glibc 2.31.
+	if [ -z "$root" ]; then
+		need=$(grep -ao 'GLIBC_2\.[0-9]*' "$bin" | sed 's/GLIBC_2\.//' | sort -n | tail -n 1)
+		have=$(getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc 2\.\([0-9]*\).*/\1/p')
+		if [ -n "$need" ] && [ -n "$have" ] && [ "$have" -lt "$need" ]; then
+			die "$bin needs glibc 2.$need, and this machine has 2.$have: on a Jetson that means JetPack 6 (Ubuntu 22.04) or newer"
+		fi
+	fi
 
 	say "user hrmd (system account, in the video group for the Jetson GPU)"
 	if ! in_file "^hrmd:" "$root/etc/group"; then

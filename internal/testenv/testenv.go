@@ -58,3 +58,16 @@ func BenchModels(t testing.TB) [][2]string {
 	}
 	return models
 }
+
+// WriteFile writes data to root/rel, creating the folders on the way: a
+// fixture tree built in a test.
+func WriteFile(t testing.TB, root, rel, data string) {
+	t.Helper()
+	p := filepath.Join(root, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
