@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,10 +128,14 @@ func TestSolveMatchesPyTorch(t *testing.T) {
 			if got.Cycles != c.HaltCycle || got.HaltedBy != c.HaltedBy || got.Shape != puzzles.ShapeEOS {
 				t.Errorf("%d cycles by %s (%s), PyTorch %d by %s", got.Cycles, got.HaltedBy, got.Shape, c.HaltCycle, c.HaltedBy)
 			}
-			if want := c.Cycles[c.HaltCycle-1].Halt; got.Confidence < want-1e-4 || got.Confidence > want+1e-4 {
-				t.Errorf("confidence %g, want the last halt value %g", got.Confidence, want)
+			if want := c.Cycles[c.HaltCycle-1].Halt; got.Halt < want-1e-4 || got.Halt > want+1e-4 {
+				t.Errorf("halt %g, want the last halt value %g", got.Halt, want)
 			}
-			if noGrid := len(c.Decoded) == 0; noGrid != (len(got.Flags) == 1 && got.Flags[0] == puzzles.FlagNoGrid) {
+			if a.DemoCheck == nil || got.Confidence != puzzles.Confidence(got.Halt, a.DemoCheck) {
+				t.Errorf("confidence %g from halt %g and demo_check %+v", got.Confidence, got.Halt, a.DemoCheck)
+			}
+			// The random tiny model solves no example: every answer is low.
+			if noGrid := len(c.Decoded) == 0; noGrid != slices.Contains(got.Flags, puzzles.FlagNoGrid) || !slices.Contains(got.Flags, puzzles.FlagLowConfidence) {
 				t.Errorf("flags %v for a %s prediction", got.Flags, c.Decoded.Size())
 			}
 			if a.Task != strings.TrimSuffix(filepath.Base(rel), ".json") || a.Model.Name != "nova-tiny" || len(a.Model.SHA256) != 64 ||

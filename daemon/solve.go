@@ -73,6 +73,9 @@ type modelRun struct {
 	precision string
 	device    string
 	trace     bool // put each row's per-cycle trace into the answer
+	// inputInvariant: the probe at load found the model's predictions do
+	// not depend on its input; every answer says so.
+	inputInvariant bool
 }
 
 func newModelRun(m *engine.Model, device string, trace bool) modelRun {
@@ -97,15 +100,26 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 	if demoCheck {
 		out.DemoCheck = &puzzles.DemoCheck{}
 	}
+	// The demonstrations first: every test answer's confidence uses them.
+	for i, r := range results {
+		k := rows[i]
+		if k.test {
+			continue
+		}
+		demo := task.Train[k.index]
+		got, _, err := b.Encoding.Decode(r.Tokens, side, demo.Input, task.Train)
+		out.DemoCheck.Pairs++
+		if err == nil && got.Equal(demo.Output) {
+			out.DemoCheck.Solved++
+		}
+	}
+	var demo *puzzles.DemoCheck
+	if demoCheck {
+		demo = out.DemoCheck
+	}
 	for i, r := range results {
 		k := rows[i]
 		if !k.test {
-			demo := task.Train[k.index]
-			got, _, err := b.Encoding.Decode(r.Tokens, side, demo.Input, task.Train)
-			out.DemoCheck.Pairs++
-			if err == nil && got.Equal(demo.Output) {
-				out.DemoCheck.Solved++
-			}
 			continue
 		}
 		in := task.Test[k.index].Input
@@ -116,12 +130,10 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 		a := puzzles.Answer{
 			Attempt1: grid, Attempt2: grid,
 			Cycles: r.Cycles, HaltedBy: r.HaltedBy,
-			Confidence: math.Round(r.Halt*1e4) / 1e4,
+			Halt:       math.Round(r.Halt*1e4) / 1e4,
+			Confidence: puzzles.Confidence(r.Halt, demo),
 			Flags:      []string{},
 			Shape:      rule,
-		}
-		if grid.Rows() == 0 {
-			a.Flags = append(a.Flags, puzzles.FlagNoGrid)
 		}
 		if mr.trace {
 			for _, c := range r.Trace {
@@ -133,6 +145,29 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 			}
 		}
 		out.Answers[k.index] = a
+	}
+	// Flags last: same_as_other_test compares the task's answers.
+	for i := range out.Answers {
+		a := &out.Answers[i]
+		var others, otherInputs []puzzles.Grid
+		for j, o := range out.Answers {
+			if j != i {
+				others, otherInputs = append(others, o.Attempt1), append(otherInputs, task.Test[j].Input)
+			}
+		}
+		if a.Attempt1.Rows() == 0 {
+			a.Flags = append(a.Flags, puzzles.FlagNoGrid)
+		}
+		a.Flags = append(a.Flags, puzzles.AnswerFlags(a.Attempt1, task.Test[i].Input, others, otherInputs)...)
+		if a.Shape != puzzles.ShapeEOS && a.Attempt1.Rows() > 0 {
+			a.Flags = append(a.Flags, puzzles.FlagShapeInferred)
+		}
+		if a.Confidence < puzzles.LowConfidence {
+			a.Flags = append(a.Flags, puzzles.FlagLowConfidence)
+		}
+		if mr.inputInvariant {
+			a.Flags = append(a.Flags, puzzles.FlagModelInputInvariant)
+		}
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package puzzles
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 )
 
 // Answer is the answer to one test input (DESIGN.md §4).
@@ -13,7 +14,9 @@ type Answer struct {
 	Attempt2 Grid   `json:"attempt_2"`
 	Cycles   int    `json:"cycles"`
 	HaltedBy string `json:"halted_by"`
-	// Confidence is in [0, 1]; how it is derived is documented in README.md.
+	// Halt is the model's own halt probability after its last cycle.
+	Halt float64 `json:"halt"`
+	// Confidence is Confidence(Halt, the demo check), in [0, 1].
 	Confidence float64      `json:"confidence"`
 	Flags      []string     `json:"flags"`
 	Shape      ShapeRule    `json:"shape"`
@@ -58,10 +61,71 @@ type AnswerFile struct {
 	Runtime   RuntimeInfo `json:"runtime"`
 }
 
-// Flags an answer may carry.
+// Flags an answer may carry: warnings that the answer may be an illusion of
+// the kind that made an all-zeros model look 71% right.
 const (
-	FlagNoGrid = "no_grid" // the prediction decodes to no grid at all (arc-eos: no colour at the top left)
+	FlagNoGrid              = "no_grid"               // the prediction decodes to no grid at all (arc-eos: no colour at the top left)
+	FlagAllZero             = "all_zero"              // every cell is 0 (black)
+	FlagOneColour           = "one_colour"            // every cell is one colour other than 0
+	FlagCopyOfInput         = "copy_of_input"         // the answer is the test input unchanged
+	FlagSameAsOtherTest     = "same_as_other_test"    // another test input of the task, a different grid, got the same answer
+	FlagShapeInferred       = "shape_inferred"        // the size came from a rule about the demonstrations, not from the model
+	FlagLowConfidence       = "low_confidence"        // confidence below LowConfidence
+	FlagModelInputInvariant = "model_input_invariant" // the model's predictions do not depend on its input (the probe at load)
 )
+
+// LowConfidence is the confidence below which an answer is flagged.
+const LowConfidence = 0.5
+
+// Confidence combines the model's own halt signal with the evidence of the
+// demonstration pairs: halt × (solved+1)/(pairs+2), the halt probability
+// scaled by the Laplace estimate of how often the model solves this task's
+// examples. Without a demo check (pairs 0) the factor is 1/2: no evidence
+// either way. A model sure of itself that fails every example of a task
+// thus scores low, and one that solves them all keeps most of its halt.
+func Confidence(halt float64, demo *DemoCheck) float64 {
+	pairs, solved := 0, 0
+	if demo != nil {
+		pairs, solved = demo.Pairs, demo.Solved
+	}
+	c := halt * float64(solved+1) / float64(pairs+2)
+	return math.Round(c*1e4) / 1e4
+}
+
+// AnswerFlags lists the flags an answer grid earns by itself and against the
+// task's other answers: all_zero, one_colour, copy_of_input,
+// same_as_other_test. (no_grid, shape_inferred, low_confidence and
+// model_input_invariant come from how it was made.)
+func AnswerFlags(answer, input Grid, others []Grid, otherInputs []Grid) []string {
+	var flags []string
+	if answer.Rows() == 0 {
+		return flags
+	}
+	first, one := answer[0][0], true
+	for _, row := range answer {
+		for _, c := range row {
+			if c != first {
+				one = false
+			}
+		}
+	}
+	switch {
+	case one && first == 0:
+		flags = append(flags, FlagAllZero)
+	case one:
+		flags = append(flags, FlagOneColour)
+	}
+	if answer.Equal(input) {
+		flags = append(flags, FlagCopyOfInput)
+	}
+	for i, o := range others {
+		if o.Equal(answer) && !otherInputs[i].Equal(input) {
+			flags = append(flags, FlagSameAsOtherTest)
+			break
+		}
+	}
+	return flags
+}
 
 // MarshalAnswers encodes the answers to one file: the answer file itself for a
 // single task, or for a multi-task bundle an object mapping each task id to its

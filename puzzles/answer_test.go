@@ -3,6 +3,7 @@ package puzzles
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 )
 
@@ -11,7 +12,7 @@ func TestMarshalAnswers(t *testing.T) {
 		Task: "t1",
 		Answers: []Answer{{
 			Attempt1: Grid{{0, 1}, {1, 0}}, Attempt2: Grid{}, Cycles: 5, HaltedBy: "model",
-			Confidence: 0.67, Flags: []string{}, Shape: ShapeEOS,
+			Halt: 0.9, Confidence: 0.67, Flags: []string{}, Shape: ShapeEOS,
 			Trace: []CycleTrace{{Cycle: 1, Halt: 0.5, Changed: 3}},
 		}},
 		Model:   ModelInfo{Name: "m", Family: "nova", SHA256: "ab"},
@@ -32,6 +33,7 @@ func TestMarshalAnswers(t *testing.T) {
       "attempt_2": [],
       "cycles": 5,
       "halted_by": "model",
+      "halt": 0.9,
       "confidence": 0.67,
       "flags": [],
       "shape": "eos",
@@ -76,5 +78,51 @@ func TestMarshalAnswers(t *testing.T) {
 	}
 	if i, j := bytes.Index(got, []byte(`"t1"`)), bytes.Index(got, []byte(`"a0"`)); i < 0 || j < i {
 		t.Errorf("bundle keys not in task order:\n%s", got)
+	}
+}
+
+func TestConfidence(t *testing.T) {
+	tests := []struct {
+		halt float64
+		demo *DemoCheck
+		want float64
+	}{
+		{0.99, &DemoCheck{Pairs: 4, Solved: 4}, 0.825}, // 0.99 x 5/6
+		{0.99, &DemoCheck{Pairs: 4, Solved: 0}, 0.165}, // sure of itself, every example wrong
+		{0.6, &DemoCheck{Pairs: 3, Solved: 2}, 0.36},   // 0.6 x 3/5
+		{1, nil, 0.5},          // no demo check: no evidence
+		{1, &DemoCheck{}, 0.5}, // no demonstration fitted
+		{0, &DemoCheck{Pairs: 2, Solved: 2}, 0},
+	}
+	for _, tt := range tests {
+		if got := Confidence(tt.halt, tt.demo); got != tt.want {
+			t.Errorf("Confidence(%v, %+v) = %v, want %v", tt.halt, tt.demo, got, tt.want)
+		}
+	}
+}
+
+func TestAnswerFlags(t *testing.T) {
+	in := Grid{{1, 0}, {0, 2}}
+	tests := []struct {
+		name        string
+		answer      Grid
+		others      []Grid
+		otherInputs []Grid
+		want        []string
+	}{
+		{"fine", Grid{{2, 0}, {0, 1}}, nil, nil, nil},
+		{"all zero", Grid{{0, 0}, {0, 0}, {0, 0}}, nil, nil, []string{FlagAllZero}},
+		{"one colour", Grid{{3, 3}}, nil, nil, []string{FlagOneColour}},
+		{"copy", Grid{{1, 0}, {0, 2}}, nil, nil, []string{FlagCopyOfInput}},
+		{"same as another test", Grid{{4, 4}, {4, 5}}, []Grid{{{4, 4}, {4, 5}}}, []Grid{{{9}}}, []string{FlagSameAsOtherTest}},
+		// Two identical test inputs may well have one answer.
+		{"same input, same answer", Grid{{4, 4}, {4, 5}}, []Grid{{{4, 4}, {4, 5}}}, []Grid{in}, nil},
+		{"no grid", Grid{}, nil, nil, nil},
+	}
+	for _, tt := range tests {
+		got := AnswerFlags(tt.answer, in, tt.others, tt.otherInputs)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -351,8 +351,12 @@ func report(out io.Writer, colour bool, d drop, o outcome) string {
 	}
 	for i, a := range o.answer.Answers {
 		test := file.Tasks[0].Test[i]
-		fmt.Fprintf(out, "   test %d: %d cycles, halted by %s, confidence %.2f, %.0f ms for the file\n",
-			i+1, a.Cycles, a.HaltedBy, a.Confidence, o.answer.Runtime.LatencyMS)
+		flags := "none"
+		if len(a.Flags) > 0 {
+			flags = strings.Join(a.Flags, ", ")
+		}
+		fmt.Fprintf(out, "   test %d: %d cycles, halted by %s (halt %.2f), confidence %.2f, flags: %s; %.0f ms for the file\n",
+			i+1, a.Cycles, a.HaltedBy, a.Halt, a.Confidence, flags, o.answer.Runtime.LatencyMS)
 		titles := []string{"input " + test.Input.Size(), "hrmd's answer " + a.Attempt1.Size()}
 		grids := []puzzles.Grid{test.Input, a.Attempt1}
 		if test.Output != nil {

@@ -50,7 +50,7 @@ func TestDemo(t *testing.T) {
 	for _, e := range examples {
 		name := filepath.Base(e)
 		section := sectionOf(text, name)
-		if !strings.Contains(section, "✓ EXACT") || strings.Contains(section, "WRONG") {
+		if !strings.Contains(section, "✓ EXACT") || strings.Contains(section, "WRONG") || !strings.Contains(section, "flags: none") {
 			t.Errorf("%s: want an exact answer, got:\n%s", name, section)
 		}
 		if !strings.Contains(section, "outbox/"+name) {
@@ -58,7 +58,8 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	arc := sectionOf(text, "007bbfb7.json")
-	for _, want := range []string{"outbox/007bbfb7.json", "✗ WRONG", "known answer 9x9", "solves 0 of the task's 5 demo pairs", "fails 5 of the task's 5 demonstrations"} {
+	for _, want := range []string{"outbox/007bbfb7.json", "✗ WRONG", "known answer 9x9", "solves 0 of the task's 5 demo pairs", "fails 5 of the task's 5 demonstrations",
+		"flags: copy_of_input, low_confidence"} {
 		if !strings.Contains(arc, want) {
 			t.Errorf("007bbfb7: want %q in:\n%s", want, arc)
 		}
