@@ -123,6 +123,8 @@ cmd_fixtures() {
   have_torch || die "the exporter needs Debian's python3-torch, python3-onnx and python3-yaml: apt-get install python3-torch python3-onnx python3-yaml libopenblas0-pthread"
   say "regenerating engine/testdata/nova-tiny (tiny random nova, seed 1, with golden.json)"
   "$PY" engine/export/hrm_export.py --random tiny --seed 1 --out engine/testdata/nova-tiny --golden
+  say "regenerating engine/testdata/nova-zero (the same, its output forced to colour 0 whatever the input: Agent Zero)"
+  "$PY" engine/export/hrm_export.py --random tiny --seed 1 --constant-output 0 --out engine/testdata/nova-zero
 }
 
 cmd_test() {

@@ -223,7 +223,11 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer m.Close()
-	s := &Solver{Model: m, Device: device.String(), DemoCheck: cfg.Inference.DemoCheck, Run: run}
+	invariant, err := checkInputInvariance(m, cfg, log)
+	if err != nil {
+		return err
+	}
+	s := &Solver{Model: m, Device: device.String(), DemoCheck: cfg.Inference.DemoCheck, Run: run, InputInvariant: invariant}
 	answers, err := s.Solve(ctx, file)
 	if err != nil {
 		return err

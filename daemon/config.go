@@ -63,6 +63,9 @@ type InferenceConfig struct {
 	MaxCycles     int    `yaml:"max_cycles"`    // 0 = the manifest's
 	DemoCheck     bool   `yaml:"demo_check"`    // also run the demo inputs and count exact matches
 	Augmentations int    `yaml:"augmentations"` // test-time augmentation variants; 0 = off
+	// InputInvariant is what to do with a model whose predictions do not
+	// depend on its input (the probe at load): warn (flag every answer) or refuse.
+	InputInvariant string `yaml:"input_invariant"`
 }
 
 // Watch is the `watch:` section.
@@ -101,7 +104,7 @@ func DefaultConfig() Config {
 			WorkspaceMB:              e.TensorRT.WorkspaceMB,
 			BuilderOptimizationLevel: e.TensorRT.BuilderOptimizationLevel,
 		},
-		Inference: InferenceConfig{MaxBatch: 4, Halting: engine.HaltModel, DemoCheck: true},
+		Inference: InferenceConfig{MaxBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
 		Watch:     Watch{SettleMS: 250, RescanS: 10, MaxFileBytes: 4 << 20},
 		Log:       Log{Level: "info", Format: "auto"},
 		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
@@ -172,6 +175,11 @@ func (c Config) Validate() error {
 	}
 	if in.Augmentations != 0 {
 		return fmt.Errorf("inference.augmentations is %d; test-time augmentation is not in this hrmd yet: set it to 0", in.Augmentations)
+	}
+	switch in.InputInvariant {
+	case "warn", "refuse":
+	default:
+		return fmt.Errorf("inference.input_invariant is %q; use warn (flag every answer) or refuse (do not load such a model)", in.InputInvariant)
 	}
 	if c.Watch.SettleMS < 0 {
 		return fmt.Errorf("watch.settle_ms is %d; it cannot be negative", c.Watch.SettleMS)

@@ -47,6 +47,7 @@ func TestLoadConfig(t *testing.T) {
 		{"listen", "http: {listen: \"9464\"}\n", `http.listen is "9464"`, nil},
 		{"empty folder", "outbox: \"\"\n", "outbox is empty", nil},
 		{"max file bytes", "watch: {max_file_bytes: 0}\n", "watch.max_file_bytes is 0", nil},
+		{"input invariant", "inference: {input_invariant: ignore}\n", `inference.input_invariant is "ignore"`, nil},
 		{"thermal off", "thermal: {pause_c: 0}\n", "", func(c Config) bool { return c.Thermal.PauseC == 0 && c.Thermal.ResumeC == 80 }},
 		{"thermal zones replaced", "thermal: {zones: [tj]}\n", "", func(c Config) bool { return reflect.DeepEqual(c.Thermal.Zones, []string{"tj"}) }},
 		{"thermal no hysteresis", "thermal: {pause_c: 80}\n", "thermal.resume_c is 80, not below thermal.pause_c 80", nil},

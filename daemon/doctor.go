@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -85,6 +86,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	d.checkInotify()
 	bundle := d.checkModel(rt)
 	d.checkEngineCache(rt, bundle)
+	d.checkInputInvariance(rt, bundle, ec)
 
 	failures := d.report(stdout)
 	if failures > 0 {
@@ -553,6 +555,40 @@ func (d *doctor) checkModel(rt *engine.Runtime) *engine.Bundle {
 	d.add(checkOK, "model", fmt.Sprintf("%s (%s, %dx%d grid, sha256 %s) at %s", b.Manifest.Name, b.Manifest.Family,
 		b.Manifest.Grid, b.Manifest.Grid, b.SHA256[:12], d.cfg.Model), "")
 	return b
+}
+
+// checkInputInvariance runs the Agent Zero probe on the CPU (so that the
+// doctor never builds a TensorRT engine): a model that gives one answer to
+// every probe grid has learnt nothing about its input.
+func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *engine.Bundle, ec engine.Config) {
+	if rt == nil || b == nil {
+		return
+	}
+	cpu := ec
+	cpu.Providers, cpu.Require = []string{engine.ProviderCPU}, ""
+	if err := rt.Reconfigure(cpu); err != nil {
+		d.add(checkWarn, "input probe", "cannot run it: "+oneLine(message(err)), "")
+		return
+	}
+	m, err := rt.LoadModel(b, engine.ModelOptions{MaxBatch: len(engine.ProbeGrids())})
+	if err != nil {
+		d.add(checkFail, "input probe", "the model does not load on the CPU: "+oneLine(message(err)), "export the bundle again (engine/export/hrm_export.py)")
+		return
+	}
+	defer m.Close()
+	invariant, err := engine.ProbeInputInvariance(context.Background(), m, d.cfg.RunOptions())
+	switch {
+	case err != nil:
+		d.add(checkFail, "input probe", "the model does not run: "+oneLine(message(err)), "export the bundle again (engine/export/hrm_export.py)")
+	case !invariant:
+		d.add(checkOK, "input probe", fmt.Sprintf("the model's answers depend on its input (%d probe grids, %d answers)", len(engine.ProbeGrids()), len(engine.ProbeGrids())), "")
+	case d.cfg.Inference.InputInvariant == "refuse":
+		d.add(checkFail, "input probe", fmt.Sprintf("the model gives one identical answer to %d different grids: it ignores its input, and inference.input_invariant is refuse", len(engine.ProbeGrids())),
+			"use a model that learnt its task (hrmd eval shows whether it beats the all-zeros baseline)")
+	default:
+		d.add(checkWarn, "input probe", fmt.Sprintf("the model gives one identical answer to %d different grids: it ignores its input; every answer will be flagged model_input_invariant", len(engine.ProbeGrids())),
+			"use a model that learnt its task; inference.input_invariant: refuse keeps hrmd from serving such a model")
+	}
 }
 
 // checkEngineCache says whether this model's TensorRT engine is built and

@@ -292,6 +292,10 @@ func (d *daemon) load(cfg Config) (*settings, error) {
 		m.Close()
 		return nil, err
 	}
+	if lm.mr.inputInvariant, err = checkInputInvariance(m, cfg, d.log); err != nil {
+		m.Close()
+		return nil, err
+	}
 	took := time.Since(started)
 	if c := m.EngineCache(); c.Dir != "" {
 		// TensorRT builds its engine during the load and the warm-up: minutes
@@ -326,6 +330,25 @@ func warmUp(m *engine.Model, maxBatch int) error {
 	}
 	_, err := m.Run(context.Background(), rows, engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: 2})
 	return err
+}
+
+// checkInputInvariance runs the probe at load: a model whose predictions do
+// not depend on its input is refused (inference.input_invariant: refuse) or
+// loaded with a warning, and every answer it gives is flagged.
+func checkInputInvariance(m *engine.Model, cfg Config, log *zap.Logger) (bool, error) {
+	invariant, err := engine.ProbeInputInvariance(context.Background(), m, cfg.RunOptions())
+	if err != nil || !invariant {
+		return false, err
+	}
+	name := m.Bundle().Manifest.Name
+	what := fmt.Sprintf("model %s (%s) answers the same whatever its input: %d different probe grids got one identical prediction, so it has learnt nothing about its input (the all-zeros checkpoint that scored \"71%%\" was such a model)",
+		name, m.Bundle().Dir, len(engine.ProbeGrids()))
+	if cfg.Inference.InputInvariant == "refuse" {
+		return true, &Error{Code: CodeInputInvariant, Message: what + "; inference.input_invariant is refuse: use another model, or set it to warn"}
+	}
+	log.Warn("the model's predictions do not depend on its input; every answer is flagged model_input_invariant",
+		zap.String("model", name), zap.String("detail", what))
+	return true, nil
 }
 
 // useModel records the model in use for /metrics.

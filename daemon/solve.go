@@ -179,6 +179,9 @@ type Solver struct {
 	Device    string // runtime.device in answers
 	DemoCheck bool   // also run the demonstration inputs and count exact matches
 	Run       engine.RunOptions
+	// InputInvariant: the probe found the model ignores its input; every
+	// answer is flagged.
+	InputInvariant bool
 }
 
 // Solve answers every task of a file, in order. Every task is checked
@@ -193,6 +196,7 @@ func (s *Solver) Solve(ctx context.Context, file *puzzles.File) ([]puzzles.Answe
 		}
 	}
 	mr := newModelRun(s.Model, s.Device, s.Run.Trace != "")
+	mr.inputInvariant = s.InputInvariant
 	answers := make([]puzzles.AnswerFile, 0, len(file.Tasks))
 	for i, task := range file.Tasks {
 		started := time.Now()

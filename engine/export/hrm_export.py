@@ -212,6 +212,15 @@ def write_bundle(model, out_dir, name, source, arc_dir=None, with_golden=False, 
     return m
 
 
+def force_constant_output(model, colour):
+    """Makes the output head ignore its input: zero weights and a bias that
+    puts colour's arc-eos token (colour + 2) far ahead of every other."""
+    with torch.no_grad():
+        model.output.weight.zero_()
+        model.output.bias.fill_(-10.0)
+        model.output.bias[colour + 2] = 10.0
+
+
 def default_arc_dir():
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.normpath(os.path.join(here, "..", "..", "..", "shared", "arc", "ARC-AGI-1"))
@@ -228,6 +237,9 @@ def main(argv=None):
     p.add_argument("--golden", action="store_true", help="also write golden.json, the PyTorch reference")
     p.add_argument("--golden-cases", type=int, help=f"how many of the {len(GOLDEN_INPUTS)} golden inputs (default all)")
     p.add_argument("--arc", default=default_arc_dir(), help="ARC-AGI-1 folder for the golden inputs")
+    p.add_argument("--constant-output", type=int, metavar="COLOUR", choices=range(10),
+                   help="for tests: force every prediction to COLOUR, whatever the input "
+                        "(an input-invariant model, the 'Agent Zero' failure hrmd must catch)")
     args = p.parse_args(argv)
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -242,6 +254,9 @@ def main(argv=None):
     else:
         model = nova.random_model(args.random, args.seed)
         source = {"checkpoint": f"random-init:{args.random}:seed={args.seed}", "step": 0, "sha256": ""}
+    if args.constant_output is not None:
+        force_constant_output(model, args.constant_output)
+        source["checkpoint"] += f":constant-output={args.constant_output}"
     if args.golden and not os.path.isdir(args.arc):
         print(f"error: --golden needs the ARC-AGI-1 tasks; {args.arc} is not a folder (set --arc)",
               file=sys.stderr)

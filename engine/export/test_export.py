@@ -204,6 +204,21 @@ class FixtureTest(unittest.TestCase):
                                         committed["source"])
         self.assertEqual(m["graphs"], committed["graphs"])
 
+    def test_zero_fixture_reproduces_and_ignores_its_input(self):
+        """engine/testdata/nova-zero: the tiny model with its output forced to
+        colour 0, for the Go tests of the input-invariance probe."""
+        zero = os.path.join(HERE, "..", "testdata", "nova-zero")
+        with open(os.path.join(zero, "hrm.yaml")) as f:
+            committed = yaml.safe_load(f)
+        model = nova.random_model("tiny", seed=1)
+        hrm_export.force_constant_output(model, 0)
+        with tempfile.TemporaryDirectory() as d:
+            m = hrm_export.write_bundle(model, d, committed["name"], committed["source"])
+        self.assertEqual(m["graphs"], committed["graphs"])
+        with torch.no_grad():
+            logits, _ = model(torch.tensor(arc_tokens(2)))
+        self.assertTrue(torch.all(logits.argmax(-1) == 2), "every cell must predict colour 0 (token 2)")
+
     def test_golden_agrees_with_reference_forward(self):
         with open(os.path.join(FIXTURE, "golden.json")) as f:
             golden = json.load(f)

@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+const zeroBundle = "../engine/testdata/nova-zero" // nova-tiny with its output forced to colour 0
+
+// A model that answers zeros whatever it is shown ("Agent Zero") is caught by
+// the probe at load: solve and the daemon flag every answer, doctor warns,
+// and with inference.input_invariant: refuse neither serves it.
+func TestInputInvariantModel(t *testing.T) {
+	task := filepath.Join(arcDir, "training", "3631a71a.json")
+	r := runHrmd(t, "solve", task, "--model", zeroBundle)
+	if r.code != 0 || !strings.Contains(r.stderr, "do not depend on its input") {
+		t.Fatalf("exit %d, stderr %q; want an answer and a warning", r.code, r.stderr)
+	}
+	var a puzzles.AnswerFile
+	if err := json.Unmarshal([]byte(r.stdout), &a); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{puzzles.FlagModelInputInvariant, puzzles.FlagAllZero, puzzles.FlagLowConfidence} {
+		if !slices.Contains(a.Answers[0].Flags, f) {
+			t.Errorf("flags %v lack %s", a.Answers[0].Flags, f)
+		}
+	}
+
+	dir := t.TempDir()
+	refuse := filepath.Join(dir, "refuse.yaml")
+	if err := os.WriteFile(refuse, []byte("model: "+zeroBundle+"\nonnxruntime: {providers: [cpu]}\ninference: {input_invariant: refuse}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = runHrmd(t, "solve", task, "--config", refuse)
+	if r.code != 1 || !strings.Contains(r.stderr, "error "+CodeInputInvariant+": model nova-zero") || r.stdout != "" {
+		t.Errorf("refuse: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	// The daemon: warned at load, every answer flagged.
+	s := newSpool(t, func(c *Config) { c.Model, _ = filepath.Abs(zeroBundle); c.Inference.MaxCycles = 2 })
+	p := s.start()
+	p.waitLog("the model's predictions do not depend on its input; every answer is flagged model_input_invariant", 1, 30*time.Second)
+	p.waitLog("ready", 1, 30*time.Second)
+	data, err := os.ReadFile(task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.drop("t.json", data)
+	waitUntil(t, 20*time.Second, "the answer", func() bool { return slices.Contains(names(s.outbox), "t.json") })
+	var answer puzzles.AnswerFile
+	mustJSON(t, filepath.Join(s.outbox, "t.json"), &answer)
+	if !slices.Contains(answer.Answers[0].Flags, puzzles.FlagModelInputInvariant) {
+		t.Errorf("the daemon's answer is not flagged: %v", answer.Answers[0].Flags)
+	}
+}
+
+func TestDoctorInputInvariant(t *testing.T) {
+	for _, tt := range []struct {
+		mode string
+		code int
+		want string
+	}{
+		{"warn", 0, "warn  input probe  the model gives one identical answer to 4 different grids"},
+		{"refuse", 1, "FAIL  input probe  the model gives one identical answer to 4 different grids"},
+	} {
+		dir, config := doctorSetup(t, func(c *Config) { c.Inference.InputInvariant = tt.mode })
+		if err := os.RemoveAll(filepath.Join(dir, "model")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.CopyFS(filepath.Join(dir, "model"), os.DirFS(zeroBundle)); err != nil {
+			t.Fatal(err)
+		}
+		r := runDoctor(t, "--config", config)
+		if r.code != tt.code || !strings.Contains(r.stdout, tt.want) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s", tt.mode, r.code, tt.code, tt.want, r.stdout)
+		}
+	}
+	// An ordinary model passes.
+	_, config := doctorSetup(t, nil)
+	if r := runDoctor(t, "--config", config); !strings.Contains(r.stdout, "ok    input probe  the model's answers depend on its input") {
+		t.Errorf("nova-tiny:\n%s", r.stdout)
+	}
+}
