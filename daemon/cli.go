@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -39,7 +40,7 @@ const usage = `usage: hrmd COMMAND [ARGS]
   run [--config /etc/hrmd/hrmd.yaml] [--instance NAME] [--shutdown-timeout 30s] [--sysroot /]
         the daemon: answer the task files dropped into the inbox (see README.md)
   solve TASK.json --model DIR [--max-cycles N] [--halting model|converged|fixed]
-                  [--trace summary|full] [--config FILE] [--sysroot /] [-v]
+                  [--trace summary|full] [--png FILE] [--config FILE] [--sysroot /] [-v]
         answer one task file (or a multi-task bundle); the answer JSON goes to stdout
   doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /]
         check the library, providers, GPU, folders and model; say what is wrong
@@ -155,7 +156,8 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	configPath := fl.String("config", "", "hrmd.yaml for onnxruntime, tensorrt and inference settings")
 	maxCycles := fl.Int("max-cycles", -1, "reasoning cycles at most (default: the config's, else the manifest's)")
 	halting := fl.String("halting", "", "model, converged or fixed (default: the config's, model)")
-	trace := fl.String("trace", "", "add a per-cycle trace to each answer: summary or full")
+	trace := fl.String("trace", "", "add a per-cycle trace to each answer: summary or full (default: the config's answers.trace)")
+	picture := fl.String("png", "", "also draw the task, its answers and (with --trace full) every cycle into this PNG file")
 	verbose := fl.Bool("v", false, "log what the engine does on stderr")
 	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this folder")
 	var taskPath string
@@ -194,7 +196,9 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *halting != "" {
 		run.Halting = *halting
 	}
-	run.Trace = *trace
+	if *trace != "" {
+		run.Trace = *trace
+	}
 	if err := run.Validate(); err != nil {
 		return usageError("solve: %v", err)
 	}
@@ -235,6 +239,15 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out, err := puzzles.MarshalAnswers(answers, file.Bundle)
 	if err != nil {
 		return err
+	}
+	if *picture != "" {
+		png, err := answerPicture(file, answers)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(filepath.Dir(*picture), filepath.Base(*picture), png); err != nil {
+			return fmt.Errorf("--png: %w", err)
+		}
 	}
 	_, err = stdout.Write(out)
 	return err

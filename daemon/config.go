@@ -30,6 +30,14 @@ type Config struct {
 	Log         Log             `yaml:"log"`
 	HTTP        HTTP            `yaml:"http"`
 	Thermal     Thermal         `yaml:"thermal"`
+	Answers     AnswersConfig   `yaml:"answers"`
+}
+
+// AnswersConfig is the `answers:` section: what goes into the outbox beside
+// the answers themselves.
+type AnswersConfig struct {
+	Trace string `yaml:"trace"` // "" (none), summary or full: a per-cycle trace in each answer
+	PNG   bool   `yaml:"png"`   // also outbox/<name>.png: inputs, answers, known outputs, full-trace cycles
 }
 
 // Thermal is the `thermal:` section: back-pressure on a hot device.
@@ -151,7 +159,7 @@ func (c Config) Engine() engine.Config {
 
 // RunOptions are the engine's run options from `inference:`.
 func (c Config) RunOptions() engine.RunOptions {
-	return engine.RunOptions{Halting: c.Inference.Halting, MaxCycles: c.Inference.MaxCycles}
+	return engine.RunOptions{Halting: c.Inference.Halting, MaxCycles: c.Inference.MaxCycles, Trace: c.Answers.Trace}
 }
 
 // Validate checks every key; each message names it.
@@ -170,8 +178,13 @@ func (c Config) Validate() error {
 	if in.MaxBatch < 1 || in.MaxBatch > 256 {
 		return fmt.Errorf("inference.max_batch is %d; use 1 to 256", in.MaxBatch)
 	}
+	switch c.Answers.Trace {
+	case "", engine.TraceSummary, engine.TraceFull:
+	default:
+		return fmt.Errorf("answers.trace is %q; use \"\" (no trace), summary or full", c.Answers.Trace)
+	}
 	if err := c.RunOptions().Validate(); err != nil {
-		return fmt.Errorf("inference: %w (keys halting, max_cycles)", err)
+		return fmt.Errorf("inference: %w (keys inference.halting, inference.max_cycles, answers.trace)", err)
 	}
 	if in.Augmentations != 0 {
 		return fmt.Errorf("inference.augmentations is %d; test-time augmentation is not in this hrmd yet: set it to 0", in.Augmentations)

@@ -48,6 +48,8 @@ func TestLoadConfig(t *testing.T) {
 		{"empty folder", "outbox: \"\"\n", "outbox is empty", nil},
 		{"max file bytes", "watch: {max_file_bytes: 0}\n", "watch.max_file_bytes is 0", nil},
 		{"input invariant", "inference: {input_invariant: ignore}\n", `inference.input_invariant is "ignore"`, nil},
+		{"answers trace", "answers: {trace: verbose}\n", `answers.trace is "verbose"`, nil},
+		{"answers png", "answers: {png: true, trace: full}\n", "", func(c Config) bool { return c.Answers.PNG && c.RunOptions().Trace == "full" }},
 		{"thermal off", "thermal: {pause_c: 0}\n", "", func(c Config) bool { return c.Thermal.PauseC == 0 && c.Thermal.ResumeC == 80 }},
 		{"thermal zones replaced", "thermal: {zones: [tj]}\n", "", func(c Config) bool { return reflect.DeepEqual(c.Thermal.Zones, []string{"tj"}) }},
 		{"thermal no hysteresis", "thermal: {pause_c: 80}\n", "thermal.resume_c is 80, not below thermal.pause_c 80", nil},

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -87,4 +88,84 @@ func TestDoctorInputInvariant(t *testing.T) {
 	if r := runDoctor(t, "--config", config); !strings.Contains(r.stdout, "ok    input probe  the model's answers depend on its input") {
 		t.Errorf("nova-tiny:\n%s", r.stdout)
 	}
+}
+
+// pictureShows decodes a PNG and checks the grid drawn at row i, panel j of
+// the layout rows against want, cell by cell.
+func pictureShows(t *testing.T, path string, rows [][]puzzles.Grid, i, j int, want puzzles.Grid) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	corners, width, height := puzzles.Layout(rows)
+	if img.Bounds().Dx() != width || img.Bounds().Dy() != height {
+		t.Fatalf("%s is %v, the layout %dx%d", path, img.Bounds(), width, height)
+	}
+	for r, cells := range want {
+		for c, v := range cells {
+			x, y := puzzles.CellOrigin(corners[i][j].X, corners[i][j].Y, r, c)
+			cr, cg, cb, _ := img.At(x+8, y+8).RGBA()
+			if w := puzzles.Colour(v); uint8(cr>>8) != w.R || uint8(cg>>8) != w.G || uint8(cb>>8) != w.B {
+				t.Fatalf("%s: panel (%d,%d) cell (%d,%d) is not colour %d", path, i, j, r, c, v)
+			}
+		}
+	}
+}
+
+// answers.png and answers.trace: the daemon writes outbox/<name>.png beside
+// the answer, showing the input, the answer, the known output and one row
+// per cycle; `hrmd solve --png` draws the same.
+func TestAnswerPictures(t *testing.T) {
+	task, err := puzzles.ReadFile("../puzzles/examples/halo-1.json", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("../puzzles/examples/halo-1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, err := filepath.Abs("../engine/models/demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSpool(t, func(c *Config) { c.Model = demo; c.Answers = AnswersConfig{Trace: "full", PNG: true} })
+	p := s.start()
+	p.waitLog("ready", 1, 30*time.Second)
+	s.drop("halo.json", data)
+	waitUntil(t, 20*time.Second, "the answer", func() bool { return slices.Contains(names(s.outbox), "halo.json") })
+	if !slices.Contains(names(s.outbox), "halo.png") {
+		t.Fatalf("outbox %v: no halo.png", names(s.outbox))
+	}
+	var answer puzzles.AnswerFile
+	mustJSON(t, filepath.Join(s.outbox, "halo.json"), &answer)
+	a := answer.Answers[0]
+	if len(a.Trace) == 0 || a.Trace[len(a.Trace)-1].Grid == nil {
+		t.Fatalf("no full trace in the answer: %+v", a.Trace)
+	}
+	rows := puzzles.AnswerPicture(task.Tasks[0], answer)
+	if len(rows) != 1+len(a.Trace) {
+		t.Fatalf("%d picture rows for %d cycles", len(rows), len(a.Trace))
+	}
+	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 0, task.Tasks[0].Test[0].Input)
+	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 1, a.Attempt1)
+	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 2, task.Tasks[0].Test[0].Output)
+	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, len(rows)-1, 0, a.Trace[len(a.Trace)-1].Grid)
+
+	out := filepath.Join(t.TempDir(), "solve.png")
+	r := runHrmd(t, "solve", "../puzzles/examples/halo-1.json", "--model", demo, "--png", out)
+	if r.code != 0 {
+		t.Fatalf("solve --png: exit %d: %s", r.code, r.stderr)
+	}
+	var solved puzzles.AnswerFile
+	if err := json.Unmarshal([]byte(r.stdout), &solved); err != nil {
+		t.Fatal(err)
+	}
+	rows = puzzles.AnswerPicture(task.Tasks[0], solved)
+	pictureShows(t, out, rows, 0, 1, solved.Answers[0].Attempt1)
 }

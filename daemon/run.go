@@ -315,7 +315,7 @@ func (d *daemon) load(cfg Config) (*settings, error) {
 }
 
 func (d *daemon) settingsFor(cfg Config, lm *loadedModel) *settings {
-	return &settings{model: lm, run: cfg.RunOptions(), demoCheck: cfg.Inference.DemoCheck, maxBatch: cfg.Inference.MaxBatch}
+	return &settings{model: lm, run: cfg.RunOptions(), demoCheck: cfg.Inference.DemoCheck, maxBatch: cfg.Inference.MaxBatch, png: cfg.Answers.PNG}
 }
 
 // warmUp runs a full batch once, so the first file does not pay for
@@ -568,14 +568,14 @@ func fileKind(m os.FileMode) string {
 
 // finish writes a job's answer and retires its input to done/.
 func (d *daemon) finish(j *job) {
-	data, err := j.answer()
+	data, picture, err := j.answer()
 	if err != nil {
 		d.fail(j.job, j.name, err)
 		return
 	}
 	var doneName string
 	err = retryIO(func() error {
-		name, err := d.spool.Answer(j.job, data)
+		name, err := d.spool.Answer(j.job, data, picture)
 		if name != "" { // moved: only its durability is in doubt, and retrying cannot move it again
 			doneName = name
 			if err != nil {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -170,6 +171,20 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 		}
 	}
 	return out, nil
+}
+
+// answerPicture draws a file's tasks and answers, one after the other, as
+// one PNG (puzzles.AnswerPicture).
+func answerPicture(file *puzzles.File, answers []puzzles.AnswerFile) ([]byte, error) {
+	var rows [][]puzzles.Grid
+	for i, task := range file.Tasks {
+		rows = append(rows, puzzles.AnswerPicture(task, answers[i])...)
+	}
+	var buf bytes.Buffer
+	if err := puzzles.WritePNG(&buf, rows); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // Solver answers task files one at a time with one loaded model: what

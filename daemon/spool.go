@@ -96,6 +96,9 @@ func unwrapPath(err error) error {
 // AnswerName is the outbox file that answers job: <name>.json.
 func AnswerName(job string) string { return strings.TrimSuffix(job, ".json") + ".json" }
 
+// PictureName is the name of a job's picture in the outbox (answers.png).
+func PictureName(job string) string { return strings.TrimSuffix(job, ".json") + ".png" }
+
 // jobName is the n-th candidate name for a file dropped as name: the name
 // itself, then <stem>.1.json, <stem>.2.json, ...
 func jobName(name string, n int) string {
@@ -196,8 +199,14 @@ func (s *Spool) Pending() ([]string, error) {
 func (s *Spool) WorkPath(job string) string { return filepath.Join(s.Work, job) }
 
 // Answer makes the answer durable in the outbox, then moves the input to
-// done/. It returns the input's name in done/.
-func (s *Spool) Answer(job string, answer []byte) (string, error) {
+// done/. It returns the input's name in done/. A picture (answers.png) is
+// written first, so that it is there once the answer appears.
+func (s *Spool) Answer(job string, answer, picture []byte) (string, error) {
+	if picture != nil {
+		if err := writeFileAtomic(s.Outbox, PictureName(job), picture); err != nil {
+			return "", err
+		}
+	}
 	if err := writeFileAtomic(s.Outbox, AnswerName(job), answer); err != nil {
 		return "", err
 	}

@@ -41,7 +41,7 @@ func TestSpoolClaimNeverOverwrites(t *testing.T) {
 	if job, err = s.Claim("t.json"); err != nil || job != "t.1.json" {
 		t.Fatalf("second claim: %q %v", job, err)
 	}
-	if done, err := s.Answer("t.json", []byte("answer 1")); err != nil || done != "t.json" {
+	if done, err := s.Answer("t.json", []byte("answer 1"), nil); err != nil || done != "t.json" {
 		t.Fatalf("answer: %q %v", done, err)
 	}
 	touch(t, filepath.Join(s.Inbox, "t.json"), "3") // the first is in done/ with its answer
@@ -51,7 +51,7 @@ func TestSpoolClaimNeverOverwrites(t *testing.T) {
 	if _, err := s.Fail("t.1.json", ErrorFile{File: "t.json", Code: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Answer("t.2.json", []byte("answer 3")); err != nil {
+	if _, err := s.Answer("t.2.json", []byte("answer 3"), nil); err != nil {
 		t.Fatal(err)
 	}
 	for dir, want := range map[string][]string{

@@ -20,9 +20,10 @@ type loadedModel struct {
 // settings are what the worker runs with; a reload hands it new ones.
 type settings struct {
 	model     *loadedModel
-	run       engine.RunOptions
+	run       engine.RunOptions // its Trace is answers.trace
 	demoCheck bool
 	maxBatch  int
+	png       bool // answers.png
 }
 
 // job is one claimed task file on its way through the model.
@@ -312,20 +313,31 @@ func remove(list, gone []*job) []*job {
 	return slices.DeleteFunc(list, func(j *job) bool { return slices.Contains(gone, j) })
 }
 
-// answer builds a finished job's answer file.
-func (j *job) answer() ([]byte, error) {
+// answer builds a finished job's answer file and, with answers.png, its
+// picture (nil without).
+func (j *job) answer() (answer, picture []byte, err error) {
 	files := make([]puzzles.AnswerFile, len(j.file.Tasks))
+	mr := j.set.model.mr
+	mr.trace = j.set.run.Trace != ""
 	offset := 0
 	for t, task := range j.file.Tasks {
 		n := len(j.plans[t])
-		a, err := j.set.model.mr.assemble(task, j.plans[t], j.results[offset:offset+n], j.end[t].Sub(j.start[t]), j.set.demoCheck)
+		a, err := mr.assemble(task, j.plans[t], j.results[offset:offset+n], j.end[t].Sub(j.start[t]), j.set.demoCheck)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		files[t] = a
 		offset += n
 	}
-	return puzzles.MarshalAnswers(files, j.file.Bundle)
+	if answer, err = puzzles.MarshalAnswers(files, j.file.Bundle); err != nil {
+		return nil, nil, err
+	}
+	if j.set.png {
+		if picture, err = answerPicture(j.file, files); err != nil {
+			return nil, nil, err
+		}
+	}
+	return answer, picture, nil
 }
 
 // testCycles lists the cycles of each test input, in order.

@@ -6,18 +6,21 @@ import (
 	"strings"
 )
 
-// Palette is the ARC colour scheme (the one ARC's own viewers use), indexed by colour 0-9.
-var Palette = [10]color.RGBA{
-	{0x00, 0x00, 0x00, 0xff}, // 0 black
-	{0x00, 0x74, 0xd9, 0xff}, // 1 blue
-	{0xff, 0x41, 0x36, 0xff}, // 2 red
-	{0x2e, 0xcc, 0x40, 0xff}, // 3 green
-	{0xff, 0xdc, 0x00, 0xff}, // 4 yellow
-	{0xaa, 0xaa, 0xaa, 0xff}, // 5 grey
-	{0xf0, 0x12, 0xbe, 0xff}, // 6 magenta
-	{0xff, 0x85, 0x1b, 0xff}, // 7 orange
-	{0x7f, 0xdb, 0xff, 0xff}, // 8 sky
-	{0x87, 0x0c, 0x25, 0xff}, // 9 maroon
+// Colour is colour c (0-9) in the ARC colour scheme, the one ARC's own
+// viewers use.
+func Colour(c int) color.RGBA {
+	return [10]color.RGBA{
+		{0x00, 0x00, 0x00, 0xff}, // 0 black
+		{0x00, 0x74, 0xd9, 0xff}, // 1 blue
+		{0xff, 0x41, 0x36, 0xff}, // 2 red
+		{0x2e, 0xcc, 0x40, 0xff}, // 3 green
+		{0xff, 0xdc, 0x00, 0xff}, // 4 yellow
+		{0xaa, 0xaa, 0xaa, 0xff}, // 5 grey
+		{0xf0, 0x12, 0xbe, 0xff}, // 6 magenta
+		{0xff, 0x85, 0x1b, 0xff}, // 7 orange
+		{0x7f, 0xdb, 0xff, 0xff}, // 8 sky
+		{0x87, 0x0c, 0x25, 0xff}, // 9 maroon
+	}[c]
 }
 
 // TextLines draws g for a terminal, one string per output line, every line
@@ -42,9 +45,9 @@ func TextLines(g Grid, colour bool) []string {
 	for r := 0; r < g.Rows(); r += 2 {
 		var b strings.Builder
 		for c := range g.Cols() {
-			top := Palette[g[r][c]]
+			top := Colour(g[r][c])
 			if r+1 < g.Rows() {
-				bottom := Palette[g[r+1][c]]
+				bottom := Colour(g[r+1][c])
 				fmt.Fprintf(&b, "\x1b[38;2;%d;%d;%dm\x1b[48;2;%d;%d;%dm▀", top.R, top.G, top.B, bottom.R, bottom.G, bottom.B)
 			} else {
 				fmt.Fprintf(&b, "\x1b[38;2;%d;%d;%dm\x1b[49m▀", top.R, top.G, top.B)
