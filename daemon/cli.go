@@ -231,7 +231,8 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	s := &Solver{Model: m, Device: device.String(), DemoCheck: cfg.Inference.DemoCheck, Run: run, InputInvariant: invariant}
+	s := &Solver{Model: m, Device: device.String(), DemoCheck: cfg.Inference.DemoCheck, Run: run, InputInvariant: invariant,
+		Augmentations: cfg.Inference.Augmentations}
 	answers, err := s.Solve(ctx, file)
 	if err != nil {
 		return err

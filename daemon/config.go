@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 // Config is hrmd.yaml (DESIGN.md §6). Every key has a default; a file names
@@ -186,8 +187,8 @@ func (c Config) Validate() error {
 	if err := c.RunOptions().Validate(); err != nil {
 		return fmt.Errorf("inference: %w (keys inference.halting, inference.max_cycles, answers.trace)", err)
 	}
-	if in.Augmentations != 0 {
-		return fmt.Errorf("inference.augmentations is %d; test-time augmentation is not in this hrmd yet: set it to 0", in.Augmentations)
+	if in.Augmentations < 0 || in.Augmentations > puzzles.MaxAugmentations {
+		return fmt.Errorf("inference.augmentations is %d; use 0 (off) to %d variants per test input", in.Augmentations, puzzles.MaxAugmentations)
 	}
 	switch in.InputInvariant {
 	case "warn", "refuse":

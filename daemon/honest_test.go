@@ -169,3 +169,45 @@ func TestAnswerPictures(t *testing.T) {
 	rows = puzzles.AnswerPicture(task.Tasks[0], solved)
 	pictureShows(t, out, rows, 0, 1, solved.Answers[0].Attempt1)
 }
+
+// Test-time augmentation: each test input runs in 8 orientations, the
+// answers mapped back vote, and the demo model's family (a rule that holds in
+// every orientation) keeps its exact answers, now with their votes.
+func TestSolveWithAugmentations(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "tta.yaml")
+	if err := os.WriteFile(config, []byte("model: ../engine/models/demo\nonnxruntime: {providers: [cpu]}\ninference: {augmentations: 7}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"halo-1.json", "halo-4.json"} {
+		path := filepath.Join("../puzzles/examples", name)
+		task, err := puzzles.ReadFile(path, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var first []byte
+		for run := range 2 {
+			r := runHrmd(t, "solve", path, "--config", config)
+			if r.code != 0 {
+				t.Fatalf("%s: exit %d: %s", name, r.code, r.stderr)
+			}
+			var a puzzles.AnswerFile
+			if err := json.Unmarshal([]byte(r.stdout), &a); err != nil {
+				t.Fatal(err)
+			}
+			got := a.Answers[0]
+			if got.Votes == nil || got.Votes.Variants != 8 || got.Votes.Attempt1 < got.Votes.Attempt2 || got.Votes.Attempt1 > 8 {
+				t.Errorf("%s: votes %+v, want 8 variants with attempt_1 ahead", name, got.Votes)
+			}
+			if !got.Attempt1.Equal(task.Tasks[0].Test[0].Output) {
+				t.Errorf("%s: attempt_1 %v is not the known answer", name, got.Attempt1)
+			}
+			// Deterministic: the same answer file twice, but for the latency.
+			stable := []byte(strings.Join(slices.DeleteFunc(strings.Split(r.stdout, "\n"), func(l string) bool { return strings.Contains(l, "latency_ms") }), "\n"))
+			if run == 0 {
+				first = stable
+			} else if string(first) != string(stable) {
+				t.Errorf("%s: two runs answer differently:\n%s\n%s", name, first, stable)
+			}
+		}
+	}
+}

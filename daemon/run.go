@@ -315,7 +315,8 @@ func (d *daemon) load(cfg Config) (*settings, error) {
 }
 
 func (d *daemon) settingsFor(cfg Config, lm *loadedModel) *settings {
-	return &settings{model: lm, run: cfg.RunOptions(), demoCheck: cfg.Inference.DemoCheck, maxBatch: cfg.Inference.MaxBatch, png: cfg.Answers.PNG}
+	return &settings{model: lm, run: cfg.RunOptions(), demoCheck: cfg.Inference.DemoCheck, maxBatch: cfg.Inference.MaxBatch, png: cfg.Answers.PNG,
+		augmentations: cfg.Inference.Augmentations}
 }
 
 // warmUp runs a full batch once, so the first file does not pay for

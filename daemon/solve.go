@@ -11,39 +11,48 @@ import (
 	"github.com/hrmd/hrmd/puzzles"
 )
 
-// row is one grid a task runs through the model: a test input, or a
-// demonstration input when the demo check is on.
+// row is one grid a task runs through the model: a test input (or one of
+// its test-time variants), or a demonstration input when the demo check is on.
 type row struct {
 	test  bool
 	index int // into task.Test or task.Train
+	// variant is the test-time augmentation: 0 and the identity for the
+	// input itself and for demonstrations.
+	variant int
+	aug     puzzles.Augmentation
 }
 
-// planTask lists the rows of a task: its test inputs in order, then the
+// planTask lists the rows of a task: each test input in order, followed by
+// its augmentations variants (inference.augmentations), then the
 // demonstration inputs (demoCheck) that fit the model's grid. A test input
 // too large for the model is an error: there would be no answer for it; a
-// demonstration too large is only left out of the demo check.
-func planTask(task puzzles.Task, prefix string, side int, demoCheck bool) ([]row, error) {
-	rows := make([]row, 0, len(task.Test)+len(task.Train))
+// demonstration too large is only left out of the demo check. (A variant is
+// the input turned or mirrored: on the model's square grid it fits too.)
+func planTask(task puzzles.Task, prefix string, side int, demoCheck bool, augmentations int) ([]row, error) {
+	augs := puzzles.Augmentations(augmentations)
+	rows := make([]row, 0, len(task.Test)*len(augs)+len(task.Train))
 	for i, p := range task.Test {
 		if err := puzzles.CheckFits(p.Input, side, fmt.Sprintf("%stest[%d].input", prefix, i)); err != nil {
 			return nil, err
 		}
-		rows = append(rows, row{test: true, index: i})
+		for v, a := range augs {
+			rows = append(rows, row{test: true, index: i, variant: v, aug: a})
+		}
 	}
 	if demoCheck {
 		for i, p := range task.Train {
 			if puzzles.CheckFits(p.Input, side, "") == nil {
-				rows = append(rows, row{index: i})
+				rows = append(rows, row{index: i, aug: puzzles.Identity()})
 			}
 		}
 	}
 	return rows, nil
 }
 
-// grid is the row's input grid.
+// grid is the row's input grid, in its variant's frame.
 func (r row) grid(task puzzles.Task) puzzles.Grid {
 	if r.test {
-		return task.Test[r.index].Input
+		return r.aug.Apply(task.Test[r.index].Input)
 	}
 	return task.Train[r.index].Input
 }
@@ -118,23 +127,38 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 	if demoCheck {
 		demo = out.DemoCheck
 	}
+	// Each test input's variants: the identity's run gives the cycles, the
+	// shape rule and the trace; with augmentations the answers, mapped back,
+	// vote.
+	type variant struct {
+		grid puzzles.Grid
+		halt float64
+	}
+	variants := make([][]variant, len(task.Test))
 	for i, r := range results {
 		k := rows[i]
 		if !k.test {
 			continue
 		}
-		in := task.Test[k.index].Input
-		grid, rule, err := b.Encoding.Decode(r.Tokens, side, in, task.Train)
+		vt := task
+		if k.variant > 0 {
+			vt = k.aug.ApplyTask(task) // the raw encoding's shape rules read the demonstrations
+		}
+		in := vt.Test[k.index].Input
+		grid, rule, err := b.Encoding.Decode(r.Tokens, side, in, vt.Train)
 		if err != nil {
-			return out, fmt.Errorf("%s test[%d]: %w", task.ID, k.index, err)
+			return out, fmt.Errorf("%s test[%d] (%v): %w", task.ID, k.index, k.aug, err)
+		}
+		variants[k.index] = append(variants[k.index], variant{k.aug.Invert(grid), r.Halt})
+		if k.variant > 0 {
+			continue
 		}
 		a := puzzles.Answer{
 			Attempt1: grid, Attempt2: grid,
 			Cycles: r.Cycles, HaltedBy: r.HaltedBy,
-			Halt:       math.Round(r.Halt*1e4) / 1e4,
-			Confidence: puzzles.Confidence(r.Halt, demo),
-			Flags:      []string{},
-			Shape:      rule,
+			Halt:  math.Round(r.Halt*1e4) / 1e4,
+			Flags: []string{},
+			Shape: rule,
 		}
 		if mr.trace {
 			for _, c := range r.Trace {
@@ -146,6 +170,25 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 			}
 		}
 		out.Answers[k.index] = a
+	}
+	for i := range out.Answers {
+		a := &out.Answers[i]
+		if vs := variants[i]; len(vs) > 1 {
+			grids, halts := make([]puzzles.Grid, len(vs)), make([]float64, len(vs))
+			for j, v := range vs {
+				grids[j], halts[j] = v.grid, v.halt
+			}
+			a.Votes = &puzzles.Votes{Variants: len(vs)}
+			if cands := puzzles.Vote(grids, halts); len(cands) > 0 {
+				a.Attempt1, a.Attempt2 = cands[0].Grid, cands[0].Grid
+				a.Votes.Attempt1, a.Votes.Attempt2 = cands[0].Votes, cands[0].Votes
+				if len(cands) > 1 {
+					a.Attempt2, a.Votes.Attempt2 = cands[1].Grid, cands[1].Votes
+				}
+				a.Halt = math.Round(cands[0].MeanHalt*1e4) / 1e4
+			}
+		}
+		a.Confidence = puzzles.Confidence(a.Halt, demo)
 	}
 	// Flags last: same_as_other_test compares the task's answers.
 	for i := range out.Answers {
@@ -197,6 +240,7 @@ type Solver struct {
 	// InputInvariant: the probe found the model ignores its input; every
 	// answer is flagged.
 	InputInvariant bool
+	Augmentations  int // test-time variants per test input (inference.augmentations)
 }
 
 // Solve answers every task of a file, in order. Every task is checked
@@ -206,7 +250,7 @@ func (s *Solver) Solve(ctx context.Context, file *puzzles.File) ([]puzzles.Answe
 	plans := make([][]row, len(file.Tasks))
 	for i, task := range file.Tasks {
 		var err error
-		if plans[i], err = planTask(task, taskPrefix(file, task), b.Manifest.Grid, s.DemoCheck); err != nil {
+		if plans[i], err = planTask(task, taskPrefix(file, task), b.Manifest.Grid, s.DemoCheck, s.Augmentations); err != nil {
 			return nil, err
 		}
 	}

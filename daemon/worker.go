@@ -24,6 +24,8 @@ type settings struct {
 	demoCheck bool
 	maxBatch  int
 	png       bool // answers.png
+	// augmentations: test-time variants per test input (inference.augmentations)
+	augmentations int
 }
 
 // job is one claimed task file on its way through the model.
@@ -60,7 +62,7 @@ func (j *job) prepare(s *settings) error {
 	b := s.model.mr.bundle
 	j.plans = make([][]row, len(j.file.Tasks))
 	for t, task := range j.file.Tasks {
-		plan, err := planTask(task, taskPrefix(j.file, task), b.Manifest.Grid, s.demoCheck)
+		plan, err := planTask(task, taskPrefix(j.file, task), b.Manifest.Grid, s.demoCheck, s.augmentations)
 		if err != nil {
 			return err
 		}

@@ -14,13 +14,25 @@ type Answer struct {
 	Attempt2 Grid   `json:"attempt_2"`
 	Cycles   int    `json:"cycles"`
 	HaltedBy string `json:"halted_by"`
-	// Halt is the model's own halt probability after its last cycle.
+	// Halt is the model's own halt probability after its last cycle (with
+	// test-time augmentation: its mean over the variants that voted for
+	// attempt_1).
 	Halt float64 `json:"halt"`
 	// Confidence is Confidence(Halt, the demo check), in [0, 1].
-	Confidence float64      `json:"confidence"`
-	Flags      []string     `json:"flags"`
-	Shape      ShapeRule    `json:"shape"`
-	Trace      []CycleTrace `json:"trace,omitempty"`
+	Confidence float64   `json:"confidence"`
+	Flags      []string  `json:"flags"`
+	Shape      ShapeRule `json:"shape"`
+	// Votes is there with test-time augmentation: how the variants voted.
+	Votes *Votes       `json:"votes,omitempty"`
+	Trace []CycleTrace `json:"trace,omitempty"`
+}
+
+// Votes says how a test input's augmented variants voted: how many answered
+// attempt_1 and attempt_2 (mapped back to the task), out of how many.
+type Votes struct {
+	Attempt1 int `json:"attempt_1"`
+	Attempt2 int `json:"attempt_2"`
+	Variants int `json:"variants"`
 }
 
 // CycleTrace is what one reasoning cycle did to one test input.
