@@ -42,6 +42,10 @@ const usage = `usage: hrmd COMMAND [ARGS]
   solve TASK.json --model DIR [--max-cycles N] [--halting model|converged|fixed]
                   [--trace summary|full] [--png FILE] [--config FILE] [--sysroot /] [-v]
         answer one task file (or a multi-task bundle); the answer JSON goes to stdout
+  eval DIR|challenges.json [--solutions FILE] [--submission OUT.json] [--report OUT.json]
+                  [--max-tasks N] --model DIR [--max-cycles N] [--halting ...] [--config FILE] [-v]
+        score a model on tasks with known answers: exact pass@1 and pass@2 by the
+        ARC rule and pixel accuracy, beside all-zeros, copy-input and common-colour
   doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /]
         check the library, providers, GPU, folders and model; say what is wrong
         and how to fix it; exit status 1 when something keeps hrmd from running
@@ -64,6 +68,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		err = cmdSolve(ctx, args[1:], stdout, stderr)
+	case "eval":
+		err = cmdEval(args[1:], stdout, stderr)
 	case "doctor":
 		err = cmdDoctor(args[1:], stdout, stderr)
 	case "version", "--version":
@@ -152,55 +158,19 @@ func cliLogger(stderr io.Writer, verbose bool) *zap.Logger {
 func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("solve", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
-	model := fl.String("model", "", "model bundle folder (default: model: in --config)")
-	configPath := fl.String("config", "", "hrmd.yaml for onnxruntime, tensorrt and inference settings")
-	maxCycles := fl.Int("max-cycles", -1, "reasoning cycles at most (default: the config's, else the manifest's)")
-	halting := fl.String("halting", "", "model, converged or fixed (default: the config's, model)")
+	mf := addModelFlags(fl)
 	trace := fl.String("trace", "", "add a per-cycle trace to each answer: summary or full (default: the config's answers.trace)")
 	picture := fl.String("png", "", "also draw the task, its answers and (with --trace full) every cycle into this PNG file")
-	verbose := fl.Bool("v", false, "log what the engine does on stderr")
-	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this folder")
-	var taskPath string
-	// The task file may come before or after the flags.
-	for len(args) > 0 {
-		if err := fl.Parse(args); err != nil {
-			return usageError("solve: %w", err)
-		}
-		args = fl.Args()
-		if len(args) > 0 {
-			if taskPath != "" {
-				return usageError("solve takes one task file; got %q and %q", taskPath, args[0])
-			}
-			taskPath, args = args[0], args[1:]
-		}
+	taskPath, err := parseOneArg(fl, args, "solve", "task file")
+	if err != nil {
+		return err
 	}
 	if taskPath == "" {
 		return usageError("solve needs a task file: hrmd solve TASK.json --model DIR")
 	}
-	cfg := DefaultConfig()
-	if *configPath != "" {
-		var err error
-		if cfg, err = LoadConfig(*configPath); err != nil {
-			return err
-		}
-	}
-	if *model != "" {
-		cfg.Model = *model
-	} else if *configPath == "" {
-		return usageError("solve needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: set")
-	}
-	run := cfg.RunOptions()
-	if *maxCycles >= 0 {
-		run.MaxCycles = *maxCycles
-	}
-	if *halting != "" {
-		run.Halting = *halting
-	}
-	if *trace != "" {
-		run.Trace = *trace
-	}
-	if err := run.Validate(); err != nil {
-		return usageError("solve: %v", err)
+	cfg, run, err := mf.settings("solve", *trace)
+	if err != nil {
+		return err
 	}
 
 	// The task is checked before anything is loaded: bad input fails fast.
@@ -208,31 +178,11 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	bundle, err := engine.LoadBundle(cfg.Model)
+	s, closeModel, err := mf.openSolver(cfg, run, stderr)
 	if err != nil {
 		return err
 	}
-	log := cliLogger(stderr, *verbose)
-	defer log.Sync()
-	device := probeDevice(*sysroot, log)
-	ec := cfg.Engine()
-	ec.Device = device.CacheKey()
-	rt, err := engine.Open(ec, log)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
-	m, err := rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch})
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	invariant, err := checkInputInvariance(m, cfg, log)
-	if err != nil {
-		return err
-	}
-	s := &Solver{Model: m, Device: device.String(), DemoCheck: cfg.Inference.DemoCheck, Run: run, InputInvariant: invariant,
-		Augmentations: cfg.Inference.Augmentations}
+	defer closeModel()
 	answers, err := s.Solve(ctx, file)
 	if err != nil {
 		return err
@@ -252,6 +202,112 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	_, err = stdout.Write(out)
 	return err
+}
+
+// parseOneArg parses a command's flags and its one argument, which may come
+// before or after them (what names it in the message when there are two).
+// It returns "" when there is none.
+func parseOneArg(fl *flag.FlagSet, args []string, cmd, what string) (string, error) {
+	var arg string
+	for len(args) > 0 {
+		if err := fl.Parse(args); err != nil {
+			return "", usageError("%s: %w", cmd, err)
+		}
+		args = fl.Args()
+		if len(args) > 0 {
+			if arg != "" {
+				return "", usageError("%s takes one %s; got %q and %q", cmd, what, arg, args[0])
+			}
+			arg, args = args[0], args[1:]
+		}
+	}
+	return arg, nil
+}
+
+// modelFlags are the options that choose the model and how it runs, shared by
+// solve and eval so that both read --config and the flags over it alike.
+type modelFlags struct {
+	model, configPath, halting, sysroot *string
+	maxCycles                           *int
+	verbose                             *bool
+}
+
+func addModelFlags(fl *flag.FlagSet) modelFlags {
+	return modelFlags{
+		model:      fl.String("model", "", "model bundle folder (default: model: in --config)"),
+		configPath: fl.String("config", "", "hrmd.yaml for onnxruntime, tensorrt and inference settings"),
+		maxCycles:  fl.Int("max-cycles", -1, "reasoning cycles at most (default: the config's, else the manifest's)"),
+		halting:    fl.String("halting", "", "model, converged or fixed (default: the config's, model)"),
+		verbose:    fl.Bool("v", false, "log what the engine does on stderr"),
+		sysroot:    fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this folder"),
+	}
+}
+
+// settings is --config (or the defaults) with the flags over it, and trace
+// over answers.trace unless it is ""; cmd names the command in messages.
+func (f modelFlags) settings(cmd, trace string) (Config, engine.RunOptions, error) {
+	cfg := DefaultConfig()
+	if *f.configPath != "" {
+		var err error
+		if cfg, err = LoadConfig(*f.configPath); err != nil {
+			return cfg, engine.RunOptions{}, err
+		}
+	}
+	if *f.model != "" {
+		cfg.Model = *f.model
+	} else if *f.configPath == "" {
+		return cfg, engine.RunOptions{}, usageError("%s needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: set", cmd)
+	}
+	run := cfg.RunOptions()
+	if *f.maxCycles >= 0 {
+		run.MaxCycles = *f.maxCycles
+	}
+	if *f.halting != "" {
+		run.Halting = *f.halting
+	}
+	if trace != "" {
+		run.Trace = trace
+	}
+	if err := run.Validate(); err != nil {
+		return cfg, run, usageError("%s: %v", cmd, err)
+	}
+	return cfg, run, nil
+}
+
+// openSolver loads cfg's model on the runtime cfg asks for, with the input
+// probe every load runs, logging to stderr (all of it with -v). closeModel
+// releases the model and the runtime.
+func (f modelFlags) openSolver(cfg Config, run engine.RunOptions, stderr io.Writer) (s *Solver, closeModel func(), err error) {
+	log := cliLogger(stderr, *f.verbose)
+	bundle, err := engine.LoadBundle(cfg.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	device := probeDevice(*f.sysroot, log)
+	ec := cfg.Engine()
+	ec.Device = device.CacheKey()
+	rt, err := engine.Open(ec, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch})
+	if err != nil {
+		rt.Close()
+		return nil, nil, err
+	}
+	closeModel = func() {
+		m.Close()
+		rt.Close()
+		log.Sync()
+	}
+	invariant, err := checkInputInvariance(m, cfg, log)
+	if err != nil {
+		closeModel()
+		return nil, nil, err
+	}
+	s = &Solver{Model: m, Device: device.String(), DemoCheck: cfg.Inference.DemoCheck, Run: run, InputInvariant: invariant,
+		Augmentations: cfg.Inference.Augmentations}
+	return s, closeModel, nil
 }
 
 // probeDevice is the device below sysroot ("/" but in tests and containers);

@@ -1,0 +1,553 @@
+package daemon
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// evalTask is a task of the set being scored, with the file it came from
+// for messages and the report.
+type evalTask struct {
+	puzzles.Task
+	file string
+}
+
+// evalTaskResult is one task's line of the report.
+type evalTaskResult struct {
+	Task       string             `json:"task"`
+	File       string             `json:"file"`
+	Tests      int                `json:"tests"`
+	Model      puzzles.Score      `json:"model"`
+	Cycles     []int              `json:"cycles"`     // per test input
+	Confidence []float64          `json:"confidence"` // per test input
+	Flags      []string           `json:"flags"`      // every flag any of its answers carries, first seen first
+	DemoCheck  *puzzles.DemoCheck `json:"demo_check,omitempty"`
+	Baselines  []evalBaseline     `json:"baselines"`
+}
+
+type evalBaseline struct {
+	Name string `json:"name"`
+	puzzles.Score
+}
+
+type evalBaselineTotals struct {
+	Name string `json:"name"`
+	puzzles.Totals
+}
+
+type evalModelTotals struct {
+	puzzles.Totals
+	MeanCycles     float64 `json:"mean_cycles"` // per test input
+	MeanConfidence float64 `json:"mean_confidence"`
+}
+
+// evalWarning is a result that must not be read as a success.
+type evalWarning struct {
+	Code    string `json:"code"`
+	Title   string `json:"title"`
+	Message string `json:"message"`
+}
+
+// evalReport is --report: everything eval measured.
+type evalReport struct {
+	Set       string `json:"set"`
+	Solutions string `json:"solutions,omitempty"`
+	Model     struct {
+		puzzles.ModelInfo
+		Provider       string `json:"provider"`
+		Precision      string `json:"precision"`
+		Device         string `json:"device"`
+		InputInvariant bool   `json:"input_invariant"` // the probe at load: its answers do not depend on its input
+	} `json:"model"`
+	Settings struct {
+		Halting       string `json:"halting"`
+		MaxCycles     int    `json:"max_cycles"`
+		DemoCheck     bool   `json:"demo_check"`
+		Augmentations int    `json:"augmentations"`
+	} `json:"settings"`
+	Tasks  []evalTaskResult `json:"tasks"`
+	Totals struct {
+		Model     evalModelTotals      `json:"model"`
+		Baselines []evalBaselineTotals `json:"baselines"`
+	} `json:"totals"`
+	Warnings []evalWarning `json:"warnings"`
+	Seconds  float64       `json:"seconds"` // running the model, loading excluded
+}
+
+// Warning codes of the report.
+const (
+	warnBelowAllZeros = "below_all_zeros"
+	warnNothingSolved = "nothing_solved"
+)
+
+func cmdEval(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fl := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	mf := addModelFlags(fl)
+	solutionsPath := fl.String("solutions", "", "ARC Prize solutions file ({\"<task_id>\": [grid, ...]}) for a challenges file without test outputs")
+	submissionPath := fl.String("submission", "", "also write the answers as an ARC Prize submission.json to this file")
+	reportPath := fl.String("report", "", "also write the whole result as JSON to this file")
+	maxTasks := fl.Int("max-tasks", 0, "score only the first N tasks (a folder's files by name, a file's tasks in order); 0 = all")
+	set, err := parseOneArg(fl, args, "eval", "folder or challenges file")
+	if err != nil {
+		return err
+	}
+	if set == "" {
+		return usageError("eval needs tasks with known answers: hrmd eval DIR|challenges.json [--solutions FILE] --model DIR")
+	}
+	if *maxTasks < 0 {
+		return usageError("--max-tasks is %d; use a positive number of tasks, or 0 for all", *maxTasks)
+	}
+	// A folder that is not there would only show once the whole set has run.
+	for _, out := range []struct{ flag, path string }{{"--submission", *submissionPath}, {"--report", *reportPath}} {
+		if out.path == "" {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Dir(out.path)); err != nil || !fi.IsDir() {
+			return usageError("%s %s: the folder %s does not exist; create it or name another file", out.flag, out.path, filepath.Dir(out.path))
+		}
+	}
+	cfg, run, err := mf.settings("eval", "")
+	if err != nil {
+		return err
+	}
+	run.Trace = "" // answers.trace is for the outbox: eval reports no traces, and full ones cost memory
+
+	// The set is checked before the model is loaded: bad input fails fast.
+	tasks, err := loadEvalSet(set, *solutionsPath, cfg.Watch.MaxFileBytes, *maxTasks)
+	if err != nil {
+		return err
+	}
+	s, closeModel, err := mf.openSolver(cfg, run, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeModel()
+	side := s.Model.Bundle().Manifest.Grid
+	for _, t := range tasks {
+		for i, p := range t.Test {
+			if err := puzzles.CheckFits(p.Input, side, fmt.Sprintf("%s: task %q test[%d].input", t.file, t.ID, i)); err != nil {
+				return err
+			}
+		}
+	}
+
+	rep := newEvalReport(set, *solutionsPath, s)
+	answers := make([]puzzles.AnswerFile, 0, len(tasks))
+	bar := newProgressBar(stderr, len(tasks))
+	bar.show(0)
+	started := time.Now()
+	for i, t := range tasks {
+		a, err := s.Solve(ctx, &puzzles.File{Tasks: []puzzles.Task{t.Task}, Bundle: true})
+		if err != nil {
+			bar.clear()
+			return inFile(t.file, err)
+		}
+		answers = append(answers, a[0])
+		rep.add(t, a[0])
+		bar.show(i + 1)
+	}
+	bar.clear()
+	rep.Seconds = math.Round(time.Since(started).Seconds()*10) / 10
+	rep.finish()
+
+	printEvalTable(stdout, rep)
+	printEvalWarnings(stderr, rep.Warnings)
+	if *submissionPath != "" {
+		data, err := marshalSubmission(tasks, answers)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(filepath.Dir(*submissionPath), filepath.Base(*submissionPath), data); err != nil {
+			return fmt.Errorf("--submission: %w", err)
+		}
+	}
+	if *reportPath != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(filepath.Dir(*reportPath), filepath.Base(*reportPath), append(data, '\n')); err != nil {
+			return fmt.Errorf("--report: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadEvalSet reads the tasks to score: every *.json of a folder in name
+// order (a multi-task file among them gives all its tasks), or one file,
+// with the known test outputs from solutionsPath where given. maxTasks > 0
+// stops reading once that many tasks are in. Every test input must have a
+// known output by then: eval scores against nothing else.
+func loadEvalSet(set, solutionsPath string, maxBytes int64, maxTasks int) ([]evalTask, error) {
+	fi, err := os.Stat(set)
+	if err != nil {
+		return nil, fmt.Errorf("eval: %w; name a folder of ARC task files or a challenges file", err)
+	}
+	files := []string{set}
+	if fi.IsDir() {
+		entries, err := os.ReadDir(set)
+		if err != nil {
+			return nil, err
+		}
+		files = files[:0]
+		for _, e := range entries {
+			// Dot files are editors' and hrmd's own temporaries, not tasks.
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") && !strings.HasPrefix(e.Name(), ".") {
+				files = append(files, filepath.Join(set, e.Name()))
+			}
+		}
+		if len(files) == 0 {
+			return nil, &puzzles.Error{Code: puzzles.CodeNoTasks, Message: fmt.Sprintf("%s has no *.json task files; eval takes a folder of ARC task files or a challenges file", set)}
+		}
+	}
+	var tasks []evalTask
+	from := map[string]string{} // task id -> its file
+	for _, path := range files {
+		if maxTasks > 0 && len(tasks) >= maxTasks {
+			break
+		}
+		file, err := puzzles.ReadFile(path, maxBytes)
+		if err != nil {
+			return nil, inFile(path, err)
+		}
+		for _, t := range file.Tasks {
+			if other, ok := from[t.ID]; ok {
+				return nil, &puzzles.Error{Code: puzzles.CodeBadTask, Message: fmt.Sprintf("task %q is in both %s and %s; a set holds each task once (a submission has one entry per task id): remove one", t.ID, other, path)}
+			}
+			from[t.ID] = path
+			tasks = append(tasks, evalTask{Task: t, file: path})
+		}
+	}
+	if maxTasks > 0 && len(tasks) > maxTasks {
+		tasks = tasks[:maxTasks]
+	}
+	if solutionsPath != "" {
+		data, err := os.ReadFile(solutionsPath)
+		if err != nil {
+			return nil, fmt.Errorf("--solutions: %w", err)
+		}
+		solutions, err := puzzles.ParseSolutions(data)
+		if err != nil {
+			return nil, inFile(solutionsPath, err)
+		}
+		for i := range tasks {
+			if err := puzzles.AddSolutions(&tasks[i].Task, solutions); err != nil {
+				return nil, inFile(solutionsPath, err)
+			}
+		}
+	}
+	for _, t := range tasks {
+		for i, p := range t.Test {
+			if p.Output != nil {
+				continue
+			}
+			fix := "pass --solutions FILE, the set's ARC Prize solutions file ({\"<task_id>\": [grid, ...]})"
+			if solutionsPath != "" {
+				fix = "--solutions " + solutionsPath + " has no grids for it: pass the solutions file of this set"
+			}
+			return nil, &puzzles.Error{Code: puzzles.CodeNoOutput, Message: fmt.Sprintf("%s: task %q test[%d] has no known output to score against; %s", t.file, t.ID, i, fix)}
+		}
+	}
+	return tasks, nil
+}
+
+// inFile puts the file in front of a task file error's message, which is
+// all of it that hrmd prints: in a set of many files it must say which.
+func inFile(path string, err error) error {
+	var perr *puzzles.Error
+	if errors.As(err, &perr) {
+		return &puzzles.Error{Code: perr.Code, Message: path + ": " + perr.Message}
+	}
+	return err
+}
+
+func newEvalReport(set, solutions string, s *Solver) *evalReport {
+	b := s.Model.Bundle()
+	rep := &evalReport{Set: set, Solutions: solutions, Tasks: []evalTaskResult{}, Warnings: []evalWarning{}}
+	rep.Model.ModelInfo = puzzles.ModelInfo{Name: b.Manifest.Name, Family: b.Manifest.Family, SHA256: b.SHA256}
+	rep.Model.Provider, rep.Model.Precision, rep.Model.Device = s.Model.Provider(), s.Model.Precision(), s.Device
+	rep.Model.InputInvariant = s.InputInvariant
+	rep.Settings.Halting = cmp.Or(s.Run.Halting, engine.HaltModel)
+	rep.Settings.MaxCycles = b.Manifest.Halting.MaxCycles
+	if s.Run.MaxCycles > 0 {
+		rep.Settings.MaxCycles = s.Run.MaxCycles
+	}
+	rep.Settings.DemoCheck, rep.Settings.Augmentations = s.DemoCheck, s.Augmentations
+	for _, bl := range puzzles.Baselines() {
+		rep.Totals.Baselines = append(rep.Totals.Baselines, evalBaselineTotals{Name: bl.Name})
+	}
+	return rep
+}
+
+// add scores one task's answers, and the baselines' on the same task.
+func (rep *evalReport) add(t evalTask, a puzzles.AnswerFile) {
+	want := make([]puzzles.Grid, len(t.Test))
+	for i, p := range t.Test {
+		want[i] = p.Output
+	}
+	r := evalTaskResult{Task: t.ID, File: t.file, Tests: len(t.Test), Model: puzzles.ScoreTask(want, a.Answers), Flags: []string{}, DemoCheck: a.DemoCheck}
+	for _, ans := range a.Answers {
+		r.Cycles = append(r.Cycles, ans.Cycles)
+		r.Confidence = append(r.Confidence, ans.Confidence)
+		for _, f := range ans.Flags {
+			if !slices.Contains(r.Flags, f) {
+				r.Flags = append(r.Flags, f)
+			}
+		}
+		// Summed here, divided in finish.
+		rep.Totals.Model.MeanCycles += float64(ans.Cycles)
+		rep.Totals.Model.MeanConfidence += ans.Confidence
+	}
+	rep.Totals.Model.Add(r.Model)
+	for i, bl := range puzzles.Baselines() {
+		grids := make([]puzzles.Answer, len(t.Test))
+		for j := range t.Test {
+			g := bl.Answer(t.Task, j)
+			grids[j] = puzzles.Answer{Attempt1: g, Attempt2: g}
+		}
+		sc := puzzles.ScoreTask(want, grids)
+		r.Baselines = append(r.Baselines, evalBaseline{Name: bl.Name, Score: sc})
+		rep.Totals.Baselines[i].Add(sc)
+	}
+	rep.Tasks = append(rep.Tasks, r)
+}
+
+// finish turns the sums into means and says what must not be read as a
+// success.
+func (rep *evalReport) finish() {
+	m := &rep.Totals.Model
+	if m.TestInputs > 0 {
+		m.MeanCycles = math.Round(m.MeanCycles/float64(m.TestInputs)*100) / 100
+		m.MeanConfidence = math.Round(m.MeanConfidence/float64(m.TestInputs)*1e4) / 1e4
+	}
+	var zeros evalBaselineTotals
+	for _, b := range rep.Totals.Baselines {
+		if b.Name == puzzles.BaselineAllZeros {
+			zeros = b
+		}
+	}
+	if m.PixelAccuracy <= zeros.PixelAccuracy {
+		rep.Warnings = append(rep.Warnings, evalWarning{
+			Code:  warnBelowAllZeros,
+			Title: "THE MODEL DOES NOT BEAT THE ALL-ZEROS BASELINE",
+			Message: fmt.Sprintf("the model's pixel accuracy is %s; a grid of zeros in each test input's shape scores %s. "+
+				"Pixel accuracy rewards black cells: ARC grids are mostly black, so answering zeros scores well without solving anything. "+
+				"A model at or below all-zeros has learnt nothing that this set measures: this is the \"Agent Zero\" illusion, the checkpoint that scored \"71%%\" by answering zeros everywhere. "+
+				"Judge it by exact pass@2: %d of %d tasks.", percent(m.PixelAccuracy), percent(zeros.PixelAccuracy), m.Pass2, m.Tasks),
+		})
+	}
+	if m.Pass2 == 0 {
+		rep.Warnings = append(rep.Warnings, evalWarning{
+			Code:  warnNothingSolved,
+			Title: "THE MODEL SOLVED NO TASK",
+			Message: fmt.Sprintf("pass@2 is 0 of %d tasks: not one task has every test output exactly right in either attempt, whatever its pixel accuracy (%s) suggests.",
+				m.Tasks, percent(m.PixelAccuracy)),
+		})
+	}
+}
+
+func percent(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// printEvalTable writes the per-task table and the summary.
+func printEvalTable(w io.Writer, rep *evalReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := []string{"task", "tests", "pass@1", "pass@2", "pixels", "cycles", "confidence"}
+	for _, b := range rep.Totals.Baselines {
+		head = append(head, b.Name)
+	}
+	fmt.Fprintln(tw, strings.Join(append(head, "flags"), "\t"))
+	for _, r := range rep.Tasks {
+		cycles, conf := 0.0, 0.0
+		for i := range r.Cycles {
+			cycles += float64(r.Cycles[i]) / float64(len(r.Cycles))
+			conf += r.Confidence[i] / float64(len(r.Confidence))
+		}
+		cells := []string{r.Task, fmt.Sprint(r.Tests), yesNo(r.Model.Pass1), yesNo(r.Model.Pass2),
+			percent(float64(r.Model.Correct) / float64(r.Model.Cells)), fmt.Sprintf("%.1f", cycles), fmt.Sprintf("%.2f", conf)}
+		for _, b := range r.Baselines {
+			cells = append(cells, yesNo(b.Pass1))
+		}
+		flags := strings.Join(r.Flags, ",")
+		if flags == "" {
+			flags = "-"
+		}
+		fmt.Fprintln(tw, strings.Join(append(cells, flags), "\t"))
+	}
+	tw.Flush()
+
+	m := rep.Totals.Model
+	fmt.Fprintf(w, "\nsummary: %d tasks, %d test inputs; model %s (sha256 %.12s) on %s, halting %s, at most %d cycles; %.1f s\n",
+		m.Tasks, m.TestInputs, rep.Model.Name, rep.Model.SHA256, rep.Model.Provider, rep.Settings.Halting, rep.Settings.MaxCycles, rep.Seconds)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\tpass@1\t\tpass@2\t\tpixel accuracy")
+	row := func(name string, t puzzles.Totals) {
+		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%d/%d\t%s\t%s (%d/%d cells)\n", name, t.Pass1, t.Tasks, percent(rate(t.Pass1, t.Tasks)),
+			t.Pass2, t.Tasks, percent(rate(t.Pass2, t.Tasks)), percent(t.PixelAccuracy), t.Correct, t.Cells)
+	}
+	row("model", m.Totals)
+	for _, b := range rep.Totals.Baselines {
+		row(b.Name, b.Totals)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "model: %.2f cycles per test input, mean confidence %.2f\n", m.MeanCycles, m.MeanConfidence)
+	for _, wn := range rep.Warnings {
+		fmt.Fprintf(w, "WARNING %s: %s (see stderr and the report)\n", wn.Code, strings.ToLower(wn.Title))
+	}
+}
+
+func rate(n, of int) float64 {
+	if of == 0 {
+		return 0
+	}
+	return float64(n) / float64(of)
+}
+
+// printEvalWarnings makes the warnings impossible to miss: a score that
+// looks fine but is not is how the "71%" all-zeros model fooled people.
+func printEvalWarnings(w io.Writer, warnings []evalWarning) {
+	if len(warnings) == 0 {
+		return
+	}
+	rule := strings.Repeat("!", 78)
+	fmt.Fprintln(w, rule)
+	for i, wn := range warnings {
+		if i > 0 {
+			fmt.Fprintln(w, "!!")
+		}
+		fmt.Fprintf(w, "!! WARNING %s: %s\n", wn.Code, wn.Title)
+		for _, line := range wrap(wn.Message, 72) {
+			fmt.Fprintln(w, "!! "+line)
+		}
+	}
+	fmt.Fprintln(w, rule)
+}
+
+// wrap breaks s into lines of at most width characters, at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return append(lines, line)
+}
+
+// marshalSubmission writes the answers as an ARC Prize submission file:
+// `{"<task_id>": [{"attempt_1": grid, "attempt_2": grid}, ...]}`, one entry
+// per test input in order, the tasks in the set's order, a task a line.
+func marshalSubmission(tasks []evalTask, answers []puzzles.AnswerFile) ([]byte, error) {
+	type attempts struct {
+		Attempt1 puzzles.Grid `json:"attempt_1"`
+		Attempt2 puzzles.Grid `json:"attempt_2"`
+	}
+	// A missing prediction is written [[0]]: a submission's grids must be
+	// grids, and a 1x1 black grid scores as wrong as it is, where [] or null
+	// could make a scorer reject the whole file.
+	orEmpty := func(g puzzles.Grid) puzzles.Grid {
+		if g.Rows() == 0 {
+			return puzzles.Grid{{0}}
+		}
+		return g
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, t := range tasks {
+		entries := make([]attempts, len(answers[i].Answers))
+		for j, a := range answers[i].Answers {
+			entries[j] = attempts{orEmpty(a.Attempt1), orEmpty(a.Attempt2)}
+		}
+		key, err := json.Marshal(t.ID)
+		if err != nil {
+			return nil, err
+		}
+		value, err := json.Marshal(entries)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		fmt.Fprintf(&buf, "\n%s: %s", key, value)
+	}
+	buf.WriteString("\n}\n")
+	return buf.Bytes(), nil
+}
+
+// progressBar redraws `[=====>    ] 12/50 tasks` in place on a terminal; a
+// nil one (stderr is a file or a pipe, where redrawing makes a mess) draws
+// nothing.
+type progressBar struct {
+	w     io.Writer
+	total int
+}
+
+func newProgressBar(stderr io.Writer, total int) *progressBar {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return &progressBar{w: stderr, total: total}
+}
+
+func (p *progressBar) show(done int) {
+	if p != nil {
+		fmt.Fprint(p.w, "\r"+progressLine(done, p.total, 30))
+	}
+}
+
+// clear erases the bar, so that what follows starts on a clean line.
+func (p *progressBar) clear() {
+	if p != nil {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+}
+
+func progressLine(done, total, width int) string {
+	filled := width
+	if total > 0 {
+		filled = done * width / total
+	}
+	bar := strings.Repeat("=", filled)
+	if filled < width {
+		bar += ">" + strings.Repeat(" ", width-filled-1)
+	}
+	return fmt.Sprintf("[%s] %d/%d tasks", bar, done, total)
+}
