@@ -43,7 +43,7 @@ const usage = `usage: hrmd COMMAND [ARGS]
                   [--trace summary|full] [--png FILE] [--config FILE] [--sysroot /] [-v]
         answer one task file (or a multi-task bundle); the answer JSON goes to stdout
   eval DIR|challenges.json [--solutions FILE] [--submission OUT.json] [--report OUT.json]
-                  [--max-tasks N] --model DIR [--max-cycles N] [--halting ...] [--config FILE] [-v]
+                  [--max-tasks N] --model DIR [--max-cycles N] [--halting ...] [--config FILE] [--sysroot /] [-v]
         score a model on tasks with known answers: exact pass@1 and pass@2 by the
         ARC rule and pixel accuracy, beside all-zeros, copy-input and common-colour
   doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /]
@@ -300,7 +300,7 @@ func (f modelFlags) openSolver(cfg Config, run engine.RunOptions, stderr io.Writ
 		rt.Close()
 		log.Sync()
 	}
-	invariant, err := checkInputInvariance(m, cfg, log)
+	invariant, err := checkInputInvariance(m, run, cfg.Inference.InputInvariant, log)
 	if err != nil {
 		closeModel()
 		return nil, nil, err

@@ -570,7 +570,7 @@ func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *engine.Bundle, ec e
 		d.add(checkWarn, "input probe", "cannot run it: "+oneLine(message(err)), "")
 		return
 	}
-	m, err := rt.LoadModel(b, engine.ModelOptions{MaxBatch: len(engine.ProbeGrids())})
+	m, err := rt.LoadModel(b, engine.ModelOptions{MaxBatch: engine.ProbeCount})
 	if err != nil {
 		d.add(checkFail, "input probe", "the model does not load on the CPU: "+oneLine(message(err)), "export the bundle again (engine/export/hrm_export.py)")
 		return
@@ -581,12 +581,12 @@ func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *engine.Bundle, ec e
 	case err != nil:
 		d.add(checkFail, "input probe", "the model does not run: "+oneLine(message(err)), "export the bundle again (engine/export/hrm_export.py)")
 	case !invariant:
-		d.add(checkOK, "input probe", fmt.Sprintf("the model's answers depend on its input (%d probe grids, %d answers)", len(engine.ProbeGrids()), len(engine.ProbeGrids())), "")
+		d.add(checkOK, "input probe", fmt.Sprintf("the model's answers depend on its input (%d probe grids, %d answers)", engine.ProbeCount, engine.ProbeCount), "")
 	case d.cfg.Inference.InputInvariant == "refuse":
-		d.add(checkFail, "input probe", fmt.Sprintf("the model gives one identical answer to %d different grids: it ignores its input, and inference.input_invariant is refuse", len(engine.ProbeGrids())),
+		d.add(checkFail, "input probe", fmt.Sprintf("the model gives one identical answer to %d different grids: it ignores its input, and inference.input_invariant is refuse", engine.ProbeCount),
 			"use a model that learnt its task (hrmd eval shows whether it beats the all-zeros baseline)")
 	default:
-		d.add(checkWarn, "input probe", fmt.Sprintf("the model gives one identical answer to %d different grids: it ignores its input; every answer will be flagged model_input_invariant", len(engine.ProbeGrids())),
+		d.add(checkWarn, "input probe", fmt.Sprintf("the model gives one identical answer to %d different grids: it ignores its input; every answer will be flagged model_input_invariant", engine.ProbeCount),
 			"use a model that learnt its task; inference.input_invariant: refuse keeps hrmd from serving such a model")
 	}
 }

@@ -96,6 +96,7 @@ type evalReport struct {
 const (
 	warnBelowAllZeros = "below_all_zeros"
 	warnNothingSolved = "nothing_solved"
+	warnTooLarge      = "tasks_too_large"
 )
 
 func cmdEval(args []string, stdout, stderr io.Writer) error {
@@ -144,20 +145,23 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeModel()
 	side := s.Model.Bundle().Manifest.Grid
-	for _, t := range tasks {
-		for i, p := range t.Test {
-			if err := puzzles.CheckFits(p.Input, side, fmt.Sprintf("%s: task %q test[%d].input", t.file, t.ID, i)); err != nil {
-				return err
-			}
-		}
-	}
 
 	rep := newEvalReport(set, *solutionsPath, s)
 	answers := make([]puzzles.AnswerFile, 0, len(tasks))
 	bar := newProgressBar(stderr, len(tasks))
 	bar.show(0)
 	started := time.Now()
+	var tooLarge []string
 	for i, t := range tasks {
+		// A test input the model's grid cannot hold has no answer: by the
+		// ARC rule the task is simply not solved, and the others still count.
+		if ans, ok := tooLargeAnswers(t, side); !ok {
+			tooLarge = append(tooLarge, t.ID)
+			answers = append(answers, ans)
+			rep.add(t, ans)
+			bar.show(i + 1)
+			continue
+		}
 		a, err := s.Solve(ctx, &puzzles.File{Tasks: []puzzles.Task{t.Task}, Bundle: true})
 		if err != nil {
 			bar.clear()
@@ -166,6 +170,14 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 		answers = append(answers, a[0])
 		rep.add(t, a[0])
 		bar.show(i + 1)
+	}
+	if len(tooLarge) > 0 {
+		rep.Warnings = append(rep.Warnings, evalWarning{
+			Code:  warnTooLarge,
+			Title: "SOME TASKS DO NOT FIT THE MODEL",
+			Message: fmt.Sprintf("%d task(s) have a test input larger than the model's %dx%d grid and count as not solved: %s",
+				len(tooLarge), side, side, strings.Join(tooLarge, ", ")),
+		})
 	}
 	bar.clear()
 	rep.Seconds = math.Round(time.Since(started).Seconds()*10) / 10
@@ -298,6 +310,25 @@ func newEvalReport(set, solutions string, s *Solver) *evalReport {
 		rep.Totals.Baselines = append(rep.Totals.Baselines, evalBaselineTotals{Name: bl.Name})
 	}
 	return rep
+}
+
+// tooLargeAnswers is a task's answer file when a test input does not fit the
+// model's grid (ok false): no grid for any test input, each flagged too_large.
+func tooLargeAnswers(t evalTask, side int) (puzzles.AnswerFile, bool) {
+	fits := true
+	for _, p := range t.Test {
+		if puzzles.CheckFits(p.Input, side, "") != nil {
+			fits = false
+		}
+	}
+	if fits {
+		return puzzles.AnswerFile{}, true
+	}
+	a := puzzles.AnswerFile{Task: t.ID}
+	for range t.Test {
+		a.Answers = append(a.Answers, puzzles.Answer{Attempt1: puzzles.Grid{}, Attempt2: puzzles.Grid{}, Flags: []string{puzzles.FlagTooLarge}})
+	}
+	return a, false
 }
 
 // add scores one task's answers, and the baselines' on the same task.

@@ -359,3 +359,54 @@ func TestEvalProgressLine(t *testing.T) {
 		t.Error("a progress bar on a plain file")
 	}
 }
+
+// A task whose test input the model's grid cannot hold is not run: each of
+// its test inputs gets no grid, flagged too_large, and so scores as unsolved.
+func TestTooLargeAnswers(t *testing.T) {
+	small := evalTask{Task: puzzles.Task{ID: "small", Test: []puzzles.Pair{{Input: puzzles.Grid{{1}}, Output: puzzles.Grid{{1}}}}}}
+	if _, ok := tooLargeAnswers(small, 5); !ok {
+		t.Error("a 1x1 test input does not fit a 5x5 grid")
+	}
+	big := make(puzzles.Grid, 6)
+	for i := range big {
+		big[i] = make([]int, 6)
+	}
+	task := evalTask{Task: puzzles.Task{ID: "big", Test: []puzzles.Pair{{Input: puzzles.Grid{{1}}, Output: puzzles.Grid{{1}}}, {Input: big, Output: big}}}}
+	a, ok := tooLargeAnswers(task, 5)
+	if ok || len(a.Answers) != 2 || a.Answers[0].Attempt1.Rows() != 0 || !slices.Contains(a.Answers[1].Flags, puzzles.FlagTooLarge) {
+		t.Fatalf("got %+v, %v", a, ok)
+	}
+	rep := &evalReport{}
+	for _, bl := range puzzles.Baselines() {
+		rep.Totals.Baselines = append(rep.Totals.Baselines, evalBaselineTotals{Name: bl.Name})
+	}
+	rep.add(task, a)
+	if r := rep.Tasks[0].Model; r.Pass1 || r.Pass2 || r.Correct != 0 || r.Cells != 1+36 {
+		t.Errorf("scored %+v, want unsolved with 0 of 37 cells", r)
+	}
+}
+
+// A picture too large to draw on a small board is refused with the reason,
+// not drawn (the daemon then answers without it).
+func TestAnswerPictureLimit(t *testing.T) {
+	g := make(puzzles.Grid, 30)
+	for i := range g {
+		g[i] = make([]int, 30)
+	}
+	file := &puzzles.File{}
+	var answers []puzzles.AnswerFile
+	for range 40 {
+		file.Tasks = append(file.Tasks, puzzles.Task{Test: []puzzles.Pair{{Input: g}}})
+		a := puzzles.Answer{Attempt1: g, Attempt2: g}
+		for c := range 16 {
+			a.Trace = append(a.Trace, puzzles.CycleTrace{Cycle: c + 1, Grid: g})
+		}
+		answers = append(answers, puzzles.AnswerFile{Answers: []puzzles.Answer{a}})
+	}
+	if _, err := answerPicture(file, answers); err == nil || !strings.Contains(err.Error(), "pixel limit") {
+		t.Errorf("40 tasks with full traces: %v, want the pixel limit", err)
+	}
+	if png, err := answerPicture(&puzzles.File{Tasks: file.Tasks[:1]}, answers[:1]); err != nil || len(png) == 0 {
+		t.Errorf("one task: %v", err)
+	}
+}

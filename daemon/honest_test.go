@@ -72,21 +72,28 @@ func TestDoctorInputInvariant(t *testing.T) {
 		{"refuse", 1, "FAIL  input probe  the model gives one identical answer to 4 different grids"},
 	} {
 		dir, config := doctorSetup(t, func(c *Config) { c.Inference.InputInvariant = tt.mode })
-		if err := os.RemoveAll(filepath.Join(dir, "model")); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.CopyFS(filepath.Join(dir, "model"), os.DirFS(zeroBundle)); err != nil {
-			t.Fatal(err)
-		}
+		replaceModel(t, dir, zeroBundle)
 		r := runDoctor(t, "--config", config)
 		if r.code != tt.code || !strings.Contains(r.stdout, tt.want) {
 			t.Errorf("%s: exit %d, want %d and %q:\n%s", tt.mode, r.code, tt.code, tt.want, r.stdout)
 		}
 	}
-	// An ordinary model passes.
-	_, config := doctorSetup(t, nil)
+	// A trained model passes.
+	dir, config := doctorSetup(t, nil)
+	replaceModel(t, dir, "../engine/models/demo")
 	if r := runDoctor(t, "--config", config); !strings.Contains(r.stdout, "ok    input probe  the model's answers depend on its input") {
-		t.Errorf("nova-tiny:\n%s", r.stdout)
+		t.Errorf("the demo model:\n%s", r.stdout)
+	}
+}
+
+// replaceModel puts the bundle src where doctorSetup put its model.
+func replaceModel(t *testing.T, dir, src string) {
+	t.Helper()
+	if err := os.RemoveAll(filepath.Join(dir, "model")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "model"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
 	}
 }
 

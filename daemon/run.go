@@ -292,7 +292,7 @@ func (d *daemon) load(cfg Config) (*settings, error) {
 		m.Close()
 		return nil, err
 	}
-	if lm.mr.inputInvariant, err = checkInputInvariance(m, cfg, d.log); err != nil {
+	if lm.mr.inputInvariant, err = checkInputInvariance(m, cfg.RunOptions(), cfg.Inference.InputInvariant, d.log); err != nil {
 		m.Close()
 		return nil, err
 	}
@@ -336,15 +336,15 @@ func warmUp(m *engine.Model, maxBatch int) error {
 // checkInputInvariance runs the probe at load: a model whose predictions do
 // not depend on its input is refused (inference.input_invariant: refuse) or
 // loaded with a warning, and every answer it gives is flagged.
-func checkInputInvariance(m *engine.Model, cfg Config, log *zap.Logger) (bool, error) {
-	invariant, err := engine.ProbeInputInvariance(context.Background(), m, cfg.RunOptions())
+func checkInputInvariance(m *engine.Model, run engine.RunOptions, mode string, log *zap.Logger) (bool, error) {
+	invariant, err := engine.ProbeInputInvariance(context.Background(), m, run)
 	if err != nil || !invariant {
 		return false, err
 	}
 	name := m.Bundle().Manifest.Name
 	what := fmt.Sprintf("model %s (%s) answers the same whatever its input: %d different probe grids got one identical prediction, so it has learnt nothing about its input (the all-zeros checkpoint that scored \"71%%\" was such a model)",
-		name, m.Bundle().Dir, len(engine.ProbeGrids()))
-	if cfg.Inference.InputInvariant == "refuse" {
+		name, m.Bundle().Dir, engine.ProbeCount)
+	if mode == "refuse" {
 		return true, &Error{Code: CodeInputInvariant, Message: what + "; inference.input_invariant is refuse: use another model, or set it to warn"}
 	}
 	log.Warn("the model's predictions do not depend on its input; every answer is flagged model_input_invariant",
@@ -429,6 +429,12 @@ func (d *daemon) finishReload(r reloadResult) {
 // bundle (or the same folder with other contents), or other engine settings.
 func modelChanged(old, cfg Config, latest *settings) bool {
 	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) || old.Inference.MaxBatch != cfg.Inference.MaxBatch {
+		return true
+	}
+	// The input probe's verdict depends on how the model runs, and what to
+	// do with it on input_invariant: a change means probing again.
+	if old.Inference.InputInvariant != cfg.Inference.InputInvariant || old.Inference.Halting != cfg.Inference.Halting ||
+		old.Inference.MaxCycles != cfg.Inference.MaxCycles {
 		return true
 	}
 	b, err := engine.LoadBundle(cfg.Model)
@@ -569,10 +575,18 @@ func fileKind(m os.FileMode) string {
 
 // finish writes a job's answer and retires its input to done/.
 func (d *daemon) finish(j *job) {
-	data, picture, err := j.answer()
+	data, files, err := j.answer()
 	if err != nil {
 		d.fail(j.job, j.name, err)
 		return
+	}
+	var picture []byte
+	if j.set.png {
+		// A picture is an extra: one that cannot be drawn (too large) is
+		// logged, and the answer goes out without it.
+		if picture, err = answerPicture(j.file, files); err != nil {
+			d.log.Warn("no picture for this answer", zap.String("name", j.job), zap.Error(err))
+		}
 	}
 	var doneName string
 	err = retryIO(func() error {

@@ -181,14 +181,14 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 			a.Votes = &puzzles.Votes{Variants: len(vs)}
 			if cands := puzzles.Vote(grids, halts); len(cands) > 0 {
 				a.Attempt1, a.Attempt2 = cands[0].Grid, cands[0].Grid
-				a.Votes.Attempt1, a.Votes.Attempt2 = cands[0].Votes, cands[0].Votes
+				a.Votes.Attempt1 = cands[0].Votes
 				if len(cands) > 1 {
 					a.Attempt2, a.Votes.Attempt2 = cands[1].Grid, cands[1].Votes
 				}
 				a.Halt = math.Round(cands[0].MeanHalt*1e4) / 1e4
 			}
 		}
-		a.Confidence = puzzles.Confidence(a.Halt, demo)
+		a.Confidence = puzzles.Confidence(a.Halt, demo, a.Votes)
 	}
 	// Flags last: same_as_other_test compares the task's answers.
 	for i := range out.Answers {
@@ -206,7 +206,7 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 		if a.Shape != puzzles.ShapeEOS && a.Attempt1.Rows() > 0 {
 			a.Flags = append(a.Flags, puzzles.FlagShapeInferred)
 		}
-		if a.Confidence < puzzles.LowConfidence {
+		if puzzles.IsLowConfidence(a.Confidence, demo) {
 			a.Flags = append(a.Flags, puzzles.FlagLowConfidence)
 		}
 		if mr.inputInvariant {
@@ -216,12 +216,20 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 	return out, nil
 }
 
+// maxPicturePixels bounds a picture: 16 Mpx is 64 MiB while it is drawn,
+// which a 4 GB Jetson can spare; a challenges file with hundreds of tasks
+// (and full traces) would need gigabytes.
+const maxPicturePixels = 4096 * 4096
+
 // answerPicture draws a file's tasks and answers, one after the other, as
 // one PNG (puzzles.AnswerPicture).
 func answerPicture(file *puzzles.File, answers []puzzles.AnswerFile) ([]byte, error) {
 	var rows [][]puzzles.Grid
 	for i, task := range file.Tasks {
 		rows = append(rows, puzzles.AnswerPicture(task, answers[i])...)
+	}
+	if _, w, h := puzzles.Layout(rows); w*h > maxPicturePixels {
+		return nil, fmt.Errorf("the picture of %d task(s) would be %dx%d pixels, over the %d-pixel limit: draw fewer tasks (or no full trace)", len(file.Tasks), w, h, maxPicturePixels)
 	}
 	var buf bytes.Buffer
 	if err := puzzles.WritePNG(&buf, rows); err != nil {

@@ -315,10 +315,9 @@ func remove(list, gone []*job) []*job {
 	return slices.DeleteFunc(list, func(j *job) bool { return slices.Contains(gone, j) })
 }
 
-// answer builds a finished job's answer file and, with answers.png, its
-// picture (nil without).
-func (j *job) answer() (answer, picture []byte, err error) {
-	files := make([]puzzles.AnswerFile, len(j.file.Tasks))
+// answer builds a finished job's answer file, and the answers it holds.
+func (j *job) answer() (answer []byte, files []puzzles.AnswerFile, err error) {
+	files = make([]puzzles.AnswerFile, len(j.file.Tasks))
 	mr := j.set.model.mr
 	mr.trace = j.set.run.Trace != ""
 	offset := 0
@@ -334,12 +333,7 @@ func (j *job) answer() (answer, picture []byte, err error) {
 	if answer, err = puzzles.MarshalAnswers(files, j.file.Bundle); err != nil {
 		return nil, nil, err
 	}
-	if j.set.png {
-		if picture, err = answerPicture(j.file, files); err != nil {
-			return nil, nil, err
-		}
-	}
-	return answer, picture, nil
+	return answer, files, nil
 }
 
 // testCycles lists the cycles of each test input, in order.

@@ -7,32 +7,46 @@ import (
 	"testing"
 )
 
-// The probe tells a model that answers the same whatever it is shown (the
-// tiny model exported with its output forced to colour 0) from one whose
-// answers depend on the input (the same model, untouched), and its grids are
-// fixed and all different.
-func TestProbeInputInvariance(t *testing.T) {
-	grids := ProbeGrids()
-	for i := range grids {
-		for j := range i {
-			if grids[i].Equal(grids[j]) {
-				t.Fatalf("probe grids %d and %d are equal", i, j)
+// The probe grids fit every model grid (1 to 30), are fixed, and differ from
+// one another, so that only a model ignoring its input answers them alike.
+func TestProbeGrids(t *testing.T) {
+	for side := 1; side <= 30; side++ {
+		grids := ProbeGrids(side)
+		if len(grids) != ProbeCount {
+			t.Fatalf("side %d: %d grids", side, len(grids))
+		}
+		for i := range grids {
+			if n := min(side, 9); grids[i].Rows() != n || grids[i].Cols() != n {
+				t.Errorf("side %d: probe %d is %s, want %dx%d", side, i, grids[i].Size(), n, n)
+			}
+			for j := range i {
+				if grids[i].Equal(grids[j]) {
+					t.Errorf("side %d: probes %d and %d are equal", side, i, j)
+				}
 			}
 		}
+		if again := ProbeGrids(side); !again[3].Equal(grids[3]) {
+			t.Fatalf("side %d: the probe grids change from call to call", side)
+		}
 	}
-	if again := ProbeGrids(); !again[2].Equal(grids[2]) {
-		t.Fatal("the probe grids change from call to call")
-	}
+}
+
+// The probe tells a model that answers the same whatever it is shown (the
+// tiny model exported with its output forced to colour 0) from one whose
+// answers depend on the input (the trained demo model). The untrained tiny
+// model is input-invariant too, as far as its decoded answers go.
+func TestProbeInputInvariance(t *testing.T) {
 	rt, _ := openRuntime(t, cpuConfig())
 	for _, tt := range []struct {
 		dir       string
 		invariant bool
 	}{
 		{"testdata/nova-zero", true},
-		{fixtureDir, false},
+		{"models/demo", false}, // trained: its answers follow its input
+		{fixtureDir, true},     // random weights: one answer for all four
 	} {
 		m := loadModel(t, rt, tt.dir, 2) // fewer rows than probe grids: the run splits them
-		got, err := ProbeInputInvariance(context.Background(), m, RunOptions{})
+		got, err := ProbeInputInvariance(context.Background(), m, RunOptions{Trace: TraceFull})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,7 +18,7 @@ type Answer struct {
 	// test-time augmentation: its mean over the variants that voted for
 	// attempt_1).
 	Halt float64 `json:"halt"`
-	// Confidence is Confidence(Halt, the demo check), in [0, 1].
+	// Confidence is Confidence(Halt, the demo check, Votes), in [0, 1].
 	Confidence float64   `json:"confidence"`
 	Flags      []string  `json:"flags"`
 	Shape      ShapeRule `json:"shape"`
@@ -82,26 +82,42 @@ const (
 	FlagCopyOfInput         = "copy_of_input"         // the answer is the test input unchanged
 	FlagSameAsOtherTest     = "same_as_other_test"    // another test input of the task, a different grid, got the same answer
 	FlagShapeInferred       = "shape_inferred"        // the size came from a rule about the demonstrations, not from the model
-	FlagLowConfidence       = "low_confidence"        // confidence below LowConfidence
+	FlagLowConfidence       = "low_confidence"        // see IsLowConfidence
 	FlagModelInputInvariant = "model_input_invariant" // the model's predictions do not depend on its input (the probe at load)
+	FlagTooLarge            = "too_large"             // hrmd eval: a test input larger than the model's grid, not run
 )
 
 // LowConfidence is the confidence below which an answer is flagged.
 const LowConfidence = 0.5
 
 // Confidence combines the model's own halt signal with the evidence of the
-// demonstration pairs: halt × (solved+1)/(pairs+2), the halt probability
-// scaled by the Laplace estimate of how often the model solves this task's
-// examples. Without a demo check (pairs 0) the factor is 1/2: no evidence
-// either way. A model sure of itself that fails every example of a task
-// thus scores low, and one that solves them all keeps most of its halt.
-func Confidence(halt float64, demo *DemoCheck) float64 {
+// demonstration pairs and, with test-time augmentation, of the vote:
+// halt × (solved+1)/(pairs+2) × votes for attempt_1 / variants. The second
+// factor is the Laplace estimate of how often the model solves this task's
+// examples: without a demo check (pairs 0) it is 1/2, no evidence either way.
+// A model sure of itself that fails every example of a task thus scores low,
+// one that solves them all keeps most of its halt, and a split vote lowers it.
+func Confidence(halt float64, demo *DemoCheck, votes *Votes) float64 {
 	pairs, solved := 0, 0
 	if demo != nil {
 		pairs, solved = demo.Pairs, demo.Solved
 	}
 	c := halt * float64(solved+1) / float64(pairs+2)
+	if votes != nil && votes.Variants > 0 {
+		c *= float64(votes.Attempt1) / float64(votes.Variants)
+	}
 	return math.Round(c*1e4) / 1e4
+}
+
+// IsLowConfidence says whether an answer earns the low_confidence flag: its
+// confidence below LowConfidence when the demonstrations gave evidence; with
+// none (no demo check), the factor 1/2 would flag every answer, so then the
+// halt signal (with the vote) is what must reach LowConfidence.
+func IsLowConfidence(confidence float64, demo *DemoCheck) bool {
+	if demo == nil || demo.Pairs == 0 {
+		return confidence*2 < LowConfidence
+	}
+	return confidence < LowConfidence
 }
 
 // AnswerFlags lists the flags an answer grid earns by itself and against the

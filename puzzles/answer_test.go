@@ -95,8 +95,36 @@ func TestConfidence(t *testing.T) {
 		{0, &DemoCheck{Pairs: 2, Solved: 2}, 0},
 	}
 	for _, tt := range tests {
-		if got := Confidence(tt.halt, tt.demo); got != tt.want {
+		if got := Confidence(tt.halt, tt.demo, nil); got != tt.want {
 			t.Errorf("Confidence(%v, %+v) = %v, want %v", tt.halt, tt.demo, got, tt.want)
+		}
+	}
+}
+
+// With test-time augmentation the vote's share scales the confidence, and
+// low_confidence needs evidence from the demonstrations to judge by it.
+func TestConfidenceVotesAndLow(t *testing.T) {
+	demo := &DemoCheck{Pairs: 4, Solved: 4}
+	if got := Confidence(0.99, demo, &Votes{Attempt1: 6, Attempt2: 2, Variants: 8}); got != 0.6188 { // 0.99 x 5/6 x 6/8
+		t.Errorf("split vote: %v, want 0.6188", got)
+	}
+	if got := Confidence(0.99, demo, &Votes{Attempt1: 8, Variants: 8}); got != 0.825 {
+		t.Errorf("unanimous vote: %v, want 0.825", got)
+	}
+	tests := []struct {
+		confidence float64
+		demo       *DemoCheck
+		low        bool
+	}{
+		{0.49, demo, true},
+		{0.51, demo, false},
+		{0.4978, nil, false},                // halt 0.9956 without a demo check: not low
+		{0.2, &DemoCheck{}, true},           // halt 0.4: low
+		{0.26, &DemoCheck{Pairs: 0}, false}, // halt 0.52
+	}
+	for _, tt := range tests {
+		if got := IsLowConfidence(tt.confidence, tt.demo); got != tt.low {
+			t.Errorf("IsLowConfidence(%v, %+v) = %v, want %v", tt.confidence, tt.demo, got, tt.low)
 		}
 	}
 }
