@@ -1,0 +1,63 @@
+package daemon
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// Test-time augmentation with the raw encoding: each variant's prediction is
+// decoded in its own frame (its size from the demonstrations turned the same
+// way) and mapped back; variants that agree on the answer vote for it, and
+// the size comes from a rule about the demonstrations (shape_inferred).
+func TestAssembleRawVariants(t *testing.T) {
+	b, err := engine.LoadBundle(fixtureBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Encoding = puzzles.EncodingRaw
+	side := b.Manifest.Grid
+	// Recolour 1 to 2 on 2x3 grids: every demonstration keeps its shape.
+	task := puzzles.Task{ID: "raw",
+		Train: []puzzles.Pair{{Input: puzzles.Grid{{1, 0, 0}, {0, 1, 0}}, Output: puzzles.Grid{{2, 0, 0}, {0, 2, 0}}}},
+		Test:  []puzzles.Pair{{Input: puzzles.Grid{{0, 0, 1}, {1, 1, 0}}}},
+	}
+	want := puzzles.Grid{{0, 0, 2}, {2, 2, 0}}
+	rows, err := planTask(task, "", side, false, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make([]engine.RowResult, len(rows))
+	for i, r := range rows {
+		// What a model that knows the rule predicts for the variant: the
+		// answer in the variant's frame; variant 5 gets it wrong.
+		answer := r.aug.Apply(want)
+		if r.variant == 5 {
+			answer = r.aug.Apply(puzzles.Grid{{9, 9, 9}, {9, 9, 9}})
+		}
+		results[i] = engine.RowResult{Cycles: 3, HaltedBy: "model", Halt: 0.9, Tokens: make([]int64, side*side)}
+		b.Encoding.Encode(answer, side, results[i].Tokens)
+	}
+	mr := modelRun{bundle: b}
+	out, err := mr.assemble(task, rows, results, time.Millisecond, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := out.Answers[0]
+	if !a.Attempt1.Equal(want) || a.Votes == nil || a.Votes.Attempt1 != 7 || a.Votes.Attempt2 != 1 || a.Votes.Variants != 8 {
+		t.Fatalf("attempt_1 %v with votes %+v; want %v with 7 of 8", a.Attempt1, a.Votes, want)
+	}
+	if !a.Attempt2.Equal(puzzles.Grid{{9, 9, 9}, {9, 9, 9}}) {
+		t.Errorf("attempt_2 %v, want the one dissenting answer", a.Attempt2)
+	}
+	if a.Shape != puzzles.ShapeSameAsInput || !slices.Contains(a.Flags, puzzles.FlagShapeInferred) {
+		t.Errorf("shape %s, flags %v; want same_as_input and shape_inferred", a.Shape, a.Flags)
+	}
+	// halt 0.9, no demo check (1/2), 7 of 8 votes.
+	if a.Confidence != puzzles.Confidence(0.9, nil, a.Votes) || a.Confidence != 0.3938 {
+		t.Errorf("confidence %v, want 0.9 x 1/2 x 7/8 = 0.3938", a.Confidence)
+	}
+}
