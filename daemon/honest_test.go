@@ -141,7 +141,13 @@ func TestAnswerPictures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newSpool(t, func(c *Config) { c.Model = demo; c.Answers = AnswersConfig{Trace: "full", PNG: true} })
+	// With test-time augmentation too: the daemon's batches carry the
+	// variants, and the answer keeps the input's own trace.
+	s := newSpool(t, func(c *Config) {
+		c.Model = demo
+		c.Answers = AnswersConfig{Trace: "full", PNG: true}
+		c.Inference.Augmentations = 3
+	})
 	p := s.start()
 	p.waitLog("ready", 1, 30*time.Second)
 	s.drop("halo.json", data)
@@ -155,13 +161,24 @@ func TestAnswerPictures(t *testing.T) {
 	if len(a.Trace) == 0 || a.Trace[len(a.Trace)-1].Grid == nil {
 		t.Fatalf("no full trace in the answer: %+v", a.Trace)
 	}
+	if a.Votes == nil || a.Votes.Variants != 4 || !a.Attempt1.Equal(task.Tasks[0].Test[0].Output) {
+		t.Errorf("votes %+v, attempt_1 %v; want 4 variants voting the known answer", a.Votes, a.Attempt1)
+	}
+	if cycles, _ := p.waitLog("answered", 1, 5*time.Second)["cycles"].([]any); len(cycles) != 1 {
+		t.Errorf("the answered log line lists cycles %v; want the one test input's, not its variants'", cycles)
+	}
 	rows := puzzles.AnswerPicture(task.Tasks[0], answer)
 	if len(rows) != 1+len(a.Trace) {
 		t.Fatalf("%d picture rows for %d cycles", len(rows), len(a.Trace))
 	}
 	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 0, task.Tasks[0].Test[0].Input)
 	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 1, a.Attempt1)
-	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 2, task.Tasks[0].Test[0].Output)
+	// The known output is the row's last panel (after attempt_2, when the
+	// vote had a runner-up).
+	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, len(rows[0])-1, task.Tasks[0].Test[0].Output)
+	if !a.Attempt2.Equal(a.Attempt1) {
+		pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 2, a.Attempt2)
+	}
 	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, len(rows)-1, 0, a.Trace[len(a.Trace)-1].Grid)
 
 	out := filepath.Join(t.TempDir(), "solve.png")

@@ -299,11 +299,18 @@ func (w *worker) runBatch(runCtx context.Context, cur *settings, batch []batchRo
 	w.d.metrics.batchSize.Observe(float64(len(batch)))
 	for i, br := range batch {
 		j := br.job
+		jr := j.rows[br.i]
+		plan := j.plans[jr.task][jr.row]
+		if !plan.test || plan.variant > 0 {
+			// Only a test input's own trace goes into its answer: the
+			// demonstrations' and the variants' (full traces: a grid per
+			// cycle) need not wait in memory for the rest of the file.
+			results[i].Trace = nil
+		}
 		j.results[br.i] = results[i]
 		j.finished++
-		jr := j.rows[br.i]
 		j.end[jr.task] = ended
-		if j.plans[jr.task][jr.row].test {
+		if plan.test && plan.variant == 0 {
 			w.d.metrics.cycles.Observe(float64(results[i].Cycles))
 		}
 	}
@@ -336,11 +343,12 @@ func (j *job) answer() (answer []byte, files []puzzles.AnswerFile, err error) {
 	return answer, files, nil
 }
 
-// testCycles lists the cycles of each test input, in order.
+// testCycles lists the cycles of each test input (not of its test-time
+// variants), in order.
 func (j *job) testCycles() []int {
 	var out []int
 	for i, jr := range j.rows {
-		if j.plans[jr.task][jr.row].test {
+		if plan := j.plans[jr.task][jr.row]; plan.test && plan.variant == 0 {
 			out = append(out, j.results[i].Cycles)
 		}
 	}
