@@ -314,14 +314,22 @@ func (f modelFlags) openSolver(cfg Config, run engine.RunOptions, stderr io.Writ
 // its String is runtime.device. A probe that fails is logged, not fatal:
 // hrmd runs anywhere, it only describes the device less.
 func probeDevice(sysroot string, log *zap.Logger) jetson.Device {
-	d, err := jetson.NewFS(sysroot).Probe()
+	d, err := deviceAt(sysroot)
 	if err != nil {
 		log.Warn("cannot identify the device", zap.String("sysroot", sysroot), zap.Error(err))
 	}
+	return d
+}
+
+// deviceAt probes the device below sysroot; what it could not read is in
+// the error, and what it could is in the Device, named at least by its
+// platform.
+func deviceAt(sysroot string) (jetson.Device, error) {
+	d, err := jetson.NewFS(sysroot).Probe()
 	if d.Model == "" {
 		d.Model = runtime.GOOS + "/" + runtime.GOARCH
 	}
-	return d
+	return d, err
 }
 
 func cmdVersion(stdout, stderr io.Writer) error {

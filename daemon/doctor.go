@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
 	"github.com/hrmd/hrmd/engine"
@@ -149,14 +148,14 @@ func (d *doctor) checkUser() {
 		"sudo -u hrmd hrmd doctor --config /etc/hrmd/hrmd.yaml checks with the service's rights")
 }
 
-// checkDevice probes the device as `hrmd run` does (probeDevice), so that
-// the engine cache key below is the one the daemon uses.
+// checkDevice probes the device as `hrmd run` does (deviceAt), so that the
+// engine cache key below is the one the daemon uses.
 func (d *doctor) checkDevice() jetson.Device {
-	if _, err := jetson.NewFS(d.sysroot).Probe(); err != nil {
+	dev, err := deviceAt(d.sysroot)
+	if err != nil {
 		d.add(checkWarn, "device", "cannot read every device fact: "+oneLine(err.Error()),
 			"the rest of the report holds; the device line in answers lacks what could not be read")
 	}
-	dev := probeDevice(d.sysroot, zap.NewNop())
 	d.add(checkInfo, "device", dev.String(), "")
 	if dev.Jetson && !strings.HasPrefix(dev.L4T, "36.") {
 		d.add(checkWarn, "device", fmt.Sprintf("L4T %s: hrmd's arm64 build needs JetPack 6 (L4T 36, Ubuntu 22.04, glibc 2.35)", orNone(dev.L4T)),
@@ -299,15 +298,8 @@ func (d *doctor) checkGPUNodes(device jetson.Device) {
 // writable, on which filesystem, with how much room.
 func (d *doctor) checkFolders() {
 	c := d.cfg
-	folders := []struct{ key, dir string }{
-		{"inbox", c.Inbox}, {"outbox", c.Outbox}, {"spool", c.Spool},
-		{"spool", filepath.Join(c.Spool, "work")}, {"spool", filepath.Join(c.Spool, "done")}, {"spool", filepath.Join(c.Spool, "failed")},
-	}
-	if slices.Contains(c.ONNXRuntime.Providers, engine.ProviderTensorRT) {
-		folders = append(folders, struct{ key, dir string }{"tensorrt.engine_cache", c.TensorRT.EngineCache})
-	}
 	devices := map[string]uint64{}
-	for _, f := range folders {
+	for _, f := range writtenFolders(c, true) {
 		existing, err := nearestExisting(f.dir)
 		if err != nil {
 			d.add(checkFail, "folder", fmt.Sprintf("%s %s: %v", f.key, f.dir, err), "create it, or set "+f.key+" in hrmd.yaml")
@@ -421,16 +413,12 @@ func (d *doctor) checkSandbox() {
 		return
 	}
 	c := d.cfg
-	folders := []struct{ key, dir string }{{"inbox", c.Inbox}, {"outbox", c.Outbox}, {"spool", c.Spool}}
-	if slices.Contains(c.ONNXRuntime.Providers, engine.ProviderTensorRT) {
-		folders = append(folders, struct{ key, dir string }{"tensorrt.engine_cache", c.TensorRT.EngineCache})
-	}
 	below := func(dir, parent string) bool {
 		rel, err := filepath.Rel(parent, dir)
 		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 	}
 	problems := 0
-	for _, f := range folders {
+	for _, f := range writtenFolders(c, false) {
 		switch {
 		case sb.protectHome && below(f.dir, "/home"):
 			d.add(checkFail, "sandbox", fmt.Sprintf("%s %s is under /home, which %s hides from the service (ProtectHome)", f.key, f.dir, sb.unit),
@@ -450,6 +438,25 @@ func (d *doctor) checkSandbox() {
 	if problems == 0 {
 		d.add(checkOK, "sandbox", "the folders are writable inside "+sb.unit+"'s sandbox", "")
 	}
+}
+
+// writtenFolder is a folder hrmd writes, with the hrmd.yaml key that sets it.
+type writtenFolder struct{ key, dir string }
+
+// writtenFolders lists the folders c makes hrmd write: inbox, outbox, spool
+// (with its work/, done/ and failed/ when spoolParts), and the TensorRT
+// engine cache when TensorRT is configured.
+func writtenFolders(c Config, spoolParts bool) []writtenFolder {
+	folders := []writtenFolder{{"inbox", c.Inbox}, {"outbox", c.Outbox}, {"spool", c.Spool}}
+	if spoolParts {
+		for _, part := range []string{"work", "done", "failed"} {
+			folders = append(folders, writtenFolder{"spool", filepath.Join(c.Spool, part)})
+		}
+	}
+	if slices.Contains(c.ONNXRuntime.Providers, engine.ProviderTensorRT) {
+		folders = append(folders, writtenFolder{"tensorrt.engine_cache", c.TensorRT.EngineCache})
+	}
+	return folders
 }
 
 // nearestExisting is dir, or the closest parent that exists (where hrmd

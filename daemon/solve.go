@@ -123,10 +123,7 @@ func (mr modelRun) assemble(task puzzles.Task, rows []row, results []engine.RowR
 			out.DemoCheck.Solved++
 		}
 	}
-	var demo *puzzles.DemoCheck
-	if demoCheck {
-		demo = out.DemoCheck
-	}
+	demo := out.DemoCheck // nil without a demo check
 	// Each test input's variants: the identity's run gives the cycles, the
 	// shape rule and the trace; with augmentations the answers, mapped back,
 	// vote.

@@ -38,8 +38,9 @@ func newThermalGuard(fs jetson.FS, cfg Thermal, isJetson bool, log *zap.Logger, 
 	open := make(chan struct{})
 	close(open)
 	g := &thermalGuard{fs: fs, cfg: cfg, jetson: isJetson, log: log, metrics: m, open: open}
-	g.describe()
-	g.poll()
+	zones, err := fs.Thermals()
+	g.describe(zones)
+	g.apply(zones, err)
 	return g
 }
 
@@ -88,12 +89,7 @@ func (g *thermalGuard) run(ctx context.Context) {
 
 // describe logs once what the guard watches, so a board whose zones have
 // other names does not go unguarded without a word.
-func (g *thermalGuard) describe() {
-	zones, err := g.fs.Thermals()
-	if err != nil {
-		g.log.Warn("cannot read the thermal zones", zap.Error(err))
-		return
-	}
+func (g *thermalGuard) describe(zones []jetson.Thermal) {
 	var all, watched []string
 	for _, z := range zones {
 		all = append(all, z.Type)
@@ -105,7 +101,7 @@ func (g *thermalGuard) describe() {
 	case g.cfg.PauseC == 0:
 		g.log.Info("thermal back-pressure off (thermal.pause_c is 0)", zap.Strings("zones", all))
 	case len(all) == 0:
-		g.log.Info("thermal back-pressure off: this device has no thermal zones")
+		g.log.Info("thermal back-pressure off: no thermal zone could be read on this device")
 	case len(watched) == 0 && !g.jetson:
 		// An ordinary PC's zones (acpitz, x86_pkg_temp) are not what the
 		// defaults name; that is expected, not a problem.
@@ -120,8 +116,11 @@ func (g *thermalGuard) describe() {
 	}
 }
 
-func (g *thermalGuard) poll() {
-	zones, err := g.fs.Thermals()
+func (g *thermalGuard) poll() { g.apply(g.fs.Thermals()) }
+
+// apply takes one reading of the zones: the metrics, and a pause or a
+// resume when the hottest watched zone crosses a threshold.
+func (g *thermalGuard) apply(zones []jetson.Thermal, err error) {
 	if err != nil {
 		// The zones that could be read still count; the others are logged once.
 		if !g.warned {
