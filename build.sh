@@ -134,6 +134,8 @@ cmd_test() {
   local unformatted
   unformatted=$(git ls-files -z --cached --others --exclude-standard '*.go' | xargs -0 -r gofmt -l)
   [ -z "$unformatted" ] || die "gofmt would change: $unformatted (run gofmt -w)"
+  say "go mod tidy -diff"
+  go mod tidy -diff || die "go.mod or go.sum is not tidy (the diff above): run go mod tidy and commit the result"
   say "go vet"
   go vet ./...
   say "staticcheck"
@@ -238,7 +240,7 @@ cmd_qemu_smoke() (
   cmd_cross
   command -v qemu-aarch64-static >/dev/null || die "the arm64 smoke test needs qemu-user-static: apt-get install qemu-user-static"
   [ "$(id -u)" = 0 ] || die "the arm64 smoke test bind-mounts an aarch64 /proc/cpuinfo in a private mount namespace (unshare -m): run it as root"
-  local tmp task=${1:-../shared/arc/ARC-AGI-1/training/3631a71a.json} model=${2:-engine/testdata/nova-tiny}
+  local tmp task=${1:-testdata/arc/ARC-AGI-1/training/3631a71a.json} model=${2:-engine/testdata/nova-tiny}
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   arm64_cpuinfo >"$tmp/cpuinfo"

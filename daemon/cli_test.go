@@ -17,7 +17,7 @@ import (
 
 const (
 	fixtureBundle = "../engine/testdata/nova-tiny"
-	arcDir        = "../../shared/arc/ARC-AGI-1"
+	arcDir        = "../testdata/arc/ARC-AGI-1"
 )
 
 // hrmdBin is the real hrmd, built once for the tests that run it as a process.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -104,20 +105,27 @@ func inputs(dir string) []string {
 	return out
 }
 
+// arcTasks is n task files named <id>.json, then <id>-2.json, ...: the
+// committed ARC tasks, taken round as often as n needs.
 func arcTasks(t *testing.T, n int) map[string][]byte {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(arcDir, "training", "*.json"))
-	if err != nil || len(paths) < n {
-		t.Fatalf("%d ARC tasks in %s (%v), need %d", len(paths), arcDir, err, n)
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no ARC tasks in %s (%v)", arcDir, err)
 	}
 	slices.Sort(paths)
 	out := map[string][]byte{}
-	for _, p := range paths[:n] {
+	for i := range n {
+		p := paths[i%len(paths)]
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[filepath.Base(p)] = data
+		name := filepath.Base(p)
+		if round := i / len(paths); round > 0 {
+			name = fmt.Sprintf("%s-%d.json", strings.TrimSuffix(name, ".json"), round+1)
+		}
+		out[name] = data
 	}
 	return out
 }

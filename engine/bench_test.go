@@ -17,7 +17,7 @@ import (
 // set, and reports GFLOP/s from the manifest's dimensions for the
 // input-cycles that body says one iteration does.
 func benchEach(b *testing.B, body func(b *testing.B, m *Model, rows [][]int64) (cyclesPerOp int)) {
-	g := readGolden(b, fixtureDir)
+	g := testenv.ReadGolden(b, fixtureDir)
 	cfg := DefaultConfig()
 	cfg.Providers = []string{ProviderCPU} // ONNX Runtime's default threads, one per core, as the daemon runs
 	rt, _ := openRuntime(b, cfg)

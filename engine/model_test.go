@@ -58,7 +58,7 @@ func loadModel(t testing.TB, rt *Runtime, dir string, maxBatch int) *Model {
 	return m
 }
 
-func goldenTokens(g goldenFile) [][]int64 {
+func goldenTokens(g testenv.Golden) [][]int64 {
 	rows := make([][]int64, len(g.Cases))
 	for i, c := range g.Cases {
 		rows[i] = c.Tokens
@@ -75,7 +75,7 @@ func TestModelMatchesPyTorchGolden(t *testing.T) {
 }
 
 func checkGolden(t *testing.T, dir string) {
-	g := readGolden(t, dir)
+	g := testenv.ReadGolden(t, dir)
 	rt, _ := openRuntime(t, cpuConfig())
 	m := loadModel(t, rt, dir, len(g.Cases))
 	seq, vocab := m.seq, m.vocab
@@ -147,7 +147,7 @@ func differing(a, b []int64) int {
 }
 
 // expectedHalt replays a halting rule over the golden trace of one input.
-func expectedHalt(c goldenCase, threshold float64, minCycles, maxCycles int) (int, string) {
+func expectedHalt(c testenv.GoldenCase, threshold float64, minCycles, maxCycles int) (int, string) {
 	for cycle := 1; cycle <= maxCycles; cycle++ {
 		if cycle >= minCycles && c.Cycles[cycle-1].Halt > threshold {
 			return cycle, HaltedByModel
@@ -159,7 +159,7 @@ func expectedHalt(c goldenCase, threshold float64, minCycles, maxCycles int) (in
 // Rows of one batch halt at different cycles; the rows that go on run as a
 // smaller batch and must still match the reference exactly.
 func TestPerRowHalting(t *testing.T) {
-	g := readGolden(t, fixtureDir)
+	g := testenv.ReadGolden(t, fixtureDir)
 	// A threshold between the golden halt values makes some rows stop early.
 	var halts []float64
 	for _, c := range g.Cases {
@@ -201,17 +201,17 @@ func TestPerRowHalting(t *testing.T) {
 }
 
 func TestHaltingModesAndMaxCycles(t *testing.T) {
-	g := readGolden(t, fixtureDir)
+	g := testenv.ReadGolden(t, fixtureDir)
 	rt, _ := openRuntime(t, cpuConfig())
 	m := loadModel(t, rt, fixtureDir, 3)
 	tests := []struct {
 		name string
 		opts RunOptions
-		want func(c goldenCase) (int, string)
+		want func(c testenv.GoldenCase) (int, string)
 	}{
-		{"max cycles override", RunOptions{MaxCycles: 3}, func(goldenCase) (int, string) { return 3, HaltedByMaxCycles }},
-		{"fixed 5", RunOptions{Halting: HaltFixed, MaxCycles: 5}, func(goldenCase) (int, string) { return 5, HaltedByFixed }},
-		{"converged", RunOptions{Halting: HaltConverged}, func(c goldenCase) (int, string) {
+		{"max cycles override", RunOptions{MaxCycles: 3}, func(testenv.GoldenCase) (int, string) { return 3, HaltedByMaxCycles }},
+		{"fixed 5", RunOptions{Halting: HaltFixed, MaxCycles: 5}, func(testenv.GoldenCase) (int, string) { return 5, HaltedByFixed }},
+		{"converged", RunOptions{Halting: HaltConverged}, func(c testenv.GoldenCase) (int, string) {
 			for k := 1; k < len(c.Cycles); k++ {
 				if slices.Equal(c.Cycles[k].Argmax, c.Cycles[k-1].Argmax) {
 					return k + 1, HaltedByConverged
@@ -219,7 +219,7 @@ func TestHaltingModesAndMaxCycles(t *testing.T) {
 			}
 			return len(c.Cycles), HaltedByMaxCycles
 		}},
-		{"threshold above every value", RunOptions{MaxCycles: 1}, func(goldenCase) (int, string) { return 1, HaltedByMaxCycles }},
+		{"threshold above every value", RunOptions{MaxCycles: 1}, func(testenv.GoldenCase) (int, string) { return 1, HaltedByMaxCycles }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,7 +242,7 @@ func TestHaltingModesAndMaxCycles(t *testing.T) {
 }
 
 func TestRunCancelled(t *testing.T) {
-	g := readGolden(t, fixtureDir)
+	g := testenv.ReadGolden(t, fixtureDir)
 	rt, _ := openRuntime(t, cpuConfig())
 	m := loadModel(t, rt, fixtureDir, 2)
 	ctx, cancel := context.WithCancel(context.Background())

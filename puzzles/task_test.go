@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-const arcDir = "../../shared/arc/ARC-AGI-1"
+	"github.com/hrmd/hrmd/internal/testenv"
+)
 
 func writeFile(t *testing.T, name, content string) string {
 	t.Helper()
@@ -101,12 +101,14 @@ func TestReadFileSingleAndBundle(t *testing.T) {
 	}
 }
 
-// Every public ARC-AGI-1 task must be accepted as it is.
-func TestReadFileAcceptsEveryARCTask(t *testing.T) {
+// Every committed ARC-AGI-1 task (30x30 grids, 1x1 grids, two test inputs
+// among them) is accepted as it is.
+func TestReadFileAcceptsARCTasks(t *testing.T) {
+	arcDir := testenv.ARCDir(t)
 	for _, split := range []string{"training", "evaluation"} {
 		paths, err := filepath.Glob(filepath.Join(arcDir, split, "*.json"))
-		if err != nil || len(paths) != 400 {
-			t.Fatalf("%s: %d tasks (%v); the ARC-AGI-1 tasks belong at %s", split, len(paths), err, arcDir)
+		if err != nil || len(paths) < 10 {
+			t.Fatalf("%s: %d tasks (%v); the ARC-AGI-1 tasks the tests use belong at %s", split, len(paths), err, arcDir)
 		}
 		for _, path := range paths {
 			f, err := ReadFile(path, 0)

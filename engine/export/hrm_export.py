@@ -222,8 +222,10 @@ def force_constant_output(model, colour):
 
 
 def default_arc_dir():
+    """The ARC-AGI-1 tasks committed for the golden inputs and the tests
+    (testdata/arc/ARC-AGI-1 at the repository's root)."""
     here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.normpath(os.path.join(here, "..", "..", "..", "shared", "arc", "ARC-AGI-1"))
+    return os.path.normpath(os.path.join(here, "..", "..", "testdata", "arc", "ARC-AGI-1"))
 
 
 def main(argv=None):

@@ -54,7 +54,7 @@ func main() {
 	flag.StringVar(&o.hrmd, "hrmd", "bin/hrmd", "the hrmd binary")
 	flag.StringVar(&o.model, "model", "engine/models/demo", "the model bundle")
 	flag.StringVar(&o.examples, "examples", "puzzles/examples", "folder of example puzzles")
-	flag.StringVar(&o.arcTask, "arc", "../shared/arc/ARC-AGI-1/training/007bbfb7.json", "a real ARC-AGI-1 task")
+	flag.StringVar(&o.arcTask, "arc", "testdata/arc/ARC-AGI-1/training/007bbfb7.json", "a real ARC-AGI-1 task")
 	flag.StringVar(&o.dir, "dir", "", "parent folder for the demo's spool (default: the system's temporary folder)")
 	flag.StringVar(&colour, "colour", "auto", "auto (on a terminal, unless NO_COLOR is set), always or never")
 	flag.DurationVar(&o.timeout, "timeout", 90*time.Second, "give up after this long")

@@ -28,7 +28,7 @@ func demoOptions(t *testing.T, hrmd string) options {
 		hrmd:     hrmd,
 		model:    filepath.Join(root, "engine", "models", "demo"),
 		examples: filepath.Join(root, "puzzles", "examples"),
-		arcTask:  filepath.Join(root, "..", "shared", "arc", "ARC-AGI-1", "training", "007bbfb7.json"),
+		arcTask:  filepath.Join(testenv.ARCDir(t), "training", "007bbfb7.json"),
 		dir:      t.TempDir(),
 		timeout:  2 * time.Minute,
 	}

@@ -1,5 +1,6 @@
 // Package testenv finds what the tests of several packages share: the
-// onnxruntime library and the full-size bundle that ./build.sh test exports.
+// onnxruntime library, the full-size bundle that ./build.sh test exports, the
+// committed ARC tasks and the golden files' schema.
 package testenv
 
 import (
@@ -17,6 +18,14 @@ func RepoRoot(t testing.TB) string {
 		t.Fatal("testenv: cannot tell where the repository is")
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// ARCDir is the ARC-AGI-1 tasks committed for the tests, the exporter's
+// golden inputs and the demo: testdata/arc/ARC-AGI-1, a small subset of the
+// public set (its README says which).
+func ARCDir(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(RepoRoot(t), "testdata", "arc", "ARC-AGI-1")
 }
 
 // ORTLibrary is the onnxruntime library for tests: $HRMD_ORT_LIB (./build.sh
@@ -57,17 +66,4 @@ func BenchModels(t testing.TB) [][2]string {
 		models = append(models, [2]string{"full", full})
 	}
 	return models
-}
-
-// WriteFile writes data to root/rel, creating the folders on the way: a
-// fixture tree built in a test.
-func WriteFile(t testing.TB, root, rel, data string) {
-	t.Helper()
-	p := filepath.Join(root, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

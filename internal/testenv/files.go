@@ -1,0 +1,99 @@
+package testenv
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// WriteFile writes data to root/rel, creating the folders on the way: a
+// fixture tree built in a test.
+func WriteFile(t testing.TB, root, rel, data string) {
+	t.Helper()
+	p := filepath.Join(root, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Names lists a folder's entries by name (nil when it does not exist).
+func Names(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// CopyDir copies the files of src into a new temporary folder, for a test
+// that changes them.
+func CopyDir(t testing.TB, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// ReadJSON decodes the JSON file at path into v.
+func ReadJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// WaitFor polls cond until it holds; a state that never comes fails the
+// test after timeout, which is generous: it bounds a hung test, it does not
+// time the code.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: still waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ARCTasks is n task files to drop, keyed by name: the committed training
+// tasks in name order as <id>.json, then taken round again as <id>-2.json,
+// <id>-3.json and so on as often as n needs.
+func ARCTasks(t testing.TB, n int) map[string][]byte {
+	t.Helper()
+	dir := filepath.Join(ARCDir(t), "training")
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no ARC tasks in %s (%v)", dir, err)
+	}
+	slices.Sort(paths)
+	out := map[string][]byte{}
+	for i := range n {
+		p := paths[i%len(paths)]
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(p)
+		if round := i / len(paths); round > 0 {
+			name = fmt.Sprintf("%s-%d.json", strings.TrimSuffix(name, ".json"), round+1)
+		}
+		out[name] = data
+	}
+	return out
+}
