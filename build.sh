@@ -17,7 +17,6 @@ STATICCHECK_VERSION=v0.8.2
 CACHE=$ROOT/.cache
 ORT_DIR=$CACHE/onnxruntime/$ORT_VERSION
 PY=/usr/bin/python3 # Debian's, with python3-torch and python3-onnx (not the python3 first on PATH)
-MODULE=github.com/hrmd/hrmd
 export PATH="$CACHE/bin:$PATH"
 # Go's own installer puts it here without touching PATH.
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
@@ -116,7 +115,7 @@ cmd_deps() {
 cmd_build() {
   cmd_deps
   say "building bin/hrmd"
-  CGO_ENABLED=1 go build -trimpath -ldflags "-X $MODULE/daemon.Version=$(version)" -o bin/hrmd ./daemon/cmd/hrmd
+  CGO_ENABLED=1 go build -trimpath -ldflags "-X main.version=$(version)" -o bin/hrmd ./daemon/cmd/hrmd
 }
 
 cmd_fixtures() {
@@ -219,7 +218,7 @@ cmd_cross() {
   command -v aarch64-linux-gnu-gcc >/dev/null || die "cross-compiling needs Debian's gcc-aarch64-linux-gnu: apt-get install gcc-aarch64-linux-gnu"
   say "building bin/linux-arm64/hrmd"
   CC=aarch64-linux-gnu-gcc CGO_ENABLED=1 GOOS=linux GOARCH=arm64 \
-    go build -trimpath -ldflags "-X $MODULE/daemon.Version=$(version)" -o bin/linux-arm64/hrmd ./daemon/cmd/hrmd
+    go build -trimpath -ldflags "-X main.version=$(version)" -o bin/linux-arm64/hrmd ./daemon/cmd/hrmd
 }
 
 # An aarch64 /proc/cpuinfo, one entry per CPU the kernel may bring up. Under

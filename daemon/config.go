@@ -1,6 +1,10 @@
-// Package daemon is hrmd the service and the hrmd command: configuration,
-// solving task files with a loaded model, and (with the daemon issue) the
-// spool, watching, signals, systemd and HTTP.
+// Package daemon is `hrmd run`, the service: it watches the inbox, claims
+// each settled task file into work/<instance>/, answers it with the loaded
+// model (batching rows across files), writes the answer to the outbox and
+// retires the input to done/ or failed/. Around that: hrmd.yaml, reloads on
+// SIGHUP, systemd's notify protocol and watchdog, thermal back-pressure, and
+// /healthz, /readyz and /metrics. What an answer holds is package answer's;
+// the command line is daemon/cmd/hrmd.
 package daemon
 
 import (
@@ -13,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -129,15 +134,15 @@ func LoadConfig(path string) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return cfg, &Error{Code: CodeConfig, Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)", path, unwrapPath(err)), Err: err}
+		return cfg, &answer.Error{Code: CodeConfig, Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)", path, unwrapPath(err)), Err: err}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file, all defaults
-		return cfg, &Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
+		return cfg, &answer.Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, &Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
+		return cfg, &answer.Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	return cfg, nil
 }
@@ -161,6 +166,12 @@ func (c Config) Engine() engine.Config {
 // RunOptions are the engine's run options from `inference:`.
 func (c Config) RunOptions() engine.RunOptions {
 	return engine.RunOptions{Halting: c.Inference.Halting, MaxCycles: c.Inference.MaxCycles, Trace: c.Answers.Trace}
+}
+
+// AnswerOptions are how tasks are planned and answered, for the run options
+// run (whose Trace decides whether answers carry traces).
+func (c Config) AnswerOptions(run engine.RunOptions) answer.Options {
+	return answer.Options{DemoCheck: c.Inference.DemoCheck, Augmentations: c.Inference.Augmentations, Trace: run.Trace != ""}
 }
 
 // Validate checks every key; each message names it.
@@ -191,7 +202,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("inference.augmentations is %d; use 0 (off) to %d variants per test input", in.Augmentations, puzzles.MaxAugmentations)
 	}
 	switch in.InputInvariant {
-	case "warn", "refuse":
+	case answer.InvariantWarn, answer.InvariantRefuse:
 	default:
 		return fmt.Errorf("inference.input_invariant is %q; use warn (flag every answer) or refuse (do not load such a model)", in.InputInvariant)
 	}

@@ -1,21 +1,81 @@
 package daemon
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // The shipped systemd/hrmd.yaml documents every key with its default value.
+// It is decoded into a zero Config, not over the defaults, so a key missing
+// from the file shows as a zero where the default is not; the walk over the
+// file's keys catches a missing key whose default is zero too.
 func TestShippedConfigIsTheDefault(t *testing.T) {
-	cfg, err := LoadConfig("../systemd/hrmd.yaml")
+	data, err := os.ReadFile("../systemd/hrmd.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatalf("systemd/hrmd.yaml: %v", err)
+	}
 	if want := DefaultConfig(); !reflect.DeepEqual(cfg, want) {
 		t.Errorf("systemd/hrmd.yaml:\n%+v\ndefaults:\n%+v", cfg, want)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if missing := missingKeys(reflect.TypeFor[Config](), doc.Content[0], ""); len(missing) > 0 {
+		t.Errorf("systemd/hrmd.yaml lacks %v: it must list every key with its default", missing)
+	}
+}
+
+// missingKeys lists the yaml keys of the struct type t that the mapping
+// node lacks, at any depth ("inference.max_batch").
+func missingKeys(t reflect.Type, node *yaml.Node, prefix string) []string {
+	var missing []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		var value *yaml.Node
+		for j := 0; node.Kind == yaml.MappingNode && j+1 < len(node.Content); j += 2 {
+			if node.Content[j].Value == key {
+				value = node.Content[j+1]
+			}
+		}
+		switch {
+		case value == nil:
+			missing = append(missing, prefix+key)
+		case f.Type.Kind() == reflect.Struct:
+			missing = append(missing, missingKeys(f.Type, value, prefix+key+".")...)
+		}
+	}
+	return missing
+}
+
+// missingKeys sees a key that is not there, at the top and nested.
+func TestMissingKeys(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("inbox: /in\ninference: {max_batch: 4}\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	missing := missingKeys(reflect.TypeFor[Config](), doc.Content[0], "")
+	for _, want := range []string{"outbox", "inference.halting", "answers"} {
+		if !slices.Contains(missing, want) {
+			t.Errorf("missingKeys %v lacks %s", missing, want)
+		}
+	}
+	if slices.Contains(missing, "inbox") || slices.Contains(missing, "inference.max_batch") {
+		t.Errorf("missingKeys %v names keys that are there", missing)
 	}
 }
 

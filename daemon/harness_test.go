@@ -1,9 +1,8 @@
-package daemon
+package daemon_test
 
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,8 +18,27 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
+
+// hrmdBin is the real hrmd, built once for the tests that run it as a process.
+var hrmdBin string
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &hrmdBin)) }
+
+// The bundles the tests use, as seen from this folder.
+var (
+	tinyBundle = filepath.Join("..", "engine", "testdata", "nova-tiny")
+	// zeroBundle is nova-tiny with its output forced to colour 0.
+	zeroBundle = filepath.Join("..", "engine", "testdata", "nova-zero")
+	demoBundle = filepath.Join("..", "engine", "models", "demo")
+)
+
+func runHrmd(t *testing.T, args ...string) testenv.Result {
+	t.Helper()
+	return testenv.Run(t, testenv.Command(t, hrmdBin, args...))
+}
 
 // spoolUnderTest is a temporary inbox, outbox and spool with a config for a
 // real `hrmd run` process.
@@ -33,19 +51,19 @@ type spoolUnderTest struct {
 
 // newSpool writes a config: the tiny model on CPU, HTTP on a free port, JSON
 // logs, short settle and rescan times; edit changes it further.
-func newSpool(t *testing.T, edit func(*Config)) *spoolUnderTest {
+func newSpool(t *testing.T, edit func(*daemon.Config)) *spoolUnderTest {
 	t.Helper()
 	dir := t.TempDir()
-	model, err := filepath.Abs(fixtureBundle)
+	model, err := filepath.Abs(tinyBundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
+	cfg := daemon.DefaultConfig()
 	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.Model = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool"), model
 	cfg.ONNXRuntime.Providers = []string{"cpu"}
 	cfg.TensorRT.EngineCache = filepath.Join(dir, "trt")
 	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.Log = Log{Level: "debug", Format: "json"}
+	cfg.Log = daemon.Log{Level: "debug", Format: "json"}
 	cfg.Watch.SettleMS, cfg.Watch.RescanS = 100, 1
 	if edit != nil {
 		edit(&cfg)
@@ -57,7 +75,7 @@ func newSpool(t *testing.T, edit func(*Config)) *spoolUnderTest {
 	return s
 }
 
-func (s *spoolUnderTest) writeConfig(cfg Config) {
+func (s *spoolUnderTest) writeConfig(cfg daemon.Config) {
 	s.t.Helper()
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -84,61 +102,15 @@ func (s *spoolUnderTest) drop(name string, data []byte) {
 	}
 }
 
-// names lists a folder's files (nil when it does not exist).
-func names(dir string) []string {
-	entries, _ := os.ReadDir(dir)
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
-}
-
 // inputs lists the task files of done/ or failed/ (not the error files).
 func inputs(dir string) []string {
 	var out []string
-	for _, n := range names(dir) {
+	for _, n := range testenv.Names(dir) {
 		if !strings.HasSuffix(n, ".error.json") {
 			out = append(out, n)
 		}
 	}
 	return out
-}
-
-// arcTasks is n task files named <id>.json, then <id>-2.json, ...: the
-// committed ARC tasks, taken round as often as n needs.
-func arcTasks(t *testing.T, n int) map[string][]byte {
-	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(arcDir, "training", "*.json"))
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no ARC tasks in %s (%v)", arcDir, err)
-	}
-	slices.Sort(paths)
-	out := map[string][]byte{}
-	for i := range n {
-		p := paths[i%len(paths)]
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Base(p)
-		if round := i / len(paths); round > 0 {
-			name = fmt.Sprintf("%s-%d.json", strings.TrimSuffix(name, ".json"), round+1)
-		}
-		out[name] = data
-	}
-	return out
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: still waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // daemonProcess is a running `hrmd run` with its log lines parsed.
@@ -154,8 +126,8 @@ type daemonProcess struct {
 
 func (s *spoolUnderTest) start(env ...string) *daemonProcess {
 	s.t.Helper()
-	cmd := exec.Command(hrmdBin, append([]string{"run", "--config", s.config, "--instance", "test", "--shutdown-timeout", "10s"}, s.args...)...)
-	cmd.Env = append(os.Environ(), append([]string{"HRMD_ORT_LIB=" + testenv.ORTLibrary(s.t)}, env...)...)
+	cmd := testenv.Command(s.t, hrmdBin, append([]string{"run", "--config", s.config, "--instance", "test", "--shutdown-timeout", "10s"}, s.args...)...)
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		s.t.Fatal(err)
@@ -204,17 +176,24 @@ func (p *daemonProcess) log() []string {
 	return slices.Clone(p.raw)
 }
 
-// find returns the log lines with message msg.
-func (p *daemonProcess) find(msg string) []map[string]any {
+// find returns the log lines with one of the messages msgs, in order.
+func (p *daemonProcess) find(msgs ...string) []map[string]any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []map[string]any
 	for _, l := range p.lines {
-		if l != nil && l["msg"] == msg {
+		if msg, _ := l["msg"].(string); slices.Contains(msgs, msg) {
 			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// logLines are every log line so far, parsed, in order.
+func (p *daemonProcess) logLines() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lines)
 }
 
 // waitLog waits for the n-th log line with message msg and returns it.
@@ -327,15 +306,4 @@ func (n *notifySocket) messages() []string {
 // index returns the position of the first message with prefix, or -1.
 func index(msgs []string, prefix string) int {
 	return slices.IndexFunc(msgs, func(m string) bool { return strings.HasPrefix(m, prefix) })
-}
-
-func mustJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 )
 
 // newLogger builds the daemon's logger: JSON under systemd (JOURNAL_STREAM)
@@ -17,7 +18,7 @@ func newLogger(cfg Log, w io.Writer) (*zap.Logger, zap.AtomicLevel) {
 	format := cfg.Format
 	if format == "auto" {
 		format = "json"
-		if os.Getenv("JOURNAL_STREAM") == "" && isTerminal(w) {
+		if f, ok := w.(*os.File); ok && os.Getenv("JOURNAL_STREAM") == "" && term.IsTerminal(int(f.Fd())) {
 			format = "console"
 		}
 	}
@@ -32,13 +33,4 @@ func newLogger(cfg Log, w io.Writer) (*zap.Logger, zap.AtomicLevel) {
 		enc = zapcore.NewJSONEncoder(ec)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), level)), level
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

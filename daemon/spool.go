@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/internal/atomicfile"
 )
 
 // Spool is the folders a file travels through (DESIGN.md §3):
@@ -36,6 +37,19 @@ type Spool struct {
 // another daemon, or removed by its owner).
 var errGone = errors.New("no longer in the inbox")
 
+// Folder is a folder hrmd writes, with the hrmd.yaml key that sets it.
+type Folder struct{ Key, Dir string }
+
+// Folders are the folders of cfg's spool that `hrmd run` creates and writes:
+// the inbox, the outbox, and the spool's work/<instance>/ (work/ itself for
+// instance ""), done/ and failed/.
+func Folders(cfg Config, instance string) []Folder {
+	return []Folder{
+		{"inbox", cfg.Inbox}, {"outbox", cfg.Outbox}, {"spool", filepath.Join(cfg.Spool, "work", instance)},
+		{"spool", filepath.Join(cfg.Spool, "done")}, {"spool", filepath.Join(cfg.Spool, "failed")},
+	}
+}
+
 // OpenSpool creates the folders that are missing and checks that each can be
 // written, so that a permission problem stops the start with a clear message
 // instead of stranding files later.
@@ -48,32 +62,46 @@ func OpenSpool(cfg Config, instance string) (*Spool, error) {
 		Done:     filepath.Join(cfg.Spool, "done"),
 		Failed:   filepath.Join(cfg.Spool, "failed"),
 	}
-	for _, f := range []struct{ key, dir string }{
-		{"inbox", s.Inbox}, {"outbox", s.Outbox}, {"spool (work/" + instance + ")", s.Work},
-		{"spool (done)", s.Done}, {"spool (failed)", s.Failed},
-	} {
-		if err := os.MkdirAll(f.dir, 0o755); err != nil {
-			return nil, &Error{Code: CodeSpool, Err: err, Message: fmt.Sprintf("%s: cannot create %s: %v; create it and let the hrmd user write to it, or set %s in hrmd.yaml",
-				f.key, f.dir, unwrapPath(err), strings.Fields(f.key)[0])}
+	for _, f := range Folders(cfg, instance) {
+		if err := os.MkdirAll(f.Dir, 0o755); err != nil {
+			return nil, &answer.Error{Code: CodeSpool, Err: err, Message: fmt.Sprintf("%s: cannot create %s: %v; create it and let the hrmd user write to it, or set %s in hrmd.yaml",
+				f.Key, f.Dir, unwrapPath(err), f.Key)}
 		}
-		probe, err := os.CreateTemp(f.dir, ".hrmd-probe-*")
-		if err != nil {
-			return nil, &Error{Code: CodeSpool, Err: err, Message: fmt.Sprintf("%s: %s is not writable: %v; let the hrmd user write to it, or set %s in hrmd.yaml",
-				f.key, f.dir, unwrapPath(err), strings.Fields(f.key)[0])}
+		if err := CheckWritable(f.Dir); err != nil {
+			return nil, &answer.Error{Code: CodeSpool, Err: err, Message: fmt.Sprintf("%s: %s is not writable: %v; let the hrmd user write to it, or set %s in hrmd.yaml",
+				f.Key, f.Dir, unwrapPath(err), f.Key)}
 		}
-		probe.Close()
-		os.Remove(probe.Name())
 	}
-	// A claim must be an atomic rename, which cannot cross filesystems.
-	inboxDev, err1 := device(s.Inbox)
-	workDev, err2 := device(s.Work)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, &Error{Code: CodeSpool, Message: err.Error(), Err: err}
-	}
-	if inboxDev != workDev {
-		return nil, &Error{Code: CodeSpool, Message: fmt.Sprintf("inbox %s and spool %s are on different filesystems; a file is claimed by an atomic rename, which cannot cross them: put inbox and spool on one filesystem", s.Inbox, cfg.Spool)}
+	if err := CheckSameFilesystem(cfg, s.Inbox, s.Work); err != nil {
+		return nil, err
 	}
 	return s, nil
+}
+
+// CheckWritable checks that this user can create (and remove) a file in dir.
+func CheckWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".hrmd-probe-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// CheckSameFilesystem checks that cfg's inbox and spool are on one
+// filesystem: a claim is an atomic rename, which cannot cross them. inboxAt
+// and workAt are where to look: the inbox and work/ themselves, or the
+// folders they will be created in.
+func CheckSameFilesystem(cfg Config, inboxAt, workAt string) error {
+	inboxDev, err1 := device(inboxAt)
+	workDev, err2 := device(workAt)
+	if err := errors.Join(err1, err2); err != nil {
+		return &answer.Error{Code: CodeSpool, Message: err.Error(), Err: err}
+	}
+	if inboxDev != workDev {
+		return &answer.Error{Code: CodeSpool, Message: fmt.Sprintf("inbox %s and spool %s are on different filesystems; a file is claimed by an atomic rename, which cannot cross them: put inbox and spool on one filesystem", cfg.Inbox, cfg.Spool)}
+	}
+	return nil
 }
 
 func device(dir string) (uint64, error) {
@@ -159,7 +187,7 @@ func (s *Spool) Claim(name string) (string, error) {
 		case err != nil:
 			return "", fmt.Errorf("claim %s: %w", name, err)
 		}
-		if err := syncDirs(s.Work, s.Inbox); err != nil {
+		if err := atomicfile.SyncDirs(s.Work, s.Inbox); err != nil {
 			return job, fmt.Errorf("claimed %s as %s, but the move may not survive a power cut: %w", name, job, err)
 		}
 		return job, nil
@@ -203,11 +231,11 @@ func (s *Spool) WorkPath(job string) string { return filepath.Join(s.Work, job) 
 // written first, so that it is there once the answer appears.
 func (s *Spool) Answer(job string, answer, picture []byte) (string, error) {
 	if picture != nil {
-		if err := writeFileAtomic(s.Outbox, PictureName(job), picture); err != nil {
+		if err := atomicfile.Write(s.Outbox, PictureName(job), picture); err != nil {
 			return "", err
 		}
 	}
-	if err := writeFileAtomic(s.Outbox, AnswerName(job), answer); err != nil {
+	if err := atomicfile.Write(s.Outbox, AnswerName(job), answer); err != nil {
 		return "", err
 	}
 	return s.retire(job, s.Done)
@@ -228,7 +256,7 @@ func (s *Spool) Fail(job string, e ErrorFile) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileAtomic(s.Failed, job+".error.json", append(data, '\n')); err != nil {
+	if err := atomicfile.Write(s.Failed, job+".error.json", append(data, '\n')); err != nil {
 		return "", err
 	}
 	return s.retire(job, s.Failed)
@@ -247,7 +275,7 @@ func (s *Spool) retire(job, dir string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("move %s to %s: %w", job, dir, err)
 		}
-		if err := syncDirs(dir, s.Work); err != nil {
+		if err := atomicfile.SyncDirs(dir, s.Work); err != nil {
 			return name, fmt.Errorf("moved %s to %s, but the move may not survive a power cut: %w", job, dir, err)
 		}
 		return name, nil
@@ -275,74 +303,20 @@ func renameNoReplace(old, new string) error {
 	return nil
 }
 
-// writeFileAtomic writes dir/name by way of a hidden temporary file in the
-// same folder: written, fsynced, renamed, and the folder fsynced, so a reader
-// sees the whole file or none of it, and a crash leaves no half file.
-func writeFileAtomic(dir, name string, data []byte) error {
-	var suffix [6]byte
-	rand.Read(suffix[:])
-	tmp := filepath.Join(dir, "."+name+"."+hex.EncodeToString(suffix[:])+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
-	}
-	return syncDirs(dir)
-}
-
 // RemoveTemporaries deletes the temporary files of writes that a crash
-// interrupted (writeFileAtomic's hidden .<name>.<hex>.tmp) from the outbox and
+// interrupted (atomicfile's hidden temporaries) from the outbox and
 // failed/, and returns how many it removed. Only hrmd writes such names.
 func (s *Spool) RemoveTemporaries() int {
 	n := 0
 	for _, dir := range []string{s.Outbox, s.Failed} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			if isTemporary(e.Name()) && os.Remove(filepath.Join(dir, e.Name())) == nil {
+			if atomicfile.IsTemporary(e.Name()) && os.Remove(filepath.Join(dir, e.Name())) == nil {
 				n++
 			}
 		}
 	}
 	return n
-}
-
-// isTemporary recognises writeFileAtomic's names: "." + name + "." + 12 hex digits + ".tmp".
-func isTemporary(name string) bool {
-	rest, ok := strings.CutSuffix(name, ".tmp")
-	if !ok || !strings.HasPrefix(rest, ".") || len(rest) < 14 || rest[len(rest)-13] != '.' {
-		return false
-	}
-	_, err := hex.DecodeString(rest[len(rest)-12:])
-	return err == nil
-}
-
-// syncDirs fsyncs folders, making the renames in them durable.
-func syncDirs(dirs ...string) error {
-	for _, dir := range dirs {
-		d, err := os.Open(dir)
-		if err != nil {
-			return err
-		}
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("sync %s: %w", dir, err)
-		}
-	}
-	return nil
 }
 
 // ignored reports the names a hot folder must never take: hidden files

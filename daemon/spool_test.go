@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 func openTestSpool(t *testing.T) *Spool {
@@ -60,7 +62,7 @@ func TestSpoolClaimNeverOverwrites(t *testing.T) {
 		s.Failed: {"t.1.json", "t.1.json.error.json"},
 		s.Outbox: {"t.2.json", "t.json"},
 	} {
-		if got := names(dir); !slices.Equal(got, want) {
+		if got := testenv.Names(dir); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", dir, got, want)
 		}
 	}
@@ -128,10 +130,10 @@ func TestSpoolRemoveTemporaries(t *testing.T) {
 	if n := s.RemoveTemporaries(); n != 2 {
 		t.Errorf("removed %d, want 2", n)
 	}
-	if got := names(s.Outbox); !slices.Equal(got, []string{".hidden.tmp", ".x.json.nothex12char.tmp", "answer.json"}) {
+	if got := testenv.Names(s.Outbox); !slices.Equal(got, []string{".hidden.tmp", ".x.json.nothex12char.tmp", "answer.json"}) {
 		t.Errorf("outbox now %v", got)
 	}
-	if got := names(s.Failed); len(got) != 0 {
+	if got := testenv.Names(s.Failed); len(got) != 0 {
 		t.Errorf("failed/ now %v", got)
 	}
 }

@@ -53,6 +53,9 @@ func (g *thermalGuard) opened() <-chan struct{} {
 	return g.open
 }
 
+// isOpen reports whether files may be taken now.
+func (g *thermalGuard) isOpen() bool { return isClosed(g.opened()) }
+
 // wait returns once files may be taken, or false when ctx ends first.
 func (g *thermalGuard) wait(ctx context.Context) bool {
 	select {

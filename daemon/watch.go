@@ -43,7 +43,7 @@ func inode(info fs.FileInfo) uint64 {
 // they first appeared. inotify tells it quickly; a full scan at start and
 // every rescan interval, and after any watcher error (an event-queue
 // overflow above all), makes sure nothing is missed, on network filesystems
-// too, where inotify says nothing.
+// too, where inotify says nothing. Time is w.now's, so that tests step it.
 type watcher struct {
 	dir     string
 	settle  time.Duration
@@ -54,6 +54,11 @@ type watcher struct {
 	// noInotify makes the watcher rely on scans alone, as it must on a
 	// network filesystem where inotify reports nothing (tests use it).
 	noInotify bool
+
+	files    map[string]*tracked // changing, or not yet settled
+	queue    []settledFile       // settled, waiting to be handed out, oldest first
+	queued   map[string]bool     // the names in queue
+	dirsSeen map[string]bool     // folders already warned about
 }
 
 type tracked struct {
@@ -62,89 +67,20 @@ type tracked struct {
 	changed time.Time // last seen to change
 }
 
+func newWatcher(dir string, settle, rescan time.Duration, log *zap.Logger, m *metrics) *watcher {
+	return &watcher{dir: dir, settle: settle, rescan: rescan, log: log, metrics: m, now: time.Now,
+		files: map[string]*tracked{}, queued: map[string]bool{}, dirsSeen: map[string]bool{}}
+}
+
 // run watches until ctx ends, handing settled files to out.
 func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
-	files := map[string]*tracked{}
-	var queue []settledFile
-	queued := map[string]bool{}
-	dirsSeen := map[string]bool{}
-
-	// observe records what a name looks like now.
-	observe := func(name string) {
-		if ignored(name) || queued[name] {
-			return
-		}
-		info, err := os.Lstat(filepath.Join(w.dir, name))
-		if err != nil {
-			delete(files, name) // removed or renamed away
-			return
-		}
-		if info.IsDir() {
-			if !dirsSeen[name] {
-				dirsSeen[name] = true
-				w.log.Warn("a folder in the inbox is left alone; drop files, not folders", zap.String("name", name))
-			}
-			return
-		}
-		now := w.now()
-		cur := snapshot(name, info)
-		t := files[name]
-		if t == nil {
-			files[name] = &tracked{file: cur, seen: now, changed: now}
-			return
-		}
-		if t.file != cur {
-			t.file, t.changed = cur, now
-		}
-	}
-	scan := func(why string) {
-		entries, err := os.ReadDir(w.dir)
-		if err != nil {
-			w.log.Error("cannot scan the inbox", zap.String("inbox", w.dir), zap.Error(err))
-			return
-		}
-		present := map[string]bool{}
-		for _, e := range entries {
-			present[e.Name()] = true
-			observe(e.Name())
-		}
-		for name := range files {
-			if !present[name] {
-				delete(files, name)
-			}
-		}
-		w.metrics.rescans.WithLabelValues(why).Inc()
-	}
-	// settled moves the files unchanged for the settle time to the queue,
-	// checking each once more so a writer without inotify events (NFS) is
-	// caught too.
-	settled := func() {
-		now := w.now()
-		var ready []*tracked
-		for name, t := range files {
-			if now.Sub(t.changed) < w.settle {
-				continue
-			}
-			observe(name)
-			if t2 := files[name]; t2 != nil && now.Sub(t2.changed) >= w.settle {
-				ready = append(ready, t2)
-			}
-		}
-		slices.SortFunc(ready, func(a, b *tracked) int {
-			if c := a.seen.Compare(b.seen); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.file.name, b.file.name)
-		})
-		for _, t := range ready {
-			delete(files, t.file.name)
-			queued[t.file.name] = true
-			queue = append(queue, t.file)
-		}
-	}
-
 	fsw := w.newFSWatcher()
-	scan("start")
+	defer func() {
+		if fsw != nil {
+			fsw.Close()
+		}
+	}()
+	w.scan("start")
 	tick := time.NewTicker(max(w.settle/4, 10*time.Millisecond))
 	defer tick.Stop()
 	var rescan <-chan time.Time
@@ -155,11 +91,6 @@ func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
 	}
 	retry := time.NewTicker(time.Second) // without inotify: scan, and try to watch again
 	defer retry.Stop()
-	defer func() {
-		if fsw != nil {
-			fsw.Close()
-		}
-	}()
 	for {
 		var events chan fsnotify.Event
 		var errs chan error
@@ -168,47 +99,137 @@ func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
 		}
 		var send chan<- settledFile
 		var head settledFile
-		if len(queue) > 0 {
-			send, head = out, queue[0]
+		if len(w.queue) > 0 {
+			send, head = out, w.queue[0]
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case send <- head:
-			queue = queue[1:]
-			delete(queued, head.name)
-			// Track it again: if it changed while queued, or intake cannot
-			// claim it, it settles anew; once claimed it is gone and dropped.
-			observe(head.name)
+			w.handedOut()
 		case ev, ok := <-events:
 			if !ok {
 				w.log.Error("the inotify watch on the inbox ended; scanning until it is back", zap.String("inbox", w.dir))
 				fsw = nil
 				continue
 			}
-			observe(filepath.Base(ev.Name))
+			w.observe(filepath.Base(ev.Name))
 		case err, ok := <-errs:
 			if !ok {
 				fsw = nil
 				continue
 			}
-			why := "watch_error"
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				why = "overflow"
-			}
-			w.log.Warn("inbox watch lost events; rescanning", zap.String("reason", why), zap.Error(err))
-			scan(why)
+			w.lostEvents(err)
 		case <-tick.C:
-			settled()
+			w.settled()
 		case <-rescan:
-			scan("timer")
+			w.scan("timer")
 		case <-retry.C:
 			if fsw == nil && !w.noInotify {
 				fsw = w.newFSWatcher()
-				scan("no_watch")
+				w.scan("no_watch")
 			}
 		}
 	}
+}
+
+// observe records what a name looks like now.
+func (w *watcher) observe(name string) {
+	if ignored(name) || w.queued[name] {
+		return
+	}
+	info, err := os.Lstat(filepath.Join(w.dir, name))
+	if err != nil {
+		delete(w.files, name) // removed or renamed away
+		return
+	}
+	if info.IsDir() {
+		if !w.dirsSeen[name] {
+			w.dirsSeen[name] = true
+			w.log.Warn("a folder in the inbox is left alone; drop files, not folders", zap.String("name", name))
+		}
+		return
+	}
+	now := w.now()
+	cur := snapshot(name, info)
+	t := w.files[name]
+	switch {
+	case t == nil:
+		w.files[name] = &tracked{file: cur, seen: now, changed: now}
+		w.log.Debug("inbox file seen", zap.String("name", name), zap.Int64("size", cur.size))
+	case t.file != cur:
+		t.file, t.changed = cur, now
+		w.log.Debug("inbox file changed", zap.String("name", name), zap.Int64("size", cur.size))
+	}
+}
+
+// scan observes every name in the inbox and forgets those gone.
+func (w *watcher) scan(why string) {
+	entries, err := os.ReadDir(w.dir)
+	if err != nil {
+		w.log.Error("cannot scan the inbox", zap.String("inbox", w.dir), zap.Error(err))
+		return
+	}
+	present := map[string]bool{}
+	for _, e := range entries {
+		present[e.Name()] = true
+		w.observe(e.Name())
+	}
+	for name := range w.files {
+		if !present[name] {
+			delete(w.files, name)
+		}
+	}
+	w.metrics.rescans.WithLabelValues(why).Inc()
+}
+
+// settled queues the files unchanged for the settle time, oldest first,
+// checking each once more so that a writer without inotify events (NFS) is
+// caught too.
+func (w *watcher) settled() {
+	now := w.now()
+	var ready []*tracked
+	for name, t := range w.files {
+		if now.Sub(t.changed) < w.settle {
+			continue
+		}
+		w.observe(name)
+		if t2 := w.files[name]; t2 != nil && now.Sub(t2.changed) >= w.settle {
+			ready = append(ready, t2)
+		}
+	}
+	slices.SortFunc(ready, func(a, b *tracked) int {
+		if c := a.seen.Compare(b.seen); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.file.name, b.file.name)
+	})
+	for _, t := range ready {
+		delete(w.files, t.file.name)
+		w.queued[t.file.name] = true
+		w.queue = append(w.queue, t.file)
+		w.log.Debug("inbox file settled", zap.String("name", t.file.name), zap.Int64("size", t.file.size))
+	}
+}
+
+// handedOut drops the queue's head, which intake now has, and tracks its
+// name again: if it changed while queued, or intake cannot claim it, it
+// settles anew; once claimed it is gone and dropped.
+func (w *watcher) handedOut() {
+	name := w.queue[0].name
+	w.queue = w.queue[1:]
+	delete(w.queued, name)
+	w.observe(name)
+}
+
+// lostEvents rescans after a watcher error: events may have been dropped.
+func (w *watcher) lostEvents(err error) {
+	why := "watch_error"
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		why = "overflow"
+	}
+	w.log.Warn("inbox watch lost events; rescanning", zap.String("reason", why), zap.Error(err))
+	w.scan(why)
 }
 
 // newFSWatcher watches the inbox with inotify, or returns nil (logged) when it

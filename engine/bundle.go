@@ -195,6 +195,17 @@ func (b *Bundle) validate() error {
 	if m.Layers != nil && (m.Layers.H < 1 || m.Layers.L < 1) {
 		return fmt.Errorf("layers is {h: %d, l: %d}; each level has at least one layer", m.Layers.H, m.Layers.L)
 	}
+	for _, check := range []func() error{b.validateGraphs, b.validateWiring, b.validateHalting} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateGraphs checks each graph's file, checksum and tensor names.
+func (b *Bundle) validateGraphs() error {
+	m := &b.Manifest
 	for _, g := range []struct {
 		key   string
 		graph Graph
@@ -212,6 +223,14 @@ func (b *Bundle) validate() error {
 			return fmt.Errorf("%s names %q twice; every tensor needs a name of its own", g.key, dup)
 		}
 	}
+	return nil
+}
+
+// validateWiring checks that init and step fit together: every step input
+// is carried from a step output or a constant, and init gives each its first
+// value.
+func (b *Bundle) validateWiring() error {
+	m := &b.Manifest
 	init, step := m.Graphs.Init, m.Graphs.Step
 	if !slices.Equal(init.Inputs, []string{tokensInput}) {
 		return fmt.Errorf("graphs.init.inputs is %v; this hrmd feeds init exactly one input, %q (puzzle-embedding inputs are not supported yet)", init.Inputs, tokensInput)
@@ -252,6 +271,14 @@ func (b *Bundle) validate() error {
 			return fmt.Errorf("graphs.init.outputs has %q, which no step input takes", out)
 		}
 	}
+	return nil
+}
+
+// validateHalting checks the halting rule and finds the logits: the one step
+// output that is neither carried nor the halting output.
+func (b *Bundle) validateHalting() error {
+	m := &b.Manifest
+	step := m.Graphs.Step
 	h := m.Halting
 	if !slices.Contains(step.Outputs, h.Output) {
 		return fmt.Errorf("halting.output is %q, which is not in graphs.step.outputs %v", h.Output, step.Outputs)

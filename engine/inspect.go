@@ -42,17 +42,36 @@ type bundleIO struct {
 // checkGraphIO compares what the ONNX files declare with what the manifest
 // says. Messages name the file, the tensor and the manifest field.
 func checkGraphIO(b *Bundle, initIn, initOut, stepIn, stepOut []tensorInfo) (*bundleIO, error) {
-	mf := b.Manifest
-	initFile, stepFile := mf.Graphs.Init.File, mf.Graphs.Step.File
+	g := graphIO{mf: b.Manifest, logits: b.Logits, seq: int64(b.Seq()), initIn: initIn, initOut: initOut, stepIn: stepIn, stepOut: stepOut}
+	io := &bundleIO{}
+	for _, check := range []func(*bundleIO) error{g.checkNames, g.checkTokens, g.checkStates, g.checkCarry, g.checkOutputs} {
+		if err := check(io); err != nil {
+			return nil, err
+		}
+	}
+	return io, nil
+}
+
+// graphIO is what the init and step graphs declare, checked against the
+// manifest one part at a time; each check fills in its part of bundleIO.
+type graphIO struct {
+	mf                               Manifest
+	logits                           string
+	seq                              int64
+	initIn, initOut, stepIn, stepOut []tensorInfo
+}
+
+// checkNames: each graph has exactly the inputs and outputs the manifest lists.
+func (g graphIO) checkNames(*bundleIO) error {
 	for _, c := range []struct {
 		file, field string
 		manifest    []string
 		graph       []tensorInfo
 	}{
-		{initFile, "graphs.init.inputs", mf.Graphs.Init.Inputs, initIn},
-		{initFile, "graphs.init.outputs", mf.Graphs.Init.Outputs, initOut},
-		{stepFile, "graphs.step.inputs", mf.Graphs.Step.Inputs, stepIn},
-		{stepFile, "graphs.step.outputs", mf.Graphs.Step.Outputs, stepOut},
+		{g.mf.Graphs.Init.File, "graphs.init.inputs", g.mf.Graphs.Init.Inputs, g.initIn},
+		{g.mf.Graphs.Init.File, "graphs.init.outputs", g.mf.Graphs.Init.Outputs, g.initOut},
+		{g.mf.Graphs.Step.File, "graphs.step.inputs", g.mf.Graphs.Step.Inputs, g.stepIn},
+		{g.mf.Graphs.Step.File, "graphs.step.outputs", g.mf.Graphs.Step.Outputs, g.stepOut},
 	} {
 		names := make([]string, len(c.graph))
 		for i, t := range c.graph {
@@ -60,82 +79,110 @@ func checkGraphIO(b *Bundle, initIn, initOut, stepIn, stepOut []tensorInfo) (*bu
 		}
 		want := slices.Sorted(slices.Values(c.manifest))
 		if got := slices.Sorted(slices.Values(names)); !slices.Equal(got, want) {
-			return nil, errorf(CodeBundleMismatch, "%s has %v but hrm.yaml %s says %v", c.file, names, c.field, c.manifest)
+			return errorf(CodeBundleMismatch, "%s has %v but hrm.yaml %s says %v", c.file, names, c.field, c.manifest)
 		}
 	}
-	seq := int64(b.Seq())
-	find := func(list []tensorInfo, name string) tensorInfo {
-		i := slices.IndexFunc(list, func(t tensorInfo) bool { return t.name == name })
-		return list[i]
-	}
-	// rowShape checks dtype and a dynamic batch axis and returns the rest.
-	rowShape := func(file, kind string, t tensorInfo, dtype string) (tensorShape, error) {
-		if t.dtype != dtype {
-			return tensorShape{}, errorf(CodeBundleMismatch, "%s %s %q is %s; hrmd expects %s", file, kind, t.name, t.dtype, dtype)
-		}
-		if len(t.dims) < 2 || t.dims[0] >= 0 {
-			return tensorShape{}, errorf(CodeBundleMismatch, "%s %s %q has shape %v; it needs a dynamic batch axis first (export with dynamic_axes {0: \"batch\"})", file, kind, t.name, t.dims)
-		}
-		for _, d := range t.dims[1:] {
-			if d <= 0 {
-				return tensorShape{}, errorf(CodeBundleMismatch, "%s %s %q has shape %v; only the batch axis may be dynamic", file, kind, t.name, t.dims)
-			}
-		}
-		return tensorShape{name: t.name, row: t.dims[1:]}, nil
-	}
-	io := &bundleIO{}
-	tokens, err := rowShape(initFile, "input", find(initIn, tokensInput), "int64")
+	return nil
+}
+
+// checkTokens: init takes one row of grid x grid tokens.
+func (g graphIO) checkTokens(io *bundleIO) error {
+	initFile := g.mf.Graphs.Init.File
+	tokens, err := rowShape(initFile, "input", find(g.initIn, tokensInput), "int64")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if !slices.Equal(tokens.row, []int64{seq}) {
-		return nil, errorf(CodeBundleMismatch, "%s input %q has %v tokens per row; hrm.yaml grid %d means %d", initFile, tokensInput, tokens.row, mf.Grid, seq)
+	if !slices.Equal(tokens.row, []int64{g.seq}) {
+		return errorf(CodeBundleMismatch, "%s input %q has %v tokens per row; hrm.yaml grid %d means %d", initFile, tokensInput, tokens.row, g.mf.Grid, g.seq)
 	}
 	io.initProfile = []tensorShape{tokens}
-	for _, name := range mf.Graphs.Step.Inputs {
-		in, err := rowShape(stepFile, "input", find(stepIn, name), "float32")
+	return nil
+}
+
+// checkStates: every step input has the shape of the init output that gives
+// its first value, and a carried state is hidden wide.
+func (g graphIO) checkStates(io *bundleIO) error {
+	initFile, stepFile := g.mf.Graphs.Init.File, g.mf.Graphs.Step.File
+	for _, name := range g.mf.Graphs.Step.Inputs {
+		in, err := rowShape(stepFile, "input", find(g.stepIn, name), "float32")
 		if err != nil {
-			return nil, err
+			return err
 		}
-		first, err := rowShape(initFile, "output", find(initOut, name), "float32")
+		first, err := rowShape(initFile, "output", find(g.initOut, name), "float32")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !slices.Equal(first.row, in.row) {
-			return nil, errorf(CodeBundleMismatch, "%s output %q has shape %v per row but %s input %q has %v", initFile, name, first.row, stepFile, name, in.row)
+			return errorf(CodeBundleMismatch, "%s output %q has shape %v per row but %s input %q has %v", initFile, name, first.row, stepFile, name, in.row)
 		}
-		if isCarried(mf, name) && in.row[len(in.row)-1] != int64(mf.Hidden) {
-			return nil, errorf(CodeBundleMismatch, "%s input %q has width %d; hrm.yaml hidden is %d", stepFile, name, in.row[len(in.row)-1], mf.Hidden)
+		if isCarried(g.mf, name) && in.row[len(in.row)-1] != int64(g.mf.Hidden) {
+			return errorf(CodeBundleMismatch, "%s input %q has width %d; hrm.yaml hidden is %d", stepFile, name, in.row[len(in.row)-1], g.mf.Hidden)
 		}
 		io.stepInputs = append(io.stepInputs, in)
 		io.stepProfile = append(io.stepProfile, in)
 	}
-	for out, to := range mf.Carry {
-		o, err := rowShape(stepFile, "output", find(stepOut, out), "float32")
+	return nil
+}
+
+// checkCarry: each carried output has the shape of the input it feeds.
+func (g graphIO) checkCarry(*bundleIO) error {
+	stepFile := g.mf.Graphs.Step.File
+	for out, to := range g.mf.Carry {
+		o, err := rowShape(stepFile, "output", find(g.stepOut, out), "float32")
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if in := find(stepIn, to); !slices.Equal(o.row, in.dims[1:]) {
-			return nil, errorf(CodeBundleMismatch, "%s output %q has shape %v per row but feeds input %q of %v (hrm.yaml carry)", stepFile, out, o.row, to, in.dims[1:])
+		if in := find(g.stepIn, to); !slices.Equal(o.row, in.dims[1:]) {
+			return errorf(CodeBundleMismatch, "%s output %q has shape %v per row but feeds input %q of %v (hrm.yaml carry)", stepFile, out, o.row, to, in.dims[1:])
 		}
 	}
-	logits, err := rowShape(stepFile, "output", find(stepOut, b.Logits), "float32")
+	return nil
+}
+
+// checkOutputs: the logits are grid x grid by vocab, and the halting output
+// has the width its rule needs.
+func (g graphIO) checkOutputs(io *bundleIO) error {
+	stepFile, mf := g.mf.Graphs.Step.File, g.mf
+	logits, err := rowShape(stepFile, "output", find(g.stepOut, g.logits), "float32")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if !slices.Equal(logits.row, []int64{seq, int64(mf.Vocab)}) {
-		return nil, errorf(CodeBundleMismatch, "%s output %q (the logits) has shape %v per row; hrm.yaml grid %d and vocab %d mean [%d %d]", stepFile, b.Logits, logits.row, mf.Grid, mf.Vocab, seq, mf.Vocab)
+	if !slices.Equal(logits.row, []int64{g.seq, int64(mf.Vocab)}) {
+		return errorf(CodeBundleMismatch, "%s output %q (the logits) has shape %v per row; hrm.yaml grid %d and vocab %d mean [%d %d]", stepFile, g.logits, logits.row, mf.Grid, mf.Vocab, g.seq, mf.Vocab)
 	}
-	halt, err := haltWidth(stepFile, find(stepOut, mf.Halting.Output))
+	halt, err := haltWidth(stepFile, find(g.stepOut, mf.Halting.Output))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	want := map[string][]int{RuleThreshold: {1}, RuleQCompare: {2}, RuleFixed: {1, 2}}[mf.Halting.Rule]
 	if !slices.Contains(want, halt) {
-		return nil, errorf(CodeBundleMismatch, "%s output %q (halting.output) has %d values per row; halting.rule %s needs %v", stepFile, mf.Halting.Output, halt, mf.Halting.Rule, want)
+		return errorf(CodeBundleMismatch, "%s output %q (halting.output) has %d values per row; halting.rule %s needs %v", stepFile, mf.Halting.Output, halt, mf.Halting.Rule, want)
 	}
 	io.haltWidth = halt
-	return io, nil
+	return nil
+}
+
+// find is the tensor named name (checkNames made sure it is there).
+func find(list []tensorInfo, name string) tensorInfo {
+	i := slices.IndexFunc(list, func(t tensorInfo) bool { return t.name == name })
+	return list[i]
+}
+
+// rowShape checks a tensor's dtype and its dynamic batch axis and returns
+// the shape of one row.
+func rowShape(file, kind string, t tensorInfo, dtype string) (tensorShape, error) {
+	if t.dtype != dtype {
+		return tensorShape{}, errorf(CodeBundleMismatch, "%s %s %q is %s; hrmd expects %s", file, kind, t.name, t.dtype, dtype)
+	}
+	if len(t.dims) < 2 || t.dims[0] >= 0 {
+		return tensorShape{}, errorf(CodeBundleMismatch, "%s %s %q has shape %v; it needs a dynamic batch axis first (export with dynamic_axes {0: \"batch\"})", file, kind, t.name, t.dims)
+	}
+	for _, d := range t.dims[1:] {
+		if d <= 0 {
+			return tensorShape{}, errorf(CodeBundleMismatch, "%s %s %q has shape %v; only the batch axis may be dynamic", file, kind, t.name, t.dims)
+		}
+	}
+	return tensorShape{name: t.name, row: t.dims[1:]}, nil
 }
 
 // haltWidth checks the halt output, float32 [batch, n], and returns n.

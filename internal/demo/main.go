@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -60,7 +62,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 90*time.Second, "give up after this long")
 	flag.Parse()
 	var err error
-	if o.colour, err = useColour(colour, isTerminal(os.Stdout), os.Getenv("NO_COLOR")); err != nil {
+	if o.colour, err = useColour(colour, term.IsTerminal(int(os.Stdout.Fd())), os.Getenv("NO_COLOR")); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(2)
 	}
@@ -86,11 +88,6 @@ func useColour(mode string, terminal bool, noColor string) (bool, error) {
 	return false, fmt.Errorf("-colour is %q; use auto, always or never", mode)
 }
 
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // drop is one file the demo puts into the inbox.
 type drop struct {
 	name string
@@ -105,106 +102,152 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	model, err := filepath.Abs(o.model)
-	if err != nil {
-		return fmt.Errorf("the model folder %s: %w", o.model, err)
-	}
-	root, err := os.MkdirTemp(o.dir, "hrmd-demo-")
-	if err != nil {
-		return fmt.Errorf("make the demo's folder: %w", err)
-	}
-	started := false
-	defer func() {
-		if !started { // nothing of interest in it yet
-			os.RemoveAll(root)
-		}
-	}()
-	inbox, outbox, spool := filepath.Join(root, "inbox"), filepath.Join(root, "outbox"), filepath.Join(root, "spool")
-	addr, err := freeAddress()
+	d, err := newDemo(o)
 	if err != nil {
 		return err
 	}
-	config := filepath.Join(root, "hrmd.yaml")
-	// %q: a path with ": " or " #" in it stays one YAML string.
-	yaml := fmt.Sprintf("# written by ./build.sh demo\ninbox: %q\noutbox: %q\nspool: %q\nmodel: %q\nhttp:\n  listen: %q\nlog:\n  format: console\n",
-		inbox, outbox, spool, model, addr)
-	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
-		return fmt.Errorf("write the demo's config: %w", err)
+	defer d.cleanup()
+	if err := d.start(ctx, out); err != nil {
+		return err
 	}
-	logPath := filepath.Join(root, "hrmd.log")
-	logFile, err := os.Create(logPath)
+	defer d.kill()
+	problems, err := d.show(ctx, out, drops)
 	if err != nil {
-		return fmt.Errorf("create the daemon's log file: %w", err)
+		return err
 	}
-	defer logFile.Close()
-
-	cmd := exec.Command(o.hrmd, "run", "--config", config)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	fmt.Fprintf(out, "$ %s run --config %s\n", o.hrmd, config)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w (run ./build.sh build first)", o.hrmd, err)
+	if err := d.stop(out); err != nil {
+		return err
 	}
-	started = true
-	// exited is closed once hrmd has exited, with its status in waitErr; a
-	// closed channel can be waited on by every step and the deferred kill.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	defer func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}()
-
-	start := time.Now()
-	if err := waitReady(ctx, addr, exited, &waitErr); err != nil {
-		return fmt.Errorf("%w; the daemon's log is %s:\n%s", err, logPath, tail(logPath, 20))
-	}
-	fmt.Fprintf(out, "hrmd is ready after %.1f s (http://%s/readyz answers 200); its log: %s\n\n", time.Since(start).Seconds(), addr, logPath)
-
-	for _, d := range drops {
-		if err := dropInto(inbox, d); err != nil {
-			return fmt.Errorf("drop %s into the inbox: %w", d.name, err)
-		}
-		fmt.Fprintf(out, "dropped inbox/%-22s %s\n", d.name, d.note)
-	}
-	fmt.Fprintln(out)
-
-	var problems []string
-	for _, d := range drops {
-		outcome, err := waitOutcome(ctx, outbox, filepath.Join(spool, "done"), filepath.Join(spool, "failed"), d.name, exited, &waitErr)
-		if err != nil {
-			return fmt.Errorf("%s: %w; the daemon's log is %s:\n%s", d.name, err, logPath, tail(logPath, 20))
-		}
-		if p := report(out, o.colour, d, outcome); p != "" {
-			problems = append(problems, p)
-		}
-	}
-
-	fmt.Fprintf(out, "where the files are (under %s):\n", root)
-	for _, dir := range []string{outbox, filepath.Join(spool, "done"), filepath.Join(spool, "failed"), inbox} {
-		names, err := listDir(dir)
-		if err != nil {
-			return fmt.Errorf("list %s: %w", dir, err)
-		}
-		rel, _ := filepath.Rel(root, dir)
-		fmt.Fprintf(out, "  %-14s %s\n", rel+"/", strings.Join(names, "  "))
-	}
-
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return fmt.Errorf("stop hrmd: %w", err)
-	}
-	select {
-	case <-exited:
-		if waitErr != nil {
-			return fmt.Errorf("hrmd did not stop cleanly after SIGTERM: %v; its log is %s:\n%s", waitErr, logPath, tail(logPath, 20))
-		}
-	case <-time.After(15 * time.Second):
-		return fmt.Errorf("hrmd did not stop within 15 s of SIGTERM; its log is %s", logPath)
-	}
-	fmt.Fprintf(out, "\nsent SIGTERM: hrmd stopped cleanly (exit 0). Remove the demo's files with: rm -r %s\n", root)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
+	return nil
+}
+
+// demo is one run of the daemon on a temporary spool.
+type demo struct {
+	o                           options
+	root, config, logPath, addr string
+	inbox, outbox, spool        string
+	cmd                         *exec.Cmd
+	logFile                     *os.File
+	// exited is closed once hrmd has exited, with its status in waitErr; a
+	// closed channel can be waited on by every step and the deferred kill.
+	exited  chan struct{}
+	waitErr error
+}
+
+// newDemo makes the demo's folder and writes its config.
+func newDemo(o options) (*demo, error) {
+	model, err := filepath.Abs(o.model)
+	if err != nil {
+		return nil, fmt.Errorf("the model folder %s: %w", o.model, err)
+	}
+	root, err := os.MkdirTemp(o.dir, "hrmd-demo-")
+	if err != nil {
+		return nil, fmt.Errorf("make the demo's folder: %w", err)
+	}
+	d := &demo{o: o, root: root, config: filepath.Join(root, "hrmd.yaml"), logPath: filepath.Join(root, "hrmd.log"),
+		inbox: filepath.Join(root, "inbox"), outbox: filepath.Join(root, "outbox"), spool: filepath.Join(root, "spool")}
+	if d.addr, err = freeAddress(); err != nil {
+		return d, err
+	}
+	// %q: a path with ": " or " #" in it stays one YAML string.
+	yaml := fmt.Sprintf("# written by ./build.sh demo\ninbox: %q\noutbox: %q\nspool: %q\nmodel: %q\nhttp:\n  listen: %q\nlog:\n  format: console\n",
+		d.inbox, d.outbox, d.spool, model, d.addr)
+	if err := os.WriteFile(d.config, []byte(yaml), 0o644); err != nil {
+		return d, fmt.Errorf("write the demo's config: %w", err)
+	}
+	return d, nil
+}
+
+// cleanup removes the demo's folder unless the daemon started: then it
+// holds what the demo shows, for the reader to look at.
+func (d *demo) cleanup() {
+	if d.logFile != nil {
+		d.logFile.Close()
+	}
+	if d.cmd == nil {
+		os.RemoveAll(d.root)
+	}
+}
+
+// start starts hrmd and waits until it is ready.
+func (d *demo) start(ctx context.Context, out io.Writer) error {
+	var err error
+	if d.logFile, err = os.Create(d.logPath); err != nil {
+		return fmt.Errorf("create the daemon's log file: %w", err)
+	}
+	cmd := exec.Command(d.o.hrmd, "run", "--config", d.config)
+	cmd.Stdout, cmd.Stderr = d.logFile, d.logFile
+	fmt.Fprintf(out, "$ %s run --config %s\n", d.o.hrmd, d.config)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w (run ./build.sh build first)", d.o.hrmd, err)
+	}
+	d.cmd = cmd
+	d.exited = make(chan struct{})
+	go func() { d.waitErr = cmd.Wait(); close(d.exited) }()
+	start := time.Now()
+	if err := waitReady(ctx, d.addr, d.exited, &d.waitErr); err != nil {
+		d.kill()
+		return fmt.Errorf("%w; the daemon's log is %s:\n%s", err, d.logPath, tail(d.logPath, 20))
+	}
+	fmt.Fprintf(out, "hrmd is ready after %.1f s (http://%s/readyz answers 200); its log: %s\n\n", time.Since(start).Seconds(), d.addr, d.logPath)
+	return nil
+}
+
+// kill ends hrmd if it still runs.
+func (d *demo) kill() {
+	_ = d.cmd.Process.Kill()
+	<-d.exited
+}
+
+// show drops every file, reports what became of each, and lists the
+// folders; problems are what the daemon did wrong.
+func (d *demo) show(ctx context.Context, out io.Writer, drops []drop) (problems []string, err error) {
+	for _, f := range drops {
+		if err := dropInto(d.inbox, f); err != nil {
+			return nil, fmt.Errorf("drop %s into the inbox: %w", f.name, err)
+		}
+		fmt.Fprintf(out, "dropped inbox/%-22s %s\n", f.name, f.note)
+	}
+	fmt.Fprintln(out)
+	done, failed := filepath.Join(d.spool, "done"), filepath.Join(d.spool, "failed")
+	for _, f := range drops {
+		outcome, err := waitOutcome(ctx, d.outbox, done, failed, f.name, d.exited, &d.waitErr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w; the daemon's log is %s:\n%s", f.name, err, d.logPath, tail(d.logPath, 20))
+		}
+		if p := report(out, d.o.colour, f, outcome); p != "" {
+			problems = append(problems, p)
+		}
+	}
+	fmt.Fprintf(out, "where the files are (under %s):\n", d.root)
+	for _, dir := range []string{d.outbox, done, failed, d.inbox} {
+		names, err := listDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", dir, err)
+		}
+		rel, _ := filepath.Rel(d.root, dir)
+		fmt.Fprintf(out, "  %-14s %s\n", rel+"/", strings.Join(names, "  "))
+	}
+	return problems, nil
+}
+
+// stop sends SIGTERM and checks that hrmd stops cleanly.
+func (d *demo) stop(out io.Writer) error {
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop hrmd: %w", err)
+	}
+	select {
+	case <-d.exited:
+		if d.waitErr != nil {
+			return fmt.Errorf("hrmd did not stop cleanly after SIGTERM: %v; its log is %s:\n%s", d.waitErr, d.logPath, tail(d.logPath, 20))
+		}
+	case <-time.After(15 * time.Second):
+		return fmt.Errorf("hrmd did not stop within 15 s of SIGTERM; its log is %s", d.logPath)
+	}
+	fmt.Fprintf(out, "\nsent SIGTERM: hrmd stopped cleanly (exit 0). Remove the demo's files with: rm -r %s\n", d.root)
 	return nil
 }
 

@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"os/exec"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,15 +12,10 @@ import (
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
-func buildHrmd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hrmd")
-	build := exec.Command("go", "build", "-o", bin, "../../daemon/cmd/hrmd")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build hrmd: %v\n%s", err, out)
-	}
-	return bin
-}
+// hrmdBin is the real hrmd the demo runs, built once for these tests.
+var hrmdBin string
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &hrmdBin)) }
 
 func demoOptions(t *testing.T, hrmd string) options {
 	root := testenv.RepoRoot(t)
@@ -39,7 +34,7 @@ func demoOptions(t *testing.T, hrmd string) options {
 // broken file lands in failed/ with its code, and the daemon stops cleanly.
 func TestDemo(t *testing.T) {
 	t.Setenv("HRMD_ORT_LIB", testenv.ORTLibrary(t))
-	o := demoOptions(t, buildHrmd(t))
+	o := demoOptions(t, hrmdBin)
 	var out bytes.Buffer
 	if err := run(context.Background(), o, &out); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
@@ -98,7 +93,7 @@ func sectionOf(text, name string) string {
 // A daemon that cannot start makes the demo fail with the daemon's own reason.
 func TestDemoDaemonFails(t *testing.T) {
 	t.Setenv("HRMD_ORT_LIB", testenv.ORTLibrary(t))
-	o := demoOptions(t, buildHrmd(t))
+	o := demoOptions(t, hrmdBin)
 	o.model = filepath.Join(t.TempDir(), "no-model")
 	var out bytes.Buffer
 	err := run(context.Background(), o, &out)
@@ -132,7 +127,7 @@ func TestUseColour(t *testing.T) {
 // Colour as a terminal gets it: the grids are drawn in ARC's palette.
 func TestDemoColour(t *testing.T) {
 	t.Setenv("HRMD_ORT_LIB", testenv.ORTLibrary(t))
-	o := demoOptions(t, buildHrmd(t))
+	o := demoOptions(t, hrmdBin)
 	o.colour = true
 	var out bytes.Buffer
 	if err := run(context.Background(), o, &out); err != nil {

@@ -1,12 +1,13 @@
-// Command hrmd serves the Hierarchical Reasoning Model: see `hrmd help`.
+// Command hrmd serves the Hierarchical Reasoning Model: `hrmd run` is the
+// daemon (package daemon); solve, eval, doctor and version are one-shot
+// commands around the same answering core (package answer). See `hrmd help`.
 package main
 
-import (
-	"os"
+import "os"
 
-	"github.com/hrmd/hrmd/daemon"
-)
+// version is stamped in at build time (build.sh: -ldflags -X main.version=...).
+var version = "dev"
 
 func main() {
-	os.Exit(daemon.Main(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"context"
@@ -14,14 +14,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coreos/go-systemd/v22/unit"
 	"golang.org/x/sys/unix"
 
+	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
 )
 
-// CodeDoctor is the error code of a doctor run that found something blocking.
-const CodeDoctor = "doctor_found_problems"
+// codeDoctor is the error code of a doctor run that found something blocking.
+const codeDoctor = "doctor_found_problems"
 
 // Check outcomes, from fine to blocking.
 const (
@@ -42,7 +45,7 @@ type finding struct {
 // doctor checks, for one configuration, everything `hrmd run` needs, and
 // says how to fix what is wrong. Everything is read below sysroot.
 type doctor struct {
-	cfg      Config
+	cfg      daemon.Config
 	sysroot  string
 	findings []finding
 }
@@ -56,13 +59,10 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(io.Discard)
 	configPath := fl.String("config", "", "the hrmd.yaml to check (default /etc/hrmd/hrmd.yaml when it exists, else the defaults)")
 	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder")
-	if err := fl.Parse(args); err != nil {
-		return usageError("doctor: %w", err)
+	if err := parseNoArgs(fl, args, "doctor"); err != nil {
+		return err
 	}
-	if fl.NArg() > 0 {
-		return usageError("doctor takes no arguments, only flags; got %q", fl.Arg(0))
-	}
-	d := &doctor{cfg: DefaultConfig(), sysroot: *sysroot}
+	d := &doctor{cfg: daemon.DefaultConfig(), sysroot: *sysroot}
 	d.checkConfig(*configPath)
 	d.checkUser()
 	device := d.checkDevice()
@@ -72,7 +72,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	defer log.Sync()
 	rt, err := engine.Open(ec, log)
 	if err != nil {
-		d.add(checkFail, "library", message(err), "install onnxruntime ≥ 1.24 (./build.sh deps on a workstation, or a TensorRT build on a Jetson: README, Deploy to a Jetson) and set onnxruntime.library")
+		d.add(checkFail, "library", answer.Message(err), "install onnxruntime ≥ 1.24 (./build.sh deps on a workstation, or a TensorRT build on a Jetson: README, Deploy to a Jetson) and set onnxruntime.library")
 	} else {
 		defer rt.Close()
 		d.add(checkOK, "library", fmt.Sprintf("onnxruntime %s at %s", rt.Version(), rt.LibraryPath()), "")
@@ -89,7 +89,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 
 	failures := d.report(stdout)
 	if failures > 0 {
-		return &Error{Code: CodeDoctor, Message: fmt.Sprintf("%d problem(s) above keep hrmd from running as configured", failures)}
+		return &answer.Error{Code: codeDoctor, Message: fmt.Sprintf("%d problem(s) above keep hrmd from running as configured", failures)}
 	}
 	return nil
 }
@@ -124,9 +124,9 @@ func (d *doctor) checkConfig(path string) {
 			return
 		}
 	}
-	cfg, err := LoadConfig(path)
+	cfg, err := daemon.LoadConfig(path)
 	if err != nil {
-		d.add(checkFail, "config", message(err), "correct the key it names; systemd/hrmd.yaml lists every key with its default")
+		d.add(checkFail, "config", answer.Message(err), "correct the key it names; systemd/hrmd.yaml lists every key with its default")
 		return
 	}
 	d.cfg = cfg
@@ -148,10 +148,10 @@ func (d *doctor) checkUser() {
 		"sudo -u hrmd hrmd doctor --config /etc/hrmd/hrmd.yaml checks with the service's rights")
 }
 
-// checkDevice probes the device as `hrmd run` does (deviceAt), so that the
+// checkDevice probes the device as `hrmd run` does (daemon.DeviceAt), so that the
 // engine cache key below is the one the daemon uses.
 func (d *doctor) checkDevice() jetson.Device {
-	dev, err := deviceAt(d.sysroot)
+	dev, err := daemon.DeviceAt(d.sysroot)
 	if err != nil {
 		d.add(checkWarn, "device", "cannot read every device fact: "+oneLine(err.Error()),
 			"the rest of the report holds; the device line in answers lacks what could not be read")
@@ -294,58 +294,75 @@ func (d *doctor) checkGPUNodes(device jetson.Device) {
 		"the GPU nodes belong to the video group: usermod -aG video USER (the unit has SupplementaryGroups=video)")
 }
 
-// checkFolders checks every folder hrmd writes: there (or creatable),
-// writable, on which filesystem, with how much room.
+// folders are every folder hrmd writes with this configuration: the
+// spool's (as `hrmd run` creates them) and the TensorRT engine cache when
+// TensorRT is configured.
+func (d *doctor) folders() []daemon.Folder {
+	folders := daemon.Folders(d.cfg, "")
+	if slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT) {
+		folders = append(folders, daemon.Folder{Key: "tensorrt.engine_cache", Dir: d.cfg.TensorRT.EngineCache})
+	}
+	return folders
+}
+
+// checkFolders checks every folder hrmd writes, with the daemon's own
+// checks: there (or creatable), writable, on which filesystem, with how
+// much room; and the inbox and the spool on one filesystem.
 func (d *doctor) checkFolders() {
-	c := d.cfg
-	devices := map[string]uint64{}
-	for _, f := range writtenFolders(c, true) {
-		existing, err := nearestExisting(f.dir)
-		if err != nil {
-			d.add(checkFail, "folder", fmt.Sprintf("%s %s: %v", f.key, f.dir, err), "create it, or set "+f.key+" in hrmd.yaml")
-			continue
-		}
-		if err := writable(existing); err != nil {
-			what := fmt.Sprintf("%s %s is not writable by this user: %v", f.key, f.dir, unwrapPath(err))
-			if existing != f.dir {
-				what = fmt.Sprintf("%s %s does not exist and cannot be created in %s: %v", f.key, f.dir, existing, unwrapPath(err))
-			}
-			d.add(checkFail, "folder", what, "chown hrmd:hrmd it (systemd-tmpfiles --create does, with the shipped hrmd.tmpfiles), or set "+f.key+" in hrmd.yaml")
-			continue
-		}
-		var st unix.Statfs_t
-		if err := unix.Statfs(existing, &st); err != nil {
-			d.add(checkWarn, "folder", fmt.Sprintf("%s %s: %v", f.key, f.dir, err), "")
-			continue
-		}
-		var s unix.Stat_t
-		if err := unix.Stat(existing, &s); err == nil {
-			devices[f.dir] = s.Dev
-		}
-		fsName := filesystemName(st.Type)
-		free := st.Bavail * uint64(st.Bsize)
-		what := fmt.Sprintf("%s %s writable, %s, %s free", f.key, f.dir, fsName, humanBytes(free))
-		if existing != f.dir {
-			what = fmt.Sprintf("%s %s will be created (in %s, writable, %s, %s free)", f.key, f.dir, existing, fsName, humanBytes(free))
-		}
-		switch {
-		case free < 64<<20:
-			d.add(checkFail, "folder", what, "free some space: answers, moved inputs and TensorRT engines need room")
-		case free < 1<<30:
-			d.add(checkWarn, "folder", what, "less than 1 GiB free: a TensorRT engine alone can take hundreds of MB")
-		case isNetworkFS(st.Type) && f.key == "inbox":
-			d.add(checkWarn, "folder", what, "inotify does not see files written by other machines on a network filesystem; watch.rescan_s finds them (keep it above 0)")
-		default:
-			d.add(checkOK, "folder", what, "")
+	at := map[string]string{} // folder -> where it is or will be created
+	for _, f := range d.folders() {
+		existing, ok := d.checkFolder(f)
+		if ok {
+			at[f.Dir] = existing
 		}
 	}
-	// Claims are renames from the inbox into work/, which cannot cross filesystems.
-	if in, ok := devices[c.Inbox]; ok {
-		if work, ok := devices[filepath.Join(c.Spool, "work")]; ok && in != work {
-			d.add(checkFail, "folder", fmt.Sprintf("inbox %s and spool %s are on different filesystems", c.Inbox, c.Spool),
-				"put them on one filesystem: a file is claimed by an atomic rename")
+	inbox, ok1 := at[d.cfg.Inbox]
+	work, ok2 := at[filepath.Join(d.cfg.Spool, "work")]
+	if ok1 && ok2 {
+		if err := daemon.CheckSameFilesystem(d.cfg, inbox, work); err != nil {
+			d.add(checkFail, "folder", answer.Message(err), "")
 		}
 	}
+}
+
+// checkFolder checks one folder and returns where it is, or the folder it
+// will be created in.
+func (d *doctor) checkFolder(f daemon.Folder) (string, bool) {
+	existing, err := nearestExisting(f.Dir)
+	if err != nil {
+		d.add(checkFail, "folder", fmt.Sprintf("%s %s: %v", f.Key, f.Dir, err), "create it, or set "+f.Key+" in hrmd.yaml")
+		return "", false
+	}
+	if err := daemon.CheckWritable(existing); err != nil {
+		what := fmt.Sprintf("%s %s is not writable by this user: %v", f.Key, f.Dir, unwrapPath(err))
+		if existing != f.Dir {
+			what = fmt.Sprintf("%s %s does not exist and cannot be created in %s: %v", f.Key, f.Dir, existing, unwrapPath(err))
+		}
+		d.add(checkFail, "folder", what, "chown hrmd:hrmd it (systemd-tmpfiles --create does, with the shipped hrmd.tmpfiles), or set "+f.Key+" in hrmd.yaml")
+		return "", false
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(existing, &st); err != nil {
+		d.add(checkWarn, "folder", fmt.Sprintf("%s %s: %v", f.Key, f.Dir, err), "")
+		return existing, true
+	}
+	fsName := filesystemName(st.Type)
+	free := st.Bavail * uint64(st.Bsize)
+	what := fmt.Sprintf("%s %s writable, %s, %s free", f.Key, f.Dir, fsName, humanBytes(free))
+	if existing != f.Dir {
+		what = fmt.Sprintf("%s %s will be created (in %s, writable, %s, %s free)", f.Key, f.Dir, existing, fsName, humanBytes(free))
+	}
+	switch {
+	case free < 64<<20:
+		d.add(checkFail, "folder", what, "free some space: answers, moved inputs and TensorRT engines need room")
+	case free < 1<<30:
+		d.add(checkWarn, "folder", what, "less than 1 GiB free: a TensorRT engine alone can take hundreds of MB")
+	case isNetworkFS(st.Type) && f.Key == "inbox":
+		d.add(checkWarn, "folder", what, "inotify does not see files written by other machines on a network filesystem; watch.rescan_s finds them (keep it above 0)")
+	default:
+		d.add(checkOK, "folder", what, "")
+	}
+	return existing, true
 }
 
 // unitSandbox is what an installed hrmd.service (and its drop-ins) says
@@ -358,105 +375,106 @@ type unitSandbox struct {
 	protectHome    bool
 }
 
-// readUnitSandbox reads the installed unit below the sysroot; ok is false
-// when hrmd is not installed as a service there.
-func (d *doctor) readUnitSandbox() (sb unitSandbox, ok bool) {
+// readUnitSandbox reads the installed unit below the sysroot, then its
+// drop-ins in name order as systemd applies them; ok is false when hrmd is
+// not installed as a service there.
+func (d *doctor) readUnitSandbox() (sb unitSandbox, ok bool, err error) {
 	for _, dir := range []string{"etc/systemd/system", "usr/lib/systemd/system", "lib/systemd/system"} {
-		unit := filepath.Join(d.sysroot, dir, "hrmd.service")
-		data, err := os.ReadFile(unit)
-		if err != nil {
+		path := filepath.Join(d.sysroot, dir, "hrmd.service")
+		if _, err := os.Stat(path); err != nil {
 			continue
 		}
-		sb.unit = unit
+		sb.unit = path
 		dropIns, _ := filepath.Glob(filepath.Join(d.sysroot, "etc/systemd/system/hrmd.service.d/*.conf"))
 		slices.Sort(dropIns)
-		for _, path := range append([]string{unit}, dropIns...) {
-			if path != unit {
-				if data, err = os.ReadFile(path); err != nil {
-					continue
-				}
-			}
-			for _, line := range strings.Split(string(data), "\n") {
-				key, value, found := strings.Cut(strings.TrimSpace(line), "=")
-				if !found {
-					continue
-				}
-				value = strings.TrimSpace(value)
-				switch strings.TrimSpace(key) {
-				case "ProtectSystem":
-					sb.strict = value == "strict"
-				case "ReadWritePaths":
-					if value == "" { // an empty assignment resets the list
-						sb.readWritePaths = nil
-					}
-					for _, p := range strings.Fields(value) {
-						sb.readWritePaths = append(sb.readWritePaths, strings.TrimLeft(p, "-+"))
-					}
-				case "PrivateTmp":
-					sb.privateTmp = value == "yes" || value == "true"
-				case "ProtectHome":
-					sb.protectHome = value == "yes" || value == "true" || value == "read-only" || value == "tmpfs"
-				}
+		for _, file := range append([]string{path}, dropIns...) {
+			if err := sb.read(file); err != nil {
+				return sb, true, err
 			}
 		}
-		return sb, true
+		return sb, true, nil
 	}
-	return sb, false
+	return sb, false, nil
+}
+
+// read applies one unit file's [Service] settings over what came before.
+func (sb *unitSandbox) read(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	opts, err := unit.DeserializeOptions(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	yes := func(v string) bool { return slices.Contains([]string{"yes", "true", "on", "1"}, v) }
+	for _, o := range opts {
+		if o.Section != "Service" {
+			continue
+		}
+		v := strings.TrimSpace(o.Value)
+		switch o.Name {
+		case "ProtectSystem":
+			sb.strict = v == "strict"
+		case "ReadWritePaths":
+			if v == "" { // an empty assignment resets the list
+				sb.readWritePaths = nil
+			}
+			for _, p := range strings.Fields(v) {
+				sb.readWritePaths = append(sb.readWritePaths, strings.TrimLeft(p, "-+"))
+			}
+		case "PrivateTmp":
+			sb.privateTmp = yes(v)
+		case "ProtectHome":
+			sb.protectHome = yes(v) || v == "read-only" || v == "tmpfs"
+		}
+	}
+	return nil
 }
 
 // checkSandbox checks the folders against the installed unit's sandbox:
 // `sudo -u hrmd hrmd doctor` may write where the service, under
 // ProtectSystem=strict, may not.
 func (d *doctor) checkSandbox() {
-	sb, ok := d.readUnitSandbox()
+	sb, ok, err := d.readUnitSandbox()
 	if !ok {
 		return
 	}
-	c := d.cfg
+	if err != nil {
+		d.add(checkWarn, "sandbox", "cannot read the installed unit: "+oneLine(err.Error()), "")
+		return
+	}
 	below := func(dir, parent string) bool {
 		rel, err := filepath.Rel(parent, dir)
 		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 	}
 	problems := 0
-	for _, f := range writtenFolders(c, false) {
+	reported := map[string]bool{} // one line for the spool, not one per part
+	for _, f := range d.folders() {
+		if reported[f.Key] {
+			continue
+		}
 		switch {
-		case sb.protectHome && below(f.dir, "/home"):
-			d.add(checkFail, "sandbox", fmt.Sprintf("%s %s is under /home, which %s hides from the service (ProtectHome)", f.key, f.dir, sb.unit),
+		case sb.protectHome && below(f.Dir, "/home"):
+			d.add(checkFail, "sandbox", fmt.Sprintf("%s %s is under /home, which %s hides from the service (ProtectHome)", f.Key, f.Dir, sb.unit),
 				"move it below /var/lib/hrmd, or override ProtectHome in a drop-in (systemctl edit hrmd)")
-		case sb.privateTmp && below(f.dir, "/tmp"):
-			d.add(checkWarn, "sandbox", fmt.Sprintf("%s %s is under /tmp: the service has a private /tmp (PrivateTmp), so nobody else sees this folder", f.key, f.dir),
+		case sb.privateTmp && below(f.Dir, "/tmp"):
+			d.add(checkWarn, "sandbox", fmt.Sprintf("%s %s is under /tmp: the service has a private /tmp (PrivateTmp), so nobody else sees this folder", f.Key, f.Dir),
 				"move it below /var/lib/hrmd")
-		case sb.strict && !slices.ContainsFunc(sb.readWritePaths, func(p string) bool { return below(f.dir, p) }):
+		case sb.strict && !slices.ContainsFunc(sb.readWritePaths, func(p string) bool { return below(f.Dir, p) }):
 			d.add(checkFail, "sandbox", fmt.Sprintf("%s %s is read-only for the service: %s has ProtectSystem=strict and ReadWritePaths=%s",
-				f.key, f.dir, sb.unit, strings.Join(sb.readWritePaths, " ")),
-				"add it in a drop-in: sudo systemctl edit hrmd, then [Service] ReadWritePaths="+f.dir)
+				f.Key, f.Dir, sb.unit, strings.Join(sb.readWritePaths, " ")),
+				"add it in a drop-in: sudo systemctl edit hrmd, then [Service] ReadWritePaths="+f.Dir)
 		default:
 			continue
 		}
+		reported[f.Key] = true
 		problems++
 	}
 	if problems == 0 {
 		d.add(checkOK, "sandbox", "the folders are writable inside "+sb.unit+"'s sandbox", "")
 	}
-}
-
-// writtenFolder is a folder hrmd writes, with the hrmd.yaml key that sets it.
-type writtenFolder struct{ key, dir string }
-
-// writtenFolders lists the folders c makes hrmd write: inbox, outbox, spool
-// (with its work/, done/ and failed/ when spoolParts), and the TensorRT
-// engine cache when TensorRT is configured.
-func writtenFolders(c Config, spoolParts bool) []writtenFolder {
-	folders := []writtenFolder{{"inbox", c.Inbox}, {"outbox", c.Outbox}, {"spool", c.Spool}}
-	if spoolParts {
-		for _, part := range []string{"work", "done", "failed"} {
-			folders = append(folders, writtenFolder{"spool", filepath.Join(c.Spool, part)})
-		}
-	}
-	if slices.Contains(c.ONNXRuntime.Providers, engine.ProviderTensorRT) {
-		folders = append(folders, writtenFolder{"tensorrt.engine_cache", c.TensorRT.EngineCache})
-	}
-	return folders
 }
 
 // nearestExisting is dir, or the closest parent that exists (where hrmd
@@ -479,13 +497,13 @@ func nearestExisting(dir string) (string, error) {
 	}
 }
 
-func writable(dir string) error {
-	f, err := os.CreateTemp(dir, ".hrmd-doctor-*")
-	if err != nil {
-		return err
+// unwrapPath drops the *PathError wrapper, whose path the message already names.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
-	f.Close()
-	return os.Remove(f.Name())
+	return err
 }
 
 // filesystemName names the statfs magic numbers hrmd's folders are likely on.
@@ -549,13 +567,13 @@ func (d *doctor) checkInotify() {
 func (d *doctor) checkModel(rt *engine.Runtime) *engine.Bundle {
 	b, err := engine.LoadBundle(d.cfg.Model)
 	if err != nil {
-		d.add(checkFail, "model", fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(message(err))),
+		d.add(checkFail, "model", fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(answer.Message(err))),
 			"point model: at a readable bundle folder (hrm.yaml, init.onnx, step.onnx): engine/export/hrm_export.py makes one, engine/models/demo is one")
 		return nil
 	}
 	if rt != nil {
 		if err := rt.CheckBundle(b); err != nil {
-			d.add(checkFail, "model", fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(message(err))), "export the bundle again (engine/export/hrm_export.py)")
+			d.add(checkFail, "model", fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(answer.Message(err))), "export the bundle again (engine/export/hrm_export.py)")
 			return nil
 		}
 	}
@@ -574,19 +592,19 @@ func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *engine.Bundle, ec e
 	cpu := ec
 	cpu.Providers, cpu.Require = []string{engine.ProviderCPU}, ""
 	if err := rt.Reconfigure(cpu); err != nil {
-		d.add(checkWarn, "input probe", "cannot run it: "+oneLine(message(err)), "")
+		d.add(checkWarn, "input probe", "cannot run it: "+oneLine(answer.Message(err)), "")
 		return
 	}
 	m, err := rt.LoadModel(b, engine.ModelOptions{MaxBatch: engine.ProbeCount})
 	if err != nil {
-		d.add(checkFail, "input probe", "the model does not load on the CPU: "+oneLine(message(err)), "export the bundle again (engine/export/hrm_export.py)")
+		d.add(checkFail, "input probe", "the model does not load on the CPU: "+oneLine(answer.Message(err)), "export the bundle again (engine/export/hrm_export.py)")
 		return
 	}
 	defer m.Close()
 	invariant, err := engine.ProbeInputInvariance(context.Background(), m, d.cfg.RunOptions())
 	switch {
 	case err != nil:
-		d.add(checkFail, "input probe", "the model does not run: "+oneLine(message(err)), "export the bundle again (engine/export/hrm_export.py)")
+		d.add(checkFail, "input probe", "the model does not run: "+oneLine(answer.Message(err)), "export the bundle again (engine/export/hrm_export.py)")
 	case !invariant:
 		d.add(checkOK, "input probe", fmt.Sprintf("the model's answers depend on its input (%d probe grids, %d answers)", engine.ProbeCount, engine.ProbeCount), "")
 	case d.cfg.Inference.InputInvariant == "refuse":

@@ -1,4 +1,4 @@
-package daemon
+package answer
 
 import (
 	"context"
@@ -7,76 +7,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
-
-// demoBundle is the committed, trained demo model (engine/export/train_demo.py).
-var demoBundle = filepath.Join("..", "engine", "models", "demo")
-
-// halo is the demo family's rule (ARC-AGI-1 training/dc1df850), written here
-// independently of the Python generator the model was trained on: every red
-// cell paints its eight neighbours blue where they are black.
-func halo(g puzzles.Grid) puzzles.Grid {
-	out := puzzles.NewGrid(g.Rows(), g.Cols())
-	for r := range g {
-		copy(out[r], g[r])
-	}
-	for r := range g {
-		for c := range g[r] {
-			if g[r][c] != 2 {
-				continue
-			}
-			for rr := max(0, r-1); rr <= min(g.Rows()-1, r+1); rr++ {
-				for cc := max(0, c-1); cc <= min(g.Cols()-1, c+1); cc++ {
-					if g[rr][cc] == 0 {
-						out[rr][cc] = 1
-					}
-				}
-			}
-		}
-	}
-	return out
-}
-
-// haloInput draws a grid of the family: 3-15 by 3-15, black, with some red
-// cells (at least one) and some cells of the colours 3-9 that must stay.
-func haloInput(rng *rand.Rand) puzzles.Grid {
-	g := puzzles.NewGrid(3+rng.IntN(13), 3+rng.IntN(13))
-	red := 0.01 + 0.05*rng.Float64()
-	other := 0.08 * rng.Float64()
-	reds := 0
-	for r := range g {
-		for c := range g[r] {
-			switch x := rng.Float64(); {
-			case x < red:
-				g[r][c] = 2
-				reds++
-			case x < red+other:
-				g[r][c] = 3 + rng.IntN(7)
-			}
-		}
-	}
-	if reds == 0 {
-		g[rng.IntN(g.Rows())][rng.IntN(g.Cols())] = 2
-	}
-	return g
-}
-
-func demoSolver(t *testing.T, demoCheck bool) *Solver {
-	t.Helper()
-	rt := openCPURuntime(t)
-	bundle, err := engine.LoadBundle(demoBundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return &Solver{Model: m, Device: "test", DemoCheck: demoCheck}
-}
 
 // solveFamily answers count fresh halo puzzles (a generator and seed the
 // training never used) and counts the exact answers and those the model
@@ -85,14 +18,14 @@ func solveFamily(t *testing.T, s *Solver, count int) (solved, haltedByModel int,
 	t.Helper()
 	rng := rand.New(rand.NewPCG(2026, 11))
 	for range count {
-		in := haloInput(rng)
+		in := puzzles.Grid(testenv.HaloInput(rng))
 		task := puzzles.Task{ID: "halo", Test: []puzzles.Pair{{Input: in}}}
 		answers, err := s.Solve(context.Background(), &puzzles.File{Tasks: []puzzles.Task{task}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		a := answers[0].Answers[0]
-		if a.Attempt1.Equal(halo(in)) {
+		if a.Attempt1.Equal(testenv.Halo(in)) {
 			solved++
 		} else if firstWrong == "" {
 			firstWrong = "puzzle " + in.Size() + " answered " + a.Attempt1.Size()
@@ -108,7 +41,7 @@ func solveFamily(t *testing.T, s *Solver, count int) (solved, haltedByModel int,
 // at least 90% exactly, halting on its own, through the same engine and
 // decoding as the daemon.
 func TestDemoBundleSolvesItsFamily(t *testing.T) {
-	s := demoSolver(t, false)
+	s := solverFor(t, cpuRuntime(t), demoBundle, 4, Options{})
 	const count = 200
 	solved, haltedByModel, firstWrong := solveFamily(t, s, count)
 	t.Logf("demo bundle: %d/%d fresh halo puzzles exact, %d halted by the model; first miss: %s", solved, count, haltedByModel, firstWrong)
@@ -119,7 +52,7 @@ func TestDemoBundleSolvesItsFamily(t *testing.T) {
 	// Test-time augmentation with the three turns: the halo rule holds in
 	// every orientation, so the vote must not lose any of those puzzles, and
 	// it outvotes the model's orientation-dependent slips (measured: 190 -> 200).
-	s.Augmentations = 3
+	s.Options.Augmentations = 3
 	voted, _, firstWrong := solveFamily(t, s, count)
 	t.Logf("with augmentations 3: %d/%d exact; first miss: %s", voted, count, firstWrong)
 	if voted < solved || voted < count*95/100 {
@@ -132,8 +65,8 @@ func TestDemoBundleSolvesItsFamily(t *testing.T) {
 // The real ARC-AGI-1 task the demo drops is not of the family: its answer is
 // wrong, and the demo check says so (no demo pair solved).
 func TestDemoExamples(t *testing.T) {
-	s := demoSolver(t, true)
-	examples, err := filepath.Glob(filepath.Join("..", "puzzles", "examples", "*.json"))
+	s := solverFor(t, cpuRuntime(t), demoBundle, 4, Options{DemoCheck: true})
+	examples, err := filepath.Glob(filepath.Join("..", "..", "puzzles", "examples", "*.json"))
 	if err != nil || len(examples) < 3 {
 		t.Fatalf("want at least 3 example puzzles in puzzles/examples, found %d (%v)", len(examples), err)
 	}
@@ -144,7 +77,7 @@ func TestDemoExamples(t *testing.T) {
 		}
 		task := file.Tasks[0]
 		for i, p := range append(append([]puzzles.Pair{}, task.Train...), task.Test...) {
-			if p.Output == nil || !p.Output.Equal(halo(p.Input)) {
+			if p.Output == nil || !p.Output.Equal(testenv.Halo(p.Input)) {
 				t.Errorf("%s: pair %d's output is not the halo rule applied to its input", path, i)
 			}
 		}
@@ -158,8 +91,7 @@ func TestDemoExamples(t *testing.T) {
 		}
 	}
 
-	arcTask := filepath.Join(arcDir, "training", "007bbfb7.json")
-	file, err := puzzles.ReadFile(arcTask, 0)
+	file, err := puzzles.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "007bbfb7.json"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package daemon
+package answer
 
 import (
 	"slices"
@@ -14,7 +14,7 @@ import (
 // way) and mapped back; variants that agree on the answer vote for it, and
 // the size comes from a rule about the demonstrations (shape_inferred).
 func TestAssembleRawVariants(t *testing.T) {
-	b, err := engine.LoadBundle(fixtureBundle)
+	b, err := engine.LoadBundle(tinyBundle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestAssembleRawVariants(t *testing.T) {
 		Test:  []puzzles.Pair{{Input: puzzles.Grid{{0, 0, 1}, {1, 1, 0}}}},
 	}
 	want := puzzles.Grid{{0, 0, 2}, {2, 2, 0}}
-	rows, err := planTask(task, "", side, false, 7)
+	rows, err := Plan(task, "", side, Options{Augmentations: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,15 +34,14 @@ func TestAssembleRawVariants(t *testing.T) {
 	for i, r := range rows {
 		// What a model that knows the rule predicts for the variant: the
 		// answer in the variant's frame; variant 5 gets it wrong.
-		answer := r.aug.Apply(want)
-		if r.variant == 5 {
-			answer = r.aug.Apply(puzzles.Grid{{9, 9, 9}, {9, 9, 9}})
+		answer := r.Aug.Apply(want)
+		if r.Variant == 5 {
+			answer = r.Aug.Apply(puzzles.Grid{{9, 9, 9}, {9, 9, 9}})
 		}
 		results[i] = engine.RowResult{Cycles: 3, HaltedBy: "model", Halt: 0.9, Tokens: make([]int64, side*side)}
 		b.Encoding.Encode(answer, side, results[i].Tokens)
 	}
-	mr := modelRun{bundle: b}
-	out, err := mr.assemble(task, rows, results, time.Millisecond, false)
+	out, err := Assembler{Bundle: b}.Assemble(task, rows, results, time.Millisecond, Options{Augmentations: 7})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"bytes"
@@ -11,15 +11,17 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/term"
+
+	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/internal/atomicfile"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -99,78 +101,100 @@ const (
 	warnTooLarge      = "tasks_too_large"
 )
 
-func cmdEval(args []string, stdout, stderr io.Writer) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+// evalFlags are eval's options beyond the model's.
+type evalFlags struct {
+	model                              modelFlags
+	solutions, submission, report, set string
+	maxTasks                           int
+}
+
+func parseEvalFlags(args []string) (evalFlags, error) {
 	fl := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
-	mf := addModelFlags(fl)
-	solutionsPath := fl.String("solutions", "", "ARC Prize solutions file ({\"<task_id>\": [grid, ...]}) for a challenges file without test outputs")
-	submissionPath := fl.String("submission", "", "also write the answers as an ARC Prize submission.json to this file")
-	reportPath := fl.String("report", "", "also write the whole result as JSON to this file")
-	maxTasks := fl.Int("max-tasks", 0, "score only the first N tasks (a folder's files by name, a file's tasks in order); 0 = all")
-	set, err := parseOneArg(fl, args, "eval", "folder or challenges file")
-	if err != nil {
-		return err
+	ef := evalFlags{model: addModelFlags(fl)}
+	fl.StringVar(&ef.solutions, "solutions", "", "ARC Prize solutions file ({\"<task_id>\": [grid, ...]}) for a challenges file without test outputs")
+	fl.StringVar(&ef.submission, "submission", "", "also write the answers as an ARC Prize submission.json to this file")
+	fl.StringVar(&ef.report, "report", "", "also write the whole result as JSON to this file")
+	fl.IntVar(&ef.maxTasks, "max-tasks", 0, "score only the first N tasks (a folder's files by name, a file's tasks in order); 0 = all")
+	var err error
+	if ef.set, err = parseOneArg(fl, args, "eval", "folder or challenges file"); err != nil {
+		return ef, err
 	}
-	if set == "" {
-		return usageError("eval needs tasks with known answers: hrmd eval DIR|challenges.json [--solutions FILE] --model DIR")
+	if ef.set == "" {
+		return ef, usageError("eval needs tasks with known answers: hrmd eval DIR|challenges.json [--solutions FILE] --model DIR")
 	}
-	if *maxTasks < 0 {
-		return usageError("--max-tasks is %d; use a positive number of tasks, or 0 for all", *maxTasks)
+	if ef.maxTasks < 0 {
+		return ef, usageError("--max-tasks is %d; use a positive number of tasks, or 0 for all", ef.maxTasks)
 	}
 	// A folder that is not there would only show once the whole set has run.
-	for _, out := range []struct{ flag, path string }{{"--submission", *submissionPath}, {"--report", *reportPath}} {
+	for _, out := range []struct{ flag, path string }{{"--submission", ef.submission}, {"--report", ef.report}} {
 		if out.path == "" {
 			continue
 		}
 		if fi, err := os.Stat(filepath.Dir(out.path)); err != nil || !fi.IsDir() {
-			return usageError("%s %s: the folder %s does not exist; create it or name another file", out.flag, out.path, filepath.Dir(out.path))
+			return ef, usageError("%s %s: the folder %s does not exist; create it or name another file", out.flag, out.path, filepath.Dir(out.path))
 		}
 	}
-	cfg, run, err := mf.settings("eval", "")
+	return ef, nil
+}
+
+func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	ef, err := parseEvalFlags(args)
+	if err != nil {
+		return err
+	}
+	cfg, run, err := ef.model.settings("eval", "")
 	if err != nil {
 		return err
 	}
 	run.Trace = "" // answers.trace is for the outbox: eval reports no traces, and full ones cost memory
 
 	// The set is checked before the model is loaded: bad input fails fast.
-	tasks, err := loadEvalSet(set, *solutionsPath, cfg.Watch.MaxFileBytes, *maxTasks)
+	tasks, err := loadEvalSet(ef.set, ef.solutions, cfg.Watch.MaxFileBytes, ef.maxTasks)
 	if err != nil {
 		return err
 	}
-	s, closeModel, err := mf.openSolver(cfg, run, stderr)
+	s, closeModel, err := ef.model.openSolver(ctx, cfg, run, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeModel()
-	side := s.Model.Bundle().Manifest.Grid
+	rep := newEvalReport(ef.set, ef.solutions, s)
+	answers, err := rep.score(ctx, s, tasks, newProgressBar(stderr, len(tasks)))
+	if err != nil {
+		return err
+	}
+	printEvalTable(stdout, rep)
+	printEvalWarnings(stderr, rep.Warnings)
+	return ef.write(tasks, answers, rep)
+}
 
-	rep := newEvalReport(set, *solutionsPath, s)
+// score answers every task and scores it, showing progress on bar.
+func (rep *evalReport) score(ctx context.Context, s *answer.Solver, tasks []evalTask, bar *progressBar) ([]puzzles.AnswerFile, error) {
+	side := s.Model.Bundle().Manifest.Grid
 	answers := make([]puzzles.AnswerFile, 0, len(tasks))
-	bar := newProgressBar(stderr, len(tasks))
 	bar.show(0)
 	started := time.Now()
 	var tooLarge []string
 	for i, t := range tasks {
 		// A test input the model's grid cannot hold has no answer: by the
 		// ARC rule the task is simply not solved, and the others still count.
-		if ans, ok := tooLargeAnswers(t, side); !ok {
+		a, ok := tooLargeAnswers(t, side)
+		if ok {
+			solved, err := s.Solve(ctx, &puzzles.File{Tasks: []puzzles.Task{t.Task}, Bundle: true})
+			if err != nil {
+				bar.clear()
+				return nil, inFile(t.file, err)
+			}
+			a = solved[0]
+		} else {
 			tooLarge = append(tooLarge, t.ID)
-			answers = append(answers, ans)
-			rep.add(t, ans)
-			bar.show(i + 1)
-			continue
 		}
-		a, err := s.Solve(ctx, &puzzles.File{Tasks: []puzzles.Task{t.Task}, Bundle: true})
-		if err != nil {
-			bar.clear()
-			return inFile(t.file, err)
-		}
-		answers = append(answers, a[0])
-		rep.add(t, a[0])
+		answers = append(answers, a)
+		rep.add(t, a)
 		bar.show(i + 1)
 	}
+	bar.clear()
 	if len(tooLarge) > 0 {
 		rep.Warnings = append(rep.Warnings, evalWarning{
 			Code:  warnTooLarge,
@@ -179,27 +203,28 @@ func cmdEval(args []string, stdout, stderr io.Writer) error {
 				len(tooLarge), side, side, strings.Join(tooLarge, ", ")),
 		})
 	}
-	bar.clear()
 	rep.Seconds = math.Round(time.Since(started).Seconds()*10) / 10
 	rep.finish()
+	return answers, nil
+}
 
-	printEvalTable(stdout, rep)
-	printEvalWarnings(stderr, rep.Warnings)
-	if *submissionPath != "" {
+// write writes --submission and --report, where asked for.
+func (ef evalFlags) write(tasks []evalTask, answers []puzzles.AnswerFile, rep *evalReport) error {
+	if ef.submission != "" {
 		data, err := marshalSubmission(tasks, answers)
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Dir(*submissionPath), filepath.Base(*submissionPath), data); err != nil {
+		if err := atomicfile.Write(filepath.Dir(ef.submission), filepath.Base(ef.submission), data); err != nil {
 			return fmt.Errorf("--submission: %w", err)
 		}
 	}
-	if *reportPath != "" {
+	if ef.report != "" {
 		data, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(filepath.Dir(*reportPath), filepath.Base(*reportPath), append(data, '\n')); err != nil {
+		if err := atomicfile.Write(filepath.Dir(ef.report), filepath.Base(ef.report), append(data, '\n')); err != nil {
 			return fmt.Errorf("--report: %w", err)
 		}
 	}
@@ -294,18 +319,19 @@ func inFile(path string, err error) error {
 	return err
 }
 
-func newEvalReport(set, solutions string, s *Solver) *evalReport {
+func newEvalReport(set, solutions string, s *answer.Solver) *evalReport {
 	b := s.Model.Bundle()
+	as := s.Assembler
 	rep := &evalReport{Set: set, Solutions: solutions, Tasks: []evalTaskResult{}, Warnings: []evalWarning{}}
 	rep.Model.ModelInfo = puzzles.ModelInfo{Name: b.Manifest.Name, Family: b.Manifest.Family, SHA256: b.SHA256}
-	rep.Model.Provider, rep.Model.Precision, rep.Model.Device = s.Model.Provider(), s.Model.Precision(), s.Device
-	rep.Model.InputInvariant = s.InputInvariant
+	rep.Model.Provider, rep.Model.Precision, rep.Model.Device = as.Provider, as.Precision, as.Device
+	rep.Model.InputInvariant = as.InputInvariant
 	rep.Settings.Halting = cmp.Or(s.Run.Halting, engine.HaltModel)
 	rep.Settings.MaxCycles = b.Manifest.Halting.MaxCycles
 	if s.Run.MaxCycles > 0 {
 		rep.Settings.MaxCycles = s.Run.MaxCycles
 	}
-	rep.Settings.DemoCheck, rep.Settings.Augmentations = s.DemoCheck, s.Augmentations
+	rep.Settings.DemoCheck, rep.Settings.Augmentations = s.Options.DemoCheck, s.Options.Augmentations
 	for _, bl := range puzzles.Baselines() {
 		rep.Totals.Baselines = append(rep.Totals.Baselines, evalBaselineTotals{Name: bl.Name})
 	}
@@ -548,11 +574,7 @@ type progressBar struct {
 }
 
 func newProgressBar(stderr io.Writer, total int) *progressBar {
-	f, ok := stderr.(*os.File)
-	if !ok {
-		return nil
-	}
-	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+	if f, ok := stderr.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	return &progressBar{w: stderr, total: total}

@@ -1,4 +1,4 @@
-package daemon
+package main
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -38,21 +39,21 @@ type submission map[string][]struct {
 
 // runEval runs hrmd eval with a report, which it returns decoded, and logs
 // the summary block and the time it took.
-func runEval(t *testing.T, args ...string) (result, evalReport) {
+func runEval(t *testing.T, args ...string) (testenv.Result, evalReport) {
 	t.Helper()
 	report := filepath.Join(t.TempDir(), "report.json")
 	started := time.Now()
 	r := runHrmd(t, append([]string{"eval", "--report", report}, args...)...)
-	if r.code != 0 {
-		t.Fatalf("hrmd eval %v: exit %d\nstdout:\n%s\nstderr:\n%s", args, r.code, r.stdout, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("hrmd eval %v: exit %d\nstdout:\n%s\nstderr:\n%s", args, r.Code, r.Stdout, r.Stderr)
 	}
-	if i := strings.Index(r.stdout, "\nsummary:"); i < 0 {
-		t.Errorf("no summary block in:\n%s", r.stdout)
+	if i := strings.Index(r.Stdout, "\nsummary:"); i < 0 {
+		t.Errorf("no summary block in:\n%s", r.Stdout)
 	} else {
-		t.Logf("hrmd eval %s (%.1f s in all):%s", strings.Join(args, " "), time.Since(started).Seconds(), r.stdout[i:])
+		t.Logf("hrmd eval %s (%.1f s in all):%s", strings.Join(args, " "), time.Since(started).Seconds(), r.Stdout[i:])
 	}
 	var rep evalReport
-	mustJSON(t, report, &rep)
+	testenv.ReadJSON(t, report, &rep)
 	return r, rep
 }
 
@@ -77,7 +78,7 @@ func warningCodes(rep evalReport) []string {
 
 // The warnings are exactly the ones the totals call for, printed loudly on
 // stderr, named on stdout and kept in the report: none is left out.
-func checkEvalWarnings(t *testing.T, r result, rep evalReport) {
+func checkEvalWarnings(t *testing.T, r testenv.Result, rep evalReport) {
 	t.Helper()
 	m, zeros := rep.Totals.Model, rep.Totals.Baselines[0]
 	if zeros.Name != puzzles.BaselineAllZeros {
@@ -94,12 +95,12 @@ func checkEvalWarnings(t *testing.T, r result, rep evalReport) {
 		t.Errorf("report warnings %v; the totals (model %.3f, all_zeros %.3f, pass@2 %d) call for %v", got, m.PixelAccuracy, zeros.PixelAccuracy, m.Pass2, want)
 	}
 	for _, w := range rep.Warnings {
-		if !strings.Contains(r.stderr, "!! WARNING "+w.Code+": "+w.Title) || !strings.Contains(r.stdout, "WARNING "+w.Code) {
-			t.Errorf("warning %s is not on stderr and stdout:\nstdout:\n%s\nstderr:\n%s", w.Code, r.stdout, r.stderr)
+		if !strings.Contains(r.Stderr, "!! WARNING "+w.Code+": "+w.Title) || !strings.Contains(r.Stdout, "WARNING "+w.Code) {
+			t.Errorf("warning %s is not on stderr and stdout:\nstdout:\n%s\nstderr:\n%s", w.Code, r.Stdout, r.Stderr)
 		}
 	}
-	if len(rep.Warnings) == 0 && strings.Contains(r.stderr, "WARNING") {
-		t.Errorf("stderr warns, the report does not:\n%s", r.stderr)
+	if len(rep.Warnings) == 0 && strings.Contains(r.Stderr, "WARNING") {
+		t.Errorf("stderr warns, the report does not:\n%s", r.Stderr)
 	}
 }
 
@@ -113,11 +114,11 @@ func TestEvalDemoFamily(t *testing.T) {
 	for i := range count {
 		var task taskJSON
 		for range 2 + rng.IntN(2) {
-			in := haloInput(rng)
-			task.Train = append(task.Train, puzzles.Pair{Input: in, Output: halo(in)})
+			in := testenv.HaloInput(rng)
+			task.Train = append(task.Train, puzzles.Pair{Input: in, Output: testenv.Halo(in)})
 		}
-		in := haloInput(rng)
-		task.Test = []puzzles.Pair{{Input: in, Output: halo(in)}}
+		in := testenv.HaloInput(rng)
+		task.Test = []puzzles.Pair{{Input: in, Output: testenv.Halo(in)}}
 		id := fmt.Sprintf("halo-%02d", i)
 		known[id] = task.Test[0].Output
 		writeJSON(t, filepath.Join(dir, id+".json"), task)
@@ -127,7 +128,7 @@ func TestEvalDemoFamily(t *testing.T) {
 
 	// The score, recomputed from the submission alone.
 	var answers submission
-	mustJSON(t, sub, &answers)
+	testenv.ReadJSON(t, sub, &answers)
 	pass1, pass2, correct, cells := 0, 0, 0, 0
 	for id, want := range known {
 		a := answers[id]
@@ -164,14 +165,14 @@ func TestEvalDemoFamily(t *testing.T) {
 			t.Errorf("the model (pass@2 %d, pixels %.3f) does not beat %s (pass@2 %d, pixels %.3f)", m.Pass2, m.PixelAccuracy, b.Name, b.Pass2, b.PixelAccuracy)
 		}
 	}
-	if strings.Contains(r.stderr, "DOES NOT BEAT") || slices.Contains(warningCodes(rep), warnBelowAllZeros) {
-		t.Errorf("a model that beats all-zeros is warned about:\n%s", r.stderr)
+	if strings.Contains(r.Stderr, "DOES NOT BEAT") || slices.Contains(warningCodes(rep), warnBelowAllZeros) {
+		t.Errorf("a model that beats all-zeros is warned about:\n%s", r.Stderr)
 	}
 	checkEvalWarnings(t, r, rep)
 	if rep.Model.Name != "halo-demo" || len(rep.Model.SHA256) != 64 || rep.Model.Provider != "CPUExecutionProvider" || rep.Model.InputInvariant {
 		t.Errorf("report model %+v", rep.Model)
 	}
-	if row := outputRow(r.stdout, "halo-00"); len(row) < 4 || row[2] != yesNo(rep.Tasks[0].Model.Pass1) || row[3] != yesNo(rep.Tasks[0].Model.Pass2) {
+	if row := outputRow(r.Stdout, "halo-00"); len(row) < 4 || row[2] != yesNo(rep.Tasks[0].Model.Pass1) || row[3] != yesNo(rep.Tasks[0].Model.Pass2) {
 		t.Errorf("table row for halo-00 %q; the report says pass@1 %v, pass@2 %v", row, rep.Tasks[0].Model.Pass1, rep.Tasks[0].Model.Pass2)
 	}
 }
@@ -188,8 +189,8 @@ func TestEvalInputInvariantModel(t *testing.T) {
 		t.Errorf("report warnings %v lack %s", warningCodes(rep), warnBelowAllZeros)
 	}
 	for _, want := range []string{"THE MODEL DOES NOT BEAT THE ALL-ZEROS BASELINE", "pixel accuracy rewards black cells", "has learnt nothing", `"Agent Zero"`, "do not depend on its input"} {
-		if !strings.Contains(strings.ToLower(r.stderr), strings.ToLower(want)) {
-			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		if !strings.Contains(strings.ToLower(r.Stderr), strings.ToLower(want)) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
 		}
 	}
 	for _, task := range rep.Tasks {
@@ -211,7 +212,7 @@ func TestEvalARCEvaluation(t *testing.T) {
 	if m.Pass2 != 0 {
 		t.Errorf("the demo bundle passes %d of 10 ARC-AGI-1 evaluation tasks; a one-rule model should pass none", m.Pass2)
 	}
-	if row := outputRow(r.stdout, "model"); len(row) < 4 || row[1] != fmt.Sprintf("%d/10", m.Pass1) || row[3] != fmt.Sprintf("%d/10", m.Pass2) {
+	if row := outputRow(r.Stdout, "model"); len(row) < 4 || row[1] != fmt.Sprintf("%d/10", m.Pass1) || row[3] != fmt.Sprintf("%d/10", m.Pass2) {
 		t.Errorf("the summary's model row %q; the report says pass@1 %d, pass@2 %d", row, m.Pass1, m.Pass2)
 	}
 	checkEvalWarnings(t, r, rep)
@@ -252,14 +253,14 @@ func TestEvalChallengesAndSolutions(t *testing.T) {
 	a, _ := json.Marshal([]any{fromFolder.Tasks, fromFolder.Totals, fromFolder.Warnings})
 	b, _ := json.Marshal([]any{fromChallenges.Tasks, fromChallenges.Totals, fromChallenges.Warnings})
 	table := func(s string) string { return s[:strings.Index(s, "\nsummary:")] }
-	if string(a) != string(b) || table(rf.stdout) != table(rc.stdout) {
-		t.Errorf("the folder and the challenges file score differently:\n%s\n%s\n%s\n%s", a, b, rf.stdout, rc.stdout)
+	if string(a) != string(b) || table(rf.Stdout) != table(rc.Stdout) {
+		t.Errorf("the folder and the challenges file score differently:\n%s\n%s\n%s\n%s", a, b, rf.Stdout, rc.Stdout)
 	}
 
 	r := runHrmd(t, "eval", challengesPath, "--model", demoBundle)
-	if r.code != 2 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 ||
-		!strings.HasPrefix(r.stderr, "error missing_output: "+challengesPath+`: task "007bbfb7" test[0] has no known output`) || !strings.Contains(r.stderr, "pass --solutions FILE") {
-		t.Errorf("without --solutions: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	if r.Code != 2 || r.Stdout != "" || strings.Count(r.Stderr, "\n") != 1 ||
+		!strings.HasPrefix(r.Stderr, "error missing_output: "+challengesPath+`: task "007bbfb7" test[0] has no known output`) || !strings.Contains(r.Stderr, "pass --solutions FILE") {
+		t.Errorf("without --solutions: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -326,8 +327,8 @@ func TestEvalErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runHrmd(t, tt.args...)
-			if want := "error " + tt.code + ": " + tt.message + "\n"; r.code != tt.exit || r.stdout != "" || r.stderr != want {
-				t.Errorf("exit %d, stdout %q, stderr\n%s\nwant exit %d, stderr\n%s", r.code, r.stdout, r.stderr, tt.exit, want)
+			if want := "error " + tt.code + ": " + tt.message + "\n"; r.Code != tt.exit || r.Stdout != "" || r.Stderr != want {
+				t.Errorf("exit %d, stdout %q, stderr\n%s\nwant exit %d, stderr\n%s", r.Code, r.Stdout, r.Stderr, tt.exit, want)
 			}
 		})
 	}
@@ -365,10 +366,7 @@ func TestTooLargeAnswers(t *testing.T) {
 	if _, ok := tooLargeAnswers(small, 5); !ok {
 		t.Error("a 1x1 test input does not fit a 5x5 grid")
 	}
-	big := make(puzzles.Grid, 6)
-	for i := range big {
-		big[i] = make([]int, 6)
-	}
+	big := puzzles.NewGrid(6, 6)
 	task := evalTask{Task: puzzles.Task{ID: "big", Test: []puzzles.Pair{{Input: puzzles.Grid{{1}}, Output: puzzles.Grid{{1}}}, {Input: big, Output: big}}}}
 	a, ok := tooLargeAnswers(task, 5)
 	if ok || len(a.Answers) != 2 || a.Answers[0].Attempt1.Rows() != 0 || !slices.Contains(a.Answers[1].Flags, puzzles.FlagTooLarge) {
@@ -381,30 +379,5 @@ func TestTooLargeAnswers(t *testing.T) {
 	rep.add(task, a)
 	if r := rep.Tasks[0].Model; r.Pass1 || r.Pass2 || r.Correct != 0 || r.Cells != 1+36 {
 		t.Errorf("scored %+v, want unsolved with 0 of 37 cells", r)
-	}
-}
-
-// A picture too large to draw on a small board is refused with the reason,
-// not drawn (the daemon then answers without it).
-func TestAnswerPictureLimit(t *testing.T) {
-	g := make(puzzles.Grid, 30)
-	for i := range g {
-		g[i] = make([]int, 30)
-	}
-	file := &puzzles.File{}
-	var answers []puzzles.AnswerFile
-	for range 40 {
-		file.Tasks = append(file.Tasks, puzzles.Task{Test: []puzzles.Pair{{Input: g}}})
-		a := puzzles.Answer{Attempt1: g, Attempt2: g}
-		for c := range 16 {
-			a.Trace = append(a.Trace, puzzles.CycleTrace{Cycle: c + 1, Grid: g})
-		}
-		answers = append(answers, puzzles.AnswerFile{Answers: []puzzles.Answer{a}})
-	}
-	if _, err := answerPicture(file, answers); err == nil || !strings.Contains(err.Error(), "pixel limit") {
-		t.Errorf("40 tasks with full traces: %v, want the pixel limit", err)
-	}
-	if png, err := answerPicture(&puzzles.File{Tasks: file.Tasks[:1]}, answers[:1]); err != nil || len(png) == 0 {
-		t.Errorf("one task: %v", err)
 	}
 }

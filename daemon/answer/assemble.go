@@ -1,0 +1,195 @@
+package answer
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// Assembler builds answer files from a model's results, and says in each
+// which model computed them and how.
+type Assembler struct {
+	Bundle    *engine.Bundle
+	Provider  string
+	Precision string
+	Device    string // runtime.device
+	// InputInvariant: the probe at load found the model's predictions do
+	// not depend on its input; every answer is flagged.
+	InputInvariant bool
+}
+
+// NewAssembler is the assembler for answers of a loaded model on device.
+func NewAssembler(m *engine.Model, device string, inputInvariant bool) Assembler {
+	return Assembler{Bundle: m.Bundle(), Provider: m.Provider(), Precision: m.Precision(), Device: device, InputInvariant: inputInvariant}
+}
+
+// Assemble builds a task's answer file from the results of its rows, as
+// Plan listed them; latency is the time the task's rows took.
+func (as Assembler) Assemble(task puzzles.Task, rows []Row, results []engine.RowResult, latency time.Duration, opts Options) (puzzles.AnswerFile, error) {
+	b := as.Bundle
+	a := &assembly{as: as, task: task, rows: rows, results: results, opts: opts, side: b.Manifest.Grid}
+	a.out = puzzles.AnswerFile{
+		Task:    task.ID,
+		Answers: make([]puzzles.Answer, len(task.Test)),
+		Model:   puzzles.ModelInfo{Name: b.Manifest.Name, Family: b.Manifest.Family, SHA256: b.SHA256},
+		Runtime: puzzles.RuntimeInfo{
+			Provider:  as.Provider,
+			Precision: as.Precision,
+			Device:    as.Device,
+			LatencyMS: math.Round(float64(latency.Microseconds())/100) / 10,
+		},
+	}
+	// The demonstrations first: every test answer's confidence uses them.
+	a.checkDemonstrations()
+	if err := a.decodeTests(); err != nil {
+		return a.out, err
+	}
+	a.vote()
+	a.flag()
+	return a.out, nil
+}
+
+// assembly is one task's answer file under construction.
+type assembly struct {
+	as      Assembler
+	task    puzzles.Task
+	rows    []Row
+	results []engine.RowResult
+	opts    Options
+	side    int
+	out     puzzles.AnswerFile
+	// variants holds each test input's decoded answers, mapped back to the
+	// input's frame: the input's own first.
+	variants [][]variant
+}
+
+type variant struct {
+	grid puzzles.Grid
+	halt float64
+}
+
+// checkDemonstrations counts the demonstrations the model reproduces
+// exactly (demo_check).
+func (a *assembly) checkDemonstrations() {
+	if !a.opts.DemoCheck {
+		return
+	}
+	dc := &puzzles.DemoCheck{}
+	for i, r := range a.results {
+		k := a.rows[i]
+		if k.Test {
+			continue
+		}
+		demo := a.task.Train[k.Index]
+		got, _, err := a.as.Bundle.Encoding.Decode(r.Tokens, a.side, demo.Input, a.task.Train)
+		dc.Pairs++
+		if err == nil && got.Equal(demo.Output) {
+			dc.Solved++
+		}
+	}
+	a.out.DemoCheck = dc
+}
+
+// decodeTests decodes every test row in its variant's frame. The input's
+// own row gives the answer its cycles, shape rule and trace; every row,
+// mapped back, is a variant for the vote.
+func (a *assembly) decodeTests() error {
+	a.variants = make([][]variant, len(a.task.Test))
+	for i, r := range a.results {
+		k := a.rows[i]
+		if !k.Test {
+			continue
+		}
+		vt := a.task
+		if k.Variant > 0 {
+			vt = k.Aug.ApplyTask(a.task) // the raw encoding's shape rules read the demonstrations
+		}
+		in := vt.Test[k.Index].Input
+		grid, rule, err := a.as.Bundle.Encoding.Decode(r.Tokens, a.side, in, vt.Train)
+		if err != nil {
+			return fmt.Errorf("%s test[%d] (%v): %w", a.task.ID, k.Index, k.Aug, err)
+		}
+		a.variants[k.Index] = append(a.variants[k.Index], variant{k.Aug.Invert(grid), r.Halt})
+		if k.Own() {
+			a.out.Answers[k.Index] = a.answer(r, grid, rule, in)
+		}
+	}
+	return nil
+}
+
+// answer is a test input's answer from its own row.
+func (a *assembly) answer(r engine.RowResult, grid puzzles.Grid, rule puzzles.ShapeRule, in puzzles.Grid) puzzles.Answer {
+	ans := puzzles.Answer{
+		Attempt1: grid, Attempt2: grid,
+		Cycles: r.Cycles, HaltedBy: r.HaltedBy,
+		Halt:  round4(r.Halt),
+		Flags: []string{},
+		Shape: rule,
+	}
+	if a.opts.Trace {
+		for _, c := range r.Trace {
+			ct := puzzles.CycleTrace{Cycle: c.Cycle, Halt: round4(c.Halt), Changed: c.Changed}
+			if c.Tokens != nil {
+				ct.Grid, _, _ = a.as.Bundle.Encoding.Decode(c.Tokens, a.side, in, a.task.Train)
+			}
+			ans.Trace = append(ans.Trace, ct)
+		}
+	}
+	return ans
+}
+
+// vote lets the variants of each test input vote on its attempts (with
+// test-time augmentation), and sets every answer's confidence.
+func (a *assembly) vote() {
+	for i := range a.out.Answers {
+		ans := &a.out.Answers[i]
+		if vs := a.variants[i]; len(vs) > 1 {
+			grids, halts := make([]puzzles.Grid, len(vs)), make([]float64, len(vs))
+			for j, v := range vs {
+				grids[j], halts[j] = v.grid, v.halt
+			}
+			ans.Votes = &puzzles.Votes{Variants: len(vs)}
+			if cands := puzzles.Vote(grids, halts); len(cands) > 0 {
+				ans.Attempt1, ans.Attempt2 = cands[0].Grid, cands[0].Grid
+				ans.Votes.Attempt1 = cands[0].Votes
+				if len(cands) > 1 {
+					ans.Attempt2, ans.Votes.Attempt2 = cands[1].Grid, cands[1].Votes
+				}
+				ans.Halt = round4(cands[0].MeanHalt)
+			}
+		}
+		ans.Confidence = puzzles.Confidence(ans.Halt, a.out.DemoCheck, ans.Votes)
+	}
+}
+
+// flag adds the warnings, last: same_as_other_test compares the task's
+// final answers.
+func (a *assembly) flag() {
+	for i := range a.out.Answers {
+		ans := &a.out.Answers[i]
+		var others, otherInputs []puzzles.Grid
+		for j, o := range a.out.Answers {
+			if j != i {
+				others, otherInputs = append(others, o.Attempt1), append(otherInputs, a.task.Test[j].Input)
+			}
+		}
+		if ans.Attempt1.Rows() == 0 {
+			ans.Flags = append(ans.Flags, puzzles.FlagNoGrid)
+		}
+		ans.Flags = append(ans.Flags, puzzles.AnswerFlags(ans.Attempt1, a.task.Test[i].Input, others, otherInputs)...)
+		if ans.Shape != puzzles.ShapeEOS && ans.Attempt1.Rows() > 0 {
+			ans.Flags = append(ans.Flags, puzzles.FlagShapeInferred)
+		}
+		if puzzles.IsLowConfidence(ans.Confidence, a.out.DemoCheck) {
+			ans.Flags = append(ans.Flags, puzzles.FlagLowConfidence)
+		}
+		if a.as.InputInvariant {
+			ans.Flags = append(ans.Flags, puzzles.FlagModelInputInvariant)
+		}
+	}
+}
+
+func round4(f float64) float64 { return math.Round(f*1e4) / 1e4 }

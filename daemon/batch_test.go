@@ -1,0 +1,214 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+const tinyBundle = "../engine/testdata/nova-tiny"
+
+// cpuRuntime opens onnxruntime on the CPU for one test (one at a time in a
+// process), closed after the test's models.
+func cpuRuntime(t *testing.T) *engine.Runtime {
+	t.Helper()
+	ec := engine.DefaultConfig()
+	ec.Providers, ec.Library = []string{engine.ProviderCPU}, testenv.ORTLibrary(t)
+	rt, err := engine.Open(ec, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+// tinySettings loads the tiny test model for batches of maxBatch.
+func tinySettings(t *testing.T, rt *engine.Runtime, maxBatch int) *settings {
+	t.Helper()
+	b, err := engine.LoadBundle(tinyBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rt.LoadModel(b, engine.ModelOptions{MaxBatch: maxBatch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return &settings{model: &loadedModel{model: m, as: answer.NewAssembler(m, "test", false)},
+		run: engine.RunOptions{Halting: engine.HaltConverged, MaxCycles: 4}, maxBatch: maxBatch}
+}
+
+// testJob is a claimed file of one task with tests test inputs (n x n grids
+// of colour n, so every row differs) and no demonstrations.
+func testJob(name string, tests, n int) *job {
+	task := puzzles.Task{ID: name}
+	for i := range tests {
+		g := puzzles.NewGrid(n+i, n)
+		for r := range g {
+			for c := range g[r] {
+				g[r][c] = (n + i) % 10
+			}
+		}
+		task.Test = append(task.Test, puzzles.Pair{Input: g})
+	}
+	return newJob(name+".json", name+".json", &puzzles.File{Tasks: []puzzles.Task{task}})
+}
+
+// batchNames writes a batch as job:row, in order.
+func batchNames(batch []batchRow) []string {
+	var out []string
+	for _, br := range batch {
+		out = append(out, fmt.Sprintf("%s:%d", br.job.name, br.i))
+	}
+	return out
+}
+
+// runAndRecord runs a batch through the model, as the worker does.
+func runAndRecord(t *testing.T, s *settings, batch []batchRow) {
+	t.Helper()
+	results, err := s.model.model.Run(context.Background(), tokens(batch), s.run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(batch, results, time.Now())
+}
+
+// withoutLatency is an answer file without its latency, which differs from
+// run to run.
+func withoutLatency(data []byte) string {
+	lines := strings.Split(string(data), "\n")
+	return strings.Join(slices.DeleteFunc(lines, func(l string) bool { return strings.Contains(l, "latency_ms") }), "\n")
+}
+
+// Rows go together across files, oldest file first, a file's rows spread
+// over as many batches as it takes; a file leaves once all its rows have
+// their results (whenever each row halted), and each answer is what the
+// same file gets on its own.
+func TestBatcherBatchesAcrossFiles(t *testing.T) {
+	s := tinySettings(t, cpuRuntime(t), 4)
+	b := &batcher{cur: s}
+	a, two, three := testJob("a", 1, 3), testJob("b", 2, 4), testJob("c", 3, 5)
+	for _, j := range []*job{a, two, three} {
+		b.add(j)
+	}
+	if b.full() || b.available() != 3 {
+		t.Fatalf("available %d before any file started, want one row per task (3)", b.available())
+	}
+	batch, failed := b.take()
+	if got := batchNames(batch); !slices.Equal(got, []string{"a.json:0", "b.json:0", "b.json:1", "c.json:0"}) || len(failed) != 0 {
+		t.Fatalf("first batch %v (failed %v)", got, failed)
+	}
+	runAndRecord(t, s, batch)
+	if done := b.finished(); len(done) != 2 || done[0] != a || done[1] != two {
+		t.Fatalf("after the first batch %d files finished, want a and b", len(done))
+	}
+	if b.available() != 2 {
+		t.Errorf("available %d, want c's two rows left", b.available())
+	}
+	batch, _ = b.take()
+	if got := batchNames(batch); !slices.Equal(got, []string{"c.json:1", "c.json:2"}) {
+		t.Fatalf("second batch %v", got)
+	}
+	runAndRecord(t, s, batch)
+	if done := b.finished(); len(done) != 1 || done[0] != three || len(b.pending) != 0 {
+		t.Fatalf("after the second batch: finished %d, pending %d", len(done), len(b.pending))
+	}
+	// Each file's answer is the one it gets alone.
+	solver := &answer.Solver{Model: s.model.model, Assembler: s.model.as, Run: s.run}
+	for _, j := range []*job{a, two, three} {
+		data, _, err := j.answer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone, err := solver.Solve(context.Background(), j.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := puzzles.MarshalAnswers(alone, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if withoutLatency(data) != withoutLatency(want) {
+			t.Errorf("%s batched:\n%s\nalone:\n%s", j.name, data, want)
+		}
+	}
+}
+
+// A file whose test input does not fit the model fails at planning, leaves
+// the batcher with its reason, and the others run.
+func TestBatcherPlanFailure(t *testing.T) {
+	s := tinySettings(t, cpuRuntime(t), 4)
+	b := &batcher{cur: s}
+	big := testJob("big", 1, 31)
+	b.add(big)
+	b.add(testJob("ok", 1, 2))
+	batch, failed := b.take()
+	if len(failed) != 1 || failed[0].job != big || answer.Code(failed[0].err) != puzzles.CodeGridTooLarge {
+		t.Fatalf("failed %+v, want big with %s", failed, puzzles.CodeGridTooLarge)
+	}
+	if got := batchNames(batch); !slices.Equal(got, []string{"ok.json:0"}) || len(b.pending) != 1 {
+		t.Errorf("batch %v with %d pending, want ok alone", got, len(b.pending))
+	}
+}
+
+// New settings wait until every started file has run all its rows with the
+// settings it started with; files not started wait too, then start with the
+// new ones. Settings superseded before they were applied hand back their
+// model, and so does the switch to another model.
+func TestBatcherSettingsBetweenBatches(t *testing.T) {
+	rt := cpuRuntime(t)
+	s1 := tinySettings(t, rt, 2)
+	b := &batcher{cur: s1}
+	first, second := testJob("first", 3, 2), testJob("second", 1, 3)
+	b.add(first)
+	batch, _ := b.take()
+	runAndRecord(t, s1, batch)
+	b.add(second)
+
+	s2 := tinySettings(t, rt, 4)
+	s3 := &settings{model: s2.model, run: engine.RunOptions{MaxCycles: 2}, maxBatch: 4}
+	if unused := b.offer(s2); unused != nil {
+		t.Error("the first offer handed back a model")
+	}
+	if unused := b.offer(s3); unused != nil {
+		t.Error("settings with the same model handed it back")
+	}
+	if switched, _ := b.apply(); switched {
+		t.Fatal("settings applied while first has a row left")
+	}
+	if b.available() != 1 {
+		t.Errorf("available %d while settings wait, want first's last row only", b.available())
+	}
+	batch, _ = b.take()
+	if got := batchNames(batch); !slices.Equal(got, []string{"first.json:2"}) || second.started() {
+		t.Fatalf("batch %v (second started %v); want first's last row alone", got, second.started())
+	}
+	runAndRecord(t, s1, batch)
+	if done := b.finished(); len(done) != 1 || first.set != s1 {
+		t.Fatalf("first not finished with its own settings")
+	}
+	switched, unused := b.apply()
+	if !switched || unused != s1.model || b.cur != s3 {
+		t.Fatalf("apply: switched %v, handed back the old model %v, current is s3 %v", switched, unused == s1.model, b.cur == s3)
+	}
+	batch, _ = b.take()
+	if got := batchNames(batch); !slices.Equal(got, []string{"second.json:0"}) || second.set != s3 {
+		t.Errorf("batch %v; want second, started with the new settings", got)
+	}
+	// Offered twice before applying: the first one's model comes back.
+	s4 := tinySettings(t, rt, 1)
+	b.offer(s4)
+	if unused := b.offer(s1); unused != s4.model {
+		t.Error("superseded waiting settings did not hand back their model")
+	}
+}

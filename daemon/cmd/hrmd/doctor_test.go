@@ -1,0 +1,205 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/internal/testenv"
+)
+
+// doctorSetup is a configuration whose folders and model any user can use,
+// so that the doctor can also run as an unprivileged user.
+func doctorSetup(t *testing.T, edit func(*daemon.Config)) (dir, config string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hrmd-doctor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(filepath.Join(dir, "model"), 0o755); os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "model"), os.DirFS(tinyBundle)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := daemon.DefaultConfig()
+	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool")
+	cfg.Model, cfg.TensorRT.EngineCache = filepath.Join(dir, "model"), filepath.Join(dir, "trt")
+	if edit != nil {
+		edit(&cfg)
+	}
+	config = filepath.Join(dir, "hrmd.yaml")
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, config
+}
+
+// runDoctor runs `hrmd doctor` as a user without root's rights: root reads
+// every folder whatever its mode, so an unreadable folder needs another user.
+func runDoctor(t *testing.T, args ...string) testenv.Result {
+	t.Helper()
+	cmd := testenv.Command(t, hrmdBin, append([]string{"doctor"}, args...)...)
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	return testenv.Run(t, cmd)
+}
+
+func TestDoctor(t *testing.T) {
+	oldEngine := func(dir string) {
+		old := filepath.Join(dir, "trt", "nova-tiny-0123456789abcdef-ort1.24.0-tegra234-l4t36.3.0-fp16")
+		if err := os.MkdirAll(old, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{old, filepath.Dir(old)} {
+			if err := os.Chmod(d, 0o777); err != nil { // past the umask: the doctor may run as nobody
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(old, "TensorrtExecutionProvider_TRTKernel_1.engine"), []byte("engine"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		sysroot string
+		setup   func(dir string)
+		code    int
+		want    []string
+	}{
+		// This machine: no GPU, the CPU path works.
+		{"this host", "/", oldEngine, 0, []string{
+			"(not a Jetson", "gpu devices", "TensorrtExecutionProvider unavailable (skipped)",
+			"models run on CPUExecutionProvider", "ok    model        nova-tiny", "max_user_watches",
+			"old: ", "-ort1.24.0-tegra234-l4t36.3.0-fp16", "rm -r ", "not built yet", "hrmd can run with this configuration.",
+		}},
+		// A Jetson whose onnxruntime has no TensorRT: it runs, with a warning.
+		{"orin nano on cpu", filepath.Join(repoRoot, "jetson", "testdata", "orin-nano"), nil, 0, []string{
+			"Jetson Orin Nano", "JetPack 6", "warn  provider     models run on CPUExecutionProvider although this is a Jetson",
+			"/dev/nvmap", "hrmd can run with this configuration.",
+		}},
+		{"unreadable model", "/", func(dir string) {
+			if err := os.Chmod(filepath.Join(dir, "model"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, []string{"FAIL  model", "/model", "permission denied", "fix: point model: at a readable bundle folder", "1 problem(s)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, config := doctorSetup(t, nil)
+			if tt.setup != nil {
+				tt.setup(dir)
+			}
+			r := runDoctor(t, "--config", config, "--sysroot", tt.sysroot)
+			if r.Code != tt.code {
+				t.Errorf("exit %d, want %d", r.Code, tt.code)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.Stdout, w) {
+					t.Errorf("report lacks %q", w)
+				}
+			}
+			if t.Failed() {
+				t.Logf("stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+			}
+		})
+	}
+}
+
+// require: tensorrt on the CPU-only library blocks: exit 1, naming it.
+func TestDoctorRequiredProvider(t *testing.T) {
+	_, config := doctorSetup(t, func(c *daemon.Config) { c.ONNXRuntime.Require = "tensorrt" })
+	r := runDoctor(t, "--config", config)
+	if r.Code != 1 || !strings.Contains(r.Stdout, "FAIL  provider     TensorrtExecutionProvider unavailable and onnxruntime.require is tensorrt") {
+		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "error "+codeDoctor) {
+		t.Errorf("stderr %q, want the %s code", r.Stderr, codeDoctor)
+	}
+}
+
+// The installed unit's sandbox decides what the service may write, whatever
+// the doctor's own user may: ProtectSystem=strict with ReadWritePaths=, and
+// PrivateTmp, from the unit as shipped and its drop-ins.
+func TestDoctorSandbox(t *testing.T) {
+	unit, err := os.ReadFile(filepath.Join(repoRoot, "systemd", "hrmd.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, dropIn string
+		code         int
+		want         string
+	}{
+		{"as shipped", "", 0, "warn  sandbox      inbox /tmp/"},
+		{"no private tmp", "[Service]\nPrivateTmp=no\n", 1, "is read-only for the service"},
+		{"tmp writable", "[Service]\nPrivateTmp=no\nReadWritePaths=/tmp\n", 0, "ok    sandbox      the folders are writable inside"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, config := doctorSetup(t, nil)
+			root := filepath.Join(dir, "sysroot")
+			if err := os.CopyFS(root, os.DirFS(filepath.Join(repoRoot, "jetson", "testdata", "x86-host"))); err != nil {
+				t.Fatal(err)
+			}
+			write := func(rel, data string) { t.Helper(); testenv.WriteFile(t, root, rel, data) }
+			write("etc/systemd/system/hrmd.service", string(unit))
+			if tt.dropIn != "" {
+				write("etc/systemd/system/hrmd.service.d/override.conf", tt.dropIn)
+			}
+			r := runDoctor(t, "--config", config, "--sysroot", root)
+			if r.Code != tt.code || !strings.Contains(r.Stdout, tt.want) {
+				t.Errorf("exit %d (want %d), report lacks %q:\n%s", r.Code, tt.code, tt.want, r.Stdout)
+			}
+		})
+	}
+}
+
+// The Agent Zero probe in doctor: a model that gives one answer to every
+// probe grid is warned about, or blocks with input_invariant: refuse; a
+// trained one passes.
+func TestDoctorInputInvariant(t *testing.T) {
+	for _, tt := range []struct {
+		mode string
+		code int
+		want string
+	}{
+		{"warn", 0, "warn  input probe  the model gives one identical answer to 4 different grids"},
+		{"refuse", 1, "FAIL  input probe  the model gives one identical answer to 4 different grids"},
+	} {
+		dir, config := doctorSetup(t, func(c *daemon.Config) { c.Inference.InputInvariant = tt.mode })
+		replaceModel(t, dir, zeroBundle)
+		r := runDoctor(t, "--config", config)
+		if r.Code != tt.code || !strings.Contains(r.Stdout, tt.want) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s", tt.mode, r.Code, tt.code, tt.want, r.Stdout)
+		}
+	}
+	// A trained model passes.
+	dir, config := doctorSetup(t, nil)
+	replaceModel(t, dir, demoBundle)
+	if r := runDoctor(t, "--config", config); !strings.Contains(r.Stdout, "ok    input probe  the model's answers depend on its input") {
+		t.Errorf("the demo model:\n%s", r.Stdout)
+	}
+}
+
+// replaceModel puts the bundle src where doctorSetup put its model.
+func replaceModel(t *testing.T, dir, src string) {
+	t.Helper()
+	if err := os.RemoveAll(filepath.Join(dir, "model")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "model"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hrmd/hrmd/internal/testenv"
+)
+
+// hrmdBin is the real hrmd, built once for these tests, which run it as a
+// process: its exit status and output are what users see.
+var hrmdBin string
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &hrmdBin)) }
+
+// The bundles and tasks the tests use, as seen from this folder.
+var (
+	repoRoot   = filepath.Join("..", "..", "..")
+	tinyBundle = filepath.Join(repoRoot, "engine", "testdata", "nova-tiny")
+	// zeroBundle is nova-tiny with its output forced to colour 0.
+	zeroBundle  = filepath.Join(repoRoot, "engine", "testdata", "nova-zero")
+	demoBundle  = filepath.Join(repoRoot, "engine", "models", "demo")
+	examplesDir = filepath.Join(repoRoot, "puzzles", "examples")
+	arcDir      = filepath.Join(repoRoot, "testdata", "arc", "ARC-AGI-1")
+)
+
+func runHrmd(t *testing.T, args ...string) testenv.Result {
+	t.Helper()
+	return testenv.Run(t, testenv.Command(t, hrmdBin, args...))
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/internal/atomicfile"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("solve", flag.ContinueOnError)
+	fl.SetOutput(io.Discard)
+	mf := addModelFlags(fl)
+	trace := fl.String("trace", "", "add a per-cycle trace to each answer: summary or full (default: the config's answers.trace)")
+	picture := fl.String("png", "", "also draw the task, its answers and (with --trace full) every cycle into this PNG file")
+	taskPath, err := parseOneArg(fl, args, "solve", "task file")
+	if err != nil {
+		return err
+	}
+	if taskPath == "" {
+		return usageError("solve needs a task file: hrmd solve TASK.json --model DIR")
+	}
+	cfg, run, err := mf.settings("solve", *trace)
+	if err != nil {
+		return err
+	}
+
+	// The task is checked before anything is loaded: bad input fails fast.
+	file, err := puzzles.ReadFile(taskPath, cfg.Watch.MaxFileBytes)
+	if err != nil {
+		return err
+	}
+	s, closeModel, err := mf.openSolver(ctx, cfg, run, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeModel()
+	answers, err := s.Solve(ctx, file)
+	if err != nil {
+		return err
+	}
+	out, err := puzzles.MarshalAnswers(answers, file.Bundle)
+	if err != nil {
+		return err
+	}
+	if *picture != "" {
+		png, err := answer.Picture(file, answers)
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Write(filepath.Dir(*picture), filepath.Base(*picture), png); err != nil {
+			return fmt.Errorf("--png: %w", err)
+		}
+	}
+	_, err = stdout.Write(out)
+	return err
+}
+
+// modelFlags are the options that choose the model and how it runs, shared by
+// solve and eval so that both read --config and the flags over it alike.
+type modelFlags struct {
+	model, configPath, halting, sysroot *string
+	maxCycles                           *int
+	verbose                             *bool
+}
+
+func addModelFlags(fl *flag.FlagSet) modelFlags {
+	return modelFlags{
+		model:      fl.String("model", "", "model bundle folder (default: model: in --config)"),
+		configPath: fl.String("config", "", "hrmd.yaml for onnxruntime, tensorrt and inference settings"),
+		maxCycles:  fl.Int("max-cycles", -1, "reasoning cycles at most (default: the config's, else the manifest's)"),
+		halting:    fl.String("halting", "", "model, converged or fixed (default: the config's, model)"),
+		verbose:    fl.Bool("v", false, "log what the engine does on stderr"),
+		sysroot:    fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this folder"),
+	}
+}
+
+// settings is --config (or the defaults) with the flags over it, and trace
+// over answers.trace unless it is ""; cmd names the command in messages.
+func (f modelFlags) settings(cmd, trace string) (daemon.Config, engine.RunOptions, error) {
+	cfg := daemon.DefaultConfig()
+	if *f.configPath != "" {
+		var err error
+		if cfg, err = daemon.LoadConfig(*f.configPath); err != nil {
+			return cfg, engine.RunOptions{}, err
+		}
+	}
+	if *f.model != "" {
+		cfg.Model = *f.model
+	} else if *f.configPath == "" {
+		return cfg, engine.RunOptions{}, usageError("%s needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: set", cmd)
+	}
+	run := cfg.RunOptions()
+	if *f.maxCycles >= 0 {
+		run.MaxCycles = *f.maxCycles
+	}
+	if *f.halting != "" {
+		run.Halting = *f.halting
+	}
+	if trace != "" {
+		run.Trace = trace
+	}
+	if err := run.Validate(); err != nil {
+		return cfg, run, usageError("%s: %v", cmd, err)
+	}
+	return cfg, run, nil
+}
+
+// openSolver loads cfg's model on the runtime cfg asks for, with the input
+// probe every load runs, logging to stderr (all of it with -v). closeModel
+// releases the model and the runtime.
+func (f modelFlags) openSolver(ctx context.Context, cfg daemon.Config, run engine.RunOptions, stderr io.Writer) (s *answer.Solver, closeModel func(), err error) {
+	log := cliLogger(stderr, *f.verbose)
+	bundle, err := engine.LoadBundle(cfg.Model)
+	if err != nil {
+		return nil, nil, err
+	}
+	device := daemon.ProbeDevice(*f.sysroot, log)
+	ec := cfg.Engine()
+	ec.Device = device.CacheKey()
+	rt, err := engine.Open(ec, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch})
+	if err != nil {
+		rt.Close()
+		return nil, nil, err
+	}
+	closeModel = func() {
+		m.Close()
+		rt.Close()
+		log.Sync()
+	}
+	invariant, err := answer.CheckInputInvariance(ctx, m, run, cfg.Inference.InputInvariant, log)
+	if err != nil {
+		closeModel()
+		return nil, nil, err
+	}
+	s = &answer.Solver{Model: m, Assembler: answer.NewAssembler(m, device.String(), invariant), Run: run,
+		Options: cfg.AnswerOptions(run)}
+	return s, closeModel, nil
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/hrmd/hrmd/engine"
+)
+
+func cmdVersion(stdout, stderr io.Writer) error {
+	fmt.Fprintf(stdout, "hrmd %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	log := cliLogger(stderr, false)
+	defer log.Sync()
+	cfg := engine.DefaultConfig()
+	cfg.Providers = []string{engine.ProviderCPU}
+	rt, err := engine.Open(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	fmt.Fprintf(stdout, "onnxruntime %s (%s)\n", rt.Version(), rt.LibraryPath())
+	fmt.Fprintln(stdout, "execution providers:")
+	for _, p := range rt.Providers() {
+		status := "available"
+		if !p.Available {
+			status = "unavailable: " + oneLine(p.Reason)
+		}
+		fmt.Fprintf(stdout, "  %-26s %s\n", p.ORTName, status)
+	}
+	return nil
+}

@@ -1,0 +1,268 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/jetson"
+)
+
+// lingerBatch is how long the worker waits for more files to fill a batch.
+const lingerBatch = 5 * time.Millisecond
+
+// Options are what `hrmd run` starts with.
+type Options struct {
+	ConfigPath      string // read again on SIGHUP
+	Config          Config // as loaded from ConfigPath
+	Instance        string // this daemon's folder in the spool: work/<instance>/
+	ShutdownTimeout time.Duration
+	Sysroot         string    // where /proc, /sys, /etc and /dev are read from
+	Version         string    // hrmd's, for the start log
+	Log             io.Writer // where the log goes (stderr)
+}
+
+// daemon is one running `hrmd run`.
+type daemon struct {
+	opts    Options
+	cfg     Config // as loaded, or last reloaded
+	log     *zap.Logger
+	level   zap.AtomicLevel
+	notify  notifier
+	metrics *metrics
+	spool   *Spool
+	rt      *engine.Runtime
+	device  jetson.Device // probed at start
+	thermal *thermalGuard
+
+	queue        chan *job
+	updates      chan *settings
+	maxFileBytes int64         // watch.max_file_bytes: fixed until a restart, read by intake
+	settle       time.Duration // watch.settle_ms: likewise
+	latest       *settings     // the newest settings: the worker has them or will (main goroutine)
+	// loadingAtExit: a reload was still loading a model when the daemon
+	// stopped, so the runtime stays open under it.
+	loadingAtExit bool
+
+	ready    atomic.Bool
+	stopping atomic.Bool
+	answered atomic.Int64
+	failed   atomic.Int64
+	queued   atomic.Int64 // claimed and not yet finished
+
+	lastStatus string // owned by the main goroutine
+}
+
+// Run runs the daemon until SIGTERM or SIGINT, which finish the batch in
+// flight (for at most ShutdownTimeout) and return nil. What keeps it from
+// starting is returned with a stable code (answer.Code).
+func Run(opts Options) error {
+	log, level := newLogger(opts.Config.Log, opts.Log)
+	defer log.Sync()
+	d := &daemon{
+		opts: opts, cfg: opts.Config, log: log, level: level,
+		notify: notifier{log: log}, metrics: newMetrics(),
+		maxFileBytes: opts.Config.Watch.MaxFileBytes, settle: time.Duration(opts.Config.Watch.SettleMS) * time.Millisecond,
+		queue: make(chan *job, 64),
+		// Unbuffered: a reload returns once the worker has the new settings.
+		updates: make(chan *settings),
+	}
+	return d.run()
+}
+
+// run starts the daemon: spool, device, HTTP, the model; then serves.
+func (d *daemon) run() error {
+	var err error
+	if d.spool, err = OpenSpool(d.cfg, d.opts.Instance); err != nil {
+		return err
+	}
+	if n := d.spool.RemoveTemporaries(); n > 0 {
+		d.log.Info("removed temporary files an interrupted write left", zap.Int("files", n))
+	}
+	recovered, err := d.spool.Pending()
+	if err != nil {
+		return err
+	}
+	d.device = ProbeDevice(d.opts.Sysroot, d.log)
+	d.log.Info("hrmd starting", zap.String("version", d.opts.Version), zap.String("config", d.opts.ConfigPath),
+		zap.String("instance", d.opts.Instance), zap.String("device", d.device.String()),
+		zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work))
+
+	// Signals wait from the start: a SIGTERM while the model loads is acted on
+	// once it is loaded.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(signals)
+
+	if d.cfg.HTTP.Listen != "" {
+		var srv *http.Server
+		if srv, err = d.serveHTTP(d.cfg.HTTP.Listen); err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	defer func() {
+		if d.rt != nil && !d.loadingAtExit {
+			d.rt.Close() // after the worker has closed its models
+		}
+	}()
+	// Loading may build a TensorRT engine: keep systemd patient meanwhile.
+	loaded := make(chan struct{})
+	go d.notify.extendWhile(loaded)
+	first, err := d.load(d.cfg)
+	close(loaded)
+	if err != nil {
+		return err
+	}
+	d.latest = first
+	d.useModel(first.model)
+	d.ready.Store(true)
+	d.metrics.ready.Set(1)
+	d.notify.ready()
+	d.log.Info("ready", zap.String("provider", first.model.as.Provider), zap.String("model", first.model.as.Bundle.Manifest.Name))
+	if len(recovered) > 0 {
+		d.log.Info("taking up files left in work/ by an earlier run", zap.Int("files", len(recovered)))
+	}
+	return d.serve(first, recovered, signals)
+}
+
+// serve starts the goroutines that move files (thermal guard, watcher,
+// intake, worker) and supervises them until a signal stops them.
+func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Signal) error {
+	intakeCtx, stopIntake := context.WithCancel(context.Background())
+	defer stopIntake()
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	d.thermal = newThermalGuard(jetson.NewFS(d.opts.Sysroot), d.cfg.Thermal, d.device.Jetson, d.log, d.metrics)
+	settled := make(chan settledFile)
+	w := newWatcher(d.spool.Inbox, d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
+	wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
+	s := &supervisor{d: d, signals: signals, handed: first, stopIntake: stopIntake,
+		stopWorker: make(chan struct{}), workerDone: make(chan struct{}), cancelRun: cancelRun}
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); d.thermal.run(intakeCtx) }()
+	go func() { defer s.wg.Done(); w.run(intakeCtx, settled) }()
+	go func() { defer s.wg.Done(); d.intake(intakeCtx, settled, recovered) }()
+	go func() { defer close(s.workerDone); wk.run(s.stopWorker, runCtx, first) }()
+	return s.loop()
+}
+
+// supervisor is the daemon's main goroutine while it serves. It hands new
+// settings to the worker between batches, runs each SIGHUP reload beside the
+// work (so that signals are still handled while a model loads), and on
+// SIGTERM stops the intake, lets the worker finish its batch, and returns.
+// Each method is one step of that state machine.
+type supervisor struct {
+	d       *daemon
+	signals <-chan os.Signal
+	handed  *settings // the settings the worker has, or is applying
+	pending *settings // newer settings the worker has not taken yet
+	// reloads delivers the reload in progress; nil when none is.
+	reloads     chan reloadResult
+	reloadAgain bool // a SIGHUP came during a reload: another one after it
+
+	stopIntake context.CancelFunc
+	stopWorker chan struct{}      // closed: finish the batch in flight, then return
+	workerDone chan struct{}      // closed when the worker has returned
+	cancelRun  context.CancelFunc // cancels the batch in flight
+	wg         sync.WaitGroup     // thermal guard, watcher, intake
+}
+
+func (s *supervisor) loop() error {
+	status := time.NewTicker(time.Second)
+	defer status.Stop()
+	for {
+		var hand chan<- *settings
+		if s.pending != nil {
+			hand = s.d.updates
+		}
+		select {
+		case <-status.C:
+			s.d.updateStatus()
+		case <-s.workerDone:
+			return errors.New("the worker stopped unexpectedly")
+		case hand <- s.pending:
+			s.handed, s.pending = s.pending, nil
+		case r := <-s.reloads:
+			s.reloaded(r)
+		case sig := <-s.signals:
+			if sig != syscall.SIGHUP {
+				return s.shutdown(sig)
+			}
+			if s.reloads != nil {
+				s.reloadAgain = true // after the one in progress
+			} else {
+				s.startReload()
+			}
+		}
+	}
+}
+
+// startReload reads the config again and loads what it needs in the background.
+func (s *supervisor) startReload() {
+	s.d.notify.reloading()
+	s.reloads = make(chan reloadResult, 1)
+	old, latest, ch := s.d.cfg, s.d.latest, s.reloads
+	go func() { ch <- s.d.prepareReload(old, latest) }()
+}
+
+// reloaded applies a finished reload: its settings wait for the worker.
+func (s *supervisor) reloaded(r reloadResult) {
+	s.reloads = nil
+	if r.err == nil {
+		if s.pending != nil && s.pending.model != s.handed.model && s.pending.model != r.next.model {
+			s.pending.model.model.Close() // superseded before the worker took it
+		}
+		s.pending = r.next
+	}
+	s.d.finishReload(r)
+	if s.reloadAgain {
+		s.reloadAgain = false
+		s.startReload()
+	}
+}
+
+// shutdown stops taking files, lets the worker finish the batch in flight
+// (cancelled after the shutdown timeout: its files stay in work/ for the
+// next start), and waits for every goroutine.
+func (s *supervisor) shutdown(sig os.Signal) error {
+	d := s.d
+	timeout := d.opts.ShutdownTimeout
+	d.log.Info("stopping: no new files; finishing the batch in flight", zap.String("signal", sig.String()),
+		zap.Duration("timeout", timeout))
+	d.stopping.Store(true)
+	d.metrics.ready.Set(0)
+	d.notify.stopping()
+	s.stopIntake()
+	close(s.stopWorker)
+	timer := time.AfterFunc(timeout, func() {
+		d.log.Warn("shutdown timeout: cancelling the batch in flight; its files stay in work/ for the next start")
+		s.cancelRun()
+	})
+	<-s.workerDone
+	timer.Stop()
+	s.wg.Wait()
+	if s.pending != nil && s.pending.model != s.handed.model {
+		s.pending.model.model.Close()
+	}
+	if s.reloads != nil {
+		// A model is still loading; onnxruntime cannot be shut down under
+		// it, and the process is about to end anyway.
+		d.log.Warn("a reload was still loading a model; not waiting for it")
+		d.loadingAtExit = true
+	}
+	d.updateStatus()
+	d.log.Info("stopped", zap.Int64("answered", d.answered.Load()), zap.Int64("failed", d.failed.Load()),
+		zap.Int64("left_in_work", d.queued.Load()))
+	return nil
+}

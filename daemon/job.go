@@ -1,0 +1,138 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// loadedModel is a model ready to run, with what answers say about it.
+type loadedModel struct {
+	model *engine.Model
+	as    answer.Assembler
+}
+
+// settings are what the worker runs with; a reload hands it new ones.
+type settings struct {
+	model    *loadedModel
+	run      engine.RunOptions // its Trace is answers.trace
+	opts     answer.Options
+	maxBatch int
+	png      bool // answers.png
+}
+
+func settingsFor(cfg Config, lm *loadedModel) *settings {
+	run := cfg.RunOptions()
+	return &settings{model: lm, run: run, opts: cfg.AnswerOptions(run), maxBatch: cfg.Inference.MaxBatch, png: cfg.Answers.PNG}
+}
+
+// job is one claimed task file on its way through the model.
+type job struct {
+	name    string // as dropped in the inbox
+	job     string // its name in work/ (the name, or with a suffix)
+	file    *puzzles.File
+	claimed time.Time
+
+	// Set when the job first enters a batch; a job runs all its rows with
+	// the settings it started with.
+	set      *settings
+	plans    [][]answer.Row // per task
+	rows     []jobRow
+	tokens   [][]int64
+	results  []engine.RowResult
+	next     int // rows handed to batches so far
+	finished int
+	failed   bool        // the model failed on one of its batches; already in failed/
+	start    []time.Time // per task: its first row's batch began
+	end      []time.Time // per task: its last row's batch ended
+}
+
+type jobRow struct{ task, row int }
+
+func newJob(name, workName string, file *puzzles.File) *job {
+	return &job{name: name, job: workName, file: file, claimed: time.Now()}
+}
+
+func (j *job) started() bool { return j.set != nil }
+
+// done reports whether the worker is through with the job: every row has its
+// result, or the model failed on it.
+func (j *job) done() bool { return j.failed || j.started() && j.finished == len(j.rows) }
+
+// prepare plans and encodes the job's rows for the settings it starts with.
+func (j *job) prepare(s *settings) error {
+	b := s.model.as.Bundle
+	j.plans = make([][]answer.Row, len(j.file.Tasks))
+	for t, task := range j.file.Tasks {
+		plan, err := answer.Plan(task, answer.TaskPrefix(j.file, task), b.Manifest.Grid, s.opts)
+		if err != nil {
+			return err
+		}
+		j.plans[t] = plan
+		for r := range plan {
+			j.rows = append(j.rows, jobRow{t, r})
+		}
+		j.tokens = append(j.tokens, answer.Encode(b, task, plan)...)
+	}
+	j.set = s
+	j.results = make([]engine.RowResult, len(j.rows))
+	j.start = make([]time.Time, len(j.file.Tasks))
+	j.end = make([]time.Time, len(j.file.Tasks))
+	return nil
+}
+
+// plan is what row i of the job is.
+func (j *job) plan(i int) answer.Row {
+	jr := j.rows[i]
+	return j.plans[jr.task][jr.row]
+}
+
+// answer builds a finished job's answer file, and the answers it holds.
+func (j *job) answer() (data []byte, files []puzzles.AnswerFile, err error) {
+	files = make([]puzzles.AnswerFile, len(j.file.Tasks))
+	offset := 0
+	for t, task := range j.file.Tasks {
+		n := len(j.plans[t])
+		a, err := j.set.model.as.Assemble(task, j.plans[t], j.results[offset:offset+n], j.end[t].Sub(j.start[t]), j.set.opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		files[t] = a
+		offset += n
+	}
+	if data, err = puzzles.MarshalAnswers(files, j.file.Bundle); err != nil {
+		return nil, nil, err
+	}
+	return data, files, nil
+}
+
+// testCycles lists the cycles of each test input (not of its test-time
+// variants), in order.
+func (j *job) testCycles() []int {
+	var out []int
+	for i := range j.rows {
+		if j.plan(i).Own() {
+			out = append(out, j.results[i].Cycles)
+		}
+	}
+	return out
+}
+
+func (j *job) testInputs() int {
+	n := 0
+	for _, t := range j.file.Tasks {
+		n += len(t.Test)
+	}
+	return n
+}
+
+// latency is the longest time one of the job's tasks took through the model.
+func (j *job) latency() time.Duration {
+	var latency time.Duration
+	for t := range j.start {
+		latency = max(latency, j.end[t].Sub(j.start[t]))
+	}
+	return latency
+}

@@ -1,0 +1,173 @@
+package daemon
+
+import (
+	"context"
+	"reflect"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// load opens the runtime (the first time) and loads, warms up and probes
+// the model of cfg.
+func (d *daemon) load(cfg Config) (*settings, error) {
+	d.log.Info("loading the model", zap.String("model", cfg.Model))
+	ec := cfg.Engine()
+	ec.Device = d.device.CacheKey()
+	if d.rt == nil {
+		rt, err := engine.Open(ec, d.log)
+		if err != nil {
+			return nil, err
+		}
+		d.rt = rt
+	} else if err := d.rt.Reconfigure(ec); err != nil {
+		return nil, err
+	}
+	bundle, err := engine.LoadBundle(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	m, err := d.rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch})
+	if err != nil {
+		return nil, err
+	}
+	if err := warmUp(m, cfg.Inference.MaxBatch); err != nil {
+		m.Close()
+		return nil, err
+	}
+	invariant, err := answer.CheckInputInvariance(context.Background(), m, cfg.RunOptions(), cfg.Inference.InputInvariant, d.log)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	took := time.Since(started)
+	if c := m.EngineCache(); c.Dir != "" {
+		// TensorRT builds its engine during the load and the warm-up: minutes
+		// on a Jetson the first time, seconds once it is cached.
+		how := "loaded from the cache"
+		switch {
+		case !c.Found:
+			how = "built (first start with this model, library, device and precision)"
+		case engine.EngineBuiltSince(c.Dir, started):
+			how = "built again (TensorRT did not take the cached one)"
+		}
+		d.log.Info("tensorrt engine "+how, zap.String("engine_cache", c.Dir), zap.Duration("took", took))
+	}
+	d.log.Info("model loaded and warmed up", zap.String("model", bundle.Manifest.Name), zap.String("sha256", bundle.SHA256),
+		zap.String("provider", m.Provider()), zap.String("precision", m.Precision()), zap.Duration("took", took))
+	lm := &loadedModel{model: m, as: answer.NewAssembler(m, d.device.String(), invariant)}
+	return settingsFor(cfg, lm), nil
+}
+
+// warmUp runs a full batch once, so the first file does not pay for
+// ONNX Runtime's first-run set-up (or a TensorRT engine build).
+func warmUp(m *engine.Model, maxBatch int) error {
+	b := m.Bundle()
+	side := b.Manifest.Grid
+	rows := make([][]int64, maxBatch)
+	for i := range rows {
+		rows[i] = make([]int64, side*side)
+		b.Encoding.Encode(puzzles.Grid{{0, 1}, {2, 3}}, side, rows[i])
+	}
+	_, err := m.Run(context.Background(), rows, engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: 2})
+	return err
+}
+
+// useModel records the model in use for /metrics.
+func (d *daemon) useModel(lm *loadedModel) {
+	d.metrics.provider.Reset()
+	b := lm.as.Bundle
+	d.metrics.provider.WithLabelValues(lm.as.Provider, lm.as.Precision, b.Manifest.Name, b.SHA256).Set(1)
+}
+
+// reloadResult is what a reload prepared: new settings for the worker, or
+// why there are none.
+type reloadResult struct {
+	cfg      Config
+	next     *settings
+	reloaded bool // a new model was loaded
+	err      error
+}
+
+// prepareReload reads hrmd.yaml again (SIGHUP) and loads a new model when the
+// model or the engine settings changed. It runs beside the main loop; old and
+// latest are the running configuration and the newest settings.
+func (d *daemon) prepareReload(old Config, latest *settings) reloadResult {
+	cfg, err := LoadConfig(d.opts.ConfigPath)
+	if err != nil {
+		return reloadResult{err: err}
+	}
+	for _, k := range []struct {
+		key      string
+		old, new any
+	}{
+		{"inbox", old.Inbox, cfg.Inbox}, {"outbox", old.Outbox, cfg.Outbox}, {"spool", old.Spool, cfg.Spool},
+		{"http.listen", old.HTTP.Listen, cfg.HTTP.Listen}, {"log.format", old.Log.Format, cfg.Log.Format},
+		{"watch", old.Watch, cfg.Watch}, {"onnxruntime.library", old.ONNXRuntime.Library, cfg.ONNXRuntime.Library},
+		{"thermal", old.Thermal, cfg.Thermal},
+	} {
+		if !reflect.DeepEqual(k.old, k.new) {
+			d.log.Warn("this setting changes only at a restart; keeping the running value", zap.String("key", k.key))
+		}
+	}
+	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format, cfg.Watch, cfg.ONNXRuntime.Library, cfg.Thermal =
+		old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format, old.Watch, old.ONNXRuntime.Library, old.Thermal
+
+	lm := latest.model
+	reloaded := modelChanged(old, cfg, latest)
+	if reloaded {
+		next, err := d.load(cfg)
+		if err != nil {
+			restore := old.Engine()
+			restore.Device = d.device.CacheKey()
+			if rerr := d.rt.Reconfigure(restore); rerr != nil {
+				d.log.Error("cannot restore the engine settings", zap.Error(rerr))
+			}
+			return reloadResult{err: err}
+		}
+		lm = next.model
+	}
+	return reloadResult{cfg: cfg, next: settingsFor(cfg, lm), reloaded: reloaded}
+}
+
+// finishReload applies a prepared reload on the main goroutine. A bad config
+// or a model that will not load keeps everything as it was.
+func (d *daemon) finishReload(r reloadResult) {
+	defer d.notify.ready()
+	if r.err != nil {
+		d.metrics.reloads.WithLabelValues("failed").Inc()
+		d.log.Error("reload failed; keeping the running configuration", zap.String("code", answer.Code(r.err)), zap.String("error", answer.Message(r.err)))
+		return
+	}
+	d.cfg, d.latest = r.cfg, r.next
+	d.level.SetLevel(mustLevel(r.cfg.Log.Level))
+	d.metrics.reloads.WithLabelValues("ok").Inc()
+	d.log.Info("configuration reloaded", zap.String("model", r.next.model.as.Bundle.Manifest.Name), zap.Bool("model_reloaded", r.reloaded))
+}
+
+// modelChanged reports whether cfg needs another model loaded: another
+// bundle (or the same folder with other contents), or other engine settings.
+func modelChanged(old, cfg Config, latest *settings) bool {
+	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) || old.Inference.MaxBatch != cfg.Inference.MaxBatch {
+		return true
+	}
+	// The input probe's verdict depends on how the model runs, and what to
+	// do with it on input_invariant: a change means probing again.
+	if old.Inference.InputInvariant != cfg.Inference.InputInvariant || old.Inference.Halting != cfg.Inference.Halting ||
+		old.Inference.MaxCycles != cfg.Inference.MaxCycles {
+		return true
+	}
+	b, err := engine.LoadBundle(cfg.Model)
+	return err != nil || b.SHA256 != latest.model.as.Bundle.SHA256
+}
+
+func mustLevel(s string) zapcore.Level {
+	l, _ := zapcore.ParseLevel(s) // validated with the config
+	return l
+}
