@@ -22,7 +22,7 @@ import (
 	"github.com/hrmd/hrmd/puzzles"
 )
 
-// Config is hrmd.yaml (DESIGN.md §6). Every key has a default; a file names
+// Config is hrmd.yaml (docs/service.md, The config). Every key has a default; a file names
 // only what differs, and an unknown key is an error.
 type Config struct {
 	Inbox       string          `yaml:"inbox"`

@@ -40,7 +40,7 @@ type daemon struct {
 	level   zap.AtomicLevel
 	notify  notifier
 	metrics *metrics
-	spool   *Spool
+	spool   *spool
 	rt      *engine.Runtime
 	device  jetson.Device // probed at start
 	thermal *thermalGuard
@@ -83,20 +83,20 @@ func Run(opts Options) error {
 // run starts the daemon: spool, device, HTTP, the model; then serves.
 func (d *daemon) run() error {
 	var err error
-	if d.spool, err = OpenSpool(d.cfg, d.opts.Instance); err != nil {
+	if d.spool, err = openSpool(d.cfg, d.opts.Instance); err != nil {
 		return err
 	}
-	if n := d.spool.RemoveTemporaries(); n > 0 {
+	if n := d.spool.removeTemporaries(); n > 0 {
 		d.log.Info("removed temporary files an interrupted write left", zap.Int("files", n))
 	}
-	recovered, err := d.spool.Pending()
+	recovered, err := d.spool.pending()
 	if err != nil {
 		return err
 	}
 	d.device = ProbeDevice(d.opts.Sysroot, d.log)
 	d.log.Info("hrmd starting", zap.String("version", d.opts.Version), zap.String("config", d.opts.ConfigPath),
 		zap.String("instance", d.opts.Instance), zap.String("device", d.device.String()),
-		zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work))
+		zap.String("inbox", d.spool.inbox), zap.String("outbox", d.spool.outbox), zap.String("work", d.spool.work))
 
 	// Signals wait from the start: a SIGTERM while the model loads is acted on
 	// once it is loaded.
@@ -145,7 +145,7 @@ func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Si
 	defer cancelRun()
 	d.thermal = newThermalGuard(jetson.NewFS(d.opts.Sysroot), d.cfg.Thermal, d.device.Jetson, d.log, d.metrics)
 	settled := make(chan settledFile)
-	w := newWatcher(d.spool.Inbox, d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
+	w := newWatcher(d.spool.inbox, d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
 	wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
 	s := &supervisor{d: d, signals: signals, handed: first, stopIntake: stopIntake,
 		stopWorker: make(chan struct{}), workerDone: make(chan struct{}), cancelRun: cancelRun}

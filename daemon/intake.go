@@ -42,11 +42,11 @@ func (d *daemon) intake(ctx context.Context, in <-chan settledFile, recovered []
 // file that changed since (or a new file under the same name) waits for the
 // watcher to see it settle again.
 func (d *daemon) take(ctx context.Context, f settledFile) {
-	info, err := os.Lstat(filepath.Join(d.spool.Inbox, f.name))
+	info, err := os.Lstat(filepath.Join(d.spool.inbox, f.name))
 	if err != nil || !f.same(info) {
 		return
 	}
-	job, err := d.spool.Claim(f.name)
+	job, err := d.spool.claim(f.name)
 	switch {
 	case errors.Is(err, errGone):
 		return
@@ -67,7 +67,7 @@ func (d *daemon) take(ctx context.Context, f settledFile) {
 // settleInWork waits until a claimed file is the one that settled, or has
 // not changed for the settle time. It returns false if ctx ends first.
 func (d *daemon) settleInWork(ctx context.Context, job string, f settledFile) bool {
-	path := d.spool.WorkPath(job)
+	path := d.spool.workPath(job)
 	last, changed := f, time.Now()
 	for {
 		info, err := os.Lstat(path)
@@ -95,7 +95,7 @@ func (d *daemon) settleInWork(ctx context.Context, job string, f settledFile) bo
 // that is not a valid task goes to failed/. It returns false when ctx ended
 // first: the file stays in work/ for the next start.
 func (d *daemon) admit(ctx context.Context, name, job string) bool {
-	path := d.spool.WorkPath(job)
+	path := d.spool.workPath(job)
 	info, err := os.Lstat(path)
 	if err != nil {
 		d.log.Error("a claimed file disappeared from work/", zap.String("name", job), zap.Error(err))

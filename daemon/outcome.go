@@ -26,7 +26,7 @@ func (d *daemon) finish(j *job) {
 	}
 	var doneName string
 	err = retryIO(func() error {
-		name, err := d.spool.Answer(j.job, data, picture)
+		name, err := d.spool.writeAnswer(j.job, data, picture)
 		if name != "" { // moved: only its durability is in doubt, and retrying cannot move it again
 			doneName = name
 			if err != nil {
@@ -55,7 +55,7 @@ func (d *daemon) fail(job, name string, cause error) {
 	e := ErrorFile{File: name, Code: code, Message: msg, At: time.Now().UTC()}
 	var failedName string
 	err := retryIO(func() error {
-		name, err := d.spool.Fail(job, e)
+		name, err := d.spool.writeFailure(job, e)
 		if name != "" {
 			failedName = name
 			if err != nil {

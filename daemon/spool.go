@@ -19,7 +19,7 @@ import (
 	"github.com/hrmd/hrmd/internal/atomicfile"
 )
 
-// Spool is the folders a file travels through (DESIGN.md §3):
+// spool is the folders a file travels through (docs/service.md, Where files go):
 //
 //	inbox/  -> work/<instance>/ -> done/ (with its answer in outbox/)
 //	                            -> failed/ (with <name>.error.json)
@@ -28,8 +28,8 @@ import (
 // fsynced and renamed, and the input leaves work/ only after its answer (or
 // its error file) is durable: a crash at any moment loses nothing, and what
 // is in work/<instance>/ at start is taken up again.
-type Spool struct {
-	Inbox, Outbox, Work, Done, Failed string
+type spool struct {
+	inbox, outbox, work, done, failed string
 	workRoot                          string // spool/work, holding every daemon's work/<instance>
 }
 
@@ -50,17 +50,17 @@ func Folders(cfg Config, instance string) []Folder {
 	}
 }
 
-// OpenSpool creates the folders that are missing and checks that each can be
+// openSpool creates the folders that are missing and checks that each can be
 // written, so that a permission problem stops the start with a clear message
 // instead of stranding files later.
-func OpenSpool(cfg Config, instance string) (*Spool, error) {
-	s := &Spool{
-		Inbox:    cfg.Inbox,
-		Outbox:   cfg.Outbox,
-		Work:     filepath.Join(cfg.Spool, "work", instance),
+func openSpool(cfg Config, instance string) (*spool, error) {
+	s := &spool{
+		inbox:    cfg.Inbox,
+		outbox:   cfg.Outbox,
+		work:     filepath.Join(cfg.Spool, "work", instance),
 		workRoot: filepath.Join(cfg.Spool, "work"),
-		Done:     filepath.Join(cfg.Spool, "done"),
-		Failed:   filepath.Join(cfg.Spool, "failed"),
+		done:     filepath.Join(cfg.Spool, "done"),
+		failed:   filepath.Join(cfg.Spool, "failed"),
 	}
 	for _, f := range Folders(cfg, instance) {
 		if err := os.MkdirAll(f.Dir, 0o755); err != nil {
@@ -72,7 +72,7 @@ func OpenSpool(cfg Config, instance string) (*Spool, error) {
 				f.Key, f.Dir, unwrapPath(err), f.Key)}
 		}
 	}
-	if err := CheckSameFilesystem(cfg, s.Inbox, s.Work); err != nil {
+	if err := CheckSameFilesystem(cfg, s.inbox, s.work); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -124,8 +124,8 @@ func unwrapPath(err error) error {
 // AnswerName is the outbox file that answers job: <name>.json.
 func AnswerName(job string) string { return strings.TrimSuffix(job, ".json") + ".json" }
 
-// PictureName is the name of a job's picture in the outbox (answers.png).
-func PictureName(job string) string { return strings.TrimSuffix(job, ".json") + ".png" }
+// pictureName is the name of a job's picture in the outbox (answers.png).
+func pictureName(job string) string { return strings.TrimSuffix(job, ".json") + ".png" }
 
 // jobName is the n-th candidate name for a file dropped as name: the name
 // itself, then <stem>.1.json, <stem>.2.json, ...
@@ -148,14 +148,14 @@ func exists(path string) bool {
 // name itself, or the other spelling answered by the same outbox file ("t"
 // and "t.json" both answer as t.json), in any daemon's work/, in done/,
 // failed/, or as an answer in outbox/.
-func (s *Spool) taken(job string) bool {
+func (s *spool) taken(job string) bool {
 	answer := AnswerName(job)
-	if exists(filepath.Join(s.Outbox, answer)) {
+	if exists(filepath.Join(s.outbox, answer)) {
 		return true
 	}
 	instances, _ := os.ReadDir(s.workRoot)
 	for _, name := range []string{strings.TrimSuffix(answer, ".json"), answer} {
-		if exists(filepath.Join(s.Done, name)) || exists(filepath.Join(s.Failed, name)) {
+		if exists(filepath.Join(s.done, name)) || exists(filepath.Join(s.failed, name)) {
 			return true
 		}
 		for _, inst := range instances {
@@ -167,18 +167,18 @@ func (s *Spool) taken(job string) bool {
 	return false
 }
 
-// Claim moves inbox/name into work/ and returns its job name: the name
+// claim moves inbox/name into work/ and returns its job name: the name
 // itself, or with a suffix when an earlier file of that name is still in
 // work/, done/, failed/ or outbox/, so that nothing is ever overwritten.
 // When the move happened but could not be made durable, it returns the job
 // name and the error: the file is in work/ either way.
-func (s *Spool) Claim(name string) (string, error) {
+func (s *spool) claim(name string) (string, error) {
 	for n := 0; ; n++ {
 		job := jobName(name, n)
 		if s.taken(job) {
 			continue
 		}
-		err := renameNoReplace(filepath.Join(s.Inbox, name), filepath.Join(s.Work, job))
+		err := renameNoReplace(filepath.Join(s.inbox, name), filepath.Join(s.work, job))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return "", errGone
@@ -187,18 +187,18 @@ func (s *Spool) Claim(name string) (string, error) {
 		case err != nil:
 			return "", fmt.Errorf("claim %s: %w", name, err)
 		}
-		if err := atomicfile.SyncDirs(s.Work, s.Inbox); err != nil {
+		if err := atomicfile.SyncDirs(s.work, s.inbox); err != nil {
 			return job, fmt.Errorf("claimed %s as %s, but the move may not survive a power cut: %w", name, job, err)
 		}
 		return job, nil
 	}
 }
 
-// Pending lists the jobs an earlier run left in work/, oldest first.
-func (s *Spool) Pending() ([]string, error) {
-	entries, err := os.ReadDir(s.Work)
+// pending lists the jobs an earlier run left in work/, oldest first.
+func (s *spool) pending() ([]string, error) {
+	entries, err := os.ReadDir(s.work)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", s.Work, err)
+		return nil, fmt.Errorf("list %s: %w", s.work, err)
 	}
 	type job struct {
 		name string
@@ -223,22 +223,22 @@ func (s *Spool) Pending() ([]string, error) {
 	return names, nil
 }
 
-// WorkPath is where a claimed job's input is.
-func (s *Spool) WorkPath(job string) string { return filepath.Join(s.Work, job) }
+// workPath is where a claimed job's input is.
+func (s *spool) workPath(job string) string { return filepath.Join(s.work, job) }
 
-// Answer makes the answer durable in the outbox, then moves the input to
+// writeAnswer makes the answer durable in the outbox, then moves the input to
 // done/. It returns the input's name in done/. A picture (answers.png) is
 // written first, so that it is there once the answer appears.
-func (s *Spool) Answer(job string, answer, picture []byte) (string, error) {
+func (s *spool) writeAnswer(job string, answer, picture []byte) (string, error) {
 	if picture != nil {
-		if err := atomicfile.Write(s.Outbox, PictureName(job), picture); err != nil {
+		if err := atomicfile.Write(s.outbox, pictureName(job), picture); err != nil {
 			return "", err
 		}
 	}
-	if err := atomicfile.Write(s.Outbox, AnswerName(job), answer); err != nil {
+	if err := atomicfile.Write(s.outbox, AnswerName(job), answer); err != nil {
 		return "", err
 	}
-	return s.retire(job, s.Done)
+	return s.retire(job, s.done)
 }
 
 // ErrorFile is failed/<job>.error.json.
@@ -249,33 +249,33 @@ type ErrorFile struct {
 	At      time.Time `json:"at"`
 }
 
-// Fail writes failed/<job>.error.json, then moves the input to failed/. It
+// writeFailure writes failed/<job>.error.json, then moves the input to failed/. It
 // returns the input's name in failed/.
-func (s *Spool) Fail(job string, e ErrorFile) (string, error) {
+func (s *spool) writeFailure(job string, e ErrorFile) (string, error) {
 	data, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return "", err
 	}
-	if err := atomicfile.Write(s.Failed, job+".error.json", append(data, '\n')); err != nil {
+	if err := atomicfile.Write(s.failed, job+".error.json", append(data, '\n')); err != nil {
 		return "", err
 	}
-	return s.retire(job, s.Failed)
+	return s.retire(job, s.failed)
 }
 
 // retire moves work/job into dir without replacing anything there (another
 // daemon sharing the spool may have used the name), then syncs both folders.
 // A name is returned whenever the move happened, even if the sync failed.
-func (s *Spool) retire(job, dir string) (string, error) {
+func (s *spool) retire(job, dir string) (string, error) {
 	for n := 0; ; n++ {
 		name := jobName(job, n)
-		err := renameNoReplace(filepath.Join(s.Work, job), filepath.Join(dir, name))
+		err := renameNoReplace(filepath.Join(s.work, job), filepath.Join(dir, name))
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("move %s to %s: %w", job, dir, err)
 		}
-		if err := atomicfile.SyncDirs(dir, s.Work); err != nil {
+		if err := atomicfile.SyncDirs(dir, s.work); err != nil {
 			return name, fmt.Errorf("moved %s to %s, but the move may not survive a power cut: %w", job, dir, err)
 		}
 		return name, nil
@@ -303,12 +303,12 @@ func renameNoReplace(old, new string) error {
 	return nil
 }
 
-// RemoveTemporaries deletes the temporary files of writes that a crash
+// removeTemporaries deletes the temporary files of writes that a crash
 // interrupted (atomicfile's hidden temporaries) from the outbox and
 // failed/, and returns how many it removed. Only hrmd writes such names.
-func (s *Spool) RemoveTemporaries() int {
+func (s *spool) removeTemporaries() int {
 	n := 0
-	for _, dir := range []string{s.Outbox, s.Failed} {
+	for _, dir := range []string{s.outbox, s.failed} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if atomicfile.IsTemporary(e.Name()) && os.Remove(filepath.Join(dir, e.Name())) == nil {

@@ -11,12 +11,12 @@ import (
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
-func openTestSpool(t *testing.T) *Spool {
+func openTestSpool(t *testing.T) *spool {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "in"), filepath.Join(dir, "out"), filepath.Join(dir, "spool")
-	s, err := OpenSpool(cfg, "a")
+	s, err := openSpool(cfg, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,48 +34,48 @@ func touch(t *testing.T, path, content string) {
 // anywhere in the spool gets a suffix; nothing is overwritten.
 func TestSpoolClaimNeverOverwrites(t *testing.T) {
 	s := openTestSpool(t)
-	touch(t, filepath.Join(s.Inbox, "t.json"), "1")
-	job, err := s.Claim("t.json")
+	touch(t, filepath.Join(s.inbox, "t.json"), "1")
+	job, err := s.claim("t.json")
 	if err != nil || job != "t.json" {
 		t.Fatalf("first claim: %q %v", job, err)
 	}
-	touch(t, filepath.Join(s.Inbox, "t.json"), "2") // while the first is in work/
-	if job, err = s.Claim("t.json"); err != nil || job != "t.1.json" {
+	touch(t, filepath.Join(s.inbox, "t.json"), "2") // while the first is in work/
+	if job, err = s.claim("t.json"); err != nil || job != "t.1.json" {
 		t.Fatalf("second claim: %q %v", job, err)
 	}
-	if done, err := s.Answer("t.json", []byte("answer 1"), nil); err != nil || done != "t.json" {
+	if done, err := s.writeAnswer("t.json", []byte("answer 1"), nil); err != nil || done != "t.json" {
 		t.Fatalf("answer: %q %v", done, err)
 	}
-	touch(t, filepath.Join(s.Inbox, "t.json"), "3") // the first is in done/ with its answer
-	if job, err = s.Claim("t.json"); err != nil || job != "t.2.json" {
+	touch(t, filepath.Join(s.inbox, "t.json"), "3") // the first is in done/ with its answer
+	if job, err = s.claim("t.json"); err != nil || job != "t.2.json" {
 		t.Fatalf("third claim: %q %v", job, err)
 	}
-	if _, err := s.Fail("t.1.json", ErrorFile{File: "t.json", Code: "x"}); err != nil {
+	if _, err := s.writeFailure("t.1.json", ErrorFile{File: "t.json", Code: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Answer("t.2.json", []byte("answer 3"), nil); err != nil {
+	if _, err := s.writeAnswer("t.2.json", []byte("answer 3"), nil); err != nil {
 		t.Fatal(err)
 	}
 	for dir, want := range map[string][]string{
-		s.Inbox: nil, s.Work: nil,
-		s.Done:   {"t.2.json", "t.json"},
-		s.Failed: {"t.1.json", "t.1.json.error.json"},
-		s.Outbox: {"t.2.json", "t.json"},
+		s.inbox: nil, s.work: nil,
+		s.done:   {"t.2.json", "t.json"},
+		s.failed: {"t.1.json", "t.1.json.error.json"},
+		s.outbox: {"t.2.json", "t.json"},
 	} {
 		if got := testenv.Names(dir); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", dir, got, want)
 		}
 	}
 	for name, want := range map[string]string{"t.json": "1", "t.1.json": "2", "t.2.json": "3"} {
-		dir := s.Done
+		dir := s.done
 		if name == "t.1.json" {
-			dir = s.Failed
+			dir = s.failed
 		}
 		if data, _ := os.ReadFile(filepath.Join(dir, name)); string(data) != want {
 			t.Errorf("%s holds %q, want %q", name, data, want)
 		}
 	}
-	if _, err := s.Claim("gone.json"); !errors.Is(err, errGone) {
+	if _, err := s.claim("gone.json"); !errors.Is(err, errGone) {
 		t.Errorf("claim of a missing file: %v", err)
 	}
 }
@@ -109,7 +109,7 @@ func TestOpenSpoolErrors(t *testing.T) {
 	touch(t, blocker, "")
 	cfg := DefaultConfig()
 	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(blocker, "in"), filepath.Join(dir, "out"), filepath.Join(dir, "spool")
-	if _, err := OpenSpool(cfg, "a"); err == nil || !strings.Contains(err.Error(), "inbox: cannot create "+cfg.Inbox) {
+	if _, err := openSpool(cfg, "a"); err == nil || !strings.Contains(err.Error(), "inbox: cannot create "+cfg.Inbox) {
 		t.Errorf("inbox under a file: %v", err)
 	}
 }
@@ -117,23 +117,23 @@ func TestOpenSpoolErrors(t *testing.T) {
 func TestSpoolRemoveTemporaries(t *testing.T) {
 	s := openTestSpool(t)
 	for _, name := range []string{".t.json.0123456789ab.tmp", ".t.json.error.json.a1b2c3d4e5f6.tmp"} {
-		dir := s.Outbox
+		dir := s.outbox
 		if strings.Contains(name, "error") {
-			dir = s.Failed
+			dir = s.failed
 		}
 		touch(t, filepath.Join(dir, name), "half")
 	}
 	keep := []string{".hidden.tmp", "answer.json", ".x.json.nothex12char.tmp"}
 	for _, name := range keep {
-		touch(t, filepath.Join(s.Outbox, name), "mine")
+		touch(t, filepath.Join(s.outbox, name), "mine")
 	}
-	if n := s.RemoveTemporaries(); n != 2 {
+	if n := s.removeTemporaries(); n != 2 {
 		t.Errorf("removed %d, want 2", n)
 	}
-	if got := testenv.Names(s.Outbox); !slices.Equal(got, []string{".hidden.tmp", ".x.json.nothex12char.tmp", "answer.json"}) {
+	if got := testenv.Names(s.outbox); !slices.Equal(got, []string{".hidden.tmp", ".x.json.nothex12char.tmp", "answer.json"}) {
 		t.Errorf("outbox now %v", got)
 	}
-	if got := testenv.Names(s.Failed); len(got) != 0 {
+	if got := testenv.Names(s.failed); len(got) != 0 {
 		t.Errorf("failed/ now %v", got)
 	}
 }
@@ -142,23 +142,23 @@ func TestSpoolRemoveTemporaries(t *testing.T) {
 // work/, count as taken.
 func TestSpoolClaimAvoidsSharedAnswerNames(t *testing.T) {
 	s := openTestSpool(t)
-	touch(t, filepath.Join(s.Inbox, "foo"), "1")
-	touch(t, filepath.Join(s.Inbox, "foo.json"), "2")
-	a, err1 := s.Claim("foo")
-	b, err2 := s.Claim("foo.json")
+	touch(t, filepath.Join(s.inbox, "foo"), "1")
+	touch(t, filepath.Join(s.inbox, "foo.json"), "2")
+	a, err1 := s.claim("foo")
+	b, err2 := s.claim("foo.json")
 	if err := errors.Join(err1, err2); err != nil {
 		t.Fatal(err)
 	}
 	if AnswerName(a) == AnswerName(b) {
 		t.Errorf("%s and %s would both be answered as %s", a, b, AnswerName(a))
 	}
-	other := filepath.Join(filepath.Dir(s.Work), "b")
+	other := filepath.Join(filepath.Dir(s.work), "b")
 	if err := os.MkdirAll(other, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	touch(t, filepath.Join(other, "x.json"), "daemon b's")
-	touch(t, filepath.Join(s.Inbox, "x.json"), "ours")
-	if job, err := s.Claim("x.json"); err != nil || job != "x.1.json" {
+	touch(t, filepath.Join(s.inbox, "x.json"), "ours")
+	if job, err := s.claim("x.json"); err != nil || job != "x.1.json" {
 		t.Errorf("claim beside another daemon's x.json: %q %v", job, err)
 	}
 }

@@ -31,7 +31,7 @@ const (
 	RuleFixed     = "fixed"     // always run max_cycles
 )
 
-// Manifest is hrm.yaml (DESIGN.md §2).
+// Manifest is hrm.yaml (docs/models.md, The model bundle).
 type Manifest struct {
 	Format   string `yaml:"format"`
 	Name     string `yaml:"name"`

@@ -6,7 +6,7 @@ import (
 	"math"
 )
 
-// Answer is the answer to one test input (DESIGN.md §4).
+// Answer is the answer to one test input (docs/answers.md).
 type Answer struct {
 	// Attempt1 and Attempt2 follow the ARC Prize submission convention. With
 	// one prediction (no test-time augmentation) both hold it.

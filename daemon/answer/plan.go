@@ -63,8 +63,8 @@ func Plan(task puzzles.Task, prefix string, side int, opts Options) ([]Row, erro
 	return rows, nil
 }
 
-// Grid is the row's input grid, in its variant's frame.
-func (r Row) Grid(task puzzles.Task) puzzles.Grid {
+// grid is the row's input grid, in its variant's frame.
+func (r Row) grid(task puzzles.Task) puzzles.Grid {
 	if r.Test {
 		return r.Aug.Apply(task.Test[r.Index].Input)
 	}
@@ -77,7 +77,7 @@ func Encode(b *engine.Bundle, task puzzles.Task, rows []Row) [][]int64 {
 	out := make([][]int64, len(rows))
 	for i, r := range rows {
 		out[i] = make([]int64, side*side)
-		b.Encoding.Encode(r.Grid(task), side, out[i])
+		b.Encoding.Encode(r.grid(task), side, out[i])
 	}
 	return out
 }
