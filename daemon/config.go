@@ -141,7 +141,7 @@ func LoadConfig(path string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file, all defaults
 		return cfg, &answer.Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return cfg, &answer.Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	return cfg, nil
@@ -174,8 +174,8 @@ func (c Config) AnswerOptions(run engine.RunOptions) answer.Options {
 	return answer.Options{DemoCheck: c.Inference.DemoCheck, Augmentations: c.Inference.Augmentations, Trace: run.Trace != ""}
 }
 
-// Validate checks every key; each message names it.
-func (c Config) Validate() error {
+// validate checks every key; each message names it.
+func (c Config) validate() error {
 	for _, f := range []struct{ key, value string }{
 		{"inbox", c.Inbox}, {"outbox", c.Outbox}, {"spool", c.Spool}, {"model", c.Model},
 	} {

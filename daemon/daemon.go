@@ -67,6 +67,9 @@ type daemon struct {
 // flight (for at most ShutdownTimeout) and return nil. What keeps it from
 // starting is returned with a stable code (answer.Code).
 func Run(opts Options) error {
+	if err := CheckInstance(opts.Instance); err != nil {
+		return err
+	}
 	log, level := newLogger(opts.Config.Log, opts.Log)
 	defer log.Sync()
 	d := &daemon{
@@ -74,7 +77,8 @@ func Run(opts Options) error {
 		notify: notifier{log: log}, metrics: newMetrics(),
 		maxFileBytes: opts.Config.Watch.MaxFileBytes, settle: time.Duration(opts.Config.Watch.SettleMS) * time.Millisecond,
 		queue: make(chan *job, 64),
-		// Unbuffered: a reload returns once the worker has the new settings.
+		// Unbuffered: the supervisor knows when the worker has taken new
+		// settings, and closes none it still holds.
 		updates: make(chan *settings),
 	}
 	return d.run()
@@ -190,6 +194,7 @@ func (s *supervisor) loop() error {
 		case <-status.C:
 			s.d.updateStatus()
 		case <-s.workerDone:
+			s.d.loadingAtExit = s.reloads != nil
 			return errors.New("the worker stopped unexpectedly")
 		case hand <- s.pending:
 			s.handed, s.pending = s.pending, nil
@@ -218,18 +223,25 @@ func (s *supervisor) startReload() {
 
 // reloaded applies a finished reload: its settings wait for the worker.
 func (s *supervisor) reloaded(r reloadResult) {
-	s.reloads = nil
-	if r.err == nil {
-		if s.pending != nil && s.pending.model != s.handed.model && s.pending.model != r.next.model {
-			s.pending.model.model.Close() // superseded before the worker took it
-		}
-		s.pending = r.next
-	}
+	s.take(r)
 	s.d.finishReload(r)
 	if s.reloadAgain {
 		s.reloadAgain = false
 		s.startReload()
 	}
+}
+
+// take makes a finished reload's settings the ones the worker gets next,
+// closing the model of any it supersedes before the worker took them.
+func (s *supervisor) take(r reloadResult) {
+	s.reloads = nil
+	if r.err != nil {
+		return
+	}
+	if s.pending != nil && s.pending.model != s.handed.model && s.pending.model != r.next.model {
+		s.pending.model.model.Close()
+	}
+	s.pending = r.next
 }
 
 // shutdown stops taking files, lets the worker finish the batch in flight
@@ -252,6 +264,11 @@ func (s *supervisor) shutdown(sig os.Signal) error {
 	<-s.workerDone
 	timer.Stop()
 	s.wg.Wait()
+	select {
+	case r := <-s.reloads: // finished, not yet taken: its model is closed below
+		s.take(r)
+	default:
+	}
 	if s.pending != nil && s.pending.model != s.handed.model {
 		s.pending.model.model.Close()
 	}

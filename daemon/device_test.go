@@ -45,7 +45,12 @@ func setTemperatures(t *testing.T, root string, celsius map[string]int) {
 		if c, ok := celsius[strings.TrimSpace(string(typ))]; ok {
 			milli, found = c*1000, found+1
 		}
-		if err := os.WriteFile(filepath.Join(z, "temp"), []byte(strconv.Itoa(milli)+"\n"), 0o644); err != nil {
+		// Written whole and renamed: a poll never reads half a number.
+		tmp := filepath.Join(z, ".temp")
+		if err := os.WriteFile(tmp, []byte(strconv.Itoa(milli)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(z, "temp")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -73,7 +78,7 @@ func TestRunThermalBackPressure(t *testing.T) {
 	leftover, name := "007bbfb7.json", "00d62c1b.json"
 	testenv.WriteFile(t, s.work, leftover, string(task[leftover]))
 	p := s.start()
-	started := p.waitLog("hrmd starting", 1, 30*time.Second)
+	started := p.waitLog("hrmd starting", 1, 60*time.Second)
 	if dev, _ := started["device"].(string); !strings.Contains(dev, "Jetson Orin Nano") || !strings.Contains(dev, "JetPack 6") {
 		t.Errorf("start log device %q, want the Orin Nano with its JetPack", dev)
 	}
@@ -81,9 +86,9 @@ func TestRunThermalBackPressure(t *testing.T) {
 	if hot["zone"] != "cpu-thermal" || hot["celsius"] != "95.0" {
 		t.Errorf("pause logged %v, want zone cpu-thermal at 95.0", hot)
 	}
-	p.waitLog("too hot: no new batch until it cools down; claimed files wait in work/", 1, 30*time.Second)
+	p.waitLog("too hot: no new batch until it cools down; claimed files wait in work/", 1, 60*time.Second)
 	s.drop(name, task[name])
-	p.waitLog("too hot: the file waits in the inbox", 1, 30*time.Second)
+	p.waitLog("too hot: the file waits in the inbox", 1, 60*time.Second)
 	held := func(when string) {
 		t.Helper()
 		if !slices.Contains(testenv.Names(s.inbox), name) || !slices.Contains(testenv.Names(s.work), leftover) || len(testenv.Names(s.outbox)) != 0 {
@@ -104,18 +109,18 @@ func TestRunThermalBackPressure(t *testing.T) {
 	// Between resume_c and pause_c it stays paused (hysteresis): read, and
 	// read once more, at 85 °C.
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 85})
-	testenv.WaitFor(t, 30*time.Second, "a reading of 85 °C", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "a reading of 85 °C", func() bool {
 		return p.metric(`hrmd_temperature_celsius{type="cpu-thermal",zone="thermal_zone0"}`) == "85"
 	})
 	// cv0 is not watched: a marker that shows the next reading was taken.
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 85, "cv0-thermal": 41})
-	testenv.WaitFor(t, 30*time.Second, "the next reading", func() bool {
+	testenv.WaitFor(t, 60*time.Second, "the next reading", func() bool {
 		return p.metric(`hrmd_temperature_celsius{type="cv0-thermal",zone="thermal_zone2"}`) == "41"
 	})
 	held("at 85 °C")
 
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 75})
-	cool := p.waitLog("cooled down: taking files again", 1, 30*time.Second)
+	cool := p.waitLog("cooled down: taking files again", 1, 60*time.Second)
 	if cool["celsius"] != "75.0" {
 		t.Errorf("resume logged %v, want 75.0", cool)
 	}
@@ -147,11 +152,11 @@ func TestRunThermalBackPressure(t *testing.T) {
 func TestRunProviderFallback(t *testing.T) {
 	s := newSpool(t, func(c *daemon.Config) { c.ONNXRuntime.Providers = []string{"tensorrt", "cpu"} })
 	p := s.start()
-	skipped := p.waitLog("execution provider unavailable, falling back", 1, 30*time.Second)
+	skipped := p.waitLog("execution provider unavailable, falling back", 1, 60*time.Second)
 	if skipped["provider"] != "tensorrt" || !strings.Contains(skipped["reason"].(string), "Failed to load") {
 		t.Errorf("fallback logged %v; want provider tensorrt with onnxruntime's reason", skipped)
 	}
-	if ready := p.waitLog("ready", 1, 30*time.Second); ready["provider"] != "CPUExecutionProvider" {
+	if ready := p.waitLog("ready", 1, 60*time.Second); ready["provider"] != "CPUExecutionProvider" {
 		t.Errorf("ready on %v, want CPUExecutionProvider", ready["provider"])
 	}
 	p.signal(syscall.SIGTERM)

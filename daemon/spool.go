@@ -69,7 +69,7 @@ func openSpool(cfg Config, instance string) (*spool, error) {
 		}
 		if err := CheckWritable(f.Dir); err != nil {
 			return nil, &answer.Error{Code: CodeSpool, Err: err, Message: fmt.Sprintf("%s: %s is not writable: %v; let the hrmd user write to it, or set %s in hrmd.yaml",
-				f.Key, f.Dir, unwrapPath(err), f.Key)}
+				f.Key, f.Dir, err, f.Key)}
 		}
 	}
 	if err := CheckSameFilesystem(cfg, s.inbox, s.work); err != nil {
@@ -78,14 +78,44 @@ func openSpool(cfg Config, instance string) (*spool, error) {
 	return s, nil
 }
 
-// CheckWritable checks that this user can create (and remove) a file in dir.
+// CheckWritable checks that this user can create a file in dir.
 func CheckWritable(dir string) error {
 	f, err := os.CreateTemp(dir, ".hrmd-probe-*")
 	if err != nil {
-		return err
+		return unwrapPath(err)
 	}
 	f.Close()
-	return os.Remove(f.Name())
+	os.Remove(f.Name())
+	return nil
+}
+
+// CheckFolder checks a folder hrmd would write before it exists: at is dir
+// itself, or the nearest parent that exists (where it would be created), ""
+// when there is none; err says why at is no use (not a folder, not
+// writable by this user).
+func CheckFolder(dir string) (at string, err error) {
+	for p := dir; ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		switch {
+		case err == nil && !info.IsDir():
+			return "", fmt.Errorf("%s is not a folder", p)
+		case err == nil:
+			return p, CheckWritable(p)
+		case !errors.Is(err, fs.ErrNotExist):
+			return "", fmt.Errorf("stat %s: %w", p, unwrapPath(err))
+		case filepath.Dir(p) == p:
+			return "", fmt.Errorf("no part of %s exists", dir)
+		}
+	}
+}
+
+// CheckInstance checks a daemon's instance name, the name of its folder
+// in work/.
+func CheckInstance(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("instance name %q cannot be a folder name; use letters, digits, - and _", name)
+	}
+	return nil
 }
 
 // CheckSameFilesystem checks that cfg's inbox and spool are on one

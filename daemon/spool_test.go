@@ -23,30 +23,23 @@ func openTestSpool(t *testing.T) *spool {
 	return s
 }
 
-func touch(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // The same name dropped again while earlier files of that name are still
 // anywhere in the spool gets a suffix; nothing is overwritten.
 func TestSpoolClaimNeverOverwrites(t *testing.T) {
 	s := openTestSpool(t)
-	touch(t, filepath.Join(s.inbox, "t.json"), "1")
+	testenv.WriteFile(t, s.inbox, "t.json", "1")
 	job, err := s.claim("t.json")
 	if err != nil || job != "t.json" {
 		t.Fatalf("first claim: %q %v", job, err)
 	}
-	touch(t, filepath.Join(s.inbox, "t.json"), "2") // while the first is in work/
+	testenv.WriteFile(t, s.inbox, "t.json", "2") // while the first is in work/
 	if job, err = s.claim("t.json"); err != nil || job != "t.1.json" {
 		t.Fatalf("second claim: %q %v", job, err)
 	}
 	if done, err := s.writeAnswer("t.json", []byte("answer 1"), nil); err != nil || done != "t.json" {
 		t.Fatalf("answer: %q %v", done, err)
 	}
-	touch(t, filepath.Join(s.inbox, "t.json"), "3") // the first is in done/ with its answer
+	testenv.WriteFile(t, s.inbox, "t.json", "3") // the first is in done/ with its answer
 	if job, err = s.claim("t.json"); err != nil || job != "t.2.json" {
 		t.Fatalf("third claim: %q %v", job, err)
 	}
@@ -106,7 +99,7 @@ func TestSpoolNames(t *testing.T) {
 func TestOpenSpoolErrors(t *testing.T) {
 	dir := t.TempDir()
 	blocker := filepath.Join(dir, "file")
-	touch(t, blocker, "")
+	testenv.WriteFile(t, dir, "file", "")
 	cfg := DefaultConfig()
 	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(blocker, "in"), filepath.Join(dir, "out"), filepath.Join(dir, "spool")
 	if _, err := openSpool(cfg, "a"); err == nil || !strings.Contains(err.Error(), "inbox: cannot create "+cfg.Inbox) {
@@ -121,11 +114,11 @@ func TestSpoolRemoveTemporaries(t *testing.T) {
 		if strings.Contains(name, "error") {
 			dir = s.failed
 		}
-		touch(t, filepath.Join(dir, name), "half")
+		testenv.WriteFile(t, dir, name, "half")
 	}
 	keep := []string{".hidden.tmp", "answer.json", ".x.json.nothex12char.tmp"}
 	for _, name := range keep {
-		touch(t, filepath.Join(s.outbox, name), "mine")
+		testenv.WriteFile(t, s.outbox, name, "mine")
 	}
 	if n := s.removeTemporaries(); n != 2 {
 		t.Errorf("removed %d, want 2", n)
@@ -142,8 +135,8 @@ func TestSpoolRemoveTemporaries(t *testing.T) {
 // work/, count as taken.
 func TestSpoolClaimAvoidsSharedAnswerNames(t *testing.T) {
 	s := openTestSpool(t)
-	touch(t, filepath.Join(s.inbox, "foo"), "1")
-	touch(t, filepath.Join(s.inbox, "foo.json"), "2")
+	testenv.WriteFile(t, s.inbox, "foo", "1")
+	testenv.WriteFile(t, s.inbox, "foo.json", "2")
 	a, err1 := s.claim("foo")
 	b, err2 := s.claim("foo.json")
 	if err := errors.Join(err1, err2); err != nil {
@@ -156,9 +149,37 @@ func TestSpoolClaimAvoidsSharedAnswerNames(t *testing.T) {
 	if err := os.MkdirAll(other, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	touch(t, filepath.Join(other, "x.json"), "daemon b's")
-	touch(t, filepath.Join(s.inbox, "x.json"), "ours")
+	testenv.WriteFile(t, other, "x.json", "daemon b's")
+	testenv.WriteFile(t, s.inbox, "x.json", "ours")
 	if job, err := s.claim("x.json"); err != nil || job != "x.1.json" {
 		t.Errorf("claim beside another daemon's x.json: %q %v", job, err)
+	}
+}
+
+// CheckFolder finds where a folder is or would be created, and says when
+// that is no use.
+func TestCheckFolder(t *testing.T) {
+	dir := t.TempDir()
+	testenv.WriteFile(t, dir, "file", "")
+	for _, tt := range []struct {
+		dir, at, err string
+	}{
+		{dir, dir, ""},
+		{filepath.Join(dir, "a", "b"), dir, ""},
+		{filepath.Join(dir, "file"), "", "is not a folder"},
+		{filepath.Join(dir, "file", "x"), "", "not a directory"},
+	} {
+		at, err := CheckFolder(tt.dir)
+		if at != tt.at || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("CheckFolder(%s) = %q, %v; want %q and an error saying %q", tt.dir, at, err, tt.at, tt.err)
+		}
+	}
+}
+
+func TestCheckInstance(t *testing.T) {
+	for name, ok := range map[string]bool{"jetson-1": true, "orin_2": true, "": false, ".": false, "..": false, ".hidden": false, "a/b": false} {
+		if err := CheckInstance(name); (err == nil) != ok {
+			t.Errorf("CheckInstance(%q) = %v", name, err)
+		}
 	}
 }

@@ -39,7 +39,10 @@ func (w *worker) run(stop <-chan struct{}, runCtx context.Context, cur *settings
 	var lastPing time.Time
 	held := false // too hot, and said so
 	for {
-		if ping > 0 && time.Since(lastPing) >= ping {
+		// Half the interval: the ticker's own tick, a hair short of a full
+		// interval after the last ping, must not be skipped, or pings would
+		// come a whole WatchdogSec apart.
+		if ping > 0 && time.Since(lastPing) >= ping/2 {
 			w.d.notify.watchdog()
 			lastPing = time.Now()
 		}

@@ -80,10 +80,10 @@ func (a *assembly) checkDemonstrations() {
 	dc := &puzzles.DemoCheck{}
 	for i, r := range a.results {
 		k := a.rows[i]
-		if k.Test {
+		if k.test {
 			continue
 		}
-		demo := a.task.Train[k.Index]
+		demo := a.task.Train[k.index]
 		got, _, err := a.as.Bundle.Encoding.Decode(r.Tokens, a.side, demo.Input, a.task.Train)
 		dc.Pairs++
 		if err == nil && got.Equal(demo.Output) {
@@ -100,21 +100,21 @@ func (a *assembly) decodeTests() error {
 	a.variants = make([][]variant, len(a.task.Test))
 	for i, r := range a.results {
 		k := a.rows[i]
-		if !k.Test {
+		if !k.test {
 			continue
 		}
 		vt := a.task
-		if k.Variant > 0 {
-			vt = k.Aug.ApplyTask(a.task) // the raw encoding's shape rules read the demonstrations
+		if k.variant > 0 {
+			vt = k.aug.ApplyTask(a.task) // the raw encoding's shape rules read the demonstrations
 		}
-		in := vt.Test[k.Index].Input
+		in := vt.Test[k.index].Input
 		grid, rule, err := a.as.Bundle.Encoding.Decode(r.Tokens, a.side, in, vt.Train)
 		if err != nil {
-			return fmt.Errorf("%s test[%d] (%v): %w", a.task.ID, k.Index, k.Aug, err)
+			return fmt.Errorf("%s test[%d] (%v): %w", a.task.ID, k.index, k.aug, err)
 		}
-		a.variants[k.Index] = append(a.variants[k.Index], variant{k.Aug.Invert(grid), r.Halt})
+		a.variants[k.index] = append(a.variants[k.index], variant{k.aug.Invert(grid), r.Halt})
 		if k.Own() {
-			a.out.Answers[k.Index] = a.answer(r, grid, rule, in)
+			a.out.Answers[k.index] = a.answer(r, grid, rule, in)
 		}
 	}
 	return nil

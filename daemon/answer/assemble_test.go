@@ -34,9 +34,9 @@ func TestAssembleRawVariants(t *testing.T) {
 	for i, r := range rows {
 		// What a model that knows the rule predicts for the variant: the
 		// answer in the variant's frame; variant 5 gets it wrong.
-		answer := r.Aug.Apply(want)
-		if r.Variant == 5 {
-			answer = r.Aug.Apply(puzzles.Grid{{9, 9, 9}, {9, 9, 9}})
+		answer := r.aug.Apply(want)
+		if r.variant == 5 {
+			answer = r.aug.Apply(puzzles.Grid{{9, 9, 9}, {9, 9, 9}})
 		}
 		results[i] = engine.RowResult{Cycles: 3, HaltedBy: "model", Halt: 0.9, Tokens: make([]int64, side*side)}
 		b.Encoding.Encode(answer, side, results[i].Tokens)

@@ -23,17 +23,17 @@ type Options struct {
 // Row is one grid a task runs through the model: a test input (or one of
 // its test-time variants), or a demonstration input when the demo check is on.
 type Row struct {
-	Test  bool
-	Index int // into task.Test or task.Train
-	// Variant is the test-time augmentation: 0 and the identity for the
+	test  bool
+	index int // into task.Test or task.Train
+	// variant is the test-time augmentation: 0 and the identity for the
 	// input itself and for demonstrations.
-	Variant int
-	Aug     puzzles.Augmentation
+	variant int
+	aug     puzzles.Augmentation
 }
 
 // Own reports whether the row is a test input as given, not a variant or a
 // demonstration: its cycles and its trace are the answer's.
-func (r Row) Own() bool { return r.Test && r.Variant == 0 }
+func (r Row) Own() bool { return r.test && r.variant == 0 }
 
 // Plan lists the rows of a task: each test input in order, followed by its
 // variants, then the demonstration inputs (with the demo check) that fit the
@@ -50,13 +50,13 @@ func Plan(task puzzles.Task, prefix string, side int, opts Options) ([]Row, erro
 			return nil, err
 		}
 		for v, a := range augs {
-			rows = append(rows, Row{Test: true, Index: i, Variant: v, Aug: a})
+			rows = append(rows, Row{test: true, index: i, variant: v, aug: a})
 		}
 	}
 	if opts.DemoCheck {
 		for i, p := range task.Train {
 			if puzzles.CheckFits(p.Input, side, "") == nil {
-				rows = append(rows, Row{Index: i, Aug: puzzles.Identity()})
+				rows = append(rows, Row{index: i, aug: puzzles.Identity()})
 			}
 		}
 	}
@@ -65,10 +65,10 @@ func Plan(task puzzles.Task, prefix string, side int, opts Options) ([]Row, erro
 
 // grid is the row's input grid, in its variant's frame.
 func (r Row) grid(task puzzles.Task) puzzles.Grid {
-	if r.Test {
-		return r.Aug.Apply(task.Test[r.Index].Input)
+	if r.test {
+		return r.aug.Apply(task.Test[r.index].Input)
 	}
-	return task.Train[r.Index].Input
+	return task.Train[r.index].Input
 }
 
 // Encode turns a task's rows into the model's tokens.

@@ -21,10 +21,10 @@ func TestPlan(t *testing.T) {
 		var parts []string
 		for _, r := range rows {
 			kind := "train"
-			if r.Test {
+			if r.test {
 				kind = "test"
 			}
-			parts = append(parts, fmt.Sprintf("%s%d/%d", kind, r.Index, r.Variant))
+			parts = append(parts, fmt.Sprintf("%s%d/%d", kind, r.index, r.variant))
 		}
 		return strings.Join(parts, " ")
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 // maxReadmeLines: README.md is the first screen a newcomer reads; the
@@ -23,19 +25,8 @@ const maxReadmeLines = 250
 // together, so that this test does not itself read as pointing there.)
 var forbidden = path.Join("..", "shared")
 
-// repoRoot is the repository's root, found from the test's working folder
-// (go test runs in the package's folder, internal/repocheck).
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("%s is not the repository root (no go.mod): %v", root, err)
-	}
-	return root
-}
+// repoRoot is the repository's root.
+func repoRoot(t *testing.T) string { return testenv.RepoRoot(t) }
 
 func TestReadmeLength(t *testing.T) {
 	for _, p := range checkReadmeLength(repoRoot(t)) {

@@ -72,7 +72,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	defer log.Sync()
 	rt, err := engine.Open(ec, log)
 	if err != nil {
-		d.add(checkFail, "library", answer.Message(err), "install onnxruntime ≥ 1.24 (./build.sh deps on a workstation, or a TensorRT build on a Jetson: README, Deploy to a Jetson) and set onnxruntime.library")
+		d.add(checkFail, "library", answer.Message(err), "install onnxruntime ≥ 1.24 (./build.sh deps on a workstation, or a TensorRT build on a Jetson: docs/jetson.md) and set onnxruntime.library")
 	} else {
 		defer rt.Close()
 		d.add(checkOK, "library", fmt.Sprintf("onnxruntime %s at %s", rt.Version(), rt.LibraryPath()), "")
@@ -189,7 +189,7 @@ func (d *doctor) checkProviders(rt *engine.Runtime, device jetson.Device) {
 			}
 		case p.Name == d.cfg.ONNXRuntime.Require:
 			d.add(checkFail, "provider", fmt.Sprintf("%s unavailable and onnxruntime.require is %s: %s", p.ORTName, p.Name, oneLine(p.Reason)),
-				"install an onnxruntime built with "+p.ORTName+" and its libraries (README, Deploy to a Jetson), or remove onnxruntime.require")
+				"install an onnxruntime built with "+p.ORTName+" and its libraries (docs/jetson.md), or remove onnxruntime.require")
 		default:
 			d.add(checkInfo, "provider", fmt.Sprintf("%s unavailable (skipped): %s", p.ORTName, oneLine(p.Reason)), "")
 		}
@@ -201,7 +201,7 @@ func (d *doctor) checkProviders(rt *engine.Runtime, device jetson.Device) {
 	switch {
 	case first == engine.ProviderCPU && device.Jetson:
 		d.add(checkWarn, "provider", what+" although this is a Jetson: about 10-50x slower than TensorRT",
-			"install a TensorRT-enabled onnxruntime ≥ 1.24 and set onnxruntime.library (README, Deploy to a Jetson)")
+			"install a TensorRT-enabled onnxruntime ≥ 1.24 and set onnxruntime.library (docs/jetson.md)")
 	default:
 		d.add(checkOK, "provider", what, "")
 	}
@@ -261,7 +261,7 @@ func (d *doctor) checkGPULibraries(rt *engine.Runtime) {
 	check(engine.ProviderCUDA, "libcudnn.so*")
 	if len(missing) > 0 {
 		d.add(checkInfo, "gpu library", "not found: "+strings.Join(missing, ", "),
-			"for TensorRT and CUDA: JetPack's CUDA, cuDNN and TensorRT, and an onnxruntime built with them (README, Deploy to a Jetson)")
+			"for TensorRT and CUDA: JetPack's CUDA, cuDNN and TensorRT, and an onnxruntime built with them (docs/jetson.md)")
 	}
 }
 
@@ -328,15 +328,15 @@ func (d *doctor) checkFolders() {
 // checkFolder checks one folder and returns where it is, or the folder it
 // will be created in.
 func (d *doctor) checkFolder(f daemon.Folder) (string, bool) {
-	existing, err := nearestExisting(f.Dir)
-	if err != nil {
+	existing, err := daemon.CheckFolder(f.Dir)
+	if existing == "" {
 		d.add(checkFail, "folder", fmt.Sprintf("%s %s: %v", f.Key, f.Dir, err), "create it, or set "+f.Key+" in hrmd.yaml")
 		return "", false
 	}
-	if err := daemon.CheckWritable(existing); err != nil {
-		what := fmt.Sprintf("%s %s is not writable by this user: %v", f.Key, f.Dir, unwrapPath(err))
+	if err != nil {
+		what := fmt.Sprintf("%s %s is not writable by this user: %v", f.Key, f.Dir, err)
 		if existing != f.Dir {
-			what = fmt.Sprintf("%s %s does not exist and cannot be created in %s: %v", f.Key, f.Dir, existing, unwrapPath(err))
+			what = fmt.Sprintf("%s %s does not exist and cannot be created in %s: %v", f.Key, f.Dir, existing, err)
 		}
 		d.add(checkFail, "folder", what, "chown hrmd:hrmd it (systemd-tmpfiles --create does, with the shipped hrmd.tmpfiles), or set "+f.Key+" in hrmd.yaml")
 		return "", false
@@ -450,8 +450,11 @@ func (d *doctor) checkSandbox() {
 		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 	}
 	problems := 0
-	reported := map[string]bool{} // one line for the spool, not one per part
+	reported := map[string]bool{}
 	for _, f := range d.folders() {
+		if f.Key == "spool" {
+			f.Dir = d.cfg.Spool // its work/, done/ and failed/ are writable with it, or not at all
+		}
 		if reported[f.Key] {
 			continue
 		}
@@ -475,35 +478,6 @@ func (d *doctor) checkSandbox() {
 	if problems == 0 {
 		d.add(checkOK, "sandbox", "the folders are writable inside "+sb.unit+"'s sandbox", "")
 	}
-}
-
-// nearestExisting is dir, or the closest parent that exists (where hrmd
-// would create it).
-func nearestExisting(dir string) (string, error) {
-	for p := dir; ; p = filepath.Dir(p) {
-		info, err := os.Stat(p)
-		if err == nil {
-			if !info.IsDir() {
-				return "", fmt.Errorf("%s is not a folder", p)
-			}
-			return p, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("stat %s: %w", p, unwrapPath(err))
-		}
-		if filepath.Dir(p) == p {
-			return "", fmt.Errorf("no part of %s exists", dir)
-		}
-	}
-}
-
-// unwrapPath drops the *PathError wrapper, whose path the message already names.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // filesystemName names the statfs magic numbers hrmd's folders are likely on.
@@ -607,7 +581,7 @@ func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *engine.Bundle, ec e
 		d.add(checkFail, "input probe", "the model does not run: "+oneLine(answer.Message(err)), "export the bundle again (engine/export/hrm_export.py)")
 	case !invariant:
 		d.add(checkOK, "input probe", fmt.Sprintf("the model's answers depend on its input (%d probe grids, %d answers)", engine.ProbeCount, engine.ProbeCount), "")
-	case d.cfg.Inference.InputInvariant == "refuse":
+	case d.cfg.Inference.InputInvariant == answer.InvariantRefuse:
 		d.add(checkFail, "input probe", fmt.Sprintf("the model gives one identical answer to %d different grids: it ignores its input, and inference.input_invariant is refuse", engine.ProbeCount),
 			"use a model that learnt its task (hrmd eval shows whether it beats the all-zeros baseline)")
 	default:

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/hrmd/hrmd/daemon"
@@ -49,8 +48,8 @@ func instanceName(flagValue string) (string, error) {
 		}
 		name = h
 	}
-	if name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || strings.HasPrefix(name, ".") {
-		return "", usageError("instance name %q cannot be a folder name; use letters, digits, - and _", name)
+	if err := daemon.CheckInstance(name); err != nil {
+		return "", usageError("%v", err)
 	}
 	return name, nil
 }
