@@ -3,7 +3,10 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +38,13 @@ func cpuRuntime(t *testing.T) *engine.Runtime {
 // tinySettings loads the tiny test model for batches of maxBatch.
 func tinySettings(t *testing.T, rt *engine.Runtime, maxBatch int) *settings {
 	t.Helper()
-	b, err := engine.LoadBundle(tinyBundle)
+	return settingsOf(t, rt, tinyBundle, maxBatch, engine.RunOptions{Halting: engine.HaltConverged, MaxCycles: 4})
+}
+
+// settingsOf loads the bundle at dir for batches of maxBatch, to run with run.
+func settingsOf(t *testing.T, rt *engine.Runtime, dir string, maxBatch int, run engine.RunOptions) *settings {
+	t.Helper()
+	b, err := engine.LoadBundle(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +53,7 @@ func tinySettings(t *testing.T, rt *engine.Runtime, maxBatch int) *settings {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return &settings{model: &loadedModel{model: m, as: answer.NewAssembler(m, "test", false)},
-		run: engine.RunOptions{Halting: engine.HaltConverged, MaxCycles: 4}, maxBatch: maxBatch}
+	return &settings{model: &loadedModel{model: m, as: answer.NewAssembler(m, "test", false)}, run: run, maxBatch: maxBatch}
 }
 
 // testJob is a claimed file of one task with tests test inputs (n x n grids
@@ -123,9 +131,15 @@ func TestBatcherBatchesAcrossFiles(t *testing.T) {
 	if done := b.finished(); len(done) != 1 || done[0] != three || len(b.pending) != 0 {
 		t.Fatalf("after the second batch: finished %d, pending %d", len(done), len(b.pending))
 	}
-	// Each file's answer is the one it gets alone.
+	sameAsAlone(t, s, a, two, three)
+}
+
+// sameAsAlone checks that each finished job's answer is the one its file
+// gets when solved alone.
+func sameAsAlone(t *testing.T, s *settings, jobs ...*job) {
+	t.Helper()
 	solver := &answer.Solver{Model: s.model.model, Assembler: s.model.as, Run: s.run}
-	for _, j := range []*job{a, two, three} {
+	for _, j := range jobs {
 		data, _, err := j.answer()
 		if err != nil {
 			t.Fatal(err)
@@ -142,6 +156,62 @@ func TestBatcherBatchesAcrossFiles(t *testing.T) {
 			t.Errorf("%s batched:\n%s\nalone:\n%s", j.name, data, want)
 		}
 	}
+}
+
+// Rows of one batch halt after different cycles: each halted row leaves the
+// batch inside the engine while the others go on, and every file still gets
+// its own rows' results. (The tiny model's halting threshold is set between
+// its halt values on the golden ARC inputs, so that some rows stop early.)
+func TestBatcherRowsHaltApart(t *testing.T) {
+	g := testenv.ReadGolden(t, tinyBundle)
+	var halts []float64
+	for _, c := range g.Cases {
+		for _, cy := range c.Cycles[1:] {
+			halts = append(halts, cy.Halt)
+		}
+	}
+	slices.Sort(halts)
+	threshold := (halts[len(halts)*3/4] + halts[len(halts)*3/4+1]) / 2
+	dir := testenv.CopyDir(t, tinyBundle)
+	manifest := filepath.Join(dir, "hrm.yaml")
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), "threshold: 0.9", "threshold: "+strconv.FormatFloat(threshold, 'g', -1, 64), 1)
+	if err := os.WriteFile(manifest, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := settingsOf(t, cpuRuntime(t), dir, len(g.Cases), engine.RunOptions{})
+	b := &batcher{cur: s}
+	var jobs []*job
+	for _, c := range g.Cases {
+		path := c.TaskFile(testenv.ARCDir(t))
+		file, err := puzzles.ReadFile(path, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file.Tasks[0].Test = file.Tasks[0].Test[:1] // the golden case's input
+		j := newJob(filepath.Base(path), filepath.Base(path), file)
+		jobs = append(jobs, j)
+		b.add(j)
+	}
+	batch, _ := b.take()
+	if len(batch) != len(jobs) {
+		t.Fatalf("a batch of %d rows for %d one-row files", len(batch), len(jobs))
+	}
+	runAndRecord(t, s, batch)
+	cycles := map[int]bool{}
+	for _, j := range jobs {
+		cycles[j.results[0].Cycles] = true
+	}
+	if len(cycles) < 2 {
+		t.Fatalf("threshold %g: every row halted after the same number of cycles %v; the test needs rows that halt apart", threshold, cycles)
+	}
+	if done := b.finished(); len(done) != len(jobs) {
+		t.Fatalf("%d of %d files finished", len(done), len(jobs))
+	}
+	sameAsAlone(t, s, jobs...)
 }
 
 // A file whose test input does not fit the model fails at planning, leaves
