@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -164,24 +163,9 @@ func sameAsAlone(t *testing.T, s *settings, jobs ...*job) {
 // its halt values on the golden ARC inputs, so that some rows stop early.)
 func TestBatcherRowsHaltApart(t *testing.T) {
 	g := testenv.ReadGolden(t, tinyBundle)
-	var halts []float64
-	for _, c := range g.Cases {
-		for _, cy := range c.Cycles[1:] {
-			halts = append(halts, cy.Halt)
-		}
-	}
-	slices.Sort(halts)
-	threshold := (halts[len(halts)*3/4] + halts[len(halts)*3/4+1]) / 2
+	threshold := g.SplittingThreshold()
 	dir := testenv.CopyDir(t, tinyBundle)
-	manifest := filepath.Join(dir, "hrm.yaml")
-	data, err := os.ReadFile(manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edited := strings.Replace(string(data), "threshold: 0.9", "threshold: "+strconv.FormatFloat(threshold, 'g', -1, 64), 1)
-	if err := os.WriteFile(manifest, []byte(edited), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.ReplaceInFile(t, filepath.Join(dir, "hrm.yaml"), "threshold: 0.9", "threshold: "+strconv.FormatFloat(threshold, 'g', -1, 64))
 	s := settingsOf(t, cpuRuntime(t), dir, len(g.Cases), engine.RunOptions{})
 	b := &batcher{cur: s}
 	var jobs []*job

@@ -2,10 +2,11 @@ package engine
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 func TestLoadBundle(t *testing.T) {
@@ -79,17 +80,7 @@ func TestLoadBundleNotABundle(t *testing.T) {
 
 func setManifestField(t testing.TB, dir, old, new string) {
 	t.Helper()
-	path := filepath.Join(dir, "hrm.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("hrm.yaml has no %q", old)
-	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.ReplaceInFile(t, filepath.Join(dir, "hrm.yaml"), old, new)
 }
 
 func TestFLOPsPerCycle(t *testing.T) {

@@ -161,14 +161,7 @@ func expectedHalt(c testenv.GoldenCase, threshold float64, minCycles, maxCycles 
 func TestPerRowHalting(t *testing.T) {
 	g := testenv.ReadGolden(t, fixtureDir)
 	// A threshold between the golden halt values makes some rows stop early.
-	var halts []float64
-	for _, c := range g.Cases {
-		for _, cy := range c.Cycles[1:] {
-			halts = append(halts, cy.Halt)
-		}
-	}
-	slices.Sort(halts)
-	threshold := (halts[len(halts)*3/4] + halts[len(halts)*3/4+1]) / 2
+	threshold := g.SplittingThreshold()
 	dir := copyBundle(t)
 	setManifestField(t, dir, "threshold: 0.9", "threshold: "+strconv.FormatFloat(threshold, 'g', -1, 64))
 

@@ -97,3 +97,19 @@ func ARCTasks(t testing.TB, n int) map[string][]byte {
 	}
 	return out
 }
+
+// ReplaceInFile replaces the first old in the file at path by new; a file
+// without old fails the test.
+func ReplaceInFile(t testing.TB, path, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s has no %q", path, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

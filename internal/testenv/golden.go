@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -59,4 +60,18 @@ func ReadGolden(t testing.TB, dir string) Golden {
 		t.Fatalf("%s: format %q with %d cases; want hrmd-golden/1 with at least one (./build.sh fixtures writes it)", path, g.Format, len(g.Cases))
 	}
 	return g
+}
+
+// SplittingThreshold is a halting threshold between the golden halt values
+// (above three quarters of them): with it some rows halt early and others
+// run on, so one batch holds rows that halt apart.
+func (g Golden) SplittingThreshold() float64 {
+	var halts []float64
+	for _, c := range g.Cases {
+		for _, cy := range c.Cycles[1:] {
+			halts = append(halts, cy.Halt)
+		}
+	}
+	slices.Sort(halts)
+	return (halts[len(halts)*3/4] + halts[len(halts)*3/4+1]) / 2
 }
