@@ -450,13 +450,14 @@ func (d *doctor) checkSandbox() {
 		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 	}
 	problems := 0
-	reported := map[string]bool{}
+	checked := map[string]bool{} // one check per key
 	for _, f := range d.folders() {
+		if checked[f.Key] {
+			continue
+		}
+		checked[f.Key] = true
 		if f.Key == "spool" {
 			f.Dir = d.cfg.Spool // its work/, done/ and failed/ are writable with it, or not at all
-		}
-		if reported[f.Key] {
-			continue
 		}
 		switch {
 		case sb.protectHome && below(f.Dir, "/home"):
@@ -472,7 +473,6 @@ func (d *doctor) checkSandbox() {
 		default:
 			continue
 		}
-		reported[f.Key] = true
 		problems++
 	}
 	if problems == 0 {
