@@ -27,6 +27,7 @@ type Options struct {
 	Config          Config // as loaded from ConfigPath
 	Instance        string // this daemon's folder in the spool: work/<instance>/
 	ShutdownTimeout time.Duration
+	AdoptOrphans    bool      // take up the files of work/ folders no running daemon holds
 	Sysroot         string    // where /proc, /sys, /etc and /dev are read from
 	Version         string    // hrmd's, for the start log
 	Log             io.Writer // where the log goes (stderr)
@@ -44,6 +45,9 @@ type daemon struct {
 	rt      *engine.Runtime
 	device  jetson.Device // probed at start
 	thermal *thermalGuard
+	stuck   *stuckOutcomes // outcomes that could not be written yet
+	inWork  jobSet         // jobs admitted and not yet out of work/
+	inboxOK *inboxHealth   // the inbox path is the inbox
 
 	queue        chan *job
 	updates      chan *settings
@@ -80,7 +84,9 @@ func Run(opts Options) error {
 		// Unbuffered: the supervisor knows when the worker has taken new
 		// settings, and closes none it still holds.
 		updates: make(chan *settings),
+		inboxOK: newInboxHealth(),
 	}
+	d.stuck = newStuckOutcomes(d)
 	return d.run()
 }
 
@@ -90,6 +96,7 @@ func (d *daemon) run() error {
 	if d.spool, err = openSpool(d.cfg, d.opts.Instance); err != nil {
 		return err
 	}
+	defer d.spool.close()
 	if n := d.spool.removeTemporaries(); n > 0 {
 		d.log.Info("removed temporary files an interrupted write left", zap.Int("files", n))
 	}
@@ -97,6 +104,7 @@ func (d *daemon) run() error {
 	if err != nil {
 		return err
 	}
+	recovered = append(recovered, d.takeUpOrphans(d.opts.AdoptOrphans)...)
 	d.device = ProbeDevice(d.opts.Sysroot, d.log)
 	d.log.Info("hrmd starting", zap.String("version", d.opts.Version), zap.String("config", d.opts.ConfigPath),
 		zap.String("instance", d.opts.Instance), zap.String("device", d.device.String()),
@@ -149,14 +157,16 @@ func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Si
 	defer cancelRun()
 	d.thermal = newThermalGuard(jetson.NewFS(d.opts.Sysroot), d.cfg.Thermal, d.device.Jetson, d.log, d.metrics)
 	settled := make(chan settledFile)
-	w := newWatcher(d.spool.inbox, d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
+	w := newWatcher(d.spool.in.path, d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
+	w.inbox, w.health = d.spool.in, d.inboxOK
 	wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
 	s := &supervisor{d: d, signals: signals, handed: first, stopIntake: stopIntake,
 		stopWorker: make(chan struct{}), workerDone: make(chan struct{}), cancelRun: cancelRun}
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go func() { defer s.wg.Done(); d.thermal.run(intakeCtx) }()
 	go func() { defer s.wg.Done(); w.run(intakeCtx, settled) }()
-	go func() { defer s.wg.Done(); d.intake(intakeCtx, settled, recovered) }()
+	go func() { defer s.wg.Done(); newIntake(d).run(intakeCtx, settled, recovered) }()
+	go func() { defer s.wg.Done(); d.stuck.run(intakeCtx) }()
 	go func() { defer close(s.workerDone); wk.run(s.stopWorker, runCtx, first) }()
 	return s.loop()
 }

@@ -8,6 +8,7 @@ const (
 
 // Codes of the error files of inputs that are not task files at all.
 const (
-	codeNotRegular = "not_regular_file" // a symbolic link, pipe, socket or device
-	codeUnreadable = "unreadable"       // it cannot be read
+	codeNotRegular  = "not_regular_file" // a symbolic link, pipe, socket or device
+	codeUnreadable  = "unreadable"       // it cannot be read
+	codeNameTooLong = "name_too_long"    // no room in the name for hrmd's endings
 )

@@ -25,6 +25,11 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 			http.Error(w, "stopping", http.StatusServiceUnavailable)
 		case !d.ready.Load():
 			http.Error(w, "loading the model", http.StatusServiceUnavailable)
+		case !d.inboxOK.usable():
+			http.Error(w, "the inbox is not usable: "+d.inboxOK.reason(), http.StatusServiceUnavailable)
+		case d.stuck.len() > 0:
+			http.Error(w, fmt.Sprintf("%d files cannot be written to the outbox or failed/ (%v); they wait in work/ and are tried again",
+				d.stuck.len(), d.stuck.lastError()), http.StatusServiceUnavailable)
 		default:
 			fmt.Fprintln(w, "ready")
 		}

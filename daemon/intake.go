@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,61 +13,126 @@ import (
 	"github.com/hrmd/hrmd/puzzles"
 )
 
+// workRescan is how often intake looks through work/ for files nobody
+// holds (one whose read failed for a passing reason, say).
+const workRescan = 30 * time.Second
+
 // intake claims settled files and hands them to the worker, after taking up
-// what an earlier run left in work/.
-func (d *daemon) intake(ctx context.Context, in <-chan settledFile, recovered []string) {
+// what an earlier run left in work/. It owns its fields; the daemon's
+// gates (too hot, outcomes not written, inbox unusable) hold it back.
+type intake struct {
+	d *daemon
+	// claimFailed backs off a file whose claim failed, so that the watcher
+	// handing it over again and again logs it once per step.
+	claimFailed map[string]*retryState
+	// rescanAt is when work/ is looked through next; sooner after a read
+	// failed for a passing reason, at backoff rescanBackoff.
+	rescanAt      time.Time
+	rescanBackoff time.Duration
+}
+
+type retryState struct {
+	tries int
+	next  time.Time
+}
+
+func newIntake(d *daemon) *intake {
+	return &intake{d: d, claimFailed: map[string]*retryState{}, rescanAt: time.Now().Add(workRescan)}
+}
+
+func (in *intake) run(ctx context.Context, files <-chan settledFile, recovered []string) {
 	for _, job := range recovered {
-		if !d.admit(ctx, job, job) {
+		if !in.admit(ctx, job, job) {
 			return
 		}
 	}
 	for {
+		rescan := time.NewTimer(max(time.Until(in.rescanAt), 0))
 		select {
 		case <-ctx.Done():
+			rescan.Stop()
 			return
-		case f := <-in:
-			// Too hot: the file stays in the inbox until it has cooled down.
-			if !d.thermal.isOpen() {
-				d.log.Debug("too hot: the file waits in the inbox", zap.String("name", f.name))
-			}
-			if !d.thermal.wait(ctx) {
+		case <-rescan.C:
+			if !in.rescanWork(ctx) {
 				return
 			}
-			d.take(ctx, f)
+		case f := <-files:
+			rescan.Stop()
+			if !in.wait(ctx, f) {
+				return
+			}
+			in.take(ctx, f)
 		}
 	}
+}
+
+// wait holds a settled file in the inbox while a gate is shut: too hot,
+// outcomes waiting to be written, the inbox path not the inbox.
+func (in *intake) wait(ctx context.Context, f settledFile) bool {
+	d := in.d
+	for _, g := range []struct {
+		why  string
+		gate *gate
+	}{
+		{"too hot", &d.thermal.open}, {"answers wait to be written", &d.stuck.open}, {"the inbox is not usable", &d.inboxOK.gate},
+	} {
+		if g.gate.isOpen() {
+			continue
+		}
+		d.log.Debug(g.why+": the file waits in the inbox", zap.String("name", f.name))
+		select {
+		case <-g.gate.opened():
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // take claims one settled file, if it is still the file that settled: a
 // file that changed since (or a new file under the same name) waits for the
 // watcher to see it settle again.
-func (d *daemon) take(ctx context.Context, f settledFile) {
-	info, err := os.Lstat(filepath.Join(d.spool.inbox, f.name))
-	if err != nil || !f.same(info) {
+func (in *intake) take(ctx context.Context, f settledFile) {
+	d := in.d
+	if cur, err := d.spool.in.lstat(f.name); err != nil || cur != f {
 		return
+	}
+	if r := in.claimFailed[f.name]; r != nil && time.Now().Before(r.next) {
+		return // backing off; it was logged
 	}
 	job, err := d.spool.claim(f.name)
 	switch {
 	case errors.Is(err, errGone):
+		delete(in.claimFailed, f.name)
 		return
 	case job == "":
-		d.log.Error("cannot claim a file; it stays in the inbox and is tried again at the next scan", zap.String("name", f.name), zap.Error(err))
+		r := in.claimFailed[f.name]
+		if r == nil {
+			r = &retryState{}
+			in.claimFailed[f.name] = r
+		}
+		r.tries++
+		wait := min(time.Second<<min(r.tries-1, 6), time.Minute)
+		r.next = time.Now().Add(wait)
+		d.log.Error("cannot claim a file; it stays in the inbox and is tried again", zap.String("name", f.name),
+			zap.Int("tries", r.tries), zap.Duration("retry_in", wait), zap.Error(err))
 		return
 	case err != nil:
 		d.log.Warn("claimed, but not durably", zap.String("name", f.name), zap.Error(err))
 	}
+	delete(in.claimFailed, f.name)
 	// A writer may have replaced the file between the check and the claim:
 	// then what is in work/ must settle before it is read.
-	if !d.settleInWork(ctx, job, f) {
+	if !in.settleInWork(ctx, job, f) {
 		return // stopping: it stays in work/ for the next start
 	}
-	d.admit(ctx, f.name, job)
+	in.admit(ctx, f.name, job)
 }
 
 // settleInWork waits until a claimed file is the one that settled, or has
 // not changed for the settle time. It returns false if ctx ends first.
-func (d *daemon) settleInWork(ctx context.Context, job string, f settledFile) bool {
-	path := d.spool.workPath(job)
+func (in *intake) settleInWork(ctx context.Context, job string, f settledFile) bool {
+	path := in.d.spool.workPath(job)
 	last, changed := f, time.Now()
 	for {
 		info, err := os.Lstat(path)
@@ -80,41 +145,77 @@ func (d *daemon) settleInWork(ctx context.Context, job string, f settledFile) bo
 		}
 		if cur != last {
 			last, changed = cur, time.Now()
-		} else if time.Since(changed) >= d.settle {
+		} else if time.Since(changed) >= in.d.settle {
 			return true
 		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(max(d.settle/4, 10*time.Millisecond)):
+		case <-time.After(max(in.d.settle/4, 10*time.Millisecond)):
 		}
 	}
 }
 
-// admit reads and checks a claimed file and queues it for the worker; a file
-// that is not a valid task goes to failed/. It returns false when ctx ended
-// first: the file stays in work/ for the next start.
-func (d *daemon) admit(ctx context.Context, name, job string) bool {
-	path := d.spool.workPath(job)
-	info, err := os.Lstat(path)
+// rescanWork takes up the files in work/ that nobody holds. It returns
+// false when ctx ended.
+func (in *intake) rescanWork(ctx context.Context) bool {
+	in.rescanAt = time.Now().Add(workRescan)
+	jobs, err := in.d.spool.pending()
 	if err != nil {
-		d.log.Error("a claimed file disappeared from work/", zap.String("name", job), zap.Error(err))
+		in.d.log.Error("cannot look through work/", zap.Error(err))
 		return true
 	}
-	if !info.Mode().IsRegular() {
+	for _, job := range jobs {
+		if in.d.inWork.has(job) {
+			continue
+		}
+		in.d.log.Info("taking up a file found in work/", zap.String("name", job))
+		if !in.admit(ctx, job, job) {
+			return false
+		}
+	}
+	return true
+}
+
+// admit reads and checks a claimed file and queues it for the worker; a file
+// that is not a valid task goes to failed/. A read that fails for a passing
+// reason (no file descriptors or memory left, an I/O error) leaves it in
+// work/ for a rescan. It returns false when ctx ended first: the file stays
+// in work/ for the next start.
+func (in *intake) admit(ctx context.Context, name, job string) bool {
+	d := in.d
+	if !d.inWork.add(job) {
+		return true // already in hand
+	}
+	path := d.spool.workPath(job)
+	info, err := os.Lstat(path)
+	switch {
+	case err != nil:
+		d.inWork.drop(job)
+		d.log.Error("a claimed file disappeared from work/", zap.String("name", job), zap.Error(err))
+		return true
+	case !info.Mode().IsRegular():
 		d.fail(job, name, &puzzles.Error{Code: codeNotRegular,
 			Message: fmt.Sprintf("%s is a %s, not a regular file; drop the task file itself", name, fileKind(info.Mode()))})
+		return true
+	case len(name) > maxNameBytes || isTooLongJob(job):
+		d.fail(job, name, nameTooLong(name))
 		return true
 	}
 	file, err := puzzles.ReadFile(path, d.maxFileBytes)
 	if err != nil {
 		var perr *puzzles.Error
-		if !errors.As(err, &perr) {
-			err = &puzzles.Error{Code: codeUnreadable, Message: fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err))}
-		} else if perr.Code == puzzles.CodeTooBig {
-			perr.Message += " (watch.max_file_bytes)"
+		switch {
+		case passing(err):
+			in.later(job, err)
+		case !errors.As(err, &perr):
+			d.fail(job, name, &puzzles.Error{Code: codeUnreadable, Message: fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err))})
+		default:
+			if perr.Code == puzzles.CodeTooBig {
+				perr.Message += " (watch.max_file_bytes)"
+			}
+			d.fail(job, name, err)
 		}
-		d.fail(job, name, err)
 		return true
 	}
 	d.queued.Add(1)
@@ -127,6 +228,28 @@ func (d *daemon) admit(ctx context.Context, name, job string) bool {
 		d.metrics.queueDepth.Dec()
 		return false
 	}
+}
+
+// later leaves a file whose read failed for a passing reason in work/, and
+// looks through work/ again soon, then less often.
+func (in *intake) later(job string, err error) {
+	in.d.inWork.drop(job)
+	in.rescanBackoff = min(max(2*in.rescanBackoff, time.Second), workRescan)
+	in.rescanAt = time.Now().Add(in.rescanBackoff)
+	in.d.log.Warn("cannot read a claimed file for now; it stays in work/ and is read again", zap.String("name", job),
+		zap.Duration("retry_in", in.rescanBackoff), zap.Error(err))
+}
+
+// passing reports errors that say nothing about the file: the system is
+// short of descriptors, memory or space, or the disk failed a read. The
+// file is read again later rather than failed for good.
+func passing(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EIO, syscall.ENOSPC, syscall.EAGAIN, syscall.EINTR} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 func fileKind(m os.FileMode) string {

@@ -14,6 +14,9 @@ type metrics struct {
 	cycles     prometheus.Histogram   // cycles per test input
 	batchSize  prometheus.Histogram   // rows per batch
 	queueDepth prometheus.Gauge       // files settled or claimed, not yet answered
+	stuck      prometheus.Gauge       // files whose answer or error file waits to be written
+	orphaned   prometheus.Gauge       // files in work/ folders no running daemon holds (at start)
+	inboxLost  prometheus.Gauge       // 1 while the inbox path is not the inbox
 	provider   *prometheus.GaugeVec   // 1 for the provider, precision and model in use
 	rescans    *prometheus.CounterVec // inbox scans by reason
 	reloads    *prometheus.CounterVec // SIGHUP reloads by result
@@ -49,6 +52,15 @@ func newMetrics() *metrics {
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hrmd_queue_depth", Help: "Task files claimed and waiting for the model.",
 		}),
+		stuck: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hrmd_stuck_files", Help: "Files answered (or failed) whose answer or error file cannot be written yet; they wait in work/ and are tried again.",
+		}),
+		orphaned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hrmd_orphaned_files", Help: "Files found at start in work/ folders that no running hrmd holds (hrmd run --adopt-orphans takes them up).",
+		}),
+		inboxLost: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hrmd_inbox_unusable", Help: "1 while the inbox path is gone or names something other than the inbox folder; no files are taken.",
+		}),
 		provider: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hrmd_provider_info", Help: "The execution provider, precision and model in use (value 1).",
 		}, []string{"provider", "precision", "model", "sha256"}),
@@ -74,7 +86,7 @@ func newMetrics() *metrics {
 			Name: "hrmd_thermal_pauses_total", Help: "Times the intake stopped because the device was too hot.",
 		}),
 	}
-	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth,
+	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth, m.stuck, m.orphaned, m.inboxLost,
 		m.provider, m.rescans, m.reloads, m.ready, m.temperature, m.thermalPaused, m.thermalPauses,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"answered", "failed"} {

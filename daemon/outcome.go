@@ -9,6 +9,32 @@ import (
 	"github.com/hrmd/hrmd/daemon/answer"
 )
 
+// outcome is what became of a job, to be written: its answer (and picture)
+// for the outbox, or its error file for failed/. A write that fails (a full
+// disk, a read-only outbox) keeps the outcome for the retrier: the model
+// does not run again, and the input waits in work/ meanwhile.
+type outcome struct {
+	job, name string // its name in work/, and as dropped
+	// answered:
+	answer, picture []byte
+	fields          []zap.Field // what the answered line says of it
+	// failed:
+	failure *ErrorFile
+
+	tries   int       // failed writes so far
+	next    time.Time // when the retrier tries again
+	lastErr error
+}
+
+// write makes the outcome durable and retires the input; it returns the
+// input's new name in done/ or failed/, "" when it did not move.
+func (o *outcome) write(s *spool) (string, error) {
+	if o.failure != nil {
+		return s.writeFailure(o.job, *o.failure)
+	}
+	return s.writeAnswer(o.job, o.answer, o.picture)
+}
+
 // finish writes a job's answer and retires its input to done/.
 func (d *daemon) finish(j *job) {
 	data, files, err := j.answer()
@@ -24,57 +50,60 @@ func (d *daemon) finish(j *job) {
 			d.log.Warn("no picture for this answer", zap.String("name", j.job), zap.Error(err))
 		}
 	}
-	var doneName string
-	err = retryIO(func() error {
-		name, err := d.spool.writeAnswer(j.job, data, picture)
-		if name != "" { // moved: only its durability is in doubt, and retrying cannot move it again
-			doneName = name
-			if err != nil {
-				d.log.Warn("answered, but not durably", zap.String("name", j.job), zap.Error(err))
-			}
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		d.log.Error("cannot write the answer; the file stays in work/ and is answered at the next start",
-			zap.String("name", j.job), zap.Error(err))
-		return
-	}
-	d.answered.Add(1)
-	d.metrics.puzzles.WithLabelValues("answered").Inc()
-	d.log.Info("answered", zap.String("name", j.name), zap.String("answer", AnswerName(j.job)), zap.String("done", doneName),
+	d.deliver(&outcome{job: j.job, name: j.name, answer: data, picture: picture, fields: []zap.Field{
 		zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", j.testInputs()), zap.Ints("cycles", j.testCycles()),
 		zap.Float64("latency_ms", float64(j.latency().Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
-		zap.String("provider", j.set.model.as.Provider), zap.String("outcome", "answered"))
+		zap.String("provider", j.set.model.as.Provider),
+	}})
 }
 
 // fail sends a claimed file to failed/ with the reason.
 func (d *daemon) fail(job, name string, cause error) {
-	code, msg := answer.Code(cause), answer.Message(cause)
-	e := ErrorFile{File: name, Code: code, Message: msg, At: time.Now().UTC()}
-	var failedName string
-	err := retryIO(func() error {
-		name, err := d.spool.writeFailure(job, e)
-		if name != "" {
-			failedName = name
-			if err != nil {
-				d.log.Warn("failed, but the move is not durable", zap.String("name", job), zap.Error(err))
-			}
-			return nil
-		}
-		return err
-	})
-	if err != nil {
-		d.log.Error("cannot move a failed file to failed/; it stays in work/ and is tried again at the next start",
-			zap.String("name", job), zap.String("code", code), zap.Error(err))
+	e := ErrorFile{File: name, Code: answer.Code(cause), Message: answer.Message(cause), At: time.Now().UTC()}
+	d.deliver(&outcome{job: job, name: name, failure: &e})
+}
+
+// deliver writes an outcome once; one that cannot be written goes to the
+// retrier.
+func (d *daemon) deliver(o *outcome) {
+	if !d.tryWrite(o) {
+		d.stuck.add(o)
+	}
+}
+
+// tryWrite writes an outcome and reports whether it is done with.
+func (d *daemon) tryWrite(o *outcome) bool {
+	moved, err := o.write(d.spool)
+	if moved == "" {
+		o.lastErr = err
+		return false
+	}
+	if err != nil { // moved: only its durability is in doubt, and retrying cannot move it again
+		d.log.Warn("written, but the move may not survive a power cut", zap.String("name", o.job), zap.Error(err))
+	}
+	d.written(o, moved)
+	return true
+}
+
+// written counts and logs an outcome once its input has left work/.
+func (d *daemon) written(o *outcome, moved string) {
+	d.inWork.drop(o.job)
+	var fields []zap.Field
+	if o.tries > 0 {
+		fields = append(fields, zap.Int("write_tries", o.tries+1))
+	}
+	if o.failure != nil {
+		d.failed.Add(1)
+		d.metrics.puzzles.WithLabelValues("failed").Inc()
+		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
+		d.log.Warn("failed", append(fields, zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
+			zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
 		return
 	}
-	d.failed.Add(1)
-	d.metrics.puzzles.WithLabelValues("failed").Inc()
-	d.metrics.failures.WithLabelValues(code).Inc()
-	d.log.Warn("failed", zap.String("name", name), zap.String("failed", failedName), zap.String("code", code),
-		zap.String("message", msg), zap.String("outcome", "failed"))
+	d.answered.Add(1)
+	d.metrics.puzzles.WithLabelValues("answered").Inc()
+	fields = append(append(fields, zap.String("name", o.name), zap.String("answer", AnswerName(o.job)), zap.String("done", moved)), o.fields...)
+	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
 }
 
 // dequeue counts jobs the worker is done with, whatever became of them.
@@ -83,22 +112,13 @@ func (d *daemon) dequeue(n int) {
 	d.metrics.queueDepth.Sub(float64(n))
 }
 
-// retryIO retries a spool write a few times with growing pauses: a full disk
-// or a busy network filesystem often clears within seconds.
-func retryIO(op func() error) error {
-	var err error
-	for pause := 100 * time.Millisecond; ; pause *= 4 {
-		if err = op(); err == nil || pause > 2*time.Second {
-			return err
-		}
-		time.Sleep(pause)
-	}
-}
-
 // updateStatus tells systemd the counts (`systemctl status hrmd` shows
 // them), when they changed.
 func (d *daemon) updateStatus() {
 	status := fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load())
+	if n := d.stuck.len(); n > 0 {
+		status += fmt.Sprintf(", %d waiting to be written", n)
+	}
 	if status != d.lastStatus {
 		d.notify.status(status)
 		d.lastStatus = status

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -30,7 +32,9 @@ import (
 // is in work/<instance>/ at start is taken up again.
 type spool struct {
 	inbox, outbox, work, done, failed string
-	workRoot                          string // spool/work, holding every daemon's work/<instance>
+	workRoot                          string    // spool/work, holding every daemon's work/<instance>
+	in                                *inboxDir // the inbox files are claimed from
+	lock                              *os.File  // work/<instance>/.lock, locked while this daemon runs
 }
 
 // errGone is a claim of a file that is no longer in the inbox (taken by
@@ -75,7 +79,21 @@ func openSpool(cfg Config, instance string) (*spool, error) {
 	if err := CheckSameFilesystem(cfg, s.inbox, s.work); err != nil {
 		return nil, err
 	}
+	var err error
+	if s.lock, err = lockWork(s.work, instance); err != nil {
+		return nil, err
+	}
+	if s.in, err = openInbox(s.inbox); err != nil {
+		s.lock.Close()
+		return nil, &answer.Error{Code: CodeSpool, Err: err, Message: fmt.Sprintf("inbox: %v", err)}
+	}
 	return s, nil
+}
+
+// close lets another daemon of this instance start.
+func (s *spool) close() {
+	s.in.close()
+	s.lock.Close()
 }
 
 // CheckWritable checks that this user can create a file in dir.
@@ -177,15 +195,16 @@ func exists(path string) bool {
 // taken reports whether a job name is in use anywhere a job's files go: the
 // name itself, or the other spelling answered by the same outbox file ("t"
 // and "t.json" both answer as t.json), in any daemon's work/, in done/,
-// failed/, or as an answer in outbox/.
+// failed/ (as an input or an error file), or as an answer or a picture in
+// outbox/.
 func (s *spool) taken(job string) bool {
 	answer := AnswerName(job)
-	if exists(filepath.Join(s.outbox, answer)) {
+	if exists(filepath.Join(s.outbox, answer)) || exists(filepath.Join(s.outbox, pictureName(job))) {
 		return true
 	}
 	instances, _ := os.ReadDir(s.workRoot)
 	for _, name := range []string{strings.TrimSuffix(answer, ".json"), answer} {
-		if exists(filepath.Join(s.done, name)) || exists(filepath.Join(s.failed, name)) {
+		if exists(filepath.Join(s.done, name)) || exists(filepath.Join(s.failed, name)) || exists(filepath.Join(s.failed, errorName(name))) {
 			return true
 		}
 		for _, inst := range instances {
@@ -197,18 +216,59 @@ func (s *spool) taken(job string) bool {
 	return false
 }
 
+// maxNameBytes is the longest inbox name hrmd takes as it is: the names it
+// derives (failed/<name>.<n>.error.json) must fit the filesystem's 255
+// bytes. A longer name is claimed under a short one (shortName) and fails
+// with name_too_long.
+const maxNameBytes = 255 - len(".error.json") - len(".9999999")
+
+// tooLongEnding ends the work/ name of a file whose name was too long, so
+// that it fails as such even when taken up again after a restart.
+const tooLongEnding = ".name-too-long"
+
+// shortName is the name a too-long name is claimed under: its start, and a
+// hash of the whole, which keeps different long names apart.
+func shortName(name string) string {
+	cut := 200
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:cut] + "~" + hex.EncodeToString(sum[:4]) + tooLongEnding
+}
+
+// isTooLongJob recognises the work/ name of a file whose name was too long
+// (shortName, perhaps with a suffix: .1, .2...).
+func isTooLongJob(job string) bool {
+	if i := strings.LastIndexByte(job, '.'); i >= 0 && strings.Trim(job[i+1:], "0123456789") == "" && i+1 < len(job) {
+		job = job[:i]
+	}
+	return strings.HasSuffix(job, tooLongEnding)
+}
+
+// nameTooLong is the error of a file whose name is too long to answer.
+func nameTooLong(name string) error {
+	return &answer.Error{Code: codeNameTooLong, Message: fmt.Sprintf(
+		"the name %q is %d bytes; hrmd takes names of at most %d bytes, leaving room for the endings it adds (.1.json, .error.json) within the filesystem's 255: rename the file shorter and drop it again",
+		name, len(name), maxNameBytes)}
+}
+
 // claim moves inbox/name into work/ and returns its job name: the name
 // itself, or with a suffix when an earlier file of that name is still in
 // work/, done/, failed/ or outbox/, so that nothing is ever overwritten.
 // When the move happened but could not be made durable, it returns the job
 // name and the error: the file is in work/ either way.
 func (s *spool) claim(name string) (string, error) {
+	base := name
+	if len(name) > maxNameBytes {
+		base = shortName(name)
+	}
 	for n := 0; ; n++ {
-		job := jobName(name, n)
+		job := jobName(base, n)
 		if s.taken(job) {
 			continue
 		}
-		err := renameNoReplace(filepath.Join(s.inbox, name), filepath.Join(s.work, job))
+		err := s.in.claim(name, filepath.Join(s.work, job))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return "", errGone
@@ -217,18 +277,21 @@ func (s *spool) claim(name string) (string, error) {
 		case err != nil:
 			return "", fmt.Errorf("claim %s: %w", name, err)
 		}
-		if err := atomicfile.SyncDirs(s.work, s.inbox); err != nil {
+		if err := errors.Join(atomicfile.SyncDirs(s.work), s.in.sync()); err != nil {
 			return job, fmt.Errorf("claimed %s as %s, but the move may not survive a power cut: %w", name, job, err)
 		}
 		return job, nil
 	}
 }
 
-// pending lists the jobs an earlier run left in work/, oldest first.
-func (s *spool) pending() ([]string, error) {
-	entries, err := os.ReadDir(s.work)
+// pending lists the jobs in work/ (an earlier run's, at start), oldest first.
+func (s *spool) pending() ([]string, error) { return listJobs(s.work) }
+
+// listJobs lists the files in a work/ folder, oldest first.
+func listJobs(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", s.work, err)
+		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	type job struct {
 		name string
@@ -279,17 +342,58 @@ type ErrorFile struct {
 	At      time.Time `json:"at"`
 }
 
-// writeFailure writes failed/<job>.error.json, then moves the input to failed/. It
-// returns the input's name in failed/.
+// errorName is the error file of a job's input in failed/.
+func errorName(job string) string { return job + ".error.json" }
+
+// writeFailure writes failed/<name>.error.json, then moves the input to
+// failed/<name>, and returns name: the job's name, or with a suffix when
+// either is there (a user's file of that name, or another daemon's). An
+// error file is never written over, except this job's own from a try that
+// a crash interrupted.
 func (s *spool) writeFailure(job string, e ErrorFile) (string, error) {
 	data, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return "", err
 	}
-	if err := atomicfile.Write(s.failed, job+".error.json", append(data, '\n')); err != nil {
-		return "", err
+	data = append(data, '\n')
+	for n := 0; ; n++ {
+		name := jobName(job, n)
+		if exists(filepath.Join(s.failed, name)) {
+			continue
+		}
+		err := atomicfile.WriteNew(s.failed, errorName(name), data)
+		if errors.Is(err, fs.ErrExist) {
+			if !s.ownErrorFile(name, e) {
+				continue
+			}
+			err = atomicfile.Write(s.failed, errorName(name), data)
+		}
+		if err != nil {
+			return "", err
+		}
+		err = atomicfile.RenameNoReplace(filepath.Join(s.work, job), filepath.Join(s.failed, name))
+		if errors.Is(err, fs.ErrExist) { // taken meanwhile: its error file goes with the next name
+			os.Remove(filepath.Join(s.failed, errorName(name)))
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("move %s to %s: %w", job, s.failed, err)
+		}
+		if err := atomicfile.SyncDirs(s.failed, s.work); err != nil {
+			return name, fmt.Errorf("moved %s to %s, but the move may not survive a power cut: %w", job, s.failed, err)
+		}
+		return name, nil
 	}
-	return s.retire(job, s.failed)
+}
+
+// ownErrorFile reports whether failed/<name>.error.json is what an
+// interrupted try of this failure wrote: an error file for the same input
+// with the same code, whose input is not beside it.
+func (s *spool) ownErrorFile(name string, e ErrorFile) bool {
+	var had ErrorFile
+	data, err := os.ReadFile(filepath.Join(s.failed, errorName(name)))
+	return err == nil && json.Unmarshal(data, &had) == nil && had.File == e.File && had.Code == e.Code &&
+		!exists(filepath.Join(s.failed, name))
 }
 
 // retire moves work/job into dir without replacing anything there (another
@@ -298,7 +402,7 @@ func (s *spool) writeFailure(job string, e ErrorFile) (string, error) {
 func (s *spool) retire(job, dir string) (string, error) {
 	for n := 0; ; n++ {
 		name := jobName(job, n)
-		err := renameNoReplace(filepath.Join(s.work, job), filepath.Join(dir, name))
+		err := atomicfile.RenameNoReplace(filepath.Join(s.work, job), filepath.Join(dir, name))
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -310,27 +414,6 @@ func (s *spool) retire(job, dir string) (string, error) {
 		}
 		return name, nil
 	}
-}
-
-// renameNoReplace renames old to new, failing with fs.ErrExist when new
-// exists. Filesystems without RENAME_NOREPLACE get a hard link and an unlink,
-// which also never replaces.
-func renameNoReplace(old, new string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) {
-		if err = os.Link(old, new); err != nil {
-			return err
-		}
-		if err = os.Remove(old); err != nil {
-			os.Remove(new) // undo: the file must be in one place only
-			return err
-		}
-		return nil
-	}
-	if err != nil {
-		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
-	}
-	return nil
 }
 
 // removeTemporaries deletes the temporary files of writes that a crash

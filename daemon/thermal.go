@@ -25,8 +25,8 @@ type thermalGuard struct {
 	metrics *metrics
 
 	mu       sync.Mutex
-	open     chan struct{} // closed while files may be taken
-	pausedAt time.Time     // zero while open
+	open     gate      // open while files may be taken
+	pausedAt time.Time // zero while open
 	// Owned by the run goroutine.
 	warned       bool // a read failure was logged (once until it recovers)
 	gpuLoadShown bool
@@ -35,9 +35,7 @@ type thermalGuard struct {
 // newThermalGuard reads the temperatures once, so that a device that is hot
 // at start takes no file before the first poll.
 func newThermalGuard(fs jetson.FS, cfg Thermal, isJetson bool, log *zap.Logger, m *metrics) *thermalGuard {
-	open := make(chan struct{})
-	close(open)
-	g := &thermalGuard{fs: fs, cfg: cfg, jetson: isJetson, log: log, metrics: m, open: open}
+	g := &thermalGuard{fs: fs, cfg: cfg, jetson: isJetson, log: log, metrics: m, open: newGate(true)}
 	zones, err := fs.Thermals()
 	g.describe(zones)
 	g.apply(zones, err)
@@ -47,24 +45,10 @@ func newThermalGuard(fs jetson.FS, cfg Thermal, isJetson bool, log *zap.Logger, 
 // opened is closed while work may go on. The intake waits on it before it
 // claims a file and the worker before it starts a batch; it is replaced by
 // a new one at every pause.
-func (g *thermalGuard) opened() <-chan struct{} {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.open
-}
+func (g *thermalGuard) opened() <-chan struct{} { return g.open.opened() }
 
 // isOpen reports whether files may be taken now.
 func (g *thermalGuard) isOpen() bool { return isClosed(g.opened()) }
-
-// wait returns once files may be taken, or false when ctx ends first.
-func (g *thermalGuard) wait(ctx context.Context) bool {
-	select {
-	case <-g.opened():
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
 
 // watched says whether the zone type is one thermal.zones names (a prefix,
 // in any case); an empty list watches every zone.
@@ -173,7 +157,7 @@ func (g *thermalGuard) setOpen(open bool, zone string, celsius float64, why stri
 	paused := !g.pausedAt.IsZero()
 	switch {
 	case !open && !paused:
-		g.open = make(chan struct{})
+		g.open.set(false)
 		g.pausedAt = time.Now()
 		g.metrics.thermalPaused.Set(1)
 		g.metrics.thermalPauses.Inc()
@@ -181,7 +165,7 @@ func (g *thermalGuard) setOpen(open bool, zone string, celsius float64, why stri
 			zap.String("zone", zone), zap.String("celsius", fmt.Sprintf("%.1f", celsius)),
 			zap.Float64("pause_c", g.cfg.PauseC), zap.Float64("resume_c", g.cfg.ResumeC))
 	case open && paused:
-		close(g.open)
+		g.open.set(true)
 		fields := []zap.Field{zap.Duration("paused_for", time.Since(g.pausedAt).Round(time.Second))}
 		if why != "" {
 			fields = append(fields, zap.String("reason", why))

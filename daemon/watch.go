@@ -20,23 +20,18 @@ import (
 type settledFile struct {
 	name  string
 	size  int64
-	mod   time.Time
-	mode  fs.FileMode
+	mod   int64  // ns since 1970
+	mode  uint32 // st_mode: type and permissions
 	inode uint64
 }
 
 // snapshot is what a file looks like now, for comparing with later looks.
 func snapshot(name string, info fs.FileInfo) settledFile {
-	return settledFile{name: name, size: info.Size(), mod: info.ModTime(), mode: info.Mode(), inode: inode(info)}
-}
-
-func (f settledFile) same(info fs.FileInfo) bool { return snapshot(f.name, info) == f }
-
-func inode(info fs.FileInfo) uint64 {
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		return st.Ino
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok { // not from a local stat: size and time only
+		return settledFile{name: name, size: info.Size(), mod: info.ModTime().UnixNano()}
 	}
-	return 0
+	return settledFile{name: name, size: st.Size, mod: st.Mtim.Nano(), mode: st.Mode, inode: st.Ino}
 }
 
 // watcher turns what happens in the inbox into settled files, in the order
@@ -54,6 +49,11 @@ type watcher struct {
 	// noInotify makes the watcher rely on scans alone, as it must on a
 	// network filesystem where inotify reports nothing (tests use it).
 	noInotify bool
+
+	// inbox, when set, is checked every second and whenever the inbox
+	// itself is removed or renamed; health carries what the check found.
+	inbox  *inboxDir
+	health *inboxHealth
 
 	files    map[string]*tracked // changing, or not yet settled
 	queue    []settledFile       // settled, waiting to be handed out, oldest first
@@ -113,6 +113,10 @@ func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
 				fsw = nil
 				continue
 			}
+			if filepath.Clean(ev.Name) == filepath.Clean(w.dir) { // the inbox itself went
+				fsw = w.checkInbox(fsw)
+				continue
+			}
 			w.observe(filepath.Base(ev.Name))
 		case err, ok := <-errs:
 			if !ok {
@@ -125,7 +129,8 @@ func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
 		case <-rescan:
 			w.scan("timer")
 		case <-retry.C:
-			if fsw == nil && !w.noInotify {
+			fsw = w.checkInbox(fsw)
+			if fsw == nil && !w.noInotify && w.health.usable() {
 				fsw = w.newFSWatcher()
 				w.scan("no_watch")
 			}
@@ -133,9 +138,42 @@ func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
 	}
 }
 
+// checkInbox looks at what the inbox path names now. A new folder there
+// (the inbox deleted and made again) is watched and scanned; anything else
+// stops the claims, said once, until the inbox is back. It returns the
+// inotify watcher to use from now on.
+func (w *watcher) checkInbox(fsw *fsnotify.Watcher) *fsnotify.Watcher {
+	if w.inbox == nil {
+		return fsw
+	}
+	state, why := w.inbox.check()
+	switch state {
+	case inboxSwapped:
+		if w.health.set(false, why) {
+			w.metrics.inboxLost.Set(1)
+			w.log.Error("the inbox is not usable; no files are taken until it is back", zap.String("inbox", w.dir), zap.String("reason", why))
+		}
+		return fsw
+	case inboxReplaced:
+		w.log.Warn("the inbox folder was replaced by a new one (deleted and made again?); watching the new one", zap.String("inbox", w.dir))
+		if fsw != nil {
+			fsw.Close()
+		}
+		fsw = w.newFSWatcher()
+		w.files = map[string]*tracked{}
+		w.scan("inbox_replaced")
+	}
+	if w.health.set(true, "") {
+		w.metrics.inboxLost.Set(0)
+		w.log.Info("the inbox is usable again", zap.String("inbox", w.dir))
+		w.scan("inbox_back")
+	}
+	return fsw
+}
+
 // observe records what a name looks like now.
 func (w *watcher) observe(name string) {
-	if ignored(name) || w.queued[name] {
+	if ignored(name) || w.queued[name] || !w.health.usable() {
 		return
 	}
 	info, err := os.Lstat(filepath.Join(w.dir, name))
@@ -163,8 +201,12 @@ func (w *watcher) observe(name string) {
 	}
 }
 
-// scan observes every name in the inbox and forgets those gone.
+// scan observes every name in the inbox and forgets those gone. While the
+// inbox path is not the inbox, nothing there is looked at.
 func (w *watcher) scan(why string) {
+	if !w.health.usable() {
+		return
+	}
 	entries, err := os.ReadDir(w.dir)
 	if err != nil {
 		w.log.Error("cannot scan the inbox", zap.String("inbox", w.dir), zap.Error(err))

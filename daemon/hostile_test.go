@@ -1,0 +1,251 @@
+package daemon_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/internal/testenv"
+)
+
+// arcTask is one real ARC task file.
+func arcTask(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "007bbfb7.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// dropAs writes a file under a short hidden name and renames it into the
+// inbox: the careful writer of drop, for names too long for drop's
+// temporary name.
+func (s *spoolUnderTest) dropAs(name string, data []byte) {
+	s.t.Helper()
+	tmp := filepath.Join(s.inbox, ".w")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.inbox, name)); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// A user's file named like an error file is never written over: q.json's
+// error file takes another name when failed/q.json.error.json is the input
+// of an earlier failure.
+func TestRunNeverOverwritesAFileInFailed(t *testing.T) {
+	s := newSpool(t, nil)
+	p := s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	users := []byte("the user's own file, not a task")
+	s.drop("q.json.error.json", users)
+	testenv.WaitFor(t, 30*time.Second, "the user's file failed", func() bool { return len(testenv.Names(s.failed)) == 2 })
+	s.drop("q.json", []byte(`{"train"`))
+	testenv.WaitFor(t, 30*time.Second, "q.json failed", func() bool { return len(testenv.Names(s.failed)) == 4 })
+	if data, _ := os.ReadFile(filepath.Join(s.failed, "q.json.error.json")); string(data) != string(users) {
+		t.Errorf("failed/q.json.error.json holds %q, want the user's file", data)
+	}
+	var e daemon.ErrorFile
+	testenv.ReadJSON(t, filepath.Join(s.failed, "q.1.json.error.json"), &e)
+	if e.File != "q.json" || e.Code == "" {
+		t.Errorf("q.json's error file says %+v", e)
+	}
+	if got := testenv.Names(s.failed); !slices.Equal(got, []string{"q.1.json", "q.1.json.error.json", "q.json.error.json", "q.json.error.json.error.json"}) {
+		t.Errorf("failed/ holds %v", got)
+	}
+}
+
+// Answers that cannot be written (the outbox replaced by a file, as good as
+// a full or read-only one) are kept, not recomputed: the files wait in
+// work/ or the inbox, /readyz and a metric say so, and once the outbox is
+// back every file is answered without a restart.
+func TestRunStuckAnswersAreWrittenLater(t *testing.T) {
+	s := newSpool(t, nil)
+	p := s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	away := s.outbox + ".away"
+	if err := os.Rename(s.outbox, away); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WriteFile(t, s.dir, "outbox", "not a folder")
+	task := arcTask(t)
+	for i := range 5 {
+		s.drop(fmt.Sprintf("t%d.json", i), task)
+	}
+	waitMetrics(t, p, map[string]string{"hrmd_stuck_files": "1"})
+	if code, body := p.httpGet("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "cannot be written") {
+		t.Errorf("/readyz = %d %q while answers cannot be written", code, body)
+	}
+	// Nothing lost meanwhile: each file is in the inbox or work/.
+	if n := len(inputs(s.inbox)) + len(inputs(s.work)); n != 5 {
+		t.Errorf("%d files in the inbox and work/, want 5", n)
+	}
+	if err := os.Remove(s.outbox); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(away, s.outbox); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 60*time.Second, "every file answered", func() bool { return len(inputs(s.done)) == 5 })
+	waitMetrics(t, p, map[string]string{"hrmd_stuck_files": "0", `hrmd_puzzles_total{outcome="answered"}`: "5"})
+	if code, _ := p.httpGet("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d once the outbox is back", code)
+	}
+	if got := testenv.Names(s.outbox); len(got) != 5 {
+		t.Errorf("outbox %v, want 5 answers", got)
+	}
+	if tries := p.find("answered")[0]["write_tries"]; tries == nil {
+		t.Errorf("the first answer does not say it took several tries: %v", p.find("answered")[0])
+	}
+}
+
+// A name with no room for hrmd's endings fails with name_too_long (its
+// error file names it in full) instead of waiting in work/ for ever; the
+// longest name taken is answered.
+func TestRunNameTooLong(t *testing.T) {
+	s := newSpool(t, nil)
+	p := s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	long := strings.Repeat("l", 245) + ".json"
+	longest := strings.Repeat("k", 231) + ".json" // 236 bytes
+	s.dropAs(long, arcTask(t))
+	s.dropAs(longest, arcTask(t))
+	testenv.WaitFor(t, 60*time.Second, "both files finished", func() bool {
+		return len(inputs(s.failed))+len(inputs(s.done)) == 2
+	})
+	if got := inputs(s.done); !slices.Equal(got, []string{longest}) {
+		t.Errorf("done/ %v, want the 236-byte name", got)
+	}
+	failed := inputs(s.failed)
+	if len(failed) != 1 {
+		t.Fatalf("failed/ %v", testenv.Names(s.failed))
+	}
+	var e daemon.ErrorFile
+	testenv.ReadJSON(t, filepath.Join(s.failed, failed[0]+".error.json"), &e)
+	if e.Code != "name_too_long" || e.File != long || !strings.Contains(e.Message, "rename the file shorter") {
+		t.Errorf("error file %+v", e)
+	}
+}
+
+// A read that fails for want of file descriptors is not bad input: the file
+// waits in work/ and is answered once descriptors are free again.
+func TestRunReadsAgainAfterPassingErrors(t *testing.T) {
+	s := newSpool(t, nil)
+	p := s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	pid := p.cmd.Process.Pid
+	var old unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
+		t.Fatal(err)
+	}
+	// No descriptor left to open (a new one must be below the limit, and
+	// 0-2 are taken): the claim (a rename) works, the read cannot.
+	tight := unix.Rlimit{Cur: 3, Max: old.Max}
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &tight, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.drop("t.json", arcTask(t))
+	p.waitLog("cannot read a claimed file for now; it stays in work/ and is read again", 1, 30*time.Second)
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 60*time.Second, "the file answered", func() bool { return len(inputs(s.done)) == 1 })
+	if got := inputs(s.failed); len(got) != 0 {
+		t.Errorf("failed/ %v: a passing error failed the file for good", got)
+	}
+}
+
+// Two daemons given one instance name cannot run together; a work/ folder
+// no daemon holds is reported at start, and taken up with --adopt-orphans.
+func TestRunWorkLockAndOrphans(t *testing.T) {
+	s := newSpool(t, nil)
+	orphaned := filepath.Join(filepath.Dir(s.work), "old-host")
+	testenv.WriteFile(t, orphaned, "left.json", string(arcTask(t)))
+	p := s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	w := p.find("files wait in a work/ folder no running hrmd holds (was the host renamed? the instance name defaults to it): start one daemon with --adopt-orphans to answer them, or run one as that instance")
+	if len(w) != 1 || w[0]["folder"] != orphaned || w[0]["files"] != 1.0 {
+		t.Errorf("orphan report %v", w)
+	}
+	if got := p.metric("hrmd_orphaned_files"); got != "1" {
+		t.Errorf("hrmd_orphaned_files %s, want 1", got)
+	}
+	second := runHrmd(t, "run", "--config", s.config, "--instance", "test")
+	if second.Code == 0 || !strings.Contains(second.Stderr, fmt.Sprintf("another hrmd (pid %d) runs as instance \"test\"", p.cmd.Process.Pid)) {
+		t.Errorf("a second daemon named test: exit %d, %s", second.Code, second.Stderr)
+	}
+	p.signal(syscall.SIGTERM)
+	p.waitExit(30 * time.Second)
+
+	s.args = []string{"--adopt-orphans"}
+	p = s.start()
+	testenv.WaitFor(t, 60*time.Second, "the orphaned file answered", func() bool { return len(inputs(s.done)) == 1 })
+	if got := testenv.Names(orphaned); len(got) != 0 {
+		t.Errorf("%s still holds %v", orphaned, got)
+	}
+	p.signal(syscall.SIGTERM)
+	p.waitExit(30 * time.Second)
+}
+
+// The inbox deleted and made again is watched again (without rescans: only
+// inotify finds the file). The inbox replaced by a symbolic link is not
+// followed: nothing in the folder it points to is moved, /readyz and a
+// metric say why, and a real folder put back is used again.
+func TestRunInboxReplaced(t *testing.T) {
+	s := newSpool(t, func(c *daemon.Config) { c.Watch.RescanS = 0 })
+	p := s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	if err := os.Remove(s.inbox); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(s.inbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog("the inbox folder was replaced by a new one (deleted and made again?); watching the new one", 1, 30*time.Second)
+	s.drop("a.json", arcTask(t))
+	testenv.WaitFor(t, 60*time.Second, "a.json answered", func() bool { return len(inputs(s.done)) == 1 })
+
+	private := filepath.Join(s.dir, "private")
+	testenv.WriteFile(t, private, "secret.txt", "not for hrmd")
+	testenv.WriteFile(t, private, "b.json", string(arcTask(t)))
+	if err := os.Rename(s.inbox, s.inbox+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(private, s.inbox); err != nil {
+		t.Fatal(err)
+	}
+	waitMetrics(t, p, map[string]string{"hrmd_inbox_unusable": "1"})
+	testenv.WaitFor(t, 30*time.Second, "/readyz saying the inbox is a symbolic link", func() bool {
+		code, body := p.httpGet("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "symbolic link")
+	})
+	if got := testenv.Names(private); !slices.Equal(got, []string{"b.json", "secret.txt"}) {
+		t.Errorf("the folder the link points to now holds %v", got)
+	}
+	if err := os.Remove(s.inbox); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(s.inbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitMetrics(t, p, map[string]string{"hrmd_inbox_unusable": "0"})
+	s.drop("c.json", arcTask(t))
+	testenv.WaitFor(t, 60*time.Second, "c.json answered", func() bool { return len(inputs(s.done)) == 2 })
+	if got := testenv.Names(private); !slices.Equal(got, []string{"b.json", "secret.txt"}) {
+		t.Errorf("the folder the link pointed to now holds %v", got)
+	}
+	if n := len(p.find("the inbox is not usable; no files are taken until it is back")); n != 1 {
+		t.Errorf("the unusable inbox was logged %d times, want once", n)
+	}
+}

@@ -1,0 +1,148 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Backoff of an outcome that cannot be written: the first retry soon (a
+// disk often has room again within seconds), then slower, so that a
+// read-only outbox costs a few writes a minute, not a busy loop.
+const (
+	firstRetry = 500 * time.Millisecond
+	maxRetry   = 10 * time.Second
+)
+
+// stuckOutcomes are the outcomes that could not be written, tried again
+// with a backoff by run. While any waits, the gate is shut: intake takes no
+// new file (they wait in the inbox; what is claimed would only join the
+// queue), and /readyz says why.
+type stuckOutcomes struct {
+	d    *daemon
+	mu   sync.Mutex
+	list []*outcome
+	wake chan struct{} // buffered 1: an outcome was added
+	open gate          // shut while any outcome waits
+}
+
+func newStuckOutcomes(d *daemon) *stuckOutcomes {
+	return &stuckOutcomes{d: d, wake: make(chan struct{}, 1), open: newGate(true)}
+}
+
+// add keeps an outcome that could not be written.
+func (s *stuckOutcomes) add(o *outcome) {
+	o.tries++
+	o.next = time.Now().Add(backoff(o.tries))
+	level := zap.ErrorLevel
+	if o.tries > 1 {
+		level = zap.DebugLevel
+	}
+	where := "the answer"
+	if o.failure != nil {
+		where = "the error file"
+	}
+	s.d.log.Log(level, "cannot write "+where+"; it is kept and tried again, and the file waits in work/",
+		zap.String("name", o.job), zap.Int("tries", o.tries), zap.Duration("retry_in", backoff(o.tries)), zap.Error(o.lastErr))
+	s.mu.Lock()
+	if o.tries == 1 {
+		s.list = append(s.list, o)
+	}
+	s.d.metrics.stuck.Set(float64(len(s.list)))
+	s.open.set(false)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func backoff(tries int) time.Duration {
+	d := firstRetry
+	for i := 1; i < tries && d < maxRetry; i++ {
+		d *= 2
+	}
+	return min(d, maxRetry)
+}
+
+func (s *stuckOutcomes) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.list)
+}
+
+// lastError is the newest write error, for /readyz.
+func (s *stuckOutcomes) lastError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.list) == 0 {
+		return nil
+	}
+	return s.list[len(s.list)-1].lastErr
+}
+
+// due takes out the outcomes whose time has come, and says when the next
+// one is due (zero when none waits).
+func (s *stuckOutcomes) due(now time.Time) (due []*outcome, next time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.list[:0]
+	for _, o := range s.list {
+		if !o.next.After(now) {
+			due = append(due, o)
+			continue
+		}
+		kept = append(kept, o)
+		if next.IsZero() || o.next.Before(next) {
+			next = o.next
+		}
+	}
+	s.list = kept
+	return due, next
+}
+
+// settle puts back the outcomes still not written, and opens the gate when
+// none is left.
+func (s *stuckOutcomes) settle(again []*outcome) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list = append(s.list, again...)
+	s.d.metrics.stuck.Set(float64(len(s.list)))
+	if len(s.list) == 0 {
+		s.open.set(true)
+	}
+}
+
+// run retries the stuck outcomes until ctx ends; those left then stay in
+// work/ and are answered at the next start.
+func (s *stuckOutcomes) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		due, next := s.due(time.Now())
+		var again []*outcome
+		for _, o := range due {
+			if !s.d.tryWrite(o) {
+				again = append(again, o)
+			}
+		}
+		s.settle(again)
+		for _, o := range again {
+			s.add(o) // logs, reschedules
+		}
+		// Those put back again woke the loop: it looks at them anew.
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(time.Until(next), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+	}
+}
