@@ -4,8 +4,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/coreos/go-systemd/v22/unit"
 )
 
 // needTool finds a system tool the test needs. CI installs them
@@ -45,6 +50,78 @@ func TestSystemdUnitVerifies(t *testing.T) {
 			t.Errorf("hrmd.service lacks %s", want)
 		}
 	}
+}
+
+// maxExposure is the most `systemd-analyze security` may score the shipped
+// unit (0 is a unit that can touch nothing, 10 one that can touch anything).
+const maxExposure = 2.0
+
+// The sandbox holds its score, and keeps what the GPU needs while doing so:
+// a lower score bought by taking the GPU away is no gain.
+func TestSystemdUnitSandbox(t *testing.T) {
+	analyze := needTool(t, "systemd-analyze")
+	out, err := exec.Command(analyze, "security", "--offline=yes", "--no-pager", "../systemd/hrmd.service").CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security --offline=yes (systemd 250 or newer): %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for hrmd\.service: (\d+\.\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no exposure level in systemd-analyze's output:\n%s", out)
+	}
+	score, _ := strconv.ParseFloat(string(m[1]), 64)
+	if score > maxExposure {
+		var open []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "✗") {
+				open = append(open, line)
+			}
+		}
+		t.Errorf("systemd/hrmd.service scores %.1f, above %.1f: tighten it again (docs/service.md, \"The sandbox\"); what it leaves open:\n%s",
+			score, maxExposure, strings.Join(open, "\n"))
+	}
+
+	service := unitService(t, "../systemd/hrmd.service")
+	for _, want := range []string{"/dev/nvmap rw", "char-*.gpu rw", "char-host1x-fence rw", "char-drm rw", "char-nvidia* rw"} {
+		if !slices.Contains(service["DeviceAllow"], want) {
+			t.Errorf("hrmd.service lacks DeviceAllow=%s: hrmd could not open the GPU under DevicePolicy=closed", want)
+		}
+	}
+	for key, why := range map[string]string{
+		"PrivateDevices":         "hides the GPU's device nodes",
+		"MemoryDenyWriteExecute": "may refuse the CUDA and TensorRT libraries",
+		"PrivateUsers":           "leaves the video group, which opens the GPU, unmapped",
+		"PrivateNetwork":         "closes the metrics port",
+		"ProcSubset":             "hides /proc/device-tree, /proc/meminfo and /proc/cpuinfo",
+	} {
+		if v := service[key]; len(v) > 0 && v[len(v)-1] != "no" {
+			t.Errorf("hrmd.service sets %s=%s, which %s: leave it out", key, v[len(v)-1], why)
+		}
+	}
+	filter := strings.Join(service["SystemCallFilter"], " ")
+	if !strings.Contains(filter, "@system-service") || strings.Contains(filter, "~@resources") {
+		t.Errorf("SystemCallFilter=%s: @system-service, with @resources (onnxruntime pins its threads), is what hrmd needs", filter)
+	}
+}
+
+// unitService is a unit file's [Service] settings, each key's values in order.
+func unitService(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	opts, err := unit.DeserializeOptions(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	service := map[string][]string{}
+	for _, o := range opts {
+		if o.Section == "Service" {
+			service[o.Name] = append(service[o.Name], o.Value)
+		}
+	}
+	return service
 }
 
 // install.sh into a temporary root: the user in video, the files, the

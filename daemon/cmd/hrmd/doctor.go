@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -373,6 +375,8 @@ type unitSandbox struct {
 	readWritePaths []string // ReadWritePaths=
 	privateTmp     bool
 	protectHome    bool
+	ipAddressDeny  []string // IPAddressDeny=
+	ipAddressAllow []string // IPAddressAllow=
 }
 
 // readUnitSandbox reads the installed unit below the sysroot, then its
@@ -424,6 +428,10 @@ func (sb *unitSandbox) read(path string) error {
 			for _, p := range strings.Fields(v) {
 				sb.readWritePaths = append(sb.readWritePaths, strings.TrimLeft(p, "-+"))
 			}
+		case "IPAddressDeny":
+			sb.ipAddressDeny = appendList(sb.ipAddressDeny, v)
+		case "IPAddressAllow":
+			sb.ipAddressAllow = appendList(sb.ipAddressAllow, v)
 		case "PrivateTmp":
 			sb.privateTmp = yes(v)
 		case "ProtectHome":
@@ -431,6 +439,15 @@ func (sb *unitSandbox) read(path string) error {
 		}
 	}
 	return nil
+}
+
+// appendList adds a list setting's values; an empty one resets the list, as
+// in systemd.
+func appendList(list []string, value string) []string {
+	if value == "" {
+		return nil
+	}
+	return append(list, strings.Fields(value)...)
 }
 
 // checkSandbox checks the folders against the installed unit's sandbox:
@@ -478,6 +495,45 @@ func (d *doctor) checkSandbox() {
 	if problems == 0 {
 		d.add(checkOK, "sandbox", "the folders are writable inside "+sb.unit+"'s sandbox", "")
 	}
+	d.checkListenSandbox(sb)
+}
+
+// checkListenSandbox warns when http.listen takes connections from other
+// machines that the unit's IP filter drops: the listener starts, and
+// Prometheus elsewhere gets only timeouts.
+func (d *doctor) checkListenSandbox(sb unitSandbox) {
+	listen := d.cfg.HTTP.Listen
+	if listen == "" || isLoopback(listen) {
+		return
+	}
+	denyAll := slices.ContainsFunc(sb.ipAddressDeny, func(a string) bool { return a == "any" || a == "0.0.0.0/0" || a == "::/0" })
+	if !denyAll || slices.ContainsFunc(sb.ipAddressAllow, func(a string) bool { return !isLoopback(a) }) {
+		return // no filter, or one that lets some other machines in
+	}
+	filter := "IPAddressDeny=" + strings.Join(sb.ipAddressDeny, " ")
+	if len(sb.ipAddressAllow) > 0 {
+		filter += " and IPAddressAllow=" + strings.Join(sb.ipAddressAllow, " ")
+	}
+	d.add(checkWarn, "sandbox", fmt.Sprintf("http.listen %s takes connections from other machines, but %s has %s: only this machine reaches /metrics",
+		listen, sb.unit, filter),
+		"let the scrapers in with a drop-in: sudo systemctl edit hrmd, then [Service] IPAddressAllow=192.0.2.10 (their addresses or network); or set http.listen to 127.0.0.1:9464")
+}
+
+// isLoopback says whether a listen address (host:port), an address or a
+// prefix is this machine only: localhost, 127.0.0.0/8, ::1. A name other
+// than localhost, or no host (every interface), is not.
+func isLoopback(s string) bool {
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
+	}
+	if s == "localhost" {
+		return true
+	}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked().Addr().IsLoopback()
+	}
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.IsLoopback()
 }
 
 // filesystemName names the statfs magic numbers hrmd's folders are likely on.

@@ -131,24 +131,36 @@ func TestDoctorRequiredProvider(t *testing.T) {
 
 // The installed unit's sandbox decides what the service may write, whatever
 // the doctor's own user may: ProtectSystem=strict with ReadWritePaths=, and
-// PrivateTmp, from the unit as shipped and its drop-ins.
+// PrivateTmp, from the unit as shipped and its drop-ins. Its IP filter
+// decides who reaches http.listen.
 func TestDoctorSandbox(t *testing.T) {
 	unit, err := os.ReadFile(filepath.Join(repoRoot, "systemd", "hrmd.service"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	const blocked = "warn  sandbox      http.listen "
 	tests := []struct {
-		name, dropIn string
-		code         int
-		want         string
+		name, listen, dropIn string
+		code                 int
+		want, notWant        string
 	}{
-		{"as shipped", "", 0, "warn  sandbox      inbox /tmp/"},
-		{"no private tmp", "[Service]\nPrivateTmp=no\n", 1, "is read-only for the service"},
-		{"tmp writable", "[Service]\nPrivateTmp=no\nReadWritePaths=/tmp\n", 0, "ok    sandbox      the folders are writable inside"},
+		{"as shipped", "", "", 0, "warn  sandbox      inbox /tmp/", blocked},
+		{"no private tmp", "", "[Service]\nPrivateTmp=no\n", 1, "is read-only for the service", ""},
+		{"tmp writable", "", "[Service]\nPrivateTmp=no\nReadWritePaths=/tmp\n", 0, "ok    sandbox      the folders are writable inside", ""},
+		{"listen everywhere", "0.0.0.0:9464", "", 0,
+			blocked + "0.0.0.0:9464 takes connections from other machines, but ", ""},
+		{"listen on every interface", ":9464", "", 0, "IPAddressDeny=any and IPAddressAllow=localhost: only this machine reaches /metrics", ""},
+		{"listen on loopback", "[::1]:9464", "", 0, "", blocked},
+		{"scrapers let in", "0.0.0.0:9464", "[Service]\nIPAddressAllow=192.0.2.10\n", 0, "", blocked},
+		{"filter reset", "0.0.0.0:9464", "[Service]\nIPAddressDeny=\n", 0, "", blocked},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir, config := doctorSetup(t, nil)
+			dir, config := doctorSetup(t, func(c *daemon.Config) {
+				if tt.listen != "" {
+					c.HTTP.Listen = tt.listen
+				}
+			})
 			root := filepath.Join(dir, "sysroot")
 			if err := os.CopyFS(root, os.DirFS(filepath.Join(repoRoot, "jetson", "testdata", "x86-host"))); err != nil {
 				t.Fatal(err)
@@ -161,6 +173,9 @@ func TestDoctorSandbox(t *testing.T) {
 			r := runDoctor(t, "--config", config, "--sysroot", root)
 			if r.Code != tt.code || !strings.Contains(r.Stdout, tt.want) {
 				t.Errorf("exit %d (want %d), report lacks %q:\n%s", r.Code, tt.code, tt.want, r.Stdout)
+			}
+			if tt.notWant != "" && strings.Contains(r.Stdout, tt.notWant) {
+				t.Errorf("report has %q:\n%s", tt.notWant, r.Stdout)
 			}
 		})
 	}
