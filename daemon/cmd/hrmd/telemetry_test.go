@@ -17,9 +17,12 @@ import (
 // telemetry with ORT_DISABLE_TELEMETRY=0.
 func TestNoTelemetry(t *testing.T) {
 	// Each variable onnxruntime 1.30.0 takes as "do not collect" is removed,
-	// so that the library sees what a user's shell gives it, not a CI
-	// runner's: under any of these it keeps quiet by itself.
-	quieting := []string{
+	// so that the library sees what a user's shell gives it, not what a CI
+	// runner's does: under any of these it keeps quiet by itself, and the test
+	// would pass without hrmd's doing. Where it would write goes too: HOME and
+	// TMPDIR are the test's own folders, and XDG_CACHE_HOME, which it prefers
+	// to $HOME/.cache, is unset.
+	removed := []string{
 		"ORT_DISABLE_TELEMETRY", "ORT_TELEMETRY_DISABLED", "ORT_RUNNING_UNIT_TESTS",
 		"CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "JENKINS_URL", "CODEBUILD_BUILD_ID",
 		"BUILDKITE", "TEAMCITY_VERSION", "APPVEYOR", "BITBUCKET_BUILD_NUMBER", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI",
@@ -40,7 +43,7 @@ func TestNoTelemetry(t *testing.T) {
 			cmd := testenv.Command(t, hrmdBin, tt.args...)
 			cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool {
 				name, _, _ := strings.Cut(kv, "=")
-				return slices.Contains(quieting, name)
+				return slices.Contains(removed, name)
 			})
 			cmd.Env = append(cmd.Env, append(tt.env, "HOME="+home, "TMPDIR="+tmp)...)
 			if r := testenv.Run(t, cmd); r.Code != 0 {
