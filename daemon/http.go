@@ -5,10 +5,32 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+)
+
+// MaxHTTPConnections is how many HTTP connections the daemon holds open at
+// once. Its clients are a Prometheus scraper and a few health checks, so this
+// is room to spare for them, and a bound on the descriptors HTTP can take from
+// the inbox, the spool and the model however many clients come: the rest wait
+// in the kernel's backlog, costing the daemon nothing, until one closes.
+const MaxHTTPConnections = 16
+
+// The HTTP server's time limits. Every request is a GET answered from memory
+// in milliseconds, so these only ever end clients that stall or linger; none
+// is configurable, for no client needs more.
+const (
+	httpReadHeaderTimeout = 5 * time.Second // a connection that says nothing is closed
+	httpReadTimeout       = 10 * time.Second
+	httpWriteTimeout      = 10 * time.Second // a client that does not read /metrics
+	// A health check every second or two keeps its connection; one that went
+	// away, or a scraper every 15 s or more, gives the descriptor back soon.
+	httpIdleTimeout = 5 * time.Second
 )
 
 // serveHTTP starts /healthz, /readyz and /metrics on listen.
@@ -17,6 +39,10 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w; choose another address or \"\" to turn HTTP off", listen, err)
 	}
+	limited := newLimitListener(ln, MaxHTTPConnections)
+	d.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hrmd_http_connections", Help: fmt.Sprintf("HTTP connections open, this one included (at most %d).", MaxHTTPConnections),
+	}, func() float64 { return float64(limited.open.Load()) }))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -35,12 +61,75 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 		}
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.registry, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// What the server has to say (an accept that failed for want of
+	// descriptors, a handler that panicked) goes to the daemon's log, in its
+	// format, rather than as bare text on stderr.
+	errorLog, err := zap.NewStdLogAt(d.log.Named("http"), zap.WarnLevel)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("http error log: %w", err)
+	}
+	srv := &http.Server{
+		Handler: mux, ErrorLog: errorLog,
+		ReadHeaderTimeout: httpReadHeaderTimeout, ReadTimeout: httpReadTimeout,
+		WriteTimeout: httpWriteTimeout, IdleTimeout: httpIdleTimeout,
+	}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("http server stopped", zap.Error(err))
 		}
 	}()
-	d.log.Info("http listening", zap.String("addr", ln.Addr().String()))
+	d.log.Info("http listening", zap.String("addr", ln.Addr().String()), zap.Int("max_connections", MaxHTTPConnections))
 	return srv, nil
+}
+
+// limitListener accepts a connection only while fewer than cap(slots) are
+// open. It takes a slot before it accepts, so the connections past the limit
+// stay in the kernel's backlog and hold no descriptor of the daemon's.
+type limitListener struct {
+	net.Listener
+	slots     chan struct{}
+	open      atomic.Int64 // accepted and not yet closed: the gauge
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newLimitListener(ln net.Listener, n int) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done: // waiting for a slot must not keep the server from closing
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	l.open.Add(1)
+	// The count drops before the slot is given back, so the gauge never
+	// shows more than the limit.
+	return &limitConn{Conn: c, release: sync.OnceFunc(func() { l.open.Add(-1); <-l.slots })}, nil
+}
+
+func (l *limitListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.done) })
+	return err
+}
+
+// limitConn gives its slot back when it is closed (once, however often Close
+// is called).
+type limitConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"go.uber.org/zap"
 )
 
 // MinORTVersion is the oldest onnxruntime hrmd runs with: onnxruntime_go
@@ -18,6 +20,43 @@ const MinORTVersion = "1.24"
 
 // LibraryEnv names the environment variable that points at the library.
 const LibraryEnv = "HRMD_ORT_LIB"
+
+// The environment variables that keep onnxruntime's telemetry off. Its Linux
+// builds since 1.29 (the bundled 1.30.0 included) start an uploader in
+// OrtCreateEnv: a device id and an SQLite event store under
+// $XDG_CACHE_HOME or $HOME/.cache/Microsoft/DeveloperTools, a read of
+// /etc/machine-id, a mat-debug-<pid>.log in $TMPDIR, and DNS look-ups of
+// Microsoft's events host every few seconds. 1.29 and 1.30 read the first
+// name, once, when the environment is created; onnxruntime's main branch reads
+// the second instead, so a newer library pointed at with onnxruntime.library
+// stays quiet too.
+const (
+	telemetryEnv     = "ORT_DISABLE_TELEMETRY"
+	telemetryEnvNext = "ORT_TELEMETRY_DISABLED"
+)
+
+// disableTelemetry sets the variables that turn onnxruntime's telemetry off in
+// this process's environment, where the library's getenv reads them: with cgo
+// linked, os.Setenv also sets the C environment. It runs before the library is
+// loaded, when no onnxruntime thread can be reading the environment.
+//
+// hrmd sends nothing anywhere unasked, and a device on a customer's network
+// must not depend on what its service manager or shell happens to export, so
+// a value that asks for telemetry (ORT_DISABLE_TELEMETRY=0) is overridden,
+// and the log says so.
+func disableTelemetry(log *zap.Logger) error {
+	for _, name := range []string{telemetryEnv, telemetryEnvNext} {
+		old, set := os.LookupEnv(name)
+		if quiet := slices.Contains([]string{"1", "true", "yes", "on", "y"}, strings.ToLower(strings.TrimSpace(old))); set && !quiet {
+			log.Warn("onnxruntime's telemetry stays off: hrmd sends nothing; ignoring the environment's setting",
+				zap.String("variable", name), zap.String("value", old))
+		}
+		if err := os.Setenv(name, "1"); err != nil {
+			return fmt.Errorf("turn off onnxruntime's telemetry (%s=1): %w", name, err)
+		}
+	}
+	return nil
+}
 
 // LibrarySearch says where to look for libonnxruntime, in order.
 type LibrarySearch struct {

@@ -28,6 +28,9 @@ func Open(cfg Config, log *zap.Logger) (*Runtime, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, &Error{Code: CodeConfig, Message: err.Error(), Err: err}
 	}
+	if err := disableTelemetry(log); err != nil {
+		return nil, &Error{Code: CodeORTUnloadable, Message: err.Error(), Err: err}
+	}
 	path, err := DefaultLibrarySearch(cfg.Library).Find()
 	if err != nil {
 		return nil, err
