@@ -68,6 +68,10 @@ type TensorRT struct {
 	EngineCache              string `yaml:"engine_cache"`
 	WorkspaceMB              int    `yaml:"workspace_mb"`
 	BuilderOptimizationLevel int    `yaml:"builder_optimization_level"`
+	// MaxBuildS caps how long a start asks systemd to wait for the model
+	// (EXTEND_TIMEOUT_USEC): a TensorRT build that hangs is then stopped by
+	// systemd instead of holding the service in "activating" for ever.
+	MaxBuildS int `yaml:"max_build_s"`
 }
 
 // InferenceConfig is the `inference:` section.
@@ -117,6 +121,9 @@ func DefaultConfig() Config {
 			EngineCache:              e.TensorRT.EngineCache,
 			WorkspaceMB:              e.TensorRT.WorkspaceMB,
 			BuilderOptimizationLevel: e.TensorRT.BuilderOptimizationLevel,
+			// A first build of the largest HRM on an Orin Nano takes minutes;
+			// an hour is far beyond any that is still making progress.
+			MaxBuildS: 3600,
 		},
 		Inference: InferenceConfig{MaxBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
 		Watch:     Watch{SettleMS: 250, RescanS: 10, MaxFileBytes: 4 << 20},
@@ -185,6 +192,9 @@ func (c Config) validate() error {
 	}
 	if err := c.Engine().Validate(); err != nil {
 		return err
+	}
+	if c.TensorRT.MaxBuildS < 1 {
+		return fmt.Errorf("tensorrt.max_build_s is %d; use a number of seconds (3600: a first engine build takes minutes on a Jetson)", c.TensorRT.MaxBuildS)
 	}
 	in := c.Inference
 	if in.MaxBatch < 1 || in.MaxBatch > 256 {

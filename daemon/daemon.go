@@ -128,12 +128,8 @@ func (d *daemon) run() error {
 			d.rt.Close() // after the worker has closed its models
 		}
 	}()
-	// Loading may build a TensorRT engine: keep systemd patient meanwhile.
-	loaded := make(chan struct{})
-	go d.notify.extendWhile(loaded)
-	first, err := d.load(d.cfg)
-	close(loaded)
-	if err != nil {
+	first, hup, err := d.loadFirst(signals)
+	if err != nil || first == nil { // nil, nil: stopped while loading
 		return err
 	}
 	d.latest = first
@@ -145,12 +141,12 @@ func (d *daemon) run() error {
 	if len(recovered) > 0 {
 		d.log.Info("taking up files left in work/ by an earlier run", zap.Int("files", len(recovered)))
 	}
-	return d.serve(first, recovered, signals)
+	return d.serve(first, recovered, signals, hup)
 }
 
 // serve starts the goroutines that move files (thermal guard, watcher,
 // intake, worker) and supervises them until a signal stops them.
-func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Signal) error {
+func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Signal, hup bool) error {
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	defer stopIntake()
 	runCtx, cancelRun := context.WithCancel(context.Background())
@@ -168,6 +164,9 @@ func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Si
 	go func() { defer s.wg.Done(); newIntake(d).run(intakeCtx, settled, recovered) }()
 	go func() { defer s.wg.Done(); d.stuck.run(intakeCtx) }()
 	go func() { defer close(s.workerDone); wk.run(s.stopWorker, runCtx, first) }()
+	if hup { // a SIGHUP came while the first model loaded
+		s.startReload()
+	}
 	return s.loop()
 }
 
@@ -182,8 +181,9 @@ type supervisor struct {
 	handed  *settings // the settings the worker has, or is applying
 	pending *settings // newer settings the worker has not taken yet
 	// reloads delivers the reload in progress; nil when none is.
-	reloads     chan reloadResult
-	reloadAgain bool // a SIGHUP came during a reload: another one after it
+	reloads      chan reloadResult
+	cancelReload context.CancelFunc // stops the reload in progress
+	reloadAgain  bool               // a SIGHUP came during a reload: another one after it
 
 	stopIntake context.CancelFunc
 	stopWorker chan struct{}      // closed: finish the batch in flight, then return
@@ -204,7 +204,9 @@ func (s *supervisor) loop() error {
 		case <-status.C:
 			s.d.updateStatus()
 		case <-s.workerDone:
-			s.d.loadingAtExit = s.reloads != nil
+			s.d.log.Error("the worker stopped unexpectedly; stopping")
+			s.stopIntake()
+			s.wind()
 			return errors.New("the worker stopped unexpectedly")
 		case hand <- s.pending:
 			s.handed, s.pending = s.pending, nil
@@ -227,8 +229,10 @@ func (s *supervisor) loop() error {
 func (s *supervisor) startReload() {
 	s.d.notify.reloading()
 	s.reloads = make(chan reloadResult, 1)
+	var ctx context.Context
+	ctx, s.cancelReload = context.WithCancel(context.Background())
 	old, latest, ch := s.d.cfg, s.d.latest, s.reloads
-	go func() { ch <- s.d.prepareReload(old, latest) }()
+	go func() { ch <- s.d.prepareReload(ctx, old, latest) }()
 }
 
 // reloaded applies a finished reload: its settings wait for the worker.
@@ -245,6 +249,7 @@ func (s *supervisor) reloaded(r reloadResult) {
 // closing the model of any it supersedes before the worker took them.
 func (s *supervisor) take(r reloadResult) {
 	s.reloads = nil
+	s.cancelReload()
 	if r.err != nil {
 		return
 	}
@@ -252,6 +257,28 @@ func (s *supervisor) take(r reloadResult) {
 		s.pending.model.model.Close()
 	}
 	s.pending = r.next
+}
+
+// wind waits, once the worker has returned, for the goroutines that move
+// files and for a reload in progress (cancelled: its warm-up and input
+// probe stop at once), and closes the models nobody will use. A reload
+// still building an engine after the shutdown timeout is left to the
+// ending process: onnxruntime cannot be shut down under it.
+func (s *supervisor) wind() {
+	s.wg.Wait()
+	if s.reloads != nil {
+		s.cancelReload()
+		select {
+		case r := <-s.reloads:
+			s.take(r)
+		case <-time.After(s.d.opts.ShutdownTimeout):
+			s.d.log.Warn("a reload was still loading a model; not waiting for it")
+			s.d.loadingAtExit = true
+		}
+	}
+	if s.pending != nil && s.pending.model != s.handed.model {
+		s.pending.model.model.Close()
+	}
 }
 
 // shutdown stops taking files, lets the worker finish the batch in flight
@@ -273,21 +300,7 @@ func (s *supervisor) shutdown(sig os.Signal) error {
 	})
 	<-s.workerDone
 	timer.Stop()
-	s.wg.Wait()
-	select {
-	case r := <-s.reloads: // finished, not yet taken: its model is closed below
-		s.take(r)
-	default:
-	}
-	if s.pending != nil && s.pending.model != s.handed.model {
-		s.pending.model.model.Close()
-	}
-	if s.reloads != nil {
-		// A model is still loading; onnxruntime cannot be shut down under
-		// it, and the process is about to end anyway.
-		d.log.Warn("a reload was still loading a model; not waiting for it")
-		d.loadingAtExit = true
-	}
+	s.wind()
 	d.updateStatus()
 	d.log.Info("stopped", zap.Int64("answered", d.answered.Load()), zap.Int64("failed", d.failed.Load()),
 		zap.Int64("left_in_work", d.queued.Load()))

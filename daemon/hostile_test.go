@@ -249,3 +249,35 @@ func TestRunInboxReplaced(t *testing.T) {
 		t.Errorf("the unusable inbox was logged %d times, want once", n)
 	}
 }
+
+// SIGTERM while the first model loads stops the daemon without waiting for
+// the load (here one that never ends: its manifest is a pipe nobody
+// writes), and systemd is asked for more start-up time only up to
+// tensorrt.max_build_s, so that a hung engine build is stopped in the end.
+func TestRunStopsDuringFirstLoad(t *testing.T) {
+	model := blockedModel(t)
+	s := newSpool(t, func(c *daemon.Config) {
+		c.Model = model
+		c.TensorRT.MaxBuildS = 1
+	})
+	// Longer than the 10 s between extensions: more would have come.
+	s.args = []string{"--shutdown-timeout", "12s"}
+	n := listenNotify(t)
+	p := s.start("NOTIFY_SOCKET=" + n.path)
+	p.waitLog("the model has been loading longer than tensorrt.max_build_s; asking systemd for no more time, so it stops hrmd if the load hangs", 1, 30*time.Second)
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(60 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM during the load", code)
+	}
+	p.waitLog("stopping while the model loads", 1, time.Second)
+	p.waitLog("the model load did not stop within the shutdown timeout (an engine build?); not waiting for it", 1, time.Second)
+	extends := 0
+	for _, m := range n.messages() {
+		if strings.HasPrefix(m, "EXTEND_TIMEOUT_USEC=") {
+			extends++
+		}
+	}
+	if extends != 1 {
+		t.Errorf("%d EXTEND_TIMEOUT_USEC messages, want 1 (the cap is 1 s): %v", extends, n.messages())
+	}
+}

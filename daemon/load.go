@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"os"
 	"reflect"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,7 +17,7 @@ import (
 
 // load opens the runtime (the first time) and loads, warms up and probes
 // the model of cfg.
-func (d *daemon) load(cfg Config) (*settings, error) {
+func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
 	d.log.Info("loading the model", zap.String("model", cfg.Model))
 	ec := cfg.Engine()
 	ec.Device = d.device.CacheKey()
@@ -37,11 +39,11 @@ func (d *daemon) load(cfg Config) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := warmUp(m, cfg.Inference.MaxBatch); err != nil {
+	if err := warmUp(ctx, m, cfg.Inference.MaxBatch); err != nil {
 		m.Close()
 		return nil, err
 	}
-	invariant, err := answer.CheckInputInvariance(context.Background(), m, cfg.RunOptions(), cfg.Inference.InputInvariant, d.log)
+	invariant, err := answer.CheckInputInvariance(ctx, m, cfg.RunOptions(), cfg.Inference.InputInvariant, d.log)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -65,9 +67,56 @@ func (d *daemon) load(cfg Config) (*settings, error) {
 	return settingsFor(cfg, lm), nil
 }
 
+// loadFirst loads the model a start needs, while still answering signals:
+// SIGTERM or SIGINT cancels the load (the warm-up and the input probe stop
+// at once; an engine build that cannot be interrupted is left to the
+// ending process after the shutdown timeout) and returns nil settings; a
+// SIGHUP is remembered (hup) for a reload once serving. Meanwhile systemd
+// is asked for more start-up time, up to tensorrt.max_build_s.
+func (d *daemon) loadFirst(signals <-chan os.Signal) (first *settings, hup bool, err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	loaded := make(chan struct{})
+	defer close(loaded)
+	go d.notify.extendWhile(loaded, time.Duration(d.cfg.TensorRT.MaxBuildS)*time.Second)
+	type result struct {
+		s   *settings
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		s, err := d.load(ctx, d.cfg)
+		done <- result{s, err}
+	}()
+	for {
+		select {
+		case r := <-done:
+			return r.s, hup, r.err
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				hup = true
+				continue
+			}
+			d.log.Info("stopping while the model loads", zap.String("signal", sig.String()))
+			d.notify.stopping()
+			cancel()
+			select {
+			case r := <-done:
+				if r.s != nil {
+					r.s.model.model.Close()
+				}
+			case <-time.After(d.opts.ShutdownTimeout):
+				d.log.Warn("the model load did not stop within the shutdown timeout (an engine build?); not waiting for it")
+				d.loadingAtExit = true
+			}
+			return nil, false, nil
+		}
+	}
+}
+
 // warmUp runs a full batch once, so the first file does not pay for
 // ONNX Runtime's first-run set-up (or a TensorRT engine build).
-func warmUp(m *engine.Model, maxBatch int) error {
+func warmUp(ctx context.Context, m *engine.Model, maxBatch int) error {
 	b := m.Bundle()
 	side := b.Manifest.Grid
 	rows := make([][]int64, maxBatch)
@@ -75,7 +124,7 @@ func warmUp(m *engine.Model, maxBatch int) error {
 		rows[i] = make([]int64, side*side)
 		b.Encoding.Encode(puzzles.Grid{{0, 1}, {2, 3}}, side, rows[i])
 	}
-	_, err := m.Run(context.Background(), rows, engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: 2})
+	_, err := m.Run(ctx, rows, engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: 2})
 	return err
 }
 
@@ -98,7 +147,7 @@ type reloadResult struct {
 // prepareReload reads hrmd.yaml again (SIGHUP) and loads a new model when the
 // model or the engine settings changed. It runs beside the main loop; old and
 // latest are the running configuration and the newest settings.
-func (d *daemon) prepareReload(old Config, latest *settings) reloadResult {
+func (d *daemon) prepareReload(ctx context.Context, old Config, latest *settings) reloadResult {
 	cfg, err := LoadConfig(d.opts.ConfigPath)
 	if err != nil {
 		return reloadResult{err: err}
@@ -122,7 +171,7 @@ func (d *daemon) prepareReload(old Config, latest *settings) reloadResult {
 	lm := latest.model
 	reloaded := modelChanged(old, cfg, latest)
 	if reloaded {
-		next, err := d.load(cfg)
+		next, err := d.load(ctx, cfg)
 		if err != nil {
 			restore := old.Engine()
 			restore.Device = d.device.CacheKey()

@@ -41,19 +41,26 @@ func (n notifier) watchdogInterval() time.Duration {
 }
 
 // extendWhile keeps asking systemd for more start-up time until done is
-// closed: loading a model can mean building a TensorRT engine, which takes
-// minutes on a Jetson, longer than any sensible TimeoutStartSec.
-func (n notifier) extendWhile(done <-chan struct{}) {
+// closed, for at most limit: loading a model can mean building a TensorRT
+// engine, which takes minutes on a Jetson, longer than any sensible
+// TimeoutStartSec; a build that hangs must still be stopped some time.
+func (n notifier) extendWhile(done <-chan struct{}, limit time.Duration) {
 	const every, by = 10 * time.Second, 30 * time.Second
 	n.extend(by)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
 	for {
 		select {
 		case <-done:
 			return
 		case <-t.C:
 			n.extend(by)
+		case <-deadline.C:
+			n.log.Error("the model has been loading longer than tensorrt.max_build_s; asking systemd for no more time, so it stops hrmd if the load hangs",
+				zap.Duration("max_build", limit))
+			return
 		}
 	}
 }
