@@ -281,3 +281,31 @@ func TestRunStopsDuringFirstLoad(t *testing.T) {
 		t.Errorf("%d EXTEND_TIMEOUT_USEC messages, want 1 (the cap is 1 s): %v", extends, n.messages())
 	}
 }
+
+// A claim that fails (here work/ is a file; across filesystems it would be
+// EXDEV) is logged with a growing pause between tries, not at every look
+// at the inbox, and the file is claimed once the fault is gone.
+func TestRunClaimFailuresBackOff(t *testing.T) {
+	s := newSpool(t, nil)
+	p := s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	if err := os.Remove(s.work); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WriteFile(t, filepath.Dir(s.work), filepath.Base(s.work), "not a folder")
+	s.drop("t.json", arcTask(t))
+	second := p.waitLog("cannot claim a file; it stays in the inbox and is tried again", 2, 30*time.Second)
+	if second["tries"] != 2.0 || second["retry_in"] != 2.0 {
+		t.Errorf("the second claim failure says tries %v, retry_in %v; want 2 and 2 (s)", second["tries"], second["retry_in"])
+	}
+	if err := os.Remove(s.work); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(s.work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 60*time.Second, "t.json answered", func() bool { return len(inputs(s.done)) == 1 })
+	if n := len(p.find("cannot claim a file; it stays in the inbox and is tried again")); n > 6 {
+		t.Errorf("the failing claim was logged %d times", n)
+	}
+}
