@@ -124,7 +124,7 @@ func (d *daemon) run() error {
 		defer srv.Close()
 	}
 	defer func() {
-		if d.rt != nil && !d.loadingAtExit {
+		if !d.loadingAtExit && d.rt != nil { // in this order: an abandoned load may still be setting d.rt
 			d.rt.Close() // after the worker has closed its models
 		}
 	}()
