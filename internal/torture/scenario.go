@@ -51,7 +51,7 @@ func (s scenario) cannotRun() string {
 	}
 	var why []string
 	if os.Geteuid() != 0 {
-		why = append(why, "not root")
+		why = append(why, "not root (it mounts a tmpfs in a mount namespace of its own)")
 	}
 	for _, tool := range s.root {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -168,6 +168,8 @@ func (r result) line() string {
 	switch {
 	case r.skipped != "":
 		return head + "SKIPPED: " + r.skipped
+	case r.err != nil && r.dir == "":
+		return head + "FAILED: " + r.err.Error()
 	case r.err != nil:
 		return fmt.Sprintf("%sFAILED: %v (%.1f s; folder and logs kept: %s)", head, r.err, r.took.Seconds(), r.dir)
 	}
