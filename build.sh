@@ -157,6 +157,7 @@ cmd_test() {
   fi
   say "go test -race ./..."
   go test -race -count=1 ./...
+  cmd_torture -short
   if [ -n "$torch" ]; then
     say "exporter tests ($PY -m unittest discover -s engine/export)"
     "$PY" -m unittest discover -s engine/export || die "exporter tests failed"
@@ -788,6 +789,23 @@ first_of() {
   return 1
 }
 
+# The torture suite (internal/torture): the real daemon killed, shared,
+# fed hostile entries, starved of disk, reloaded in a storm, held open and
+# soaked, each time held to the spool's invariants. Its tmpfs scenario
+# mounts in a private mount namespace: as root; CI
+# (HRMD_REQUIRE_JETSON_TESTS) requires it to run.
+cmd_torture() {
+  cmd_build
+  export HRMD_ORT_LIB=${HRMD_ORT_LIB:-$(ort_lib "$(host_arch)")}
+  go build -o "$CACHE/bin/hrmd-torture" ./internal/torture
+  local -a args=(-hrmd bin/hrmd)
+  [ -z "${HRMD_REQUIRE_JETSON_TESTS:-}" ] || args+=(-require-root)
+  local mode=full
+  [[ " $* " != *" -short "* ]] || mode=short
+  say "torture ($mode): internal/torture"
+  "$CACHE/bin/hrmd-torture" "${args[@]}" "$@" || die "the torture suite found the daemon breaking an invariant (above)"
+}
+
 # The demo: the real daemon on a temporary spool with the trained demo model
 # (engine/models/demo), fed its family's examples, a real ARC task and a broken file.
 cmd_demo() {
@@ -816,11 +834,16 @@ usage: ./build.sh COMMAND
   sandbox-test  the x64 bundle installed on an overlay of / and started under a
             throwaway systemd: hrmd must run and answer inside the unit's sandbox (root)
   demo      build, then run hrmd on a temporary spool with the demo model and show its answers
+  torture [-short] [-only NAMES] [-seed N] [-keep]
+            the real hrmd through kill -9 at random moments, three daemons on one
+            spool, hostile inbox entries, a full tmpfs (root), a SIGHUP storm, idle
+            connections, a soak and the largest file: one line per scenario with
+            lost, twice and overwritten (all 0); -short is the part test runs
   deps      fetch onnxruntime $ORT_VERSION (linux x64 and arm64, from npm) into .cache/, Go modules, staticcheck
   build     build bin/hrmd (with the version stamped in)
   fixtures  regenerate the tiny test bundle engine/testdata/nova-tiny (needs python3-torch)
-  test      gofmt, go vet, staticcheck, go test -race, the exporter's tests,
-            qemu-smoke, deploy-test and sandbox-test (each where it can run; all in CI)
+  test      gofmt, go vet, staticcheck, go test -race, torture -short, the exporter's
+            tests, qemu-smoke, deploy-test and sandbox-test (each where it can run; all in CI)
   bench     Go benchmarks (with a full-size random bundle when python3-torch is there)
 EOH
 }
@@ -829,7 +852,7 @@ main() {
   local cmd=${1:-help}
   shift || true
   case "$cmd" in
-    demo | deps | build | cross | bundle | deploy | fixtures | test | bench | help) "cmd_$cmd" "$@" ;;
+    demo | deps | build | cross | bundle | deploy | fixtures | test | bench | torture | help) "cmd_$cmd" "$@" ;;
     qemu-smoke) cmd_qemu_smoke "$@" ;;
     deploy-test) cmd_deploy_test "$@" ;;
     sandbox-test) cmd_sandbox_test "$@" ;;

@@ -24,6 +24,18 @@ func WriteFile(t testing.TB, root, rel, data string) {
 	}
 }
 
+// WriteJSON writes v as JSON to path.
+func WriteJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Names lists a folder's entries by name (nil when it does not exist).
 func Names(dir string) []string {
 	entries, _ := os.ReadDir(dir)

@@ -21,17 +21,6 @@ type taskJSON struct {
 	Test  []puzzles.Pair `json:"test"`
 }
 
-func writeJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	data, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 type submission map[string][]struct {
 	Attempt1 puzzles.Grid `json:"attempt_1"`
 	Attempt2 puzzles.Grid `json:"attempt_2"`
@@ -121,7 +110,7 @@ func TestEvalDemoFamily(t *testing.T) {
 		task.Test = []puzzles.Pair{{Input: in, Output: testenv.Halo(in)}}
 		id := fmt.Sprintf("halo-%02d", i)
 		known[id] = task.Test[0].Output
-		writeJSON(t, filepath.Join(dir, id+".json"), task)
+		testenv.WriteJSON(t, filepath.Join(dir, id+".json"), task)
 	}
 	sub := filepath.Join(t.TempDir(), "submission.json")
 	r, rep := runEval(t, dir, "--model", demoBundle, "--submission", sub)
@@ -230,7 +219,7 @@ func TestEvalChallengesAndSolutions(t *testing.T) {
 			t.Fatal(err)
 		}
 		task := file.Tasks[0]
-		writeJSON(t, filepath.Join(folder, id+".json"), taskJSON{task.Train, task.Test})
+		testenv.WriteJSON(t, filepath.Join(folder, id+".json"), taskJSON{task.Train, task.Test})
 		var tests []puzzles.Pair
 		for _, p := range task.Test {
 			tests = append(tests, puzzles.Pair{Input: p.Input})
@@ -239,8 +228,8 @@ func TestEvalChallengesAndSolutions(t *testing.T) {
 		challenges[id] = taskJSON{task.Train, tests}
 	}
 	challengesPath, solutionsPath := filepath.Join(dir, "challenges.json"), filepath.Join(dir, "solutions.json")
-	writeJSON(t, challengesPath, challenges)
-	writeJSON(t, solutionsPath, solutions)
+	testenv.WriteJSON(t, challengesPath, challenges)
+	testenv.WriteJSON(t, solutionsPath, solutions)
 
 	rf, fromFolder := runEval(t, folder, "--model", demoBundle)
 	rc, fromChallenges := runEval(t, challengesPath, "--solutions", solutionsPath, "--model", demoBundle)

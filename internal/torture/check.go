@@ -1,0 +1,289 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// verdict is what the checker found against DESIGN §3's invariants.
+type verdict struct {
+	files       int // entries dropped
+	lost        int // dropped, and nowhere now
+	twice       int // in more places than dropped, or an answer without its input
+	overwritten int // a file someone put down changed or gone, an answer not its input's
+	stuck       int // left in the inbox or work/ when the scenario wanted them out
+	outcomes    map[string]int
+	problems    []string
+}
+
+func (v *verdict) problem(format string, args ...any) {
+	// A few hundred lines of the same fault say no more than twenty.
+	if len(v.problems) < 20 {
+		v.problems = append(v.problems, fmt.Sprintf(format, args...))
+	} else if len(v.problems) == 20 {
+		v.problems = append(v.problems, "... (more problems not listed)")
+	}
+}
+
+// checker looks through a spool once, when the daemons are stopped (or
+// idle): where each dropped entry is, and whether each answer is its own.
+type checker struct {
+	s     *spool
+	m     *manifest
+	found map[string]map[string]int // entryID -> place (done, failed, inbox, work) -> count
+	v     verdict
+}
+
+// check holds the spool to the invariants: every dropped entry is in
+// exactly one of done/ or failed/ (or left in the inbox where the scenario
+// says so), every input in done/ has exactly one answer, which is its own,
+// every input in failed/ its error file, nothing is left in the inbox or
+// work/, and no file anyone put down was replaced.
+func (s *spool) check() verdict {
+	c := &checker{s: s, m: s.m, found: map[string]map[string]int{}, v: verdict{outcomes: map[string]int{}}}
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	done := c.scanDone()
+	c.scanFailed()
+	c.scanOutbox(done)
+	c.scanLeft()
+	c.tally()
+	c.checkPlaced()
+	return c.v
+}
+
+func (c *checker) saw(id, place string) {
+	if c.found[id] == nil {
+		c.found[id] = map[string]int{}
+	}
+	c.found[id][place]++
+}
+
+// names lists a folder's entries; hidden ones (the daemon's temporary
+// files, the instance lock) only when hidden is set.
+func (c *checker) names(dir string, hidden bool) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		c.v.problem("cannot list %s: %v", dir, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if hidden || !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func (c *checker) id(path string) string {
+	id, err := entryID(path)
+	if err != nil {
+		c.v.problem("%v", err)
+	}
+	return id
+}
+
+// scanDone records the inputs in done/ and returns their names.
+func (c *checker) scanDone() []string {
+	var done []string
+	for _, name := range c.names(c.s.done, false) {
+		path := filepath.Join(c.s.done, name)
+		if _, ok := c.m.user[path]; ok {
+			continue
+		}
+		id := c.id(path)
+		if c.m.entries[id] == nil {
+			c.v.problem("done/%q is nothing that was dropped (a partial read?)", name)
+			c.v.twice++
+			continue
+		}
+		c.saw(id, "done")
+		c.v.outcomes["answered"]++
+		done = append(done, name)
+	}
+	return done
+}
+
+// scanFailed records the inputs in failed/, each with its error file.
+func (c *checker) scanFailed() {
+	names := c.names(c.s.failed, false)
+	for _, name := range names {
+		path := filepath.Join(c.s.failed, name)
+		if _, ok := c.m.user[path]; ok {
+			continue
+		}
+		id := c.id(path)
+		x := c.m.entries[id]
+		if x == nil {
+			if input, ok := strings.CutSuffix(name, ".error.json"); !ok || !slices.Contains(names, input) {
+				c.v.problem("failed/%q is neither a dropped file nor the error file of one", name)
+			}
+			continue
+		}
+		c.saw(id, "failed")
+		var e daemon.ErrorFile
+		data, err := os.ReadFile(path + ".error.json")
+		if err == nil {
+			err = json.Unmarshal(data, &e)
+		}
+		switch {
+		case err != nil:
+			c.v.problem("failed/%q has no error file: %v", name, err)
+		case !slices.Contains(x.names, e.File):
+			c.v.problem("failed/%q.error.json names %q, which is not what was dropped as %q", name, e.File, x.names)
+		case x.want.code != "" && e.Code != x.want.code:
+			c.v.problem("%q failed with %s (%s), want %s", e.File, e.Code, e.Message, x.want.code)
+		}
+		c.v.outcomes[e.Code]++
+	}
+}
+
+// scanOutbox checks that each input in done/ has its answer, and that
+// every answer is one of theirs.
+func (c *checker) scanOutbox(done []string) {
+	answers := map[string]string{} // answer name -> its input in done/
+	for _, d := range done {
+		answers[daemon.AnswerName(d)] = d
+	}
+	for _, name := range c.names(c.s.outbox, true) {
+		path := filepath.Join(c.s.outbox, name)
+		if _, ok := c.m.user[path]; ok {
+			continue
+		}
+		input, ok := answers[name]
+		switch {
+		case strings.HasPrefix(name, "."):
+			c.v.problem("outbox/%q: a temporary file left behind", name)
+		case !ok:
+			c.v.problem("outbox/%q answers nothing in done/ (answered twice, or its input went elsewhere)", name)
+			c.v.twice++
+		default:
+			c.checkAnswer(path, input)
+			delete(answers, name)
+		}
+	}
+	for name, input := range answers {
+		c.v.problem("done/%q has no answer outbox/%q", input, name)
+		c.v.lost++
+	}
+}
+
+// checkAnswer checks that an answer is its input's: the task named after
+// it, one answer per test input.
+func (c *checker) checkAnswer(path, input string) {
+	var a puzzles.AnswerFile
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(data, &a)
+	}
+	if err != nil {
+		c.v.problem("the answer %s: %v", path, err)
+		c.v.overwritten++
+		return
+	}
+	stem := strings.TrimSuffix(daemon.AnswerName(input), ".json")
+	in, err := os.ReadFile(filepath.Join(c.s.done, input))
+	var tests int
+	if err == nil {
+		var f *puzzles.File
+		if f, err = puzzles.Parse(in, stem); err == nil {
+			for _, t := range f.Tasks {
+				tests += len(t.Test)
+			}
+		}
+	}
+	switch {
+	case err != nil:
+		c.v.problem("done/%q was answered but is no task: %v", input, err)
+	case a.Task != stem || len(a.Answers) != tests:
+		c.v.problem("outbox/%q is not done/%q's answer: task %q with %d answers, want %q with %d", filepath.Base(path), input, a.Task, len(a.Answers), stem, tests)
+		c.v.overwritten++
+	}
+}
+
+// scanLeft records what is still in the inbox and in each work/ folder.
+func (c *checker) scanLeft() {
+	for _, name := range c.names(c.s.inbox, true) {
+		path := filepath.Join(c.s.inbox, name)
+		if _, ok := c.m.user[path]; ok {
+			continue
+		}
+		id := c.id(path)
+		if x := c.m.entries[id]; x != nil && x.want.where == "inbox" {
+			c.saw(id, "inbox")
+			continue
+		}
+		c.saw(id, "stuck")
+		c.v.stuck++
+		c.v.problem("inbox/%q is still in the inbox", name)
+	}
+	for _, inst := range c.names(c.s.work, false) {
+		for _, name := range c.names(filepath.Join(c.s.work, inst), false) {
+			c.saw(c.id(filepath.Join(c.s.work, inst, name)), "stuck")
+			c.v.stuck++
+			c.v.problem("work/%s/%q is still in work/", inst, name)
+		}
+	}
+}
+
+// tally compares where each entry is with how often it was dropped.
+func (c *checker) tally() {
+	for _, id := range c.m.order {
+		x := c.m.entries[id]
+		n, places := len(x.names), c.found[id]
+		got := 0
+		for _, k := range places {
+			got += k
+		}
+		c.v.files += n
+		if got < n {
+			c.v.lost += n - got
+			c.v.problem("%q: dropped %d times, found %d times (done %d, failed %d, left %d)", x.names[0], n, got, places["done"], places["failed"], places["stuck"])
+		}
+		if got > n {
+			c.v.twice += got - n
+			c.v.problem("%q: dropped %d times, found %d times (done %d, failed %d)", x.names[0], n, got, places["done"], places["failed"])
+		}
+		if wrong := c.misplaced(x.want, places); wrong != "" {
+			c.v.problem("%q: %s%s", x.names[0], wrong, todo(x.want))
+		}
+	}
+}
+
+func todo(w want) string {
+	if w.todo == "" {
+		return ""
+	}
+	return " (TODO: " + w.todo + ")"
+}
+
+// misplaced says what is wrong with where an entry ended, "" if nothing.
+func (c *checker) misplaced(w want, places map[string]int) string {
+	switch {
+	case w.where == "done" && places["failed"] > 0:
+		return "failed, want answered"
+	case w.where == "failed" && places["done"] > 0:
+		return "answered, want failed"
+	case w.where == "inbox" && places["done"]+places["failed"] > 0:
+		return "taken from the inbox, want left alone"
+	}
+	return ""
+}
+
+// checkPlaced checks that every file a user put down is still there, as it was.
+func (c *checker) checkPlaced() {
+	for path, id := range c.m.user {
+		now, err := entryID(path)
+		if err != nil || now != id {
+			c.v.overwritten++
+			c.v.problem("%s, put there by the user, was replaced or removed (%v)", path, err)
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// fakeSpool is a spool with no daemon: the test plays the daemon's part.
+func fakeSpool(t *testing.T) *spool {
+	t.Helper()
+	dir := t.TempDir()
+	s := &spool{inbox: filepath.Join(dir, "inbox"), outbox: filepath.Join(dir, "outbox"), done: filepath.Join(dir, "spool", "done"),
+		failed: filepath.Join(dir, "spool", "failed"), work: filepath.Join(dir, "spool", "work"), m: newManifest()}
+	for _, d := range []string{s.inbox, s.outbox, s.done, s.failed, filepath.Join(s.work, "a")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func task(label string) []byte {
+	return []byte(`{"name": "` + label + `", "test": [{"input": [[1]]}, {"input": [[2]]}]}`)
+}
+
+// answer plays the daemon: inbox/name goes to done/as with its answer.
+func answer(t *testing.T, s *spool, name, as string) {
+	t.Helper()
+	if err := os.Rename(filepath.Join(s.inbox, name), filepath.Join(s.done, as)); err != nil {
+		t.Fatal(err)
+	}
+	a := puzzles.AnswerFile{Task: strings.TrimSuffix(as, ".json"), Answers: make([]puzzles.Answer, 2)}
+	testenv.WriteJSON(t, filepath.Join(s.outbox, as), a)
+}
+
+// fail plays the daemon: inbox/name goes to failed/ with its error file.
+func fail(t *testing.T, s *spool, name, code string) {
+	t.Helper()
+	if err := os.Rename(filepath.Join(s.inbox, name), filepath.Join(s.failed, name)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WriteJSON(t, filepath.Join(s.failed, name+".error.json"), daemon.ErrorFile{File: name, Code: code, Message: "m"})
+}
+
+// settled is a spool where the daemon did everything right: three tasks
+// (one under a suffix, as when its name was taken), a bad file, the user's
+// file in the outbox.
+func settled(t *testing.T) *spool {
+	s := fakeSpool(t)
+	if err := s.place(filepath.Join(s.outbox, "c.json"), []byte("the user's")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a.json", "b.json", "c.json"} {
+		if err := s.drop(name, task(name), wantDone()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.drop("bad.json", []byte("{"), wantFailed("not_json")); err != nil {
+		t.Fatal(err)
+	}
+	answer(t, s, "a.json", "a.json")
+	answer(t, s, "b.json", "b.json")
+	answer(t, s, "c.json", "c.1.json")
+	fail(t, s, "bad.json", "not_json")
+	return s
+}
+
+func TestCheckPasses(t *testing.T) {
+	v := settled(t).check()
+	if len(v.problems) > 0 || v.files != 4 || v.outcomes["answered"] != 3 || v.outcomes["not_json"] != 1 {
+		t.Errorf("a clean spool: %+v", v)
+	}
+}
+
+// Every fault the checker exists for is found, and counted where it belongs.
+func TestCheckFinds(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		break_ func(t *testing.T, s *spool)
+		count  func(v verdict) int
+		want   string
+	}{
+		{"lost", func(t *testing.T, s *spool) {
+			os.Remove(filepath.Join(s.done, "a.json"))
+			os.Remove(filepath.Join(s.outbox, "a.json"))
+		},
+			func(v verdict) int { return v.lost }, "found 0 times"},
+		{"answered twice", func(t *testing.T, s *spool) {
+			copyFile(t, filepath.Join(s.done, "a.json"), filepath.Join(s.done, "a.1.json"))
+			testenv.WriteJSON(t, filepath.Join(s.outbox, "a.1.json"), puzzles.AnswerFile{Task: "a.1", Answers: make([]puzzles.Answer, 2)})
+		}, func(v verdict) int { return v.twice }, "found 2 times"},
+		{"in done/ and failed/", func(t *testing.T, s *spool) {
+			copyFile(t, filepath.Join(s.done, "b.json"), filepath.Join(s.failed, "b.json"))
+			testenv.WriteJSON(t, filepath.Join(s.failed, "b.json.error.json"), daemon.ErrorFile{File: "b.json", Code: "x"})
+		}, func(v verdict) int { return v.twice }, "failed, want answered"},
+		{"an answer too many", func(t *testing.T, s *spool) {
+			testenv.WriteJSON(t, filepath.Join(s.outbox, "z.json"), puzzles.AnswerFile{Task: "z"})
+		},
+			func(v verdict) int { return v.twice }, "answers nothing in done/"},
+		{"the user's file replaced", func(t *testing.T, s *spool) { os.WriteFile(filepath.Join(s.outbox, "c.json"), []byte("hrmd's"), 0o644) },
+			func(v verdict) int { return v.overwritten }, "put there by the user"},
+		{"another file's answer", func(t *testing.T, s *spool) {
+			testenv.WriteJSON(t, filepath.Join(s.outbox, "b.json"), puzzles.AnswerFile{Task: "b", Answers: make([]puzzles.Answer, 1)})
+		}, func(v verdict) int { return v.overwritten }, "is not done/\"b.json\"'s answer"},
+		{"stuck in work/", func(t *testing.T, s *spool) {
+			os.Rename(filepath.Join(s.done, "a.json"), filepath.Join(s.work, "a", "a.json"))
+			os.Remove(filepath.Join(s.outbox, "a.json"))
+		}, func(v verdict) int { return v.stuck }, "still in work/"},
+		{"the wrong code", func(t *testing.T, s *spool) {
+			testenv.WriteJSON(t, filepath.Join(s.failed, "bad.json.error.json"), daemon.ErrorFile{File: "bad.json", Code: "too_big"})
+		}, func(v verdict) int { return 1 }, "failed with too_big"},
+		{"a temporary file left", func(t *testing.T, s *spool) {
+			os.WriteFile(filepath.Join(s.outbox, ".hrmd-0123456789ab.tmp"), nil, 0o644)
+		},
+			func(v verdict) int { return 1 }, "temporary file left"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := settled(t)
+			tt.break_(t, s)
+			v := s.check()
+			if tt.count(v) == 0 || !strings.Contains(strings.Join(v.problems, "\n"), tt.want) {
+				t.Errorf("verdict %+v, want a problem with %q", v, tt.want)
+			}
+		})
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The usage watch calls a leak a leak and noise noise.
+func TestLeaks(t *testing.T) {
+	flat := []usage{{100 << 20, 20, 30}, {110 << 20, 22, 31}, {105 << 20, 21, 30}, {108 << 20, 20, 32}, {104 << 20, 23, 30}, {109 << 20, 21, 31}}
+	if l := leaks(flat); len(l) != 0 {
+		t.Errorf("noise taken for a leak: %v", l)
+	}
+	growing := []usage{{100 << 20, 20, 30}, {100 << 20, 20, 30}, {150 << 20, 50, 60}, {170 << 20, 70, 80}, {200 << 20, 90, 100}, {220 << 20, 120, 130}}
+	if l := leaks(growing); len(l) != 3 {
+		t.Errorf("leaks(growing) = %v, want RSS, descriptors and goroutines", l)
+	}
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hrmd/hrmd/daemon"
+)
+
+// idlers are HTTP clients that connect and then do nothing: half send one
+// request and keep the connection alive, half never say a word. When the
+// daemon closes one, it connects again.
+type idlers struct {
+	addr   string
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+	mu     sync.Mutex
+	live   map[net.Conn]bool
+	served atomic.Int64 // requests answered
+	closed atomic.Int64 // connections the daemon closed
+}
+
+func openIdlers(addr string, n int) *idlers {
+	d := &idlers{addr: addr, stop: make(chan struct{}), live: map[net.Conn]bool{}}
+	d.wg.Add(n)
+	for i := range n {
+		go d.hold(i%2 == 0)
+	}
+	return d
+}
+
+func (d *idlers) stopped() bool { return closed(d.stop) }
+
+// hold keeps one connection open for as long as the daemon lets it.
+func (d *idlers) hold(request bool) {
+	defer d.wg.Done()
+	for !d.stopped() {
+		conn, err := net.DialTimeout("tcp", d.addr, 30*time.Second)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond) // a refused connection: try again, not in a tight loop
+			continue
+		}
+		d.mu.Lock()
+		if d.stopped() {
+			d.mu.Unlock()
+			conn.Close()
+			return
+		}
+		d.live[conn] = true
+		d.mu.Unlock()
+		if request {
+			d.request(conn)
+		}
+		// Idle until the daemon closes it (or close does).
+		_, err = conn.Read(make([]byte, 1))
+		if err == io.EOF && !d.stopped() {
+			d.closed.Add(1)
+		}
+		d.mu.Lock()
+		delete(d.live, conn)
+		d.mu.Unlock()
+		conn.Close()
+	}
+}
+
+func (d *idlers) request(conn net.Conn) {
+	if _, err := fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", d.addr); err != nil {
+		return
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d.served.Add(1)
+}
+
+func (d *idlers) close() {
+	d.once.Do(func() {
+		d.mu.Lock()
+		close(d.stop)
+		for c := range d.live {
+			c.Close()
+		}
+		d.mu.Unlock()
+		d.wg.Wait()
+	})
+}
+
+// runKeepalive: 200 idle connections, reconnecting whenever the daemon
+// closes one, while files flow. The daemon's descriptors stay within its
+// connection limit, every file is answered, and once the clients go the
+// descriptors come back.
+func runKeepalive(e *env) (report, error) {
+	// Should the health sampler's connection go, /healthz waits in the
+	// backlog behind the idle ones: that is the limit at work, so its
+	// samples get minutes.
+	s, p, err := e.ready(nil, startOpts{healthTimeout: 5 * time.Minute})
+	if err != nil {
+		return report{}, err
+	}
+	base, err := p.fds()
+	if err != nil {
+		return report{}, err
+	}
+	peak := base
+	fds := poll(50*time.Millisecond, func() {
+		if n, err := p.fds(); err == nil {
+			peak = max(peak, n)
+		}
+	})
+	defer fds.end()
+	d := openIdlers(p.address(), e.size.conns)
+	defer d.close()
+	if err := p.waitFor("the first idle connections served", 2*time.Minute, func() bool { return d.served.Load() >= daemon.MaxHTTPConnections/2 }); err != nil {
+		return report{}, err
+	}
+	if err := s.burst("keepalive", e.size.keepaliveFiles); err != nil {
+		return report{}, err
+	}
+	closes := int64(e.size.idleCloses)
+	if err := p.waitFor(fmt.Sprintf("every file answered and %d connections closed by the daemon", closes), 10*time.Minute, func() bool {
+		return s.finished() >= s.m.dropped() && d.closed.Load() >= closes
+	}); err != nil {
+		return report{}, err
+	}
+	d.close()
+	fds.end()
+	var after int
+	if err := p.waitFor("the descriptors back", 2*time.Minute, func() bool {
+		after, _ = p.fds()
+		return after <= base+4
+	}); err != nil {
+		e.problem("%v: %d open, %d before the connections", err, after, base)
+	}
+	if limit := base + daemon.MaxHTTPConnections + 16; peak > limit {
+		e.problem("hrmd held %d descriptors with %d idle clients, over %d (%d before, %d connections allowed)", peak, e.size.conns, limit, base, daemon.MaxHTTPConnections)
+	}
+	if err := p.stop(); err != nil {
+		e.problem("%v", err)
+	}
+	v := s.check()
+	return report{what: fmt.Sprintf("%d files, %d idle connections (%d closed by the daemon)", v.files, e.size.conns, d.closed.Load()), v: v,
+		extra: []string{fmt.Sprintf("fds %d before, at most %d, %d after", base, peak, after)}}, nil
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// scenario is one way of abusing the daemon. run sets up its spool, runs
+// hrmd, does its abuse and returns what the checker found; an error is a
+// step that could not be taken at all (the daemon never became ready, say).
+type scenario struct {
+	name string
+	// root is for scenarios that mount filesystems: they need root and
+	// these tools, else they are skipped (or fail under -require-root).
+	root  []string
+	run   func(*env) (report, error)
+	about string // for -h
+}
+
+func scenarios() []scenario {
+	return []scenario{
+		{name: "kill9", run: runKill9, about: "kill -9 at random moments of a burst, restarting each time"},
+		{name: "multi", run: runMulti, about: "three daemons on one spool, one killed mid-way and restarted"},
+		{name: "hostile", run: runHostile, about: "links, FIFO, device, folder, huge, deep, odd names, empty files, a swapped inbox"},
+		{name: "tmpfs", run: runTmpfs, root: []string{"nsenter"}, about: "outbox and spool on a small tmpfs filling and emptying"},
+		{name: "sighup", run: runSighup, about: "a SIGHUP storm switching between two models while files flow"},
+		{name: "keepalive", run: runKeepalive, about: "200 idle keep-alive HTTP connections while files flow"},
+		{name: "soak", run: runSoak, about: "a steady stream, sampling RSS, descriptors and goroutines"},
+		{name: "telemetry", run: runTelemetry, about: "nothing under $HOME or in $TMPDIR, telemetry asked for"},
+		{name: "large", run: runLarge, about: "the largest file allowed, then a normal one behind it"},
+	}
+}
+
+func scenarioNames() []string {
+	var names []string
+	for _, s := range scenarios() {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// cannotRun says why the scenario cannot run here ("" when it can).
+func (s scenario) cannotRun() string {
+	if s.root == nil {
+		return ""
+	}
+	var why []string
+	if os.Geteuid() != 0 {
+		why = append(why, "not root (it mounts a tmpfs in a mount namespace of its own)")
+	}
+	for _, tool := range s.root {
+		if _, err := exec.LookPath(tool); err != nil {
+			why = append(why, "no "+tool+" (apt-get install util-linux)")
+		}
+	}
+	return strings.Join(why, ", ")
+}
+
+// sizes are how much of everything a version does.
+type sizes struct {
+	kill9Files, kills  int
+	multiFiles         int
+	empties, manyTests int // hostile: empty files, test inputs in one file
+	tmpfsFiles, cycles int
+	hups               int
+	conns              int
+	idleCloses         int // keepalive: connections the daemon must have closed before the end
+	keepaliveFiles     int
+	soakFiles          int
+	largeTests         int
+}
+
+func sizesFor(short bool) sizes {
+	if short {
+		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
+			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeTests: 2000}
+	}
+	return sizes{kill9Files: 300, kills: 30, multiFiles: 300, empties: 5000, manyTests: 10000, tmpfsFiles: 30, cycles: 3,
+		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000, largeTests: 10000}
+}
+
+// env is what a scenario runs in: its folder, its randomness, the daemons
+// it started (stopped and checked for telemetry when it ends).
+type env struct {
+	o        options
+	size     sizes
+	name     string
+	dir      string
+	home     string // $HOME and $TMPDIR of every daemon it starts
+	tmp      string
+	rng      *rand.Rand
+	tasks    *taskSource
+	procs    []*hrmd
+	problems []string // found along the way; the scenario goes on
+}
+
+// report is a scenario's result: what it did, what the checker found, and
+// figures to print after the invariants.
+type report struct {
+	what  string
+	v     verdict
+	extra []string
+}
+
+func (e *env) problem(format string, args ...any) {
+	e.problems = append(e.problems, fmt.Sprintf(format, args...))
+}
+
+// result is a scenario's run, ready to print.
+type result struct {
+	name, skipped string
+	rep           report
+	err           error
+	problems      []string
+	health        healthStats
+	took          time.Duration
+	dir           string
+}
+
+func runScenario(o options, root string, tasks *taskSource, sc scenario, seed int64) result {
+	r := result{name: sc.name}
+	if why := sc.cannotRun(); why != "" {
+		if o.requireRoot {
+			r.err = fmt.Errorf("must run here (-require-root, HRMD_REQUIRE_JETSON_TESTS), but: %s", why)
+		} else {
+			r.skipped = why
+		}
+		return r
+	}
+	e := &env{o: o, size: sizesFor(o.short), name: sc.name, dir: filepath.Join(root, sc.name), tasks: tasks,
+		rng: rand.New(rand.NewPCG(uint64(seed), 0x70127))}
+	e.home, e.tmp = filepath.Join(e.dir, "home"), filepath.Join(e.dir, "tmp")
+	for _, d := range []string{e.home, e.tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			r.err = err
+			return r
+		}
+	}
+	start := time.Now()
+	r.rep, r.err = sc.run(e)
+	e.stopAll()
+	r.took = time.Since(start)
+	r.dir = e.dir
+	for _, p := range e.procs {
+		r.health.add(p.health())
+	}
+	e.checkTelemetry()
+	r.problems = append(e.problems, r.rep.v.problems...)
+	if r.health.failures > 0 {
+		r.problems = append(r.problems, "/healthz failed: "+r.health.firstFailure)
+	}
+	if r.passed() && !o.keep {
+		os.RemoveAll(e.dir)
+	}
+	return r
+}
+
+func (r result) passed() bool { return r.err == nil && len(r.problems) == 0 }
+
+// line is the scenario's one summary line.
+func (r result) line() string {
+	head := "torture " + r.name + ": "
+	switch {
+	case r.skipped != "":
+		return head + "SKIPPED: " + r.skipped
+	case r.err != nil && r.dir == "":
+		return head + "FAILED: " + r.err.Error()
+	case r.err != nil:
+		return fmt.Sprintf("%sFAILED: %v (%.1f s; folder and logs kept: %s)", head, r.err, r.took.Seconds(), r.dir)
+	}
+	v := r.rep.v
+	parts := []string{r.rep.what, fmt.Sprintf("lost %d, twice %d, overwritten %d", v.lost, v.twice, v.overwritten)}
+	if v.stuck > 0 {
+		parts = append(parts, fmt.Sprintf("left in the inbox or work/ %d", v.stuck))
+	}
+	parts = append(append(parts, r.rep.extra...), r.health.String())
+	line := fmt.Sprintf("%s%s (%.1f s)", head, strings.Join(parts, ", "), r.took.Seconds())
+	if !r.passed() {
+		line += fmt.Sprintf(": FAILED, %d problems (below; folder and logs kept: %s)", len(r.problems), r.dir)
+	}
+	return line
+}
+
+// stopAll kills the daemons still running: a scenario that returned early.
+func (e *env) stopAll() {
+	for _, p := range e.procs {
+		p.kill()
+	}
+}
+
+// checkTelemetry holds every daemon of the scenario to the promise that
+// onnxruntime leaves nothing behind: no $HOME/.cache, no mat-debug log.
+func (e *env) checkTelemetry() {
+	if _, err := os.Lstat(filepath.Join(e.home, ".cache")); err == nil {
+		e.problem("$HOME/.cache exists after hrmd ran with HOME=%s: onnxruntime's telemetry store?", e.home)
+	}
+	if logs, _ := filepath.Glob(filepath.Join(e.tmp, "mat-debug-*.log")); len(logs) > 0 {
+		e.problem("onnxruntime's telemetry log is in $TMPDIR: %v", logs)
+	}
+}
