@@ -171,7 +171,7 @@ func TestBatcherRowsHaltApart(t *testing.T) {
 	var jobs []*job
 	for _, c := range g.Cases {
 		path := c.TaskFile(testenv.ARCDir(t))
-		file, err := puzzles.ReadFile(path, 0)
+		file, err := puzzles.ReadFile(path, puzzles.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -106,15 +106,13 @@ func (d *daemon) admit(ctx context.Context, name, job string) bool {
 			Message: fmt.Sprintf("%s is a %s, not a regular file; drop the task file itself", name, fileKind(info.Mode()))})
 		return true
 	}
-	file, err := puzzles.ReadFile(path, d.maxFileBytes)
+	file, err := puzzles.ReadFile(path, d.limits)
 	if err != nil {
 		var perr *puzzles.Error
 		if !errors.As(err, &perr) {
 			err = &puzzles.Error{Code: codeUnreadable, Message: fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err))}
-		} else if perr.Code == puzzles.CodeTooBig {
-			perr.Message += " (watch.max_file_bytes)"
 		}
-		d.fail(job, name, err)
+		d.fail(job, name, NameLimit(err))
 		return true
 	}
 	d.queued.Add(1)

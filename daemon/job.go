@@ -61,20 +61,20 @@ func (j *job) started() bool { return j.set != nil }
 // result, or the model failed on it.
 func (j *job) done() bool { return j.failed || j.started() && j.finished == len(j.rows) }
 
-// prepare plans and encodes the job's rows for the settings it starts with.
+// prepare plans and encodes the job's rows for the settings it starts
+// with; a file with more rows than watch.max_rows is refused here.
 func (j *job) prepare(s *settings) error {
 	b := s.model.as.Bundle
-	j.plans = make([][]answer.Row, len(j.file.Tasks))
+	plans, err := answer.PlanFile(j.file, b.Manifest.Grid, s.opts)
+	if err != nil {
+		return err
+	}
+	j.plans = plans
 	for t, task := range j.file.Tasks {
-		plan, err := answer.Plan(task, answer.TaskPrefix(j.file, task), b.Manifest.Grid, s.opts)
-		if err != nil {
-			return err
-		}
-		j.plans[t] = plan
-		for r := range plan {
+		for r := range plans[t] {
 			j.rows = append(j.rows, jobRow{t, r})
 		}
-		j.tokens = append(j.tokens, answer.Encode(b, task, plan)...)
+		j.tokens = append(j.tokens, answer.Encode(b, task, plans[t])...)
 	}
 	j.set = s
 	j.results = make([]engine.RowResult, len(j.rows))

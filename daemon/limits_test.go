@@ -1,0 +1,68 @@
+package daemon_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// The daemon refuses a file over one of its limits with the limit's own
+// code, naming the count, the limit and the hrmd.yaml key; a repeated key
+// and a byte order mark are refused saying so.
+func TestRunFileLimits(t *testing.T) {
+	s := newSpool(t, func(c *daemon.Config) {
+		c.Inference.MaxCycles = 2
+		c.Inference.DemoCheck = false
+		c.Inference.Augmentations = 1
+		c.Watch.MaxRows = 5 // two rows a test input: three test inputs are too many
+	})
+	bad := map[string]struct{ data, code, message string }{
+		"eleven.json": {testInputs(11), puzzles.CodeTooManyTestInputs, `"test" has 11 test inputs; the limit is 10 a task (ARC tasks have at most 4; split the task) (watch.max_test_inputs in hrmd.yaml)`},
+		"rows.json":   {testInputs(3), puzzles.CodeTooManyRows, "the file needs 6 rows through the model (3 test inputs × 2,"},
+		"twice.json":  {`{"test":[{"input":[[1]]}],"train":[],"test":[{"input":[[2]]}]}`, puzzles.CodeDuplicateKey, `the task has the key "test" twice`},
+		"bom.json":    {"\uFEFF" + testInputs(1), puzzles.CodeNotJSON, "starts with a UTF-8 byte order mark (BOM"},
+	}
+	for name, b := range bad {
+		s.drop(name, []byte(b.data))
+	}
+	p := s.start()
+	for name, b := range bad {
+		waitExists(t, filepath.Join(s.failed, name))
+		var e daemon.ErrorFile
+		testenv.ReadJSON(t, filepath.Join(s.failed, name+".error.json"), &e)
+		if e.File != name || e.Code != b.code || !strings.Contains(e.Message, b.message) {
+			t.Errorf("%s: %s: %s: %s\nwant %s: ...%s...", name, e.File, e.Code, e.Message, b.code, b.message)
+		}
+	}
+	stopCleanly(t, p)
+}
+
+// testInputs is a task of n 1x2 test inputs.
+func testInputs(n int) string {
+	return `{"test":[` + strings.TrimSuffix(strings.Repeat(`{"input":[[1,2]]},`, n), ",") + `]}`
+}
+
+func waitExists(t *testing.T, path string) {
+	t.Helper()
+	testenv.WaitFor(t, 60*time.Second, path, func() bool { return exists(path) })
+}
+
+func stopCleanly(t *testing.T, p *daemonProcess) {
+	t.Helper()
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(30 * time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
