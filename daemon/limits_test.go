@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,35 @@ func stopCleanly(t *testing.T, p *daemonProcess) {
 	if code := p.waitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
+}
+
+// A normal task dropped once the daemon is working on a file of hundreds
+// of rows is answered first: the files take turns in the batches, and the
+// worker lets claimed files join the turns while the large one keeps every
+// batch full.
+func TestRunLargeFileDoesNotHoldOthers(t *testing.T) {
+	s := newSpool(t, func(c *daemon.Config) {
+		c.Inference.MaxCycles = 2
+		c.Inference.DemoCheck = false
+	})
+	tasks := make([]string, 60)
+	for k := range tasks {
+		tasks[k] = fmt.Sprintf(`"t%d":{"test":[%s{"input":[[%d]]}]}`, k, strings.Repeat(`{"input":[[1,2],[3,4]]},`, 9), k%10)
+	}
+	large := "{" + strings.Join(tasks, ",") + "}"
+	p := s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	s.drop("large.json", []byte(large))
+	testenv.WaitFor(t, 60*time.Second, "large.json claimed", func() bool { return !exists(filepath.Join(s.inbox, "large.json")) })
+	for _, data := range testenv.ARCTasks(t, 1) {
+		s.drop("normal.json", data)
+	}
+	first := p.waitLog("answered", 1, 300*time.Second)
+	if first["name"] != "normal.json" {
+		t.Errorf("%v was answered first; normal.json waited for all 600 rows of large.json", first["name"])
+	}
+	p.waitLog("answered", 2, 300*time.Second)
+	stopCleanly(t, p)
 }
 
 func exists(path string) bool {
