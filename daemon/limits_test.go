@@ -92,6 +92,35 @@ func TestRunLargeFileDoesNotHoldOthers(t *testing.T) {
 	stopCleanly(t, p)
 }
 
+// A file whose name is not UTF-8 keeps its exact name, in base64 beside
+// the JSON one, which shows each stray byte as U+FFFD: in its answer
+// (task_bytes) and in its error file (file_bytes).
+func TestRunNamesNotUTF8(t *testing.T) {
+	s := newSpool(t, func(c *daemon.Config) { c.Inference.MaxCycles = 2 })
+	good, bad := "caf\xe9.json", "caf\xe9-bad.json"
+	s.drop(good, []byte(testInputs(2)))
+	s.drop(bad, []byte(testInputs(11)))
+	p := s.start()
+	waitExists(t, filepath.Join(s.done, good))
+	var a puzzles.AnswerFile
+	testenv.ReadJSON(t, filepath.Join(s.outbox, good), &a)
+	if a.Task != "caf\uFFFD" || string(a.TaskBytes) != "caf\xe9" || len(a.Answers) != 2 {
+		t.Errorf("answer to %q: task %q, task_bytes %q, %d answers", good, a.Task, a.TaskBytes, len(a.Answers))
+	}
+	waitExists(t, filepath.Join(s.failed, bad))
+	var e daemon.ErrorFile
+	testenv.ReadJSON(t, filepath.Join(s.failed, bad+".error.json"), &e)
+	if e.File != "caf\uFFFD-bad.json" || string(e.FileBytes) != bad || e.Code != puzzles.CodeTooManyTestInputs {
+		t.Errorf("error file of %q: file %q, file_bytes %q, code %s", bad, e.File, e.FileBytes, e.Code)
+	}
+	// On disk, the bytes are base64.
+	data, err := os.ReadFile(filepath.Join(s.failed, bad+".error.json"))
+	if err != nil || !strings.Contains(string(data), `"file_bytes": "Y2Fm6S1iYWQuanNvbg=="`) {
+		t.Errorf("error file %s (%v), want file_bytes in base64", data, err)
+	}
+	stopCleanly(t, p)
+}
+
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 // finish writes a job's answer and retires its input to done/.
@@ -52,7 +53,7 @@ func (d *daemon) finish(j *job) {
 // fail sends a claimed file to failed/ with the reason.
 func (d *daemon) fail(job, name string, cause error) {
 	code, msg := answer.Code(cause), answer.Message(cause)
-	e := ErrorFile{File: name, Code: code, Message: msg, At: time.Now().UTC()}
+	e := ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: code, Message: msg, At: time.Now().UTC()}
 	var failedName string
 	err := retryIO(func() error {
 		name, err := d.spool.writeFailure(job, e)
