@@ -67,7 +67,7 @@ func pictureShows(t *testing.T, path string, rows [][]puzzles.Grid, i, j int, wa
 // the answer, showing the input, the answer, the known output and one row
 // per cycle; `hrmd solve --png` draws the same.
 func TestAnswerPictures(t *testing.T) {
-	task, err := puzzles.ReadFile("../puzzles/examples/halo-1.json", 1<<20)
+	task, err := puzzles.ReadFile("../puzzles/examples/halo-1.json", puzzles.Limits{Bytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

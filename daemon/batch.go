@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -8,7 +9,7 @@ import (
 )
 
 // batcher decides which rows run together: up to max_batch rows across the
-// claimed files, oldest file first, a file's rows spread over as many
+// claimed files, which take turns, a file's rows spread over as many
 // batches as it needs, and every file run start to end with the settings it
 // started with, so that new settings wait until no started file is left. It
 // has no goroutine, clock or channel: the worker drives it, tests step it.
@@ -16,6 +17,7 @@ type batcher struct {
 	pending []*job
 	cur     *settings
 	next    *settings // waiting until no started job remains
+	batches int       // taken so far: the clock of the jobs' turns
 }
 
 // batchRow is one row of a batch: which job and which of its rows.
@@ -31,7 +33,10 @@ type planFailure struct {
 	err error
 }
 
-func (b *batcher) add(j *job) { b.pending = append(b.pending, j) }
+func (b *batcher) add(j *job) {
+	j.turn = b.batches
+	b.pending = append(b.pending, j)
+}
 
 // offer takes newer settings, to apply once no started job remains. It
 // returns the model of settings they supersede before they were applied,
@@ -90,24 +95,21 @@ func (b *batcher) anyStarted() bool {
 	return slices.ContainsFunc(b.pending, func(j *job) bool { return j.started() && j.next < len(j.rows) })
 }
 
-// take fills the next batch of up to max_batch rows, oldest jobs first,
-// starting jobs as needed. Jobs whose rows cannot be planned leave the
-// batcher and are returned apart.
+// take fills the next batch of up to max_batch rows. Files take turns: rows
+// are dealt one a file a round, the file that has waited longest since its
+// last rows (or since it came) first, so that a file dropped behind one of
+// thousands of rows waits a batch or two, not for all of them. A file starts
+// (its rows are planned) when first dealt a row; one whose rows cannot be
+// planned leaves the batcher and is returned apart.
 func (b *batcher) take() (batch []batchRow, failed []planFailure) {
+	b.batches++
+	dealt, failed := b.deal()
+	// In the order files came, each file's rows together.
 	for _, j := range b.pending {
-		if len(batch) == b.cur.maxBatch {
-			break
+		if dealt[j] > 0 {
+			j.turn = b.batches
 		}
-		if !j.started() {
-			if b.next != nil {
-				continue
-			}
-			if err := j.prepare(b.cur); err != nil {
-				failed = append(failed, planFailure{j, err})
-				continue
-			}
-		}
-		for j.next < len(j.rows) && len(batch) < b.cur.maxBatch {
+		for range dealt[j] {
 			batch = append(batch, batchRow{j, j.next})
 			j.next++
 		}
@@ -118,11 +120,57 @@ func (b *batcher) take() (batch []batchRow, failed []planFailure) {
 	return batch, failed
 }
 
-// tokens are the model's input for a batch.
+// deal counts how many rows each job gets in the next batch, round by
+// round in turn order, starting jobs as it reaches them.
+func (b *batcher) deal() (dealt map[*job]int, failed []planFailure) {
+	order := slices.Clone(b.pending)
+	slices.SortStableFunc(order, func(x, y *job) int { return cmp.Compare(x.turn, y.turn) })
+	dealt = map[*job]int{}
+	for n, more := 0, true; more && n < b.cur.maxBatch; {
+		more = false
+		for _, j := range order {
+			if n == b.cur.maxBatch {
+				break
+			}
+			if !b.start(j, &failed) || j.next+dealt[j] == len(j.rows) {
+				continue
+			}
+			dealt[j]++
+			n++
+			more = true
+		}
+	}
+	return dealt, failed
+}
+
+// start plans a job that has not started, unless new settings wait. It
+// reports whether the job may be dealt rows; one whose rows cannot be
+// planned is marked failed and added to failed.
+func (b *batcher) start(j *job, failed *[]planFailure) bool {
+	switch {
+	case j.failed:
+		return false
+	case j.started():
+		return true
+	case b.next != nil:
+		return false
+	}
+	if err := j.prepare(b.cur); err != nil {
+		j.failed = true
+		*failed = append(*failed, planFailure{j, err})
+		return false
+	}
+	return true
+}
+
+// tokens are the model's input for a batch, encoded now: a row's tokens
+// live only while its batch runs.
 func tokens(batch []batchRow) [][]int64 {
 	out := make([][]int64, len(batch))
 	for i, br := range batch {
-		out[i] = br.job.tokens[br.i]
+		m := br.job.set.model.as.Bundle.Manifest
+		out[i] = make([]int64, m.Grid*m.Grid)
+		br.job.encode(br.i, out[i])
 	}
 	return out
 }
@@ -145,7 +193,7 @@ func record(batch []batchRow, results []engine.RowResult, ended time.Time) {
 		if !j.plan(br.i).Own() {
 			results[i].Trace = nil
 		}
-		j.results[br.i] = results[i]
+		j.results[br.i] = compact(results[i])
 		j.finished++
 		j.end[j.rows[br.i].task] = ended
 	}

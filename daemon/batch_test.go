@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,22 @@ func testJob(name string, tests, n int) *job {
 		task.Test = append(task.Test, puzzles.Pair{Input: g})
 	}
 	return newJob(name+".json", name+".json", &puzzles.File{Tasks: []puzzles.Task{task}})
+}
+
+// bundleJob is a claimed multi-task file of tasks tasks with tests test
+// inputs each (small grids, every one different) and no demonstrations.
+func bundleJob(name string, tasks, tests int) *job {
+	file := &puzzles.File{Bundle: true}
+	for k := range tasks {
+		task := puzzles.Task{ID: fmt.Sprintf("%s-%d", name, k)}
+		for i := range tests {
+			g := puzzles.NewGrid(1+k%5, 1+i%5)
+			g[0][0] = (k + i) % 10
+			task.Test = append(task.Test, puzzles.Pair{Input: g})
+		}
+		file.Tasks = append(file.Tasks, task)
+	}
+	return newJob(name+".json", name+".json", file)
 }
 
 // batchNames writes a batch as job:row, in order.
@@ -171,7 +188,7 @@ func TestBatcherRowsHaltApart(t *testing.T) {
 	var jobs []*job
 	for _, c := range g.Cases {
 		path := c.TaskFile(testenv.ARCDir(t))
-		file, err := puzzles.ReadFile(path, 0)
+		file, err := puzzles.ReadFile(path, puzzles.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +204,7 @@ func TestBatcherRowsHaltApart(t *testing.T) {
 	runAndRecord(t, s, batch)
 	cycles := map[int]bool{}
 	for _, j := range jobs {
-		cycles[j.results[0].Cycles] = true
+		cycles[j.results[0].cycles] = true
 	}
 	if len(cycles) < 2 {
 		t.Fatalf("threshold %g: every row halted after the same number of cycles %v; the test needs rows that halt apart", threshold, cycles)
@@ -265,4 +282,98 @@ func TestBatcherSettingsBetweenBatches(t *testing.T) {
 	if unused := b.offer(s1); unused != s4.model {
 		t.Error("superseded waiting settings did not hand back their model")
 	}
+}
+
+// Files take turns: a small file dropped behind a file of hundreds of rows,
+// which has started, is answered within two batches
+// (its three rows dealt between the large file's), and the large file keeps
+// running in every one of them. With more files than a batch has rows,
+// every file gets a row within as many batches as it takes to go round.
+func TestBatcherTakesTurns(t *testing.T) {
+	s := tinySettings(t, cpuRuntime(t), 4)
+	b := &batcher{cur: s}
+	huge := bundleJob("huge", 50, 10)
+	b.add(huge)
+	batch, _ := b.take()
+	runAndRecord(t, s, batch)
+	small := testJob("small", 3, 2)
+	b.add(small)
+	batches := 0
+	for !small.done() {
+		if batches++; batches > 2 {
+			t.Fatalf("the small file has %d of its 3 rows after %d batches; it waits behind the large file", small.finished, batches-1)
+		}
+		batch, _ := b.take()
+		if !slices.ContainsFunc(batch, func(br batchRow) bool { return br.job == huge }) {
+			t.Errorf("batch %d has no row of the large file: %v", batches, batchNames(batch))
+		}
+		runAndRecord(t, s, batch)
+		if done := b.finished(); small.done() && (len(done) != 1 || done[0] != small) {
+			t.Fatalf("finished %d files, want the small one", len(done))
+		}
+	}
+	sameAsAlone(t, s, small)
+
+	pairs := *s
+	pairs.maxBatch = 2
+	b = &batcher{cur: &pairs}
+	var jobs []*job
+	for i := range 6 {
+		jobs = append(jobs, testJob(fmt.Sprintf("f%d", i), 3, 2))
+		b.add(jobs[i])
+	}
+	seen := map[*job]bool{}
+	for range 3 {
+		batch, _ := b.take()
+		for _, br := range batch {
+			seen[br.job] = true
+		}
+	}
+	for _, j := range jobs {
+		if !seen[j] {
+			t.Errorf("%s got no row in 3 batches of 2 rows among 6 files", j.name)
+		}
+	}
+}
+
+// A started file holds its plan and its results, a kilobyte a row or so:
+// not the model's tokens for all its rows (7 KiB each on a 30x30 grid) up
+// front, nor the engine's int64 predictions. Measured in heap bytes after a
+// collection, which depend on the code, not on the machine or its load; the
+// results are the engine's shape without running it, which the other tests do.
+func TestBatcherMemoryPerRow(t *testing.T) {
+	s := tinySettings(t, cpuRuntime(t), 64)
+	b := &batcher{cur: s}
+	j := bundleJob("large", 128, 8)
+	rows := 128 * 8
+	before := heapInUse()
+	b.add(j)
+	batch, _ := b.take()
+	if perRow := (heapInUse() - before) / rows; perRow > 1024 {
+		t.Errorf("started, a file holds %d bytes a row; rows are to be encoded as their batch runs", perRow)
+	}
+	seq := s.model.as.Bundle.Seq()
+	for len(batch) > 0 {
+		results := make([]engine.RowResult, len(batch))
+		for i := range results {
+			results[i] = engine.RowResult{Cycles: 2, HaltedBy: engine.HaltedByModel, Tokens: make([]int64, seq)}
+		}
+		tokens(batch)
+		record(batch, results, time.Now())
+		batch, _ = b.take()
+	}
+	if !j.done() {
+		t.Fatal("not done after all its batches")
+	}
+	if perRow := (heapInUse() - before) / rows; perRow > 2048 {
+		t.Errorf("with every result in, a file holds %d bytes a row; a result is to be kept compactly", perRow)
+	}
+	runtime.KeepAlive(j)
+}
+
+func heapInUse() int {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int(m.HeapAlloc)
 }

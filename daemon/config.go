@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -86,11 +87,16 @@ type InferenceConfig struct {
 	InputInvariant string `yaml:"input_invariant"`
 }
 
-// Watch is the `watch:` section.
+// Watch is the `watch:` section, with the limits on what one file may hold
+// (puzzles.Limits, answer.Options.MaxRows): hrmd solve and eval read them too.
 type Watch struct {
-	SettleMS     int   `yaml:"settle_ms"`
-	RescanS      int   `yaml:"rescan_s"`
-	MaxFileBytes int64 `yaml:"max_file_bytes"`
+	SettleMS      int   `yaml:"settle_ms"`
+	RescanS       int   `yaml:"rescan_s"`
+	MaxFileBytes  int64 `yaml:"max_file_bytes"`
+	MaxTasks      int   `yaml:"max_tasks"`       // tasks in a multi-task file
+	MaxTrainPairs int   `yaml:"max_train_pairs"` // demonstration pairs a task
+	MaxTestInputs int   `yaml:"max_test_inputs"` // test inputs a task
+	MaxRows       int   `yaml:"max_rows"`        // rows through the model a file: test inputs with their variants, and the demo check's
 }
 
 // Log is the `log:` section.
@@ -126,9 +132,10 @@ func DefaultConfig() Config {
 			MaxBuildS: 3600,
 		},
 		Inference: InferenceConfig{MaxBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
-		Watch:     Watch{SettleMS: 250, RescanS: 10, MaxFileBytes: 4 << 20},
-		Log:       Log{Level: "info", Format: "auto"},
-		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
+		Watch: Watch{SettleMS: 250, RescanS: 10, MaxFileBytes: puzzles.DefaultMaxBytes, MaxTasks: puzzles.DefaultMaxTasks,
+			MaxTrainPairs: puzzles.DefaultMaxTrainPairs, MaxTestInputs: puzzles.DefaultMaxTestInputs, MaxRows: answer.DefaultMaxRows},
+		Log:  Log{Level: "info", Format: "auto"},
+		HTTP: HTTP{Listen: "127.0.0.1:9464"},
 		// Jetsons throttle their clocks near 99 °C; pausing below that keeps
 		// answers coming at full speed once it has cooled. PMIC-Die (a fixed
 		// 100 °C on Xavier and Nano) and the fan estimate are not watched.
@@ -178,7 +185,40 @@ func (c Config) RunOptions() engine.RunOptions {
 // AnswerOptions are how tasks are planned and answered, for the run options
 // run (whose Trace decides whether answers carry traces).
 func (c Config) AnswerOptions(run engine.RunOptions) answer.Options {
-	return answer.Options{DemoCheck: c.Inference.DemoCheck, Augmentations: c.Inference.Augmentations, Trace: run.Trace != ""}
+	return answer.Options{DemoCheck: c.Inference.DemoCheck, Augmentations: c.Inference.Augmentations, Trace: run.Trace != "", MaxRows: c.Watch.MaxRows}
+}
+
+// Limits are what one task file may hold, for every reader of task files.
+func (c Config) Limits() puzzles.Limits {
+	w := c.Watch
+	return puzzles.Limits{Bytes: w.MaxFileBytes, Tasks: w.MaxTasks, TrainPairs: w.MaxTrainPairs, TestInputs: w.MaxTestInputs}
+}
+
+// NameLimit adds to the message of a file refused for a limit the hrmd.yaml
+// key that sets it: the file's author may split the file, its operator
+// raise the limit. Other errors pass unchanged.
+func NameLimit(err error) error {
+	var perr *puzzles.Error
+	if !errors.As(err, &perr) {
+		return err
+	}
+	key := ""
+	switch perr.Code {
+	case puzzles.CodeTooBig:
+		key = "watch.max_file_bytes"
+	case puzzles.CodeTooManyTasks:
+		key = "watch.max_tasks"
+	case puzzles.CodeTooManyTrainPairs:
+		key = "watch.max_train_pairs"
+	case puzzles.CodeTooManyTestInputs:
+		key = "watch.max_test_inputs"
+	case puzzles.CodeTooManyRows:
+		key = "watch.max_rows"
+	}
+	if key != "" && !strings.Contains(perr.Message, key) {
+		perr.Message += " (" + key + " in hrmd.yaml)"
+	}
+	return err
 }
 
 // validate checks every key; each message names it.
@@ -222,8 +262,8 @@ func (c Config) validate() error {
 	if c.Watch.RescanS < 0 {
 		return fmt.Errorf("watch.rescan_s is %d; use 0 (off) or a positive number of seconds", c.Watch.RescanS)
 	}
-	if c.Watch.MaxFileBytes < 1 {
-		return fmt.Errorf("watch.max_file_bytes is %d; it must be positive", c.Watch.MaxFileBytes)
+	if err := c.Watch.validate(in.Augmentations); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -250,6 +290,27 @@ func (c Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 			return fmt.Errorf("http.listen is %q: %v; use host:port (127.0.0.1:9464) or \"\" for off", c.HTTP.Listen, err)
 		}
+	}
+	return nil
+}
+
+// validate checks the limits; augmentations is inference.augmentations,
+// whose variants of one test input must fit in a file's rows.
+func (w Watch) validate(augmentations int) error {
+	if w.MaxFileBytes < 1 {
+		return fmt.Errorf("watch.max_file_bytes is %d; it must be positive", w.MaxFileBytes)
+	}
+	for _, l := range []struct {
+		key   string
+		value int
+	}{{"watch.max_tasks", w.MaxTasks}, {"watch.max_train_pairs", w.MaxTrainPairs}, {"watch.max_test_inputs", w.MaxTestInputs}} {
+		if l.value < 1 {
+			return fmt.Errorf("%s is %d; it must be positive", l.key, l.value)
+		}
+	}
+	if w.MaxRows < 1+augmentations {
+		return fmt.Errorf("watch.max_rows is %d; one test input with inference.augmentations %d takes %d rows: use at least that (default %d)",
+			w.MaxRows, augmentations, 1+augmentations, answer.DefaultMaxRows)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 // The shipped systemd/hrmd.yaml documents every key with its default value.
@@ -108,6 +111,14 @@ func TestLoadConfig(t *testing.T) {
 		{"listen", "http: {listen: \"9464\"}\n", `http.listen is "9464"`, nil},
 		{"empty folder", "outbox: \"\"\n", "outbox is empty", nil},
 		{"max file bytes", "watch: {max_file_bytes: 0}\n", "watch.max_file_bytes is 0", nil},
+		{"limits", "watch: {max_tasks: 5, max_train_pairs: 6, max_test_inputs: 7, max_rows: 8}\n", "", func(c Config) bool {
+			return c.Limits() == puzzles.Limits{Bytes: puzzles.DefaultMaxBytes, Tasks: 5, TrainPairs: 6, TestInputs: 7} && c.AnswerOptions(c.RunOptions()).MaxRows == 8
+		}},
+		{"max tasks", "watch: {max_tasks: 0}\n", "watch.max_tasks is 0", nil},
+		{"max train pairs", "watch: {max_train_pairs: -1}\n", "watch.max_train_pairs is -1", nil},
+		{"max test inputs", "watch: {max_test_inputs: 0}\n", "watch.max_test_inputs is 0", nil},
+		{"max rows", "watch: {max_rows: 0}\n", "watch.max_rows is 0", nil},
+		{"max rows under the variants", "watch: {max_rows: 7}\ninference: {augmentations: 7}\n", "watch.max_rows is 7; one test input with inference.augmentations 7 takes 8 rows", nil},
 		{"input invariant", "inference: {input_invariant: ignore}\n", `inference.input_invariant is "ignore"`, nil},
 		{"answers trace", "answers: {trace: verbose}\n", `answers.trace is "verbose"`, nil},
 		{"answers png", "answers: {png: true, trace: full}\n", "", func(c Config) bool { return c.Answers.PNG && c.RunOptions().Trace == "full" }},
@@ -137,5 +148,26 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("got %+v", cfg)
 			}
 		})
+	}
+}
+
+// A file refused for a limit says which hrmd.yaml key sets it; other errors
+// are left as they are.
+func TestNameLimit(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{&puzzles.Error{Code: puzzles.CodeTooManyTestInputs, Message: "m"}, "too_many_test_inputs: m (watch.max_test_inputs in hrmd.yaml)"},
+		{&puzzles.Error{Code: puzzles.CodeTooBig, Message: "m"}, "too_big: m (watch.max_file_bytes in hrmd.yaml)"},
+		{&puzzles.Error{Code: puzzles.CodeTooManyTasks, Message: "m"}, "too_many_tasks: m (watch.max_tasks in hrmd.yaml)"},
+		{&puzzles.Error{Code: puzzles.CodeTooManyTrainPairs, Message: "m"}, "too_many_train_pairs: m (watch.max_train_pairs in hrmd.yaml)"},
+		{&puzzles.Error{Code: puzzles.CodeTooManyRows, Message: "m (watch.max_rows in hrmd.yaml)"}, "too_many_rows: m (watch.max_rows in hrmd.yaml)"},
+		{&puzzles.Error{Code: puzzles.CodeRaggedGrid, Message: "m"}, "ragged_grid: m"},
+		{errors.New("plain"), "plain"},
+	} {
+		if got := NameLimit(tt.err).Error(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 // lingerBatch is how long the worker waits for more files to fill a batch.
@@ -49,11 +50,11 @@ type daemon struct {
 	inWork  jobSet         // jobs admitted and not yet out of work/
 	inboxOK *inboxHealth   // the inbox path is the inbox
 
-	queue        chan *job
-	updates      chan *settings
-	maxFileBytes int64         // watch.max_file_bytes: fixed until a restart, read by intake
-	settle       time.Duration // watch.settle_ms: likewise
-	latest       *settings     // the newest settings: the worker has them or will (main goroutine)
+	queue   chan *job
+	updates chan *settings
+	limits  puzzles.Limits // watch.max_file_bytes and the other limits: fixed until a restart, read by intake
+	settle  time.Duration  // watch.settle_ms: likewise
+	latest  *settings      // the newest settings: the worker has them or will (main goroutine)
 	// loadingAtExit: a reload was still loading a model when the daemon
 	// stopped, so the runtime stays open under it.
 	loadingAtExit bool
@@ -79,7 +80,7 @@ func Run(opts Options) error {
 	d := &daemon{
 		opts: opts, cfg: opts.Config, log: log, level: level,
 		notify: notifier{log: log}, metrics: newMetrics(),
-		maxFileBytes: opts.Config.Watch.MaxFileBytes, settle: time.Duration(opts.Config.Watch.SettleMS) * time.Millisecond,
+		limits: opts.Config.Limits(), settle: time.Duration(opts.Config.Watch.SettleMS) * time.Millisecond,
 		queue: make(chan *job, 64),
 		// Unbuffered: the supervisor knows when the worker has taken new
 		// settings, and closes none it still holds.

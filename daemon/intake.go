@@ -202,7 +202,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		d.fail(job, name, nameTooLong(name))
 		return true
 	}
-	file, err := puzzles.ReadFile(path, d.maxFileBytes)
+	file, err := puzzles.ReadFile(path, d.limits)
 	if err != nil {
 		var perr *puzzles.Error
 		switch {
@@ -211,10 +211,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		case !errors.As(err, &perr):
 			d.fail(job, name, &puzzles.Error{Code: codeUnreadable, Message: fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err))})
 		default:
-			if perr.Code == puzzles.CodeTooBig {
-				perr.Message += " (watch.max_file_bytes)"
-			}
-			d.fail(job, name, err)
+			d.fail(job, name, NameLimit(err))
 		}
 		return true
 	}

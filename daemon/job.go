@@ -34,22 +34,54 @@ type job struct {
 	job     string // its name in work/ (the name, or with a suffix)
 	file    *puzzles.File
 	claimed time.Time
+	// turn is the batch in which the job last got rows (or, before it got
+	// any, the last batch before it came): the batcher deals rows to the
+	// jobs that waited longest first.
+	turn int
 
 	// Set when the job first enters a batch; a job runs all its rows with
-	// the settings it started with.
+	// the settings it started with. Rows are encoded only as they enter a
+	// batch, and their results kept compactly, so that a file of thousands
+	// of rows holds a kilobyte a row, not the model's tokens for all of them.
 	set      *settings
 	plans    [][]answer.Row // per task
 	rows     []jobRow
-	tokens   [][]int64
-	results  []engine.RowResult
+	results  []rowResult
 	next     int // rows handed to batches so far
 	finished int
-	failed   bool        // the model failed on one of its batches; already in failed/
+	failed   bool        // the model failed on one of its batches, or the rows could not be planned: it leaves the batcher for failed/
 	start    []time.Time // per task: its first row's batch began
 	end      []time.Time // per task: its last row's batch ended
 }
 
 type jobRow struct{ task, row int }
+
+// rowResult is a row's result from the engine, kept until its file is
+// answered: the prediction a byte a token (the encodings have 10 or 12),
+// an eighth of the engine's int64s.
+type rowResult struct {
+	cycles   int
+	haltedBy string
+	halt     float64
+	tokens   []byte
+	trace    []engine.CycleTrace // a test input's own row's only
+}
+
+func compact(r engine.RowResult) rowResult {
+	tokens := make([]byte, len(r.Tokens))
+	for i, t := range r.Tokens {
+		tokens[i] = byte(t)
+	}
+	return rowResult{cycles: r.Cycles, haltedBy: r.HaltedBy, halt: r.Halt, tokens: tokens, trace: r.Trace}
+}
+
+func (r rowResult) expand() engine.RowResult {
+	tokens := make([]int64, len(r.tokens))
+	for i, t := range r.tokens {
+		tokens[i] = int64(t)
+	}
+	return engine.RowResult{Cycles: r.cycles, HaltedBy: r.haltedBy, Halt: r.halt, Tokens: tokens, Trace: r.trace}
+}
 
 func newJob(name, workName string, file *puzzles.File) *job {
 	return &job{name: name, job: workName, file: file, claimed: time.Now()}
@@ -61,23 +93,21 @@ func (j *job) started() bool { return j.set != nil }
 // result, or the model failed on it.
 func (j *job) done() bool { return j.failed || j.started() && j.finished == len(j.rows) }
 
-// prepare plans and encodes the job's rows for the settings it starts with.
+// prepare plans the job's rows for the settings it starts with; a file
+// with more rows than watch.max_rows is refused here, before any runs.
 func (j *job) prepare(s *settings) error {
-	b := s.model.as.Bundle
-	j.plans = make([][]answer.Row, len(j.file.Tasks))
-	for t, task := range j.file.Tasks {
-		plan, err := answer.Plan(task, answer.TaskPrefix(j.file, task), b.Manifest.Grid, s.opts)
-		if err != nil {
-			return err
-		}
-		j.plans[t] = plan
+	plans, err := answer.PlanFile(j.file, s.model.as.Bundle.Manifest.Grid, s.opts)
+	if err != nil {
+		return err
+	}
+	j.plans = plans
+	for t, plan := range plans {
 		for r := range plan {
 			j.rows = append(j.rows, jobRow{t, r})
 		}
-		j.tokens = append(j.tokens, answer.Encode(b, task, plan)...)
 	}
 	j.set = s
-	j.results = make([]engine.RowResult, len(j.rows))
+	j.results = make([]rowResult, len(j.rows))
 	j.start = make([]time.Time, len(j.file.Tasks))
 	j.end = make([]time.Time, len(j.file.Tasks))
 	return nil
@@ -89,13 +119,24 @@ func (j *job) plan(i int) answer.Row {
 	return j.plans[jr.task][jr.row]
 }
 
+// encode writes row i's tokens into dst.
+func (j *job) encode(i int, dst []int64) {
+	jr := j.rows[i]
+	answer.EncodeRow(j.set.model.as.Bundle, j.file.Tasks[jr.task], j.plans[jr.task][jr.row], dst)
+}
+
 // answer builds a finished job's answer file, and the answers it holds.
 func (j *job) answer() (data []byte, files []puzzles.AnswerFile, err error) {
 	files = make([]puzzles.AnswerFile, len(j.file.Tasks))
 	offset := 0
 	for t, task := range j.file.Tasks {
 		n := len(j.plans[t])
-		a, err := j.set.model.as.Assemble(task, j.plans[t], j.results[offset:offset+n], j.end[t].Sub(j.start[t]), j.set.opts)
+		// One task's results at a time go back to the engine's form.
+		results := make([]engine.RowResult, n)
+		for i, r := range j.results[offset : offset+n] {
+			results[i] = r.expand()
+		}
+		a, err := j.set.model.as.Assemble(task, j.plans[t], results, j.end[t].Sub(j.start[t]), j.set.opts)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -114,7 +155,7 @@ func (j *job) testCycles() []int {
 	var out []int
 	for i := range j.rows {
 		if j.plan(i).Own() {
-			out = append(out, j.results[i].Cycles)
+			out = append(out, j.results[i].cycles)
 		}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 // outcome is what became of a job, to be written: its answer (and picture)
@@ -59,7 +60,7 @@ func (d *daemon) finish(j *job) {
 
 // fail sends a claimed file to failed/ with the reason.
 func (d *daemon) fail(job, name string, cause error) {
-	e := ErrorFile{File: name, Code: answer.Code(cause), Message: answer.Message(cause), At: time.Now().UTC()}
+	e := ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: answer.Code(cause), Message: answer.Message(cause), At: time.Now().UTC()}
 	d.deliver(&outcome{job: job, name: name, failure: &e})
 }
 

@@ -336,10 +336,12 @@ func (s *spool) writeAnswer(job string, answer, picture []byte) (string, error) 
 
 // ErrorFile is failed/<job>.error.json.
 type ErrorFile struct {
-	File    string    `json:"file"`
-	Code    string    `json:"code"`
-	Message string    `json:"message"`
-	At      time.Time `json:"at"`
+	File string `json:"file"`
+	// FileBytes is the name exactly when it is not UTF-8 (puzzles.NameBytes).
+	FileBytes []byte    `json:"file_bytes,omitempty"`
+	Code      string    `json:"code"`
+	Message   string    `json:"message"`
+	At        time.Time `json:"at"`
 }
 
 // errorName is the error file of a job's input in failed/.

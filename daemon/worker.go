@@ -106,6 +106,7 @@ func (w *worker) wait(b *batcher, stop <-chan struct{}, watchdog <-chan time.Tim
 // fill lingers a little for more files, so that a burst fills a batch. It
 // returns false on stop.
 func (w *worker) fill(b *batcher, stop <-chan struct{}) bool {
+	w.join(b)
 	if b.full() {
 		return true
 	}
@@ -132,6 +133,22 @@ func (w *worker) fill(b *batcher, stop <-chan struct{}) bool {
 		}
 	}
 	return true
+}
+
+// join adds the files already claimed to the batcher before every batch,
+// even when it has rows enough: there they take turns with a large file
+// instead of waiting in the queue until it is done. The batcher holds at
+// most as many files as the queue, so that the intake still stops claiming
+// files (they wait in the inbox) when the worker is behind.
+func (w *worker) join(b *batcher) {
+	for len(b.pending) < cap(w.queue) {
+		select {
+		case j := <-w.queue:
+			b.add(j)
+		default:
+			return
+		}
+	}
 }
 
 // step runs the next batch and finishes the files it completes. It returns

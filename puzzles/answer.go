@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
+	"unicode/utf8"
 )
 
 // Answer is the answer to one test input (docs/answers.md).
@@ -66,7 +68,11 @@ type RuntimeInfo struct {
 
 // AnswerFile is outbox/<name>.json for one task.
 type AnswerFile struct {
-	Task      string      `json:"task"`
+	Task string `json:"task"`
+	// TaskBytes is there only when Task, a file's name, is not UTF-8:
+	// Task then shows each stray byte as U+FFFD, and TaskBytes (base64) has
+	// the name exactly. MarshalAnswers sets it.
+	TaskBytes []byte      `json:"task_bytes,omitempty"`
 	Answers   []Answer    `json:"answers"`
 	DemoCheck *DemoCheck  `json:"demo_check,omitempty"`
 	Model     ModelInfo   `json:"model"`
@@ -155,10 +161,25 @@ func AnswerFlags(answer, input Grid, others []Grid, otherInputs []Grid) []string
 	return flags
 }
 
+// NameBytes is a name's bytes when JSON cannot hold the name as it is (it
+// is not UTF-8: a file named on a Latin-1 system, say), else nil. JSON
+// strings are Unicode, so encoding/json writes each stray byte as U+FFFD and
+// the name is lost; a name's bytes beside it, as base64, keep it exactly.
+func NameBytes(name string) []byte {
+	if utf8.ValidString(name) {
+		return nil
+	}
+	return []byte(name)
+}
+
 // MarshalAnswers encodes the answers to one file: the answer file itself for a
 // single task, or for a multi-task bundle an object mapping each task id to its
 // answer file, in the bundle's order. Grids are written one row per line.
 func MarshalAnswers(files []AnswerFile, bundle bool) ([]byte, error) {
+	files = slices.Clone(files)
+	for i := range files {
+		files[i].TaskBytes = NameBytes(files[i].Task)
+	}
 	var v any = files[0]
 	if bundle {
 		var buf bytes.Buffer

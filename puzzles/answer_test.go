@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -78,6 +79,42 @@ func TestMarshalAnswers(t *testing.T) {
 	}
 	if i, j := bytes.Index(got, []byte(`"t1"`)), bytes.Index(got, []byte(`"a0"`)); i < 0 || j < i {
 		t.Errorf("bundle keys not in task order:\n%s", got)
+	}
+}
+
+// A task named after a file whose name is not UTF-8 keeps its exact name in
+// task_bytes; JSON alone would replace the stray byte. A UTF-8 name has no
+// task_bytes.
+func TestMarshalAnswersNameNotUTF8(t *testing.T) {
+	for _, tt := range []struct {
+		name, task, bytes string
+	}{
+		{"latin-1", "caf\xe9", "Y2Fm6Q=="},
+		{"utf-8", "café", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := MarshalAnswers([]AnswerFile{{Task: tt.task, Answers: []Answer{}}}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back struct {
+				Task      string  `json:"task"`
+				TaskBytes *[]byte `json:"task_bytes"`
+			}
+			if err := json.Unmarshal(got, &back); err != nil {
+				t.Fatal(err)
+			}
+			if tt.bytes == "" {
+				if back.TaskBytes != nil || back.Task != tt.task {
+					t.Errorf("got %s, want task %q and no task_bytes", got, tt.task)
+				}
+				return
+			}
+			if !bytes.Contains(got, []byte(`"task_bytes": "`+tt.bytes+`"`)) || back.TaskBytes == nil || string(*back.TaskBytes) != tt.task ||
+				back.Task != strings.ToValidUTF8(tt.task, "\uFFFD") {
+				t.Errorf("got %s, want task_bytes %s holding %q", got, tt.bytes, tt.task)
+			}
+		})
 	}
 }
 

@@ -18,6 +18,13 @@ const (
 	CodeGridTooLarge = "grid_too_large" // more rows or columns than allowed
 	CodeRaggedGrid   = "ragged_grid"    // rows of different lengths
 	CodeBadColour    = "bad_colour"     // a cell outside 0-9
+	CodeDuplicateKey = "duplicate_key"  // a key twice in one object (JSON would keep the last silently)
+
+	// A file over one of the Limits: each names the count and the limit.
+	CodeTooManyTasks      = "too_many_tasks"       // tasks in a multi-task file
+	CodeTooManyTrainPairs = "too_many_train_pairs" // demonstration pairs in a task
+	CodeTooManyTestInputs = "too_many_test_inputs" // test inputs in a task
+	CodeTooManyRows       = "too_many_rows"        // rows through the model for one file (test inputs with their variants, demonstrations)
 )
 
 // Error is a problem with a task file that its author can fix. Message names

@@ -1,11 +1,9 @@
 package puzzles
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
+	"strings"
 )
 
 // Score is how the answers to one task measure up against its known test
@@ -163,32 +161,32 @@ func CommonOutputColour(train []Pair) int {
 // ...]}` with one grid per test input in order, checking every grid as a
 // task file's grids are checked.
 func ParseSolutions(data []byte) (map[string][]Grid, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var top any
-	if err := dec.Decode(&top); err != nil {
-		return nil, notJSON(data, err)
+	if err := checkText(data); err != nil {
+		return nil, err
 	}
-	obj, ok := top.(map[string]any)
+	top, _, ok := members(data, -1)
 	if !ok {
-		return nil, errorf(CodeBadTask, "the solutions file holds %s; it maps task ids to lists of output grids ({\"<task_id>\": [grid, ...]})", kind(top))
+		return nil, errorf(CodeBadTask, "the solutions file holds %s; it maps task ids to lists of output grids ({\"<task_id>\": [grid, ...]})", kind(data))
 	}
-	out := make(map[string][]Grid, len(obj))
+	if key, ok := repeated(top); ok {
+		return nil, errorf(CodeDuplicateKey, "task %q appears twice in the solutions file; keep one", key)
+	}
 	// In sorted order, so that of several bad entries the same one is named every time.
-	for _, id := range slices.Sorted(maps.Keys(obj)) {
-		raw := obj[id]
-		list, ok := raw.([]any)
+	slices.SortFunc(top, func(a, b member) int { return strings.Compare(a.key, b.key) })
+	out := make(map[string][]Grid, len(top))
+	for _, m := range top {
+		list, _, ok := elements(m.value, -1)
 		if !ok {
-			return nil, errorf(CodeBadTask, "task %q's solutions are %s; they are a list of output grids, one per test input", id, kind(raw))
+			return nil, errorf(CodeBadTask, "task %q's solutions are %s; they are a list of output grids, one per test input", m.key, kind(m.value))
 		}
 		grids := make([]Grid, len(list))
 		for i, g := range list {
 			var err error
-			if grids[i], err = parseGrid(fmt.Sprintf("task %q solution %d", id, i), g); err != nil {
+			if grids[i], err = parseGrid(fmt.Sprintf("task %q solution %d", m.key, i), g); err != nil {
 				return nil, err
 			}
 		}
-		out[id] = grids
+		out[m.key] = grids
 	}
 	return out, nil
 }

@@ -2,19 +2,46 @@ package puzzles
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
-// DefaultMaxBytes is the size limit when the caller sets none (4 MiB: the
-// whole ARC-AGI-1 evaluation challenges file fits, with room to spare).
-const DefaultMaxBytes = 4 << 20
+// The default limits (hrmd.yaml's watch.max_*) fit every public ARC task
+// and challenges file with room to spare. The 2,320 public tasks of ARC-AGI-1
+// and ARC-AGI-2 have at most 10 demonstration pairs and 4 test inputs each;
+// the largest challenges file, ARC-AGI-2's training set, holds 1,000 tasks
+// in 2.7 MB. A limit bounds the work and memory one file can cause: a 4 MiB
+// file of 1x1 grids holds over 260,000 test inputs.
+const (
+	DefaultMaxBytes      = 4 << 20 // the whole ARC-AGI-2 training challenges file fits
+	DefaultMaxTasks      = 2000    // twice ARC-AGI-2 training's 1,000
+	DefaultMaxTrainPairs = 20      // twice ARC's 10
+	DefaultMaxTestInputs = 10      // ARC's 4, and more
+)
+
+// Limits bound what one task file may hold; a zero field is its default.
+type Limits struct {
+	Bytes      int64 // the file's size
+	Tasks      int   // tasks in a multi-task file
+	TrainPairs int   // demonstration pairs a task
+	TestInputs int   // test inputs a task
+}
+
+func (l Limits) orDefaults() Limits {
+	def := func(v, d int) int { return cmp.Or(max(v, 0), d) }
+	return Limits{
+		Bytes:      cmp.Or(max(l.Bytes, 0), DefaultMaxBytes),
+		Tasks:      def(l.Tasks, DefaultMaxTasks),
+		TrainPairs: def(l.TrainPairs, DefaultMaxTrainPairs),
+		TestInputs: def(l.TestInputs, DefaultMaxTestInputs),
+	}
+}
 
 // Pair is one demonstration (input and output) or one test input, whose
 // Output is nil unless the file carries the answer (as ARC's own files do).
@@ -43,82 +70,74 @@ func TaskName(path string) string {
 	return strings.TrimSuffix(filepath.Base(path), ".json")
 }
 
-// ReadFile reads and validates a task file, refusing one over maxBytes before
-// reading it (maxBytes <= 0 means DefaultMaxBytes).
-func ReadFile(path string, maxBytes int64) (*File, error) {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBytes
-	}
+// ReadFile reads and validates a task file within lim, refusing one over
+// lim.Bytes before reading it.
+func ReadFile(path string, lim Limits) (*File, error) {
+	lim = lim.orDefaults()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > maxBytes {
-		return nil, tooBig(st.Size(), maxBytes)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		if size = st.Size(); size > lim.Bytes {
+			return nil, tooBig(size, lim.Bytes)
+		}
 	}
-	// The file may still be growing: never read past the limit.
-	data, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
-	if err != nil {
+	// The file may still be growing: never read past the limit. Sized at
+	// once, the buffer is the file's size, not up to twice it.
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, lim.Bytes+1)); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	if int64(len(data)) > maxBytes {
-		return nil, tooBig(int64(len(data)), maxBytes)
+	data := buf.Bytes()
+	if int64(len(data)) > lim.Bytes {
+		return nil, tooBig(int64(len(data)), lim.Bytes)
 	}
-	return Parse(data, TaskName(path))
+	return Parse(data, TaskName(path), lim)
 }
 
 func tooBig(size, limit int64) *Error {
 	return errorf(CodeTooBig, "the file is %d bytes or more; the limit is %d bytes", size, limit)
 }
 
-// Parse validates a task file's bytes. name is the task's ID when the file
-// holds a single task.
-func Parse(data []byte, name string) (*File, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errorf(CodeNotJSON, "the file is empty; an ARC task is a JSON object with \"train\" and \"test\"")
+// Parse validates a task file's bytes within lim (its Bytes aside). name
+// is the task's ID when the file holds a single task.
+func Parse(data []byte, name string, lim Limits) (*File, error) {
+	if err := checkText(data); err != nil {
+		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var top any
-	if err := dec.Decode(&top); err != nil {
-		return nil, notJSON(data, err)
-	}
-	end := dec.InputOffset()
-	if _, err := dec.Token(); err != io.EOF {
-		for end < int64(len(data)) && isSpace(data[end]) {
-			end++
-		}
-		line, col := position(data, end)
-		return nil, errorf(CodeNotJSON, "extra data after the JSON value at line %d column %d", line, col)
-	}
-	obj, ok := top.(map[string]any)
+	lim = lim.orDefaults()
+	// Keep enough keys to tell a task (train, test, name) from a bundle.
+	top, n, ok := members(data, max(lim.Tasks, 3))
 	if !ok {
-		return nil, errorf(CodeBadTask, "the file holds %s; an ARC task is a JSON object with \"train\" and \"test\"", kind(top))
+		return nil, errorf(CodeBadTask, "the file holds %s; an ARC task is a JSON object with \"train\" and \"test\"", kind(data))
 	}
-	_, hasTrain := obj["train"]
-	_, hasTest := obj["test"]
-	if hasTrain || hasTest {
-		t, err := parseTask("", name, obj)
+	if slices.ContainsFunc(top, func(m member) bool { return m.key == "train" || m.key == "test" }) {
+		t, err := parseTask("", name, top, lim)
 		if err != nil {
 			return nil, err
 		}
 		return &File{Tasks: []Task{t}}, nil
 	}
-	if len(obj) == 0 {
+	switch {
+	case n == 0:
 		return nil, errorf(CodeNoTasks, "the file is an empty object: no \"train\" and \"test\", and no tasks")
+	case n > lim.Tasks:
+		return nil, errorf(CodeTooManyTasks, "the file holds %d tasks; the limit is %d tasks a file (split it into files of at most %d tasks)", n, lim.Tasks, lim.Tasks)
 	}
-	ids, err := topLevelKeys(data)
-	if err != nil {
-		return nil, notJSON(data, err)
+	if key, ok := repeated(top); ok {
+		return nil, errorf(CodeDuplicateKey, "task %q appears twice in the file; a multi-task file names each task once (rename or remove one)", key)
 	}
-	file := &File{Bundle: true}
-	for _, id := range ids {
-		taskObj, ok := obj[id].(map[string]any)
+	file := &File{Bundle: true, Tasks: make([]Task, 0, len(top))}
+	for _, m := range top {
+		prefix := fmt.Sprintf("task %q ", m.key)
+		fields, _, ok := members(m.value, -1)
 		if !ok {
-			return nil, errorf(CodeBadTask, "task %q is %s; a multi-task file maps task ids to ARC tasks (objects with \"train\" and \"test\")", id, kind(obj[id]))
+			return nil, errorf(CodeBadTask, "task %q is %s; a multi-task file maps task ids to ARC tasks (objects with \"train\" and \"test\")", m.key, kind(m.value))
 		}
-		t, err := parseTask(fmt.Sprintf("task %q ", id), id, taskObj)
+		t, err := parseTask(prefix, m.key, fields, lim)
 		if err != nil {
 			return nil, err
 		}
@@ -127,83 +146,55 @@ func Parse(data []byte, name string) (*File, error) {
 	return file, nil
 }
 
-// topLevelKeys returns the keys of the top-level object in file order (a Go
-// map forgets it, and a bundle is answered in the order it was written).
-func topLevelKeys(data []byte) ([]string, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if _, err := dec.Token(); err != nil { // {
-		return nil, err
+// repeated returns the first key that appears twice. encoding/json would
+// keep the last one's value: a second "test" would silently replace the first.
+func repeated(ms []member) (string, bool) {
+	seen := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		if seen[m.key] {
+			return m.key, true
+		}
+		seen[m.key] = true
 	}
-	var keys []string
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key := tok.(string)
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil, err
-		}
-		if !seen[key] { // a repeated key keeps its first place and its last value, as encoding/json does
-			seen[key] = true
-			keys = append(keys, key)
-		}
-	}
-	return keys, nil
+	return "", false
 }
 
-func notJSON(data []byte, err error) *Error {
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		// Offset counts the offending byte itself.
-		line, col := position(data, syn.Offset-1)
-		return errorf(CodeNotJSON, "not valid JSON at line %d column %d: %s", line, col, syn.Error())
+// field is the value of key in ms, if there.
+func field(ms []member, key string) ([]byte, bool) {
+	for _, m := range ms {
+		if m.key == key {
+			return m.value, true
+		}
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return errorf(CodeNotJSON, "the JSON ends early (a truncated or half-written file?)")
-	}
-	return errorf(CodeNotJSON, "not valid JSON: %v", err)
+	return nil, false
 }
 
-func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
-
-// position turns a byte offset into a 1-based line and column.
-func position(data []byte, offset int64) (line, col int) {
-	if offset > int64(len(data)) {
-		offset = int64(len(data))
-	}
-	before := data[:offset]
-	line = bytes.Count(before, []byte("\n")) + 1
-	col = int(offset) - bytes.LastIndexByte(before, '\n')
-	return line, col
-}
-
-func parseTask(prefix, id string, obj map[string]any) (Task, error) {
+func parseTask(prefix, id string, fields []member, lim Limits) (Task, error) {
 	t := Task{ID: id}
-	if key, ok := unknownKey(obj, "train", "test", "name"); ok {
+	if key, ok := repeated(fields); ok {
+		return t, errorf(CodeDuplicateKey, "%shas the key %q twice; a task has each of \"train\", \"test\" and \"name\" once (keep one)", cmp.Or(prefix, "the task "), key)
+	}
+	if key, ok := unknownKey(fields, "train", "test", "name"); ok {
 		return t, errorf(CodeUnknownField, "%sfield %q is not part of an ARC task (only \"train\", \"test\" and \"name\")", prefix, key)
 	}
-	if raw, ok := obj["name"]; ok {
-		name, ok := raw.(string)
-		if !ok {
+	if raw, ok := field(fields, "name"); ok {
+		if raw[0] != '"' {
 			return t, errorf(CodeBadTask, "%s\"name\" is %s, not a string", prefix, kind(raw))
 		}
-		t.Name = name
+		t.Name = unquote(raw)
 	}
 	var err error
 	// A task without demonstrations is allowed: a nova model answers from the test input alone.
-	if raw, ok := obj["train"]; ok {
-		if t.Train, err = parsePairs(prefix, "train", raw, true); err != nil {
+	if raw, ok := field(fields, "train"); ok {
+		if t.Train, err = parsePairs(prefix, "train", raw, lim.TrainPairs); err != nil {
 			return t, err
 		}
 	}
-	raw, ok := obj["test"]
+	raw, ok := field(fields, "test")
 	if !ok {
 		return t, errorf(CodeNoTestInput, "%shas no \"test\": nothing to answer", prefix)
 	}
-	if t.Test, err = parsePairs(prefix, "test", raw, false); err != nil {
+	if t.Test, err = parsePairs(prefix, "test", raw, lim.TestInputs); err != nil {
 		return t, err
 	}
 	if len(t.Test) == 0 {
@@ -212,95 +203,127 @@ func parseTask(prefix, id string, obj map[string]any) (Task, error) {
 	return t, nil
 }
 
-func parsePairs(prefix, section string, raw any, needOutput bool) ([]Pair, error) {
-	list, ok := raw.([]any)
+// parsePairs parses the train or test list, counting it before building
+// any grid.
+func parsePairs(prefix, section string, raw []byte, limit int) ([]Pair, error) {
+	list, n, ok := elements(raw, limit)
 	if !ok {
 		return nil, errorf(CodeBadTask, "%s%q is %s, not a list of pairs", prefix, section, kind(raw))
 	}
+	if n > limit {
+		if section == "train" {
+			return nil, errorf(CodeTooManyTrainPairs, "%s\"train\" has %d demonstration pairs; the limit is %d a task (ARC tasks have at most 10)", prefix, n, limit)
+		}
+		return nil, errorf(CodeTooManyTestInputs, "%s\"test\" has %d test inputs; the limit is %d a task (ARC tasks have at most 4; split the task)", prefix, n, limit)
+	}
 	pairs := make([]Pair, 0, len(list))
 	for i, item := range list {
-		where := fmt.Sprintf("%s%s[%d]", prefix, section, i)
-		obj, ok := item.(map[string]any)
-		if !ok {
-			return nil, errorf(CodeBadTask, "%s is %s, not an object with \"input\"", where, kind(item))
-		}
-		if key, ok := unknownKey(obj, "input", "output"); ok {
-			return nil, errorf(CodeUnknownField, "%s has field %q; a pair has only \"input\" and \"output\"", where, key)
-		}
-		in, ok := obj["input"]
-		if !ok {
-			return nil, errorf(CodeBadTask, "%s has no \"input\"", where)
-		}
-		var p Pair
-		var err error
-		if p.Input, err = parseGrid(where+".input", in); err != nil {
+		p, err := parsePair(fmt.Sprintf("%s%s[%d]", prefix, section, i), item, section == "train")
+		if err != nil {
 			return nil, err
-		}
-		if out, ok := obj["output"]; ok {
-			if p.Output, err = parseGrid(where+".output", out); err != nil {
-				return nil, err
-			}
-		} else if needOutput {
-			return nil, errorf(CodeNoOutput, "%s has no \"output\"; every demonstration needs one", where)
 		}
 		pairs = append(pairs, p)
 	}
 	return pairs, nil
 }
 
-func parseGrid(where string, raw any) (Grid, error) {
-	rows, ok := raw.([]any)
+func parsePair(where string, raw []byte, needOutput bool) (Pair, error) {
+	var p Pair
+	fields, _, ok := members(raw, -1)
 	if !ok {
+		return p, errorf(CodeBadTask, "%s is %s, not an object with \"input\"", where, kind(raw))
+	}
+	if key, ok := repeated(fields); ok {
+		return p, errorf(CodeDuplicateKey, "%s has the key %q twice; a pair has one \"input\" and one \"output\" (keep one)", where, key)
+	}
+	if key, ok := unknownKey(fields, "input", "output"); ok {
+		return p, errorf(CodeUnknownField, "%s has field %q; a pair has only \"input\" and \"output\"", where, key)
+	}
+	in, ok := field(fields, "input")
+	if !ok {
+		return p, errorf(CodeBadTask, "%s has no \"input\"", where)
+	}
+	var err error
+	if p.Input, err = parseGrid(where+".input", in); err != nil {
+		return p, err
+	}
+	if out, ok := field(fields, "output"); ok {
+		if p.Output, err = parseGrid(where+".output", out); err != nil {
+			return p, err
+		}
+	} else if needOutput {
+		return p, errorf(CodeNoOutput, "%s has no \"output\"; every demonstration needs one", where)
+	}
+	return p, nil
+}
+
+func parseGrid(where string, raw []byte) (Grid, error) {
+	rows, n, ok := elements(raw, MaxSide)
+	switch {
+	case !ok:
 		return nil, errorf(CodeNotAGrid, "%s is %s, not a list of rows", where, kind(raw))
-	}
-	if len(rows) == 0 {
+	case n == 0:
 		return nil, errorf(CodeEmptyGrid, "%s has no rows; a grid is 1 to %d rows", where, MaxSide)
+	case n > MaxSide:
+		return nil, errorf(CodeGridTooLarge, "%s has %d rows; at most %d", where, n, MaxSide)
 	}
-	if len(rows) > MaxSide {
-		return nil, errorf(CodeGridTooLarge, "%s has %d rows; at most %d", where, len(rows), MaxSide)
-	}
-	width := -1
 	g := make(Grid, len(rows))
+	var cells []int // one array for the whole grid, once its width is known
 	for r, rawRow := range rows {
-		row, ok := rawRow.([]any)
-		if !ok {
-			return nil, errorf(CodeNotAGrid, "%s row %d is %s, not a list of colours", where, r, kind(rawRow))
-		}
+		row, width, ok := elements(rawRow, MaxSide)
 		switch {
-		case len(row) == 0:
+		case !ok:
+			return nil, errorf(CodeNotAGrid, "%s row %d is %s, not a list of colours", where, r, kind(rawRow))
+		case width == 0:
 			return nil, errorf(CodeEmptyGrid, "%s row %d has no cells; a row is 1 to %d colours", where, r, MaxSide)
-		case len(row) > MaxSide:
-			return nil, errorf(CodeGridTooLarge, "%s row %d has %d columns; at most %d", where, r, len(row), MaxSide)
-		case width >= 0 && len(row) != width:
-			return nil, errorf(CodeRaggedGrid, "%s row %d has %d cells; row 0 has %d (a grid is a rectangle)", where, r, len(row), width)
+		case width > MaxSide:
+			return nil, errorf(CodeGridTooLarge, "%s row %d has %d columns; at most %d", where, r, width, MaxSide)
+		case r > 0 && width != len(g[0]):
+			return nil, errorf(CodeRaggedGrid, "%s row %d has %d cells; row 0 has %d (a grid is a rectangle)", where, r, width, len(g[0]))
 		}
-		width = len(row)
-		g[r] = make([]int, len(row))
+		if cells == nil {
+			cells = make([]int, len(rows)*width)
+		}
+		g[r] = cells[r*width : (r+1)*width : (r+1)*width]
 		for c, cell := range row {
-			n, ok := cell.(json.Number)
+			v, ok := colour(cell)
 			if !ok {
-				return nil, errorf(CodeNotAGrid, "%s row %d column %d is %s, not a colour 0-9", where, r, c, kind(cell))
+				return nil, badCell(fmt.Sprintf("%s row %d column %d", where, r, c), cell)
 			}
-			v, err := n.Int64()
-			if err != nil {
-				return nil, errorf(CodeNotAGrid, "%s row %d column %d is %s, not a whole number", where, r, c, n)
-			}
-			if v < 0 || v > 9 {
-				return nil, errorf(CodeBadColour, "%s row %d column %d is %d; colours are 0-9", where, r, c, v)
-			}
-			g[r][c] = int(v)
+			g[r][c] = v
 		}
 	}
 	return g, nil
 }
 
+// colour reads a cell that is a colour 0-9.
+func colour(raw []byte) (int, bool) {
+	if len(raw) == 1 && raw[0] >= '0' && raw[0] <= '9' {
+		return int(raw[0] - '0'), true
+	}
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	return int(v), err == nil && v >= 0 && v <= 9
+}
+
+// badCell says what is wrong with a cell that is not a colour.
+func badCell(where string, raw []byte) *Error {
+	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return errorf(CodeNotAGrid, "%s is %s, not a colour 0-9", where, kind(raw))
+	}
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return errorf(CodeNotAGrid, "%s is %s, not a whole number", where, raw)
+	}
+	return errorf(CodeBadColour, "%s is %d; colours are 0-9", where, v)
+}
+
 // unknownKey returns the first key, in sorted order so that the message is
 // the same every time, that is not one of allowed.
-func unknownKey(obj map[string]any, allowed ...string) (string, bool) {
+func unknownKey(fields []member, allowed ...string) (string, bool) {
 	var unknown []string
-	for key := range obj {
-		if !slices.Contains(allowed, key) {
-			unknown = append(unknown, key)
+	for _, m := range fields {
+		if !slices.Contains(allowed, m.key) {
+			unknown = append(unknown, m.key)
 		}
 	}
 	if len(unknown) == 0 {
@@ -308,26 +331,4 @@ func unknownKey(obj map[string]any, allowed ...string) (string, bool) {
 	}
 	slices.Sort(unknown)
 	return unknown[0], true
-}
-
-// kind describes a decoded JSON value for an error message.
-func kind(v any) string {
-	switch v := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case json.Number:
-		return "the number " + v.String()
-	case string:
-		if len(v) > 20 {
-			v = v[:20] + "..."
-		}
-		return fmt.Sprintf("the string %q", v)
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }

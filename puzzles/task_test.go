@@ -2,6 +2,7 @@ package puzzles
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,10 +57,22 @@ func TestReadFileRefusesBadTasks(t *testing.T) {
 		{"bundle value", `{"abc": [1]}`, CodeBadTask, `task "abc" is a list`},
 		{"bundle task error", `{"a":{"test":[{"input":[[1]]}]},"b":{"test":[{"input":[[1,2],[3]]}]}}`, CodeRaggedGrid, `task "b" test[0].input row 1 has 1 cells`},
 		{"too big", big, CodeTooBig, "the limit is 1000 bytes"},
+		{"duplicate task key", `{"test":[{"input":[[1]]}],"test":[{"input":[[2]]}]}`, CodeDuplicateKey, `the task has the key "test" twice`},
+		{"duplicate pair key", `{"test":[{"input":[[1]],"input":[[2]]}]}`, CodeDuplicateKey, `test[0] has the key "input" twice`},
+		{"duplicate task id", `{"a":{"test":[{"input":[[1]]}]},"b":{"test":[{"input":[[1]]}]},"a":{"test":[{"input":[[2]]}]}}`, CodeDuplicateKey, `task "a" appears twice in the file`},
+		{"duplicate key in a bundle task", `{"a":{"train":[],"test":[{"input":[[1]]}],"train":[]}}`, CodeDuplicateKey, `task "a" has the key "train" twice`},
+		{"escaped duplicate", `{"test":[{"input":[[1]]}],"t\u0065st":[{"input":[[2]]}]}`, CodeDuplicateKey, `the key "test" twice`},
+		{"utf-8 bom", "\xEF\xBB\xBF" + `{"test":[{"input":[[1]]}]}`, CodeNotJSON, "starts with a UTF-8 byte order mark (BOM"},
+		{"utf-16", "\xFF\xFE{\x00", CodeNotJSON, "UTF-16"},
+		{"latin-1", "{\"test\":[{\"input\":[[1]]}],\n\"name\":\"caf\xE9\"}", CodeNotJSON, "the byte 0xe9 at line 2 column 12 is not part of a UTF-8 character"},
+		{"21 train pairs", `{"train":[` + strings.Repeat(`{"input":[[1]],"output":[[1]]},`, 20) + `{"input":[[1]],"output":[[1]]}],"test":[{"input":[[1]]}]}`,
+			CodeTooManyTrainPairs, `"train" has 21 demonstration pairs; the limit is 20`},
+		{"11 test inputs", `{"test":[` + strings.Repeat(`{"input":[[1]]},`, 10) + `{"input":[[1]]}]}`, CodeTooManyTestInputs, `"test" has 11 test inputs; the limit is 10`},
+		{"bad pair after the limit", `{"test":[` + strings.Repeat(`{"input":[[1]]},`, 10) + `7]}`, CodeTooManyTestInputs, `"test" has 11 test inputs`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ReadFile(writeFile(t, "task.json", tt.content), 1000)
+			_, err := ReadFile(writeFile(t, "task.json", tt.content), Limits{Bytes: 1000})
 			var perr *Error
 			if !errors.As(err, &perr) {
 				t.Fatalf("ReadFile: %v, want a *puzzles.Error with code %s", err, tt.code)
@@ -71,8 +84,70 @@ func TestReadFileRefusesBadTasks(t *testing.T) {
 	}
 }
 
+// A bundle over the task limit is refused with the count and the limit, and
+// so is a task over its own limits inside a bundle.
+func TestReadFileLimits(t *testing.T) {
+	task := `{"train":[{"input":[[1]],"output":[[2]]}],"test":[{"input":[[1]]},{"input":[[2]]}]}`
+	bundle := `{"a":` + task + `,"b":` + task + `,"c":` + task + `}`
+	tests := []struct {
+		name, content string
+		lim           Limits
+		code, message string
+	}{
+		{"tasks", bundle, Limits{Tasks: 2}, CodeTooManyTasks, "the file holds 3 tasks; the limit is 2 tasks a file"},
+		{"tasks at the limit", bundle, Limits{Tasks: 3}, "", ""},
+		{"test inputs in a bundle", bundle, Limits{TestInputs: 1}, CodeTooManyTestInputs, `task "a" "test" has 2 test inputs; the limit is 1`},
+		{"train pairs", task, Limits{TrainPairs: 1}, "", ""},
+		{"no train pairs", task, Limits{TrainPairs: -1}, "", ""}, // below 1: the default
+		{"one task over a limit of one", task, Limits{Tasks: 1}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ReadFile(writeFile(t, "task.json", tt.content), tt.lim)
+			if tt.code == "" {
+				if err != nil {
+					t.Fatalf("ReadFile: %v, want it accepted", err)
+				}
+				return
+			}
+			var perr *Error
+			if !errors.As(err, &perr) || perr.Code != tt.code || !strings.Contains(perr.Message, tt.message) {
+				t.Errorf("got %v\nwant %s: ...%s...", err, tt.code, tt.message)
+			}
+		})
+	}
+}
+
+// A file the size limit allows but that holds far more test inputs than a
+// task may (over 260,000 1x1 grids in 4 MiB) is refused, naming the count.
+func TestReadFileRefusesAFileOfTinyInputs(t *testing.T) {
+	n := (DefaultMaxBytes - 20) / len(`{"input":[[1]]},`)
+	content := `{"test":[` + strings.Repeat(`{"input":[[1]]},`, n-1) + `{"input":[[1]]}]}`
+	_, err := ReadFile(writeFile(t, "many.json", content), Limits{})
+	var perr *Error
+	if !errors.As(err, &perr) || perr.Code != CodeTooManyTestInputs || !strings.Contains(perr.Message, fmt.Sprintf(`has %d test inputs; the limit is %d`, n, DefaultMaxTestInputs)) {
+		t.Errorf("%d test inputs in %d bytes: %v, want %s naming the count", n, len(content), err, CodeTooManyTestInputs)
+	}
+}
+
+// BenchmarkReadFileManyInputs reads the file of TestReadFileRefusesAFileOfTinyInputs:
+// its B/op is what refusing it costs (the file's own 4 MiB, and little more).
+func BenchmarkReadFileManyInputs(b *testing.B) {
+	n := (DefaultMaxBytes - 20) / len(`{"input":[[1]]},`)
+	path := filepath.Join(b.TempDir(), "many.json")
+	if err := os.WriteFile(path, []byte(`{"test":[`+strings.Repeat(`{"input":[[1]]},`, n-1)+`{"input":[[1]]}]}`), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ReadFile(path, Limits{}); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
+
 func TestReadFileSingleAndBundle(t *testing.T) {
-	single, err := ReadFile(writeFile(t, "my-task.json", `{"train":[{"input":[[1,2]],"output":[[2],[1]]}],"test":[{"input":[[3,4],[5,6]]},{"input":[[0]],"output":[[7]]}]}`), 0)
+	single, err := ReadFile(writeFile(t, "my-task.json", `{"train":[{"input":[[1,2]],"output":[[2],[1]]}],"test":[{"input":[[3,4],[5,6]]},{"input":[[0]],"output":[[7]]}]}`), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +163,7 @@ func TestReadFileSingleAndBundle(t *testing.T) {
 		t.Errorf("grids: %+v", task)
 	}
 
-	bundle, err := ReadFile(writeFile(t, "challenges.json", `{"zz":{"train":[],"test":[{"input":[[1]]}]},"aa":{"test":[{"input":[[2]]}]},"mm":{"test":[{"input":[[3]]}]}}`), 0)
+	bundle, err := ReadFile(writeFile(t, "challenges.json", `{"zz":{"train":[],"test":[{"input":[[1]]}]},"aa":{"test":[{"input":[[2]]}]},"mm":{"test":[{"input":[[3]]}]}}`), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +173,15 @@ func TestReadFileSingleAndBundle(t *testing.T) {
 	}
 	if !bundle.Bundle || strings.Join(ids, ",") != "zz,aa,mm" {
 		t.Errorf("bundle order: %v (bundle=%v), want the file's order zz,aa,mm", ids, bundle.Bundle)
+	}
+
+	// Brackets, braces and escaped quotes inside strings are text, not structure.
+	odd, err := ReadFile(writeFile(t, "odd.json", `{ "x\\\"]}[{" : {"name": "a\\\\", "test" : [ {"input": [ [1 , 2] ] } ] } , "y,z":{"test":[{"input":[[3]]}]} }`), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(odd.Tasks) != 2 || odd.Tasks[0].ID != `x\"]}[{` || odd.Tasks[0].Name != `a\\` || !odd.Tasks[0].Test[0].Input.Equal(Grid{{1, 2}}) || odd.Tasks[1].ID != "y,z" {
+		t.Errorf("got %+v", odd.Tasks)
 	}
 }
 
@@ -111,7 +195,7 @@ func TestReadFileAcceptsARCTasks(t *testing.T) {
 			t.Fatalf("%s: %d tasks (%v); the ARC-AGI-1 tasks the tests use belong at %s", split, len(paths), err, arcDir)
 		}
 		for _, path := range paths {
-			f, err := ReadFile(path, 0)
+			f, err := ReadFile(path, Limits{})
 			if err != nil {
 				t.Errorf("%s: %v", path, err)
 				continue
@@ -127,7 +211,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"train":[{"input":[[1]],"output":[[2]]}],"test":[{"input":[[3,4]]}]}`))
 	f.Add([]byte(`{"a":{"test":[{"input":[[1]]}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		file, err := Parse(data, "fuzz")
+		file, err := Parse(data, "fuzz", Limits{})
 		if err != nil {
 			var perr *Error
 			if !errors.As(err, &perr) || perr.Code == "" {

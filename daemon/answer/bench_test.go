@@ -16,7 +16,7 @@ import (
 // engine loaded once, as the daemon does: encode, 8 fixed cycles, decode.
 func BenchmarkSolve(b *testing.B) {
 	models := testenv.BenchModels(b)
-	file, err := puzzles.ReadFile(filepath.Join(testenv.ARCDir(b), "training", "3631a71a.json"), 0)
+	file, err := puzzles.ReadFile(filepath.Join(testenv.ARCDir(b), "training", "3631a71a.json"), puzzles.Limits{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestDemoExamples(t *testing.T) {
 		t.Fatalf("want at least 3 example puzzles in puzzles/examples, found %d (%v)", len(examples), err)
 	}
 	for _, path := range examples {
-		file, err := puzzles.ReadFile(path, 0)
+		file, err := puzzles.ReadFile(path, puzzles.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestDemoExamples(t *testing.T) {
 		}
 	}
 
-	file, err := puzzles.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "007bbfb7.json"), 0)
+	file, err := puzzles.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "007bbfb7.json"), puzzles.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@
 package answer
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/hrmd/hrmd/engine"
@@ -18,7 +19,16 @@ type Options struct {
 	DemoCheck     bool // also run the demonstration inputs and count exact matches
 	Augmentations int  // test-time variants per test input; 0 = off
 	Trace         bool // put each test input's per-cycle trace into its answer
+	MaxRows       int  // rows one file may run through the model; 0 = DefaultMaxRows
 }
+
+// DefaultMaxRows is watch.max_rows' default. It lets through the whole
+// ARC-AGI-1 training or evaluation challenges file (400 tasks: about 420
+// test inputs and 1,360 demonstrations) with all 15 test-time variants
+// (8,067 rows at most), and ARC-AGI-2's training file (1,000 tasks) without
+// them (4,308); each row is one grid through the model, about 33 ms of a
+// small model on a Jetson's CPU, and a kilobyte kept until its file is answered.
+const DefaultMaxRows = 8192
 
 // Row is one grid a task runs through the model: a test input (or one of
 // its test-time variants), or a demonstration input when the demo check is on.
@@ -63,6 +73,35 @@ func Plan(task puzzles.Task, prefix string, side int, opts Options) ([]Row, erro
 	return rows, nil
 }
 
+// PlanFile plans every task of a file (Plan), refusing a file whose rows
+// together are over opts.MaxRows before listing any.
+func PlanFile(file *puzzles.File, side int, opts Options) ([][]Row, error) {
+	variants := len(puzzles.Augmentations(opts.Augmentations))
+	tests, demos := 0, 0
+	for _, task := range file.Tasks {
+		tests += len(task.Test)
+		for _, p := range task.Train {
+			if opts.DemoCheck && puzzles.CheckFits(p.Input, side, "") == nil {
+				demos++
+			}
+		}
+	}
+	limit := cmp.Or(opts.MaxRows, DefaultMaxRows)
+	if rows := tests*variants + demos; rows > limit {
+		return nil, &puzzles.Error{Code: puzzles.CodeTooManyRows, Message: fmt.Sprintf(
+			"the file needs %d rows through the model (%d test inputs × %d, each with its inference.augmentations variants, + %d demonstrations for inference.demo_check); the limit is %d rows a file (watch.max_rows in hrmd.yaml): split the file",
+			rows, tests, variants, demos, limit)}
+	}
+	plans := make([][]Row, len(file.Tasks))
+	for i, task := range file.Tasks {
+		var err error
+		if plans[i], err = Plan(task, TaskPrefix(file, task), side, opts); err != nil {
+			return nil, err
+		}
+	}
+	return plans, nil
+}
+
 // grid is the row's input grid, in its variant's frame.
 func (r Row) grid(task puzzles.Task) puzzles.Grid {
 	if r.test {
@@ -77,9 +116,15 @@ func Encode(b *engine.Bundle, task puzzles.Task, rows []Row) [][]int64 {
 	out := make([][]int64, len(rows))
 	for i, r := range rows {
 		out[i] = make([]int64, side*side)
-		b.Encoding.Encode(r.grid(task), side, out[i])
+		EncodeRow(b, task, r, out[i])
 	}
 	return out
+}
+
+// EncodeRow writes one row's tokens into dst (grid × grid of them), so that
+// a row is encoded only when its batch runs.
+func EncodeRow(b *engine.Bundle, task puzzles.Task, r Row, dst []int64) {
+	b.Encoding.Encode(r.grid(task), b.Manifest.Grid, dst)
 }
 
 // TaskPrefix names a task in messages about a multi-task file ("" for a

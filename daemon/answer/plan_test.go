@@ -50,3 +50,32 @@ func TestPlan(t *testing.T) {
 		t.Errorf("a test input larger than the model: %v, want %s naming task \"t\" test[1].input", err, puzzles.CodeGridTooLarge)
 	}
 }
+
+// A file whose rows together (test inputs with their variants, the
+// demonstrations that fit) are over the limit is refused before any row is
+// listed, with the count and the limit; at the limit it is planned.
+func TestPlanFileRowLimit(t *testing.T) {
+	small, big := puzzles.NewGrid(2, 2), puzzles.NewGrid(6, 6)
+	task := puzzles.Task{ID: "t",
+		Train: []puzzles.Pair{{Input: small, Output: small}, {Input: big, Output: big}},
+		Test:  []puzzles.Pair{{Input: small}, {Input: small}, {Input: small}},
+	}
+	file := &puzzles.File{Tasks: []puzzles.Task{task, task}, Bundle: true}
+	opts := Options{Augmentations: 3, DemoCheck: true, MaxRows: 26} // 2 x (3 x 4 + 1 demonstration that fits)
+	plans, err := PlanFile(file, 5, opts)
+	if err != nil || len(plans) != 2 || len(plans[0])+len(plans[1]) != 26 {
+		t.Fatalf("at the limit: %d plans, %v", len(plans), err)
+	}
+	opts.MaxRows = 25
+	_, err = PlanFile(file, 5, opts)
+	if Code(err) != puzzles.CodeTooManyRows || !strings.Contains(err.Error(), "needs 26 rows through the model (6 test inputs × 4") ||
+		!strings.Contains(err.Error(), "+ 2 demonstrations") || !strings.Contains(err.Error(), "the limit is 25 rows a file (watch.max_rows") {
+		t.Errorf("over the limit: %v", err)
+	}
+	if !IsBadInput(err) {
+		t.Error("too_many_rows is not bad input (exit 2)")
+	}
+	if _, err := PlanFile(&puzzles.File{Tasks: []puzzles.Task{task}}, 5, Options{}); err != nil {
+		t.Errorf("MaxRows 0 is the default: %v", err)
+	}
+}

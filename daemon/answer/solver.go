@@ -21,12 +21,9 @@ type Solver struct {
 // before any runs, so a bad one fails the file at once.
 func (s *Solver) Solve(ctx context.Context, file *puzzles.File) ([]puzzles.AnswerFile, error) {
 	b := s.Model.Bundle()
-	plans := make([][]Row, len(file.Tasks))
-	for i, task := range file.Tasks {
-		var err error
-		if plans[i], err = Plan(task, TaskPrefix(file, task), b.Manifest.Grid, s.Options); err != nil {
-			return nil, err
-		}
+	plans, err := PlanFile(file, b.Manifest.Grid, s.Options)
+	if err != nil {
+		return nil, err
 	}
 	answers := make([]puzzles.AnswerFile, 0, len(file.Tasks))
 	for i, task := range file.Tasks {

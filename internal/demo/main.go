@@ -388,7 +388,7 @@ func report(out io.Writer, colour bool, d drop, o outcome) string {
 	if d.name == brokenName {
 		return "the broken file was answered instead of failed"
 	}
-	file, err := puzzles.Parse(d.data, d.name)
+	file, err := puzzles.Parse(d.data, d.name, puzzles.Limits{})
 	if err != nil || len(file.Tasks) != 1 || len(file.Tasks[0].Test) != len(o.answer.Answers) {
 		return fmt.Sprintf("%s: the answer file does not match the puzzle", d.name)
 	}

@@ -193,7 +193,7 @@ func (c *checker) checkAnswer(path, input string) {
 	var tests int
 	if err == nil {
 		var f *puzzles.File
-		if f, err = puzzles.Parse(in, stem); err == nil {
+		if f, err = puzzles.Parse(in, stem, puzzles.Limits{}); err == nil {
 			for _, t := range f.Tasks {
 				tests += len(t.Test)
 			}

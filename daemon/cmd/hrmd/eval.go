@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/internal/atomicfile"
@@ -150,7 +151,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	run.Trace = "" // answers.trace is for the outbox: eval reports no traces, and full ones cost memory
 
 	// The set is checked before the model is loaded: bad input fails fast.
-	tasks, err := loadEvalSet(ef.set, ef.solutions, cfg.Watch.MaxFileBytes, ef.maxTasks)
+	tasks, err := loadEvalSet(ef.set, ef.solutions, cfg.Limits(), ef.maxTasks)
 	if err != nil {
 		return err
 	}
@@ -236,7 +237,7 @@ func (ef evalFlags) write(tasks []evalTask, answers []puzzles.AnswerFile, rep *e
 // with the known test outputs from solutionsPath where given. maxTasks > 0
 // stops reading once that many tasks are in. Every test input must have a
 // known output by then: eval scores against nothing else.
-func loadEvalSet(set, solutionsPath string, maxBytes int64, maxTasks int) ([]evalTask, error) {
+func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([]evalTask, error) {
 	fi, err := os.Stat(set)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w; name a folder of ARC task files or a challenges file", err)
@@ -264,9 +265,9 @@ func loadEvalSet(set, solutionsPath string, maxBytes int64, maxTasks int) ([]eva
 		if maxTasks > 0 && len(tasks) >= maxTasks {
 			break
 		}
-		file, err := puzzles.ReadFile(path, maxBytes)
+		file, err := puzzles.ReadFile(path, lim)
 		if err != nil {
-			return nil, inFile(path, err)
+			return nil, inFile(path, daemon.NameLimit(err))
 		}
 		for _, t := range file.Tasks {
 			if other, ok := from[t.ID]; ok {

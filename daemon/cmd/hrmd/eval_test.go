@@ -214,7 +214,7 @@ func TestEvalChallengesAndSolutions(t *testing.T) {
 	folder, dir := t.TempDir(), t.TempDir()
 	challenges, solutions := map[string]taskJSON{}, map[string][]puzzles.Grid{}
 	for _, id := range ids {
-		file, err := puzzles.ReadFile(filepath.Join(arcDir, "training", id+".json"), 0)
+		file, err := puzzles.ReadFile(filepath.Join(arcDir, "training", id+".json"), puzzles.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,6 +280,8 @@ func TestEvalErrors(t *testing.T) {
 	twoGrids := write("two.json", `{"t1":[[[1]],[[2]]]}`)
 	badGrid := write("badgrid.json", `{"t1":[[[1,2],[3]]]}`)
 	set := filepath.Join(dir, "set")
+	manyTasks := write("many.json", `{"t1":`+good+`,"t2":`+good+`,"t3":`+good+`}`)
+	twoTasks := write("two-tasks.yaml", "watch: {max_tasks: 2}\nmodel: "+demoBundle+"\n")
 	tests := []struct {
 		name          string
 		args          []string
@@ -310,6 +312,8 @@ func TestEvalErrors(t *testing.T) {
 			badGrid + `: task "t1" solution 0 row 1 has 1 cells; row 0 has 2 (a grid is a rectangle)`},
 		{"solutions missing", []string{"eval", challenges, "--solutions", filepath.Join(dir, "none.json"), "--model", demoBundle}, 2, "not_found",
 			"--solutions: open " + filepath.Join(dir, "none.json") + ": no such file or directory"},
+		{"too many tasks", []string{"eval", manyTasks, "--config", twoTasks}, 2, "too_many_tasks",
+			manyTasks + ": the file holds 3 tasks; the limit is 2 tasks a file (split it into files of at most 2 tasks) (watch.max_tasks in hrmd.yaml)"},
 		{"no solutions", []string{"eval", challenges, "--model", demoBundle}, 2, "missing_output",
 			challenges + `: task "t1" test[0] has no known output to score against; pass --solutions FILE, the set's ARC Prize solutions file ({"<task_id>": [grid, ...]})`},
 	}

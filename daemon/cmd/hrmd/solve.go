@@ -33,9 +33,9 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	// The task is checked before anything is loaded: bad input fails fast.
-	file, err := puzzles.ReadFile(taskPath, cfg.Watch.MaxFileBytes)
+	file, err := puzzles.ReadFile(taskPath, cfg.Limits())
 	if err != nil {
-		return err
+		return daemon.NameLimit(err)
 	}
 	s, closeModel, err := mf.openSolver(ctx, cfg, run, stderr)
 	if err != nil {

@@ -115,6 +115,9 @@ func TestSolveErrors(t *testing.T) {
 	if err := os.Remove(filepath.Join(noStep, "step.onnx")); err != nil {
 		t.Fatal(err)
 	}
+	limits := write("limits.yaml", "model: "+demoBundle+"\nwatch: {max_test_inputs: 2, max_rows: 5}\ninference: {augmentations: 3}\n")
+	threeTests := write("three.json", `{"test":[{"input":[[1]]},{"input":[[2]]},{"input":[[3]]}]}`)
+	twoTests := write("two.json", `{"test":[{"input":[[1]]},{"input":[[2]]}]}`)
 	badLib := write("badlib.yaml", "model: "+tinyBundle+"\nonnxruntime: {library: /nonexistent/libonnxruntime.so}\n")
 	requireTRT := write("trt.yaml", "model: "+tinyBundle+"\nonnxruntime: {require: tensorrt}\ntensorrt: {engine_cache: "+filepath.Join(dir, "trt")+"}\n")
 	tests := []struct {
@@ -128,6 +131,12 @@ func TestSolveErrors(t *testing.T) {
 		{"not json", []string{"solve", write("half.json", `{"train": [`), "--model", tinyBundle}, 2, "not_json", "ends early"},
 		{"bad colour", []string{"solve", write("colour.json", `{"test":[{"input":[[12]]}]}`), "--model", tinyBundle}, 2, "bad_colour", "colours are 0-9"},
 		{"too big", []string{"solve", good, "--config", smallLimit}, 2, "too_big", "the limit is 100 bytes"},
+		{"too many test inputs", []string{"solve", threeTests, "--config", limits}, 2, "too_many_test_inputs",
+			`"test" has 3 test inputs; the limit is 2 a task (ARC tasks have at most 4; split the task) (watch.max_test_inputs in hrmd.yaml)`},
+		{"too many rows", []string{"solve", twoTests, "--config", limits}, 2, "too_many_rows",
+			"the file needs 8 rows through the model (2 test inputs × 4, each with its inference.augmentations variants, + 0 demonstrations for inference.demo_check); the limit is 5 rows a file (watch.max_rows in hrmd.yaml): split the file"},
+		{"duplicate key", []string{"solve", write("twice.json", `{"test":[{"input":[[1]]}],"test":[]}`), "--model", tinyBundle}, 2, "duplicate_key", `has the key "test" twice`},
+		{"byte order mark", []string{"solve", write("bom.json", "\uFEFF"+`{"test":[{"input":[[1]]}]}`), "--model", tinyBundle}, 2, "not_json", "UTF-8 byte order mark (BOM"},
 		{"not a task", []string{"solve", write("list.json", `[1,2]`), "--model", tinyBundle}, 2, "bad_task", "the file holds a list"},
 		{"unknown field", []string{"solve", write("field.json", `{"test":[{"input":[[1]]}],"hint":"x"}`), "--model", tinyBundle}, 2, "unknown_field", `field "hint"`},
 		{"no tasks", []string{"solve", write("empty.json", `{}`), "--model", tinyBundle}, 2, "no_tasks", "empty object"},
@@ -243,7 +252,7 @@ func TestSolveWithAugmentations(t *testing.T) {
 	}
 	for _, name := range []string{"halo-1.json", "halo-4.json"} {
 		path := filepath.Join(examplesDir, name)
-		task, err := puzzles.ReadFile(path, 1<<20)
+		task, err := puzzles.ReadFile(path, puzzles.Limits{Bytes: 1 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}
