@@ -143,8 +143,16 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadConfig reads path over the defaults and validates the result.
-func LoadConfig(path string) (Config, error) {
+// LoadConfig reads path over the defaults and validates the result. A file
+// with no settings at all means every default.
+func LoadConfig(path string) (Config, error) { return loadConfig(path, true) }
+
+// reloadConfig is LoadConfig for a SIGHUP, which refuses a file with no
+// settings: more likely one caught while an editor saves it than a wish
+// to go back to every default (write {} for that).
+func reloadConfig(path string) (Config, error) { return loadConfig(path, false) }
+
+func loadConfig(path string, emptyIsDefault bool) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -152,7 +160,12 @@ func LoadConfig(path string) (Config, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // EOF: an empty file, all defaults
+	err = dec.Decode(&cfg)
+	switch {
+	case errors.Is(err, io.EOF) && !emptyIsDefault:
+		return cfg, &answer.Error{Code: CodeConfig, Err: err, Message: fmt.Sprintf(
+			"%s holds no settings (caught while being saved?); save it whole, or write {} for every default", path)}
+	case err != nil && !errors.Is(err, io.EOF): // EOF: an empty file, all defaults
 		return cfg, &answer.Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	if err := cfg.validate(); err != nil {

@@ -82,6 +82,32 @@ func TestMissingKeys(t *testing.T) {
 	}
 }
 
+// A reload refuses a file with no settings (an editor saving it in place
+// leaves it empty for a moment), where a start takes every default; {} is
+// every default for both.
+func TestReloadConfigRefusesAnEmptyFile(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		err  string
+	}{
+		{"", "holds no settings"},
+		{"# only a comment\n", "holds no settings"},
+		{"{}\n", ""},
+	} {
+		path := filepath.Join(t.TempDir(), "hrmd.yaml")
+		if err := os.WriteFile(path, []byte(tt.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadConfig(path); err != nil {
+			t.Errorf("start with %q: %v", tt.yaml, err)
+		}
+		_, err := reloadConfig(path)
+		if (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("reload of %q: %v, want an error saying %q", tt.yaml, err, tt.err)
+		}
+	}
+}
+
 func TestLoadConfig(t *testing.T) {
 	tests := []struct {
 		name, yaml string

@@ -148,7 +148,7 @@ type reloadResult struct {
 // model or the engine settings changed. It runs beside the main loop; old and
 // latest are the running configuration and the newest settings.
 func (d *daemon) prepareReload(ctx context.Context, old Config, latest *settings) reloadResult {
-	cfg, err := LoadConfig(d.opts.ConfigPath)
+	cfg, err := reloadConfig(d.opts.ConfigPath)
 	if err != nil {
 		return reloadResult{err: err}
 	}
