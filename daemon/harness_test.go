@@ -102,11 +102,12 @@ func (s *spoolUnderTest) drop(name string, data []byte) {
 	}
 }
 
-// inputs lists the task files of done/ or failed/ (not the error files).
+// inputs lists the task files of done/ or failed/: not the error files,
+// nor the hidden temporary files of writes in progress.
 func inputs(dir string) []string {
 	var out []string
 	for _, n := range testenv.Names(dir) {
-		if !strings.HasSuffix(n, ".error.json") {
+		if !strings.HasSuffix(n, ".error.json") && !strings.HasPrefix(n, ".") {
 			out = append(out, n)
 		}
 	}
