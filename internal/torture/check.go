@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/puzzles"
@@ -136,13 +137,26 @@ func (c *checker) scanFailed() {
 		switch {
 		case err != nil:
 			c.v.problem("failed/%q has no error file: %v", name, err)
-		case !slices.Contains(x.names, e.File):
-			c.v.problem("failed/%q.error.json names %q, which is not what was dropped as %q", name, e.File, x.names)
+		case !slices.ContainsFunc(x.names, func(n string) bool { return recorded(n, e.File, e.FileBytes) }):
+			c.v.problem("failed/%q.error.json names %q (file_bytes %q), which is not what was dropped as %q", name, e.File, e.FileBytes, x.names)
 		case x.want.code != "" && e.Code != x.want.code:
 			c.v.problem("%q failed with %s (%s), want %s", e.File, e.Code, e.Message, x.want.code)
+		case !strings.Contains(e.Message, x.want.says):
+			c.v.problem("%q failed with %s (%s), want a message that says %q", e.File, e.Code, e.Message, x.want.says)
 		}
 		c.v.outcomes[e.Code]++
 	}
+}
+
+// recorded reports whether a name as an answer or error file records it
+// (docs/answers.md): a UTF-8 name as it is; any other with each stray
+// byte shown as U+FFFD, and exactly in base64 beside it.
+func recorded(name, shown string, exact []byte) bool {
+	if utf8.ValidString(name) {
+		return shown == name && exact == nil
+	}
+	// Converting to runes is what encoding/json does to a stray byte.
+	return shown == string([]rune(name)) && string(exact) == name
 }
 
 // scanOutbox checks that each input in done/ has its answer, and that
@@ -175,14 +189,11 @@ func (c *checker) scanOutbox(done []string) {
 	}
 }
 
-// checkAnswer checks that an answer is its input's: the task named after
-// it, one answer per test input.
+// checkAnswer checks that an answer is its input's: for each of its tasks
+// an answer file named after it (a single task after the input's name),
+// with one answer per test input.
 func (c *checker) checkAnswer(path, input string) {
-	var a puzzles.AnswerFile
 	data, err := os.ReadFile(path)
-	if err == nil {
-		err = json.Unmarshal(data, &a)
-	}
 	if err != nil {
 		c.v.problem("the answer %s: %v", path, err)
 		c.v.overwritten++
@@ -190,22 +201,45 @@ func (c *checker) checkAnswer(path, input string) {
 	}
 	stem := strings.TrimSuffix(daemon.AnswerName(input), ".json")
 	in, err := os.ReadFile(filepath.Join(c.s.done, input))
-	var tests int
+	var f *puzzles.File
 	if err == nil {
-		var f *puzzles.File
-		if f, err = puzzles.Parse(in, stem, puzzles.Limits{}); err == nil {
-			for _, t := range f.Tasks {
-				tests += len(t.Test)
-			}
-		}
+		f, err = puzzles.Parse(in, stem, c.s.cfg.Limits())
 	}
-	switch {
-	case err != nil:
+	if err != nil {
 		c.v.problem("done/%q was answered but is no task: %v", input, err)
-	case a.Task != stem || len(a.Answers) != tests:
-		c.v.problem("outbox/%q is not done/%q's answer: task %q with %d answers, want %q with %d", filepath.Base(path), input, a.Task, len(a.Answers), stem, tests)
+		return
+	}
+	if wrong := mismatch(data, f, stem); wrong != "" {
+		c.v.problem("outbox/%q is not done/%q's answer: %s", filepath.Base(path), input, wrong)
 		c.v.overwritten++
 	}
+}
+
+// mismatch says how data is not the answer to f, dropped as stem.json ("" when it is).
+func mismatch(data []byte, f *puzzles.File, stem string) string {
+	if !f.Bundle {
+		var a puzzles.AnswerFile
+		if err := json.Unmarshal(data, &a); err != nil {
+			return err.Error()
+		}
+		if !recorded(stem, a.Task, a.TaskBytes) || len(a.Answers) != len(f.Tasks[0].Test) {
+			return fmt.Sprintf("task %q (task_bytes %q) with %d answers, want %q with %d", a.Task, a.TaskBytes, len(a.Answers), stem, len(f.Tasks[0].Test))
+		}
+		return ""
+	}
+	var bundle map[string]puzzles.AnswerFile
+	if err := json.Unmarshal(data, &bundle); err != nil {
+		return err.Error()
+	}
+	if len(bundle) != len(f.Tasks) {
+		return fmt.Sprintf("%d tasks, want %d", len(bundle), len(f.Tasks))
+	}
+	for _, t := range f.Tasks {
+		if a, ok := bundle[t.ID]; !ok || a.Task != t.ID || len(a.Answers) != len(t.Test) {
+			return fmt.Sprintf("task %q: %q with %d answers, want %d", t.ID, a.Task, len(a.Answers), len(t.Test))
+		}
+	}
+	return ""
 }
 
 // scanLeft records what is still in the inbox and in each work/ folder.
@@ -252,16 +286,9 @@ func (c *checker) tally() {
 			c.v.problem("%q: dropped %d times, found %d times (done %d, failed %d)", x.names[0], n, got, places["done"], places["failed"])
 		}
 		if wrong := c.misplaced(x.want, places); wrong != "" {
-			c.v.problem("%q: %s%s", x.names[0], wrong, todo(x.want))
+			c.v.problem("%q: %s", x.names[0], wrong)
 		}
 	}
-}
-
-func todo(w want) string {
-	if w.todo == "" {
-		return ""
-	}
-	return " (TODO: " + w.todo + ")"
 }
 
 // misplaced says what is wrong with where an entry ended, "" if nothing.

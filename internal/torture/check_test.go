@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +152,90 @@ func TestLeaks(t *testing.T) {
 	growing := []usage{{100 << 20, 20, 30}, {100 << 20, 20, 30}, {150 << 20, 50, 60}, {170 << 20, 70, 80}, {200 << 20, 90, 100}, {220 << 20, 120, 130}}
 	if l := leaks(growing); len(l) != 3 {
 		t.Errorf("leaks(growing) = %v, want RSS, descriptors and goroutines", l)
+	}
+}
+
+// A name that is not UTF-8 is recorded as docs/answers.md says: shown
+// with U+FFFD, exact in task_bytes and file_bytes; anything else is not it.
+func TestCheckNamesNotUTF8(t *testing.T) {
+	s := fakeSpool(t)
+	good, bad := "caf\xe9.json", "caf\xe9-bad.json"
+	if err := s.drop(good, task("good"), wantDone()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.drop(bad, []byte("{"), wantFailed("not_json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(s.inbox, good), filepath.Join(s.done, good)); err != nil {
+		t.Fatal(err)
+	}
+	a := puzzles.AnswerFile{Task: "caf\uFFFD", TaskBytes: []byte("caf\xe9"), Answers: make([]puzzles.Answer, 2)}
+	testenv.WriteJSON(t, filepath.Join(s.outbox, good), a)
+	if err := os.Rename(filepath.Join(s.inbox, bad), filepath.Join(s.failed, bad)); err != nil {
+		t.Fatal(err)
+	}
+	e := daemon.ErrorFile{File: "caf\uFFFD-bad.json", FileBytes: []byte(bad), Code: "not_json"}
+	testenv.WriteJSON(t, filepath.Join(s.failed, bad+".error.json"), e)
+	if v := s.check(); len(v.problems) > 0 {
+		t.Errorf("names recorded exactly: %v", v.problems)
+	}
+	a.TaskBytes = nil
+	testenv.WriteJSON(t, filepath.Join(s.outbox, good), a)
+	e.FileBytes = nil
+	testenv.WriteJSON(t, filepath.Join(s.failed, bad+".error.json"), e)
+	if v := s.check(); len(v.problems) != 2 {
+		t.Errorf("names not recorded exactly: %v, want 2 problems", v.problems)
+	}
+}
+
+// A multi-task file's answer is one answer file per task, by its id; a
+// failure's message must say what the scenario wants it to.
+func TestCheckBundleAndMessage(t *testing.T) {
+	s := fakeSpool(t)
+	if err := s.drop("b.json", bundle("b", 3, 1, 2, 2, 0), wantDone()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.drop("bom.json", []byte("\xef\xbb\xbf{}"), wantFailedSaying("not_json", "byte order mark")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(s.inbox, "b.json"), filepath.Join(s.done, "b.json")); err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]puzzles.AnswerFile{}
+	for _, id := range []string{"b-0000", "b-0001", "b-0002"} {
+		answers[id] = puzzles.AnswerFile{Task: id, Answers: make([]puzzles.Answer, 2)}
+	}
+	testenv.WriteJSON(t, filepath.Join(s.outbox, "b.json"), answers)
+	fail(t, s, "bom.json", "not_json")
+	v := s.check()
+	if len(v.problems) != 1 || !strings.Contains(v.problems[0], `want a message that says "byte order mark"`) {
+		t.Errorf("problems %v, want only the message's", v.problems)
+	}
+	delete(answers, "b-0001")
+	testenv.WriteJSON(t, filepath.Join(s.outbox, "b.json"), answers)
+	if v := s.check(); len(v.problems) != 2 || v.overwritten != 1 {
+		t.Errorf("a task's answer missing: %v, want it found", v.problems)
+	}
+}
+
+// The large scenario's files at the default limits: the largest is
+// 819 tasks of ten 15x15 test inputs within 4 MiB (docs/service.md), the tiny
+// one fills 4 MiB with 1x1 inputs.
+func TestLargeFiles(t *testing.T) {
+	data, shape, err := largestFile(daemon.DefaultConfig())
+	if err != nil || len(data) > puzzles.DefaultMaxBytes || !strings.HasPrefix(shape, "819 tasks x 10 test inputs of 15x15 grids (8190 rows") {
+		t.Errorf("largestFile: %d bytes, %q, %v", len(data), shape, err)
+	}
+	f, err := puzzles.Parse(data, "large", puzzles.Limits{})
+	if err != nil || len(f.Tasks) != 819 {
+		t.Errorf("largestFile does not parse within the limits: %v", err)
+	}
+	tiny, n := fillTests("tiny-inputs.json", puzzles.DefaultMaxBytes)
+	if len(tiny) > puzzles.DefaultMaxBytes || len(tiny) < puzzles.DefaultMaxBytes-16 || n < 260000 {
+		t.Errorf("fillTests: %d bytes, %d inputs", len(tiny), n)
+	}
+	var perr *puzzles.Error
+	if _, err := puzzles.Parse(tiny, "tiny", puzzles.Limits{}); !errors.As(err, &perr) || perr.Code != puzzles.CodeTooManyTestInputs {
+		t.Errorf("the tiny-inputs file: %v, want too_many_test_inputs", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 // hostile is the hostile-inbox scenario: every kind of entry a careless
@@ -143,16 +144,35 @@ func (h *hostile) parsing() error {
 	}{
 		{"deep.json", deepJSON(100000), wantFailed("not_json")},
 		{"1e309.json", []byte(`{"test": [{"input": [[1e309]]}]}`), wantFailed("")},
-		// TODO(issue 12): failed with duplicate_key once that branch is merged.
-		{"duplicate-keys.json", []byte(`{"test": [{"input": [[1]]}], "test": [{"input": [[2]]}]}`),
-			wantEither("failed with code duplicate_key")},
-		// TODO(issue 12): failed with a message that names the byte order mark.
-		{"bom.json", bom, wantFailedTODO("a message that names the BOM")},
-		// TODO(issue 12): failed with the per-file limit's code (too many test inputs).
-		{"many-inputs.json", manyTests("many-inputs.json", h.e.size.manyTests, 0),
-			wantEither(fmt.Sprintf("failed with the per-file limit's code (%d test inputs)", h.e.size.manyTests))},
+		{"duplicate-keys.json", []byte(`{"test": [{"input": [[1]]}], "test": [{"input": [[2]]}]}`), wantFailed(puzzles.CodeDuplicateKey)},
+		{"bom.json", bom, wantFailedSaying(puzzles.CodeNotJSON, "byte order mark")},
+		{"many-inputs.json", manyTests("many-inputs.json", h.e.size.manyTests, 0), wantFailed(puzzles.CodeTooManyTestInputs)},
 	} {
 		if err := h.s.drop(f.name, f.data, f.w); err != nil {
+			return err
+		}
+	}
+	return h.limits()
+}
+
+// limits: a file just over each of the other limits on one file (the
+// daemon's config's), each refused with its own code.
+func (h *hostile) limits() error {
+	w, variants := h.s.cfg.Watch, 1+h.s.cfg.Inference.Augmentations
+	rowTasks := w.MaxRows/(w.MaxTestInputs*variants) + 1 // of max_test_inputs each
+	if rowTasks > w.MaxTasks {
+		return fmt.Errorf("no file is over watch.max_rows %d within watch.max_tasks %d", w.MaxRows, w.MaxTasks)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+		code string
+	}{
+		{"too-many-tasks.json", bundle("tasks", w.MaxTasks+1, 0, 1, 1, 0), puzzles.CodeTooManyTasks},
+		{"too-many-train-pairs.json", bundle("pairs", 1, w.MaxTrainPairs+1, 1, 1, 0), puzzles.CodeTooManyTrainPairs},
+		{"too-many-rows.json", bundle("rows", rowTasks, 0, w.MaxTestInputs, 1, 0), puzzles.CodeTooManyRows},
+	} {
+		if err := h.s.drop(f.name, f.data, wantFailed(f.code)); err != nil {
 			return err
 		}
 	}
@@ -161,14 +181,19 @@ func (h *hostile) parsing() error {
 
 // names: a newline in the name, no .json ending, spaces and shell
 // characters, non-ASCII, the longest name taken (236 bytes) and a longer
-// one (250 bytes: name_too_long).
+// one (250 bytes: name_too_long); and names that are not UTF-8 (Latin-1),
+// one answered and one failed, each recorded exactly (task_bytes,
+// file_bytes: the checker holds them to it).
 func (h *hostile) names() error {
 	long := strings.Repeat("l", 245) + ".json"
 	for i, name := range []string{"new\nline.json", "no-ending", "sp ace & $(rm -rf x); 'q'.json", "ünïcödé-名前.json",
-		strings.Repeat("k", 231) + ".json"} {
+		strings.Repeat("k", 231) + ".json", "caf\xe9.json"} {
 		if err := h.s.drop(name, h.e.tasks.task(i, name), wantDone()); err != nil {
 			return err
 		}
+	}
+	if err := h.s.drop("caf\xe9-bad.json", []byte(`{"test": [}`), wantFailed(puzzles.CodeNotJSON)); err != nil {
+		return err
 	}
 	return h.s.drop(long, h.e.tasks.task(9, long), wantFailed("name_too_long"))
 }
@@ -176,7 +201,7 @@ func (h *hostile) names() error {
 // unreadable: a mode 000 file. Root (CI) reads it anyway; another user
 // gets unreadable. Either way it ends once.
 func (h *hostile) unreadable() error {
-	return h.s.dropEntry("mode-000.json", wantEither(""), func(p string) error {
+	return h.s.dropEntry("mode-000.json", wantEither(), func(p string) error {
 		if err := os.WriteFile(p, h.e.tasks.task(3, "mode-000.json"), 0o644); err != nil {
 			return err
 		}

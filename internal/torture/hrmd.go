@@ -41,6 +41,7 @@ type hrmd struct {
 
 type logLine struct {
 	msg    string
+	seq    int       // its place in the log: which of two lines came first
 	at     time.Time // when the driver read it
 	fields map[string]any
 }
@@ -147,7 +148,7 @@ func (p *hrmd) read(stderr io.Reader, logFile *os.File) {
 			_ = json.Unmarshal(raw, &fields)
 			msg, _ := fields["msg"].(string)
 			p.mu.Lock()
-			p.lines = append(p.lines, logLine{msg: msg, at: time.Now(), fields: fields})
+			p.lines = append(p.lines, logLine{msg: msg, seq: len(p.lines), at: time.Now(), fields: fields})
 			if msg == "http listening" {
 				p.addr, _ = fields["addr"].(string)
 			}

@@ -32,7 +32,7 @@ func scenarios() []scenario {
 		{name: "keepalive", run: runKeepalive, about: "200 idle keep-alive HTTP connections while files flow"},
 		{name: "soak", run: runSoak, about: "a steady stream, sampling RSS, descriptors and goroutines"},
 		{name: "telemetry", run: runTelemetry, about: "nothing under $HOME or in $TMPDIR, telemetry asked for"},
-		{name: "large", run: runLarge, about: "the largest file allowed, then a normal one behind it"},
+		{name: "large", run: runLarge, about: "a file of 1x1 inputs refused, the largest file allowed, a normal one behind it"},
 	}
 }
 
@@ -72,16 +72,16 @@ type sizes struct {
 	idleCloses         int // keepalive: connections the daemon must have closed before the end
 	keepaliveFiles     int
 	soakFiles          int
-	largeTests         int
+	largeRows          int // watch.max_rows of the large scenario (0: the default), which sizes its file
 }
 
 func sizesFor(short bool) sizes {
 	if short {
 		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
-			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeTests: 2000}
+			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeRows: 400}
 	}
 	return sizes{kill9Files: 300, kills: 30, multiFiles: 300, empties: 5000, manyTests: 10000, tmpfsFiles: 30, cycles: 3,
-		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000, largeTests: 10000}
+		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000}
 }
 
 // env is what a scenario runs in: its folder, its randomness, the daemons

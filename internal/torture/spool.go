@@ -88,15 +88,16 @@ func (s *spool) writeConfig(cfg daemon.Config) error {
 type want struct {
 	where string // "done", "failed", "either", or "inbox" (left alone)
 	code  string // for failed: the error code ("" any)
-	// todo is the tighter expectation that waits for another branch to
-	// merge; the lead replaces the loose want by it then.
-	todo string
+	says  string // for failed: what the error file's message must hold ("" anything)
 }
 
-func wantDone() want                  { return want{where: "done"} }
-func wantFailed(code string) want     { return want{where: "failed", code: code} }
-func wantEither(todo string) want     { return want{where: "either", todo: todo} }
-func wantFailedTODO(todo string) want { return want{where: "failed", todo: todo} }
+func wantDone() want              { return want{where: "done"} }
+func wantFailed(code string) want { return want{where: "failed", code: code} }
+func wantEither() want            { return want{where: "either"} }
+
+// wantFailedSaying is for a code that covers several faults (not_json):
+// the message must name this one.
+func wantFailedSaying(code, says string) want { return want{where: "failed", code: code, says: says} }
 
 // tempName is a hidden name in the inbox (the daemon ignores it) for an
 // entry being made.
