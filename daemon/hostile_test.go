@@ -154,6 +154,8 @@ func TestRunReadsAgainAfterPassingErrors(t *testing.T) {
 	s := newSpool(t, nil)
 	p := s.start()
 	p.waitLog("ready", 1, 60*time.Second)
+	// The watcher has its inotify descriptor once it has scanned at start.
+	waitMetrics(t, p, map[string]string{`hrmd_inbox_scans_total{reason="start"}`: "1"})
 	pid := p.cmd.Process.Pid
 	var old unix.Rlimit
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
