@@ -55,6 +55,11 @@ type watcher struct {
 	inbox  *inboxDir
 	health *inboxHealth
 
+	// A scan or a watch that keeps failing (no descriptors left, say) is
+	// logged when it starts failing, when the reason changes, and when it
+	// works again: not once a second.
+	scanFailing, watchFailing failing
+
 	files    map[string]*tracked // changing, or not yet settled
 	queue    []settledFile       // settled, waiting to be handed out, oldest first
 	queued   map[string]bool     // the names in queue
@@ -208,8 +213,7 @@ func (w *watcher) scan(why string) {
 		return
 	}
 	entries, err := os.ReadDir(w.dir)
-	if err != nil {
-		w.log.Error("cannot scan the inbox", zap.String("inbox", w.dir), zap.Error(err))
+	if w.scanFailing.report(w.log, "cannot scan the inbox; trying again", "the inbox can be scanned again", w.dir, err) {
 		return
 	}
 	present := map[string]bool{}
@@ -286,10 +290,26 @@ func (w *watcher) newFSWatcher() *fsnotify.Watcher {
 			fsw.Close()
 		}
 	}
-	if err != nil {
-		w.log.Error("cannot watch the inbox with inotify; relying on scans (raise fs.inotify.max_user_watches or max_user_instances?)",
-			zap.String("inbox", w.dir), zap.Error(err))
+	if w.watchFailing.report(w.log, "cannot watch the inbox with inotify; relying on scans (raise fs.inotify.max_user_watches or max_user_instances?)",
+		"the inbox is watched with inotify again", w.dir, err) {
 		return nil
 	}
 	return fsw
+}
+
+// failing remembers why something keeps failing, so that it is logged once.
+type failing struct{ why string }
+
+// report logs err when it is new, or that it works again when err is nil
+// after a failure, and returns whether err is set.
+func (f *failing) report(log *zap.Logger, failed, works, dir string, err error) bool {
+	switch {
+	case err == nil && f.why != "":
+		log.Info(works, zap.String("inbox", dir))
+		f.why = ""
+	case err != nil && err.Error() != f.why:
+		log.Error(failed, zap.String("inbox", dir), zap.Error(err))
+		f.why = err.Error()
+	}
+	return err != nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hrmd/hrmd/internal/testenv"
 )
@@ -215,5 +216,28 @@ func TestWatcherRun(t *testing.T) {
 		}
 		cancel()
 		<-done
+	}
+}
+
+// A scan that keeps failing is logged once, and again when it works: an
+// inbox without descriptors left must not fill the journal.
+func TestWatcherLogsAFailingScanOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "inbox")
+	core, logs := observer.New(zap.InfoLevel)
+	w, _ := steppedWatcher(dir)
+	w.log = zap.New(core)
+	for range 5 {
+		w.scan("timer")
+	}
+	if n := logs.FilterMessage("cannot scan the inbox; trying again").Len(); n != 1 {
+		t.Errorf("5 failed scans logged %d times, want once", n)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.scan("timer")
+	w.scan("timer")
+	if n := logs.FilterMessage("the inbox can be scanned again").Len(); n != 1 {
+		t.Errorf("the scan working again logged %d times, want once", n)
 	}
 }
