@@ -69,7 +69,7 @@ func testJob(name string, tests, n int) *job {
 		}
 		task.Test = append(task.Test, puzzles.Pair{Input: g})
 	}
-	return newJob(name+".json", name+".json", &puzzles.File{Tasks: []puzzles.Task{task}})
+	return newJob(name+".json", name+".json", &puzzles.File{Tasks: []puzzles.Task{task}}, 0)
 }
 
 // bundleJob is a claimed multi-task file of tasks tasks with tests test
@@ -85,7 +85,7 @@ func bundleJob(name string, tasks, tests int) *job {
 		}
 		file.Tasks = append(file.Tasks, task)
 	}
-	return newJob(name+".json", name+".json", file)
+	return newJob(name+".json", name+".json", file, 0)
 }
 
 // batchNames writes a batch as job:row, in order.
@@ -193,7 +193,7 @@ func TestBatcherRowsHaltApart(t *testing.T) {
 			t.Fatal(err)
 		}
 		file.Tasks[0].Test = file.Tasks[0].Test[:1] // the golden case's input
-		j := newJob(filepath.Base(path), filepath.Base(path), file)
+		j := newJob(filepath.Base(path), filepath.Base(path), file, 0)
 		jobs = append(jobs, j)
 		b.add(j)
 	}

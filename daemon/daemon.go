@@ -47,6 +47,7 @@ type daemon struct {
 	device  jetson.Device // probed at start
 	thermal *thermalGuard
 	stuck   *stuckOutcomes // outcomes that could not be written yet
+	budget  *memoryBudget  // task files read and not yet answered
 	inWork  jobSet         // jobs admitted and not yet out of work/
 	inboxOK *inboxHealth   // the inbox path is the inbox
 
@@ -88,6 +89,7 @@ func Run(opts Options) error {
 		inboxOK: newInboxHealth(),
 	}
 	d.stuck = newStuckOutcomes(d)
+	d.budget = newMemoryBudget(filesInMemory*d.limits.Bytes, log, d.metrics)
 	return d.run()
 }
 

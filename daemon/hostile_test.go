@@ -325,3 +325,36 @@ func TestRunClaimFailuresBackOff(t *testing.T) {
 		t.Errorf("the failing claim was logged %d times", n)
 	}
 }
+
+// The task files read and not yet answered are held within a budget (16 x
+// watch.max_file_bytes): behind a device too hot to run a batch, files
+// left in work/ are read only until the budget is reached, and the rest
+// once answers make room.
+func TestRunMemoryBudget(t *testing.T) {
+	root := fakeSysroot(t, orinNanoFixture)
+	setTemperatures(t, root, map[string]int{"cpu-thermal": 95})
+	const maxBytes, size = 20000, 19000
+	s := newSpool(t, func(c *daemon.Config) {
+		c.Inference.MaxCycles, c.Inference.DemoCheck = 1, false
+		c.Watch.MaxFileBytes = maxBytes
+		c.Thermal.PollS = 1
+	})
+	s.args = []string{"--sysroot", root}
+	task := arcTask(t)
+	padded := string(task) + strings.Repeat(" ", size-len(task))
+	for i := range 40 {
+		testenv.WriteFile(t, s.work, fmt.Sprintf("t%02d.json", i), padded)
+	}
+	p := s.start()
+	budget := p.waitLog("the task files in memory reach their budget; the next is read once one is answered", 1, 60*time.Second)
+	read := (16*maxBytes + size - 1) / size // files until the budget is reached
+	if budget["budget"] != float64(16*maxBytes) || budget["bytes"] != float64(read*size) {
+		t.Errorf("budget line %v, want bytes %d of budget %d", budget, read*size, 16*maxBytes)
+	}
+	if got := p.metric("hrmd_queue_depth"); got != fmt.Sprint(read) {
+		t.Errorf("hrmd_queue_depth %s with the budget reached, want %d", got, read)
+	}
+	setTemperatures(t, root, map[string]int{"cpu-thermal": 60})
+	testenv.WaitFor(t, 120*time.Second, "40 files answered", func() bool { return len(inputs(s.done)) == 40 })
+	waitMetrics(t, p, map[string]string{"hrmd_queued_file_bytes": "0", "hrmd_queue_depth": "0"})
+}

@@ -75,6 +75,7 @@ func (in *intake) wait(ctx context.Context, f settledFile) bool {
 		gate *gate
 	}{
 		{"too hot", &d.thermal.open}, {"answers wait to be written", &d.stuck.open}, {"the inbox is not usable", &d.inboxOK.gate},
+		{"the task files in memory reach their budget", &d.budget.open},
 	} {
 		if g.gate.isOpen() {
 			continue
@@ -202,6 +203,12 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		d.fail(job, name, nameTooLong(name))
 		return true
 	}
+	// Over the memory budget, a file waits in work/ until one is answered.
+	select {
+	case <-d.budget.open.opened():
+	case <-ctx.Done():
+		return false
+	}
 	file, err := puzzles.ReadFile(path, d.limits)
 	if err != nil {
 		var perr *puzzles.Error
@@ -215,14 +222,15 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		}
 		return true
 	}
+	j := newJob(name, job, file, info.Size())
 	d.queued.Add(1)
 	d.metrics.queueDepth.Inc()
+	d.budget.take(j.size)
 	select {
-	case d.queue <- newJob(name, job, file):
+	case d.queue <- j:
 		return true
 	case <-ctx.Done():
-		d.queued.Add(-1)
-		d.metrics.queueDepth.Dec()
+		d.dequeue(j)
 		return false
 	}
 }

@@ -34,6 +34,7 @@ type job struct {
 	job     string // its name in work/ (the name, or with a suffix)
 	file    *puzzles.File
 	claimed time.Time
+	size    int64 // on disk: what it counts against the memory budget
 	// turn is the batch in which the job last got rows (or, before it got
 	// any, the last batch before it came): the batcher deals rows to the
 	// jobs that waited longest first.
@@ -83,8 +84,8 @@ func (r rowResult) expand() engine.RowResult {
 	return engine.RowResult{Cycles: r.cycles, HaltedBy: r.haltedBy, Halt: r.halt, Tokens: tokens, Trace: r.trace}
 }
 
-func newJob(name, workName string, file *puzzles.File) *job {
-	return &job{name: name, job: workName, file: file, claimed: time.Now()}
+func newJob(name, workName string, file *puzzles.File, size int64) *job {
+	return &job{name: name, job: workName, file: file, size: size, claimed: time.Now()}
 }
 
 func (j *job) started() bool { return j.set != nil }

@@ -7,20 +7,21 @@ import (
 
 // metrics are what /metrics exports, in a registry of the daemon's own.
 type metrics struct {
-	registry   *prometheus.Registry
-	puzzles    *prometheus.CounterVec // files by outcome (answered, failed)
-	failures   *prometheus.CounterVec // failed files by error code
-	inference  prometheus.Histogram   // seconds per batch run
-	cycles     prometheus.Histogram   // cycles per test input
-	batchSize  prometheus.Histogram   // rows per batch
-	queueDepth prometheus.Gauge       // files settled or claimed, not yet answered
-	stuck      prometheus.Gauge       // files whose answer or error file waits to be written
-	orphaned   prometheus.Gauge       // files in work/ folders no running daemon holds (at start)
-	inboxLost  prometheus.Gauge       // 1 while the inbox path is not the inbox
-	provider   *prometheus.GaugeVec   // 1 for the provider, precision and model in use
-	rescans    *prometheus.CounterVec // inbox scans by reason
-	reloads    *prometheus.CounterVec // SIGHUP reloads by result
-	ready      prometheus.Gauge       // 1 once warm
+	registry    *prometheus.Registry
+	puzzles     *prometheus.CounterVec // files by outcome (answered, failed)
+	failures    *prometheus.CounterVec // failed files by error code
+	inference   prometheus.Histogram   // seconds per batch run
+	cycles      prometheus.Histogram   // cycles per test input
+	batchSize   prometheus.Histogram   // rows per batch
+	queueDepth  prometheus.Gauge       // files settled or claimed, not yet answered
+	stuck       prometheus.Gauge       // files whose answer or error file waits to be written
+	queuedBytes prometheus.Gauge       // bytes of the task files read and not yet answered
+	orphaned    prometheus.Gauge       // files in work/ folders no running daemon holds (at start)
+	inboxLost   prometheus.Gauge       // 1 while the inbox path is not the inbox
+	provider    *prometheus.GaugeVec   // 1 for the provider, precision and model in use
+	rescans     *prometheus.CounterVec // inbox scans by reason
+	reloads     *prometheus.CounterVec // SIGHUP reloads by result
+	ready       prometheus.Gauge       // 1 once warm
 
 	temperature   *prometheus.GaugeVec // °C by thermal zone
 	gpuLoad       prometheus.Gauge     // 0..1, Jetson only
@@ -55,6 +56,9 @@ func newMetrics() *metrics {
 		stuck: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hrmd_stuck_files", Help: "Files answered (or failed) whose answer or error file cannot be written yet; they wait in work/ and are tried again.",
 		}),
+		queuedBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hrmd_queued_file_bytes", Help: "Bytes (on disk) of the task files read and not yet answered; at 16 x watch.max_file_bytes no more are read until one is answered.",
+		}),
 		orphaned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hrmd_orphaned_files", Help: "Files found at start in work/ folders that no running hrmd holds (hrmd run --adopt-orphans takes them up).",
 		}),
@@ -86,7 +90,7 @@ func newMetrics() *metrics {
 			Name: "hrmd_thermal_pauses_total", Help: "Times the intake stopped because the device was too hot.",
 		}),
 	}
-	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth, m.stuck, m.orphaned, m.inboxLost,
+	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth, m.stuck, m.queuedBytes, m.orphaned, m.inboxLost,
 		m.provider, m.rescans, m.reloads, m.ready, m.temperature, m.thermalPaused, m.thermalPauses,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"answered", "failed"} {

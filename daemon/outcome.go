@@ -108,9 +108,14 @@ func (d *daemon) written(o *outcome, moved string) {
 }
 
 // dequeue counts jobs the worker is done with, whatever became of them.
-func (d *daemon) dequeue(n int) {
-	d.queued.Add(-int64(n))
-	d.metrics.queueDepth.Sub(float64(n))
+func (d *daemon) dequeue(jobs ...*job) {
+	var size int64
+	for _, j := range jobs {
+		size += j.size
+	}
+	d.queued.Add(-int64(len(jobs)))
+	d.metrics.queueDepth.Sub(float64(len(jobs)))
+	d.budget.give(size)
 }
 
 // updateStatus tells systemd the counts (`systemctl status hrmd` shows

@@ -157,8 +157,8 @@ func (w *worker) step(runCtx context.Context, b *batcher) bool {
 	batch, failed := b.take()
 	for _, f := range failed {
 		w.d.fail(f.job.job, f.job.name, f.err)
+		w.d.dequeue(f.job)
 	}
-	w.d.dequeue(len(failed))
 	if len(batch) == 0 {
 		return true
 	}
@@ -171,7 +171,7 @@ func (w *worker) step(runCtx context.Context, b *batcher) bool {
 			w.d.finish(j)
 		}
 	}
-	w.d.dequeue(len(done))
+	w.d.dequeue(done...)
 	return true
 }
 
