@@ -151,7 +151,12 @@ func (rt *Runtime) tensorRTOptions(profile []tensorShape, cacheDir string, maxBa
 		"trt_timing_cache_enable":        "1",
 		"trt_max_workspace_size":         strconv.FormatInt(int64(t.WorkspaceMB)<<20, 10),
 		"trt_builder_optimization_level": strconv.Itoa(t.BuilderOptimizationLevel),
-		// LayerNorm in fp16 overflows on transformer activations.
+		// Keeps an elementwise Pow followed by a Reduce in fp32 (onnxruntime's
+		// TensorRT provider looks for exactly that pair of layers): the mean
+		// of squares of an RMS norm exported from primitive ops, as in
+		// act-v1, which overflows in fp16. It does not touch the
+		// LayerNormalization nodes of an opset-17 export (nova's), which
+		// TensorRT 8.6 and later computes in fp32 by itself.
 		"trt_layer_norm_fp32_fallback": "1",
 	}
 	if cacheDir != "" {

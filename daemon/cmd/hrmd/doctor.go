@@ -159,11 +159,21 @@ func (d *doctor) checkDevice() jetson.Device {
 			"the rest of the report holds; the device line in answers lacks what could not be read")
 	}
 	d.add(checkInfo, "device", dev.String(), "")
-	if dev.Jetson && !strings.HasPrefix(dev.L4T, "36.") {
-		d.add(checkWarn, "device", fmt.Sprintf("L4T %s: hrmd's arm64 build needs JetPack 6 (L4T 36, Ubuntu 22.04, glibc 2.35)", orNone(dev.L4T)),
-			"flash JetPack 6 (Orin modules); Xavier and Nano boards cannot run it")
+	if dev.Jetson && l4tMajor(dev.L4T) < 36 {
+		d.add(checkWarn, "device", fmt.Sprintf("L4T %s: hrmd's arm64 build needs JetPack 6 or later (L4T 36 or later, Ubuntu 22.04, glibc 2.35)", orNone(dev.L4T)),
+			"flash JetPack 6 or later (Orin and Thor modules); Xavier and Nano boards cannot run it")
 	}
 	return dev
+}
+
+// l4tMajor is the release of an L4T version ("36.3.0": 36), 0 when unknown.
+func l4tMajor(version string) int {
+	major, _, _ := strings.Cut(version, ".")
+	n, err := strconv.Atoi(major)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func orNone(s string) string {

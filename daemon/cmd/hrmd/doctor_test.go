@@ -218,3 +218,13 @@ func replaceModel(t *testing.T, dir, src string) {
 		t.Fatal(err)
 	}
 }
+
+// The L4T check warns below JetPack 6 only: JetPack 7 (L4T 38, 39) is newer,
+// not wrong.
+func TestL4TMajor(t *testing.T) {
+	for version, want := range map[string]int{"36.3.0": 36, "39.0": 39, "35.5.0": 35, "": 0, "r36": 0} {
+		if got := l4tMajor(version); got != want {
+			t.Errorf("l4tMajor(%q) = %d, want %d", version, got, want)
+		}
+	}
+}
