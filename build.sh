@@ -573,6 +573,7 @@ EOF
   uid=$(awk -F: '$1 == "hrmd" { print $3 }' "$root/etc/passwd")
   [ -n "$uid" ] || die "no user hrmd in $root/etc/passwd"
   grep -q '^video:.*[:,]hrmd' "$root/etc/group" || die "hrmd is not in the video group of $root/etc/group"
+  grep -q '^render:.*[:,]hrmd' "$root/etc/group" || die "hrmd is not in the render group of $root/etc/group"
   for f in inbox outbox work "done" failed; do
     [ "$(stat -c %u "$root/var/lib/hrmd/$f" 2>/dev/null)" = "$uid" ] || die "/var/lib/hrmd/$f is missing or not owned by hrmd (uid $uid) in $root"
   done
@@ -695,13 +696,16 @@ cmd_sandbox_test() (
   pid1=$(pgrep -P "$bg" -x systemd) || sandbox_fail "no systemd below unshare ($bg)"
   r=/proc/$pid1/root
   hp=$(pgrep -P "$pid1" -x hrmd) || sandbox_fail "hrmd is ready, but not a child of the throwaway systemd"
-  local status video
+  local status video render
   status=$(cat "/proc/$hp/status")
   video=$(awk -F: '$1 == "video" { print $3 }' "$r/etc/group")
+  render=$(awk -F: '$1 == "render" { print $3 }' "$r/etc/group")
+  [ -n "$video" ] && [ -n "$render" ] || sandbox_fail "install.sh left no video or render group in the installed root"
   for f in "CapEff:	0000000000000000" "CapBnd:	0000000000000000" "CapAmb:	0000000000000000" "NoNewPrivs:	1" "Seccomp:	2"; do
     grep -qx "$f" <<<"$status" || sandbox_fail "hrmd runs without $f (its /proc status: $(grep -E '^(Cap|NoNew|Seccomp)' <<<"$status" | tr '\n' ' '))"
   done
   grep -Eq "^Groups:.*\b$video\b" <<<"$status" || sandbox_fail "hrmd is not in the video group ($video), which opens a Jetson's GPU"
+  grep -Eq "^Groups:.*\b$render\b" <<<"$status" || sandbox_fail "hrmd is not in the render group ($render), whose render node CUDA opens"
   cp testdata/arc/ARC-AGI-1/training/3631a71a.json "$r/var/lib/hrmd/inbox/t.json.tmp"
   mv "$r/var/lib/hrmd/inbox/t.json.tmp" "$r/var/lib/hrmd/inbox/t.json"
   deadline=$((SECONDS + 60))
@@ -722,7 +726,7 @@ cmd_sandbox_test() (
   elif curl -s -m 3 -o /dev/null "http://$ip:$port/healthz"; then
     sandbox_fail "hrmd answered on $ip: IPAddressDeny=any does not hold"
   fi
-  say "sandbox-test: hrmd ran under the unit's sandbox (no capabilities, seccomp, the video group), answered a task, served /metrics on loopback${ip:+ and not on $ip}"
+  say "sandbox-test: hrmd ran under the unit's sandbox (no capabilities, seccomp, the video and render groups), answered a task, served /metrics on loopback${ip:+ and not on $ip}"
 )
 
 # Inside a private mount namespace: this machine's / under an overlay, the

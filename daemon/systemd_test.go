@@ -44,7 +44,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if err != nil || strings.Contains(string(out), "hrmd.service") {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Type=notify", "WatchdogSec=", "SupplementaryGroups=video", "ProtectSystem=strict",
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "SupplementaryGroups=video render", "ProtectSystem=strict",
 		"ReadWritePaths=/var/lib/hrmd /var/cache/hrmd", "NoNewPrivileges=yes", "PrivateTmp=yes", "Restart=on-failure"} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("hrmd.service lacks %s", want)
@@ -124,7 +124,7 @@ func unitService(t *testing.T, path string) map[string][]string {
 	return service
 }
 
-// install.sh into a temporary root: the user in video, the files, the
+// install.sh into a temporary root: the user in video and render, the files, the
 // folders; run again, it keeps an edited config.
 func TestInstallScript(t *testing.T) {
 	if os.Getuid() != 0 {
@@ -171,8 +171,10 @@ func TestInstallScript(t *testing.T) {
 	}
 	passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
 	group, _ := os.ReadFile(filepath.Join(root, "etc/group"))
-	if !strings.Contains(string(passwd), "hrmd:x:") || !strings.Contains(string(group), "video:x:44:hrmd") {
-		t.Errorf("user hrmd not created in video:\n%s\n%s", passwd, group)
+	// video was there, render is made: the unit needs both.
+	if !strings.Contains(string(passwd), "hrmd:x:") || !strings.Contains(string(group), "video:x:44:hrmd") ||
+		!regexp.MustCompile(`(?m)^render:x:\d+:hrmd$`).Match(group) {
+		t.Errorf("user hrmd not created in video and render:\n%s\n%s", passwd, group)
 	}
 	config := filepath.Join(root, "etc/hrmd/hrmd.yaml")
 	if err := os.WriteFile(config, []byte("inference: {max_batch: 8}\n"), 0o644); err != nil {

@@ -71,7 +71,7 @@ main() {
 		fi
 	fi
 
-	say "user hrmd (system account, in the video group for the Jetson GPU)"
+	say "user hrmd (system account, in the video and render groups for the Jetson GPU)"
 	if ! in_file "^hrmd:" "$root/etc/group"; then
 		groupadd ${root:+--root "$root"} --system hrmd
 	fi
@@ -79,11 +79,15 @@ main() {
 		useradd ${root:+--root "$root"} --system --gid hrmd --home-dir /var/lib/hrmd --no-create-home \
 			--shell /usr/sbin/nologin --comment "hrmd daemon" hrmd
 	fi
-	if in_file "^video:" "$root/etc/group"; then
-		usermod ${root:+--root "$root"} --append --groups video hrmd
-	else
-		say "no video group here (not a Jetson?): skipped"
-	fi
+	# The unit's SupplementaryGroups= names both, and systemd refuses to start
+	# it without them: made where they are missing (not a Jetson).
+	for group in video render; do
+		if ! in_file "^$group:" "$root/etc/group"; then
+			say "no $group group here (not a Jetson?): creating it for the unit"
+			groupadd ${root:+--root "$root"} --system "$group"
+		fi
+		usermod ${root:+--root "$root"} --append --groups "$group" hrmd
+	done
 
 	say "files"
 	install -D -m 0755 "$bin" "$root/usr/bin/hrmd"

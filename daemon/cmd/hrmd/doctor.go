@@ -303,7 +303,7 @@ func (d *doctor) checkGPUNodes(device jetson.Device) {
 		status = checkFail
 	}
 	d.add(status, "gpu devices", "this user cannot open "+strings.Join(closed, ", "),
-		"the GPU nodes belong to the video group: usermod -aG video USER (the unit has SupplementaryGroups=video)")
+		"the GPU nodes belong to the video and render groups: usermod -aG video,render USER (the unit has SupplementaryGroups=video render)")
 }
 
 // folders are every folder hrmd writes with this configuration: the
