@@ -26,9 +26,9 @@ type intake struct {
 	// handing it over again and again logs it once per step.
 	claimFailed map[string]*retryState
 	// rescanAt is when work/ is looked through next; sooner after a read
-	// failed for a passing reason, at backoff rescanBackoff.
-	rescanAt      time.Time
-	rescanBackoff time.Duration
+	// failed for a passing reason (the laterTries-th so far), with a backoff.
+	rescanAt   time.Time
+	laterTries int
 }
 
 type retryState struct {
@@ -113,7 +113,7 @@ func (in *intake) take(ctx context.Context, f settledFile) {
 			in.claimFailed[f.name] = r
 		}
 		r.tries++
-		wait := min(time.Second<<min(r.tries-1, 6), time.Minute)
+		wait := backoff(r.tries, time.Second, time.Minute)
 		r.next = time.Now().Add(wait)
 		d.log.Error("cannot claim a file; it stays in the inbox and is tried again", zap.String("name", f.name),
 			zap.Int("tries", r.tries), zap.Duration("retry_in", wait), zap.Error(err))
@@ -239,10 +239,11 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 // looks through work/ again soon, then less often.
 func (in *intake) later(job string, err error) {
 	in.d.inWork.drop(job)
-	in.rescanBackoff = min(max(2*in.rescanBackoff, time.Second), workRescan)
-	in.rescanAt = time.Now().Add(in.rescanBackoff)
+	in.laterTries++
+	wait := backoff(in.laterTries, time.Second, workRescan)
+	in.rescanAt = time.Now().Add(wait)
 	in.d.log.Warn("cannot read a claimed file for now; it stays in work/ and is read again", zap.String("name", job),
-		zap.Duration("retry_in", in.rescanBackoff), zap.Error(err))
+		zap.Duration("retry_in", wait), zap.Error(err))
 }
 
 // passing reports errors that say nothing about the file: the system is

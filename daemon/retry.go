@@ -34,22 +34,9 @@ func newStuckOutcomes(d *daemon) *stuckOutcomes {
 
 // add keeps an outcome that could not be written.
 func (s *stuckOutcomes) add(o *outcome) {
-	o.tries++
-	o.next = time.Now().Add(backoff(o.tries))
-	level := zap.ErrorLevel
-	if o.tries > 1 {
-		level = zap.DebugLevel
-	}
-	where := "the answer"
-	if o.failure != nil {
-		where = "the error file"
-	}
-	s.d.log.Log(level, "cannot write "+where+"; it is kept and tried again, and the file waits in work/",
-		zap.String("name", o.job), zap.Int("tries", o.tries), zap.Duration("retry_in", backoff(o.tries)), zap.Error(o.lastErr))
+	s.schedule(o)
 	s.mu.Lock()
-	if o.tries == 1 {
-		s.list = append(s.list, o)
-	}
+	s.list = append(s.list, o)
 	s.d.metrics.stuck.Set(float64(len(s.list)))
 	s.open.set(false)
 	s.mu.Unlock()
@@ -59,12 +46,32 @@ func (s *stuckOutcomes) add(o *outcome) {
 	}
 }
 
-func backoff(tries int) time.Duration {
-	d := firstRetry
-	for i := 1; i < tries && d < maxRetry; i++ {
+// schedule counts a failed write of o, sets when it is tried next, and logs
+// it: the first failure as an error, the later ones for debugging.
+func (s *stuckOutcomes) schedule(o *outcome) {
+	o.tries++
+	wait := backoff(o.tries, firstRetry, maxRetry)
+	o.next = time.Now().Add(wait)
+	level := zap.ErrorLevel
+	if o.tries > 1 {
+		level = zap.DebugLevel
+	}
+	where := "the answer"
+	if o.failure != nil {
+		where = "the error file"
+	}
+	s.d.log.Log(level, "cannot write "+where+"; it is kept and tried again, and the file waits in work/",
+		zap.String("name", o.job), zap.Int("tries", o.tries), zap.Duration("retry_in", wait), zap.Error(o.lastErr))
+}
+
+// backoff is the pause after the tries-th failure in a row: first, doubling
+// with each failure, at most limit.
+func backoff(tries int, first, limit time.Duration) time.Duration {
+	d := first
+	for i := 1; i < tries && d < limit; i++ {
 		d *= 2
 	}
-	return min(d, maxRetry)
+	return min(d, limit)
 }
 
 func (s *stuckOutcomes) len() int {
@@ -83,29 +90,25 @@ func (s *stuckOutcomes) lastError() error {
 	return s.list[len(s.list)-1].lastErr
 }
 
-// due takes out the outcomes whose time has come, and says when the next
-// one is due (zero when none waits).
-func (s *stuckOutcomes) due(now time.Time) (due []*outcome, next time.Time) {
+// due takes out the outcomes whose time has come.
+func (s *stuckOutcomes) due(now time.Time) (due []*outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kept := s.list[:0]
 	for _, o := range s.list {
-		if !o.next.After(now) {
+		if o.next.After(now) {
+			kept = append(kept, o)
+		} else {
 			due = append(due, o)
-			continue
-		}
-		kept = append(kept, o)
-		if next.IsZero() || o.next.Before(next) {
-			next = o.next
 		}
 	}
 	s.list = kept
-	return due, next
+	return due
 }
 
-// settle puts back the outcomes still not written, and opens the gate when
-// none is left.
-func (s *stuckOutcomes) settle(again []*outcome) {
+// settle puts back the outcomes still not written, opens the gate when
+// none is left, and says when the next is due (zero when none waits).
+func (s *stuckOutcomes) settle(again []*outcome) (next time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.list = append(s.list, again...)
@@ -113,6 +116,12 @@ func (s *stuckOutcomes) settle(again []*outcome) {
 	if len(s.list) == 0 {
 		s.open.set(true)
 	}
+	for _, o := range s.list {
+		if next.IsZero() || o.next.Before(next) {
+			next = o.next
+		}
+	}
+	return next
 }
 
 // run retries the stuck outcomes until ctx ends; those left then stay in
@@ -121,20 +130,15 @@ func (s *stuckOutcomes) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		due, next := s.due(time.Now())
 		var again []*outcome
-		for _, o := range due {
+		for _, o := range s.due(time.Now()) {
 			if !s.d.tryWrite(o) {
+				s.schedule(o)
 				again = append(again, o)
 			}
 		}
-		s.settle(again)
-		for _, o := range again {
-			s.add(o) // logs, reschedules
-		}
-		// Those put back again woke the loop: it looks at them anew.
 		wait := time.Hour
-		if !next.IsZero() {
+		if next := s.settle(again); !next.IsZero() {
 			wait = max(time.Until(next), 0)
 		}
 		timer.Reset(wait)
