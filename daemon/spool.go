@@ -197,7 +197,11 @@ func exists(path string) bool {
 // and "t.json" both answer as t.json), in any daemon's work/, in done/,
 // failed/ (as an input or an error file), or as an answer or a picture in
 // outbox/.
-func (s *spool) taken(job string) bool {
+func (s *spool) taken(job string) bool { return s.takenBesides(job, "") }
+
+// takenBesides is taken, not counting the work/ folder besides (the
+// orphaned folder a file is adopted from, which holds it).
+func (s *spool) takenBesides(job, besides string) bool {
 	answer := AnswerName(job)
 	if exists(filepath.Join(s.outbox, answer)) || exists(filepath.Join(s.outbox, pictureName(job))) {
 		return true
@@ -208,7 +212,7 @@ func (s *spool) taken(job string) bool {
 			return true
 		}
 		for _, inst := range instances {
-			if exists(filepath.Join(s.workRoot, inst.Name(), name)) {
+			if dir := filepath.Join(s.workRoot, inst.Name()); dir != besides && exists(filepath.Join(dir, name)) {
 				return true
 			}
 		}

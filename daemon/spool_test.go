@@ -183,3 +183,26 @@ func TestCheckInstance(t *testing.T) {
 		}
 	}
 }
+
+// An adopted file takes a name no other file has, the outbox's answers
+// included: an orphan's x.json beside an earlier answer outbox/x.json
+// becomes x.1.json, so that its answer cannot replace that one.
+func TestSpoolAdoptAvoidsTakenNames(t *testing.T) {
+	s := openTestSpool(t)
+	old := filepath.Join(s.workRoot, "old-host")
+	testenv.WriteFile(t, old, "x.json", "orphan")
+	testenv.WriteFile(t, old, "y.json", "orphan")
+	testenv.WriteFile(t, s.outbox, "x.json", "an earlier answer")
+	orphans := s.orphans()
+	if len(orphans) != 1 || orphans[0].dir != old {
+		t.Fatalf("orphans %+v, want %s", orphans, old)
+	}
+	adopted, err := s.adopt(orphans[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(adopted)
+	if !slices.Equal(adopted, []string{"x.1.json", "y.json"}) {
+		t.Errorf("adopted as %v, want [x.1.json y.json]", adopted)
+	}
+}

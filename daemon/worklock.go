@@ -117,7 +117,7 @@ func (s *spool) adopt(o orphan) ([]string, error) {
 	for _, job := range o.jobs {
 		for n := 0; ; n++ {
 			name := jobName(job, n)
-			if n > 0 && s.taken(name) {
+			if s.takenBesides(name, o.dir) {
 				continue
 			}
 			err := atomicfile.RenameNoReplace(filepath.Join(o.dir, job), filepath.Join(s.work, name))
