@@ -13,11 +13,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// ModelOptions size a loaded model.
-type ModelOptions struct {
-	MaxBatch int // rows run together; larger runs are split (0 = 1)
-}
-
 // Model is a bundle loaded into ONNX Runtime sessions, with every buffer a run
 // needs allocated once for MaxBatch rows. A Model runs one batch at a time.
 type Model struct {
@@ -198,14 +193,6 @@ func (rt *Runtime) newSession(b *Bundle, g Graph, chain []string, profile []tens
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("onnxruntime cannot load %s with %v: %v", path, chain, err), Err: err}
 	}
 	return s, nil
-}
-
-// EngineCacheUse says which TensorRT engine folder a model uses and whether
-// it held a built engine when the model was loaded (else TensorRT builds one,
-// which takes minutes on a Jetson).
-type EngineCacheUse struct {
-	Dir   string // "" when TensorRT is not the provider
-	Found bool
 }
 
 // EngineCache is the model's TensorRT engine folder and whether its engine

@@ -43,9 +43,6 @@ type ProviderStatus struct {
 // Providers lists none.
 func (*Runtime) Providers() []ProviderStatus { return nil }
 
-// ModelOptions size a loaded model.
-type ModelOptions struct{ MaxBatch int }
-
 // Model is unavailable without cgo.
 type Model struct{}
 
@@ -74,12 +71,6 @@ func (*Model) Close() error { return nil }
 
 // EngineCacheDir needs cgo.
 func (*Runtime) EngineCacheDir(*Bundle, string) string { return "" }
-
-// EngineCacheUse needs cgo.
-type EngineCacheUse struct {
-	Dir   string
-	Found bool
-}
 
 // EngineCache needs cgo.
 func (*Model) EngineCache() EngineCacheUse { return EngineCacheUse{} }

@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+)
+
+// ModelOptions size a loaded model and let the caller follow a long load.
+type ModelOptions struct {
+	// MaxBatch is the rows run together on TensorRT or CUDA; larger runs
+	// are split (0 = 1). A TensorRT engine is built for batches 1..MaxBatch.
+	MaxBatch int
+	// CPUMaxBatch is the rows run together when the model ends up on the
+	// CPU provider (0 = MaxBatch): batching does not pay on a CPU.
+	CPUMaxBatch int
+	// Progress, when set, hears each stage of a load that can take minutes
+	// (a TensorRT engine build, the fp16 check), and a zero LoadStage when
+	// the load is over. It is called on the loading goroutine.
+	Progress func(LoadStage)
+	// MemAvailable, when set, is asked before a TensorRT engine build how
+	// many bytes the system can still give (MemAvailable in
+	// /proc/meminfo); a build that needs more is refused (CodeLowMemory)
+	// rather than let a small board run out of memory.
+	MemAvailable func() (int64, error)
+}
+
+// LoadStage is a step of a model load that takes long enough to report.
+type LoadStage struct {
+	What  string    // "building TensorRT engine", "checking fp16 against fp32"; "" = the load is over
+	Graph string    // the bundle's file the stage works on ("step.onnx"), if one
+	Since time.Time // when the stage started
+}
+
+// String reads "building TensorRT engine for step.onnx".
+func (s LoadStage) String() string {
+	if s.Graph == "" {
+		return s.What
+	}
+	return fmt.Sprintf("%s for %s", s.What, s.Graph)
+}
+
+// EngineCacheUse says which TensorRT engine folder a model uses, whether it
+// held a built engine when the model was loaded (else TensorRT builds one,
+// which takes minutes on a Jetson), and what checking that engine found.
+type EngineCacheUse struct {
+	Dir       string // "" when TensorRT is not the provider
+	Found     bool
+	Built     bool          // an engine was built during this load
+	BuildTook time.Duration // how long the build took, when Built
+	// Check is the fp16 check's verdict on the engine (from this load or
+	// stored beside the engine by the load that built it); nil when there
+	// was nothing to check (fp32, tensorrt.fp16_check off, no check set).
+	Check *PrecisionCheck
+}
