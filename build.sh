@@ -121,7 +121,7 @@ cmd_build() {
 cmd_fixtures() {
   have_torch || die "the exporter needs Debian's python3-torch, python3-onnx and python3-yaml: apt-get install python3-torch python3-onnx python3-yaml libopenblas0-pthread"
   say "regenerating engine/testdata/nova-tiny (tiny random nova, seed 1, with golden.json)"
-  "$PY" engine/export/hrm_export.py --random tiny --seed 1 --out engine/testdata/nova-tiny --golden
+  "$PY" engine/export/hrm_export.py --random tiny --seed 1 --out engine/testdata/nova-tiny
   say "regenerating engine/testdata/nova-zero (the same, its output forced to colour 0 whatever the input: Agent Zero)"
   "$PY" engine/export/hrm_export.py --random tiny --seed 1 --constant-output 0 --out engine/testdata/nova-zero
 }
@@ -151,7 +151,7 @@ cmd_test() {
     local full=$CACHE/test/nova-full-random
     say "exporting a full-size random nova bundle with golden.json to $full"
     rm -rf "$full"
-    "$PY" engine/export/hrm_export.py --random full --seed 1 --out "$full" --golden --golden-cases 2 >/dev/null
+    "$PY" engine/export/hrm_export.py --random full --seed 1 --out "$full" --check-cases 2 >/dev/null
     export HRMD_FULL_BUNDLE=$full
     [ -z "${HRMD_REQUIRE_EXPORTER_TESTS:-}" ] || export HRMD_REQUIRE_FULL_BUNDLE=1
   fi

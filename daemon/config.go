@@ -69,6 +69,9 @@ type TensorRT struct {
 	EngineCache              string `yaml:"engine_cache"`
 	WorkspaceMB              int    `yaml:"workspace_mb"`
 	BuilderOptimizationLevel int    `yaml:"builder_optimization_level"`
+	// FP16Check is what an engine that fails the bundle's check set leads
+	// to: fallback (build again with fp16 off), refuse, or off.
+	FP16Check string `yaml:"fp16_check"`
 	// MaxBuildS caps how long a start asks systemd to wait for the model
 	// (EXTEND_TIMEOUT_USEC): a TensorRT build that hangs is then stopped by
 	// systemd instead of holding the service in "activating" for ever.
@@ -127,6 +130,7 @@ func DefaultConfig() Config {
 			EngineCache:              e.TensorRT.EngineCache,
 			WorkspaceMB:              e.TensorRT.WorkspaceMB,
 			BuilderOptimizationLevel: e.TensorRT.BuilderOptimizationLevel,
+			FP16Check:                e.TensorRT.FP16Check,
 			// A first build of the largest HRM on an Orin Nano takes minutes;
 			// an hour is far beyond any that is still making progress.
 			MaxBuildS: 3600,
@@ -186,6 +190,7 @@ func (c Config) Engine() engine.Config {
 			EngineCache:              c.TensorRT.EngineCache,
 			WorkspaceMB:              c.TensorRT.WorkspaceMB,
 			BuilderOptimizationLevel: c.TensorRT.BuilderOptimizationLevel,
+			FP16Check:                c.TensorRT.FP16Check,
 		},
 	}
 }

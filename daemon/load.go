@@ -49,22 +49,41 @@ func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
 		return nil, err
 	}
 	took := time.Since(started)
-	if c := m.EngineCache(); c.Dir != "" {
-		// TensorRT builds its engine during the load and the warm-up: minutes
-		// on a Jetson the first time, seconds once it is cached.
-		how := "loaded from the cache"
-		switch {
-		case !c.Found:
-			how = "built (first start with this model, library, device and precision)"
-		case engine.EngineBuiltSince(c.Dir, started):
-			how = "built again (TensorRT did not take the cached one)"
-		}
-		d.log.Info("tensorrt engine "+how, zap.String("engine_cache", c.Dir), zap.Duration("took", took))
-	}
+	d.reportEngine(m, took)
 	d.log.Info("model loaded and warmed up", zap.String("model", bundle.Manifest.Name), zap.String("sha256", bundle.SHA256),
 		zap.String("provider", m.Provider()), zap.String("precision", m.Precision()), zap.Duration("took", took))
 	lm := &loadedModel{model: m, as: answer.NewAssembler(m, d.device.String(), invariant)}
 	return settingsFor(cfg, lm), nil
+}
+
+// reportEngine says where a TensorRT engine came from and what its check
+// found; an fp16 engine that failed it is an error line with the figures.
+func (d *daemon) reportEngine(m *engine.Model, took time.Duration) {
+	c := m.EngineCache()
+	if c.Rejected != nil {
+		d.log.Error("the fp16 TensorRT engine failed the bundle's check and is not used; running the fp32 engine (tensorrt.fp16_check: fallback)",
+			zap.String("check", c.Rejected.Summary()))
+	}
+	if c.Dir == "" {
+		return
+	}
+	// TensorRT builds its engine during the load: minutes on a Jetson the
+	// first time, seconds once it is cached.
+	how := "loaded from the cache"
+	if c.Built {
+		how = "built (first start with this model, library, device and build options)"
+	}
+	fields := []zap.Field{zap.String("engine_cache", c.Dir), zap.Duration("took", took)}
+	if c.Built {
+		fields = append(fields, zap.Duration("build_took", c.BuildTook))
+	}
+	switch {
+	case c.Check == nil:
+		fields = append(fields, zap.String("check", "not checked"))
+	default:
+		fields = append(fields, zap.String("check", c.Check.Summary()))
+	}
+	d.log.Info("tensorrt engine "+how, fields...)
 }
 
 // loadFirst loads the model a start needs, while still answering signals:
@@ -133,6 +152,20 @@ func (d *daemon) useModel(lm *loadedModel) {
 	d.metrics.provider.Reset()
 	b := lm.as.Bundle
 	d.metrics.provider.WithLabelValues(lm.as.Provider, lm.as.Precision, b.Manifest.Name, b.SHA256).Set(1)
+	d.metrics.precisionCheck.Reset()
+	c := lm.model.EngineCache()
+	for _, check := range []*engine.PrecisionCheck{c.Rejected, c.Check} {
+		if check != nil {
+			d.metrics.precisionCheck.WithLabelValues(check.Precision, checkResult(check)).Set(1)
+		}
+	}
+}
+
+func checkResult(c *engine.PrecisionCheck) string {
+	if c.Passed {
+		return "passed"
+	}
+	return "failed"
 }
 
 // reloadResult is what a reload prepared: new settings for the worker, or

@@ -19,9 +19,12 @@ type metrics struct {
 	orphaned    prometheus.Gauge       // files in work/ folders no running daemon holds (at start)
 	inboxLost   prometheus.Gauge       // 1 while the inbox path is not the inbox
 	provider    *prometheus.GaugeVec   // 1 for the provider, precision and model in use
-	rescans     *prometheus.CounterVec // inbox scans by reason
-	reloads     *prometheus.CounterVec // SIGHUP reloads by result
-	ready       prometheus.Gauge       // 1 once warm
+	// precisionCheck is 1 for each TensorRT engine checked for the model in
+	// use, by precision and result.
+	precisionCheck *prometheus.GaugeVec
+	rescans        *prometheus.CounterVec // inbox scans by reason
+	reloads        *prometheus.CounterVec // SIGHUP reloads by result
+	ready          prometheus.Gauge       // 1 once warm
 
 	temperature   *prometheus.GaugeVec // °C by thermal zone
 	gpuLoad       prometheus.Gauge     // 0..1, Jetson only
@@ -68,6 +71,9 @@ func newMetrics() *metrics {
 		provider: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hrmd_provider_info", Help: "The execution provider, precision and model in use (value 1).",
 		}, []string{"provider", "precision", "model", "sha256"}),
+		precisionCheck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hrmd_precision_check", Help: "The TensorRT engines checked against the bundle's fp32 reference for the model in use (value 1), by precision and result (passed, failed: a failed fp16 engine is replaced by an fp32 one).",
+		}, []string{"precision", "result"}),
 		rescans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hrmd_inbox_scans_total", Help: "Full inbox scans, by reason (start, timer, overflow, watch_error, no_watch).",
 		}, []string{"reason"}),
@@ -91,7 +97,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth, m.stuck, m.queuedBytes, m.orphaned, m.inboxLost,
-		m.provider, m.rescans, m.reloads, m.ready, m.temperature, m.thermalPaused, m.thermalPauses,
+		m.provider, m.precisionCheck, m.rescans, m.reloads, m.ready, m.temperature, m.thermalPaused, m.thermalPauses,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"answered", "failed"} {
 		m.puzzles.WithLabelValues(o) // export zeros from the start

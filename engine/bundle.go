@@ -49,6 +49,16 @@ type Manifest struct {
 	// Constants are init outputs passed unchanged to every step.
 	Constants []string `yaml:"constants"`
 	Halting   Halting  `yaml:"halting"`
+	// Check is the bundle's check set: real inputs with the fp32 reference,
+	// cycle by cycle, that every TensorRT engine is held to. Optional in
+	// format 1 (bundles exported before it have none).
+	Check *CheckFile `yaml:"check,omitempty"`
+}
+
+// CheckFile names the check set file and its hash.
+type CheckFile struct {
+	File   string `yaml:"file"`
+	SHA256 string `yaml:"sha256"`
 }
 
 // Source says where the weights came from.
@@ -131,10 +141,7 @@ func LoadBundle(dir string) (*Bundle, error) {
 	}
 	sum := sha256.Sum256(data)
 	b.SHA256 = hex.EncodeToString(sum[:])
-	for _, g := range []struct {
-		key   string
-		graph Graph
-	}{{"graphs.init", m.Graphs.Init}, {"graphs.step", m.Graphs.Step}} {
+	for _, g := range m.files() {
 		file := filepath.Join(dir, g.graph.File)
 		got, err := fileSHA256(file)
 		if err != nil {
@@ -203,18 +210,33 @@ func (b *Bundle) validate() error {
 	return nil
 }
 
+// bundleFile is a file the manifest names, with its key ("graphs.step").
+type bundleFile struct {
+	key   string
+	graph Graph
+}
+
+// files are the files the manifest names and hashes.
+func (m *Manifest) files() []bundleFile {
+	files := []bundleFile{{"graphs.init", m.Graphs.Init}, {"graphs.step", m.Graphs.Step}}
+	if m.Check != nil {
+		files = append(files, bundleFile{"check", Graph{File: m.Check.File, SHA256: m.Check.SHA256}})
+	}
+	return files
+}
+
 // validateGraphs checks each graph's file, checksum and tensor names.
 func (b *Bundle) validateGraphs() error {
 	m := &b.Manifest
-	for _, g := range []struct {
-		key   string
-		graph Graph
-	}{{"graphs.init", m.Graphs.Init}, {"graphs.step", m.Graphs.Step}} {
+	for _, g := range m.files() {
 		if g.graph.File == "" || g.graph.File != filepath.Base(g.graph.File) || strings.HasPrefix(g.graph.File, ".") {
 			return fmt.Errorf("%s.file is %q; it must be a file name inside the bundle folder", g.key, g.graph.File)
 		}
 		if len(g.graph.SHA256) != 64 || strings.Trim(g.graph.SHA256, "0123456789abcdef") != "" {
 			return fmt.Errorf("%s.sha256 is %q; it must be 64 lowercase hex digits", g.key, g.graph.SHA256)
+		}
+		if g.key == "check" {
+			continue
 		}
 		if len(g.graph.Inputs) == 0 || len(g.graph.Outputs) == 0 {
 			return fmt.Errorf("%s lists no inputs or no outputs", g.key)

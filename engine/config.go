@@ -47,7 +47,18 @@ type TensorRTConfig struct {
 	EngineCache              string // folder; each model gets a subfolder keyed by what invalidates an engine
 	WorkspaceMB              int
 	BuilderOptimizationLevel int
+	// FP16Check is what a TensorRT engine that fails the bundle's check set
+	// leads to: fallback (build it again with fp16 off), refuse (the load
+	// fails) or off (no check).
+	FP16Check string
 }
+
+// tensorrt.fp16_check values.
+const (
+	CheckFallback = "fallback"
+	CheckRefuse   = "refuse"
+	CheckOff      = "off"
+)
 
 // DefaultConfig is the shipped configuration's engine part.
 func DefaultConfig() Config {
@@ -58,6 +69,7 @@ func DefaultConfig() Config {
 			EngineCache:              "/var/cache/hrmd/trt",
 			WorkspaceMB:              1024,
 			BuilderOptimizationLevel: 3,
+			FP16Check:                CheckFallback,
 		},
 	}
 }
@@ -86,6 +98,11 @@ func (c Config) Validate() error {
 	}
 	if l := c.TensorRT.BuilderOptimizationLevel; l < 0 || l > 5 {
 		return fmt.Errorf("tensorrt.builder_optimization_level is %d; TensorRT takes 0 to 5", l)
+	}
+	switch c.TensorRT.FP16Check {
+	case CheckFallback, CheckRefuse, CheckOff:
+	default:
+		return fmt.Errorf("tensorrt.fp16_check is %q; use fallback (build again with fp16 off), refuse or off", c.TensorRT.FP16Check)
 	}
 	if slices.Contains(c.Providers, ProviderTensorRT) && c.TensorRT.EngineCache == "" {
 		return fmt.Errorf("tensorrt.engine_cache is empty; TensorRT needs a folder to keep its built engines in")

@@ -15,12 +15,15 @@ const (
 	CodeORTUnloadable       = "ort_unloadable"       // the file is there but cannot be loaded
 	CodeORTTooOld           = "ort_too_old"          // onnxruntime older than MinORTVersion
 	CodeProviderUnavailable = "provider_unavailable" // a required execution provider is not there
+	CodeProviderFailed      = "provider_failed"      // a GPU provider could not take the model (an engine build failed, a graph TensorRT cannot take whole)
 	CodeBundleInvalid       = "bundle_invalid"       // hrm.yaml or a file it names is missing or wrong
 	CodeBundleChecksum      = "bundle_checksum"      // a file's sha256 differs from the manifest's
 	CodeBundleMismatch      = "bundle_mismatch"      // an ONNX graph disagrees with the manifest
 	CodeInference           = "inference_failed"     // ONNX Runtime failed while running
 	CodeNoCgo               = "no_cgo"               // built without cgo: no ONNX Runtime at all
 	CodeConfig              = "config_invalid"       // an engine setting is out of range
+	CodePrecisionCheck      = "precision_check"      // a TensorRT engine's answers differ from the bundle's fp32 reference
+	CodeLowMemory           = "low_memory"           // too little memory left to build a TensorRT engine
 )
 
 // Error is an engine failure with a stable code and a message that says what

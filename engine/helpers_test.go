@@ -12,7 +12,7 @@ const fixtureDir = "testdata/nova-tiny"
 func copyBundle(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"hrm.yaml", "init.onnx", "step.onnx"} {
+	for _, name := range []string{"hrm.yaml", "init.onnx", "step.onnx", "golden.json"} {
 		data, err := os.ReadFile(filepath.Join(fixtureDir, name))
 		if err != nil {
 			t.Fatal(err)

@@ -70,9 +70,13 @@ type batchViews struct {
 }
 
 // LoadModel checks the bundle's graphs against its manifest and creates the
-// sessions with the configured provider chain.
+// sessions with the configured provider chain. A TensorRT engine is built
+// (or taken from the cache) and checked against the bundle's check set
+// before the model is returned.
 func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
-	maxBatch := max(opts.MaxBatch, 1)
+	if opts.Progress != nil {
+		defer opts.Progress(LoadStage{})
+	}
 	io, err := inspectBundle(b)
 	if err != nil {
 		return nil, err
@@ -82,15 +86,17 @@ func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
 		return nil, err
 	}
 	for {
-		m, err := rt.newModel(b, io, chain, maxBatch)
+		m, err := rt.loadOn(b, io, chain, opts)
 		if err == nil {
 			return m, nil
 		}
 		// A provider that loads can still fail to take a graph (a missing
-		// CUDA library, an engine build that runs out of memory): fall back
-		// to the next one unless this one is required.
+		// CUDA library, an engine build that runs out of memory, a graph
+		// TensorRT cannot take whole under an explicit profile, an engine
+		// that fails its check): fall back to the next one unless this one
+		// is required or the check is set to refuse.
 		head := chain[0]
-		if head == ProviderCPU || head == rt.cfg.Require {
+		if head == ProviderCPU || head == rt.cfg.Require || rt.refused(err) {
 			return nil, err
 		}
 		rt.log.Warn("execution provider failed to load the model, falling back",
@@ -99,10 +105,27 @@ func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
 	}
 }
 
-func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, maxBatch int) (_ *Model, err error) {
+// loadOn loads the model with chain's first provider taking the graphs.
+func (rt *Runtime) loadOn(b *Bundle, io *bundleIO, chain []string, opts ModelOptions) (*Model, error) {
+	batch := max(opts.MaxBatch, 1)
+	switch chain[0] {
+	case ProviderTensorRT:
+		return (&trtLoad{rt: rt, b: b, io: io, chain: chain, opts: opts}).run()
+	case ProviderCPU:
+		if opts.CPUMaxBatch > 0 {
+			batch = opts.CPUMaxBatch
+		}
+	}
+	return rt.newModel(b, io, chain, rt.engineBuild("fp32", batch), "", nil)
+}
+
+// newModel creates the sessions and buffers. For TensorRT, cacheDir is the
+// folder its engine is read from or built into, and onBuild (when a build
+// is to happen) hears each graph's build start.
+func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, build engineBuild, cacheDir string, onBuild func(graph string)) (_ *Model, err error) {
 	m := &Model{
-		rt: rt, bundle: b, provider: chain[0], precision: "fp32",
-		maxBatch: maxBatch, seq: b.Seq(), vocab: b.Manifest.Vocab, haltWidth: io.haltWidth,
+		rt: rt, bundle: b, provider: chain[0], precision: build.Precision,
+		maxBatch: build.MaxBatch, seq: b.Seq(), vocab: b.Manifest.Vocab, haltWidth: io.haltWidth,
 		views: map[int]*batchViews{},
 	}
 	defer func() {
@@ -110,33 +133,33 @@ func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, maxBatch in
 			m.Close()
 		}
 	}()
-	cacheDir := ""
-	if m.provider == ProviderTensorRT {
-		if rt.cfg.TensorRT.FP16 {
-			m.precision = "fp16"
-		}
-		cacheDir = rt.EngineCacheDir(b, m.precision)
-		if err := ensureDir(cacheDir); err != nil {
-			return nil, &Error{Code: CodeConfig, Message: fmt.Sprintf("tensorrt.engine_cache: %v", err), Err: err}
-		}
-		m.engineCache = EngineCacheUse{Dir: cacheDir, Found: hasEngine(cacheDir)}
-	}
 	mf := b.Manifest
 	started := time.Now()
-	m.init, err = rt.newSession(b, mf.Graphs.Init, chain, io.initProfile, cacheDir, maxBatch)
-	if err != nil {
-		return nil, err
-	}
-	m.step, err = rt.newSession(b, mf.Graphs.Step, chain, io.stepProfile, cacheDir, maxBatch)
-	if err != nil {
-		return nil, err
+	for _, g := range []struct {
+		session **ort.DynamicAdvancedSession
+		graph   Graph
+		profile []tensorShape
+	}{{&m.init, mf.Graphs.Init, io.initProfile}, {&m.step, mf.Graphs.Step, io.stepProfile}} {
+		if onBuild != nil {
+			onBuild(g.graph.File)
+		}
+		*g.session, err = rt.openSession(sessionSpec{bundle: b, graph: g.graph, chain: chain, profile: g.profile, cacheDir: cacheDir, build: build})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if m.runOpts, err = ort.NewRunOptions(); err != nil {
 		return nil, &Error{Code: CodeInference, Message: "create run options: " + err.Error(), Err: err}
 	}
 	rt.log.Info("model loaded", zap.String("model", mf.Name), zap.String("provider", ORTProviderName(m.provider)),
 		zap.String("precision", m.precision), zap.Duration("took", time.Since(started)))
+	m.allocate(io)
+	return m, nil
+}
 
+// allocate makes the buffers every run uses, for maxBatch rows.
+func (m *Model) allocate(io *bundleIO) {
+	mf := m.bundle.Manifest
 	byName := map[string]*stateBuffer{}
 	for _, in := range io.stepInputs {
 		carried := isCarried(mf, in.name)
@@ -146,7 +169,7 @@ func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, maxBatch in
 			halves = 2
 		}
 		for h := range halves {
-			sb.data[h] = make([]float32, maxBatch*in.rowSize())
+			sb.data[h] = make([]float32, m.maxBatch*in.rowSize())
 		}
 		m.states = append(m.states, sb)
 		byName[in.name] = sb
@@ -156,7 +179,7 @@ func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, maxBatch in
 	}
 	for _, out := range mf.Graphs.Step.Outputs {
 		switch {
-		case out == b.Logits:
+		case out == m.bundle.Logits:
 			m.stepOutputs = append(m.stepOutputs, stepOutput{logits: true})
 		case out == mf.Halting.Output:
 			m.stepOutputs = append(m.stepOutputs, stepOutput{})
@@ -164,13 +187,30 @@ func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, maxBatch in
 			m.stepOutputs = append(m.stepOutputs, stepOutput{carryTo: byName[mf.Carry[out]]})
 		}
 	}
-	m.tokens = make([]int64, maxBatch*m.seq)
-	m.logits = make([]float32, maxBatch*m.seq*m.vocab)
-	m.halt = make([]float32, maxBatch*m.haltWidth)
-	return m, nil
+	m.tokens = make([]int64, m.maxBatch*m.seq)
+	m.logits = make([]float32, m.maxBatch*m.seq*m.vocab)
+	m.halt = make([]float32, m.maxBatch*m.haltWidth)
 }
 
-func (rt *Runtime) newSession(b *Bundle, g Graph, chain []string, profile []tensorShape, cacheDir string, maxBatch int) (*ort.DynamicAdvancedSession, error) {
+// sessionSpec is one graph's session: the providers in order and, for
+// TensorRT, its engine folder and build.
+type sessionSpec struct {
+	bundle   *Bundle
+	graph    Graph
+	chain    []string
+	profile  []tensorShape
+	cacheDir string
+	build    engineBuild
+}
+
+func (rt *Runtime) openSession(s sessionSpec) (*ort.DynamicAdvancedSession, error) {
+	if rt.open != nil {
+		return rt.open(s)
+	}
+	return rt.newSession(s)
+}
+
+func (rt *Runtime) newSession(s sessionSpec) (*ort.DynamicAdvancedSession, error) {
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return nil, &Error{Code: CodeInference, Message: "create session options: " + err.Error(), Err: err}
@@ -182,17 +222,25 @@ func (rt *Runtime) newSession(b *Bundle, g Graph, chain []string, profile []tens
 	if err := so.SetGraphOptimizationLevel(ort.GraphOptimizationLevelEnableAll); err != nil {
 		return nil, &Error{Code: CodeInference, Message: "set graph optimisation: " + err.Error(), Err: err}
 	}
-	for _, p := range chain {
-		if err := rt.appendProvider(so, p, profile, cacheDir, maxBatch); err != nil {
+	for _, p := range s.chain {
+		if err := rt.appendProvider(so, p, s.profile, s.cacheDir, s.build); err != nil {
 			return nil, &Error{Code: CodeProviderUnavailable, Message: fmt.Sprintf("%s: %s", ORTProviderName(p), ortReason(err)), Err: err}
 		}
 	}
-	path := b.Path(g.File)
-	s, err := ort.NewDynamicAdvancedSession(path, g.Inputs, g.Outputs, so)
+	path := s.bundle.Path(s.graph.File)
+	sess, err := ort.NewDynamicAdvancedSession(path, s.graph.Inputs, s.graph.Outputs, so)
 	if err != nil {
-		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("onnxruntime cannot load %s with %v: %v", path, chain, err), Err: err}
+		// On the CPU a graph that will not load is the bundle's fault; on
+		// a GPU provider it is usually the provider's (an engine build that
+		// failed, a graph TensorRT cannot take whole under an explicit
+		// profile), and the CPU may still take it.
+		code := CodeBundleInvalid
+		if s.chain[0] != ProviderCPU {
+			code = CodeProviderFailed
+		}
+		return nil, &Error{Code: code, Message: fmt.Sprintf("onnxruntime cannot load %s with %v: %v", path, s.chain, err), Err: err}
 	}
-	return s, nil
+	return sess, nil
 }
 
 // EngineCache is the model's TensorRT engine folder and whether its engine

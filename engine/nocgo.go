@@ -70,7 +70,7 @@ func (*Model) MaxBatch() int { return 0 }
 func (*Model) Close() error { return nil }
 
 // EngineCacheDir needs cgo.
-func (*Runtime) EngineCacheDir(*Bundle, string) string { return "" }
+func (*Runtime) EngineCacheDir(*Bundle, string, int) string { return "" }
 
 // EngineCache needs cgo.
 func (*Model) EngineCache() EngineCacheUse { return EngineCacheUse{} }

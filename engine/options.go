@@ -51,4 +51,7 @@ type EngineCacheUse struct {
 	// stored beside the engine by the load that built it); nil when there
 	// was nothing to check (fp32, tensorrt.fp16_check off, no check set).
 	Check *PrecisionCheck
+	// Rejected is the check an fp16 engine failed before this one was built
+	// with fp16 off (tensorrt.fp16_check: fallback); nil when none did.
+	Rejected *PrecisionCheck
 }

@@ -4,7 +4,6 @@ package engine
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,6 +20,11 @@ type Runtime struct {
 	log     *zap.Logger
 	path    string
 	version string
+	// probe and open stand in for the library's provider check and session
+	// creation when set: tests use them to play a TensorRT this machine
+	// lacks, failing the way the real provider fails.
+	probe func(provider string) error
+	open  func(sessionSpec) (*ort.DynamicAdvancedSession, error)
 }
 
 // Open finds, checks and loads the onnxruntime library.
@@ -101,18 +105,21 @@ func (rt *Runtime) Providers() []ProviderStatus {
 }
 
 func (rt *Runtime) tryProvider(p string) error {
+	if rt.probe != nil {
+		return rt.probe(p)
+	}
 	so, err := ort.NewSessionOptions()
 	if err != nil {
 		return err
 	}
 	defer so.Destroy()
-	return rt.appendProvider(so, p, nil, "", 1)
+	return rt.appendProvider(so, p, nil, "", rt.engineBuild("fp32", 1))
 }
 
 // appendProvider adds provider p to so. For TensorRT, profile lists each
-// input's per-row shape (for a batch profile of 1 to maxBatch) and cacheDir
-// is the model's engine cache folder.
-func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []tensorShape, cacheDir string, maxBatch int) error {
+// input's per-row shape (for a batch profile of 1 to build.MaxBatch) and
+// cacheDir is the folder the engine is read from or built into.
+func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []tensorShape, cacheDir string, build engineBuild) error {
 	switch p {
 	case ProviderCPU:
 		return nil
@@ -132,7 +139,7 @@ func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []te
 			return err
 		}
 		defer opts.Destroy()
-		if err := opts.Update(rt.tensorRTOptions(profile, cacheDir, maxBatch)); err != nil {
+		if err := opts.Update(rt.tensorRTOptions(build, profile, cacheDir)); err != nil {
 			return err
 		}
 		return so.AppendExecutionProviderTensorRT(opts)
@@ -140,24 +147,36 @@ func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []te
 	return fmt.Errorf("unknown provider %q", p)
 }
 
-// tensorRTOptions are the TensorRT provider's settings for an fp16 engine
-// built once and cached on disk (see onnxruntime's TensorRT provider docs).
-func (rt *Runtime) tensorRTOptions(profile []tensorShape, cacheDir string, maxBatch int) map[string]string {
+// engineBuild is what a TensorRT engine of this precision and batch is
+// built with under the current configuration.
+func (rt *Runtime) engineBuild(precision string, maxBatch int) engineBuild {
 	t := rt.cfg.TensorRT
+	return engineBuild{
+		Precision: precision, WorkspaceMB: t.WorkspaceMB, OptimizationLevel: t.BuilderOptimizationLevel,
+		MaxBatch: maxBatch, TimingCache: true, LayerNormFP32: true,
+	}
+}
+
+// tensorRTOptions are the TensorRT provider's settings for an engine built
+// once and cached on disk (see onnxruntime's TensorRT provider docs). Every
+// setting that shapes the engine comes from build, which names its folder.
+func (rt *Runtime) tensorRTOptions(build engineBuild, profile []tensorShape, cacheDir string) map[string]string {
 	o := map[string]string{
-		"device_id":                      "0",
-		"trt_fp16_enable":                boolOption(t.FP16),
-		"trt_engine_cache_enable":        "1",
-		"trt_timing_cache_enable":        "1",
-		"trt_max_workspace_size":         strconv.FormatInt(int64(t.WorkspaceMB)<<20, 10),
-		"trt_builder_optimization_level": strconv.Itoa(t.BuilderOptimizationLevel),
+		"device_id":               "0",
+		"trt_fp16_enable":         boolOption(build.Precision == "fp16"),
+		"trt_engine_cache_enable": "1",
+		"trt_timing_cache_enable": boolOption(build.TimingCache),
+		// Always explicit: recent onnxruntime passes no limit of its own, and
+		// a build may then take what a small board needs for itself.
+		"trt_max_workspace_size":         strconv.FormatInt(int64(build.WorkspaceMB)<<20, 10),
+		"trt_builder_optimization_level": strconv.Itoa(build.OptimizationLevel),
 		// Keeps an elementwise Pow followed by a Reduce in fp32 (onnxruntime's
 		// TensorRT provider looks for exactly that pair of layers): the mean
 		// of squares of an RMS norm exported from primitive ops, as in
 		// act-v1, which overflows in fp16. It does not touch the
 		// LayerNormalization nodes of an opset-17 export (nova's), which
 		// TensorRT 8.6 and later computes in fp32 by itself.
-		"trt_layer_norm_fp32_fallback": "1",
+		"trt_layer_norm_fp32_fallback": boolOption(build.LayerNormFP32),
 	}
 	if cacheDir != "" {
 		o["trt_engine_cache_path"] = cacheDir
@@ -166,8 +185,8 @@ func (rt *Runtime) tensorRTOptions(profile []tensorShape, cacheDir string, maxBa
 	if len(profile) > 0 {
 		// One engine serves every batch size from 1 to maxBatch.
 		o["trt_profile_min_shapes"] = profileShapes(profile, 1)
-		o["trt_profile_opt_shapes"] = profileShapes(profile, maxBatch)
-		o["trt_profile_max_shapes"] = profileShapes(profile, maxBatch)
+		o["trt_profile_opt_shapes"] = profileShapes(profile, build.MaxBatch)
+		o["trt_profile_max_shapes"] = profileShapes(profile, build.MaxBatch)
 	}
 	return o
 }
@@ -192,9 +211,13 @@ func boolOption(b bool) string {
 }
 
 // EngineCacheDir is the TensorRT engine folder for b on this library and
-// device (see EngineCacheKey).
-func (rt *Runtime) EngineCacheDir(b *Bundle, precision string) string {
-	return filepath.Join(rt.cfg.TensorRT.EngineCache, EngineCacheKey(b, rt.version, rt.cfg.Device, precision))
+// device, at this precision and batch (see EngineCacheKey).
+func (rt *Runtime) EngineCacheDir(b *Bundle, precision string, maxBatch int) string {
+	return rt.slot(b, rt.engineBuild(precision, maxBatch)).final()
+}
+
+func (rt *Runtime) slot(b *Bundle, build engineBuild) cacheSlot {
+	return cacheSlot{root: rt.cfg.TensorRT.EngineCache, key: EngineCacheKey(b, rt.version, rt.cfg.Device, build)}
 }
 
 // providerChain returns the configured providers the library can use, in
@@ -218,13 +241,6 @@ func (rt *Runtime) providerChain() ([]string, error) {
 		chain = append(chain, ProviderCPU) // ONNX Runtime always keeps CPU as the last resort
 	}
 	return chain, nil
-}
-
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	return nil
 }
 
 // CheckBundle reads the bundle's graphs and checks their inputs and outputs

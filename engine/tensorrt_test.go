@@ -41,8 +41,11 @@ func TestTensorRTOptions(t *testing.T) {
 			"trt_profile_max_shapes": "h:16x900x32,l:16x900x32",
 		}},
 	} {
-		rt.cfg.TensorRT.FP16 = tt.fp16
-		got := rt.tensorRTOptions(profile, cacheDir, tt.maxBatch)
+		precision := "fp32"
+		if tt.fp16 {
+			precision = "fp16"
+		}
+		got := rt.tensorRTOptions(rt.engineBuild(precision, tt.maxBatch), profile, cacheDir)
 		for key, want := range tt.want {
 			if got[key] != want {
 				t.Errorf("fp16 %v, max_batch %d: %s = %q, want %q", tt.fp16, tt.maxBatch, key, got[key], want)
@@ -50,7 +53,7 @@ func TestTensorRTOptions(t *testing.T) {
 		}
 	}
 	// A graph without dynamic inputs gets no profile.
-	if got := rt.tensorRTOptions(nil, cacheDir, 4); got["trt_profile_min_shapes"] != "" {
+	if got := rt.tensorRTOptions(rt.engineBuild("fp16", 4), nil, cacheDir); got["trt_profile_min_shapes"] != "" {
 		t.Errorf("a profile without shapes: %q", got["trt_profile_min_shapes"])
 	}
 }

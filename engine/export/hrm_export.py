@@ -1,8 +1,13 @@
 #!/usr/bin/python3
-"""Export an HRM (family nova) to an hrmd model bundle: init.onnx, step.onnx, hrm.yaml.
+"""Export an HRM (family nova) to an hrmd model bundle: init.onnx, step.onnx,
+golden.json (the check set) and hrm.yaml.
 
     /usr/bin/python3 engine/export/hrm_export.py --checkpoint hrm_arc_best.pt --out models/nova
-    /usr/bin/python3 engine/export/hrm_export.py --random tiny --seed 1 --out DIR --golden
+    /usr/bin/python3 engine/export/hrm_export.py --random tiny --seed 1 --out DIR
+    /usr/bin/python3 engine/export/hrm_export.py --add-check-set DIR   # a bundle exported without one
+
+golden.json holds real ARC inputs with the PyTorch fp32 reference, cycle by cycle;
+hrmd holds every TensorRT engine it builds to it (tensorrt.fp16_check).
 
 Run with Debian's python3-torch 1.13 and python3-onnx. See README.md, "The exporter".
 """
@@ -25,7 +30,7 @@ import nova  # noqa: E402
 OPSET = 17
 BUNDLE_FORMAT = "hrmd-bundle/1"
 
-# Real ARC-AGI-1 test inputs for the golden file, chosen to cover the encoding's
+# Real ARC-AGI-1 test inputs for the golden file (the check set), chosen to cover the encoding's
 # edge cases: small, square 30x30 (no EOS at all), width 30, height 30, mid-size.
 GOLDEN_INPUTS = (
     ("training", "007bbfb7", 0),  # 3x3
@@ -37,6 +42,7 @@ GOLDEN_INPUTS = (
 )
 # Cells whose 12 logits the golden file records: corners and an interior cell.
 GOLDEN_LOGIT_CELLS = (0, 1, 29, 31, 465, 870, 899)
+CHECK_FILE = "golden.json"
 
 
 def sha256_file(path):
@@ -197,18 +203,77 @@ def golden(model, arc_dir, side, count=None):
     }
 
 
-def write_bundle(model, out_dir, name, source, arc_dir=None, with_golden=False, golden_cases=None):
+def write_bundle(model, out_dir, name, source, arc_dir=None, check_cases=None):
+    """Write the graphs, the check set (golden.json) and hrm.yaml, which names
+    and hashes them all."""
     os.makedirs(out_dir, exist_ok=True)
     graphs = export_graphs(model, out_dir)
     m = manifest(model, name, source, graphs, out_dir)
+    g = golden(model, arc_dir or default_arc_dir(), m["grid"], check_cases)
+    write_check_set(out_dir, m, g)
+    write_manifest(out_dir, m)
+    return m
+
+
+def write_check_set(out_dir, m, g):
+    with open(os.path.join(out_dir, CHECK_FILE), "w") as f:
+        json.dump(g, f, separators=(",", ":"))
+        f.write("\n")
+    m["check"] = {"file": CHECK_FILE, "sha256": sha256_file(os.path.join(out_dir, CHECK_FILE))}
+
+
+def write_manifest(out_dir, m):
     with open(os.path.join(out_dir, "hrm.yaml"), "w") as f:
-        f.write(f"# hrmd model bundle, written by engine/export/hrm_export.py ({name})\n")
+        f.write(f"# hrmd model bundle, written by engine/export/hrm_export.py ({m['name']})\n")
         yaml.safe_dump(m, f, sort_keys=False, default_flow_style=None, width=100)
-    if with_golden:
-        g = golden(model, arc_dir, m["grid"], golden_cases)
-        with open(os.path.join(out_dir, "golden.json"), "w") as f:
-            json.dump(g, f, separators=(",", ":"))
-            f.write("\n")
+
+
+def check_set_from_graphs(out_dir, m, arc_dir, count=None):
+    """The check set of a bundle whose weights are only in its graphs (one
+    exported before bundles carried a check set): the graphs run in fp32 by
+    onnx_numpy, this repository's own evaluator, not by onnxruntime, and
+    halting by the manifest's threshold rule as hrmd applies it."""
+    import numpy as np
+    import onnx_numpy
+    h = m["halting"]
+    if h["rule"] != "threshold":
+        raise ValueError(f"--add-check-set knows the threshold rule only, not {h['rule']!r}")
+    init = onnx_numpy.Graph(os.path.join(out_dir, m["graphs"]["init"]["file"]))
+    step = onnx_numpy.Graph(os.path.join(out_dir, m["graphs"]["step"]["file"]))
+    side = m["grid"]
+    cases = []
+    for split, task_id, index in GOLDEN_INPUTS[:count]:
+        grid = load_arc_input(arc_dir, split, task_id, index)
+        tokens = arc.encode_arc_eos(grid, side)
+        state = dict(zip(m["graphs"]["init"]["outputs"], init.run({"tokens": np.array([tokens], dtype=np.int64)})))
+        cycles, halt_cycle = [], 0
+        for cycle in range(1, h["max_cycles"] + 1):
+            out = dict(zip(m["graphs"]["step"]["outputs"], step.run({k: state[k] for k in m["graphs"]["step"]["inputs"]})))
+            for src, dst in m["carry"].items():
+                state[dst] = out[src]
+            logits, halt = out["logits"][0], float(out[h["output"]][0, 0])
+            cycles.append({"halt": halt, "argmax": logits.argmax(-1).tolist(),
+                           "logits": {str(c): [float(v) for v in logits[c]] for c in GOLDEN_LOGIT_CELLS}})
+            if not halt_cycle and cycle >= h["min_cycles"] and halt > h["threshold"]:
+                halt_cycle = cycle
+        halted = halt_cycle > 0
+        halt_cycle = halt_cycle or h["max_cycles"]
+        cases.append({"source": f"ARC-AGI-1 {split}/{task_id}.json test[{index}].input", "grid": grid,
+                      "tokens": tokens, "cycles": cycles, "halt_cycle": halt_cycle,
+                      "halted_by": "model" if halted else "max_cycles",
+                      "decoded": arc.decode_arc_eos(cycles[halt_cycle - 1]["argmax"], side)})
+    return {"format": "hrmd-golden/1", "reference": "onnx_numpy fp32 on the bundle's own graphs, batch 1",
+            "halting": {"threshold": h["threshold"], "min_cycles": h["min_cycles"], "max_cycles": h["max_cycles"]},
+            "logit_cells": list(GOLDEN_LOGIT_CELLS), "cases": cases}
+
+
+def add_check_set(out_dir, arc_dir, count=None):
+    with open(os.path.join(out_dir, "hrm.yaml")) as f:
+        m = yaml.safe_load(f)
+    if m.get("check"):
+        raise ValueError(f"{out_dir}/hrm.yaml already names a check set ({m['check']['file']})")
+    write_check_set(out_dir, m, check_set_from_graphs(out_dir, m, arc_dir, count))
+    write_manifest(out_dir, m)
     return m
 
 
@@ -233,18 +298,33 @@ def main(argv=None):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a dp-web4 nova checkpoint (.pt with model_state_dict)")
     src.add_argument("--random", choices=sorted(nova.SIZES), help="a seeded random-init model of this size")
+    src.add_argument("--add-check-set", metavar="DIR",
+                     help="give a bundle exported without one its check set, from its own graphs")
     p.add_argument("--seed", type=int, default=1, help="seed for --random (default 1)")
-    p.add_argument("--out", required=True, help="bundle folder to write")
+    p.add_argument("--out", help="bundle folder to write")
     p.add_argument("--name", help="bundle name (default: the folder's name)")
-    p.add_argument("--golden", action="store_true", help="also write golden.json, the PyTorch reference")
-    p.add_argument("--golden-cases", type=int, help=f"how many of the {len(GOLDEN_INPUTS)} golden inputs (default all)")
-    p.add_argument("--arc", default=default_arc_dir(), help="ARC-AGI-1 folder for the golden inputs")
+    p.add_argument("--check-cases", type=int,
+                   help=f"how many of the {len(GOLDEN_INPUTS)} ARC inputs the check set holds (default all)")
+    p.add_argument("--arc", default=default_arc_dir(), help="ARC-AGI-1 folder for the check set's inputs")
     p.add_argument("--constant-output", type=int, metavar="COLOUR", choices=range(10),
                    help="for tests: force every prediction to COLOUR, whatever the input "
                         "(an input-invariant model, the 'Agent Zero' failure hrmd must catch)")
     args = p.parse_args(argv)
-
+    if not os.path.isdir(args.arc):
+        print(f"error: the check set needs the ARC-AGI-1 tasks; {args.arc} is not a folder (set --arc)",
+              file=sys.stderr)
+        return 2
     torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if args.add_check_set:
+        try:
+            m = add_check_set(args.add_check_set, args.arc, args.check_cases)
+        except (OSError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.add_check_set}/{CHECK_FILE}: {len(GOLDEN_INPUTS[:args.check_cases])} inputs")
+        return 0
+    if not args.out:
+        p.error("--out is required with --checkpoint or --random")
     if args.checkpoint:
         try:
             model, step = nova.load_checkpoint(args.checkpoint)
@@ -259,12 +339,8 @@ def main(argv=None):
     if args.constant_output is not None:
         force_constant_output(model, args.constant_output)
         source["checkpoint"] += f":constant-output={args.constant_output}"
-    if args.golden and not os.path.isdir(args.arc):
-        print(f"error: --golden needs the ARC-AGI-1 tasks; {args.arc} is not a folder (set --arc)",
-              file=sys.stderr)
-        return 2
     name = args.name or os.path.basename(os.path.normpath(args.out))
-    m = write_bundle(model, args.out, name, source, args.arc, args.golden, args.golden_cases)
+    m = write_bundle(model, args.out, name, source, args.arc, args.check_cases)
     print(f"wrote {args.out}: {m['name']}, hidden {m['hidden']}, "
           f"init {m['graphs']['init']['sha256'][:12]}, step {m['graphs']['step']['sha256'][:12]}")
     return 0

@@ -656,6 +656,20 @@ func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *engine.Bundle, ec e
 	}
 }
 
+// engineBuilt reports the engine in use and its fp16 check's stored verdict.
+func (d *doctor) engineBuilt(e engine.EngineCacheEntry) {
+	built := fmt.Sprintf("%s: built (%d engines, %s)", e.Path, e.Engines, humanBytes(uint64(e.Bytes)))
+	switch {
+	case e.Record == nil || e.Record.Check == nil:
+		d.add(checkOK, "engine cache", built+"; not checked against the bundle's fp32 reference", "")
+	case e.Record.Check.Passed:
+		d.add(checkOK, "engine cache", built+"; "+e.Record.Check.Summary(), "")
+	default:
+		d.add(checkWarn, "engine cache", built+"; "+e.Record.Check.Summary()+"; hrmd does not use it",
+			"tensorrt.fp16_check: fallback runs an fp32 engine instead; tensorrt.fp16: false builds only that")
+	}
+}
+
 // checkEngineCache says whether this model's TensorRT engine is built and
 // lists the folders no current combination uses any more.
 func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
@@ -674,14 +688,17 @@ func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
 		if d.cfg.TensorRT.FP16 {
 			precision = "fp16"
 		}
-		current = filepath.Base(rt.EngineCacheDir(b, precision))
+		current = filepath.Base(rt.EngineCacheDir(b, precision, d.cfg.Inference.MaxBatch))
 	}
 	found := false
 	for _, e := range entries {
 		switch {
 		case e.Name == current && e.Engines > 0:
 			found = true
-			d.add(checkOK, "engine cache", fmt.Sprintf("%s: built (%d engines, %s)", e.Path, e.Engines, humanBytes(uint64(e.Bytes))), "")
+			d.engineBuilt(e)
+		case e.Broken:
+			d.add(checkWarn, "engine cache", fmt.Sprintf("%s: moved aside because onnxruntime could not read the engine back (%s)", e.Path, humanBytes(uint64(e.Bytes))),
+				"look at it if you like, then rm -r "+e.Path)
 		case e.Name == current:
 			found = true
 			d.add(checkInfo, "engine cache", e.Path+": no engine built yet; the next start builds it (minutes on a Jetson)", "")

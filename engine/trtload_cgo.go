@@ -1,0 +1,261 @@
+//go:build cgo
+
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// trtLoad loads a model on TensorRT: it takes the engine from the cache or
+// builds it (into a fresh folder, moved into place once it works), repairs
+// a cached engine that cannot be read back, and holds every engine to the
+// bundle's check set, building again with fp16 off when an fp16 engine
+// misses (tensorrt.fp16_check).
+type trtLoad struct {
+	rt    *Runtime
+	b     *Bundle
+	io    *bundleIO
+	chain []string
+	opts  ModelOptions
+}
+
+func (l *trtLoad) run() (*Model, error) {
+	cfg := l.rt.cfg.TensorRT
+	cs, err := l.checkSet()
+	if err != nil {
+		return nil, err
+	}
+	precisions := []string{"fp32"}
+	if cfg.FP16 {
+		precisions = []string{"fp16", "fp32"}
+	}
+	var rejected *PrecisionCheck
+	for _, prec := range precisions {
+		m, failed, err := l.load(prec, cs)
+		if err != nil {
+			return nil, err
+		}
+		if failed == nil {
+			m.engineCache.Rejected = rejected
+			return m, nil
+		}
+		l.rt.log.Error("the TensorRT engine's answers differ from the bundle's fp32 reference",
+			zap.String("model", l.b.Manifest.Name), zap.String("check", failed.Summary()))
+		switch {
+		case cfg.FP16Check == CheckRefuse:
+			return nil, errorf(CodePrecisionCheck, "the TensorRT %s engine for %s fails the bundle's check set: %s; tensorrt.fp16_check is refuse (fallback builds it again with fp16 off)",
+				prec, l.b.Manifest.Name, failed.Summary())
+		case prec == "fp16":
+			l.rt.log.Warn("building the engine again with fp16 off (tensorrt.fp16_check: fallback)", zap.String("model", l.b.Manifest.Name))
+			rejected = failed
+		default:
+			return nil, errorf(CodePrecisionCheck, "the TensorRT %s engine for %s fails the bundle's check set: %s; the next provider takes the model",
+				prec, l.b.Manifest.Name, failed.Summary())
+		}
+	}
+	return nil, errorf(CodePrecisionCheck, "no precision left to build %s with", l.b.Manifest.Name)
+}
+
+// refused says whether err must stop a load rather than fall back to the
+// next provider: a check that misses under tensorrt.fp16_check: refuse.
+func (rt *Runtime) refused(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodePrecisionCheck && rt.cfg.TensorRT.FP16Check == CheckRefuse
+}
+
+// load returns the model on an engine of this precision, or the check it
+// failed (now, or when it was built: that engine is not loaded again).
+func (l *trtLoad) load(prec string, cs *CheckSet) (*Model, *PrecisionCheck, error) {
+	build := l.rt.engineBuild(prec, max(l.opts.MaxBatch, 1))
+	slot := l.rt.slot(l.b, build)
+	if hasEngine(slot.final()) {
+		rec, err := ReadEngineRecord(slot.final())
+		if err != nil {
+			l.rt.log.Warn("the engine's record cannot be read; checking the engine again", zap.Error(err))
+		}
+		if cs != nil && rec != nil && rec.Check != nil && !rec.Check.Passed {
+			return nil, rec.Check, nil
+		}
+		m, err := l.rt.newModel(l.b, l.io, l.chain, build, slot.final(), nil)
+		if err == nil {
+			return l.cached(m, slot, build, rec, cs)
+		}
+		if !isDeserializeFailure(err) {
+			return nil, nil, err
+		}
+		aside, qerr := slot.quarantine(time.Now())
+		if qerr != nil {
+			return nil, nil, errors.Join(err, qerr)
+		}
+		l.rt.log.Warn("the cached TensorRT engine cannot be read back (cut short by a power loss, or written by another TensorRT); moved it aside and building it again",
+			zap.String("moved_to", aside), zap.String("reason", ortReason(err)))
+	}
+	return l.build(slot, build, cs)
+}
+
+// cached finishes a model whose engine came from the cache: the check's
+// stored verdict (a pass: load does not open a failed engine) stands; an
+// engine without one is checked now.
+func (l *trtLoad) cached(m *Model, slot cacheSlot, build engineBuild, rec *EngineRecord, cs *CheckSet) (*Model, *PrecisionCheck, error) {
+	m.engineCache = EngineCacheUse{Dir: slot.final(), Found: true}
+	if cs == nil {
+		return m, nil, nil // tensorrt.fp16_check off, or nothing to check with
+	}
+	if rec != nil && rec.Check != nil {
+		m.engineCache.Check = rec.Check
+		return m, nil, nil
+	}
+	check, err := l.check(m, cs)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	m.engineCache.Check = check
+	if check != nil {
+		if rec == nil {
+			rec = &EngineRecord{Build: build}
+		}
+		rec.Check = check
+		if err := writeEngineRecord(slot.final(), *rec); err != nil {
+			l.rt.log.Warn("the check's verdict cannot be kept beside the engine; it runs again next time", zap.Error(err))
+		}
+	}
+	return l.verdict(m, check)
+}
+
+// build builds the engine in a fresh folder, checks it and puts it in place.
+func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model, *PrecisionCheck, error) {
+	if err := l.checkMemory(build); err != nil {
+		return nil, nil, err
+	}
+	bd, err := slot.begin()
+	if err != nil {
+		return nil, nil, &Error{Code: CodeConfig, Message: err.Error(), Err: err}
+	}
+	started := time.Now()
+	m, err := l.rt.newModel(l.b, l.io, l.chain, build, bd.dir, func(graph string) { l.stage("building TensorRT engine", graph) })
+	if err != nil {
+		bd.abandon()
+		return nil, nil, err
+	}
+	took := time.Since(started)
+	l.rt.log.Info("TensorRT engine built", zap.String("model", l.b.Manifest.Name), zap.String("precision", build.Precision), zap.Duration("took", took))
+	check, err := l.check(m, cs)
+	if err != nil {
+		m.Close()
+		bd.abandon()
+		return nil, nil, err
+	}
+	// A failed engine is kept too, with its verdict, so that the next start
+	// goes straight to the fallback instead of building it again.
+	if err := slot.commit(bd, EngineRecord{Build: build, Built: time.Now().UTC(), BuildTook: took.Seconds(), Check: check}); err != nil {
+		l.rt.log.Warn("the built engine cannot be kept in the cache; the next start builds it again", zap.Error(err))
+	}
+	m.engineCache = EngineCacheUse{Dir: slot.final(), Built: true, BuildTook: took, Check: check}
+	return l.verdict(m, check)
+}
+
+func (l *trtLoad) verdict(m *Model, check *PrecisionCheck) (*Model, *PrecisionCheck, error) {
+	if check != nil && !check.Passed {
+		m.Close()
+		return nil, check, nil
+	}
+	return m, nil, nil
+}
+
+func (l *trtLoad) stage(what, graph string) {
+	if l.opts.Progress != nil {
+		l.opts.Progress(LoadStage{What: what, Graph: graph, Since: time.Now()})
+	}
+}
+
+// checkSet is the bundle's check set, or nil when there is nothing to check
+// with (tensorrt.fp16_check off, or a bundle exported without one).
+func (l *trtLoad) checkSet() (*CheckSet, error) {
+	policy := l.rt.cfg.TensorRT.FP16Check
+	if policy == CheckOff {
+		return nil, nil
+	}
+	cs, err := LoadCheckSet(l.b)
+	if err != nil || cs != nil {
+		return cs, err
+	}
+	if policy == CheckRefuse {
+		return nil, errorf(CodePrecisionCheck, "tensorrt.fp16_check is refuse, but the bundle %s has no check set (check: in hrm.yaml); export it again with engine/export/hrm_export.py, or set fp16_check: fallback",
+			l.b.Dir)
+	}
+	l.rt.log.Warn("the bundle has no check set: its TensorRT engine cannot be checked against fp32; export it again (engine/export/hrm_export.py) to have it checked",
+		zap.String("model", l.b.Dir))
+	return nil, nil
+}
+
+// check runs the check set through m and compares it with the reference.
+func (l *trtLoad) check(m *Model, cs *CheckSet) (*PrecisionCheck, error) {
+	if cs == nil {
+		return nil, nil
+	}
+	l.stage("checking "+m.precision+" against fp32", "")
+	return runCheck(m, cs)
+}
+
+func runCheck(m *Model, cs *CheckSet) (*PrecisionCheck, error) {
+	nonFinite := 0
+	m.onStep = func(_ int, active []int, logits []float32) {
+		nonFinite += countNonFinite(logits[:len(active)*m.seq*m.vocab]) + countNonFinite(m.halt[:len(active)*m.haltWidth])
+	}
+	defer func() { m.onStep = nil }()
+	results, err := m.Run(context.Background(), cs.Tokens(), RunOptions{Halting: HaltModel, Trace: TraceFull})
+	if err != nil {
+		return nil, fmt.Errorf("run the check set: %w", err)
+	}
+	return cs.compare(m.bundle, m.precision, results, nonFinite), nil
+}
+
+func countNonFinite(v []float32) int {
+	n := 0
+	for _, x := range v {
+		if f := float64(x); math.IsNaN(f) || math.IsInf(f, 0) {
+			n++
+		}
+	}
+	return n
+}
+
+// buildOverheadMiB is what an engine build takes beyond its workspace and
+// the weights: the CUDA context and the builder's own state, a few hundred
+// MiB on a Jetson. It is a floor for refusing a build that cannot fit, not
+// a forecast of the peak.
+const buildOverheadMiB = 512
+
+// checkMemory refuses a build the board cannot hold: a Jetson shares its
+// memory between CPU and GPU, and one that runs out stalls or kills
+// processes instead of failing the build.
+func (l *trtLoad) checkMemory(build engineBuild) error {
+	if l.opts.MemAvailable == nil {
+		return nil
+	}
+	avail, err := l.opts.MemAvailable()
+	if err != nil {
+		l.rt.log.Warn("cannot tell how much memory is free; building without checking", zap.Error(err))
+		return nil
+	}
+	weights := int64(0)
+	for _, g := range []Graph{l.b.Manifest.Graphs.Init, l.b.Manifest.Graphs.Step} {
+		if st, err := os.Stat(l.b.Path(g.File)); err == nil {
+			weights += st.Size()
+		}
+	}
+	need := int64(build.WorkspaceMB+buildOverheadMiB)<<20 + 2*weights
+	if avail >= need {
+		return nil
+	}
+	return errorf(CodeLowMemory, "building the TensorRT engine for %s needs about %d MiB (tensorrt.workspace_mb %d, the weights twice, %d MiB for CUDA and the builder), but only %d MiB is available (MemAvailable); stop other programs, lower tensorrt.workspace_mb or inference.gpu_batch, or add swap",
+		l.b.Manifest.Name, need>>20, build.WorkspaceMB, buildOverheadMiB, avail>>20)
+}

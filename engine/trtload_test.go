@@ -1,0 +1,351 @@
+//go:build cgo
+
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ort "github.com/yalue/onnxruntime_go"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/hrmd/hrmd/internal/testenv"
+)
+
+// fakeTensorRT plays onnxruntime's TensorRT provider on this CPU-only
+// machine, from the outside: the provider is reported available; a session
+// builds its engine by writing a file into the cache folder, as the
+// provider does, or reads it back from there; an engine file that says
+// "truncated" fails the way the provider fails on one (EP_FAIL "TensorRT EP
+// could not deserialize engine from cache"). The graphs themselves run on
+// the CPU; an fp16 session runs fp16From's graphs when set, playing an fp16
+// engine whose answers drift from the reference.
+type fakeTensorRT struct {
+	rt        *Runtime
+	fp16From  string
+	failBuild error
+	opened    map[string]int // sessions opened, by precision
+	built     int            // engine files written
+}
+
+func playTensorRT(rt *Runtime) *fakeTensorRT {
+	f := &fakeTensorRT{rt: rt, opened: map[string]int{}}
+	rt.probe = func(string) error { return nil }
+	rt.open = f.open
+	return f
+}
+
+func (f *fakeTensorRT) open(s sessionSpec) (*ort.DynamicAdvancedSession, error) {
+	if s.chain[0] != ProviderTensorRT {
+		return f.rt.newSession(s)
+	}
+	f.opened[s.build.Precision]++
+	engine := filepath.Join(s.cacheDir, "TensorrtExecutionProvider_TRTKernel_"+strings.TrimSuffix(s.graph.File, ".onnx")+".engine")
+	data, err := os.ReadFile(engine)
+	switch {
+	case err == nil && string(data) == "truncated":
+		return nil, &Error{Code: CodeBundleInvalid, Message: "onnxruntime cannot load " + s.graph.File +
+			": [ONNXRuntimeError] : 1 : FAIL : TensorRT EP could not deserialize engine from cache: " + engine}
+	case err != nil && f.failBuild != nil:
+		return nil, f.failBuild
+	case err != nil:
+		if err := os.WriteFile(engine, []byte("engine"), 0o644); err != nil {
+			return nil, err
+		}
+		f.built++
+	}
+	cpu := s
+	cpu.chain = []string{ProviderCPU}
+	if s.build.Precision == "fp16" && f.fp16From != "" {
+		b, err := LoadBundle(f.fp16From)
+		if err != nil {
+			return nil, err
+		}
+		cpu.bundle = b
+	}
+	return f.rt.newSession(cpu)
+}
+
+func trtConfig(t *testing.T) Config {
+	cfg := cpuConfig()
+	cfg.Providers = []string{ProviderTensorRT, ProviderCPU}
+	cfg.TensorRT.EngineCache = filepath.Join(t.TempDir(), "trt")
+	return cfg
+}
+
+func loadWith(t *testing.T, rt *Runtime, dir string, opts ModelOptions) (*Model, error) {
+	t.Helper()
+	b, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rt.LoadModel(b, opts)
+	if m != nil {
+		t.Cleanup(func() { m.Close() })
+	}
+	return m, err
+}
+
+// cacheFolders lists the engine cache root, hidden folders included.
+func cacheFolders(t *testing.T, root string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Name() != timingCacheDir {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// The first load builds the engine in a hidden folder, checks it, and puts
+// it in place with its verdict; the next takes it from there, unchecked.
+func TestTensorRTBuildCheckAndReuse(t *testing.T) {
+	cfg := trtConfig(t)
+	rt, _ := openRuntime(t, cfg)
+	fake := playTensorRT(rt)
+	var stages []string
+	opts := ModelOptions{MaxBatch: 2, Progress: func(s LoadStage) { stages = append(stages, s.String()) }}
+	m, err := loadWith(t, rt, fixtureDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.EngineCache()
+	if m.Provider() != "TensorrtExecutionProvider" || m.Precision() != "fp16" || !c.Built || c.Found || c.Check == nil || !c.Check.Passed || c.Rejected != nil {
+		t.Fatalf("provider %s %s, cache %+v", m.Provider(), m.Precision(), c)
+	}
+	if c.Check.Inputs != 6 || c.Check.GridsSame != 6 || c.Check.MinCellAgreement != 1 {
+		t.Errorf("check %s", c.Check.Summary())
+	}
+	want := []string{"building TensorRT engine for init.onnx", "building TensorRT engine for step.onnx", "checking fp16 against fp32", ""}
+	if strings.Join(stages, "|") != strings.Join(want, "|") {
+		t.Errorf("stages %q, want %q", stages, want)
+	}
+	if got := cacheFolders(t, cfg.TensorRT.EngineCache); len(got) != 1 || got[0] != filepath.Base(c.Dir) {
+		t.Errorf("cache holds %v, want only %s", got, filepath.Base(c.Dir))
+	}
+	rec, err := ReadEngineRecord(c.Dir)
+	if err != nil || rec == nil || rec.Check == nil || !rec.Check.Passed || rec.Build.Precision != "fp16" || rec.Build.MaxBatch != 2 {
+		t.Fatalf("record %+v, %v", rec, err)
+	}
+	m.Close()
+
+	stages = nil
+	m, err = loadWith(t, rt, fixtureDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := m.EngineCache(); !c.Found || c.Built || c.Check == nil || !c.Check.Passed || fake.built != 2 {
+		t.Errorf("second load: cache %+v, %d engines built in all", c, fake.built)
+	}
+	if len(stages) != 1 {
+		t.Errorf("a cached, checked engine reported stages %q", stages)
+	}
+}
+
+// An fp16 engine whose answers drift fails the check: it is not used, the
+// engine is built again with fp16 off, and the failed verdict is kept so
+// the next start goes straight to fp32. Under refuse the load fails.
+func TestTensorRTFP16CheckFails(t *testing.T) {
+	cfg := trtConfig(t)
+	rt, logs := openRuntime(t, cfg)
+	fake := playTensorRT(rt)
+	fake.fp16From = "testdata/nova-zero" // the same shapes, a constant answer
+	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.EngineCache()
+	if m.Provider() != "TensorrtExecutionProvider" || m.Precision() != "fp32" || c.Check == nil || !c.Check.Passed {
+		t.Fatalf("after a failed fp16 check: %s %s, check %+v", m.Provider(), m.Precision(), c.Check)
+	}
+	if c.Rejected == nil || c.Rejected.Passed || c.Rejected.Precision != "fp16" || c.Rejected.GridsSame == 6 || c.Rejected.Reason == "" {
+		t.Fatalf("rejected %+v", c.Rejected)
+	}
+	failed := logs.FilterMessage("the TensorRT engine's answers differ from the bundle's fp32 reference").All()
+	if len(failed) != 1 || !strings.Contains(failed[0].ContextMap()["check"].(string), "fp16 check FAILED") {
+		t.Errorf("error lines %v", failed)
+	}
+	if logs.FilterMessageSnippet("building the engine again with fp16 off").Len() != 1 {
+		t.Error("no line says the engine is built again with fp16 off")
+	}
+	m.Close()
+	opened := fake.opened["fp16"]
+	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Precision() != "fp32" || m.EngineCache().Rejected == nil || fake.opened["fp16"] != opened {
+		t.Errorf("restart: %s, rejected %v, fp16 sessions %d then %d", m.Precision(), m.EngineCache().Rejected, opened, fake.opened["fp16"])
+	}
+
+	rt.cfg.TensorRT.FP16Check = CheckRefuse
+	_, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodePrecisionCheck || !strings.Contains(e.Message, "fp16_check is refuse") {
+		t.Errorf("refuse: %v", err)
+	}
+
+	rt.cfg.TensorRT.FP16Check = CheckOff
+	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if err != nil || m.Precision() != "fp16" || m.EngineCache().Check != nil {
+		t.Errorf("off: %v, %s, check %+v", err, m.Precision(), m.EngineCache().Check)
+	}
+}
+
+// A cached engine that onnxruntime cannot read back is moved aside and
+// built again, once.
+func TestTensorRTRepairsATruncatedEngine(t *testing.T) {
+	cfg := trtConfig(t)
+	rt, logs := openRuntime(t, cfg)
+	fake := playTensorRT(rt)
+	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := m.EngineCache().Dir
+	m.Close()
+	testenv.WriteFile(t, dir, "TensorrtExecutionProvider_TRTKernel_step.engine", "truncated")
+
+	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := m.EngineCache(); m.Provider() != "TensorrtExecutionProvider" || !c.Built || c.Dir != dir || fake.built != 4 {
+		t.Fatalf("after a truncated engine: %s, cache %+v, %d engines built", m.Provider(), c, fake.built)
+	}
+	folders := cacheFolders(t, cfg.TensorRT.EngineCache)
+	if len(folders) != 2 || !strings.HasPrefix(folders[1], filepath.Base(dir)+".broken-") {
+		t.Errorf("cache holds %v, want the engine and the broken one beside it", folders)
+	}
+	if logs.FilterMessageSnippet("cannot be read back").Len() != 1 {
+		t.Error("no line says the engine was moved aside")
+	}
+	entries, err := ListEngineCache(cfg.TensorRT.EngineCache)
+	if err != nil || len(entries) != 2 || !entries[1].Broken || entries[0].Broken {
+		t.Errorf("listing %+v, %v", entries, err)
+	}
+}
+
+// A build that fails leaves nothing in the cache, and a build folder left
+// by a crash is cleared by the next build; a board short of memory is not
+// asked to build at all.
+func TestTensorRTBuildFailures(t *testing.T) {
+	cfg := trtConfig(t)
+	rt, logs := openRuntime(t, cfg)
+	fake := playTensorRT(rt)
+	b, err := LoadBundle(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := EngineCacheKey(b, rt.version, rt.cfg.Device, rt.engineBuild("fp16", 1))
+	testenv.WriteFile(t, cfg.TensorRT.EngineCache, ".build-"+key+"-deadbeef0000/TensorrtExecutionProvider_TRTKernel_init.engine", "half")
+
+	fake.failBuild = errors.New("TensorRT EP failed to create engine from network")
+	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if err != nil || m.Provider() != "CPUExecutionProvider" {
+		t.Fatalf("a failed build: %v, %v", err, m)
+	}
+	if got := cacheFolders(t, cfg.TensorRT.EngineCache); len(got) != 0 {
+		t.Errorf("a failed build left %v", got)
+	}
+
+	fake.failBuild = nil
+	low := func() (int64, error) { return 300 << 20, nil }
+	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1, MemAvailable: low})
+	if err != nil || m.Provider() != "CPUExecutionProvider" || fake.built != 0 {
+		t.Fatalf("low memory: %v, %v, %d built", err, m, fake.built)
+	}
+	if logs.FilterFieldKey("error").Filter(func(e observer.LoggedEntry) bool {
+		return strings.Contains(e.ContextMap()["error"].(string), "low_memory: building the TensorRT engine for nova-tiny needs about")
+	}).Len() != 1 {
+		t.Error("no fallback line names the memory it lacks")
+	}
+	rt.cfg.Require = ProviderTensorRT
+	_, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1, MemAvailable: low})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeLowMemory || !strings.Contains(e.Message, "only 300 MiB is available") {
+		t.Errorf("low memory under require: %v", err)
+	}
+}
+
+// The check compares real results: the CPU's answers pass the tiny bundle's
+// own check set, and fail a copy whose reference was nudged, naming the miss.
+func TestCheckSetAgainstCPU(t *testing.T) {
+	rt, _ := openRuntime(t, cpuConfig())
+	m := loadModel(t, rt, fixtureDir, 4)
+	cs, err := LoadCheckSet(m.Bundle())
+	if err != nil || cs == nil {
+		t.Fatalf("check set: %v", err)
+	}
+	check, err := runCheck(m, cs)
+	if err != nil || !check.Passed || check.MaxHaltDiff > 1e-5 || check.HaltCyclesSame != 6 {
+		t.Fatalf("the CPU against its own reference: %v, %s", err, check.Summary())
+	}
+
+	for _, tt := range []struct {
+		name   string
+		nudge  func(*CheckSet)
+		reason string
+	}{
+		{"halt", func(cs *CheckSet) { cs.Cases[1].Cycles[0].Halt += 0.05 }, "cycle 1: halt"},
+		{"cells", func(cs *CheckSet) {
+			for i := range 5 {
+				cs.Cases[0].Cycles[2].Argmax[i] = (cs.Cases[0].Cycles[2].Argmax[i] + 1) % 12
+			}
+		}, "cycle 3: 99.44% of cells"},
+		{"halting cycle", func(cs *CheckSet) { cs.Cases[2].HaltCycle-- }, "halts at cycle"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := nudgedBundle(t, tt.nudge)
+			m := loadModel(t, rt, dir, 4)
+			cs, err := LoadCheckSet(m.Bundle())
+			if err != nil {
+				t.Fatal(err)
+			}
+			check, err := runCheck(m, cs)
+			if err != nil || check.Passed || !strings.Contains(check.Reason, tt.reason) {
+				t.Errorf("%v, %s; want a miss naming %q", err, check.Summary(), tt.reason)
+			}
+		})
+	}
+}
+
+// nudgedBundle copies the tiny bundle with its check set changed by nudge
+// (and its hash in hrm.yaml updated, as a re-export would).
+func nudgedBundle(t *testing.T, nudge func(*CheckSet)) string {
+	dir := copyBundle(t)
+	path := filepath.Join(dir, "golden.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	var cs CheckSet
+	if json.Unmarshal(data, &raw) != nil || json.Unmarshal(data, &cs) != nil {
+		t.Fatal("golden.json does not parse")
+	}
+	nudge(&cs)
+	raw["cases"] = cs.Cases
+	out, err := json.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := sha256.Sum256(data)
+	after := sha256.Sum256(out)
+	testenv.ReplaceInFile(t, filepath.Join(dir, "hrm.yaml"), hex.EncodeToString(before[:]), hex.EncodeToString(after[:]))
+	return dir
+}
