@@ -98,8 +98,9 @@ func hasEngine(dir string) bool {
 }
 
 // EngineBuiltSince says whether TensorRT wrote an engine into dir at or after
-// t: a load that found an engine may still have rebuilt it (TensorRT
-// rejects an engine it cannot deserialize and builds a new one).
+// t: a load that found an engine may still have rebuilt it (onnxruntime
+// rebuilds when the batch profile differs from the .profile stored beside
+// the engine; an engine it cannot deserialize fails the session instead).
 func EngineBuiltSince(dir string, t time.Time) bool {
 	e, err := readEngineCacheEntry(dir)
 	return err == nil && e.Engines > 0 && !e.Modified.Before(t)
