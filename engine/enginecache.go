@@ -179,14 +179,14 @@ func (b *building) abandon() {
 // commit puts a finished build in place as the key's folder, with its
 // record. A folder already there without an engine is replaced; one with an
 // engine (another hrmd built the same key meanwhile) is kept, and this build
-// dropped: both are the same engine.
+// dropped: both are the same engine. The lock is held until the folder has
+// its final name, so no other start takes it for abandoned meanwhile.
 func (s cacheSlot) commit(b *building, r EngineRecord) error {
 	defer b.lock.Close()
 	if err := writeEngineRecord(b.dir, r); err != nil {
-		b.abandon()
+		os.RemoveAll(b.dir)
 		return err
 	}
-	os.Remove(filepath.Join(b.dir, buildLock))
 	final := s.final()
 	if hasEngine(final) {
 		os.RemoveAll(b.dir)
@@ -197,6 +197,7 @@ func (s cacheSlot) commit(b *building, r EngineRecord) error {
 		os.RemoveAll(b.dir)
 		return fmt.Errorf("put the built engine in place: %w", err)
 	}
+	os.Remove(filepath.Join(final, buildLock))
 	return nil
 }
 
