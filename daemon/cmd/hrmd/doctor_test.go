@@ -228,3 +228,48 @@ func TestL4TMajor(t *testing.T) {
 		}
 	}
 }
+
+// The doctor shows the engine in use with the fp16 check's stored verdict,
+// and a folder moved aside because onnxruntime could not read it back.
+func TestDoctorEngineVerdict(t *testing.T) {
+	dir, config := doctorSetup(t, nil)
+	r := runDoctor(t, "--config", config)
+	line := ""
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if strings.Contains(l, ": not built yet") {
+			line = l
+		}
+	}
+	i := strings.Index(line, filepath.Join(dir, "trt")+"/")
+	if i < 0 {
+		t.Fatalf("no line names the engine folder to be built:\n%s", r.Stdout)
+	}
+	current := strings.TrimSuffix(line[i:strings.Index(line, ": not built yet")], "/")
+	write := func(folder, name, data string) {
+		t.Helper()
+		if err := os.MkdirAll(folder, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(folder, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(current, "TensorrtExecutionProvider_TRTKernel_step.engine", "engine")
+	write(current, "hrmd-engine.json", `{"build": {"precision": "fp16"}, "check": {"precision": "fp16", "passed": false, "inputs": 6, "grids_same": 4,
+		"min_cell_agreement": 0.97, "halt_cycles_same": 6, "max_halt_diff": 0.002, "reason": "a grid differs"}}`)
+	write(current+".broken-20261202T101010Z", "TensorrtExecutionProvider_TRTKernel_step.engine", "trunc")
+	for _, d := range []string{filepath.Join(dir, "trt"), current, current + ".broken-20261202T101010Z"} {
+		if err := os.Chmod(d, 0o777); err != nil { // past the umask: the doctor may run as nobody
+			t.Fatal(err)
+		}
+	}
+	r = runDoctor(t, "--config", config)
+	for _, want := range []string{
+		"fp16 check FAILED: 4/6 grids identical", "hrmd does not use it", "tensorrt.fp16_check: fallback runs an fp32 engine instead",
+		".broken-20261202T101010Z: moved aside because onnxruntime could not read the engine back",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+}
