@@ -87,6 +87,46 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(m["halting"], {"output": "halt", "rule": "threshold", "threshold": 0.9,
                                         "min_cycles": 2, "max_cycles": 8})
 
+    def test_bundle_names_its_check_set(self):
+        with open(os.path.join(self.out, "hrm.yaml")) as f:
+            m = yaml.safe_load(f)
+        self.assertEqual(m["check"], {"file": "golden.json", "sha256": sha256(os.path.join(self.out, "golden.json"))})
+        with open(os.path.join(self.out, "golden.json")) as f:
+            g = json.load(f)
+        self.assertEqual(g["format"], "hrmd-golden/1")
+        self.assertEqual(len(g["cases"]), len(hrm_export.GOLDEN_INPUTS))
+
+    def test_check_set_from_graphs_agrees_with_pytorch(self):
+        """--add-check-set (the graphs run by onnx_numpy) gives the check set the
+        PyTorch reference gives: the same argmax, halting cycle and grid."""
+        with open(os.path.join(self.out, "hrm.yaml")) as f:
+            m = yaml.safe_load(f)
+        with open(os.path.join(self.out, "golden.json")) as f:
+            want = json.load(f)
+        got = hrm_export.check_set_from_graphs(self.out, m, hrm_export.default_arc_dir(), 2)
+        for g, w in zip(got["cases"], want["cases"][:2]):
+            with self.subTest(g["source"]):
+                self.assertEqual((g["halt_cycle"], g["decoded"]), (w["halt_cycle"], w["decoded"]))
+                for gc, wc in zip(g["cycles"], w["cycles"]):
+                    self.assertEqual(gc["argmax"], wc["argmax"])
+                    self.assertAlmostEqual(gc["halt"], wc["halt"], delta=1e-5)
+
+    def test_add_check_set_to_an_old_bundle(self):
+        with tempfile.TemporaryDirectory() as d:
+            for name in ("init.onnx", "step.onnx"):
+                with open(os.path.join(self.out, name), "rb") as src, open(os.path.join(d, name), "wb") as dst:
+                    dst.write(src.read())
+            m = dict(self.manifest)
+            m.pop("check")
+            hrm_export.write_manifest(d, m)
+            self.assertEqual(hrm_export.main(["--add-check-set", d, "--check-cases", "1"]), 0)
+            with open(os.path.join(d, "hrm.yaml")) as f:
+                after = yaml.safe_load(f)
+            self.assertEqual(after["check"]["sha256"], sha256(os.path.join(d, "golden.json")))
+            self.assertEqual(after["graphs"], self.manifest["graphs"])
+            with self.assertRaises(ValueError):
+                hrm_export.add_check_set(d, hrm_export.default_arc_dir(), 1)
+
     def test_export_is_deterministic(self):
         with tempfile.TemporaryDirectory() as d:
             source = {"checkpoint": "random-init:tiny:seed=7", "step": 0, "sha256": ""}
