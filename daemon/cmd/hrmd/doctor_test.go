@@ -103,18 +103,25 @@ func TestDoctor(t *testing.T) {
 				tt.setup(dir)
 			}
 			r := runDoctor(t, "--config", config, "--sysroot", tt.sysroot)
-			if r.Code != tt.code {
-				t.Errorf("exit %d, want %d", r.Code, tt.code)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(r.Stdout, w) {
-					t.Errorf("report lacks %q", w)
-				}
-			}
-			if t.Failed() {
-				t.Logf("stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
-			}
+			checkReport(t, r, tt.code, tt.want)
 		})
+	}
+}
+
+// checkReport checks a doctor run's exit code and that its report holds
+// every line of want.
+func checkReport(t *testing.T, r testenv.Result, code int, want []string) {
+	t.Helper()
+	if r.Code != code {
+		t.Errorf("exit %d, want %d", r.Code, code)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.Stdout, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 	}
 }
 
@@ -265,17 +272,7 @@ func TestDoctorDeep(t *testing.T) {
 				c.ONNXRuntime.Providers, c.ONNXRuntime.Require = tt.providers, tt.require
 			})
 			r := runDoctor(t, "--config", config, "--sysroot", tt.sysroot, "--deep")
-			if r.Code != tt.code {
-				t.Errorf("exit %d, want %d", r.Code, tt.code)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(r.Stdout, w) {
-					t.Errorf("report lacks %q", w)
-				}
-			}
-			if t.Failed() {
-				t.Logf("stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
-			}
+			checkReport(t, r, tt.code, tt.want)
 		})
 	}
 }
