@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
 	"github.com/hrmd/hrmd/puzzles"
@@ -50,6 +51,11 @@ type daemon struct {
 	budget  *memoryBudget  // task files read and not yet answered
 	inWork  jobSet         // jobs admitted and not yet out of work/
 	inboxOK *inboxHealth   // the inbox path is the inbox
+	// progress follows the model load in progress (a TensorRT build takes
+	// minutes); degraded is why the model in use runs on the CPU of a
+	// Jetson configured for its GPU, nil when it does not.
+	progress *loadProgress
+	degraded atomic.Pointer[Degradation]
 
 	queue   chan *job
 	updates chan *settings
@@ -86,7 +92,7 @@ func Run(opts Options) error {
 		// Unbuffered: the supervisor knows when the worker has taken new
 		// settings, and closes none it still holds.
 		updates: make(chan *settings),
-		inboxOK: newInboxHealth(),
+		inboxOK: newInboxHealth(), progress: newLoadProgress(log, time.Now),
 	}
 	d.stuck = newStuckOutcomes(d)
 	d.budget = newMemoryBudget(filesInMemory*d.limits.Bytes, log, d.metrics)
@@ -132,6 +138,10 @@ func (d *daemon) run() error {
 		}
 	}()
 	first, hup, err := d.loadFirst(signals)
+	if err != nil {
+		// systemctl status shows this beside the exit: why it did not start.
+		d.notify.status("not started: " + answer.Message(err))
+	}
 	if err != nil || first == nil { // nil, nil: stopped while loading
 		return err
 	}
@@ -140,6 +150,7 @@ func (d *daemon) run() error {
 	d.ready.Store(true)
 	d.metrics.ready.Set(1)
 	d.notify.ready()
+	d.updateStatus()
 	d.log.Info("ready", zap.String("provider", first.model.as.Provider), zap.String("model", first.model.as.Bundle.Manifest.Name))
 	if len(recovered) > 0 {
 		d.log.Info("taking up files left in work/ by an earlier run", zap.Int("files", len(recovered)))

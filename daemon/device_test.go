@@ -180,3 +180,68 @@ func TestRunProviderFallback(t *testing.T) {
 		t.Error("ready although the required provider is missing")
 	}
 }
+
+// On a (fixture) Orin Nano configured for its GPU, the CPU-only library
+// runs the model on the CPU: hrmd starts degraded and says so in an error
+// line, /readyz (200), hrmd_degraded and STATUS=. Configured for the CPU it
+// is not degraded; with require: tensorrt it does not start, and STATUS=
+// says why.
+func TestRunDegradedOnJetson(t *testing.T) {
+	root, err := filepath.Abs(orinNanoFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "running on the CPU although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider unavailable: "
+	s := newSpool(t, func(c *daemon.Config) { c.ONNXRuntime.Providers = []string{"tensorrt", "cuda", "cpu"} })
+	s.args = []string{"--sysroot", root}
+	notify := listenNotify(t)
+	p := s.start("NOTIFY_SOCKET=" + notify.path)
+	line := p.waitLog("degraded: the model runs on the CPU, tens of times slower than on the GPU", 1, 60*time.Second)
+	if reason, _ := line["reason"].(string); line["level"] != "error" || !strings.HasPrefix(reason, want) ||
+		!strings.Contains(reason, "Failed to load") || !strings.Contains(reason, "CUDAExecutionProvider unavailable: ") {
+		t.Errorf("degraded logged %v; want an error with the reasons", line)
+	}
+	p.waitLog("ready", 1, 60*time.Second)
+	if code, body := p.httpGet("/readyz"); code != 200 || !strings.HasPrefix(body, "degraded: "+want) || strings.Count(body, "\n") != 1 {
+		t.Errorf("/readyz degraded: %d %q", code, body)
+	}
+	if v := p.metric(`hrmd_degraded{reason="gpu_provider_unavailable"}`); v != "1" {
+		t.Errorf("hrmd_degraded %q, want 1", v)
+	}
+	testenv.WaitFor(t, 60*time.Second, "STATUS= saying degraded", func() bool {
+		return index(notify.messages(), "STATUS=degraded: "+want) >= 0
+	})
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(30 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+
+	s = newSpool(t, nil) // providers [cpu]
+	s.args = []string{"--sysroot", root}
+	p = s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	if code, body := p.httpGet("/readyz"); code != 200 || body != "ready\n" {
+		t.Errorf("/readyz with providers [cpu]: %d %q", code, body)
+	}
+	if v := p.metric(`hrmd_degraded{reason="none"}`); v != "0" {
+		t.Errorf("hrmd_degraded with providers [cpu]: %q, want 0", v)
+	}
+	p.signal(syscall.SIGTERM)
+	p.waitExit(30 * time.Second)
+
+	s = newSpool(t, func(c *daemon.Config) {
+		c.ONNXRuntime.Providers, c.ONNXRuntime.Require = []string{"tensorrt", "cuda", "cpu"}, "tensorrt"
+	})
+	s.args = []string{"--sysroot", root}
+	notify = listenNotify(t)
+	p = s.start("NOTIFY_SOCKET=" + notify.path)
+	if code := p.waitExit(60 * time.Second); code != 1 {
+		t.Fatalf("exit %d with require: tensorrt, want 1", code)
+	}
+	if log := strings.Join(p.log(), "\n"); !strings.Contains(log, "error provider_unavailable: onnxruntime.require is tensorrt, but onnxruntime") {
+		t.Errorf("no reason given:\n%s", log)
+	}
+	if index(notify.messages(), "STATUS=not started: onnxruntime.require is tensorrt, but onnxruntime") < 0 {
+		t.Errorf("STATUS= does not say why: %v", notify.messages())
+	}
+}

@@ -50,14 +50,14 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 		case d.stopping.Load():
 			http.Error(w, "stopping", http.StatusServiceUnavailable)
 		case !d.ready.Load():
-			http.Error(w, "loading the model", http.StatusServiceUnavailable)
+			http.Error(w, d.loading(), http.StatusServiceUnavailable)
 		case !d.inboxOK.usable():
 			http.Error(w, "the inbox is not usable: "+d.inboxOK.reason(), http.StatusServiceUnavailable)
 		case d.stuck.len() > 0:
 			http.Error(w, fmt.Sprintf("%d files cannot be written to the outbox or failed/ (%v); they wait in work/ and are tried again",
 				d.stuck.len(), d.stuck.lastError()), http.StatusServiceUnavailable)
 		default:
-			fmt.Fprintln(w, "ready")
+			fmt.Fprintln(w, d.readyText())
 		}
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.registry, promhttp.HandlerOpts{}))
@@ -132,4 +132,27 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.release()
 	return err
+}
+
+// loading is /readyz's answer, and STATUS=, during the first load: with
+// the stage running, as a TensorRT build takes minutes.
+func (d *daemon) loading() string {
+	if stage := d.progress.describe(); stage != "" {
+		return "loading the model: " + stage
+	}
+	return "loading the model"
+}
+
+// readyText is /readyz's 200 answer: ready, or degraded and why (hrmd
+// answers, on the CPU of a Jetson configured for its GPU); then what a
+// reload is doing, if one is.
+func (d *daemon) readyText() string {
+	text := "ready"
+	if deg := d.degraded.Load(); deg != nil {
+		text = "degraded: " + deg.Reason
+	}
+	if stage := d.progress.describe(); stage != "" {
+		text += "\nreloading: " + stage
+	}
+	return text
 }

@@ -10,8 +10,9 @@ import (
 
 // loadedModel is a model ready to run, with what answers say about it.
 type loadedModel struct {
-	model *engine.Model
-	as    answer.Assembler
+	model    *engine.Model
+	as       answer.Assembler
+	degraded *Degradation // why it runs on the CPU of a Jetson configured for its GPU; nil if it does not
 }
 
 // settings are what the worker runs with; a reload hands it new ones.

@@ -35,10 +35,13 @@ func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
 		return nil, err
 	}
 	started := time.Now()
-	m, err := d.rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch})
+	stopFollowing := d.progress.follow()
+	m, err := d.rt.LoadModel(bundle, d.watched(engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch}))
+	stopFollowing()
 	if err != nil {
 		return nil, err
 	}
+	degraded := d.checkDegraded(cfg, m)
 	if err := warmUp(ctx, m, cfg.Inference.MaxBatch); err != nil {
 		m.Close()
 		return nil, err
@@ -52,7 +55,7 @@ func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
 	d.reportEngine(m, took)
 	d.log.Info("model loaded and warmed up", zap.String("model", bundle.Manifest.Name), zap.String("sha256", bundle.SHA256),
 		zap.String("provider", m.Provider()), zap.String("precision", m.Precision()), zap.Duration("took", took))
-	lm := &loadedModel{model: m, as: answer.NewAssembler(m, d.device.String(), invariant)}
+	lm := &loadedModel{model: m, as: answer.NewAssembler(m, d.device.String(), invariant), degraded: degraded}
 	return settingsFor(cfg, lm), nil
 }
 
@@ -98,6 +101,8 @@ func (d *daemon) loadFirst(signals <-chan os.Signal) (first *settings, hup bool,
 	loaded := make(chan struct{})
 	defer close(loaded)
 	go d.notify.extendWhile(loaded, time.Duration(d.cfg.TensorRT.MaxBuildS)*time.Second)
+	status := time.NewTicker(time.Second) // STATUS= says what the load is doing
+	defer status.Stop()
 	type result struct {
 		s   *settings
 		err error
@@ -111,6 +116,8 @@ func (d *daemon) loadFirst(signals <-chan os.Signal) (first *settings, hup bool,
 		select {
 		case r := <-done:
 			return r.s, hup, r.err
+		case <-status.C:
+			d.updateStatus()
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
 				hup = true
@@ -147,8 +154,10 @@ func warmUp(ctx context.Context, m *engine.Model, maxBatch int) error {
 	return err
 }
 
-// useModel records the model in use for /metrics.
+// useModel records the model in use for /metrics, and whether it makes
+// hrmd degraded.
 func (d *daemon) useModel(lm *loadedModel) {
+	d.setDegraded(lm.degraded)
 	d.metrics.provider.Reset()
 	b := lm.as.Bundle
 	d.metrics.provider.WithLabelValues(lm.as.Provider, lm.as.Precision, b.Manifest.Name, b.SHA256).Set(1)

@@ -25,6 +25,7 @@ type metrics struct {
 	rescans        *prometheus.CounterVec // inbox scans by reason
 	reloads        *prometheus.CounterVec // SIGHUP reloads by result
 	ready          prometheus.Gauge       // 1 once warm
+	degraded       *prometheus.GaugeVec   // 1 with a reason while a Jetson runs the model on its CPU
 
 	temperature   *prometheus.GaugeVec // °C by thermal zone
 	gpuLoad       prometheus.Gauge     // 0..1, Jetson only
@@ -83,6 +84,9 @@ func newMetrics() *metrics {
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hrmd_ready", Help: "1 once the model is loaded and warmed up, 0 before and while stopping.",
 		}),
+		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hrmd_degraded", Help: "1 while a Jetson configured for its GPU (onnxruntime.providers starting with tensorrt or cuda) runs the model on the CPU, with why (gpu_provider_unavailable, gpu_provider_failed); 0 with reason none otherwise.",
+		}, []string{"reason"}),
 		temperature: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hrmd_temperature_celsius", Help: "Temperature of each thermal zone of the device (/sys/class/thermal).",
 		}, []string{"zone", "type"}),
@@ -97,10 +101,11 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth, m.stuck, m.queuedBytes, m.orphaned, m.inboxLost,
-		m.provider, m.precisionCheck, m.rescans, m.reloads, m.ready, m.temperature, m.thermalPaused, m.thermalPauses,
+		m.provider, m.precisionCheck, m.rescans, m.reloads, m.ready, m.degraded, m.temperature, m.thermalPaused, m.thermalPauses,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"answered", "failed"} {
 		m.puzzles.WithLabelValues(o) // export zeros from the start
 	}
+	m.degraded.WithLabelValues("none").Set(0)
 	return m
 }

@@ -118,12 +118,22 @@ func (d *daemon) dequeue(jobs ...*job) {
 	d.budget.give(size)
 }
 
-// updateStatus tells systemd the counts (`systemctl status hrmd` shows
-// them), when they changed.
+// updateStatus tells systemd (`systemctl status hrmd` shows it), when it
+// changed, what the first load is doing, or the counts, after why hrmd is
+// degraded and what a reload is doing.
 func (d *daemon) updateStatus() {
-	status := fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load())
-	if n := d.stuck.len(); n > 0 {
-		status += fmt.Sprintf(", %d waiting to be written", n)
+	status := d.loading()
+	if d.ready.Load() {
+		status = fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load())
+		if n := d.stuck.len(); n > 0 {
+			status += fmt.Sprintf(", %d waiting to be written", n)
+		}
+		if stage := d.progress.describe(); stage != "" {
+			status = "reloading: " + stage + "; " + status
+		}
+		if deg := d.degraded.Load(); deg != nil {
+			status = "degraded: " + deg.Reason + "; " + status
+		}
 	}
 	if status != d.lastStatus {
 		d.notify.status(status)

@@ -47,21 +47,51 @@ func (f FS) GPULoad() (load float64, ok bool, err error) {
 }
 
 // GPUDeviceNodes lists the GPU device nodes present under dev/, as the root
-// joined with their path ("/dev/nvmap" for root "/"), sorted: the nodes a
-// process must be able to open to use the GPU, which a container or a
-// service's sandbox can hide. Jetson: nvmap, nvhost-* (JetPack 4 and 5),
-// nvgpu/igpu0/* (JetPack 6). Discrete NVIDIA: nvidia0 (and further GPUs),
-// nvidiactl, nvidia-uvm.
+// joined with their path ("/dev/nvmap" for root "/"), sorted: what a
+// container or a service's sandbox can hide. Jetson: nvmap, nvhost-*
+// (JetPack 4 and 5), nvgpu/igpu0/* (JetPack 6). Discrete NVIDIA: nvidia0
+// (and further GPUs), nvidiactl, nvidia-uvm. CUDA opens only some of them
+// itself: GPUNodesOpened.
 func (f FS) GPUDeviceNodes() []string {
+	return f.devNodes("dev/nvmap", "dev/nvhost-*", "dev/nvgpu/igpu0/*", "dev/nvidia[0-9]*", "dev/nvidiactl", "dev/nvidia-uvm")
+}
+
+// GPUNodesOpened lists, like GPUDeviceNodes, the nodes present that CUDA
+// opens by path, read-write: those a process must be allowed to open. On a
+// Jetson the rest are not opened by name: the address space, TSG and
+// channel descriptors come from ioctls on the ctrl node, and prof, dbg,
+// power and sched serve profilers and debuggers. Where that comes from:
+//   - NVIDIA's nvgpu UAPI header, include/uapi/linux/nvgpu-ctrl.h in the L4T
+//     kernel sources: ctrl (legacy name /dev/nvhost-ctrl-gpu) "serves as the
+//     core control node ... instantiate GPU device objects (TSGs, address
+//     spaces, etc)"; NVGPU_GPU_IOCTL_ALLOC_AS, OPEN_TSG and OPEN_CHANNEL
+//     return as_fd, tsg_fd and channel_fd.
+//   - an strace of a CUDA program on an AGX Orin with JetPack 6 (the notes
+//     of a tinygrad port to nvgpu, "Phase 1: Reverse-Engineer nvgpu
+//     IOCTLs"): it opens /dev/nvmap, /dev/nvgpu/igpu0/ctrl,
+//     /dev/dri/renderD128 and /dev/host1x-fence, nothing else under /dev.
+//   - an strace on a TX2 with JetPack 4 (Kenneth Lee's notes, "Tegra TX2"):
+//     /dev/nvhost-ctrl-gpu O_RDWR, then /dev/nvmap O_RDWR.
+//
+// nvidia-container-toolkit's Tegra devices.csv hands a container every
+// nvgpu node with rwm: a container's list, wider than what CUDA opens. A
+// discrete GPU's driver nodes are all opened read-write.
+func (f FS) GPUNodesOpened() []string {
+	patterns := []string{"dev/nvmap", "dev/nvgpu/igpu0/ctrl", "dev/nvhost-ctrl-gpu", "dev/host1x-fence",
+		"dev/nvidia[0-9]*", "dev/nvidiactl", "dev/nvidia-uvm"}
+	if len(f.devNodes("dev/nvmap")) > 0 {
+		// The render node belongs to the Jetson's GPU only there; on a PC it
+		// is some other GPU's.
+		patterns = append(patterns, "dev/dri/renderD*")
+	}
+	return f.devNodes(patterns...)
+}
+
+// devNodes lists what matches patterns (below the root), sorted, each named
+// as the root joined with its path.
+func (f FS) devNodes(patterns ...string) []string {
 	var out []string
-	for _, pattern := range []string{
-		"dev/nvmap",
-		"dev/nvhost-*",
-		"dev/nvgpu/igpu0/*",
-		"dev/nvidia[0-9]*",
-		"dev/nvidiactl",
-		"dev/nvidia-uvm",
-	} {
+	for _, pattern := range patterns {
 		dir, base := filepath.Split(pattern)
 		// Glob's only error is a malformed pattern, and these are constant.
 		matches, _ := filepath.Glob(filepath.Join(f.resolve(dir), base))

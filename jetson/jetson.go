@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -210,25 +211,53 @@ func cpuModelName(cpuinfo []byte) string {
 // MemAvailable; it then stays 0 rather than being guessed.
 func parseMeminfo(meminfo []byte) Memory {
 	var m Memory
+	m.Total, _, _ = meminfoValue(meminfo, "MemTotal")
+	m.Available, _, _ = meminfoValue(meminfo, "MemAvailable")
+	return m
+}
+
+// meminfoValue is one /proc/meminfo field in bytes (the kernel writes kB);
+// found is false when the field is not there, err set when it is but is
+// not a number.
+func meminfoValue(meminfo []byte, key string) (n uint64, found bool, err error) {
 	sc := bufio.NewScanner(bytes.NewReader(meminfo))
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
+		if len(fields) < 2 || fields[0] != key+":" {
 			continue
 		}
 		n, err := strconv.ParseUint(fields[1], 10, 64)
 		if err != nil {
-			continue
+			return 0, true, fmt.Errorf("%s: %w", key, err)
 		}
 		if len(fields) > 2 && fields[2] == "kB" {
 			n *= 1024
 		}
-		switch fields[0] {
-		case "MemTotal:":
-			m.Total = n
-		case "MemAvailable:":
-			m.Available = n
-		}
+		return n, true, nil
 	}
-	return m
+	return 0, false, nil
+}
+
+// MemAvailable is MemAvailable in <root>/proc/meminfo, in bytes: what the
+// kernel can still give a process without swapping, page cache included.
+// On a Jetson the GPU's memory comes from the same pool, so this is what a
+// TensorRT engine build can have. Unlike Probe, a missing file or field is
+// an error: the caller is about to decide whether a build fits, and a
+// guess of 0 would refuse every build.
+func (f FS) MemAvailable() (int64, error) {
+	name := f.resolve("proc/meminfo")
+	b, err := readSmall(name)
+	if err != nil {
+		return 0, err
+	}
+	n, found, err := meminfoValue(b, "MemAvailable")
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("parse %s: %w", name, err)
+	case !found:
+		return 0, fmt.Errorf("%s has no MemAvailable line (a kernel before 3.14?)", name)
+	case n > math.MaxInt64:
+		return 0, fmt.Errorf("parse %s: MemAvailable %d bytes is out of range", name, n)
+	}
+	return int64(n), nil
 }

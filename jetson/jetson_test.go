@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,7 @@ var fixtures = []struct {
 	load     float64
 	loadOK   bool
 	nodes    []string // below dev/, sorted
+	opened   []string // the nodes CUDA opens, likewise
 }{
 	{
 		root: "testdata/orin-nano",
@@ -44,7 +46,8 @@ var fixtures = []struct {
 			{"thermal_zone8", "tj-thermal", 48.187},
 		},
 		load: 0.237, loadOK: true,
-		nodes: []string{"nvgpu/igpu0/as", "nvgpu/igpu0/channel", "nvgpu/igpu0/ctrl", "nvgpu/igpu0/prof", "nvgpu/igpu0/tsg", "nvmap"},
+		nodes:  []string{"nvgpu/igpu0/as", "nvgpu/igpu0/channel", "nvgpu/igpu0/ctrl", "nvgpu/igpu0/prof", "nvgpu/igpu0/tsg", "nvmap"},
+		opened: []string{"host1x-fence", "nvgpu/igpu0/ctrl", "nvmap"},
 	},
 	{
 		root: "testdata/agx-orin",
@@ -72,6 +75,7 @@ var fixtures = []struct {
 		load: 0, loadOK: true,
 		nodes: []string{"nvhost-as-gpu", "nvhost-ctrl", "nvhost-ctrl-gpu", "nvhost-ctrl-nvdla0", "nvhost-ctrl-nvdla1",
 			"nvhost-dbg-gpu", "nvhost-gpu", "nvhost-prof-gpu", "nvhost-tsg-gpu", "nvmap"},
+		opened: []string{"nvhost-ctrl-gpu", "nvmap"},
 	},
 	{
 		root: "testdata/xavier-nx",
@@ -99,6 +103,7 @@ var fixtures = []struct {
 		load: 0.045, loadOK: true,
 		nodes: []string{"nvhost-as-gpu", "nvhost-ctrl", "nvhost-ctrl-gpu", "nvhost-dbg-gpu", "nvhost-gpu",
 			"nvhost-prof-gpu", "nvhost-tsg-gpu", "nvmap"},
+		opened: []string{"nvhost-ctrl-gpu", "nvmap"},
 	},
 	{
 		root: "testdata/x86-host",
@@ -117,7 +122,8 @@ var fixtures = []struct {
 			{"thermal_zone1", "x86_pkg_temp", 41},
 		},
 		// nvidia-uvm-tools, nvidia-modeset and null are there but not GPU nodes.
-		nodes: []string{"nvidia-uvm", "nvidia0", "nvidiactl"},
+		nodes:  []string{"nvidia-uvm", "nvidia0", "nvidiactl"},
+		opened: []string{"nvidia-uvm", "nvidia0", "nvidiactl"},
 	},
 	{
 		root:   "testdata/empty",
@@ -166,6 +172,13 @@ func TestFixtures(t *testing.T) {
 			if got := f.GPUDeviceNodes(); !slices.Equal(got, want) {
 				t.Errorf("GPUDeviceNodes:\n got %q\nwant %q", got, want)
 			}
+			want = nil
+			for _, n := range tt.opened {
+				want = append(want, tt.root+"/dev/"+n)
+			}
+			if got := f.GPUNodesOpened(); !slices.Equal(got, want) {
+				t.Errorf("GPUNodesOpened:\n got %q\nwant %q", got, want)
+			}
 		})
 	}
 }
@@ -196,4 +209,33 @@ func TestRealRoot(t *testing.T) {
 		}
 	}
 	t.Logf("%v, cache key %s", d, d.CacheKey())
+}
+
+// MemAvailable reads the fixture trees' /proc/meminfo; what it cannot read
+// is an error naming the file, never a 0 that would refuse every build.
+func TestMemAvailable(t *testing.T) {
+	for _, tt := range []struct {
+		root string
+		want int64
+		err  string // in the error; "" for none
+	}{
+		{"testdata/orin-nano", 5841220 << 10, ""},
+		{"testdata/agx-orin", 62880316 << 10, ""},
+		{"testdata/x86-host", 23204164 << 10, ""},
+		{"testdata/empty", 0, "testdata/empty/proc/meminfo: no such file or directory"},
+		{"testdata/meminfo/old-kernel", 0, "testdata/meminfo/old-kernel/proc/meminfo has no MemAvailable line"},
+		{"testdata/meminfo/garbled", 0, `parse testdata/meminfo/garbled/proc/meminfo: MemAvailable: strconv.ParseUint: parsing "-12"`},
+	} {
+		t.Run(filepath.Base(tt.root), func(t *testing.T) {
+			got, err := NewFS(tt.root).MemAvailable()
+			switch {
+			case tt.err == "" && err != nil:
+				t.Errorf("MemAvailable: %v", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("MemAvailable error %v, want one with %q", err, tt.err)
+			case got != tt.want:
+				t.Errorf("MemAvailable = %d, want %d", got, tt.want)
+			}
+		})
+	}
 }

@@ -38,9 +38,10 @@ const usage = `usage: hrmd COMMAND [ARGS]
                   [--max-tasks N] --model DIR [--max-cycles N] [--halting ...] [--config FILE] [--sysroot /] [-v]
         score a model on tasks with known answers: exact pass@1 and pass@2 by the
         ARC rule and pixel accuracy, beside all-zeros, copy-input and common-colour
-  doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /]
+  doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /] [--deep]
         check the library, providers, GPU, folders and model; say what is wrong
-        and how to fix it; exit status 1 when something keeps hrmd from running
+        and how to fix it; exit status 1 when something keeps hrmd from running;
+        --deep also loads the model on the configured providers and runs a step
   version
         hrmd's version, the onnxruntime library and the providers it offers
 `

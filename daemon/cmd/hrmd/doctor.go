@@ -61,6 +61,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(io.Discard)
 	configPath := fl.String("config", "", "the hrmd.yaml to check (default /etc/hrmd/hrmd.yaml when it exists, else the defaults)")
 	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder")
+	deep := fl.Bool("deep", false, "also load the model with the configured providers (a TensorRT build on a first run) and run one step")
 	if err := parseNoArgs(fl, args, "doctor"); err != nil {
 		return err
 	}
@@ -87,6 +88,9 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	d.checkInotify()
 	bundle := d.checkModel(rt)
 	d.checkEngineCache(rt, bundle)
+	if *deep {
+		d.checkDeep(rt, bundle, device, stderr)
+	}
 	d.checkInputInvariance(rt, bundle, ec)
 
 	failures := d.report(stdout)
@@ -288,14 +292,17 @@ func (d *doctor) checkGPUNodes(device jetson.Device) {
 		d.add(status, "gpu devices", "no GPU device nodes (/dev/nvmap, /dev/nvhost-*, /dev/nvidia0): CPU only", "")
 		return
 	}
+	// Only those CUDA opens by name need to be open to this user: the
+	// others may stay closed (jetson.FS.GPUNodesOpened says why).
+	opened := jetson.NewFS(d.sysroot).GPUNodesOpened()
 	var closed []string
-	for _, n := range nodes {
+	for _, n := range opened {
 		if err := unix.Access(n, unix.R_OK|unix.W_OK); err != nil {
 			closed = append(closed, n)
 		}
 	}
 	if len(closed) == 0 {
-		d.add(checkOK, "gpu devices", fmt.Sprintf("%d GPU device nodes readable and writable (%s ...)", len(nodes), nodes[0]), "")
+		d.add(checkOK, "gpu devices", fmt.Sprintf("the GPU device nodes CUDA opens are readable and writable: %s", strings.Join(opened, ", ")), "")
 		return
 	}
 	status := checkWarn

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/jetson"
 )
 
 // doctorSetup is a configuration whose folders and model any user can use,
@@ -102,18 +103,25 @@ func TestDoctor(t *testing.T) {
 				tt.setup(dir)
 			}
 			r := runDoctor(t, "--config", config, "--sysroot", tt.sysroot)
-			if r.Code != tt.code {
-				t.Errorf("exit %d, want %d", r.Code, tt.code)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(r.Stdout, w) {
-					t.Errorf("report lacks %q", w)
-				}
-			}
-			if t.Failed() {
-				t.Logf("stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
-			}
+			checkReport(t, r, tt.code, tt.want)
 		})
+	}
+}
+
+// checkReport checks a doctor run's exit code and that its report holds
+// every line of want.
+func checkReport(t *testing.T, r testenv.Result, code int, want []string) {
+	t.Helper()
+	if r.Code != code {
+		t.Errorf("exit %d, want %d", r.Code, code)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.Stdout, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 	}
 }
 
@@ -271,5 +279,99 @@ func TestDoctorEngineVerdict(t *testing.T) {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, r.Stdout)
 		}
+	}
+}
+
+// `hrmd doctor --deep` loads the model with the configured providers and
+// runs one step, saying in one line each which provider took it, where its
+// TensorRT engine came from and what the fp16 check found.
+func TestDoctorDeep(t *testing.T) {
+	orin := filepath.Join(repoRoot, "jetson", "testdata", "orin-nano")
+	for _, tt := range []struct {
+		name      string
+		sysroot   string
+		providers []string
+		require   string
+		code      int
+		want      []string
+	}{
+		{"configured for the CPU", "/", []string{"cpu"}, "", 0, []string{
+			"ok    deep         the model ran one step on CPUExecutionProvider (fp32) in ",
+			", as configured (onnxruntime.providers [cpu]): no GPU in use\n",
+			"info  deep         no TensorRT engine: TensorRT did not take the model\n",
+			"info  deep         fp16 check: not run",
+		}},
+		{"require tensorrt", "/", []string{"tensorrt", "cuda", "cpu"}, "tensorrt", 1, []string{
+			"FAIL  deep         no session with onnxruntime.providers [tensorrt cuda cpu]: onnxruntime.require is tensorrt, but onnxruntime 1.30.0",
+		}},
+		{"a PC without a GPU", "/", []string{"tensorrt", "cuda", "cpu"}, "", 0, []string{
+			"warn  deep         the model ran one step on CPUExecutionProvider (fp32) in ",
+			": no GPU provider of onnxruntime.providers [tensorrt cuda cpu] works here (not a Jetson, so not degraded)\n",
+		}},
+		{"a Jetson without its GPU", orin, []string{"tensorrt", "cuda", "cpu"}, "", 1, []string{
+			"; hrmd run would be degraded: running on the CPU although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider unavailable: ",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, config := doctorSetup(t, func(c *daemon.Config) {
+				c.ONNXRuntime.Providers, c.ONNXRuntime.Require = tt.providers, tt.require
+			})
+			r := runDoctor(t, "--config", config, "--sysroot", tt.sysroot, "--deep")
+			checkReport(t, r, tt.code, tt.want)
+		})
+	}
+}
+
+// Only the GPU nodes CUDA opens by name must be open to the user: nvmap,
+// the nvgpu ctrl node and host1x-fence on an Orin with JetPack 6; a closed
+// profiler node is no problem, a closed ctrl node is named alone.
+func TestDoctorGPUNodes(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		closed string // below dev/
+		want   string
+	}{
+		{"profiler node closed", "nvgpu/igpu0/prof",
+			"ok    gpu devices  the GPU device nodes CUDA opens are readable and writable: "},
+		{"ctrl node closed", "nvgpu/igpu0/ctrl",
+			"warn  gpu devices  this user cannot open "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, config := doctorSetup(t, func(c *daemon.Config) { c.ONNXRuntime.Providers = []string{"cpu"} })
+			root := filepath.Join(dir, "sysroot")
+			if err := os.CopyFS(root, os.DirFS(filepath.Join(repoRoot, "jetson", "testdata", "orin-nano"))); err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range jetson.NewFS(root).GPUDeviceNodes() {
+				if err := os.Chmod(n, 0o666); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, n := range []string{"host1x-fence", tt.closed} {
+				mode := os.FileMode(0o666)
+				if n == tt.closed {
+					mode = 0o444
+				}
+				if err := os.Chmod(filepath.Join(root, "dev", n), mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := runDoctor(t, "--config", config, "--sysroot", root)
+			line := ""
+			for _, l := range strings.Split(r.Stdout, "\n") {
+				if strings.Contains(l, "gpu devices") {
+					line = l
+				}
+			}
+			if !strings.HasPrefix(line, tt.want) {
+				t.Errorf("gpu devices line %q, want %q...\n%s", line, tt.want, r.Stdout)
+			}
+			if tt.closed == "nvgpu/igpu0/ctrl" && (!strings.HasSuffix(line, "/dev/nvgpu/igpu0/ctrl") || strings.Contains(line, ",")) {
+				t.Errorf("want the ctrl node named alone: %q", line)
+			}
+			if strings.Contains(line, "prof") {
+				t.Errorf("the profiler node is checked: %q", line)
+			}
+		})
 	}
 }
