@@ -129,7 +129,7 @@ func (f modelFlags) openSolver(ctx context.Context, cfg daemon.Config, run engin
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch})
+	m, err := rt.LoadModel(bundle, cfg.ModelOptions())
 	if err != nil {
 		rt.Close()
 		return nil, nil, err
