@@ -80,11 +80,14 @@ type TensorRT struct {
 
 // InferenceConfig is the `inference:` section.
 type InferenceConfig struct {
-	MaxBatch      int    `yaml:"max_batch"`     // test inputs run together in one batch
-	Halting       string `yaml:"halting"`       // model | converged | fixed
-	MaxCycles     int    `yaml:"max_cycles"`    // 0 = the manifest's
-	DemoCheck     bool   `yaml:"demo_check"`    // also run the demo inputs and count exact matches
-	Augmentations int    `yaml:"augmentations"` // test-time augmentation variants; 0 = off
+	// MaxBatch is the rows run together in one batch: auto (1 on the CPU
+	// provider, GPUBatch on TensorRT or CUDA) or a number for every provider.
+	MaxBatch      MaxBatch `yaml:"max_batch"`
+	GPUBatch      int      `yaml:"gpu_batch"`     // rows a batch on TensorRT or CUDA, with max_batch auto
+	Halting       string   `yaml:"halting"`       // model | converged | fixed
+	MaxCycles     int      `yaml:"max_cycles"`    // 0 = the manifest's
+	DemoCheck     bool     `yaml:"demo_check"`    // also run the demo inputs and count exact matches
+	Augmentations int      `yaml:"augmentations"` // test-time augmentation variants; 0 = off
 	// InputInvariant is what to do with a model whose predictions do not
 	// depend on its input (the probe at load): warn (flag every answer) or refuse.
 	InputInvariant string `yaml:"input_invariant"`
@@ -135,7 +138,7 @@ func DefaultConfig() Config {
 			// an hour is far beyond any that is still making progress.
 			MaxBuildS: 3600,
 		},
-		Inference: InferenceConfig{MaxBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
+		Inference: InferenceConfig{MaxBatch: MaxBatchAuto, GPUBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
 		Watch: Watch{SettleMS: 250, RescanS: 10, MaxFileBytes: puzzles.DefaultMaxBytes, MaxTasks: puzzles.DefaultMaxTasks,
 			MaxTrainPairs: puzzles.DefaultMaxTrainPairs, MaxTestInputs: puzzles.DefaultMaxTestInputs, MaxRows: answer.DefaultMaxRows},
 		Log:  Log{Level: "info", Format: "auto"},
@@ -193,6 +196,17 @@ func (c Config) Engine() engine.Config {
 			FP16Check:                c.TensorRT.FP16Check,
 		},
 	}
+}
+
+// ModelOptions are the engine's load options from inference.max_batch and
+// inference.gpu_batch: the batch on TensorRT or CUDA, and on the CPU, where
+// batching does not pay (docs/benchmarks.md), 1 unless max_batch says otherwise.
+func (c Config) ModelOptions() engine.ModelOptions {
+	in := c.Inference
+	if in.MaxBatch == MaxBatchAuto {
+		return engine.ModelOptions{MaxBatch: in.GPUBatch, CPUMaxBatch: 1}
+	}
+	return engine.ModelOptions{MaxBatch: int(in.MaxBatch), CPUMaxBatch: int(in.MaxBatch)}
 }
 
 // RunOptions are the engine's run options from `inference:`.
@@ -255,8 +269,11 @@ func (c Config) validate() error {
 		return fmt.Errorf("tensorrt.max_build_s is %d; use a number of seconds (3600: a first engine build takes minutes on a Jetson)", c.TensorRT.MaxBuildS)
 	}
 	in := c.Inference
-	if in.MaxBatch < 1 || in.MaxBatch > 256 {
-		return fmt.Errorf("inference.max_batch is %d; use 1 to 256", in.MaxBatch)
+	if err := in.MaxBatch.validate(); err != nil {
+		return err
+	}
+	if in.GPUBatch < 1 || in.GPUBatch > maxBatchLimit {
+		return fmt.Errorf("inference.gpu_batch is %d; use 1 to %d rows (4; 1 or 2 on a 4 GB board)", in.GPUBatch, maxBatchLimit)
 	}
 	switch c.Answers.Trace {
 	case "", engine.TraceSummary, engine.TraceFull:

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -124,8 +125,17 @@ func TestLoadConfig(t *testing.T) {
 		{"http off", "http: {listen: \"\"}\n", "", func(c Config) bool { return c.HTTP.Listen == "" }},
 		{"unknown key", "inbx: /tmp/in\n", "field inbx not found", nil},
 		{"unknown nested key", "tensorrt:\n  fp32: true\n", "field fp32 not found", nil},
-		{"wrong type", "inference: {max_batch: many}\n", "cannot unmarshal", nil},
-		{"max batch", "inference: {max_batch: 0}\n", "inference.max_batch is 0", nil},
+		{"wrong type", "inference: {max_batch: many}\n", `inference.max_batch is "many" (line 1); use auto`, nil},
+		{"max batch", "inference: {max_batch: 0}\n", "inference.max_batch is 0 (line 1); use auto", nil},
+		{"max batch too large", "inference: {max_batch: 257}\n", "inference.max_batch is 257", nil},
+		{"max batch quoted", "inference: {max_batch: \"4\"}\n", `inference.max_batch is "4"`, nil},
+		{"max batch fraction", "inference: {max_batch: 2.5}\n", `inference.max_batch is "2.5"`, nil},
+		{"max batch list", "inference: {max_batch: [4]}\n", "inference.max_batch (line 1) is not a value", nil},
+		{"max batch auto", "inference: {max_batch: auto, gpu_batch: 8}\n", "", func(c Config) bool {
+			return c.Inference.MaxBatch == MaxBatchAuto && c.Inference.GPUBatch == 8
+		}},
+		{"gpu batch", "inference: {gpu_batch: 0}\n", "inference.gpu_batch is 0; use 1 to 256", nil},
+		{"gpu batch too large", "inference: {gpu_batch: 300}\n", "inference.gpu_batch is 300", nil},
 		{"halting", "inference: {halting: sometimes}\n", `halting mode "sometimes"`, nil},
 		{"augmentations", "inference: {augmentations: 16}\n", "inference.augmentations is 16", nil},
 		{"augmentations on", "inference: {augmentations: 8}\n", "", func(c Config) bool { return c.Inference.Augmentations == 8 }},
@@ -180,6 +190,48 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// inference.max_batch becomes the engine's batch per provider: auto is 1
+// on the CPU and gpu_batch on TensorRT or CUDA; a number is that batch on
+// every provider.
+func TestModelOptions(t *testing.T) {
+	for _, tt := range []struct {
+		yaml     string
+		gpu, cpu int
+	}{
+		{"{}", 4, 1},
+		{"inference: {max_batch: auto}", 4, 1},
+		{"inference: {gpu_batch: 2}", 2, 1},
+		{"inference: {max_batch: 8}", 8, 8},
+		{"inference: {max_batch: 1, gpu_batch: 16}", 1, 1},
+	} {
+		path := filepath.Join(t.TempDir(), "hrmd.yaml")
+		if err := os.WriteFile(path, []byte(tt.yaml+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := LoadConfig(path)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.yaml, err)
+		}
+		if o := cfg.ModelOptions(); o.MaxBatch != tt.gpu || o.CPUMaxBatch != tt.cpu {
+			t.Errorf("%s: MaxBatch %d, CPUMaxBatch %d; want %d and %d", tt.yaml, o.MaxBatch, o.CPUMaxBatch, tt.gpu, tt.cpu)
+		}
+	}
+}
+
+// MaxBatch writes what it reads, so a config marshalled back is the same.
+func TestMaxBatchRoundTrip(t *testing.T) {
+	for _, b := range []MaxBatch{MaxBatchAuto, 1, 256} {
+		data, err := yaml.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got MaxBatch
+		if err := yaml.Unmarshal(data, &got); err != nil || got != b {
+			t.Errorf("%v: marshalled %q, read back %v (%v)", b, data, got, err)
+		}
+	}
+}
+
 // A file refused for a limit says which hrmd.yaml key sets it; other errors
 // are left as they are.
 func TestNameLimit(t *testing.T) {
@@ -198,5 +250,32 @@ func TestNameLimit(t *testing.T) {
 		if got := NameLimit(tt.err).Error(); got != tt.want {
 			t.Errorf("got %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// On the CPU provider max_batch auto loads the model for batches of 1, and
+// the worker's batches follow the model, not the config; a number is kept.
+// (This needs the engine to honour ModelOptions.CPUMaxBatch.)
+func TestMaxBatchOnTheCPU(t *testing.T) {
+	rt := cpuRuntime(t)
+	b, err := engine.LoadBundle(tinyBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		batch MaxBatch
+		want  int
+	}{{MaxBatchAuto, 1}, {3, 3}} {
+		cfg := DefaultConfig()
+		cfg.Inference.MaxBatch = tt.batch
+		m, err := rt.LoadModel(b, cfg.ModelOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := settingsFor(cfg, &loadedModel{model: m})
+		if m.MaxBatch() != tt.want || s.maxBatch != tt.want {
+			t.Errorf("max_batch %v on the CPU: the model runs batches of %d, the worker fills %d; want %d", tt.batch, m.MaxBatch(), s.maxBatch, tt.want)
+		}
+		m.Close()
 	}
 }

@@ -26,7 +26,7 @@ type settings struct {
 
 func settingsFor(cfg Config, lm *loadedModel) *settings {
 	run := cfg.RunOptions()
-	return &settings{model: lm, run: run, opts: cfg.AnswerOptions(run), maxBatch: cfg.Inference.MaxBatch, png: cfg.Answers.PNG}
+	return &settings{model: lm, run: run, opts: cfg.AnswerOptions(run), maxBatch: lm.model.MaxBatch(), png: cfg.Answers.PNG}
 }
 
 // job is one claimed task file on its way through the model.

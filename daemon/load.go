@@ -36,13 +36,13 @@ func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
 	}
 	started := time.Now()
 	stopFollowing := d.progress.follow()
-	m, err := d.rt.LoadModel(bundle, d.watched(engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch}))
+	m, err := d.rt.LoadModel(bundle, d.watched(cfg.ModelOptions()))
 	stopFollowing()
 	if err != nil {
 		return nil, err
 	}
 	degraded := d.checkDegraded(cfg, m)
-	if err := warmUp(ctx, m, cfg.Inference.MaxBatch); err != nil {
+	if err := warmUp(ctx, m); err != nil {
 		m.Close()
 		return nil, err
 	}
@@ -54,7 +54,8 @@ func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
 	took := time.Since(started)
 	d.reportEngine(m, took)
 	d.log.Info("model loaded and warmed up", zap.String("model", bundle.Manifest.Name), zap.String("sha256", bundle.SHA256),
-		zap.String("provider", m.Provider()), zap.String("precision", m.Precision()), zap.Duration("took", took))
+		zap.String("provider", m.Provider()), zap.String("precision", m.Precision()),
+		zap.Int("max_batch", m.MaxBatch()), zap.Duration("took", took))
 	lm := &loadedModel{model: m, as: answer.NewAssembler(m, d.device.String(), invariant), degraded: degraded}
 	return settingsFor(cfg, lm), nil
 }
@@ -141,11 +142,12 @@ func (d *daemon) loadFirst(signals <-chan os.Signal) (first *settings, hup bool,
 }
 
 // warmUp runs a full batch once, so the first file does not pay for
-// ONNX Runtime's first-run set-up (or a TensorRT engine build).
-func warmUp(ctx context.Context, m *engine.Model, maxBatch int) error {
+// ONNX Runtime's first-run set-up (or a TensorRT engine build). The batch is
+// the model's, which the provider it landed on decided (max_batch auto).
+func warmUp(ctx context.Context, m *engine.Model) error {
 	b := m.Bundle()
 	side := b.Manifest.Grid
-	rows := make([][]int64, maxBatch)
+	rows := make([][]int64, m.MaxBatch())
 	for i := range rows {
 		rows[i] = make([]int64, side*side)
 		b.Encoding.Encode(puzzles.Grid{{0, 1}, {2, 3}}, side, rows[i])
@@ -243,9 +245,11 @@ func (d *daemon) finishReload(r reloadResult) {
 }
 
 // modelChanged reports whether cfg needs another model loaded: another
-// bundle (or the same folder with other contents), or other engine settings.
+// bundle (or the same folder with other contents), other engine settings,
+// or another batch (inference.max_batch, inference.gpu_batch).
 func modelChanged(old, cfg Config, latest *settings) bool {
-	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) || old.Inference.MaxBatch != cfg.Inference.MaxBatch {
+	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) || old.Inference.MaxBatch != cfg.Inference.MaxBatch ||
+		old.Inference.GPUBatch != cfg.Inference.GPUBatch {
 		return true
 	}
 	// The input probe's verdict depends on how the model runs, and what to

@@ -53,8 +53,10 @@ func TestRunBurst(t *testing.T) {
 	s := newSpool(t, func(c *daemon.Config) {
 		c.Inference.MaxCycles = 2
 		// One row per test input: batches of more than one row can only
-		// come from several files run together.
+		// come from several files run together. On the CPU, max_batch auto
+		// would run every row alone.
 		c.Inference.DemoCheck = false
+		c.Inference.MaxBatch = 4
 		c.Watch.MaxFileBytes = 50000
 		c.Thermal.PollS = 1
 	})

@@ -38,6 +38,9 @@ const usage = `usage: hrmd COMMAND [ARGS]
                   [--max-tasks N] --model DIR [--max-cycles N] [--halting ...] [--config FILE] [--sysroot /] [-v]
         score a model on tasks with known answers: exact pass@1 and pass@2 by the
         ARC rule and pixel accuracy, beside all-zeros, copy-input and common-colour
+  bench --model DIR [--batch 1,2,4] [--cycles N] [--runs 20] [--json] [--config FILE] [--sysroot /] [-v]
+        time the model on generated grids, per batch size: latency, rows/s, GFLOP/s,
+        peak memory, provider, engine build, and a Jetson's temperatures and GPU load
   doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /] [--deep]
         check the library, providers, GPU, folders and model; say what is wrong
         and how to fix it; exit status 1 when something keeps hrmd from running;
@@ -57,14 +60,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(args[1:], stderr) // it handles its signals itself
-	case "solve", "eval":
+	case "solve", "eval", "bench":
 		// Ctrl-C or SIGTERM stops them with `error interrupted`.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		if args[0] == "solve" {
+		switch args[0] {
+		case "solve":
 			err = cmdSolve(ctx, args[1:], stdout, stderr)
-		} else {
+		case "eval":
 			err = cmdEval(ctx, args[1:], stdout, stderr)
+		default:
+			err = cmdBench(ctx, args[1:], stdout, stderr)
 		}
 	case "doctor":
 		err = cmdDoctor(args[1:], stdout, stderr)

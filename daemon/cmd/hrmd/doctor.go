@@ -642,7 +642,8 @@ func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *engine.Bundle, ec e
 		d.add(checkWarn, "input probe", "cannot run it: "+oneLine(answer.Message(err)), "")
 		return
 	}
-	m, err := rt.LoadModel(b, engine.ModelOptions{MaxBatch: engine.ProbeCount})
+	// The batch the daemon would run on the CPU, so the probe runs as there.
+	m, err := rt.LoadModel(b, d.cfg.ModelOptions())
 	if err != nil {
 		d.add(checkFail, "input probe", "the model does not load on the CPU: "+oneLine(answer.Message(err)), "export the bundle again (engine/export/hrm_export.py)")
 		return
@@ -695,7 +696,7 @@ func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
 		if d.cfg.TensorRT.FP16 {
 			precision = "fp16"
 		}
-		current = filepath.Base(rt.EngineCacheDir(b, precision, d.cfg.Inference.MaxBatch))
+		current = filepath.Base(rt.EngineCacheDir(b, precision, d.cfg.ModelOptions().MaxBatch))
 	}
 	found := false
 	for _, e := range entries {

@@ -161,7 +161,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer closeModel()
 	rep := newEvalReport(ef.set, ef.solutions, s)
-	answers, err := rep.score(ctx, s, tasks, newProgressBar(stderr, len(tasks)))
+	answers, err := rep.score(ctx, s, tasks, newProgressBar(stderr, len(tasks), "tasks"))
 	if err != nil {
 		return err
 	}
@@ -568,22 +568,23 @@ func marshalSubmission(tasks []evalTask, answers []puzzles.AnswerFile) ([]byte, 
 
 // progressBar redraws `[=====>    ] 12/50 tasks` in place on a terminal; a
 // nil one (stderr is a file or a pipe, where redrawing makes a mess) draws
-// nothing.
+// nothing. unit names what is counted ("tasks").
 type progressBar struct {
 	w     io.Writer
 	total int
+	unit  string
 }
 
-func newProgressBar(stderr io.Writer, total int) *progressBar {
+func newProgressBar(stderr io.Writer, total int, unit string) *progressBar {
 	if f, ok := stderr.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
-	return &progressBar{w: stderr, total: total}
+	return &progressBar{w: stderr, total: total, unit: unit}
 }
 
 func (p *progressBar) show(done int) {
 	if p != nil {
-		fmt.Fprint(p.w, "\r"+progressLine(done, p.total, 30))
+		fmt.Fprint(p.w, "\r"+progressLine(done, p.total, 30, p.unit)+"\x1b[K")
 	}
 }
 
@@ -594,7 +595,7 @@ func (p *progressBar) clear() {
 	}
 }
 
-func progressLine(done, total, width int) string {
+func progressLine(done, total, width int, unit string) string {
 	filled := width
 	if total > 0 {
 		filled = done * width / total
@@ -603,5 +604,5 @@ func progressLine(done, total, width int) string {
 	if filled < width {
 		bar += ">" + strings.Repeat(" ", width-filled-1)
 	}
-	return fmt.Sprintf("[%s] %d/%d tasks", bar, done, total)
+	return fmt.Sprintf("[%s] %d/%d %s", bar, done, total, unit)
 }

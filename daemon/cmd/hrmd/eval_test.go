@@ -337,7 +337,7 @@ func TestEvalProgressLine(t *testing.T) {
 		{49, 50, "[=========>] 49/50 tasks"},
 		{50, 50, "[==========] 50/50 tasks"},
 	} {
-		if got := progressLine(tt.done, tt.total, 10); got != tt.want {
+		if got := progressLine(tt.done, tt.total, 10, "tasks"); got != tt.want {
 			t.Errorf("progressLine(%d, %d) = %q, want %q", tt.done, tt.total, got, tt.want)
 		}
 	}
@@ -347,7 +347,7 @@ func TestEvalProgressLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if newProgressBar(f, 5) != nil {
+	if newProgressBar(f, 5, "tasks") != nil {
 		t.Error("a progress bar on a plain file")
 	}
 }

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/internal/atomicfile"
+	"github.com/hrmd/hrmd/jetson"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -85,17 +89,9 @@ func addModelFlags(fl *flag.FlagSet) modelFlags {
 // settings is --config (or the defaults) with the flags over it, and trace
 // over answers.trace unless it is ""; cmd names the command in messages.
 func (f modelFlags) settings(cmd, trace string) (daemon.Config, engine.RunOptions, error) {
-	cfg := daemon.DefaultConfig()
-	if *f.configPath != "" {
-		var err error
-		if cfg, err = daemon.LoadConfig(*f.configPath); err != nil {
-			return cfg, engine.RunOptions{}, err
-		}
-	}
-	if *f.model != "" {
-		cfg.Model = *f.model
-	} else if *f.configPath == "" {
-		return cfg, engine.RunOptions{}, usageError("%s needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: set", cmd)
+	cfg, err := cliConfig(cmd, *f.configPath, *f.model)
+	if err != nil {
+		return cfg, engine.RunOptions{}, err
 	}
 	run := cfg.RunOptions()
 	if *f.maxCycles >= 0 {
@@ -113,38 +109,78 @@ func (f modelFlags) settings(cmd, trace string) (daemon.Config, engine.RunOption
 	return cfg, run, nil
 }
 
+// cliConfig is configPath (or the defaults) with model over its model:; a
+// command needs one or the other. cmd names the command in messages.
+func cliConfig(cmd, configPath, model string) (daemon.Config, error) {
+	cfg := daemon.DefaultConfig()
+	if configPath != "" {
+		var err error
+		if cfg, err = daemon.LoadConfig(configPath); err != nil {
+			return cfg, err
+		}
+	}
+	if model != "" {
+		cfg.Model = model
+	} else if configPath == "" {
+		return cfg, usageError("%s needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: set", cmd)
+	}
+	return cfg, nil
+}
+
 // openSolver loads cfg's model on the runtime cfg asks for, with the input
 // probe every load runs, logging to stderr (all of it with -v). closeModel
 // releases the model and the runtime.
 func (f modelFlags) openSolver(ctx context.Context, cfg daemon.Config, run engine.RunOptions, stderr io.Writer) (s *answer.Solver, closeModel func(), err error) {
 	log := cliLogger(stderr, *f.verbose)
-	bundle, err := engine.LoadBundle(cfg.Model)
+	om, err := openModel(cfg, cfg.ModelOptions(), *f.sysroot, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	device := daemon.ProbeDevice(*f.sysroot, log)
+	invariant, err := answer.CheckInputInvariance(ctx, om.model, run, cfg.Inference.InputInvariant, log)
+	if err != nil {
+		om.Close()
+		return nil, nil, err
+	}
+	s = &answer.Solver{Model: om.model, Assembler: answer.NewAssembler(om.model, om.device.String(), invariant), Run: run,
+		Options: cfg.AnswerOptions(run)}
+	return s, om.Close, nil
+}
+
+// openedModel is a model loaded on the runtime its config asks for.
+type openedModel struct {
+	rt     *engine.Runtime
+	model  *engine.Model
+	device jetson.Device
+	took   time.Duration // LoadModel's, a TensorRT engine build included
+	log    *zap.Logger
+}
+
+// openModel loads cfg's model with opts as the daemon would: the same
+// library, providers and engine cache, keyed by the device below sysroot.
+func openModel(cfg daemon.Config, opts engine.ModelOptions, sysroot string, log *zap.Logger) (*openedModel, error) {
+	bundle, err := engine.LoadBundle(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	device := daemon.ProbeDevice(sysroot, log)
 	ec := cfg.Engine()
 	ec.Device = device.CacheKey()
 	rt, err := engine.Open(ec, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	m, err := rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: cfg.Inference.MaxBatch})
+	started := time.Now()
+	m, err := rt.LoadModel(bundle, opts)
 	if err != nil {
 		rt.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	closeModel = func() {
-		m.Close()
-		rt.Close()
-		log.Sync()
-	}
-	invariant, err := answer.CheckInputInvariance(ctx, m, run, cfg.Inference.InputInvariant, log)
-	if err != nil {
-		closeModel()
-		return nil, nil, err
-	}
-	s = &answer.Solver{Model: m, Assembler: answer.NewAssembler(m, device.String(), invariant), Run: run,
-		Options: cfg.AnswerOptions(run)}
-	return s, closeModel, nil
+	return &openedModel{rt: rt, model: m, device: device, took: time.Since(started), log: log}, nil
+}
+
+// Close releases the model and the runtime.
+func (o *openedModel) Close() {
+	o.model.Close()
+	o.rt.Close()
+	o.log.Sync()
 }
