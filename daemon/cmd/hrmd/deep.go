@@ -46,7 +46,7 @@ func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, device jetson.D
 	}
 	d.deepProvider(rt, m, device, took)
 	d.deepEngine(m.EngineCache())
-	d.deepCheck(m.EngineCache().Check)
+	d.deepCheck(m.EngineCache())
 }
 
 // runOneStep runs one cycle on one encoded grid, as a warm-up does.
@@ -97,13 +97,17 @@ func (d *doctor) deepEngine(c engine.EngineCacheUse) {
 }
 
 // deepCheck says what the fp16 check found, if it ran.
-func (d *doctor) deepCheck(c *engine.PrecisionCheck) {
+func (d *doctor) deepCheck(c engine.EngineCacheUse) {
+	if r := c.Rejected; r != nil {
+		d.add(checkWarn, "deep", r.Summary()+"; that engine is not used",
+			"tensorrt.fp16_check: fallback built an fp32 engine instead (below); tensorrt.fp16: false builds only that")
+	}
 	switch {
-	case c == nil:
-		d.add(checkInfo, "deep", "fp16 check: not run (the model is not on TensorRT in fp16, or the check is off)", "")
-	case c.Passed:
-		d.add(checkOK, "deep", c.Summary(), "")
+	case c.Check == nil:
+		d.add(checkInfo, "deep", "fp16 check: not run (the model is not on TensorRT, the check is off, or the bundle has no check set)", "")
+	case c.Check.Passed:
+		d.add(checkOK, "deep", c.Check.Summary(), "")
 	default:
-		d.add(checkWarn, "deep", c.Summary(), "tensorrt.fp16: false runs the model in fp32 (docs/jetson.md)")
+		d.add(checkWarn, "deep", c.Check.Summary(), "tensorrt.fp16: false runs the model in fp32 (docs/models.md, The fp16 check)")
 	}
 }

@@ -169,6 +169,14 @@ func openModel(cfg daemon.Config, opts engine.ModelOptions, sysroot string, log 
 	if err != nil {
 		return nil, err
 	}
+	// A TensorRT build takes minutes on a Jetson: say so as it starts, and
+	// refuse one the board has no memory for, as the daemon does.
+	opts.MemAvailable = jetson.NewFS(sysroot).MemAvailable
+	opts.Progress = func(s engine.LoadStage) {
+		if s.What != "" {
+			log.Info(s.String() + " (minutes on a Jetson the first time)")
+		}
+	}
 	started := time.Now()
 	m, err := rt.LoadModel(bundle, opts)
 	if err != nil {
