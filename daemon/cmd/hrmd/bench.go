@@ -205,7 +205,7 @@ func (b *bench) header() *benchReport {
 		rep.Model.FLOPsPerCycle = &flops
 	}
 	if c := m.EngineCache(); c.Dir != "" {
-		rep.EngineCache = &benchEngineCache{Dir: c.Dir, Found: c.Found, Built: c.Built, BuildMS: ms(c.BuildTook)}
+		rep.EngineCache = &benchEngineCache{Dir: c.Dir, Found: c.Found, Built: c.Built, BuildMS: ms(c.BuildTook), Check: c.Check, Rejected: c.Rejected}
 	}
 	return rep
 }
@@ -366,6 +366,10 @@ type benchEngineCache struct {
 	Found   bool    `json:"found"`
 	Built   bool    `json:"built"`
 	BuildMS float64 `json:"build_ms"`
+	// Check is the engine's fp16 check against the bundle's reference (nil:
+	// not checked); Rejected an fp16 engine's failed one, when fp32 replaced it.
+	Check    *engine.PrecisionCheck `json:"check"`
+	Rejected *engine.PrecisionCheck `json:"rejected"`
 }
 
 type benchBatch struct {
@@ -438,6 +442,17 @@ func threads(n int) string {
 }
 
 func engineLine(c *benchEngineCache) string {
+	line := engineSource(c)
+	if c != nil && c.Rejected != nil {
+		line += "; " + c.Rejected.Summary() + ", replaced by fp32"
+	}
+	if c != nil && c.Check != nil {
+		line += "; " + c.Check.Summary()
+	}
+	return line
+}
+
+func engineSource(c *benchEngineCache) string {
 	switch {
 	case c == nil:
 		return "no TensorRT engine (the provider is not TensorRT)"
