@@ -14,9 +14,11 @@ import (
 // (engine/export/hrm_export.py), which a bundle names under check:.
 const CheckSetFormat = "hrmd-golden/1"
 
-// The tolerances an engine is held to against the fp32 reference. fp16
-// moves logits a little; it must not move an answer: the decoded grids and
-// halting cycles are exact, per-cell argmax may differ on near ties only.
+// The tolerances an engine is held to against the fp32 reference (issue
+// 13's): fp16 moves logits a little; it must not move an answer. The
+// decoded grids and halting cycles are exact; per-cell argmax may differ in
+// one cell in a thousand, which on a 30x30 grid (900 cells) allows none: a
+// single near tie that flips fails the engine, and fp32 takes over.
 const (
 	checkMinCellAgreement = 0.999
 	checkMaxHaltDiff      = 0.01
@@ -132,8 +134,10 @@ func (cs *CheckSet) compare(b *Bundle, precision string, results []RowResult, no
 				miss("%s cycle %d: %.2f%% of cells have the reference's argmax", ref.Source, cy.Cycle, 100*agree)
 			}
 			d := math.Abs(cy.Halt - ref.Cycles[k].Halt)
-			if math.IsNaN(d) {
-				d = math.Inf(1)
+			if math.IsNaN(d) || d > 1 {
+				// A halt that is no number: the most a probability can be
+				// off (NonFinite counts it), and JSON can still store it.
+				d = 1
 			}
 			c.MaxHaltDiff = max(c.MaxHaltDiff, d)
 			if d > checkMaxHaltDiff {

@@ -93,112 +93,152 @@ func ReadEngineRecord(dir string) (*EngineRecord, error) {
 func writeEngineRecord(dir string, r EngineRecord) error {
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return err
-	}
-	path := filepath.Join(dir, recordFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write the engine record: %w", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	// A temporary file of its own: two processes checking one cached
+	// engine must not rename each other's half-written record into place.
+	f, err := os.CreateTemp(dir, ".hrmd-engine-*.tmp")
+	if err != nil {
 		return fmt.Errorf("write the engine record: %w", err)
+	}
+	_, werr := f.Write(append(data, '\n'))
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), filepath.Join(dir, recordFile))
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write the engine record: %w", werr)
 	}
 	return nil
 }
 
 // cacheSlot is one model's place in the engine cache. An engine is built in
-// a fresh hidden folder (".build-<key>-<random>", locked while in use) and
-// renamed to <key> only once its sessions loaded and it passed the check:
-// onnxruntime writes engines with a plain stream, so a power cut during a
-// build would otherwise leave a truncated engine that every later start
-// fails to deserialize.
+// a fresh hidden folder (".build-<key>-<random>") and renamed to <key> only
+// once its sessions loaded and it was checked: onnxruntime writes engines
+// with a plain stream, so a power cut during a build would otherwise leave
+// a truncated engine that every later start fails to deserialize.
+//
+// Builds of one key hold its lock (".lock-<key>" beside the folders): a
+// second hrmd that needs the same engine waits and then loads what the
+// first built, instead of building it too (two builds at once can exhaust
+// a small board's memory); and a build folder whose key's lock is free was
+// left by a crash or a power cut.
 type cacheSlot struct {
 	root, key string
 }
 
 func (s cacheSlot) final() string { return filepath.Join(s.root, s.key) }
 
-// building is a build in progress: its folder and the lock that tells a
-// later start it is not abandoned.
-type building struct {
-	dir  string
-	lock *os.File
-}
-
-// begin makes a fresh build folder, after removing this key's build
-// folders that nobody holds (left by a crash or a power cut).
-func (s cacheSlot) begin() (*building, error) {
+// lock takes the key's build lock, calling waiting first when another
+// process holds it.
+func (s cacheSlot) lock(waiting func()) (*os.File, error) {
 	if err := os.MkdirAll(s.root, 0o755); err != nil {
 		return nil, fmt.Errorf("tensorrt.engine_cache: %w", err)
 	}
+	f, err := os.OpenFile(filepath.Join(s.root, ".lock-"+s.key), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("tensorrt.engine_cache: %w", err)
+	}
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		waiting()
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock the engine cache for %s: %w", s.key, err)
+	}
+	return f, nil
+}
+
+// begin makes a fresh build folder. The key's lock must be held.
+func (s cacheSlot) begin() (string, error) {
 	s.removeAbandoned()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	dir := filepath.Join(s.root, ".build-"+s.key+"-"+hex.EncodeToString(rnd[:]))
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("tensorrt.engine_cache: %w", err)
+		return "", fmt.Errorf("tensorrt.engine_cache: %w", err)
 	}
-	lock, err := lockFolder(dir)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	return &building{dir: dir, lock: lock}, nil
+	return dir, nil
 }
 
-const buildLock = ".hrmd-building.lock"
-
-func lockFolder(dir string) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, buildLock), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("tensorrt.engine_cache: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
-	}
-	return f, nil
-}
-
+// removeAbandoned removes build folders nobody is building in: this key's
+// (its lock is held here) and other keys' whose lock is free.
 func (s cacheSlot) removeAbandoned() {
-	old, _ := filepath.Glob(filepath.Join(s.root, ".build-"+s.key+"-*"))
-	for _, dir := range old {
-		if lock, err := lockFolder(dir); err == nil {
-			os.RemoveAll(dir) // its builder is gone: the lock was free
-			lock.Close()
+	dirs, _ := filepath.Glob(filepath.Join(s.root, ".build-*"))
+	for _, dir := range dirs {
+		name := strings.TrimPrefix(filepath.Base(dir), ".build-")
+		i := strings.LastIndex(name, "-")
+		if i < 0 {
+			continue
 		}
+		if key := name[:i]; key != s.key {
+			f, err := os.Open(filepath.Join(s.root, ".lock-"+key))
+			if err != nil {
+				continue // not ours to judge
+			}
+			free := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+			if free {
+				os.RemoveAll(dir)
+			}
+			f.Close()
+			continue
+		}
+		os.RemoveAll(dir)
 	}
-}
-
-// abandon removes a build that failed.
-func (b *building) abandon() {
-	os.RemoveAll(b.dir)
-	b.lock.Close()
 }
 
 // commit puts a finished build in place as the key's folder, with its
-// record. A folder already there without an engine is replaced; one with an
-// engine (another hrmd built the same key meanwhile) is kept, and this build
-// dropped: both are the same engine. The lock is held until the folder has
-// its final name, so no other start takes it for abandoned meanwhile.
-func (s cacheSlot) commit(b *building, r EngineRecord) error {
-	defer b.lock.Close()
-	if err := writeEngineRecord(b.dir, r); err != nil {
-		os.RemoveAll(b.dir)
-		return err
-	}
+// record, its files on disk first (a power cut just after the rename must
+// not leave empty engine files under the final name). The key's lock must
+// be held. A record that cannot be written does not cost the engine: the
+// next start checks it again. A folder already there without an engine is
+// replaced.
+func (s cacheSlot) commit(dir string, r EngineRecord) error {
+	recordErr := writeEngineRecord(dir, r)
+	syncFolder(dir)
 	final := s.final()
 	if hasEngine(final) {
-		os.RemoveAll(b.dir)
-		return nil
+		os.RemoveAll(dir)
+		return recordErr
 	}
-	os.RemoveAll(final) // empty, or an old layout without an engine
-	if err := os.Rename(b.dir, final); err != nil {
-		os.RemoveAll(b.dir)
-		return fmt.Errorf("put the built engine in place: %w", err)
+	if err := os.Rename(dir, final); err != nil {
+		os.RemoveAll(final) // not an engine: an empty folder, or an old layout
+		if err := os.Rename(dir, final); err != nil {
+			os.RemoveAll(dir)
+			return fmt.Errorf("put the built engine in place: %w", err)
+		}
 	}
-	os.Remove(filepath.Join(final, buildLock))
-	return nil
+	syncFolder(s.root)
+	return recordErr
+}
+
+// syncFolder flushes a folder's files and the folder itself to disk. It
+// is best effort: a filesystem that cannot sync has nothing better to offer.
+func syncFolder(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			if f, err := os.Open(filepath.Join(dir, e.Name())); err == nil {
+				f.Sync()
+				f.Close()
+			}
+		}
+	}
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}
+
+// brokenBefore lists the folders of this key moved aside before.
+func (s cacheSlot) brokenBefore() []string {
+	dirs, _ := filepath.Glob(s.final() + ".broken-*")
+	return dirs
 }
 
 // quarantine moves the key's folder aside, as <key>.broken-<time>, for a

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -76,41 +78,96 @@ func (l *trtLoad) load(prec string, cs *CheckSet) (*Model, *PrecisionCheck, erro
 	build := l.rt.engineBuild(prec, max(l.opts.MaxBatch, 1))
 	slot := l.rt.slot(l.b, build)
 	if hasEngine(slot.final()) {
-		rec, err := ReadEngineRecord(slot.final())
-		if err != nil {
-			l.rt.log.Warn("the engine's record cannot be read; checking the engine again", zap.Error(err))
-		}
-		if cs != nil && rec != nil && rec.Check != nil && !rec.Check.Passed {
-			return nil, rec.Check, nil
-		}
-		m, err := l.rt.newModel(l.b, l.io, l.chain, build, slot.final(), nil)
-		if err == nil {
-			return l.cached(m, slot, build, rec, cs)
-		}
+		m, failed, err := l.fromCache(slot, build, cs)
 		if !isDeserializeFailure(err) {
-			return nil, nil, err
+			return m, failed, err
 		}
-		aside, qerr := slot.quarantine(time.Now())
-		if qerr != nil {
-			return nil, nil, errors.Join(err, qerr)
-		}
-		l.rt.log.Warn("the cached TensorRT engine cannot be read back (cut short by a power loss, or written by another TensorRT); moved it aside and building it again",
-			zap.String("moved_to", aside), zap.String("reason", ortReason(err)))
+		return l.repair(slot, build, cs)
+	}
+	unlock, err := l.lock(slot)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	if hasEngine(slot.final()) { // another hrmd built it while this one waited
+		return l.fromCache(slot, build, cs)
 	}
 	return l.build(slot, build, cs)
 }
 
+// lock takes the key's build lock, saying so when it has to wait for
+// another hrmd's build of the same engine.
+func (l *trtLoad) lock(slot cacheSlot) (unlock func(), err error) {
+	f, err := slot.lock(func() {
+		l.rt.log.Info("another hrmd is building this TensorRT engine; waiting for it", zap.String("engine_cache", slot.final()))
+		l.stage("waiting for another hrmd's TensorRT build", "")
+	})
+	if err != nil {
+		return nil, &Error{Code: CodeConfig, Message: err.Error(), Err: err}
+	}
+	return func() { f.Close() }, nil
+}
+
+// fromCache loads the key's cached engine.
+func (l *trtLoad) fromCache(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model, *PrecisionCheck, error) {
+	rec, err := ReadEngineRecord(slot.final())
+	if err != nil {
+		l.rt.log.Warn("the engine's record cannot be read; checking the engine again", zap.Error(err))
+	}
+	if cs != nil && rec != nil && rec.Check != nil && !rec.Check.Passed {
+		return nil, rec.Check, nil
+	}
+	m, err := l.rt.newModel(l.b, l.io, l.chain, build, slot.final(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.cached(m, slot, build, rec, cs)
+}
+
+// repair moves aside a cached engine onnxruntime cannot read back and
+// builds it again, once: when an engine of this key was moved aside before,
+// building again is unlikely to help, and the next provider takes the model.
+func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model, *PrecisionCheck, error) {
+	unlock, err := l.lock(slot)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	// Another hrmd may have repaired it while this one waited.
+	m, failed, err := l.fromCache(slot, build, cs)
+	if !isDeserializeFailure(err) {
+		return m, failed, err
+	}
+	reason := ortReason(err)
+	if before := slot.brokenBefore(); len(before) > 0 {
+		return nil, nil, errorf(CodeProviderFailed, "onnxruntime cannot read back the TensorRT engine in %s (%s), and an engine of this model, library, device and build was moved aside for the same reason before (%s): building it again is unlikely to help; look at them, delete them to try again, and report it",
+			slot.final(), reason, strings.Join(before, ", "))
+	}
+	aside, qerr := slot.quarantine(time.Now())
+	if qerr != nil {
+		return nil, nil, errors.Join(err, qerr)
+	}
+	l.rt.log.Warn("the cached TensorRT engine cannot be read back (cut short by a power loss, or written by another TensorRT); moved it aside and building it again",
+		zap.String("moved_to", aside), zap.String("reason", reason))
+	return l.build(slot, build, cs)
+}
+
 // cached finishes a model whose engine came from the cache: the check's
-// stored verdict (a pass: load does not open a failed engine) stands; an
-// engine without one is checked now.
+// stored verdict stands; an engine without one is checked now. Under
+// tensorrt.fp16_check off, an engine that failed its check when it was
+// built is used, and says so.
 func (l *trtLoad) cached(m *Model, slot cacheSlot, build engineBuild, rec *EngineRecord, cs *CheckSet) (*Model, *PrecisionCheck, error) {
 	m.engineCache = EngineCacheUse{Dir: slot.final(), Found: true}
-	if cs == nil {
-		return m, nil, nil // tensorrt.fp16_check off, or nothing to check with
-	}
 	if rec != nil && rec.Check != nil {
 		m.engineCache.Check = rec.Check
+		if !rec.Check.Passed { // reached only with the check off
+			l.rt.log.Warn("this TensorRT engine failed its check when it was built; tensorrt.fp16_check is off, so it is used anyway",
+				zap.String("check", rec.Check.Summary()))
+		}
 		return m, nil, nil
+	}
+	if cs == nil {
+		return m, nil, nil // the check is off, or there is nothing to check with
 	}
 	check, err := l.check(m, cs)
 	if err != nil {
@@ -118,31 +175,34 @@ func (l *trtLoad) cached(m *Model, slot cacheSlot, build engineBuild, rec *Engin
 		return nil, nil, err
 	}
 	m.engineCache.Check = check
-	if check != nil {
-		if rec == nil {
-			rec = &EngineRecord{Build: build}
-		}
-		rec.Check = check
-		if err := writeEngineRecord(slot.final(), *rec); err != nil {
-			l.rt.log.Warn("the check's verdict cannot be kept beside the engine; it runs again next time", zap.Error(err))
-		}
+	if rec == nil {
+		rec = &EngineRecord{Build: build}
+	}
+	rec.Check = check
+	if err := writeEngineRecord(slot.final(), *rec); err != nil {
+		l.rt.log.Warn("the check's verdict cannot be kept beside the engine; it runs again next time", zap.Error(err))
 	}
 	return l.verdict(m, check)
 }
 
-// build builds the engine in a fresh folder, checks it and puts it in place.
+// build builds the engine in a fresh folder, checks it and puts it in
+// place. The key's lock is held.
 func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model, *PrecisionCheck, error) {
 	if err := l.checkMemory(build); err != nil {
 		return nil, nil, err
 	}
-	bd, err := slot.begin()
+	dir, err := slot.begin()
 	if err != nil {
 		return nil, nil, &Error{Code: CodeConfig, Message: err.Error(), Err: err}
 	}
 	started := time.Now()
-	m, err := l.rt.newModel(l.b, l.io, l.chain, build, bd.dir, func(graph string) { l.stage("building TensorRT engine", graph) })
+	onBuild := func(graph string) { l.stage("building TensorRT engine", graph) }
+	m, err := l.rt.newModel(l.b, l.io, l.chain, build, dir, onBuild)
+	if isTimingCacheFailure(err) && l.moveTimingCacheAside(err) {
+		m, err = l.rt.newModel(l.b, l.io, l.chain, build, dir, onBuild)
+	}
 	if err != nil {
-		bd.abandon()
+		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	took := time.Since(started)
@@ -150,16 +210,37 @@ func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model
 	check, err := l.check(m, cs)
 	if err != nil {
 		m.Close()
-		bd.abandon()
+		os.RemoveAll(dir)
 		return nil, nil, err
 	}
 	// A failed engine is kept too, with its verdict, so that the next start
 	// goes straight to the fallback instead of building it again.
-	if err := slot.commit(bd, EngineRecord{Build: build, Built: time.Now().UTC(), BuildTook: took.Seconds(), Check: check}); err != nil {
-		l.rt.log.Warn("the built engine cannot be kept in the cache; the next start builds it again", zap.Error(err))
+	if err := slot.commit(dir, EngineRecord{Build: build, Built: time.Now().UTC(), BuildTook: took.Seconds(), Check: check}); err != nil {
+		l.rt.log.Warn("the built engine or its verdict cannot be kept in the cache; the next start builds or checks it again", zap.Error(err))
 	}
 	m.engineCache = EngineCacheUse{Dir: slot.final(), Built: true, BuildTook: took, Check: check}
 	return l.verdict(m, check)
+}
+
+// isTimingCacheFailure says whether err is onnxruntime's TensorRT provider
+// failing on the shared timing cache ("TensorRT EP could not create timing
+// cache"): it is written with a plain stream too, and one cut short would
+// otherwise fail every later build.
+func isTimingCacheFailure(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "timing cache")
+}
+
+// moveTimingCacheAside moves the timing cache folder aside for the build to
+// start a new one; false when it cannot.
+func (l *trtLoad) moveTimingCacheAside(cause error) bool {
+	dir := filepath.Join(l.rt.cfg.TensorRT.EngineCache, timingCacheDir)
+	aside := dir + ".broken-" + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.Rename(dir, aside); err != nil {
+		l.rt.log.Warn("the TensorRT timing cache fails and cannot be moved aside", zap.String("reason", ortReason(cause)), zap.Error(err))
+		return false
+	}
+	l.rt.log.Warn("the TensorRT timing cache cannot be read; moved it aside and building again", zap.String("moved_to", aside), zap.String("reason", ortReason(cause)))
+	return true
 }
 
 func (l *trtLoad) verdict(m *Model, check *PrecisionCheck) (*Model, *PrecisionCheck, error) {

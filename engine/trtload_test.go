@@ -7,10 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 	"go.uber.org/zap/zaptest/observer"
@@ -27,6 +30,7 @@ import (
 // the CPU; an fp16 session runs fp16From's graphs when set, playing an fp16
 // engine whose answers drift from the reference.
 type fakeTensorRT struct {
+	mu        sync.Mutex // two loads may build at once
 	rt        *Runtime
 	fp16From  string
 	failBuild error
@@ -45,6 +49,8 @@ func (f *fakeTensorRT) open(s sessionSpec) (*ort.DynamicAdvancedSession, error) 
 	if s.chain[0] != ProviderTensorRT {
 		return f.rt.newSession(s)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.opened[s.build.Precision]++
 	engine := filepath.Join(s.cacheDir, "TensorrtExecutionProvider_TRTKernel_"+strings.TrimSuffix(s.graph.File, ".onnx")+".engine")
 	data, err := os.ReadFile(engine)
@@ -92,7 +98,8 @@ func loadWith(t *testing.T, rt *Runtime, dir string, opts ModelOptions) (*Model,
 	return m, err
 }
 
-// cacheFolders lists the engine cache root, hidden folders included.
+// cacheFolders lists the engine cache root's folders, hidden ones included
+// (the build locks are files).
 func cacheFolders(t *testing.T, root string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(root)
@@ -101,7 +108,7 @@ func cacheFolders(t *testing.T, root string) []string {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.Name() != timingCacheDir {
+		if e.IsDir() && e.Name() != timingCacheDir {
 			names = append(names, e.Name())
 		}
 	}
@@ -196,10 +203,14 @@ func TestTensorRTFP16CheckFails(t *testing.T) {
 		t.Errorf("refuse: %v", err)
 	}
 
+	// With the check off, the engine that failed is used, and says so.
 	rt.cfg.TensorRT.FP16Check = CheckOff
 	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
-	if err != nil || m.Precision() != "fp16" || m.EngineCache().Check != nil {
+	if err != nil || m.Precision() != "fp16" || m.EngineCache().Check == nil || m.EngineCache().Check.Passed {
 		t.Errorf("off: %v, %s, check %+v", err, m.Precision(), m.EngineCache().Check)
+	}
+	if logs.FilterMessageSnippet("fp16_check is off, so it is used anyway").Len() != 1 {
+		t.Error("no line says a failed engine is used because the check is off")
 	}
 }
 
@@ -234,6 +245,128 @@ func TestTensorRTRepairsATruncatedEngine(t *testing.T) {
 	entries, err := ListEngineCache(cfg.TensorRT.EngineCache)
 	if err != nil || len(entries) != 2 || !entries[1].Broken || entries[0].Broken {
 		t.Errorf("listing %+v, %v", entries, err)
+	}
+
+	// The same again: building a third time is unlikely to help, so the
+	// next provider takes the model, and the line says why.
+	m.Close()
+	testenv.WriteFile(t, dir, "TensorrtExecutionProvider_TRTKernel_step.engine", "truncated")
+	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if err != nil || m.Provider() != "CPUExecutionProvider" || fake.built != 4 {
+		t.Fatalf("a second unreadable engine: %v, %v, %d built", err, m, fake.built)
+	}
+	if logs.FilterFieldKey("error").Filter(func(e observer.LoggedEntry) bool {
+		return strings.Contains(e.ContextMap()["error"].(string), "was moved aside for the same reason before")
+	}).Len() != 1 {
+		t.Error("no fallback line says the engine was moved aside before")
+	}
+}
+
+// Two loads that need the same engine build it once: the second waits for
+// the first and loads what it built.
+func TestTensorRTBuildsOnce(t *testing.T) {
+	cfg := trtConfig(t)
+	rt, logs := openRuntime(t, cfg)
+	fake := playTensorRT(rt)
+	b, err := LoadBundle(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Held as another process's build would be, until both loads wait on it.
+	slot := rt.slot(b, rt.engineBuild("fp16", 1))
+	held, err := slot.lock(func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	models := make([]*Model, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() { models[i], errs[i] = rt.LoadModel(b, ModelOptions{MaxBatch: 1}) })
+	}
+	testenv.WaitFor(t, time.Minute, "both loads wait for the build lock", func() bool {
+		return logs.FilterMessageSnippet("waiting for it").Len() == 2
+	})
+	held.Close()
+	wg.Wait()
+	for i, m := range models {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		defer m.Close()
+	}
+	if fake.built != 2 || models[0].EngineCache().Built == models[1].EngineCache().Built {
+		t.Errorf("%d engine files built (want init and step once); built %v and %v", fake.built, models[0].EngineCache().Built, models[1].EngineCache().Built)
+	}
+}
+
+// A build folder whose key's lock is free was left by a crash and goes;
+// one whose lock is held is another process's build and stays.
+func TestAbandonedBuildsAreRemoved(t *testing.T) {
+	root := t.TempDir()
+	testenv.WriteFile(t, root, ".build-a-key-0123456789ab/x.engine", "half")
+	testenv.WriteFile(t, root, ".lock-a-key", "")
+	testenv.WriteFile(t, root, ".build-busy-key-0123456789ab/x.engine", "half")
+	busy, err := cacheSlot{root: root, key: "busy-key"}.lock(func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	testenv.WriteFile(t, root, ".build-mine-0123456789ab/x.engine", "half")
+	mine := cacheSlot{root: root, key: "mine"}
+	lock, err := mine.lock(func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	dir, err := mine.begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range testenv.Names(root) {
+		if strings.HasPrefix(n, ".build-") {
+			got = append(got, n)
+		}
+	}
+	if len(got) != 2 || got[0] != ".build-busy-key-0123456789ab" || got[1] != filepath.Base(dir) {
+		t.Errorf("build folders %v, want only the busy one and the new one", got)
+	}
+}
+
+// A halt that is no number fails the check and still makes a verdict that
+// can be stored and shown.
+func TestCheckNonFinite(t *testing.T) {
+	b, err := LoadBundle(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := LoadCheckSet(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make([]RowResult, len(cs.Cases))
+	for i, c := range cs.Cases {
+		r := RowResult{Cycles: c.HaltCycle, Tokens: c.Cycles[c.HaltCycle-1].Argmax}
+		for k := range c.HaltCycle {
+			r.Trace = append(r.Trace, CycleTrace{Cycle: k + 1, Halt: c.Cycles[k].Halt, Tokens: c.Cycles[k].Argmax})
+		}
+		results[i] = r
+	}
+	if check := cs.compare(b, "fp16", results, 0); !check.Passed {
+		t.Fatalf("the reference against itself: %s", check.Summary())
+	}
+	results[0].Trace[0].Halt = math.NaN()
+	check := cs.compare(b, "fp16", results, 1)
+	if check.Passed || check.MaxHaltDiff != 1 || check.NonFinite != 1 {
+		t.Errorf("a NaN halt: %s", check.Summary())
+	}
+	dir := t.TempDir()
+	if err := writeEngineRecord(dir, EngineRecord{Check: check}); err != nil {
+		t.Fatalf("the verdict cannot be stored: %v", err)
+	}
+	if rec, err := ReadEngineRecord(dir); err != nil || rec.Check.Passed || rec.Check.NonFinite != 1 {
+		t.Errorf("read back %+v, %v", rec, err)
 	}
 }
 

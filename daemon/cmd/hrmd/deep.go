@@ -14,9 +14,9 @@ import (
 )
 
 // checkDeep is `hrmd doctor --deep`: what the other checks infer, it
-// does. It loads the model with the configured provider chain at batch 1
-// (building a TensorRT engine if none is cached: minutes on a Jetson), runs
-// one step, and says in one line each which provider took the model, how
+// does. It loads the model as the daemon does (the configured provider
+// chain and batch: the same TensorRT engine, built if none is cached:
+// minutes on a Jetson), runs one step on one row (batch 1), and says in one line each which provider took the model, how
 // its engine came about and what the fp16 check found. A Jetson configured
 // for its GPU that ends up on the CPU is a FAIL: the daemon would run
 // degraded.
@@ -25,12 +25,15 @@ func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, device jetson.D
 		d.add(checkFail, "deep", "not run: it needs the library and the model (see above)", "")
 		return
 	}
-	opts := engine.ModelOptions{MaxBatch: 1, MemAvailable: jetson.NewFS(d.sysroot).MemAvailable,
-		Progress: func(s engine.LoadStage) {
-			if s.What != "" {
-				fmt.Fprintf(progress, "hrmd doctor: %s (minutes on a Jetson the first time) ...\n", s)
-			}
-		}}
+	// The batch the daemon loads with: its TensorRT engine is keyed by it,
+	// so this builds (or loads) the very engine hrmd run uses.
+	opts := d.cfg.ModelOptions()
+	opts.MemAvailable = jetson.NewFS(d.sysroot).MemAvailable
+	opts.Progress = func(s engine.LoadStage) {
+		if s.What != "" {
+			fmt.Fprintf(progress, "hrmd doctor: %s (minutes on a Jetson the first time) ...\n", s)
+		}
+	}
 	m, err := rt.LoadModel(b, opts)
 	if err != nil {
 		d.add(checkFail, "deep", fmt.Sprintf("no session with onnxruntime.providers %v: %s", d.cfg.ONNXRuntime.Providers, oneLine(answer.Message(err))),

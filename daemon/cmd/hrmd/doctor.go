@@ -672,6 +672,9 @@ func (d *doctor) engineBuilt(e engine.EngineCacheEntry) {
 		d.add(checkOK, "engine cache", built+"; not checked against the bundle's fp32 reference", "")
 	case e.Record.Check.Passed:
 		d.add(checkOK, "engine cache", built+"; "+e.Record.Check.Summary(), "")
+	case d.cfg.TensorRT.FP16Check == engine.CheckOff:
+		d.add(checkWarn, "engine cache", built+"; "+e.Record.Check.Summary()+"; tensorrt.fp16_check is off, so hrmd uses it anyway",
+			"tensorrt.fp16_check: fallback runs an fp32 engine instead")
 	default:
 		d.add(checkWarn, "engine cache", built+"; "+e.Record.Check.Summary()+"; hrmd does not use it",
 			"tensorrt.fp16_check: fallback runs an fp32 engine instead; tensorrt.fp16: false builds only that")
@@ -690,36 +693,52 @@ func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
 		d.add(checkWarn, "engine cache", err.Error(), "let the hrmd user read and write it (chown -R hrmd:hrmd "+root+")")
 		return
 	}
-	current := ""
-	if rt != nil && b != nil {
-		precision := "fp32"
-		if d.cfg.TensorRT.FP16 {
-			precision = "fp16"
-		}
-		current = filepath.Base(rt.EngineCacheDir(b, precision, d.cfg.ModelOptions().MaxBatch))
-	}
-	found := false
+	current := d.currentEngines(rt, b, entries)
+	seen := map[string]bool{}
 	for _, e := range entries {
+		inUse := slices.Contains(current, e.Name)
+		seen[e.Name] = true
 		switch {
-		case e.Name == current && e.Engines > 0:
-			found = true
+		case inUse && e.Engines > 0:
 			d.engineBuilt(e)
 		case e.Broken:
 			d.add(checkWarn, "engine cache", fmt.Sprintf("%s: moved aside because onnxruntime could not read the engine back (%s)", e.Path, humanBytes(uint64(e.Bytes))),
 				"look at it if you like, then rm -r "+e.Path)
-		case e.Name == current:
-			found = true
+		case inUse:
 			d.add(checkInfo, "engine cache", e.Path+": no engine built yet; the next start builds it (minutes on a Jetson)", "")
-		case current == "":
+		case len(current) == 0:
 			// Without the library or the model, which folder is in use is
 			// unknown: nothing is called old.
 			d.add(checkInfo, "engine cache", fmt.Sprintf("%s (%s)", e.Path, humanBytes(uint64(e.Bytes))), "")
 		default:
-			d.add(checkInfo, "engine cache", fmt.Sprintf("old: %s (%s, last written %s) is for another model, library, device or precision",
+			d.add(checkInfo, "engine cache", fmt.Sprintf("old: %s (%s, last written %s) is for another model, library, device or build",
 				e.Path, humanBytes(uint64(e.Bytes)), e.Modified.Format("2006-01-02")), "rm -r "+e.Path+" frees it")
 		}
 	}
-	if current != "" && !found {
-		d.add(checkInfo, "engine cache", filepath.Join(root, current)+": not built yet; the first start with TensorRT builds it (minutes on a Jetson)", "")
+	for _, c := range current {
+		if !seen[c] {
+			d.add(checkInfo, "engine cache", filepath.Join(root, c)+": not built yet; the first start with TensorRT builds it (minutes on a Jetson)", "")
+		}
 	}
+}
+
+// currentEngines names the cache folders this configuration uses: the
+// engine of the configured precision and, when that is an fp16 engine that
+// failed its check and tensorrt.fp16_check falls back, the fp32 engine that
+// replaced it. None without the library or the model.
+func (d *doctor) currentEngines(rt *engine.Runtime, b *engine.Bundle, entries []engine.EngineCacheEntry) []string {
+	if rt == nil || b == nil {
+		return nil
+	}
+	batch := d.cfg.ModelOptions().MaxBatch
+	if !d.cfg.TensorRT.FP16 {
+		return []string{filepath.Base(rt.EngineCacheDir(b, "fp32", batch))}
+	}
+	fp16 := filepath.Base(rt.EngineCacheDir(b, "fp16", batch))
+	for _, e := range entries {
+		if e.Name == fp16 && e.Record != nil && e.Record.Check != nil && !e.Record.Check.Passed && d.cfg.TensorRT.FP16Check == engine.CheckFallback {
+			return []string{fp16, filepath.Base(rt.EngineCacheDir(b, "fp32", batch))}
+		}
+	}
+	return []string{fp16}
 }

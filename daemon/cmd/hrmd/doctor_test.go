@@ -280,6 +280,26 @@ func TestDoctorEngineVerdict(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, r.Stdout)
 		}
 	}
+	// The fp32 engine that replaces the failed one is in use too, not old.
+	fp32 := ""
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		if i := strings.Index(l, filepath.Join(dir, "trt")+"/"); i >= 0 && strings.Contains(l, "-fp32-") && strings.HasSuffix(l, ": not built yet; the first start with TensorRT builds it (minutes on a Jetson)") {
+			fp32 = l[i:strings.Index(l, ": not built yet")]
+		}
+	}
+	if fp32 == "" {
+		t.Fatalf("no line names the fp32 engine that replaces the failed one:\n%s", r.Stdout)
+	}
+	write(fp32, "TensorrtExecutionProvider_TRTKernel_step.engine", "engine")
+	write(fp32, "hrmd-engine.json", `{"build": {"precision": "fp32"}, "check": {"precision": "fp32", "passed": true, "inputs": 6, "grids_same": 6,
+		"min_cell_agreement": 1, "halt_cycles_same": 6, "max_halt_diff": 0.0001}}`)
+	if err := os.Chmod(fp32, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	r = runDoctor(t, "--config", config)
+	if !strings.Contains(r.Stdout, "fp32 check passed: 6/6 grids identical") || strings.Contains(r.Stdout, "old: "+fp32) {
+		t.Errorf("the fp32 engine in use is not reported as such:\n%s", r.Stdout)
+	}
 }
 
 // `hrmd doctor --deep` loads the model with the configured providers and
