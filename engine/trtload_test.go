@@ -98,6 +98,13 @@ func loadWith(t *testing.T, rt *Runtime, dir string, opts ModelOptions) (*Model,
 	return m, err
 }
 
+// fallbacks counts the log lines whose error holds what.
+func fallbacks(logs *observer.ObservedLogs, what string) int {
+	return logs.FilterFieldKey("error").Filter(func(e observer.LoggedEntry) bool {
+		return strings.Contains(e.ContextMap()["error"].(string), what)
+	}).Len()
+}
+
 // cacheFolders lists the engine cache root's folders, hidden ones included
 // (the build locks are files).
 func cacheFolders(t *testing.T, root string) []string {
@@ -255,9 +262,7 @@ func TestTensorRTRepairsATruncatedEngine(t *testing.T) {
 	if err != nil || m.Provider() != "CPUExecutionProvider" || fake.built != 4 {
 		t.Fatalf("a second unreadable engine: %v, %v, %d built", err, m, fake.built)
 	}
-	if logs.FilterFieldKey("error").Filter(func(e observer.LoggedEntry) bool {
-		return strings.Contains(e.ContextMap()["error"].(string), "was moved aside for the same reason before")
-	}).Len() != 1 {
+	if fallbacks(logs, "was moved aside for the same reason before") != 1 {
 		t.Error("no fallback line says the engine was moved aside before")
 	}
 }
@@ -399,9 +404,7 @@ func TestTensorRTBuildFailures(t *testing.T) {
 	if err != nil || m.Provider() != "CPUExecutionProvider" || fake.built != 0 {
 		t.Fatalf("low memory: %v, %v, %d built", err, m, fake.built)
 	}
-	if logs.FilterFieldKey("error").Filter(func(e observer.LoggedEntry) bool {
-		return strings.Contains(e.ContextMap()["error"].(string), "low_memory: building the TensorRT engine for nova-tiny needs about")
-	}).Len() != 1 {
+	if fallbacks(logs, "low_memory: building the TensorRT engine for nova-tiny needs about") != 1 {
 		t.Error("no fallback line names the memory it lacks")
 	}
 	rt.cfg.Require = ProviderTensorRT
