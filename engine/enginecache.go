@@ -154,8 +154,13 @@ func (s cacheSlot) lock(waiting func()) (*os.File, error) {
 	return f, nil
 }
 
-// begin makes a fresh build folder. The key's lock must be held.
+// begin makes a fresh build folder, and the shared timing cache's folder
+// if it is missing, so that the timing cache has a folder whether or not
+// onnxruntime makes one. The key's lock must be held.
 func (s cacheSlot) begin() (string, error) {
+	if err := os.MkdirAll(filepath.Join(s.root, timingCacheDir), 0o755); err != nil {
+		return "", fmt.Errorf("tensorrt.engine_cache: %w", err)
+	}
 	s.removeAbandoned()
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
