@@ -53,6 +53,9 @@ type Manifest struct {
 	// cycle by cycle, that every TensorRT engine is held to. Optional in
 	// format 1 (bundles exported before it have none).
 	Check *CheckFile `yaml:"check,omitempty"`
+	// PuzzleEmbeddings is act-v1's table of one learned row per puzzle
+	// identifier, kept outside the graphs (it can exceed 2 GiB).
+	PuzzleEmbeddings *PuzzleEmbeddings `yaml:"puzzle_embeddings,omitempty"`
 }
 
 // CheckFile names the check set file and its hash.
@@ -113,6 +116,9 @@ type Bundle struct {
 	Encoding puzzles.Encoding
 	// Logits is the step output that is neither carried nor the halt output.
 	Logits string
+	// Puzzles names the rows of the puzzle embedding table (act-v1); nil
+	// for a bundle without one.
+	Puzzles *PuzzleIndex
 }
 
 // LoadBundle reads dir/hrm.yaml strictly, checks it for consistency and checks
@@ -142,6 +148,9 @@ func LoadBundle(dir string) (*Bundle, error) {
 	sum := sha256.Sum256(data)
 	b.SHA256 = hex.EncodeToString(sum[:])
 	for _, g := range m.files() {
+		if g.lazy {
+			continue
+		}
 		file := filepath.Join(dir, g.graph.File)
 		got, err := fileSHA256(file)
 		if err != nil {
@@ -149,6 +158,11 @@ func LoadBundle(dir string) (*Bundle, error) {
 		}
 		if got != g.graph.SHA256 {
 			return nil, errorf(CodeBundleChecksum, "%s has sha256 %s but %s %s.sha256 is %s: the file changed after export; re-export the bundle (or copy it again)", file, got, path, g.key, g.graph.SHA256)
+		}
+	}
+	if m.PuzzleEmbeddings != nil {
+		if b.Puzzles, err = readPuzzleIndex(b); err != nil {
+			return nil, err
 		}
 	}
 	return b, nil
@@ -211,16 +225,24 @@ func (b *Bundle) validate() error {
 }
 
 // bundleFile is a file the manifest names, with its key ("graphs.step").
+// A lazy file's sha256 is not checked at every load (the puzzle table:
+// gigabytes; verifyTable checks it once and remembers).
 type bundleFile struct {
 	key   string
 	graph Graph
+	lazy  bool
 }
 
 // files are the files the manifest names and hashes.
 func (m *Manifest) files() []bundleFile {
-	files := []bundleFile{{"graphs.init", m.Graphs.Init}, {"graphs.step", m.Graphs.Step}}
+	files := []bundleFile{{key: "graphs.init", graph: m.Graphs.Init}, {key: "graphs.step", graph: m.Graphs.Step}}
 	if m.Check != nil {
-		files = append(files, bundleFile{"check", Graph{File: m.Check.File, SHA256: m.Check.SHA256}})
+		files = append(files, bundleFile{key: "check", graph: Graph{File: m.Check.File, SHA256: m.Check.SHA256}})
+	}
+	if p := m.PuzzleEmbeddings; p != nil {
+		files = append(files,
+			bundleFile{key: "puzzle_embeddings", graph: Graph{File: p.File, SHA256: p.SHA256}, lazy: true},
+			bundleFile{key: "puzzle_embeddings.identifiers", graph: Graph{File: p.Identifiers, SHA256: p.IdentifiersSHA256}})
 	}
 	return files
 }
@@ -235,7 +257,7 @@ func (b *Bundle) validateGraphs() error {
 		if len(g.graph.SHA256) != 64 || strings.Trim(g.graph.SHA256, "0123456789abcdef") != "" {
 			return fmt.Errorf("%s.sha256 is %q; it must be 64 lowercase hex digits", g.key, g.graph.SHA256)
 		}
-		if g.key == "check" {
+		if g.key == "check" || strings.HasPrefix(g.key, "puzzle_embeddings") {
 			continue
 		}
 		if len(g.graph.Inputs) == 0 || len(g.graph.Outputs) == 0 {
@@ -254,8 +276,8 @@ func (b *Bundle) validateGraphs() error {
 func (b *Bundle) validateWiring() error {
 	m := &b.Manifest
 	init, step := m.Graphs.Init, m.Graphs.Step
-	if !slices.Equal(init.Inputs, []string{tokensInput}) {
-		return fmt.Errorf("graphs.init.inputs is %v; this hrmd feeds init exactly one input, %q (puzzle-embedding inputs are not supported yet)", init.Inputs, tokensInput)
+	if err := m.checkInitInputs(); err != nil {
+		return err
 	}
 	for out, in := range m.Carry {
 		if !slices.Contains(step.Outputs, out) {

@@ -44,7 +44,7 @@ func TestLoadBundleRefusesBadManifests(t *testing.T) {
 		{"threshold", "threshold: 0.9", "threshold: 1.5", CodeBundleInvalid, "halting.threshold is 1.5"},
 		{"min cycles", "min_cycles: 2", "min_cycles: 0", CodeBundleInvalid, "halting.min_cycles is 0"},
 		{"max cycles", "max_cycles: 8", "max_cycles: 1", CodeBundleInvalid, "halting.max_cycles is 1; it must be between min_cycles (2)"},
-		{"init inputs", "inputs: [tokens]", "inputs: [tokens, puzzle]", CodeBundleInvalid, "puzzle-embedding inputs are not supported yet"},
+		{"init inputs", "inputs: [tokens]", "inputs: [tokens, puzzle]", CodeBundleInvalid, "without puzzle_embeddings init takes exactly one input"},
 		{"checksum", "sha256: f7cead68", "sha256: 07cead68", CodeBundleChecksum, "init.onnx has sha256 f7cead68"},
 		{"missing file", "file: init.onnx", "file: init2.onnx", CodeBundleInvalid, "graphs.init.file: open"},
 	}

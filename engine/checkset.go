@@ -35,6 +35,7 @@ type CheckSet struct {
 // CheckCase is one input of the check set.
 type CheckCase struct {
 	Source    string
+	Puzzle    string // act-v1: the identifier whose table row the case runs with ("" or unknown: the blank row)
 	Grid      [][]int
 	Tokens    []int64
 	HaltCycle int `json:"halt_cycle"`
@@ -93,6 +94,18 @@ func (cs *CheckSet) Tokens() [][]int64 {
 	rows := make([][]int64, len(cs.Cases))
 	for i, c := range cs.Cases {
 		rows[i] = c.Tokens
+	}
+	return rows
+}
+
+// PuzzleRows are the table rows the cases run with (nil without a table).
+func (cs *CheckSet) PuzzleRows(b *Bundle) []int {
+	if b.Puzzles == nil {
+		return nil
+	}
+	rows := make([]int, len(cs.Cases))
+	for i, c := range cs.Cases {
+		rows[i], _ = b.Puzzles.Row(c.Puzzle)
 	}
 	return rows
 }

@@ -37,6 +37,8 @@ type bundleIO struct {
 	initProfile []tensorShape // init's inputs, for the TensorRT batch profile
 	stepProfile []tensorShape // step's inputs, likewise
 	haltWidth   int
+	puzzleWidth int          // values in a puzzle row; 0 without a table
+	table       *puzzleTable // the memory-mapped table, when the bundle has one
 }
 
 // checkGraphIO compares what the ONNX files declare with what the manifest
@@ -96,6 +98,20 @@ func (g graphIO) checkTokens(io *bundleIO) error {
 		return errorf(CodeBundleMismatch, "%s input %q has %v tokens per row; hrm.yaml grid %d means %d", initFile, tokensInput, tokens.row, g.mf.Grid, g.seq)
 	}
 	io.initProfile = []tensorShape{tokens}
+	p := g.mf.PuzzleEmbeddings
+	if p == nil {
+		return nil
+	}
+	row, err := rowShape(initFile, "input", find(g.initIn, p.Input), "float32")
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(row.row, []int64{p.width()}) {
+		return errorf(CodeBundleMismatch, "%s input %q takes %v values per row; hrm.yaml puzzle_embeddings.shape %v has rows of %d", initFile, p.Input, row.row, p.Shape, p.width())
+	}
+	// In graphs.init.inputs order: tokens, then the puzzle row.
+	io.initProfile = append(io.initProfile, row)
+	io.puzzleWidth = int(p.width())
 	return nil
 }
 

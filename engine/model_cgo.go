@@ -35,6 +35,9 @@ type Model struct {
 	stepOutputs []stepOutput   // in graphs.step.outputs order
 	initOutputs []*stateBuffer // in graphs.init.outputs order
 	tokens      []int64
+	puzzle      []float32    // the puzzle rows of a batch (act-v1), maxBatch x width
+	table       *puzzleTable // the bundle's puzzle table, nil without one
+	ownsTable   bool         // the model that LoadModel returns unmaps it
 	logits      []float32
 	halt        []float32
 	views       map[int]*batchViews
@@ -63,6 +66,7 @@ type stepOutput struct {
 // allocation beyond its header and is made once per batch size.
 type batchViews struct {
 	tokens  *ort.Tensor[int64]
+	initIn  []ort.Value // tokens, and the puzzle rows when the bundle has a table
 	initOut []ort.Value
 	stepIn  [2][]ort.Value // [p]: reads carried states from half p
 	stepOut [2][]ort.Value // [p]: writes carried states to half 1-p
@@ -85,9 +89,15 @@ func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.Manifest.PuzzleEmbeddings != nil {
+		if io.table, err = openPuzzleTable(b, opts.StampDir); err != nil {
+			return nil, err
+		}
+	}
 	for {
 		m, err := rt.loadOn(b, io, chain, opts)
 		if err == nil {
+			m.ownsTable = true
 			return m, nil
 		}
 		// A provider that loads can still fail to take a graph (a missing
@@ -97,6 +107,7 @@ func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
 		// is required or the check is set to refuse.
 		head := chain[0]
 		if head == ProviderCPU || head == rt.cfg.Require || rt.refused(err) {
+			io.table.close()
 			return nil, err
 		}
 		rt.log.Warn("execution provider failed to load the model, falling back",
@@ -126,7 +137,7 @@ func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, build engin
 	m := &Model{
 		rt: rt, bundle: b, provider: chain[0], precision: build.Precision,
 		maxBatch: build.MaxBatch, seq: b.Seq(), vocab: b.Manifest.Vocab, haltWidth: io.haltWidth,
-		views: map[int]*batchViews{},
+		views: map[int]*batchViews{}, table: io.table,
 	}
 	defer func() {
 		if err != nil {
@@ -188,6 +199,9 @@ func (m *Model) allocate(io *bundleIO) {
 		}
 	}
 	m.tokens = make([]int64, m.maxBatch*m.seq)
+	if m.table != nil {
+		m.puzzle = make([]float32, m.maxBatch*m.table.width)
+	}
 	m.logits = make([]float32, m.maxBatch*m.seq*m.vocab)
 	m.halt = make([]float32, m.maxBatch*m.haltWidth)
 }
@@ -279,6 +293,9 @@ func (m *Model) Close() error {
 		m.runOpts.Destroy()
 	}
 	m.init, m.step, m.runOpts = nil, nil, nil
+	if m.ownsTable {
+		return m.table.close()
+	}
 	return nil
 }
 
@@ -306,6 +323,10 @@ func (m *Model) batch(b int) (*batchViews, error) {
 		return nil, &Error{Code: CodeInference, Message: "create tokens tensor: " + err.Error(), Err: err}
 	}
 	keep(v.tokens)
+	v.initIn = []ort.Value{v.tokens}
+	if m.table != nil {
+		v.initIn = append(v.initIn, floats(tensorShape{row: []int64{int64(m.table.width)}}, m.puzzle))
+	}
 	for _, sb := range m.initOutputs {
 		v.initOut = append(v.initOut, floats(sb.shape, sb.data[0]))
 	}
@@ -343,6 +364,13 @@ func (m *Model) batch(b int) (*batchViews, error) {
 // independently: a halted row keeps its result and leaves the batch, so the
 // remaining rows run as a smaller batch.
 func (m *Model) Run(ctx context.Context, tokens [][]int64, opts RunOptions) ([]RowResult, error) {
+	return m.RunPuzzles(ctx, tokens, nil, opts)
+}
+
+// RunPuzzles is Run with each row's puzzle: puzzles[i] is row i's row of the
+// bundle's puzzle table (PuzzleIndex.Row). nil runs every row with the
+// blank row 0, as does a bundle without a table.
+func (m *Model) RunPuzzles(ctx context.Context, tokens [][]int64, puzzles []int, opts RunOptions) ([]RowResult, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -350,6 +378,9 @@ func (m *Model) Run(ctx context.Context, tokens [][]int64, opts RunOptions) ([]R
 		if len(row) != m.seq {
 			return nil, fmt.Errorf("row %d has %d tokens; the model takes %d", i, len(row), m.seq)
 		}
+	}
+	if err := m.checkPuzzles(len(tokens), puzzles); err != nil {
+		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -361,14 +392,43 @@ func (m *Model) Run(ctx context.Context, tokens [][]int64, opts RunOptions) ([]R
 	policy := newHaltPolicy(m.bundle.Manifest.Halting, opts)
 	results := make([]RowResult, 0, len(tokens))
 	for start := 0; start < len(tokens); start += m.maxBatch {
-		chunk := tokens[start:min(start+m.maxBatch, len(tokens))]
-		res, err := m.runChunk(ctx, chunk, policy, opts.Trace == TraceFull)
+		end := min(start+m.maxBatch, len(tokens))
+		var rows []int
+		if puzzles != nil {
+			rows = puzzles[start:end]
+		}
+		res, err := m.runChunk(ctx, tokens[start:end], rows, policy, opts.Trace == TraceFull)
 		if err != nil {
 			return nil, err
 		}
 		results = append(results, res...)
 	}
 	return results, nil
+}
+
+// checkPuzzles: one puzzle row for each input, each in the table.
+func (m *Model) checkPuzzles(rows int, puzzles []int) error {
+	if puzzles == nil {
+		return nil
+	}
+	if len(puzzles) != rows {
+		return fmt.Errorf("%d puzzle rows for %d inputs", len(puzzles), rows)
+	}
+	if m.table == nil {
+		for _, p := range puzzles {
+			if p != 0 {
+				return fmt.Errorf("puzzle row %d asked of %s, which has no puzzle table", p, m.bundle.Manifest.Name)
+			}
+		}
+		return nil
+	}
+	n := m.bundle.Puzzles.Len()
+	for i, p := range puzzles {
+		if p < 0 || p >= n {
+			return fmt.Errorf("input %d asks for puzzle row %d; the table has rows 0 to %d", i, p, n-1)
+		}
+	}
+	return nil
 }
 
 // terminateOnCancel makes a cancelled context stop a step that is running
@@ -395,16 +455,24 @@ func (m *Model) terminateOnCancel(ctx context.Context) func() {
 	}
 }
 
-func (m *Model) runChunk(ctx context.Context, rows [][]int64, policy haltPolicy, fullTrace bool) ([]RowResult, error) {
+func (m *Model) runChunk(ctx context.Context, rows [][]int64, puzzles []int, policy haltPolicy, fullTrace bool) ([]RowResult, error) {
 	n := len(rows)
 	for i, row := range rows {
 		copy(m.tokens[i*m.seq:], row)
+		if m.table != nil {
+			p := 0
+			if puzzles != nil {
+				p = puzzles[i]
+			}
+			w := m.table.width
+			m.table.row(p, m.puzzle[i*w:(i+1)*w])
+		}
 	}
 	v, err := m.batch(n)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.init.RunWithOptions([]ort.Value{v.tokens}, v.initOut, m.runOpts); err != nil {
+	if err := m.init.RunWithOptions(v.initIn, v.initOut, m.runOpts); err != nil {
 		return nil, m.runError(ctx, "init", err)
 	}
 	results := make([]RowResult, n)

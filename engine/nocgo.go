@@ -54,6 +54,11 @@ func (*Model) Run(context.Context, [][]int64, RunOptions) ([]RowResult, error) {
 	return nil, errNoCgo()
 }
 
+// RunPuzzles always fails without cgo.
+func (*Model) RunPuzzles(context.Context, [][]int64, []int, RunOptions) ([]RowResult, error) {
+	return nil, errNoCgo()
+}
+
 // Bundle is nil.
 func (*Model) Bundle() *Bundle { return nil }
 

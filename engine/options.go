@@ -22,6 +22,10 @@ type ModelOptions struct {
 	// /proc/meminfo); a build that needs more is refused (CodeLowMemory)
 	// rather than let a small board run out of memory.
 	MemAvailable func() (int64, error)
+	// StampDir keeps the stamps that say a bundle's puzzle table was
+	// checked against its sha256 (gigabytes: checked once, not at every
+	// start). "" checks at every load.
+	StampDir string
 }
 
 // LoadStage is a step of a model load that takes long enough to report.

@@ -292,7 +292,7 @@ func runCheck(m *Model, cs *CheckSet) (*PrecisionCheck, error) {
 		nonFinite += countNonFinite(logits[:len(active)*m.seq*m.vocab]) + countNonFinite(m.halt[:len(active)*m.haltWidth])
 	}
 	defer func() { m.onStep = nil }()
-	results, err := m.Run(context.Background(), cs.Tokens(), RunOptions{Halting: HaltModel, Trace: TraceFull})
+	results, err := m.RunPuzzles(context.Background(), cs.Tokens(), cs.PuzzleRows(m.bundle), RunOptions{Halting: HaltModel, Trace: TraceFull})
 	if err != nil {
 		return nil, fmt.Errorf("run the check set: %w", err)
 	}

@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// puzzleTable is a bundle's puzzle embedding table, memory-mapped: only the
+// pages of the rows a run reads come into memory, so a multi-GiB table
+// costs the rows in use, not its size.
+type puzzleTable struct {
+	data  []byte
+	width int
+}
+
+// openPuzzleTable maps the bundle's table, after checking its sha256 once
+// (see verifyTable).
+func openPuzzleTable(b *Bundle, stampDir string) (*puzzleTable, error) {
+	p := b.Manifest.PuzzleEmbeddings
+	path := b.Path(p.File)
+	if err := verifyTable(path, p.SHA256, stampDir, false); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
+	}
+	defer f.Close() // the mapping outlives the descriptor
+	size := int(p.rows() * p.width() * 4)
+	data, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("map %s: %v", path, err), Err: err}
+	}
+	return &puzzleTable{data: data, width: int(p.width())}, nil
+}
+
+// row copies row r into dst (width values).
+func (t *puzzleTable) row(r int, dst []float32) {
+	src := t.data[r*t.width*4 : (r+1)*t.width*4]
+	for i := range dst[:t.width] {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[i*4:]))
+	}
+}
+
+func (t *puzzleTable) close() error {
+	if t == nil || t.data == nil {
+		return nil
+	}
+	err := syscall.Munmap(t.data)
+	t.data = nil
+	return err
+}
+
+// tableStamp remembers that a table file had the manifest's sha256, with
+// what would change if the file did: reading gigabytes at every start is
+// too slow on a small board, so the hash is checked once and again only
+// when the file's size, modification time or inode differ.
+type tableStamp struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+	Inode   uint64 `json:"inode"`
+	Device  uint64 `json:"device"`
+	SHA256  string `json:"sha256"`
+	Checked string `json:"checked"`
+}
+
+func stampOf(path string, st os.FileInfo, sum string) tableStamp {
+	s := tableStamp{Path: path, Size: st.Size(), ModTime: st.ModTime().UnixNano(), SHA256: sum}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		s.Inode, s.Device = sys.Ino, uint64(sys.Dev)
+	}
+	return s
+}
+
+func stampFile(stampDir, sum string) string {
+	return filepath.Join(stampDir, "table-"+sum[:16]+".json")
+}
+
+// verifyTable checks the table's sha256 unless a stamp in stampDir says it
+// was checked and the file has not changed since; force checks anyway
+// (hrmd doctor --verify). With no stampDir, or one that cannot be written,
+// it checks every time.
+func verifyTable(path, want, stampDir string, force bool) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
+	}
+	if stampDir != "" && !force {
+		var old tableStamp
+		if data, err := os.ReadFile(stampFile(stampDir, want)); err == nil && json.Unmarshal(data, &old) == nil {
+			old.Checked = ""
+			if old == stampOf(abs, st, want) {
+				return nil
+			}
+		}
+	}
+	got, err := fileSHA256(abs)
+	if err != nil {
+		return &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
+	}
+	if got != want {
+		return errorf(CodeBundleChecksum, "%s has sha256 %s but hrm.yaml puzzle_embeddings.sha256 is %s: the file changed after export; copy it again", abs, got, want)
+	}
+	if stampDir == "" {
+		return nil
+	}
+	stamp := stampOf(abs, st, want)
+	stamp.Checked = time.Now().UTC().Format(time.RFC3339)
+	data, _ := json.MarshalIndent(stamp, "", "  ")
+	// A stamp that cannot be written only means checking again next time.
+	if err := os.MkdirAll(stampDir, 0o755); err != nil {
+		return nil
+	}
+	tmp, err := os.CreateTemp(stampDir, ".table-*.tmp")
+	if err != nil {
+		return nil
+	}
+	_, werr := tmp.Write(append(data, '\n'))
+	if cerr := tmp.Close(); werr == nil && cerr == nil {
+		if os.Rename(tmp.Name(), stampFile(stampDir, want)) == nil {
+			return nil
+		}
+	}
+	os.Remove(tmp.Name())
+	return nil
+}
