@@ -1,0 +1,160 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hrmd/hrmd/internal/testenv"
+)
+
+func TestParseVariant(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		ok   bool
+		tr   int
+		maps [10]int
+	}{
+		{"t1_0123456789", true, 1, [10]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+		{"t7_0987654321", true, 7, [10]int{0, 9, 8, 7, 6, 5, 4, 3, 2, 1}},
+		{"t8_0123456789", false, 0, [10]int{}},  // only 8 transforms
+		{"t1_1023456789", false, 0, [10]int{}},  // black moves
+		{"t1_0113456789", false, 0, [10]int{}},  // not a permutation
+		{"t1_012345678", false, 0, [10]int{}},   // nine colours
+		{"x1_0123456789", false, 0, [10]int{}},  // not a transform
+		{"t1-0123456789", false, 0, [10]int{}},  // no underscore
+		{"t1_01234567890", false, 0, [10]int{}}, // eleven
+	} {
+		v, ok := parseVariant(tt.in)
+		if ok != tt.ok || ok && (v.Transform != tt.tr || v.Colours != tt.maps) {
+			t.Errorf("%s: %+v, %v", tt.in, v, ok)
+		}
+	}
+}
+
+// puzzleBundle writes a table of rows x width float32 (row r, column c holds
+// r + c/1000) and its identifiers, and returns the bundle that names them.
+func puzzleBundle(t *testing.T, names []string, width int) *Bundle {
+	t.Helper()
+	dir := t.TempDir()
+	data := make([]byte, 0, len(names)*width*4)
+	for r := range names {
+		for c := range width {
+			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(float32(r)+float32(c)/1000))
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "puzzle_emb.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WriteJSON(t, filepath.Join(dir, "identifiers.json"), names)
+	sum := sha256.Sum256(data)
+	return &Bundle{Dir: dir, Manifest: Manifest{PuzzleEmbeddings: &PuzzleEmbeddings{
+		File: "puzzle_emb.bin", DType: "float32", Shape: []int64{int64(len(names)), int64(width)},
+		SHA256: hex.EncodeToString(sum[:]), Identifiers: "identifiers.json", Input: "puzzle_emb",
+	}}}
+}
+
+func TestPuzzleIndex(t *testing.T) {
+	names := []string{BlankPuzzle, "007bbfb7", "007bbfb7_t1_0123456789", "007bbfb7_t4_0912345678", "3631a71a", "007bbfb7_t9_0123456789", "other_t1_0123456789"}
+	b := puzzleBundle(t, names, 3)
+	idx, err := readPuzzleIndex(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := idx.Row("007bbfb7"); !ok || r != 1 {
+		t.Errorf("007bbfb7: row %d, %v", r, ok)
+	}
+	if _, ok := idx.Row(BlankPuzzle); ok {
+		t.Error("the blank row counts as a puzzle's own")
+	}
+	if _, ok := idx.Row("nope"); ok {
+		t.Error("an unknown puzzle has a row")
+	}
+	v := idx.Variants("007bbfb7")
+	if len(v) != 2 || v[0].Row != 2 || v[0].Transform != 1 || v[1].Row != 3 || v[1].Transform != 4 || v[1].Colours[1] != 9 {
+		t.Errorf("variants %+v", v)
+	}
+
+	for _, tt := range []struct {
+		name  string
+		edit  func(b *Bundle)
+		code  string
+		field string
+	}{
+		{"rows", func(b *Bundle) { b.Manifest.PuzzleEmbeddings.Shape[0]++ }, CodeBundleInvalid, "names 7 rows but hrm.yaml puzzle_embeddings.shape has 8"},
+		{"short table", func(b *Bundle) {
+			b.Manifest.PuzzleEmbeddings.Shape[1]++
+		}, CodeBundleChecksum, "is cut short or another table"},
+		{"blank", func(b *Bundle) {
+			testenv.WriteJSON(t, b.Path("identifiers.json"), append([]string{"x"}, names[1:]...))
+		}, CodeBundleInvalid, `row 0 is "<blank>"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := puzzleBundle(t, names, 3)
+			tt.edit(b)
+			_, err := readPuzzleIndex(b)
+			var e *Error
+			if !errors.As(err, &e) || e.Code != tt.code || !strings.Contains(e.Message, tt.field) {
+				t.Errorf("got %v, want %s: ...%s...", err, tt.code, tt.field)
+			}
+		})
+	}
+}
+
+// The table is read through a memory map, and its sha256 is checked once:
+// a stamp remembers it until the file's size, mtime or inode change.
+func TestPuzzleTable(t *testing.T) {
+	b := puzzleBundle(t, []string{BlankPuzzle, "a", "b"}, 4)
+	stamps := t.TempDir()
+	table, err := openPuzzleTable(b, stamps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := make([]float32, 4)
+	table.row(2, row)
+	if row[0] != 2 || row[3] != 2.003 {
+		t.Errorf("row 2 reads %v", row)
+	}
+	if err := table.close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := testenv.Names(stamps); len(got) != 1 {
+		t.Fatalf("stamps %v, want one", got)
+	}
+
+	// Changed in place with its mtime put back: the stamp is trusted (the
+	// point: no reading gigabytes at every start), and a forced check finds it.
+	path := b.Path("puzzle_emb.bin")
+	st, _ := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{0xff}, 0)
+	f.Close()
+	os.Chtimes(path, st.ModTime(), st.ModTime())
+	want := b.Manifest.PuzzleEmbeddings.SHA256
+	if err := verifyTable(path, want, stamps, false); err != nil {
+		t.Errorf("an unchanged stamp is not trusted: %v", err)
+	}
+	var e *Error
+	if err := verifyTable(path, want, stamps, true); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
+		t.Errorf("forced: %v, want %s", err, CodeBundleChecksum)
+	}
+	// A new mtime voids the stamp.
+	os.Chtimes(path, time.Now(), time.Now().Add(time.Minute))
+	if err := verifyTable(path, want, stamps, false); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
+		t.Errorf("after a change: %v, want %s", err, CodeBundleChecksum)
+	}
+	// Without a stamp folder it checks every time.
+	if err := verifyTable(path, want, "", false); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
+		t.Errorf("no stamps: %v, want %s", err, CodeBundleChecksum)
+	}
+}
