@@ -175,6 +175,15 @@ func tokens(batch []batchRow) [][]int64 {
 	return out
 }
 
+// puzzleRows are the batch's rows of the puzzle table (act-v1).
+func puzzleRows(batch []batchRow) []int {
+	out := make([]int, len(batch))
+	for i, br := range batch {
+		out[i] = br.job.plan(br.i).Puzzle()
+	}
+	return out
+}
+
 // begin marks when a batch began, for the latency of the tasks it starts.
 func begin(batch []batchRow, at time.Time) {
 	for _, br := range batch {

@@ -98,7 +98,7 @@ func (j *job) done() bool { return j.failed || j.started() && j.finished == len(
 // prepare plans the job's rows for the settings it starts with; a file
 // with more rows than watch.max_rows is refused here, before any runs.
 func (j *job) prepare(s *settings) error {
-	plans, err := answer.PlanFile(j.file, s.model.as.Bundle.Manifest.Grid, s.opts)
+	plans, err := answer.PlanFile(j.file, s.model.as.Bundle, s.opts)
 	if err != nil {
 		return err
 	}

@@ -180,7 +180,7 @@ func (w *worker) step(runCtx context.Context, b *batcher) bool {
 func (w *worker) runBatch(runCtx context.Context, cur *settings, batch []batchRow) bool {
 	started := time.Now()
 	begin(batch, started)
-	results, err := cur.model.model.Run(runCtx, tokens(batch), cur.run)
+	results, err := cur.model.model.RunPuzzles(runCtx, tokens(batch), puzzleRows(batch), cur.run)
 	ended := time.Now()
 	if err != nil {
 		if runCtx.Err() != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
+
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 // PuzzleEmbeddings is hrm.yaml's puzzle_embeddings: act-v1 learns one row
@@ -90,10 +92,20 @@ func readPuzzleIndex(b *Bundle) (*PuzzleIndex, error) {
 		return nil, errorf(CodeBundleChecksum, "%s has %d bytes but hrm.yaml puzzle_embeddings.shape %v of float32 means %d: the file is cut short or another table; copy it again",
 			table, st.Size(), p.Shape, want)
 	}
-	idx := &PuzzleIndex{names: names, rows: make(map[string]int, len(names)), variants: map[string][]PuzzleVariant{}, width: int(p.width())}
+	idx, err := NewPuzzleIndex(names, int(p.width()))
+	if err != nil {
+		return nil, errorf(CodeBundleInvalid, "%s: %v", path, err)
+	}
+	return idx, nil
+}
+
+// NewPuzzleIndex indexes the names of a table's rows (identifiers.json) of
+// width values each.
+func NewPuzzleIndex(names []string, width int) (*PuzzleIndex, error) {
+	idx := &PuzzleIndex{names: names, rows: make(map[string]int, len(names)), variants: map[string][]PuzzleVariant{}, width: width}
 	for i, n := range names {
 		if _, dup := idx.rows[n]; dup {
-			return nil, errorf(CodeBundleInvalid, "%s names %q twice (rows %d and %d)", path, n, idx.rows[n], i)
+			return nil, fmt.Errorf("%q is named twice (rows %d and %d)", n, idx.rows[n], i)
 		}
 		idx.rows[n] = i
 		if cut := len(n) - 14; cut > 0 && n[cut] == '_' {
@@ -136,6 +148,18 @@ type PuzzleVariant struct {
 // Variants lists the augmented copies of puzzle id that have rows, in row
 // order. Names that do not parse are not augmentations.
 func (x *PuzzleIndex) Variants(id string) []PuzzleVariant { return x.variants[id] }
+
+// fromNumpyDihedral maps build_arc_dataset.py's transform numbers to
+// puzzles.Augmentation's: its 1 is np.rot90(k=1), a quarter turn
+// anticlockwise, which is puzzles' 3 (and its 3 puzzles' 1); the mirrors,
+// the transpose and the anti-transpose agree.
+func fromNumpyDihedral(t int) int { return [8]int{0, 3, 2, 1, 4, 5, 6, 7}[t] }
+
+// Augmentation is the variant as hrmd applies it: the colour map, then the
+// transform, as the dataset builder made it (dihedral_transform(mapping[grid], t)).
+func (v PuzzleVariant) Augmentation() puzzles.Augmentation {
+	return puzzles.Augmentation{Dihedral: fromNumpyDihedral(v.Transform), Colours: v.Colours}
+}
 
 // parseVariant reads "t<k>_<ten digits>", the colour map a permutation of
 // 0-9 that keeps 0.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 func TestParseVariant(t *testing.T) {
@@ -156,5 +157,34 @@ func TestPuzzleTable(t *testing.T) {
 	// Without a stamp folder it checks every time.
 	if err := verifyTable(path, want, "", false); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
 		t.Errorf("no stamps: %v, want %s", err, CodeBundleChecksum)
+	}
+}
+
+// A variant's transform numbers are numpy's (build_arc_dataset.py's
+// dihedral_transform: 1 is np.rot90, a quarter turn anticlockwise); hrmd
+// applies the same grid, colours first.
+func TestPuzzleVariantAugmentation(t *testing.T) {
+	g := puzzles.Grid{{1, 2, 3}, {4, 5, 6}}
+	numpy := map[int]puzzles.Grid{ // what dihedral_transform(g, t) returns, worked out by hand
+		0: {{1, 2, 3}, {4, 5, 6}},
+		1: {{3, 6}, {2, 5}, {1, 4}}, // np.rot90(g, 1)
+		2: {{6, 5, 4}, {3, 2, 1}},
+		3: {{4, 1}, {5, 2}, {6, 3}},
+		4: {{3, 2, 1}, {6, 5, 4}},   // fliplr
+		5: {{4, 5, 6}, {1, 2, 3}},   // flipud
+		6: {{1, 4}, {2, 5}, {3, 6}}, // transpose
+		7: {{6, 3}, {5, 2}, {4, 1}}, // fliplr(rot90(g, 1))
+	}
+	identity := [10]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	for tr, want := range numpy {
+		got := PuzzleVariant{Transform: tr, Colours: identity}.Augmentation().Apply(g)
+		if !got.Equal(want) {
+			t.Errorf("t%d: %v, want %v", tr, got, want)
+		}
+	}
+	swap := identity
+	swap[1], swap[2] = 2, 1
+	if got := (PuzzleVariant{Transform: 0, Colours: swap}).Augmentation().Apply(g); !got.Equal(puzzles.Grid{{2, 1, 3}, {4, 5, 6}}) {
+		t.Errorf("colour map: %v", got)
 	}
 }

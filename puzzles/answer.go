@@ -90,6 +90,7 @@ const (
 	FlagShapeInferred       = "shape_inferred"        // the size came from a rule about the demonstrations, not from the model
 	FlagLowConfidence       = "low_confidence"        // see IsLowConfidence
 	FlagModelInputInvariant = "model_input_invariant" // the model's predictions do not depend on its input (the probe at load)
+	FlagUnknownPuzzle       = "unknown_puzzle"        // act-v1: the model has no puzzle embedding for this task; it ran with the blank one, out of its distribution
 	FlagTooLarge            = "too_large"             // hrmd eval: a test input larger than the model's grid, not run
 )
 

@@ -31,6 +31,8 @@ func NewAssembler(m *engine.Model, device string, inputInvariant bool) Assembler
 func (as Assembler) Assemble(task puzzles.Task, rows []Row, results []engine.RowResult, latency time.Duration, opts Options) (puzzles.AnswerFile, error) {
 	b := as.Bundle
 	a := &assembly{as: as, task: task, rows: rows, results: results, opts: opts, side: b.Manifest.Grid}
+	_, known := PuzzleOf(b, task)
+	a.unknown = !known
 	a.out = puzzles.AnswerFile{
 		Task:    task.ID,
 		Answers: make([]puzzles.Answer, len(task.Test)),
@@ -64,6 +66,8 @@ type assembly struct {
 	// variants holds each test input's decoded answers, mapped back to the
 	// input's frame: the input's own first.
 	variants [][]variant
+	// unknown: the bundle has a puzzle table without a row for the task.
+	unknown bool
 }
 
 type variant struct {
@@ -162,6 +166,11 @@ func (a *assembly) vote() {
 			}
 		}
 		ans.Confidence = puzzles.Confidence(ans.Halt, a.out.DemoCheck, ans.Votes)
+		if a.unknown {
+			// Out of the model's distribution: its halt signal was learnt
+			// with the puzzle's own embedding, and says less without it.
+			ans.Confidence = round4(ans.Confidence / 2)
+		}
 	}
 }
 
@@ -188,6 +197,9 @@ func (a *assembly) flag() {
 		}
 		if a.as.InputInvariant {
 			ans.Flags = append(ans.Flags, puzzles.FlagModelInputInvariant)
+		}
+		if a.unknown {
+			ans.Flags = append(ans.Flags, puzzles.FlagUnknownPuzzle)
 		}
 	}
 }

@@ -19,14 +19,13 @@ func TestAssembleRawVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Encoding = puzzles.EncodingRaw
-	side := b.Manifest.Grid
 	// Recolour 1 to 2 on 2x3 grids: every demonstration keeps its shape.
 	task := puzzles.Task{ID: "raw",
 		Train: []puzzles.Pair{{Input: puzzles.Grid{{1, 0, 0}, {0, 1, 0}}, Output: puzzles.Grid{{2, 0, 0}, {0, 2, 0}}}},
 		Test:  []puzzles.Pair{{Input: puzzles.Grid{{0, 0, 1}, {1, 1, 0}}}},
 	}
 	want := puzzles.Grid{{0, 0, 2}, {2, 2, 0}}
-	rows, err := Plan(task, "", side, Options{Augmentations: 7})
+	rows, err := Plan(task, "", b, Options{Augmentations: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +37,8 @@ func TestAssembleRawVariants(t *testing.T) {
 		if r.variant == 5 {
 			answer = r.aug.Apply(puzzles.Grid{{9, 9, 9}, {9, 9, 9}})
 		}
-		results[i] = engine.RowResult{Cycles: 3, HaltedBy: "model", Halt: 0.9, Tokens: make([]int64, side*side)}
-		b.Encoding.Encode(answer, side, results[i].Tokens)
+		results[i] = engine.RowResult{Cycles: 3, HaltedBy: "model", Halt: 0.9, Tokens: make([]int64, b.Manifest.Grid*b.Manifest.Grid)}
+		b.Encoding.Encode(answer, b.Manifest.Grid, results[i].Tokens)
 	}
 	out, err := Assembler{Bundle: b}.Assemble(task, rows, results, time.Millisecond, Options{Augmentations: 7})
 	if err != nil {
@@ -58,5 +57,39 @@ func TestAssembleRawVariants(t *testing.T) {
 	// halt 0.9, no demo check (1/2), 7 of 8 votes.
 	if a.Confidence != puzzles.Confidence(0.9, nil, a.Votes) || a.Confidence != 0.3938 {
 		t.Errorf("confidence %v, want 0.9 x 1/2 x 7/8 = 0.3938", a.Confidence)
+	}
+}
+
+// A task the puzzle table has no row for is flagged unknown_puzzle, and its
+// confidence is half what it would be.
+func TestAssembleUnknownPuzzle(t *testing.T) {
+	idx, err := engine.NewPuzzleIndex([]string{engine.BlankPuzzle, "known"}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &engine.Bundle{Manifest: engine.Manifest{Grid: 5}, Puzzles: idx, Encoding: puzzles.EncodingRaw}
+	g := puzzles.Grid{{1, 2}, {0, 1}}
+	confidence := map[string]float64{}
+	for _, id := range []string{"known", "stranger"} {
+		task := puzzles.Task{ID: id, Train: []puzzles.Pair{{Input: g, Output: g}}, Test: []puzzles.Pair{{Input: g}}}
+		rows, err := Plan(task, "", b, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens := make([]int64, 25)
+		b.Encoding.Encode(g, 5, tokens)
+		results := []engine.RowResult{{Cycles: 16, HaltedBy: "max_cycles", Halt: 0.8, Tokens: tokens}}
+		out, err := Assembler{Bundle: b}.Assemble(task, rows, results, time.Millisecond, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := out.Answers[0]
+		confidence[id] = a.Confidence
+		if flagged := slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle); flagged != (id == "stranger") {
+			t.Errorf("%s: flags %v", id, a.Flags)
+		}
+	}
+	if confidence["stranger"] != confidence["known"]/2 || confidence["known"] == 0 {
+		t.Errorf("confidence %v, want the stranger's half the known's", confidence)
 	}
 }

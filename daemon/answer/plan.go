@@ -39,6 +39,65 @@ type Row struct {
 	// input itself and for demonstrations.
 	variant int
 	aug     puzzles.Augmentation
+	// puzzle is the row of the bundle's puzzle table the row runs with
+	// (act-v1): the task's own, a variant's own, or 0, the blank row.
+	puzzle int
+}
+
+// Puzzle is the row's row of the bundle's puzzle table (0 without one).
+func (r Row) Puzzle() int { return r.puzzle }
+
+// PuzzleRows are the rows' puzzle table rows, for Model.RunPuzzles.
+func PuzzleRows(rows []Row) []int {
+	out := make([]int, len(rows))
+	for i, r := range rows {
+		out[i] = r.puzzle
+	}
+	return out
+}
+
+// PuzzleOf is the task's row of the bundle's puzzle table: the dataset
+// builder names a puzzle by its "name" field, else its file name, which is
+// the task's ID (a multi-task file's key). known is false when the bundle
+// has a table and no row for the task: it runs with the blank row, out of
+// the model's distribution.
+func PuzzleOf(b *engine.Bundle, task puzzles.Task) (row int, known bool) {
+	if b.Puzzles == nil {
+		return 0, true
+	}
+	for _, id := range []string{task.Name, task.ID} {
+		if r, ok := b.Puzzles.Row(id); ok {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// variants are the test-time variants of a task besides the input itself:
+// for a task the model has table rows for, its own augmentations (each with
+// its row, as it was trained); else hrmd's (puzzles.Augmentations).
+func variants(b *engine.Bundle, task puzzles.Task, n int) (augs []puzzles.Augmentation, rows []int) {
+	own, known := PuzzleOf(b, task)
+	if b.Puzzles != nil && known && n > 0 {
+		id := task.ID
+		if _, ok := b.Puzzles.Row(task.Name); ok {
+			id = task.Name
+		}
+		augs, rows = []puzzles.Augmentation{puzzles.Identity()}, []int{own}
+		for _, v := range b.Puzzles.Variants(id) {
+			if len(augs) > n {
+				break
+			}
+			augs, rows = append(augs, v.Augmentation()), append(rows, v.Row)
+		}
+		return augs, rows
+	}
+	augs = puzzles.Augmentations(n)
+	rows = make([]int, len(augs))
+	for i := range rows {
+		rows[i] = own
+	}
+	return augs, rows
 }
 
 // Own reports whether the row is a test input as given, not a variant or a
@@ -52,21 +111,23 @@ func (r Row) Own() bool { return r.test && r.variant == 0 }
 // the demo check. (A variant is the input turned or mirrored: on the model's
 // square grid it fits too.) prefix names the task in messages about a
 // multi-task file.
-func Plan(task puzzles.Task, prefix string, side int, opts Options) ([]Row, error) {
-	augs := puzzles.Augmentations(opts.Augmentations)
+func Plan(task puzzles.Task, prefix string, b *engine.Bundle, opts Options) ([]Row, error) {
+	side := b.Manifest.Grid
+	augs, puzzleRows := variants(b, task, opts.Augmentations)
 	rows := make([]Row, 0, len(task.Test)*len(augs)+len(task.Train))
 	for i, p := range task.Test {
 		if err := puzzles.CheckFits(p.Input, side, fmt.Sprintf("%stest[%d].input", prefix, i)); err != nil {
 			return nil, err
 		}
 		for v, a := range augs {
-			rows = append(rows, Row{test: true, index: i, variant: v, aug: a})
+			rows = append(rows, Row{test: true, index: i, variant: v, aug: a, puzzle: puzzleRows[v]})
 		}
 	}
 	if opts.DemoCheck {
+		// The demonstrations run under the task's own row: they are its puzzle.
 		for i, p := range task.Train {
 			if puzzles.CheckFits(p.Input, side, "") == nil {
-				rows = append(rows, Row{index: i, aug: puzzles.Identity()})
+				rows = append(rows, Row{index: i, aug: puzzles.Identity(), puzzle: puzzleRows[0]})
 			}
 		}
 	}
@@ -75,7 +136,8 @@ func Plan(task puzzles.Task, prefix string, side int, opts Options) ([]Row, erro
 
 // PlanFile plans every task of a file (Plan), refusing a file whose rows
 // together are over opts.MaxRows before listing any.
-func PlanFile(file *puzzles.File, side int, opts Options) ([][]Row, error) {
+func PlanFile(file *puzzles.File, b *engine.Bundle, opts Options) ([][]Row, error) {
+	side := b.Manifest.Grid
 	variants := len(puzzles.Augmentations(opts.Augmentations))
 	tests, demos := 0, 0
 	for _, task := range file.Tasks {
@@ -95,7 +157,7 @@ func PlanFile(file *puzzles.File, side int, opts Options) ([][]Row, error) {
 	plans := make([][]Row, len(file.Tasks))
 	for i, task := range file.Tasks {
 		var err error
-		if plans[i], err = Plan(task, TaskPrefix(file, task), side, opts); err != nil {
+		if plans[i], err = Plan(task, TaskPrefix(file, task), b, opts); err != nil {
 			return nil, err
 		}
 	}

@@ -21,14 +21,14 @@ type Solver struct {
 // before any runs, so a bad one fails the file at once.
 func (s *Solver) Solve(ctx context.Context, file *puzzles.File) ([]puzzles.AnswerFile, error) {
 	b := s.Model.Bundle()
-	plans, err := PlanFile(file, b.Manifest.Grid, s.Options)
+	plans, err := PlanFile(file, b, s.Options)
 	if err != nil {
 		return nil, err
 	}
 	answers := make([]puzzles.AnswerFile, 0, len(file.Tasks))
 	for i, task := range file.Tasks {
 		started := time.Now()
-		results, err := s.Model.Run(ctx, Encode(b, task, plans[i]), s.Run)
+		results, err := s.Model.RunPuzzles(ctx, Encode(b, task, plans[i]), PuzzleRows(plans[i]), s.Run)
 		if err != nil {
 			return nil, err
 		}
