@@ -200,13 +200,15 @@ func (c Config) Engine() engine.Config {
 
 // ModelOptions are the engine's load options from inference.max_batch and
 // inference.gpu_batch: the batch on TensorRT or CUDA, and on the CPU, where
-// batching does not pay (docs/benchmarks.md), 1 unless max_batch says otherwise.
+// batching does not pay (docs/benchmarks.md), 1 unless max_batch says
+// otherwise; and where the stamps of checked puzzle tables are kept.
 func (c Config) ModelOptions() engine.ModelOptions {
 	in := c.Inference
+	opts := engine.ModelOptions{MaxBatch: int(in.MaxBatch), CPUMaxBatch: int(in.MaxBatch), StampDir: engine.StampDir(c.TensorRT.EngineCache)}
 	if in.MaxBatch == MaxBatchAuto {
-		return engine.ModelOptions{MaxBatch: in.GPUBatch, CPUMaxBatch: 1}
+		opts.MaxBatch, opts.CPUMaxBatch = in.GPUBatch, 1
 	}
-	return engine.ModelOptions{MaxBatch: int(in.MaxBatch), CPUMaxBatch: int(in.MaxBatch)}
+	return opts
 }
 
 // RunOptions are the engine's run options from `inference:`.

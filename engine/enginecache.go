@@ -279,7 +279,7 @@ type EngineCacheEntry struct {
 // ListEngineCache lists the folders under the engine cache root, by name. A
 // missing root is an empty cache. The "timing" folder is TensorRT's timing
 // cache, shared by all engines, and is not an entry; nor are builds in
-// progress (hidden folders).
+// progress (hidden folders) and the puzzle tables' stamps ("verified").
 func ListEngineCache(root string) ([]EngineCacheEntry, error) {
 	dirs, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -290,7 +290,7 @@ func ListEngineCache(root string) ([]EngineCacheEntry, error) {
 	}
 	var out []EngineCacheEntry
 	for _, d := range dirs {
-		if !d.IsDir() || d.Name() == timingCacheDir || strings.HasPrefix(d.Name(), ".") {
+		if !d.IsDir() || d.Name() == timingCacheDir || d.Name() == stampDirName || strings.HasPrefix(d.Name(), ".") {
 			continue
 		}
 		e, err := readEngineCacheEntry(filepath.Join(root, d.Name()))

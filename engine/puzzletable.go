@@ -79,6 +79,18 @@ func stampOf(path string, st os.FileInfo, sum string) tableStamp {
 	return s
 }
 
+// StampDir is where the stamps of checked puzzle tables are kept: a folder
+// of hrmd's cache (tensorrt.engine_cache), which the service may write; ""
+// when there is none (every load then checks the table).
+func StampDir(engineCache string) string {
+	if engineCache == "" {
+		return ""
+	}
+	return filepath.Join(engineCache, stampDirName)
+}
+
+const stampDirName = "verified"
+
 func stampFile(stampDir, sum string) string {
 	return filepath.Join(stampDir, "table-"+sum[:16]+".json")
 }
