@@ -8,6 +8,9 @@ import (
 
 const fixtureDir = "testdata/nova-tiny"
 
+// actFixtureDir is the tiny act-v1 bundle, with a puzzle table.
+const actFixtureDir = "testdata/act-v1-tiny"
+
 // copyBundle copies the fixture into a temporary folder so a test can edit it.
 func copyBundle(t testing.TB) string {
 	t.Helper()

@@ -72,6 +72,25 @@ func goldenTokens(g testenv.Golden) [][]int64 {
 func TestModelMatchesPyTorchGolden(t *testing.T) {
 	t.Run("tiny", func(t *testing.T) { checkGolden(t, fixtureDir) })
 	t.Run("full", func(t *testing.T) { checkGolden(t, testenv.FullBundle(t)) })
+	t.Run("act-v1 tiny", func(t *testing.T) { checkGolden(t, actFixtureDir) })
+	t.Run("act-v1 full", func(t *testing.T) { checkGolden(t, testenv.FullActBundle(t)) })
+}
+
+// goldenPuzzles are the puzzle table rows the golden cases ran with (nil
+// for a bundle without a table).
+func goldenPuzzles(t *testing.T, b *Bundle, g testenv.Golden) []int {
+	if b.Puzzles == nil {
+		return nil
+	}
+	rows := make([]int, len(g.Cases))
+	for i, c := range g.Cases {
+		r, ok := b.Puzzles.Row(c.Puzzle)
+		if !ok && c.Puzzle != BlankPuzzle {
+			t.Fatalf("%s: the golden file's puzzle %q has no row", c.Source, c.Puzzle)
+		}
+		rows[i] = r
+	}
+	return rows
 }
 
 func checkGolden(t *testing.T, dir string) {
@@ -79,9 +98,17 @@ func checkGolden(t *testing.T, dir string) {
 	rt, _ := openRuntime(t, cpuConfig())
 	m := loadModel(t, rt, dir, len(g.Cases))
 	seq, vocab := m.seq, m.vocab
-	logitsSeen := 0
+	logitsSeen, qSeen := 0, 0
+	puzzles := goldenPuzzles(t, m.bundle, g)
 	m.onStep = func(cycle int, active []int, logits []float32) {
 		for k, row := range active {
+			// act-v1's q head, raw: q_halt and q_continue within 1e-4.
+			for j, w := range g.Cases[row].Cycles[cycle-1].Q {
+				if got := float64(m.halt[k*m.haltWidth+j]); math.Abs(got-w) > 1e-4*max(1, math.Abs(w)) {
+					t.Errorf("%s cycle %d q[%d]: %g, PyTorch %g", g.Cases[row].Source, cycle, j, got, w)
+				}
+				qSeen++
+			}
 			want := g.Cases[row].Cycles[cycle-1].Logits
 			for _, cell := range g.LogitCells {
 				for v, w := range want[strconv.Itoa(cell)] {
@@ -94,12 +121,15 @@ func checkGolden(t *testing.T, dir string) {
 			}
 		}
 	}
-	results, err := m.Run(context.Background(), goldenTokens(g), RunOptions{Halting: HaltFixed, Trace: TraceFull})
+	results, err := m.RunPuzzles(context.Background(), goldenTokens(g), puzzles, RunOptions{Halting: HaltFixed, Trace: TraceFull})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := len(g.Cases) * g.Halting.MaxCycles * len(g.LogitCells) * vocab; logitsSeen != want {
 		t.Errorf("compared %d logits, want %d", logitsSeen, want)
+	}
+	if m.bundle.Manifest.Halting.Rule == RuleQCompare && qSeen != len(g.Cases)*g.Halting.MaxCycles*2 {
+		t.Errorf("compared %d q values, want %d", qSeen, len(g.Cases)*g.Halting.MaxCycles*2)
 	}
 	for i, c := range g.Cases {
 		r := results[i]
@@ -123,9 +153,9 @@ func checkGolden(t *testing.T, dir string) {
 		}
 	}
 
-	// The manifest's own rule (threshold 0.9 after at least 2 cycles) halts
-	// each row where the reference forward stops.
-	results, err = m.Run(context.Background(), goldenTokens(g), RunOptions{})
+	// The manifest's own rule (nova: threshold 0.9 after at least 2 cycles;
+	// act-v1: q_halt > q_continue) halts each row where the reference stops.
+	results, err = m.RunPuzzles(context.Background(), goldenTokens(g), puzzles, RunOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

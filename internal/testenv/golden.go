@@ -27,6 +27,7 @@ type Golden struct {
 // a few cells' logits, where the model halted and the grid it decodes to.
 type GoldenCase struct {
 	Source    string // "ARC-AGI-1 training/007bbfb7.json test[0].input"
+	Puzzle    string // act-v1: the identifier whose puzzle table row the case ran with
 	Grid      [][]int
 	Tokens    []int64
 	HaltCycle int    `json:"halt_cycle"`
@@ -34,6 +35,7 @@ type GoldenCase struct {
 	Decoded   [][]int
 	Cycles    []struct {
 		Halt   float64
+		Q      []float64 // act-v1: the q head's (q_halt, q_continue)
 		Argmax []int64
 		Logits map[string][]float64
 	}

@@ -46,14 +46,19 @@ func ORTLibrary(t testing.TB) string {
 // FullBundle is a full-size random nova bundle with a golden file, exported
 // during this test run by ./build.sh test ($HRMD_FULL_BUNDLE). CI requires it
 // ($HRMD_REQUIRE_FULL_BUNDLE); a machine without PyTorch skips what needs it.
-func FullBundle(t testing.TB) string {
+func FullBundle(t testing.TB) string { return exported(t, "HRMD_FULL_BUNDLE", "nova") }
+
+// FullActBundle is the same for act-v1 ($HRMD_FULL_ACT_BUNDLE).
+func FullActBundle(t testing.TB) string { return exported(t, "HRMD_FULL_ACT_BUNDLE", "act-v1") }
+
+func exported(t testing.TB, env, family string) string {
 	t.Helper()
-	dir := os.Getenv("HRMD_FULL_BUNDLE")
+	dir := os.Getenv(env)
 	if dir == "" {
 		if os.Getenv("HRMD_REQUIRE_FULL_BUNDLE") != "" {
-			t.Fatal("HRMD_REQUIRE_FULL_BUNDLE is set but HRMD_FULL_BUNDLE is not: ./build.sh test exports it")
+			t.Fatalf("HRMD_REQUIRE_FULL_BUNDLE is set but %s is not: ./build.sh test exports it", env)
 		}
-		t.Skip("no full-size bundle: ./build.sh test exports one when python3-torch is installed (HRMD_FULL_BUNDLE)")
+		t.Skipf("no full-size %s bundle: ./build.sh test exports one when python3-torch is installed (%s)", family, env)
 	}
 	return dir
 }

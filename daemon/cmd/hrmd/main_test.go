@@ -18,6 +18,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &hrmdBin)) }
 var (
 	repoRoot   = filepath.Join("..", "..", "..")
 	tinyBundle = filepath.Join(repoRoot, "engine", "testdata", "nova-tiny")
+	actBundle  = filepath.Join(repoRoot, "engine", "testdata", "act-v1-tiny")
 	// zeroBundle is nova-tiny with its output forced to colour 0.
 	zeroBundle  = filepath.Join(repoRoot, "engine", "testdata", "nova-zero")
 	demoBundle  = filepath.Join(repoRoot, "engine", "models", "demo")
