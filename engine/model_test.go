@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 func openRuntime(t testing.TB, cfg Config) (*Runtime, *observer.ObservedLogs) {
@@ -387,4 +388,38 @@ func TestLoadModelRefusesMismatchedGraphs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The memory a large puzzle table costs a served model: the bundle at
+// $HRMD_BIG_TABLE_BUNDLE (an act-v1 bundle whose table has many rows; the
+// note of issue 14 says how it was made) is loaded and one task row run;
+// the table's resident part and the process's are logged. A measurement,
+// skipped without the bundle.
+func TestPuzzleTableResidentMemory(t *testing.T) {
+	dir := os.Getenv("HRMD_BIG_TABLE_BUNDLE")
+	if dir == "" {
+		t.Skip("HRMD_BIG_TABLE_BUNDLE names no bundle")
+	}
+	rt, _ := openRuntime(t, cpuConfig())
+	m := loadModel(t, rt, dir, 1)
+	b := m.Bundle()
+	row, _ := b.Puzzles.Row(b.Puzzles.Name(1))
+	tokens := make([]int64, b.Seq())
+	b.Encoding.Encode(puzzles.Grid{{1, 2}, {3, 4}}, b.Manifest.Grid, tokens)
+	if _, err := m.RunPuzzles(context.Background(), [][]int64{tokens}, []int{row}, RunOptions{Halting: HaltFixed, MaxCycles: 2}); err != nil {
+		t.Fatal(err)
+	}
+	table := b.Path(b.Manifest.PuzzleEmbeddings.File)
+	st, err := os.Stat(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _ := os.ReadFile("/proc/self/status")
+	var vm []string
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "VmRSS") || strings.HasPrefix(l, "VmHWM") {
+			vm = append(vm, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	t.Logf("table %d rows, %d MiB on disk; resident through the map: %d KiB; process %v", b.Puzzles.Len(), st.Size()>>20, mappedRSS(t, table), vm)
 }

@@ -5,12 +5,16 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
@@ -187,4 +191,74 @@ func TestPuzzleVariantAugmentation(t *testing.T) {
 	if got := (PuzzleVariant{Transform: 0, Colours: swap}).Augmentation().Apply(g); !got.Equal(puzzles.Grid{{2, 1, 3}, {4, 5, 6}}) {
 		t.Errorf("colour map: %v", got)
 	}
+}
+
+// mappedRSS is how much of the file at path this process has resident
+// through its memory mappings, from /proc/self/smaps.
+func mappedRSS(t *testing.T, path string) (kib int) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("no /proc/self/smaps: %v", err)
+	}
+	abs, _ := filepath.Abs(path)
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-") && len(fields[1]) == 4:
+			// A mapping's first line; an anonymous one has no path.
+			in = len(fields) >= 6 && fields[len(fields)-1] == abs
+		case in && len(fields) == 3 && fields[0] == "Rss:":
+			n, err := strconv.Atoi(fields[1])
+			if err != nil {
+				t.Fatalf("smaps: %q", line)
+			}
+			kib += n
+		}
+	}
+	return kib
+}
+
+// A table is mapped, not read: reading three rows of a 100,000-row table
+// brings a few pages of it into memory, not the table.
+func TestPuzzleTableIsMapped(t *testing.T) {
+	names := make([]string, 100_000)
+	names[0] = BlankPuzzle
+	for i := 1; i < len(names); i++ {
+		names[i] = fmt.Sprintf("p%06d", i)
+	}
+	b := puzzleBundle(t, names, 32) // 12.8 MB
+	stamps := t.TempDir()
+	if err := verifyTable(b.Path("puzzle_emb.bin"), b.Manifest.PuzzleEmbeddings.SHA256, stamps, false); err != nil {
+		t.Fatal(err)
+	}
+	// Out of the page cache, as a table is after a reboot (the stamp spares
+	// reading it again): pages just written or read are mapped whole
+	// folios at a time.
+	f, err := os.Open(b.Path("puzzle_emb.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Sync()
+	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+	f.Close()
+	table, err := openPuzzleTable(b, stamps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer table.close()
+	row := make([]float32, 32)
+	for _, r := range []int{1, 50_000, 99_999} {
+		table.row(r, row)
+		if row[0] != float32(r) {
+			t.Fatalf("row %d reads %v", r, row[:2])
+		}
+	}
+	size := len(names) * 32 * 4 / 1024
+	rss := mappedRSS(t, b.Path("puzzle_emb.bin"))
+	if rss*10 > size || rss == 0 {
+		t.Errorf("%d KiB of the %d KiB table resident after reading 3 rows; want a few pages", rss, size)
+	}
+	t.Logf("%d KiB of the %d KiB table resident after reading 3 rows", rss, size)
 }

@@ -37,6 +37,9 @@ func openPuzzleTable(b *Bundle, stampDir string) (*puzzleTable, error) {
 	if err != nil {
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("map %s: %v", path, err), Err: err}
 	}
+	// Rows are read one here, one there: reading ahead around each would
+	// bring in megabytes of rows no task asked for.
+	_ = syscall.Madvise(data, syscall.MADV_RANDOM)
 	return &puzzleTable{data: data, width: int(p.width())}, nil
 }
 
