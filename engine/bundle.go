@@ -75,6 +75,11 @@ type Source struct {
 type Layers struct {
 	H int `yaml:"h"`
 	L int `yaml:"l"`
+	// act-v1 only: one step runs the L level LCycles times per H cycle and
+	// the H level HCycles times; the feed-forward is Intermediate wide.
+	HCycles      int `yaml:"h_cycles,omitempty"`
+	LCycles      int `yaml:"l_cycles,omitempty"`
+	Intermediate int `yaml:"intermediate,omitempty"`
 }
 
 // Graphs are the bundle's two ONNX graphs.
@@ -366,12 +371,38 @@ func (b *Bundle) validateHalting() error {
 // the halt head. At nova's published size that is 15.95 GFLOP.
 func (b *Bundle) FLOPsPerCycle() (float64, bool) {
 	m := b.Manifest
-	if m.Family != "nova" || m.Layers == nil {
+	if m.Layers == nil {
 		return 0, false
 	}
 	s, d, v := float64(b.Seq()), float64(m.Hidden), float64(m.Vocab)
-	layer := 24*s*d*d + 4*s*s*d
-	return float64(m.Layers.H+m.Layers.L)*layer + 4*s*d*d + 2*s*d*v + 2*2*d, true
+	switch m.Family {
+	case "nova":
+		layer := 24*s*d*d + 4*s*s*d
+		return float64(m.Layers.H+m.Layers.L)*layer + 4*s*d*d + 2*s*d*v + 2*2*d, true
+	case "act-v1":
+		return actFLOPsPerStep(m, s, d, v)
+	}
+	return 0, false
+}
+
+// actFLOPsPerStep is act-v1's cost of one ACT step: over S' = S + the
+// puzzle positions, a block (fused qkv and o_proj 8·S'·d², attention
+// 4·S'²·d, SwiGLU 6·S'·d·i) runs H_cycles × (L_cycles × L + H) times,
+// then the lm head and the q head. At the published size (d 512, i 1536,
+// 4 + 4 layers, 2 × 2 cycles, 901 positions) a block is 7.80 GFLOP and a
+// step 187.
+func actFLOPsPerStep(m Manifest, s, d, v float64) (float64, bool) {
+	l := m.Layers
+	if l.HCycles < 1 || l.LCycles < 1 || l.Intermediate < 1 {
+		return 0, false
+	}
+	positions := s
+	if p := m.PuzzleEmbeddings; p != nil {
+		positions += float64((p.width() + int64(m.Hidden) - 1) / int64(m.Hidden))
+	}
+	block := 8*positions*d*d + 4*positions*positions*d + 6*positions*d*float64(l.Intermediate)
+	passes := float64(l.HCycles * (l.LCycles*l.L + l.H))
+	return passes*block + 2*s*d*v + 2*d*2, true
 }
 
 // isCarried reports whether a step input is fed by a carried step output.

@@ -95,4 +95,16 @@ func TestFLOPsPerCycle(t *testing.T) {
 	if _, ok := noLayers.FLOPsPerCycle(); ok {
 		t.Error("cost known without layers")
 	}
+	// act-v1's published size: 7.80 GFLOP a block pass at 901 positions,
+	// 24 passes a step: 187 GFLOP (hrm-models.md).
+	act := &Bundle{Manifest: Manifest{Family: "act-v1", Grid: 30, Vocab: 12, Hidden: 512,
+		Layers:           &Layers{H: 4, L: 4, HCycles: 2, LCycles: 2, Intermediate: 1536},
+		PuzzleEmbeddings: &PuzzleEmbeddings{Shape: []int64{1, 512}}}}
+	if got, ok := act.FLOPsPerCycle(); !ok || got < 186.5e9 || got > 187.8e9 {
+		t.Errorf("full act-v1: %.4g FLOP per step, want 187e9", got)
+	}
+	act.Manifest.Layers.Intermediate = 0
+	if _, ok := act.FLOPsPerCycle(); ok {
+		t.Error("act-v1 cost known without its intermediate size")
+	}
 }
