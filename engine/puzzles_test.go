@@ -146,20 +146,20 @@ func TestPuzzleTable(t *testing.T) {
 	f.Close()
 	os.Chtimes(path, st.ModTime(), st.ModTime())
 	want := b.Manifest.PuzzleEmbeddings.SHA256
-	if err := verifyTable(path, want, stamps, false); err != nil {
+	if _, err := verifyTable(path, want, stamps, false); err != nil {
 		t.Errorf("an unchanged stamp is not trusted: %v", err)
 	}
 	var e *Error
-	if err := verifyTable(path, want, stamps, true); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
+	if _, err := verifyTable(path, want, stamps, true); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
 		t.Errorf("forced: %v, want %s", err, CodeBundleChecksum)
 	}
 	// A new mtime voids the stamp.
 	os.Chtimes(path, time.Now(), time.Now().Add(time.Minute))
-	if err := verifyTable(path, want, stamps, false); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
+	if _, err := verifyTable(path, want, stamps, false); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
 		t.Errorf("after a change: %v, want %s", err, CodeBundleChecksum)
 	}
 	// Without a stamp folder it checks every time.
-	if err := verifyTable(path, want, "", false); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
+	if _, err := verifyTable(path, want, "", false); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
 		t.Errorf("no stamps: %v, want %s", err, CodeBundleChecksum)
 	}
 }
@@ -230,7 +230,7 @@ func TestPuzzleTableIsMapped(t *testing.T) {
 	}
 	b := puzzleBundle(t, names, 32) // 12.8 MB
 	stamps := t.TempDir()
-	if err := verifyTable(b.Path("puzzle_emb.bin"), b.Manifest.PuzzleEmbeddings.SHA256, stamps, false); err != nil {
+	if _, err := verifyTable(b.Path("puzzle_emb.bin"), b.Manifest.PuzzleEmbeddings.SHA256, stamps, false); err != nil {
 		t.Fatal(err)
 	}
 	// Out of the page cache, as a table is after a reboot (the stamp spares

@@ -24,7 +24,7 @@ type puzzleTable struct {
 func openPuzzleTable(b *Bundle, stampDir string) (*puzzleTable, error) {
 	p := b.Manifest.PuzzleEmbeddings
 	path := b.Path(p.File)
-	if err := verifyTable(path, p.SHA256, stampDir, false); err != nil {
+	if _, err := verifyTable(path, p.SHA256, stampDir, false); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(path)
@@ -98,55 +98,69 @@ func stampFile(stampDir, sum string) string {
 	return filepath.Join(stampDir, "table-"+sum[:16]+".json")
 }
 
+// VerifyPuzzleTable checks the bundle's puzzle table against its sha256 as
+// a load does (trusting a stamp in stampDir that says it was checked and
+// the file has not changed since), or by reading it whatever the stamp
+// says with force (hrmd doctor --verify). read says whether it read it.
+func VerifyPuzzleTable(b *Bundle, stampDir string, force bool) (read bool, err error) {
+	p := b.Manifest.PuzzleEmbeddings
+	if p == nil {
+		return false, nil
+	}
+	return verifyTable(b.Path(p.File), p.SHA256, stampDir, force)
+}
+
 // verifyTable checks the table's sha256 unless a stamp in stampDir says it
-// was checked and the file has not changed since; force checks anyway
-// (hrmd doctor --verify). With no stampDir, or one that cannot be written,
-// it checks every time.
-func verifyTable(path, want, stampDir string, force bool) error {
+// was checked and the file has not changed since; force checks anyway.
+// With no stampDir, or one that cannot be written, it checks every time.
+func verifyTable(path, want, stampDir string, force bool) (read bool, err error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	st, err := os.Stat(abs)
 	if err != nil {
-		return &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
+		return false, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
 	}
 	if stampDir != "" && !force {
 		var old tableStamp
 		if data, err := os.ReadFile(stampFile(stampDir, want)); err == nil && json.Unmarshal(data, &old) == nil {
 			old.Checked = ""
 			if old == stampOf(abs, st, want) {
-				return nil
+				return false, nil
 			}
 		}
 	}
 	got, err := fileSHA256(abs)
 	if err != nil {
-		return &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
+		return true, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
 	}
 	if got != want {
-		return errorf(CodeBundleChecksum, "%s has sha256 %s but hrm.yaml puzzle_embeddings.sha256 is %s: the file changed after export; copy it again", abs, got, want)
+		return true, errorf(CodeBundleChecksum, "%s has sha256 %s but hrm.yaml puzzle_embeddings.sha256 is %s: the file changed after export; copy it again", abs, got, want)
 	}
-	if stampDir == "" {
-		return nil
+	if stampDir != "" {
+		writeStamp(stampDir, stampOf(abs, st, want))
 	}
-	stamp := stampOf(abs, st, want)
+	return true, nil
+}
+
+// writeStamp remembers a checked table. One that cannot be written only
+// means checking again next time.
+func writeStamp(stampDir string, stamp tableStamp) {
 	stamp.Checked = time.Now().UTC().Format(time.RFC3339)
 	data, _ := json.MarshalIndent(stamp, "", "  ")
-	// A stamp that cannot be written only means checking again next time.
 	if err := os.MkdirAll(stampDir, 0o755); err != nil {
-		return nil
+		return
 	}
 	tmp, err := os.CreateTemp(stampDir, ".table-*.tmp")
 	if err != nil {
-		return nil
+		return
 	}
 	_, werr := tmp.Write(append(data, '\n'))
 	if cerr := tmp.Close(); werr == nil && cerr == nil {
-		if os.Rename(tmp.Name(), stampFile(stampDir, want)) == nil {
-			return nil
+		if os.Rename(tmp.Name(), stampFile(stampDir, stamp.SHA256)) == nil {
+			return
 		}
 	}
 	os.Remove(tmp.Name())
-	return nil
 }

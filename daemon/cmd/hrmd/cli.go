@@ -41,10 +41,11 @@ const usage = `usage: hrmd COMMAND [ARGS]
   bench --model DIR [--batch 1,2,4] [--cycles N] [--runs 20] [--json] [--config FILE] [--sysroot /] [-v]
         time the model on generated grids, per batch size: latency, rows/s, GFLOP/s,
         peak memory, provider, engine build, and a Jetson's temperatures and GPU load
-  doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /] [--deep]
+  doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /] [--deep] [--verify]
         check the library, providers, GPU, folders and model; say what is wrong
         and how to fix it; exit status 1 when something keeps hrmd from running;
-        --deep also loads the model on the configured providers and runs a step
+        --deep also loads the model on the configured providers and runs a step;
+        --verify reads an act-v1 puzzle table through to check its sha256
   version
         hrmd's version, the onnxruntime library and the providers it offers
 `

@@ -62,6 +62,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	configPath := fl.String("config", "", "the hrmd.yaml to check (default /etc/hrmd/hrmd.yaml when it exists, else the defaults)")
 	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder")
 	deep := fl.Bool("deep", false, "also load the model with the configured providers (a TensorRT build on a first run) and run one step")
+	verify := fl.Bool("verify", false, "also read the model's puzzle table (act-v1) through to check its sha256, whatever its stamp says")
 	if err := parseNoArgs(fl, args, "doctor"); err != nil {
 		return err
 	}
@@ -87,6 +88,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	d.checkSandbox()
 	d.checkInotify()
 	bundle := d.checkModel(rt)
+	d.checkPuzzleTable(bundle, *verify)
 	d.checkEngineCache(rt, bundle)
 	if *deep {
 		d.checkDeep(rt, bundle, device, stderr)
@@ -627,6 +629,27 @@ func (d *doctor) checkModel(rt *engine.Runtime) *engine.Bundle {
 	d.add(checkOK, "model", fmt.Sprintf("%s (%s, %dx%d grid, sha256 %s) at %s", b.Manifest.Name, b.Manifest.Family,
 		b.Manifest.Grid, b.Manifest.Grid, b.SHA256[:12], d.cfg.Model), "")
 	return b
+}
+
+// checkPuzzleTable reports an act-v1 bundle's puzzle table and whether its
+// sha256 is known good: a load checks it once and remembers (a stamp in
+// the engine cache folder); --verify reads it through anyway.
+func (d *doctor) checkPuzzleTable(b *engine.Bundle, verify bool) {
+	if b == nil || b.Manifest.PuzzleEmbeddings == nil {
+		return
+	}
+	p := b.Manifest.PuzzleEmbeddings
+	what := fmt.Sprintf("%s: %d puzzle rows of %d values (%s, memory-mapped)", b.Path(p.File), b.Puzzles.Len(), b.Puzzles.Width(),
+		humanBytes(uint64(p.Shape[0]*p.Shape[1]*4)))
+	read, err := engine.VerifyPuzzleTable(b, engine.StampDir(d.cfg.TensorRT.EngineCache), verify)
+	switch {
+	case err != nil:
+		d.add(checkFail, "puzzle table", what+": "+oneLine(answer.Message(err)), "copy the bundle again, or export it again (engine/export/hrm_export.py --family act-v1)")
+	case read:
+		d.add(checkOK, "puzzle table", what+"; sha256 checked now", "")
+	default:
+		d.add(checkOK, "puzzle table", what+"; sha256 checked before and the file unchanged since (--verify reads it again)", "")
+	}
 }
 
 // checkInputInvariance runs the Agent Zero probe on the CPU (so that the

@@ -395,3 +395,47 @@ func TestDoctorGPUNodes(t *testing.T) {
 		})
 	}
 }
+
+// An act-v1 bundle's puzzle table: checked once and remembered, read
+// through again with --verify, and a changed one fails.
+func TestDoctorPuzzleTable(t *testing.T) {
+	dir, config := doctorSetup(t, func(c *daemon.Config) { c.ONNXRuntime.Providers = []string{"cpu"} })
+	model := filepath.Join(dir, "model")
+	if err := os.RemoveAll(model); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(model, os.DirFS(actBundle)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{model, filepath.Join(dir, "trt")} {
+		os.MkdirAll(p, 0o777)
+		os.Chmod(p, 0o777) // past the umask: the doctor may run as nobody
+	}
+	first := runDoctor(t, "--config", config)
+	second := runDoctor(t, "--config", config)
+	forced := runDoctor(t, "--config", config, "--verify")
+	for _, c := range []struct {
+		r    testenv.Result
+		want string
+	}{
+		{first, "puzzle_emb.bin: 8 puzzle rows of 32 values (1 KiB, memory-mapped); sha256 checked now"},
+		{second, "sha256 checked before and the file unchanged since (--verify reads it again)"},
+		{forced, "; sha256 checked now"},
+	} {
+		if !strings.Contains(c.r.Stdout, c.want) {
+			t.Errorf("report lacks %q:\n%s", c.want, c.r.Stdout)
+		}
+	}
+	table := filepath.Join(model, "puzzle_emb.bin")
+	data, err := os.ReadFile(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[0] ^= 0xff
+	if err := os.WriteFile(table, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runDoctor(t, "--config", config); r.Code != 1 || !strings.Contains(r.Stdout, "FAIL  puzzle table") || !strings.Contains(r.Stdout, "bundle_checksum") && !strings.Contains(r.Stdout, "the file changed after export") {
+		t.Errorf("a changed table: exit %d\n%s", r.Code, r.Stdout)
+	}
+}
