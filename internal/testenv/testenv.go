@@ -48,8 +48,8 @@ func ORTLibrary(t testing.TB) string {
 // ($HRMD_REQUIRE_FULL_BUNDLE); a machine without PyTorch skips what needs it.
 func FullBundle(t testing.TB) string { return exported(t, "HRMD_FULL_BUNDLE", "nova") }
 
-// FullActBundle is the same for act-v1 ($HRMD_FULL_ACT_BUNDLE).
-func FullActBundle(t testing.TB) string { return exported(t, "HRMD_FULL_ACT_BUNDLE", "act-v1") }
+// FullActBundle is the same for act-v1 ($HRMD_ACT_FULL_BUNDLE).
+func FullActBundle(t testing.TB) string { return exported(t, "HRMD_ACT_FULL_BUNDLE", "act-v1") }
 
 func exported(t testing.TB, env, family string) string {
 	t.Helper()
