@@ -155,6 +155,13 @@ cmd_test() {
     rm -rf "$full"
     "$PY" engine/export/hrm_export.py --random full --seed 1 --out "$full" --check-cases 2 >/dev/null
     export HRMD_FULL_BUNDLE=$full
+    # The same for act-v1 (27.3M, 16 steps): one input, as each step costs 187 GFLOP.
+    # test_act_v1.py holds its graphs to our module, the Go tests ONNX Runtime to its golden.json.
+    local act_full=$CACHE/test/act-v1-full-random
+    say "exporting a full-size random act-v1 bundle with golden.json to $act_full"
+    rm -rf "$act_full"
+    "$PY" engine/export/hrm_export.py --family act-v1 --random full --seed 1 --out "$act_full" --check-cases 1 >/dev/null
+    export HRMD_ACT_FULL_BUNDLE=$act_full
     [ -z "${HRMD_REQUIRE_EXPORTER_TESTS:-}" ] || export HRMD_REQUIRE_FULL_BUNDLE=1
   fi
   say "go test -race ./..."
