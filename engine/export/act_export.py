@@ -127,7 +127,10 @@ def manifest(model, name, source, graphs, table, out_dir):
         "vocab": cfg["vocab_size"],
         "encoding": "arc-eos",
         "hidden": cfg["hidden_size"],
-        "layers": {"h": cfg["H_layers"], "l": cfg["L_layers"]},
+        # hrmd's cost per step (actFLOPsPerStep) needs the cycles and the SwiGLU width.
+        "layers": {"h": cfg["H_layers"], "l": cfg["L_layers"], "h_cycles": cfg["H_cycles"],
+                   "l_cycles": cfg["L_cycles"],
+                   "intermediate": act_v1.intermediate_size(cfg["hidden_size"], cfg["expansion"])},
         "graphs": {"init": graph("init", "init.onnx"), "step": graph("step", "step.onnx")},
         "carry": {"z_h_next": "z_h", "z_l_next": "z_l"},
         # The input embedding (puzzle row included) is injected into L at every step.

@@ -78,7 +78,10 @@ class ActExportTest(unittest.TestCase):
         with open(os.path.join(self.out, "hrm.yaml")) as f:
             m = yaml.safe_load(f)
         self.assertEqual((m["family"], m["encoding"], m["grid"], m["vocab"], m["hidden"]), ("act-v1", "arc-eos", 30, 12, 32))
-        self.assertEqual(m["layers"], {"h": 1, "l": 1})
+        self.assertEqual(m["layers"], {"h": 1, "l": 1, "h_cycles": 2, "l_cycles": 2, "intermediate": 256})
+        # intermediate is the width the module's SwiGLU really has
+        mlp = self.model.inner.H_level.layers[0].mlp
+        self.assertEqual(mlp.down_proj.weight.shape[1], m["layers"]["intermediate"])
         for role, inputs, outputs in (("init", ["tokens", "puzzle_emb"], ["x", "z_h", "z_l"]),
                                       ("step", ["x", "z_h", "z_l"], ["z_h_next", "z_l_next", "logits", "q"])):
             g = m["graphs"][role]
