@@ -124,6 +124,8 @@ cmd_fixtures() {
   "$PY" engine/export/hrm_export.py --random tiny --seed 1 --out engine/testdata/nova-tiny
   say "regenerating engine/testdata/nova-zero (the same, its output forced to colour 0 whatever the input: Agent Zero)"
   "$PY" engine/export/hrm_export.py --random tiny --seed 1 --constant-output 0 --out engine/testdata/nova-zero
+  say "regenerating engine/testdata/act-v1-tiny (tiny random sapient act-v1, seed 1, its 8-row puzzle table and golden.json)"
+  "$PY" engine/export/hrm_export.py --family act-v1 --random tiny --seed 1 --out engine/testdata/act-v1-tiny
 }
 
 cmd_test() {
@@ -153,6 +155,13 @@ cmd_test() {
     rm -rf "$full"
     "$PY" engine/export/hrm_export.py --random full --seed 1 --out "$full" --check-cases 2 >/dev/null
     export HRMD_FULL_BUNDLE=$full
+    # The same for act-v1 (27.3M, 16 steps): one input, as each step costs 187 GFLOP.
+    # test_act_v1.py holds its graphs to our module, the Go tests ONNX Runtime to its golden.json.
+    local act_full=$CACHE/test/act-v1-full-random
+    say "exporting a full-size random act-v1 bundle with golden.json to $act_full"
+    rm -rf "$act_full"
+    "$PY" engine/export/hrm_export.py --family act-v1 --random full --seed 1 --out "$act_full" --check-cases 1 >/dev/null
+    export HRMD_ACT_FULL_BUNDLE=$act_full
     [ -z "${HRMD_REQUIRE_EXPORTER_TESTS:-}" ] || export HRMD_REQUIRE_FULL_BUNDLE=1
   fi
   say "go test -race ./..."
@@ -845,7 +854,7 @@ usage: ./build.sh COMMAND
             lost, twice and overwritten (all 0); -short is the part test runs
   deps      fetch onnxruntime $ORT_VERSION (linux x64 and arm64, from npm) into .cache/, Go modules, staticcheck
   build     build bin/hrmd (with the version stamped in)
-  fixtures  regenerate the tiny test bundle engine/testdata/nova-tiny (needs python3-torch)
+  fixtures  regenerate the tiny test bundles engine/testdata/{nova-tiny,nova-zero,act-v1-tiny} (needs python3-torch)
   test      gofmt, go vet, staticcheck, go test -race, torture -short, the exporter's
             tests, qemu-smoke, deploy-test and sandbox-test (each where it can run; all in CI)
   bench     Go benchmarks (with a full-size random bundle when python3-torch is there)

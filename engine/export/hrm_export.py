@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""Export an HRM (family nova) to an hrmd model bundle: init.onnx, step.onnx,
-golden.json (the check set) and hrm.yaml.
+"""Export an HRM (family nova or act-v1) to an hrmd model bundle: init.onnx, step.onnx,
+golden.json (the check set) and hrm.yaml; act-v1 bundles also carry their puzzle table
+(puzzle_emb.bin, identifiers.json).
 
     /usr/bin/python3 engine/export/hrm_export.py --checkpoint hrm_arc_best.pt --out models/nova
     /usr/bin/python3 engine/export/hrm_export.py --random tiny --seed 1 --out DIR
+    /usr/bin/python3 engine/export/hrm_export.py --family act-v1 --checkpoint ckpt/step_N --out DIR
+    /usr/bin/python3 engine/export/hrm_export.py --family act-v1 --random tiny --seed 1 --out DIR
     /usr/bin/python3 engine/export/hrm_export.py --add-check-set DIR   # a bundle exported without one
 
 golden.json holds real ARC inputs with the PyTorch fp32 reference, cycle by cycle;
@@ -296,11 +299,19 @@ def default_arc_dir():
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--checkpoint", help="a dp-web4 nova checkpoint (.pt with model_state_dict)")
+    p.add_argument("--family", choices=("nova", "act-v1"), default="nova",
+                   help="nova (dp-web4 HierarchicalReasoningModule, the default) or act-v1 "
+                        "(sapientinc/HRM HierarchicalReasoningModel_ACTV1)")
+    src.add_argument("--checkpoint", help="nova: a dp-web4 checkpoint (.pt with model_state_dict); "
+                                          "act-v1: a sapient step_N file, all_config.yaml beside it")
     src.add_argument("--random", choices=sorted(nova.SIZES), help="a seeded random-init model of this size")
     src.add_argument("--add-check-set", metavar="DIR",
                      help="give a bundle exported without one its check set, from its own graphs")
     p.add_argument("--seed", type=int, default=1, help="seed for --random (default 1)")
+    p.add_argument("--identifiers", help="act-v1: the dataset's identifiers.json (default: beside the checkpoint)")
+    p.add_argument("--config", help="act-v1: all_config.yaml (default: beside the checkpoint)")
+    p.add_argument("--arch", action="append", metavar="KEY=VALUE",
+                   help="act-v1: override one arch setting of all_config.yaml (seq_len, hidden_size, ...)")
     p.add_argument("--out", help="bundle folder to write")
     p.add_argument("--name", help="bundle name (default: the folder's name)")
     p.add_argument("--check-cases", type=int,
@@ -325,6 +336,8 @@ def main(argv=None):
         return 0
     if not args.out:
         p.error("--out is required with --checkpoint or --random")
+    if args.family == "act-v1":
+        return main_act_v1(p, args)
     if args.checkpoint:
         try:
             model, step = nova.load_checkpoint(args.checkpoint)
@@ -342,6 +355,20 @@ def main(argv=None):
     name = args.name or os.path.basename(os.path.normpath(args.out))
     m = write_bundle(model, args.out, name, source, args.arc, args.check_cases)
     print(f"wrote {args.out}: {m['name']}, hidden {m['hidden']}, "
+          f"init {m['graphs']['init']['sha256'][:12]}, step {m['graphs']['step']['sha256'][:12]}")
+    return 0
+
+
+def main_act_v1(p, args):
+    import act_export
+    if args.constant_output is not None:
+        p.error("--constant-output is for nova bundles only")
+    m, err = act_export.export(args)
+    if err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    t = m["puzzle_embeddings"]
+    print(f"wrote {args.out}: {m['name']}, act-v1, hidden {m['hidden']}, table {t['shape'][0]}x{t['shape'][1]}, "
           f"init {m['graphs']['init']['sha256'][:12]}, step {m['graphs']['step']['sha256'][:12]}")
     return 0
 

@@ -1,4 +1,4 @@
-"""A small numpy interpreter for the ONNX operators the nova exporter emits.
+"""A small numpy interpreter for the ONNX operators the exporter emits (nova and act-v1).
 
 Debian has no Python ONNX Runtime, so the exporter's tests reload the exported
 graphs with this independent implementation of the operator semantics and
@@ -61,6 +61,26 @@ def _unsqueeze(x, axes):
     return x
 
 
+def _split(x, split=None, axis=0, num_outputs=None):
+    # Opset 13-17: the sizes come as an optional second input; without it, equal parts.
+    if split is None:
+        parts = num_outputs or 1
+        split = [x.shape[axis] // parts] * parts
+    bounds = np.cumsum([int(s) for s in split])[:-1]
+    return tuple(np.split(x, bounds, axis=axis))
+
+
+def _constant_of_shape(shape, value=None):
+    fill = numpy_helper.to_array(value) if value is not None else np.zeros(1, dtype=np.float32)
+    return np.full([int(d) for d in shape], fill.reshape(-1)[0], dtype=fill.dtype)
+
+
+def _expand(x, shape):
+    # ONNX Expand broadcasts both ways: a 1 in shape keeps x's size.
+    out = np.broadcast_shapes(x.shape, tuple(int(d) for d in shape))
+    return np.broadcast_to(x, out).copy()
+
+
 OPS = {
     "Add": lambda a, b: a + b,
     "Mul": lambda a, b: a * b,
@@ -84,6 +104,13 @@ OPS = {
     "Gemm": _gemm,
     "Shape": _shape,
     "Unsqueeze": _unsqueeze,
+    "Neg": np.negative,
+    "Pow": lambda x, y: np.power(x, y).astype(x.dtype),
+    "Split": _split,
+    "Equal": np.equal,
+    "Where": np.where,
+    "ConstantOfShape": _constant_of_shape,
+    "Expand": _expand,
 }
 
 

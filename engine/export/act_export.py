@@ -1,0 +1,243 @@
+"""The act-v1 bundle: init.onnx, step.onnx, the puzzle table (puzzle_emb.bin and
+identifiers.json), golden.json and hrm.yaml. Called by hrm_export.py --family act-v1.
+
+The table is not in the graphs: a trained model has a row for every augmentation of
+every puzzle (the ARC checkpoints about a million rows of 512 floats), beyond the 2 GiB
+an ONNX file can hold; hrmd memory-maps the raw file and feeds init.onnx the one row
+an input runs with.
+"""
+
+import hashlib
+import json
+import os
+
+import onnx
+import torch
+
+import act_v1
+import arc
+import hrm_export
+
+TABLE_FILE = "puzzle_emb.bin"
+IDENTIFIERS_FILE = "identifiers.json"
+BLANK = "<blank>"
+
+# Identifiers for random models: real ARC-AGI-1 task names (some with the check set's
+# inputs) and augmented variants named as sapient's dataset/build_arc_dataset.py names
+# them (<task>_t<dihedral 0-7>_<colour map, 0 first>). fe9372f3 and 00d62c1b have no
+# row on purpose: their check-set cases run with the blank row.
+RANDOM_IDENTIFIERS = (BLANK, "007bbfb7", "007bbfb7_t1_0381726549", "007bbfb7_t6_0729351864",
+                      "3631a71a", "3631a71a_t2_0516273849", "57aa92db", "0d3d703e")
+
+INIT_OUTPUTS = ["x", "z_h", "z_l"]
+STEP_OUTPUTS = ["z_h_next", "z_l_next", "logits", "q"]
+
+
+def set_static_shapes(path, shapes):
+    """The tracer leaves some output axes symbolic (after Expand, Slice); hrmd allows
+    only the batch axis to be dynamic, so every other axis is written out."""
+    model = onnx.load(path)
+    for out in model.graph.output:
+        dims = out.type.tensor_type.shape.dim
+        for d, size in zip(list(dims)[1:], shapes[out.name]):
+            d.Clear()
+            d.dim_value = size
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def export_graphs(model, out_dir):
+    """Write init.onnx and step.onnx; return each graph's (inputs, outputs)."""
+    cfg = model.config
+    seq, hidden, vocab = cfg["seq_len"], cfg["hidden_size"], cfg["vocab_size"]
+    positions = seq + model.inner.puzzle_emb_len
+    batch = 2  # any size: the batch axis is dynamic
+    tokens = torch.zeros(batch, seq, dtype=torch.long)
+    row = torch.zeros(batch, cfg["puzzle_emb_ndim"])
+    state = torch.zeros(batch, positions, hidden)
+    model.eval()
+    init_path, step_path = os.path.join(out_dir, "init.onnx"), os.path.join(out_dir, "step.onnx")
+    batch_axis = lambda names: {n: {0: "batch"} for n in names}  # noqa: E731
+    with torch.no_grad():
+        torch.onnx.export(act_v1.InitGraph(model).eval(), (tokens, row), init_path, opset_version=hrm_export.OPSET,
+                          input_names=["tokens", "puzzle_emb"], output_names=INIT_OUTPUTS,
+                          dynamic_axes=batch_axis(["tokens", "puzzle_emb"] + INIT_OUTPUTS),
+                          do_constant_folding=True)
+        torch.onnx.export(act_v1.StepGraph(model).eval(), (state, state.clone(), state.clone()), step_path,
+                          opset_version=hrm_export.OPSET, input_names=["x", "z_h", "z_l"],
+                          output_names=STEP_OUTPUTS, dynamic_axes=batch_axis(["x", "z_h", "z_l"] + STEP_OUTPUTS),
+                          do_constant_folding=True)
+    row_shape = [positions, hidden]
+    set_static_shapes(init_path, {n: row_shape for n in INIT_OUTPUTS})
+    set_static_shapes(step_path, {"z_h_next": row_shape, "z_l_next": row_shape, "logits": [seq, vocab], "q": [2]})
+    return {"init": hrm_export.graph_io(init_path), "step": hrm_export.graph_io(step_path)}
+
+
+def write_table(table, path):
+    """Raw little-endian float32, row-major, no header; in slices, as a real table is
+    gigabytes."""
+    table = table.detach().to(torch.float32)
+    with open(path, "wb") as f:
+        for start in range(0, table.shape[0], 65536):
+            f.write(table[start:start + 65536].numpy().astype("<f4", copy=False).tobytes())
+
+
+def check_identifiers(names, rows, where):
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise act_v1.CheckpointError(f"{where}: not a JSON list of names")
+    if len(names) != rows:
+        raise act_v1.CheckpointError(f"{where} names {len(names)} puzzles; the checkpoint's table "
+                                     f"inner.puzzle_emb.weights has {rows} rows")
+    if not names or names[0] != BLANK:
+        raise act_v1.CheckpointError(f"{where} starts with {names[:1]}; row 0 must be {BLANK!r}")
+
+
+def write_puzzle_table(model, identifiers_bytes, out_dir):
+    """puzzle_emb.bin and identifiers.json (the checkpoint's own bytes) and their
+    manifest section."""
+    table = model.inner.puzzle_emb.weights
+    write_table(table, os.path.join(out_dir, TABLE_FILE))
+    with open(os.path.join(out_dir, IDENTIFIERS_FILE), "wb") as f:
+        f.write(identifiers_bytes)
+    return {
+        "file": TABLE_FILE,
+        "dtype": "float32",
+        "shape": [int(d) for d in table.shape],
+        "sha256": hrm_export.sha256_file(os.path.join(out_dir, TABLE_FILE)),
+        "identifiers": IDENTIFIERS_FILE,
+        "identifiers_sha256": hashlib.sha256(identifiers_bytes).hexdigest(),
+        "input": "puzzle_emb",
+    }
+
+
+def manifest(model, name, source, graphs, table, out_dir):
+    cfg = model.config
+    side = int(round(cfg["seq_len"] ** 0.5))
+    if side * side != cfg["seq_len"]:
+        raise ValueError(f"seq_len {cfg['seq_len']} is not a square grid")
+    graph = lambda role, file: {  # noqa: E731
+        "file": file, "sha256": hrm_export.sha256_file(os.path.join(out_dir, file)),
+        "inputs": graphs[role][0], "outputs": graphs[role][1]}
+    return {
+        "format": hrm_export.BUNDLE_FORMAT,
+        "name": name,
+        "family": "act-v1",
+        "source": source,
+        "grid": side,
+        "vocab": cfg["vocab_size"],
+        "encoding": "arc-eos",
+        "hidden": cfg["hidden_size"],
+        # hrmd's cost per step (actFLOPsPerStep) needs the cycles and the SwiGLU width.
+        "layers": {"h": cfg["H_layers"], "l": cfg["L_layers"], "h_cycles": cfg["H_cycles"],
+                   "l_cycles": cfg["L_cycles"],
+                   "intermediate": act_v1.intermediate_size(cfg["hidden_size"], cfg["expansion"])},
+        "graphs": {"init": graph("init", "init.onnx"), "step": graph("step", "step.onnx")},
+        "carry": {"z_h_next": "z_h", "z_l_next": "z_l"},
+        # The input embedding (puzzle row included) is injected into L at every step.
+        "constants": ["x"],
+        "halting": {"output": "q", "rule": "q_compare", "threshold": 0,
+                    "min_cycles": act_v1.MIN_CYCLES, "max_cycles": cfg["halt_max_steps"]},
+        "puzzle_embeddings": table,
+    }
+
+
+def sigmoid(v):
+    return float(torch.sigmoid(torch.tensor(v, dtype=torch.float64)))
+
+
+def golden_case(model, grid, tokens, puzzle, row):
+    """One case: every step's q, argmax and sampled logits, and hrmd's q_compare halting."""
+    steps = model.config["halt_max_steps"]
+    with torch.no_grad():
+        trace = model.trace(torch.tensor([tokens], dtype=torch.long), torch.tensor([row]), steps)
+    cycles, halt_cycle = [], 0
+    for step, (logits, q) in enumerate(trace, start=1):
+        q_halt, q_continue = float(q[0, 0]), float(q[0, 1])
+        cycles.append({
+            "halt": sigmoid(q_halt),
+            "q": [q_halt, q_continue],
+            "argmax": logits[0].argmax(dim=-1).tolist(),
+            "logits": {str(c): [float(v) for v in logits[0, c]] for c in hrm_export.GOLDEN_LOGIT_CELLS},
+        })
+        # Compared as float32, as hrmd compares the step's output.
+        if not halt_cycle and step >= act_v1.MIN_CYCLES and q[0, 0] > q[0, 1]:
+            halt_cycle = step
+    side = int(round(len(tokens) ** 0.5))
+    return {"puzzle": puzzle, "grid": grid, "tokens": tokens, "cycles": cycles,
+            "halt_cycle": halt_cycle or steps, "halted_by": "model" if halt_cycle else "max_cycles",
+            "decoded": arc.decode_arc_eos(cycles[(halt_cycle or steps) - 1]["argmax"], side)}
+
+
+def golden(model, identifiers, arc_dir, side, count=None):
+    """The PyTorch fp32 reference for real ARC inputs (batch 1 each), each with its own
+    task's row when the table has one, else the blank row."""
+    if model.training:
+        raise RuntimeError("golden: the model is in training mode")
+    rows = {n: i for i, n in enumerate(identifiers)}
+    cases = []
+    for split, task_id, index in hrm_export.GOLDEN_INPUTS[:count]:
+        grid = hrm_export.load_arc_input(arc_dir, split, task_id, index)
+        puzzle = task_id if task_id in rows else BLANK
+        case = golden_case(model, grid, arc.encode_arc_eos(grid, side), puzzle, rows[puzzle])
+        cases.append({"source": f"ARC-AGI-1 {split}/{task_id}.json test[{index}].input", **case})
+    return {
+        "format": "hrmd-golden/1",
+        "reference": f"PyTorch {torch.__version__}, batch 1, eval mode, fp32 (engine/export/act_v1.py)",
+        "halting": {"rule": "q_compare", "threshold": 0, "min_cycles": act_v1.MIN_CYCLES,
+                    "max_cycles": model.config["halt_max_steps"]},
+        "logit_cells": list(hrm_export.GOLDEN_LOGIT_CELLS),
+        "cases": cases,
+    }
+
+
+def write_bundle(model, identifiers_bytes, out_dir, name, source, arc_dir=None, check_cases=None):
+    """Write the graphs, the table, the check set and hrm.yaml, which names and hashes them."""
+    identifiers = json.loads(identifiers_bytes)
+    check_identifiers(identifiers, model.inner.puzzle_emb.weights.shape[0], IDENTIFIERS_FILE)
+    os.makedirs(out_dir, exist_ok=True)
+    graphs = export_graphs(model, out_dir)
+    table = write_puzzle_table(model, identifiers_bytes, out_dir)
+    m = manifest(model, name, source, graphs, table, out_dir)
+    g = golden(model, identifiers, arc_dir or hrm_export.default_arc_dir(), m["grid"], check_cases)
+    hrm_export.write_check_set(out_dir, m, g)
+    hrm_export.write_manifest(out_dir, m)
+    return m
+
+
+def random_identifiers_bytes():
+    return (json.dumps(list(RANDOM_IDENTIFIERS)) + "\n").encode()
+
+
+def load_identifiers(checkpoint, path=None):
+    """identifiers.json: --identifiers, else beside the checkpoint. pretrain.py does not put
+    it there: it is in the dataset folder (all_config.yaml's data_path)."""
+    path = path or os.path.join(os.path.dirname(os.path.abspath(checkpoint)), IDENTIFIERS_FILE)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        json.loads(data)
+    except (OSError, ValueError) as e:
+        raise act_v1.CheckpointError(
+            f"{path}: {e}; give the dataset's identifiers.json (build_arc_dataset.py writes it into "
+            "the data folder, all_config.yaml's data_path) with --identifiers") from e
+    return data, path
+
+
+def export(args):
+    """hrm_export.py --family act-v1: returns (manifest, None) or (None, error message)."""
+    try:
+        if args.checkpoint:
+            overrides = act_v1.parse_overrides(args.arch)
+            model, step = act_v1.load_checkpoint(args.checkpoint, args.config, overrides)
+            ids, ids_path = load_identifiers(args.checkpoint, args.identifiers)
+            check_identifiers(json.loads(ids), model.inner.puzzle_emb.weights.shape[0], ids_path)
+            source = {"checkpoint": os.path.basename(args.checkpoint), "step": step,
+                      "sha256": hrm_export.sha256_file(args.checkpoint)}
+        else:
+            ids = random_identifiers_bytes()
+            model = act_v1.random_model(args.random, args.seed, len(RANDOM_IDENTIFIERS))
+            source = {"checkpoint": f"random-init:act-v1:{args.random}:seed={args.seed}", "step": 0, "sha256": ""}
+    except act_v1.CheckpointError as e:
+        return None, str(e)
+    name = args.name or os.path.basename(os.path.normpath(args.out))
+    return write_bundle(model, ids, args.out, name, source, args.arc, args.check_cases), None
