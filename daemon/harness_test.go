@@ -33,6 +33,8 @@ var (
 	// zeroBundle is nova-tiny with its output forced to colour 0.
 	zeroBundle = filepath.Join("..", "engine", "testdata", "nova-zero")
 	demoBundle = filepath.Join("..", "engine", "models", "demo")
+	// actBundle is the tiny act-v1, with a puzzle table.
+	actBundle = filepath.Join("..", "engine", "testdata", "act-v1-tiny")
 )
 
 func runHrmd(t *testing.T, args ...string) testenv.Result {

@@ -645,3 +645,44 @@ func unblock(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// The daemon serves an act-v1 bundle: a task the puzzle table knows is
+// answered through its row as the PyTorch reference answers it, one it does
+// not know is answered with the blank row and flagged unknown_puzzle.
+func TestRunActV1(t *testing.T) {
+	model, err := filepath.Abs(actBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSpool(t, func(c *daemon.Config) { c.Model = model })
+	p := s.start()
+	p.waitLog("ready", 1, 60*time.Second)
+	arc := testenv.ARCDir(t)
+	for _, id := range []string{"007bbfb7", "00d62c1b"} {
+		data, err := os.ReadFile(filepath.Join(arc, "training", id+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.drop(id+".json", data)
+	}
+	p.waitLog("answered", 2, 120*time.Second)
+	var want testenv.GoldenCase
+	for _, c := range testenv.ReadGolden(t, actBundle).Cases {
+		if c.Puzzle == "007bbfb7" {
+			want = c
+		}
+	}
+	var known, stranger puzzles.AnswerFile
+	testenv.ReadJSON(t, filepath.Join(s.outbox, "007bbfb7.json"), &known)
+	testenv.ReadJSON(t, filepath.Join(s.outbox, "00d62c1b.json"), &stranger)
+	if a := known.Answers[0]; !a.Attempt1.Equal(want.Decoded) || a.Cycles != want.HaltCycle || slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) || known.Model.Family != "act-v1" {
+		t.Errorf("007bbfb7: %v after %d cycles, flags %v; PyTorch %v after %d", a.Attempt1, a.Cycles, a.Flags, want.Decoded, want.HaltCycle)
+	}
+	if a := stranger.Answers[0]; !slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) {
+		t.Errorf("00d62c1b (no row): flags %v", a.Flags)
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.waitExit(30 * time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+}
