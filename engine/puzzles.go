@@ -110,7 +110,7 @@ func NewPuzzleIndex(names []string, width int) (*PuzzleIndex, error) {
 		idx.rows[n] = i
 		if cut := len(n) - 14; cut > 0 && n[cut] == '_' {
 			if v, ok := parseVariant(n[cut+1:]); ok {
-				v.Row, v.Name = i, n
+				v.Row = int32(i)
 				idx.variants[n[:cut]] = append(idx.variants[n[:cut]], v)
 			}
 		}
@@ -138,11 +138,11 @@ func (x *PuzzleIndex) Width() int { return x.width }
 // dataset/build_arc_dataset.py names it "<id>_t<k>_<map>", the dihedral
 // transform k (0-7) applied after the colour map (map[c] is colour c's
 // new colour).
+// Small on purpose: a real ARC checkpoint names some 800,000 of them.
 type PuzzleVariant struct {
-	Row       int
-	Name      string
-	Transform int
-	Colours   [10]int
+	Row       int32
+	Transform uint8
+	Colours   [10]uint8
 }
 
 // Variants lists the augmented copies of puzzle id that have rows, in row
@@ -158,7 +158,11 @@ func fromNumpyDihedral(t int) int { return [8]int{0, 3, 2, 1, 4, 5, 6, 7}[t] }
 // Augmentation is the variant as hrmd applies it: the colour map, then the
 // transform, as the dataset builder made it (dihedral_transform(mapping[grid], t)).
 func (v PuzzleVariant) Augmentation() puzzles.Augmentation {
-	return puzzles.Augmentation{Dihedral: fromNumpyDihedral(v.Transform), Colours: v.Colours}
+	a := puzzles.Augmentation{Dihedral: fromNumpyDihedral(int(v.Transform))}
+	for i, c := range v.Colours {
+		a.Colours[i] = int(c)
+	}
+	return a
 }
 
 // parseVariant reads "t<k>_<ten digits>", the colour map a permutation of
@@ -168,14 +172,14 @@ func parseVariant(s string) (PuzzleVariant, bool) {
 	if len(s) != 13 || s[0] != 't' || s[1] < '0' || s[1] > '7' || s[2] != '_' {
 		return v, false
 	}
-	v.Transform = int(s[1] - '0')
+	v.Transform = s[1] - '0'
 	seen := 0
 	for i, c := range s[3:] {
 		if c < '0' || c > '9' || seen&(1<<(c-'0')) != 0 {
 			return v, false
 		}
 		seen |= 1 << (c - '0')
-		v.Colours[i] = int(c - '0')
+		v.Colours[i] = uint8(c - '0')
 	}
 	return v, v.Colours[0] == 0
 }

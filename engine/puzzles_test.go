@@ -24,18 +24,18 @@ func TestParseVariant(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
 		ok   bool
-		tr   int
-		maps [10]int
+		tr   uint8
+		maps [10]uint8
 	}{
-		{"t1_0123456789", true, 1, [10]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
-		{"t7_0987654321", true, 7, [10]int{0, 9, 8, 7, 6, 5, 4, 3, 2, 1}},
-		{"t8_0123456789", false, 0, [10]int{}},  // only 8 transforms
-		{"t1_1023456789", false, 0, [10]int{}},  // black moves
-		{"t1_0113456789", false, 0, [10]int{}},  // not a permutation
-		{"t1_012345678", false, 0, [10]int{}},   // nine colours
-		{"x1_0123456789", false, 0, [10]int{}},  // not a transform
-		{"t1-0123456789", false, 0, [10]int{}},  // no underscore
-		{"t1_01234567890", false, 0, [10]int{}}, // eleven
+		{"t1_0123456789", true, 1, [10]uint8{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}},
+		{"t7_0987654321", true, 7, [10]uint8{0, 9, 8, 7, 6, 5, 4, 3, 2, 1}},
+		{"t8_0123456789", false, 0, [10]uint8{}},  // only 8 transforms
+		{"t1_1023456789", false, 0, [10]uint8{}},  // black moves
+		{"t1_0113456789", false, 0, [10]uint8{}},  // not a permutation
+		{"t1_012345678", false, 0, [10]uint8{}},   // nine colours
+		{"x1_0123456789", false, 0, [10]uint8{}},  // not a transform
+		{"t1-0123456789", false, 0, [10]uint8{}},  // no underscore
+		{"t1_01234567890", false, 0, [10]uint8{}}, // eleven
 	} {
 		v, ok := parseVariant(tt.in)
 		if ok != tt.ok || ok && (v.Transform != tt.tr || v.Colours != tt.maps) {
@@ -179,9 +179,9 @@ func TestPuzzleVariantAugmentation(t *testing.T) {
 		6: {{1, 4}, {2, 5}, {3, 6}}, // transpose
 		7: {{6, 3}, {5, 2}, {4, 1}}, // fliplr(rot90(g, 1))
 	}
-	identity := [10]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	identity := [10]uint8{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 	for tr, want := range numpy {
-		got := PuzzleVariant{Transform: tr, Colours: identity}.Augmentation().Apply(g)
+		got := PuzzleVariant{Transform: uint8(tr), Colours: identity}.Augmentation().Apply(g)
 		if !got.Equal(want) {
 			t.Errorf("t%d: %v, want %v", tr, got, want)
 		}

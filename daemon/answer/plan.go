@@ -88,7 +88,7 @@ func variants(b *engine.Bundle, task puzzles.Task, n int) (augs []puzzles.Augmen
 			if len(augs) > n {
 				break
 			}
-			augs, rows = append(augs, v.Augmentation()), append(rows, v.Row)
+			augs, rows = append(augs, v.Augmentation()), append(rows, int(v.Row))
 		}
 		return augs, rows
 	}
