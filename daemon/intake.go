@@ -209,7 +209,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 	case <-ctx.Done():
 		return false
 	}
-	file, err := puzzles.ReadFile(path, d.limits)
+	file, err := puzzles.ReadFileAs(path, puzzles.TaskName(name), d.limits)
 	if err != nil {
 		var perr *puzzles.Error
 		switch {

@@ -465,7 +465,9 @@ func (m *Model) runChunk(ctx context.Context, rows [][]int64, puzzles []int, pol
 				p = puzzles[i]
 			}
 			w := m.table.width
-			m.table.row(p, m.puzzle[i*w:(i+1)*w])
+			if err := m.table.row(p, m.puzzle[i*w:(i+1)*w]); err != nil {
+				return nil, &Error{Code: CodeInference, Message: err.Error(), Err: err}
+			}
 		}
 	}
 	v, err := m.batch(n)

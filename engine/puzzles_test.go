@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -114,7 +113,7 @@ func TestPuzzleIndex(t *testing.T) {
 }
 
 // The table is read through a memory map, and its sha256 is checked once:
-// a stamp remembers it until the file's size, mtime or inode change.
+// a stamp remembers it until the file's size, mtime, ctime or inode change.
 func TestPuzzleTable(t *testing.T) {
 	b := puzzleBundle(t, []string{BlankPuzzle, "a", "b"}, 4)
 	stamps := t.TempDir()
@@ -123,9 +122,8 @@ func TestPuzzleTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := make([]float32, 4)
-	table.row(2, row)
-	if row[0] != 2 || row[3] != 2.003 {
-		t.Errorf("row 2 reads %v", row)
+	if err := table.row(2, row); err != nil || row[0] != 2 || row[3] != 2.003 {
+		t.Errorf("row 2 reads %v, %v", row, err)
 	}
 	if err := table.close(); err != nil {
 		t.Fatal(err)
@@ -133,10 +131,18 @@ func TestPuzzleTable(t *testing.T) {
 	if got := testenv.Names(stamps); len(got) != 1 {
 		t.Fatalf("stamps %v, want one", got)
 	}
-
-	// Changed in place with its mtime put back: the stamp is trusted (the
-	// point: no reading gigabytes at every start), and a forced check finds it.
 	path := b.Path("puzzle_emb.bin")
+	want := b.Manifest.PuzzleEmbeddings.SHA256
+	if read, err := verifyTable(path, want, stamps, false); err != nil || read {
+		t.Errorf("an unchanged file: read %v, %v; want the stamp trusted", read, err)
+	}
+	if read, err := verifyTable(path, want, stamps, true); err != nil || !read {
+		t.Errorf("forced: read %v, %v; want it read", read, err)
+	}
+
+	// Changed in place with its mtime put back (as cp -p or touch -r would):
+	// its ctime moved, so the stamp no longer vouches for it; the mismatch
+	// removes the stamp.
 	st, _ := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
@@ -145,22 +151,34 @@ func TestPuzzleTable(t *testing.T) {
 	f.WriteAt([]byte{0xff}, 0)
 	f.Close()
 	os.Chtimes(path, st.ModTime(), st.ModTime())
-	want := b.Manifest.PuzzleEmbeddings.SHA256
-	if _, err := verifyTable(path, want, stamps, false); err != nil {
-		t.Errorf("an unchanged stamp is not trusted: %v", err)
-	}
 	var e *Error
-	if _, err := verifyTable(path, want, stamps, true); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
-		t.Errorf("forced: %v, want %s", err, CodeBundleChecksum)
-	}
-	// A new mtime voids the stamp.
-	os.Chtimes(path, time.Now(), time.Now().Add(time.Minute))
 	if _, err := verifyTable(path, want, stamps, false); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
-		t.Errorf("after a change: %v, want %s", err, CodeBundleChecksum)
+		t.Errorf("changed in place: %v, want %s", err, CodeBundleChecksum)
+	}
+	if got := testenv.Names(stamps); len(got) != 0 {
+		t.Errorf("stamps %v after a mismatch, want none", got)
 	}
 	// Without a stamp folder it checks every time.
 	if _, err := verifyTable(path, want, "", false); !errors.As(err, &e) || e.Code != CodeBundleChecksum {
 		t.Errorf("no stamps: %v, want %s", err, CodeBundleChecksum)
+	}
+}
+
+// A table cut short while mapped (a copy over it in place) fails the row
+// read with an error; the process lives on.
+func TestPuzzleTableCutShort(t *testing.T) {
+	b := puzzleBundle(t, []string{BlankPuzzle, "a", "b"}, 2048) // rows of 8 KiB: two pages each
+	table, err := openPuzzleTable(b, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer table.close()
+	if err := os.Truncate(b.Path("puzzle_emb.bin"), 0); err != nil {
+		t.Fatal(err)
+	}
+	row := make([]float32, 2048)
+	if err := table.row(2, row); err == nil || !strings.Contains(err.Error(), "cut short or rewritten") {
+		t.Errorf("a row past the end of a truncated table: %v", err)
 	}
 }
 
@@ -250,8 +268,7 @@ func TestPuzzleTableIsMapped(t *testing.T) {
 	defer table.close()
 	row := make([]float32, 32)
 	for _, r := range []int{1, 50_000, 99_999} {
-		table.row(r, row)
-		if row[0] != float32(r) {
+		if err := table.row(r, row); err != nil || row[0] != float32(r) {
 			t.Fatalf("row %d reads %v", r, row[:2])
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -43,12 +44,21 @@ func openPuzzleTable(b *Bundle, stampDir string) (*puzzleTable, error) {
 	return &puzzleTable{data: data, width: int(p.width())}, nil
 }
 
-// row copies row r into dst (width values).
-func (t *puzzleTable) row(r int, dst []float32) {
+// row copies row r into dst (width values). A table file cut short or
+// rewritten in place while mapped makes the read fault: that is an error
+// here, not the end of the process.
+func (t *puzzleTable) row(r int, dst []float32) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			err = fmt.Errorf("row %d of the puzzle table cannot be read: the file was cut short or rewritten while hrmd had it open; replace a bundle's files by renaming new ones into place, and restart hrmd", r)
+		}
+	}()
 	src := t.data[r*t.width*4 : (r+1)*t.width*4]
 	for i := range dst[:t.width] {
 		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[i*4:]))
 	}
+	return nil
 }
 
 func (t *puzzleTable) close() error {
@@ -68,16 +78,20 @@ type tableStamp struct {
 	Path    string `json:"path"`
 	Size    int64  `json:"size"`
 	ModTime int64  `json:"mtime_ns"`
-	Inode   uint64 `json:"inode"`
-	Device  uint64 `json:"device"`
-	SHA256  string `json:"sha256"`
-	Checked string `json:"checked"`
+	// ChangeTime cannot be set from user space, unlike the mtime: a copy
+	// over the file that keeps its size and mtime (cp -p, touch -r) still
+	// voids the stamp.
+	ChangeTime int64  `json:"ctime_ns"`
+	Inode      uint64 `json:"inode"`
+	Device     uint64 `json:"device"`
+	SHA256     string `json:"sha256"`
+	Checked    string `json:"checked"`
 }
 
 func stampOf(path string, st os.FileInfo, sum string) tableStamp {
 	s := tableStamp{Path: path, Size: st.Size(), ModTime: st.ModTime().UnixNano(), SHA256: sum}
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		s.Inode, s.Device = sys.Ino, uint64(sys.Dev)
+		s.Inode, s.Device, s.ChangeTime = sys.Ino, uint64(sys.Dev), sys.Ctim.Nano()
 	}
 	return s
 }
@@ -136,6 +150,9 @@ func verifyTable(path, want, stampDir string, force bool) (read bool, err error)
 		return true, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
 	}
 	if got != want {
+		if stampDir != "" {
+			os.Remove(stampFile(stampDir, want)) // whatever vouched for it before no longer does
+		}
 		return true, errorf(CodeBundleChecksum, "%s has sha256 %s but hrm.yaml puzzle_embeddings.sha256 is %s: the file changed after export; copy it again", abs, got, want)
 	}
 	if stampDir != "" {
@@ -156,6 +173,8 @@ func writeStamp(stampDir string, stamp tableStamp) {
 	if err != nil {
 		return
 	}
+	// Readable by the service when doctor wrote it as another user.
+	tmp.Chmod(0o644)
 	_, werr := tmp.Write(append(data, '\n'))
 	if cerr := tmp.Close(); werr == nil && cerr == nil {
 		if os.Rename(tmp.Name(), stampFile(stampDir, stamp.SHA256)) == nil {

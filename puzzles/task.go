@@ -73,6 +73,14 @@ func TaskName(path string) string {
 // ReadFile reads and validates a task file within lim, refusing one over
 // lim.Bytes before reading it.
 func ReadFile(path string, lim Limits) (*File, error) {
+	return ReadFileAs(path, TaskName(path), lim)
+}
+
+// ReadFileAs is ReadFile for a file whose task is named name (its ID when
+// it holds a single task), whatever the path: the daemon reads a claimed
+// copy under another name ("x.1.json" beside an earlier x.json), and the
+// task is still x, the name a model's puzzle table knows it by.
+func ReadFileAs(path, name string, lim Limits) (*File, error) {
 	lim = lim.orDefaults()
 	f, err := os.Open(path)
 	if err != nil {
@@ -95,7 +103,7 @@ func ReadFile(path string, lim Limits) (*File, error) {
 	if int64(len(data)) > lim.Bytes {
 		return nil, tooBig(int64(len(data)), lim.Bytes)
 	}
-	return Parse(data, TaskName(path), lim)
+	return Parse(data, name, lim)
 }
 
 func tooBig(size, limit int64) *Error {

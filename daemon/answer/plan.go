@@ -65,12 +65,17 @@ func PuzzleOf(b *engine.Bundle, task puzzles.Task) (row int, known bool) {
 	if b.Puzzles == nil {
 		return 0, true
 	}
-	for _, id := range []string{task.Name, task.ID} {
-		if r, ok := b.Puzzles.Row(id); ok {
-			return r, true
-		}
+	r, ok := b.Puzzles.Row(puzzleID(task))
+	return r, ok
+}
+
+// puzzleID is what the dataset builder names a task's puzzle: its "name"
+// field when it has one (and then only that), else its file name or key.
+func puzzleID(task puzzles.Task) string {
+	if task.Name != "" {
+		return task.Name
 	}
-	return 0, false
+	return task.ID
 }
 
 // variants are the test-time variants of a task besides the input itself:
@@ -79,12 +84,8 @@ func PuzzleOf(b *engine.Bundle, task puzzles.Task) (row int, known bool) {
 func variants(b *engine.Bundle, task puzzles.Task, n int) (augs []puzzles.Augmentation, rows []int) {
 	own, known := PuzzleOf(b, task)
 	if b.Puzzles != nil && known && n > 0 {
-		id := task.ID
-		if _, ok := b.Puzzles.Row(task.Name); ok {
-			id = task.Name
-		}
 		augs, rows = []puzzles.Augmentation{puzzles.Identity()}, []int{own}
-		for _, v := range b.Puzzles.Variants(id) {
+		for _, v := range b.Puzzles.Variants(puzzleID(task)) {
 			if len(augs) > n {
 				break
 			}

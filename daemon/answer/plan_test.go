@@ -124,6 +124,11 @@ func TestPlanPuzzleRows(t *testing.T) {
 	if r, known := PuzzleOf(b, named); r != 3 || !known {
 		t.Errorf("by name: row %d, known %v", r, known)
 	}
+	// ... and only by it: a name the table lacks is not looked up by file.
+	named.ID, named.Name = "aaa", "not-in-the-table"
+	if r, known := PuzzleOf(b, named); r != 0 || known {
+		t.Errorf("an unknown name with a known file name: row %d, known %v", r, known)
+	}
 
 	unknown := task
 	unknown.ID = "zzz"
