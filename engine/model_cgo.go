@@ -406,6 +406,26 @@ func (m *Model) RunPuzzles(ctx context.Context, tokens [][]int64, puzzles []int,
 	return results, nil
 }
 
+// fill copies a chunk's tokens, and their puzzle rows, into the buffers
+// the init graph reads.
+func (m *Model) fill(rows [][]int64, puzzles []int) error {
+	for i, row := range rows {
+		copy(m.tokens[i*m.seq:], row)
+		if m.table == nil {
+			continue
+		}
+		p := 0
+		if puzzles != nil {
+			p = puzzles[i]
+		}
+		w := m.table.width
+		if err := m.table.row(p, m.puzzle[i*w:(i+1)*w]); err != nil {
+			return &Error{Code: CodeInference, Message: err.Error(), Err: err}
+		}
+	}
+	return nil
+}
+
 // checkPuzzles: one puzzle row for each input, each in the table.
 func (m *Model) checkPuzzles(rows int, puzzles []int) error {
 	if puzzles == nil {
@@ -457,18 +477,8 @@ func (m *Model) terminateOnCancel(ctx context.Context) func() {
 
 func (m *Model) runChunk(ctx context.Context, rows [][]int64, puzzles []int, policy haltPolicy, fullTrace bool) ([]RowResult, error) {
 	n := len(rows)
-	for i, row := range rows {
-		copy(m.tokens[i*m.seq:], row)
-		if m.table != nil {
-			p := 0
-			if puzzles != nil {
-				p = puzzles[i]
-			}
-			w := m.table.width
-			if err := m.table.row(p, m.puzzle[i*w:(i+1)*w]); err != nil {
-				return nil, &Error{Code: CodeInference, Message: err.Error(), Err: err}
-			}
-		}
+	if err := m.fill(rows, puzzles); err != nil {
+		return nil, err
 	}
 	v, err := m.batch(n)
 	if err != nil {
