@@ -209,7 +209,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 	case <-ctx.Done():
 		return false
 	}
-	file, err := puzzles.ReadFileAs(path, puzzles.TaskName(name), d.limits)
+	file, err := puzzles.ReadFile(path, d.limits)
 	if err != nil {
 		var perr *puzzles.Error
 		switch {
@@ -221,6 +221,9 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 			d.fail(job, name, NameLimit(err))
 		}
 		return true
+	}
+	if !file.Bundle && job != name {
+		file.Tasks[0].DroppedAs = puzzles.TaskName(name)
 	}
 	j := newJob(name, job, file, info.Size())
 	d.queued.Add(1)

@@ -681,8 +681,8 @@ func TestRunActV1(t *testing.T) {
 	if a := stranger.Answers[0]; !slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) {
 		t.Errorf("00d62c1b (no row): flags %v", a.Flags)
 	}
-	// The same task again is claimed as 007bbfb7.1.json, and is still the
-	// task 007bbfb7, with its row.
+	// The same task again is claimed as 007bbfb7.1.json (its answer's task
+	// says so) and still runs with 007bbfb7's row.
 	data, err := os.ReadFile(filepath.Join(arc, "training", "007bbfb7.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -691,7 +691,7 @@ func TestRunActV1(t *testing.T) {
 	p.waitLog("answered", 3, 120*time.Second)
 	var again puzzles.AnswerFile
 	testenv.ReadJSON(t, filepath.Join(s.outbox, "007bbfb7.1.json"), &again)
-	if a := again.Answers[0]; again.Task != "007bbfb7" || !a.Attempt1.Equal(want.Decoded) || a.Cycles != want.HaltCycle || slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) {
+	if a := again.Answers[0]; again.Task != "007bbfb7.1" || !a.Attempt1.Equal(want.Decoded) || a.Cycles != want.HaltCycle || slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) {
 		t.Errorf("the task again: task %q, %v after %d cycles, flags %v", again.Task, a.Attempt1, a.Cycles, a.Flags)
 	}
 	p.signal(syscall.SIGTERM)

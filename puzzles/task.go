@@ -52,10 +52,14 @@ type Pair struct {
 
 // Task is one ARC task.
 type Task struct {
-	ID    string // the bundle's key, or the file's name without .json
-	Name  string // the task's optional "name" field, as some ARC files carry it
-	Train []Pair
-	Test  []Pair
+	ID   string // the bundle's key, or the file's name without .json
+	Name string // the task's optional "name" field, as some ARC files carry it
+	// DroppedAs is a single task's name as its file was dropped, when the
+	// daemon claimed it under another ("x" for x.1.json beside an earlier
+	// x.json): the name a model's puzzle table knows it by. "" otherwise.
+	DroppedAs string
+	Train     []Pair
+	Test      []Pair
 }
 
 // File is a parsed task file: one task, or a multi-task bundle
@@ -73,14 +77,6 @@ func TaskName(path string) string {
 // ReadFile reads and validates a task file within lim, refusing one over
 // lim.Bytes before reading it.
 func ReadFile(path string, lim Limits) (*File, error) {
-	return ReadFileAs(path, TaskName(path), lim)
-}
-
-// ReadFileAs is ReadFile for a file whose task is named name (its ID when
-// it holds a single task), whatever the path: the daemon reads a claimed
-// copy under another name ("x.1.json" beside an earlier x.json), and the
-// task is still x, the name a model's puzzle table knows it by.
-func ReadFileAs(path, name string, lim Limits) (*File, error) {
 	lim = lim.orDefaults()
 	f, err := os.Open(path)
 	if err != nil {
@@ -103,7 +99,7 @@ func ReadFileAs(path, name string, lim Limits) (*File, error) {
 	if int64(len(data)) > lim.Bytes {
 		return nil, tooBig(int64(len(data)), lim.Bytes)
 	}
-	return Parse(data, name, lim)
+	return Parse(data, TaskName(path), lim)
 }
 
 func tooBig(size, limit int64) *Error {

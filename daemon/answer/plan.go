@@ -70,10 +70,14 @@ func PuzzleOf(b *engine.Bundle, task puzzles.Task) (row int, known bool) {
 }
 
 // puzzleID is what the dataset builder names a task's puzzle: its "name"
-// field when it has one (and then only that), else its file name or key.
+// field when it has one (and then only that), else its file name as
+// dropped, or its key.
 func puzzleID(task puzzles.Task) string {
-	if task.Name != "" {
+	switch {
+	case task.Name != "":
 		return task.Name
+	case task.DroppedAs != "":
+		return task.DroppedAs
 	}
 	return task.ID
 }
