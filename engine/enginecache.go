@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hrmd/hrmd/internal/atomicfile"
 )
 
 // engineBuild is everything besides the graph, the library and the GPU that
@@ -97,20 +99,8 @@ func writeEngineRecord(dir string, r EngineRecord) error {
 	}
 	// A temporary file of its own: two processes checking one cached
 	// engine must not rename each other's half-written record into place.
-	f, err := os.CreateTemp(dir, ".hrmd-engine-*.tmp")
-	if err != nil {
+	if err := atomicfile.Write(dir, recordFile, append(data, '\n')); err != nil {
 		return fmt.Errorf("write the engine record: %w", err)
-	}
-	_, werr := f.Write(append(data, '\n'))
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), filepath.Join(dir, recordFile))
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write the engine record: %w", werr)
 	}
 	return nil
 }
@@ -234,10 +224,7 @@ func syncFolder(dir string) {
 			}
 		}
 	}
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
-	}
+	atomicfile.SyncDirs(dir)
 }
 
 // brokenBefore lists the folders of this key moved aside before.
@@ -297,6 +284,7 @@ func ListEngineCache(root string) ([]EngineCacheEntry, error) {
 		if err != nil {
 			return nil, err
 		}
+		e.Record, _ = ReadEngineRecord(e.Path) // a record that cannot be read is shown as none
 		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b EngineCacheEntry) int { return strings.Compare(a.Name, b.Name) })
@@ -322,7 +310,6 @@ func readEngineCacheEntry(dir string) (EngineCacheEntry, error) {
 			e.Engines++
 		}
 	}
-	e.Record, _ = ReadEngineRecord(dir) // a record that cannot be read is shown as none
 	return e, nil
 }
 

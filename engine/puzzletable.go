@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"syscall"
 	"time"
+
+	"github.com/hrmd/hrmd/internal/atomicfile"
 )
 
 // puzzleTable is a bundle's puzzle embedding table, memory-mapped: only the
@@ -108,9 +110,9 @@ func StampDir(engineCache string) string {
 
 const stampDirName = "verified"
 
-func stampFile(stampDir, sum string) string {
-	return filepath.Join(stampDir, "table-"+sum[:16]+".json")
-}
+func stampFile(stampDir, sum string) string { return filepath.Join(stampDir, stampName(sum)) }
+
+func stampName(sum string) string { return "table-" + sum[:16] + ".json" }
 
 // VerifyPuzzleTable checks the bundle's puzzle table against its sha256 as
 // a load does (trusting a stamp in stampDir that says it was checked and
@@ -169,17 +171,7 @@ func writeStamp(stampDir string, stamp tableStamp) {
 	if err := os.MkdirAll(stampDir, 0o755); err != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(stampDir, ".table-*.tmp")
-	if err != nil {
-		return
-	}
-	// Readable by the service when doctor wrote it as another user.
-	tmp.Chmod(0o644)
-	_, werr := tmp.Write(append(data, '\n'))
-	if cerr := tmp.Close(); werr == nil && cerr == nil {
-		if os.Rename(tmp.Name(), stampFile(stampDir, stamp.SHA256)) == nil {
-			return
-		}
-	}
-	os.Remove(tmp.Name())
+	// atomicfile writes it 0644: readable by the service when doctor wrote
+	// it as another user.
+	_ = atomicfile.Write(stampDir, stampName(stamp.SHA256), append(data, '\n'))
 }
