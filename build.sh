@@ -14,6 +14,9 @@ ORT_SHA256_x64=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
 # shellcheck disable=SC2034
 ORT_SHA256_arm64=1f549d46250b005580b597f4164984aaf75b3bcb9f3aeb07c7f8a8fe60b23c76
 STATICCHECK_VERSION=v0.8.2
+# The JetStream server of the fleet test (issue 15): a binary built from
+# source through the Go module proxy, not a dependency of hrmd's go.mod.
+NATS_SERVER_VERSION=v2.15.3
 CACHE=$ROOT/.cache
 ORT_DIR=$CACHE/onnxruntime/$ORT_VERSION
 PY=/usr/bin/python3 # Debian's, with python3-torch and python3-onnx (not the python3 first on PATH)
@@ -76,6 +79,15 @@ fetch_staticcheck() {
   echo "$STATICCHECK_VERSION" >"$CACHE/bin/.staticcheck-version"
 }
 
+fetch_nats_server() {
+  if [ -x "$CACHE/bin/nats-server" ] && [ "$(cat "$CACHE/bin/.nats-server-version" 2>/dev/null)" = "$NATS_SERVER_VERSION" ]; then
+    return
+  fi
+  say "installing nats-server $NATS_SERVER_VERSION (for the fleet test)"
+  GOBIN=$CACHE/bin go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
+  echo "$NATS_SERVER_VERSION" >"$CACHE/bin/.nats-server-version"
+}
+
 have_torch() { [ -x "$PY" ] && "$PY" -c 'import torch, onnx, yaml' 2>/dev/null; }
 
 version() { git describe --tags --always --dirty 2>/dev/null || echo dev; }
@@ -110,6 +122,7 @@ cmd_deps() {
   fetch_ort
   go mod download
   fetch_staticcheck
+  fetch_nats_server
 }
 
 cmd_build() {
@@ -164,9 +177,12 @@ cmd_test() {
     export HRMD_ACT_FULL_BUNDLE=$act_full
     [ -z "${HRMD_REQUIRE_EXPORTER_TESTS:-}" ] || export HRMD_REQUIRE_FULL_BUNDLE=1
   fi
+  # The NATS cluster tests (internal/torture) start this nats-server.
+  export HRMD_NATS_SERVER=$CACHE/bin/nats-server
   say "go test -race ./..."
   go test -race -count=1 ./...
   cmd_torture -short
+  cmd_fleet_test
   if [ -n "$torch" ]; then
     say "exporter tests ($PY -m unittest discover -s engine/export)"
     "$PY" -m unittest discover -s engine/export || die "exporter tests failed"
@@ -811,12 +827,22 @@ cmd_torture() {
   cmd_build
   export HRMD_ORT_LIB=${HRMD_ORT_LIB:-$(ort_lib "$(host_arch)")}
   go build -o "$CACHE/bin/hrmd-torture" ./internal/torture
-  local -a args=(-hrmd bin/hrmd)
+  local -a args=(-hrmd bin/hrmd -nats-server "$CACHE/bin/nats-server")
   [ -z "${HRMD_REQUIRE_JETSON_TESTS:-}" ] || args+=(-require-root)
   local mode=full
   [[ " $* " != *" -short "* ]] || mode=short
   say "torture ($mode): internal/torture"
   "$CACHE/bin/hrmd-torture" "${args[@]}" "$@" || die "the torture suite found the daemon breaking an invariant (above)"
+}
+
+# The fleet test (issue 15): the torture suite's fleet scenario, a gateway
+# and three workers over a three-server JetStream cluster on 127.0.0.1, 500
+# real ARC tasks and 10 bad files, a worker, a server and the gateway
+# killed with SIGKILL mid-run. Short unless -full.
+cmd_fleet_test() {
+  local -a args=(-only fleet)
+  [[ " $* " == *" -full "* ]] || args+=(-short)
+  cmd_torture "${args[@]}" "$@"
 }
 
 # The demo: the real daemon on a temporary spool with the trained demo model
@@ -852,10 +878,17 @@ usage: ./build.sh COMMAND
             spool, hostile inbox entries, a full tmpfs (root), a SIGHUP storm, idle
             connections, a soak and the largest file: one line per scenario with
             lost, twice and overwritten (all 0); -short is the part test runs
-  deps      fetch onnxruntime $ORT_VERSION (linux x64 and arm64, from npm) into .cache/, Go modules, staticcheck
+            (the fleet scenario only with -only fleet: see fleet-test)
+  fleet-test [-full] [-seed N] [-keep]
+            a gateway and three workers over a three-server NATS JetStream cluster on
+            127.0.0.1: 500 real ARC tasks and 10 bad files, a worker, a server and the
+            gateway killed with SIGKILL and restarted; every file answered or failed
+            exactly once; the numbers, and the same 500 with one worker (-full: longer)
+  deps      fetch onnxruntime $ORT_VERSION (linux x64 and arm64, from npm) into .cache/, Go modules, staticcheck,
+            nats-server $NATS_SERVER_VERSION (go install, for the fleet test)
   build     build bin/hrmd (with the version stamped in)
   fixtures  regenerate the tiny test bundles engine/testdata/{nova-tiny,nova-zero,act-v1-tiny} (needs python3-torch)
-  test      gofmt, go vet, staticcheck, go test -race, torture -short, the exporter's
+  test      gofmt, go vet, staticcheck, go test -race, torture -short, fleet-test, the exporter's
             tests, qemu-smoke, deploy-test and sandbox-test (each where it can run; all in CI)
   bench     Go benchmarks (with a full-size random bundle when python3-torch is there)
 EOH
@@ -867,6 +900,7 @@ main() {
   case "$cmd" in
     demo | deps | build | cross | bundle | deploy | fixtures | test | bench | torture | help) "cmd_$cmd" "$@" ;;
     qemu-smoke) cmd_qemu_smoke "$@" ;;
+    fleet-test) cmd_fleet_test "$@" ;;
     deploy-test) cmd_deploy_test "$@" ;;
     sandbox-test) cmd_sandbox_test "$@" ;;
     -h | --help) cmd_help ;;

@@ -26,9 +26,11 @@ import (
 
 type options struct {
 	hrmd, model, zeroModel, arcDir string
+	fleetArc                       string // the 500 tasks the fleet scenario drops
+	natsServer                     string // the nats-server binary ("" = none: the fleet scenario cannot run)
 	dir                            string // where the run's folder goes ("" = the system's temporary folder)
 	short                          bool
-	requireRoot                    bool     // a scenario that needs root fails instead of being skipped
+	requireRoot                    bool     // a scenario that needs root or a nats-server fails instead of being skipped
 	only                           []string // scenarios to run (all when empty)
 	seed                           int64
 	keep                           bool // keep every scenario's folder, not only failed ones'
@@ -64,11 +66,13 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.model, "model", "engine/testdata/nova-tiny", "the model bundle")
 	fs.StringVar(&o.zeroModel, "zero-model", "engine/testdata/nova-zero", "the second bundle the SIGHUP storm switches to")
 	fs.StringVar(&o.arcDir, "arc", "testdata/arc/ARC-AGI-1", "the ARC-AGI-1 tasks (their training/ folder is dropped)")
+	fs.StringVar(&o.fleetArc, "fleet-arc", "testdata/arc/fleet", "the ARC tasks of the fleet scenario (its training/ and evaluation/ folders)")
+	fs.StringVar(&o.natsServer, "nats-server", "", "the nats-server binary of the fleet scenario's cluster (./build.sh deps installs it in .cache/bin)")
 	fs.StringVar(&o.dir, "dir", "", "parent folder of the run's folder (default: the system's temporary folder)")
 	fs.BoolVar(&o.short, "short", false, "the short version (./build.sh test)")
 	fs.BoolVar(&full, "full", false, "the full version (the default)")
-	fs.BoolVar(&o.requireRoot, "require-root", false, "fail, not skip, a scenario that needs root (CI)")
-	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all): "+strings.Join(scenarioNames(), ","))
+	fs.BoolVar(&o.requireRoot, "require-root", false, "fail, not skip, a scenario that cannot run here: it needs root, or -nats-server (CI)")
+	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all but fleet): "+strings.Join(scenarioNames(), ","))
 	fs.Int64Var(&o.seed, "seed", time.Now().UnixNano(), "seed of the random moments (printed, to replay a run)")
 	fs.BoolVar(&o.keep, "keep", false, "keep every scenario's folder")
 	fs.Usage = func() {
@@ -96,7 +100,10 @@ func parseFlags(args []string) (options, error) {
 			}
 		}
 	}
-	for _, p := range []*string{&o.hrmd, &o.model, &o.zeroModel, &o.arcDir} {
+	for _, p := range []*string{&o.hrmd, &o.model, &o.zeroModel, &o.arcDir, &o.fleetArc, &o.natsServer} {
+		if *p == "" {
+			continue
+		}
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return o, err
@@ -128,7 +135,7 @@ func runAll(o options, out, errOut io.Writer) (bool, error) {
 	fmt.Fprintf(errOut, "torture: %s version, seed %d, folders under %s\n", mode, o.seed, root)
 	start, ok := time.Now(), true
 	for i, sc := range scenarios() {
-		if len(o.only) > 0 && !slices.Contains(o.only, sc.name) {
+		if !sc.chosen(o.only) {
 			continue
 		}
 		r := runScenario(o, root, tasks, sc, o.seed+int64(i))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -17,7 +18,11 @@ type scenario struct {
 	name string
 	// root is for scenarios that mount filesystems: they need root and
 	// these tools, else they are skipped (or fail under -require-root).
-	root  []string
+	root []string
+	// nats is for the fleet scenario: it needs a nats-server (-nats-server),
+	// else it is skipped (or fails under -require-root); it takes minutes,
+	// so it runs only when -only names it (./build.sh fleet-test).
+	nats  bool
 	run   func(*env) (report, error)
 	about string // for -h
 }
@@ -33,6 +38,7 @@ func scenarios() []scenario {
 		{name: "soak", run: runSoak, about: "a steady stream, sampling RSS, descriptors and goroutines"},
 		{name: "telemetry", run: runTelemetry, about: "nothing under $HOME or in $TMPDIR, telemetry asked for"},
 		{name: "large", run: runLarge, about: "a file of 1x1 inputs refused, the largest file allowed, a normal one behind it"},
+		{name: "fleet", run: runFleet, nats: true, about: "a gateway and three workers over a 3-server JetStream cluster, 500 tasks, kill -9s (only with -only)"},
 	}
 }
 
@@ -44,8 +50,25 @@ func scenarioNames() []string {
 	return names
 }
 
+// chosen reports whether the scenario runs: named by -only, or, with no
+// -only, any but those that run only when named.
+func (s scenario) chosen(only []string) bool {
+	if len(only) == 0 {
+		return !s.nats
+	}
+	return slices.Contains(only, s.name)
+}
+
 // cannotRun says why the scenario cannot run here ("" when it can).
-func (s scenario) cannotRun() string {
+func (s scenario) cannotRun(o options) string {
+	if s.nats && o.natsServer == "" {
+		return "no nats-server (-nats-server; ./build.sh fleet-test gives the one ./build.sh deps installs)"
+	}
+	if s.nats {
+		if _, err := os.Stat(o.natsServer); err != nil {
+			return fmt.Sprintf("-nats-server: %v", err)
+		}
+	}
 	if s.root == nil {
 		return ""
 	}
@@ -72,16 +95,17 @@ type sizes struct {
 	idleCloses         int // keepalive: connections the daemon must have closed before the end
 	keepaliveFiles     int
 	soakFiles          int
-	largeRows          int // watch.max_rows of the large scenario (0: the default), which sizes its file
+	largeRows          int   // watch.max_rows of the large scenario (0: the default), which sizes its file
+	fleetClean         []int // fleet: the runs with no kills after the first, by their number of workers
 }
 
 func sizesFor(short bool) sizes {
 	if short {
 		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
-			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeRows: 400}
+			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeRows: 400, fleetClean: []int{1}}
 	}
 	return sizes{kill9Files: 300, kills: 30, multiFiles: 300, empties: 5000, manyTests: 10000, tmpfsFiles: 30, cycles: 3,
-		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000}
+		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000, fleetClean: []int{1, 3}}
 }
 
 // env is what a scenario runs in: its folder, its randomness, the daemons
@@ -124,7 +148,7 @@ type result struct {
 
 func runScenario(o options, root string, tasks *taskSource, sc scenario, seed int64) result {
 	r := result{name: sc.name}
-	if why := sc.cannotRun(); why != "" {
+	if why := sc.cannotRun(o); why != "" {
 		if o.requireRoot {
 			r.err = fmt.Errorf("must run here (-require-root, HRMD_REQUIRE_JETSON_TESTS), but: %s", why)
 		} else {

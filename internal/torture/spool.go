@@ -30,8 +30,11 @@ type spool struct {
 	inbox, outbox, done, failed string // as the driver sees them
 	work                        string // spool/work, each instance's folder in it
 	m                           *manifest
-	mu                          sync.Mutex
-	seq                         int // temporary names of drops
+	// extra is more of hrmd.yaml, after daemon.Config's keys: a section
+	// the daemon reads that daemon.Config does not have yet.
+	extra []byte
+	mu    sync.Mutex
+	seq   int // temporary names of drops
 }
 
 // newSpool is a spool in the scenario's folder.
@@ -39,10 +42,22 @@ func (e *env) newSpool(edit func(*daemon.Config)) (*spool, error) {
 	return e.newSpoolAt(e.dir, "", edit)
 }
 
+// newSpoolIn is a spool of its own in the scenario's folder sub/, with its
+// hrmd.yaml: for daemons that share no spool (a fleet's gateway and workers).
+func (e *env) newSpoolIn(sub string, edit func(*daemon.Config)) (*spool, error) {
+	dir := filepath.Join(e.dir, sub)
+	return e.newSpoolConfig(dir, "", filepath.Join(dir, "hrmd.yaml"), edit)
+}
+
 // newSpoolAt is a spool in dir as the daemon sees it, view+dir as the
 // driver does: HTTP on a free port, JSON logs at info level, the tiny model
 // on the CPU, short settle and rescan times; edit changes it further.
 func (e *env) newSpoolAt(dir, view string, edit func(*daemon.Config)) (*spool, error) {
+	return e.newSpoolConfig(dir, view, filepath.Join(e.dir, "hrmd.yaml"), edit)
+}
+
+// newSpoolConfig is newSpoolAt with its hrmd.yaml at config.
+func (e *env) newSpoolConfig(dir, view, config string, edit func(*daemon.Config)) (*spool, error) {
 	cfg := daemon.DefaultConfig()
 	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.Model = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool"), e.o.model
 	cfg.ONNXRuntime.Providers = []string{"cpu"}
@@ -58,7 +73,7 @@ func (e *env) newSpoolAt(dir, view string, edit func(*daemon.Config)) (*spool, e
 	if edit != nil {
 		edit(&cfg)
 	}
-	s := &spool{e: e, cfg: cfg, config: filepath.Join(e.dir, "hrmd.yaml"), view: view,
+	s := &spool{e: e, cfg: cfg, config: config, view: view,
 		inbox: view + cfg.Inbox, outbox: view + cfg.Outbox, done: view + filepath.Join(cfg.Spool, "done"),
 		failed: view + filepath.Join(cfg.Spool, "failed"), work: view + filepath.Join(cfg.Spool, "work"), m: newManifest()}
 	for _, d := range []string{s.inbox, s.outbox, s.done, s.failed, s.work} {
@@ -74,6 +89,8 @@ func (s *spool) writeConfig(cfg daemon.Config) error {
 	if err != nil {
 		return err
 	}
+	// Two block mappings one after the other are one mapping.
+	data = append(data, s.extra...)
 	s.cfg = cfg
 	// Written whole and renamed, as a careful admin does: a reload that
 	// reads a half-written file takes it for an empty one, all defaults.

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hrmd/hrmd/daemon"
+)
+
+// queueConfig is hrmd.yaml's queue: section as issue 15's plan has it,
+// written after daemon.Config's keys (spool.extra) until daemon.Config
+// has it as daemon.QueueConfig.
+type queueConfig struct {
+	Role          string   `yaml:"role"`
+	Servers       []string `yaml:"servers"`
+	Name          string   `yaml:"name"`
+	Subject       string   `yaml:"subject"`
+	Stream        string   `yaml:"stream"`
+	AnswersStream string   `yaml:"answers_stream"`
+	Replicas      int      `yaml:"replicas"`
+	AckWaitS      int      `yaml:"ack_wait_s"`
+}
+
+// fleet is one gateway and its workers on the cluster: every start of
+// each (the running one last), and the queue metrics of those that ended.
+type fleet struct {
+	e       *env
+	c       *natsCluster
+	tag     string      // the phase: its folders, instance and queue names
+	q       queueConfig // servers, subject and streams of this fleet
+	gw      *spool
+	gateway []*hrmd
+	names   []string // the workers', in order
+	workers map[string][]*hrmd
+	spools  map[string]*spool // each worker's own
+	sums    map[string]float64
+}
+
+// newFleet is a fleet with its gateway's spool, nothing started. Each
+// phase has its own subject (the first hrmd, the default) and streams
+// named after it: tasks one phase answered are no duplicates of the next's.
+func (e *env) newFleet(c *natsCluster, subject string, workers int) (*fleet, error) {
+	tag := subject
+	f := &fleet{e: e, c: c, tag: tag, workers: map[string][]*hrmd{}, spools: map[string]*spool{}, sums: map[string]float64{},
+		q: queueConfig{Servers: c.urls(), Subject: subject, Stream: strings.ToUpper(subject) + "_PUZZLES",
+			AnswersStream: strings.ToUpper(subject) + "_ANSWERS", Replicas: 3,
+			// A killed worker's tasks go to another within seconds,
+			// not the default minute.
+			AckWaitS: 10}}
+	for i := range workers {
+		f.names = append(f.names, fmt.Sprintf("%s-w%d", tag, i+1))
+	}
+	var err error
+	f.gw, err = f.spool(tag+"-gateway", "gateway", tag+"-gateway", nil)
+	return f, err
+}
+
+// spool is a daemon's own spool in the scenario's folder sub/, its
+// hrmd.yaml with the queue: section of this fleet in the role given.
+func (f *fleet) spool(sub, role, name string, edit func(*daemon.Config)) (*spool, error) {
+	s, err := f.e.newSpoolIn(sub, edit)
+	if err != nil {
+		return nil, err
+	}
+	q := f.q
+	q.Role, q.Name = role, name
+	if s.extra, err = yaml.Marshal(map[string]queueConfig{"queue": q}); err != nil {
+		return nil, fmt.Errorf("the queue section of %s: %w", name, err)
+	}
+	return s, s.writeConfig(s.cfg)
+}
+
+// startGateway starts the gateway on its spool and waits until it is ready.
+func (f *fleet) startGateway() error {
+	p, err := f.e.startReady(f.gw, startOpts{instance: f.tag + "-gateway"})
+	if p != nil {
+		f.gateway = append(f.gateway, p)
+	}
+	return err
+}
+
+// startWorker starts a worker (on a spool of its own, made at its first
+// start) and waits until it is ready.
+func (f *fleet) startWorker(name string) error {
+	s := f.spools[name]
+	if s == nil {
+		var err error
+		// One inference thread each: three workers share two cores in CI.
+		if s, err = f.spool(name, "worker", name, func(c *daemon.Config) { c.ONNXRuntime.Threads = 1 }); err != nil {
+			return err
+		}
+		f.spools[name] = s
+	}
+	p, err := f.e.startReady(s, startOpts{instance: name})
+	if p != nil {
+		f.workers[name] = append(f.workers[name], p)
+	}
+	return err
+}
+
+// start starts the gateway and every worker.
+func (f *fleet) start() error {
+	if err := f.startGateway(); err != nil {
+		return err
+	}
+	for _, name := range f.names {
+		if err := f.startWorker(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// current are the processes started last: the gateway, then the workers.
+func (f *fleet) current() []*hrmd {
+	var out []*hrmd
+	if len(f.gateway) > 0 {
+		out = append(out, f.gateway[len(f.gateway)-1])
+	}
+	for _, name := range f.names {
+		if ps := f.workers[name]; len(ps) > 0 {
+			out = append(out, ps[len(ps)-1])
+		}
+	}
+	return out
+}
+
+// end ends a daemon of the fleet, with SIGKILL or with SIGTERM (then it
+// must exit 0), its queue metrics added to the sums first: a restarted
+// daemon counts from 0 again.
+func (f *fleet) end(p *hrmd, kill bool) error {
+	f.sample(p)
+	if kill {
+		return p.kill9()
+	}
+	return p.stop()
+}
+
+// stop ends the running daemons with SIGTERM; what goes wrong is a problem.
+func (f *fleet) stop() {
+	for _, p := range f.current() {
+		if p.running() {
+			if err := f.end(p, false); err != nil {
+				f.e.problem("%v", err)
+			}
+		}
+	}
+}
+
+// queueMetric is a sample of the queue metrics (issue 15's plan) that the
+// report sums over every process of a fleet.
+type queueMetric struct {
+	key, name string
+	labels    map[string]string
+}
+
+func queueMetrics() []queueMetric {
+	return []queueMetric{
+		{"answers dropped", "hrmd_queue_answers_received_total", map[string]string{"result": "duplicate"}},
+		{"puzzles deduplicated", "hrmd_queue_published_total", map[string]string{"stream": "puzzles", "result": "duplicate"}},
+		{"answers deduplicated", "hrmd_queue_published_total", map[string]string{"stream": "answers", "result": "duplicate"}},
+		{"redeliveries", "hrmd_queue_redeliveries_total", nil},
+	}
+}
+
+// sample adds the daemon's queue metrics to the sums, by role: the
+// gateway's are "gateway <key>", a worker's "worker <key>".
+func (f *fleet) sample(p *hrmd) {
+	role := "worker"
+	if slices.Contains(f.gateway, p) {
+		role = "gateway"
+	}
+	code, body, err := p.get("/metrics")
+	if err != nil || code != http.StatusOK {
+		f.e.problem("hrmd %s's /metrics before it ended: %d, %v", p.instance, code, err)
+		return
+	}
+	for _, m := range queueMetrics() {
+		f.sums[role+" "+m.key] += metricSum(body, m.name, m.labels)
+	}
+}
+
+// metricSum is the sum of a metric's samples in a /metrics body whose
+// labels include want, in whatever order the exporter writes them.
+func metricSum(body, name string, want map[string]string) float64 {
+	sum := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		rest, ok := strings.CutPrefix(line, name)
+		if !ok {
+			continue
+		}
+		labels := ""
+		if strings.HasPrefix(rest, "{") {
+			end := strings.Index(rest, "}")
+			if end < 0 {
+				continue
+			}
+			labels, rest = rest[1:end], rest[end+1:]
+		}
+		if !strings.HasPrefix(rest, " ") || !hasLabels(strings.Split(labels, ","), want) {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+func hasLabels(labels []string, want map[string]string) bool {
+	for k, v := range want {
+		if !slices.Contains(labels, fmt.Sprintf("%s=%q", k, v)) {
+			return false
+		}
+	}
+	return true
+}
+
+// crashed is an error naming a daemon of the fleet, or a server of the
+// cluster, that ended without being told to (nil when none did).
+func (f *fleet) crashed() error {
+	for _, p := range f.current() {
+		if !p.running() && !p.stopping.Load() {
+			return fmt.Errorf("hrmd %s exited on its own (%v); its log: %s", p.instance, p.state, p.logPath)
+		}
+	}
+	return f.c.died()
+}
+
+// waitFinished waits until n files are in the gateway's done/ and failed/.
+func (f *fleet) waitFinished(n int, timeout time.Duration) error {
+	var crash error
+	err := waitFor(fmt.Sprintf("%d files in %s's done/ and failed/", n, f.tag), timeout, func() bool {
+		crash = f.crashed()
+		return crash != nil || f.gw.finished() >= n
+	})
+	if err == nil && crash != nil {
+		err = fmt.Errorf("%w, while waiting for %d files in done/ and failed/", crash, n)
+	}
+	return err
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// natsServerBinary is the nats-server the cluster tests run: $HRMD_NATS_SERVER,
+// which ./build.sh test sets to the one it installs. Without it the tests
+// are skipped, or fail where they must run (CI: HRMD_REQUIRE_JETSON_TESTS).
+func natsServerBinary(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("HRMD_NATS_SERVER")
+	switch {
+	case bin == "" && os.Getenv("HRMD_REQUIRE_JETSON_TESTS") != "":
+		t.Fatal("HRMD_NATS_SERVER is not set, and the NATS cluster tests must run here (HRMD_REQUIRE_JETSON_TESTS): ./build.sh test sets it to .cache/bin/nats-server")
+	case bin == "":
+		t.Skip("HRMD_NATS_SERVER is not set (./build.sh test sets it to .cache/bin/nats-server, which ./build.sh deps installs)")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("HRMD_NATS_SERVER: %v", err)
+	}
+	return bin
+}
+
+// keptDir is a folder for the test that stays when it fails, with the
+// servers' configs and logs in it for a look.
+func keptDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hrmd-nats-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the servers' configs, stores and logs are kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+// TestNATSCluster: the three servers the fleet scenario starts form one
+// JetStream cluster; when its meta leader is killed with SIGKILL the other
+// two elect another and stay healthy, and the killed one, started again on
+// its store, rejoins as a current peer.
+func TestNATSCluster(t *testing.T) {
+	bin := natsServerBinary(t)
+	c, err := startNATSCluster(bin, keptDir(t), 3)
+	if c != nil {
+		t.Cleanup(c.kill)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := c.waitHealthy(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	leader, err := c.waitMeta(time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cluster healthy, meta leader %s, after %.2f s", leader, time.Since(start).Seconds())
+
+	killed := c.server(leader)
+	if err := killed.kill9(); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	next, err := c.waitMeta(time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next == leader {
+		t.Fatalf("the meta leader is still %s, killed with SIGKILL", leader)
+	}
+	if err := c.waitHealthy(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s killed: %s leads after %.2f s, the two left healthy", leader, next, time.Since(start).Seconds())
+
+	if err := killed.start(); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if err := c.waitHealthy(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.waitMeta(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s restarted: healthy and a current peer again after %.2f s", leader, time.Since(start).Seconds())
+}
