@@ -158,7 +158,7 @@ func (f *fleet) killWorker() (string, error) {
 	name := f.names[1]
 	ps := f.workers[name]
 	at := f.gw.finished()
-	return fmt.Sprintf("%s killed at %d finished", name, at), f.end(ps[len(ps)-1], true)
+	return fmt.Sprintf("%s killed at %d finished", name, at), f.kill9(ps[len(ps)-1])
 }
 
 // killServer starts the killed worker again, then kills the server that
@@ -210,7 +210,7 @@ func (f *fleet) restartServer() (string, error) {
 func (f *fleet) killGateway() (string, error) {
 	at := f.gw.finished()
 	return fmt.Sprintf("the gateway killed at %d finished, the last burst dropped, the gateway restarted", at),
-		f.end(f.gateway[len(f.gateway)-1], true)
+		f.kill9(f.gateway[len(f.gateway)-1])
 }
 
 // mergeVerdicts adds the counts and problems of two phases' checks.
@@ -281,10 +281,11 @@ func (f *fleet) byWorker() (string, int) {
 		delete(by, w)
 	}
 	for _, w := range slices.Sorted(maps.Keys(by)) {
-		if w == "" {
-			w = "no worker named"
+		label := w
+		if w == "" { // a file the gateway refused itself (too big)
+			label = "the gateway itself"
 		}
-		parts = append(parts, fmt.Sprintf("%s %d", w, by[w]))
+		parts = append(parts, fmt.Sprintf("%s %d", label, by[w]))
 	}
 	return strings.Join(parts, ", "), redone
 }
@@ -308,6 +309,6 @@ func (f *fleet) tally(v verdict) []string {
 	return []string{outcomes(v.outcomes), "by worker: " + by,
 		fmt.Sprintf("the workers answered or failed %d files (the gateway wrote %d)", work, f.gw.finished()),
 		fmt.Sprintf("duplicates suppressed: %d answers dropped by the gateway (%.0f by its metric), %.0f answer and %.0f puzzle publishes deduplicated by JetStream",
-			dropped, s["gateway answers dropped"], s["worker answers deduplicated"], s["gateway puzzles deduplicated"]),
-		fmt.Sprintf("redeliveries: %.0f (workers' metric), %d files written after one (attempt > 1)", s["worker redeliveries"], redone)}
+			dropped, s["answers dropped"], s["answers deduplicated"], s["puzzles deduplicated"]),
+		fmt.Sprintf("redeliveries: %.0f (workers' metric), %d files written after one (attempt > 1)", s["redeliveries"], redone)}
 }

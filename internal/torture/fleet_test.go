@@ -26,8 +26,9 @@ hrmd_queue_redeliveries_total 7
 		{"hrmd_queue_redeliveries_total", nil, 7},
 		{"hrmd_queue_acks_total", nil, 0},
 	} {
-		if got := metricSum(body, c.name, c.labels); got != c.want {
-			t.Errorf("metricSum(%s, %v) = %g, want %g", c.name, c.labels, got, c.want)
+		got, found := metricSum(body, c.name, c.labels)
+		if got != c.want || found != (c.want != 0) {
+			t.Errorf("metricSum(%s, %v) = %g, %v; want %g, %v", c.name, c.labels, got, found, c.want, c.want != 0)
 		}
 	}
 }

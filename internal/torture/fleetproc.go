@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -91,8 +92,13 @@ func (f *fleet) startWorker(name string) error {
 	s := f.spools[name]
 	if s == nil {
 		var err error
-		// One inference thread each: three workers share two cores in CI.
-		if s, err = f.spool(name, "worker", name, func(c *daemon.Config) { c.ONNXRuntime.Threads = 1 }); err != nil {
+		if s, err = f.spool(name, "worker", name, func(c *daemon.Config) {
+			// One inference thread each: three workers share two cores in CI.
+			c.ONNXRuntime.Threads = 1
+			// The model's own cycles (up to 8), not one: the workers, not
+			// the queue, set the pace, so the wall times compare.
+			c.Inference.MaxCycles = 0
+		}); err != nil {
 			return err
 		}
 		f.spools[name] = s
@@ -131,46 +137,65 @@ func (f *fleet) current() []*hrmd {
 	return out
 }
 
-// end ends a daemon of the fleet, with SIGKILL or with SIGTERM (then it
-// must exit 0), its queue metrics added to the sums first: a restarted
-// daemon counts from 0 again.
-func (f *fleet) end(p *hrmd, kill bool) error {
+// kill9 kills a daemon of the fleet with SIGKILL, its queue metrics
+// added to the sums first: a restarted daemon counts from 0 again.
+func (f *fleet) kill9(p *hrmd) error {
 	f.sample(p)
-	if kill {
-		return p.kill9()
-	}
-	return p.stop()
+	return p.kill9()
 }
 
-// stop ends the running daemons with SIGTERM; what goes wrong is a problem.
+// stop ends the running daemons with SIGTERM, the gateway first, then
+// the workers all at once; what goes wrong is a problem.
 func (f *fleet) stop() {
-	for _, p := range f.current() {
-		if p.running() {
-			if err := f.end(p, false); err != nil {
-				f.e.problem("%v", err)
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, p := range f.current() {
+		if !p.running() {
+			continue
+		}
+		// Metrics are read here, before the workers stop together.
+		f.sample(p)
+		wg.Add(1)
+		stop := func() {
+			defer wg.Done()
+			if err := p.stop(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
 		}
+		if i == 0 && slices.Contains(f.gateway, p) {
+			stop()
+		} else {
+			go stop()
+		}
+	}
+	wg.Wait()
+	for _, err := range errs {
+		f.e.problem("%v", err)
 	}
 }
 
-// queueMetric is a sample of the queue metrics (issue 15's plan) that the
-// report sums over every process of a fleet.
+// queueMetric is a queue metric (issue 15) of one role that the report
+// sums over every process of a fleet.
 type queueMetric struct {
-	key, name string
-	labels    map[string]string
+	role, key, name string
+	labels          map[string]string
 }
 
 func queueMetrics() []queueMetric {
 	return []queueMetric{
-		{"answers dropped", "hrmd_queue_answers_received_total", map[string]string{"result": "duplicate"}},
-		{"puzzles deduplicated", "hrmd_queue_published_total", map[string]string{"stream": "puzzles", "result": "duplicate"}},
-		{"answers deduplicated", "hrmd_queue_published_total", map[string]string{"stream": "answers", "result": "duplicate"}},
-		{"redeliveries", "hrmd_queue_redeliveries_total", nil},
+		{"gateway", "answers dropped", "hrmd_fleet_answers_received_total", map[string]string{"result": "duplicate"}},
+		{"gateway", "puzzles deduplicated", "hrmd_fleet_published_total", map[string]string{"stream": "puzzles", "result": "duplicate"}},
+		{"worker", "answers deduplicated", "hrmd_fleet_published_total", map[string]string{"stream": "answers", "result": "duplicate"}},
+		{"worker", "redeliveries", "hrmd_fleet_redeliveries_total", nil},
 	}
 }
 
-// sample adds the daemon's queue metrics to the sums, by role: the
-// gateway's are "gateway <key>", a worker's "worker <key>".
+// sample adds the daemon's queue metrics of its role to the sums. A
+// metric not there at all is a problem: a renamed metric would otherwise
+// read as 0 in the report.
 func (f *fleet) sample(p *hrmd) {
 	role := "worker"
 	if slices.Contains(f.gateway, p) {
@@ -182,14 +207,22 @@ func (f *fleet) sample(p *hrmd) {
 		return
 	}
 	for _, m := range queueMetrics() {
-		f.sums[role+" "+m.key] += metricSum(body, m.name, m.labels)
+		if m.role != role {
+			continue
+		}
+		v, found := metricSum(body, m.name, m.labels)
+		if !found {
+			f.e.problem("hrmd %s's /metrics has no %s%v", p.instance, m.name, m.labels)
+		}
+		f.sums[m.key] += v
 	}
 }
 
 // metricSum is the sum of a metric's samples in a /metrics body whose
-// labels include want, in whatever order the exporter writes them.
-func metricSum(body, name string, want map[string]string) float64 {
-	sum := 0.0
+// labels include want, in whatever order the exporter writes them, and
+// whether there was any.
+func metricSum(body, name string, want map[string]string) (float64, bool) {
+	sum, found := 0.0, false
 	for _, line := range strings.Split(body, "\n") {
 		rest, ok := strings.CutPrefix(line, name)
 		if !ok {
@@ -207,10 +240,10 @@ func metricSum(body, name string, want map[string]string) float64 {
 			continue
 		}
 		if v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64); err == nil {
-			sum += v
+			sum, found = sum+v, true
 		}
 	}
-	return sum
+	return sum, found
 }
 
 func hasLabels(labels []string, want map[string]string) bool {

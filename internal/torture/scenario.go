@@ -102,10 +102,10 @@ type sizes struct {
 func sizesFor(short bool) sizes {
 	if short {
 		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
-			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeRows: 400, fleetClean: []int{1}}
+			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeRows: 400, fleetClean: []int{1, 3}}
 	}
 	return sizes{kill9Files: 300, kills: 30, multiFiles: 300, empties: 5000, manyTests: 10000, tmpfsFiles: 30, cycles: 3,
-		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000, fleetClean: []int{1, 3}}
+		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000, fleetClean: []int{1, 2, 3}}
 }
 
 // env is what a scenario runs in: its folder, its randomness, the daemons
