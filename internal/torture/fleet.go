@@ -117,6 +117,7 @@ func (f *fleet) chaos(tasks, bad []fleetFile) (report, error) {
 	}
 	wall := time.Since(start)
 	f.stop()
+	f.checkWorkerSpools()
 	v := f.gw.check()
 	extra := append(f.tally(v), fmt.Sprintf("wall %.1f s (with the kills and restarts)", wall.Seconds()))
 	return report{what: fmt.Sprintf("%d files (%d ARC tasks, %d bad), a gateway and %d workers over %d nats-servers; %s",
@@ -245,6 +246,7 @@ func (e *env) cleanRun(c *natsCluster, tasks []fleetFile, workers int) (string, 
 	}
 	wall := time.Since(start)
 	f.stop()
+	f.checkWorkerSpools()
 	v := f.gw.check()
 	by, _ := f.byWorker()
 	return fmt.Sprintf("%d worker(s), no kills: %d files in %.1f s (%s)", workers, v.files, wall.Seconds(), by), v, nil

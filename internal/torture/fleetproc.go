@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -277,4 +278,21 @@ func (f *fleet) waitFinished(n int, timeout time.Duration) error {
 		err = fmt.Errorf("%w, while waiting for %d files in done/ and failed/", crash, n)
 	}
 	return err
+}
+
+// checkWorkerSpools: a worker answers over the queue only, so its own
+// outbox, done/ and failed/ stay empty; anything there is a file written
+// outside the gateway's outbox.
+func (f *fleet) checkWorkerSpools() {
+	for _, name := range f.names {
+		s := f.spools[name]
+		if s == nil {
+			continue
+		}
+		for _, dir := range []string{s.outbox, s.done, s.failed} {
+			if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+				f.e.problem("%s: worker %s wrote %d entries into %s (%s, ...)", f.tag, name, len(entries), dir, entries[0].Name())
+			}
+		}
+	}
 }
