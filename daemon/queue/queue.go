@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -47,6 +48,8 @@ type Client struct {
 	log *zap.Logger
 	nc  *nats.Conn
 	js  jetstream.JetStream
+
+	closing atomic.Bool // Close was called: the disconnect it causes is no news
 
 	mu        sync.Mutex
 	connected bool
@@ -104,6 +107,9 @@ func (c *Client) options(onChange func(bool)) ([]nats.Option, error) {
 			changed(true, nil)
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if c.closing.Load() {
+				return
+			}
 			c.log.Warn("queue: disconnected; reconnecting", zap.Error(err))
 			changed(false, err)
 		}),
@@ -140,7 +146,10 @@ func reconnectDelay(attempts int) time.Duration {
 }
 
 // Close ends the connection.
-func (c *Client) Close() { c.nc.Close() }
+func (c *Client) Close() {
+	c.closing.Store(true)
+	c.nc.Close()
+}
 
 // Connected says whether the client is connected now, and if not, since
 // when and why.

@@ -63,15 +63,18 @@ func (c *Client) EnsureStreams(ctx context.Context) error {
 }
 
 func (c *Client) ensureStream(ctx context.Context, want jetstream.StreamConfig, check func(jetstream.StreamConfig) string) error {
-	_, err := c.retry(ctx, func(ctx context.Context) (jetstream.Stream, error) { return c.js.CreateStream(ctx, want) })
-	if err == nil {
-		c.log.Sugar().Infof("queue: created stream %s (%s, %d replicas)", want.Name, want.Retention, want.Replicas)
-		return nil
+	s, err := retry(ctx, func(ctx context.Context) (jetstream.Stream, error) { return c.js.Stream(ctx, want.Name) })
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = retry(ctx, func(ctx context.Context) (jetstream.Stream, error) { return c.js.CreateStream(ctx, want) })
+		if err == nil {
+			c.log.Sugar().Infof("queue: created stream %s (%s, %d replicas)", want.Name, want.Retention, want.Replicas)
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) { // another hrmd created it meanwhile: check it
+			return fmt.Errorf("create stream %s: %w", want.Name, err)
+		}
+		s, err = retry(ctx, func(ctx context.Context) (jetstream.Stream, error) { return c.js.Stream(ctx, want.Name) })
 	}
-	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return fmt.Errorf("create stream %s: %w", want.Name, err)
-	}
-	s, err := c.retry(ctx, func(ctx context.Context) (jetstream.Stream, error) { return c.js.Stream(ctx, want.Name) })
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", want.Name, err)
 	}
@@ -81,22 +84,32 @@ func (c *Client) ensureStream(ctx context.Context, want jetstream.StreamConfig, 
 	return nil
 }
 
-// retry calls f until the cluster answers: a request may find no leader
-// for a few seconds after a server was lost.
-func (c *Client) retry(ctx context.Context, f func(context.Context) (jetstream.Stream, error)) (jetstream.Stream, error) {
+// retry calls f until the cluster answers, for up to 30 s: a request may
+// find no leader for a few seconds after a server was lost. An answer that
+// is an error (but "temporarily unavailable") is returned at once.
+func retry[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		s, err := f(rctx)
+		v, err := f(rctx)
 		cancel()
-		var apiErr *jetstream.APIError
-		if err == nil || errors.As(err, &apiErr) && apiErr.Code < 500 || ctx.Err() != nil || time.Now().After(deadline) {
-			return s, err
+		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			return v, err
 		}
 		if !Sleep(ctx, 250*time.Millisecond) {
-			return nil, ctx.Err()
+			return v, ctx.Err()
 		}
 	}
+}
+
+// transient reports errors a cluster gives while it elects a leader or
+// reconnects: no answer, or JetStream saying it is temporarily unavailable.
+func transient(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == 503
+	}
+	return true
 }
 
 // checkPuzzles says why an existing puzzles stream would lose work or
@@ -165,20 +178,9 @@ func (c *Client) EnsureGateway(ctx context.Context) (jetstream.Consumer, error) 
 }
 
 func (c *Client) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		cons, err := c.js.CreateOrUpdateConsumer(rctx, stream, cc)
-		cancel()
-		var apiErr *jetstream.APIError
-		if err == nil {
-			return cons, nil
-		}
-		if errors.As(err, &apiErr) && apiErr.Code < 500 || ctx.Err() != nil || time.Now().After(deadline) {
-			return nil, fmt.Errorf("consumer %s on stream %s: %w", cc.Durable, stream, err)
-		}
-		if !Sleep(ctx, 250*time.Millisecond) {
-			return nil, ctx.Err()
-		}
+	cons, err := retry(ctx, func(ctx context.Context) (jetstream.Consumer, error) { return c.js.CreateOrUpdateConsumer(ctx, stream, cc) })
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s on stream %s: %w", cc.Durable, stream, err)
 	}
+	return cons, nil
 }
