@@ -1082,13 +1082,17 @@ usage: ./build.sh COMMAND
   bundle [--arch arm64|x64] [--model DIR]
             dist/hrmd-VERSION-linux-ARCH.tar.gz: hrmd, onnxruntime (CPU), the unit
             files, install.sh, the model as models/default, SHA256SUMS (default arm64)
-  deploy [USER@]HOST [--arch A] [--model DIR] [--port N] [--identity KEYFILE]
-         [--root DIR] [--ssh-option OPT ...] [--dry-run]
+  deploy [USER@]HOST ... [--hosts FILE] [--arch A] [--model DIR] [--port N]
+         [--identity KEYFILE] [--root DIR] [--ssh-option OPT ...] [--dry-run]
             bundle, copy over ssh, run install.sh there (sudo unless root), wait up
-            to 10 minutes for /readyz; --root DIR installs into DIR there, starts
-            nothing; --dry-run prints the commands and runs none
-  deploy-test  deploy over a throwaway sshd on 127.0.0.1 into a temporary root,
-            and check the arm64 bundle (root; openssh-server, file)
+            to 10 minutes for /readyz; with several hosts (arguments, and/or FILE:
+            one [USER@]HOST a line, # comments), one bundle, one host at a time,
+            each ready before the next; the first that fails stops the roll and
+            prints the command that resumes it; --root DIR installs into DIR on
+            each, starts nothing; --dry-run prints the commands and runs none
+  deploy-test  deploy over throwaway sshd's on 127.0.0.1-4 into temporary roots
+            (one, then a roll over three that stops at a failing one and resumes),
+            and check the arm64 bundle (root; openssh-server, file, unshare)
   sandbox-test  the x64 bundle installed on an overlay of / and started under a
             throwaway systemd: hrmd must run and answer inside the unit's sandbox (root)
   demo      build, then run hrmd on a temporary spool with the demo model and show its answers
