@@ -731,7 +731,7 @@ $want"
   [ "$(find "$tmp/root2" | wc -l)" = 4 ] || die "install.sh touched $tmp/root2 from a damaged bundle"
   host_state >"$tmp/host.after"
   diff "$tmp/host.before" "$tmp/host.after" >&2 || die "deploying with --root changed this machine outside $root (above)"
-  say "deploy over ssh into a temporary root, twice, --dry-run and the arm64 bundle: as expected"
+  say "deploy over ssh into a temporary root, twice, --dry-run, a roll over three hosts and the arm64 bundle: as expected"
 )
 
 # deploy-test's hosts: sshd's on 127.0.0.1 to .4, one port. h1 is this
