@@ -178,7 +178,9 @@ func (c *Client) EnsureGateway(ctx context.Context) (jetstream.Consumer, error) 
 }
 
 func (c *Client) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
-	cons, err := retry(ctx, func(ctx context.Context) (jetstream.Consumer, error) { return c.js.CreateOrUpdateConsumer(ctx, stream, cc) })
+	cons, err := retry(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return c.js.CreateOrUpdateConsumer(ctx, stream, cc)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s on stream %s: %w", cc.Durable, stream, err)
 	}
