@@ -125,7 +125,7 @@ func (f *fleet) receiveAnswers(ctx context.Context) {
 			f.sweep(ctx)
 			sweep = now.Add(sweepEvery)
 		}
-		got, err := feed.Fetch(32, 2*time.Second)
+		got, err := feed.Fetch(ctx, 32, 2*time.Second)
 		if err != nil {
 			fails++
 			f.d.log.Debug("queue: fetching answers failed; trying again", zap.Error(err))

@@ -33,7 +33,7 @@ func (f *fleet) fetchPuzzles(ctx context.Context) {
 		if room == 0 {
 			return
 		}
-		got, err := work.Fetch(room, 2*time.Second)
+		got, err := work.Fetch(ctx, room, 2*time.Second)
 		if err != nil {
 			fails++
 			f.d.log.Debug("queue: fetching puzzles failed; trying again", zap.Error(err))
@@ -54,7 +54,7 @@ func (f *fleet) fetchPuzzles(ctx context.Context) {
 // room waits until the worker can hold another puzzle and says how many;
 // 0 when ctx ended.
 func (f *fleet) room(ctx context.Context) int {
-	for {
+	for ctx.Err() == nil {
 		for _, g := range []*gate{&f.d.thermal.open, &f.d.budget.open} {
 			if g.isOpen() {
 				continue
@@ -74,9 +74,9 @@ func (f *fleet) room(ctx context.Context) int {
 		select {
 		case <-f.freed:
 		case <-ctx.Done():
-			return 0
 		}
 	}
+	return 0
 }
 
 // take hands a puzzle to the worker, or answers it at once with its error

@@ -33,11 +33,11 @@ func (c *Client) Work(ctx context.Context) (*Work, error) {
 	return &Work{c: c, cons: cons}, nil
 }
 
-// Fetch takes up to n puzzles, waiting up to wait for the first. A message
+// Fetch takes up to n puzzles, waiting up to wait for the first (less if ctx ends). A message
 // that is not an hrmd puzzle cannot be answered: it is terminated (the
 // stream deletes it) and logged.
-func (w *Work) Fetch(n int, wait time.Duration) ([]*Delivery, error) {
-	msgs, err := fetch(w.cons, n, wait)
+func (w *Work) Fetch(ctx context.Context, n int, wait time.Duration) ([]*Delivery, error) {
+	msgs, err := fetch(ctx, w.cons, n, wait)
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +86,9 @@ func (c *Client) Answers(ctx context.Context) (*AnswersFeed, error) {
 	return &AnswersFeed{c: c, cons: cons}, nil
 }
 
-// Fetch takes up to n answers, waiting up to wait for the first.
-func (f *AnswersFeed) Fetch(n int, wait time.Duration) ([]*Received, error) {
-	msgs, err := fetch(f.cons, n, wait)
+// Fetch takes up to n answers, waiting up to wait for the first (less if ctx ends).
+func (f *AnswersFeed) Fetch(ctx context.Context, n int, wait time.Duration) ([]*Received, error) {
+	msgs, err := fetch(ctx, f.cons, n, wait)
 	if err != nil {
 		return nil, err
 	}

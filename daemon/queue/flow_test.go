@@ -39,7 +39,7 @@ func TestPuzzleAndAnswer(t *testing.T) {
 	if where, _, err := gw.Locate(ctx, p.ID); where != Waiting || err != nil {
 		t.Fatalf("a published puzzle is %v, %v; want Waiting", where, err)
 	}
-	got, err := work.Fetch(4, 5*time.Second)
+	got, err := work.Fetch(ctx, 4, 5*time.Second)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("worker fetched %d puzzles, %v; want the one (published twice)", len(got), err)
 	}
@@ -60,7 +60,7 @@ func TestPuzzleAndAnswer(t *testing.T) {
 	if where != Answered || err != nil || found.Job != p.Job || found.Worker != "worker1" {
 		t.Fatalf("an answered puzzle is %v (%+v), %v; want Answered with its answer", where, found, err)
 	}
-	recv, err := answers.Fetch(4, 5*time.Second)
+	recv, err := answers.Fetch(ctx, 4, 5*time.Second)
 	if err != nil || len(recv) != 1 || recv[0].Job != p.Job || recv[0].Name != p.Name || string(recv[0].Body) != string(a.Body) || recv[0].Failed {
 		t.Fatalf("gateway received %+v, %v; want the one answer", recv, err)
 	}
@@ -93,7 +93,7 @@ func TestRedelivery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	first, err := work.Fetch(2, 5*time.Second)
+	first, err := work.Fetch(ctx, 2, 5*time.Second)
 	if err != nil || len(first) != 2 {
 		t.Fatalf("fetched %d, %v", len(first), err)
 	}
@@ -109,7 +109,7 @@ func TestRedelivery(t *testing.T) {
 		if err := held.InProgress(); err != nil {
 			t.Fatal(err)
 		}
-		got, err := work.Fetch(2, 500*time.Millisecond)
+		got, err := work.Fetch(ctx, 2, 500*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestForeignMessageRemoved(t *testing.T) {
 	if _, err := c.js.PublishMsg(ctx, &nats.Msg{Subject: "hrmd.puzzles.x", Data: []byte("hello")}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := work.Fetch(1, 2*time.Second)
+	got, err := work.Fetch(ctx, 1, 2*time.Second)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("fetched %+v, %v; want nothing", got, err)
 	}

@@ -139,10 +139,12 @@ func ack(ctx context.Context, msg jetstream.Msg) error {
 }
 
 // fetch takes up to n messages from cons, waiting up to wait for the
-// first. A cluster electing a leader answers with errors for a while:
-// those come back as err, and the caller fetches again.
-func fetch(cons jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, error) {
-	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(wait))
+// first, or less if ctx ends. A cluster electing a leader answers with
+// errors for a while: those come back as err, and the caller fetches again.
+func fetch(ctx context.Context, cons jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg, error) {
+	fctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +152,7 @@ func fetch(cons jetstream.Consumer, n int, wait time.Duration) ([]jetstream.Msg,
 	for m := range batch.Messages() {
 		msgs = append(msgs, m)
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && len(msgs) == 0 {
+	if err := batch.Error(); err != nil && len(msgs) == 0 && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err
 	}
 	return msgs, nil

@@ -2,11 +2,7 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,43 +10,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
-// natsServer starts a real nats-server with JetStream (HRMD_NATS_SERVER,
-// which ./build.sh test sets to the one it installs) and returns its URL.
-// Without one the test is skipped, except in CI (HRMD_REQUIRE_JETSON_TESTS).
+// natsServer starts a real nats-server with JetStream and returns its URL.
 func natsServer(t *testing.T, conf string) string {
 	t.Helper()
-	bin := os.Getenv("HRMD_NATS_SERVER")
-	if bin == "" {
-		if os.Getenv("HRMD_REQUIRE_JETSON_TESTS") != "" {
-			t.Fatal("HRMD_NATS_SERVER is not set, and CI requires the fleet tests (./build.sh test sets it)")
-		}
-		t.Skip("HRMD_NATS_SERVER is not set (./build.sh test installs nats-server and sets it)")
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("listen: 127.0.0.1:-1\nports_file_dir: %q\njetstream { store_dir: %q }\n%s", dir, filepath.Join(dir, "js"), conf)
-	if err := os.WriteFile(filepath.Join(dir, "nats.conf"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", filepath.Join(dir, "nats.conf"))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ports := filepath.Join(dir, fmt.Sprintf("%s_%d.ports", filepath.Base(bin), cmd.Process.Pid))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var p struct{ Nats []string }
-		if data, err := os.ReadFile(ports); err == nil && json.Unmarshal(data, &p) == nil && len(p.Nats) > 0 {
-			return p.Nats[0]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server wrote no ports file %s in 30 s", ports)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testenv.StartNATS(t, conf).URL
 }
 
 func testConfig(url string) Config {
