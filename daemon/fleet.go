@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ type fleet struct {
 	cfg     QueueConfig
 	name    string
 	metrics *fleetMetrics
+	png     atomic.Bool // answers.png: a gateway draws the pictures (reloaded on SIGHUP)
 
 	// gateway: the claims it published and has no answer to yet, by job.
 	mu        sync.Mutex
@@ -67,6 +69,7 @@ func (d *daemon) startFleet(signals <-chan os.Signal) (*fleet, bool, error) {
 		held: map[*queue.Delivery]bool{}, freed: make(chan struct{}, 1), outcomes: make(chan *outcome, 64), claims: make(chan *job, 64),
 		drain: make(chan struct{}), sent: make(chan struct{})}
 	f.metrics = newFleetMetrics(d.metrics.registry)
+	f.png.Store(d.cfg.Answers.PNG)
 	c, err := queue.Connect(q.client(f.name, d.limits.Bytes), d.log.Named("queue"), func(up bool) { f.metrics.connected.Set(b2f(up)) })
 	if err != nil {
 		return nil, false, &answer.Error{Code: CodeQueue, Message: err.Error(), Err: err}
@@ -172,7 +175,8 @@ type fleetMetrics struct {
 	redelivers prometheus.Counter
 	received   *prometheus.CounterVec // result
 	depth      prometheus.Gauge
-	inFlight   prometheus.Gauge
+	inFlight   prometheus.Gauge // a gateway's
+	held       prometheus.Gauge // a worker's
 }
 
 func newFleetMetrics(r *prometheus.Registry) *fleetMetrics {
@@ -191,9 +195,11 @@ func newFleetMetrics(r *prometheus.Registry) *fleetMetrics {
 		depth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hrmd_fleet_stream_depth",
 			Help: "Puzzles in the puzzles stream, waiting for a worker or out with one (a gateway's view, every 5 s)."}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hrmd_fleet_in_flight",
-			Help: "A gateway's files published and not yet answered; a worker's puzzles held."}),
+			Help: "A gateway's files published and not yet answered."}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hrmd_fleet_held",
+			Help: "A worker's puzzles taken from the queue and not yet answered (at most its batch)."}),
 	}
-	r.MustRegister(m.connected, m.published, m.acks, m.redelivers, m.received, m.depth, m.inFlight)
+	r.MustRegister(m.connected, m.published, m.acks, m.redelivers, m.received, m.depth, m.inFlight, m.held)
 	for _, s := range []string{"puzzles", "answers"} {
 		for _, res := range []string{"stored", "duplicate"} {
 			m.published.WithLabelValues(s, res)

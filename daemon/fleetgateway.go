@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,12 +84,19 @@ func (f *fleet) publishClaim(ctx context.Context, j *job) {
 		p.DroppedAs = j.file.Tasks[0].DroppedAs
 	}
 	dup, err := f.c.PublishPuzzle(ctx, p)
+	if errors.Is(err, queue.ErrTooLarge) {
+		d.fail(j.job, j.name, &puzzles.Error{Code: puzzles.CodeTooBig, Message: fmt.Sprintf(
+			"%s (%d bytes) is larger than the queue's servers carry (%v): raise max_payload in every nats-server's config, or lower watch.max_file_bytes", j.name, len(data), err)})
+		return
+	}
 	if err != nil { // stopping: published at the next start
 		return
 	}
 	f.metrics.published.WithLabelValues("puzzles", result(dup)).Inc()
 	f.mu.Lock()
-	f.published[j.job] = &publishedJob{id: id, name: j.name, at: time.Now()}
+	if !f.handed[j.job] { // not answered meanwhile (a claim published again after a restart)
+		f.published[j.job] = &publishedJob{id: id, name: j.name, at: time.Now()}
+	}
 	f.metrics.inFlight.Set(float64(len(f.published)))
 	f.mu.Unlock()
 	d.log.Debug("published", zap.String("name", j.name), zap.String("job", j.job), zap.String("queue_id", id), zap.Bool("duplicate", dup))
@@ -200,7 +208,11 @@ func (f *fleet) outcomeOf(a queue.Answer, job, name string) *outcome {
 	if a.Failed {
 		var e ErrorFile
 		if err := json.Unmarshal(a.Body, &e); err != nil || e.Code == "" {
-			e = ErrorFile{Code: codeBadAnswer, Message: fmt.Sprintf("worker %s sent an error file hrmd cannot read: %v", a.Worker, err)}
+			why := "it has no code"
+			if err != nil {
+				why = err.Error()
+			}
+			e = ErrorFile{Code: codeBadAnswer, At: time.Now().UTC(), Message: fmt.Sprintf("worker %s sent an error file hrmd cannot read: %s", a.Worker, why)}
 		}
 		e.File, e.FileBytes = name, puzzles.NameBytes(name)
 		o.failure = &e
@@ -212,7 +224,7 @@ func (f *fleet) outcomeOf(a queue.Answer, job, name string) *outcome {
 		return o
 	}
 	o.answer = a.Body
-	if f.d.cfg.Answers.PNG {
+	if f.png.Load() {
 		pic, err := f.picture(job, a.Body)
 		if err != nil {
 			f.d.log.Warn("no picture for this answer", zap.String("name", job), zap.Error(err))

@@ -130,14 +130,14 @@ func (f *fleet) failNow(ctx context.Context, dv *queue.Delivery, cause error) bo
 func (f *fleet) hold(dv *queue.Delivery) {
 	f.mu.Lock()
 	f.held[dv] = true
-	f.metrics.inFlight.Set(float64(len(f.held)))
+	f.metrics.held.Set(float64(len(f.held)))
 	f.mu.Unlock()
 }
 
 func (f *fleet) release(dv *queue.Delivery) {
 	f.mu.Lock()
 	delete(f.held, dv)
-	f.metrics.inFlight.Set(float64(len(f.held)))
+	f.metrics.held.Set(float64(len(f.held)))
 	f.mu.Unlock()
 	select {
 	case f.freed <- struct{}{}:

@@ -244,6 +244,9 @@ func (d *daemon) finishReload(r reloadResult) {
 	}
 	d.cfg, d.latest = r.cfg, r.next
 	d.level.SetLevel(mustLevel(r.cfg.Log.Level))
+	if d.fleet != nil {
+		d.fleet.png.Store(r.cfg.Answers.PNG)
+	}
 	d.metrics.reloads.WithLabelValues("ok").Inc()
 	if r.next == nil {
 		d.log.Info("configuration reloaded")

@@ -114,8 +114,8 @@ func (d *daemon) written(o *outcome, moved string) {
 		d.failed.Add(1)
 		d.metrics.puzzles.WithLabelValues("failed").Inc()
 		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
-		d.log.Warn("failed", append(fields, zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
-			zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
+		d.log.Warn("failed", append(append(fields, zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
+			zap.String("message", o.failure.Message)), append(o.fields, zap.String("outcome", "failed"))...)...)
 		return
 	}
 	d.answered.Add(1)

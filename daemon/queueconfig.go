@@ -57,12 +57,16 @@ func (q QueueConfig) name(instance string) string {
 	if err != nil || host == "" {
 		host = "hrmd"
 	}
+	name := host
+	if instance != host { // the default instance is the host's name
+		name += "-" + instance
+	}
 	return strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
 			return r
 		}
 		return '_'
-	}, host+"-"+instance)
+	}, name)
 }
 
 // client is the queue client's configuration; maxPuzzle is watch.max_file_bytes.

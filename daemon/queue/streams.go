@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,7 +30,7 @@ func (c *Client) PuzzlesStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name: c.cfg.Stream, Subjects: []string{c.cfg.Subject + ".puzzles.>"},
 		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: c.cfg.Replicas,
-		Discard: jetstream.DiscardNew, MaxMsgSize: int32(c.cfg.MaxPuzzleBytes + headerRoom), Duplicates: c.cfg.DuplicateWindow,
+		Discard: jetstream.DiscardNew, MaxMsgSize: int32(min(c.cfg.MaxPuzzleBytes+headerRoom, math.MaxInt32)), Duplicates: c.cfg.DuplicateWindow,
 		Description: "hrmd: puzzles waiting for a worker (docs/fleet.md)",
 	}
 }
