@@ -191,8 +191,8 @@ cmd_test() {
   fi
   jetson_test "the arm64 smoke test under qemu" "gcc-aarch64-linux-gnu qemu-user-static" \
     cmd_qemu_smoke aarch64-linux-gnu-gcc qemu-aarch64-static unshare
-  jetson_test "the deploy test over ssh" "openssh-server openssh-client file gcc-aarch64-linux-gnu" \
-    cmd_deploy_test /usr/sbin/sshd ssh ssh-keygen file useradd systemd-tmpfiles aarch64-linux-gnu-gcc
+  jetson_test "the deploy test over ssh" "openssh-server openssh-client file gcc-aarch64-linux-gnu util-linux" \
+    cmd_deploy_test /usr/sbin/sshd ssh ssh-keygen file useradd systemd-tmpfiles aarch64-linux-gnu-gcc unshare
   jetson_test "the unit's sandbox under a throwaway systemd" "systemd curl iproute2" \
     cmd_sandbox_test unshare findmnt curl ip useradd systemd-tmpfiles
   say "all tests passed"
@@ -437,128 +437,198 @@ done
 $s systemctl status hrmd --no-pager | head
 echo "readyz: $(answer)"'
 
-# Bundle, copy over ssh, install.sh on the far side, and wait until hrmd is ready.
+# The deploy helpers below read and set cmd_deploy's locals (bash scopes them
+# dynamically): hosts and where (each host and where it was given), again (the
+# options to repeat in a resume command), sshopts, term, bundle (the command
+# that builds it), bundle_top, tarball, unpack and root.
+
+# A host from the command line or a hosts file; $2 says where, for messages.
+deploy_add_host() {
+  local host=$1 at=$2 i
+  [ -n "$host" ] || die "deploy: $at is an empty HOST (an unset variable?): give [USER@]HOST there, or leave it out"
+  [[ $host != -* ]] || die "deploy: $at: $host starts with -, which ssh would read as an option: give [USER@]HOST"
+  [[ $host =~ ^[^[:space:]]+$ ]] || die "deploy: $at: \"$host\" is not one [USER@]HOST (one host per argument or line; # starts a comment)"
+  for i in "${!hosts[@]}"; do
+    [ "${hosts[i]}" != "$host" ] || die "deploy: $host is given twice (${where[i]} and $at): a roll updates each host once; remove one"
+  done
+  hosts+=("$host")
+  where+=("$at")
+}
+
+# --hosts FILE: one [USER@]HOST per line; # starts a comment; blank lines are skipped.
+deploy_read_hosts() {
+  local given=$1 file line n=0 before=${#hosts[@]}
+  local -a words
+  file=$(from_caller "$given")
+  [ -e "$file" ] || die "deploy: --hosts $given: no such file (write one [USER@]HOST per line in it)"
+  [ ! -d "$file" ] || die "deploy: --hosts $given is a folder: give the file that lists the hosts"
+  [ -r "$file" ] || die "deploy: --hosts $given: cannot read it (check its permissions)"
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
+    line=${line//$'\r'/}
+    line=${line%%#*}
+    read -r -a words <<<"$line" || true
+    case ${#words[@]} in
+      0) ;;
+      1) deploy_add_host "${words[0]}" "$given line $n" ;;
+      *) die "deploy: $given line $n holds ${#words[@]} words (${words[*]}): one [USER@]HOST per line (# starts a comment)" ;;
+    esac
+  done <"$file"
+  [ "${#hosts[@]}" -gt "$before" ] ||
+    die "deploy: --hosts $given names no host (only blank lines and # comments): write one [USER@]HOST per line"
+}
+
+# The command that runs install.sh on a host, from the temporary folder $1 there.
+deploy_remote_install() { echo "sh -c $(shquote "$DEPLOY_INSTALL") sh $(shquote "$1" "$bundle_top" "$root")"; }
+
+# --dry-run: a bash script of every command, local and remote, host after host.
+# The temporary folder's name comes from the far side.
+deploy_plan() {
+  local i count=${#hosts[@]}
+  echo "# ./build.sh deploy --dry-run: nothing was run. The commands, in order, as a bash script:"
+  [ "$count" = 1 ] || echo "# $count hosts, one at a time: ${hosts[*]}"
+  echo "set -e # stop at the first command that fails: the hosts after it are not touched"
+  shquote cd "$ROOT"
+  shquote "${bundle[@]}"
+  for i in "${!hosts[@]}"; do
+    [ "$count" = 1 ] || echo "# host $((i + 1)) of $count: ${hosts[i]}"
+    echo "tmp=\$($(shquote ssh "${sshopts[@]}" "${hosts[i]}" "$unpack") <$(shquote "$tarball"))"
+    shquote ssh "${term[@]}" "${sshopts[@]}" "${hosts[i]}" "$(deploy_remote_install @TMP@)" | sed "s|@TMP@|'\"\$tmp\"'|"
+  done
+}
+
+# Copies the bundle to host number $1, installs it there and, without --root,
+# waits until hrmd is ready. On failure it says why in failure and returns 1.
+deploy_host() {
+  local host=${hosts[$1]} at="" tmp
+  [ "${#hosts[@]}" = 1 ] || at="[$(($1 + 1))/${#hosts[@]}] "
+  say "${at}copying $tarball to $host and unpacking it in a temporary folder there"
+  # shellcheck disable=SC2029 # the command is for the far side, quoted for it
+  if ! tmp=$(ssh "${sshopts[@]}" "$host" "$unpack" <"$tarball"); then
+    failure="could not copy the bundle to $host (above): check that $(shquote ssh "${sshopts[@]}" "$host" true) works (user, key, port, host key)"
+    return 1
+  fi
+  if ! [[ $tmp =~ ^/tmp/hrmd-deploy\.[A-Za-z0-9]+$ ]]; then
+    failure="$host answered \"$tmp\" for its temporary folder: is its shell printing extra lines (motd, .bashrc)?"
+    return 1
+  fi
+  if [ -n "$root" ]; then
+    say "${at}installing into $root on $host (no service started)"
+    failure="installing into $root on $host failed (above)"
+  else
+    say "${at}installing on $host and restarting hrmd; waiting up to 10 minutes for it to be ready (a first TensorRT engine build takes minutes)"
+    failure="installing on $host failed, or hrmd did not get ready there (above)"
+  fi
+  # shellcheck disable=SC2029 # the command is for the far side, quoted for it
+  ssh "${term[@]}" "${sshopts[@]}" "$host" "$(deploy_remote_install "$tmp")" || return 1
+  failure=""
+  say "${at}deployed $bundle_top to $host${root:+ (into $root)}"
+}
+
+# The roll stopped at host number $1 for the reason $2: which hosts have the
+# new bundle, which were not touched, and the command that resumes from it.
+deploy_stopped() {
+  local i=$1 failure=$2 self=$0
+  [ "${#hosts[@]}" -gt 1 ] || die "$failure"
+  [[ $self == */* ]] || self=./$self
+  local updated="${hosts[*]:0:i}" left="${hosts[*]:i+1}"
+  die "$failure
+the roll stopped at ${hosts[i]}, host $((i + 1)) of ${#hosts[@]}:
+  updated:     ${updated:-none (it was the first)}
+  not touched: ${left:-none (it was the last)}
+fix ${hosts[i]}, then resume from it (or leave it out to skip it):
+  $(shquote "$self" deploy "${again[@]}" "${hosts[@]:i}")"
+}
+
+# Bundle once, then host after host: copy over ssh, install.sh there, and wait
+# until hrmd is ready before the next, so a fleet never stops answering. The
+# first host that fails stops the roll.
 cmd_deploy() {
-  local host="" dry="" arch=arm64 model="" port="" identity="" root="" opt
-  local -a opts=()
+  local dry="" arch=arm64 model="" port="" identity="" root="" opt total=$#
+  local -a opts=() hosts=() where=() again=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --dry-run) dry=yes; shift ;;
-      --arch) need_value "$1" "${2:-}"; arch=$2; shift 2 ;;
-      --model) need_value "$1" "${2:-}"; model=$(from_caller "$2"); shift 2 ;;
-      --port) need_value "$1" "${2:-}"; port=$2; shift 2 ;;
-      --identity) need_value "$1" "${2:-}"; identity=$(from_caller "$2"); shift 2 ;;
-      --root) need_value "$1" "${2:-}"; root=$2; shift 2 ;;
-      --ssh-option) need_value "$1" "${2:-}"; opts+=("$2"); shift 2 ;;
-      -*) die "deploy: unknown option $1 (see ./build.sh help)" ;;
-      *)
-        [ -z "$host" ] || die "deploy: one HOST only (got $host and $1)"
-        host=$1
-        shift
+      --hosts) need_value "$1" "${2:-}"; deploy_read_hosts "$2"; shift 2 ;;
+      --arch | --model | --port | --identity | --root | --ssh-option)
+        need_value "$1" "${2:-}"
+        again+=("$1" "$2")
+        case "$1" in
+          --arch) arch=$2 ;;
+          --model) model=$(from_caller "$2") ;;
+          --port) port=$2 ;;
+          --identity) identity=$(from_caller "$2") ;;
+          --root) root=$2 ;;
+          --ssh-option) opts+=("$2") ;;
+        esac
+        shift 2
         ;;
+      -*) die "deploy: unknown option $1 (see ./build.sh help)" ;;
+      *) deploy_add_host "$1" "argument $((total - $# + 1)) after deploy"; shift ;;
     esac
   done
-  [ -n "$host" ] || die "deploy: which machine? ./build.sh deploy [USER@]HOST (see ./build.sh help)"
+  [ "${#hosts[@]}" -gt 0 ] || die "deploy: which machines? ./build.sh deploy [USER@]HOST ... or --hosts FILE (see ./build.sh help)"
   check_bundle_args "$arch" "$model"
   [[ -z $port || $port =~ ^[0-9]+$ ]] || die "--port $port: a port number"
   [ -z "$identity" ] || [ -f "$identity" ] || die "--identity $identity: no such key file"
-  [[ -z $root || $root == /* ]] || die "--root $root: an absolute path on $host"
+  [[ -z $root || $root == /* ]] || die "--root $root: an absolute path on the target"
 
-  local -a ssh=(ssh) term=(-n)
-  [ -z "$port" ] || ssh+=(-p "$port")
+  local -a sshopts=() term=(-n)
+  [ -z "$port" ] || sshopts+=(-p "$port")
   # Only this key: ssh-agent's others would count against the server's MaxAuthTries.
-  [ -z "$identity" ] || ssh+=(-i "$identity" -o IdentitiesOnly=yes)
-  for opt in "${opts[@]}"; do ssh+=(-o "$opt"); done
-  ssh+=("$host")
+  [ -z "$identity" ] || sshopts+=(-i "$identity" -o IdentitiesOnly=yes)
+  for opt in "${opts[@]}"; do sshopts+=(-o "$opt"); done
   # sudo on the far side may ask for a password: it needs a terminal.
   [ ! -t 0 ] || term=(-t)
-  local name tarball
-  name=$(bundle_name "$arch")
-  tarball=dist/$name.tar.gz
+  local bundle_top tarball unpack
+  bundle_top=$(bundle_name "$arch")
+  tarball=dist/$bundle_top.tar.gz
   local -a bundle=(./build.sh bundle --arch "$arch")
   [ -z "$model" ] || bundle+=(--model "$model")
-  local unpack
-  unpack="sh -c $(shquote "$DEPLOY_UNPACK") sh $(shquote "$name.tar.gz")"
-  remote_install() { echo "sh -c $(shquote "$DEPLOY_INSTALL") sh $(shquote "$1" "$name" "$root")"; }
+  unpack="sh -c $(shquote "$DEPLOY_UNPACK") sh $(shquote "$bundle_top.tar.gz")"
 
   if [ -n "$dry" ]; then
-    # A script that would do it; the temporary folder's name comes from the far side.
-    echo "# ./build.sh deploy --dry-run: nothing was run. The commands, in order:"
-    shquote cd "$ROOT"
-    shquote "${bundle[@]}"
-    echo "tmp=\$($(shquote "${ssh[@]}" "$unpack") <$(shquote "$tarball"))"
-    shquote "${ssh[0]}" "${term[@]}" "${ssh[@]:1}" "$(remote_install @TMP@)" | sed "s|@TMP@|'\"\$tmp\"'|"
+    deploy_plan
     return
   fi
-
   "${bundle[@]}"
-  say "copying $tarball to $host and unpacking it in a temporary folder there"
-  local tmp
-  tmp=$("${ssh[@]}" "$unpack" <"$tarball") ||
-    die "could not copy the bundle to $host (above): check that $(shquote "${ssh[@]}") true works (user, key, port, host key)"
-  [[ $tmp =~ ^/tmp/hrmd-deploy\.[A-Za-z0-9]+$ ]] || die "$host answered \"$tmp\" for its temporary folder: is its shell printing extra lines (motd, .bashrc)?"
-  if [ -n "$root" ]; then
-    say "installing into $root on $host (no service started)"
-  else
-    say "installing on $host and restarting hrmd; waiting up to 10 minutes for it to be ready (a first TensorRT engine build takes minutes)"
-  fi
-  "${ssh[0]}" "${term[@]}" "${ssh[@]:1}" "$(remote_install "$tmp")" || die "deploying to $host failed (above)"
-  say "deployed $name to $host${root:+ (into $root)}"
+  local i failure=""
+  for i in "${!hosts[@]}"; do
+    deploy_host "$i" || deploy_stopped "$i" "$failure"
+  done
+  [ "${#hosts[@]}" = 1 ] || say "rolled $bundle_top out to ${#hosts[@]} hosts, one at a time: ${hosts[*]}"
 }
 
 # ./build.sh deploy against a real sshd on 127.0.0.1 (root, key login), into a
-# temporary root; then the arm64 bundle's contents.
+# temporary root; a fleet of three more (deploy_test_fleet); then the arm64
+# bundle's contents.
+# shellcheck disable=SC2030 # its helpers (deploy_test_*) run inside it
 cmd_deploy_test() (
   [ "$(id -u)" = 0 ] || die "deploy-test starts sshd and logs in as root over it: run it as root"
   local tool
-  for tool in /usr/sbin/sshd ssh ssh-keygen file useradd systemd-tmpfiles aarch64-linux-gnu-gcc; do
+  for tool in /usr/sbin/sshd ssh ssh-keygen file useradd systemd-tmpfiles aarch64-linux-gnu-gcc unshare; do
     command -v "$tool" >/dev/null ||
-      die "deploy-test needs $tool: apt-get install openssh-server openssh-client file passwd systemd gcc-aarch64-linux-gnu"
+      die "deploy-test needs $tool: apt-get install openssh-server openssh-client file passwd systemd gcc-aarch64-linux-gnu util-linux"
   done
   tmp=$(mktemp -d)
-  sshd_pid=""
-  trap 'if [ -n "$sshd_pid" ]; then kill "$sshd_pid" 2>/dev/null; wait "$sshd_pid" 2>/dev/null; fi; rm -rf "$tmp"' EXIT
+  sshd_pids=()
+  trap 'deploy_test_sshds_stop; rm -rf "$tmp"' EXIT
   local key=$tmp/id_ed25519 root=$tmp/root port=""
   ssh-keygen -q -t ed25519 -N '' -C hrmd-deploy-test -f "$key"
   ssh-keygen -q -t ed25519 -N '' -C hrmd-deploy-test-host -f "$tmp/host_ed25519"
   cp "$key.pub" "$tmp/authorized_keys"
-  mkdir -p /run/sshd # sshd's privilege-separation folder
-  for _ in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 40000))
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || continue
-    cat >"$tmp/sshd_config" <<EOF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $tmp/host_ed25519
-AuthorizedKeysFile $tmp/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-StrictModes no
-UsePAM no
-PidFile $tmp/sshd.pid
-PrintMotd no
-PrintLastLog no
-EOF
-    /usr/sbin/sshd -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
-    sshd_pid=$!
-    for _ in $(seq 50); do
-      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break 2
-      kill -0 "$sshd_pid" 2>/dev/null || break
-      sleep 0.2
-    done
-    kill "$sshd_pid" 2>/dev/null || true
-    wait "$sshd_pid" 2>/dev/null || true
-    sshd_pid=""
-    port=""
-  done
-  [ -n "$port" ] || { cat "$tmp/sshd.log" >&2; die "sshd did not start on 127.0.0.1 (its log above)"; }
-  say "sshd on 127.0.0.1:$port (pid $sshd_pid), logging in as root with a throwaway key"
+  mkdir -p /run/sshd "$tmp/fleet" # sshd's privilege-separation folder; the fleet's mount point
+  deploy_test_sshds
+  say "sshd on 127.0.0.1 to 127.0.0.4, port $port (pids ${sshd_pids[*]}), logging in as root with a throwaway key"
+  local -a ssh_args=(--port "$port" --identity "$key" --ssh-option StrictHostKeyChecking=no
+    --ssh-option UserKnownHostsFile=/dev/null --ssh-option BatchMode=yes --ssh-option LogLevel=ERROR)
 
   # useradd --root and systemd-tmpfiles --root read users and groups from there.
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$tmp/etc.passwd"
+  printf 'root:x:0:\nvideo:x:44:\n' >"$tmp/etc.group"
   mkdir -p "$root/etc"
-  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
-  printf 'root:x:0:\nvideo:x:44:\n' >"$root/etc/group"
+  cp "$tmp/etc.passwd" "$root/etc/passwd"
+  cp "$tmp/etc.group" "$root/etc/group"
 
   # What install.sh would touch without --root; deploying into $root must leave it as it is.
   host_state() {
@@ -578,14 +648,12 @@ EOF
   host_state >"$tmp/host.before"
   local leftovers
   leftovers=$(ls -d /tmp/hrmd-deploy.* 2>/dev/null || true)
-  local -a deploy=(./build.sh deploy root@127.0.0.1 --port "$port" --identity "$key"
-    --ssh-option StrictHostKeyChecking=no --ssh-option UserKnownHostsFile=/dev/null
-    --ssh-option BatchMode=yes --ssh-option LogLevel=ERROR --arch x64 --model engine/models/demo --root "$root")
+  local -a deploy=(./build.sh deploy root@127.0.0.1 "${ssh_args[@]}" --arch x64 --model engine/models/demo --root "$root")
   local x64
   x64=dist/$(bundle_name x64).tar.gz
 
   say "deploy-test: ${deploy[*]}"
-  "${deploy[@]}" </dev/null || { cat "$tmp/sshd.log" >&2; die "the first deploy failed (above; sshd's log last)"; }
+  "${deploy[@]}" </dev/null || { cat "$tmp/h1.log" >&2; die "the first deploy failed (above; sshd's log last)"; }
   local f
   for f in usr/bin/hrmd etc/systemd/system/hrmd.service usr/lib/tmpfiles.d/hrmd.conf etc/hrmd/hrmd.yaml \
     usr/lib/hrmd/libonnxruntime.so.1 usr/share/hrmd/models/default/hrm.yaml; do
@@ -625,7 +693,7 @@ EOF
 
   say "deploy-test: --dry-run runs nothing"
   local logins state
-  logins=$(grep -c 'Accepted publickey' "$tmp/sshd.log" || true)
+  logins=$(grep -c 'Accepted publickey' "$tmp/h1.log" || true)
   state=$(find "$root" dist -printf '%p %s %T@\n' | LC_ALL=C sort | sha256sum)
   out=$("${deploy[@]}" --dry-run </dev/null) || die "deploy --dry-run failed"
   if ! grep -qx "./build.sh bundle --arch x64 --model engine/models/demo" <<<"$out" ||
@@ -633,7 +701,7 @@ EOF
     ! grep -q "^ssh -n -p $port -i $key .* root@127.0.0.1 'sh -c " <<<"$out"; then
     die "deploy --dry-run did not print the bundle, copy and install commands: $out"
   fi
-  [ "$(grep -c 'Accepted publickey' "$tmp/sshd.log" || true)" = "$logins" ] || die "deploy --dry-run logged in over ssh"
+  [ "$(grep -c 'Accepted publickey' "$tmp/h1.log" || true)" = "$logins" ] || die "deploy --dry-run logged in over ssh"
   [ "$(find "$root" dist -printf '%p %s %T@\n' | LC_ALL=C sort | sha256sum)" = "$state" ] || die "deploy --dry-run changed $root or dist/"
   # What it prints is quoted right when running it does the deploy.
   say "deploy-test: the --dry-run's commands, run by bash"
@@ -641,6 +709,8 @@ EOF
   bash -euo pipefail -c "$out" </dev/null || die "the commands deploy --dry-run printed failed when run (above): $out"
   [ -x "$root/usr/bin/hrmd" ] || die "the commands deploy --dry-run printed did not install /usr/bin/hrmd"
   [ "$(ls -d /tmp/hrmd-deploy.* 2>/dev/null || true)" = "$leftovers" ] || die "deploy left its temporary folder: $(ls -d /tmp/hrmd-deploy.*)"
+
+  deploy_test_fleet
 
   say "deploy-test: the default (arm64) bundle"
   ./build.sh bundle
@@ -662,9 +732,7 @@ $want"
     die "the arm64 bundle's SHA256SUMS does not list exactly its other files"
   cmp -s "$tmp/arm64/$name/lib/libonnxruntime.so.1" "$(ort_lib arm64)" || die "the arm64 bundle's onnxruntime is not the arm64 one"
   # It installs too (over ssh, into a third root: nothing there can run it).
-  local -a deploy_arm64=(./build.sh deploy root@127.0.0.1 --port "$port" --identity "$key"
-    --ssh-option StrictHostKeyChecking=no --ssh-option UserKnownHostsFile=/dev/null
-    --ssh-option BatchMode=yes --ssh-option LogLevel=ERROR --root "$tmp/root3")
+  local -a deploy_arm64=(./build.sh deploy root@127.0.0.1 "${ssh_args[@]}" --root "$tmp/root3")
   mkdir -p "$tmp/root3/etc" && cp "$root/etc/passwd" "$root/etc/group" "$tmp/root3/etc/"
   "${deploy_arm64[@]}" </dev/null || die "deploying the arm64 bundle into $tmp/root3 failed (above)"
   file -b "$tmp/root3/usr/bin/hrmd" | grep -q 'ARM aarch64' || die "the arm64 deploy installed $(file -b "$tmp/root3/usr/bin/hrmd")"
@@ -679,8 +747,185 @@ $want"
   [ "$(find "$tmp/root2" | wc -l)" = 4 ] || die "install.sh touched $tmp/root2 from a damaged bundle"
   host_state >"$tmp/host.after"
   diff "$tmp/host.before" "$tmp/host.after" >&2 || die "deploying with --root changed this machine outside $root (above)"
-  say "deploy over ssh into a temporary root, twice, --dry-run and the arm64 bundle: as expected"
+  say "deploy over ssh into a temporary root, twice, --dry-run, a roll over three hosts and the arm64 bundle: as expected"
 )
+
+# deploy-test's hosts: sshd's on 127.0.0.1 to .4, one port. h1 is this
+# machine; h2, h3 and h4 are each in a mount namespace of its own where
+# $tmp/hN is mounted on $tmp/fleet, so that --root $tmp/fleet is a root of
+# its own on each, as on machines. Their sessions are logged, begin and end
+# with the exit status, in $tmp/order. Reads and sets cmd_deploy_test's tmp,
+# port and sshd_pids.
+# shellcheck disable=SC2031 # cmd_deploy_test (a subshell) sets tmp, port, sshd_pids and ssh_args, and runs this
+deploy_test_sshds() {
+  local attempt n up
+  for attempt in 1 2 3 4 5; do
+    port=$((20000 + RANDOM % 40000)) up=yes
+    for n in 1 2 3 4; do
+      deploy_test_sshd "$n" || { up=""; break; }
+    done
+    [ -z "$up" ] || return 0
+    deploy_test_sshds_stop
+    [ "$attempt" = 5 ] || say "deploy-test: no sshd on 127.0.0.$n:$port (busy?), another port"
+  done
+  cat "$tmp/h$n.log" >&2
+  die "sshd did not start on 127.0.0.$n:$port (its log above)"
+}
+
+# Starts host number $1's sshd; returns 1 when it does not listen.
+# shellcheck disable=SC2031 # cmd_deploy_test (a subshell) sets tmp, port, sshd_pids and ssh_args, and runs this
+deploy_test_sshd() {
+  local n=$1 conf=$tmp/h$1.sshd_config
+  ! (exec 3<>"/dev/tcp/127.0.0.$n/$port") 2>/dev/null || return 1
+  cat >"$conf" <<EOC
+Port $port
+ListenAddress 127.0.0.$n
+HostKey $tmp/host_ed25519
+AuthorizedKeysFile $tmp/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+UsePAM no
+PidFile $tmp/h$n.pid
+PrintMotd no
+PrintLastLog no
+EOC
+  if [ "$n" = 1 ]; then
+    /usr/sbin/sshd -D -e -f "$conf" 2>"$tmp/h$n.log" &
+  else
+    echo "ForceCommand echo h$n begin >>$tmp/order; sh -c \"\$SSH_ORIGINAL_COMMAND\"; rc=\$?; echo h$n end \$rc >>$tmp/order; exit \$rc" >>"$conf"
+    mkdir -p "$tmp/h$n"
+    # shellcheck disable=SC2016 # for that sh
+    unshare -m sh -c 'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"' sh "$tmp/h$n" "$tmp/fleet" "$conf" 2>"$tmp/h$n.log" &
+  fi
+  sshd_pids+=("$!")
+  for _ in $(seq 50); do
+    (exec 3<>"/dev/tcp/127.0.0.$n/$port") 2>/dev/null && return 0
+    kill -0 "$!" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  return 1
+}
+
+# shellcheck disable=SC2031 # cmd_deploy_test (a subshell) sets tmp, port, sshd_pids and ssh_args, and runs this
+deploy_test_sshds_stop() {
+  local pid
+  for pid in "${sshd_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  sshd_pids=()
+}
+
+# The sessions in $tmp/order as HOST:STATUS words, one session after another;
+# "overlap" where one began before the one before it had ended.
+# shellcheck disable=SC2031 # cmd_deploy_test (a subshell) sets tmp, port, sshd_pids and ssh_args, and runs this
+deploy_test_order() {
+  awk '$2 == "begin" { if (open != "") print "overlap"; open = $1 }
+    $2 == "end" { if ($1 != open) print "overlap"; print $1 ":" $3; open = "" }' "$tmp/order" | paste -sd ' '
+}
+
+# Runs a roll ($@) that must succeed over the hosts named in $1 (h2 ...),
+# one after the other, each with the bundle's hrmd.
+# shellcheck disable=SC2031 # cmd_deploy_test (a subshell) sets tmp, port, sshd_pids and ssh_args, and runs this
+deploy_test_roll() {
+  local names=$1 n want=""
+  shift
+  for n in $names; do want+="$n:0 $n:0 "; done
+  : >"$tmp/order"
+  "$@" </dev/null 2>"$tmp/roll.log" || { cat "$tmp/roll.log" >&2; die "the roll $* failed (above)"; }
+  [ "$(deploy_test_order)" = "${want% }" ] ||
+    die "the roll over $names went, as host:status per ssh session: $(deploy_test_order) (expected ${want% }, one host after the other)"
+  for n in $names; do
+    cmp -s bin/hrmd "$tmp/$n/usr/bin/hrmd" || die "the roll did not install the bundle's hrmd on $n ($tmp/$n/usr/bin/hrmd)"
+  done
+  [ -z "$(ls -A "$tmp/fleet")" ] || die "the roll installed into $tmp/fleet as this machine sees it, not into each host's own root"
+}
+
+# deploy with the arguments $2... must stop before doing anything, saying $1.
+deploy_test_refused() {
+  local want=$1 out
+  shift
+  if out=$(./build.sh deploy "$@" 2>&1 </dev/null); then
+    die "deploy $* did not refuse: $out"
+  fi
+  grep -qF -- "$want" <<<"$out" || die "deploy $* refused, but without saying \"$want\": $out"
+}
+
+# Several hosts: hosts given wrong, a roll from a hosts file that stops at a
+# failing host, its resume command, and a --dry-run plan.
+# shellcheck disable=SC2031 # cmd_deploy_test (a subshell) sets tmp, port, sshd_pids and ssh_args, and runs this
+deploy_test_fleet() {
+  local h
+  for h in h2 h3 h4; do mkdir -p "$tmp/$h/etc" && cp "$tmp/etc.passwd" "$tmp/$h/etc/passwd" && cp "$tmp/etc.group" "$tmp/$h/etc/group"; done
+  local -a fleet=(./build.sh deploy "${ssh_args[@]}" --arch x64 --root "$tmp/fleet")
+  printf '# deploy-test: three hosts\n\nroot@127.0.0.2   # the first\n\troot@127.0.0.3\nroot@127.0.0.4\n' >"$tmp/fleet.hosts"
+  deploy_test_fleet_refusals
+
+  say "deploy-test: a roll over the three hosts of a hosts file, the second failing, stops there"
+  rm "$tmp/h3/etc/passwd" # install.sh refuses such a root
+  : >"$tmp/order"
+  local h4
+  h4=$(find "$tmp/h4" -printf '%p %s %T@\n' | LC_ALL=C sort)
+  if "${fleet[@]}" --hosts "$tmp/fleet.hosts" </dev/null 2>"$tmp/roll.log"; then
+    die "the roll over three hosts succeeded with a second host whose install fails"
+  fi
+  [ "$(deploy_test_order)" = "h2:0 h2:0 h3:0 h3:1" ] || die "the failing roll went, as host:status per ssh session: $(deploy_test_order) (expected h2:0 h2:0 h3:0 h3:1)"
+  cmp -s bin/hrmd "$tmp/h2/usr/bin/hrmd" || die "the failing roll did not install the bundle's hrmd on the first host"
+  ! grep -q 'Accepted publickey' "$tmp/h4.log" || die "the failing roll logged in on the third host"
+  [ "$(find "$tmp/h4" -printf '%p %s %T@\n' | LC_ALL=C sort)" = "$h4" ] || die "the failing roll changed the third host's root"
+  if ! grep -qx 'the roll stopped at root@127.0.0.3, host 2 of 3:' "$tmp/roll.log" ||
+    ! grep -qx '  updated:     root@127.0.0.2' "$tmp/roll.log" || ! grep -qx '  not touched: root@127.0.0.4' "$tmp/roll.log"; then
+    die "the failing roll did not say where it stopped, what was updated and what was left: $(cat "$tmp/roll.log")"
+  fi
+  say "deploy-test: it stopped, saying:"
+  tail -n 6 "$tmp/roll.log" >&2
+  local resume
+  resume=$(tail -n 1 "$tmp/roll.log")
+  [[ $resume == "  ./build.sh deploy "*" root@127.0.0.3 root@127.0.0.4" ]] || die "the failing roll's last line is not the command that resumes it: $resume"
+
+  say "deploy-test: fixed, the roll resumes with the command it printed: both hosts, one after the other, one bundle"
+  cp "$tmp/etc.passwd" "$tmp/h3/etc/passwd"
+  deploy_test_roll "h3 h4" bash -c "$resume"
+  [ "$(grep -c '^==> bundling' "$tmp/roll.log")" = 1 ] || die "the roll did not build the bundle once: $(cat "$tmp/roll.log")"
+  deploy_test_fleet_plan "${fleet[@]}"
+}
+
+# Hosts given wrong: deploy stops before it builds or logs in anywhere, and says where.
+# shellcheck disable=SC2031 # cmd_deploy_test (a subshell) sets tmp, port, sshd_pids and ssh_args, and runs this
+deploy_test_fleet_refusals() {
+  deploy_test_refused "--hosts $tmp/none: no such file" --hosts "$tmp/none"
+  printf '# nothing yet\n\n' >"$tmp/empty.hosts"
+  deploy_test_refused "--hosts $tmp/empty.hosts names no host" --hosts "$tmp/empty.hosts"
+  deploy_test_refused "root@127.0.0.3 is given twice ($tmp/fleet.hosts line 4 and argument 3 after deploy)" \
+    --hosts "$tmp/fleet.hosts" root@127.0.0.3
+  deploy_test_refused "argument 2 after deploy is an empty HOST" root@127.0.0.2 ""
+  printf 'root@127.0.0.2 root@127.0.0.3\n' >"$tmp/one-line.hosts"
+  deploy_test_refused "$tmp/one-line.hosts line 1 holds 2 words" --hosts "$tmp/one-line.hosts"
+}
+
+# --dry-run over several hosts ($@ is the roll without them) logs in nowhere
+# and prints, host after host, commands that do the roll when run.
+# shellcheck disable=SC2031 # cmd_deploy_test (a subshell) sets tmp, port, sshd_pids and ssh_args, and runs this
+deploy_test_fleet_plan() {
+  say "deploy-test: --dry-run over two hosts logs in nowhere; its plan, run by bash, rolls in the order given"
+  local logins state out
+  logins=$(cat "$tmp"/h?.log | grep -c 'Accepted publickey' || true)
+  state=$(find "$tmp"/h? dist -printf '%p %s %T@\n' | LC_ALL=C sort | sha256sum)
+  : >"$tmp/order"
+  out=$("$@" root@127.0.0.4 root@127.0.0.2 --dry-run </dev/null) || die "deploy --dry-run over two hosts failed"
+  if [ "$(cat "$tmp"/h?.log | grep -c 'Accepted publickey' || true)" != "$logins" ] || [ -s "$tmp/order" ]; then
+    die "deploy --dry-run over two hosts logged in over ssh"
+  fi
+  [ "$(find "$tmp"/h? dist -printf '%p %s %T@\n' | LC_ALL=C sort | sha256sum)" = "$state" ] || die "deploy --dry-run over two hosts changed a root or dist/"
+  # shellcheck disable=SC2016 # sed's $ and the shell's quotes, not expansions
+  [ "$(sed -n 's/^tmp=\$(ssh .* \(root@127\.0\.0\.[0-9]\) '\''sh -c .*/\1/p; s/^ssh -n .* \(root@127\.0\.0\.[0-9]\) '\''sh -c .*/\1/p' <<<"$out" | paste -sd ' ')" = \
+    "root@127.0.0.4 root@127.0.0.4 root@127.0.0.2 root@127.0.0.2" ] ||
+    die "deploy --dry-run over two hosts did not print a copy and an install per host, in the order given: $out"
+  rm "$tmp"/h[24]/usr/bin/hrmd
+  deploy_test_roll "h4 h2" bash -euo pipefail -c "$out"
+}
 
 # The shipped unit under a real systemd: a throwaway one, PID 1 of its own pid,
 # mount and cgroup namespaces, on an overlay of this machine's / (nothing here
@@ -863,13 +1108,17 @@ usage: ./build.sh COMMAND
   bundle [--arch arm64|x64] [--model DIR]
             dist/hrmd-VERSION-linux-ARCH.tar.gz: hrmd, onnxruntime (CPU), the unit
             files, install.sh, the model as models/default, SHA256SUMS (default arm64)
-  deploy [USER@]HOST [--arch A] [--model DIR] [--port N] [--identity KEYFILE]
-         [--root DIR] [--ssh-option OPT ...] [--dry-run]
+  deploy [USER@]HOST ... [--hosts FILE] [--arch A] [--model DIR] [--port N]
+         [--identity KEYFILE] [--root DIR] [--ssh-option OPT ...] [--dry-run]
             bundle, copy over ssh, run install.sh there (sudo unless root), wait up
-            to 10 minutes for /readyz; --root DIR installs into DIR there, starts
-            nothing; --dry-run prints the commands and runs none
-  deploy-test  deploy over a throwaway sshd on 127.0.0.1 into a temporary root,
-            and check the arm64 bundle (root; openssh-server, file)
+            to 10 minutes for /readyz; with several hosts (arguments, and/or FILE:
+            one [USER@]HOST a line, # comments), one bundle, one host at a time,
+            each ready before the next; the first that fails stops the roll and
+            prints the command that resumes it; --root DIR installs into DIR on
+            each, starts nothing; --dry-run prints the commands and runs none
+  deploy-test  deploy over throwaway sshd's on 127.0.0.1-4 into temporary roots
+            (one, then a roll over three that stops at a failing one and resumes),
+            and check the arm64 bundle (root; openssh-server, file, unshare)
   sandbox-test  the x64 bundle installed on an overlay of / and started under a
             throwaway systemd: hrmd must run and answer inside the unit's sandbox (root)
   demo      build, then run hrmd on a temporary spool with the demo model and show its answers

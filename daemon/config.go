@@ -38,6 +38,7 @@ type Config struct {
 	HTTP        HTTP            `yaml:"http"`
 	Thermal     Thermal         `yaml:"thermal"`
 	Answers     AnswersConfig   `yaml:"answers"`
+	Queue       QueueConfig     `yaml:"queue"`
 }
 
 // AnswersConfig is the `answers:` section: what goes into the outbox beside
@@ -147,6 +148,7 @@ func DefaultConfig() Config {
 		// answers coming at full speed once it has cooled. PMIC-Die (a fixed
 		// 100 °C on Xavier and Nano) and the fan estimate are not watched.
 		Thermal: Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, PollS: 5},
+		Queue:   defaultQueueConfig(),
 	}
 }
 
@@ -322,6 +324,9 @@ func (c Config) validate() error {
 	}
 	if c.Thermal.PollS < 1 {
 		return fmt.Errorf("thermal.poll_s is %d; use 1 or more seconds", c.Thermal.PollS)
+	}
+	if err := c.Queue.validate(); err != nil {
+		return err
 	}
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {

@@ -166,6 +166,27 @@ func TestLoadConfig(t *testing.T) {
 		{"thermal no hysteresis", "thermal: {pause_c: 80}\n", "thermal.resume_c is 80, not below thermal.pause_c 80", nil},
 		{"thermal fahrenheit", "thermal: {pause_c: 194, resume_c: 176}\n", "thermal.pause_c is 194", nil},
 		{"thermal poll", "thermal: {poll_s: 0}\n", "thermal.poll_s is 0", nil},
+		{"no queue: alone", "{}\n", "", func(c Config) bool { return c.Queue.Role == "" && !c.Queue.gateway() && !c.Queue.worker() }},
+		{"queue worker", "queue: {role: worker, servers: [nats://a:4222, tls://b:4222]}\n", "", func(c Config) bool {
+			return c.Queue.worker() && !c.Queue.gateway() && c.Queue.Replicas == 3 && c.Queue.name("x") != ""
+		}},
+		{"queue both", "queue: {role: both, servers: [nats://a:4222], name: jetson-1}\n", "", func(c Config) bool {
+			return c.Queue.worker() && c.Queue.gateway() && c.Queue.name("x") == "jetson-1"
+		}},
+		{"queue role", "queue: {role: master, servers: [nats://a:4222]}\n", `queue.role is "master"; use worker, gateway or both`, nil},
+		{"queue no servers", "queue: {role: worker}\n", "queue.servers is empty", nil},
+		{"queue http server", "queue: {role: worker, servers: [http://a:4222]}\n", "is not a nats:// or tls:// URL", nil},
+		{"queue bare host", "queue: {role: worker, servers: [a:4222]}\n", "queue.servers", nil},
+		{"queue name", "queue: {role: worker, servers: [nats://a:4222], name: jetson.1}\n", `queue.name is "jetson.1"`, nil},
+		{"queue subject", "queue: {role: worker, servers: [nats://a:4222], subject: \"a.b\"}\n", `queue.subject is "a.b"`, nil},
+		{"queue one stream", "queue: {role: worker, servers: [nats://a:4222], answers_stream: HRMD_PUZZLES}\n", "they must differ", nil},
+		{"queue creds and nkey", "queue: {role: worker, servers: [nats://a:4222], credentials: /x, nkey: /y}\n", "use one", nil},
+		{"queue cert without key", "queue: {role: worker, servers: [nats://a:4222], tls_cert: /x}\n", "go together", nil},
+		{"queue missing ca", "queue: {role: worker, servers: [nats://a:4222], tls_ca: /nonexistent/ca.pem}\n", "queue.tls_ca: ", nil},
+		{"queue replicas", "queue: {role: worker, servers: [nats://a:4222], replicas: 7}\n", "queue.replicas is 7; use 1 to 5", nil},
+		{"queue ack wait", "queue: {role: worker, servers: [nats://a:4222], ack_wait_s: 1}\n", "queue.ack_wait_s is 1", nil},
+		{"queue attempts", "queue: {role: worker, servers: [nats://a:4222], max_attempts: 1}\n", "queue.max_attempts is 1", nil},
+		{"queue answers kept too short", "queue: {role: worker, servers: [nats://a:4222], answers_max_age_s: 600}\n", "queue.answers_max_age_s is 600; use 1800", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

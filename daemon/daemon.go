@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -57,11 +56,17 @@ type daemon struct {
 	progress *loadProgress
 	degraded atomic.Pointer[Degradation]
 
-	queue   chan *job
-	updates chan *settings
-	limits  puzzles.Limits // watch.max_file_bytes and the other limits: fixed until a restart, read by intake
-	settle  time.Duration  // watch.settle_ms: likewise
-	latest  *settings      // the newest settings: the worker has them or will (main goroutine)
+	queue   chan *job // jobs for the worker
+	claimed chan *job // files the intake claimed: the worker's queue, or a fleet gateway's
+	// batchRoom is the batch of the model in use: the most puzzles a
+	// fleet worker holds at once.
+	batchRoom atomic.Int64
+	fleet     *fleet                // nil when running alone (no queue.role)
+	joined    atomic.Pointer[fleet] // the fleet, for /readyz, once joined
+	updates   chan *settings
+	limits    puzzles.Limits // watch.max_file_bytes and the other limits: fixed until a restart, read by intake
+	settle    time.Duration  // watch.settle_ms: likewise
+	latest    *settings      // the newest settings: the worker has them or will (main goroutine)
 	// loadingAtExit: a reload was still loading a model when the daemon
 	// stopped, so the runtime stays open under it.
 	loadingAtExit bool
@@ -94,30 +99,31 @@ func Run(opts Options) error {
 		updates: make(chan *settings),
 		inboxOK: newInboxHealth(), progress: newLoadProgress(log, time.Now),
 	}
+	d.claimed = d.queue
 	d.stuck = newStuckOutcomes(d)
 	d.budget = newMemoryBudget(filesInMemory*d.limits.Bytes, log, d.metrics)
 	return d.run()
 }
 
-// run starts the daemon: spool, device, HTTP, the model; then serves.
+// run starts the daemon: spool, device, HTTP, the fleet's queue, the
+// model; then serves. A fleet worker has no spool, a fleet gateway no model.
 func (d *daemon) run() error {
-	var err error
-	if d.spool, err = openSpool(d.cfg, d.opts.Instance); err != nil {
-		return err
+	q := d.cfg.Queue
+	var recovered []string
+	if q.Role == "" || q.gateway() {
+		var err error
+		if recovered, err = d.openSpool(); err != nil {
+			return err
+		}
+		defer d.spool.close()
 	}
-	defer d.spool.close()
-	if n := d.spool.removeTemporaries(); n > 0 {
-		d.log.Info("removed temporary files an interrupted write left", zap.Int("files", n))
-	}
-	recovered, err := d.spool.pending()
-	if err != nil {
-		return err
-	}
-	recovered = append(recovered, d.takeUpOrphans(d.opts.AdoptOrphans)...)
 	d.device = ProbeDevice(d.opts.Sysroot, d.log)
-	d.log.Info("hrmd starting", zap.String("version", d.opts.Version), zap.String("config", d.opts.ConfigPath),
-		zap.String("instance", d.opts.Instance), zap.String("device", d.device.String()),
-		zap.String("inbox", d.spool.inbox), zap.String("outbox", d.spool.outbox), zap.String("work", d.spool.work))
+	fields := []zap.Field{zap.String("version", d.opts.Version), zap.String("config", d.opts.ConfigPath),
+		zap.String("instance", d.opts.Instance), zap.String("device", d.device.String())}
+	if d.spool != nil {
+		fields = append(fields, zap.String("inbox", d.spool.inbox), zap.String("outbox", d.spool.outbox), zap.String("work", d.spool.work))
+	}
+	d.log.Info("hrmd starting", fields...)
 
 	// Signals wait from the start: a SIGTERM while the model loads is acted on
 	// once it is loaded.
@@ -126,8 +132,8 @@ func (d *daemon) run() error {
 	defer signal.Stop(signals)
 
 	if d.cfg.HTTP.Listen != "" {
-		var srv *http.Server
-		if srv, err = d.serveHTTP(d.cfg.HTTP.Listen); err != nil {
+		srv, err := d.serveHTTP(d.cfg.HTTP.Listen)
+		if err != nil {
 			return err
 		}
 		defer srv.Close()
@@ -137,47 +143,110 @@ func (d *daemon) run() error {
 			d.rt.Close() // after the worker has closed its models
 		}
 	}()
-	first, hup, err := d.loadFirst(signals)
+	first, hup, err := d.start(signals)
 	if err != nil {
 		// systemctl status shows this beside the exit: why it did not start.
 		d.notify.status("not started: " + answer.Message(err))
 	}
-	if err != nil || first == nil { // nil, nil: stopped while loading
+	if d.fleet != nil {
+		defer d.fleet.c.Close()
+	}
+	if err != nil || first == nil && (d.fleet == nil || q.worker()) { // nil, nil: stopped while starting
 		return err
 	}
-	d.latest = first
-	d.useModel(first.model)
 	d.ready.Store(true)
 	d.metrics.ready.Set(1)
 	d.notify.ready()
 	d.updateStatus()
-	d.log.Info("ready", zap.String("provider", first.model.as.Provider), zap.String("model", first.model.as.Bundle.Manifest.Name))
+	if first != nil {
+		d.log.Info("ready", zap.String("provider", first.model.as.Provider), zap.String("model", first.model.as.Bundle.Manifest.Name))
+	} else {
+		d.log.Info("ready", zap.String("role", q.Role))
+	}
 	if len(recovered) > 0 {
 		d.log.Info("taking up files left in work/ by an earlier run", zap.Int("files", len(recovered)))
 	}
 	return d.serve(first, recovered, signals, hup)
 }
 
+// openSpool opens the spool and lists the files an earlier run left in work/.
+func (d *daemon) openSpool() ([]string, error) {
+	var err error
+	if d.spool, err = openSpool(d.cfg, d.opts.Instance); err != nil {
+		return nil, err
+	}
+	if n := d.spool.removeTemporaries(); n > 0 {
+		d.log.Info("removed temporary files an interrupted write left", zap.Int("files", n))
+	}
+	recovered, err := d.spool.pending()
+	if err != nil {
+		d.spool.close()
+		return nil, err
+	}
+	return append(recovered, d.takeUpOrphans(d.opts.AdoptOrphans)...), nil
+}
+
+// start joins the fleet (queue.role) and loads the model (unless a
+// gateway only); nil settings and no error: a signal stopped it, or a
+// gateway has no model.
+func (d *daemon) start(signals <-chan os.Signal) (*settings, bool, error) {
+	q := d.cfg.Queue
+	hup := false
+	if q.Role != "" {
+		f, fhup, err := d.startFleet(signals)
+		if err != nil || f == nil {
+			return nil, false, err
+		}
+		d.fleet, hup = f, fhup
+		d.joined.Store(f)
+		if q.gateway() {
+			d.claimed = f.claims
+		}
+		if !q.worker() {
+			return nil, hup, nil
+		}
+	}
+	first, lhup, err := d.loadFirst(signals)
+	if err != nil || first == nil {
+		return nil, false, err
+	}
+	d.latest = first
+	d.useModel(first.model)
+	return first, hup || lhup, nil
+}
+
 // serve starts the goroutines that move files (thermal guard, watcher,
-// intake, worker) and supervises them until a signal stops them.
+// intake, worker, and a fleet's) and supervises them until a signal stops them.
 func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Signal, hup bool) error {
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	defer stopIntake()
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	d.thermal = newThermalGuard(jetson.NewFS(d.opts.Sysroot), d.cfg.Thermal, d.device.Jetson, d.log, d.metrics)
-	settled := make(chan settledFile)
-	w := newWatcher(d.spool.in.path, d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
-	w.inbox, w.health = d.spool.in, d.inboxOK
-	wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
 	s := &supervisor{d: d, signals: signals, handed: first, stopIntake: stopIntake,
-		stopWorker: make(chan struct{}), workerDone: make(chan struct{}), cancelRun: cancelRun}
-	s.wg.Add(4)
+		stopWorker: make(chan struct{}), cancelRun: cancelRun}
+	s.wg.Add(1)
 	go func() { defer s.wg.Done(); d.thermal.run(intakeCtx) }()
-	go func() { defer s.wg.Done(); w.run(intakeCtx, settled) }()
-	go func() { defer s.wg.Done(); newIntake(d).run(intakeCtx, settled, recovered) }()
-	go func() { defer s.wg.Done(); d.stuck.run(intakeCtx) }()
-	go func() { defer close(s.workerDone); wk.run(s.stopWorker, runCtx, first) }()
+	if d.spool != nil {
+		settled := make(chan settledFile)
+		w := newWatcher(d.spool.in.path, d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
+		w.inbox, w.health = d.spool.in, d.inboxOK
+		s.wg.Add(3)
+		go func() { defer s.wg.Done(); w.run(intakeCtx, settled) }()
+		go func() { defer s.wg.Done(); newIntake(d).run(intakeCtx, settled, recovered) }()
+		go func() { defer s.wg.Done(); d.stuck.run(intakeCtx) }()
+	}
+	if d.fleet != nil {
+		answersCtx, cancelAnswers := context.WithCancel(context.Background())
+		defer cancelAnswers()
+		s.cancelAnswers = cancelAnswers
+		d.fleet.run(intakeCtx, answersCtx, &s.wg)
+	}
+	if first != nil {
+		s.workerDone = make(chan struct{})
+		wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
+		go func() { defer close(s.workerDone); wk.run(s.stopWorker, runCtx, first) }()
+	}
 	if hup { // a SIGHUP came while the first model loaded
 		s.startReload()
 	}
@@ -201,9 +270,11 @@ type supervisor struct {
 
 	stopIntake context.CancelFunc
 	stopWorker chan struct{}      // closed: finish the batch in flight, then return
-	workerDone chan struct{}      // closed when the worker has returned
+	workerDone chan struct{}      // closed when the worker has returned; nil when there is none (a fleet gateway)
 	cancelRun  context.CancelFunc // cancels the batch in flight
-	wg         sync.WaitGroup     // thermal guard, watcher, intake
+	// cancelAnswers stops a fleet worker's answer publisher (the shutdown timeout).
+	cancelAnswers context.CancelFunc
+	wg            sync.WaitGroup // thermal guard, watcher, intake, a fleet's goroutines
 }
 
 func (s *supervisor) loop() error {
@@ -273,12 +344,15 @@ func (s *supervisor) take(r reloadResult) {
 	s.pending = r.next
 }
 
-// wind waits, once the worker has returned, for the goroutines that move
-// files and for a reload in progress (cancelled: its warm-up and input
+// wind waits, once the worker has returned, for a fleet worker's answers
+// to be sent, for the goroutines that move files and for a reload in progress (cancelled: its warm-up and input
 // probe stop at once), and closes the models nobody will use. A reload
 // still building an engine after the shutdown timeout is left to the
 // ending process: onnxruntime cannot be shut down under it.
 func (s *supervisor) wind() {
+	if f := s.d.fleet; f != nil {
+		f.finish(s.d.opts.ShutdownTimeout, s.cancelAnswers)
+	}
 	s.wg.Wait()
 	if s.reloads != nil {
 		s.cancelReload()
@@ -312,7 +386,9 @@ func (s *supervisor) shutdown(sig os.Signal) error {
 		d.log.Warn("shutdown timeout: cancelling the batch in flight; its files stay in work/ for the next start")
 		s.cancelRun()
 	})
-	<-s.workerDone
+	if s.workerDone != nil {
+		<-s.workerDone
+	}
 	timer.Stop()
 	s.wind()
 	d.updateStatus()

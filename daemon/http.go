@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,8 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 			http.Error(w, "stopping", http.StatusServiceUnavailable)
 		case !d.ready.Load():
 			http.Error(w, d.loading(), http.StatusServiceUnavailable)
+		case d.joined.Load() != nil && d.joined.Load().notReady() != "":
+			http.Error(w, d.joined.Load().notReady(), http.StatusServiceUnavailable)
 		case !d.inboxOK.usable():
 			http.Error(w, "the inbox is not usable: "+d.inboxOK.reason(), http.StatusServiceUnavailable)
 		case d.stuck.len() > 0:
@@ -137,6 +140,9 @@ func (c *limitConn) Close() error {
 // loading is /readyz's answer, and STATUS=, during the first load: with
 // the stage running, as a TensorRT build takes minutes.
 func (d *daemon) loading() string {
+	if q := d.opts.Config.Queue; q.Role != "" && d.joined.Load() == nil {
+		return "joining the fleet: waiting for the queue's servers (" + strings.Join(q.Servers, ", ") + ")"
+	}
 	if stage := d.progress.describe(); stage != "" {
 		return "loading the model: " + stage
 	}

@@ -230,7 +230,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 	d.metrics.queueDepth.Inc()
 	d.budget.take(j.size)
 	select {
-	case d.queue <- j:
+	case d.claimed <- j:
 		return true
 	case <-ctx.Done():
 		d.dequeue(j)

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/queue"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -35,7 +36,8 @@ type job struct {
 	job     string // its name in work/ (the name, or with a suffix)
 	file    *puzzles.File
 	claimed time.Time
-	size    int64 // on disk: what it counts against the memory budget
+	size    int64           // on disk: what it counts against the memory budget
+	remote  *queue.Delivery // a fleet worker's puzzle from the queue; nil for a claimed file
 	// turn is the batch in which the job last got rows (or, before it got
 	// any, the last batch before it came): the batcher deals rows to the
 	// jobs that waited longest first.

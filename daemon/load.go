@@ -159,6 +159,7 @@ func warmUp(ctx context.Context, m *engine.Model) error {
 // useModel records the model in use for /metrics, and whether it makes
 // hrmd degraded.
 func (d *daemon) useModel(lm *loadedModel) {
+	d.batchRoom.Store(int64(lm.model.MaxBatch()))
 	d.setDegraded(lm.degraded)
 	d.metrics.provider.Reset()
 	b := lm.as.Bundle
@@ -203,14 +204,17 @@ func (d *daemon) prepareReload(ctx context.Context, old Config, latest *settings
 		{"inbox", old.Inbox, cfg.Inbox}, {"outbox", old.Outbox, cfg.Outbox}, {"spool", old.Spool, cfg.Spool},
 		{"http.listen", old.HTTP.Listen, cfg.HTTP.Listen}, {"log.format", old.Log.Format, cfg.Log.Format},
 		{"watch", old.Watch, cfg.Watch}, {"onnxruntime.library", old.ONNXRuntime.Library, cfg.ONNXRuntime.Library},
-		{"thermal", old.Thermal, cfg.Thermal},
+		{"thermal", old.Thermal, cfg.Thermal}, {"queue", old.Queue, cfg.Queue},
 	} {
 		if !reflect.DeepEqual(k.old, k.new) {
 			d.log.Warn("this setting changes only at a restart; keeping the running value", zap.String("key", k.key))
 		}
 	}
-	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format, cfg.Watch, cfg.ONNXRuntime.Library, cfg.Thermal =
-		old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format, old.Watch, old.ONNXRuntime.Library, old.Thermal
+	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format, cfg.Watch, cfg.ONNXRuntime.Library, cfg.Thermal, cfg.Queue =
+		old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format, old.Watch, old.ONNXRuntime.Library, old.Thermal, old.Queue
+	if latest == nil { // a fleet gateway: no model
+		return reloadResult{cfg: cfg}
+	}
 
 	lm := latest.model
 	reloaded := modelChanged(old, cfg, latest)
@@ -240,7 +244,14 @@ func (d *daemon) finishReload(r reloadResult) {
 	}
 	d.cfg, d.latest = r.cfg, r.next
 	d.level.SetLevel(mustLevel(r.cfg.Log.Level))
+	if d.fleet != nil {
+		d.fleet.png.Store(r.cfg.Answers.PNG)
+	}
 	d.metrics.reloads.WithLabelValues("ok").Inc()
+	if r.next == nil {
+		d.log.Info("configuration reloaded")
+		return
+	}
 	d.log.Info("configuration reloaded", zap.String("model", r.next.model.as.Bundle.Manifest.Name), zap.Bool("model_reloaded", r.reloaded))
 }
 

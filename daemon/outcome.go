@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/queue"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -21,6 +22,10 @@ type outcome struct {
 	fields          []zap.Field // what the answered line says of it
 	// failed:
 	failure *ErrorFile
+	// remote is the queue's puzzle a worker in a fleet answers: the
+	// outcome goes back through the queue, not to the spool.
+	remote   *queue.Delivery
+	provider string
 
 	tries   int       // failed writes so far
 	next    time.Time // when the retrier tries again
@@ -40,18 +45,18 @@ func (o *outcome) write(s *spool) (string, error) {
 func (d *daemon) finish(j *job) {
 	data, files, err := j.answer()
 	if err != nil {
-		d.fail(j.job, j.name, err)
+		d.failJob(j, err)
 		return
 	}
 	var picture []byte
-	if j.set.png {
+	if j.set.png && j.remote == nil { // a fleet's gateway draws its own
 		// A picture is an extra: one that cannot be drawn (too large) is
 		// logged, and the answer goes out without it.
 		if picture, err = answer.Picture(j.file, files); err != nil {
 			d.log.Warn("no picture for this answer", zap.String("name", j.job), zap.Error(err))
 		}
 	}
-	d.deliver(&outcome{job: j.job, name: j.name, answer: data, picture: picture, fields: []zap.Field{
+	d.deliver(&outcome{job: j.job, name: j.name, answer: data, picture: picture, remote: j.remote, provider: j.set.model.as.Provider, fields: []zap.Field{
 		zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", j.testInputs()), zap.Ints("cycles", j.testCycles()),
 		zap.Float64("latency_ms", float64(j.latency().Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
 		zap.String("provider", j.set.model.as.Provider),
@@ -60,13 +65,25 @@ func (d *daemon) finish(j *job) {
 
 // fail sends a claimed file to failed/ with the reason.
 func (d *daemon) fail(job, name string, cause error) {
-	e := ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: answer.Code(cause), Message: answer.Message(cause), At: time.Now().UTC()}
-	d.deliver(&outcome{job: job, name: name, failure: &e})
+	d.deliver(&outcome{job: job, name: name, failure: errorFile(name, cause)})
+}
+
+// failJob fails a job the worker took: a claimed file, or a puzzle from the queue.
+func (d *daemon) failJob(j *job, cause error) {
+	d.deliver(&outcome{job: j.job, name: j.name, failure: errorFile(j.name, cause), remote: j.remote})
+}
+
+func errorFile(name string, cause error) *ErrorFile {
+	return &ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: answer.Code(cause), Message: answer.Message(cause), At: time.Now().UTC()}
 }
 
 // deliver writes an outcome once; one that cannot be written goes to the
-// retrier.
+// retrier. A fleet worker's goes back through the queue.
 func (d *daemon) deliver(o *outcome) {
+	if o.remote != nil {
+		d.fleet.outcomes <- o
+		return
+	}
 	if !d.tryWrite(o) {
 		d.stuck.add(o)
 	}
@@ -97,8 +114,8 @@ func (d *daemon) written(o *outcome, moved string) {
 		d.failed.Add(1)
 		d.metrics.puzzles.WithLabelValues("failed").Inc()
 		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
-		d.log.Warn("failed", append(fields, zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
-			zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
+		d.log.Warn("failed", append(append(fields, zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
+			zap.String("message", o.failure.Message)), append(o.fields, zap.String("outcome", "failed"))...)...)
 		return
 	}
 	d.answered.Add(1)

@@ -36,14 +36,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	unit := strings.ReplaceAll(string(data), "/usr/bin/hrmd", hrmdBin)
-	path := filepath.Join(t.TempDir(), "hrmd.service")
-	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
-	if err != nil || strings.Contains(string(out), "hrmd.service") {
-		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
-	}
+	verifyUnit(t, analyze, "hrmd.service", unit)
 	for _, want := range []string{"Type=notify", "WatchdogSec=", "SupplementaryGroups=video render", "ProtectSystem=strict",
 		"ReadWritePaths=/var/lib/hrmd /var/cache/hrmd", "NoNewPrivileges=yes", "PrivateTmp=yes", "Restart=on-failure"} {
 		if !strings.Contains(unit, want) {
@@ -60,15 +53,7 @@ const maxExposure = 2.0
 // a lower score bought by taking the GPU away is no gain.
 func TestSystemdUnitSandbox(t *testing.T) {
 	analyze := needTool(t, "systemd-analyze")
-	out, err := exec.Command(analyze, "security", "--offline=yes", "--no-pager", "../systemd/hrmd.service").CombinedOutput()
-	if err != nil {
-		t.Fatalf("systemd-analyze security --offline=yes (systemd 250 or newer): %v\n%s", err, out)
-	}
-	m := regexp.MustCompile(`Overall exposure level for hrmd\.service: (\d+\.\d+)`).FindSubmatch(out)
-	if m == nil {
-		t.Fatalf("no exposure level in systemd-analyze's output:\n%s", out)
-	}
-	score, _ := strconv.ParseFloat(string(m[1]), 64)
+	score, out := unitExposure(t, analyze, "../systemd/hrmd.service")
 	if score > maxExposure {
 		var open []string
 		for _, line := range strings.Split(string(out), "\n") {
@@ -101,6 +86,36 @@ func TestSystemdUnitSandbox(t *testing.T) {
 	if !strings.Contains(filter, "@system-service") || strings.Contains(filter, "~@resources") {
 		t.Errorf("SystemCallFilter=%s: @system-service, with @resources (onnxruntime pins its threads), is what hrmd needs", filter)
 	}
+}
+
+// verifyUnit runs systemd-analyze verify on a unit's text, saved as name: it
+// must pass and say nothing about the unit.
+func verifyUnit(t *testing.T, analyze, name, text string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil || strings.Contains(string(out), name) {
+		t.Fatalf("systemd-analyze verify %s: %v\n%s", name, err, out)
+	}
+}
+
+// unitExposure is systemd-analyze security's score for the unit file at path,
+// and its whole output.
+func unitExposure(t *testing.T, analyze, path string) (float64, []byte) {
+	t.Helper()
+	out, err := exec.Command(analyze, "security", "--offline=yes", "--no-pager", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security --offline=yes (systemd 250 or newer): %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for ` + regexp.QuoteMeta(filepath.Base(path)) + `: (\d+\.\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("no exposure level in systemd-analyze's output:\n%s", out)
+	}
+	score, _ := strconv.ParseFloat(string(m[1]), 64)
+	return score, out
 }
 
 // unitService is a unit file's [Service] settings, each key's values in order.

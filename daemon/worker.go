@@ -156,7 +156,7 @@ func (w *worker) join(b *batcher) {
 func (w *worker) step(runCtx context.Context, b *batcher) bool {
 	batch, failed := b.take()
 	for _, f := range failed {
-		w.d.fail(f.job.job, f.job.name, f.err)
+		w.d.failJob(f.job, f.err)
 		w.d.dequeue(f.job)
 	}
 	if len(batch) == 0 {
@@ -189,7 +189,7 @@ func (w *worker) runBatch(runCtx context.Context, cur *settings, batch []batchRo
 		// The model failed on this batch: its files fail with the reason,
 		// rather than being retried forever.
 		for _, j := range failBatch(batch) {
-			w.d.fail(j.job, j.name, err)
+			w.d.failJob(j, err)
 		}
 		return true
 	}

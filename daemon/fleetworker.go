@@ -1,0 +1,248 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/puzzles"
+)
+
+// fetchPuzzles takes puzzles from the queue for the worker, at most a
+// batch held at once (more would wait here while other workers idle), and
+// none while the device is too hot or the files in memory are at their
+// budget.
+func (f *fleet) fetchPuzzles(ctx context.Context) {
+	var work *queue.Work
+	for tries := 1; work == nil; tries++ {
+		var err error
+		if work, err = f.c.Work(ctx); err != nil {
+			f.d.log.Warn("queue: cannot open the puzzles feed yet", zap.Int("tries", tries), zap.Error(err))
+			if !backoffWait(ctx, tries) {
+				return
+			}
+		}
+	}
+	for fails := 0; ; {
+		room := f.room(ctx)
+		if room == 0 {
+			return
+		}
+		got, err := work.Fetch(ctx, room, 2*time.Second)
+		if err != nil {
+			fails++
+			f.d.log.Debug("queue: fetching puzzles failed; trying again", zap.Error(err))
+			if !backoffWait(ctx, fails) {
+				return
+			}
+			continue
+		}
+		fails = 0
+		for _, dv := range got {
+			if !f.take(ctx, dv) {
+				return
+			}
+		}
+	}
+}
+
+// room waits until the worker can hold another puzzle and says how many;
+// 0 when ctx ended.
+func (f *fleet) room(ctx context.Context) int {
+	for ctx.Err() == nil {
+		for _, g := range []*gate{&f.d.thermal.open, &f.d.budget.open} {
+			if g.isOpen() {
+				continue
+			}
+			select {
+			case <-g.opened():
+			case <-ctx.Done():
+				return 0
+			}
+		}
+		f.mu.Lock()
+		n := int(f.d.batchRoom.Load()) - len(f.held)
+		f.mu.Unlock()
+		if n > 0 {
+			return n
+		}
+		select {
+		case <-f.freed:
+		case <-ctx.Done():
+		}
+	}
+	return 0
+}
+
+// take hands a puzzle to the worker, or answers it at once with its error
+// file: one delivered too often, or not a valid task. It returns false
+// when ctx ended first (the puzzle goes to another worker after ack_wait_s).
+func (f *fleet) take(ctx context.Context, dv *queue.Delivery) bool {
+	d := f.d
+	f.hold(dv)
+	if dv.Attempt > 1 {
+		f.metrics.redelivers.Inc()
+	}
+	if dv.Attempt > f.cfg.MaxAttempts {
+		return f.failNow(ctx, dv, &puzzles.Error{Code: codeDeliveryLimit, Message: fmt.Sprintf(
+			"delivered %d times without an answer (queue.max_attempts %d): the workers that took it stopped before answering; see their logs (out of memory?)",
+			dv.Attempt, f.cfg.MaxAttempts)})
+	}
+	file, err := puzzles.Parse(dv.Data, puzzles.TaskName(dv.Job), d.limits)
+	if err != nil {
+		return f.failNow(ctx, dv, NameLimit(err))
+	}
+	if !file.Bundle && dv.DroppedAs != "" {
+		file.Tasks[0].DroppedAs = dv.DroppedAs
+	}
+	j := newJob(dv.Name, dv.Job, file, int64(len(dv.Data)))
+	j.remote = dv
+	d.queued.Add(1)
+	d.metrics.queueDepth.Inc()
+	d.budget.take(j.size)
+	select {
+	case d.queue <- j:
+		return true
+	case <-ctx.Done():
+		d.dequeue(j)
+		f.release(dv)
+		return false
+	}
+}
+
+// failNow answers a puzzle with its error file without running it. It
+// returns false when ctx ended first.
+func (f *fleet) failNow(ctx context.Context, dv *queue.Delivery, cause error) bool {
+	select {
+	case f.outcomes <- &outcome{job: dv.Job, name: dv.Name, failure: errorFile(dv.Name, cause), remote: dv}:
+		return true
+	case <-ctx.Done():
+		f.release(dv)
+		return false
+	}
+}
+
+func (f *fleet) hold(dv *queue.Delivery) {
+	f.mu.Lock()
+	f.held[dv] = true
+	f.metrics.held.Set(float64(len(f.held)))
+	f.mu.Unlock()
+}
+
+func (f *fleet) release(dv *queue.Delivery) {
+	f.mu.Lock()
+	delete(f.held, dv)
+	f.metrics.held.Set(float64(len(f.held)))
+	f.mu.Unlock()
+	select {
+	case f.freed <- struct{}{}:
+	default:
+	}
+}
+
+// keepHolding tells the cluster, every ack_wait_s/3, that the puzzles
+// this worker holds are still being worked on, so that a long batch (or a
+// queue behind one) is not given to another worker meanwhile.
+func (f *fleet) keepHolding(ctx context.Context) {
+	t := time.NewTicker(time.Duration(f.cfg.AckWaitS) * time.Second / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		held := make([]*queue.Delivery, 0, len(f.held))
+		for dv := range f.held {
+			held = append(held, dv)
+		}
+		f.mu.Unlock()
+		for _, dv := range held {
+			if err := dv.InProgress(); err != nil {
+				f.d.log.Debug("queue: cannot say a puzzle is in progress", zap.String("queue_id", dv.ID), zap.Error(err))
+			}
+		}
+	}
+}
+
+// publishAnswers sends each outcome back through the queue until drain is
+// closed (the worker has returned) and the outcomes it left are sent, or
+// ctx ends (the shutdown timeout).
+func (f *fleet) publishAnswers(ctx context.Context, drain <-chan struct{}) {
+	for {
+		select {
+		case o := <-f.outcomes:
+			f.sendAnswer(ctx, o)
+			continue
+		case <-ctx.Done():
+			return
+		default:
+		}
+		select {
+		case o := <-f.outcomes:
+			f.sendAnswer(ctx, o)
+		case <-drain:
+			drain = nil
+			if len(f.outcomes) == 0 {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// sendAnswer stores an outcome in the answers stream, then acks its
+// puzzle: in this order, a worker that dies between the two leaves a
+// puzzle that comes again and an answer the stream recognises as a
+// duplicate; in no order is one lost.
+func (f *fleet) sendAnswer(ctx context.Context, o *outcome) {
+	d, dv := f.d, o.remote
+	defer f.release(dv)
+	a := queue.Answer{ID: dv.ID, Gateway: dv.Gateway, Job: dv.Job, Name: dv.Name, Worker: f.name, Provider: o.provider, Attempt: dv.Attempt}
+	dup, err := f.c.PublishAnswer(ctx, f.body(o, &a))
+	if errors.Is(err, queue.ErrTooLarge) && o.failure == nil {
+		o.failure = errorFile(dv.Name, &puzzles.Error{Code: codeAnswerTooLarge, Message: fmt.Sprintf(
+			"the answer (%d bytes) is larger than the queue carries (%v): raise max_payload on the NATS servers, or turn answers.trace off", len(o.answer), err)})
+		dup, err = f.c.PublishAnswer(ctx, f.body(o, &a))
+	}
+	if err != nil {
+		d.log.Warn("not answered: the answer could not be stored before the worker stopped; the puzzle goes to another worker",
+			zap.String("name", dv.Name), zap.String("queue_id", dv.ID), zap.Error(err))
+		return
+	}
+	f.metrics.published.WithLabelValues("answers", result(dup)).Inc()
+	if err := dv.Done(ctx); err != nil {
+		d.log.Warn("queue: the puzzle's ack was not confirmed; it may come again, and its answer is then a duplicate",
+			zap.String("queue_id", dv.ID), zap.Error(err))
+	} else {
+		f.metrics.acks.Inc()
+	}
+	fields := append([]zap.Field{zap.String("name", dv.Name), zap.String("gateway", dv.Gateway), zap.String("job", dv.Job),
+		zap.String("queue_id", dv.ID), zap.Int("attempt", dv.Attempt), zap.Bool("duplicate", dup)}, o.fields...)
+	if o.failure != nil {
+		d.failed.Add(1)
+		d.metrics.puzzles.WithLabelValues("failed").Inc()
+		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
+		d.log.Warn("failed", append(fields, zap.String("code", o.failure.Code), zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
+		return
+	}
+	d.answered.Add(1)
+	d.metrics.puzzles.WithLabelValues("answered").Inc()
+	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
+}
+
+// body fills a's body: the answer, or the error file.
+func (f *fleet) body(o *outcome, a *queue.Answer) queue.Answer {
+	a.Failed, a.Body = o.failure != nil, o.answer
+	if o.failure != nil {
+		a.Body, _ = json.Marshal(o.failure)
+	}
+	return *a
+}

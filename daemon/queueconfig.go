@@ -1,0 +1,167 @@
+package daemon
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hrmd/hrmd/daemon/queue"
+)
+
+// The roles an hrmd plays in a fleet (queue.role).
+const (
+	RoleWorker  = "worker"  // answers puzzles taken from the queue
+	RoleGateway = "gateway" // watches the inbox, publishes its files, writes the answers
+	RoleBoth    = "both"
+)
+
+// QueueConfig is the `queue:` section: fleet mode over NATS JetStream
+// (docs/fleet.md). Without a role, hrmd runs alone on its inbox.
+type QueueConfig struct {
+	Role             string   `yaml:"role"`
+	Servers          []string `yaml:"servers"`
+	Name             string   `yaml:"name"` // "" = <hostname>-<instance>
+	Credentials      string   `yaml:"credentials"`
+	NKey             string   `yaml:"nkey"`
+	TLSCA            string   `yaml:"tls_ca"`
+	TLSCert          string   `yaml:"tls_cert"`
+	TLSKey           string   `yaml:"tls_key"`
+	Subject          string   `yaml:"subject"`
+	Stream           string   `yaml:"stream"`
+	AnswersStream    string   `yaml:"answers_stream"`
+	Replicas         int      `yaml:"replicas"`
+	AckWaitS         int      `yaml:"ack_wait_s"`
+	MaxAckPending    int      `yaml:"max_ack_pending"`
+	MaxAttempts      int      `yaml:"max_attempts"`
+	DuplicateWindowS int      `yaml:"duplicate_window_s"`
+	AnswersMaxAgeS   int      `yaml:"answers_max_age_s"`
+}
+
+func defaultQueueConfig() QueueConfig {
+	return QueueConfig{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3, AckWaitS: 60,
+		MaxAckPending: 256, MaxAttempts: 5, DuplicateWindowS: 1800, AnswersMaxAgeS: 86400}
+}
+
+func (q QueueConfig) gateway() bool { return q.Role == RoleGateway || q.Role == RoleBoth }
+func (q QueueConfig) worker() bool  { return q.Role == RoleWorker || q.Role == RoleBoth }
+
+// name is this hrmd's name in the fleet: queue.name, or the host's name
+// with the instance's, made a subject token.
+func (q QueueConfig) name(instance string) string {
+	if q.Name != "" {
+		return q.Name
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "hrmd"
+	}
+	name := host
+	if instance != host { // the default instance is the host's name
+		name += "-" + instance
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+// client is the queue client's configuration; maxPuzzle is watch.max_file_bytes.
+func (q QueueConfig) client(name string, maxPuzzle int64) queue.Config {
+	return queue.Config{Servers: q.Servers, Name: name, Credentials: q.Credentials, NKey: q.NKey, TLSCA: q.TLSCA, TLSCert: q.TLSCert,
+		TLSKey: q.TLSKey, Subject: q.Subject, Stream: q.Stream, AnswersStream: q.AnswersStream, Replicas: q.Replicas,
+		AckWait: time.Duration(q.AckWaitS) * time.Second, MaxAckPending: q.MaxAckPending,
+		DuplicateWindow: time.Duration(q.DuplicateWindowS) * time.Second, AnswersMaxAge: time.Duration(q.AnswersMaxAgeS) * time.Second,
+		MaxPuzzleBytes: maxPuzzle}
+}
+
+// validate checks the section; each message names the key.
+func (q QueueConfig) validate() error {
+	switch q.Role {
+	case "":
+		return nil
+	case RoleWorker, RoleGateway, RoleBoth:
+	default:
+		return fmt.Errorf("queue.role is %q; use worker, gateway or both (or leave queue: out to run alone)", q.Role)
+	}
+	if len(q.Servers) == 0 {
+		return fmt.Errorf("queue.servers is empty; list the NATS servers, e.g. [nats://10.0.0.1:4222, nats://10.0.0.2:4222, nats://10.0.0.3:4222]")
+	}
+	for _, s := range q.Servers {
+		if err := checkServerURL(s); err != nil {
+			return fmt.Errorf("queue.servers: %q %v", s, err)
+		}
+	}
+	if q.Name != "" && !queue.ValidToken(q.Name) {
+		return fmt.Errorf("queue.name is %q; use letters, digits, - and _ (at most 128), unique in the fleet", q.Name)
+	}
+	for _, t := range []struct{ key, value string }{{"queue.subject", q.Subject}, {"queue.stream", q.Stream}, {"queue.answers_stream", q.AnswersStream}} {
+		if !queue.ValidToken(t.value) {
+			return fmt.Errorf("%s is %q; use letters, digits, - and _", t.key, t.value)
+		}
+	}
+	if q.Stream == q.AnswersStream {
+		return fmt.Errorf("queue.stream and queue.answers_stream are both %q; they must differ", q.Stream)
+	}
+	if err := q.validateFiles(); err != nil {
+		return err
+	}
+	return q.validateNumbers()
+}
+
+func checkServerURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("is not a URL: %v", err)
+	case u.Scheme != "nats" && u.Scheme != "tls":
+		return fmt.Errorf("is not a nats:// or tls:// URL (nats://host:4222)")
+	case u.Host == "":
+		return fmt.Errorf("names no host (nats://host:4222)")
+	}
+	return nil
+}
+
+func (q QueueConfig) validateFiles() error {
+	if q.Credentials != "" && q.NKey != "" {
+		return fmt.Errorf("queue.credentials and queue.nkey are both set; use one (a .creds file holds its own nkey)")
+	}
+	if (q.TLSCert == "") != (q.TLSKey == "") {
+		return fmt.Errorf("queue.tls_cert and queue.tls_key go together (a client certificate and its key); set both or neither")
+	}
+	for _, f := range []struct{ key, path string }{
+		{"queue.credentials", q.Credentials}, {"queue.nkey", q.NKey}, {"queue.tls_ca", q.TLSCA}, {"queue.tls_cert", q.TLSCert}, {"queue.tls_key", q.TLSKey},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%s: %v", f.key, unwrapPath(err))
+		}
+	}
+	return nil
+}
+
+func (q QueueConfig) validateNumbers() error {
+	for _, n := range []struct {
+		key      string
+		value    int
+		min, max int
+		hint     string
+	}{
+		{"queue.replicas", q.Replicas, 1, 5, "3 for a cluster of three servers, 1 for one server"},
+		{"queue.ack_wait_s", q.AckWaitS, 5, 3600, "60: a worker holding a puzzle says so every ack_wait_s/3"},
+		{"queue.max_ack_pending", q.MaxAckPending, 1, 100000, "256: at least the sum of the workers' batches"},
+		{"queue.max_attempts", q.MaxAttempts, 2, 100, "5: deliveries of one puzzle before it is failed with delivery_limit"},
+		{"queue.duplicate_window_s", q.DuplicateWindowS, 60, 7 * 86400, "1800"},
+		{"queue.answers_max_age_s", q.AnswersMaxAgeS, q.DuplicateWindowS, 365 * 86400, "86400, and at least queue.duplicate_window_s"},
+	} {
+		if n.value < n.min || n.value > n.max {
+			return fmt.Errorf("%s is %d; use %d to %d (%s)", n.key, n.value, n.min, n.max, n.hint)
+		}
+	}
+	return nil
+}
