@@ -303,14 +303,15 @@ func (f *fleet) tally(v verdict) []string {
 			work += p.count("answered") + p.count("failed")
 		}
 	}
-	dropped := 0
+	dropped, stale := 0, 0
 	for _, p := range f.gateway {
 		dropped += p.count("duplicate answer dropped")
+		stale += p.count("stale answer dropped: it is for an earlier file of that name")
 	}
 	s := f.sums
 	return []string{outcomes(v.outcomes), "by worker: " + by,
 		fmt.Sprintf("the workers answered or failed %d files (the gateway wrote %d)", work, f.gw.finished()),
-		fmt.Sprintf("duplicates suppressed: %d answers dropped by the gateway (%.0f by its metric), %.0f answer and %.0f puzzle publishes deduplicated by JetStream",
-			dropped, s["answers dropped"], s["answers deduplicated"], s["puzzles deduplicated"]),
+		fmt.Sprintf("duplicates suppressed: %d answers dropped by the gateway (%.0f by its metric; and %d stale), %.0f answer and %.0f puzzle publishes deduplicated by JetStream",
+			dropped, s["answers dropped"], stale, s["answers deduplicated"], s["puzzles deduplicated"]),
 		fmt.Sprintf("redeliveries: %.0f (workers' metric), %d files written after one (attempt > 1)", s["redeliveries"], redone)}
 }

@@ -10,32 +10,16 @@ import (
 	"sync"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/hrmd/hrmd/daemon"
 )
-
-// queueConfig is hrmd.yaml's queue: section as issue 15's plan has it,
-// written after daemon.Config's keys (spool.extra) until daemon.Config
-// has it as daemon.QueueConfig.
-type queueConfig struct {
-	Role          string   `yaml:"role"`
-	Servers       []string `yaml:"servers"`
-	Name          string   `yaml:"name"`
-	Subject       string   `yaml:"subject"`
-	Stream        string   `yaml:"stream"`
-	AnswersStream string   `yaml:"answers_stream"`
-	Replicas      int      `yaml:"replicas"`
-	AckWaitS      int      `yaml:"ack_wait_s"`
-}
 
 // fleet is one gateway and its workers on the cluster: every start of
 // each (the running one last), and the queue metrics of those that ended.
 type fleet struct {
 	e       *env
 	c       *natsCluster
-	tag     string      // the phase: its folders, instance and queue names
-	q       queueConfig // servers, subject and streams of this fleet
+	tag     string             // the phase: its folders, instance and queue names
+	q       daemon.QueueConfig // servers, subject and streams of this fleet
 	gw      *spool
 	gateway []*hrmd
 	names   []string // the workers', in order
@@ -50,7 +34,7 @@ type fleet struct {
 func (e *env) newFleet(c *natsCluster, subject string, workers int) (*fleet, error) {
 	tag := subject
 	f := &fleet{e: e, c: c, tag: tag, workers: map[string][]*hrmd{}, spools: map[string]*spool{}, sums: map[string]float64{},
-		q: queueConfig{Servers: c.urls(), Subject: subject, Stream: strings.ToUpper(subject) + "_PUZZLES",
+		q: daemon.QueueConfig{Servers: c.urls(), Subject: subject, Stream: strings.ToUpper(subject) + "_PUZZLES",
 			AnswersStream: strings.ToUpper(subject) + "_ANSWERS", Replicas: 3,
 			// A killed worker's tasks go to another within seconds,
 			// not the default minute.
@@ -66,16 +50,15 @@ func (e *env) newFleet(c *natsCluster, subject string, workers int) (*fleet, err
 // spool is a daemon's own spool in the scenario's folder sub/, its
 // hrmd.yaml with the queue: section of this fleet in the role given.
 func (f *fleet) spool(sub, role, name string, edit func(*daemon.Config)) (*spool, error) {
-	s, err := f.e.newSpoolIn(sub, edit)
-	if err != nil {
-		return nil, err
-	}
-	q := f.q
-	q.Role, q.Name = role, name
-	if s.extra, err = yaml.Marshal(map[string]queueConfig{"queue": q}); err != nil {
-		return nil, fmt.Errorf("the queue section of %s: %w", name, err)
-	}
-	return s, s.writeConfig(s.cfg)
+	return f.e.newSpoolIn(sub, func(c *daemon.Config) {
+		q := c.Queue // the defaults, for what the fleet leaves unset
+		q.Role, q.Name, q.Servers, q.Subject, q.Stream, q.AnswersStream = role, name, f.q.Servers, f.q.Subject, f.q.Stream, f.q.AnswersStream
+		q.Replicas, q.AckWaitS = f.q.Replicas, f.q.AckWaitS
+		c.Queue = q
+		if edit != nil {
+			edit(c)
+		}
+	})
 }
 
 // startGateway starts the gateway on its spool and waits until it is ready.

@@ -4,25 +4,9 @@ import (
 	"os"
 	"testing"
 	"time"
-)
 
-// natsServerBinary is the nats-server the cluster tests run: $HRMD_NATS_SERVER,
-// which ./build.sh test sets to the one it installs. Without it the tests
-// are skipped, or fail where they must run (CI: HRMD_REQUIRE_JETSON_TESTS).
-func natsServerBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("HRMD_NATS_SERVER")
-	switch {
-	case bin == "" && os.Getenv("HRMD_REQUIRE_JETSON_TESTS") != "":
-		t.Fatal("HRMD_NATS_SERVER is not set, and the NATS cluster tests must run here (HRMD_REQUIRE_JETSON_TESTS): ./build.sh test sets it to .cache/bin/nats-server")
-	case bin == "":
-		t.Skip("HRMD_NATS_SERVER is not set (./build.sh test sets it to .cache/bin/nats-server, which ./build.sh deps installs)")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("HRMD_NATS_SERVER: %v", err)
-	}
-	return bin
-}
+	"github.com/hrmd/hrmd/internal/testenv"
+)
 
 // keptDir is a folder for the test that stays when it fails, with the
 // servers' configs and logs in it for a look.
@@ -47,7 +31,7 @@ func keptDir(t *testing.T) string {
 // two elect another and stay healthy, and the killed one, started again on
 // its store, rejoins as a current peer.
 func TestNATSCluster(t *testing.T) {
-	bin := natsServerBinary(t)
+	bin := testenv.NATSServerBinary(t)
 	c, err := startNATSCluster(bin, keptDir(t), 3)
 	if c != nil {
 		t.Cleanup(c.kill)

@@ -30,11 +30,8 @@ type spool struct {
 	inbox, outbox, done, failed string // as the driver sees them
 	work                        string // spool/work, each instance's folder in it
 	m                           *manifest
-	// extra is more of hrmd.yaml, after daemon.Config's keys: a section
-	// the daemon reads that daemon.Config does not have yet.
-	extra []byte
-	mu    sync.Mutex
-	seq   int // temporary names of drops
+	mu                          sync.Mutex
+	seq                         int // temporary names of drops
 }
 
 // newSpool is a spool in the scenario's folder.
@@ -89,8 +86,6 @@ func (s *spool) writeConfig(cfg daemon.Config) error {
 	if err != nil {
 		return err
 	}
-	// Two block mappings one after the other are one mapping.
-	data = append(data, s.extra...)
 	s.cfg = cfg
 	// Written whole and renamed, as a careful admin does: a reload that
 	// reads a half-written file takes it for an empty one, all defaults.
