@@ -385,6 +385,9 @@ func (s *supervisor) shutdown(sig os.Signal) error {
 	timer := time.AfterFunc(timeout, func() {
 		d.log.Warn("shutdown timeout: cancelling the batch in flight; its files stay in work/ for the next start")
 		s.cancelRun()
+		if s.cancelAnswers != nil { // a fleet worker's answers: their puzzles go to other workers
+			s.cancelAnswers()
+		}
 	})
 	if s.workerDone != nil {
 		<-s.workerDone

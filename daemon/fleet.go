@@ -43,9 +43,11 @@ type fleet struct {
 	// gateway: the claims it published and has no answer to yet, by job.
 	mu        sync.Mutex
 	published map[string]*publishedJob
-	// handed are the jobs whose answer went to the writer (or its retrier):
-	// another answer to one is a duplicate even while its input is still in work/.
-	handed map[string]bool
+	// handed are the claims (job → puzzle id) whose answer went to the
+	// writer (or its retrier): another answer to one is a duplicate even
+	// while its input is still in work/. By id: a later file claimed under
+	// the same name is another claim.
+	handed map[string]string
 	claims chan *job // claimed files on their way to the queue
 
 	// worker: the puzzles it holds, and the outcomes on their way back.
@@ -65,7 +67,7 @@ type publishedJob struct {
 // still answering signals: SIGTERM or SIGINT stops the wait (nil, nil).
 func (d *daemon) startFleet(signals <-chan os.Signal) (*fleet, bool, error) {
 	q := d.cfg.Queue
-	f := &fleet{d: d, cfg: q, name: q.name(d.opts.Instance), published: map[string]*publishedJob{}, handed: map[string]bool{},
+	f := &fleet{d: d, cfg: q, name: q.name(d.opts.Instance), published: map[string]*publishedJob{}, handed: map[string]string{},
 		held: map[*queue.Delivery]bool{}, freed: make(chan struct{}, 1), outcomes: make(chan *outcome, 64), claims: make(chan *job, 64),
 		drain: make(chan struct{}), sent: make(chan struct{})}
 	f.metrics = newFleetMetrics(d.metrics.registry)
@@ -90,6 +92,10 @@ func (d *daemon) startFleet(signals <-chan os.Signal) (*fleet, bool, error) {
 	for {
 		select {
 		case err := <-done:
+			if ctx.Err() != nil { // a SIGTERM came as it succeeded
+				c.Close()
+				return nil, false, nil
+			}
 			if err != nil {
 				c.Close()
 				if ctx.Err() != nil {

@@ -85,6 +85,9 @@ func (f *fleet) publishClaim(ctx context.Context, j *job) {
 	}
 	dup, err := f.c.PublishPuzzle(ctx, p)
 	if errors.Is(err, queue.ErrTooLarge) {
+		f.mu.Lock()
+		delete(f.published, j.job) // a republished claim's
+		f.mu.Unlock()
 		d.fail(j.job, j.name, &puzzles.Error{Code: puzzles.CodeTooBig, Message: fmt.Sprintf(
 			"%s (%d bytes) is larger than the queue's servers carry (%v): raise max_payload in every nats-server's config, or lower watch.max_file_bytes", j.name, len(data), err)})
 		return
@@ -94,7 +97,7 @@ func (f *fleet) publishClaim(ctx context.Context, j *job) {
 	}
 	f.metrics.published.WithLabelValues("puzzles", result(dup)).Inc()
 	f.mu.Lock()
-	if !f.handed[j.job] { // not answered meanwhile (a claim published again after a restart)
+	if f.handed[j.job] != id { // not answered meanwhile (a claim published again after a restart)
 		f.published[j.job] = &publishedJob{id: id, name: j.name, at: time.Now()}
 	}
 	f.metrics.inFlight.Set(float64(len(f.published)))
@@ -165,7 +168,7 @@ func (f *fleet) receive(a queue.Answer) {
 	d := f.d
 	job := a.Job
 	f.mu.Lock()
-	handed := f.handed[job]
+	handed := f.handed[job] == a.ID
 	f.mu.Unlock()
 	id, err := "", error(nil)
 	if filepath.Base(job) == job && !ignored(job) {
@@ -193,7 +196,7 @@ func (f *fleet) receive(a queue.Answer) {
 		name = job
 	}
 	delete(f.published, job)
-	f.handed[job] = true
+	f.handed[job] = a.ID
 	f.metrics.inFlight.Set(float64(len(f.published)))
 	f.mu.Unlock()
 	f.metrics.received.WithLabelValues("written").Inc()

@@ -183,6 +183,9 @@ func (f *fleet) publishAnswers(ctx context.Context, drain <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		default:
+			if drain == nil { // drained: nothing is left
+				return
+			}
 		}
 		select {
 		case o := <-f.outcomes:

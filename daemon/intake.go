@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"syscall"
 	"time"
@@ -213,6 +214,9 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 	if err != nil {
 		var perr *puzzles.Error
 		switch {
+		case errors.Is(err, fs.ErrNotExist): // a fleet gateway wrote its answer meanwhile
+			d.inWork.drop(job)
+			return true
 		case passing(err):
 			in.later(job, err)
 		case !errors.As(err, &perr):

@@ -81,7 +81,12 @@ func errorFile(name string, cause error) *ErrorFile {
 // retrier. A fleet worker's goes back through the queue.
 func (d *daemon) deliver(o *outcome) {
 	if o.remote != nil {
-		d.fleet.outcomes <- o
+		// Once the publisher has given up (the shutdown timeout), an
+		// outcome is dropped: its puzzle goes to another worker.
+		select {
+		case d.fleet.outcomes <- o:
+		case <-d.fleet.sent:
+		}
 		return
 	}
 	if !d.tryWrite(o) {
