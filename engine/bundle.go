@@ -69,6 +69,16 @@ type Source struct {
 	Checkpoint string `yaml:"checkpoint"`
 	Step       int64  `yaml:"step"`
 	SHA256     string `yaml:"sha256"`
+	// Proxy is set on a precision proxy (engine/export/simulate_precision.py):
+	// the bundle it was made from and the format it stores tensors in.
+	Proxy *ProxySource `yaml:"proxy,omitempty"`
+}
+
+// ProxySource names the bundle a precision proxy stands for.
+type ProxySource struct {
+	Of        string `yaml:"of"`        // that bundle's name
+	SHA256    string `yaml:"sha256"`    // its hrm.yaml's sha256 (its Bundle.SHA256)
+	Precision string `yaml:"precision"` // fp16, bf16, fp8, e4m2, ...
 }
 
 // Layers counts the encoder layers of each level.

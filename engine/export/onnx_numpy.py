@@ -81,6 +81,16 @@ def _expand(x, shape):
     return np.broadcast_to(x, out).copy()
 
 
+def _cast(x, to):
+    if to == onnx.TensorProto.BFLOAT16:
+        # numpy has no bfloat16: the value is kept as fp32, rounded to bfloat16's 8 significant
+        # bits (to nearest, ties to even), which is what a Cast back to fp32 reads.
+        bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
+        rounded = ((bits + np.uint64(0x7FFF) + ((bits >> np.uint64(16)) & np.uint64(1))) & np.uint64(0xFFFF0000)).astype(np.uint32).view(np.float32)
+        return np.where(np.isnan(x), x, rounded)
+    return x.astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[to])
+
+
 OPS = {
     "Add": lambda a, b: a + b,
     "Mul": lambda a, b: a * b,
@@ -96,7 +106,7 @@ OPS = {
     "Transpose": lambda x, perm=None: np.transpose(x, perm),
     "ReduceMean": lambda x, axes=None, keepdims=1: x.mean(
         axis=None if axes is None else tuple(axes), keepdims=bool(keepdims)),
-    "Cast": lambda x, to: x.astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[to]),
+    "Cast": _cast,
     "LayerNormalization": _layer_norm,
     "Reshape": _reshape,
     "Slice": _slice,
@@ -111,6 +121,9 @@ OPS = {
     "Where": np.where,
     "ConstantOfShape": _constant_of_shape,
     "Expand": _expand,
+    "Abs": np.abs,
+    "Less": np.less,
+    "Clip": lambda x, lo=None, hi=None: np.clip(x, lo, hi),
 }
 
 

@@ -1,0 +1,285 @@
+#!/usr/bin/python3
+"""A precision proxy: a copy of a bundle whose graphs store every tensor as a reduced-precision
+TensorRT engine stores it, for ONNX Runtime's CPU provider to run here, where no GPU is.
+
+    /usr/bin/python3 engine/export/simulate_precision.py --precision fp16 BUNDLE OUT
+    /usr/bin/python3 engine/export/simulate_precision.py --precision fp8 engine/models/demo /tmp/demo-fp8
+
+Formats (--precision):
+  fp16  IEEE half: 10 mantissa bits, largest 65504; what tensorrt.precision fp16 builds.
+  bf16  bfloat16: 7 mantissa bits, fp32's range; what tensorrt.precision bf16 builds.
+  fp8   e4m3 (FN): 3 mantissa bits, largest 448; no tensorrt.precision builds it: it is the
+        control, coarse enough that the check must fail it.
+  e4mN  e4m3's range with N = 0..2 mantissa bits: coarser controls, for a model whose
+        answers survive fp8.
+
+What the proxy does, and what it assumes of TensorRT (docs/jetson.md, "How fp16 was measured"):
+
+- Every floating-point weight is rounded to the format, and every floating-point tensor a
+  node writes is rounded to it and back to fp32 (a Cast pair for fp16 and bf16; for the
+  8-bit formats, arithmetic: onnx 1.12 and opset 17 have no float8 type). So what one node
+  reads is exactly what an engine that stores tensors in the format would read.
+- Arithmetic inside a node stays fp32: a matrix product accumulates in fp32, a softmax sums
+  in fp32. TensorRT's fp16 kernels accumulate in fp32 too, but it may pick a tactic that
+  accumulates in fp16, and it fuses chains of element-wise nodes into one kernel that
+  rounds once instead of after each node; the proxy shows neither.
+- What TensorRT computes in fp32 stays fp32: a LayerNormalization node (TensorRT's
+  normalization layer computes in fp32 by default; its output is stored in the format),
+  and an RMS norm's Pow, ReduceMean, Add, Sqrt and reciprocal, which act-v1's export keeps
+  in fp32 (its output, the product with the input, is stored in the format again).
+- Graph inputs are rounded where they enter (the engine reads fp32 bindings and converts),
+  outputs are read rounded (an engine's output is computed in the format).
+
+The result is an ordinary bundle: its own graphs and sha256s, `source` naming the bundle
+and format it proxies, the original's check set (the fp32 reference) carried along, so
+`hrmd verify --model OUT` holds the proxy to the reference as a board holds its engine.
+"""
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+import yaml
+from onnx import helper, numpy_helper, shape_inference
+
+FLOAT = onnx.TensorProto.FLOAT
+
+# The formats: (mantissa bits, exponent bits, how the graph rounds).
+FORMATS = {
+    "fp16": (10, 5, "cast"),
+    "bf16": (7, 8, "cast"),
+    "fp8": (3, 4, "arith"),
+    "e4m2": (2, 4, "arith"),
+    "e4m1": (1, 4, "arith"),
+    "e4m0": (0, 4, "arith"),
+}
+CAST_TYPES = {"fp16": onnx.TensorProto.FLOAT16, "bf16": onnx.TensorProto.BFLOAT16}
+
+
+def e4_limits(mantissa):
+    """(largest finite, smallest normal) of an e4mN format with float8 e4m3fn's layout: bias 7,
+    the top exponent kept for numbers (only e4m3's all-ones mantissa there is NaN)."""
+    smallest_normal = 2.0 ** -6
+    top = 2.0 ** 8 * (2 - 2.0 ** -mantissa)
+    if mantissa == 3:
+        top = 448.0  # 1.110b x 2^8: 1.111b x 2^8 is e4m3fn's NaN
+    return top, smallest_normal
+
+
+def round_array(x, fmt):
+    """numpy's rounding of fp32 values to fmt and back, to nearest, ties to even: the
+    reference the graph's rounding is tested against, and how weights are rounded."""
+    x = np.asarray(x, dtype=np.float32)
+    if fmt == "fp16":
+        with np.errstate(over="ignore"):
+            return x.astype(np.float16).astype(np.float32)
+    if fmt == "bf16":
+        bits = x.view(np.uint32).astype(np.uint64)
+        rounded = ((bits + np.uint64(0x7FFF) + ((bits >> np.uint64(16)) & np.uint64(1))) & np.uint64(0xFFFF0000)).astype(np.uint32)
+        out = rounded.view(np.float32)
+        return np.where(np.isnan(x), x, out)
+    mantissa, _, _ = FORMATS[fmt]
+    top, smallest_normal = e4_limits(mantissa)
+    a = np.abs(x).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        exponent = np.floor(np.log2(np.where(a > 0, a, 1.0)))
+    quantum = 2.0 ** (np.maximum(exponent, np.log2(smallest_normal)) - mantissa)
+    out = np.round(a / quantum) * quantum  # numpy rounds halves to even
+    out = np.minimum(out, top) * np.sign(x)  # saturate, as Cast(saturate=1) does
+    return np.where(np.isnan(x), x, out).astype(np.float32)
+
+
+class Rewriter:
+    """Inserts the rounding after each floating-point tensor of one graph."""
+
+    def __init__(self, model, fmt):
+        self.fmt = fmt
+        self.model = model
+        inferred = shape_inference.infer_shapes(model, strict_mode=True)
+        g = inferred.graph
+        self.types = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.input) + list(g.output)}
+        for t in g.initializer:
+            self.types[t.name] = t.data_type
+        self.new_nodes = []
+        self.counter = 0
+
+    def is_float(self, name):
+        if name not in self.types:
+            raise ValueError(f"the type of tensor {name!r} is unknown after shape inference")
+        return self.types[name] == FLOAT
+
+    def rounding_nodes(self, src, dst):
+        """Nodes that compute dst = src rounded to the format."""
+        self.counter += 1
+        p = f"hrmd_round_{self.counter}"
+        if self.fmt in CAST_TYPES:
+            return [
+                helper.make_node("Cast", [src], [p + "_narrow"], name=p + "/narrow", to=CAST_TYPES[self.fmt]),
+                helper.make_node("Cast", [p + "_narrow"], [dst], name=p + "/widen", to=FLOAT),
+            ]
+        return self.arith_rounding(src, dst, p)
+
+    def constant(self, p, name, value):
+        return helper.make_node("Constant", [], [f"{p}_{name}"], name=f"{p}/{name}",
+                                value=numpy_helper.from_array(np.array(value, dtype=np.float32), f"{p}_{name}"))
+
+    def arith_rounding(self, src, dst, p):
+        """Round to an e4mN format with fp32 arithmetic. Normal numbers: Veltkamp's split
+        (c = x * (2^(24-N-1) + 1); x rounded = c - (c - x)) keeps the N+1 leading bits, to
+        nearest. Below the smallest normal: (x + M) - M with M = 1.5 * 2^(23 - 6 + N) rounds
+        to a multiple of 2^(-6-N), e4mN's subnormal step. Then saturate at the largest."""
+        mantissa, _, _ = FORMATS[self.fmt]
+        top, smallest_normal = e4_limits(mantissa)
+        nodes = [
+            self.constant(p, "sigma", 2.0 ** (24 - mantissa - 1) + 1),
+            self.constant(p, "magic", 1.5 * 2.0 ** (23 - 6 - mantissa)),
+            self.constant(p, "smallest", smallest_normal),
+            self.constant(p, "top", top),
+            self.constant(p, "bottom", -top),
+            helper.make_node("Mul", [src, f"{p}_sigma"], [f"{p}_c"], name=f"{p}/c"),
+            helper.make_node("Sub", [f"{p}_c", src], [f"{p}_cx"], name=f"{p}/cx"),
+            helper.make_node("Sub", [f"{p}_c", f"{p}_cx"], [f"{p}_normal"], name=f"{p}/normal"),
+            helper.make_node("Add", [src, f"{p}_magic"], [f"{p}_m"], name=f"{p}/m"),
+            helper.make_node("Sub", [f"{p}_m", f"{p}_magic"], [f"{p}_sub"], name=f"{p}/sub"),
+            helper.make_node("Abs", [src], [f"{p}_abs"], name=f"{p}/abs"),
+            helper.make_node("Less", [f"{p}_abs", f"{p}_smallest"], [f"{p}_tiny"], name=f"{p}/tiny"),
+            helper.make_node("Where", [f"{p}_tiny", f"{p}_sub", f"{p}_normal"], [f"{p}_r"], name=f"{p}/where"),
+            helper.make_node("Clip", [f"{p}_r", f"{p}_bottom", f"{p}_top"], [dst], name=f"{p}/saturate"),
+        ]
+        return nodes
+
+    def fp32_nodes(self):
+        """The nodes whose outputs stay fp32 (see the module's doc): each RMS norm's
+        Pow(x, 2) -> ReduceMean -> Add(eps) -> Sqrt -> Div(1, .) chain, whose product with x
+        is the norm's output. LayerNormalization is one node and needs no entry here."""
+        g = self.model.graph
+        consumers = {}
+        for n in g.node:
+            for i in n.input:
+                consumers.setdefault(i, []).append(n)
+        keep = set()
+        for n in g.node:
+            if n.op_type != "Pow":
+                continue
+            chain, cur = [n], n
+            for op in ("ReduceMean", "Add", "Sqrt", "Div"):
+                nxt = [c for c in consumers.get(cur.output[0], []) if c.op_type == op]
+                if len(consumers.get(cur.output[0], [])) != 1 or len(nxt) != 1:
+                    break
+                chain.append(nxt[0])
+                cur = nxt[0]
+            else:
+                keep.update(id(c) for c in chain)
+        return keep
+
+    def rewrite(self):
+        g = self.model.graph
+        keep = self.fp32_nodes()
+        fp32_weights = set()
+        rounded_weights = set()
+        for n in g.node:
+            for i in n.input:
+                (fp32_weights if id(n) in keep else rounded_weights).add(i)
+        for t in g.initializer:
+            if t.data_type == FLOAT and t.name in rounded_weights:
+                t.CopyFrom(numpy_helper.from_array(round_array(numpy_helper.to_array(t), self.fmt), t.name))
+        out = []
+        # Inputs are rounded where they enter: consumers read the rounded copy.
+        renamed = {}
+        for inp in g.input:
+            if self.is_float(inp.name):
+                renamed[inp.name] = inp.name + "__rounded"
+                out += self.rounding_nodes(inp.name, renamed[inp.name])
+        for n in g.node:
+            for k, i in enumerate(n.input):
+                if i in renamed:
+                    n.input[k] = renamed[i]
+            out.append(n)
+            if id(n) in keep:
+                continue
+            for k, o in enumerate(n.output):
+                if o and self.is_float(o):
+                    raw = o + "__fp32"
+                    n.output[k] = raw
+                    out += self.rounding_nodes(raw, o)
+        del g.node[:]
+        g.node.extend(out)
+        # The old value_info names tensors that are now raw; shape inference writes new ones.
+        del g.value_info[:]
+        return self.model
+
+
+def rewrite_graph(path, out_path, fmt):
+    model = onnx.load(path)
+    Rewriter(model, fmt).rewrite()
+    onnx.checker.check_model(model)
+    onnx.save(model, out_path)
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def link_or_copy(src, dst):
+    """A puzzle table can be gigabytes: hard-link it when the filesystem lets us."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def proxy_bundle(src, out, fmt):
+    """Write the proxy of bundle src to out; return its manifest."""
+    with open(os.path.join(src, "hrm.yaml")) as f:
+        m = yaml.safe_load(f)
+    if not m.get("check"):
+        raise ValueError(f"{src}/hrm.yaml names no check set: a proxy is only useful held to one; "
+                         f"add it with engine/export/hrm_export.py --add-check-set {src}")
+    if os.path.exists(out) and os.listdir(out):
+        raise ValueError(f"{out} exists and is not empty: give a new folder")
+    os.makedirs(out, exist_ok=True)
+    for role in ("init", "step"):
+        g = m["graphs"][role]
+        rewrite_graph(os.path.join(src, g["file"]), os.path.join(out, g["file"]), fmt)
+        g["sha256"] = sha256_file(os.path.join(out, g["file"]))
+    link_or_copy(os.path.join(src, m["check"]["file"]), os.path.join(out, m["check"]["file"]))
+    t = m.get("puzzle_embeddings")
+    if t:
+        link_or_copy(os.path.join(src, t["file"]), os.path.join(out, t["file"]))
+        link_or_copy(os.path.join(src, t["identifiers"]), os.path.join(out, t["identifiers"]))
+    # The bundle it proxies, by name and by the sha256 of its hrm.yaml (which hashes every file).
+    m["source"] = dict(m["source"], proxy={"of": m["name"], "sha256": sha256_file(os.path.join(src, "hrm.yaml")),
+                                           "precision": fmt})
+    m["name"] = f"{m['name']}-{fmt}-proxy"
+    with open(os.path.join(out, "hrm.yaml"), "w") as f:
+        f.write(f"# hrmd model bundle: the {fmt} precision proxy of {m['source']['proxy']['of']}, "
+                "written by engine/export/simulate_precision.py\n")
+        yaml.safe_dump(m, f, sort_keys=False, default_flow_style=None, width=100)
+    return m
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--precision", required=True, choices=list(FORMATS), help="the format to store tensors in")
+    p.add_argument("bundle", help="the bundle to proxy (a folder with hrm.yaml and a check set)")
+    p.add_argument("out", help="the proxy bundle's folder (new or empty)")
+    args = p.parse_args(argv)
+    try:
+        m = proxy_bundle(args.bundle, args.out, args.precision)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: {m['name']}, every tensor stored as {args.precision}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
