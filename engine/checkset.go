@@ -5,27 +5,20 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"slices"
-
-	"github.com/hrmd/hrmd/puzzles"
 )
 
-// CheckSetFormat is the check set's format: the exporter's golden file
-// (engine/export/hrm_export.py), which a bundle names under check:.
-const CheckSetFormat = "hrmd-golden/1"
-
-// The tolerances an engine is held to against the fp32 reference (issue
-// 13's): fp16 moves logits a little; it must not move an answer. The
-// decoded grids and halting cycles are exact; per-cell argmax may differ in
-// one cell in a thousand, which on a 30x30 grid (900 cells) allows none: a
-// single near tie that flips fails the engine, and fp32 takes over.
+// The check set's formats: the exporter's golden file
+// (engine/export/hrm_export.py), which a bundle names under check:. Format 2
+// adds each cell's margin per cycle; a format 1 set has none, and every cell
+// and halting decision of it is judged as decided (as strictly as before
+// margins existed).
 const (
-	checkMinCellAgreement = 0.999
-	checkMaxHaltDiff      = 0.01
+	CheckSetFormat   = "hrmd-golden/2"
+	CheckSetFormatV1 = "hrmd-golden/1"
 )
 
 // CheckSet is a bundle's check set: real inputs, each with the reference's
-// argmax and halt value at every cycle, its halting cycle and its grid.
+// argmax, margin and halt signal at every cycle, its halting cycle and its grid.
 type CheckSet struct {
 	Format    string
 	Reference string
@@ -40,10 +33,17 @@ type CheckCase struct {
 	Tokens    []int64
 	HaltCycle int `json:"halt_cycle"`
 	Decoded   [][]int
-	Cycles    []struct {
-		Halt   float64
-		Argmax []int64
-	}
+	Cycles    []CheckCycle
+}
+
+// CheckCycle is the reference at one cycle of a case.
+type CheckCycle struct {
+	Halt   float64   // the halt signal as a probability
+	Q      []float64 // act-v1: q_halt, q_continue (logits)
+	Argmax []int64
+	// Margins are each cell's largest logit less its second largest (format
+	// 2; nil in format 1): how far the reference was from a tie.
+	Margins []float64
 }
 
 // LoadCheckSet reads the bundle's check set; nil when the manifest names none.
@@ -60,15 +60,16 @@ func LoadCheckSet(b *Bundle) (*CheckSet, error) {
 	if err := json.Unmarshal(data, &cs); err != nil {
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
-	if err := cs.validate(b.Seq()); err != nil {
+	if err := cs.validate(b); err != nil {
 		return nil, errorf(CodeBundleInvalid, "%s: %v; export the bundle again (engine/export/hrm_export.py)", path, err)
 	}
 	return &cs, nil
 }
 
-func (cs *CheckSet) validate(seq int) error {
-	if cs.Format != CheckSetFormat {
-		return fmt.Errorf("format is %q; this hrmd reads %q", cs.Format, CheckSetFormat)
+func (cs *CheckSet) validate(b *Bundle) error {
+	seq := b.Seq()
+	if cs.Format != CheckSetFormat && cs.Format != CheckSetFormatV1 {
+		return fmt.Errorf("format is %q; this hrmd reads %q and %q", cs.Format, CheckSetFormat, CheckSetFormatV1)
 	}
 	if len(cs.Cases) == 0 {
 		return fmt.Errorf("cases is empty")
@@ -83,6 +84,12 @@ func (cs *CheckSet) validate(seq int) error {
 		for j, cy := range c.Cycles {
 			if len(cy.Argmax) != seq {
 				return fmt.Errorf("cases[%d].cycles[%d].argmax has %d cells; the model has %d", i, j, len(cy.Argmax), seq)
+			}
+			if cs.Format == CheckSetFormat && len(cy.Margins) != seq {
+				return fmt.Errorf("cases[%d].cycles[%d].margins has %d cells; the model has %d", i, j, len(cy.Margins), seq)
+			}
+			if b.Manifest.Halting.Rule == RuleQCompare && cs.Format == CheckSetFormat && len(cy.Q) != 2 {
+				return fmt.Errorf("cases[%d].cycles[%d].q has %d values; act-v1's q head has 2 (q_halt, q_continue)", i, j, len(cy.Q))
 			}
 		}
 	}
@@ -110,80 +117,34 @@ func (cs *CheckSet) PuzzleRows(b *Bundle) []int {
 	return rows
 }
 
-// compare holds results (a full-trace run of Tokens with the model's
-// halting) to the reference. nonFinite counts NaN and Inf seen in the
-// logits and halt outputs during that run.
-func (cs *CheckSet) compare(b *Bundle, precision string, results []RowResult, nonFinite int) *PrecisionCheck {
-	c := &PrecisionCheck{Precision: precision, Inputs: len(cs.Cases), MinCellAgreement: 1, NonFinite: nonFinite}
-	miss := func(format string, args ...any) {
-		if c.Reason == "" {
-			c.Reason = fmt.Sprintf(format, args...)
-		}
+// margin is the reference's margin at a cell: +Inf (decided) in a format 1
+// set, which records none.
+func (cy CheckCycle) margin(cell int) float64 {
+	if cy.Margins == nil {
+		return math.Inf(1)
 	}
-	if nonFinite > 0 {
-		miss("%d NaN or Inf values in the outputs", nonFinite)
-	}
-	for i, ref := range cs.Cases {
-		r := results[i]
-		if r.Cycles == ref.HaltCycle {
-			c.HaltCyclesSame++
-		} else {
-			miss("%s halts at cycle %d, the reference at %d", ref.Source, r.Cycles, ref.HaltCycle)
-		}
-		if cs.sameGrid(b, ref, r.Tokens) {
-			c.GridsSame++
-		} else {
-			miss("%s decodes to another grid than the reference's", ref.Source)
-		}
-		for k, cy := range r.Trace {
-			if k >= len(ref.Cycles) {
-				break
-			}
-			agree := cellAgreement(cy.Tokens, ref.Cycles[k].Argmax)
-			if agree < c.MinCellAgreement {
-				c.MinCellAgreement = agree
-			}
-			if agree < checkMinCellAgreement {
-				miss("%s cycle %d: %.2f%% of cells have the reference's argmax", ref.Source, cy.Cycle, 100*agree)
-			}
-			d := math.Abs(cy.Halt - ref.Cycles[k].Halt)
-			if math.IsNaN(d) || d > 1 {
-				// A halt that is no number: the most a probability can be
-				// off (NonFinite counts it), and JSON can still store it.
-				d = 1
-			}
-			c.MaxHaltDiff = max(c.MaxHaltDiff, d)
-			if d > checkMaxHaltDiff {
-				miss("%s cycle %d: halt %.4f, the reference's %.4f", ref.Source, cy.Cycle, cy.Halt, ref.Cycles[k].Halt)
-			}
-		}
-	}
-	c.Passed = c.Reason == ""
-	return c
+	return cy.Margins[cell]
 }
 
-func (cs *CheckSet) sameGrid(b *Bundle, ref CheckCase, tokens []int64) bool {
-	got, _, err := b.Encoding.Decode(tokens, b.Manifest.Grid, puzzles.Grid(ref.Grid), nil)
-	if err != nil || len(got) != len(ref.Decoded) {
-		return false
-	}
-	for i := range got {
-		if !slices.Equal(got[i], ref.Decoded[i]) {
-			return false
+// haltMargin is how far a halting decision was from going the other way,
+// in logits, from the halt probability and act-v1's q logits: q_halt −
+// q_continue for the q_compare rule, logit(halt) − logit(threshold) for the
+// threshold rule (its output is a sigmoid's). Its sign says stop (+) or go
+// on (−). false for a rule without a decision, or q values missing.
+func haltMargin(h Halting, halt float64, q []float64) (float64, bool) {
+	switch h.Rule {
+	case RuleQCompare:
+		if len(q) == 2 {
+			return q[0] - q[1], true
 		}
+	case RuleThreshold:
+		return logit(halt) - logit(h.Threshold), true
 	}
-	return true
+	return 0, false
 }
 
-func cellAgreement(got, want []int64) float64 {
-	if len(got) != len(want) || len(want) == 0 {
-		return 0
-	}
-	same := 0
-	for i := range want {
-		if got[i] == want[i] {
-			same++
-		}
-	}
-	return float64(same) / float64(len(want))
+// logit is the inverse of the sigmoid, ±Inf at 0 and 1 (a saturated halt is
+// as decided as can be).
+func logit(p float64) float64 {
+	return math.Log(p) - math.Log1p(-p)
 }

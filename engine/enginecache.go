@@ -93,6 +93,7 @@ func ReadEngineRecord(dir string) (*EngineRecord, error) {
 }
 
 func writeEngineRecord(dir string, r EngineRecord) error {
+	r.Check = r.Check.withoutCycles()
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write the engine record: %w", err)

@@ -42,8 +42,8 @@ type Model struct {
 	halt        []float32
 	views       map[int]*batchViews
 
-	// onStep, when a test sets it, sees every step's logits; active maps
-	// batch positions to original rows.
+	// onStep, when set (a test, or Check), sees every step's logits; active
+	// maps batch positions to rows of the whole run.
 	onStep func(cycle int, active []int, logits []float32)
 }
 
@@ -397,7 +397,7 @@ func (m *Model) RunPuzzles(ctx context.Context, tokens [][]int64, puzzles []int,
 		if puzzles != nil {
 			rows = puzzles[start:end]
 		}
-		res, err := m.runChunk(ctx, tokens[start:end], rows, policy, opts.Trace == TraceFull)
+		res, err := m.runChunk(ctx, start, tokens[start:end], rows, policy, opts.Trace == TraceFull)
 		if err != nil {
 			return nil, err
 		}
@@ -475,7 +475,8 @@ func (m *Model) terminateOnCancel(ctx context.Context) func() {
 	}
 }
 
-func (m *Model) runChunk(ctx context.Context, rows [][]int64, puzzles []int, policy haltPolicy, fullTrace bool) ([]RowResult, error) {
+// runChunk runs rows, which start at row first of the whole run.
+func (m *Model) runChunk(ctx context.Context, first int, rows [][]int64, puzzles []int, policy haltPolicy, fullTrace bool) ([]RowResult, error) {
 	n := len(rows)
 	if err := m.fill(rows, puzzles); err != nil {
 		return nil, err
@@ -511,7 +512,7 @@ func (m *Model) runChunk(ctx context.Context, rows [][]int64, puzzles []int, pol
 			return nil, m.runError(ctx, fmt.Sprintf("step (cycle %d)", cycle), err)
 		}
 		if m.onStep != nil {
-			m.onStep(cycle, active, m.logits)
+			m.onStep(cycle, shifted(active, first), m.logits)
 		}
 		kept := 0
 		for k, row := range active {
@@ -545,6 +546,15 @@ func (m *Model) runChunk(ctx context.Context, rows [][]int64, puzzles []int, pol
 		active = active[:kept]
 	}
 	return results, nil
+}
+
+// shifted is rows with first added to each: a chunk's rows as rows of the run.
+func shifted(rows []int, first int) []int {
+	out := make([]int, len(rows))
+	for i, r := range rows {
+		out[i] = r + first
+	}
+	return out
 }
 
 func (m *Model) runError(ctx context.Context, what string, err error) error {

@@ -3,10 +3,7 @@
 package engine
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -283,30 +280,7 @@ func (l *trtLoad) check(m *Model, cs *CheckSet) (*PrecisionCheck, error) {
 		return nil, nil
 	}
 	l.stage("checking "+m.precision+" against fp32", "")
-	return runCheck(m, cs)
-}
-
-func runCheck(m *Model, cs *CheckSet) (*PrecisionCheck, error) {
-	nonFinite := 0
-	m.onStep = func(_ int, active []int, logits []float32) {
-		nonFinite += countNonFinite(logits[:len(active)*m.seq*m.vocab]) + countNonFinite(m.halt[:len(active)*m.haltWidth])
-	}
-	defer func() { m.onStep = nil }()
-	results, err := m.RunPuzzles(context.Background(), cs.Tokens(), cs.PuzzleRows(m.bundle), RunOptions{Halting: HaltModel, Trace: TraceFull})
-	if err != nil {
-		return nil, fmt.Errorf("run the check set: %w", err)
-	}
-	return cs.compare(m.bundle, m.precision, results, nonFinite), nil
-}
-
-func countNonFinite(v []float32) int {
-	n := 0
-	for _, x := range v {
-		if f := float64(x); math.IsNaN(f) || math.IsInf(f, 0) {
-			n++
-		}
-	}
-	return n
+	return m.Check(cs)
 }
 
 // buildOverheadMiB is what an engine build takes beyond its workspace and

@@ -153,12 +153,7 @@ def golden_case(model, grid, tokens, puzzle, row):
     cycles, halt_cycle = [], 0
     for step, (logits, q) in enumerate(trace, start=1):
         q_halt, q_continue = float(q[0, 0]), float(q[0, 1])
-        cycles.append({
-            "halt": sigmoid(q_halt),
-            "q": [q_halt, q_continue],
-            "argmax": logits[0].argmax(dim=-1).tolist(),
-            "logits": {str(c): [float(v) for v in logits[0, c]] for c in hrm_export.GOLDEN_LOGIT_CELLS},
-        })
+        cycles.append(hrm_export.cycle_record(logits[0].numpy(), sigmoid(q_halt), [q_halt, q_continue]))
         # Compared as float32, as hrmd compares the step's output.
         if not halt_cycle and step >= act_v1.MIN_CYCLES and q[0, 0] > q[0, 1]:
             halt_cycle = step
@@ -181,7 +176,7 @@ def golden(model, identifiers, arc_dir, side, count=None):
         case = golden_case(model, grid, arc.encode_arc_eos(grid, side), puzzle, rows[puzzle])
         cases.append({"source": f"ARC-AGI-1 {split}/{task_id}.json test[{index}].input", **case})
     return {
-        "format": "hrmd-golden/1",
+        "format": hrm_export.CHECK_SET_FORMAT,
         "reference": f"PyTorch {torch.__version__}, batch 1, eval mode, fp32 (engine/export/act_v1.py)",
         "halting": {"rule": "q_compare", "threshold": 0, "min_cycles": act_v1.MIN_CYCLES,
                     "max_cycles": model.config["halt_max_steps"]},

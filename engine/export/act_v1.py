@@ -67,10 +67,18 @@ def trunc_normal(shape, std):
     return nn.init.trunc_normal_(t, std=std, a=-2 * std, b=2 * std)
 
 
-def rms_norm(x, eps):
-    # pow(2) then ReduceMean: the pattern onnxruntime's trt_layer_norm_fp32_fallback keeps in
-    # fp32 on TensorRT (a sum of squares overflows fp16).
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+def rms_norm(x, eps, hidden, ones, zeros):
+    """x / sqrt(mean(x^2) + eps), theirs, computed as a layer norm of [x, -x] (whose mean is 0 and
+    whose variance is mean(x^2)), first half. The export is then one LayerNormalization node,
+    which TensorRT's normalization layer computes in fp32 in an fp16 or bf16 engine too (its
+    compute precision defaults to fp32, NvInfer.h); the mean of squares of an RMS norm written
+    out as Pow, ReduceMean, Sqrt overflows fp16 beyond |x| = 256, and keeping those nodes in fp32
+    (trt_layer_norm_fp32_fallback, or Cast nodes) is only a hint TensorRT may ignore in a
+    network built with fp16 on. Equal to theirs to fp32 rounding. hidden is x's last axis, as a
+    number: the export needs the normalized shape and the slice to be constants. ones and zeros
+    (2 * hidden each) are an explicit scale and bias: without them torch 1.13 exports empty
+    inputs, which ONNX's checker refuses (the scale) and onnxruntime 1.30 crashes on (the bias)."""
+    return F.layer_norm(torch.cat((x, -x), dim=-1), (2 * hidden,), weight=ones, bias=zeros, eps=eps)[..., :hidden]
 
 
 def rotate_half(x):
@@ -167,10 +175,14 @@ class Block(nn.Module):
         self.self_attn = Attention(config["hidden_size"], config["num_heads"])
         self.mlp = SwiGLU(config["hidden_size"], config["expansion"])
         self.eps = config["rms_norm_eps"]
+        self.hidden = config["hidden_size"]
+        # Not a parameter: a checkpoint does not carry it (their norm has no weight).
+        self.register_buffer("norm_ones", torch.ones(2 * self.hidden), persistent=False)
+        self.register_buffer("norm_zeros", torch.zeros(2 * self.hidden), persistent=False)
 
     def forward(self, x, cos, sin):
-        x = rms_norm(x + self.self_attn(x, cos, sin), self.eps)
-        return rms_norm(x + self.mlp(x), self.eps)
+        x = rms_norm(x + self.self_attn(x, cos, sin), self.eps, self.hidden, self.norm_ones, self.norm_zeros)
+        return rms_norm(x + self.mlp(x), self.eps, self.hidden, self.norm_ones, self.norm_zeros)
 
 
 class Level(nn.Module):

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 
+import numpy as np
 import onnx
 import torch
 import yaml
@@ -46,6 +47,27 @@ GOLDEN_INPUTS = (
 # Cells whose 12 logits the golden file records: corners and an interior cell.
 GOLDEN_LOGIT_CELLS = (0, 1, 29, 31, 465, 870, 899)
 CHECK_FILE = "golden.json"
+# Format 2 adds each cell's margin per cycle, which hrmd's check needs to tell a decided cell from
+# a near tie (engine/checkset.go); format 1 had none.
+CHECK_SET_FORMAT = "hrmd-golden/2"
+# Margins are stored cut down to 3 decimals (logit units): never more decided than they were.
+MARGIN_SCALE = 1000
+
+
+def cycle_record(logits, halt, q=None):
+    """One cycle of a check case from its fp32 logits [cells, vocab]: the halt probability (and
+    act-v1's q logits), each cell's argmax (the first of equals, as hrmd takes it), its margin
+    (the largest logit less the second largest), and every logit of a few cells."""
+    logits = np.asarray(logits, dtype=np.float32)
+    top2 = np.partition(logits, -2, axis=-1)[:, -2:]
+    margins = np.floor((top2[:, 1].astype(np.float64) - top2[:, 0]) * MARGIN_SCALE) / MARGIN_SCALE
+    record = {"halt": float(halt)}
+    if q is not None:
+        record["q"] = [float(v) for v in q]
+    record["argmax"] = logits.argmax(axis=-1).tolist()
+    record["margins"] = margins.tolist()
+    record["logits"] = {str(c): [float(v) for v in logits[c]] for c in GOLDEN_LOGIT_CELLS}
+    return record
 
 
 def sha256_file(path):
@@ -173,16 +195,7 @@ def golden(model, arc_dir, side, count=None):
         with torch.no_grad():
             trace = model.trace(x, cfg["max_cycles"])
             _, halt_probs = model(x)
-        cycles = []
-        for logits, halt in trace:
-            argmax = logits[0].argmax(dim=-1).tolist()
-            cycles.append(
-                {
-                    "halt": float(halt[0, 0]),
-                    "argmax": argmax,
-                    "logits": {str(c): [float(v) for v in logits[0, c]] for c in GOLDEN_LOGIT_CELLS},
-                }
-            )
+        cycles = [cycle_record(logits[0].numpy(), halt[0, 0]) for logits, halt in trace]
         halt_cycle = len(halt_probs)
         halted = halt_cycle < cfg["max_cycles"] or float(halt_probs[-1].mean()) > nova.HALT_THRESHOLD
         cases.append(
@@ -197,7 +210,7 @@ def golden(model, arc_dir, side, count=None):
             }
         )
     return {
-        "format": "hrmd-golden/1",
+        "format": CHECK_SET_FORMAT,
         "reference": f"PyTorch {torch.__version__}, batch 1, eval mode",
         "halting": {"threshold": nova.HALT_THRESHOLD, "min_cycles": nova.MIN_CYCLES,
                     "max_cycles": cfg["max_cycles"]},
@@ -255,8 +268,7 @@ def check_set_from_graphs(out_dir, m, arc_dir, count=None):
             for src, dst in m["carry"].items():
                 state[dst] = out[src]
             logits, halt = out["logits"][0], float(out[h["output"]][0, 0])
-            cycles.append({"halt": halt, "argmax": logits.argmax(-1).tolist(),
-                           "logits": {str(c): [float(v) for v in logits[c]] for c in GOLDEN_LOGIT_CELLS}})
+            cycles.append(cycle_record(logits, halt))
             if not halt_cycle and cycle >= h["min_cycles"] and halt > h["threshold"]:
                 halt_cycle = cycle
         halted = halt_cycle > 0
@@ -265,16 +277,20 @@ def check_set_from_graphs(out_dir, m, arc_dir, count=None):
                       "tokens": tokens, "cycles": cycles, "halt_cycle": halt_cycle,
                       "halted_by": "model" if halted else "max_cycles",
                       "decoded": arc.decode_arc_eos(cycles[halt_cycle - 1]["argmax"], side)})
-    return {"format": "hrmd-golden/1", "reference": "onnx_numpy fp32 on the bundle's own graphs, batch 1",
+    return {"format": CHECK_SET_FORMAT, "reference": "onnx_numpy fp32 on the bundle's own graphs, batch 1",
             "halting": {"threshold": h["threshold"], "min_cycles": h["min_cycles"], "max_cycles": h["max_cycles"]},
             "logit_cells": list(GOLDEN_LOGIT_CELLS), "cases": cases}
 
 
 def add_check_set(out_dir, arc_dir, count=None):
+    """Give a bundle its check set from its own graphs, or replace one of format 1 (no margins)."""
     with open(os.path.join(out_dir, "hrm.yaml")) as f:
         m = yaml.safe_load(f)
     if m.get("check"):
-        raise ValueError(f"{out_dir}/hrm.yaml already names a check set ({m['check']['file']})")
+        with open(os.path.join(out_dir, m["check"]["file"])) as f:
+            old = json.load(f).get("format")
+        if old == CHECK_SET_FORMAT:
+            raise ValueError(f"{out_dir}/hrm.yaml already names a check set of format {old} ({m['check']['file']})")
     write_check_set(out_dir, m, check_set_from_graphs(out_dir, m, arc_dir, count))
     write_manifest(out_dir, m)
     return m
@@ -306,7 +322,8 @@ def main(argv=None):
                                           "act-v1: a sapient step_N file, all_config.yaml beside it")
     src.add_argument("--random", choices=sorted(nova.SIZES), help="a seeded random-init model of this size")
     src.add_argument("--add-check-set", metavar="DIR",
-                     help="give a bundle exported without one its check set, from its own graphs")
+                     help="give a bundle exported without one its check set, from its own graphs "
+                          "(or replace a check set of format hrmd-golden/1, which has no margins)")
     p.add_argument("--seed", type=int, default=1, help="seed for --random (default 1)")
     p.add_argument("--identifiers", help="act-v1: the dataset's identifiers.json (default: beside the checkpoint)")
     p.add_argument("--config", help="act-v1: all_config.yaml (default: beside the checkpoint)")

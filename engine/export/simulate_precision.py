@@ -23,10 +23,12 @@ What the proxy does, and what it assumes of TensorRT (docs/jetson.md, "How fp16 
   in fp32. TensorRT's fp16 kernels accumulate in fp32 too, but it may pick a tactic that
   accumulates in fp16, and it fuses chains of element-wise nodes into one kernel that
   rounds once instead of after each node; the proxy shows neither.
-- What TensorRT computes in fp32 stays fp32: a LayerNormalization node (TensorRT's
-  normalization layer computes in fp32 by default; its output is stored in the format),
-  and an RMS norm's Pow, ReduceMean, Add, Sqrt and reciprocal, which act-v1's export keeps
-  in fp32 (its output, the product with the input, is stored in the format again).
+- What TensorRT computes in fp32 stays fp32: a LayerNormalization node is one node, computed
+  in fp32 here as TensorRT's normalization layer computes it by default (nova's layer norms,
+  and act-v1's RMS norms, which the exporter writes as one); its output is stored in the
+  format. An RMS norm written out as Pow, ReduceMean, Sqrt (act-v1 bundles exported before
+  the norm was one node) is rounded node by node: under fp16 TensorRT gives no guarantee
+  that it keeps those nodes in fp32.
 - Graph inputs are rounded where they enter (the engine reads fp32 bindings and converts),
   outputs are read rounded (an engine's output is computed in the format).
 
@@ -152,40 +154,10 @@ class Rewriter:
         ]
         return nodes
 
-    def fp32_nodes(self):
-        """The nodes whose outputs stay fp32 (see the module's doc): each RMS norm's
-        Pow(x, 2) -> ReduceMean -> Add(eps) -> Sqrt -> Div(1, .) chain, whose product with x
-        is the norm's output. LayerNormalization is one node and needs no entry here."""
-        g = self.model.graph
-        consumers = {}
-        for n in g.node:
-            for i in n.input:
-                consumers.setdefault(i, []).append(n)
-        keep = set()
-        for n in g.node:
-            if n.op_type != "Pow":
-                continue
-            chain, cur = [n], n
-            for op in ("ReduceMean", "Add", "Sqrt", "Div"):
-                nxt = [c for c in consumers.get(cur.output[0], []) if c.op_type == op]
-                if len(consumers.get(cur.output[0], [])) != 1 or len(nxt) != 1:
-                    break
-                chain.append(nxt[0])
-                cur = nxt[0]
-            else:
-                keep.update(id(c) for c in chain)
-        return keep
-
     def rewrite(self):
         g = self.model.graph
-        keep = self.fp32_nodes()
-        fp32_weights = set()
-        rounded_weights = set()
-        for n in g.node:
-            for i in n.input:
-                (fp32_weights if id(n) in keep else rounded_weights).add(i)
         for t in g.initializer:
-            if t.data_type == FLOAT and t.name in rounded_weights:
+            if t.data_type == FLOAT:
                 t.CopyFrom(numpy_helper.from_array(round_array(numpy_helper.to_array(t), self.fmt), t.name))
         out = []
         # Inputs are rounded where they enter: consumers read the rounded copy.
@@ -199,8 +171,6 @@ class Rewriter:
                 if i in renamed:
                     n.input[k] = renamed[i]
             out.append(n)
-            if id(n) in keep:
-                continue
             for k, o in enumerate(n.output):
                 if o and self.is_float(o):
                     raw = o + "__fp32"
@@ -228,14 +198,6 @@ def sha256_file(path):
     return h.hexdigest()
 
 
-def link_or_copy(src, dst):
-    """A puzzle table can be gigabytes: hard-link it when the filesystem lets us."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def proxy_bundle(src, out, fmt):
     """Write the proxy of bundle src to out; return its manifest."""
     with open(os.path.join(src, "hrm.yaml")) as f:
@@ -250,11 +212,12 @@ def proxy_bundle(src, out, fmt):
         g = m["graphs"][role]
         rewrite_graph(os.path.join(src, g["file"]), os.path.join(out, g["file"]), fmt)
         g["sha256"] = sha256_file(os.path.join(out, g["file"]))
-    link_or_copy(os.path.join(src, m["check"]["file"]), os.path.join(out, m["check"]["file"]))
+    # Copies, never links: a later export into either folder must not change the other.
+    shutil.copyfile(os.path.join(src, m["check"]["file"]), os.path.join(out, m["check"]["file"]))
     t = m.get("puzzle_embeddings")
     if t:
-        link_or_copy(os.path.join(src, t["file"]), os.path.join(out, t["file"]))
-        link_or_copy(os.path.join(src, t["identifiers"]), os.path.join(out, t["identifiers"]))
+        shutil.copyfile(os.path.join(src, t["file"]), os.path.join(out, t["file"]))
+        shutil.copyfile(os.path.join(src, t["identifiers"]), os.path.join(out, t["identifiers"]))
     # The bundle it proxies, by name and by the sha256 of its hrm.yaml (which hashes every file).
     m["source"] = dict(m["source"], proxy={"of": m["name"], "sha256": sha256_file(os.path.join(src, "hrm.yaml")),
                                            "precision": fmt})

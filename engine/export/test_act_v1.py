@@ -121,7 +121,7 @@ class ActExportTest(unittest.TestCase):
     def test_check_set_records_q_and_the_puzzle(self):
         with open(os.path.join(self.out, "golden.json")) as f:
             g = json.load(f)
-        self.assertEqual(g["format"], "hrmd-golden/1")
+        self.assertEqual(g["format"], "hrmd-golden/2")
         self.assertEqual([c["puzzle"] for c in g["cases"]], ["007bbfb7", "3631a71a"])
         for case in g["cases"]:
             self.assertEqual(len(case["cycles"]), 16)

@@ -93,8 +93,24 @@ class ExportTest(unittest.TestCase):
         self.assertEqual(m["check"], {"file": "golden.json", "sha256": sha256(os.path.join(self.out, "golden.json"))})
         with open(os.path.join(self.out, "golden.json")) as f:
             g = json.load(f)
-        self.assertEqual(g["format"], "hrmd-golden/1")
+        self.assertEqual(g["format"], "hrmd-golden/2")
         self.assertEqual(len(g["cases"]), len(hrm_export.GOLDEN_INPUTS))
+
+    def test_check_set_margins_are_the_top_two_logits_apart(self):
+        """Each cell's margin is its largest logit less its second, cut down to the stored
+        decimals: checked at the cells whose every logit the check set records."""
+        with open(os.path.join(self.out, "golden.json")) as f:
+            g = json.load(f)
+        for case in g["cases"]:
+            for c in case["cycles"]:
+                self.assertEqual(len(c["margins"]), 900)
+                self.assertTrue(all(m >= 0 for m in c["margins"]))
+                for cell, logits in c["logits"].items():
+                    top = sorted(logits)
+                    want = top[-1] - top[-2]
+                    got = c["margins"][int(cell)]
+                    self.assertLessEqual(got, want + 1e-6, cell)
+                    self.assertLess(want - got, 1.0 / hrm_export.MARGIN_SCALE + 1e-6, cell)
 
     def test_check_set_from_graphs_agrees_with_pytorch(self):
         """--add-check-set (the graphs run by onnx_numpy) gives the check set the
@@ -110,6 +126,27 @@ class ExportTest(unittest.TestCase):
                 for gc, wc in zip(g["cycles"], w["cycles"]):
                     self.assertEqual(gc["argmax"], wc["argmax"])
                     self.assertAlmostEqual(gc["halt"], wc["halt"], delta=1e-5)
+
+    def test_add_check_set_replaces_a_format_1_set(self):
+        """A check set without margins (format 1) is replaced; one of format 2 is kept."""
+        with tempfile.TemporaryDirectory() as d:
+            for name in ("init.onnx", "step.onnx"):
+                with open(os.path.join(self.out, name), "rb") as src, open(os.path.join(d, name), "wb") as dst:
+                    dst.write(src.read())
+            with open(os.path.join(self.out, "golden.json")) as f:
+                old = json.load(f)
+            old["format"] = "hrmd-golden/1"
+            for case in old["cases"]:
+                for c in case["cycles"]:
+                    del c["margins"]
+            m = dict(self.manifest)
+            hrm_export.write_check_set(d, m, old)
+            hrm_export.write_manifest(d, m)
+            self.assertEqual(hrm_export.main(["--add-check-set", d, "--check-cases", "1"]), 0)
+            with open(os.path.join(d, "golden.json")) as f:
+                self.assertEqual(json.load(f)["format"], "hrmd-golden/2")
+            with self.assertRaises(ValueError):
+                hrm_export.add_check_set(d, hrm_export.default_arc_dir(), 1)
 
     def test_add_check_set_to_an_old_bundle(self):
         with tempfile.TemporaryDirectory() as d:

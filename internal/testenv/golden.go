@@ -11,7 +11,7 @@ import (
 
 // Golden is a bundle's golden.json: the PyTorch reference for real ARC inputs,
 // cycle by cycle, that engine/export/hrm_export.py --golden writes
-// (format hrmd-golden/1). Every Go test reads it through this one schema.
+// (format hrmd-golden/2). Every Go test reads it through this one schema.
 type Golden struct {
 	Format  string
 	Halting struct {
@@ -58,8 +58,8 @@ func ReadGolden(t testing.TB, dir string) Golden {
 	if err := json.Unmarshal(data, &g); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	if g.Format != "hrmd-golden/1" || len(g.Cases) == 0 {
-		t.Fatalf("%s: format %q with %d cases; want hrmd-golden/1 with at least one (./build.sh fixtures writes it)", path, g.Format, len(g.Cases))
+	if g.Format != "hrmd-golden/2" || len(g.Cases) == 0 {
+		t.Fatalf("%s: format %q with %d cases; want hrmd-golden/2 with at least one (./build.sh fixtures writes it)", path, g.Format, len(g.Cases))
 	}
 	return g
 }

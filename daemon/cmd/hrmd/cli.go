@@ -41,6 +41,9 @@ const usage = `usage: hrmd COMMAND [ARGS]
   bench --model DIR [--batch 1,2,4] [--cycles N] [--runs 20] [--json] [--config FILE] [--sysroot /] [-v]
         time the model on generated grids, per batch size: latency, rows/s, GFLOP/s,
         peak memory, provider, engine build, and a Jetson's temperatures and GPU load
+  verify --model DIR [--config FILE] [--json] [--sysroot /] [-v]
+        run the bundle's check set through the model as hrmd run loads it (the configured
+        providers and batch) and hold it to its fp32 reference; exit status 1 on a miss
   doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /] [--deep] [--verify]
         check the library, providers, GPU, folders and model; say what is wrong
         and how to fix it; exit status 1 when something keeps hrmd from running;
@@ -75,6 +78,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	case "doctor":
 		err = cmdDoctor(args[1:], stdout, stderr)
+	case "verify":
+		err = cmdVerify(args[1:], stdout, stderr)
 	case "version", "--version":
 		err = cmdVersion(stdout, stderr)
 	case "help", "-h", "--help":
