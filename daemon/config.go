@@ -66,12 +66,17 @@ type ONNXRuntime struct {
 
 // TensorRT is the `tensorrt:` section.
 type TensorRT struct {
-	FP16                     bool   `yaml:"fp16"`
+	// Precision is the engine's: fp16, bf16 or fp32.
+	Precision string `yaml:"precision"`
+	// FP16 is the key before precision: false meant fp32. Still read, so
+	// that a config written for an older hrmd loads; precision wins, and
+	// the two may not disagree.
+	FP16                     *bool  `yaml:"fp16"`
 	EngineCache              string `yaml:"engine_cache"`
 	WorkspaceMB              int    `yaml:"workspace_mb"`
 	BuilderOptimizationLevel int    `yaml:"builder_optimization_level"`
 	// FP16Check is what an engine that fails the bundle's check set leads
-	// to: fallback (build again with fp16 off), refuse, or off.
+	// to: fallback (build again in fp32), refuse, or off.
 	FP16Check string `yaml:"fp16_check"`
 	// MaxBuildS caps how long a start asks systemd to wait for the model
 	// (EXTEND_TIMEOUT_USEC): a TensorRT build that hangs is then stopped by
@@ -130,7 +135,7 @@ func DefaultConfig() Config {
 			Providers: e.Providers,
 		},
 		TensorRT: TensorRT{
-			FP16:                     e.TensorRT.FP16,
+			Precision:                e.TensorRT.Precision,
 			EngineCache:              e.TensorRT.EngineCache,
 			WorkspaceMB:              e.TensorRT.WorkspaceMB,
 			BuilderOptimizationLevel: e.TensorRT.BuilderOptimizationLevel,
@@ -183,6 +188,18 @@ func loadConfig(path string, emptyIsDefault bool) (Config, error) {
 	return cfg, nil
 }
 
+// EnginePrecision is tensorrt.precision, or what the older tensorrt.fp16
+// meant when precision is not set (false: fp32).
+func (t TensorRT) EnginePrecision() string {
+	if t.Precision == "" && t.FP16 != nil && !*t.FP16 {
+		return engine.PrecisionFP32
+	}
+	if t.Precision == "" {
+		return engine.PrecisionFP16
+	}
+	return t.Precision
+}
+
 // Engine is the engine's part of the configuration.
 func (c Config) Engine() engine.Config {
 	return engine.Config{
@@ -191,7 +208,7 @@ func (c Config) Engine() engine.Config {
 		Require:   c.ONNXRuntime.Require,
 		Threads:   c.ONNXRuntime.Threads,
 		TensorRT: engine.TensorRTConfig{
-			FP16:                     c.TensorRT.FP16,
+			Precision:                c.TensorRT.EnginePrecision(),
 			EngineCache:              c.TensorRT.EngineCache,
 			WorkspaceMB:              c.TensorRT.WorkspaceMB,
 			BuilderOptimizationLevel: c.TensorRT.BuilderOptimizationLevel,
@@ -265,6 +282,9 @@ func (c Config) validate() error {
 		if f.value == "" {
 			return fmt.Errorf("%s is empty; it needs a folder", f.key)
 		}
+	}
+	if t := c.TensorRT; t.FP16 != nil && t.Precision != "" && *t.FP16 != (t.Precision == engine.PrecisionFP16) {
+		return fmt.Errorf("tensorrt.fp16 is %v but tensorrt.precision is %s; remove fp16 (precision replaces it)", *t.FP16, t.Precision)
 	}
 	if err := c.Engine().Validate(); err != nil {
 		return err

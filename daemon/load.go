@@ -64,8 +64,14 @@ func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
 // found; an fp16 engine that failed it is an error line with the figures.
 func (d *daemon) reportEngine(m *engine.Model, took time.Duration) {
 	c := m.EngineCache()
-	if c.Rejected != nil {
-		d.log.Error("the fp16 TensorRT engine failed the bundle's check and is not used; running the fp32 engine (tensorrt.fp16_check: fallback)",
+	switch {
+	case c.Rejected != nil && c.RejectedStored:
+		// Logged as an error at the start that built it; said once more,
+		// as information, at every start after.
+		d.log.Info("the "+c.Rejected.Precision+" TensorRT engine failed the bundle's check when it was built (its verdict is kept beside it); running the fp32 engine (tensorrt.fp16_check: fallback)",
+			zap.String("check", c.Rejected.Summary()))
+	case c.Rejected != nil:
+		d.log.Error("the "+c.Rejected.Precision+" TensorRT engine failed the bundle's check and is not used; running the fp32 engine (tensorrt.fp16_check: fallback)",
 			zap.String("check", c.Rejected.Summary()))
 	}
 	if c.Dir == "" {

@@ -51,6 +51,8 @@ type PrecisionCheck struct {
 	// verify and the measurements behind Tau and Delta; not kept in an
 	// engine's record.
 	Cycles []CycleCheck `json:"cycles,omitempty"`
+	// stored: read from an engine's record, not made by this load.
+	stored bool
 }
 
 // CellMiss is one decided cell whose argmax differs from the reference's.

@@ -41,15 +41,27 @@ type Config struct {
 	Device string
 }
 
-// TensorRTConfig holds the TensorRT provider's settings for an fp16 engine cached on disk.
+// TensorRT engine precisions (tensorrt.precision): the format an engine
+// computes and stores tensors in. fp32 has TF32 off (NVIDIA_TF32_OVERRIDE=0).
+const (
+	PrecisionFP16 = "fp16"
+	PrecisionBF16 = "bf16" // TensorRT 10 and later, on Ampere GPUs (Orin's included)
+	PrecisionFP32 = "fp32"
+)
+
+// TensorRTConfig holds the TensorRT provider's settings for an engine cached on disk.
 type TensorRTConfig struct {
-	FP16                     bool
+	// Precision is the engine built first: fp16, bf16 or fp32. An fp16 or
+	// bf16 engine that fails the check is replaced by an fp32 one
+	// (FP16Check fallback).
+	Precision                string
 	EngineCache              string // folder; each model gets a subfolder keyed by what invalidates an engine
 	WorkspaceMB              int
 	BuilderOptimizationLevel int
-	// FP16Check is what a TensorRT engine that fails the bundle's check set
-	// leads to: fallback (build it again with fp16 off), refuse (the load
-	// fails) or off (no check).
+	// FP16Check is what a TensorRT engine (of any precision) that fails the
+	// bundle's check set leads to: fallback (build it again in fp32), refuse
+	// (the load fails) or off (no check). The CUDA provider is held to the
+	// check set too, unless it is off.
 	FP16Check string
 }
 
@@ -65,7 +77,7 @@ func DefaultConfig() Config {
 	return Config{
 		Providers: []string{ProviderTensorRT, ProviderCUDA, ProviderCPU},
 		TensorRT: TensorRTConfig{
-			FP16:                     true,
+			Precision:                PrecisionFP16,
 			EngineCache:              "/var/cache/hrmd/trt",
 			WorkspaceMB:              1024,
 			BuilderOptimizationLevel: 3,
@@ -99,10 +111,15 @@ func (c Config) Validate() error {
 	if l := c.TensorRT.BuilderOptimizationLevel; l < 0 || l > 5 {
 		return fmt.Errorf("tensorrt.builder_optimization_level is %d; TensorRT takes 0 to 5", l)
 	}
+	switch c.TensorRT.Precision {
+	case PrecisionFP16, PrecisionBF16, PrecisionFP32:
+	default:
+		return fmt.Errorf("tensorrt.precision is %q; use fp16 (the default), bf16 (TensorRT 10 and later) or fp32", c.TensorRT.Precision)
+	}
 	switch c.TensorRT.FP16Check {
 	case CheckFallback, CheckRefuse, CheckOff:
 	default:
-		return fmt.Errorf("tensorrt.fp16_check is %q; use fallback (build again with fp16 off), refuse or off", c.TensorRT.FP16Check)
+		return fmt.Errorf("tensorrt.fp16_check is %q; use fallback (build again in fp32), refuse or off", c.TensorRT.FP16Check)
 	}
 	if slices.Contains(c.Providers, ProviderTensorRT) && c.TensorRT.EngineCache == "" {
 		return fmt.Errorf("tensorrt.engine_cache is empty; TensorRT needs a folder to keep its built engines in")

@@ -25,12 +25,17 @@ import (
 // rebuilds only when the batch profile changes, and would silently reuse an
 // engine built with another workspace or optimisation level.
 type engineBuild struct {
-	Precision         string `json:"precision"` // fp16 or fp32
+	Precision         string `json:"precision"` // fp16, bf16 or fp32
 	WorkspaceMB       int    `json:"workspace_mb"`
 	OptimizationLevel int    `json:"builder_optimization_level"`
 	MaxBatch          int    `json:"max_batch"` // the profile: batches 1..MaxBatch, tuned for MaxBatch
 	TimingCache       bool   `json:"timing_cache"`
 	LayerNormFP32     bool   `json:"layer_norm_fp32_fallback"`
+	// TF32Override is NVIDIA_TF32_OVERRIDE as the build saw it: "0", which
+	// hrmd sets before the library loads (tf32Env), keeps TensorRT from
+	// running fp32 layers in TF32. In the key because engines built before
+	// hrmd set it ran TF32 and must not be reused.
+	TF32Override string `json:"nvidia_tf32_override"`
 }
 
 func (b engineBuild) hash() string {

@@ -35,6 +35,32 @@ const (
 	telemetryEnvNext = "ORT_TELEMETRY_DISABLED"
 )
 
+// tf32Env turns TF32 off in NVIDIA's libraries: TensorRT's builder flag
+// kTF32 is on by default ("rounding the inputs to 10-bit mantissas",
+// NvInfer.h) and onnxruntime never clears it, so an "fp32" engine on an
+// Ampere GPU (Orin's) would run TF32. TensorRT's developer guide: setting
+// it to 0 "when building an engine disables the use of TF32, despite
+// setting BuilderFlag::kTF32", and it is best the same when the engine
+// runs; cuBLAS and cuDNN (the CUDA provider) honour it too. It is set
+// before any of them is loaded, for the whole process.
+const (
+	tf32Env = "NVIDIA_TF32_OVERRIDE"
+	tf32Off = "0"
+)
+
+// disableTF32 sets tf32Env to tf32Off, saying so when the environment
+// asked for something else.
+func disableTF32(log *zap.Logger) error {
+	if old, set := os.LookupEnv(tf32Env); set && old != tf32Off {
+		log.Warn("TF32 stays off: hrmd's fp32 is fp32, and its engines are checked as such; ignoring the environment's setting",
+			zap.String("variable", tf32Env), zap.String("value", old))
+	}
+	if err := os.Setenv(tf32Env, tf32Off); err != nil {
+		return fmt.Errorf("turn off TF32 (%s=%s): %w", tf32Env, tf32Off, err)
+	}
+	return nil
+}
+
 // disableTelemetry sets the variables that turn onnxruntime's telemetry off in
 // this process's environment, where the library's getenv reads them: with cgo
 // linked, os.Setenv also sets the C environment. It runs before the library is

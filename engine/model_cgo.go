@@ -122,12 +122,56 @@ func (rt *Runtime) loadOn(b *Bundle, io *bundleIO, chain []string, opts ModelOpt
 	switch chain[0] {
 	case ProviderTensorRT:
 		return (&trtLoad{rt: rt, b: b, io: io, chain: chain, opts: opts}).run()
+	case ProviderCUDA:
+		m, err := rt.newModel(b, io, chain, rt.engineBuild(PrecisionFP32, batch), "", nil)
+		if err != nil {
+			return nil, err
+		}
+		return rt.checkCUDA(b, m, opts)
 	case ProviderCPU:
 		if opts.CPUMaxBatch > 0 {
 			batch = opts.CPUMaxBatch
 		}
 	}
-	return rt.newModel(b, io, chain, rt.engineBuild("fp32", batch), "", nil)
+	return rt.newModel(b, io, chain, rt.engineBuild(PrecisionFP32, batch), "", nil)
+}
+
+// checkCUDA holds a model the CUDA provider took to the bundle's check set,
+// as a TensorRT engine is held: a model whose engine failed its check must
+// not move to a provider nobody checked. A miss closes m and is an error,
+// so the next provider (the CPU, the reference's) takes the model, unless
+// tensorrt.fp16_check is refuse. It runs at every load: there is no engine
+// to keep a verdict beside.
+func (rt *Runtime) checkCUDA(b *Bundle, m *Model, opts ModelOptions) (*Model, error) {
+	if rt.cfg.TensorRT.FP16Check == CheckOff {
+		return m, nil
+	}
+	cs, err := LoadCheckSet(b)
+	if err != nil || cs == nil {
+		if cs == nil && err == nil {
+			rt.log.Warn("the bundle has no check set: the CUDA provider's answers cannot be checked against fp32; export it again (engine/export/hrm_export.py) to have them checked",
+				zap.String("model", b.Dir))
+			return m, nil
+		}
+		m.Close()
+		return nil, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(LoadStage{What: "checking the CUDA provider against fp32", Since: time.Now()})
+	}
+	check, err := m.Check(cs)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	m.engineCache.Check = check
+	if check.Passed {
+		return m, nil
+	}
+	m.Close()
+	rt.log.Error("the CUDA provider's answers differ from the bundle's fp32 reference", zap.String("model", b.Manifest.Name), zap.String("check", check.Summary()))
+	return nil, errorf(CodePrecisionCheck, "the CUDA provider's answers for %s fail the bundle's check set: %s; the next provider takes the model",
+		b.Manifest.Name, check.Summary())
 }
 
 // newModel creates the sessions and buffers. For TensorRT, cacheDir is the

@@ -47,15 +47,20 @@ func (s LoadStage) String() string {
 // held a built engine when the model was loaded (else TensorRT builds one,
 // which takes minutes on a Jetson), and what checking that engine found.
 type EngineCacheUse struct {
-	Dir       string // "" when TensorRT is not the provider
+	Dir       string // "" when TensorRT is not the provider (Check may still be the CUDA provider's)
 	Found     bool
 	Built     bool          // an engine was built during this load
 	BuildTook time.Duration // how long the build took, when Built
-	// Check is the fp16 check's verdict on the engine (from this load or
-	// stored beside the engine by the load that built it); nil when there
-	// was nothing to check (fp32, tensorrt.fp16_check off, no check set).
+	// Check is the check's verdict on what runs the model: the TensorRT
+	// engine (from this load or stored beside the engine by the load that
+	// built it) or the CUDA provider (from this load); nil when there was
+	// nothing to check (tensorrt.fp16_check off, no check set, the CPU).
 	Check *PrecisionCheck
-	// Rejected is the check an fp16 engine failed before this one was built
-	// with fp16 off (tensorrt.fp16_check: fallback); nil when none did.
-	Rejected *PrecisionCheck
+	// Rejected is the check an fp16 or bf16 engine failed before this fp32
+	// one replaced it (tensorrt.fp16_check: fallback); nil when none did.
+	// RejectedStored says the verdict was read from that engine's record
+	// (it failed when it was built, at an earlier start) rather than made
+	// by this load.
+	Rejected       *PrecisionCheck
+	RejectedStored bool
 }

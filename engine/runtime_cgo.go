@@ -35,6 +35,9 @@ func Open(cfg Config, log *zap.Logger) (*Runtime, error) {
 	if err := disableTelemetry(log); err != nil {
 		return nil, &Error{Code: CodeORTUnloadable, Message: err.Error(), Err: err}
 	}
+	if err := disableTF32(log); err != nil {
+		return nil, &Error{Code: CodeORTUnloadable, Message: err.Error(), Err: err}
+	}
 	path, err := DefaultLibrarySearch(cfg.Library).Find()
 	if err != nil {
 		return nil, err
@@ -129,7 +132,7 @@ func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []te
 			return err
 		}
 		defer opts.Destroy()
-		if err := opts.Update(map[string]string{"device_id": "0"}); err != nil {
+		if err := opts.Update(cudaOptions()); err != nil {
 			return err
 		}
 		return so.AppendExecutionProviderCUDA(opts)
@@ -147,13 +150,21 @@ func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []te
 	return fmt.Errorf("unknown provider %q", p)
 }
 
+// cudaOptions are the CUDA provider's settings. use_tf32 defaults to 1
+// (cuda_provider_options.h): fp32 matrix products in TF32, 10-bit mantissas,
+// on Ampere GPUs like Orin's, while answers would say fp32. Off, what runs
+// is fp32, and the check the CUDA provider is held to judges that.
+func cudaOptions() map[string]string {
+	return map[string]string{"device_id": "0", "use_tf32": "0"}
+}
+
 // engineBuild is what a TensorRT engine of this precision and batch is
 // built with under the current configuration.
 func (rt *Runtime) engineBuild(precision string, maxBatch int) engineBuild {
 	t := rt.cfg.TensorRT
 	return engineBuild{
 		Precision: precision, WorkspaceMB: t.WorkspaceMB, OptimizationLevel: t.BuilderOptimizationLevel,
-		MaxBatch: maxBatch, TimingCache: true, LayerNormFP32: true,
+		MaxBatch: maxBatch, TimingCache: true, LayerNormFP32: true, TF32Override: tf32Off,
 	}
 }
 
@@ -163,7 +174,7 @@ func (rt *Runtime) engineBuild(precision string, maxBatch int) engineBuild {
 func (rt *Runtime) tensorRTOptions(build engineBuild, profile []tensorShape, cacheDir string) map[string]string {
 	o := map[string]string{
 		"device_id":               "0",
-		"trt_fp16_enable":         boolOption(build.Precision == "fp16"),
+		"trt_fp16_enable":         boolOption(build.Precision == PrecisionFP16),
 		"trt_engine_cache_enable": "1",
 		"trt_timing_cache_enable": boolOption(build.TimingCache),
 		// Always explicit: recent onnxruntime passes no limit of its own, and
@@ -177,6 +188,12 @@ func (rt *Runtime) tensorRTOptions(build engineBuild, profile []tensorShape, cac
 		// LayerNormalization nodes of an opset-17 export (nova's), which
 		// TensorRT 8.6 and later computes in fp32 by itself.
 		"trt_layer_norm_fp32_fallback": boolOption(build.LayerNormFP32),
+	}
+	if build.Precision == PrecisionBF16 {
+		// onnxruntime 1.23 and later with TensorRT 10 (kBF16); an older
+		// provider refuses the key ("Unknown provider option"), which fails
+		// this provider and falls back, naming it.
+		o["trt_bf16_enable"] = "1"
 	}
 	if cacheDir != "" {
 		o["trt_engine_cache_path"] = cacheDir

@@ -51,3 +51,35 @@ func TestOpenTurnsTelemetryOff(t *testing.T) {
 		})
 	}
 }
+
+// Open sets NVIDIA_TF32_OVERRIDE=0 before any NVIDIA library loads (TensorRT
+// and cuBLAS read it), and warns when the environment asked for TF32.
+func TestOpenTurnsTF32Off(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		value  *string
+		warned bool
+	}{
+		{"unset", nil, false},
+		{"asked for", ptr("1"), true},
+		{"already off", ptr("0"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(tf32Env, "")
+			if tt.value != nil {
+				os.Setenv(tf32Env, *tt.value)
+			} else {
+				os.Unsetenv(tf32Env)
+			}
+			_, logs := openRuntime(t, cpuConfig())
+			if got := os.Getenv(tf32Env); got != "0" {
+				t.Errorf("%s=%q after Open, want 0", tf32Env, got)
+			}
+			if warned := logs.FilterLevelExact(zap.WarnLevel).FilterField(zap.String("variable", tf32Env)).Len() > 0; warned != tt.warned {
+				t.Errorf("warned %v, want %v", warned, tt.warned)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }

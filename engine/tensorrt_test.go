@@ -11,10 +11,11 @@ import (
 // What the TensorRT provider gets that hrmd computes (the fixed switches,
 // such as engine caching on, are read from the code, not repeated here):
 // one engine profile for every batch from 1 to max_batch, built from the
-// graph's own row shapes; the workspace in bytes; fp16 as configured; the
-// engine in its keyed folder and the timing cache beside those folders,
-// shared by them. (The CPU-only library here refuses the provider itself,
-// so the options are checked as they are handed over.)
+// graph's own row shapes; the workspace in bytes; fp16 or bf16 as
+// configured (bf16 named only when asked for: an onnxruntime before 1.23
+// refuses the key); the engine in its keyed folder and the timing cache
+// beside those folders, shared by them. (The CPU-only library here refuses
+// the provider itself, so the options are checked as they are handed over.)
 func TestTensorRTOptions(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.TensorRT.EngineCache = "/var/cache/hrmd/trt"
@@ -23,11 +24,11 @@ func TestTensorRTOptions(t *testing.T) {
 	cacheDir := "/var/cache/hrmd/trt/nova-tiny-0123456789abcdef-ort1.30.0-tegra234-fp16"
 	profile := []tensorShape{{name: "h", row: []int64{900, 32}}, {name: "l", row: []int64{900, 32}}}
 	for _, tt := range []struct {
-		fp16     bool
-		maxBatch int
-		want     map[string]string
+		precision string
+		maxBatch  int
+		want      map[string]string
 	}{
-		{true, 4, map[string]string{
+		{PrecisionFP16, 4, map[string]string{
 			"trt_fp16_enable":        "1",
 			"trt_max_workspace_size": "536870912",
 			"trt_engine_cache_path":  cacheDir,
@@ -36,20 +37,21 @@ func TestTensorRTOptions(t *testing.T) {
 			"trt_profile_opt_shapes": "h:4x900x32,l:4x900x32",
 			"trt_profile_max_shapes": "h:4x900x32,l:4x900x32",
 		}},
-		{false, 16, map[string]string{
+		{PrecisionFP32, 16, map[string]string{
 			"trt_fp16_enable":        "0",
+			"trt_bf16_enable":        "",
 			"trt_profile_min_shapes": "h:1x900x32,l:1x900x32",
 			"trt_profile_max_shapes": "h:16x900x32,l:16x900x32",
 		}},
+		{PrecisionBF16, 4, map[string]string{
+			"trt_fp16_enable": "0",
+			"trt_bf16_enable": "1",
+		}},
 	} {
-		precision := "fp32"
-		if tt.fp16 {
-			precision = "fp16"
-		}
-		got := rt.tensorRTOptions(rt.engineBuild(precision, tt.maxBatch), profile, cacheDir)
+		got := rt.tensorRTOptions(rt.engineBuild(tt.precision, tt.maxBatch), profile, cacheDir)
 		for key, want := range tt.want {
 			if got[key] != want {
-				t.Errorf("fp16 %v, max_batch %d: %s = %q, want %q", tt.fp16, tt.maxBatch, key, got[key], want)
+				t.Errorf("%s, max_batch %d: %s = %q, want %q", tt.precision, tt.maxBatch, key, got[key], want)
 			}
 		}
 	}
@@ -85,6 +87,9 @@ func TestEngineCacheKey(t *testing.T) {
 		"optimisation": EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.OptimizationLevel = 5 })),
 		"timing cache": EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.TimingCache = false })),
 		"layer norm":   EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.LayerNormFP32 = false })),
+		"bf16":         EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", rt.engineBuild(PrecisionBF16, 4)),
+		// An engine built before hrmd set NVIDIA_TF32_OVERRIDE=0 ran TF32.
+		"tf32": EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.TF32Override = "" })),
 	} {
 		if key == base {
 			t.Errorf("another %s gives the same folder %q", name, key)
@@ -123,5 +128,19 @@ func TestEngineCacheDirFollowsTheConfig(t *testing.T) {
 	}
 	if again := dir(func(*Config) {}); again != base {
 		t.Errorf("the same configuration gives %s and %s", base, again)
+	}
+}
+
+// The CUDA provider runs fp32 as fp32: use_tf32 (on by default in
+// onnxruntime) is off, and every engine build records that TF32 was off.
+func TestTF32IsOff(t *testing.T) {
+	if got := cudaOptions(); got["use_tf32"] != "0" || got["device_id"] != "0" {
+		t.Errorf("CUDA options %v", got)
+	}
+	rt := &Runtime{cfg: DefaultConfig()}
+	for _, p := range []string{PrecisionFP16, PrecisionBF16, PrecisionFP32} {
+		if b := rt.engineBuild(p, 4); b.TF32Override != "0" {
+			t.Errorf("%s engine build: NVIDIA_TF32_OVERRIDE %q", p, b.TF32Override)
+		}
 	}
 }

@@ -31,9 +31,9 @@ func (l *trtLoad) run() (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	precisions := []string{"fp32"}
-	if cfg.FP16 {
-		precisions = []string{"fp16", "fp32"}
+	precisions := []string{cfg.Precision}
+	if cfg.Precision != PrecisionFP32 {
+		precisions = append(precisions, PrecisionFP32)
 	}
 	var rejected *PrecisionCheck
 	for _, prec := range precisions {
@@ -42,17 +42,25 @@ func (l *trtLoad) run() (*Model, error) {
 			return nil, err
 		}
 		if failed == nil {
-			m.engineCache.Rejected = rejected
+			m.engineCache.Rejected, m.engineCache.RejectedStored = rejected, rejected != nil && rejected.stored
 			return m, nil
 		}
-		l.rt.log.Error("the TensorRT engine's answers differ from the bundle's fp32 reference",
-			zap.String("model", l.b.Manifest.Name), zap.String("check", failed.Summary()))
+		if failed.stored && cfg.FP16Check != CheckRefuse {
+			// Its verdict was logged as an error when it was built; the
+			// daemon says once, as information, which engine runs instead.
+			l.rt.log.Debug("this engine failed its check when it was built; not loading it", zap.String("check", failed.Summary()))
+		} else {
+			l.rt.log.Error("the TensorRT engine's answers differ from the bundle's fp32 reference",
+				zap.String("model", l.b.Manifest.Name), zap.String("check", failed.Summary()))
+		}
 		switch {
 		case cfg.FP16Check == CheckRefuse:
-			return nil, errorf(CodePrecisionCheck, "the TensorRT %s engine for %s fails the bundle's check set: %s; tensorrt.fp16_check is refuse (fallback builds it again with fp16 off)",
+			return nil, errorf(CodePrecisionCheck, "the TensorRT %s engine for %s fails the bundle's check set: %s; tensorrt.fp16_check is refuse (fallback builds it again in fp32)",
 				prec, l.b.Manifest.Name, failed.Summary())
-		case prec == "fp16":
-			l.rt.log.Warn("building the engine again with fp16 off (tensorrt.fp16_check: fallback)", zap.String("model", l.b.Manifest.Name))
+		case prec != PrecisionFP32:
+			if !failed.stored {
+				l.rt.log.Warn("building the engine again in fp32 (tensorrt.fp16_check: fallback)", zap.String("model", l.b.Manifest.Name))
+			}
 			rejected = failed
 		default:
 			return nil, errorf(CodePrecisionCheck, "the TensorRT %s engine for %s fails the bundle's check set: %s; the next provider takes the model",
@@ -112,6 +120,7 @@ func (l *trtLoad) fromCache(slot cacheSlot, build engineBuild, cs *CheckSet) (*M
 		l.rt.log.Warn("the engine's record cannot be read; checking the engine again", zap.Error(err))
 	}
 	if cs != nil && rec != nil && rec.Check != nil && !rec.Check.Passed {
+		rec.Check.stored = true
 		return nil, rec.Check, nil
 	}
 	m, err := l.rt.newModel(l.b, l.io, l.chain, build, slot.final(), nil)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hrmd/hrmd/internal/testenv"
@@ -32,6 +33,7 @@ type fakeTensorRT struct {
 	mu        sync.Mutex // two loads may build at once
 	rt        *Runtime
 	fp16From  string
+	cudaFrom  string // the graphs a CUDA session runs (on the CPU), when set
 	failBuild error
 	opened    map[string]int // sessions opened, by precision
 	built     int            // engine files written
@@ -45,6 +47,18 @@ func playTensorRT(rt *Runtime) *fakeTensorRT {
 }
 
 func (f *fakeTensorRT) open(s sessionSpec) (*ort.DynamicAdvancedSession, error) {
+	if s.chain[0] == ProviderCUDA {
+		cpu := s
+		cpu.chain = []string{ProviderCPU}
+		if f.cudaFrom != "" {
+			b, err := LoadBundle(f.cudaFrom)
+			if err != nil {
+				return nil, err
+			}
+			cpu.bundle = b
+		}
+		return f.rt.newSession(cpu)
+	}
 	if s.chain[0] != ProviderTensorRT {
 		return f.rt.newSession(s)
 	}
@@ -167,8 +181,9 @@ func TestTensorRTBuildCheckAndReuse(t *testing.T) {
 }
 
 // An fp16 engine whose answers drift fails the check: it is not used, the
-// engine is built again with fp16 off, and the failed verdict is kept so
-// the next start goes straight to fp32. Under refuse the load fails.
+// engine is built again in fp32, and the failed verdict is kept so the next
+// start goes straight to fp32, with no error line this time (the daemon
+// says it once, as information). Under refuse the load fails.
 func TestTensorRTFP16CheckFails(t *testing.T) {
 	cfg := trtConfig(t)
 	rt, logs := openRuntime(t, cfg)
@@ -189,17 +204,24 @@ func TestTensorRTFP16CheckFails(t *testing.T) {
 	if len(failed) != 1 || !strings.Contains(failed[0].ContextMap()["check"].(string), "fp16 check FAILED") {
 		t.Errorf("error lines %v", failed)
 	}
-	if logs.FilterMessageSnippet("building the engine again with fp16 off").Len() != 1 {
-		t.Error("no line says the engine is built again with fp16 off")
+	if logs.FilterMessageSnippet("building the engine again in fp32").Len() != 1 {
+		t.Error("no line says the engine is built again in fp32")
+	}
+	if c.RejectedStored {
+		t.Error("a verdict made by this load is said to come from the record")
 	}
 	m.Close()
 	opened := fake.opened["fp16"]
+	errorsBefore := logs.FilterLevelExact(zap.ErrorLevel).Len()
 	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Precision() != "fp32" || m.EngineCache().Rejected == nil || fake.opened["fp16"] != opened {
-		t.Errorf("restart: %s, rejected %v, fp16 sessions %d then %d", m.Precision(), m.EngineCache().Rejected, opened, fake.opened["fp16"])
+	if m.Precision() != "fp32" || m.EngineCache().Rejected == nil || !m.EngineCache().RejectedStored || fake.opened["fp16"] != opened {
+		t.Errorf("restart: %s, rejected %v (stored %v), fp16 sessions %d then %d", m.Precision(), m.EngineCache().Rejected, m.EngineCache().RejectedStored, opened, fake.opened["fp16"])
+	}
+	if n := logs.FilterLevelExact(zap.ErrorLevel).Len(); n != errorsBefore {
+		t.Errorf("a restart after a stored fp16 miss logged %d error lines", n-errorsBefore)
 	}
 
 	rt.cfg.TensorRT.FP16Check = CheckRefuse
@@ -463,4 +485,52 @@ func nudgedBundle(t *testing.T, nudge func(*CheckSet)) string {
 	after := sha256.Sum256(out)
 	testenv.ReplaceInFile(t, filepath.Join(dir, "hrm.yaml"), hex.EncodeToString(before[:]), hex.EncodeToString(after[:]))
 	return dir
+}
+
+// The CUDA provider is held to the check set as a TensorRT engine is: a
+// CUDA whose answers drift loses the model to the CPU (the load says why),
+// or fails the load under refuse; with the check off it is not run.
+func TestCUDAIsChecked(t *testing.T) {
+	cfg := trtConfig(t)
+	cfg.Providers = []string{ProviderCUDA, ProviderCPU}
+	for _, tt := range []struct {
+		name     string
+		from     string // what the CUDA session runs
+		policy   string
+		provider string // who takes the model; "" = the load fails
+		checked  bool
+	}{
+		{"the same answers", "", CheckFallback, "CUDAExecutionProvider", true},
+		{"drifting answers", "testdata/nova-zero", CheckFallback, "CPUExecutionProvider", false},
+		{"drifting answers, refuse", "testdata/nova-zero", CheckRefuse, "", false},
+		{"check off", "testdata/nova-zero", CheckOff, "CUDAExecutionProvider", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cfg
+			c.TensorRT.FP16Check = tt.policy
+			rt, logs := openRuntime(t, c)
+			playTensorRT(rt).cudaFrom = tt.from
+			m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 2})
+			if tt.provider == "" {
+				var e *Error
+				if !errors.As(err, &e) || e.Code != CodePrecisionCheck || !strings.Contains(e.Message, "CUDA provider's answers") {
+					t.Fatalf("refuse: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Provider() != tt.provider || m.Precision() != PrecisionFP32 {
+				t.Errorf("on %s %s, want %s", m.Provider(), m.Precision(), tt.provider)
+			}
+			if got := m.EngineCache().Check != nil && m.EngineCache().Check.Passed; got != tt.checked {
+				t.Errorf("a passed check %v, want %v: %+v", got, tt.checked, m.EngineCache().Check)
+			}
+			drift := logs.FilterMessage("the CUDA provider's answers differ from the bundle's fp32 reference").Len()
+			if want := tt.from != "" && tt.policy == CheckFallback; (drift == 1) != want {
+				t.Errorf("%d error lines about the CUDA provider's answers", drift)
+			}
+		})
+	}
 }

@@ -103,7 +103,7 @@ func (d *doctor) deepEngine(c engine.EngineCacheUse) {
 func (d *doctor) deepCheck(c engine.EngineCacheUse) {
 	if r := c.Rejected; r != nil {
 		d.add(checkWarn, "deep", r.Summary()+"; that engine is not used",
-			"tensorrt.fp16_check: fallback built an fp32 engine instead (below); tensorrt.fp16: false builds only that")
+			"tensorrt.fp16_check: fallback built an fp32 engine instead (below); tensorrt.precision: fp32 builds only that")
 	}
 	switch {
 	case c.Check == nil:
@@ -111,6 +111,6 @@ func (d *doctor) deepCheck(c engine.EngineCacheUse) {
 	case c.Check.Passed:
 		d.add(checkOK, "deep", c.Check.Summary(), "")
 	default:
-		d.add(checkWarn, "deep", c.Check.Summary(), "tensorrt.fp16: false runs the model in fp32 (docs/models.md, The fp16 check)")
+		d.add(checkWarn, "deep", c.Check.Summary(), "tensorrt.precision: fp32 runs the model in fp32 (docs/models.md, The fp16 check)")
 	}
 }

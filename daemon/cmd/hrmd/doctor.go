@@ -700,7 +700,7 @@ func (d *doctor) engineBuilt(e engine.EngineCacheEntry) {
 			"tensorrt.fp16_check: fallback runs an fp32 engine instead")
 	default:
 		d.add(checkWarn, "engine cache", built+"; "+e.Record.Check.Summary()+"; hrmd does not use it",
-			"tensorrt.fp16_check: fallback runs an fp32 engine instead; tensorrt.fp16: false builds only that")
+			"tensorrt.fp16_check: fallback runs an fp32 engine instead; tensorrt.precision: fp32 builds only that")
 	}
 }
 
@@ -746,22 +746,23 @@ func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
 }
 
 // currentEngines names the cache folders this configuration uses: the
-// engine of the configured precision and, when that is an fp16 engine that
-// failed its check and tensorrt.fp16_check falls back, the fp32 engine that
-// replaced it. None without the library or the model.
+// engine of the configured precision and, when that is an fp16 or bf16
+// engine that failed its check and tensorrt.fp16_check falls back, the fp32
+// engine that replaced it. None without the library or the model.
 func (d *doctor) currentEngines(rt *engine.Runtime, b *engine.Bundle, entries []engine.EngineCacheEntry) []string {
 	if rt == nil || b == nil {
 		return nil
 	}
 	batch := d.cfg.ModelOptions().MaxBatch
-	if !d.cfg.TensorRT.FP16 {
-		return []string{filepath.Base(rt.EngineCacheDir(b, "fp32", batch))}
+	prec := d.cfg.TensorRT.EnginePrecision()
+	first := filepath.Base(rt.EngineCacheDir(b, prec, batch))
+	if prec == engine.PrecisionFP32 {
+		return []string{first}
 	}
-	fp16 := filepath.Base(rt.EngineCacheDir(b, "fp16", batch))
 	for _, e := range entries {
-		if e.Name == fp16 && e.Record != nil && e.Record.Check != nil && !e.Record.Check.Passed && d.cfg.TensorRT.FP16Check == engine.CheckFallback {
-			return []string{fp16, filepath.Base(rt.EngineCacheDir(b, "fp32", batch))}
+		if e.Name == first && e.Record != nil && e.Record.Check != nil && !e.Record.Check.Passed && d.cfg.TensorRT.FP16Check == engine.CheckFallback {
+			return []string{first, filepath.Base(rt.EngineCacheDir(b, engine.PrecisionFP32, batch))}
 		}
 	}
-	return []string{fp16}
+	return []string{first}
 }
