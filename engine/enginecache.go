@@ -45,16 +45,39 @@ func (b engineBuild) hash() string {
 }
 
 // EngineCacheKey names the TensorRT engine folder of one model. An engine
-// is only valid for the graph, the onnxruntime (and so TensorRT) build, the
-// GPU and the build options it was made with; each is in the name (the
+// is only valid for the graph, the onnxruntime build, the GPU, the TensorRT
+// library and the build options it was made with; each is in the name (the
 // options as a hash, the precision and batch also in words), so a change of
-// any makes a new folder instead of loading a stale engine.
-func EngineCacheKey(b *Bundle, ortVersion, device string, build engineBuild) string {
+// any makes a new folder instead of loading a stale engine. tensorRT is the
+// loaded library's full version (TensorRTVersion), build number included:
+// onnxruntime's own engine file name hashes getInferLibVersion(), which
+// has none, so an engine of jetson-containers' TensorRT 10.3.0.26 would
+// otherwise fail to load under JetPack's 10.3.0.30 in the same file. It is
+// left out when unknown.
+func EngineCacheKey(b *Bundle, ortVersion, tensorRT, device string, build engineBuild) string {
 	if device == "" {
 		device = "unknown-device"
 	}
+	if tensorRT != "" {
+		device += "-trt" + tensorRT
+	}
 	return fmt.Sprintf("%s-%s-ort%s-%s-%s-b%d-%s", pathSafe(b.Manifest.Name), b.SHA256[:16], pathSafe(ortVersion),
 		pathSafe(device), build.Precision, build.MaxBatch, build.hash())
+}
+
+// legacyEngineCacheKeys are the names an engine's folder had before the
+// loaded TensorRT's version was in it: the device part ended in the newest
+// TensorRT release installed ("-trt10.3.0", without the build number; on
+// a plain JetPack the loaded one), or in nothing when none was found. Only
+// those that differ from today's name.
+func legacyEngineCacheKeys(b *Bundle, ortVersion, tensorRT, device string, build engineBuild) []string {
+	current := EngineCacheKey(b, ortVersion, tensorRT, device, build)
+	var keys []string
+	if v, ok := nvinferSOVersion("libnvinfer.so." + tensorRT); ok && len(v) >= 3 {
+		keys = append(keys, EngineCacheKey(b, ortVersion, fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2]), device, build))
+	}
+	keys = append(keys, EngineCacheKey(b, ortVersion, "", device, build))
+	return slices.DeleteFunc(keys, func(k string) bool { return k == current })
 }
 
 // pathSafe keeps a name from the manifest or the library one folder name:
@@ -77,6 +100,12 @@ type EngineRecord struct {
 	Built     time.Time       `json:"built"`
 	BuildTook float64         `json:"build_s"`
 	Check     *PrecisionCheck `json:"check"` // nil: not checked (tensorrt.fp16_check off, or no check set)
+	// TensorRT is the version of the TensorRT library that built it
+	// ("10.3.0.30"); "" when unknown.
+	TensorRT string `json:"tensorrt,omitempty"`
+	// Files are the folder's files as built (see engineFiles); none in a
+	// record of an hrmd that did not keep them.
+	Files []EngineFile `json:"files,omitempty"`
 }
 
 const recordFile = "hrmd-engine.json"
@@ -117,26 +146,41 @@ func writeEngineRecord(dir string, r EngineRecord) error {
 // with a plain stream, so a power cut during a build would otherwise leave
 // a truncated engine that every later start fails to deserialize.
 //
-// Builds of one key hold its lock (".lock-<key>" beside the folders): a
-// second hrmd that needs the same engine waits and then loads what the
-// first built, instead of building it too (two builds at once can exhaust
-// a small board's memory); and a build folder whose key's lock is free was
-// left by a crash or a power cut.
+// Every build in the cache holds its lock (see lockCache).
 type cacheSlot struct {
 	root, key string
+	tensorRT  string   // the loaded TensorRT's version, for the record; "" when unknown
+	legacy    []string // the names an older hrmd gave this folder (legacyEngineCacheKeys)
 }
 
 func (s cacheSlot) final() string { return filepath.Join(s.root, s.key) }
 
-// lock takes the key's build lock, calling waiting first when another
-// process holds it.
-func (s cacheSlot) lock(waiting func()) (*os.File, error) {
-	if err := os.MkdirAll(s.root, 0o755); err != nil {
+// buildLock is the engine cache's lock file, in its root.
+const buildLock = ".lock"
+
+// lock takes the cache's build lock for this slot's build (see lockCache).
+func (s cacheSlot) lock(waiting func()) (*os.File, error) { return lockCache(s.root, waiting) }
+
+// lockCache takes the build lock of the engine cache at root, calling
+// waiting first when another build (this process's or another hrmd's)
+// holds it. One lock for the whole cache, not one per engine: every build
+// rewrites the shared timing cache (onnxruntime writes it with a plain
+// stream), and a small board has the memory for one build at a time. A
+// second hrmd that needs the same engine waits here and then loads what
+// the first built. The file is opened read-only (flock needs no more) and
+// made 0644 whatever the umask, so that a root-run `hrmd doctor --deep`
+// leaves none the service's user cannot open.
+func lockCache(root string, waiting func()) (*os.File, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("tensorrt.engine_cache: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(s.root, ".lock-"+s.key), os.O_CREATE|os.O_RDWR, 0o644)
+	path := filepath.Join(root, buildLock)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("tensorrt.engine_cache: %w", err)
+	}
+	if st, err := f.Stat(); err == nil && st.Mode().Perm() != 0o644 {
+		f.Chmod(0o644) // only its owner can; for anyone else it was made right
 	}
 	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -145,14 +189,14 @@ func (s cacheSlot) lock(waiting func()) (*os.File, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("lock the engine cache for %s: %w", s.key, err)
+		return nil, fmt.Errorf("lock the engine cache %s: %w", path, err)
 	}
 	return f, nil
 }
 
 // begin makes a fresh build folder, and the shared timing cache's folder
 // if it is missing, so that the timing cache has a folder whether or not
-// onnxruntime makes one. The key's lock must be held.
+// onnxruntime makes one. The cache's lock must be held.
 func (s cacheSlot) begin() (string, error) {
 	if err := os.MkdirAll(filepath.Join(s.root, timingCacheDir), 0o755); err != nil {
 		return "", fmt.Errorf("tensorrt.engine_cache: %w", err)
@@ -167,8 +211,9 @@ func (s cacheSlot) begin() (string, error) {
 	return dir, nil
 }
 
-// removeAbandoned removes build folders nobody is building in: this key's
-// (its lock is held here) and other keys' whose lock is free.
+// removeAbandoned removes build folders nobody is building in: with the
+// cache's lock held, every one but those of an older hrmd still running,
+// which locked one key at a time (".lock-<key>", held while it builds).
 func (s cacheSlot) removeAbandoned() {
 	dirs, _ := filepath.Glob(filepath.Join(s.root, ".build-*"))
 	for _, dir := range dirs {
@@ -177,30 +222,29 @@ func (s cacheSlot) removeAbandoned() {
 		if i < 0 {
 			continue
 		}
-		if key := name[:i]; key != s.key {
-			f, err := os.Open(filepath.Join(s.root, ".lock-"+key))
-			if err != nil {
-				continue // not ours to judge
-			}
-			free := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
-			if free {
-				os.RemoveAll(dir)
-			}
+		if f, err := os.Open(filepath.Join(s.root, ".lock-"+name[:i])); err == nil {
+			held := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
 			f.Close()
-			continue
+			if held {
+				continue
+			}
 		}
 		os.RemoveAll(dir)
 	}
 }
 
 // commit puts a finished build in place as the key's folder, with its
-// record, its files on disk first (a power cut just after the rename must
-// not leave empty engine files under the final name). The key's lock must
-// be held. A record that cannot be written does not cost the engine: the
-// next start checks it again. A folder already there without an engine is
-// replaced.
+// record (completed with the loaded TensorRT's version and the folder's
+// files), its files on disk first (a power cut just after the rename must
+// not leave empty engine files under the final name). The cache's lock
+// must be held. A record that cannot be written does not cost the engine:
+// the next start checks it again. A folder already there without an engine
+// is replaced.
 func (s cacheSlot) commit(dir string, r EngineRecord) error {
-	recordErr := writeEngineRecord(dir, r)
+	r.TensorRT = s.tensorRT
+	files, filesErr := engineFiles(dir)
+	r.Files = files
+	recordErr := errors.Join(filesErr, writeEngineRecord(dir, r))
 	syncFolder(dir)
 	final := s.final()
 	if hasEngine(final) {
@@ -218,6 +262,31 @@ func (s cacheSlot) commit(dir string, r EngineRecord) error {
 	return recordErr
 }
 
+// adoptLegacy gives an engine an older hrmd built under another name of
+// this key (legacyEngineCacheKeys) today's name, so that the upgrade costs
+// no build; it returns the folder it took, "" for none. Loaded, the engine
+// gets a full record; when it cannot be read back (another TensorRT build),
+// its record has no files to vouch for it, and it is moved aside and built
+// again like any other. The cache's lock must be held.
+func (s cacheSlot) adoptLegacy() string {
+	if hasEngine(s.final()) {
+		return ""
+	}
+	for _, key := range s.legacy {
+		old := filepath.Join(s.root, key)
+		if !hasEngine(old) {
+			continue
+		}
+		os.RemoveAll(s.final()) // not an engine: an empty folder
+		if err := os.Rename(old, s.final()); err != nil {
+			return ""
+		}
+		syncFolder(s.root)
+		return old
+	}
+	return ""
+}
+
 // syncFolder flushes a folder's files and the folder itself to disk. It
 // is best effort: a filesystem that cannot sync has nothing better to offer.
 func syncFolder(dir string) {
@@ -233,16 +302,45 @@ func syncFolder(dir string) {
 	atomicfile.SyncDirs(dir)
 }
 
-// brokenBefore lists the folders of this key moved aside before.
-func (s cacheSlot) brokenBefore() []string {
+// brokenExpiry is how long an engine moved aside holds back the next
+// rebuild of its key. A second unreadable engine soon after the first says
+// that building again does not help (a disk that damages what it is given,
+// a TensorRT that cannot read back its own engines), and each build costs
+// minutes of a board's memory; a day later it may well help (the disk or
+// the libraries were fixed in the meantime), and nobody has to delete
+// anything for that.
+const brokenExpiry = 24 * time.Hour
+
+// brokenSince sorts the key's folders moved aside into those moved less
+// than brokenExpiry before now, which hold back a rebuild, and the older
+// ones, which no longer count. When a folder was moved aside is in its
+// name (quarantine); its modification time for a name that does not say.
+func (s cacheSlot) brokenSince(now time.Time) (recent, expired []string) {
 	dirs, _ := filepath.Glob(s.final() + ".broken-*")
-	return dirs
+	for _, dir := range dirs {
+		at, err := time.Parse(brokenTimeLayout, strings.TrimPrefix(filepath.Base(dir), s.key+".broken-"))
+		if err != nil {
+			st, err := os.Stat(dir)
+			if err != nil {
+				continue
+			}
+			at = st.ModTime()
+		}
+		if now.Sub(at) < brokenExpiry {
+			recent = append(recent, dir)
+		} else {
+			expired = append(expired, dir)
+		}
+	}
+	return recent, expired
 }
+
+const brokenTimeLayout = "20060102T150405Z"
 
 // quarantine moves the key's folder aside, as <key>.broken-<time>, for a
 // person to look at; the cache listing shows it.
 func (s cacheSlot) quarantine(now time.Time) (string, error) {
-	aside := s.final() + ".broken-" + now.UTC().Format("20060102T150405Z")
+	aside := s.final() + ".broken-" + now.UTC().Format(brokenTimeLayout)
 	if err := os.Rename(s.final(), aside); err != nil {
 		return "", fmt.Errorf("move the broken engine aside: %w", err)
 	}
@@ -250,10 +348,12 @@ func (s cacheSlot) quarantine(now time.Time) (string, error) {
 }
 
 // isDeserializeFailure says whether err is onnxruntime's TensorRT provider
-// failing on a cached engine it cannot read back (a truncated or foreign
-// file): tensorrt_execution_provider.cc returns EP_FAIL "TensorRT EP could
-// not deserialize engine from cache: <path>" (or "from encrypted cache")
-// and does not build a new one itself.
+// failing on a cached engine it cannot read back: tensorrt_execution_provider.cc
+// returns EP_FAIL "TensorRT EP could not deserialize engine from cache:
+// <path>" (or "from encrypted cache") whenever deserializeCudaEngine
+// returns nothing, and does not build a new one itself. That is a truncated
+// file, but also an intact one TensorRT refuses: too little free GPU
+// memory, or an engine of another TensorRT build.
 func isDeserializeFailure(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "could not deserialize engine from")
 }

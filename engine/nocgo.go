@@ -74,6 +74,9 @@ func (*Model) MaxBatch() int { return 0 }
 // Close does nothing.
 func (*Model) Close() error { return nil }
 
+// TensorRTVersion needs cgo.
+func (*Runtime) TensorRTVersion() (string, error) { return "", errNoCgo() }
+
 // EngineCacheDir needs cgo.
 func (*Runtime) EngineCacheDir(*Bundle, string, int) string { return "" }
 

@@ -25,6 +25,9 @@ type Runtime struct {
 	// lacks, failing the way the real provider fails.
 	probe func(provider string) error
 	open  func(sessionSpec) (*ort.DynamicAdvancedSession, error)
+	// readTensorRT stands in for reading the loaded TensorRT's version
+	// (TensorRTVersion) when set: tests play any TensorRT with it.
+	readTensorRT func() (string, error)
 }
 
 // Open finds, checks and loads the onnxruntime library.
@@ -227,14 +230,24 @@ func boolOption(b bool) string {
 	return "0"
 }
 
-// EngineCacheDir is the TensorRT engine folder for b on this library and
-// device, at this precision and batch (see EngineCacheKey).
+// EngineCacheDir is the TensorRT engine folder for b on this library,
+// TensorRT and device, at this precision and batch (see EngineCacheKey).
+// The TensorRT is the one loaded (TensorRTVersion): call it after Providers.
 func (rt *Runtime) EngineCacheDir(b *Bundle, precision string, maxBatch int) string {
 	return rt.slot(b, rt.engineBuild(precision, maxBatch)).final()
 }
 
 func (rt *Runtime) slot(b *Bundle, build engineBuild) cacheSlot {
-	return cacheSlot{root: rt.cfg.TensorRT.EngineCache, key: EngineCacheKey(b, rt.version, rt.cfg.Device, build)}
+	trt, _ := rt.TensorRTVersion() // unknown: the name goes without it
+	return rt.slotOn(b, build, trt)
+}
+
+// slotOn is build's cache slot on the TensorRT of version trt.
+func (rt *Runtime) slotOn(b *Bundle, build engineBuild, trt string) cacheSlot {
+	return cacheSlot{
+		root: rt.cfg.TensorRT.EngineCache, key: EngineCacheKey(b, rt.version, trt, rt.cfg.Device, build),
+		tensorRT: trt, legacy: legacyEngineCacheKeys(b, rt.version, trt, rt.cfg.Device, build),
+	}
 }
 
 // providerChain returns the configured providers the library can use, in

@@ -4,6 +4,7 @@ package engine
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -70,38 +71,65 @@ func TestEngineCacheKey(t *testing.T) {
 	}
 	rt := &Runtime{cfg: DefaultConfig()}
 	build := rt.engineBuild("fp16", 4)
-	base := EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", build)
-	if want := "nova-tiny-" + b.SHA256[:16] + "-ort1.30.0-tegra234-l4t36.3.0-fp16-b4-" + build.hash(); base != want {
+	base := EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", build)
+	if want := "nova-tiny-" + b.SHA256[:16] + "-ort1.30.0-tegra234-l4t36.3.0-trt10.3.0.30-fp16-b4-" + build.hash(); base != want {
 		t.Fatalf("key %q, want %q", base, want)
 	}
 	other := *b
 	other.SHA256 = "f" + b.SHA256[1:]
 	with := func(change func(*engineBuild)) engineBuild { o := build; change(&o); return o }
 	for name, key := range map[string]string{
-		"model":        EngineCacheKey(&other, "1.30.0", "tegra234-l4t36.3.0", build),
-		"library":      EngineCacheKey(b, "1.24.1", "tegra234-l4t36.3.0", build),
-		"device":       EngineCacheKey(b, "1.30.0", "tegra194-l4t35.4.1", build),
-		"precision":    EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", rt.engineBuild("fp32", 4)),
-		"batch":        EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", rt.engineBuild("fp16", 8)),
-		"workspace":    EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.WorkspaceMB = 2048 })),
-		"optimisation": EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.OptimizationLevel = 5 })),
-		"timing cache": EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.TimingCache = false })),
-		"layer norm":   EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.LayerNormFP32 = false })),
-		"bf16":         EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", rt.engineBuild(PrecisionBF16, 4)),
+		"model":        EngineCacheKey(&other, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", build),
+		"library":      EngineCacheKey(b, "1.24.1", "10.3.0.30", "tegra234-l4t36.3.0", build),
+		"tensorrt":     EngineCacheKey(b, "1.30.0", "10.3.0.26", "tegra234-l4t36.3.0", build),
+		"device":       EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra194-l4t35.4.1", build),
+		"precision":    EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", rt.engineBuild("fp32", 4)),
+		"batch":        EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", rt.engineBuild("fp16", 8)),
+		"workspace":    EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.WorkspaceMB = 2048 })),
+		"optimisation": EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.OptimizationLevel = 5 })),
+		"timing cache": EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.TimingCache = false })),
+		"layer norm":   EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.LayerNormFP32 = false })),
+		"bf16":         EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", rt.engineBuild(PrecisionBF16, 4)),
 		// An engine built before hrmd set NVIDIA_TF32_OVERRIDE=0 ran TF32.
-		"tf32": EngineCacheKey(b, "1.30.0", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.TF32Override = "" })),
+		"tf32": EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.TF32Override = "" })),
 	} {
 		if key == base {
 			t.Errorf("another %s gives the same folder %q", name, key)
 		}
 	}
-	if got := EngineCacheKey(b, "1.30.0", "", build); !strings.Contains(got, "-ort1.30.0-unknown-device-fp16-") {
-		t.Errorf("no device: %q", got)
+	if got := EngineCacheKey(b, "1.30.0", "", "", build); !strings.Contains(got, "-ort1.30.0-unknown-device-fp16-") {
+		t.Errorf("no device, no TensorRT: %q", got)
 	}
 	// A manifest's name cannot lead the folder out of the cache.
 	other.Manifest.Name = "../../etc/my model"
-	if got := EngineCacheKey(&other, "1.30.0", "tegra234", build); !strings.HasPrefix(got, "_.._etc_my_model-f"+b.SHA256[1:16]+"-ort1.30.0-tegra234-fp16") {
+	if got := EngineCacheKey(&other, "1.30.0", "10.3.0.30", "tegra234", build); !strings.HasPrefix(got, "_.._etc_my_model-f"+b.SHA256[1:16]+"-ort1.30.0-tegra234-trt10.3.0.30-fp16") {
 		t.Errorf("unsafe name: %q", got)
+	}
+}
+
+// The names an older hrmd gave an engine's folder, without the loaded
+// TensorRT's version: the device part ended in the release installed, or
+// in nothing when none was found.
+func TestLegacyEngineCacheKeys(t *testing.T) {
+	b, err := LoadBundle(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := (&Runtime{cfg: DefaultConfig()}).engineBuild("fp16", 4)
+	head, tail := "nova-tiny-"+b.SHA256[:16]+"-ort1.30.0-tegra234-l4t36.4.3", "-fp16-b4-"+build.hash()
+	for _, tt := range []struct {
+		tensorRT string
+		want     []string
+	}{
+		{"10.3.0.30", []string{head + "-trt10.3.0" + tail, head + tail}},
+		// TensorRT 8 reports no build number: today's name is the old one.
+		{"8.6.2", []string{head + tail}},
+		{"", nil},
+	} {
+		got := legacyEngineCacheKeys(b, "1.30.0", tt.tensorRT, "tegra234-l4t36.4.3", build)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("TensorRT %q: legacy names %q, want %q", tt.tensorRT, got, tt.want)
+		}
 	}
 }
 

@@ -81,31 +81,38 @@ func (rt *Runtime) refused(err error) bool {
 // failed (now, or when it was built: that engine is not loaded again).
 func (l *trtLoad) load(prec string, cs *CheckSet) (*Model, *PrecisionCheck, error) {
 	build := l.rt.engineBuild(prec, max(l.opts.MaxBatch, 1))
-	slot := l.rt.slot(l.b, build)
+	slot := l.slot(build)
 	if hasEngine(slot.final()) {
 		m, failed, err := l.fromCache(slot, build, cs)
 		if !isDeserializeFailure(err) {
 			return m, failed, err
 		}
-		return l.repair(slot, build, cs)
 	}
 	unlock, err := l.lock(slot)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer unlock()
-	if hasEngine(slot.final()) { // another hrmd built it while this one waited
-		return l.fromCache(slot, build, cs)
+	if old := slot.adoptLegacy(); old != "" {
+		l.rt.log.Info("took the engine an older hrmd built under another name", zap.String("from", old), zap.String("engine_cache", slot.final()))
 	}
-	return l.build(slot, build, cs)
+	if !hasEngine(slot.final()) {
+		return l.build(slot, build, cs)
+	}
+	// Another hrmd may have built or repaired it while this one waited.
+	m, failed, err := l.fromCache(slot, build, cs)
+	if !isDeserializeFailure(err) {
+		return m, failed, err
+	}
+	return l.repair(slot, build, cs, err)
 }
 
-// lock takes the key's build lock, saying so when it has to wait for
-// another hrmd's build of the same engine.
+// lock takes the engine cache's build lock, saying so when it has to wait
+// for another build.
 func (l *trtLoad) lock(slot cacheSlot) (unlock func(), err error) {
 	f, err := slot.lock(func() {
-		l.rt.log.Info("another hrmd is building this TensorRT engine; waiting for it", zap.String("engine_cache", slot.final()))
-		l.stage("waiting for another hrmd's TensorRT build", "")
+		l.rt.log.Info("another TensorRT engine build (of this hrmd or another) holds the engine cache; waiting for it", zap.String("engine_cache", slot.final()))
+		l.stage("waiting for another TensorRT build to finish", "")
 	})
 	if err != nil {
 		return nil, &Error{Code: CodeConfig, Message: err.Error(), Err: err}
@@ -127,34 +134,39 @@ func (l *trtLoad) fromCache(slot cacheSlot, build engineBuild, cs *CheckSet) (*M
 	if err != nil {
 		return nil, nil, err
 	}
-	return l.cached(m, slot, build, rec, cs)
+	return l.cached(m, slot, build, l.completeRecord(slot, build, rec), cs)
 }
 
-// repair moves aside a cached engine onnxruntime cannot read back and
-// builds it again, once: when an engine of this key was moved aside before,
-// building again is unlikely to help, and the next provider takes the model.
-func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model, *PrecisionCheck, error) {
-	unlock, err := l.lock(slot)
-	if err != nil {
-		return nil, nil, err
+// repair deals with a cached engine onnxruntime cannot read back; the
+// cache's lock is held. One whose files are as they were built is not
+// broken: TensorRT refuses it for a reason of the moment or of this
+// process, and it stays for the next start (intactUnloadable). One changed
+// since, or without a record of its files, is moved aside and built again,
+// unless an engine of this key was moved aside less than brokenExpiry ago:
+// building again is then unlikely to help, and the next provider takes the
+// model.
+func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *CheckSet, loadErr error) (*Model, *PrecisionCheck, error) {
+	reason := ortReason(loadErr)
+	rec, _ := ReadEngineRecord(slot.final())
+	changed := rec.filesChanged(slot.final())
+	if changed == "" {
+		return nil, nil, l.intactUnloadable(slot, rec, reason)
 	}
-	defer unlock()
-	// Another hrmd may have repaired it while this one waited.
-	m, failed, err := l.fromCache(slot, build, cs)
-	if !isDeserializeFailure(err) {
-		return m, failed, err
+	now := time.Now()
+	recent, expired := slot.brokenSince(now)
+	if len(recent) > 0 {
+		return nil, nil, errorf(CodeProviderFailed, "onnxruntime cannot read back the TensorRT engine in %s (%s; %s), and an engine of this model, library, device and build was moved aside for the same reason less than %d hours ago (%s): building it again is unlikely to help; look at them and report it; delete them to build it again now, or hrmd builds it again at a start once they are %d hours old",
+			slot.final(), reason, changed, int(brokenExpiry.Hours()), strings.Join(recent, ", "), int(brokenExpiry.Hours()))
 	}
-	reason := ortReason(err)
-	if before := slot.brokenBefore(); len(before) > 0 {
-		return nil, nil, errorf(CodeProviderFailed, "onnxruntime cannot read back the TensorRT engine in %s (%s), and an engine of this model, library, device and build was moved aside for the same reason before (%s): building it again is unlikely to help; look at them, delete them to try again, and report it",
-			slot.final(), reason, strings.Join(before, ", "))
-	}
-	aside, qerr := slot.quarantine(time.Now())
+	aside, qerr := slot.quarantine(now)
 	if qerr != nil {
-		return nil, nil, errors.Join(err, qerr)
+		return nil, nil, errors.Join(loadErr, qerr)
 	}
-	l.rt.log.Warn("the cached TensorRT engine cannot be read back (cut short by a power loss, or written by another TensorRT); moved it aside and building it again",
-		zap.String("moved_to", aside), zap.String("reason", reason))
+	for _, dir := range expired {
+		os.RemoveAll(dir) // replaced by the newer one just moved aside
+	}
+	l.rt.log.Warn("the cached TensorRT engine cannot be read back and its files are not as they were built (cut short by a power loss, or damaged); moved it aside and building it again",
+		zap.String("moved_to", aside), zap.String("changed", changed), zap.String("reason", reason), zap.Strings("removed_older", expired))
 	return l.build(slot, build, cs)
 }
 
@@ -320,6 +332,6 @@ func (l *trtLoad) checkMemory(build engineBuild) error {
 	if avail >= need {
 		return nil
 	}
-	return errorf(CodeLowMemory, "building the TensorRT engine for %s needs about %d MiB (tensorrt.workspace_mb %d, the weights twice, %d MiB for CUDA and the builder), but only %d MiB is available (MemAvailable); stop other programs, lower tensorrt.workspace_mb or inference.gpu_batch, or add swap",
+	return errorf(CodeLowMemory, "building the TensorRT engine for %s needs at least %d MiB (tensorrt.workspace_mb %d, the weights twice, %d MiB for CUDA and the builder: a floor, not a forecast; a build can take more), but only %d MiB is available (MemAvailable); stop other programs, lower tensorrt.workspace_mb or inference.gpu_batch, or add swap",
 		l.b.Manifest.Name, need>>20, build.WorkspaceMB, buildOverheadMiB, avail>>20)
 }

@@ -9,40 +9,55 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/sys/unix"
 
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 // fakeTensorRT plays onnxruntime's TensorRT provider on this CPU-only
-// machine, from the outside: the provider is reported available; a session
-// builds its engine by writing a file into the cache folder, as the
+// machine, from the outside: the provider is reported available, with
+// TensorRT version (10.3.0.30 unless set); a session builds its engine by
+// writing an engine and a profile file into the cache folder, as the
 // provider does, or reads it back from there; an engine file that says
-// "truncated" fails the way the provider fails on one (EP_FAIL "TensorRT EP
-// could not deserialize engine from cache"). The graphs themselves run on
-// the CPU; an fp16 session runs fp16From's graphs when set, playing an fp16
+// "truncated", or any engine while unloadable is set (an intact engine
+// TensorRT refuses: no GPU memory, another TensorRT build), fails the way
+// the provider fails on one (EP_FAIL "TensorRT EP could not deserialize
+// engine from cache"). onBuild, when set, hears each build of an engine
+// file start, outside the fake's lock. The graphs themselves run on the
+// CPU; an fp16 session runs fp16From's graphs when set, playing an fp16
 // engine whose answers drift from the reference.
 type fakeTensorRT struct {
-	mu        sync.Mutex // two loads may build at once
-	rt        *Runtime
-	fp16From  string
-	cudaFrom  string // the graphs a CUDA session runs (on the CPU), when set
-	failBuild error
-	opened    map[string]int // sessions opened, by precision
-	built     int            // engine files written
+	mu         sync.Mutex // two loads may build at once
+	rt         *Runtime
+	fp16From   string
+	cudaFrom   string // the graphs a CUDA session runs (on the CPU), when set
+	failBuild  error
+	unloadable bool
+	version    string
+	onBuild    func(cacheDir string)
+	opened     map[string]int // sessions opened, by precision
+	built      int            // engine files written
 }
 
 func playTensorRT(rt *Runtime) *fakeTensorRT {
-	f := &fakeTensorRT{rt: rt, opened: map[string]int{}}
+	f := &fakeTensorRT{rt: rt, opened: map[string]int{}, version: "10.3.0.30"}
 	rt.probe = func(string) error { return nil }
 	rt.open = f.open
+	rt.readTensorRT = func() (string, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.version, nil
+	}
 	return f
 }
 
@@ -62,19 +77,25 @@ func (f *fakeTensorRT) open(s sessionSpec) (*ort.DynamicAdvancedSession, error) 
 	if s.chain[0] != ProviderTensorRT {
 		return f.rt.newSession(s)
 	}
+	engine := filepath.Join(s.cacheDir, "TensorrtExecutionProvider_TRTKernel_"+strings.TrimSuffix(s.graph.File, ".onnx")+".engine")
+	if _, err := os.Stat(engine); err != nil && f.onBuild != nil {
+		f.onBuild(s.cacheDir)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.opened[s.build.Precision]++
-	engine := filepath.Join(s.cacheDir, "TensorrtExecutionProvider_TRTKernel_"+strings.TrimSuffix(s.graph.File, ".onnx")+".engine")
 	data, err := os.ReadFile(engine)
 	switch {
-	case err == nil && string(data) == "truncated":
+	case err == nil && (string(data) == "truncated" || f.unloadable):
 		return nil, &Error{Code: CodeBundleInvalid, Message: "onnxruntime cannot load " + s.graph.File +
 			": [ONNXRuntimeError] : 1 : FAIL : TensorRT EP could not deserialize engine from cache: " + engine}
 	case err != nil && f.failBuild != nil:
 		return nil, f.failBuild
 	case err != nil:
 		if err := os.WriteFile(engine, []byte("engine"), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(strings.TrimSuffix(engine, ".engine")+".profile", []byte("profile"), 0o644); err != nil {
 			return nil, err
 		}
 		f.built++
@@ -96,6 +117,20 @@ func trtConfig(t *testing.T) Config {
 	cfg.Providers = []string{ProviderTensorRT, ProviderCPU}
 	cfg.TensorRT.EngineCache = filepath.Join(t.TempDir(), "trt")
 	return cfg
+}
+
+// withEngine opens a runtime on a played TensorRT and builds the tiny
+// bundle's engine for batch 1 into its folder, dir.
+func withEngine(t *testing.T, cfg Config) (*Runtime, *observer.ObservedLogs, *fakeTensorRT, string) {
+	t.Helper()
+	rt, logs := openRuntime(t, cfg)
+	fake := playTensorRT(rt)
+	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	return rt, logs, fake, m.EngineCache().Dir
 }
 
 func loadWith(t *testing.T, rt *Runtime, dir string, opts ModelOptions) (*Model, error) {
@@ -164,6 +199,23 @@ func TestTensorRTBuildCheckAndReuse(t *testing.T) {
 	rec, err := ReadEngineRecord(c.Dir)
 	if err != nil || rec == nil || rec.Check == nil || !rec.Check.Passed || rec.Build.Precision != "fp16" || rec.Build.MaxBatch != 2 {
 		t.Fatalf("record %+v, %v", rec, err)
+	}
+	// The record keeps the TensorRT that built the engine, also in the
+	// folder's name, and every file onnxruntime wrote, with its size and sha256.
+	if rec.TensorRT != "10.3.0.30" || !strings.Contains(filepath.Base(c.Dir), "-trt10.3.0.30-fp16-b2-") {
+		t.Errorf("TensorRT %q in the record, folder %s", rec.TensorRT, filepath.Base(c.Dir))
+	}
+	var files []string
+	for _, f := range rec.Files {
+		sum := sha256.Sum256([]byte(strings.TrimPrefix(filepath.Ext(f.Name), ".")))
+		if f.Size != int64(len(strings.TrimPrefix(filepath.Ext(f.Name), "."))) || f.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: %d bytes, sha256 %s", f.Name, f.Size, f.SHA256)
+		}
+		files = append(files, f.Name)
+	}
+	if want := []string{"TensorrtExecutionProvider_TRTKernel_init.engine", "TensorrtExecutionProvider_TRTKernel_init.profile",
+		"TensorrtExecutionProvider_TRTKernel_step.engine", "TensorrtExecutionProvider_TRTKernel_step.profile"}; !slices.Equal(files, want) {
+		t.Errorf("record lists %q, want %q", files, want)
 	}
 	m.Close()
 
@@ -242,21 +294,16 @@ func TestTensorRTFP16CheckFails(t *testing.T) {
 	}
 }
 
-// A cached engine that onnxruntime cannot read back is moved aside and
-// built again, once.
+// A cached engine that onnxruntime cannot read back and whose files
+// changed since it was built is moved aside and built again; a second
+// one within a day makes the next provider take the model instead, and
+// once the folder moved aside is a day old it no longer holds back a build.
 func TestTensorRTRepairsATruncatedEngine(t *testing.T) {
 	cfg := trtConfig(t)
-	rt, logs := openRuntime(t, cfg)
-	fake := playTensorRT(rt)
-	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := m.EngineCache().Dir
-	m.Close()
+	rt, logs, fake, dir := withEngine(t, cfg)
 	testenv.WriteFile(t, dir, "TensorrtExecutionProvider_TRTKernel_step.engine", "truncated")
 
-	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,8 +314,9 @@ func TestTensorRTRepairsATruncatedEngine(t *testing.T) {
 	if len(folders) != 2 || !strings.HasPrefix(folders[1], filepath.Base(dir)+".broken-") {
 		t.Errorf("cache holds %v, want the engine and the broken one beside it", folders)
 	}
-	if logs.FilterMessageSnippet("cannot be read back").Len() != 1 {
-		t.Error("no line says the engine was moved aside")
+	moved := logs.FilterMessageSnippet("cannot be read back").All()
+	if len(moved) != 1 || !strings.Contains(moved[0].ContextMap()["changed"].(string), "TensorrtExecutionProvider_TRTKernel_step.engine has 9 bytes, 6 when built") {
+		t.Errorf("lines saying the engine was moved aside: %v", moved)
 	}
 	entries, err := ListEngineCache(cfg.TensorRT.EngineCache)
 	if err != nil || len(entries) != 2 || !entries[1].Broken || entries[0].Broken {
@@ -276,15 +324,122 @@ func TestTensorRTRepairsATruncatedEngine(t *testing.T) {
 	}
 
 	// The same again: building a third time is unlikely to help, so the
-	// next provider takes the model, and the line says why.
+	// next provider takes the model, and the line says why and until when.
 	m.Close()
 	testenv.WriteFile(t, dir, "TensorrtExecutionProvider_TRTKernel_step.engine", "truncated")
 	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
 	if err != nil || m.Provider() != "CPUExecutionProvider" || fake.built != 4 {
 		t.Fatalf("a second unreadable engine: %v, %v, %d built", err, m, fake.built)
 	}
-	if fallbacks(logs, "was moved aside for the same reason before") != 1 {
-		t.Error("no fallback line says the engine was moved aside before")
+	if fallbacks(logs, "was moved aside for the same reason less than 24 hours ago") != 1 || fallbacks(logs, "once they are 24 hours old") != 1 {
+		t.Error("no fallback line says the engine was moved aside before, and when that stops counting")
+	}
+
+	// A day later the folder moved aside no longer counts: the engine is
+	// moved aside and built again, and the older folder goes.
+	m.Close()
+	expired := filepath.Join(cfg.TensorRT.EngineCache, filepath.Base(dir)+".broken-"+time.Now().Add(-25*time.Hour).UTC().Format("20060102T150405Z"))
+	if err := os.Rename(filepath.Join(cfg.TensorRT.EngineCache, folders[1]), expired); err != nil {
+		t.Fatal(err)
+	}
+	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if err != nil || m.Provider() != "TensorrtExecutionProvider" || !m.EngineCache().Built || fake.built != 6 {
+		t.Fatalf("after a day: %v, %v, %d built", err, m, fake.built)
+	}
+	folders = cacheFolders(t, cfg.TensorRT.EngineCache)
+	if len(folders) != 2 || !strings.HasPrefix(folders[1], filepath.Base(dir)+".broken-") || folders[1] == filepath.Base(expired) {
+		t.Errorf("cache holds %v, want the engine and only the newer broken one", folders)
+	}
+}
+
+// An engine that onnxruntime cannot read back although its files are as
+// they were built (TensorRT short of GPU memory, or another TensorRT
+// build) stays where it is: the next provider takes the model for this
+// load, and the next load tries the engine again.
+func TestTensorRTIntactEngineStays(t *testing.T) {
+	cfg := trtConfig(t)
+	rt, logs, fake, dir := withEngine(t, cfg)
+
+	fake.unloadable = true
+	avail := func() (int64, error) { return 700 << 20, nil }
+	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1, MemAvailable: avail})
+	if err != nil || m.Provider() != "CPUExecutionProvider" || fake.built != 2 {
+		t.Fatalf("an intact engine that fails to load: %v, %v, %d built", err, m, fake.built)
+	}
+	if got := cacheFolders(t, cfg.TensorRT.EngineCache); len(got) != 1 || got[0] != filepath.Base(dir) || !hasEngine(dir) {
+		t.Errorf("cache holds %v, want the engine left in place", got)
+	}
+	warned := logs.FilterMessageSnippet("intact engine could not be loaded (GPU memory, or another TensorRT build)").All()
+	if len(warned) != 1 {
+		t.Fatalf("warnings %v", warned)
+	}
+	if f := warned[0].ContextMap(); f["built_with_tensorrt"] != "10.3.0.30" || f["loaded_tensorrt"] != "10.3.0.30" || f["mem_available_mib"] != int64(700) {
+		t.Errorf("the warning's figures: %v", f)
+	}
+	if fallbacks(logs, "although its files are as they were built") != 1 {
+		t.Error("no fallback line says the engine is intact")
+	}
+
+	fake.unloadable = false
+	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if c := m.EngineCache(); err != nil || m.Provider() != "TensorrtExecutionProvider" || !c.Found || c.Built || fake.built != 2 {
+		t.Errorf("the next load: %v, %s, cache %+v, %d built", err, m.Provider(), c, fake.built)
+	}
+}
+
+// Another TensorRT build gets a folder of its own. An engine an older
+// hrmd cached under the name without the loaded TensorRT's version is
+// taken over and its record completed when it loads; when it does not
+// load, its record vouches for nothing, and it is moved aside and built
+// again.
+func TestTensorRTVersionsAndOlderFolders(t *testing.T) {
+	cfg := trtConfig(t)
+	cfg.Device = "tegra234-p3767-0005-l4t36.4.3"
+	rt, logs, fake, dir := withEngine(t, cfg)
+	fake.version = "10.3.0.26"
+	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if c := m.EngineCache(); err != nil || !c.Built || c.Dir == dir || !strings.Contains(c.Dir, "-trt10.3.0.26-") || fake.built != 4 || !hasEngine(dir) {
+		t.Fatalf("another TensorRT build: %v, cache %+v, %d built", err, c, fake.built)
+	}
+	m.Close()
+
+	fake.version = "10.3.0.30"
+	legacy := strings.Replace(dir, "-trt10.3.0.30-", "-trt10.3.0-", 1)
+	olderRecord := func() {
+		t.Helper()
+		if err := os.Rename(dir, legacy); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := ReadEngineRecord(legacy)
+		if err != nil || rec == nil {
+			t.Fatal(rec, err)
+		}
+		rec.Files, rec.TensorRT = nil, ""
+		if err := writeEngineRecord(legacy, *rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	olderRecord()
+	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if c := m.EngineCache(); err != nil || !c.Found || c.Built || c.Dir != dir || fake.built != 4 {
+		t.Fatalf("an older hrmd's engine: %v, cache %+v, %d built", err, c, fake.built)
+	}
+	if rec, err := ReadEngineRecord(dir); err != nil || rec.TensorRT != "10.3.0.30" || len(rec.Files) != 4 || rec.Check == nil {
+		t.Errorf("its record now: %+v, %v", rec, err)
+	}
+	if _, err := os.Stat(legacy); err == nil || logs.FilterMessageSnippet("took the engine an older hrmd built").Len() != 1 {
+		t.Errorf("the older folder is still there (%v), or no line says it was taken", err)
+	}
+	m.Close()
+
+	olderRecord()
+	fake.unloadable = true // the engine of another TensorRT build, say
+	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
+	if c := m.EngineCache(); err != nil || !c.Built || c.Dir != dir || fake.built != 6 {
+		t.Fatalf("an older hrmd's engine that does not load: %v, cache %+v, %d built", err, c, fake.built)
+	}
+	if moved := logs.FilterMessageSnippet("cannot be read back").All(); len(moved) != 1 || !strings.Contains(moved[0].ContextMap()["changed"].(string), "lists no files") {
+		t.Errorf("lines saying the engine was moved aside: %v", moved)
 	}
 }
 
@@ -326,18 +481,120 @@ func TestTensorRTBuildsOnce(t *testing.T) {
 	}
 }
 
-// A build folder whose key's lock is free was left by a crash and goes;
-// one whose lock is held is another process's build and stays.
+// Two loads that need different engines build one after the other: the
+// second build starts only once the first engine is in place, with its
+// record (one build at a time per cache: the timing cache is shared, and a
+// small board has the memory for one build).
+func TestTensorRTOneBuildAtATime(t *testing.T) {
+	cfg := trtConfig(t)
+	rt, _ := openRuntime(t, cfg)
+	fake := playTensorRT(rt)
+	b, err := LoadBundle(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := rt.slot(b, rt.engineBuild("fp16", 1))
+	firstBuilding := make(chan struct{})
+	// The second load waits for the lock or, without one, starts building.
+	secondWaits := make(chan struct{}, 4)
+	held := false
+	var firstInPlace *bool
+	fake.onBuild = func(dir string) {
+		if strings.HasPrefix(filepath.Base(dir), ".build-"+first.key+"-") {
+			if !held { // the first graph of the first build: hold it until the second load waits
+				held = true
+				close(firstBuilding)
+				<-secondWaits
+			}
+			return
+		}
+		if firstInPlace == nil {
+			rec, err := ReadEngineRecord(first.final())
+			inPlace := err == nil && rec != nil && len(rec.Files) == 4
+			firstInPlace = &inPlace
+		}
+		select {
+		case secondWaits <- struct{}{}:
+		default:
+		}
+	}
+	models := make([]*Model, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() { models[0], errs[0] = rt.LoadModel(b, ModelOptions{MaxBatch: 1}) })
+	<-firstBuilding
+	wg.Go(func() {
+		models[1], errs[1] = rt.LoadModel(b, ModelOptions{MaxBatch: 2, Progress: func(s LoadStage) {
+			if s.What == "waiting for another TensorRT build to finish" {
+				secondWaits <- struct{}{}
+			}
+		}})
+	})
+	wg.Wait()
+	for i, m := range models {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		defer m.Close()
+		if !m.EngineCache().Built || m.Provider() != "TensorrtExecutionProvider" {
+			t.Errorf("load %d: %s, cache %+v", i, m.Provider(), m.EngineCache())
+		}
+	}
+	if firstInPlace == nil || !*firstInPlace || fake.built != 4 {
+		t.Errorf("the second build did not wait for the first engine to be in place (%v); %d engine files built", firstInPlace != nil && *firstInPlace, fake.built)
+	}
+}
+
+// The cache's lock file is opened read-only and is 0644 whatever the
+// umask, so that whoever runs hrmd next (a root-run doctor, then the
+// service's user) can open and lock it.
+func TestCacheLockFile(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "trt")
+	old := syscall.Umask(0o077)
+	f, err := lockCache(root, func() { t.Error("an idle cache's lock was held") })
+	syscall.Umask(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := os.Stat(filepath.Join(root, ".lock"))
+	if err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("lock file %v, %v; want mode 0644", st, err)
+	}
+	flags, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+	if err != nil || flags&unix.O_ACCMODE != unix.O_RDONLY {
+		t.Errorf("the lock file is open with flags %#o (%v); want read-only", flags, err)
+	}
+	// Read-only suffices to lock: a lock file nobody may write to locks too.
+	f.Close()
+	if err := os.Chmod(filepath.Join(root, ".lock"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	again, err := lockCache(root, func() { t.Error("a released lock was held") })
+	if err != nil {
+		t.Fatalf("a read-only lock file: %v", err)
+	}
+	again.Close()
+}
+
+// With the cache's lock held nobody else builds, so every build folder was
+// left by a crash and goes; except one whose key an older hrmd, which
+// locked one key at a time, holds.
 func TestAbandonedBuildsAreRemoved(t *testing.T) {
 	root := t.TempDir()
 	testenv.WriteFile(t, root, ".build-a-key-0123456789ab/x.engine", "half")
 	testenv.WriteFile(t, root, ".lock-a-key", "")
+	testenv.WriteFile(t, root, ".build-no-lock-0123456789ab/x.engine", "half")
 	testenv.WriteFile(t, root, ".build-busy-key-0123456789ab/x.engine", "half")
-	busy, err := cacheSlot{root: root, key: "busy-key"}.lock(func() {})
+	testenv.WriteFile(t, root, ".lock-busy-key", "")
+	busy, err := os.Open(filepath.Join(root, ".lock-busy-key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer busy.Close()
+	if err := syscall.Flock(int(busy.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	testenv.WriteFile(t, root, ".build-mine-0123456789ab/x.engine", "half")
 	mine := cacheSlot{root: root, key: "mine"}
 	lock, err := mine.lock(func() {})
@@ -371,7 +628,7 @@ func TestTensorRTBuildFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := EngineCacheKey(b, rt.version, rt.cfg.Device, rt.engineBuild("fp16", 1))
+	key := rt.slot(b, rt.engineBuild("fp16", 1)).key
 	testenv.WriteFile(t, cfg.TensorRT.EngineCache, ".build-"+key+"-deadbeef0000/TensorrtExecutionProvider_TRTKernel_init.engine", "half")
 
 	fake.failBuild = errors.New("TensorRT EP failed to create engine from network")
@@ -389,7 +646,7 @@ func TestTensorRTBuildFailures(t *testing.T) {
 	if err != nil || m.Provider() != "CPUExecutionProvider" || fake.built != 0 {
 		t.Fatalf("low memory: %v, %v, %d built", err, m, fake.built)
 	}
-	if fallbacks(logs, "low_memory: building the TensorRT engine for nova-tiny needs about") != 1 {
+	if fallbacks(logs, "low_memory: building the TensorRT engine for nova-tiny needs at least") != 1 {
 		t.Error("no fallback line names the memory it lacks")
 	}
 	rt.cfg.Require = ProviderTensorRT

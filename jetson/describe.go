@@ -52,14 +52,14 @@ func (d Device) String() string {
 const maxCacheKey = 64
 
 // CacheKey names the device for caches of built TensorRT engines, which are
-// only valid on the GPU and TensorRT release they were built with. On a
-// Jetson: the SoC ("tegra234"), the module (an Orin Nano and an AGX Orin share
-// the SoC but not the GPU's size), the L4T release and the TensorRT release
-// (JetPack 6 can upgrade TensorRT within one L4T release):
-// "tegra234-p3767-0005-l4t36.3.0-trt8.6.2". Elsewhere the discrete GPU's
-// model, else the CPU's, and the TensorRT release:
-// "tesla-t4-trt10.3.0". Only [a-z0-9.-], at most 64 characters (the
-// releases are kept whole; the name part is shortened), never empty.
+// only valid on the GPU they were built on. On a Jetson: the SoC
+// ("tegra234"), the module (an Orin Nano and an AGX Orin share the SoC but
+// not the GPU's size) and the L4T release: "tegra234-p3767-0005-l4t36.3.0".
+// Elsewhere the discrete GPU's model, else the CPU's: "tesla-t4". The
+// TensorRT release is not in it: the engine cache names the TensorRT
+// library hrmd has loaded, with its build number (engine.EngineCacheKey),
+// not the newest one installed. Only [a-z0-9.-], at most 64 characters
+// (the release is kept whole; the name part is shortened), never empty.
 func (d Device) CacheKey() string {
 	var name, suffix string
 	if d.Jetson {
@@ -81,9 +81,6 @@ func (d Device) CacheKey() string {
 		if name == "" {
 			name = slug(d.Model, false)
 		}
-	}
-	if trt := slug(d.TensorRT, true); trt != "" {
-		suffix += "-trt" + trt
 	}
 	if name == "" {
 		name = "unknown"

@@ -36,7 +36,7 @@ var fixtures = []struct {
 			TensorRT:    "8.6.2",
 		},
 		str: "NVIDIA Jetson Orin Nano Developer Kit (JetPack 6.0, L4T 36.3.0, power mode 15W, TensorRT 8.6.2, 7.4 GiB unified memory)",
-		key: "tegra234-p3767-0005-l4t36.3.0-trt8.6.2",
+		key: "tegra234-p3767-0005-l4t36.3.0",
 		// cv0-cv2 read -256000 (offline), soc2's temp is garbage.
 		thermals: []Thermal{
 			{"thermal_zone0", "cpu-thermal", 48.187},
@@ -63,7 +63,7 @@ var fixtures = []struct {
 			TensorRT:    "8.5.2",
 		},
 		str: "NVIDIA Jetson AGX Orin Developer Kit (JetPack 5.1.2, L4T 35.4.1, power mode MAXN, TensorRT 8.5.2, 61.3 GiB unified memory)",
-		key: "tegra234-p3701-0005-l4t35.4.1-trt8.5.2",
+		key: "tegra234-p3701-0005-l4t35.4.1",
 		// The GPU is rail-gated: its zone and the CV ones read offline.
 		thermals: []Thermal{
 			{"thermal_zone0", "cpu-thermal", 42.593},
@@ -91,7 +91,7 @@ var fixtures = []struct {
 			TensorRT:    "8.2.1",
 		},
 		str: "NVIDIA Jetson Xavier NX Developer Kit (JetPack 4.6.4, L4T 32.7.4, power mode MODE_20W_6CORE, TensorRT 8.2.1, 7.6 GiB unified memory)",
-		key: "tegra194-p3668-0001-l4t32.7.4-trt8.2.1",
+		key: "tegra194-p3668-0001-l4t32.7.4",
 		thermals: []Thermal{
 			{"thermal_zone0", "CPU-therm", 41.5},
 			{"thermal_zone1", "GPU-therm", 40},
@@ -116,7 +116,7 @@ var fixtures = []struct {
 			TensorRT: "10.3.0",
 		},
 		str: "Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz (not a Jetson, GPU Tesla T4, TensorRT 10.3.0, 23.4 GiB memory)",
-		key: "tesla-t4-trt10.3.0",
+		key: "tesla-t4",
 		thermals: []Thermal{
 			{"thermal_zone0", "acpitz", 27.8},
 			{"thermal_zone1", "x86_pkg_temp", 41},

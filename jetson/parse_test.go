@@ -397,14 +397,15 @@ func TestCacheKey(t *testing.T) {
 			"intel-r-xeon-r-intel-r-xeon-r-intel-r-xeon-r-intel-r-xeon-r-inte"},
 		{Device{Model: "(*)"}, "unknown"},
 		{Device{}, "unknown"},
-		// The TensorRT release changes the key within one L4T release.
+		// The TensorRT installed is not the device: the engine cache names
+		// the one hrmd loaded.
 		{Device{Jetson: true, Compatible: []string{"nvidia,p3767-0005", "nvidia,tegra234"}, L4T: "36.4.3", TensorRT: "10.7.0"},
-			"tegra234-p3767-0005-l4t36.4.3-trt10.7.0"},
+			"tegra234-p3767-0005-l4t36.4.3"},
 		// Another discrete GPU is another key; the CPU does not matter then.
-		{Device{Model: "AMD EPYC", GPU: "NVIDIA A10G", TensorRT: "10.3.0"}, "nvidia-a10g-trt10.3.0"},
-		// A long name is shortened, the releases stay whole.
+		{Device{Model: "AMD EPYC", GPU: "NVIDIA A10G", TensorRT: "10.3.0"}, "nvidia-a10g"},
+		// A long name is shortened, the release stays whole.
 		{Device{Jetson: true, Model: strings.Repeat("Jetson ", 12), L4T: "36.3.0", TensorRT: "8.6.2"},
-			"jetson-jetson-jetson-jetson-jetson-jetson-jet-l4t36.3.0-trt8.6.2"},
+			"jetson-jetson-jetson-jetson-jetson-jetson-jetson-jetso-l4t36.3.0"},
 	}
 	for _, tt := range tests {
 		got := tt.d.CacheKey()

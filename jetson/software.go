@@ -10,9 +10,11 @@ import (
 )
 
 // tensorRTVersion is the newest libnvinfer.so.X.Y.Z installed, "10.3.0", or
-// "" when there is none. On JetPack 6 TensorRT can be upgraded without a new
-// L4T release, and an engine is only valid for the TensorRT that built it, so
-// the version is read from the library itself.
+// "" when there is none: on JetPack 6 TensorRT can be upgraded without a new
+// L4T release, so the device's description says which is there. It is not
+// necessarily the one hrmd loads (a container, another install), and it has
+// no build number: the engine cache asks the loaded library instead
+// (engine's TensorRTVersion).
 func (f FS) tensorRTVersion() string {
 	var best []int
 	// Where JetPack, NVIDIA's Debian packages and tarball installs put it.

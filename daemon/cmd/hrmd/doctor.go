@@ -200,6 +200,8 @@ func (d *doctor) checkProviders(rt *engine.Runtime, device jetson.Device) {
 	for _, name := range d.cfg.ONNXRuntime.Providers {
 		p := status[name]
 		switch {
+		case p.Available && p.Name == engine.ProviderTensorRT:
+			d.add(checkOK, "provider", p.ORTName+" available"+loadedTensorRT(rt), "")
 		case p.Available:
 			d.add(checkOK, "provider", p.ORTName+" available", "")
 			if first == "" {
@@ -223,6 +225,16 @@ func (d *doctor) checkProviders(rt *engine.Runtime, device jetson.Device) {
 	default:
 		d.add(checkOK, "provider", what, "")
 	}
+}
+
+// loadedTensorRT names the TensorRT library the provider loaded, whose
+// version names the engine cache's folders.
+func loadedTensorRT(rt *engine.Runtime) string {
+	v, err := rt.TensorRTVersion()
+	if err != nil {
+		return " (which TensorRT it loaded is unknown: " + oneLine(err.Error()) + ")"
+	}
+	return " (TensorRT " + v + " loaded)"
 }
 
 // checkGPULibraries looks for what the GPU providers load: onnxruntime's
@@ -690,6 +702,9 @@ func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *engine.Bundle, ec e
 // engineBuilt reports the engine in use and its fp16 check's stored verdict.
 func (d *doctor) engineBuilt(e engine.EngineCacheEntry) {
 	built := fmt.Sprintf("%s: built (%d engines, %s)", e.Path, e.Engines, humanBytes(uint64(e.Bytes)))
+	if e.Record != nil && e.Record.TensorRT != "" {
+		built = fmt.Sprintf("%s: built by TensorRT %s (%d engines, %s)", e.Path, e.Record.TensorRT, e.Engines, humanBytes(uint64(e.Bytes)))
+	}
 	switch {
 	case e.Record == nil || e.Record.Check == nil:
 		d.add(checkOK, "engine cache", built+"; not checked against the bundle's fp32 reference", "")
@@ -725,8 +740,8 @@ func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
 		case inUse && e.Engines > 0:
 			d.engineBuilt(e)
 		case e.Broken:
-			d.add(checkWarn, "engine cache", fmt.Sprintf("%s: moved aside because onnxruntime could not read the engine back (%s)", e.Path, humanBytes(uint64(e.Bytes))),
-				"look at it if you like, then rm -r "+e.Path)
+			d.add(checkWarn, "engine cache", fmt.Sprintf("%s: moved aside because onnxruntime could not read the engine back and its files were not as built (%s); for 24 hours after that, another such engine of this model makes hrmd fall back instead of building it again",
+				e.Path, humanBytes(uint64(e.Bytes))), "look at it if you like, then rm -r "+e.Path)
 		case inUse:
 			d.add(checkInfo, "engine cache", e.Path+": no engine built yet; the next start builds it (minutes on a Jetson)", "")
 		case len(current) == 0:

@@ -263,7 +263,7 @@ func TestDoctorEngineVerdict(t *testing.T) {
 		}
 	}
 	write(current, "TensorrtExecutionProvider_TRTKernel_step.engine", "engine")
-	write(current, "hrmd-engine.json", `{"build": {"precision": "fp16"}, "check": {"precision": "fp16", "passed": false, "inputs": 6, "grids_same": 4,
+	write(current, "hrmd-engine.json", `{"build": {"precision": "fp16"}, "tensorrt": "10.3.0.30", "check": {"precision": "fp16", "passed": false, "inputs": 6, "grids_same": 4,
 		"min_cell_agreement": 0.97, "halt_cycles_same": 6, "max_halt_diff": 0.002, "reason": "a grid differs"}}`)
 	write(current+".broken-20261202T101010Z", "TensorrtExecutionProvider_TRTKernel_step.engine", "trunc")
 	for _, d := range []string{filepath.Join(dir, "trt"), current, current + ".broken-20261202T101010Z"} {
@@ -274,6 +274,7 @@ func TestDoctorEngineVerdict(t *testing.T) {
 	r = runDoctor(t, "--config", config)
 	for _, want := range []string{
 		"fp16 check FAILED: 4/6 grids identical", "hrmd does not use it", "tensorrt.fp16_check: fallback runs an fp32 engine instead",
+		": built by TensorRT 10.3.0.30 (1 engines",
 		".broken-20261202T101010Z: moved aside because onnxruntime could not read the engine back",
 	} {
 		if !strings.Contains(r.Stdout, want) {
