@@ -33,6 +33,9 @@ func (*Runtime) Version() string { return "" }
 // LibraryPath is empty.
 func (*Runtime) LibraryPath() string { return "" }
 
+// Library is empty.
+func (*Runtime) Library() LibraryChoice { return LibraryChoice{} }
+
 // ProviderStatus says whether the library can use an execution provider.
 type ProviderStatus struct {
 	Name, ORTName string
