@@ -145,7 +145,7 @@ func cachedLibraryDirs(cache, arch string) []string {
 // there is none.
 //
 // The TensorRT build wins on every machine, not only on a Jetson: nobody
-// installs a 300 MB GPU build of onnxruntime next to hrmd by accident, the
+// installs a GPU build of onnxruntime next to hrmd by accident, the
 // same holds for a PC with an NVIDIA GPU and onnxruntime's linux-x64 GPU
 // release in /usr/local/lib, and where its CUDA libraries are missing it
 // still runs the CPU provider like the bundled build. (The engine cannot
