@@ -86,31 +86,60 @@ func disableTelemetry(log *zap.Logger) error {
 
 // LibrarySearch says where to look for libonnxruntime, in order.
 type LibrarySearch struct {
-	Configured string   // onnxruntime.library: when set, the only place looked
-	Env        string   // $HRMD_ORT_LIB: when set (and nothing configured), the only place looked
-	Dirs       []string // folders whose libonnxruntime.so / .so.1 are tried in order
+	Configured string // onnxruntime.library: when set, the only place looked
+	Env        string // $HRMD_ORT_LIB: when set (and nothing configured), the only place looked
+	// Bundled are the folders of the CPU build hrmd ships or ./build.sh
+	// deps fetched; System those of an onnxruntime installed on the
+	// machine. Each folder's libonnxruntime.so.1, else libonnxruntime.so,
+	// counts.
+	Bundled []string
+	System  []string
+}
+
+// tensorRTProviderLib is the TensorRT provider library that onnxruntime
+// loads from its own folder (provider_bridge_ort.cc): a libonnxruntime with
+// it beside is a TensorRT build.
+const tensorRTProviderLib = "libonnxruntime_providers_tensorrt.so"
+
+// LibraryChoice is the library a search picked, and why that one.
+type LibraryChoice struct {
+	Path string
+	// Reason says why this library: "onnxruntime.library", "$HRMD_ORT_LIB",
+	// "beside libonnxruntime_providers_tensorrt.so in /usr/local/lib", ...
+	Reason string
+	// Fallback is what the search picks without the TensorRT build it
+	// preferred: the library to load when that one cannot be loaded. nil
+	// for a path set explicitly, which is the only one tried.
+	Fallback *LibraryChoice
+	// PassedOver, once loaded, names the TensorRT build that was preferred
+	// but could not be loaded, and why ("" when none was).
+	PassedOver string
 }
 
 // DefaultLibrarySearch is the production search: the configured path, then
 // $HRMD_ORT_LIB, then the library fetched by ./build.sh deps (next to the
-// executable's folder, or the working folder), then the system's folders.
+// executable's folder, or the working folder) or installed with hrmd, then
+// the system's folders.
 func DefaultLibrarySearch(configured string) LibrarySearch {
 	s := LibrarySearch{Configured: configured, Env: os.Getenv(LibraryEnv)}
 	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
 	var roots []string
 	if exe, err := os.Executable(); err == nil {
 		dir := filepath.Dir(exe)
-		s.Dirs = append(s.Dirs, dir, filepath.Join(dir, "..", "lib", "hrmd"))
+		s.Bundled = append(s.Bundled, dir, filepath.Join(dir, "..", "lib", "hrmd"))
 		roots = append(roots, filepath.Join(dir, ".."))
 	}
 	if wd, err := os.Getwd(); err == nil {
 		roots = append(roots, wd)
 	}
 	for _, root := range roots {
-		s.Dirs = append(s.Dirs, cachedLibraryDirs(filepath.Join(root, ".cache", "onnxruntime"), arch)...)
+		s.Bundled = append(s.Bundled, cachedLibraryDirs(filepath.Join(root, ".cache", "onnxruntime"), arch)...)
 	}
+	s.Bundled = append(s.Bundled, "/usr/lib/hrmd")
 	triple := map[string]string{"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}[runtime.GOARCH]
-	s.Dirs = append(s.Dirs, "/usr/lib/hrmd", "/usr/local/lib", filepath.Join("/usr/lib", triple), "/usr/lib")
+	// /usr/local/lib is where jetson-containers' onnxruntime-gpu tarball
+	// lands (its tarpack script unpacks into /usr/local).
+	s.System = []string{"/usr/local/lib", filepath.Join("/usr/lib", triple), "/usr/lib"}
 	return s
 }
 
@@ -134,8 +163,21 @@ func cachedLibraryDirs(cache, arch string) []string {
 	return dirs
 }
 
-// Find returns the library's path, or an ort_missing error listing every place looked.
-func (s LibrarySearch) Find() (string, error) {
+// Find picks the library: an explicit path (onnxruntime.library, else
+// $HRMD_ORT_LIB) wins over everything; then the first libonnxruntime with
+// libonnxruntime_providers_tensorrt.so beside it, in any folder searched;
+// then the first libonnxruntime at all, the bundled CPU build before the
+// system's. It returns an ort_missing error listing every place looked when
+// there is none.
+//
+// The TensorRT build wins on every machine, not only on a Jetson: nobody
+// installs a GPU build of onnxruntime next to hrmd by accident, the
+// same holds for a PC with an NVIDIA GPU and onnxruntime's linux-x64 GPU
+// release in /usr/local/lib, and where its CUDA libraries are missing it
+// still runs the CPU provider like the bundled build. (The engine cannot
+// tell a Jetson anyway: that is the jetson package's.) One that cannot be
+// loaded (too old, another machine's) gives way to Fallback.
+func (s LibrarySearch) Find() (LibraryChoice, error) {
 	fix := "run ./build.sh deps (it fetches onnxruntime into .cache/), or set onnxruntime.library in hrmd.yaml or $" + LibraryEnv + " to the library's path"
 	for _, explicit := range []struct{ path, what string }{{s.Configured, "onnxruntime.library"}, {s.Env, "$" + LibraryEnv}} {
 		if explicit.path == "" {
@@ -143,23 +185,65 @@ func (s LibrarySearch) Find() (string, error) {
 		}
 		if _, err := os.Stat(explicit.path); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return "", errorf(CodeORTMissing, "%s is %s, which does not exist; %s", explicit.what, explicit.path, fix)
+				return LibraryChoice{}, errorf(CodeORTMissing, "%s is %s, which does not exist; %s", explicit.what, explicit.path, fix)
 			}
-			return "", &Error{Code: CodeORTUnloadable, Message: fmt.Sprintf("%s is %s: %v", explicit.what, explicit.path, err), Err: err}
+			return LibraryChoice{}, &Error{Code: CodeORTUnloadable, Message: fmt.Sprintf("%s is %s: %v", explicit.what, explicit.path, err), Err: err}
 		}
-		return explicit.path, nil
+		return LibraryChoice{Path: explicit.path, Reason: explicit.what}, nil
 	}
-	var looked []string
-	for _, dir := range s.Dirs {
-		for _, name := range []string{"libonnxruntime.so.1", "libonnxruntime.so"} {
-			path := filepath.Join(dir, name)
-			if st, err := os.Stat(path); err == nil && !st.IsDir() {
-				return path, nil
+	var looked []string // each folder once, in order
+	for _, dir := range append(slices.Clip(s.Bundled), s.System...) {
+		if !slices.Contains(looked, dir) {
+			looked = append(looked, dir)
+		}
+	}
+	plain := s.firstPlain(looked)
+	for _, dir := range looked {
+		if path := libraryIn(dir); path != "" && isFile(filepath.Join(dir, tensorRTProviderLib)) {
+			choice := LibraryChoice{Path: path, Reason: "beside " + tensorRTProviderLib + " in " + dir}
+			if plain != nil && plain.Path != path {
+				choice.Fallback = plain
 			}
+			return choice, nil
 		}
-		looked = append(looked, dir)
 	}
-	return "", errorf(CodeORTMissing, "no libonnxruntime.so in %s; %s", strings.Join(looked, ", "), fix)
+	if plain == nil {
+		return LibraryChoice{}, errorf(CodeORTMissing, "no libonnxruntime.so in %s; %s", strings.Join(looked, ", "), fix)
+	}
+	return *plain, nil
+}
+
+// firstPlain is the first libonnxruntime in the bundled folders, else in
+// the system's, saying that none of looked holds a TensorRT build; nil when
+// there is none.
+func (s LibrarySearch) firstPlain(looked []string) *LibraryChoice {
+	noTensorRT := "no " + tensorRTProviderLib + " beside a libonnxruntime in " + strings.Join(looked, ", ")
+	for _, dir := range s.Bundled {
+		if path := libraryIn(dir); path != "" {
+			return &LibraryChoice{Path: path, Reason: "bundled CPU build (" + noTensorRT + ")"}
+		}
+	}
+	for _, dir := range s.System {
+		if path := libraryIn(dir); path != "" {
+			return &LibraryChoice{Path: path, Reason: "the first found, in " + dir + " (" + noTensorRT + ")"}
+		}
+	}
+	return nil
+}
+
+// libraryIn is dir's libonnxruntime.so.1, else its libonnxruntime.so, else "".
+func libraryIn(dir string) string {
+	for _, name := range []string{"libonnxruntime.so.1", "libonnxruntime.so"} {
+		if path := filepath.Join(dir, name); isFile(path) {
+			return path
+		}
+	}
+	return ""
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }
 
 // compareVersions orders dotted version strings numerically ("1.9" < "1.24").

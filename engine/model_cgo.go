@@ -5,7 +5,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +33,7 @@ type Model struct {
 	haltWidth int
 
 	engineCache EngineCacheUse
+	profileDir  string // where the sessions' profiles go, "" when not profiled
 
 	states      []*stateBuffer // step inputs, in graphs.step.inputs order
 	stepOutputs []stepOutput   // in graphs.step.outputs order
@@ -112,6 +116,9 @@ func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
 		}
 		rt.log.Warn("execution provider failed to load the model, falling back",
 			zap.String("provider", head), zap.String("model", b.Manifest.Name), zap.Error(err))
+		if opts.OnFallback != nil {
+			opts.OnFallback(ORTProviderName(head), err)
+		}
 		chain = chain[1:]
 	}
 }
@@ -123,7 +130,7 @@ func (rt *Runtime) loadOn(b *Bundle, io *bundleIO, chain []string, opts ModelOpt
 	case ProviderTensorRT:
 		return (&trtLoad{rt: rt, b: b, io: io, chain: chain, opts: opts}).run()
 	case ProviderCUDA:
-		m, err := rt.newModel(b, io, chain, rt.engineBuild(PrecisionFP32, batch), "", nil)
+		m, err := rt.newModel(b, io, chain, opts, rt.engineBuild(PrecisionFP32, batch), "", nil)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +140,7 @@ func (rt *Runtime) loadOn(b *Bundle, io *bundleIO, chain []string, opts ModelOpt
 			batch = opts.CPUMaxBatch
 		}
 	}
-	return rt.newModel(b, io, chain, rt.engineBuild(PrecisionFP32, batch), "", nil)
+	return rt.newModel(b, io, chain, opts, rt.engineBuild(PrecisionFP32, batch), "", nil)
 }
 
 // checkCUDA holds a model the CUDA provider took to the bundle's check set,
@@ -174,10 +181,11 @@ func (rt *Runtime) checkCUDA(b *Bundle, m *Model, opts ModelOptions) (*Model, er
 		b.Manifest.Name, check.Summary())
 }
 
-// newModel creates the sessions and buffers. For TensorRT, cacheDir is the
-// folder its engine is read from or built into, and onBuild (when a build
-// is to happen) hears each graph's build start.
-func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, build engineBuild, cacheDir string, onBuild func(graph string)) (_ *Model, err error) {
+// newModel creates the sessions and buffers, with opts' session settings.
+// For TensorRT, cacheDir is the folder its engine is read from or built
+// into, and onBuild (when a build is to happen) hears each graph's build
+// start.
+func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, opts ModelOptions, build engineBuild, cacheDir string, onBuild func(graph string)) (_ *Model, err error) {
 	m := &Model{
 		rt: rt, bundle: b, provider: chain[0], precision: build.Precision,
 		maxBatch: build.MaxBatch, seq: b.Seq(), vocab: b.Manifest.Vocab, haltWidth: io.haltWidth,
@@ -188,6 +196,13 @@ func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, build engin
 			m.Close()
 		}
 	}()
+	if opts.ProfileDir != "" {
+		// A folder for each model: a load that falls back or builds again
+		// creates sessions more than once, and each writes its profile.
+		if m.profileDir, err = os.MkdirTemp(opts.ProfileDir, "model-"); err != nil {
+			return nil, &Error{Code: CodeInference, Message: "make a folder for the profiles: " + err.Error(), Err: err}
+		}
+	}
 	mf := b.Manifest
 	started := time.Now()
 	for _, g := range []struct {
@@ -198,7 +213,11 @@ func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, build engin
 		if onBuild != nil {
 			onBuild(g.graph.File)
 		}
-		*g.session, err = rt.openSession(sessionSpec{bundle: b, graph: g.graph, chain: chain, profile: g.profile, cacheDir: cacheDir, build: build})
+		spec := sessionSpec{bundle: b, graph: g.graph, chain: chain, profile: g.profile, cacheDir: cacheDir, build: build, noCPUFallback: opts.NoCPUFallback}
+		if m.profileDir != "" {
+			spec.profilePrefix = filepath.Join(m.profileDir, strings.TrimSuffix(g.graph.File, ".onnx"))
+		}
+		*g.session, err = rt.openSession(spec)
 		if err != nil {
 			return nil, err
 		}
@@ -259,6 +278,10 @@ type sessionSpec struct {
 	profile  []tensorShape
 	cacheDir string
 	build    engineBuild
+	// noCPUFallback: ModelOptions.NoCPUFallback; profilePrefix: where
+	// onnxruntime writes the session's profile ("" for none).
+	noCPUFallback bool
+	profilePrefix string
 }
 
 func (rt *Runtime) openSession(s sessionSpec) (*ort.DynamicAdvancedSession, error) {
@@ -285,6 +308,9 @@ func (rt *Runtime) newSession(s sessionSpec) (*ort.DynamicAdvancedSession, error
 			return nil, &Error{Code: CodeProviderUnavailable, Message: fmt.Sprintf("%s: %s", ORTProviderName(p), ortReason(err)), Err: err}
 		}
 	}
+	if err := s.applySettings(so); err != nil {
+		return nil, &Error{Code: CodeInference, Message: err.Error(), Err: err}
+	}
 	path := s.bundle.Path(s.graph.File)
 	sess, err := ort.NewDynamicAdvancedSession(path, s.graph.Inputs, s.graph.Outputs, so)
 	if err != nil {
@@ -301,9 +327,48 @@ func (rt *Runtime) newSession(s sessionSpec) (*ort.DynamicAdvancedSession, error
 	return sess, nil
 }
 
+// applySettings sets the session settings beyond the providers'.
+func (s sessionSpec) applySettings(so *ort.SessionOptions) error {
+	if s.noCPUFallback && s.chain[0] == ProviderTensorRT {
+		if err := so.AddSessionConfigEntry(disableCPUFallbackKey, "1"); err != nil {
+			return fmt.Errorf("set %s: %w", disableCPUFallbackKey, err)
+		}
+	}
+	if s.profilePrefix != "" {
+		// onnxruntime writes <prefix>_<time>.json when the session ends.
+		if err := so.EnableProfiling(s.profilePrefix); err != nil {
+			return fmt.Errorf("turn on profiling: %w", err)
+		}
+	}
+	return nil
+}
+
+// disableCPUFallbackKey is onnxruntime's session setting
+// (kOrtSessionOptionsDisableCPUEPFallback) that fails a session whose nodes
+// are not all taken by a provider other than the CPU.
+const disableCPUFallbackKey = "session.disable_cpu_ep_fallback"
+
 // EngineCache is the model's TensorRT engine folder and whether its engine
 // came from there.
 func (m *Model) EngineCache() EngineCacheUse { return m.engineCache }
+
+// Placements reads which provider ran each graph's nodes from the model's
+// profiles. It needs a model loaded with ModelOptions.ProfileDir, run at
+// least once and closed: onnxruntime records a node when it runs, and
+// writes a session's profile when the session ends.
+func (m *Model) Placements() ([]GraphPlacement, error) {
+	m.mu.Lock()
+	open := m.step != nil
+	m.mu.Unlock()
+	switch {
+	case m.profileDir == "":
+		return nil, fmt.Errorf("model %s was loaded without a profile folder (ModelOptions.ProfileDir)", m.bundle.Manifest.Name)
+	case open:
+		return nil, fmt.Errorf("model %s is open: onnxruntime writes its profiles when it is closed", m.bundle.Manifest.Name)
+	}
+	g := m.bundle.Manifest.Graphs
+	return readPlacements(m.profileDir, g.Init.File, g.Step.File)
+}
 
 // Bundle is the bundle this model was loaded from.
 func (m *Model) Bundle() *Bundle { return m.bundle }
@@ -316,6 +381,18 @@ func (m *Model) Precision() string { return m.precision }
 
 // MaxBatch is the most rows one step runs together.
 func (m *Model) MaxBatch() int { return m.maxBatch }
+
+// TunedBatch is the batch the TensorRT engine's optimisation profile is
+// tuned for: the engine takes batches 1 to MaxBatch, and TensorRT picks its
+// kernels for MaxBatch (trt_profile_opt_shapes in tensorRTOptions), so a
+// smaller batch runs on kernels chosen for a larger one. 0 when TensorRT
+// does not run the model.
+func (m *Model) TunedBatch() int {
+	if m.provider != ProviderTensorRT {
+		return 0
+	}
+	return m.maxBatch
+}
 
 // Close frees the sessions and tensors.
 func (m *Model) Close() error {

@@ -33,6 +33,9 @@ func (*Runtime) Version() string { return "" }
 // LibraryPath is empty.
 func (*Runtime) LibraryPath() string { return "" }
 
+// Library is empty.
+func (*Runtime) Library() LibraryChoice { return LibraryChoice{} }
+
 // ProviderStatus says whether the library can use an execution provider.
 type ProviderStatus struct {
 	Name, ORTName string
@@ -68,8 +71,14 @@ func (*Model) Provider() string { return "" }
 // Precision is empty.
 func (*Model) Precision() string { return "" }
 
+// Placements needs cgo.
+func (*Model) Placements() ([]GraphPlacement, error) { return nil, errNoCgo() }
+
 // MaxBatch is 0.
 func (*Model) MaxBatch() int { return 0 }
+
+// TunedBatch is 0.
+func (*Model) TunedBatch() int { return 0 }
 
 // Close does nothing.
 func (*Model) Close() error { return nil }

@@ -26,6 +26,22 @@ type ModelOptions struct {
 	// checked against its sha256 (gigabytes: checked once, not at every
 	// start). "" checks at every load.
 	StampDir string
+	// NoCPUFallback makes a session that TensorRT heads fail when nodes
+	// would be left to the CPU (session.disable_cpu_ep_fallback=1), so
+	// that a graph TensorRT did not take whole is an error rather than a
+	// silent CPU placement (hrmd doctor --deep). It leaves CUDA and CPU
+	// sessions as they are: onnxruntime's CUDA provider hands shape
+	// computations to the CPU on purpose (GetCpuPreferredNodes in
+	// cuda_execution_provider.cc), so that a CUDA session the daemon runs
+	// fine would fail, and a CPU-only session with it set fails outright.
+	NoCPUFallback bool
+	// ProfileDir, when set, has onnxruntime profile the model's sessions
+	// into a folder of their own below it, for Model.Placements: which
+	// provider ran each node.
+	ProfileDir string
+	// OnFallback, when set, hears each provider that failed to take the
+	// model, with why, before the next one in the chain is tried.
+	OnFallback func(provider string, err error)
 }
 
 // LoadStage is a step of a model load that takes long enough to report.

@@ -18,7 +18,7 @@ import (
 type Runtime struct {
 	cfg     Config
 	log     *zap.Logger
-	path    string
+	lib     LibraryChoice
 	version string
 	// probe and open stand in for the library's provider check and session
 	// creation when set: tests use them to play a TensorRT this machine
@@ -41,22 +41,40 @@ func Open(cfg Config, log *zap.Logger) (*Runtime, error) {
 	if err := disableTF32(log); err != nil {
 		return nil, &Error{Code: CodeORTUnloadable, Message: err.Error(), Err: err}
 	}
-	path, err := DefaultLibrarySearch(cfg.Library).Find()
+	lib, err := DefaultLibrarySearch(cfg.Library).Find()
 	if err != nil {
 		return nil, err
 	}
-	version, err := probeLibrary(path)
+	lib, version, err := loadLibrary(lib, log)
 	if err != nil {
 		return nil, err
 	}
-	ort.SetSharedLibraryPath(path)
+	ort.SetSharedLibraryPath(lib.Path)
 	// onnxruntime would print provider failures on stderr itself; hrmd
 	// reports them, once, through its own log.
 	if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
-		return nil, &Error{Code: CodeORTUnloadable, Message: fmt.Sprintf("initialise onnxruntime %s from %s: %v", version, path, err), Err: err}
+		return nil, &Error{Code: CodeORTUnloadable, Message: fmt.Sprintf("initialise onnxruntime %s from %s: %v", version, lib.Path, err), Err: err}
 	}
-	log.Debug("onnxruntime loaded", zap.String("library", path), zap.String("version", version))
-	return &Runtime{cfg: cfg, log: log, path: path, version: version}, nil
+	log.Info("onnxruntime loaded", zap.String("library", lib.Path), zap.String("version", version), zap.String("chosen", lib.Reason))
+	return &Runtime{cfg: cfg, log: log, lib: lib, version: version}, nil
+}
+
+// loadLibrary probes the library the search chose. A TensorRT build that
+// cannot be used (older than MinORTVersion: JetPack 6.0's 1.17, say) gives
+// way to the library the search would have picked without it, with a
+// warning, rather than stop an hrmd that ran on that library before.
+func loadLibrary(lib LibraryChoice, log *zap.Logger) (LibraryChoice, string, error) {
+	version, err := probeLibrary(lib.Path)
+	if err == nil || lib.Fallback == nil {
+		return lib, version, err
+	}
+	passedOver := fmt.Sprintf("%s (%s): %s", lib.Path, lib.Reason, err.Error())
+	log.Warn("the TensorRT onnxruntime found cannot be used; loading another instead, without TensorRT",
+		zap.String("passed_over", lib.Path), zap.String("reason", err.Error()), zap.String("library", lib.Fallback.Path))
+	next := *lib.Fallback
+	next.PassedOver = passedOver
+	version, err = probeLibrary(next.Path)
+	return next, version, err
 }
 
 // Reconfigure replaces the settings later LoadModel calls use (a reload of
@@ -84,7 +102,10 @@ func (rt *Runtime) Close() error {
 func (rt *Runtime) Version() string { return rt.version }
 
 // LibraryPath is the library file in use.
-func (rt *Runtime) LibraryPath() string { return rt.path }
+func (rt *Runtime) LibraryPath() string { return rt.lib.Path }
+
+// Library is the library in use and why the search chose it.
+func (rt *Runtime) Library() LibraryChoice { return rt.lib }
 
 // ProviderStatus says whether the library can use an execution provider.
 type ProviderStatus struct {
@@ -260,7 +281,7 @@ func (rt *Runtime) providerChain() ([]string, error) {
 			if p == rt.cfg.Require {
 				return nil, &Error{Code: CodeProviderUnavailable, Err: err, Message: fmt.Sprintf(
 					"onnxruntime.require is %s, but onnxruntime %s (%s) cannot use it: %v; install an onnxruntime built with %s and its libraries, or remove require",
-					p, rt.version, rt.path, ortReason(err), ORTProviderName(p))}
+					p, rt.version, rt.lib.Path, ortReason(err), ORTProviderName(p))}
 			}
 			rt.log.Info("execution provider unavailable, falling back", zap.String("provider", p), zap.String("reason", ortReason(err)))
 			continue

@@ -130,7 +130,7 @@ func (l *trtLoad) fromCache(slot cacheSlot, build engineBuild, cs *CheckSet) (*M
 		rec.Check.stored = true
 		return nil, rec.Check, nil
 	}
-	m, err := l.rt.newModel(l.b, l.io, l.chain, build, slot.final(), nil)
+	m, err := l.rt.newModel(l.b, l.io, l.chain, l.opts, build, slot.final(), nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,9 +215,9 @@ func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model
 	}
 	started := time.Now()
 	onBuild := func(graph string) { l.stage("building TensorRT engine", graph) }
-	m, err := l.rt.newModel(l.b, l.io, l.chain, build, dir, onBuild)
+	m, err := l.rt.newModel(l.b, l.io, l.chain, l.opts, build, dir, onBuild)
 	if isTimingCacheFailure(err) && l.moveTimingCacheAside(err) {
-		m, err = l.rt.newModel(l.b, l.io, l.chain, build, dir, onBuild)
+		m, err = l.rt.newModel(l.b, l.io, l.chain, l.opts, build, dir, onBuild)
 	}
 	if err != nil {
 		os.RemoveAll(dir)

@@ -417,3 +417,30 @@ func TestCacheKey(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareL4T(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want int
+	}{
+		{"36.3.0", "36.4", -1}, {"36.4", "36.4.0", 0}, {"36.4.3", "36.4", 1}, {"36.10.0", "36.9.0", 1},
+		{"35.6.1", "36.2.0", -1}, {"38.2.0", "36.4.4", 1},
+		{"", "36.4", -1}, {"r36", "36.4", -1}, {"36.4", "", 1}, {"", "", 0},
+	} {
+		if got := CompareL4T(tt.a, tt.b); got != tt.want {
+			t.Errorf("CompareL4T(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestGPUStack(t *testing.T) {
+	for _, tt := range []struct{ l4t, cuda, tensorRT string }{
+		{"36.2.0", "12.2", "8.6"}, {"36.3.0", "12.2", "8.6"},
+		{"36.4.0", "12.6", "10.3"}, {"36.4.3", "12.6", "10.3"}, {"36.4.4", "12.6", "10.3"}, {"36.5.0", "12.6", "10.3"},
+		{"35.4.1", "", ""}, {"38.2.0", "", ""}, {"", "", ""},
+	} {
+		if cuda, trt := GPUStack(tt.l4t); cuda != tt.cuda || trt != tt.tensorRT {
+			t.Errorf("GPUStack(%q) = %q, %q; want %q, %q", tt.l4t, cuda, trt, tt.cuda, tt.tensorRT)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package jetson
 import (
 	"bytes"
 	"regexp"
+	"slices"
 )
 
 // l4tLine matches the first line of /etc/nv_tegra_release,
@@ -74,4 +75,49 @@ func jetPack(l4t string) string {
 		return "6.2.1"
 	}
 	return ""
+}
+
+// CompareL4T orders two L4T releases by their numbers ("36.3.0" < "36.4" <
+// "36.4.3"; a missing part counts as 0). A release that is not dotted
+// numbers sorts before every other, as an unknown one should not pass a
+// check for a newer release.
+func CompareL4T(a, b string) int {
+	va, okA := parseVersion(a)
+	vb, okB := parseVersion(b)
+	if !okA || !okB {
+		return boolCompare(okA, okB)
+	}
+	for len(va) < len(vb) {
+		va = append(va, 0)
+	}
+	for len(vb) < len(va) {
+		vb = append(vb, 0)
+	}
+	return slices.Compare(va, vb)
+}
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// GPUStack is the CUDA and TensorRT that JetPack 6 installs with an L4T
+// release, from NVIDIA's JetPack 6.0, 6.1 and 6.2 release notes: JetPack
+// 6.0 (L4T 36.2 and 36.3) has CUDA 12.2 and TensorRT 8.6, JetPack 6.1 and
+// 6.2 (L4T 36.4 on; the later updates of L4T 36 keep TensorRT 10.3) CUDA
+// 12.6 and TensorRT 10.3. An onnxruntime with the TensorRT provider is
+// built against one of these pairs. Other releases give "", "".
+func GPUStack(l4t string) (cuda, tensorRT string) {
+	switch {
+	case CompareL4T(l4t, "36.2") >= 0 && CompareL4T(l4t, "36.4") < 0:
+		return "12.2", "8.6"
+	case CompareL4T(l4t, "36.4") >= 0 && CompareL4T(l4t, "37") < 0:
+		return "12.6", "10.3"
+	}
+	return "", ""
 }

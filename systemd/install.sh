@@ -97,9 +97,15 @@ main() {
 		install -D -m 0644 "$lib" "$root/usr/lib/hrmd/libonnxruntime.so.1"
 		say "onnxruntime: /usr/lib/hrmd/libonnxruntime.so.1"
 		# The shipped library is onnxruntime's CPU build: on a Jetson it runs,
-		# but without the GPU until the config points at a TensorRT build.
+		# but without the GPU until a TensorRT build is in /usr/local/lib
+		# (hrmd prefers it) or the config points at one.
 		if [ -f "$root/etc/nv_tegra_release" ] && ! grep -Eq '^[[:space:]]*library:[[:space:]]*"?/' "$root/etc/hrmd/hrmd.yaml" 2>/dev/null; then
-			say "this is a Jetson, and that library is onnxruntime's CPU build: set onnxruntime.library in /etc/hrmd/hrmd.yaml to a TensorRT build (README.md, Deploy to a Jetson); hrmd doctor checks it"
+			if [ -f "$root/usr/local/lib/libonnxruntime_providers_tensorrt.so" ] &&
+				first_file "$root"/usr/local/lib/libonnxruntime.so.1 "$root"/usr/local/lib/libonnxruntime.so >/dev/null; then
+				say "this is a Jetson: hrmd uses the TensorRT onnxruntime in /usr/local/lib rather than that CPU build; hrmd doctor names the library it chose"
+			else
+				say "this is a Jetson, and that library is onnxruntime's CPU build: install a TensorRT build into /usr/local/lib, where hrmd finds it, or set onnxruntime.library in /etc/hrmd/hrmd.yaml (README.md, Deploy to a Jetson); hrmd doctor checks it"
+			fi
 		fi
 	}
 	if [ -f "$here/models/default/hrm.yaml" ]; then

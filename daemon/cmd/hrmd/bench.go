@@ -205,7 +205,8 @@ func (b *bench) header() *benchReport {
 		rep.Model.FLOPsPerCycle = &flops
 	}
 	if c := m.EngineCache(); c.Dir != "" {
-		rep.EngineCache = &benchEngineCache{Dir: c.Dir, Found: c.Found, Built: c.Built, BuildMS: ms(c.BuildTook), Check: c.Check, Rejected: c.Rejected}
+		rep.EngineCache = &benchEngineCache{Dir: c.Dir, Found: c.Found, Built: c.Built, BuildMS: ms(c.BuildTook), TunedBatch: m.TunedBatch(),
+			Check: c.Check, Rejected: c.Rejected}
 	}
 	return rep
 }
@@ -366,6 +367,10 @@ type benchEngineCache struct {
 	Found   bool    `json:"found"`
 	Built   bool    `json:"built"`
 	BuildMS float64 `json:"build_ms"`
+	// TunedBatch is the batch the engine's profile is tuned for (its opt
+	// shapes): the largest --batch. It takes 1 to that, but a smaller batch
+	// runs on kernels TensorRT chose for this one.
+	TunedBatch int `json:"tuned_batch"`
 	// Check is the engine's fp16 check against the bundle's reference (nil:
 	// not checked); Rejected an fp16 engine's failed one, when fp32 replaced it.
 	Check    *engine.PrecisionCheck `json:"check"`
@@ -422,6 +427,9 @@ func printBench(w io.Writer, rep *benchReport) {
 			b.RowMSP50, b.RowMSP95, b.RowsPerS, gflops, b.CyclesRun)
 	}
 	tw.Flush()
+	if line := tunedLine(rep); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	fmt.Fprintln(w)
 	if rep.PeakRSSBytes != nil {
 		fmt.Fprintf(w, "peak RSS %.1f MiB (VmHWM)\n", float64(*rep.PeakRSSBytes)/(1<<20))
@@ -450,6 +458,31 @@ func engineLine(c *benchEngineCache) string {
 		line += "; " + c.Check.Summary()
 	}
 	return line
+}
+
+// tunedLine says which batch the TensorRT engine is tuned for and which
+// batches measured ran on kernels chosen for another; "" without an engine.
+func tunedLine(rep *benchReport) string {
+	c := rep.EngineCache
+	if c == nil || c.TunedBatch == 0 {
+		return ""
+	}
+	var others []string
+	for _, b := range rep.Batches {
+		if b.Batch != c.TunedBatch {
+			others = append(others, strconv.Itoa(b.Batch))
+		}
+	}
+	line := fmt.Sprintf("tuned    the TensorRT engine's profile is tuned for batch %d (it takes 1 to %d)", c.TunedBatch, rep.MaxBatch)
+	if len(others) == 0 {
+		return line
+	}
+	noun := "batch"
+	if len(others) > 1 {
+		noun = "batches"
+	}
+	return fmt.Sprintf("%s: %s %s ran on kernels chosen for %d; --batch N alone measures N on an engine tuned for it (another build)",
+		line, noun, strings.Join(others, ", "), c.TunedBatch)
 }
 
 func engineSource(c *benchEngineCache) string {

@@ -21,6 +21,7 @@ var (
 	benchModelKeys = []string{"name", "family", "sha256", "path", "flops_per_cycle"}
 	benchBatchKeys = []string{"batch", "runs", "rows", "cycles_run", "seconds", "batch_ms_p50", "batch_ms_p95",
 		"row_ms_p50", "row_ms_p95", "rows_per_s", "gflop_per_s"}
+	benchEngineCacheKeys = []string{"dir", "found", "built", "build_ms", "tuned_batch", "check", "rejected"}
 )
 
 // missingJSONKeys lists the keys the JSON object data lacks.
@@ -202,5 +203,53 @@ func TestPeakRSS(t *testing.T) {
 	}
 	if _, err := peakRSS(path); err == nil || !strings.Contains(err.Error(), "no VmHWM") {
 		t.Errorf("no VmHWM line: %v", err)
+	}
+}
+
+// On TensorRT the report says which batch the engine's profile is tuned
+// for, and which batches measured ran on kernels chosen for another (no
+// TensorRT here: the report is made by hand).
+func TestBenchTunedBatch(t *testing.T) {
+	report := func(tuned int, batches ...int) *benchReport {
+		rep := &benchReport{Provider: "TensorrtExecutionProvider", Precision: "fp16", MaxBatch: batches[len(batches)-1]}
+		if tuned > 0 {
+			rep.EngineCache = &benchEngineCache{Dir: "/var/cache/hrmd/trt/x", Found: true, TunedBatch: tuned}
+		}
+		for _, b := range batches {
+			rep.Batches = append(rep.Batches, benchBatch{Batch: b, Runs: 1, Rows: b, Seconds: 1, RowsPerS: float64(b)})
+		}
+		return rep
+	}
+	const tuned4 = "tuned    the TensorRT engine's profile is tuned for batch 4 (it takes 1 to 4)"
+	for _, tt := range []struct {
+		rep           *benchReport
+		want, notWant string
+	}{
+		{report(4, 1, 2, 4), tuned4 + ": batches 1, 2 ran on kernels chosen for 4; --batch N alone measures N on an engine tuned for it (another build)\n", ""},
+		{report(4, 4), tuned4 + "\n", "ran on kernels"},
+		{report(2, 1, 2), "tuned for batch 2 (it takes 1 to 2): batch 1 ran on kernels chosen for 2;", ""},
+		{report(0, 1, 2), "", "tuned "},
+	} {
+		var out strings.Builder
+		printBench(&out, tt.rep)
+		if !strings.Contains(out.String(), tt.want) || (tt.notWant != "" && strings.Contains(out.String(), tt.notWant)) {
+			t.Errorf("want %q, not %q:\n%s", tt.want, tt.notWant, out.String())
+		}
+	}
+	var out strings.Builder
+	if err := writeBenchJSON(&out, report(4, 1, 4)); err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		EngineCache json.RawMessage `json:"engine_cache"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if missing := missingJSONKeys(t, raw.EngineCache, benchEngineCacheKeys); len(missing) > 0 {
+		t.Errorf("engine_cache lacks %v: %s", missing, raw.EngineCache)
+	}
+	if !strings.Contains(string(raw.EngineCache), `"tuned_batch": 4`) {
+		t.Errorf("engine_cache %s, want tuned_batch 4", raw.EngineCache)
 	}
 }

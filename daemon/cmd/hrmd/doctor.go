@@ -76,10 +76,10 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	defer log.Sync()
 	rt, err := engine.Open(ec, log)
 	if err != nil {
-		d.add(checkFail, "library", answer.Message(err), "install onnxruntime ≥ 1.24 (./build.sh deps on a workstation, or a TensorRT build on a Jetson: docs/jetson.md) and set onnxruntime.library")
+		d.add(checkFail, "library", answer.Message(err), "install onnxruntime ≥ 1.24 (./build.sh deps on a workstation; on a Jetson a TensorRT build in /usr/local/lib, where hrmd finds it: docs/jetson.md), or set onnxruntime.library")
 	} else {
 		defer rt.Close()
-		d.add(checkOK, "library", fmt.Sprintf("onnxruntime %s at %s", rt.Version(), rt.LibraryPath()), "")
+		d.checkLibrary(rt)
 		d.checkProviders(rt, device)
 	}
 	d.checkGPULibraries(rt)
@@ -91,7 +91,7 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	d.checkPuzzleTable(bundle, *verify)
 	d.checkEngineCache(rt, bundle)
 	if *deep {
-		d.checkDeep(rt, bundle, device, stderr)
+		d.checkDeep(rt, bundle, device, stderr, args)
 	}
 	d.checkInputInvariance(rt, bundle, ec)
 
@@ -165,11 +165,52 @@ func (d *doctor) checkDevice() jetson.Device {
 			"the rest of the report holds; the device line in answers lacks what could not be read")
 	}
 	d.add(checkInfo, "device", dev.String(), "")
-	if dev.Jetson && l4tMajor(dev.L4T) < 36 {
+	switch {
+	case dev.Jetson && l4tMajor(dev.L4T) < 36:
 		d.add(checkWarn, "device", fmt.Sprintf("L4T %s: hrmd's arm64 build needs JetPack 6 or later (L4T 36 or later, Ubuntu 22.04, glibc 2.35)", orNone(dev.L4T)),
 			"flash JetPack 6 or later (Orin and Thor modules); Xavier and Nano boards cannot run it")
+	case dev.Jetson && l4tMajor(dev.L4T) == 36 && jetson.CompareL4T(dev.L4T, gpuL4T) < 0:
+		d.checkJetPackGPU(dev)
 	}
 	return dev
+}
+
+// gpuL4T is the oldest Jetson Linux release hrmd can use the GPU on:
+// JetPack 6.1 (L4T 36.4: CUDA 12.6, TensorRT 10.3). hrmd needs onnxruntime
+// 1.24 or newer (onnxruntime_go v1.27 asks for C API 24), and the Jetson
+// builds of those (jetson-containers' packages/ml/onnxruntime/config.py,
+// 1.22 and later) are made for CUDA 12.6 only; JetPack 6.0 (L4T 36.3, CUDA
+// 12.2, TensorRT 8.6) gets onnxruntime 1.17 there.
+const gpuL4T = "36.4"
+
+// checkJetPackGPU warns on JetPack 6.0 and older releases of L4T 36: hrmd
+// runs there, but only on the CPU.
+func (d *doctor) checkJetPackGPU(dev jetson.Device) {
+	release := "L4T " + dev.L4T
+	if dev.JetPack != "" {
+		release = fmt.Sprintf("JetPack %s (%s)", dev.JetPack, release)
+	}
+	if cuda, trt := jetson.GPUStack(dev.L4T); cuda != "" {
+		release += fmt.Sprintf(", CUDA %s, TensorRT %s", cuda, trt)
+	}
+	what := fmt.Sprintf("%s: hrmd's GPU path needs JetPack 6.1 or 6.2 (L4T 36.4 or later, CUDA 12.6, TensorRT 10.3): onnxruntime %s or newer, which hrmd needs, is built for Jetson with CUDA 12.6 only (JetPack 6.0's is 1.17), so here hrmd runs on the CPU",
+		release, engine.MinORTVersion)
+	status := checkInfo
+	if slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT) || slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderCUDA) {
+		status = checkWarn
+	}
+	d.add(status, "device", what, "upgrade to JetPack 6.1 or 6.2 (docs/jetson.md, JetPack versions), then install a TensorRT onnxruntime")
+}
+
+// checkLibrary names the onnxruntime library in use and why it was chosen,
+// and a TensorRT build found but passed over.
+func (d *doctor) checkLibrary(rt *engine.Runtime) {
+	lib := rt.Library()
+	d.add(checkOK, "library", fmt.Sprintf("onnxruntime %s at %s, chosen: %s", rt.Version(), lib.Path, lib.Reason), "")
+	if lib.PassedOver != "" {
+		d.add(checkWarn, "library", "passed over "+oneLine(lib.PassedOver),
+			"install onnxruntime ≥ 1.24 built for this JetPack there (docs/jetson.md), or remove it; onnxruntime.library chooses a library yourself")
+	}
 }
 
 // l4tMajor is the release of an L4T version ("36.3.0": 36), 0 when unknown.
@@ -221,7 +262,7 @@ func (d *doctor) checkProviders(rt *engine.Runtime, device jetson.Device) {
 	switch {
 	case first == engine.ProviderCPU && device.Jetson:
 		d.add(checkWarn, "provider", what+" although this is a Jetson: about 10-50x slower than TensorRT",
-			"install a TensorRT-enabled onnxruntime ≥ 1.24 and set onnxruntime.library (docs/jetson.md)")
+			"install a TensorRT-enabled onnxruntime ≥ 1.24 into /usr/local/lib, where hrmd finds it, or set onnxruntime.library (docs/jetson.md)")
 	default:
 		d.add(checkOK, "provider", what, "")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,13 +82,15 @@ func TestDoctor(t *testing.T) {
 	}{
 		// This machine: no GPU, the CPU path works.
 		{"this host", "/", oldEngine, 0, []string{
-			"(not a Jetson", "gpu devices", "TensorrtExecutionProvider unavailable (skipped)",
+			"(not a Jetson", "ok    library      onnxruntime 1.30.0 at ", ", chosen: $HRMD_ORT_LIB\n",
+			"gpu devices", "TensorrtExecutionProvider unavailable (skipped)",
 			"models run on CPUExecutionProvider", "ok    model        nova-tiny", "max_user_watches",
 			"old: ", "-ort1.24.0-tegra234-l4t36.3.0-fp16", "rm -r ", "not built yet", "hrmd can run with this configuration.",
 		}},
 		// A Jetson whose onnxruntime has no TensorRT: it runs, with a warning.
 		{"orin nano on cpu", filepath.Join(repoRoot, "jetson", "testdata", "orin-nano"), nil, 0, []string{
 			"Jetson Orin Nano", "JetPack 6", "warn  provider     models run on CPUExecutionProvider although this is a Jetson",
+			"warn  device       JetPack 6.0 (L4T 36.3.0), CUDA 12.2, TensorRT 8.6: hrmd's GPU path needs JetPack 6.1 or 6.2",
 			"/dev/nvmap", "hrmd can run with this configuration.",
 		}},
 		{"unreadable model", "/", func(dir string) {
@@ -227,6 +230,47 @@ func replaceModel(t *testing.T, dir, src string) {
 	}
 }
 
+// JetPack 6.0 (L4T 36.3, the orin-nano fixture) runs hrmd on the CPU only:
+// the doctor says why and what to do, as a warning when the configuration
+// asks for the GPU; JetPack 6.1 and 6.2 (L4T 36.4) pass.
+func TestDoctorJetPackForGPU(t *testing.T) {
+	const gpuPath = "hrmd's GPU path needs JetPack 6.1 or 6.2 (L4T 36.4 or later, CUDA 12.6, TensorRT 10.3): onnxruntime 1.24 or newer, which hrmd needs, is built for Jetson with CUDA 12.6 only (JetPack 6.0's is 1.17), so here hrmd runs on the CPU\n"
+	for _, tt := range []struct {
+		name, release string
+		providers     []string
+		want          string // "" when no line may say it
+	}{
+		{"JetPack 6.0", "", nil, "warn  device       JetPack 6.0 (L4T 36.3.0), CUDA 12.2, TensorRT 8.6: " + gpuPath},
+		{"JetPack 6.0 on the CPU on purpose", "", []string{"cpu"}, "info  device       JetPack 6.0 (L4T 36.3.0), CUDA 12.2, TensorRT 8.6: " + gpuPath},
+		{"JetPack 6.0 DP", "# R36 (release), REVISION: 2.0, GCID: 35084178, BOARD: generic, EABI: aarch64\n", nil,
+			"warn  device       JetPack 6.0 DP (L4T 36.2.0), CUDA 12.2, TensorRT 8.6: " + gpuPath},
+		{"JetPack 6.2", "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025\n", nil, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, config := doctorSetup(t, func(c *daemon.Config) {
+				if tt.providers != nil {
+					c.ONNXRuntime.Providers = tt.providers
+				}
+			})
+			root := filepath.Join(dir, "sysroot")
+			if err := os.CopyFS(root, os.DirFS(filepath.Join(repoRoot, "jetson", "testdata", "orin-nano"))); err != nil {
+				t.Fatal(err)
+			}
+			if tt.release != "" {
+				testenv.WriteFile(t, root, "etc/nv_tegra_release", tt.release)
+			}
+			r := runDoctor(t, "--config", config, "--sysroot", root)
+			if tt.want != "" {
+				checkReport(t, r, 0, []string{tt.want, "fix: upgrade to JetPack 6.1 or 6.2 (docs/jetson.md, JetPack versions)"})
+				return
+			}
+			if strings.Contains(r.Stdout, "GPU path needs") || !strings.Contains(r.Stdout, "JetPack 6.2, L4T 36.4.3") {
+				t.Errorf("JetPack 6.2 is warned about, or not read:\n%s", r.Stdout)
+			}
+		})
+	}
+}
+
 // The L4T check warns below JetPack 6 only: JetPack 7 (L4T 38, 39) is newer,
 // not wrong.
 func TestL4TMajor(t *testing.T) {
@@ -303,6 +347,9 @@ func TestDoctorEngineVerdict(t *testing.T) {
 	}
 }
 
+// placedOnCPU matches a deep check's line for a graph run on the CPU.
+var placedOnCPU = regexp.MustCompile(`(?m)^ok    deep         (init|step)\.onnx: [1-9][0-9]* nodes on CPUExecutionProvider$`)
+
 // `hrmd doctor --deep` loads the model with the configured providers and
 // runs one step, saying in one line each which provider took it, where its
 // TensorRT engine came from and what the fp16 check found.
@@ -334,12 +381,111 @@ func TestDoctorDeep(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, config := doctorSetup(t, func(c *daemon.Config) {
+			dir, config := doctorSetup(t, func(c *daemon.Config) {
 				c.ONNXRuntime.Providers, c.ONNXRuntime.Require = tt.providers, tt.require
 			})
+			// The profiles go to a temporary folder, removed after.
+			tmp := filepath.Join(dir, "tmp")
+			if err := os.Mkdir(tmp, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(tmp, 0o777); err != nil { // past the umask: the doctor may run as nobody
+				t.Fatal(err)
+			}
+			t.Setenv("TMPDIR", tmp)
 			r := runDoctor(t, "--config", config, "--sysroot", tt.sysroot, "--deep")
 			checkReport(t, r, tt.code, tt.want)
+			// Every node of both graphs ran on the CPU, as the profiles say.
+			if tt.code == 0 && len(placedOnCPU.FindAllString(r.Stdout, -1)) != 2 {
+				t.Errorf("want a line for init.onnx and one for step.onnx, every node on the CPU:\n%s", r.Stdout)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) > 0 {
+				t.Errorf("the doctor left %v in $TMPDIR", left)
+			}
 		})
+	}
+}
+
+// A deep check by another user than the engine cache's owner (root, for
+// one, when the service runs as hrmd) would leave engines the service
+// cannot use: it stops before loading anything and names the command to
+// run instead. Making a folder someone else's takes root.
+func TestDoctorDeepCacheOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving the cache folder another owner needs root")
+	}
+	dir, config := doctorSetup(t, nil)
+	cache := filepath.Join(dir, "trt")
+	if err := os.Mkdir(cache, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(cache, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	// As root, as one would run sudo hrmd doctor --deep.
+	r := testenv.Run(t, testenv.Command(t, hrmdBin, "doctor", "--config", config, "--deep"))
+	owner := userName(65534)
+	checkReport(t, r, 1, []string{
+		"FAIL  deep         not run: tensorrt.engine_cache " + cache + " belongs to " + owner + ", and this is root: the engines --deep builds would be root's, and hrmd run, as " + owner + ", could not use them\n",
+		"fix: run it as the cache's owner: sudo -u " + owner + " hrmd doctor --config " + config + " --deep\n",
+	})
+	if strings.Contains(r.Stdout, "the model ran one step") {
+		t.Errorf("the deep check loaded the model:\n%s", r.Stdout)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) > 0 {
+		t.Errorf("the cache holds %v", entries)
+	}
+}
+
+// Whose the engine cache is: its folder's owner or, before it exists, the
+// owner of the folder it would be created in; nobody's in a folder anyone
+// may write to.
+func TestCacheOwner(t *testing.T) {
+	me := uint32(os.Geteuid())
+	root := t.TempDir()
+	private, open := filepath.Join(root, "private"), filepath.Join(root, "open")
+	for d, mode := range map[string]os.FileMode{private: 0o755, open: 0o1777} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		dir, at string
+		known   bool
+	}{
+		{private, private, true},
+		{filepath.Join(private, "trt"), private, true},
+		{filepath.Join(private, "cache", "hrmd", "trt") + "/", private, true},
+		{filepath.Join(open, "trt"), open, false},
+		{open, open, true}, // the cache folder itself, whatever its mode
+	} {
+		uid, at, known, err := cacheOwner(tt.dir)
+		if err != nil || at != tt.at || known != tt.known || (known && uid != me) {
+			t.Errorf("cacheOwner(%s) = %d, %s, %v, %v; want %d, %s, %v", tt.dir, uid, at, known, err, me, tt.at, tt.known)
+		}
+	}
+	if me != 0 {
+		return // the rest makes a folder someone else's
+	}
+	if err := os.Chown(private, 12345, 12345); err != nil {
+		t.Fatal(err)
+	}
+	if uid, _, known, err := cacheOwner(filepath.Join(private, "trt")); err != nil || !known || uid != 12345 {
+		t.Errorf("a folder of uid 12345: %d, %v, %v", uid, known, err)
+	}
+	if got := userName(12345); got != "#12345" {
+		t.Errorf("a user without a name is %q, want #12345", got)
+	}
+}
+
+// The command the doctor suggests can be pasted into a shell.
+func TestShellCommand(t *testing.T) {
+	got := shellCommand([]string{"sudo", "-u", "#12345", "hrmd", "doctor", "--config", "/etc/my hrmd/it's.yaml", "--deep", ""})
+	if want := `sudo -u '#12345' hrmd doctor --config '/etc/my hrmd/it'\''s.yaml' --deep ''`; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
 

@@ -179,7 +179,7 @@ func TestVersion(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	for _, want := range []string{"hrmd ", "onnxruntime 1.30.0 (", "TensorrtExecutionProvider  unavailable: Failed to load library",
+	for _, want := range []string{"hrmd ", "onnxruntime 1.30.0 (", "\n  chosen: $HRMD_ORT_LIB\n", "TensorrtExecutionProvider  unavailable: Failed to load library",
 		"CUDAExecutionProvider      unavailable:", "CPUExecutionProvider       available"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("version output lacks %q:\n%s", want, r.Stdout)

@@ -19,7 +19,12 @@ func cmdVersion(stdout, stderr io.Writer) error {
 		return err
 	}
 	defer rt.Close()
-	fmt.Fprintf(stdout, "onnxruntime %s (%s)\n", rt.Version(), rt.LibraryPath())
+	lib := rt.Library()
+	fmt.Fprintf(stdout, "onnxruntime %s (%s)\n", rt.Version(), lib.Path)
+	fmt.Fprintf(stdout, "  chosen: %s\n", lib.Reason)
+	if lib.PassedOver != "" {
+		fmt.Fprintf(stdout, "  passed over: %s\n", oneLine(lib.PassedOver))
+	}
 	fmt.Fprintln(stdout, "execution providers:")
 	for _, p := range rt.Providers() {
 		status := "available"
