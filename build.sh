@@ -175,6 +175,14 @@ cmd_test() {
     rm -rf "$act_full"
     "$PY" engine/export/hrm_export.py --family act-v1 --random full --seed 1 --out "$act_full" --check-cases 1 >/dev/null
     export HRMD_ACT_FULL_BUNDLE=$act_full
+    # Precision proxies (engine/export/simulate_precision.py): every tensor
+    # stored as fp16 must pass hrmd verify, as e4m3 (fp8, the control) must
+    # fail; the Go tests hold them to that (daemon/cmd/hrmd, TestVerifyProxies).
+    local proxies=$CACHE/test/proxy
+    say "writing fp16 and fp8 precision proxies of the demo, the tiny and the full-size bundles to $proxies"
+    rm -rf "$proxies"
+    write_proxies "$proxies" "fp16 fp8" engine/models/demo engine/testdata/nova-tiny engine/testdata/act-v1-tiny "$full" "$act_full"
+    export HRMD_PROXY_BUNDLES=$proxies
     [ -z "${HRMD_REQUIRE_EXPORTER_TESTS:-}" ] || export HRMD_REQUIRE_FULL_BUNDLE=1
   fi
   # The NATS cluster tests (internal/torture) start this nats-server.
@@ -197,6 +205,55 @@ cmd_test() {
     cmd_sandbox_test unshare findmnt curl ip useradd systemd-tmpfiles
   say "all tests passed"
 }
+
+# write_proxies OUT "FORMAT ..." BUNDLE ...: OUT/<bundle folder's name>-<format>
+# for each, by engine/export/simulate_precision.py.
+write_proxies() {
+  local out=$1 formats=$2 bundle format
+  shift 2
+  mkdir -p "$out"
+  for bundle in "$@"; do
+    for format in $formats; do
+      "$PY" engine/export/simulate_precision.py --precision "$format" "$bundle" "$out/$(basename "$bundle")-$format" >/dev/null ||
+        die "simulate_precision.py --precision $format $bundle failed (above)"
+    done
+  done
+}
+
+# The measurement behind the check's tau and delta (engine/checkjudge.go,
+# docs/jetson.md "How fp16 was measured"): every bundle we have, stored in
+# each format by a precision proxy, run through hrmd verify, as a table.
+# -full adds the full-size random nova and act-v1 exports (minutes).
+cmd_measure_precision() (
+  have_torch || die "the precision proxy needs Debian's python3-onnx, python3-yaml (and python3-torch for -full): apt-get install python3-torch python3-onnx python3-yaml libopenblas0-pthread"
+  cmd_build
+  export HRMD_ORT_LIB=${HRMD_ORT_LIB:-$(ort_lib "$(host_arch)")}
+  local out=$CACHE/measure-precision formats="fp16 bf16 fp8 e4m2 e4m1 e4m0" bundle format name
+  local -a bundles=(engine/models/demo engine/testdata/nova-tiny engine/testdata/nova-zero engine/testdata/act-v1-tiny) reports=()
+  rm -rf "$out"
+  mkdir -p "$out/bundles"
+  if [ "${1:-}" = -full ]; then
+    say "exporting the full-size random nova (2 check cases) and act-v1 (1 case) bundles"
+    "$PY" engine/export/hrm_export.py --random full --seed 1 --out "$out/bundles/nova-full-random" --check-cases 2 >/dev/null
+    "$PY" engine/export/hrm_export.py --family act-v1 --random full --seed 1 --out "$out/bundles/act-v1-full-random" --check-cases 1 >/dev/null
+    bundles+=("$out/bundles/nova-full-random" "$out/bundles/act-v1-full-random")
+  elif [ -n "${1:-}" ]; then
+    die "measure-precision: unknown option $1 (-full or nothing)"
+  fi
+  for bundle in "${bundles[@]}"; do
+    say "$(basename "$bundle"): $formats"
+    write_proxies "$out/proxy" "$formats" "$bundle"
+    for format in $formats; do
+      name=$(basename "$bundle")-$format
+      # Exit 1 is a proxy that misses its check: a result here. A report
+      # that is not there is a failure.
+      bin/hrmd verify --model "$out/proxy/$name" --json >"$out/$name.json" || true
+      [ -s "$out/$name.json" ] || die "hrmd verify --model $out/proxy/$name wrote no report"
+      reports+=("$out/$name.json")
+    done
+  done
+  "$PY" engine/export/precision_table.py "${reports[@]}"
+)
 
 # Runs a test that needs root and some tools where they are, else says how to
 # get them; CI (HRMD_REQUIRE_JETSON_TESTS) requires it to run.
@@ -1140,6 +1197,10 @@ usage: ./build.sh COMMAND
   test      gofmt, go vet, staticcheck, go test -race, torture -short, fleet-test, the exporter's
             tests, qemu-smoke, deploy-test and sandbox-test (each where it can run; all in CI)
   bench     Go benchmarks (with a full-size random bundle when python3-torch is there)
+  measure-precision [-full]
+            every committed bundle (-full: and full-size random nova and act-v1 exports)
+            stored as fp16, bf16 and e4m3 to e4m0 by a precision proxy, through hrmd verify:
+            the table behind the check's tau and delta (docs/jetson.md)
 EOH
 }
 
@@ -1152,6 +1213,7 @@ main() {
     fleet-test) cmd_fleet_test "$@" ;;
     deploy-test) cmd_deploy_test "$@" ;;
     sandbox-test) cmd_sandbox_test "$@" ;;
+    measure-precision) cmd_measure_precision "$@" ;;
     -h | --help) cmd_help ;;
     *) cmd_help >&2; die "unknown command: $cmd" ;;
   esac

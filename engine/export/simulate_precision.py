@@ -50,49 +50,50 @@ from onnx import helper, numpy_helper, shape_inference
 
 FLOAT = onnx.TensorProto.FLOAT
 
-# The formats: (mantissa bits, exponent bits, how the graph rounds).
+
+
+class Format:
+    """A floating-point format: its mantissa bits, smallest normal exponent and largest finite
+    number; what a number beyond that becomes (inf, as a Cast to fp16 or bf16 gives, or the
+    largest, as a saturating Cast to float8 gives); and how the graph rounds to it."""
+
+    def __init__(self, mantissa, min_exponent, largest, saturate, cast=None):
+        self.mantissa, self.min_exponent, self.largest = mantissa, min_exponent, largest
+        self.saturate, self.cast = saturate, cast
+
+
+def e4_largest(mantissa):
+    """The largest e4mN number with float8 e4m3fn's layout (bias 7, the top exponent kept for
+    numbers): 1.11..1b x 2^8, but for e4m3, whose all-ones mantissa there is its NaN."""
+    return 448.0 if mantissa == 3 else 2.0 ** 8 * (2 - 2.0 ** -mantissa)
+
+
 FORMATS = {
-    "fp16": (10, 5, "cast"),
-    "bf16": (7, 8, "cast"),
-    "fp8": (3, 4, "arith"),
-    "e4m2": (2, 4, "arith"),
-    "e4m1": (1, 4, "arith"),
-    "e4m0": (0, 4, "arith"),
+    "fp16": Format(10, -14, 65504.0, False, onnx.TensorProto.FLOAT16),
+    "bf16": Format(7, -126, (2 - 2.0 ** -7) * 2.0 ** 127, False, onnx.TensorProto.BFLOAT16),
+    "fp8": Format(3, -6, e4_largest(3), True),
+    "e4m2": Format(2, -6, e4_largest(2), True),
+    "e4m1": Format(1, -6, e4_largest(1), True),
+    "e4m0": Format(0, -6, e4_largest(0), True),
 }
-CAST_TYPES = {"fp16": onnx.TensorProto.FLOAT16, "bf16": onnx.TensorProto.BFLOAT16}
-
-
-def e4_limits(mantissa):
-    """(largest finite, smallest normal) of an e4mN format with float8 e4m3fn's layout: bias 7,
-    the top exponent kept for numbers (only e4m3's all-ones mantissa there is NaN)."""
-    smallest_normal = 2.0 ** -6
-    top = 2.0 ** 8 * (2 - 2.0 ** -mantissa)
-    if mantissa == 3:
-        top = 448.0  # 1.110b x 2^8: 1.111b x 2^8 is e4m3fn's NaN
-    return top, smallest_normal
 
 
 def round_array(x, fmt):
-    """numpy's rounding of fp32 values to fmt and back, to nearest, ties to even: the
-    reference the graph's rounding is tested against, and how weights are rounded."""
+    """fp32 values rounded to fmt and back, to nearest, ties to even, from the format's
+    definition (a multiple of the quantum 2^(exponent - mantissa bits), the exponent no lower
+    than the smallest normal's), in float64: the reference the graph's rounding is tested
+    against, and how weights are rounded."""
+    f = FORMATS[fmt]
     x = np.asarray(x, dtype=np.float32)
-    if fmt == "fp16":
-        with np.errstate(over="ignore"):
-            return x.astype(np.float16).astype(np.float32)
-    if fmt == "bf16":
-        bits = x.view(np.uint32).astype(np.uint64)
-        rounded = ((bits + np.uint64(0x7FFF) + ((bits >> np.uint64(16)) & np.uint64(1))) & np.uint64(0xFFFF0000)).astype(np.uint32)
-        out = rounded.view(np.float32)
-        return np.where(np.isnan(x), x, out)
-    mantissa, _, _ = FORMATS[fmt]
-    top, smallest_normal = e4_limits(mantissa)
     a = np.abs(x).astype(np.float64)
-    with np.errstate(divide="ignore"):
-        exponent = np.floor(np.log2(np.where(a > 0, a, 1.0)))
-    quantum = 2.0 ** (np.maximum(exponent, np.log2(smallest_normal)) - mantissa)
-    out = np.round(a / quantum) * quantum  # numpy rounds halves to even
-    out = np.minimum(out, top) * np.sign(x)  # saturate, as Cast(saturate=1) does
-    return np.where(np.isnan(x), x, out).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.floor(np.log2(np.where((a > 0) & np.isfinite(a), a, 1.0)))
+        quantum = 2.0 ** (np.maximum(exponent, f.min_exponent) - f.mantissa)
+        out = np.round(a / quantum) * quantum  # numpy rounds halves to even
+    over = out > f.largest
+    out = np.where(over, f.largest if f.saturate else np.inf, out)
+    out = np.where(np.isinf(a), np.inf if not f.saturate else f.largest, out)
+    return np.where(np.isnan(x), x, np.copysign(out, x)).astype(np.float32)
 
 
 class Rewriter:
@@ -118,9 +119,9 @@ class Rewriter:
         """Nodes that compute dst = src rounded to the format."""
         self.counter += 1
         p = f"hrmd_round_{self.counter}"
-        if self.fmt in CAST_TYPES:
+        if FORMATS[self.fmt].cast is not None:
             return [
-                helper.make_node("Cast", [src], [p + "_narrow"], name=p + "/narrow", to=CAST_TYPES[self.fmt]),
+                helper.make_node("Cast", [src], [p + "_narrow"], name=p + "/narrow", to=FORMATS[self.fmt].cast),
                 helper.make_node("Cast", [p + "_narrow"], [dst], name=p + "/widen", to=FLOAT),
             ]
         return self.arith_rounding(src, dst, p)
@@ -133,21 +134,26 @@ class Rewriter:
         """Round to an e4mN format with fp32 arithmetic. Normal numbers: Veltkamp's split
         (c = x * (2^(24-N-1) + 1); x rounded = c - (c - x)) keeps the N+1 leading bits, to
         nearest. Below the smallest normal: (x + M) - M with M = 1.5 * 2^(23 - 6 + N) rounds
-        to a multiple of 2^(-6-N), e4mN's subnormal step. Then saturate at the largest."""
-        mantissa, _, _ = FORMATS[self.fmt]
-        top, smallest_normal = e4_limits(mantissa)
+        to a multiple of 2^(-6-N), e4mN's subnormal step. Then saturate at the largest. x is
+        first clipped to twice the largest, where the split cannot overflow and the result
+        still saturates."""
+        f = FORMATS[self.fmt]
+        mantissa, top, smallest_normal = f.mantissa, f.largest, 2.0 ** f.min_exponent
         nodes = [
             self.constant(p, "sigma", 2.0 ** (24 - mantissa - 1) + 1),
             self.constant(p, "magic", 1.5 * 2.0 ** (23 - 6 - mantissa)),
             self.constant(p, "smallest", smallest_normal),
             self.constant(p, "top", top),
             self.constant(p, "bottom", -top),
-            helper.make_node("Mul", [src, f"{p}_sigma"], [f"{p}_c"], name=f"{p}/c"),
-            helper.make_node("Sub", [f"{p}_c", src], [f"{p}_cx"], name=f"{p}/cx"),
+            self.constant(p, "big", 2 * top),
+            self.constant(p, "small", -2 * top),
+            helper.make_node("Clip", [src, f"{p}_small", f"{p}_big"], [f"{p}_x"], name=f"{p}/clip"),
+            helper.make_node("Mul", [f"{p}_x", f"{p}_sigma"], [f"{p}_c"], name=f"{p}/c"),
+            helper.make_node("Sub", [f"{p}_c", f"{p}_x"], [f"{p}_cx"], name=f"{p}/cx"),
             helper.make_node("Sub", [f"{p}_c", f"{p}_cx"], [f"{p}_normal"], name=f"{p}/normal"),
-            helper.make_node("Add", [src, f"{p}_magic"], [f"{p}_m"], name=f"{p}/m"),
+            helper.make_node("Add", [f"{p}_x", f"{p}_magic"], [f"{p}_m"], name=f"{p}/m"),
             helper.make_node("Sub", [f"{p}_m", f"{p}_magic"], [f"{p}_sub"], name=f"{p}/sub"),
-            helper.make_node("Abs", [src], [f"{p}_abs"], name=f"{p}/abs"),
+            helper.make_node("Abs", [f"{p}_x"], [f"{p}_abs"], name=f"{p}/abs"),
             helper.make_node("Less", [f"{p}_abs", f"{p}_smallest"], [f"{p}_tiny"], name=f"{p}/tiny"),
             helper.make_node("Where", [f"{p}_tiny", f"{p}_sub", f"{p}_normal"], [f"{p}_r"], name=f"{p}/where"),
             helper.make_node("Clip", [f"{p}_r", f"{p}_bottom", f"{p}_top"], [dst], name=f"{p}/saturate"),

@@ -58,10 +58,17 @@ func exported(t testing.TB, env, family string) string {
 		if os.Getenv("HRMD_REQUIRE_FULL_BUNDLE") != "" {
 			t.Fatalf("HRMD_REQUIRE_FULL_BUNDLE is set but %s is not: ./build.sh test exports it", env)
 		}
-		t.Skipf("no full-size %s bundle: ./build.sh test exports one when python3-torch is installed (%s)", family, env)
+		t.Skipf("no full-size %s bundle: ./build.sh test writes it when python3-torch is installed (%s)", family, env)
 	}
 	return dir
 }
+
+// ProxyBundles is the folder of precision proxies ./build.sh test writes
+// with engine/export/simulate_precision.py ($HRMD_PROXY_BUNDLES): one
+// folder <bundle>-<format> each, for the committed bundles at fp16 and fp8,
+// and the full-size random exports too. It needs Python's onnx, so it
+// goes with the full-size bundles: required where they are.
+func ProxyBundles(t testing.TB) string { return exported(t, "HRMD_PROXY_BUNDLES", "precision proxy") }
 
 // BenchModels are the bundles benchmarks run on: the tiny fixture, and the
 // full-size one ./build.sh bench exports ($HRMD_BENCH_FULL_MODEL).
