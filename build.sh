@@ -179,9 +179,10 @@ cmd_test() {
     # stored as fp16 must pass hrmd verify, as e4m3 (fp8, the control) must
     # fail; the Go tests hold them to that (daemon/cmd/hrmd, TestVerifyProxies).
     local proxies=$CACHE/test/proxy
-    say "writing fp16 and fp8 precision proxies of the demo, the tiny and the full-size bundles to $proxies"
+    say "writing precision proxies to $proxies: fp16 and fp8 of the demo and the tiny bundles, fp16 of the full-size ones"
     rm -rf "$proxies"
-    write_proxies "$proxies" "fp16 fp8" engine/models/demo engine/testdata/nova-tiny engine/testdata/act-v1-tiny "$full" "$act_full"
+    write_proxies "$proxies" "fp16 fp8" engine/models/demo engine/testdata/nova-tiny engine/testdata/act-v1-tiny
+    write_proxies "$proxies" fp16 "$full" "$act_full"
     export HRMD_PROXY_BUNDLES=$proxies
     [ -z "${HRMD_REQUIRE_EXPORTER_TESTS:-}" ] || export HRMD_REQUIRE_FULL_BUNDLE=1
   fi

@@ -70,8 +70,9 @@ type TensorRT struct {
 	Precision string `yaml:"precision"`
 	// FP16 is the key before precision: false meant fp32. Still read, so
 	// that a config written for an older hrmd loads; precision wins, and
-	// the two may not disagree.
-	FP16                     *bool  `yaml:"fp16"`
+	// the two may not disagree. Not in the shipped file (omitempty marks a
+	// key kept only for older configs).
+	FP16                     *bool  `yaml:"fp16,omitempty"`
 	EngineCache              string `yaml:"engine_cache"`
 	WorkspaceMB              int    `yaml:"workspace_mb"`
 	BuilderOptimizationLevel int    `yaml:"builder_optimization_level"`
@@ -188,14 +189,12 @@ func loadConfig(path string, emptyIsDefault bool) (Config, error) {
 	return cfg, nil
 }
 
-// EnginePrecision is tensorrt.precision, or what the older tensorrt.fp16
-// meant when precision is not set (false: fp32).
+// EnginePrecision is tensorrt.precision, or fp32 where the older
+// tensorrt.fp16 is false and precision is the default (fp16): a config
+// written for an hrmd before precision keeps its meaning.
 func (t TensorRT) EnginePrecision() string {
-	if t.Precision == "" && t.FP16 != nil && !*t.FP16 {
+	if t.FP16 != nil && !*t.FP16 && t.Precision == engine.PrecisionFP16 {
 		return engine.PrecisionFP32
-	}
-	if t.Precision == "" {
-		return engine.PrecisionFP16
 	}
 	return t.Precision
 }
@@ -283,7 +282,7 @@ func (c Config) validate() error {
 			return fmt.Errorf("%s is empty; it needs a folder", f.key)
 		}
 	}
-	if t := c.TensorRT; t.FP16 != nil && t.Precision != "" && *t.FP16 != (t.Precision == engine.PrecisionFP16) {
+	if t := c.TensorRT; t.FP16 != nil && (*t.FP16 && t.Precision != engine.PrecisionFP16 || !*t.FP16 && t.Precision == engine.PrecisionBF16) {
 		return fmt.Errorf("tensorrt.fp16 is %v but tensorrt.precision is %s; remove fp16 (precision replaces it)", *t.FP16, t.Precision)
 	}
 	if err := c.Engine().Validate(); err != nil {

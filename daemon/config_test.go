@@ -49,7 +49,11 @@ func missingKeys(t reflect.Type, node *yaml.Node, prefix string) []string {
 	var missing []string
 	for i := range t.NumField() {
 		f := t.Field(i)
-		key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		tag := strings.Split(f.Tag.Get("yaml"), ",")
+		key := tag[0]
+		if slices.Contains(tag[1:], "omitempty") {
+			continue // a key kept only for older configs: not listed
+		}
 		var value *yaml.Node
 		for j := 0; node.Kind == yaml.MappingNode && j+1 < len(node.Content); j += 2 {
 			if node.Content[j].Value == key {
@@ -298,5 +302,42 @@ func TestMaxBatchOnTheCPU(t *testing.T) {
 			t.Errorf("max_batch %v on the CPU: the model runs batches of %d, the worker fills %d; want %d", tt.batch, m.MaxBatch(), s.maxBatch, tt.want)
 		}
 		m.Close()
+	}
+}
+
+// tensorrt.precision chooses the engine's precision; tensorrt.fp16, its
+// older form, still loads (false: fp32), and the two may not disagree.
+func TestTensorRTPrecision(t *testing.T) {
+	for _, tt := range []struct {
+		yaml string
+		want string // the engine's precision; "" = the config does not load
+		err  string
+	}{
+		{"tensorrt: {}", engine.PrecisionFP16, ""},
+		{"tensorrt: {precision: bf16}", engine.PrecisionBF16, ""},
+		{"tensorrt: {precision: fp32}", engine.PrecisionFP32, ""},
+		{"tensorrt: {fp16: false}", engine.PrecisionFP32, ""},
+		{"tensorrt: {fp16: true}", engine.PrecisionFP16, ""},
+		{"tensorrt: {fp16: true, precision: fp16}", engine.PrecisionFP16, ""},
+		{"tensorrt: {fp16: false, precision: fp32}", engine.PrecisionFP32, ""},
+		{"tensorrt: {fp16: true, precision: fp32}", "", "tensorrt.fp16 is true but tensorrt.precision is fp32; remove fp16"},
+		{"tensorrt: {fp16: false, precision: bf16}", "", "tensorrt.fp16 is false but tensorrt.precision is bf16; remove fp16"},
+		{"tensorrt: {precision: int8}", "", `tensorrt.precision is "int8"; use fp16`},
+	} {
+		t.Run(tt.yaml, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "hrmd.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadConfig(path)
+			switch {
+			case tt.want == "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("err %v, want one holding %q", err, tt.err)
+			case tt.want != "" && err != nil:
+				t.Errorf("does not load: %v", err)
+			case tt.want != "" && cfg.Engine().TensorRT.Precision != tt.want:
+				t.Errorf("precision %q, want %q", cfg.Engine().TensorRT.Precision, tt.want)
+			}
+		})
 	}
 }
