@@ -210,13 +210,13 @@ cmd_test() {
 # write_proxies OUT "FORMAT ..." BUNDLE ...: OUT/<bundle folder's name>-<format>
 # for each, by engine/export/simulate_precision.py.
 write_proxies() {
-  local out=$1 formats=$2 bundle format
+  local into=$1 formats=$2 from format
   shift 2
-  mkdir -p "$out"
-  for bundle in "$@"; do
+  mkdir -p "$into"
+  for from in "$@"; do
     for format in $formats; do
-      "$PY" engine/export/simulate_precision.py --precision "$format" "$bundle" "$out/$(basename "$bundle")-$format" >/dev/null ||
-        die "simulate_precision.py --precision $format $bundle failed (above)"
+      "$PY" engine/export/simulate_precision.py --precision "$format" "$from" "$into/$(basename "$from")-$format" >/dev/null ||
+        die "simulate_precision.py --precision $format $from failed (above)"
     done
   done
 }
@@ -229,28 +229,28 @@ cmd_measure_precision() (
   have_torch || die "the precision proxy needs Debian's python3-onnx, python3-yaml (and python3-torch for -full): apt-get install python3-torch python3-onnx python3-yaml libopenblas0-pthread"
   cmd_build
   export HRMD_ORT_LIB=${HRMD_ORT_LIB:-$(ort_lib "$(host_arch)")}
-  local out=$CACHE/measure-precision formats="fp16 bf16 fp8 e4m2 e4m1 e4m0" bundle format name
-  local -a bundles=(engine/models/demo engine/testdata/nova-tiny engine/testdata/nova-zero engine/testdata/act-v1-tiny) reports=()
-  rm -rf "$out"
-  mkdir -p "$out/bundles"
+  local measured=$CACHE/measure-precision formats="fp16 bf16 fp8 e4m2 e4m1 e4m0" from format name
+  local -a measure=(engine/models/demo engine/testdata/nova-tiny engine/testdata/nova-zero engine/testdata/act-v1-tiny) reports=()
+  rm -rf "$measured"
+  mkdir -p "$measured/bundles"
   if [ "${1:-}" = -full ]; then
     say "exporting the full-size random nova (2 check cases) and act-v1 (1 case) bundles"
-    "$PY" engine/export/hrm_export.py --random full --seed 1 --out "$out/bundles/nova-full-random" --check-cases 2 >/dev/null
-    "$PY" engine/export/hrm_export.py --family act-v1 --random full --seed 1 --out "$out/bundles/act-v1-full-random" --check-cases 1 >/dev/null
-    bundles+=("$out/bundles/nova-full-random" "$out/bundles/act-v1-full-random")
+    "$PY" engine/export/hrm_export.py --random full --seed 1 --out "$measured/bundles/nova-full-random" --check-cases 2 >/dev/null
+    "$PY" engine/export/hrm_export.py --family act-v1 --random full --seed 1 --out "$measured/bundles/act-v1-full-random" --check-cases 1 >/dev/null
+    measure+=("$measured/bundles/nova-full-random" "$measured/bundles/act-v1-full-random")
   elif [ -n "${1:-}" ]; then
     die "measure-precision: unknown option $1 (-full or nothing)"
   fi
-  for bundle in "${bundles[@]}"; do
-    say "$(basename "$bundle"): $formats"
-    write_proxies "$out/proxy" "$formats" "$bundle"
+  for from in "${measure[@]}"; do
+    say "$(basename "$from"): $formats"
+    write_proxies "$measured/proxy" "$formats" "$from"
     for format in $formats; do
-      name=$(basename "$bundle")-$format
+      name=$(basename "$from")-$format
       # Exit 1 is a proxy that misses its check: a result here. A report
       # that is not there is a failure.
-      bin/hrmd verify --model "$out/proxy/$name" --json >"$out/$name.json" || true
-      [ -s "$out/$name.json" ] || die "hrmd verify --model $out/proxy/$name wrote no report"
-      reports+=("$out/$name.json")
+      bin/hrmd verify --model "$measured/proxy/$name" --json >"$measured/$name.json" || true
+      [ -s "$measured/$name.json" ] || die "hrmd verify --model $measured/proxy/$name wrote no report"
+      reports+=("$measured/$name.json")
     done
   done
   "$PY" engine/export/precision_table.py "${reports[@]}"

@@ -76,9 +76,9 @@ type Source struct {
 
 // ProxySource names the bundle a precision proxy stands for.
 type ProxySource struct {
-	Of        string `yaml:"of"`        // that bundle's name
-	SHA256    string `yaml:"sha256"`    // its hrm.yaml's sha256 (its Bundle.SHA256)
-	Precision string `yaml:"precision"` // fp16, bf16, fp8, e4m2, ...
+	Of        string `yaml:"of" json:"of"`               // that bundle's name
+	SHA256    string `yaml:"sha256" json:"sha256"`       // its hrm.yaml's sha256 (its Bundle.SHA256)
+	Precision string `yaml:"precision" json:"precision"` // fp16, bf16, fp8, e4m2, ...
 }
 
 // Layers counts the encoder layers of each level.

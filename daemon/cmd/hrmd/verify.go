@@ -97,11 +97,11 @@ func (r verifyReport) text() string {
 	if !c.Passed {
 		verdict = "FAILED"
 	}
-	what := fmt.Sprintf("%s (%s) on %s, %s", r.Model, r.Dir, r.Provider, c.Precision)
+	what := fmt.Sprintf("%s (%s) on %s", r.Model, r.Dir, r.Provider)
 	if r.Proxy != nil {
-		what += fmt.Sprintf(": the %s precision proxy of %s", r.Proxy.Precision, r.Proxy.Of)
+		what += fmt.Sprintf(", the %s precision proxy of %s", r.Proxy.Precision, r.Proxy.Of)
 	}
-	fmt.Fprintf(&b, "%s\n%s: %s\n", verdict, what, c.Summary())
+	fmt.Fprintf(&b, "%s\n%s\n%s\n", verdict, what, c.Summary())
 	fmt.Fprintf(&b, "rule: a cell counts where the reference's margin is above tau %g; a halting decision where its halt logit is delta %g or more from the boundary; the halt within %g\n",
 		c.Tau, c.Delta, engine.CheckMaxHaltDiff)
 	if w := c.WorstMiss; w != nil {
