@@ -48,8 +48,8 @@ type PrecisionCheck struct {
 	NonFinite      int     `json:"non_finite"`       // NaN or Inf values in logits or halt
 	Reason         string  `json:"reason,omitempty"` // the first miss, in words
 	// Cycles are the figures of every case and cycle compared, for hrmd
-	// verify and the measurements behind Tau and Delta; not kept in an
-	// engine's record.
+	// verify and the measurements behind Tau and Delta; neither an
+	// engine's record nor a loaded model keeps them (withoutCycles).
 	Cycles []CycleCheck `json:"cycles,omitempty"`
 	// stored: read from an engine's record, not made by this load.
 	stored bool
@@ -96,7 +96,7 @@ func finite(x float64) *float64 {
 }
 
 // withoutCycles is the verdict without its per-cycle figures, as an
-// engine's record keeps it.
+// engine's record and a loaded model (EngineCacheUse) keep it.
 func (c *PrecisionCheck) withoutCycles() *PrecisionCheck {
 	if c == nil {
 		return nil

@@ -171,7 +171,7 @@ func (rt *Runtime) checkCUDA(b *Bundle, m *Model, opts ModelOptions) (*Model, er
 		m.Close()
 		return nil, err
 	}
-	m.engineCache.Check = check
+	m.engineCache.Check = check.withoutCycles()
 	if check.Passed {
 		return m, nil
 	}

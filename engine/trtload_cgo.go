@@ -61,7 +61,7 @@ func (l *trtLoad) run() (*Model, error) {
 			if !failed.stored {
 				l.rt.log.Warn("building the engine again in fp32 (tensorrt.fp16_check: fallback)", zap.String("model", l.b.Manifest.Name))
 			}
-			rejected = failed
+			rejected = failed.withoutCycles()
 		default:
 			return nil, errorf(CodePrecisionCheck, "the TensorRT %s engine for %s fails the bundle's check set: %s; the next provider takes the model",
 				prec, l.b.Manifest.Name, failed.Summary())
@@ -192,7 +192,7 @@ func (l *trtLoad) cached(m *Model, slot cacheSlot, build engineBuild, rec *Engin
 		m.Close()
 		return nil, nil, err
 	}
-	m.engineCache.Check = check
+	m.engineCache.Check = check.withoutCycles()
 	if rec == nil {
 		rec = &EngineRecord{Build: build}
 	}
@@ -236,7 +236,7 @@ func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model
 	if err := slot.commit(dir, EngineRecord{Build: build, Built: time.Now().UTC(), BuildTook: took.Seconds(), Check: check}); err != nil {
 		l.rt.log.Warn("the built engine or its verdict cannot be kept in the cache; the next start builds or checks it again", zap.Error(err))
 	}
-	m.engineCache = EngineCacheUse{Dir: slot.final(), Built: true, BuildTook: took, Check: check}
+	m.engineCache = EngineCacheUse{Dir: slot.final(), Built: true, BuildTook: took, Check: check.withoutCycles()}
 	return l.verdict(m, check)
 }
 
