@@ -246,10 +246,10 @@ cmd_measure_precision() (
     write_proxies "$measured/proxy" "$formats" "$from"
     for format in $formats; do
       name=$(basename "$from")-$format
-      # Exit 1 is a proxy that misses its check: a result here. A report
-      # that is not there is a failure.
-      bin/hrmd verify --model "$measured/proxy/$name" --json >"$measured/$name.json" || true
-      [ -s "$measured/$name.json" ] || die "hrmd verify --model $measured/proxy/$name wrote no report"
+      # Exit 1 is a proxy that misses its check: a result here (its error
+      # line goes to NAME.log). A report that is not there is a failure.
+      bin/hrmd verify --model "$measured/proxy/$name" --json >"$measured/$name.json" 2>"$measured/$name.log" || true
+      [ -s "$measured/$name.json" ] || die "hrmd verify --model $measured/proxy/$name wrote no report: $(cat "$measured/$name.log")"
       reports+=("$measured/$name.json")
     done
   done

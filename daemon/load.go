@@ -61,7 +61,8 @@ func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
 }
 
 // reportEngine says where a TensorRT engine came from and what its check
-// found; an fp16 engine that failed it is an error line with the figures.
+// found (or what the CUDA provider's found); an fp16 or bf16 engine that
+// failed it is an error line with the figures, the first time.
 func (d *daemon) reportEngine(m *engine.Model, took time.Duration) {
 	c := m.EngineCache()
 	switch {
@@ -75,6 +76,9 @@ func (d *daemon) reportEngine(m *engine.Model, took time.Duration) {
 			zap.String("check", c.Rejected.Summary()))
 	}
 	if c.Dir == "" {
+		if c.Check != nil { // the CUDA provider, held to the check at every load
+			d.log.Info("the check set passed on "+m.Provider(), zap.String("check", c.Check.Summary()))
+		}
 		return
 	}
 	// TensorRT builds its engine during the load: minutes on a Jetson the
