@@ -66,7 +66,7 @@ func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
 func (d *daemon) reportEngine(m *engine.Model, took time.Duration) {
 	c := m.EngineCache()
 	switch {
-	case c.Rejected != nil && c.RejectedStored:
+	case c.RejectedStored():
 		// Logged as an error at the start that built it; said once more,
 		// as information, at every start after.
 		d.log.Info("the "+c.Rejected.Precision+" TensorRT engine failed the bundle's check when it was built (its verdict is kept beside it); running the fp32 engine (tensorrt.fp16_check: fallback)",

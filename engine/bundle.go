@@ -167,7 +167,7 @@ func LoadBundle(dir string) (*Bundle, error) {
 			continue
 		}
 		file := filepath.Join(dir, g.graph.File)
-		got, err := fileSHA256(file)
+		got, _, err := fileSHA256(file)
 		if err != nil {
 			return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("%s.file: %v", g.key, err), Err: err}
 		}
@@ -189,17 +189,19 @@ func (b *Bundle) Path(file string) string { return filepath.Join(b.Dir, file) }
 // Seq is the token sequence length: the grid's cells.
 func (b *Bundle) Seq() int { return b.Manifest.Grid * b.Manifest.Grid }
 
-func fileSHA256(path string) (string, error) {
+// fileSHA256 is the file's sha256 and the bytes it hashed.
+func fileSHA256(path string) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("read %s: %w", path, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // validate checks the manifest on its own; each message starts with the key.

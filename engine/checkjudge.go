@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -122,7 +123,7 @@ func (j *judge) judgeCells(i int, got CycleTrace, want CheckCycle) CycleCheck {
 			worst = &CellMiss{Case: ref.Source, Cycle: got.Cycle, Cell: cell, Want: w, Got: got.Tokens[cell], Margin: m}
 		}
 	}
-	slices.SortFunc(row.FlipMargins, func(a, b float64) int { return cmpFloat(b, a) })
+	slices.SortFunc(row.FlipMargins, func(a, b float64) int { return cmp.Compare(b, a) })
 	row.FlipMargins = row.FlipMargins[:min(len(row.FlipMargins), maxFlipMargins)]
 	j.c.MinCellAgreement = min(j.c.MinCellAgreement, float64(same)/float64(max(len(want.Argmax), 1)))
 	if worst != nil {
@@ -221,14 +222,4 @@ func float64s(v []float32) []float64 {
 		out[i] = float64(x)
 	}
 	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,10 +1,7 @@
 package engine
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,27 +36,13 @@ func engineFiles(dir string) ([]EngineFile, error) {
 		if !e.Type().IsRegular() || e.Name() == recordFile || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		f, err := fileSum(filepath.Join(dir, e.Name()))
+		sum, size, err := fileSHA256(filepath.Join(dir, e.Name()))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read the engine's files: %w", err)
 		}
-		out = append(out, f)
+		out = append(out, EngineFile{Name: e.Name(), Size: size, SHA256: sum})
 	}
 	return out, nil
-}
-
-func fileSum(path string) (EngineFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return EngineFile{}, fmt.Errorf("read the engine's files: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return EngineFile{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	return EngineFile{Name: filepath.Base(path), Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // filesChanged says how dir's files differ from the record's, "" when they

@@ -148,20 +148,16 @@ func (rt *Runtime) loadOn(b *Bundle, io *bundleIO, chain []string, opts ModelOpt
 // not move to a provider nobody checked. A miss closes m and is an error,
 // so the next provider (the CPU, the reference's) takes the model, unless
 // tensorrt.fp16_check is refuse. It runs at every load: there is no engine
-// to keep a verdict beside.
+// to keep a verdict beside. The check set's policy is the engine's
+// (Runtime.checkSet).
 func (rt *Runtime) checkCUDA(b *Bundle, m *Model, opts ModelOptions) (*Model, error) {
-	if rt.cfg.TensorRT.FP16Check == CheckOff {
-		return m, nil
-	}
-	cs, err := LoadCheckSet(b)
-	if err != nil || cs == nil {
-		if cs == nil && err == nil {
-			rt.log.Warn("the bundle has no check set: the CUDA provider's answers cannot be checked against fp32; export it again (engine/export/hrm_export.py) to have them checked",
-				zap.String("model", b.Dir))
-			return m, nil
-		}
+	cs, err := rt.checkSet(b, "the CUDA provider's answers")
+	if err != nil {
 		m.Close()
 		return nil, err
+	}
+	if cs == nil {
+		return m, nil
 	}
 	if opts.Progress != nil {
 		opts.Progress(LoadStage{What: "checking the CUDA provider against fp32", Since: time.Now()})

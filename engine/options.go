@@ -74,9 +74,10 @@ type EngineCacheUse struct {
 	Check *PrecisionCheck
 	// Rejected is the check an fp16 or bf16 engine failed before this fp32
 	// one replaced it (tensorrt.fp16_check: fallback); nil when none did.
-	// RejectedStored says the verdict was read from that engine's record
-	// (it failed when it was built, at an earlier start) rather than made
-	// by this load.
-	Rejected       *PrecisionCheck
-	RejectedStored bool
+	Rejected *PrecisionCheck
 }
+
+// RejectedStored says the Rejected verdict was read from that engine's
+// record (it failed when it was built, at an earlier start) rather than
+// made by this load.
+func (c EngineCacheUse) RejectedStored() bool { return c.Rejected != nil && c.Rejected.stored }

@@ -147,7 +147,7 @@ func verifyTable(path, want, stampDir string, force bool) (read bool, err error)
 			}
 		}
 	}
-	got, err := fileSHA256(abs)
+	got, _, err := fileSHA256(abs)
 	if err != nil {
 		return true, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
 	}

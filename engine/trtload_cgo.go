@@ -42,7 +42,7 @@ func (l *trtLoad) run() (*Model, error) {
 			return nil, err
 		}
 		if failed == nil {
-			m.engineCache.Rejected, m.engineCache.RejectedStored = rejected, rejected != nil && rejected.stored
+			m.engineCache.Rejected = rejected
 			return m, nil
 		}
 		if failed.stored && cfg.FP16Check != CheckRefuse {
@@ -277,21 +277,26 @@ func (l *trtLoad) stage(what, graph string) {
 
 // checkSet is the bundle's check set, or nil when there is nothing to check
 // with (tensorrt.fp16_check off, or a bundle exported without one).
-func (l *trtLoad) checkSet() (*CheckSet, error) {
-	policy := l.rt.cfg.TensorRT.FP16Check
+func (l *trtLoad) checkSet() (*CheckSet, error) { return l.rt.checkSet(l.b, "its TensorRT engine") }
+
+// checkSet is b's check set for checking what runs it (what, in the
+// warning), or nil when there is nothing to check with: tensorrt.fp16_check
+// off, or a bundle exported without one (an error under refuse).
+func (rt *Runtime) checkSet(b *Bundle, what string) (*CheckSet, error) {
+	policy := rt.cfg.TensorRT.FP16Check
 	if policy == CheckOff {
 		return nil, nil
 	}
-	cs, err := LoadCheckSet(l.b)
+	cs, err := LoadCheckSet(b)
 	if err != nil || cs != nil {
 		return cs, err
 	}
 	if policy == CheckRefuse {
 		return nil, errorf(CodePrecisionCheck, "tensorrt.fp16_check is refuse, but the bundle %s has no check set (check: in hrm.yaml); export it again with engine/export/hrm_export.py, or set fp16_check: fallback",
-			l.b.Dir)
+			b.Dir)
 	}
-	l.rt.log.Warn("the bundle has no check set: its TensorRT engine cannot be checked against fp32; export it again (engine/export/hrm_export.py) to have it checked",
-		zap.String("model", l.b.Dir))
+	rt.log.Warn("the bundle has no check set: "+what+" cannot be checked against fp32; export it again (engine/export/hrm_export.py) to have it checked",
+		zap.String("model", b.Dir))
 	return nil, nil
 }
 

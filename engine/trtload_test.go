@@ -259,7 +259,7 @@ func TestTensorRTFP16CheckFails(t *testing.T) {
 	if logs.FilterMessageSnippet("building the engine again in fp32").Len() != 1 {
 		t.Error("no line says the engine is built again in fp32")
 	}
-	if c.RejectedStored {
+	if c.RejectedStored() {
 		t.Error("a verdict made by this load is said to come from the record")
 	}
 	m.Close()
@@ -269,8 +269,8 @@ func TestTensorRTFP16CheckFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Precision() != "fp32" || m.EngineCache().Rejected == nil || !m.EngineCache().RejectedStored || fake.opened["fp16"] != opened {
-		t.Errorf("restart: %s, rejected %v (stored %v), fp16 sessions %d then %d", m.Precision(), m.EngineCache().Rejected, m.EngineCache().RejectedStored, opened, fake.opened["fp16"])
+	if m.Precision() != "fp32" || m.EngineCache().Rejected == nil || !m.EngineCache().RejectedStored() || fake.opened["fp16"] != opened {
+		t.Errorf("restart: %s, rejected %v (stored %v), fp16 sessions %d then %d", m.Precision(), m.EngineCache().Rejected, m.EngineCache().RejectedStored(), opened, fake.opened["fp16"])
 	}
 	if n := logs.FilterLevelExact(zap.ErrorLevel).Len(); n != errorsBefore {
 		t.Errorf("a restart after a stored fp16 miss logged %d error lines", n-errorsBefore)
@@ -789,5 +789,42 @@ func TestCUDAIsChecked(t *testing.T) {
 				t.Errorf("%d error lines about the CUDA provider's answers", drift)
 			}
 		})
+	}
+}
+
+// A bundle without a check set: the CUDA provider takes it unchecked, with
+// a warning, under fallback, and the load fails under refuse, as for a
+// TensorRT engine (one policy: Runtime.checkSet).
+func TestCUDAWithoutCheckSet(t *testing.T) {
+	dir := copyBundle(t)
+	data, err := os.ReadFile(filepath.Join(dir, "hrm.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "check:") {
+			kept = append(kept, line)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hrm.yaml"), []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := trtConfig(t)
+	cfg.Providers = []string{ProviderCUDA, ProviderCPU}
+	rt, logs := openRuntime(t, cfg)
+	playTensorRT(rt)
+	m, err := loadWith(t, rt, dir, ModelOptions{MaxBatch: 2})
+	if err != nil || m.Provider() != "CUDAExecutionProvider" || m.EngineCache().Check != nil {
+		t.Fatalf("fallback: %v, %+v", err, m)
+	}
+	if logs.FilterMessageSnippet("the CUDA provider's answers cannot be checked").Len() != 1 {
+		t.Error("no warning that the CUDA provider goes unchecked")
+	}
+	rt.cfg.TensorRT.FP16Check = CheckRefuse
+	_, err = loadWith(t, rt, dir, ModelOptions{MaxBatch: 2})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodePrecisionCheck || !strings.Contains(e.Message, "has no check set") {
+		t.Errorf("refuse: %v", err)
 	}
 }
