@@ -68,6 +68,9 @@ def e4_largest(mantissa):
     return 448.0 if mantissa == 3 else 2.0 ** 8 * (2 - 2.0 ** -mantissa)
 
 
+# The prefix of the constants the arithmetic rounding reads.
+ARITH_CONSTANT = "hrmd_e4_"
+
 FORMATS = {
     "fp16": Format(10, -14, 65504.0, False, onnx.TensorProto.FLOAT16),
     "bf16": Format(7, -126, (2 - 2.0 ** -7) * 2.0 ** 127, False, onnx.TensorProto.BFLOAT16),
@@ -107,7 +110,6 @@ class Rewriter:
         self.types = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.input) + list(g.output)}
         for t in g.initializer:
             self.types[t.name] = t.data_type
-        self.new_nodes = []
         self.counter = 0
 
     def is_float(self, name):
@@ -126,9 +128,14 @@ class Rewriter:
             ]
         return self.arith_rounding(src, dst, p)
 
-    def constant(self, p, name, value):
-        return helper.make_node("Constant", [], [f"{p}_{name}"], name=f"{p}/{name}",
-                                value=numpy_helper.from_array(np.array(value, dtype=np.float32), f"{p}_{name}"))
+    def arith_constants(self):
+        """The constants every arithmetic rounding reads (arith_rounding), as initializers
+        named hrmd_e4_<name>: one set for the graph."""
+        f = FORMATS[self.fmt]
+        top = f.largest
+        values = {"sigma": 2.0 ** (24 - f.mantissa - 1) + 1, "magic": 1.5 * 2.0 ** (23 - 6 - f.mantissa),
+                  "smallest": 2.0 ** f.min_exponent, "top": top, "bottom": -top, "big": 2 * top, "small": -2 * top}
+        return [numpy_helper.from_array(np.array(v, dtype=np.float32), ARITH_CONSTANT + k) for k, v in values.items()]
 
     def arith_rounding(self, src, dst, p):
         """Round to an e4mN format with fp32 arithmetic. Normal numbers: Veltkamp's split
@@ -136,35 +143,28 @@ class Rewriter:
         nearest. Below the smallest normal: (x + M) - M with M = 1.5 * 2^(23 - 6 + N) rounds
         to a multiple of 2^(-6-N), e4mN's subnormal step. Then saturate at the largest. x is
         first clipped to twice the largest, where the split cannot overflow and the result
-        still saturates."""
-        f = FORMATS[self.fmt]
-        mantissa, top, smallest_normal = f.mantissa, f.largest, 2.0 ** f.min_exponent
-        nodes = [
-            self.constant(p, "sigma", 2.0 ** (24 - mantissa - 1) + 1),
-            self.constant(p, "magic", 1.5 * 2.0 ** (23 - 6 - mantissa)),
-            self.constant(p, "smallest", smallest_normal),
-            self.constant(p, "top", top),
-            self.constant(p, "bottom", -top),
-            self.constant(p, "big", 2 * top),
-            self.constant(p, "small", -2 * top),
-            helper.make_node("Clip", [src, f"{p}_small", f"{p}_big"], [f"{p}_x"], name=f"{p}/clip"),
-            helper.make_node("Mul", [f"{p}_x", f"{p}_sigma"], [f"{p}_c"], name=f"{p}/c"),
+        still saturates. The constants are arith_constants'."""
+        c = ARITH_CONSTANT
+        return [
+            helper.make_node("Clip", [src, c + "small", c + "big"], [f"{p}_x"], name=f"{p}/clip"),
+            helper.make_node("Mul", [f"{p}_x", c + "sigma"], [f"{p}_c"], name=f"{p}/c"),
             helper.make_node("Sub", [f"{p}_c", f"{p}_x"], [f"{p}_cx"], name=f"{p}/cx"),
             helper.make_node("Sub", [f"{p}_c", f"{p}_cx"], [f"{p}_normal"], name=f"{p}/normal"),
-            helper.make_node("Add", [f"{p}_x", f"{p}_magic"], [f"{p}_m"], name=f"{p}/m"),
-            helper.make_node("Sub", [f"{p}_m", f"{p}_magic"], [f"{p}_sub"], name=f"{p}/sub"),
+            helper.make_node("Add", [f"{p}_x", c + "magic"], [f"{p}_m"], name=f"{p}/m"),
+            helper.make_node("Sub", [f"{p}_m", c + "magic"], [f"{p}_sub"], name=f"{p}/sub"),
             helper.make_node("Abs", [f"{p}_x"], [f"{p}_abs"], name=f"{p}/abs"),
-            helper.make_node("Less", [f"{p}_abs", f"{p}_smallest"], [f"{p}_tiny"], name=f"{p}/tiny"),
+            helper.make_node("Less", [f"{p}_abs", c + "smallest"], [f"{p}_tiny"], name=f"{p}/tiny"),
             helper.make_node("Where", [f"{p}_tiny", f"{p}_sub", f"{p}_normal"], [f"{p}_r"], name=f"{p}/where"),
-            helper.make_node("Clip", [f"{p}_r", f"{p}_bottom", f"{p}_top"], [dst], name=f"{p}/saturate"),
+            helper.make_node("Clip", [f"{p}_r", c + "bottom", c + "top"], [dst], name=f"{p}/saturate"),
         ]
-        return nodes
 
     def rewrite(self):
         g = self.model.graph
         for t in g.initializer:
             if t.data_type == FLOAT:
                 t.CopyFrom(numpy_helper.from_array(round_array(numpy_helper.to_array(t), self.fmt), t.name))
+        if FORMATS[self.fmt].cast is None:
+            g.initializer.extend(self.arith_constants())  # after the rounding above: they are exact
         out = []
         # Inputs are rounded where they enter: consumers read the rounded copy.
         renamed = {}
