@@ -30,8 +30,9 @@ const (
 
 // fleet is the daemon's part in a fleet (queue.role): the queue client,
 // and the goroutines of the roles it plays, beside the intake and the
-// worker of local mode, which it feeds and drains (DESIGN §1: the queue
-// client sits beside the service, not inside the worker).
+// worker of local mode, which it feeds and drains: the queue client sits
+// beside the service, not inside the worker, so that the worker answers a
+// puzzle the same whether it came from the inbox or the queue.
 type fleet struct {
 	d       *daemon
 	c       *queue.Client

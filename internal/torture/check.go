@@ -13,7 +13,9 @@ import (
 	"github.com/hrmd/hrmd/puzzles"
 )
 
-// verdict is what the checker found against DESIGN §3's invariants.
+// verdict is what the checker found against the spool's invariants: every
+// file dropped is answered or failed exactly once, none is lost, none is
+// overwritten, none is left in the inbox or work/.
 type verdict struct {
 	files       int // entries dropped
 	lost        int // dropped, and nowhere now

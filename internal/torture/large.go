@@ -18,8 +18,8 @@ import (
 // refuse (too_many_test_inputs) before any batch runs. Then the largest
 // file the limits let through (largest), and a normal ARC task dropped as
 // soon as the daemon has claimed it: the normal task must be answered
-// before the large file is (DESIGN: one large file cannot hold the others
-// back for long). That is an order of two log lines, not a time. Reported:
+// before the large file is (one large file must not hold the others back
+// for long). That is an order of two log lines, not a time. Reported:
 // the daemon's peak memory (VmHWM) before and after each, the large file's
 // time, the normal task's wait.
 func runLarge(e *env) (report, error) {
@@ -125,7 +125,7 @@ func (l *largeRun) largest() ([]string, error) {
 	order := "before"
 	if normal.seq > large.seq {
 		order = "AFTER"
-		l.e.problem("normal.json was answered after large.json: one large file held it back for all of its rows (DESIGN: one large file cannot hold the others back for long)")
+		l.e.problem("normal.json was answered after large.json: one large file held it back for all of its rows (one large file must not hold the others back for long)")
 	}
 	return []string{
 		fmt.Sprintf("large.json %.1f MiB of %s answered in %.1f s (waited_ms; latency_ms %.0f)",
