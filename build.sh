@@ -1045,8 +1045,13 @@ cmd_sandbox_test() (
   [ "$(stat -c %a "$r/var/lib/hrmd/outbox/t.json")" = 640 ] || sandbox_fail "the answer is mode $(stat -c %a "$r/var/lib/hrmd/outbox/t.json"), not 640 (UMask=0027)"
   # /proc/cpuinfo and /proc/meminfo name the device: /proc is not hidden.
   grep -q '"device": *".*GiB memory' "$r/var/lib/hrmd/outbox/t.json" || sandbox_fail "the answer's runtime.device lacks the memory that /proc/meminfo gives"
-  curl -sf -m 3 "http://127.0.0.1:$port/metrics" | grep -qx 'hrmd_puzzles_total{outcome="answered"} 1' ||
-    sandbox_fail "/metrics over 127.0.0.1 does not count the answer"
+  # The count follows the answer on disk (the input goes to done/ first):
+  # wait for it, as for the answer.
+  deadline=$((SECONDS + 30))
+  until curl -sf -m 3 "http://127.0.0.1:$port/metrics" | grep -qx 'hrmd_puzzles_total{outcome="answered"} 1'; do
+    [ $SECONDS -lt $deadline ] || sandbox_fail "/metrics over 127.0.0.1 does not count the answer within 30 s"
+    sleep 0.2
+  done
   local ip
   ip=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')
   if [ -z "$ip" ]; then
@@ -1061,14 +1066,14 @@ cmd_sandbox_test() (
 # bundle installed there, then a systemd as PID 1 of new pid and cgroup
 # namespaces, chrooted into it, starting hrmd.service alone.
 sandbox_boot() {
-  local tmp=$1 bundle=$2 systemd=$3 cg=$4 port=$5
+  local tmp=$1 unpacked=$2 systemd=$3 cg=$4 port=$5
   local r=$tmp/root
   mkdir "$tmp/layers" "$r"
   mount -t tmpfs tmpfs "$tmp/layers"
   mkdir "$tmp/layers/upper" "$tmp/layers/work"
   mount -t overlay overlay -o "lowerdir=/,upperdir=$tmp/layers/upper,workdir=$tmp/layers/work" "$r"
   grep -q '^video:' "$r/etc/group" || groupadd --root "$r" --system video
-  sh "$bundle/install.sh" --root "$r" >&2
+  sh "$unpacked/install.sh" --root "$r" >&2
   sed -i "s|^  listen: 127.0.0.1:9464|  listen: 0.0.0.0:$port|" "$r/etc/hrmd/hrmd.yaml"
   grep -q "listen: 0.0.0.0:$port" "$r/etc/hrmd/hrmd.yaml" || die "sandbox-test: hrmd.yaml has no 'listen: 127.0.0.1:9464' line to change"
   # Only where the output goes: no journald here.
