@@ -1143,6 +1143,14 @@ cmd_torture() {
   "$CACHE/bin/hrmd-torture" "${args[@]}" "$@" || die "the torture suite found the daemon breaking an invariant (above)"
 }
 
+# The long test of the demo's training script (engine/export/train_demo.py):
+# trained from scratch it must learn; ./build.sh test runs it for 100 steps.
+cmd_train_test() {
+  have_torch || die "train-test needs $PY with torch, onnx and yaml (apt-get install python3-torch python3-onnx python3-yaml libopenblas0-pthread)"
+  say "train-test: engine/export/test_train_demo.py with HRMD_TRAIN_TEST=1 (about 5 min)"
+  HRMD_TRAIN_TEST=1 "$PY" -m unittest discover -s engine/export -p test_train_demo.py || die "the training test failed"
+}
+
 # The fleet test (issue 15): the torture suite's fleet scenario, a gateway
 # and three workers over a three-server JetStream cluster on 127.0.0.1, 500
 # real ARC tasks and 10 bad files, a worker, a server and the gateway
@@ -1202,6 +1210,9 @@ usage: ./build.sh COMMAND
   fixtures  regenerate the tiny test bundles engine/testdata/{nova-tiny,nova-zero,act-v1-tiny} (needs python3-torch)
   test      gofmt, go vet, staticcheck, go test -race, torture -short, fleet-test, the exporter's
             tests, qemu-smoke, deploy-test and sandbox-test (each where it can run; all in CI)
+  train-test  the demo's training script for 700 steps from scratch: the model must
+            learn the halo rule (10 of 50 fresh puzzles or more) and export (about 5 min;
+            test runs a 100-step version)
   bench     Go benchmarks (with a full-size random bundle when python3-torch is there)
   measure-precision [-full]
             every committed bundle (-full: and full-size random nova and act-v1 exports)
@@ -1220,6 +1231,7 @@ main() {
     deploy-test) cmd_deploy_test "$@" ;;
     sandbox-test) cmd_sandbox_test "$@" ;;
     measure-precision) cmd_measure_precision "$@" ;;
+    train-test) cmd_train_test "$@" ;;
     -h | --help) cmd_help ;;
     *) cmd_help >&2; die "unknown command: $cmd" ;;
   esac

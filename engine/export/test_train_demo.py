@@ -57,6 +57,27 @@ class HaloTest(unittest.TestCase):
 
 
 class TrainDemoTest(unittest.TestCase):
+    def test_short_training_lowers_the_loss_and_exports(self):
+        """The script end to end in 100 steps (./build.sh test): the loss of the
+        second 50 steps is below the first's, and the result is a valid bundle.
+        Whether it learns the rule takes the long test below."""
+        with tempfile.TemporaryDirectory() as d:
+            with contextlib.redirect_stdout(io.StringIO()):
+                train_demo.main(["--out", d, "--preset", "smoke", "--seed", "11", "--steps", "100", "--eval", "10"])
+            with open(os.path.join(d, "train.log")) as f:
+                log = f.read()
+            losses = [float(v) for v in re.findall(r"^step +\d+/100 .* loss ([0-9.]+) ", log, re.M)]
+            self.assertEqual(len(losses), 2, log)
+            self.assertLess(losses[1], losses[0], log)
+            self.assertRegex(log, r"exact on 10 fresh halo puzzles up to 6x6 .*: \d+/10")
+            with open(os.path.join(d, "hrm.yaml")) as f:
+                manifest = yaml.safe_load(f)
+            self.assertEqual(manifest["source"]["checkpoint"], "train_demo.py:halo:preset=smoke:seed=11")
+            for graph in manifest["graphs"].values():
+                self.assertEqual(hrm_export.sha256_file(os.path.join(d, graph["file"])), graph["sha256"])
+
+    @unittest.skipUnless(os.environ.get("HRMD_TRAIN_TEST"),
+                         "the 5-minute training test runs under ./build.sh train-test (HRMD_TRAIN_TEST=1)")
     def test_smoke_training_learns_and_exports(self):
         """The script end to end, small: a model that solves none of 50 fresh
         puzzles untrained solves some after five minutes (18 of 50 here, from a
