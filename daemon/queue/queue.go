@@ -60,7 +60,7 @@ type Client struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 
-	closing atomic.Bool // Close was called: the disconnect it causes is no news
+	closing atomic.Bool   // Close was called: the disconnect it causes is no news
 	lost    chan struct{} // closed when nats.go closed the connection for good
 
 	mu        sync.Mutex
