@@ -3,8 +3,15 @@ package queue
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -212,4 +219,91 @@ func fakeServer(l net.Listener, last string) {
 	}
 	fmt.Fprint(conn, last)
 	_, _ = io.Copy(io.Discard, r) // until the client hangs up
+}
+
+// A certificate refused after a restart of the server: its CA changed, so
+// it refuses hrmd's client certificate, or its certificate changed to one
+// hrmd's CA does not vouch for. /readyz's reason is the TLS refusal of the
+// attempts since (the second nats.go passes to no handler), not the
+// disconnect's EOF (issue 22, F7).
+func TestRefusedCertificateIsTheReason(t *testing.T) {
+	dir := t.TempDir()
+	ca, caKey := writeCA(t, dir, "ca")
+	other, otherKey := writeCA(t, dir, "other-ca")
+	serverCert, serverKey := writeLeaf(t, dir, "server", ca, caKey, x509.ExtKeyUsageServerAuth)
+	strangerCert, strangerKey := writeLeaf(t, dir, "stranger", other, otherKey, x509.ExtKeyUsageServerAuth)
+	clientCert, clientKey := writeLeaf(t, dir, "client", ca, caKey, x509.ExtKeyUsageClientAuth)
+	tlsConf := func(cert, key, clientCA string) string {
+		return fmt.Sprintf("max_payload: 8MB\ntls { cert_file: %q, key_file: %q, ca_file: %q, verify: true }\n", cert, key, clientCA)
+	}
+	for _, tt := range []struct {
+		name, after, why string
+	}{
+		{"client certificate refused", tlsConf(serverCert, serverKey, filepath.Join(dir, "other-ca.pem")), "tls: certificate required"},
+		{"server certificate untrusted", tlsConf(strangerCert, strangerKey, filepath.Join(dir, "ca.pem")), "certificate signed by unknown authority"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := testenv.StartNATS(t, tlsConf(serverCert, serverKey, filepath.Join(dir, "ca.pem")))
+			cfg := testConfig(strings.Replace(srv.URL, "nats://", "tls://", 1))
+			cfg.TLSCA, cfg.TLSCert, cfg.TLSKey = filepath.Join(dir, "ca.pem"), clientCert, clientKey
+			c := connect(t, cfg)
+			srv.Kill()
+			srv.Configure(tt.after)
+			srv.Start()
+			waitConnected(t, c, false, tt.why)
+		})
+	}
+}
+
+// writeCA writes a self-signed CA's certificate to dir/name.pem.
+func writeCA(t *testing.T, dir, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, filepath.Join(dir, name+".pem"), "CERTIFICATE", der)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// writeLeaf writes a certificate for 127.0.0.1 signed by ca, and its key:
+// dir/name.pem and dir/name-key.pem.
+func writeLeaf(t *testing.T, dir, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, usage x509.ExtKeyUsage) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	writePEM(t, certFile, "CERTIFICATE", der)
+	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
+	return certFile, keyFile
+}
+
+func writePEM(t *testing.T, path, kind string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -213,8 +213,9 @@ func (c *Client) Connected() (bool, string) {
 	if c.nc.IsConnected() {
 		return true, ""
 	}
-	// nats.go reports a refused TLS handshake to no handler: it keeps it
-	// as its last error until the next attempt.
+	// nats.go reports a failed TLS handshake (a server certificate the
+	// CA does not vouch for) to no handler: it keeps it as its last error
+	// until the next attempt.
 	c.setErr(c.nc.LastError())
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -84,14 +84,21 @@ func (n *NATS) Start() {
 	}
 }
 
-// Reload gives the running server extra in place of the config it had
-// beside its listen, monitoring and JetStream lines, and has it read its
-// config again (SIGHUP), as an operator changing authorization would.
-func (n *NATS) Reload(extra string) {
+// Configure gives the server extra in place of the config it had beside
+// its listen, monitoring and JetStream lines, from its next start or
+// Reload.
+func (n *NATS) Configure(extra string) {
 	n.t.Helper()
 	if err := os.WriteFile(n.conf, []byte(n.base+extra), 0o644); err != nil {
 		n.t.Fatal(err)
 	}
+}
+
+// Reload configures the running server with extra and has it read its
+// config again (SIGHUP), as an operator changing authorization would.
+func (n *NATS) Reload(extra string) {
+	n.t.Helper()
+	n.Configure(extra)
 	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		n.t.Fatal(err)
 	}
