@@ -245,7 +245,8 @@ func (c *Client) Ready(ctx context.Context, interval time.Duration) error {
 			return ctx.Err()
 		}
 		if c.nc.IsClosed() {
-			return fmt.Errorf("connection closed for good: %w", c.nc.LastError())
+			_, why := c.Connected()
+			return fmt.Errorf("the connection was closed for good: %s", why)
 		}
 		if refused := c.noJetStream(err, &noJetStream); refused != nil {
 			return refused
