@@ -173,7 +173,8 @@ func TestNoJetStreamRefused(t *testing.T) {
 
 // When nats.go closes the connection for good (here a server's -ERR it
 // knows no recovery from), the client says so on Lost, for the daemon to
-// stop and be restarted, and Connected gives the server's error.
+// stop and be restarted, Connected gives the server's error, and Ready
+// (the daemon's start) does not wait for ever.
 func TestClosedForGoodIsLost(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -194,6 +195,11 @@ func TestClosedForGoodIsLost(t *testing.T) {
 	}
 	if up, why := c.Connected(); up || !strings.Contains(strings.ToLower(why), "unknown failure") {
 		t.Errorf("Connected() = %v %q; want down, saying the server's error", up, why)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Ready(ctx, time.Second); err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "closed for good") {
+		t.Errorf("Ready on a connection closed for good: %v; want at once an error saying so", err)
 	}
 }
 
