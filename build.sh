@@ -1156,7 +1156,7 @@ cmd_train_test() {
 # real ARC tasks and 10 bad files, a worker, a server and the gateway
 # killed with SIGKILL mid-run. Short unless -full.
 cmd_fleet_test() {
-  local -a args=(-only fleet)
+  local -a args=(-only fleet,fleet-key,fleet-hang)
   [[ " $* " == *" -full "* ]] || args+=(-short)
   cmd_torture "${args[@]}" "$@"
 }

@@ -3,12 +3,14 @@ package daemon
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -191,6 +193,10 @@ func TestLoadConfig(t *testing.T) {
 		{"queue ack wait", "queue: {role: worker, servers: [nats://a:4222], ack_wait_s: 1}\n", "queue.ack_wait_s is 1", nil},
 		{"queue attempts", "queue: {role: worker, servers: [nats://a:4222], max_attempts: 1}\n", "queue.max_attempts is 1", nil},
 		{"queue answers kept too short", "queue: {role: worker, servers: [nats://a:4222], answers_max_age_s: 600}\n", "queue.answers_max_age_s is 600; use 1800", nil},
+		{"queue ping interval", "queue: {role: worker, servers: [nats://a:4222], ping_interval_s: 0}\n", "queue.ping_interval_s is 0; use 1 to 120", nil},
+		{"queue ping interval default", "queue: {role: worker, servers: [nats://a:4222]}\n", "", func(c Config) bool {
+			return c.Queue.client("x", 1).PingInterval == 3*time.Second
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -210,6 +216,42 @@ func TestLoadConfig(t *testing.T) {
 			}
 			if !tt.check(cfg) {
 				t.Errorf("got %+v", cfg)
+			}
+		})
+	}
+}
+
+// queue.credentials must be a .creds file: a bare nkey seed there (or
+// anything else without a user JWT) fails every connection for ever, so
+// the config check refuses it, naming the key and the fix.
+func TestQueueCredentialsFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, content, err string
+	}{
+		{"creds", "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.x\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\nSUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n------END USER NKEY SEED------\n", ""},
+		{"bare seed", "SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n", "is a bare nkey seed, not a .creds file (a user JWT and its seed): set it as queue.nkey instead"},
+		{"something else", "user: alice\n", "holds no user JWT"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			creds := filepath.Join(dir, tt.name+".creds")
+			if err := os.WriteFile(creds, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, tt.name+".yaml")
+			yaml := fmt.Sprintf("queue: {role: worker, servers: [nats://a:4222], credentials: %q}\n", creds)
+			if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(path)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("a .creds file refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "queue.credentials: "+creds) || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("got %v, want an error naming queue.credentials and %s and saying %q", err, creds, tt.err)
 			}
 		})
 	}

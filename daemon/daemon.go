@@ -280,6 +280,10 @@ type supervisor struct {
 func (s *supervisor) loop() error {
 	status := time.NewTicker(time.Second)
 	defer status.Stop()
+	var lost <-chan struct{} // the fleet's connection given up: nil (never) when alone
+	if s.d.fleet != nil {
+		lost = s.d.fleet.c.Lost()
+	}
 	for {
 		var hand chan<- *settings
 		if s.pending != nil {
@@ -297,6 +301,16 @@ func (s *supervisor) loop() error {
 			s.handed, s.pending = s.pending, nil
 		case r := <-s.reloads:
 			s.reloaded(r)
+		case <-lost:
+			// Nothing in this process will connect again: stop as on
+			// SIGTERM, then exit non-zero for the service manager to
+			// start hrmd afresh (hrmd.service: Restart=on-failure).
+			_, why := s.d.fleet.c.Connected()
+			s.d.log.Error("queue: the connection to the cluster was closed for good; stopping so that hrmd is started again", zap.String("connection", why))
+			if err := s.shutdown(syscall.SIGTERM); err != nil {
+				return err
+			}
+			return &answer.Error{Code: CodeQueue, Message: "queue: the connection was closed for good: " + why}
 		case sig := <-s.signals:
 			if sig != syscall.SIGHUP {
 				return s.shutdown(sig)

@@ -37,11 +37,13 @@ type QueueConfig struct {
 	MaxAttempts      int      `yaml:"max_attempts"`
 	DuplicateWindowS int      `yaml:"duplicate_window_s"`
 	AnswersMaxAgeS   int      `yaml:"answers_max_age_s"`
+	PingIntervalS    int      `yaml:"ping_interval_s"`
 }
 
 func defaultQueueConfig() QueueConfig {
 	return QueueConfig{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3, AckWaitS: 60,
-		MaxAckPending: 256, MaxAttempts: 5, DuplicateWindowS: 1800, AnswersMaxAgeS: 86400}
+		MaxAckPending: 256, MaxAttempts: 5, DuplicateWindowS: 1800, AnswersMaxAgeS: 86400,
+		PingIntervalS: 3}
 }
 
 func (q QueueConfig) gateway() bool { return q.Role == RoleGateway || q.Role == RoleBoth }
@@ -75,7 +77,7 @@ func (q QueueConfig) client(name string, maxPuzzle int64) queue.Config {
 		TLSKey: q.TLSKey, Subject: q.Subject, Stream: q.Stream, AnswersStream: q.AnswersStream, Replicas: q.Replicas,
 		AckWait: time.Duration(q.AckWaitS) * time.Second, MaxAckPending: q.MaxAckPending,
 		DuplicateWindow: time.Duration(q.DuplicateWindowS) * time.Second, AnswersMaxAge: time.Duration(q.AnswersMaxAgeS) * time.Second,
-		MaxPuzzleBytes: maxPuzzle}
+		MaxPuzzleBytes: maxPuzzle, PingInterval: time.Duration(q.PingIntervalS) * time.Second}
 }
 
 // validate checks the section; each message names the key.
@@ -142,7 +144,30 @@ func (q QueueConfig) validateFiles() error {
 			return fmt.Errorf("%s: %v", f.key, unwrapPath(err))
 		}
 	}
-	return nil
+	return checkCredentialsFile(q.Credentials)
+}
+
+// credsJWT opens the user JWT of a NATS .creds file (nsc generate creds).
+const credsJWT = "-----BEGIN NATS USER JWT-----"
+
+// checkCredentialsFile refuses a queue.credentials that is no .creds
+// file: nats.go would fail every connection attempt with it, for ever.
+// A bare nkey seed (a line starting SU) is the common mistake.
+func checkCredentialsFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("queue.credentials: %v", unwrapPath(err))
+	}
+	if strings.Contains(string(data), credsJWT) {
+		return nil
+	}
+	if strings.HasPrefix(strings.TrimSpace(string(data)), "SU") {
+		return fmt.Errorf("queue.credentials: %s is a bare nkey seed, not a .creds file (a user JWT and its seed): set it as queue.nkey instead, and leave queue.credentials empty", path)
+	}
+	return fmt.Errorf("queue.credentials: %s holds no user JWT (%s): give the .creds file that nsc generate creds writes, or an nkey seed as queue.nkey", path, credsJWT)
 }
 
 func (q QueueConfig) validateNumbers() error {
@@ -158,6 +183,7 @@ func (q QueueConfig) validateNumbers() error {
 		{"queue.max_attempts", q.MaxAttempts, 2, 100, "5: deliveries of one puzzle before it is failed with delivery_limit"},
 		{"queue.duplicate_window_s", q.DuplicateWindowS, 60, 7 * 86400, "1800"},
 		{"queue.answers_max_age_s", q.AnswersMaxAgeS, q.DuplicateWindowS, 365 * 86400, "86400, and at least queue.duplicate_window_s"},
+		{"queue.ping_interval_s", q.PingIntervalS, 1, 120, "3: a server that misses two pings is left for another, so a hung one holds its clients 2 to 3 times this"},
 	} {
 		if n.value < n.min || n.value > n.max {
 			return fmt.Errorf("%s is %d; use %d to %d (%s)", n.key, n.value, n.min, n.max, n.hint)

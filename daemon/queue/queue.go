@@ -37,7 +37,18 @@ type Config struct {
 	// (watch.max_file_bytes): the puzzles stream and the servers' max_payload
 	// must carry it.
 	MaxPuzzleBytes int64
+	// PingInterval is how often the client asks its server whether it is
+	// still there (queue.ping_interval_s): a server that misses two in a
+	// row is left for another. A hung server (SIGSTOP, a power cut, a
+	// pulled cable: nothing resets the connection) is noticed only so.
+	PingInterval time.Duration
 }
+
+// maxPingsOut is how many of the client's pings may go unanswered before
+// it takes its server for dead: nats.go's default, kept, so that the
+// ping interval alone says how long a hung server holds its clients (two
+// to three intervals).
+const maxPingsOut = 2
 
 // headerRoom is what a message's headers may take beside its body.
 const headerRoom = 64 << 10
@@ -49,12 +60,13 @@ type Client struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 
-	closing atomic.Bool // Close was called: the disconnect it causes is no news
+	closing atomic.Bool   // Close was called: the disconnect it causes is no news
+	lost    chan struct{} // closed when nats.go closed the connection for good
 
 	mu        sync.Mutex
 	connected bool
 	since     time.Time // of the last change
-	lastErr   error
+	lastErr   error     // the latest reason the connection is down (or could not be made)
 }
 
 // Connect starts connecting to cfg's servers and returns at once: the
@@ -62,7 +74,7 @@ type Client struct {
 // background, for as long as the client is open (Ready waits for it).
 // onChange, if not nil, hears each connect and disconnect.
 func Connect(cfg Config, log *zap.Logger, onChange func(connected bool)) (*Client, error) {
-	c := &Client{cfg: cfg, log: log, since: time.Now()}
+	c := &Client{cfg: cfg, log: log, since: time.Now(), lost: make(chan struct{})}
 	opts, err := c.options(onChange)
 	if err != nil {
 		return nil, err
@@ -79,8 +91,11 @@ func Connect(cfg Config, log *zap.Logger, onChange func(connected bool)) (*Clien
 	return c, nil
 }
 
-// options are the connection's: never give up reconnecting, back off up to
-// a few seconds, and authenticate and encrypt as configured.
+// options are the connection's: never give up reconnecting, not even on
+// a refused key (an operator may fix the server's authorization while hrmd
+// runs), back off up to a few seconds, notice a hung server within a few
+// pings, authenticate and encrypt as configured, and say everything
+// through the daemon's log.
 func (c *Client) options(onChange func(bool)) ([]nats.Option, error) {
 	changed := func(up bool, err error) {
 		c.mu.Lock()
@@ -97,6 +112,11 @@ func (c *Client) options(onChange func(bool)) ([]nats.Option, error) {
 		nats.Name("hrmd " + c.cfg.Name),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true),
+		// Without it nats.go closes the connection for good after the
+		// same authorization error twice from one server: a key revoked
+		// and restored, or a server fixed after hrmd started with a
+		// refused key, would leave hrmd running and never connected.
+		nats.IgnoreAuthErrorAbort(),
 		nats.CustomReconnectDelay(reconnectDelay),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			c.log.Info("queue: connected", zap.String("server", nc.ConnectedUrlRedacted()))
@@ -113,11 +133,19 @@ func (c *Client) options(onChange func(bool)) ([]nats.Option, error) {
 			c.log.Warn("queue: disconnected; reconnecting", zap.Error(err))
 			changed(false, err)
 		}),
-		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
-			c.mu.Lock()
-			c.lastErr = err
-			c.mu.Unlock()
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { c.setErr(err) }),
+		nats.ErrorHandler(c.asyncError),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			if c.closing.Load() {
+				return
+			}
+			c.setErr(nc.LastError())
+			c.log.Error("queue: nats.go closed the connection for good", zap.Error(nc.LastError()))
+			close(c.lost)
 		}),
+	}
+	if c.cfg.PingInterval > 0 {
+		opts = append(opts, nats.PingInterval(c.cfg.PingInterval), nats.MaxPingsOutstanding(maxPingsOut))
 	}
 	if c.cfg.Credentials != "" {
 		opts = append(opts, nats.UserCredentials(c.cfg.Credentials))
@@ -138,6 +166,28 @@ func (c *Client) options(onChange func(bool)) ([]nats.Option, error) {
 	return opts, nil
 }
 
+// asyncError hears what nats.go reports outside any call: a refused key
+// while it reconnects, a permission or slow consumer error. Without a
+// handler nats.go prints these to stderr, a plain line in a JSON log.
+func (c *Client) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	if sub != nil {
+		c.log.Warn("queue: error on a subscription", zap.String("subject", sub.Subject), zap.Error(err))
+		return
+	}
+	c.log.Warn("queue: error from the server", zap.Error(err))
+	c.setErr(err)
+}
+
+// setErr keeps err as the latest reason the connection is down.
+func (c *Client) setErr(err error) {
+	if err == nil {
+		return
+	}
+	c.mu.Lock()
+	c.lastErr = err
+	c.mu.Unlock()
+}
+
 // reconnectDelay backs off from a tenth of a second to five seconds, with
 // jitter, so that a fleet does not reconnect in step after a server restart.
 func reconnectDelay(attempts int) time.Duration {
@@ -151,12 +201,22 @@ func (c *Client) Close() {
 	c.nc.Close()
 }
 
+// Lost is closed when nats.go has closed the connection for good (not
+// by Close): nothing will reconnect it, and the daemon stops so that its
+// service manager starts it afresh.
+func (c *Client) Lost() <-chan struct{} { return c.lost }
+
 // Connected says whether the client is connected now, and if not, since
-// when and why.
+// when and why: the latest reason, not the first (a disconnect's EOF is
+// followed by the refused certificate or key that keeps it down).
 func (c *Client) Connected() (bool, string) {
 	if c.nc.IsConnected() {
 		return true, ""
 	}
+	// nats.go reports a failed TLS handshake (a server certificate the
+	// CA does not vouch for) to no handler: it keeps it as its last error
+	// until the next attempt.
+	c.setErr(c.nc.LastError())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	why := fmt.Sprintf("not connected to any of %s since %s", strings.Join(c.cfg.Servers, ", "), c.since.UTC().Format(time.RFC3339))
@@ -169,8 +229,11 @@ func (c *Client) Connected() (bool, string) {
 // Ready waits until the cluster's JetStream answers, logging every
 // interval what it waits for, and checks that the servers carry messages
 // as large as the largest puzzle. It returns ctx's error if it ends first.
+// A cluster without JetStream is refused, not waited for: servers that
+// answer but have none are misconfigured, and no retry mends them.
 func (c *Client) Ready(ctx context.Context, interval time.Duration) error {
 	next := time.Now().Add(interval)
+	var noJetStream time.Time // since when connected servers have said they have none
 	for {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err := c.js.AccountInfo(actx)
@@ -180,6 +243,13 @@ func (c *Client) Ready(ctx context.Context, interval time.Duration) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if c.nc.IsClosed() {
+			_, why := c.Connected()
+			return fmt.Errorf("the connection was closed for good: %s", why)
+		}
+		if refused := c.noJetStream(err, &noJetStream); refused != nil {
+			return refused
 		}
 		if time.Now().After(next) {
 			_, why := c.Connected()
@@ -195,6 +265,34 @@ func (c *Client) Ready(ctx context.Context, interval time.Duration) error {
 		return &RefusedError{What: "server " + c.nc.ConnectedUrlRedacted(), Why: fmt.Sprintf(
 			"its max_payload is %d bytes, but a puzzle can take %d (watch.max_file_bytes %d and headers): set max_payload: 8MB in every nats-server's config, or lower watch.max_file_bytes",
 			c.nc.MaxPayload(), need, c.cfg.MaxPuzzleBytes)}
+	}
+	return nil
+}
+
+// noJetStreamFor is how long servers must go on saying they have no
+// JetStream before hrmd believes them: nobody answering JetStream's API
+// reads the same as JetStream disabled, and a cluster just started may
+// be without its JetStream for a moment.
+const noJetStreamFor = 5 * time.Second
+
+// noJetStream is a refusal when err says the account has no JetStream
+// (the server answered so: at once), or that no server of the cluster
+// runs it, which hrmd believes once it has heard it for noJetStreamFor;
+// since is when that began (zero: not now).
+func (c *Client) noJetStream(err error, since *time.Time) error {
+	refuse := func() error {
+		return &RefusedError{What: "server " + c.nc.ConnectedUrlRedacted(), Why: "JetStream is not enabled on it or on any server of its cluster (" + err.Error() +
+			"): give every nats-server a jetstream { store_dir: ... } block, as systemd/nats-server.conf has, and enable JetStream for the account queue.credentials or queue.nkey logs into"}
+	}
+	switch {
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return refuse()
+	case !errors.Is(err, jetstream.ErrJetStreamNotEnabled):
+		*since = time.Time{}
+	case since.IsZero():
+		*since = time.Now()
+	case time.Since(*since) >= noJetStreamFor:
+		return refuse()
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -35,6 +36,7 @@ func NATSServerBinary(t testing.TB) string {
 type NATS struct {
 	t         testing.TB
 	bin, conf string
+	base      string // the config without StartNATS's extra
 	URL       string
 	monitor   string
 	cmd       *exec.Cmd
@@ -48,11 +50,11 @@ func StartNATS(t testing.TB, extra string) *NATS {
 	dir := t.TempDir()
 	port, mon := freePort(t), freePort(t)
 	conf := filepath.Join(dir, "nats.conf")
-	cfg := fmt.Sprintf("listen: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\njetstream { store_dir: %q }\n%s", port, mon, filepath.Join(dir, "js"), extra)
-	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+	base := fmt.Sprintf("listen: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\njetstream { store_dir: %q }\n", port, mon, filepath.Join(dir, "js"))
+	if err := os.WriteFile(conf, []byte(base+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n := &NATS{t: t, bin: bin, conf: conf, URL: fmt.Sprintf("nats://127.0.0.1:%d", port), monitor: fmt.Sprintf("http://127.0.0.1:%d/healthz", mon)}
+	n := &NATS{t: t, bin: bin, conf: conf, base: base, URL: fmt.Sprintf("nats://127.0.0.1:%d", port), monitor: fmt.Sprintf("http://127.0.0.1:%d", mon)}
 	t.Cleanup(n.Kill)
 	n.Start()
 	return n
@@ -68,7 +70,7 @@ func (n *NATS) Start() {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(n.monitor)
+		resp, err := http.Get(n.monitor + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -79,6 +81,50 @@ func (n *NATS) Start() {
 			n.t.Fatalf("nats-server (%s) not healthy in 30 s: %v", n.conf, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Configure gives the server extra in place of the config it had beside
+// its listen, monitoring and JetStream lines, from its next start or
+// Reload.
+func (n *NATS) Configure(extra string) {
+	n.t.Helper()
+	if err := os.WriteFile(n.conf, []byte(n.base+extra), 0o644); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// Reload configures the running server with extra and has it read its
+// config again (SIGHUP), as an operator changing authorization would.
+func (n *NATS) Reload(extra string) {
+	n.t.Helper()
+	n.Configure(extra)
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// Monitor reads the server's monitoring endpoint path (/connz?state=closed,
+// say) into v.
+func (n *NATS) Monitor(path string, v any) error {
+	resp, err := http.Get(n.monitor + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Signal sends sig to the running server: SIGSTOP hangs it as a power
+// cut or a pulled cable would (nothing resets its connections), SIGCONT
+// ends that.
+func (n *NATS) Signal(sig syscall.Signal) {
+	n.t.Helper()
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		n.t.Fatal(err)
 	}
 }
 

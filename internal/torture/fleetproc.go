@@ -53,7 +53,7 @@ func (f *fleet) spool(sub, role, name string, edit func(*daemon.Config)) (*spool
 	return f.e.newSpoolIn(sub, func(c *daemon.Config) {
 		q := c.Queue // the defaults, for what the fleet leaves unset
 		q.Role, q.Name, q.Servers, q.Subject, q.Stream, q.AnswersStream = role, name, f.q.Servers, f.q.Subject, f.q.Stream, f.q.AnswersStream
-		q.Replicas, q.AckWaitS = f.q.Replicas, f.q.AckWaitS
+		q.Replicas, q.AckWaitS, q.NKey = f.q.Replicas, f.q.AckWaitS, f.q.NKey
 		c.Queue = q
 		if edit != nil {
 			edit(c)

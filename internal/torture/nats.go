@@ -31,6 +31,10 @@ type natsCluster struct {
 type natsServer struct {
 	bin, name, dir, config, logPath string
 	clientPort, httpPort, routePort int
+	routes                          []string
+	// authorization is the config's authorization block ("" = none):
+	// which keys the clients may log in with.
+	authorization string
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once the process has ended
@@ -56,7 +60,8 @@ func startNATSCluster(bin, dir string, n int) (*natsCluster, error) {
 		c.servers = append(c.servers, s)
 	}
 	for _, s := range c.servers {
-		if err := s.writeConfig(routes); err != nil {
+		s.routes = routes
+		if err := s.writeConfig(); err != nil {
 			return c, err
 		}
 		if err := s.start(); err != nil {
@@ -91,7 +96,7 @@ func freePorts(n int) ([]int, error) {
 // among them, which nats-server ignores), JetStream with a store of its
 // own, monitoring for /healthz, and max_payload 8MB, which hrmd needs for
 // a 4 MiB task with its headers (the default is 1 MB).
-func (s *natsServer) writeConfig(routes []string) error {
+func (s *natsServer) writeConfig() error {
 	if err := os.MkdirAll(filepath.Join(s.dir, "store"), 0o755); err != nil {
 		return fmt.Errorf("nats-server %s's folder: %w", s.name, err)
 	}
@@ -111,7 +116,8 @@ cluster {
     %s
   ]
 }
-`, s.name, s.clientPort, s.httpPort, filepath.Join(s.dir, "store"), s.routePort, strings.Join(routes, "\n    "))
+%s
+`, s.name, s.clientPort, s.httpPort, filepath.Join(s.dir, "store"), s.routePort, strings.Join(s.routes, "\n    "), s.authorization)
 	if err := os.WriteFile(s.config, []byte(conf), 0o644); err != nil {
 		return fmt.Errorf("nats-server %s's config: %w", s.name, err)
 	}
@@ -145,6 +151,18 @@ func (s *natsServer) start() error {
 }
 
 func (s *natsServer) running() bool { return s.exited != nil && !closed(s.exited) }
+
+// reload writes the server's config again (its authorization changed)
+// and has it read it (SIGHUP), as an operator would.
+func (s *natsServer) reload() error {
+	if err := s.writeConfig(); err != nil {
+		return err
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		return fmt.Errorf("SIGHUP to nats-server %s: %w", s.name, err)
+	}
+	return nil
+}
 
 // kill9 kills the server with SIGKILL and waits for it to be gone.
 func (s *natsServer) kill9() error {
