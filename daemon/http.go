@@ -16,11 +16,13 @@ import (
 )
 
 // MaxHTTPConnections is how many HTTP connections the daemon holds open at
-// once. Its clients are a Prometheus scraper and a few health checks, so this
-// is room to spare for them, and a bound on the descriptors HTTP can take from
-// the inbox, the spool and the model however many clients come: the rest wait
-// in the kernel's backlog, costing the daemon nothing, until one closes.
-const MaxHTTPConnections = 16
+// once: a bound on the descriptors HTTP can take from the inbox, the spool
+// and the model however many clients come. Its clients are a Prometheus
+// scraper and a few health checks; the room past them is for a flood of
+// connections that do nothing (any local user can open hundreds), which is
+// closed oldest first so that a health check waits behind it for a fraction
+// of a second, not until each idles out (httpIdleGrace).
+const MaxHTTPConnections = 64
 
 // The HTTP server's time limits. Every request is a GET answered from memory
 // in milliseconds, so these only ever end clients that stall or linger; none
@@ -32,7 +34,23 @@ const (
 	// A health check every second or two keeps its connection; one that went
 	// away, or a scraper every 15 s or more, gives the descriptor back soon.
 	httpIdleTimeout = 5 * time.Second
+	// httpIdleGrace is how long a connection may wait for its request, or
+	// between requests, once all MaxHTTPConnections are open and another
+	// client is waiting: longer than a client needs to send a request it
+	// has ready (a health check sends it as it connects), short enough that
+	// a backlog of 200 idle connections moves in a fraction of a second.
+	httpIdleGrace = 100 * time.Millisecond
 )
+
+// httpLimits are the HTTP server's bounds: the constants above, which a
+// test lengthens to show what holds without the server's own timeouts.
+type httpLimits struct {
+	conns                                int
+	readHeader, read, write, idle, grace time.Duration
+}
+
+var defaultHTTPLimits = httpLimits{conns: MaxHTTPConnections, readHeader: httpReadHeaderTimeout, read: httpReadTimeout,
+	write: httpWriteTimeout, idle: httpIdleTimeout, grace: httpIdleGrace}
 
 // serveHTTP starts /healthz, /readyz and /metrics on listen.
 func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
@@ -40,10 +58,41 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w; choose another address or \"\" to turn HTTP off", listen, err)
 	}
-	limited := newLimitListener(ln, MaxHTTPConnections)
+	srv, err := d.startHTTP(ln, defaultHTTPLimits)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d.log.Info("http listening", zap.String("addr", ln.Addr().String()), zap.Int("max_connections", MaxHTTPConnections))
+	return srv, nil
+}
+
+// startHTTP serves the daemon's endpoints on ln within lim.
+func (d *daemon) startHTTP(ln net.Listener, lim httpLimits) (*http.Server, error) {
+	limited := newLimitListener(ln, lim.conns)
 	d.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "hrmd_http_connections", Help: fmt.Sprintf("HTTP connections open, this one included (at most %d).", MaxHTTPConnections),
+		Name: "hrmd_http_connections", Help: fmt.Sprintf("HTTP connections open, this one included (at most %d).", lim.conns),
 	}, func() float64 { return float64(limited.open.Load()) }))
+	// What the server has to say (an accept that failed for want of
+	// descriptors, a handler that panicked) goes to the daemon's log, in its
+	// format, rather than as bare text on stderr.
+	errorLog, err := zap.NewStdLogAt(d.log.Named("http"), zap.WarnLevel)
+	if err != nil {
+		return nil, fmt.Errorf("http error log: %w", err)
+	}
+	srv := &http.Server{
+		Handler: d.httpHandler(), ErrorLog: errorLog,
+		ReadHeaderTimeout: lim.readHeader, ReadTimeout: lim.read, WriteTimeout: lim.write, IdleTimeout: lim.idle,
+	}
+	go func() {
+		if err := srv.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server stopped", zap.Error(err))
+		}
+	}()
+	return srv, nil
+}
+
+func (d *daemon) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -64,26 +113,7 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 		}
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.registry, promhttp.HandlerOpts{}))
-	// What the server has to say (an accept that failed for want of
-	// descriptors, a handler that panicked) goes to the daemon's log, in its
-	// format, rather than as bare text on stderr.
-	errorLog, err := zap.NewStdLogAt(d.log.Named("http"), zap.WarnLevel)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("http error log: %w", err)
-	}
-	srv := &http.Server{
-		Handler: mux, ErrorLog: errorLog,
-		ReadHeaderTimeout: httpReadHeaderTimeout, ReadTimeout: httpReadTimeout,
-		WriteTimeout: httpWriteTimeout, IdleTimeout: httpIdleTimeout,
-	}
-	go func() {
-		if err := srv.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("http server stopped", zap.Error(err))
-		}
-	}()
-	d.log.Info("http listening", zap.String("addr", ln.Addr().String()), zap.Int("max_connections", MaxHTTPConnections))
-	return srv, nil
+	return mux
 }
 
 // limitListener accepts a connection only while fewer than cap(slots) are
