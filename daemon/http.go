@@ -69,7 +69,7 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 
 // startHTTP serves the daemon's endpoints on ln within lim.
 func (d *daemon) startHTTP(ln net.Listener, lim httpLimits) (*http.Server, error) {
-	limited := newLimitListener(ln, lim.conns)
+	limited := newConnLimiter(ln, lim.conns, lim.grace)
 	d.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "hrmd_http_connections", Help: fmt.Sprintf("HTTP connections open, this one included (at most %d).", lim.conns),
 	}, func() float64 { return float64(limited.open.Load()) }))
@@ -81,7 +81,7 @@ func (d *daemon) startHTTP(ln net.Listener, lim httpLimits) (*http.Server, error
 		return nil, fmt.Errorf("http error log: %w", err)
 	}
 	srv := &http.Server{
-		Handler: d.httpHandler(), ErrorLog: errorLog,
+		Handler: d.httpHandler(), ErrorLog: errorLog, ConnState: limited.track,
 		ReadHeaderTimeout: lim.readHeader, ReadTimeout: lim.read, WriteTimeout: lim.write, IdleTimeout: lim.idle,
 	}
 	go func() {
@@ -116,54 +116,145 @@ func (d *daemon) httpHandler() http.Handler {
 	return mux
 }
 
-// limitListener accepts a connection only while fewer than cap(slots) are
-// open. It takes a slot before it accepts, so the connections past the limit
-// stay in the kernel's backlog and hold no descriptor of the daemon's.
-type limitListener struct {
+// connLimiter holds at most max connections open. Once they are all open,
+// it makes room for the next client by closing the connection that has
+// waited longest for a request (before its first, or between two), once
+// that wait passes grace; a connection whose request is being served is
+// never closed. So a flood of connections that do nothing cannot hold the
+// slots: a health check behind it waits for the backlog to move at max
+// connections per grace, and its own request, sent as it connects, is
+// served before grace runs out. Only when every open connection is being
+// served does accepting wait, the rest staying in the kernel's backlog at
+// no cost to the daemon.
+type connLimiter struct {
 	net.Listener
-	slots     chan struct{}
-	open      atomic.Int64 // accepted and not yet closed: the gauge
-	done      chan struct{}
-	closeOnce sync.Once
+	max   int
+	grace time.Duration
+	open  atomic.Int64 // accepted and not yet closed: the gauge
+
+	mu      sync.Mutex
+	conns   map[*limitedConn]struct{}
+	changed chan struct{} // a connection closed or went idle (one pending signal)
+	done    chan struct{}
+	closing sync.Once
 }
 
-func newLimitListener(ln net.Listener, n int) *limitListener {
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+func newConnLimiter(ln net.Listener, max int, grace time.Duration) *connLimiter {
+	return &connLimiter{Listener: ln, max: max, grace: grace, conns: map[*limitedConn]struct{}{},
+		changed: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.done: // waiting for a slot must not keep the server from closing
-		return nil, net.ErrClosed
+func (l *connLimiter) Accept() (net.Conn, error) {
+	if err := l.room(); err != nil {
+		return nil, err
 	}
 	c, err := l.Listener.Accept()
 	if err != nil {
-		<-l.slots
 		return nil, err
 	}
-	l.open.Add(1)
-	// The count drops before the slot is given back, so the gauge never
-	// shows more than the limit.
-	return &limitConn{Conn: c, release: sync.OnceFunc(func() { l.open.Add(-1); <-l.slots })}, nil
+	lc := &limitedConn{Conn: c, l: l, waiting: time.Now()}
+	l.mu.Lock()
+	l.conns[lc] = struct{}{}
+	l.open.Store(int64(len(l.conns)))
+	l.mu.Unlock()
+	return lc, nil
 }
 
-func (l *limitListener) Close() error {
+// room returns once fewer than max connections are open, closing the one
+// that has waited longest for a request once its wait passes grace.
+func (l *connLimiter) room() error {
+	for {
+		l.mu.Lock()
+		full := len(l.conns) >= l.max
+		wait := l.grace // every connection is being served: one will go idle or close
+		oldest := l.longestWaiting()
+		if oldest != nil {
+			wait = l.grace - time.Since(oldest.waiting)
+		}
+		l.mu.Unlock()
+		switch {
+		case !full:
+			return nil
+		case oldest != nil && wait <= 0:
+			oldest.Close()
+			continue
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-l.changed:
+		case <-timer.C:
+		case <-l.done: // waiting for room must not keep the server from closing
+			timer.Stop()
+			return net.ErrClosed
+		}
+		timer.Stop()
+	}
+}
+
+// longestWaiting is the open connection that has waited longest for a
+// request, nil if all are being served; l.mu is held.
+func (l *connLimiter) longestWaiting() *limitedConn {
+	var oldest *limitedConn
+	for c := range l.conns {
+		if !c.serving && (oldest == nil || c.waiting.Before(oldest.waiting)) {
+			oldest = c
+		}
+	}
+	return oldest
+}
+
+// track is the server's ConnState hook: net/http reports a connection
+// active once it has read a request's header, idle once it has answered.
+func (l *connLimiter) track(c net.Conn, state http.ConnState) {
+	lc, ok := c.(*limitedConn)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	switch state {
+	case http.StateActive:
+		lc.serving = true
+	case http.StateIdle:
+		lc.serving, lc.waiting = false, time.Now()
+	}
+	l.mu.Unlock()
+	if state == http.StateIdle {
+		l.signal()
+	}
+}
+
+func (l *connLimiter) signal() {
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (l *connLimiter) Close() error {
 	err := l.Listener.Close()
-	l.closeOnce.Do(func() { close(l.done) })
+	l.closing.Do(func() { close(l.done) })
 	return err
 }
 
-// limitConn gives its slot back when it is closed (once, however often Close
-// is called).
-type limitConn struct {
+// limitedConn leaves the limiter's count when it is closed (once, however
+// often Close is called, by the server or to make room).
+type limitedConn struct {
 	net.Conn
-	release func()
+	l       *connLimiter
+	serving bool      // a request is being served; l.mu guards it and waiting
+	waiting time.Time // since when it waits for a request
+	closed  sync.Once
 }
 
-func (c *limitConn) Close() error {
+func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
-	c.release()
+	c.closed.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.open.Store(int64(len(c.l.conns)))
+		c.l.mu.Unlock()
+		c.l.signal()
+	})
 	return err
 }
 
