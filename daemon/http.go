@@ -35,8 +35,7 @@ const (
 	// away, or a scraper every 15 s or more, gives the descriptor back soon.
 	httpIdleTimeout = 5 * time.Second
 	// httpIdleGrace is how long a connection may wait for its request, or
-	// between requests, once all MaxHTTPConnections are open and another
-	// client is waiting: longer than a client needs to send a request it
+	// between requests, once all MaxHTTPConnections are open: longer than a client needs to send a request it
 	// has ready (a health check sends it as it connects), short enough that
 	// a backlog of 200 idle connections moves in a fraction of a second.
 	httpIdleGrace = 100 * time.Millisecond
@@ -49,8 +48,10 @@ type httpLimits struct {
 	readHeader, read, write, idle, grace time.Duration
 }
 
-var defaultHTTPLimits = httpLimits{conns: MaxHTTPConnections, readHeader: httpReadHeaderTimeout, read: httpReadTimeout,
-	write: httpWriteTimeout, idle: httpIdleTimeout, grace: httpIdleGrace}
+func defaultHTTPLimits() httpLimits {
+	return httpLimits{conns: MaxHTTPConnections, readHeader: httpReadHeaderTimeout, read: httpReadTimeout,
+		write: httpWriteTimeout, idle: httpIdleTimeout, grace: httpIdleGrace}
+}
 
 // serveHTTP starts /healthz, /readyz and /metrics on listen.
 func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
@@ -58,7 +59,7 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w; choose another address or \"\" to turn HTTP off", listen, err)
 	}
-	srv, err := d.startHTTP(ln, defaultHTTPLimits)
+	srv, err := d.startHTTP(ln, defaultHTTPLimits())
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -123,9 +124,9 @@ func (d *daemon) httpHandler() http.Handler {
 // never closed. So a flood of connections that do nothing cannot hold the
 // slots: a health check behind it waits for the backlog to move at max
 // connections per grace, and its own request, sent as it connects, is
-// served before grace runs out. Only when every open connection is being
-// served does accepting wait, the rest staying in the kernel's backlog at
-// no cost to the daemon.
+// served before grace runs out. Accepting waits only while every open
+// connection is being served or has waited less than grace, the rest
+// staying in the kernel's backlog at no cost to the daemon.
 type connLimiter struct {
 	net.Listener
 	max   int
@@ -139,8 +140,8 @@ type connLimiter struct {
 	closing sync.Once
 }
 
-func newConnLimiter(ln net.Listener, max int, grace time.Duration) *connLimiter {
-	return &connLimiter{Listener: ln, max: max, grace: grace, conns: map[*limitedConn]struct{}{},
+func newConnLimiter(ln net.Listener, n int, grace time.Duration) *connLimiter {
+	return &connLimiter{Listener: ln, max: n, grace: grace, conns: map[*limitedConn]struct{}{},
 		changed: make(chan struct{}, 1), done: make(chan struct{})}
 }
 

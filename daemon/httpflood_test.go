@@ -33,7 +33,7 @@ func TestHTTPAnswersUnderConnectionFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	counted := &countingListener{Listener: ln}
-	lim := defaultHTTPLimits
+	lim := defaultHTTPLimits()
 	lim.readHeader, lim.read, lim.write, lim.idle = time.Hour, time.Hour, time.Hour, time.Hour
 	srv, err := d.startHTTP(counted, lim)
 	if err != nil {
