@@ -1,9 +1,9 @@
 package daemon
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/hrmd/hrmd/puzzles"
@@ -25,12 +25,11 @@ func TestMemoryBudgetCountsParsedFiles(t *testing.T) {
 	}{
 		{"8,190 rows: test inputs 15x15", 819, 0, 10, 15},
 		{"demonstrations 30x30", 52, 20, 1, 30},
-		{"test inputs 30x30", 210, 0, 10, 30},
 		{"test inputs 3x3", 2000, 0, 10, 3},
 		{"test inputs 1x1", 2000, 0, 10, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			data := taskBundle(t, tt.tasks, tt.pairs, tt.tests, tt.side)
+			data := taskBundle(tt.tasks, tt.pairs, tt.tests, tt.side)
 			if int64(len(data)) > lim.Bytes {
 				t.Fatalf("the file is %d bytes, over watch.max_file_bytes %d: not a file the daemon holds", len(data), lim.Bytes)
 			}
@@ -50,53 +49,50 @@ func TestMemoryBudgetCountsParsedFiles(t *testing.T) {
 }
 
 // parsedHeap parses data and measures how much the heap holds for the
-// parsed file: the live heap after a collection, before and after.
+// parsed file: the live heap after a collection, before and after. Other
+// goroutines' allocations can only add to it, so the lesser of two tries
+// is the file's.
 func parsedHeap(t *testing.T, data []byte, lim puzzles.Limits) (*puzzles.File, int64) {
 	t.Helper()
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	file, err := puzzles.Parse(data, "f", lim)
-	if err != nil {
-		t.Fatal(err)
+	var file *puzzles.File
+	held := int64(-1)
+	for range 2 {
+		file = nil
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f, err := puzzles.Parse(data, "f", lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(data) // in the heap before and after: not counted
+		if n := int64(after.HeapAlloc) - int64(before.HeapAlloc); held < 0 || n < held {
+			held = n
+		}
+		file = f
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(file)
-	runtime.KeepAlive(data) // in the heap before and after: not counted
-	return file, int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	return file, held
 }
 
 // taskBundle is a multi-task file of tasks tasks, each with pairs
-// demonstrations and tests test inputs of side x side grids.
-func taskBundle(t *testing.T, tasks, pairs, tests, side int) []byte {
-	grid := func(seed int) puzzles.Grid {
-		g := puzzles.NewGrid(side, side)
-		for r := range side {
-			for c := range side {
-				g[r][c] = (seed + r + c) % 10
-			}
-		}
-		return g
-	}
-	type task struct {
-		Train []puzzles.Pair `json:"train"`
-		Test  []puzzles.Pair `json:"test"`
-	}
-	bundle := map[string]task{}
+// demonstrations and tests test inputs of side x side grids of ones.
+func taskBundle(tasks, pairs, tests, side int) []byte {
+	row := "[" + strings.Repeat("1,", side-1) + "1]"
+	grid := "[" + strings.Repeat(row+",", side-1) + row + "]"
+	pair := `{"input":` + grid + `,"output":` + grid + `}`
+	test := `{"input":` + grid + `}`
+	train := strings.TrimSuffix(strings.Repeat(pair+",", pairs), ",")
+	task := `{"train":[` + train + `],"test":[` + strings.TrimSuffix(strings.Repeat(test+",", tests), ",") + `]}`
+	var b strings.Builder
+	b.WriteByte('{')
 	for k := range tasks {
-		tk := task{Train: []puzzles.Pair{}}
-		for i := range pairs {
-			tk.Train = append(tk.Train, puzzles.Pair{Input: grid(k + i), Output: grid(k + i + 1)})
+		if k > 0 {
+			b.WriteByte(',')
 		}
-		for i := range tests {
-			tk.Test = append(tk.Test, puzzles.Pair{Input: grid(k + i)})
-		}
-		bundle[fmt.Sprintf("t%04d", k)] = tk
+		fmt.Fprintf(&b, `"t%04d":%s`, k, task)
 	}
-	data, err := json.Marshal(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
+	b.WriteString("}\n")
+	return []byte(b.String())
 }
