@@ -95,9 +95,10 @@ func TestHTTPClosesIdleConnections(t *testing.T) {
 }
 
 // Past daemon.MaxHTTPConnections open connections the server takes no more:
-// a further one is served only once another has closed (here: once the held
-// ones idle out), and /metrics, served to it, counts at most the limit open.
-// Without the limit it would be served at once, next to all the held ones.
+// a further one is served once another has closed (here: the held one that
+// has been idle longest, closed to make room), and /metrics, served to it,
+// counts at most the limit open. Without the limit it would be served next
+// to all the held ones, counting one more.
 func TestHTTPConnectionLimit(t *testing.T) {
 	p := newSpool(t, nil).start()
 	for range daemon.MaxHTTPConnections {

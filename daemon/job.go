@@ -36,7 +36,7 @@ type job struct {
 	job     string // its name in work/ (the name, or with a suffix)
 	file    *puzzles.File
 	claimed time.Time
-	size    int64           // on disk: what it counts against the memory budget
+	size    int64           // what it counts against the memory budget: what it holds in memory (memoryCost), or on disk if more
 	remote  *queue.Delivery // a fleet worker's puzzle from the queue; nil for a claimed file
 	// turn is the batch in which the job last got rows (or, before it got
 	// any, the last batch before it came): the batcher deals rows to the
@@ -87,8 +87,11 @@ func (r rowResult) expand() engine.RowResult {
 	return engine.RowResult{Cycles: r.cycles, HaltedBy: r.haltedBy, Halt: r.halt, Tokens: tokens, Trace: r.trace}
 }
 
-func newJob(name, workName string, file *puzzles.File, size int64) *job {
-	return &job{name: name, job: workName, file: file, size: size, claimed: time.Now()}
+// newJob is a parsed file of diskBytes on its way to the worker.
+func newJob(name, workName string, file *puzzles.File, diskBytes int64) *job {
+	// The text, read whole, is garbage only once parsed: a file of long
+	// names and spaces costs that more than its grids.
+	return &job{name: name, job: workName, file: file, size: max(diskBytes, memoryCost(file)), claimed: time.Now()}
 }
 
 func (j *job) started() bool { return j.set != nil }

@@ -15,7 +15,7 @@ type metrics struct {
 	batchSize   prometheus.Histogram   // rows per batch
 	queueDepth  prometheus.Gauge       // files settled or claimed, not yet answered
 	stuck       prometheus.Gauge       // files whose answer or error file waits to be written
-	queuedBytes prometheus.Gauge       // bytes of the task files read and not yet answered
+	queuedBytes prometheus.Gauge       // memory the task files read and not yet answered hold (memoryCost)
 	orphaned    prometheus.Gauge       // files in work/ folders no running daemon holds (at start)
 	inboxLost   prometheus.Gauge       // 1 while the inbox path is not the inbox
 	provider    *prometheus.GaugeVec   // 1 for the provider, precision and model in use
@@ -61,7 +61,7 @@ func newMetrics() *metrics {
 			Name: "hrmd_stuck_files", Help: "Files answered (or failed) whose answer or error file cannot be written yet; they wait in work/ and are tried again.",
 		}),
 		queuedBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hrmd_queued_file_bytes", Help: "Bytes (on disk) of the task files read and not yet answered; at 16 x watch.max_file_bytes no more are read until one is answered.",
+			Name: "hrmd_queued_file_bytes", Help: "Memory the task files read and not yet answered hold, as estimated from their grids and test inputs; at 16 x watch.max_file_bytes no more are read until one is answered.",
 		}),
 		orphaned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hrmd_orphaned_files", Help: "Files found at start in work/ folders that no running hrmd holds (hrmd run --adopt-orphans takes them up).",

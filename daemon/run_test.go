@@ -23,7 +23,7 @@ func badTasks() map[string]struct {
 	code string
 } {
 	row31 := "[" + strings.TrimSuffix(strings.Repeat("[1],", 31), ",") + "]"
-	big := []byte(`{"test":[{"input":[[1]]}]}` + strings.Repeat(" ", 60000))
+	big := []byte(`{"test":[{"input":[[1]]}]}` + strings.Repeat(" ", 300000))
 	return map[string]struct {
 		data []byte
 		code string
@@ -57,7 +57,9 @@ func TestRunBurst(t *testing.T) {
 		// would run every row alone.
 		c.Inference.DemoCheck = false
 		c.Inference.MaxBatch = 4
-		c.Watch.MaxFileBytes = 50000
+		// Under bad-too-big.json, and with a memory budget (16 times
+		// this, of parsed files) that holds all 190 tasks.
+		c.Watch.MaxFileBytes = 250000
 		c.Thermal.PollS = 1
 	})
 	s.args = []string{"--sysroot", root}

@@ -100,10 +100,7 @@ func (d *idlers) close() {
 // connection limit, every file is answered, and once the clients go the
 // descriptors come back.
 func runKeepalive(e *env) (report, error) {
-	// Should the health sampler's connection go, /healthz waits in the
-	// backlog behind the idle ones: that is the limit at work, so its
-	// samples get minutes.
-	s, p, err := e.ready(nil, startOpts{healthTimeout: 5 * time.Minute})
+	s, p, err := e.ready(nil, startOpts{})
 	if err != nil {
 		return report{}, err
 	}

@@ -35,9 +35,11 @@ func scenarios() []scenario {
 		{name: "tmpfs", run: runTmpfs, root: []string{"nsenter"}, about: "outbox and spool on a small tmpfs filling and emptying"},
 		{name: "sighup", run: runSighup, about: "a SIGHUP storm switching between two models while files flow"},
 		{name: "keepalive", run: runKeepalive, about: "200 idle keep-alive HTTP connections while files flow"},
+		{name: "flood", run: runFlood, about: "200 idle and 40 slowloris HTTP connections: /healthz on a fresh connection within 1 s"},
 		{name: "soak", run: runSoak, about: "a steady stream, sampling RSS, descriptors and goroutines"},
 		{name: "telemetry", run: runTelemetry, about: "nothing under $HOME or in $TMPDIR, telemetry asked for"},
 		{name: "large", run: runLarge, about: "a file of 1x1 inputs refused, the largest file allowed, a normal one behind it"},
+		{name: "twenty", run: runTwenty, about: "twenty files as large in memory as the limits allow, at once, sampling RSS"},
 		{name: "fleet", run: runFleet, nats: true, about: "a gateway and three workers over a 3-server JetStream cluster, 500 tasks, kill -9s (only with -only)"},
 		{name: "fleet-key", run: runFleetKey, nats: true, about: "a fleet's nkey revoked on every server, then restored: it recovers without a restart (only with -only)"},
 		{name: "fleet-hang", run: runFleetHang, nats: true, about: "the gateway's nats-server hung with SIGSTOP: the fleet moves within 15 s (only with -only)"},
@@ -96,7 +98,11 @@ type sizes struct {
 	conns              int
 	idleCloses         int // keepalive: connections the daemon must have closed before the end
 	keepaliveFiles     int
+	slowHolders        int           // flood: slowloris connections beside the idle ones (conns)
+	floodFiles         int           // flood: files answered under it
+	floodFor           time.Duration // flood: how long the monitor probes, at least
 	soakFiles          int
+	twentyFiles        int
 	largeRows          int   // watch.max_rows of the large scenario (0: the default), which sizes its file
 	fleetClean         []int // fleet: the runs with no kills after the first, by their number of workers
 	connFiles          int   // fleet-key, fleet-hang: files in each of their three batches
@@ -105,10 +111,10 @@ type sizes struct {
 func sizesFor(short bool) sizes {
 	if short {
 		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
-			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeRows: 400, fleetClean: []int{1, 3}, connFiles: 5}
+			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, slowHolders: 40, floodFiles: 10, floodFor: 15 * time.Second, soakFiles: 300, twentyFiles: 12, largeRows: 400, fleetClean: []int{1, 3}, connFiles: 5}
 	}
 	return sizes{kill9Files: 300, kills: 30, multiFiles: 300, empties: 5000, manyTests: 10000, tmpfsFiles: 30, cycles: 3,
-		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000, fleetClean: []int{1, 2, 3}, connFiles: 40}
+		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, slowHolders: 40, floodFiles: 100, floodFor: time.Minute, soakFiles: 3000, twentyFiles: 20, fleetClean: []int{1, 2, 3}, connFiles: 40}
 }
 
 // env is what a scenario runs in: its folder, its randomness, the daemons
