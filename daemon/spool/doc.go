@@ -56,8 +56,14 @@
 // claim costs the same however many earlier files share its name.
 //
 // A crash between two steps leaves the input in work/, and it is run again
-// at the next start: an answer or record written before the crash stays,
-// and the new one takes the next free name.
+// at the next start. Just before an answer (or record) is created, a hidden
+// mark in work/<instance> records its name, checksum and the input's inode:
+// after a restart, the job's Write finds that very file (the same bytes)
+// and retires the input beside it, so a kill costs no second answer. A
+// file at that name with other bytes is someone else's; a picture made
+// without its answer is the job's own and removed. The mark is not
+// fsynced: after a power cut at that moment the answer is made again under
+// the next free name.
 //
 // # When the world changes underneath
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,9 +30,26 @@ type mark struct {
 	Record  bool   `json:"record,omitempty"`  // Answer is an error record's, in failed/
 }
 
+const markPrefix = ".written-"
+
 func (s *Spool) markPath(job string) string {
 	sum := sha256.Sum256([]byte(job))
-	return filepath.Join(s.Work(), ".written-"+hex.EncodeToString(sum[:16]))
+	return filepath.Join(s.Work(), markPrefix+hex.EncodeToString(sum[:16]))
+}
+
+// staleMark reports whether name in work/<instance> is a mark whose input
+// is not there (or not the file marked).
+func (s *Spool) staleMark(name string) bool {
+	if !strings.HasPrefix(name, markPrefix) {
+		return false
+	}
+	var m mark
+	data, err := os.ReadFile(filepath.Join(s.Work(), name))
+	if err != nil || json.Unmarshal(data, &m) != nil || s.markPath(m.Job) != filepath.Join(s.Work(), name) {
+		return err == nil
+	}
+	_, ok := s.readMark(m.Job)
+	return !ok
 }
 
 func (s *Spool) putMark(m mark) error {

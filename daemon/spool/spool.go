@@ -215,13 +215,16 @@ func listJobs(dir string) ([]string, error) {
 
 // RemoveTemporaries deletes the temporary files of writes that a crash
 // interrupted (atomicfile's hidden temporaries) from the outbox and
-// failed/, and returns how many it removed. Only hrmd writes such names.
+// failed/, and the marks in work/<instance> whose input is no longer there
+// (a kill after the input moved), and returns how many it removed. Only
+// hrmd writes such names.
 func (s *Spool) RemoveTemporaries() int {
 	n := 0
-	for _, dir := range []string{s.Outbox, s.Failed()} {
+	for _, dir := range []string{s.Outbox, s.Failed(), s.Work()} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			if atomicfile.IsTemporary(e.Name()) && os.Remove(filepath.Join(dir, e.Name())) == nil {
+			if (dir != s.Work() && atomicfile.IsTemporary(e.Name()) || dir == s.Work() && s.staleMark(e.Name())) &&
+				os.Remove(filepath.Join(dir, e.Name())) == nil {
 				n++
 			}
 		}

@@ -158,10 +158,22 @@ func TestRemoveTemporaries(t *testing.T) {
 	for _, name := range []string{".hidden.tmp", "answer.json", ".x.json.nothex12char.tmp"} {
 		testenv.WriteFile(t, s.Outbox, name, "mine")
 	}
-	if n := s.RemoveTemporaries(); n != 2 {
-		t.Errorf("removed %d, want 2", n)
+	kept := claim(t, s, "kept.json", "task")
+	if err := s.putMark(mark{Job: kept, Name: kept}); err != nil {
+		t.Fatal(err)
 	}
-	wantNames(t, map[string][]string{s.Outbox: {".hidden.tmp", ".x.json.nothex12char.tmp", "answer.json"}, s.Failed(): nil})
+	gone := claim(t, s, "gone.json", "task")
+	if err := s.putMark(mark{Job: gone, Name: gone}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(s.WorkPath(gone)); err != nil { // moved, then killed before the mark went
+		t.Fatal(err)
+	}
+	if n := s.RemoveTemporaries(); n != 3 {
+		t.Errorf("removed %d, want 3", n)
+	}
+	wantNames(t, map[string][]string{s.Outbox: {".hidden.tmp", ".x.json.nothex12char.tmp", "answer.json"}, s.Failed(): nil,
+		s.Work(): {filepath.Base(s.markPath(kept)), kept}})
 }
 
 // Names answered by the same outbox file, and names in another daemon's
