@@ -70,7 +70,9 @@ func (s *Spool) Write(r *Result) (string, error) {
 		return "", err
 	}
 	if err := s.inputThere(r); err != nil {
-		s.dropMark(r.Job)
+		if !exists(s.WorkPath(r.Job)) { // another file under the name has a mark of its own
+			s.dropMark(r.Job)
+		}
 		return "", err
 	}
 	if r.Record != nil {
