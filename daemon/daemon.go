@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
 	"github.com/hrmd/hrmd/puzzles"
@@ -42,7 +43,7 @@ type daemon struct {
 	level   zap.AtomicLevel
 	notify  notifier
 	metrics *metrics
-	spool   *spool
+	spool   *spool.Spool
 	rt      *engine.Runtime
 	device  jetson.Device // probed at start
 	thermal *thermalGuard
@@ -84,7 +85,7 @@ type daemon struct {
 // flight (for at most ShutdownTimeout) and return nil. What keeps it from
 // starting is returned with a stable code (answer.Code).
 func Run(opts Options) error {
-	if err := CheckInstance(opts.Instance); err != nil {
+	if err := spool.CheckInstance(opts.Instance); err != nil {
 		return err
 	}
 	log, level := newLogger(opts.Config.Log, opts.Log)
@@ -96,10 +97,11 @@ func Run(opts Options) error {
 		queue: make(chan *job, 64),
 		// Unbuffered: the supervisor knows when the worker has taken new
 		// settings, and closes none it still holds.
-		updates: make(chan *settings),
-		inboxOK: newInboxHealth(), progress: newLoadProgress(log, time.Now),
+		updates:  make(chan *settings),
+		progress: newLoadProgress(log, time.Now),
 	}
 	d.claimed = d.queue
+	d.inboxOK = newInboxHealth(d.metrics.inboxLost)
 	d.stuck = newStuckOutcomes(d)
 	d.budget = newMemoryBudget(filesInMemory*d.limits.Bytes, log, d.metrics)
 	return d.run()
@@ -115,13 +117,13 @@ func (d *daemon) run() error {
 		if recovered, err = d.openSpool(); err != nil {
 			return err
 		}
-		defer d.spool.close()
+		defer d.spool.Close()
 	}
 	d.device = ProbeDevice(d.opts.Sysroot, d.log)
 	fields := []zap.Field{zap.String("version", d.opts.Version), zap.String("config", d.opts.ConfigPath),
 		zap.String("instance", d.opts.Instance), zap.String("device", d.device.String())}
 	if d.spool != nil {
-		fields = append(fields, zap.String("inbox", d.spool.inbox), zap.String("outbox", d.spool.outbox), zap.String("work", d.spool.work))
+		fields = append(fields, zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work()))
 	}
 	d.log.Info("hrmd starting", fields...)
 
@@ -169,23 +171,6 @@ func (d *daemon) run() error {
 	return d.serve(first, recovered, signals, hup)
 }
 
-// openSpool opens the spool and lists the files an earlier run left in work/.
-func (d *daemon) openSpool() ([]string, error) {
-	var err error
-	if d.spool, err = openSpool(d.cfg, d.opts.Instance); err != nil {
-		return nil, err
-	}
-	if n := d.spool.removeTemporaries(); n > 0 {
-		d.log.Info("removed temporary files an interrupted write left", zap.Int("files", n))
-	}
-	recovered, err := d.spool.pending()
-	if err != nil {
-		d.spool.close()
-		return nil, err
-	}
-	return append(recovered, d.takeUpOrphans(d.opts.AdoptOrphans)...), nil
-}
-
 // start joins the fleet (queue.role) and loads the model (unless a
 // gateway only); nil settings and no error: a signal stopped it, or a
 // gateway has no model.
@@ -229,8 +214,8 @@ func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Si
 	go func() { defer s.wg.Done(); d.thermal.run(intakeCtx) }()
 	if d.spool != nil {
 		settled := make(chan settledFile)
-		w := newWatcher(d.spool.in.path, d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
-		w.inbox, w.health = d.spool.in, d.inboxOK
+		w := newWatcher(d.spool.InboxPath(), d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
+		w.spool, w.health = d.spool, d.inboxOK
 		s.wg.Add(3)
 		go func() { defer s.wg.Done(); w.run(intakeCtx, settled) }()
 		go func() { defer s.wg.Done(); newIntake(d).run(intakeCtx, settled, recovered) }()

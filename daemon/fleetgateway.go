@@ -17,6 +17,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -35,7 +36,7 @@ const (
 // after a gateway restart (the file is published again as a duplicate),
 // and differs for a later file claimed under the same name.
 func (f *fleet) puzzleID(job string) (string, error) {
-	info, err := os.Lstat(f.d.spool.workPath(job))
+	info, err := os.Lstat(f.d.spool.WorkPath(job))
 	if err != nil {
 		return "", err
 	}
@@ -65,7 +66,7 @@ func (f *fleet) publishClaims(ctx context.Context) {
 
 func (f *fleet) publishClaim(ctx context.Context, j *job) {
 	d := f.d
-	data, err := os.ReadFile(d.spool.workPath(j.job))
+	data, err := os.ReadFile(d.spool.WorkPath(j.job))
 	if err == nil && int64(len(data)) > d.limits.Bytes {
 		err = fmt.Errorf("%s grew to %d bytes after it was read", j.job, len(data))
 	}
@@ -171,7 +172,7 @@ func (f *fleet) receive(a queue.Answer) {
 	handed := f.handed[job] == a.ID
 	f.mu.Unlock()
 	id, err := "", error(nil)
-	if filepath.Base(job) == job && !ignored(job) {
+	if filepath.Base(job) == job && !spool.Ignored(job) {
 		id, err = f.puzzleID(job)
 	} else {
 		err = fmt.Errorf("not a name in work/")
@@ -239,7 +240,7 @@ func (f *fleet) outcomeOf(a queue.Answer, job, name string) *outcome {
 
 // picture draws answers.png from the input in work/ and the answer.
 func (f *fleet) picture(job string, body []byte) ([]byte, error) {
-	file, err := puzzles.ReadFile(f.d.spool.workPath(job), f.d.limits)
+	file, err := puzzles.ReadFile(f.d.spool.WorkPath(job), f.d.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +272,7 @@ func (f *fleet) sweep(ctx context.Context) {
 	var old []claim
 	f.mu.Lock()
 	for job := range f.handed {
-		if !exists(f.d.spool.workPath(job)) {
+		if !exists(f.d.spool.WorkPath(job)) {
 			delete(f.handed, job) // written
 		}
 	}
@@ -313,7 +314,7 @@ func (f *fleet) republish(ctx context.Context, work, id string) {
 	}
 	f.d.log.Warn("queue: a published file is neither waiting nor answered in the cluster; publishing it again",
 		zap.String("job", work), zap.String("queue_id", id), zap.String("since", strconv.Quote(p.at.UTC().Format(time.RFC3339))))
-	file, err := puzzles.ReadFile(f.d.spool.workPath(work), f.d.limits)
+	file, err := puzzles.ReadFile(f.d.spool.WorkPath(work), f.d.limits)
 	if err != nil {
 		return // it left work/ meanwhile, or the intake's rescan sees to it
 	}

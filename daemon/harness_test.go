@@ -70,9 +70,9 @@ func newSpool(t *testing.T, edit func(*daemon.Config)) *spoolUnderTest {
 	if edit != nil {
 		edit(&cfg)
 	}
+	l := cfg.Layout("test")
 	s := &spoolUnderTest{t: t, dir: dir, config: filepath.Join(dir, "hrmd.yaml"),
-		inbox: cfg.Inbox, outbox: cfg.Outbox, work: filepath.Join(cfg.Spool, "work", "test"),
-		done: filepath.Join(cfg.Spool, "done"), failed: filepath.Join(cfg.Spool, "failed")}
+		inbox: l.Inbox, outbox: l.Outbox, work: l.Work(), done: l.Done(), failed: l.Failed()}
 	s.writeConfig(cfg)
 	return s
 }

@@ -27,7 +27,8 @@ import (
 // own timeouts are an hour here, so what is tested is that the flood cannot
 // hold the connection slots, not how soon they time out.
 func TestHTTPAnswersUnderConnectionFlood(t *testing.T) {
-	d := &daemon{log: zap.NewNop(), metrics: newMetrics(), inboxOK: newInboxHealth(), progress: newLoadProgress(zap.NewNop(), time.Now)}
+	d := &daemon{log: zap.NewNop(), metrics: newMetrics(), progress: newLoadProgress(zap.NewNop(), time.Now)}
+	d.inboxOK = newInboxHealth(d.metrics.inboxLost)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

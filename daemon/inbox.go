@@ -1,162 +1,85 @@
 package daemon
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/hrmd/hrmd/internal/atomicfile"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// inboxDir is the inbox held by identity: the folder at the inbox path when
-// hrmd started (its device and inode), held open, so that files are only
-// ever claimed from it. Were the path later made a symbolic link to another
-// folder, or a mount of another filesystem, hrmd would otherwise move out
-// every file there, whatever its name. A new real folder at the path, on
-// the same filesystem (the inbox deleted and created again), is taken as
-// the inbox; anything else stops the claims until the path is the inbox
-// again (check says why).
-type inboxDir struct {
-	path string // as configured, symbolic links resolved at start
-
-	mu       sync.Mutex
-	dir      *os.File // the folder claims come from
-	dev, ino uint64
-}
-
-// inboxState is what check finds at the inbox path.
-type inboxState int
-
-const (
-	inboxSame     inboxState = iota // the folder held
-	inboxReplaced                   // a new folder, now held instead
-	inboxSwapped                    // something else: claims stop
-)
-
-func openInbox(path string) (*inboxDir, error) {
-	resolved, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return nil, err
-	}
-	in := &inboxDir{path: resolved}
-	if err := in.hold(); err != nil {
-		return nil, err
-	}
-	return in, nil
-}
-
-// hold opens the folder now at the path, refusing a symbolic link.
-func (in *inboxDir) hold() error {
-	fd, err := unix.Open(in.path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &fs.PathError{Op: "open", Path: in.path, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return &fs.PathError{Op: "stat", Path: in.path, Err: err}
-	}
-	if in.dir != nil {
-		in.dir.Close()
-	}
-	in.dir, in.dev, in.ino = os.NewFile(uintptr(fd), in.path), uint64(st.Dev), st.Ino
-	return nil
-}
-
-// check looks at what the path names now. A new real folder on the inbox's
-// filesystem becomes the inbox; why says what else is there.
-func (in *inboxDir) check() (state inboxState, why string) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	var st unix.Stat_t
-	err := unix.Lstat(in.path, &st)
-	switch {
-	case errors.Is(err, unix.ENOENT):
-		return inboxSwapped, "the inbox folder is gone; create it again"
-	case err != nil:
-		return inboxSwapped, fmt.Sprintf("cannot look at the inbox: %v", err)
-	case uint64(st.Dev) == in.dev && st.Ino == in.ino:
-		return inboxSame, ""
-	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		target, _ := os.Readlink(in.path)
-		return inboxSwapped, fmt.Sprintf("the inbox is now a symbolic link to %s; hrmd takes files only from the folder it started with: put a real folder back at %s", target, in.path)
-	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return inboxSwapped, fmt.Sprintf("%s is no longer a folder; put the inbox folder back", in.path)
-	case uint64(st.Dev) != in.dev:
-		return inboxSwapped, fmt.Sprintf("%s is now on another filesystem (mounted over?); hrmd takes files only from the inbox on the spool's filesystem", in.path)
-	}
-	if err := in.hold(); err != nil {
-		return inboxSwapped, fmt.Sprintf("cannot open the new inbox folder: %v", err)
-	}
-	return inboxReplaced, ""
-}
-
-// claim moves name from the held folder to dst without replacing anything.
-func (in *inboxDir) claim(name, dst string) error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return atomicfile.RenameNoReplaceAt(int(in.dir.Fd()), name, unix.AT_FDCWD, dst)
-}
-
-// lstat is what name in the held folder is now (symbolic links not followed).
-func (in *inboxDir) lstat(name string) (settledFile, error) {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	var st unix.Stat_t
-	if err := unix.Fstatat(int(in.dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return settledFile{}, err
-	}
-	return settledFile{name: name, size: st.Size, mod: st.Mtim.Nano(), mode: st.Mode, inode: st.Ino}, nil
-}
-
-// sync makes the claims from the held folder durable.
-func (in *inboxDir) sync() error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if err := in.dir.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", in.path, err)
-	}
-	return nil
-}
-
-func (in *inboxDir) close() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.dir.Close()
-}
-
-// inboxHealth is whether the inbox path is the inbox: a gate the intake
-// waits on, and the reason /readyz gives when it is not.
+// inboxHealth is whether files can be claimed from the inbox: a gate the
+// watcher and the intake wait on while the inbox path is not the inbox (or
+// another daemon holds this instance's lock), and the claims' own state.
+// A claim that fails for a reason other than the file being gone (EXDEV
+// under a bind mount over the inbox, a permission) does not shut the gate,
+// since only further claims can show that claims work again; it makes the
+// inbox unusable in /readyz and hrmd_inbox_unusable until one succeeds.
 type inboxHealth struct {
-	gate
-	whyMu sync.Mutex
-	why   string
+	gate  // open while the path is the inbox and the lock is ours
+	gauge prometheus.Gauge
+
+	whyMu     sync.Mutex
+	why       string // why the gate is shut
+	claimFail string // why the last claim failed; "" once one worked
 }
 
-func newInboxHealth() *inboxHealth { return &inboxHealth{gate: newGate(true)} }
+func newInboxHealth(gauge prometheus.Gauge) *inboxHealth {
+	return &inboxHealth{gate: newGate(true), gauge: gauge}
+}
 
-// usable is true for a nil inboxHealth: a watcher without one (tests)
-// takes the inbox as it is.
-func (h *inboxHealth) usable() bool { return h == nil || h.isOpen() }
+// pathOK is true while the gate is open; true for a nil inboxHealth: a
+// watcher without one (tests) takes the inbox as it is.
+func (h *inboxHealth) pathOK() bool { return h == nil || h.isOpen() }
 
-// set records the state and reports whether it changed.
+// usable is pathOK, and no claim failing.
+func (h *inboxHealth) usable() bool {
+	if h == nil {
+		return true
+	}
+	h.whyMu.Lock()
+	defer h.whyMu.Unlock()
+	return h.isOpen() && h.claimFail == ""
+}
+
+// set records the state of the path and reports whether it changed.
 func (h *inboxHealth) set(ok bool, why string) bool {
 	if h == nil {
 		return false
 	}
 	h.whyMu.Lock()
+	defer h.whyMu.Unlock()
 	h.why = why
-	h.whyMu.Unlock()
-	return h.gate.set(ok)
+	changed := h.gate.set(ok)
+	h.showLocked()
+	return changed
+}
+
+// claimed records how the last claim went (nil: it worked) and reports
+// whether that changed the inbox's usability.
+func (h *inboxHealth) claimed(err error) bool {
+	h.whyMu.Lock()
+	defer h.whyMu.Unlock()
+	was := h.claimFail
+	h.claimFail = ""
+	if err != nil {
+		h.claimFail = err.Error()
+	}
+	h.showLocked()
+	return (was == "") != (h.claimFail == "")
+}
+
+func (h *inboxHealth) showLocked() {
+	if h.isOpen() && h.claimFail == "" {
+		h.gauge.Set(0)
+	} else {
+		h.gauge.Set(1)
+	}
 }
 
 func (h *inboxHealth) reason() string {
 	h.whyMu.Lock()
 	defer h.whyMu.Unlock()
-	return h.why
+	if !h.isOpen() {
+		return h.why
+	}
+	return "files cannot be claimed from it: " + h.claimFail
 }

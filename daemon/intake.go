@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -96,45 +97,63 @@ func (in *intake) wait(ctx context.Context, f settledFile) bool {
 // watcher to see it settle again.
 func (in *intake) take(ctx context.Context, f settledFile) {
 	d := in.d
-	if cur, err := d.spool.in.lstat(f.name); err != nil || cur != f {
+	st, err := d.spool.StatInbox(f.name)
+	if err != nil || (settledFile{name: f.name, size: st.Size, mod: st.Mtim.Nano(), mode: st.Mode, inode: st.Ino}) != f {
 		return
 	}
 	if r := in.claimFailed[f.name]; r != nil && time.Now().Before(r.next) {
 		return // backing off; it was logged
 	}
-	job, err := d.spool.claim(f.name)
+	c, err := d.spool.Claim(f.name)
 	switch {
-	case errors.Is(err, errGone):
+	case errors.Is(err, spool.ErrGone):
 		delete(in.claimFailed, f.name)
 		return
-	case job == "":
-		r := in.claimFailed[f.name]
-		if r == nil {
-			r = &retryState{}
-			in.claimFailed[f.name] = r
-		}
-		r.tries++
-		wait := backoff(r.tries, time.Second, time.Minute)
-		r.next = time.Now().Add(wait)
-		d.log.Error("cannot claim a file; it stays in the inbox and is tried again", zap.String("name", f.name),
-			zap.Int("tries", r.tries), zap.Duration("retry_in", wait), zap.Error(err))
+	case c.Job == "" && c.Failed == "":
+		in.claimFault(f.name, err)
 		return
 	case err != nil:
 		d.log.Warn("claimed, but not durably", zap.String("name", f.name), zap.Error(err))
 	}
 	delete(in.claimFailed, f.name)
+	if d.inboxOK.claimed(nil) {
+		d.log.Info("files can be claimed from the inbox again")
+	}
+	if c.Failed != "" { // its name is too long: it went to failed/ at once
+		d.written(&outcome{job: c.Failed, name: f.name, failure: c.Record}, c.Failed)
+		return
+	}
 	// A writer may have replaced the file between the check and the claim:
 	// then what is in work/ must settle before it is read.
-	if !in.settleInWork(ctx, job, f) {
+	if !in.settleInWork(ctx, c.Job, f) {
 		return // stopping: it stays in work/ for the next start
 	}
-	in.admit(ctx, f.name, job)
+	in.admit(ctx, f.name, c.Job)
+}
+
+// claimFault backs off a file whose claim failed, and makes the inbox
+// unusable (in /readyz and hrmd_inbox_unusable) until a claim works again:
+// a file that cannot be claimed waits in the inbox, and whoever watches
+// the daemon must know.
+func (in *intake) claimFault(name string, err error) {
+	d := in.d
+	r := in.claimFailed[name]
+	if r == nil {
+		r = &retryState{}
+		in.claimFailed[name] = r
+	}
+	r.tries++
+	wait := backoff(r.tries, time.Second, time.Minute)
+	r.next = time.Now().Add(wait)
+	d.inboxOK.claimed(err)
+	d.log.Error("cannot claim a file; it stays in the inbox and is tried again", zap.String("name", name),
+		zap.Int("tries", r.tries), zap.Duration("retry_in", wait), zap.Error(err))
 }
 
 // settleInWork waits until a claimed file is the one that settled, or has
 // not changed for the settle time. It returns false if ctx ends first.
 func (in *intake) settleInWork(ctx context.Context, job string, f settledFile) bool {
-	path := in.d.spool.workPath(job)
+	path := in.d.spool.WorkPath(job)
 	last, changed := f, time.Now()
 	for {
 		info, err := os.Lstat(path)
@@ -162,7 +181,7 @@ func (in *intake) settleInWork(ctx context.Context, job string, f settledFile) b
 // false when ctx ended.
 func (in *intake) rescanWork(ctx context.Context) bool {
 	in.rescanAt = time.Now().Add(workRescan)
-	jobs, err := in.d.spool.pending()
+	jobs, err := in.d.spool.Pending()
 	if err != nil {
 		in.d.log.Error("cannot look through work/", zap.Error(err))
 		return true
@@ -189,7 +208,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 	if !d.inWork.add(job) {
 		return true // already in hand
 	}
-	path := d.spool.workPath(job)
+	path := d.spool.WorkPath(job)
 	info, err := os.Lstat(path)
 	switch {
 	case err != nil:
@@ -200,8 +219,8 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		d.fail(job, name, &puzzles.Error{Code: codeNotRegular,
 			Message: fmt.Sprintf("%s is a %s, not a regular file; drop the task file itself", name, fileKind(info.Mode()))})
 		return true
-	case len(name) > maxNameBytes || isTooLongJob(job):
-		d.fail(job, name, nameTooLong(name))
+	case len(name) > spool.MaxNameBytes: // put in work/ by hand: claims send such names to failed/ at once
+		d.fail(job, name, spool.NameTooLong(name))
 		return true
 	}
 	// Over the memory budget, a file waits in work/ until one is answered.
@@ -230,6 +249,9 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		file.Tasks[0].DroppedAs = puzzles.TaskName(name)
 	}
 	j := newJob(name, job, file, info.Size())
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		j.ino = st.Ino
+	}
 	d.queued.Add(1)
 	d.metrics.queueDepth.Inc()
 	d.budget.take(j.size)

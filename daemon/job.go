@@ -37,6 +37,7 @@ type job struct {
 	file    *puzzles.File
 	claimed time.Time
 	size    int64           // what it counts against the memory budget: what it holds in memory (memoryCost), or on disk if more
+	ino     uint64          // its inode in work/ when read (0: not known)
 	remote  *queue.Delivery // a fleet worker's puzzle from the queue; nil for a claimed file
 	// turn is the batch in which the job last got rows (or, before it got
 	// any, the last batch before it came): the batcher deals rows to the

@@ -67,7 +67,7 @@ func newMetrics() *metrics {
 			Name: "hrmd_orphaned_files", Help: "Files found at start in work/ folders that no running hrmd holds (hrmd run --adopt-orphans takes them up).",
 		}),
 		inboxLost: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hrmd_inbox_unusable", Help: "1 while the inbox path is gone or names something other than the inbox folder; no files are taken.",
+			Name: "hrmd_inbox_unusable", Help: "1 while no file can be claimed from the inbox: its path is gone or names something other than the inbox folder, claims fail (EXDEV under a bind mount, a permission), or another hrmd holds this instance's lock.",
 		}),
 		provider: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hrmd_provider_info", Help: "The execution provider, precision and model in use (value 1).",

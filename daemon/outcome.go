@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -17,6 +19,7 @@ import (
 // does not run again, and the input waits in work/ meanwhile.
 type outcome struct {
 	job, name string // its name in work/, and as dropped
+	ino       uint64 // the input's inode in work/ when read; 0: not known
 	// answered:
 	answer, picture []byte
 	fields          []zap.Field // what the answered line says of it
@@ -27,6 +30,9 @@ type outcome struct {
 	remote   *queue.Delivery
 	provider string
 
+	// written is the spool's record of the steps done: a write tried again
+	// does only what is left, and never writes the answer twice.
+	written *spool.Result
 	tries   int       // failed writes so far
 	next    time.Time // when the retrier tries again
 	lastErr error
@@ -34,11 +40,11 @@ type outcome struct {
 
 // write makes the outcome durable and retires the input; it returns the
 // input's new name in done/ or failed/, "" when it did not move.
-func (o *outcome) write(s *spool) (string, error) {
-	if o.failure != nil {
-		return s.writeFailure(o.job, *o.failure)
+func (o *outcome) write(s *spool.Spool) (string, error) {
+	if o.written == nil {
+		o.written = &spool.Result{Job: o.job, Ino: o.ino, Answer: o.answer, Picture: o.picture, Record: o.failure}
 	}
-	return s.writeAnswer(o.job, o.answer, o.picture)
+	return s.Write(o.written)
 }
 
 // finish writes a job's answer and retires its input to done/.
@@ -56,7 +62,7 @@ func (d *daemon) finish(j *job) {
 			d.log.Warn("no picture for this answer", zap.String("name", j.job), zap.Error(err))
 		}
 	}
-	d.deliver(&outcome{job: j.job, name: j.name, answer: data, picture: picture, remote: j.remote, provider: j.set.model.as.Provider, fields: []zap.Field{
+	d.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, answer: data, picture: picture, remote: j.remote, provider: j.set.model.as.Provider, fields: []zap.Field{
 		zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", j.testInputs()), zap.Ints("cycles", j.testCycles()),
 		zap.Float64("latency_ms", float64(j.latency().Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
 		zap.String("provider", j.set.model.as.Provider),
@@ -70,7 +76,7 @@ func (d *daemon) fail(job, name string, cause error) {
 
 // failJob fails a job the worker took: a claimed file, or a puzzle from the queue.
 func (d *daemon) failJob(j *job, cause error) {
-	d.deliver(&outcome{job: j.job, name: j.name, failure: errorFile(j.name, cause), remote: j.remote})
+	d.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, failure: errorFile(j.name, cause), remote: j.remote})
 }
 
 func errorFile(name string, cause error) *ErrorFile {
@@ -94,9 +100,14 @@ func (d *daemon) deliver(o *outcome) {
 	}
 }
 
-// tryWrite writes an outcome and reports whether it is done with.
+// tryWrite writes an outcome and reports whether it is done with: written,
+// or dropped because its input left work/.
 func (d *daemon) tryWrite(o *outcome) bool {
 	moved, err := o.write(d.spool)
+	if errors.Is(err, spool.ErrInputGone) {
+		d.dropped(o, err)
+		return true
+	}
 	if moved == "" {
 		o.lastErr = err
 		return false
@@ -125,8 +136,17 @@ func (d *daemon) written(o *outcome, moved string) {
 	}
 	d.answered.Add(1)
 	d.metrics.puzzles.WithLabelValues("answered").Inc()
-	fields = append(append(fields, zap.String("name", o.name), zap.String("answer", AnswerName(o.job)), zap.String("done", moved)), o.fields...)
+	fields = append(append(fields, zap.String("name", o.name), zap.String("answer", o.written.Answered()), zap.String("done", moved)), o.fields...)
 	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
+}
+
+// dropped forgets an outcome whose input left work/ before it was retired
+// (an admin removed it, or work/ itself): nothing is left to retire, and
+// trying again would only write its answer again.
+func (d *daemon) dropped(o *outcome, cause error) {
+	d.inWork.drop(o.job)
+	d.log.Warn("the input left work/ before it was retired; its outcome is dropped", zap.String("name", o.name), zap.String("job", o.job),
+		zap.String("answer", o.written.Answered()), zap.Int("write_tries", o.tries+1), zap.Error(cause))
 }
 
 // dequeue counts jobs the worker is done with, whatever became of them.

@@ -460,9 +460,11 @@ func TestRunNotifyHealthAndMetrics(t *testing.T) {
 	}
 }
 
-// A crash after the answer was written but before the input moved to done/
-// leaves both: the restart answers the file again under the same name, so
-// there is still exactly one answer.
+// Files left in work/ are taken up at the start. An answer in the outbox
+// under a left file's name that no mark in work/ names as the file's own
+// (a crash's own answer is taken up by its mark: package spool) is someone
+// else's: it is left as it is, and the file is answered, with its input in
+// done/, under the next free name.
 func TestRunRecoversWork(t *testing.T) {
 	s := newSpool(t, nil)
 	task, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "007bbfb7.json"))
@@ -490,13 +492,19 @@ func TestRunRecoversWork(t *testing.T) {
 	})
 	p.signal(syscall.SIGTERM)
 	p.waitExit(20 * time.Second)
-	if got := testenv.Names(s.outbox); !slices.Equal(got, []string{"left.json"}) {
-		t.Errorf("outbox %v, want the one answer left.json", got)
+	if got := testenv.Names(s.outbox); !slices.Equal(got, []string{"left.1.json", "left.json"}) {
+		t.Errorf("outbox %v, want left.json as it was and the answer left.1.json", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(s.outbox, "left.json")); string(got) != `{"task": "left", "stale": true}` {
+		t.Errorf("outbox/left.json was replaced: %s", got)
+	}
+	if got := inputs(s.done); !slices.Equal(got, []string{"left.1.json"}) {
+		t.Errorf("done %v, want left.1.json beside its answer", got)
 	}
 	var a puzzles.AnswerFile
-	testenv.ReadJSON(t, filepath.Join(s.outbox, "left.json"), &a)
+	testenv.ReadJSON(t, filepath.Join(s.outbox, "left.1.json"), &a)
 	if a.Task != "left" || len(a.Answers) != 1 {
-		t.Errorf("answer %+v: the stale one was not replaced", a)
+		t.Errorf("answer %+v", a)
 	}
 	if got := inputs(s.failed); !slices.Equal(got, []string{"broken.json"}) {
 		t.Errorf("failed %v", got)

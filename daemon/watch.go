@@ -13,6 +13,9 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/spool"
 )
 
 // settledFile is an inbox file whose size and mtime have not changed for the
@@ -50,9 +53,10 @@ type watcher struct {
 	// network filesystem where inotify reports nothing (tests use it).
 	noInotify bool
 
-	// inbox, when set, is checked every second and whenever the inbox
-	// itself is removed or renamed; health carries what the check found.
-	inbox  *inboxDir
+	// spool, when set, has its inbox and lock checked every second and
+	// whenever the inbox itself is removed or renamed; health carries what
+	// the check found.
+	spool  *spool.Spool
 	health *inboxHealth
 
 	// A scan or a watch that keeps failing (no descriptors left, say) is
@@ -135,7 +139,7 @@ func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
 			w.scan("timer")
 		case <-retry.C:
 			fsw = w.checkInbox(fsw)
-			if fsw == nil && !w.noInotify && w.health.usable() {
+			if fsw == nil && !w.noInotify && w.health.pathOK() {
 				fsw = w.newFSWatcher()
 				w.scan("no_watch")
 			}
@@ -143,23 +147,32 @@ func (w *watcher) run(ctx context.Context, out chan<- settledFile) {
 	}
 }
 
-// checkInbox looks at what the inbox path names now. A new folder there
-// (the inbox deleted and made again) is watched and scanned; anything else
-// stops the claims, said once, until the inbox is back. It returns the
-// inotify watcher to use from now on.
+// checkInbox looks at what the inbox path names now, and whether this
+// daemon still holds its lock. A new folder there (the inbox deleted and
+// made again) is watched and scanned; anything else, or the lock held by
+// another daemon, stops the claims, said once, until both are back. It
+// returns the inotify watcher to use from now on.
 func (w *watcher) checkInbox(fsw *fsnotify.Watcher) *fsnotify.Watcher {
-	if w.inbox == nil {
+	if w.spool == nil {
 		return fsw
 	}
-	state, why := w.inbox.check()
-	switch state {
-	case inboxSwapped:
+	state, why := w.spool.CheckInbox()
+	if state != spool.InboxSwapped {
+		retaken, err := w.spool.CheckLock()
+		if retaken {
+			w.log.Warn("the lock of this daemon's work/ folder was gone (spool/work deleted?); taken again", zap.String("work", w.spool.Work()))
+		}
+		if err != nil {
+			why = answer.Message(err)
+		}
+	}
+	if why != "" {
 		if w.health.set(false, why) {
-			w.metrics.inboxLost.Set(1)
 			w.log.Error("the inbox is not usable; no files are taken until it is back", zap.String("inbox", w.dir), zap.String("reason", why))
 		}
 		return fsw
-	case inboxReplaced:
+	}
+	if state == spool.InboxReplaced {
 		w.log.Warn("the inbox folder was replaced by a new one (deleted and made again?); watching the new one", zap.String("inbox", w.dir))
 		if fsw != nil {
 			fsw.Close()
@@ -169,7 +182,6 @@ func (w *watcher) checkInbox(fsw *fsnotify.Watcher) *fsnotify.Watcher {
 		w.scan("inbox_replaced")
 	}
 	if w.health.set(true, "") {
-		w.metrics.inboxLost.Set(0)
 		w.log.Info("the inbox is usable again", zap.String("inbox", w.dir))
 		w.scan("inbox_back")
 	}
@@ -178,7 +190,7 @@ func (w *watcher) checkInbox(fsw *fsnotify.Watcher) *fsnotify.Watcher {
 
 // observe records what a name looks like now.
 func (w *watcher) observe(name string) {
-	if ignored(name) || w.queued[name] || !w.health.usable() {
+	if spool.Ignored(name) || w.queued[name] || !w.health.pathOK() {
 		return
 	}
 	info, err := os.Lstat(filepath.Join(w.dir, name))
@@ -209,7 +221,7 @@ func (w *watcher) observe(name string) {
 // scan observes every name in the inbox and forgets those gone. While the
 // inbox path is not the inbox, nothing there is looked at.
 func (w *watcher) scan(why string) {
-	if !w.health.usable() {
+	if !w.health.pathOK() {
 		return
 	}
 	entries, err := os.ReadDir(w.dir)

@@ -29,7 +29,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -212,7 +212,8 @@ func (d *demo) show(ctx context.Context, out io.Writer, drops []drop) (problems 
 		fmt.Fprintf(out, "dropped inbox/%-22s %s\n", f.name, f.note)
 	}
 	fmt.Fprintln(out)
-	done, failed := filepath.Join(d.spool, "done"), filepath.Join(d.spool, "failed")
+	l := spool.Layout{Inbox: d.inbox, Outbox: d.outbox, Root: d.spool}
+	done, failed := l.Done(), l.Failed()
 	for _, f := range drops {
 		outcome, err := waitOutcome(ctx, d.outbox, done, failed, f.name, d.exited, &d.waitErr)
 		if err != nil {
@@ -329,8 +330,8 @@ type outcome struct {
 // first, so seeing only the answer would list the folders a moment too early.
 func waitOutcome(ctx context.Context, outbox, done, failed, name string, exited <-chan struct{}, waitErr *error) (outcome, error) {
 	var o outcome
-	answer := filepath.Join(outbox, daemon.AnswerName(name))
-	errFile := filepath.Join(failed, name+".error.json")
+	answer := filepath.Join(outbox, spool.AnswerName(name))
+	errFile := filepath.Join(failed, spool.ErrorName(name))
 	for {
 		if data, err := os.ReadFile(answer); err == nil && exists(filepath.Join(done, name)) {
 			o.answerPath = answer

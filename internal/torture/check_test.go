@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hrmd/hrmd/daemon"
+	spoolpkg "github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -16,8 +17,8 @@ import (
 func fakeSpool(t *testing.T) *spool {
 	t.Helper()
 	dir := t.TempDir()
-	s := &spool{inbox: filepath.Join(dir, "inbox"), outbox: filepath.Join(dir, "outbox"), done: filepath.Join(dir, "spool", "done"),
-		failed: filepath.Join(dir, "spool", "failed"), work: filepath.Join(dir, "spool", "work"), m: newManifest()}
+	l := spoolpkg.Layout{Inbox: filepath.Join(dir, "inbox"), Outbox: filepath.Join(dir, "outbox"), Root: filepath.Join(dir, "spool")}
+	s := &spool{inbox: l.Inbox, outbox: l.Outbox, done: l.Done(), failed: l.Failed(), work: l.WorkRoot(), m: newManifest()}
 	for _, d := range []string{s.inbox, s.outbox, s.done, s.failed, filepath.Join(s.work, "a")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)

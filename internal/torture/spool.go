@@ -70,9 +70,10 @@ func (e *env) newSpoolConfig(dir, view, config string, edit func(*daemon.Config)
 	if edit != nil {
 		edit(&cfg)
 	}
+	l := cfg.Layout("")
 	s := &spool{e: e, cfg: cfg, config: config, view: view,
-		inbox: view + cfg.Inbox, outbox: view + cfg.Outbox, done: view + filepath.Join(cfg.Spool, "done"),
-		failed: view + filepath.Join(cfg.Spool, "failed"), work: view + filepath.Join(cfg.Spool, "work"), m: newManifest()}
+		inbox: view + l.Inbox, outbox: view + l.Outbox, done: view + l.Done(),
+		failed: view + l.Failed(), work: view + l.WorkRoot(), m: newManifest()}
 	for _, d := range []string{s.inbox, s.outbox, s.done, s.failed, s.work} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err

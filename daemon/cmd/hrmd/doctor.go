@@ -21,6 +21,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
 )
@@ -371,10 +372,10 @@ func (d *doctor) checkGPUNodes(device jetson.Device) {
 // folders are every folder hrmd writes with this configuration: the
 // spool's (as `hrmd run` creates them) and the TensorRT engine cache when
 // TensorRT is configured.
-func (d *doctor) folders() []daemon.Folder {
-	folders := daemon.Folders(d.cfg, "")
+func (d *doctor) folders() []spool.Folder {
+	folders := d.cfg.Layout("").Folders()
 	if slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT) {
-		folders = append(folders, daemon.Folder{Key: "tensorrt.engine_cache", Dir: d.cfg.TensorRT.EngineCache})
+		folders = append(folders, spool.Folder{Key: "tensorrt.engine_cache", Dir: d.cfg.TensorRT.EngineCache})
 	}
 	return folders
 }
@@ -391,9 +392,9 @@ func (d *doctor) checkFolders() {
 		}
 	}
 	inbox, ok1 := at[d.cfg.Inbox]
-	work, ok2 := at[filepath.Join(d.cfg.Spool, "work")]
+	work, ok2 := at[d.cfg.Layout("").WorkRoot()]
 	if ok1 && ok2 {
-		if err := daemon.CheckSameFilesystem(d.cfg, inbox, work); err != nil {
+		if err := d.cfg.Layout("").CheckSameFilesystem(inbox, work); err != nil {
 			d.add(checkFail, "folder", answer.Message(err), "")
 		}
 	}
@@ -401,8 +402,8 @@ func (d *doctor) checkFolders() {
 
 // checkFolder checks one folder and returns where it is, or the folder it
 // will be created in.
-func (d *doctor) checkFolder(f daemon.Folder) (string, bool) {
-	existing, err := daemon.CheckFolder(f.Dir)
+func (d *doctor) checkFolder(f spool.Folder) (string, bool) {
+	existing, err := spool.CheckFolder(f.Dir)
 	if existing == "" {
 		d.add(checkFail, "folder", fmt.Sprintf("%s %s: %v", f.Key, f.Dir, err), "create it, or set "+f.Key+" in hrmd.yaml")
 		return "", false

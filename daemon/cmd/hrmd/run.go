@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/spool"
 )
 
 func cmdRun(args []string, stderr io.Writer) error {
@@ -49,7 +50,7 @@ func instanceName(flagValue string) (string, error) {
 		}
 		name = h
 	}
-	if err := daemon.CheckInstance(name); err != nil {
+	if err := spool.CheckInstance(name); err != nil {
 		return "", usageError("%v", err)
 	}
 	return name, nil
