@@ -43,7 +43,7 @@ func runBindInbox(e *env) (report, error) {
 	mounted := true
 	defer func() {
 		if mounted {
-			ns.run("umount", inbox)
+			ns.run("umount", "-l", inbox)
 		}
 	}()
 	if err := s.burst("bind", e.size.bindFiles); err != nil {
@@ -61,7 +61,7 @@ func runBindInbox(e *env) (report, error) {
 	if !noticed {
 		e.problem("L7: %d files wait in the bind-mounted inbox (claims fail with EXDEV) and %s %q", s.waiting(), said, strings.TrimSpace(body))
 	}
-	if err := ns.run("umount", inbox); err != nil {
+	if err := ns.run("umount", "-l", inbox); err != nil {
 		return report{}, err
 	}
 	mounted = false
