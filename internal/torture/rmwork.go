@@ -55,15 +55,24 @@ func rmWorkSecond(e *env) (verdict, string, error) {
 	}); err != nil {
 		return verdict{}, "", err
 	}
-	outcome := "the second daemon refused"
-	both := first.running() && second.running()
+	outcome, both := "the second daemon refused", first.running() && second.running()
 	switch {
 	case both:
-		outcome = "TWO daemons of instance a ran at once"
-		e.problem("L5: after rm -rf spool/work a second hrmd run --instance a started beside the first (pids %d and %d)", first.pid, second.pid)
+		// Both run: the first must stand down (its inbox unusable, /readyz
+		// 503), and only one may answer.
+		outcome = "both ran, the first stood down (/readyz 503)"
+		if !within(e.size.stuckPatience, 100*time.Millisecond, func() bool {
+			code, _, err := first.get("/readyz")
+			return err == nil && code == http.StatusServiceUnavailable
+		}) {
+			outcome = "TWO daemons of instance a ran at once, both ready"
+			e.problem("L5: after rm -rf spool/work a second hrmd run --instance a started beside the first (pids %d and %d), and the first still says ready",
+				first.pid, second.pid)
+		}
 	case !first.running():
 		outcome = "the first daemon stopped"
 	}
+	firstBefore := first.count("answered")
 	if err := s.burst("rmwork", e.size.rmWorkFiles); err != nil {
 		return verdict{}, "", err
 	}
@@ -78,6 +87,10 @@ func rmWorkSecond(e *env) (verdict, string, error) {
 		if err := s.waitFinished(total, 2*time.Minute); err != nil {
 			return verdict{}, "", err
 		}
+	}
+	if byFirst := first.count("answered") - firstBefore; both && byFirst > 0 && second.count("answered") > 0 {
+		outcome += fmt.Sprintf(", both answered (the first %d)", byFirst)
+		e.problem("L5: two daemons of instance a answered files of one burst (the first %d, the second %d)", byFirst, second.count("answered"))
 	}
 	answered := 0
 	for _, p := range []*hrmd{first, second} {
