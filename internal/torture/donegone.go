@@ -26,6 +26,7 @@ func runDoneGone(e *env) (report, error) {
 	if err := os.Rename(s.done, away); err != nil {
 		return report{}, err
 	}
+	movedAway := time.Now()
 	if err := s.burst("donegone", e.size.doneGoneFiles); err != nil {
 		return report{}, err
 	}
@@ -51,7 +52,7 @@ func runDoneGone(e *env) (report, error) {
 	if err := s.waitFinished(total, 5*time.Minute); err != nil {
 		return report{}, err
 	}
-	took := time.Since(restored)
+	took, all := time.Since(restored), time.Since(movedAway)
 	dups := c.finish()
 	if err := p.stop(); err != nil {
 		e.problem("%v", err)
@@ -62,7 +63,8 @@ func runDoneGone(e *env) (report, error) {
 		v.problem("L4: the consumer got %d answers more than once (written again at each retry of the move to done/)", dups)
 	}
 	return report{what: fmt.Sprintf("%d files, done/ moved away while answering, answers taken by a consumer", v.files), v: v,
-		extra: []string{fmt.Sprintf("answers got twice %d", dups), "all ended " + seconds(took) + " after done/ came back"}}, nil
+		extra: []string{fmt.Sprintf("answers got twice %d", dups),
+			fmt.Sprintf("all ended %s after done/ went away, %s after it came back", seconds(all), seconds(took))}}, nil
 }
 
 // mergeInto moves what is in from into to (a done/ the daemon made again
