@@ -1196,7 +1196,10 @@ usage: ./build.sh COMMAND
   torture [-short] [-only NAMES] [-seed N] [-keep]
             the real hrmd through kill -9 at random moments, three daemons on one
             spool, hostile inbox entries, a full tmpfs (root), a SIGHUP storm, idle
-            connections, a soak and the largest file: one line per scenario with
+            connections, a soak, the largest file and the spool's faults (crafted
+            .error.json names, the outbox written under an answer, a stuck input
+            removed, done/ or work/ removed, a bind mount over the inbox, many
+            earlier files of one name): one line per scenario with
             lost, twice and overwritten (all 0); -short is the part test runs
             (the fleet scenario only with -only fleet: see fleet-test)
   fleet-test [-full] [-seed N] [-keep]

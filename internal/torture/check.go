@@ -310,9 +310,32 @@ func (c *checker) misplaced(w want, places map[string]int) string {
 func (c *checker) checkPlaced() {
 	for path, id := range c.m.user {
 		now, err := entryID(path)
-		if err != nil || now != id {
+		ino, ierr := inode(path)
+		switch {
+		case err != nil || now != id:
 			c.v.overwritten++
 			c.v.problem("%s, put there by the user, was replaced or removed (%v)", path, err)
+		case ierr != nil || ino != c.m.userIno[path]:
+			c.v.overwritten++
+			c.v.problem("%s, put there by the user, was replaced by a file of the same bytes (inode %d, was %d)", path, ino, c.m.userIno[path])
 		}
+	}
+}
+
+// add counts another spool's verdict in: a scenario with several spools.
+func (v *verdict) add(o verdict) {
+	v.files += o.files
+	v.lost += o.lost
+	v.twice += o.twice
+	v.overwritten += o.overwritten
+	v.stuck += o.stuck
+	if v.outcomes == nil {
+		v.outcomes = map[string]int{}
+	}
+	for code, n := range o.outcomes {
+		v.outcomes[code] += n
+	}
+	for _, p := range o.problems {
+		v.problem("%s", p)
 	}
 }

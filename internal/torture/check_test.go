@@ -107,6 +107,10 @@ func TestCheckFinds(t *testing.T) {
 			func(v verdict) int { return v.twice }, "answers nothing in done/"},
 		{"the user's file replaced", func(t *testing.T, s *spool) { os.WriteFile(filepath.Join(s.outbox, "c.json"), []byte("hrmd's"), 0o644) },
 			func(v verdict) int { return v.overwritten }, "put there by the user"},
+		{"the user's file replaced by the same bytes", func(t *testing.T, s *spool) {
+			copyFile(t, filepath.Join(s.outbox, "c.json"), filepath.Join(s.outbox, ".c.json.tmp"))
+			os.Rename(filepath.Join(s.outbox, ".c.json.tmp"), filepath.Join(s.outbox, "c.json"))
+		}, func(v verdict) int { return v.overwritten }, "replaced by a file of the same bytes"},
 		{"another file's answer", func(t *testing.T, s *spool) {
 			testenv.WriteJSON(t, filepath.Join(s.outbox, "b.json"), puzzles.AnswerFile{Task: "b", Answers: make([]puzzles.Answer, 1)})
 		}, func(v verdict) int { return v.overwritten }, "is not done/\"b.json\"'s answer"},

@@ -40,6 +40,13 @@ func scenarios() []scenario {
 		{name: "telemetry", run: runTelemetry, about: "nothing under $HOME or in $TMPDIR, telemetry asked for"},
 		{name: "large", run: runLarge, about: "a file of 1x1 inputs refused, the largest file allowed, a normal one behind it"},
 		{name: "twenty", run: runTwenty, about: "twenty files as large in memory as the limits allow, at once, sampling RSS"},
+		{name: "errornames", run: runErrorNames, about: "crafted q.json.error.json inputs failing with bad q.json files, two daemons and a kill's leftovers"},
+		{name: "outboxput", run: runOutboxPut, about: "a user's file put at outbox/<name> while that name is being answered"},
+		{name: "stuckinput", run: runStuckInput, root: []string{"nsenter"}, about: "a full outbox, the stuck answer's input removed by the admin, then space again"},
+		{name: "donegone", run: runDoneGone, about: "done/ moved away while answering, a consumer taking the answers"},
+		{name: "rmwork", run: runRmWork, about: "rm -rf spool/work and a second daemon of the instance; work/<instance> removed alone"},
+		{name: "bindinbox", run: runBindInbox, root: []string{"nsenter", "mount", "umount"}, about: "a folder of the same filesystem bind-mounted over the inbox, then unmounted"},
+		{name: "manynames", run: runManyNames, about: "claims of task.json over many earlier task.N.json in done/"},
 		{name: "fleet", run: runFleet, nats: true, about: "a gateway and three workers over a 3-server JetStream cluster, 500 tasks, kill -9s (only with -only)"},
 		{name: "fleet-key", run: runFleetKey, nats: true, about: "a fleet's nkey revoked on every server, then restored: it recovers without a restart (only with -only)"},
 		{name: "fleet-hang", run: runFleetHang, nats: true, about: "the gateway's nats-server hung with SIGSTOP: the fleet moves within 15 s (only with -only)"},
@@ -106,15 +113,30 @@ type sizes struct {
 	largeRows          int   // watch.max_rows of the large scenario (0: the default), which sizes its file
 	fleetClean         []int // fleet: the runs with no kills after the first, by their number of workers
 	connFiles          int   // fleet-key, fleet-hang: files in each of their three batches
+	errorPairs         int   // errornames: crafted q.json.error.json files, each with its bad q.json
+	outboxPuts         int   // outboxput: rounds
+	// stuckPatience is how long a scenario waits for a recovery that may
+	// never come (a finding, not an error); stuckWatch how much longer
+	// stuckinput watches for an answer written again (one retry's worth).
+	stuckPatience, stuckWatch time.Duration
+	doneGoneFiles             int
+	doneAway                  time.Duration // donegone: how long done/ stays away once a write is stuck
+	rmWorkFiles, bindFiles    int
+	earlierNames              int // manynames: earlier task.N.json in done/
+	sameNameDrops             int // manynames: task.json dropped
 }
 
 func sizesFor(short bool) sizes {
 	if short {
 		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
-			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, slowHolders: 40, floodFiles: 10, floodFor: 15 * time.Second, soakFiles: 300, twentyFiles: 12, largeRows: 400, fleetClean: []int{1, 3}, connFiles: 5}
+			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, slowHolders: 40, floodFiles: 10, floodFor: 15 * time.Second, soakFiles: 300, twentyFiles: 12, largeRows: 400, fleetClean: []int{1, 3}, connFiles: 5,
+			errorPairs: 40, outboxPuts: 4, stuckPatience: 20 * time.Second, stuckWatch: 11 * time.Second, doneGoneFiles: 12, doneAway: 8 * time.Second,
+			rmWorkFiles: 12, bindFiles: 12, earlierNames: 20000, sameNameDrops: 5}
 	}
 	return sizes{kill9Files: 300, kills: 30, multiFiles: 300, empties: 5000, manyTests: 10000, tmpfsFiles: 30, cycles: 3,
-		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, slowHolders: 40, floodFiles: 100, floodFor: time.Minute, soakFiles: 3000, twentyFiles: 20, fleetClean: []int{1, 2, 3}, connFiles: 40}
+		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, slowHolders: 40, floodFiles: 100, floodFor: time.Minute, soakFiles: 3000, twentyFiles: 20, fleetClean: []int{1, 2, 3}, connFiles: 40,
+		errorPairs: 150, outboxPuts: 20, stuckPatience: time.Minute, stuckWatch: 21 * time.Second, doneGoneFiles: 60, doneAway: 20 * time.Second,
+		rmWorkFiles: 60, bindFiles: 60, earlierNames: 100000, sameNameDrops: 10}
 }
 
 // env is what a scenario runs in: its folder, its randomness, the daemons

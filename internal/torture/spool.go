@@ -210,6 +210,10 @@ type manifest struct {
 	entries map[string]*expected // by entryID
 	order   []string             // ids in the order first dropped
 	user    map[string]string    // placed files: path (as the driver sees it) -> entryID
+	// userIno is each placed file's inode: a file replaced by one with
+	// the same bytes (an answer written again over a copy) is replaced all
+	// the same.
+	userIno map[string]uint64
 }
 
 type expected struct {
@@ -218,7 +222,7 @@ type expected struct {
 }
 
 func newManifest() *manifest {
-	return &manifest{entries: map[string]*expected{}, user: map[string]string{}}
+	return &manifest{entries: map[string]*expected{}, user: map[string]string{}, userIno: map[string]uint64{}}
 }
 
 func (m *manifest) expect(id, name string, w want) error {
@@ -241,10 +245,25 @@ func (m *manifest) placed(path string) error {
 	if err != nil {
 		return err
 	}
+	ino, err := inode(path)
+	if err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.user[path] = id
+	m.userIno[path] = ino
 	return nil
+}
+
+// inode is the inode number of path itself (a link not followed).
+func inode(path string) (uint64, error) {
+	info, err := os.Lstat(path)
+	if err != nil {
+		return 0, err
+	}
+	st, _ := info.Sys().(*syscall.Stat_t)
+	return st.Ino, nil
 }
 
 // userPath reports whether path is a file the user put there.
