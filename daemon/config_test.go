@@ -191,6 +191,8 @@ func TestLoadConfig(t *testing.T) {
 		{"queue ack wait", "queue: {role: worker, servers: [nats://a:4222], ack_wait_s: 1}\n", "queue.ack_wait_s is 1", nil},
 		{"queue attempts", "queue: {role: worker, servers: [nats://a:4222], max_attempts: 1}\n", "queue.max_attempts is 1", nil},
 		{"queue answers kept too short", "queue: {role: worker, servers: [nats://a:4222], answers_max_age_s: 600}\n", "queue.answers_max_age_s is 600; use 1800", nil},
+		{"queue mixed models", "queue: {role: gateway, servers: [nats://a:4222], mixed_models: allow}\n", `queue.mixed_models is "allow"; use refuse`, nil},
+		{"queue model sha256", "queue: {role: gateway, servers: [nats://a:4222], model_sha256: a71a55ea83b9}\n", `queue.model_sha256 is "a71a55ea83b9"; use the 64`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
