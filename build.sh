@@ -1146,9 +1146,10 @@ cmd_torture() {
 # The fleet test (issue 15): the torture suite's fleet scenario, a gateway
 # and three workers over a three-server JetStream cluster on 127.0.0.1, 500
 # real ARC tasks and 10 bad files, a worker, a server and the gateway
-# killed with SIGKILL mid-run. Short unless -full.
+# killed with SIGKILL mid-run; and fleet-chmod (issue 22), the gateway's
+# work/ files changed under it. Short unless -full.
 cmd_fleet_test() {
-  local -a args=(-only fleet)
+  local -a args=(-only fleet,fleet-chmod)
   [[ " $* " == *" -full "* ]] || args+=(-short)
   cmd_torture "${args[@]}" "$@"
 }

@@ -23,6 +23,16 @@ func trainingTask(t *testing.T, name string) []byte {
 	return data
 }
 
+// startMember starts an hrmd playing role in a fleet on the server at url,
+// and waits until it is ready.
+func startMember(t *testing.T, url, role, name string, edit func(*daemon.Config)) (*spoolUnderTest, *daemonProcess) {
+	t.Helper()
+	s := fleetSpool(t, url, role, name, edit)
+	p := s.start()
+	p.waitLog("ready", 1, time.Minute)
+	return s, p
+}
+
 // waitMetric waits until a sample of /metrics reads want.
 func waitMetric(t *testing.T, p *daemonProcess, sample, want string) {
 	t.Helper()
@@ -35,9 +45,7 @@ func waitMetric(t *testing.T, p *daemonProcess, sample, want string) {
 // written, none taken for stale.
 func TestFleetChmodInWork(t *testing.T) {
 	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-	gw := fleetSpool(t, srv.URL, daemon.RoleGateway, "gw", nil)
-	g := gw.start()
-	g.waitLog("ready", 1, time.Minute)
+	gw, g := startMember(t, srv.URL, daemon.RoleGateway, "gw", nil)
 	names := []string{"007bbfb7.json", "00d62c1b.json", "0520fde7.json"}
 	for _, name := range names {
 		gw.drop(name, trainingTask(t, name))
@@ -60,8 +68,7 @@ func TestFleetChmodInWork(t *testing.T) {
 	g.waitLog("ready", 1, time.Minute)
 	waitMetric(t, g, `hrmd_fleet_published_total{result="duplicate",stream="puzzles"}`, "3")
 
-	w := fleetSpool(t, srv.URL, daemon.RoleWorker, "w1", nil).start()
-	w.waitLog("ready", 1, time.Minute)
+	_, w := startMember(t, srv.URL, daemon.RoleWorker, "w1", nil)
 	for _, name := range names {
 		testenv.WaitFor(t, 2*time.Minute, "the answer to "+name, func() bool { return exists(filepath.Join(gw.outbox, name)) })
 	}
@@ -96,16 +103,13 @@ func TestFleetMixedModels(t *testing.T) {
 	for _, mixed := range []string{"", daemon.MixedFlag} {
 		t.Run("mixed_models="+mixed, func(t *testing.T) {
 			srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-			gw := fleetSpool(t, srv.URL, daemon.RoleGateway, "gw", func(c *daemon.Config) {
+			gw, g := startMember(t, srv.URL, daemon.RoleGateway, "gw", func(c *daemon.Config) {
 				if mixed != "" {
 					c.Queue.MixedModels = mixed
 				}
 			})
-			g := gw.start()
-			g.waitLog("ready", 1, time.Minute)
 
-			w1 := fleetSpool(t, srv.URL, daemon.RoleWorker, "w1", nil).start()
-			w1.waitLog("ready", 1, time.Minute)
+			_, w1 := startMember(t, srv.URL, daemon.RoleWorker, "w1", nil)
 			gw.drop("first.json", trainingTask(t, "007bbfb7.json"))
 			testenv.WaitFor(t, 2*time.Minute, "the first answer", func() bool { return exists(filepath.Join(gw.outbox, "first.json")) })
 			if l := g.waitLog("answered", 1, time.Minute); l["model_sha256"] != tiny.SHA256 {
@@ -113,8 +117,7 @@ func TestFleetMixedModels(t *testing.T) {
 			}
 			stopCleanly(t, w1)
 
-			w2 := fleetSpool(t, srv.URL, daemon.RoleWorker, "w2", func(c *daemon.Config) { c.Model = zeroModel }).start()
-			w2.waitLog("ready", 1, time.Minute)
+			_, w2 := startMember(t, srv.URL, daemon.RoleWorker, "w2", func(c *daemon.Config) { c.Model = zeroModel })
 			gw.drop("second.json", trainingTask(t, "00d62c1b.json"))
 			if mixed == daemon.MixedFlag {
 				testenv.WaitFor(t, 2*time.Minute, "the second answer", func() bool { return exists(filepath.Join(gw.outbox, "second.json")) })
@@ -149,9 +152,7 @@ func TestFleetMixedModels(t *testing.T) {
 // consumer's ack wait, and writes it once the outbox is back.
 func TestFleetAckAfterWrite(t *testing.T) {
 	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-	gw := fleetSpool(t, srv.URL, daemon.RoleGateway, "gw", nil)
-	g := gw.start()
-	g.waitLog("ready", 1, time.Minute)
+	gw, g := startMember(t, srv.URL, daemon.RoleGateway, "gw", nil)
 	gw.drop("a.json", trainingTask(t, "007bbfb7.json"))
 	waitMetric(t, g, "hrmd_fleet_in_flight", "1")
 
@@ -164,8 +165,7 @@ func TestFleetAckAfterWrite(t *testing.T) {
 	if err := os.WriteFile(gw.outbox, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w := fleetSpool(t, srv.URL, daemon.RoleWorker, "w1", nil).start()
-	w.waitLog("ready", 1, time.Minute)
+	_, w := startMember(t, srv.URL, daemon.RoleWorker, "w1", nil)
 	waitMetric(t, g, "hrmd_stuck_files", "1")
 	if got := g.metric("hrmd_fleet_acks_total"); got != "0" {
 		t.Errorf("the gateway acked %s answers with none written", got)
@@ -192,9 +192,7 @@ func TestFleetAckAfterWrite(t *testing.T) {
 // stopped line counts the files left in its work/ waiting for answers.
 func TestFleetCounts(t *testing.T) {
 	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-	s := fleetSpool(t, srv.URL, daemon.RoleBoth, "both", nil)
-	p := s.start()
-	p.waitLog("ready", 1, time.Minute)
+	s, p := startMember(t, srv.URL, daemon.RoleBoth, "both", nil)
 	for _, name := range []string{"007bbfb7.json", "00d62c1b.json"} {
 		s.drop(name, trainingTask(t, name))
 	}
@@ -215,9 +213,7 @@ func TestFleetCounts(t *testing.T) {
 	}
 
 	// The gateway alone: the file it published waits in work/.
-	g := fleetSpool(t, srv.URL, daemon.RoleGateway, "gw", nil)
-	gp := g.start()
-	gp.waitLog("ready", 1, time.Minute)
+	g, gp := startMember(t, srv.URL, daemon.RoleGateway, "gw", nil)
 	g.drop("waits.json", trainingTask(t, "0520fde7.json"))
 	waitMetric(t, gp, "hrmd_fleet_in_flight", "1")
 	stopCleanly(t, gp)

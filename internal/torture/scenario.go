@@ -39,6 +39,7 @@ func scenarios() []scenario {
 		{name: "telemetry", run: runTelemetry, about: "nothing under $HOME or in $TMPDIR, telemetry asked for"},
 		{name: "large", run: runLarge, about: "a file of 1x1 inputs refused, the largest file allowed, a normal one behind it"},
 		{name: "fleet", run: runFleet, nats: true, about: "a gateway and three workers over a 3-server JetStream cluster, 500 tasks, kill -9s (only with -only)"},
+		{name: "fleet-chmod", run: runFleetChmod, nats: true, about: "chmod, touch and hard links in a gateway's work/ while the fleet answers, the gateway restarted (only with -only)"},
 	}
 }
 
@@ -97,15 +98,16 @@ type sizes struct {
 	soakFiles          int
 	largeRows          int   // watch.max_rows of the large scenario (0: the default), which sizes its file
 	fleetClean         []int // fleet: the runs with no kills after the first, by their number of workers
+	chmodFiles         int   // fleet-chmod: tasks through the gateway
 }
 
 func sizesFor(short bool) sizes {
 	if short {
 		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
-			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeRows: 400, fleetClean: []int{1, 3}}
+			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, soakFiles: 300, largeRows: 400, fleetClean: []int{1, 3}, chmodFiles: 100}
 	}
 	return sizes{kill9Files: 300, kills: 30, multiFiles: 300, empties: 5000, manyTests: 10000, tmpfsFiles: 30, cycles: 3,
-		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000, fleetClean: []int{1, 2, 3}}
+		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, soakFiles: 3000, fleetClean: []int{1, 2, 3}, chmodFiles: 400}
 }
 
 // env is what a scenario runs in: its folder, its randomness, the daemons
