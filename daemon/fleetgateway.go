@@ -155,6 +155,11 @@ func (f *fleet) receiveAnswers(ctx context.Context) {
 			f.receive(ctx, r.Answer, r)
 		}
 	}
+	// The answers written last are acked still, briefly: one not acked
+	// comes again at the next start, as a duplicate.
+	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	f.ackWritten(actx)
 }
 
 func (f *fleet) readDepth(ctx context.Context) {
