@@ -153,6 +153,7 @@ func (f *fleet) receiveAnswers(ctx context.Context) {
 		fails = 0
 		for _, r := range got {
 			f.receive(ctx, r.Answer, r)
+			f.ackWritten(ctx) // at once: one written and not acked comes again after a crash
 		}
 	}
 	// The answers written last are acked still, briefly: one not acked
