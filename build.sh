@@ -1154,9 +1154,11 @@ cmd_train_test() {
 # The fleet test (issue 15): the torture suite's fleet scenario, a gateway
 # and three workers over a three-server JetStream cluster on 127.0.0.1, 500
 # real ARC tasks and 10 bad files, a worker, a server and the gateway
-# killed with SIGKILL mid-run. Short unless -full.
+# killed with SIGKILL mid-run; and issue 22's fleet-key (the fleet's key
+# revoked, then restored), fleet-hang (the gateway's server hung) and
+# fleet-chmod (the gateway's work/ files changed under it). Short unless -full.
 cmd_fleet_test() {
-  local -a args=(-only fleet,fleet-key,fleet-hang)
+  local -a args=(-only fleet,fleet-key,fleet-hang,fleet-chmod)
   [[ " $* " == *" -full "* ]] || args+=(-short)
   cmd_torture "${args[@]}" "$@"
 }

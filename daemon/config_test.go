@@ -197,6 +197,8 @@ func TestLoadConfig(t *testing.T) {
 		{"queue ping interval default", "queue: {role: worker, servers: [nats://a:4222]}\n", "", func(c Config) bool {
 			return c.Queue.client("x", 1).PingInterval == 3*time.Second
 		}},
+		{"queue mixed models", "queue: {role: gateway, servers: [nats://a:4222], mixed_models: allow}\n", `queue.mixed_models is "allow"; use refuse`, nil},
+		{"queue model sha256", "queue: {role: gateway, servers: [nats://a:4222], model_sha256: a71a55ea83b9}\n", `queue.model_sha256 is "a71a55ea83b9"; use the 64`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

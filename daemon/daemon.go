@@ -395,6 +395,20 @@ func (s *supervisor) shutdown(sig os.Signal) error {
 	s.wind()
 	d.updateStatus()
 	d.log.Info("stopped", zap.Int64("answered", d.answered.Load()), zap.Int64("failed", d.failed.Load()),
-		zap.Int64("left_in_work", d.queued.Load()))
+		zap.Int64("left_in_work", d.leftInWork()))
 	return nil
+}
+
+// leftInWork counts the files the next start takes up: those in this
+// daemon's work/ (a gateway's wait there for their answers, not in its
+// queue), or a fleet worker's puzzles not yet answered.
+func (d *daemon) leftInWork() int64 {
+	if d.spool == nil {
+		return d.queued.Load()
+	}
+	jobs, err := d.spool.Pending()
+	if err != nil {
+		return d.queued.Load()
+	}
+	return int64(len(jobs))
 }

@@ -26,6 +26,7 @@ const (
 	codeDeliveryLimit  = "delivery_limit"   // delivered queue.max_attempts times without an answer: workers died on it
 	codeAnswerTooLarge = "answer_too_large" // the answer is larger than the servers' max_payload
 	codeBadAnswer      = "bad_answer"       // a worker's message is not an answer hrmd can write
+	codeModelMismatch  = "model_mismatch"   // answered by a model other than the gateway's (queue.mixed_models: refuse)
 )
 
 // fleet is the daemon's part in a fleet (queue.role): the queue client,
@@ -50,6 +51,13 @@ type fleet struct {
 	// the same name is another claim.
 	handed map[string]string
 	claims chan *job // claimed files on their way to the queue
+	// writing are the answer messages whose outcome waits to be written
+	// (by job); written are those written and not yet acked.
+	writing map[*queue.Received]string
+	written []*queue.Received
+	// model is the sha256 of the model whose answers the gateway writes:
+	// queue.model_sha256, or the first answer's.
+	model string
 
 	// worker: the puzzles it holds, and the outcomes on their way back.
 	held     map[*queue.Delivery]bool
@@ -69,6 +77,7 @@ type publishedJob struct {
 func (d *daemon) startFleet(signals <-chan os.Signal) (*fleet, bool, error) {
 	q := d.cfg.Queue
 	f := &fleet{d: d, cfg: q, name: q.name(d.opts.Instance), published: map[string]*publishedJob{}, handed: map[string]string{},
+		writing: map[*queue.Received]string{}, model: q.ModelSHA256,
 		held: map[*queue.Delivery]bool{}, freed: make(chan struct{}, 1), outcomes: make(chan *outcome, 64), claims: make(chan *job, 64),
 		drain: make(chan struct{}), sent: make(chan struct{})}
 	f.metrics = newFleetMetrics(d.metrics.registry)
@@ -197,7 +206,7 @@ func newFleetMetrics(r *prometheus.Registry) *fleetMetrics {
 		redelivers: prometheus.NewCounter(prometheus.CounterOpts{Name: "hrmd_fleet_redeliveries_total",
 			Help: "Puzzles this worker got that another delivery had not answered (a worker died or stalled, or an ack was lost)."}),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hrmd_fleet_answers_received_total",
-			Help: "Answers a gateway received, by result (written; duplicate: that file was answered already; stale: for an earlier file of that name)."},
+			Help: "Answers a gateway received, by result (written; duplicate: that file was answered already; stale: for an earlier file of that name; other_model: from a model other than the gateway's, refused)."},
 			[]string{"result"}),
 		depth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hrmd_fleet_stream_depth",
 			Help: "Puzzles in the puzzles stream, waiting for a worker or out with one (a gateway's view, every 5 s)."}),
@@ -212,7 +221,7 @@ func newFleetMetrics(r *prometheus.Registry) *fleetMetrics {
 			m.published.WithLabelValues(s, res)
 		}
 	}
-	for _, res := range []string{"written", "duplicate", "stale"} {
+	for _, res := range []string{"written", "duplicate", "stale", "other_model"} {
 		m.received.WithLabelValues(res)
 	}
 	return m

@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -32,21 +32,16 @@ const (
 )
 
 // puzzleID is a claim's identity: the gateway, the file's name in work/,
-// and the inode and change time the claim's rename gave it. It is the same
-// after a gateway restart (the file is published again as a duplicate),
-// and differs for a later file claimed under the same name.
-func (f *fleet) puzzleID(job string) (string, error) {
-	info, err := os.Lstat(f.d.spool.WorkPath(job))
-	if err != nil {
-		return "", err
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok {
-		return "", fmt.Errorf("%s: no inode", job)
-	}
+// and a SHA-256 of its content. A chmod, touch, ACL or hard link in work/
+// leaves it as it is, and so does a gateway restart (the file is published
+// again as a duplicate); a file of other content put in work/ under that
+// name has another, so that no answer to the earlier content is written
+// for it.
+func (f *fleet) puzzleID(job string, data []byte) string {
+	sum := sha256.Sum256(data)
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d.%d", f.name, job, st.Ino, st.Ctim.Sec, st.Ctim.Nsec)
-	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+	fmt.Fprintf(h, "%s\x00%s\x00%x", f.name, job, sum)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // publishClaims publishes each claimed file the intake hands over. A file
@@ -70,16 +65,13 @@ func (f *fleet) publishClaim(ctx context.Context, j *job) {
 	if err == nil && int64(len(data)) > d.limits.Bytes {
 		err = fmt.Errorf("%s grew to %d bytes after it was read", j.job, len(data))
 	}
-	var id string
-	if err == nil {
-		id, err = f.puzzleID(j.job)
-	}
 	if err != nil {
 		// Read again by the intake's rescan of work/, as any file whose read failed.
 		d.inWork.drop(j.job)
 		d.log.Warn("cannot read a claimed file to publish it; it stays in work/ and is read again", zap.String("name", j.job), zap.Error(err))
 		return
 	}
+	id := f.puzzleID(j.job, data)
 	p := queue.Puzzle{ID: id, Gateway: f.name, Name: j.name, Job: j.job, Data: data}
 	if !j.file.Bundle {
 		p.DroppedAs = j.file.Tasks[0].DroppedAs
@@ -113,9 +105,19 @@ func result(duplicate bool) string {
 	return "stored"
 }
 
-// receiveAnswers writes the answers the workers send; every sweepEvery it
-// looks for claims long unanswered, and every depthEvery it reads the
-// queue's depth for /metrics.
+// answerLater is how long an answer the gateway cannot take now (its
+// file unreadable, or an earlier delivery's write still pending) waits
+// before it comes again; holdEvery is how often the gateway tells the
+// cluster that the answers whose write is pending are still in hand (its
+// consumer's ack wait is 30 s).
+const (
+	answerLater = 10 * time.Second
+	holdEvery   = 10 * time.Second
+)
+
+// receiveAnswers writes the answers the workers send, and acks each once
+// its outcome is written; every sweepEvery it looks for claims long
+// unanswered, and every depthEvery it reads the queue's depth for /metrics.
 func (f *fleet) receiveAnswers(ctx context.Context) {
 	var feed *queue.AnswersFeed
 	for tries := 1; feed == nil; tries++ {
@@ -127,11 +129,16 @@ func (f *fleet) receiveAnswers(ctx context.Context) {
 			}
 		}
 	}
-	sweep, depth := time.Now().Add(sweepEvery), time.Now()
+	sweep, depth, hold := time.Now().Add(sweepEvery), time.Now(), time.Now().Add(holdEvery)
 	for fails := 0; ctx.Err() == nil; {
+		f.ackWritten(ctx)
 		if now := time.Now(); now.After(depth) {
 			f.readDepth(ctx)
 			depth = now.Add(depthEvery)
+		}
+		if now := time.Now(); now.After(hold) {
+			f.holdWriting()
+			hold = now.Add(holdEvery)
 		}
 		if now := time.Now(); now.After(sweep) {
 			f.sweep(ctx)
@@ -146,14 +153,15 @@ func (f *fleet) receiveAnswers(ctx context.Context) {
 		}
 		fails = 0
 		for _, r := range got {
-			f.receive(r.Answer)
-			if err := r.Ack(ctx); err != nil {
-				f.d.log.Warn("queue: an answer's ack was not confirmed; if it comes again it is dropped as a duplicate", zap.Error(err))
-			} else {
-				f.metrics.acks.Inc()
-			}
+			f.receive(ctx, r.Answer, r)
+			f.ackWritten(ctx) // at once: one written and not acked comes again after a crash
 		}
 	}
+	// The answers written last are acked still, briefly: one not acked
+	// comes again at the next start, as a duplicate.
+	actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	f.ackWritten(actx)
 }
 
 func (f *fleet) readDepth(ctx context.Context) {
@@ -164,50 +172,177 @@ func (f *fleet) readDepth(ctx context.Context) {
 	}
 }
 
-// receive writes one answer, if it is the first for a file still in work/.
-func (f *fleet) receive(a queue.Answer) {
+// receive writes one answer, if it is the first for a file still in work/
+// with the content it was published with. Its message r (nil for an
+// answer the sweep found) is acked once the outcome is written, or at once
+// when there is nothing to write; it comes again later when the file
+// cannot be read now, or an earlier delivery's write is still pending.
+func (f *fleet) receive(ctx context.Context, a queue.Answer, r *queue.Received) {
 	d := f.d
 	job := a.Job
-	f.mu.Lock()
-	handed := f.handed[job] == a.ID
-	f.mu.Unlock()
-	id, err := "", error(nil)
+	fields := []zap.Field{zap.String("job", job), zap.String("queue_id", a.ID), zap.String("worker", a.Worker), zap.Int("attempt", a.Attempt)}
+	var data []byte
+	err := fmt.Errorf("%q is not a name in work/", job)
 	if filepath.Base(job) == job && !spool.Ignored(job) {
-		id, err = f.puzzleID(job)
-	} else {
-		err = fmt.Errorf("not a name in work/")
-	}
-	switch {
-	case handed || err != nil && os.IsNotExist(err):
-		f.metrics.received.WithLabelValues("duplicate").Inc()
-		d.log.Info("duplicate answer dropped", zap.String("job", job), zap.String("queue_id", a.ID), zap.String("worker", a.Worker), zap.Int("attempt", a.Attempt))
-		return
-	case err != nil || id != a.ID:
-		f.metrics.received.WithLabelValues("stale").Inc()
-		d.log.Info("stale answer dropped: it is for an earlier file of that name", zap.String("job", job), zap.String("queue_id", a.ID),
-			zap.String("worker", a.Worker), zap.NamedError("reason", err))
-		return
+		data, err = os.ReadFile(d.spool.WorkPath(job))
 	}
 	f.mu.Lock()
+	handed, published := f.handed[job] == a.ID, f.published[job]
+	f.mu.Unlock()
+	switch {
+	case handed && err == nil: // its outcome waits to be written (the retrier has it)
+		f.later(r)
+		return
+	case handed || errors.Is(err, fs.ErrNotExist):
+		f.metrics.received.WithLabelValues("duplicate").Inc()
+		d.log.Info("duplicate answer dropped", fields...)
+		f.ack(ctx, r)
+		return
+	case err != nil && filepath.Base(job) == job && !spool.Ignored(job):
+		d.log.Warn("cannot read a file in work/ to match its answer; the answer comes again", append(fields, zap.Error(err))...)
+		f.later(r)
+		return
+	case err != nil || f.puzzleID(job, data) != a.ID:
+		f.metrics.received.WithLabelValues("stale").Inc()
+		d.log.Info("stale answer dropped: it is for an earlier file of that name", append(fields, zap.NamedError("reason", err))...)
+		f.ack(ctx, r)
+		if err == nil && published != nil && published.id == a.ID {
+			f.publishReplaced(ctx, job, published.name)
+		}
+		return
+	}
+	f.write(a, r, published)
+}
+
+// write hands an answer to the writer: the answer, or, from a model other
+// than the gateway's under queue.mixed_models: refuse, its file's
+// model_mismatch error file.
+func (f *fleet) write(a queue.Answer, r *queue.Received, published *publishedJob) {
+	d, job := f.d, a.Job
 	name := a.Name
-	if p := f.published[job]; p != nil {
-		name = p.name
+	if published != nil {
+		name = published.name
 	}
 	if name == "" {
 		name = job
 	}
+	f.mu.Lock()
+	if f.model == "" && a.Model != "" {
+		f.model = a.Model
+		d.log.Info("queue: writing the answers of one model: the first answer's (queue.model_sha256 names one instead)",
+			zap.String("model_sha256", a.Model), zap.String("worker", a.Worker))
+	}
+	own := f.model
 	delete(f.published, job)
 	f.handed[job] = a.ID
+	if r != nil {
+		f.writing[r] = job
+	}
 	f.metrics.inFlight.Set(float64(len(f.published)))
 	f.mu.Unlock()
+	o := f.outcomeOf(a, job, name)
+	o.received = r
+	if a.Model != "" && a.Model != own {
+		fields := []zap.Field{zap.String("job", job), zap.String("queue_id", a.ID), zap.String("worker", a.Worker),
+			zap.String("model_sha256", a.Model), zap.String("gateway_model_sha256", own), zap.String("mixed_models", f.cfg.MixedModels)}
+		if f.cfg.MixedModels == MixedRefuse {
+			f.metrics.received.WithLabelValues("other_model").Inc()
+			d.log.Warn("answer from another model refused: its file fails with model_mismatch", fields...)
+			o.answer, o.picture = nil, nil
+			o.failure = &ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: codeModelMismatch, At: time.Now().UTC(), Message: fmt.Sprintf(
+				"worker %s answered with model sha256 %s, but this gateway writes the answers of model %s (queue.model_sha256, or the first answer's model): give every worker the same model bundle, or set queue.mixed_models: flag on the gateway to write them all; then drop the file again",
+				a.Worker, a.Model, own)}
+			d.deliver(o)
+			return
+		}
+		d.log.Warn("answer from another model written (queue.mixed_models: flag)", fields...)
+	}
 	f.metrics.received.WithLabelValues("written").Inc()
-	d.deliver(f.outcomeOf(a, job, name))
+	d.deliver(o)
+}
+
+// answerWritten hears that the outcome of an answer message is written:
+// its ack is due.
+func (f *fleet) answerWritten(o *outcome) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.writing, o.received)
+	f.written = append(f.written, o.received)
+	delete(f.handed, o.job) // its input has left work/: another answer is a duplicate
+}
+
+// ackWritten acks the answers written since it last ran.
+func (f *fleet) ackWritten(ctx context.Context) {
+	f.mu.Lock()
+	written := f.written
+	f.written = nil
+	f.mu.Unlock()
+	for _, r := range written {
+		f.ack(ctx, r)
+	}
+}
+
+// holdWriting tells the cluster that the answers whose write is pending
+// (a full disk, a read-only outbox) are still in hand, so that they do not
+// come again meanwhile; one whose file has left work/ without it (an
+// admin removed the file) has nothing left to write, and is acked.
+func (f *fleet) holdWriting() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for r, job := range f.writing {
+		if !exists(f.d.spool.WorkPath(job)) {
+			delete(f.writing, r)
+			f.written = append(f.written, r)
+			continue
+		}
+		if err := r.InProgress(); err != nil {
+			f.d.log.Debug("queue: cannot say an answer is being written", zap.String("queue_id", r.ID), zap.Error(err))
+		}
+	}
+}
+
+// ack acks an answer message (nil: one the sweep found, which has none).
+func (f *fleet) ack(ctx context.Context, r *queue.Received) {
+	if r == nil {
+		return
+	}
+	if err := r.Ack(ctx); err != nil {
+		f.d.log.Warn("queue: an answer's ack was not confirmed; if it comes again it is dropped as a duplicate", zap.Error(err))
+		return
+	}
+	f.metrics.acks.Inc()
+}
+
+// later hands an answer message back to come again after answerLater.
+func (f *fleet) later(r *queue.Received) {
+	if r == nil {
+		return
+	}
+	if err := r.Later(answerLater); err != nil {
+		f.d.log.Debug("queue: cannot hand an answer back; it comes again after the ack wait", zap.String("queue_id", r.ID), zap.Error(err))
+	}
+}
+
+// publishReplaced publishes again a file replaced in work/ after it was
+// published (other content under the same name): the answer to the
+// earlier content was dropped, and the new content needs its own.
+func (f *fleet) publishReplaced(ctx context.Context, work, name string) {
+	f.d.log.Warn("queue: a published file was replaced in work/ by other content; publishing it again", zap.String("job", work))
+	file, err := puzzles.ReadFile(f.d.spool.WorkPath(work), f.d.limits)
+	if err != nil {
+		return // it left work/ meanwhile, or the intake's rescan sees to it
+	}
+	if !file.Bundle && work != name {
+		file.Tasks[0].DroppedAs = puzzles.TaskName(name)
+	}
+	f.publishClaim(ctx, &job{name: name, job: work, file: file})
 }
 
 // outcomeOf is what a gateway writes for an answer: the answer (with its
 // picture when answers.png is on), or the worker's error file.
 func (f *fleet) outcomeOf(a queue.Answer, job, name string) *outcome {
-	fields := []zap.Field{zap.String("worker", a.Worker), zap.Int("attempt", a.Attempt), zap.String("provider", a.Provider), zap.String("queue_id", a.ID)}
+	fields := []zap.Field{zap.String("worker", a.Worker), zap.Int("attempt", a.Attempt), zap.String("provider", a.Provider), zap.String("queue_id", a.ID),
+		zap.String("model_sha256", a.Model)}
 	o := &outcome{job: job, name: name, fields: fields}
 	if a.Failed {
 		var e ErrorFile
@@ -297,7 +432,7 @@ func (f *fleet) sweep(ctx context.Context) {
 			}
 			f.mu.Unlock()
 		case where == queue.Answered:
-			f.receive(*a)
+			f.receive(ctx, *a, nil)
 		default:
 			f.republish(ctx, c.job, c.id)
 		}

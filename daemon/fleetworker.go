@@ -208,7 +208,7 @@ func (f *fleet) publishAnswers(ctx context.Context, drain <-chan struct{}) {
 func (f *fleet) sendAnswer(ctx context.Context, o *outcome) {
 	d, dv := f.d, o.remote
 	defer f.release(dv)
-	a := queue.Answer{ID: dv.ID, Gateway: dv.Gateway, Job: dv.Job, Name: dv.Name, Worker: f.name, Provider: o.provider, Attempt: dv.Attempt}
+	a := queue.Answer{ID: dv.ID, Gateway: dv.Gateway, Job: dv.Job, Name: dv.Name, Worker: f.name, Provider: o.provider, Model: o.model, Attempt: dv.Attempt}
 	dup, err := f.c.PublishAnswer(ctx, f.body(o, &a))
 	if errors.Is(err, queue.ErrTooLarge) && o.failure == nil {
 		o.failure = errorFile(dv.Name, &puzzles.Error{Code: codeAnswerTooLarge, Message: fmt.Sprintf(
@@ -229,15 +229,23 @@ func (f *fleet) sendAnswer(ctx context.Context, o *outcome) {
 	}
 	fields := append([]zap.Field{zap.String("name", dv.Name), zap.String("gateway", dv.Gateway), zap.String("job", dv.Job),
 		zap.String("queue_id", dv.ID), zap.Int("attempt", dv.Attempt), zap.Bool("duplicate", dup)}, o.fields...)
+	// In role both the gateway counts each file as it writes it: counted
+	// here too, a file of its own would count twice. The answers sent are
+	// hrmd_fleet_published_total{stream="answers"}.
+	count := !f.cfg.gateway()
 	if o.failure != nil {
-		d.failed.Add(1)
-		d.metrics.puzzles.WithLabelValues("failed").Inc()
-		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
+		if count {
+			d.failed.Add(1)
+			d.metrics.puzzles.WithLabelValues("failed").Inc()
+			d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
+		}
 		d.log.Warn("failed", append(fields, zap.String("code", o.failure.Code), zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
 		return
 	}
-	d.answered.Add(1)
-	d.metrics.puzzles.WithLabelValues("answered").Inc()
+	if count {
+		d.answered.Add(1)
+		d.metrics.puzzles.WithLabelValues("answered").Inc()
+	}
 	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
 }
 

@@ -29,6 +29,11 @@ type outcome struct {
 	// outcome goes back through the queue, not to the spool.
 	remote   *queue.Delivery
 	provider string
+	model    string // the sha256 of the model that ran it, which a worker's answer names
+	// received is the answer message a fleet gateway writes this outcome
+	// for: acked once the outcome is written, and not before, so that an
+	// answer whose write a crash cut short comes again.
+	received *queue.Received
 
 	// written is the spool's record of the steps done: a write tried again
 	// does only what is left, and never writes the answer twice.
@@ -62,11 +67,12 @@ func (d *daemon) finish(j *job) {
 			d.log.Warn("no picture for this answer", zap.String("name", j.job), zap.Error(err))
 		}
 	}
-	d.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, answer: data, picture: picture, remote: j.remote, provider: j.set.model.as.Provider, fields: []zap.Field{
-		zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", j.testInputs()), zap.Ints("cycles", j.testCycles()),
-		zap.Float64("latency_ms", float64(j.latency().Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
-		zap.String("provider", j.set.model.as.Provider),
-	}})
+	d.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, answer: data, picture: picture, remote: j.remote, provider: j.set.model.as.Provider,
+		model: j.set.model.as.Bundle.SHA256, fields: []zap.Field{
+			zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", j.testInputs()), zap.Ints("cycles", j.testCycles()),
+			zap.Float64("latency_ms", float64(j.latency().Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
+			zap.String("provider", j.set.model.as.Provider),
+		}})
 }
 
 // fail sends a claimed file to failed/ with the reason.
@@ -122,6 +128,9 @@ func (d *daemon) tryWrite(o *outcome) bool {
 // written counts and logs an outcome once its input has left work/.
 func (d *daemon) written(o *outcome, moved string) {
 	d.inWork.drop(o.job)
+	if o.received != nil {
+		d.fleet.answerWritten(o)
+	}
 	var fields []zap.Field
 	if o.tries > 0 {
 		fields = append(fields, zap.Int("write_tries", o.tries+1))

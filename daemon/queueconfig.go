@@ -38,12 +38,25 @@ type QueueConfig struct {
 	DuplicateWindowS int      `yaml:"duplicate_window_s"`
 	AnswersMaxAgeS   int      `yaml:"answers_max_age_s"`
 	PingIntervalS    int      `yaml:"ping_interval_s"`
+	// A gateway's answers come from one model (docs/fleet.md, One model):
+	// ModelSHA256 names it ("": the model of the first answer written in
+	// this run), and MixedModels says what becomes of an answer from
+	// another (MixedRefuse or MixedFlag).
+	ModelSHA256 string `yaml:"model_sha256"`
+	MixedModels string `yaml:"mixed_models"`
 }
+
+// What a gateway does with an answer from a model other than its own
+// (queue.mixed_models).
+const (
+	MixedRefuse = "refuse" // the file fails with model_mismatch
+	MixedFlag   = "flag"   // the answer is written, and the mix logged and counted
+)
 
 func defaultQueueConfig() QueueConfig {
 	return QueueConfig{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3, AckWaitS: 60,
 		MaxAckPending: 256, MaxAttempts: 5, DuplicateWindowS: 1800, AnswersMaxAgeS: 86400,
-		PingIntervalS: 3}
+		PingIntervalS: 3, MixedModels: MixedRefuse}
 }
 
 func (q QueueConfig) gateway() bool { return q.Role == RoleGateway || q.Role == RoleBoth }
@@ -108,10 +121,23 @@ func (q QueueConfig) validate() error {
 	if q.Stream == q.AnswersStream {
 		return fmt.Errorf("queue.stream and queue.answers_stream are both %q; they must differ", q.Stream)
 	}
+	if err := q.validateModel(); err != nil {
+		return err
+	}
 	if err := q.validateFiles(); err != nil {
 		return err
 	}
 	return q.validateNumbers()
+}
+
+func (q QueueConfig) validateModel() error {
+	if q.MixedModels != MixedRefuse && q.MixedModels != MixedFlag {
+		return fmt.Errorf("queue.mixed_models is %q; use refuse (the default: an answer from another model fails its file with model_mismatch) or flag (written, and logged)", q.MixedModels)
+	}
+	if q.ModelSHA256 != "" && (len(q.ModelSHA256) != 64 || strings.Trim(q.ModelSHA256, "0123456789abcdef") != "") {
+		return fmt.Errorf("queue.model_sha256 is %q; use the 64 lowercase hex digits of the model's sha256 (hrmd doctor on a worker, or an answer file's model.sha256, shows it), or \"\" for the model of the first answer", q.ModelSHA256)
+	}
+	return nil
 }
 
 func checkServerURL(s string) error {

@@ -108,11 +108,15 @@ func decodeAnswer(subject string, h map[string][]string, body []byte) Answer {
 	}
 	n, _ := strconv.Atoi(get(hdrAttempt))
 	return Answer{ID: lastToken(subject), Job: unescape(get(hdrJob)), Name: unescape(get(hdrName)), Failed: get(hdrOutcome) == "failed", Body: body,
-		Worker: get(hdrWorker), Provider: get(hdrProvider), Attempt: n}
+		Worker: get(hdrWorker), Provider: get(hdrProvider), Model: get(hdrModel), Attempt: n}
 }
 
 // Ack tells the server the answer is written.
 func (r *Received) Ack(ctx context.Context) error { return ack(ctx, r.msg) }
+
+// InProgress tells the server the gateway still holds the answer (its
+// write is pending): it does not come again meanwhile.
+func (r *Received) InProgress() error { return r.msg.InProgress() }
 
 // Later hands the answer back, to come again after delay (its write failed).
 func (r *Received) Later(delay time.Duration) error { return r.msg.NakWithDelay(delay) }

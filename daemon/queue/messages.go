@@ -25,6 +25,7 @@ const (
 	hdrWorker    = "Hrmd-Worker"
 	hdrAttempt   = "Hrmd-Attempt"
 	hdrProvider  = "Hrmd-Provider"
+	hdrModel     = "Hrmd-Model" // the sha256 of the model bundle that ran it (none for a file failed before it ran)
 )
 
 // Puzzle is a claimed task file on its way to a worker.
@@ -44,7 +45,11 @@ type Answer struct {
 	Failed           bool
 	Body             []byte
 	Worker, Provider string
-	Attempt          int // deliveries of the puzzle so far
+	// Model is the sha256 of the worker's model bundle that answered (its
+	// hrm.yaml and graphs, as the answer file's model.sha256): "" for a
+	// puzzle failed before a model ran it.
+	Model   string
+	Attempt int // deliveries of the puzzle so far
 }
 
 // ErrTooLarge is an answer larger than the servers carry.
@@ -79,6 +84,9 @@ func (c *Client) PublishAnswer(ctx context.Context, a Answer) (duplicate bool, e
 	m.Header.Set(hdrOutcome, outcome)
 	m.Header.Set(hdrWorker, a.Worker)
 	m.Header.Set(hdrProvider, a.Provider)
+	if a.Model != "" {
+		m.Header.Set(hdrModel, a.Model)
+	}
 	m.Header.Set(hdrAttempt, strconv.Itoa(a.Attempt))
 	m.Data = a.Body
 	if int64(len(a.Body)+headerRoom) > c.nc.MaxPayload() {

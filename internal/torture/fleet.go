@@ -49,17 +49,11 @@ func runFleet(e *env) (report, error) {
 	if err != nil {
 		return report{}, err
 	}
-	c, err := startNATSCluster(e.o.natsServer, filepath.Join(e.dir, "nats"), 3)
+	c, err := e.startCluster()
 	if c != nil {
 		defer c.kill()
 	}
 	if err != nil {
-		return report{}, err
-	}
-	if err := c.waitHealthy(2 * time.Minute); err != nil {
-		return report{}, err
-	}
-	if _, err := c.waitMeta(2 * time.Minute); err != nil {
 		return report{}, err
 	}
 	f, err := e.newFleet(c, "hrmd", 3)
@@ -79,6 +73,21 @@ func runFleet(e *env) (report, error) {
 		rep.extra = append(rep.extra, line)
 	}
 	return rep, nil
+}
+
+// startCluster starts three nats-servers in the scenario's folder and
+// waits until they are healthy and agree on a meta leader. The cluster
+// comes back with an error too when some of it started: the caller kills it.
+func (e *env) startCluster() (*natsCluster, error) {
+	c, err := startNATSCluster(e.o.natsServer, filepath.Join(e.dir, "nats"), 3)
+	if err != nil {
+		return c, err
+	}
+	if err := c.waitHealthy(2 * time.Minute); err != nil {
+		return c, err
+	}
+	_, err = c.waitMeta(2 * time.Minute)
+	return c, err
 }
 
 // chaos is the first phase: the bursts, the kills, the report.

@@ -78,7 +78,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: hrmd-torture [-short|-full] [-only NAMES] [flags]\n\nscenarios:\n")
 		for _, sc := range scenarios() {
-			fmt.Fprintf(fs.Output(), "  %-10s %s\n", sc.name, sc.about)
+			fmt.Fprintf(fs.Output(), "  %-11s %s\n", sc.name, sc.about)
 		}
 		fmt.Fprintf(fs.Output(), "\nflags:\n")
 		fs.PrintDefaults()

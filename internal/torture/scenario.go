@@ -50,6 +50,7 @@ func scenarios() []scenario {
 		{name: "fleet", run: runFleet, nats: true, about: "a gateway and three workers over a 3-server JetStream cluster, 500 tasks, kill -9s (only with -only)"},
 		{name: "fleet-key", run: runFleetKey, nats: true, about: "a fleet's nkey revoked on every server, then restored: it recovers without a restart (only with -only)"},
 		{name: "fleet-hang", run: runFleetHang, nats: true, about: "the gateway's nats-server hung with SIGSTOP: the fleet moves within 15 s (only with -only)"},
+		{name: "fleet-chmod", run: runFleetChmod, nats: true, about: "chmod, touch and hard links in a gateway's work/ while the fleet answers, the gateway restarted (only with -only)"},
 	}
 }
 
@@ -124,6 +125,7 @@ type sizes struct {
 	rmWorkFiles, bindFiles    int
 	earlierNames              int // manynames: earlier task.N.json in done/
 	sameNameDrops             int // manynames: task.json dropped
+	chmodFiles                int // fleet-chmod: tasks through the gateway
 }
 
 func sizesFor(short bool) sizes {
@@ -131,12 +133,12 @@ func sizesFor(short bool) sizes {
 		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
 			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, slowHolders: 40, floodFiles: 10, floodFor: 15 * time.Second, soakFiles: 300, twentyFiles: 12, largeRows: 400, fleetClean: []int{1, 3}, connFiles: 5,
 			errorPairs: 40, outboxPuts: 4, stuckPatience: 20 * time.Second, stuckWatch: 11 * time.Second, doneGoneFiles: 12, doneAway: 8 * time.Second,
-			rmWorkFiles: 12, bindFiles: 12, earlierNames: 20000, sameNameDrops: 5}
+			rmWorkFiles: 12, bindFiles: 12, earlierNames: 20000, sameNameDrops: 5, chmodFiles: 100}
 	}
 	return sizes{kill9Files: 300, kills: 30, multiFiles: 300, empties: 5000, manyTests: 10000, tmpfsFiles: 30, cycles: 3,
 		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, slowHolders: 40, floodFiles: 100, floodFor: time.Minute, soakFiles: 3000, twentyFiles: 20, fleetClean: []int{1, 2, 3}, connFiles: 40,
 		errorPairs: 150, outboxPuts: 20, stuckPatience: time.Minute, stuckWatch: 21 * time.Second, doneGoneFiles: 60, doneAway: 20 * time.Second,
-		rmWorkFiles: 60, bindFiles: 60, earlierNames: 100000, sameNameDrops: 10}
+		rmWorkFiles: 60, bindFiles: 60, earlierNames: 100000, sameNameDrops: 10, chmodFiles: 400}
 }
 
 // env is what a scenario runs in: its folder, its randomness, the daemons

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/unit"
 	"golang.org/x/sys/unix"
@@ -71,6 +72,15 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	d.checkConfig(*configPath)
 	d.checkUser()
 	device := d.checkDevice()
+	d.checkQueue()
+	if d.cfg.Queue.Role == daemon.RoleGateway {
+		// A gateway loads no model and opens no onnxruntime (docs/fleet.md).
+		d.add(checkInfo, "model", "queue.role is gateway: no model and no onnxruntime needed here; the workers run the model", "")
+		d.checkFolders()
+		d.checkSandbox()
+		d.checkInotify()
+		return d.verdict(stdout)
+	}
 	ec := d.cfg.Engine()
 	ec.Device = device.CacheKey()
 	log := cliLogger(stderr, false)
@@ -95,12 +105,58 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 		d.checkDeep(rt, bundle, device, stderr, args)
 	}
 	d.checkInputInvariance(rt, bundle, ec)
+	return d.verdict(stdout)
+}
 
+// verdict prints the report, and is an error when something blocks running.
+func (d *doctor) verdict(stdout io.Writer) error {
 	failures := d.report(stdout)
 	if failures > 0 {
 		return &answer.Error{Code: codeDoctor, Message: fmt.Sprintf("%d problem(s) above keep hrmd from running as configured", failures)}
 	}
 	return nil
+}
+
+// queueProbeTimeout is how long the doctor waits for each queue server.
+const queueProbeTimeout = 5 * time.Second
+
+// checkQueue connects to each server of queue.servers as the fleet member
+// would, with its credentials and TLS: one that cannot be reached, refuses
+// the credentials or has no JetStream keeps it from working. A member
+// needs one server, so only all of them out of reach is a FAIL.
+func (d *doctor) checkQueue() {
+	q := d.cfg.Queue
+	if q.Role == "" {
+		return
+	}
+	d.add(checkInfo, "queue", fmt.Sprintf("queue.role %s: a fleet member (docs/fleet.md) on %s", q.Role, strings.Join(q.Servers, ", ")), "")
+	type probe struct {
+		server string
+		err    error
+	}
+	probes := make(chan probe, len(q.Servers))
+	for _, s := range q.Servers {
+		go func() { probes <- probe{s, daemon.ProbeQueueServer(d.cfg, s, queueProbeTimeout)} }()
+	}
+	results := map[string]error{}
+	for range q.Servers {
+		p := <-probes
+		results[p.server] = p.err
+	}
+	status := checkFail
+	for _, err := range results {
+		if err == nil {
+			status = checkWarn // the member works on the others
+		}
+	}
+	for _, s := range q.Servers {
+		if err := results[s]; err != nil {
+			d.add(status, "queue", fmt.Sprintf("%s: %s", s, oneLine(err.Error())),
+				"start nats-server there and check it (docs/fleet.md, Check it); check queue.servers, the firewall (hrmd's unit allows only this machine: IPAddressAllow= in a drop-in), and queue.credentials, queue.nkey and queue.tls_* against the servers' config")
+		} else {
+			d.add(checkOK, "queue", s+": connected, JetStream answers", "")
+		}
+	}
 }
 
 // report prints the findings and returns how many block running.
@@ -373,7 +429,10 @@ func (d *doctor) checkGPUNodes(device jetson.Device) {
 // spool's (as `hrmd run` creates them) and the TensorRT engine cache when
 // TensorRT is configured.
 func (d *doctor) folders() []spool.Folder {
-	folders := d.cfg.Layout("").Folders()
+	var folders []spool.Folder
+	if d.cfg.Queue.Role != daemon.RoleWorker { // a fleet worker opens no spool
+		folders = d.cfg.Layout("").Folders()
+	}
 	if slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT) {
 		folders = append(folders, spool.Folder{Key: "tensorrt.engine_cache", Dir: d.cfg.TensorRT.EngineCache})
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -584,5 +585,54 @@ func TestDoctorPuzzleTable(t *testing.T) {
 	}
 	if r := runDoctor(t, "--config", config); r.Code != 1 || !strings.Contains(r.Stdout, "FAIL  puzzle table") || !strings.Contains(r.Stdout, "bundle_checksum") && !strings.Contains(r.Stdout, "the file changed after export") {
 		t.Errorf("a changed table: exit %d\n%s", r.Code, r.Stdout)
+	}
+}
+
+// With queue:, the doctor connects to each server as the fleet member
+// would: one out of reach, or too small a max_payload, is a FAIL naming it;
+// a gateway needs neither a model nor onnxruntime.
+func TestDoctorQueue(t *testing.T) {
+	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
+	small := testenv.StartNATS(t, "max_payload: 1MB\n")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := "nats://" + l.Addr().String()
+	l.Close()
+	tests := []struct {
+		name    string
+		role    string
+		servers []string
+		code    int
+		want    []string
+		not     []string
+	}{
+		{"gateway without a model or onnxruntime", daemon.RoleGateway, []string{srv.URL}, 0,
+			[]string{"ok    queue        " + srv.URL + ": connected", "queue.role is gateway: no model and no onnxruntime", "hrmd can run with this configuration."},
+			[]string{"FAIL", "library", "model        model"}},
+		{"worker, no server there", daemon.RoleWorker, []string{nobody}, 1,
+			[]string{"FAIL  queue        " + nobody + ": not connected", "fix: start nats-server there", "1 problem(s)"}, nil},
+		{"gateway, one server of two there", daemon.RoleGateway, []string{nobody, srv.URL}, 0,
+			[]string{"warn  queue        " + nobody, "ok    queue        " + srv.URL}, []string{"FAIL"}},
+		{"max_payload too small", daemon.RoleGateway, []string{small.URL}, 1,
+			[]string{"FAIL  queue        " + small.URL + ": server ", "max_payload is 1048576 bytes"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, config := doctorSetup(t, func(c *daemon.Config) {
+				c.Queue.Role, c.Queue.Servers, c.Queue.Replicas = tt.role, tt.servers, 1
+				if tt.role == daemon.RoleGateway {
+					c.Model, c.ONNXRuntime.Library = "/nonexistent/model", "/nonexistent/libonnxruntime.so"
+				}
+			})
+			r := runDoctor(t, "--config", config)
+			checkReport(t, r, tt.code, tt.want)
+			for _, n := range tt.not {
+				if strings.Contains(r.Stdout, n) {
+					t.Errorf("report holds %q:\n%s", n, r.Stdout)
+				}
+			}
+		})
 	}
 }
