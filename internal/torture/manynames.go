@@ -69,4 +69,3 @@ func runManyNames(e *env) (report, error) {
 	return report{what: fmt.Sprintf("%d files, task.json dropped %d times over %d earlier task.N.json in done/ (made in %s)", v.files, len(claims), earlier, seconds(madeIn)),
 		v: v, extra: []string{fmt.Sprintf("claim latency median %.0f ms, slowest %.0f ms", ms(med), ms(slowest))}}, nil
 }
-
