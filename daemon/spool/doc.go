@@ -63,7 +63,8 @@
 // file at that name with other bytes is someone else's; a picture made
 // without its answer is the job's own and removed. The mark is not
 // fsynced: after a power cut at that moment the answer is made again under
-// the next free name.
+// the next free name. A file adopted from an orphaned work/ folder takes
+// its mark along.
 //
 // # When the world changes underneath
 //

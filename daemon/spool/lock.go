@@ -173,6 +173,7 @@ func (s *Spool) Adopt(o Orphan) ([]string, error) {
 				return adopted, fmt.Errorf("move %s to %s: %w", filepath.Join(o.Dir, job), s.Work(), err)
 			}
 			if err == nil {
+				s.carryMark(o.Dir, job, name)
 				adopted = append(adopted, name)
 			}
 			break

@@ -32,9 +32,28 @@ type mark struct {
 
 const markPrefix = ".written-"
 
-func (s *Spool) markPath(job string) string {
+func (s *Spool) markPath(job string) string { return markPathIn(s.Work(), job) }
+
+// markPathIn is the mark of job in the work/ folder dir.
+func markPathIn(dir, job string) string {
 	sum := sha256.Sum256([]byte(job))
-	return filepath.Join(s.Work(), markPrefix+hex.EncodeToString(sum[:16]))
+	return filepath.Join(dir, markPrefix+hex.EncodeToString(sum[:16]))
+}
+
+// carryMark moves the mark of job in an orphaned work/ folder (dir) to
+// the name the file was adopted under here: a file whose answer the killed
+// daemon had created is then retired beside that answer, not answered a
+// second time. The rename kept the input's inode, which the mark holds.
+func (s *Spool) carryMark(dir, job, name string) {
+	var m mark
+	data, err := os.ReadFile(markPathIn(dir, job))
+	if err != nil || json.Unmarshal(data, &m) != nil || m.Job != job {
+		return
+	}
+	m.Job = name
+	if data, err = json.Marshal(m); err == nil && os.WriteFile(s.markPath(name), data, 0o644) == nil {
+		os.Remove(markPathIn(dir, job))
+	}
 }
 
 // staleMark reports whether name in work/<instance> is a mark whose input

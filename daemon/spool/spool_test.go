@@ -240,3 +240,34 @@ func TestAdoptAvoidsTakenNames(t *testing.T) {
 		t.Errorf("adopted as %v, want [x.1.json y.json]", adopted)
 	}
 }
+
+// A file adopted from a daemon killed between its answer and the move to
+// done/ is retired beside that answer, not answered again: its mark
+// follows it.
+func TestAdoptedFileKeepsItsAnswer(t *testing.T) {
+	l := testLayout(t, "old-host")
+	old := openLayout(t, l)
+	job := claim(t, old, "x.json", "task")
+	if err := old.writeAnswer(&Result{Job: job, Answer: []byte("before the kill")}); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	l.Instance = "a"
+	s := openLayout(t, l)
+	orphans := s.Orphans()
+	if len(orphans) != 1 {
+		t.Fatalf("orphans %+v, want old-host's", orphans)
+	}
+	adopted, err := s.Adopt(orphans[0])
+	if err != nil || len(adopted) != 1 {
+		t.Fatalf("adopted %v: %v", adopted, err)
+	}
+	if moved, err := s.Write(&Result{Job: adopted[0], Answer: []byte("after the adoption")}); moved != "x.json" || err != nil {
+		t.Fatalf("adopted file retired as %q (%v), want x.json beside its answer", moved, err)
+	}
+	wantNames(t, map[string][]string{s.Outbox: {"x.json"}, s.Done(): {"x.json"}, s.Work(): nil, old.Work(): nil})
+	if got := read(t, filepath.Join(s.Outbox, "x.json")); got != "before the kill" {
+		t.Errorf("outbox/x.json holds %q", got)
+	}
+}
