@@ -1158,7 +1158,7 @@ cmd_train_test() {
 # revoked, then restored), fleet-hang (the gateway's server hung) and
 # fleet-chmod (the gateway's work/ files changed under it). Short unless -full.
 cmd_fleet_test() {
-  local -a args=(-only fleet,fleet-key,fleet-hang,fleet-chmod)
+  local -a args=(-only "fleet,fleet-key,fleet-hang,fleet-chmod")
   [[ " $* " == *" -full "* ]] || args+=(-short)
   cmd_torture "${args[@]}" "$@"
 }
