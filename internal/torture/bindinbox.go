@@ -18,20 +18,11 @@ import (
 // files moved back into the inbox, as the admin who mounted it would) they
 // must be answered without a restart.
 func runBindInbox(e *env) (report, error) {
-	dir := filepath.Join(e.dir, "fs")
-	ns, err := mountTmpfs(dir, 64<<20)
+	dir, ns, s, p, err := e.readyOnTmpfs(64 << 20)
 	if err != nil {
 		return report{}, err
 	}
 	defer ns.close()
-	s, err := e.newSpoolAt(dir, ns.view, nil)
-	if err != nil {
-		return report{}, err
-	}
-	p, err := e.startReady(s, startOpts{wrap: ns.nsenter()})
-	if err != nil {
-		return report{}, err
-	}
 	other := filepath.Join(dir, "other")
 	if err := os.Mkdir(ns.view+other, 0o755); err != nil {
 		return report{}, err

@@ -105,16 +105,10 @@ func runFlood(e *env) (report, error) {
 	if err != nil {
 		return report{}, err
 	}
-	base, err := p.fds()
+	fds, err := watchFDs(p)
 	if err != nil {
 		return report{}, err
 	}
-	peak := base
-	fds := poll(50*time.Millisecond, func() {
-		if n, err := p.fds(); err == nil {
-			peak = max(peak, n)
-		}
-	})
 	defer fds.end()
 	idle := openIdlers(p.address(), e.size.conns)
 	defer idle.close()
@@ -144,8 +138,8 @@ func runFlood(e *env) (report, error) {
 	idle.close()
 	slow.close()
 	fds.end()
-	if limit := base + daemon.MaxHTTPConnections + 16; peak > limit {
-		e.problem("hrmd held %d descriptors under the flood, over %d (%d before, %d connections allowed)", peak, limit, base, daemon.MaxHTTPConnections)
+	if limit := fds.limit(); fds.peak > limit {
+		e.problem("hrmd held %d descriptors under the flood, over %d (%d before, %d connections allowed)", fds.peak, limit, fds.base, daemon.MaxHTTPConnections)
 	}
 	if err := p.stop(); err != nil {
 		e.problem("%v", err)
@@ -153,7 +147,7 @@ func runFlood(e *env) (report, error) {
 	v := s.check()
 	return report{what: fmt.Sprintf("%d files, %d idle connections (%d closed by the daemon), %d slowloris (%d connections made)",
 		v.files, e.size.conns, idleClosed, e.size.slowHolders, slowMade),
-		v: v, extra: []string{m.String(), fmt.Sprintf("fds %d before, at most %d", base, peak)}}, nil
+		v: v, extra: []string{m.String(), fmt.Sprintf("fds %d before, at most %d", fds.base, fds.peak)}}, nil
 }
 
 // monitor asks what a health monitor asks, each time on a fresh

@@ -104,16 +104,10 @@ func runKeepalive(e *env) (report, error) {
 	if err != nil {
 		return report{}, err
 	}
-	base, err := p.fds()
+	fds, err := watchFDs(p)
 	if err != nil {
 		return report{}, err
 	}
-	peak := base
-	fds := poll(50*time.Millisecond, func() {
-		if n, err := p.fds(); err == nil {
-			peak = max(peak, n)
-		}
-	})
 	defer fds.end()
 	d := openIdlers(p.address(), e.size.conns)
 	defer d.close()
@@ -134,17 +128,44 @@ func runKeepalive(e *env) (report, error) {
 	var after int
 	if err := p.waitFor("the descriptors back", 2*time.Minute, func() bool {
 		after, _ = p.fds()
-		return after <= base+4
+		return after <= fds.base+4
 	}); err != nil {
-		e.problem("%v: %d open, %d before the connections", err, after, base)
+		e.problem("%v: %d open, %d before the connections", err, after, fds.base)
 	}
-	if limit := base + daemon.MaxHTTPConnections + 16; peak > limit {
-		e.problem("hrmd held %d descriptors with %d idle clients, over %d (%d before, %d connections allowed)", peak, e.size.conns, limit, base, daemon.MaxHTTPConnections)
+	if limit := fds.limit(); fds.peak > limit {
+		e.problem("hrmd held %d descriptors with %d idle clients, over %d (%d before, %d connections allowed)", fds.peak, e.size.conns, limit, fds.base, daemon.MaxHTTPConnections)
 	}
 	if err := p.stop(); err != nil {
 		e.problem("%v", err)
 	}
 	v := s.check()
 	return report{what: fmt.Sprintf("%d files, %d idle connections (%d closed by the daemon)", v.files, e.size.conns, d.closed.Load()), v: v,
-		extra: []string{fmt.Sprintf("fds %d before, at most %d, %d after", base, peak, after)}}, nil
+		extra: []string{fmt.Sprintf("fds %d before, at most %d, %d after", fds.base, fds.peak, after)}}, nil
 }
+
+// fdWatch samples a daemon's open descriptors every 50 ms until end: base
+// when it started, peak the most seen (the caller's to read after end).
+type fdWatch struct {
+	base, peak int
+	poller     *poller
+}
+
+func watchFDs(p *hrmd) (*fdWatch, error) {
+	base, err := p.fds()
+	if err != nil {
+		return nil, err
+	}
+	w := &fdWatch{base: base, peak: base}
+	w.poller = poll(50*time.Millisecond, func() {
+		if n, err := p.fds(); err == nil {
+			w.peak = max(w.peak, n)
+		}
+	})
+	return w, nil
+}
+
+func (w *fdWatch) end() { w.poller.end() }
+
+// limit is the most descriptors the daemon may hold under HTTP clients:
+// what it had before, its connection limit, and room for a few closing.
+func (w *fdWatch) limit() int { return w.base + daemon.MaxHTTPConnections + 16 }

@@ -15,20 +15,11 @@ import (
 // answer of the removed input must not be written again and again (it is
 // dropped, or written once).
 func runStuckInput(e *env) (report, error) {
-	dir := filepath.Join(e.dir, "fs")
-	ns, err := mountTmpfs(dir, tmpfsSize)
+	dir, ns, s, p, err := e.readyOnTmpfs(tmpfsSize)
 	if err != nil {
 		return report{}, err
 	}
 	defer ns.close()
-	s, err := e.newSpoolAt(dir, ns.view, nil)
-	if err != nil {
-		return report{}, err
-	}
-	p, err := e.startReady(s, startOpts{wrap: ns.nsenter()})
-	if err != nil {
-		return report{}, err
-	}
 	const name = "stuck.json"
 	stage := filepath.Join(s.inbox, ".stage-"+name)
 	if err := os.WriteFile(stage, e.tasks.task(0, name), 0o644); err != nil {

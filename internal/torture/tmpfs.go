@@ -100,26 +100,35 @@ type tmpfsRun struct {
 	stuckAfter int     // files in the inbox or work/ once space had returned and the rest were answered
 }
 
+// readyOnTmpfs mounts a tmpfs of size bytes at dir (e.dir/fs) in a mount
+// namespace of its own, makes a spool on it, and starts a daemon inside
+// that namespace, ready. The namespace is the caller's to close.
+func (e *env) readyOnTmpfs(size int) (dir string, ns *mountNS, s *spool, p *hrmd, err error) {
+	dir = filepath.Join(e.dir, "fs")
+	if ns, err = mountTmpfs(dir, size); err != nil {
+		return "", nil, nil, nil, err
+	}
+	if s, err = e.newSpoolAt(dir, ns.view, nil); err == nil {
+		p, err = e.startReady(s, startOpts{wrap: ns.nsenter()})
+	}
+	if err != nil {
+		ns.close()
+		return "", nil, nil, nil, err
+	}
+	return dir, ns, s, p, nil
+}
+
 // runTmpfs: inbox, outbox and spool on a small tmpfs in a mount namespace
 // of their own. The filesystem fills (a ballast file) with tasks arriving;
 // they must wait in the inbox or work/ with /readyz and hrmd_stuck_files
 // saying so; the ballast goes and, with no restart, every file is answered
 // (how long that took is reported). Then again, cycles times.
 func runTmpfs(e *env) (report, error) {
-	dir := filepath.Join(e.dir, "fs")
-	ns, err := mountTmpfs(dir, tmpfsSize)
+	dir, ns, s, p, err := e.readyOnTmpfs(tmpfsSize)
 	if err != nil {
 		return report{}, err
 	}
 	defer ns.close()
-	s, err := e.newSpoolAt(dir, ns.view, nil)
-	if err != nil {
-		return report{}, err
-	}
-	p, err := e.startReady(s, startOpts{wrap: ns.nsenter()})
-	if err != nil {
-		return report{}, err
-	}
 	t := &tmpfsRun{e: e, s: s, p: p, mnt: ns.view + dir}
 	for c := range e.size.cycles {
 		if err := t.cycle(c); err != nil {
