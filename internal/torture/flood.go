@@ -6,8 +6,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hrmd/hrmd/daemon"
@@ -20,47 +18,14 @@ const floodHealthLimit = time.Second
 // slowHolders are clients that send a request's header a byte at a time
 // and never finish it (slowloris), connecting again whenever the daemon
 // closes theirs.
-type slowHolders struct {
-	addr      string
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	connected atomic.Int64 // connections made, in all
-	mu        sync.Mutex
-	live      map[net.Conn]bool
-}
+type slowHolders struct{ *clients }
 
 func openSlowHolders(addr string, n int) *slowHolders {
-	h := &slowHolders{addr: addr, stop: make(chan struct{}), live: map[net.Conn]bool{}}
-	h.wg.Add(n)
+	h := &slowHolders{newClients(addr)}
 	for range n {
-		go h.hold()
+		h.start(h.trickle)
 	}
 	return h
-}
-
-func (h *slowHolders) hold() {
-	defer h.wg.Done()
-	for !closed(h.stop) {
-		conn, err := net.DialTimeout("tcp", h.addr, 30*time.Second)
-		if err != nil {
-			time.Sleep(100 * time.Millisecond) // a refused connection: try again, not in a tight loop
-			continue
-		}
-		h.mu.Lock()
-		if closed(h.stop) {
-			h.mu.Unlock()
-			conn.Close()
-			return
-		}
-		h.live[conn] = true
-		h.mu.Unlock()
-		h.connected.Add(1)
-		h.trickle(conn)
-		h.mu.Lock()
-		delete(h.live, conn)
-		h.mu.Unlock()
-		conn.Close()
-	}
 }
 
 // trickle writes a header that never ends, a byte every 50 ms, until a
@@ -80,18 +45,6 @@ func (h *slowHolders) trickle(conn net.Conn) {
 		case <-time.After(50 * time.Millisecond): // the attacker's pace
 		}
 	}
-}
-
-func (h *slowHolders) close() {
-	h.mu.Lock()
-	if !closed(h.stop) {
-		close(h.stop)
-	}
-	for c := range h.live {
-		c.Close()
-	}
-	h.mu.Unlock()
-	h.wg.Wait()
 }
 
 // runFlood: 200 idle connections (half after a request, half before one)

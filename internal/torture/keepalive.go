@@ -13,60 +13,91 @@ import (
 	"github.com/hrmd/hrmd/daemon"
 )
 
+// clients keep connections to addr, each doing its part with one until
+// the daemon closes it, then connecting again, until close.
+type clients struct {
+	addr      string
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	connected atomic.Int64 // connections made, in all
+	mu        sync.Mutex
+	live      map[net.Conn]bool
+}
+
+func newClients(addr string) *clients {
+	return &clients{addr: addr, stop: make(chan struct{}), live: map[net.Conn]bool{}}
+}
+
+func (c *clients) stopped() bool { return closed(c.stop) }
+
+// start runs one client: use holds each connection it makes, returning
+// once the connection ended (or close ended it).
+func (c *clients) start(use func(net.Conn)) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for !c.stopped() {
+			conn, err := net.DialTimeout("tcp", c.addr, 30*time.Second)
+			if err != nil {
+				time.Sleep(100 * time.Millisecond) // a refused connection: try again, not in a tight loop
+				continue
+			}
+			c.mu.Lock()
+			if c.stopped() {
+				c.mu.Unlock()
+				conn.Close()
+				return
+			}
+			c.live[conn] = true
+			c.mu.Unlock()
+			c.connected.Add(1)
+			use(conn)
+			c.mu.Lock()
+			delete(c.live, conn)
+			c.mu.Unlock()
+			conn.Close()
+		}
+	}()
+}
+
+func (c *clients) close() {
+	c.mu.Lock()
+	if !c.stopped() {
+		close(c.stop)
+	}
+	for conn := range c.live {
+		conn.Close()
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
 // idlers are HTTP clients that connect and then do nothing: half send one
 // request and keep the connection alive, half never say a word. When the
 // daemon closes one, it connects again.
 type idlers struct {
-	addr   string
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
-	mu     sync.Mutex
-	live   map[net.Conn]bool
+	*clients
 	served atomic.Int64 // requests answered
 	closed atomic.Int64 // connections the daemon closed
 }
 
 func openIdlers(addr string, n int) *idlers {
-	d := &idlers{addr: addr, stop: make(chan struct{}), live: map[net.Conn]bool{}}
-	d.wg.Add(n)
+	d := &idlers{clients: newClients(addr)}
 	for i := range n {
-		go d.hold(i%2 == 0)
+		request := i%2 == 0
+		d.start(func(conn net.Conn) { d.idle(conn, request) })
 	}
 	return d
 }
 
-func (d *idlers) stopped() bool { return closed(d.stop) }
-
-// hold keeps one connection open for as long as the daemon lets it.
-func (d *idlers) hold(request bool) {
-	defer d.wg.Done()
-	for !d.stopped() {
-		conn, err := net.DialTimeout("tcp", d.addr, 30*time.Second)
-		if err != nil {
-			time.Sleep(100 * time.Millisecond) // a refused connection: try again, not in a tight loop
-			continue
-		}
-		d.mu.Lock()
-		if d.stopped() {
-			d.mu.Unlock()
-			conn.Close()
-			return
-		}
-		d.live[conn] = true
-		d.mu.Unlock()
-		if request {
-			d.request(conn)
-		}
-		// Idle until the daemon closes it (or close does).
-		_, err = conn.Read(make([]byte, 1))
-		if err == io.EOF && !d.stopped() {
-			d.closed.Add(1)
-		}
-		d.mu.Lock()
-		delete(d.live, conn)
-		d.mu.Unlock()
-		conn.Close()
+// idle holds one connection until the daemon closes it (or close does).
+func (d *idlers) idle(conn net.Conn, request bool) {
+	if request {
+		d.request(conn)
+	}
+	_, err := conn.Read(make([]byte, 1))
+	if err == io.EOF && !d.stopped() {
+		d.closed.Add(1)
 	}
 }
 
@@ -81,18 +112,6 @@ func (d *idlers) request(conn net.Conn) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	d.served.Add(1)
-}
-
-func (d *idlers) close() {
-	d.once.Do(func() {
-		d.mu.Lock()
-		close(d.stop)
-		for c := range d.live {
-			c.Close()
-		}
-		d.mu.Unlock()
-		d.wg.Wait()
-	})
 }
 
 // runKeepalive: 200 idle connections, reconnecting whenever the daemon
