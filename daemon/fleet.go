@@ -159,7 +159,7 @@ func (f *fleet) run(ctx, answersCtx context.Context, wg *sync.WaitGroup) {
 
 // finish waits, once the worker has returned, for the answers it left to
 // be sent, for at most timeout: what is not sent by then goes to another
-// worker after ack_wait_s.
+// worker after ack_wait.
 func (f *fleet) finish(timeout time.Duration, cancelAnswers context.CancelFunc) {
 	close(f.drain)
 	select {
