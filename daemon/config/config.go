@@ -160,15 +160,17 @@ func Default() Config {
 			MaxBuild: Duration(time.Hour),
 		},
 		Inference: Inference{MaxBatch: MaxBatchAuto, GPUBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
-		Watch: Watch{Settle: Duration(250 * time.Millisecond), Rescan: Duration(10 * time.Second), MaxFileBytes: puzzles.DefaultMaxBytes, MaxTasks: puzzles.DefaultMaxTasks,
+		Watch: Watch{Settle: Duration(250 * time.Millisecond), Rescan: Duration(10 * time.Second),
+			MaxFileBytes: puzzles.DefaultMaxBytes, MaxTasks: puzzles.DefaultMaxTasks,
 			MaxTrainPairs: puzzles.DefaultMaxTrainPairs, MaxTestInputs: puzzles.DefaultMaxTestInputs, MaxRows: answer.DefaultMaxRows},
 		Log:  Log{Level: "info", Format: "auto"},
 		HTTP: HTTP{Listen: "127.0.0.1:9464"},
 		// Jetsons throttle their clocks near 99 °C; pausing below that keeps
 		// answers coming at full speed once it has cooled. PMIC-Die (a fixed
 		// 100 °C on Xavier and Nano) and the fan estimate are not watched.
-		Thermal: Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, Poll: Duration(5 * time.Second)},
-		Queue:   defaultQueue(),
+		Thermal: Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"},
+			Poll: Duration(5 * time.Second)},
+		Queue: defaultQueue(),
 	}
 }
 
@@ -316,9 +318,6 @@ func (c Config) validate() error {
 	if err := c.Engine().Validate(); err != nil {
 		return err
 	}
-	if err := checkDuration("tensorrt.max_build", c.TensorRT.MaxBuild, time.Second, 0, "1h: a first engine build takes minutes on a Jetson"); err != nil {
-		return err
-	}
 	in := c.Inference
 	if err := in.MaxBatch.validate(); err != nil {
 		return err
@@ -342,10 +341,12 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("inference.input_invariant is %q; use warn (flag every answer) or refuse (do not load such a model)", in.InputInvariant)
 	}
-	if err := checkDuration("watch.settle", c.Watch.Settle, 0, 0, "250ms; 0s takes a file at once"); err != nil {
-		return err
-	}
-	if err := checkDuration("watch.rescan", c.Watch.Rescan, 0, 0, "10s, or 0s for off"); err != nil {
+	if err := checkDurations([]durationRule{
+		{"tensorrt.max_build", c.TensorRT.MaxBuild, time.Second, 0, "1h: a first engine build takes minutes on a Jetson"},
+		{"watch.settle", c.Watch.Settle, 0, 0, "250ms; 0s takes a file at once"},
+		{"watch.rescan", c.Watch.Rescan, 0, 0, "10s, or 0s for off"},
+		{"thermal.poll", c.Thermal.Poll, time.Second, 0, "5s"},
+	}); err != nil {
 		return err
 	}
 	if err := c.Watch.validate(in.Augmentations); err != nil {
@@ -368,9 +369,6 @@ func (c Config) validate() error {
 		if t.ResumeC >= t.PauseC {
 			return fmt.Errorf("thermal.resume_c is %g, not below thermal.pause_c %g; resume a few degrees cooler (e.g. %g)", t.ResumeC, t.PauseC, t.PauseC-10)
 		}
-	}
-	if err := checkDuration("thermal.poll", c.Thermal.Poll, time.Second, 0, "5s"); err != nil {
-		return err
 	}
 	if err := c.Queue.validate(); err != nil {
 		return err

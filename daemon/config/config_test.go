@@ -175,7 +175,8 @@ func TestLoad(t *testing.T) {
 		{"thermal no hysteresis", "thermal: {pause_c: 80}\n", "thermal.resume_c is 80, not below thermal.pause_c 80", nil},
 		{"thermal fahrenheit", "thermal: {pause_c: 194, resume_c: 176}\n", "thermal.pause_c is 194", nil},
 		{"thermal poll", "thermal: {poll: 0s}\n", "thermal.poll is 0s; use at least 1s", nil},
-		{"thermal poll, older key", "thermal: {poll_s: 0}\n", "thermal.poll is 0s; use at least 1s (5s) (from thermal.poll_s in the file", nil},
+		{"thermal poll, older key", "thermal: {poll_s: 0}\n",
+			"thermal.poll is 0s; use at least 1s (5s) (from thermal.poll_s in the file", nil},
 		{"no queue: alone", "{}\n", "", func(c Config) bool { return c.Queue.Role == "" && !c.Queue.Gateway() && !c.Queue.Worker() }},
 		{"queue worker", "queue: {role: worker, servers: [nats://a:4222, tls://b:4222]}\n", "", func(c Config) bool {
 			return c.Queue.Worker() && !c.Queue.Gateway() && c.Queue.Replicas == 3 && c.Queue.MemberName("x") != ""
@@ -194,11 +195,15 @@ func TestLoad(t *testing.T) {
 		{"queue cert without key", "queue: {role: worker, servers: [nats://a:4222], tls_cert: /x}\n", "go together", nil},
 		{"queue missing ca", "queue: {role: worker, servers: [nats://a:4222], tls_ca: /nonexistent/ca.pem}\n", "queue.tls_ca: ", nil},
 		{"queue replicas", "queue: {role: worker, servers: [nats://a:4222], replicas: 7}\n", "queue.replicas is 7; use 1 to 5", nil},
-		{"queue ack wait", "queue: {role: worker, servers: [nats://a:4222], ack_wait: 1s}\n", "queue.ack_wait is 1s; use 5s to 1h", nil},
-		{"queue ack wait, older key", "queue: {role: worker, servers: [nats://a:4222], ack_wait_s: 1}\n", "queue.ack_wait is 1s; use 5s to 1h", nil},
+		{"queue ack wait", "queue: {role: worker, servers: [nats://a:4222], ack_wait: 1s}\n",
+			"queue.ack_wait is 1s; use 5s to 1h", nil},
+		{"queue ack wait, older key", "queue: {role: worker, servers: [nats://a:4222], ack_wait_s: 1}\n",
+			"queue.ack_wait is 1s; use 5s to 1h", nil},
 		{"queue attempts", "queue: {role: worker, servers: [nats://a:4222], max_attempts: 1}\n", "queue.max_attempts is 1", nil},
-		{"queue answers kept too short", "queue: {role: worker, servers: [nats://a:4222], answers_max_age: 10m}\n", "queue.answers_max_age is 10m; use 30m to", nil},
-		{"queue ping interval", "queue: {role: worker, servers: [nats://a:4222], ping_interval: 0s}\n", "queue.ping_interval is 0s; use 1s to 2m", nil},
+		{"queue answers kept too short", "queue: {role: worker, servers: [nats://a:4222], answers_max_age: 10m}\n",
+			"queue.answers_max_age is 10m; use 30m to", nil},
+		{"queue ping interval", "queue: {role: worker, servers: [nats://a:4222], ping_interval: 0s}\n",
+			"queue.ping_interval is 0s; use 1s to 2m", nil},
 		{"queue ping interval default", "queue: {role: worker, servers: [nats://a:4222]}\n", "", func(c Config) bool {
 			return c.Queue.PingInterval == Duration(3*time.Second)
 		}},
@@ -382,25 +387,32 @@ func TestDurations(t *testing.T) {
 		check      func(Config) bool
 		deprecated int
 	}{
-		{"settle", "watch: {settle: 1500ms}\n", "", func(c Config) bool { return c.Watch.Settle == Duration(1500*time.Millisecond) }, 0},
+		{"settle", "watch: {settle: 1500ms}\n", "", func(c Config) bool {
+			return c.Watch.Settle == Duration(1500*time.Millisecond)
+		}, 0},
 		{"settle, older key", "watch: {settle_ms: 1500}\n", "", func(c Config) bool {
 			return c.Watch.Settle == Duration(1500*time.Millisecond) && c.Watch.SettleMS == nil
 		}, 1},
 		{"every older key", "tensorrt: {max_build_s: 60}\nwatch: {settle_ms: 0, rescan_s: 0}\nthermal: {poll_s: 2}\n" +
-			"queue: {ack_wait_s: 30, duplicate_window_s: 600, answers_max_age_s: 3600, ping_interval_s: 5}\n", "", func(c Config) bool {
-			q := c.Queue
-			return c.TensorRT.MaxBuild == Duration(time.Minute) && c.Watch.Settle == 0 && c.Watch.Rescan == 0 &&
-				c.Thermal.Poll == Duration(2*time.Second) && q.AckWait == Duration(30*time.Second) &&
-				q.DuplicateWindow == Duration(10*time.Minute) && q.AnswersMaxAge == Duration(time.Hour) && q.PingInterval == Duration(5*time.Second)
-		}, 8},
+			"queue: {ack_wait_s: 30, duplicate_window_s: 600, answers_max_age_s: 3600, ping_interval_s: 5}\n", "",
+			func(c Config) bool {
+				q := c.Queue
+				return c.TensorRT.MaxBuild == Duration(time.Minute) && c.Watch.Settle == 0 && c.Watch.Rescan == 0 &&
+					c.Thermal.Poll == Duration(2*time.Second) && q.AckWait == Duration(30*time.Second) &&
+					q.DuplicateWindow == Duration(10*time.Minute) && q.AnswersMaxAge == Duration(time.Hour) &&
+					q.PingInterval == Duration(5*time.Second)
+			}, 8},
 		{"rescan off", "watch: {rescan: 0s}\n", "", func(c Config) bool { return c.Watch.Rescan == 0 }, 0},
-		{"no unit", "watch: {settle: 500}\n", `watch.settle: "500" (line 1) is not a duration; write a number with its unit: 250ms`, nil, 0},
+		{"no unit", "watch: {settle: 500}\n",
+			`watch.settle: "500" (line 1) is not a duration; write a number with its unit: 250ms`, nil, 0},
 		{"words", "queue:\n  ack_wait: a minute\n", `queue.ack_wait: "a minute" (line 2) is not a duration`, nil, 0},
 		{"a list", "thermal: {poll: [5s]}\n", `thermal.poll: "" (line 1) is not a duration`, nil, 0},
 		{"negative", "watch: {settle: -1s}\n", "watch.settle is -1s; use at least 0s", nil, 0},
-		{"both keys", "watch: {settle: 1s, settle_ms: 1000}\n", "watch.settle_ms and watch.settle are both set; remove watch.settle_ms", nil, 0},
-		{"older key out of range", "tensorrt: {max_build_s: 0}\n", "tensorrt.max_build is 0s; use at least 1s (1h: a first engine build takes minutes on a Jetson) " +
-			"(from tensorrt.max_build_s in the file; write tensorrt.max_build with its unit instead)", nil, 0},
+		{"both keys", "watch: {settle: 1s, settle_ms: 1000}\n",
+			"watch.settle_ms and watch.settle are both set; remove watch.settle_ms", nil, 0},
+		{"older key out of range", "tensorrt: {max_build_s: 0}\n",
+			"tensorrt.max_build is 0s; use at least 1s (1h: a first engine build takes minutes on a Jetson) " +
+				"(from tensorrt.max_build_s in the file; write tensorrt.max_build with its unit instead)", nil, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, loaded := loadYAML(t, tt.yaml, tt.err)
@@ -429,7 +441,8 @@ func TestOlderShippedConfigLoads(t *testing.T) {
 	if want := Default(); !reflect.DeepEqual(cfg, want) {
 		t.Errorf("testdata/older-keys.yaml:\n%+v\ndefaults:\n%+v", cfg, want)
 	}
-	if len(notes) != 8 || !strings.Contains(notes[1], "watch.settle_ms: 250 is an older key, read as watch.settle: 250ms; write that instead") {
+	const settle = "watch.settle_ms: 250 is an older key, read as watch.settle: 250ms; write that instead"
+	if len(notes) != 8 || !strings.Contains(notes[1], settle) {
 		t.Errorf("Deprecated: %q", notes)
 	}
 }
@@ -439,14 +452,16 @@ func TestDurationRoundTrip(t *testing.T) {
 	for _, tt := range []struct {
 		d    time.Duration
 		text string
-	}{{0, "0s"}, {250 * time.Millisecond, "250ms"}, {90 * time.Second, "90s"}, {30 * time.Minute, "30m"}, {24 * time.Hour, "24h"},
+	}{{0, "0s"}, {250 * time.Millisecond, "250ms"}, {90 * time.Second, "90s"}, {30 * time.Minute, "30m"},
+		{24 * time.Hour, "24h"},
 		{1500 * time.Microsecond, "1.5ms"}, {-5 * time.Second, "-5s"}} {
 		data, err := yaml.Marshal(Duration(tt.d))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var got Duration
-		if err := yaml.Unmarshal(data, &got); err != nil || time.Duration(got) != tt.d || strings.TrimSpace(string(data)) != tt.text {
+		err = yaml.Unmarshal(data, &got)
+		if err != nil || time.Duration(got) != tt.d || strings.TrimSpace(string(data)) != tt.text {
 			t.Errorf("%v: marshalled %q, read back %v (%v); want %q", tt.d, data, time.Duration(got), err, tt.text)
 		}
 	}

@@ -55,17 +55,29 @@ func (d Duration) String() string {
 	return v.String()
 }
 
-// checkDuration refuses d out of min to max (max 0: no bound), naming key
-// and, in hint, the usual value.
-func checkDuration(key string, d Duration, min, max time.Duration, hint string) error {
-	v := time.Duration(d)
-	switch {
-	case v >= min && (max == 0 || v <= max):
-		return nil
-	case max == 0:
-		return fmt.Errorf("%s is %s; use at least %s (%s)", key, d, Duration(min), hint)
+// durationRule is the range of a duration key (max 0: no bound) and, in
+// hint, its usual value.
+type durationRule struct {
+	key      string
+	value    Duration
+	min, max time.Duration
+	hint     string
+}
+
+// checkDurations refuses the first value out of its rule's range, naming
+// its key, the range and the usual value.
+func checkDurations(rules []durationRule) error {
+	for _, r := range rules {
+		v := time.Duration(r.value)
+		switch {
+		case v >= r.min && (r.max == 0 || v <= r.max):
+		case r.max == 0:
+			return fmt.Errorf("%s is %s; use at least %s (%s)", r.key, r.value, Duration(r.min), r.hint)
+		default:
+			return fmt.Errorf("%s is %s; use %s to %s (%s)", r.key, r.value, Duration(r.min), Duration(r.max), r.hint)
+		}
 	}
-	return fmt.Errorf("%s is %s; use %s to %s (%s)", key, d, Duration(min), Duration(max), hint)
+	return nil
 }
 
 // keyAt is the dotted key ("watch.settle") whose value the YAML in data has

@@ -58,8 +58,9 @@ const (
 )
 
 func defaultQueue() Queue {
-	return Queue{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3, AckWait: Duration(time.Minute),
-		MaxAckPending: 256, MaxAttempts: 5, DuplicateWindow: Duration(30 * time.Minute), AnswersMaxAge: Duration(24 * time.Hour),
+	return Queue{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3,
+		AckWait: Duration(time.Minute), MaxAckPending: 256, MaxAttempts: 5,
+		DuplicateWindow: Duration(30 * time.Minute), AnswersMaxAge: Duration(24 * time.Hour),
 		PingInterval: Duration(3 * time.Second), MixedModels: MixedRefuse}
 }
 
@@ -217,23 +218,14 @@ func (q Queue) validateNumbers() error {
 
 func (q Queue) validateDurations() error {
 	const day = 24 * time.Hour
-	for _, d := range []struct {
-		key      string
-		value    Duration
-		min, max time.Duration
-		hint     string
-	}{
+	return checkDurations([]durationRule{
 		{"queue.ack_wait", q.AckWait, 5 * time.Second, time.Hour, "1m: a worker holding a puzzle says so every ack_wait/3"},
 		{"queue.duplicate_window", q.DuplicateWindow, time.Minute, 7 * day, "30m"},
-		{"queue.answers_max_age", q.AnswersMaxAge, time.Duration(q.DuplicateWindow), 365 * day, "24h, and at least queue.duplicate_window"},
+		{"queue.answers_max_age", q.AnswersMaxAge, time.Duration(q.DuplicateWindow), 365 * day,
+			"24h, and at least queue.duplicate_window"},
 		{"queue.ping_interval", q.PingInterval, time.Second, 2 * time.Minute,
 			"3s: a server that misses two pings is left for another, so a hung one holds its clients 2 to 3 times this"},
-	} {
-		if err := checkDuration(d.key, d.value, d.min, d.max, d.hint); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // ValidToken reports whether s can be one token of a NATS subject: a puzzle
