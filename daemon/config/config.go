@@ -22,12 +22,13 @@ import (
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/internal/errcode"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
 // CodeInvalid is the stable code of an hrmd.yaml that is missing,
 // unreadable or wrong (as answer.Error).
-const CodeInvalid = "config_invalid"
+const CodeInvalid = errcode.ConfigInvalid
 
 // Config is hrmd.yaml (docs/service.md, The config). Every key has a default; a file names
 // only what differs, and an unknown key is an error.

@@ -26,11 +26,12 @@ import (
 	"github.com/hrmd/hrmd/daemon/queue"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/internal/errcode"
 	"github.com/hrmd/hrmd/jetson"
 )
 
 // codeDoctor is the error code of a doctor run that found something blocking.
-const codeDoctor = "doctor_found_problems"
+const codeDoctor = errcode.DoctorFoundProblems
 
 // Check outcomes, from fine to blocking.
 const (
