@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -327,7 +328,7 @@ func TestNameLimit(t *testing.T) {
 // (This needs the engine to honour ModelOptions.CPUMaxBatch.)
 func TestMaxBatchOnTheCPU(t *testing.T) {
 	rt := cpuRuntime(t)
-	b, err := engine.LoadBundle(tinyBundle)
+	b, err := bundle.Load(tinyBundle)
 	if err != nil {
 		t.Fatal(err)
 	}

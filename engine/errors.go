@@ -7,6 +7,8 @@ package engine
 import (
 	"fmt"
 	"strings"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // Stable error codes for what stops the engine.
@@ -16,8 +18,6 @@ const (
 	CodeORTTooOld           = "ort_too_old"          // onnxruntime older than MinORTVersion
 	CodeProviderUnavailable = "provider_unavailable" // a required execution provider is not there
 	CodeProviderFailed      = "provider_failed"      // a GPU provider could not take the model (an engine build failed, a graph TensorRT cannot take whole)
-	CodeBundleInvalid       = "bundle_invalid"       // hrm.yaml or a file it names is missing or wrong
-	CodeBundleChecksum      = "bundle_checksum"      // a file's sha256 differs from the manifest's
 	CodeBundleMismatch      = "bundle_mismatch"      // an ONNX graph disagrees with the manifest
 	CodeInference           = "inference_failed"     // ONNX Runtime failed while running
 	CodeNoCgo               = "no_cgo"               // built without cgo: no ONNX Runtime at all
@@ -26,17 +26,16 @@ const (
 	CodeLowMemory           = "low_memory"           // too little memory left to build a TensorRT engine
 )
 
+// A bundle's codes, which engine/bundle reports.
+const (
+	CodeBundleInvalid  = bundle.CodeBundleInvalid  // hrm.yaml or a file it names is missing or wrong
+	CodeBundleChecksum = bundle.CodeBundleChecksum // a file's sha256 differs from the manifest's
+)
+
 // Error is an engine failure with a stable code and a message that says what
-// to do about it.
-type Error struct {
-	Code    string
-	Message string
-	Err     error // the underlying cause, if any
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-func (e *Error) Unwrap() error { return e.Err }
+// to do about it: one type with the bundle's errors, which engine/bundle
+// reports without cgo.
+type Error = bundle.Error
 
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -48,7 +48,7 @@ GOLDEN_INPUTS = (
 GOLDEN_LOGIT_CELLS = (0, 1, 29, 31, 465, 870, 899)
 CHECK_FILE = "golden.json"
 # Format 2 adds each cell's margin per cycle, which hrmd's check needs to tell a decided cell from
-# a near tie (engine/checkset.go); format 1 had none.
+# a near tie (engine/bundle/checkset.go); format 1 had none.
 CHECK_SET_FORMAT = "hrmd-golden/2"
 # Margins are stored cut down to 3 decimals (logit units): never more decided than they were.
 MARGIN_SCALE = 1000

@@ -18,6 +18,7 @@ import (
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/jetson"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -30,7 +31,7 @@ import (
 // nodes, how its engine came about and what the fp16 check found. A Jetson
 // configured for its GPU that ends up on the CPU is a FAIL: the daemon would
 // run degraded. args are the doctor's own, for the command it suggests.
-func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, device jetson.Device, progress io.Writer, args []string) {
+func (d *doctor) checkDeep(rt *engine.Runtime, b *bundle.Bundle, device jetson.Device, progress io.Writer, args []string) {
 	if rt == nil || b == nil {
 		d.add(checkFail, "deep", "not run: it needs the library and the model (see above)", "")
 		return

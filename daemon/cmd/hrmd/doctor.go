@@ -24,6 +24,7 @@ import (
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/jetson"
 )
 
@@ -726,8 +727,8 @@ func (d *doctor) checkInotify() {
 }
 
 // checkModel loads the bundle and, with a library, reads its graphs.
-func (d *doctor) checkModel(rt *engine.Runtime) *engine.Bundle {
-	b, err := engine.LoadBundle(d.cfg.Model)
+func (d *doctor) checkModel(rt *engine.Runtime) *bundle.Bundle {
+	b, err := bundle.Load(d.cfg.Model)
 	if err != nil {
 		d.add(checkFail, "model", fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(answer.Message(err))),
 			"point model: at a readable bundle folder (hrm.yaml, init.onnx, step.onnx): engine/export/hrm_export.py makes one, engine/models/demo is one")
@@ -747,14 +748,14 @@ func (d *doctor) checkModel(rt *engine.Runtime) *engine.Bundle {
 // checkPuzzleTable reports an act-v1 bundle's puzzle table and whether its
 // sha256 is known good: a load checks it once and remembers (a stamp in
 // the engine cache folder); --verify reads it through anyway.
-func (d *doctor) checkPuzzleTable(b *engine.Bundle, verify bool) {
+func (d *doctor) checkPuzzleTable(b *bundle.Bundle, verify bool) {
 	if b == nil || b.Manifest.PuzzleEmbeddings == nil {
 		return
 	}
 	p := b.Manifest.PuzzleEmbeddings
 	what := fmt.Sprintf("%s: %d puzzle rows of %d values (%s, memory-mapped)", b.Path(p.File), b.Puzzles.Len(), b.Puzzles.Width(),
 		humanBytes(uint64(p.Shape[0]*p.Shape[1]*4)))
-	read, err := engine.VerifyPuzzleTable(b, engine.StampDir(d.cfg.TensorRT.EngineCache), verify)
+	read, err := bundle.VerifyPuzzleTable(b, bundle.StampDir(d.cfg.TensorRT.EngineCache), verify)
 	switch {
 	case err != nil:
 		d.add(checkFail, "puzzle table", what+": "+oneLine(answer.Message(err)), "copy the bundle again, or export it again (engine/export/hrm_export.py --family act-v1)")
@@ -768,7 +769,7 @@ func (d *doctor) checkPuzzleTable(b *engine.Bundle, verify bool) {
 // checkInputInvariance runs the Agent Zero probe on the CPU (so that the
 // doctor never builds a TensorRT engine): a model that gives one answer to
 // every probe grid has learnt nothing about its input.
-func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *engine.Bundle, ec engine.Config) {
+func (d *doctor) checkInputInvariance(rt *engine.Runtime, b *bundle.Bundle, ec engine.Config) {
 	if rt == nil || b == nil {
 		return
 	}
@@ -822,7 +823,7 @@ func (d *doctor) engineBuilt(e engine.EngineCacheEntry) {
 
 // checkEngineCache says whether this model's TensorRT engine is built and
 // lists the folders no current combination uses any more.
-func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
+func (d *doctor) checkEngineCache(rt *engine.Runtime, b *bundle.Bundle) {
 	if !slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT) {
 		return
 	}
@@ -865,7 +866,7 @@ func (d *doctor) checkEngineCache(rt *engine.Runtime, b *engine.Bundle) {
 // engine of the configured precision and, when that is an fp16 or bf16
 // engine that failed its check and tensorrt.fp16_check falls back, the fp32
 // engine that replaced it. None without the library or the model.
-func (d *doctor) currentEngines(rt *engine.Runtime, b *engine.Bundle, entries []engine.EngineCacheEntry) []string {
+func (d *doctor) currentEngines(rt *engine.Runtime, b *bundle.Bundle, entries []engine.EngineCacheEntry) []string {
 	if rt == nil || b == nil {
 		return nil
 	}
