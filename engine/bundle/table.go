@@ -112,6 +112,8 @@ func StampDir(engineCache string) string {
 	return filepath.Join(engineCache, StampDirName)
 }
 
+// StampDirName is the stamps' folder in the engine cache, which a cleanup of
+// old engines leaves alone.
 const StampDirName = "verified"
 
 func stampFile(stampDir, sum string) string { return filepath.Join(stampDir, stampName(sum)) }
