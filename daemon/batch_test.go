@@ -15,6 +15,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -44,7 +45,7 @@ func tinySettings(t *testing.T, rt *engine.Runtime, maxBatch int) *settings {
 // settingsOf loads the bundle at dir for batches of maxBatch, to run with run.
 func settingsOf(t *testing.T, rt *engine.Runtime, dir string, maxBatch int, run engine.RunOptions) *settings {
 	t.Helper()
-	b, err := engine.LoadBundle(dir)
+	b, err := bundle.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
-	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -89,11 +89,11 @@ func TestFleetChmodInWork(t *testing.T) {
 // model_mismatch under queue.mixed_models: refuse (the default), and is
 // written under flag; either way the answer names its model.
 func TestFleetMixedModels(t *testing.T) {
-	tiny, err := engine.LoadBundle(tinyBundle)
+	tiny, err := bundle.Load(tinyBundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	zero, err := engine.LoadBundle(zeroBundle)
+	zero, err := bundle.Load(zeroBundle)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -31,13 +32,13 @@ func (d *daemon) load(ctx context.Context, cfg config.Config) (*settings, error)
 	} else if err := d.rt.Reconfigure(ec); err != nil {
 		return nil, err
 	}
-	bundle, err := engine.LoadBundle(cfg.Model)
+	b, err := bundle.Load(cfg.Model)
 	if err != nil {
 		return nil, err
 	}
 	started := time.Now()
 	stopFollowing := d.progress.follow()
-	m, err := d.rt.LoadModel(bundle, d.watched(cfg.ModelOptions()))
+	m, err := d.rt.LoadModel(b, d.watched(cfg.ModelOptions()))
 	stopFollowing()
 	if err != nil {
 		return nil, err
@@ -54,7 +55,7 @@ func (d *daemon) load(ctx context.Context, cfg config.Config) (*settings, error)
 	}
 	took := time.Since(started)
 	d.reportEngine(m, took)
-	d.log.Info("model loaded and warmed up", zap.String("model", bundle.Manifest.Name), zap.String("sha256", bundle.SHA256),
+	d.log.Info("model loaded and warmed up", zap.String("model", b.Manifest.Name), zap.String("sha256", b.SHA256),
 		zap.String("provider", m.Provider()), zap.String("precision", m.Precision()),
 		zap.Int("max_batch", m.MaxBatch()), zap.Duration("took", took))
 	lm := &loadedModel{model: m, as: answer.NewAssembler(m, d.device.String(), invariant), degraded: degraded}
@@ -289,7 +290,7 @@ func modelChanged(old, cfg config.Config, latest *settings) bool {
 		old.Inference.MaxCycles != cfg.Inference.MaxCycles {
 		return true
 	}
-	b, err := engine.LoadBundle(cfg.Model)
+	b, err := bundle.Load(cfg.Model)
 	return err != nil || b.SHA256 != latest.model.as.Bundle.SHA256
 }
 

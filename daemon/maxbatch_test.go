@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/hrmd/hrmd/daemon/config"
-	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // On the CPU provider max_batch auto loads the model for batches of 1, and
@@ -12,7 +12,7 @@ import (
 // (This needs the engine to honour ModelOptions.CPUMaxBatch.)
 func TestMaxBatchOnTheCPU(t *testing.T) {
 	rt := cpuRuntime(t)
-	b, err := engine.LoadBundle(tinyBundle)
+	b, err := bundle.Load(tinyBundle)
 	if err != nil {
 		t.Fatal(err)
 	}

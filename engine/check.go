@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // PrecisionCheck is the verdict of running a bundle's check set (the fp32
@@ -131,7 +133,7 @@ func (c *PrecisionCheck) Summary() string {
 		c.Precision, verdict, c.FlipsCounted, c.Tau, c.FlipsUndecided, c.CellsUndecided, c.Cells)
 	fmt.Fprintf(&b, ", %d/%d grids identical (%d not judged), %d/%d halting cycles the same (delta %g; %d not judged), halt within %.4f, %d NaN/Inf",
 		c.GridsSame, c.Inputs, c.GridsSkipped, c.HaltCyclesSame, c.Inputs, c.Delta, c.HaltingSkipped, c.MaxHaltDiff, c.NonFinite)
-	if c.CheckSet == CheckSetFormatV1 {
+	if c.CheckSet == bundle.CheckSetFormatV1 {
 		b.WriteString("; the check set has no margins (hrmd-golden/1): every cell judged as decided")
 	}
 	if c.Reason != "" {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -44,9 +45,9 @@ type checkRun struct {
 
 // judge holds a run to the check set's reference: the rule of the check.
 type judge struct {
-	cs      *CheckSet
-	b       *Bundle
-	halting Halting
+	cs      *bundle.CheckSet
+	b       *bundle.Bundle
+	halting bundle.Halting
 	c       *PrecisionCheck
 }
 
@@ -58,7 +59,7 @@ type judge struct {
 // be equal. Everything else must be: no decided cell flipped at any cycle,
 // the same halting cycle where decided, equal grids where every cell was
 // decided, the halt probability within CheckMaxHaltDiff, no NaN or Inf.
-func (cs *CheckSet) compare(b *Bundle, precision string, run checkRun) *PrecisionCheck {
+func compare(cs *bundle.CheckSet, b *bundle.Bundle, precision string, run checkRun) *PrecisionCheck {
 	j := &judge{cs: cs, b: b, halting: b.Manifest.Halting, c: &PrecisionCheck{
 		Precision: precision, CheckSet: cs.Format, Tau: CheckTau, Delta: CheckDelta,
 		Inputs: len(cs.Cases), MinCellAgreement: 1, NonFinite: run.nonFinite,
@@ -95,13 +96,13 @@ func (j *judge) judgeCase(i int, r RowResult, halts [][]float32) {
 }
 
 // judgeCells compares one cycle's argmax, cell by cell.
-func (j *judge) judgeCells(i int, got CycleTrace, want CheckCycle) CycleCheck {
+func (j *judge) judgeCells(i int, got CycleTrace, want bundle.CheckCycle) CycleCheck {
 	ref := j.cs.Cases[i]
 	row := CycleCheck{Case: i, Cycle: got.Cycle}
 	var worst *CellMiss
 	same := 0
 	for cell, w := range want.Argmax {
-		m := want.margin(cell)
+		m := want.Margin(cell)
 		decided := m > CheckTau
 		j.c.Cells++
 		if !decided {
@@ -138,10 +139,10 @@ func (j *judge) judgeCells(i int, got CycleTrace, want CheckCycle) CycleCheck {
 }
 
 // judgeHaltValue holds the halt probability to the reference's at a cycle.
-func (j *judge) judgeHaltValue(row *CycleCheck, ref CheckCase, got CycleTrace, want CheckCycle, raw []float32) {
+func (j *judge) judgeHaltValue(row *CycleCheck, ref bundle.CheckCase, got CycleTrace, want bundle.CheckCycle, raw []float32) {
 	row.Halt, row.RefHalt = finite(got.Halt), finite(want.Halt)
-	if rm, ok := haltMargin(j.halting, want.Halt, want.Q); ok {
-		gm, _ := haltMargin(j.halting, got.Halt, float64s(raw))
+	if rm, ok := bundle.HaltMargin(j.halting, want.Halt, want.Q); ok {
+		gm, _ := bundle.HaltMargin(j.halting, got.Halt, float64s(raw))
 		row.RefHaltMargin, row.HaltMargin = finite(rm), finite(gm)
 	}
 	d := math.Abs(got.Halt - want.Halt)
@@ -159,15 +160,15 @@ func (j *judge) judgeHaltValue(row *CycleCheck, ref CheckCase, got CycleTrace, w
 // judgeHalting compares the halting cycles: where they differ, the earlier
 // of the two is where the decisions parted, and the reference's decision
 // there counts only if it was decided (always, in a format 1 set).
-func (j *judge) judgeHalting(ref CheckCase, r RowResult) {
+func (j *judge) judgeHalting(ref bundle.CheckCase, r RowResult) {
 	if r.Cycles == ref.HaltCycle {
 		j.c.HaltCyclesSame++
 		return
 	}
 	parted := min(r.Cycles, ref.HaltCycle)
 	at := ref.Cycles[parted-1]
-	m, ok := haltMargin(j.halting, at.Halt, at.Q)
-	if ok && j.cs.Format != CheckSetFormatV1 && math.Abs(m) < CheckDelta {
+	m, ok := bundle.HaltMargin(j.halting, at.Halt, at.Q)
+	if ok && j.cs.Format != bundle.CheckSetFormatV1 && math.Abs(m) < CheckDelta {
 		j.c.HaltingSkipped++
 		return
 	}
@@ -180,7 +181,7 @@ func (j *judge) judgeHalting(ref CheckCase, r RowResult) {
 
 // judgeGrid compares the decoded answer with the reference's at the cycle
 // the run stopped: it must be equal where every cell there was decided.
-func (j *judge) judgeGrid(ref CheckCase, r RowResult) {
+func (j *judge) judgeGrid(ref bundle.CheckCase, r RowResult) {
 	c := r.Cycles
 	if c < 1 || c > len(ref.Cycles) {
 		j.miss("%s ran %d cycles; the reference records %d", ref.Source, c, len(ref.Cycles))
@@ -195,7 +196,7 @@ func (j *judge) judgeGrid(ref CheckCase, r RowResult) {
 		return
 	}
 	for cell := range ref.Cycles[c-1].Argmax {
-		if ref.Cycles[c-1].margin(cell) <= CheckTau {
+		if ref.Cycles[c-1].Margin(cell) <= CheckTau {
 			j.c.GridsSkipped++
 			return
 		}
@@ -204,7 +205,7 @@ func (j *judge) judgeGrid(ref CheckCase, r RowResult) {
 }
 
 // decode is a run's answer grid (nil when the tokens decode to none).
-func (j *judge) decode(ref CheckCase, tokens []int64) [][]int {
+func (j *judge) decode(ref bundle.CheckCase, tokens []int64) [][]int {
 	got, _, err := j.b.Encoding.Decode(tokens, j.b.Manifest.Grid, puzzles.Grid(ref.Grid), nil)
 	if err != nil {
 		return nil

@@ -6,16 +6,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // loadCheckSet reads a fixture bundle and its check set.
-func loadCheckSet(t *testing.T, dir string) (*Bundle, *CheckSet) {
+func loadCheckSet(t *testing.T, dir string) (*bundle.Bundle, *bundle.CheckSet) {
 	t.Helper()
-	b, err := LoadBundle(dir)
+	b, err := bundle.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := LoadCheckSet(b)
+	cs, err := bundle.LoadCheckSet(b)
 	if err != nil || cs == nil {
 		t.Fatalf("check set of %s: %v", dir, err)
 	}
@@ -24,7 +26,7 @@ func loadCheckSet(t *testing.T, dir string) (*Bundle, *CheckSet) {
 
 // referenceRun is a run that answers exactly as the reference did, cycle by
 // cycle, halting where it halted.
-func referenceRun(cs *CheckSet) checkRun {
+func referenceRun(cs *bundle.CheckSet) checkRun {
 	run := checkRun{results: make([]RowResult, len(cs.Cases)), halts: make([][][]float32, len(cs.Cases))}
 	for i, c := range cs.Cases {
 		r := RowResult{Cycles: c.HaltCycle, Tokens: slices.Clone(c.Cycles[c.HaltCycle-1].Argmax)}
@@ -44,7 +46,7 @@ func referenceRun(cs *CheckSet) checkRun {
 
 // cells lists a cycle's cells whose reference margin is above (decided) or
 // at most (undecided) tau, in order.
-func cells(cy CheckCycle, decided bool) []int {
+func cells(cy bundle.CheckCycle, decided bool) []int {
 	var out []int
 	for cell, m := range cy.Margins {
 		if (m > CheckTau) == decided {
@@ -73,10 +75,10 @@ func flip(run checkRun, c, k int, cellList []int) {
 // the verdict says which, with its figures.
 func TestCheckJudgesDecidedCells(t *testing.T) {
 	b, cs := loadCheckSet(t, fixtureDir)
-	if cs.Format != CheckSetFormat {
+	if cs.Format != bundle.CheckSetFormat {
 		t.Fatalf("the fixture's check set is %s; regenerate it (./build.sh fixtures)", cs.Format)
 	}
-	c := cs.compare(b, "fp16", referenceRun(cs))
+	c := compare(cs, b, "fp16", referenceRun(cs))
 	if !c.Passed || c.FlipsCounted != 0 || c.FlipsUndecided != 0 || c.GridsSame != len(cs.Cases) || c.HaltCyclesSame != len(cs.Cases) ||
 		c.Tau != CheckTau || c.Delta != CheckDelta || c.Cells == 0 || len(c.Cycles) == 0 {
 		t.Fatalf("the reference against itself: %s", c.Summary())
@@ -120,7 +122,7 @@ func TestCheckJudgesDecidedCells(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			run := referenceRun(cs)
 			tt.change(&run)
-			c := cs.compare(b, "fp16", run)
+			c := compare(cs, b, "fp16", run)
 			if c.Passed != tt.pass || !strings.Contains(c.Reason, tt.reason) {
 				t.Fatalf("passed %v, want %v; reason %q, want it to hold %q", c.Passed, tt.pass, c.Reason, tt.reason)
 			}
@@ -149,10 +151,10 @@ func TestCheckJudgesHalting(t *testing.T) {
 		r.Halt, r.Cycles = r.Trace[0].Halt, 1
 		r.Tokens = slices.Clone(r.Trace[0].Tokens)
 	}
-	if m, _ := haltMargin(h, c0.Cycles[0].Halt, c0.Cycles[0].Q); m > -CheckDelta {
+	if m, _ := bundle.HaltMargin(h, c0.Cycles[0].Halt, c0.Cycles[0].Q); m > -CheckDelta {
 		t.Fatalf("case 0 cycle 1: q margin %g; the test needs a clear 'go on'", m)
 	}
-	c := cs.compare(b, "fp16", func() checkRun { run := referenceRun(cs); stopEarly(run); return run }())
+	c := compare(cs, b, "fp16", func() checkRun { run := referenceRun(cs); stopEarly(run); return run }())
 	if c.Passed || !strings.Contains(c.Reason, "halts at cycle 1, the reference at") {
 		t.Errorf("a clear 'go on' ignored: %s", c.Summary())
 	}
@@ -164,7 +166,7 @@ func TestCheckJudgesHalting(t *testing.T) {
 	fence.Cases[0].Cycles[0].Q = []float64{q[1] - CheckDelta/2, q[1]}
 	run := referenceRun(cs)
 	stopEarly(run)
-	c = fence.compare(b, "fp16", run)
+	c = compare(&fence, b, "fp16", run)
 	if !c.Passed || c.HaltingSkipped != 1 || c.HaltCyclesSame != len(cs.Cases)-1 {
 		t.Errorf("a decision on the fence judged: %s", c.Summary())
 	}
@@ -175,7 +177,7 @@ func TestCheckJudgesHalting(t *testing.T) {
 func TestCheckSetFormat1IsStrict(t *testing.T) {
 	b, cs := loadCheckSet(t, fixtureDir)
 	v1 := *cs
-	v1.Format = CheckSetFormatV1
+	v1.Format = bundle.CheckSetFormatV1
 	v1.Cases = slices.Clone(cs.Cases)
 	for i := range v1.Cases {
 		v1.Cases[i].Cycles = slices.Clone(v1.Cases[i].Cycles)
@@ -183,39 +185,16 @@ func TestCheckSetFormat1IsStrict(t *testing.T) {
 			v1.Cases[i].Cycles[k].Margins = nil
 		}
 	}
-	if err := v1.validate(b); err != nil {
+	if err := v1.Validate(b); err != nil {
 		t.Fatalf("a format 1 set does not load: %v", err)
 	}
 	run := referenceRun(cs)
-	if c := v1.compare(b, "fp16", run); !c.Passed || c.CellsUndecided != 0 || !strings.Contains(c.Summary(), "no margins") {
+	if c := compare(&v1, b, "fp16", run); !c.Passed || c.CellsUndecided != 0 || !strings.Contains(c.Summary(), "no margins") {
 		t.Fatalf("format 1 against itself: %s", c.Summary())
 	}
 	flip(run, 0, 1, cells(cs.Cases[0].Cycles[1], false)[:1])
-	if c := v1.compare(b, "fp16", run); c.Passed || c.FlipsCounted != 1 {
+	if c := compare(&v1, b, "fp16", run); c.Passed || c.FlipsCounted != 1 {
 		t.Errorf("a flip at a near tie of a format 1 set passed: %s", c.Summary())
-	}
-}
-
-// A format 2 set must carry a margin for every cell, and act-v1's q.
-func TestCheckSetValidation(t *testing.T) {
-	b, cs := loadCheckSet(t, actFixtureDir)
-	for _, tt := range []struct {
-		name   string
-		change func(cy *CheckCycle)
-		want   string
-	}{
-		{"margins", func(cy *CheckCycle) { cy.Margins = cy.Margins[:10] }, "cases[0].cycles[0].margins has 10 cells"},
-		{"q", func(cy *CheckCycle) { cy.Q = nil }, "cases[0].cycles[0].q has 0 values"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			bad := *cs
-			bad.Cases = slices.Clone(cs.Cases)
-			bad.Cases[0].Cycles = slices.Clone(cs.Cases[0].Cycles)
-			tt.change(&bad.Cases[0].Cycles[0])
-			if err := bad.validate(b); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v, want %q", err, tt.want)
-			}
-		})
 	}
 }
 
@@ -226,7 +205,7 @@ func TestCheckVerdictWithNaNIsStored(t *testing.T) {
 	run := referenceRun(cs)
 	run.results[0].Trace[0].Halt = math.NaN()
 	run.nonFinite = 1
-	check := cs.compare(b, "fp16", run)
+	check := compare(cs, b, "fp16", run)
 	if _, err := json.Marshal(check); err != nil {
 		t.Fatalf("the verdict does not marshal: %v", err)
 	}

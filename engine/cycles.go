@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"math"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // Halting modes (hrmd.yaml inference.halting, hrmd solve --halting).
@@ -40,8 +42,8 @@ func (o RunOptions) Validate() error {
 	default:
 		return fmt.Errorf("halting mode %q is not one of model, converged, fixed", o.Halting)
 	}
-	if o.MaxCycles < 0 || o.MaxCycles > maxCyclesLimit {
-		return fmt.Errorf("max cycles %d is outside 0 (the manifest's) to %d", o.MaxCycles, maxCyclesLimit)
+	if o.MaxCycles < 0 || o.MaxCycles > bundle.MaxCyclesLimit {
+		return fmt.Errorf("max cycles %d is outside 0 (the manifest's) to %d", o.MaxCycles, bundle.MaxCyclesLimit)
 	}
 	switch o.Trace {
 	case "", TraceSummary, TraceFull:
@@ -77,7 +79,7 @@ type haltPolicy struct {
 	maxCycles int
 }
 
-func newHaltPolicy(h Halting, o RunOptions) haltPolicy {
+func newHaltPolicy(h bundle.Halting, o RunOptions) haltPolicy {
 	p := haltPolicy{mode: o.Halting, rule: h.Rule, threshold: h.Threshold, minCycles: h.MinCycles, maxCycles: h.MaxCycles}
 	if p.mode == "" {
 		p.mode = HaltModel
@@ -94,9 +96,9 @@ func newHaltPolicy(h Halting, o RunOptions) haltPolicy {
 // reported as the row's halt probability and whether the model asks to stop.
 func (p haltPolicy) haltSignal(out []float32) (prob float64, stop bool) {
 	switch p.rule {
-	case RuleQCompare:
+	case bundle.RuleQCompare:
 		return sigmoid(float64(out[0])), out[0] > out[1]
-	case RuleThreshold:
+	case bundle.RuleThreshold:
 		return float64(out[0]), float64(out[0]) > p.threshold
 	}
 	// fixed: the output is reported but never stops the row.
@@ -117,10 +119,10 @@ func (p haltPolicy) decide(cycle int, modelStops bool, changed int) (bool, strin
 		return false, ""
 	case p.mode == HaltConverged && cycle >= 2 && changed == 0:
 		return true, HaltedByConverged
-	case p.mode == HaltModel && p.rule != RuleFixed && cycle >= p.minCycles && modelStops:
+	case p.mode == HaltModel && p.rule != bundle.RuleFixed && cycle >= p.minCycles && modelStops:
 		return true, HaltedByModel
 	case cycle >= p.maxCycles:
-		if p.mode == HaltModel && p.rule == RuleFixed {
+		if p.mode == HaltModel && p.rule == bundle.RuleFixed {
 			return true, HaltedByFixed
 		}
 		return true, HaltedByMaxCycles

@@ -3,12 +3,14 @@ package engine
 import (
 	"errors"
 	"testing"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 func TestHaltPolicy(t *testing.T) {
-	threshold := Halting{Rule: RuleThreshold, Threshold: 0.9, MinCycles: 2, MaxCycles: 4}
-	qcompare := Halting{Rule: RuleQCompare, MinCycles: 1, MaxCycles: 16}
-	fixedRule := Halting{Rule: RuleFixed, MinCycles: 1, MaxCycles: 3}
+	threshold := bundle.Halting{Rule: bundle.RuleThreshold, Threshold: 0.9, MinCycles: 2, MaxCycles: 4}
+	qcompare := bundle.Halting{Rule: bundle.RuleQCompare, MinCycles: 1, MaxCycles: 16}
+	fixedRule := bundle.Halting{Rule: bundle.RuleFixed, MinCycles: 1, MaxCycles: 3}
 	type step struct {
 		cycle   int
 		out     []float32
@@ -18,7 +20,7 @@ func TestHaltPolicy(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		halting Halting
+		halting bundle.Halting
 		opts    RunOptions
 		steps   []step
 	}{

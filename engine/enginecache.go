@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/atomicfile"
 )
 
@@ -54,7 +55,7 @@ func (b engineBuild) hash() string {
 // has none, so an engine of jetson-containers' TensorRT 10.3.0.26 would
 // otherwise fail to load under JetPack's 10.3.0.30 in the same file. It is
 // left out when unknown.
-func EngineCacheKey(b *Bundle, ortVersion, tensorRT, device string, build engineBuild) string {
+func EngineCacheKey(b *bundle.Bundle, ortVersion, tensorRT, device string, build engineBuild) string {
 	if device == "" {
 		device = "unknown-device"
 	}
@@ -70,7 +71,7 @@ func EngineCacheKey(b *Bundle, ortVersion, tensorRT, device string, build engine
 // TensorRT release installed ("-trt10.3.0", without the build number; on
 // a plain JetPack the loaded one), or in nothing when none was found. Only
 // those that differ from today's name.
-func legacyEngineCacheKeys(b *Bundle, ortVersion, tensorRT, device string, build engineBuild) []string {
+func legacyEngineCacheKeys(b *bundle.Bundle, ortVersion, tensorRT, device string, build engineBuild) []string {
 	current := EngineCacheKey(b, ortVersion, tensorRT, device, build)
 	var keys []string
 	if v, ok := nvinferSOVersion("libnvinfer.so." + tensorRT); ok && len(v) >= 3 {
@@ -383,7 +384,7 @@ func ListEngineCache(root string) ([]EngineCacheEntry, error) {
 	}
 	var out []EngineCacheEntry
 	for _, d := range dirs {
-		if !d.IsDir() || d.Name() == timingCacheDir || d.Name() == stampDirName || strings.HasPrefix(d.Name(), ".") {
+		if !d.IsDir() || d.Name() == timingCacheDir || d.Name() == bundle.StampDirName || strings.HasPrefix(d.Name(), ".") {
 			continue
 		}
 		e, err := readEngineCacheEntry(filepath.Join(root, d.Name()))

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // EngineFile is one file of a built engine's folder as the record keeps
@@ -36,7 +38,7 @@ func engineFiles(dir string) ([]EngineFile, error) {
 		if !e.Type().IsRegular() || e.Name() == recordFile || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		sum, size, err := fileSHA256(filepath.Join(dir, e.Name()))
+		sum, size, err := bundle.FileSHA256(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, fmt.Errorf("read the engine's files: %w", err)
 		}

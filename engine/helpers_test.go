@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 const fixtureDir = "testdata/nova-tiny"
@@ -25,4 +27,9 @@ func copyBundle(t testing.TB) string {
 		}
 	}
 	return dir
+}
+
+func setManifestField(t testing.TB, dir, old, new string) {
+	t.Helper()
+	testenv.ReplaceInFile(t, filepath.Join(dir, "hrm.yaml"), old, new)
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"slices"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // tensorInfo is what an ONNX graph says about one of its inputs or outputs.
@@ -37,13 +39,13 @@ type bundleIO struct {
 	initProfile []tensorShape // init's inputs, for the TensorRT batch profile
 	stepProfile []tensorShape // step's inputs, likewise
 	haltWidth   int
-	puzzleWidth int          // values in a puzzle row; 0 without a table
-	table       *puzzleTable // the memory-mapped table, when the bundle has one
+	puzzleWidth int           // values in a puzzle row; 0 without a table
+	table       *bundle.Table // the memory-mapped table, when the bundle has one
 }
 
 // checkGraphIO compares what the ONNX files declare with what the manifest
 // says. Messages name the file, the tensor and the manifest field.
-func checkGraphIO(b *Bundle, initIn, initOut, stepIn, stepOut []tensorInfo) (*bundleIO, error) {
+func checkGraphIO(b *bundle.Bundle, initIn, initOut, stepIn, stepOut []tensorInfo) (*bundleIO, error) {
 	g := graphIO{mf: b.Manifest, logits: b.Logits, seq: int64(b.Seq()), initIn: initIn, initOut: initOut, stepIn: stepIn, stepOut: stepOut}
 	io := &bundleIO{}
 	for _, check := range []func(*bundleIO) error{g.checkNames, g.checkTokens, g.checkStates, g.checkCarry, g.checkOutputs} {
@@ -57,7 +59,7 @@ func checkGraphIO(b *Bundle, initIn, initOut, stepIn, stepOut []tensorInfo) (*bu
 // graphIO is what the init and step graphs declare, checked against the
 // manifest one part at a time; each check fills in its part of bundleIO.
 type graphIO struct {
-	mf                               Manifest
+	mf                               bundle.Manifest
 	logits                           string
 	seq                              int64
 	initIn, initOut, stepIn, stepOut []tensorInfo
@@ -90,12 +92,12 @@ func (g graphIO) checkNames(*bundleIO) error {
 // checkTokens: init takes one row of grid x grid tokens.
 func (g graphIO) checkTokens(io *bundleIO) error {
 	initFile := g.mf.Graphs.Init.File
-	tokens, err := rowShape(initFile, "input", find(g.initIn, tokensInput), "int64")
+	tokens, err := rowShape(initFile, "input", find(g.initIn, bundle.TokensInput), "int64")
 	if err != nil {
 		return err
 	}
 	if !slices.Equal(tokens.row, []int64{g.seq}) {
-		return errorf(CodeBundleMismatch, "%s input %q has %v tokens per row; hrm.yaml grid %d means %d", initFile, tokensInput, tokens.row, g.mf.Grid, g.seq)
+		return errorf(CodeBundleMismatch, "%s input %q has %v tokens per row; hrm.yaml grid %d means %d", initFile, bundle.TokensInput, tokens.row, g.mf.Grid, g.seq)
 	}
 	io.initProfile = []tensorShape{tokens}
 	p := g.mf.PuzzleEmbeddings
@@ -106,12 +108,12 @@ func (g graphIO) checkTokens(io *bundleIO) error {
 	if err != nil {
 		return err
 	}
-	if !slices.Equal(row.row, []int64{p.width()}) {
-		return errorf(CodeBundleMismatch, "%s input %q takes %v values per row; hrm.yaml puzzle_embeddings.shape %v has rows of %d", initFile, p.Input, row.row, p.Shape, p.width())
+	if !slices.Equal(row.row, []int64{p.Width()}) {
+		return errorf(CodeBundleMismatch, "%s input %q takes %v values per row; hrm.yaml puzzle_embeddings.shape %v has rows of %d", initFile, p.Input, row.row, p.Shape, p.Width())
 	}
 	// In graphs.init.inputs order: tokens, then the puzzle row.
 	io.initProfile = append(io.initProfile, row)
-	io.puzzleWidth = int(p.width())
+	io.puzzleWidth = int(p.Width())
 	return nil
 }
 
@@ -131,7 +133,7 @@ func (g graphIO) checkStates(io *bundleIO) error {
 		if !slices.Equal(first.row, in.row) {
 			return errorf(CodeBundleMismatch, "%s output %q has shape %v per row but %s input %q has %v", initFile, name, first.row, stepFile, name, in.row)
 		}
-		if isCarried(g.mf, name) && in.row[len(in.row)-1] != int64(g.mf.Hidden) {
+		if g.mf.Carries(name) && in.row[len(in.row)-1] != int64(g.mf.Hidden) {
 			return errorf(CodeBundleMismatch, "%s input %q has width %d; hrm.yaml hidden is %d", stepFile, name, in.row[len(in.row)-1], g.mf.Hidden)
 		}
 		io.stepInputs = append(io.stepInputs, in)
@@ -170,7 +172,7 @@ func (g graphIO) checkOutputs(io *bundleIO) error {
 	if err != nil {
 		return err
 	}
-	want := map[string][]int{RuleThreshold: {1}, RuleQCompare: {2}, RuleFixed: {1, 2}}[mf.Halting.Rule]
+	want := map[string][]int{bundle.RuleThreshold: {1}, bundle.RuleQCompare: {2}, bundle.RuleFixed: {1, 2}}[mf.Halting.Rule]
 	if !slices.Contains(want, halt) {
 		return errorf(CodeBundleMismatch, "%s output %q (halting.output) has %d values per row; halting.rule %s needs %v", stepFile, mf.Halting.Output, halt, mf.Halting.Rule, want)
 	}

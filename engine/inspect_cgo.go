@@ -6,13 +6,15 @@ import (
 	"fmt"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // inspectBundle reads each graph's declared inputs and outputs and checks them
 // against the manifest, so a disagreement is reported by name before
 // ONNX Runtime ever runs the graph.
-func inspectBundle(b *Bundle) (*bundleIO, error) {
-	read := func(g Graph) ([]tensorInfo, []tensorInfo, error) {
+func inspectBundle(b *bundle.Bundle) (*bundleIO, error) {
+	read := func(g bundle.Graph) ([]tensorInfo, []tensorInfo, error) {
 		path := b.Path(g.File)
 		ins, outs, err := ort.GetInputOutputInfo(path)
 		if err != nil {

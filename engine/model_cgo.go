@@ -14,6 +14,8 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // Model is a bundle loaded into ONNX Runtime sessions, with every buffer a run
@@ -21,7 +23,7 @@ import (
 type Model struct {
 	mu        sync.Mutex
 	rt        *Runtime
-	bundle    *Bundle
+	bundle    *bundle.Bundle
 	provider  string // the first provider in the chain: the one that takes the graph
 	precision string
 	init      *ort.DynamicAdvancedSession
@@ -39,9 +41,9 @@ type Model struct {
 	stepOutputs []stepOutput   // in graphs.step.outputs order
 	initOutputs []*stateBuffer // in graphs.init.outputs order
 	tokens      []int64
-	puzzle      []float32    // the puzzle rows of a batch (act-v1), maxBatch x width
-	table       *puzzleTable // the bundle's puzzle table, nil without one
-	ownsTable   bool         // the model that LoadModel returns unmaps it
+	puzzle      []float32     // the puzzle rows of a batch (act-v1), maxBatch x width
+	table       *bundle.Table // the bundle's puzzle table, nil without one
+	ownsTable   bool          // the model that LoadModel returns unmaps it
 	logits      []float32
 	halt        []float32
 	views       map[int]*batchViews
@@ -81,7 +83,7 @@ type batchViews struct {
 // sessions with the configured provider chain. A TensorRT engine is built
 // (or taken from the cache) and checked against the bundle's check set
 // before the model is returned.
-func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
+func (rt *Runtime) LoadModel(b *bundle.Bundle, opts ModelOptions) (*Model, error) {
 	if opts.Progress != nil {
 		defer opts.Progress(LoadStage{})
 	}
@@ -94,7 +96,7 @@ func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
 		return nil, err
 	}
 	if b.Manifest.PuzzleEmbeddings != nil {
-		if io.table, err = openPuzzleTable(b, opts.StampDir); err != nil {
+		if io.table, err = bundle.OpenTable(b, opts.StampDir); err != nil {
 			return nil, err
 		}
 	}
@@ -111,7 +113,7 @@ func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
 		// is required or the check is set to refuse.
 		head := chain[0]
 		if head == ProviderCPU || head == rt.cfg.Require || rt.refused(err) {
-			io.table.close()
+			io.table.Close()
 			return nil, err
 		}
 		rt.log.Warn("execution provider failed to load the model, falling back",
@@ -124,7 +126,7 @@ func (rt *Runtime) LoadModel(b *Bundle, opts ModelOptions) (*Model, error) {
 }
 
 // loadOn loads the model with chain's first provider taking the graphs.
-func (rt *Runtime) loadOn(b *Bundle, io *bundleIO, chain []string, opts ModelOptions) (*Model, error) {
+func (rt *Runtime) loadOn(b *bundle.Bundle, io *bundleIO, chain []string, opts ModelOptions) (*Model, error) {
 	batch := max(opts.MaxBatch, 1)
 	switch chain[0] {
 	case ProviderTensorRT:
@@ -150,7 +152,7 @@ func (rt *Runtime) loadOn(b *Bundle, io *bundleIO, chain []string, opts ModelOpt
 // tensorrt.fp16_check is refuse. It runs at every load: there is no engine
 // to keep a verdict beside. The check set's policy is the engine's
 // (Runtime.checkSet).
-func (rt *Runtime) checkCUDA(b *Bundle, m *Model, opts ModelOptions) (*Model, error) {
+func (rt *Runtime) checkCUDA(b *bundle.Bundle, m *Model, opts ModelOptions) (*Model, error) {
 	cs, err := rt.checkSet(b, "the CUDA provider's answers")
 	if err != nil {
 		m.Close()
@@ -181,7 +183,7 @@ func (rt *Runtime) checkCUDA(b *Bundle, m *Model, opts ModelOptions) (*Model, er
 // For TensorRT, cacheDir is the folder its engine is read from or built
 // into, and onBuild (when a build is to happen) hears each graph's build
 // start.
-func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, opts ModelOptions, build engineBuild, cacheDir string, onBuild func(graph string)) (_ *Model, err error) {
+func (rt *Runtime) newModel(b *bundle.Bundle, io *bundleIO, chain []string, opts ModelOptions, build engineBuild, cacheDir string, onBuild func(graph string)) (_ *Model, err error) {
 	m := &Model{
 		rt: rt, bundle: b, provider: chain[0], precision: build.Precision,
 		maxBatch: build.MaxBatch, seq: b.Seq(), vocab: b.Manifest.Vocab, haltWidth: io.haltWidth,
@@ -203,7 +205,7 @@ func (rt *Runtime) newModel(b *Bundle, io *bundleIO, chain []string, opts ModelO
 	started := time.Now()
 	for _, g := range []struct {
 		session **ort.DynamicAdvancedSession
-		graph   Graph
+		graph   bundle.Graph
 		profile []tensorShape
 	}{{&m.init, mf.Graphs.Init, io.initProfile}, {&m.step, mf.Graphs.Step, io.stepProfile}} {
 		if onBuild != nil {
@@ -232,7 +234,7 @@ func (m *Model) allocate(io *bundleIO) {
 	mf := m.bundle.Manifest
 	byName := map[string]*stateBuffer{}
 	for _, in := range io.stepInputs {
-		carried := isCarried(mf, in.name)
+		carried := mf.Carries(in.name)
 		sb := &stateBuffer{shape: in, carried: carried}
 		halves := 1
 		if carried {
@@ -259,7 +261,7 @@ func (m *Model) allocate(io *bundleIO) {
 	}
 	m.tokens = make([]int64, m.maxBatch*m.seq)
 	if m.table != nil {
-		m.puzzle = make([]float32, m.maxBatch*m.table.width)
+		m.puzzle = make([]float32, m.maxBatch*m.table.Width())
 	}
 	m.logits = make([]float32, m.maxBatch*m.seq*m.vocab)
 	m.halt = make([]float32, m.maxBatch*m.haltWidth)
@@ -268,8 +270,8 @@ func (m *Model) allocate(io *bundleIO) {
 // sessionSpec is one graph's session: the providers in order and, for
 // TensorRT, its engine folder and build.
 type sessionSpec struct {
-	bundle   *Bundle
-	graph    Graph
+	bundle   *bundle.Bundle
+	graph    bundle.Graph
 	chain    []string
 	profile  []tensorShape
 	cacheDir string
@@ -367,7 +369,7 @@ func (m *Model) Placements() ([]GraphPlacement, error) {
 }
 
 // Bundle is the bundle this model was loaded from.
-func (m *Model) Bundle() *Bundle { return m.bundle }
+func (m *Model) Bundle() *bundle.Bundle { return m.bundle }
 
 // Provider is ONNX Runtime's name for the provider that runs the model.
 func (m *Model) Provider() string { return ORTProviderName(m.provider) }
@@ -411,7 +413,7 @@ func (m *Model) Close() error {
 	}
 	m.init, m.step, m.runOpts = nil, nil, nil
 	if m.ownsTable {
-		return m.table.close()
+		return m.table.Close()
 	}
 	return nil
 }
@@ -442,7 +444,7 @@ func (m *Model) batch(b int) (*batchViews, error) {
 	keep(v.tokens)
 	v.initIn = []ort.Value{v.tokens}
 	if m.table != nil {
-		v.initIn = append(v.initIn, floats(tensorShape{row: []int64{int64(m.table.width)}}, m.puzzle))
+		v.initIn = append(v.initIn, floats(tensorShape{row: []int64{int64(m.table.Width())}}, m.puzzle))
 	}
 	for _, sb := range m.initOutputs {
 		v.initOut = append(v.initOut, floats(sb.shape, sb.data[0]))
@@ -535,8 +537,8 @@ func (m *Model) fill(rows [][]int64, puzzles []int) error {
 		if puzzles != nil {
 			p = puzzles[i]
 		}
-		w := m.table.width
-		if err := m.table.row(p, m.puzzle[i*w:(i+1)*w]); err != nil {
+		w := m.table.Width()
+		if err := m.table.Row(p, m.puzzle[i*w:(i+1)*w]); err != nil {
 			return &Error{Code: CodeInference, Message: err.Error(), Err: err}
 		}
 	}

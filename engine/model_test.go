@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -47,7 +48,7 @@ func cpuConfig() Config {
 
 func loadModel(t testing.TB, rt *Runtime, dir string, maxBatch int) *Model {
 	t.Helper()
-	b, err := LoadBundle(dir)
+	b, err := bundle.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +80,14 @@ func TestModelMatchesPyTorchGolden(t *testing.T) {
 
 // goldenPuzzles are the puzzle table rows the golden cases ran with (nil
 // for a bundle without a table).
-func goldenPuzzles(t *testing.T, b *Bundle, g testenv.Golden) []int {
+func goldenPuzzles(t *testing.T, b *bundle.Bundle, g testenv.Golden) []int {
 	if b.Puzzles == nil {
 		return nil
 	}
 	rows := make([]int, len(g.Cases))
 	for i, c := range g.Cases {
 		r, ok := b.Puzzles.Row(c.Puzzle)
-		if !ok && c.Puzzle != BlankPuzzle {
+		if !ok && c.Puzzle != bundle.BlankPuzzle {
 			t.Fatalf("%s: the golden file's puzzle %q has no row", c.Source, c.Puzzle)
 		}
 		rows[i] = r
@@ -129,7 +130,7 @@ func checkGolden(t *testing.T, dir string) {
 	if want := len(g.Cases) * g.Halting.MaxCycles * len(g.LogitCells) * vocab; logitsSeen != want {
 		t.Errorf("compared %d logits, want %d", logitsSeen, want)
 	}
-	if m.bundle.Manifest.Halting.Rule == RuleQCompare && qSeen != len(g.Cases)*g.Halting.MaxCycles*2 {
+	if m.bundle.Manifest.Halting.Rule == bundle.RuleQCompare && qSeen != len(g.Cases)*g.Halting.MaxCycles*2 {
 		t.Errorf("compared %d q values, want %d", qSeen, len(g.Cases)*g.Halting.MaxCycles*2)
 	}
 	for i, c := range g.Cases {
@@ -311,7 +312,7 @@ func TestProviderFallback(t *testing.T) {
 
 	cfg.Require = ProviderTensorRT
 	rt.cfg = cfg
-	b, err := LoadBundle(fixtureDir)
+	b, err := bundle.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +378,7 @@ func TestLoadModelRefusesMismatchedGraphs(t *testing.T) {
 			for _, e := range tt.edits {
 				setManifestField(t, dir, e.old, e.new)
 			}
-			b, err := LoadBundle(dir)
+			b, err := bundle.Load(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -421,5 +422,5 @@ func TestPuzzleTableResidentMemory(t *testing.T) {
 			vm = append(vm, strings.Join(strings.Fields(l), " "))
 		}
 	}
-	t.Logf("table %d rows, %d MiB on disk; resident through the map: %d KiB; process %v", b.Puzzles.Len(), st.Size()>>20, mappedRSS(t, table), vm)
+	t.Logf("table %d rows, %d MiB on disk; resident through the map: %d KiB; process %v", b.Puzzles.Len(), st.Size()>>20, testenv.MappedRSS(t, table), vm)
 }

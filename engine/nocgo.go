@@ -6,6 +6,8 @@ import (
 	"context"
 
 	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // This hrmd was built without cgo, so it cannot load ONNX Runtime. Everything
@@ -50,7 +52,7 @@ func (*Runtime) Providers() []ProviderStatus { return nil }
 type Model struct{}
 
 // LoadModel always fails without cgo.
-func (*Runtime) LoadModel(*Bundle, ModelOptions) (*Model, error) { return nil, errNoCgo() }
+func (*Runtime) LoadModel(*bundle.Bundle, ModelOptions) (*Model, error) { return nil, errNoCgo() }
 
 // Run always fails without cgo.
 func (*Model) Run(context.Context, [][]int64, RunOptions) ([]RowResult, error) {
@@ -63,7 +65,7 @@ func (*Model) RunPuzzles(context.Context, [][]int64, []int, RunOptions) ([]RowRe
 }
 
 // Bundle is nil.
-func (*Model) Bundle() *Bundle { return nil }
+func (*Model) Bundle() *bundle.Bundle { return nil }
 
 // Provider is empty.
 func (*Model) Provider() string { return "" }
@@ -87,10 +89,13 @@ func (*Model) Close() error { return nil }
 func (*Runtime) TensorRTVersion() (string, error) { return "", errNoCgo() }
 
 // EngineCacheDir needs cgo.
-func (*Runtime) EngineCacheDir(*Bundle, string, int) string { return "" }
+func (*Runtime) EngineCacheDir(*bundle.Bundle, string, int) string { return "" }
 
 // EngineCache needs cgo.
 func (*Model) EngineCache() EngineCacheUse { return EngineCacheUse{} }
 
 // CheckBundle needs cgo.
-func (*Runtime) CheckBundle(*Bundle) error { return errNoCgo() }
+func (*Runtime) CheckBundle(*bundle.Bundle) error { return errNoCgo() }
+
+// Check needs cgo.
+func (*Model) Check(*bundle.CheckSet) (*PrecisionCheck, error) { return nil, errNoCgo() }

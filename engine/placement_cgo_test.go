@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // Run on the CPU for real, the profiles of nova-tiny's sessions say that
@@ -21,7 +23,7 @@ func TestPlacementsOnCPU(t *testing.T) {
 	cfg := DefaultConfig() // tensorrt, cuda, cpu: this library has only the CPU
 	cfg.TensorRT.EngineCache = filepath.Join(t.TempDir(), "trt")
 	rt, _ := openRuntime(t, cfg)
-	b, err := LoadBundle(fixtureDir)
+	b, err := bundle.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func TestNoCPUFallbackOnlyOnTensorRT(t *testing.T) {
 	if err := so.AddSessionConfigEntry(disableCPUFallbackKey, "1"); err != nil {
 		t.Fatal(err)
 	}
-	b, err := LoadBundle(fixtureDir)
+	b, err := bundle.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}

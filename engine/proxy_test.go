@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -46,7 +47,7 @@ func roundTo(x float32, mantissa, minExp int, largest float64) float64 {
 func firstStep(t *testing.T, rt *Runtime, dir string) []float32 {
 	t.Helper()
 	m := loadModel(t, rt, dir, 1)
-	cs, err := LoadCheckSet(m.Bundle())
+	cs, err := bundle.LoadCheckSet(m.Bundle())
 	if err != nil || cs == nil {
 		t.Fatalf("check set of %s: %v", dir, err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // Runtime is the loaded onnxruntime library. ONNX Runtime allows one
@@ -254,17 +256,17 @@ func boolOption(b bool) string {
 // EngineCacheDir is the TensorRT engine folder for b on this library,
 // TensorRT and device, at this precision and batch (see EngineCacheKey).
 // The TensorRT is the one loaded (TensorRTVersion): call it after Providers.
-func (rt *Runtime) EngineCacheDir(b *Bundle, precision string, maxBatch int) string {
+func (rt *Runtime) EngineCacheDir(b *bundle.Bundle, precision string, maxBatch int) string {
 	return rt.slot(b, rt.engineBuild(precision, maxBatch)).final()
 }
 
-func (rt *Runtime) slot(b *Bundle, build engineBuild) cacheSlot {
+func (rt *Runtime) slot(b *bundle.Bundle, build engineBuild) cacheSlot {
 	trt, _ := rt.TensorRTVersion() // unknown: the name goes without it
 	return rt.slotOn(b, build, trt)
 }
 
 // slotOn is build's cache slot on the TensorRT of version trt.
-func (rt *Runtime) slotOn(b *Bundle, build engineBuild, trt string) cacheSlot {
+func (rt *Runtime) slotOn(b *bundle.Bundle, build engineBuild, trt string) cacheSlot {
 	return cacheSlot{
 		root: rt.cfg.TensorRT.EngineCache, key: EngineCacheKey(b, rt.version, trt, rt.cfg.Device, build),
 		tensorRT: trt, legacy: legacyEngineCacheKeys(b, rt.version, trt, rt.cfg.Device, build),
@@ -296,7 +298,7 @@ func (rt *Runtime) providerChain() ([]string, error) {
 
 // CheckBundle reads the bundle's graphs and checks their inputs and outputs
 // against the manifest, without creating sessions (no engine build).
-func (rt *Runtime) CheckBundle(b *Bundle) error {
+func (rt *Runtime) CheckBundle(b *bundle.Bundle) error {
 	_, err := inspectBundle(b)
 	return err
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // What the TensorRT provider gets that hrmd computes (the fixed switches,
@@ -65,7 +67,7 @@ func TestTensorRTOptions(t *testing.T) {
 // Anything that makes a built engine invalid (the graph, the library, the
 // device, the precision, any build option) changes the folder name.
 func TestEngineCacheKey(t *testing.T) {
-	b, err := LoadBundle(fixtureDir)
+	b, err := bundle.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func TestEngineCacheKey(t *testing.T) {
 // TensorRT's version: the device part ended in the release installed, or
 // in nothing when none was found.
 func TestLegacyEngineCacheKeys(t *testing.T) {
-	b, err := LoadBundle(fixtureDir)
+	b, err := bundle.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +138,7 @@ func TestLegacyEngineCacheKeys(t *testing.T) {
 // Two configurations that differ only in the workspace or the optimisation
 // level use different folders (onnxruntime would reuse the engine).
 func TestEngineCacheDirFollowsTheConfig(t *testing.T) {
-	b, err := LoadBundle(fixtureDir)
+	b, err := bundle.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // trtLoad loads a model on TensorRT: it takes the engine from the cache or
@@ -19,7 +21,7 @@ import (
 // misses (tensorrt.fp16_check).
 type trtLoad struct {
 	rt    *Runtime
-	b     *Bundle
+	b     *bundle.Bundle
 	io    *bundleIO
 	chain []string
 	opts  ModelOptions
@@ -79,7 +81,7 @@ func (rt *Runtime) refused(err error) bool {
 
 // load returns the model on an engine of this precision, or the check it
 // failed (now, or when it was built: that engine is not loaded again).
-func (l *trtLoad) load(prec string, cs *CheckSet) (*Model, *PrecisionCheck, error) {
+func (l *trtLoad) load(prec string, cs *bundle.CheckSet) (*Model, *PrecisionCheck, error) {
 	build := l.rt.engineBuild(prec, max(l.opts.MaxBatch, 1))
 	slot := l.slot(build)
 	if hasEngine(slot.final()) {
@@ -121,7 +123,7 @@ func (l *trtLoad) lock(slot cacheSlot) (unlock func(), err error) {
 }
 
 // fromCache loads the key's cached engine.
-func (l *trtLoad) fromCache(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model, *PrecisionCheck, error) {
+func (l *trtLoad) fromCache(slot cacheSlot, build engineBuild, cs *bundle.CheckSet) (*Model, *PrecisionCheck, error) {
 	rec, err := ReadEngineRecord(slot.final())
 	if err != nil {
 		l.rt.log.Warn("the engine's record cannot be read; checking the engine again", zap.Error(err))
@@ -145,7 +147,7 @@ func (l *trtLoad) fromCache(slot cacheSlot, build engineBuild, cs *CheckSet) (*M
 // unless an engine of this key was moved aside less than brokenExpiry ago:
 // building again is then unlikely to help, and the next provider takes the
 // model.
-func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *CheckSet, loadErr error) (*Model, *PrecisionCheck, error) {
+func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *bundle.CheckSet, loadErr error) (*Model, *PrecisionCheck, error) {
 	reason := ortReason(loadErr)
 	rec, _ := ReadEngineRecord(slot.final())
 	changed := rec.filesChanged(slot.final())
@@ -174,7 +176,7 @@ func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *CheckSet, loadEr
 // stored verdict stands; an engine without one is checked now. Under
 // tensorrt.fp16_check off, an engine that failed its check when it was
 // built is used, and says so.
-func (l *trtLoad) cached(m *Model, slot cacheSlot, build engineBuild, rec *EngineRecord, cs *CheckSet) (*Model, *PrecisionCheck, error) {
+func (l *trtLoad) cached(m *Model, slot cacheSlot, build engineBuild, rec *EngineRecord, cs *bundle.CheckSet) (*Model, *PrecisionCheck, error) {
 	m.engineCache = EngineCacheUse{Dir: slot.final(), Found: true}
 	if rec != nil && rec.Check != nil {
 		m.engineCache.Check = rec.Check
@@ -205,7 +207,7 @@ func (l *trtLoad) cached(m *Model, slot cacheSlot, build engineBuild, rec *Engin
 
 // build builds the engine in a fresh folder, checks it and puts it in
 // place. The key's lock is held.
-func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *CheckSet) (*Model, *PrecisionCheck, error) {
+func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *bundle.CheckSet) (*Model, *PrecisionCheck, error) {
 	if err := l.checkMemory(build); err != nil {
 		return nil, nil, err
 	}
@@ -277,17 +279,19 @@ func (l *trtLoad) stage(what, graph string) {
 
 // checkSet is the bundle's check set, or nil when there is nothing to check
 // with (tensorrt.fp16_check off, or a bundle exported without one).
-func (l *trtLoad) checkSet() (*CheckSet, error) { return l.rt.checkSet(l.b, "its TensorRT engine") }
+func (l *trtLoad) checkSet() (*bundle.CheckSet, error) {
+	return l.rt.checkSet(l.b, "its TensorRT engine")
+}
 
 // checkSet is b's check set for checking what runs it (what, in the
 // warning), or nil when there is nothing to check with: tensorrt.fp16_check
 // off, or a bundle exported without one (an error under refuse).
-func (rt *Runtime) checkSet(b *Bundle, what string) (*CheckSet, error) {
+func (rt *Runtime) checkSet(b *bundle.Bundle, what string) (*bundle.CheckSet, error) {
 	policy := rt.cfg.TensorRT.FP16Check
 	if policy == CheckOff {
 		return nil, nil
 	}
-	cs, err := LoadCheckSet(b)
+	cs, err := bundle.LoadCheckSet(b)
 	if err != nil || cs != nil {
 		return cs, err
 	}
@@ -301,7 +305,7 @@ func (rt *Runtime) checkSet(b *Bundle, what string) (*CheckSet, error) {
 }
 
 // check runs the check set through m and compares it with the reference.
-func (l *trtLoad) check(m *Model, cs *CheckSet) (*PrecisionCheck, error) {
+func (l *trtLoad) check(m *Model, cs *bundle.CheckSet) (*PrecisionCheck, error) {
 	if cs == nil {
 		return nil, nil
 	}
@@ -328,7 +332,7 @@ func (l *trtLoad) checkMemory(build engineBuild) error {
 		return nil
 	}
 	weights := int64(0)
-	for _, g := range []Graph{l.b.Manifest.Graphs.Init, l.b.Manifest.Graphs.Step} {
+	for _, g := range []bundle.Graph{l.b.Manifest.Graphs.Init, l.b.Manifest.Graphs.Step} {
 		if st, err := os.Stat(l.b.Path(g.File)); err == nil {
 			weights += st.Size()
 		}

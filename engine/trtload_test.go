@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/sys/unix"
 
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -66,7 +67,7 @@ func (f *fakeTensorRT) open(s sessionSpec) (*ort.DynamicAdvancedSession, error) 
 		cpu := s
 		cpu.chain = []string{ProviderCPU}
 		if f.cudaFrom != "" {
-			b, err := LoadBundle(f.cudaFrom)
+			b, err := bundle.Load(f.cudaFrom)
 			if err != nil {
 				return nil, err
 			}
@@ -103,7 +104,7 @@ func (f *fakeTensorRT) open(s sessionSpec) (*ort.DynamicAdvancedSession, error) 
 	cpu := s
 	cpu.chain = []string{ProviderCPU}
 	if s.build.Precision == "fp16" && f.fp16From != "" {
-		b, err := LoadBundle(f.fp16From)
+		b, err := bundle.Load(f.fp16From)
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +136,7 @@ func withEngine(t *testing.T, cfg Config) (*Runtime, *observer.ObservedLogs, *fa
 
 func loadWith(t *testing.T, rt *Runtime, dir string, opts ModelOptions) (*Model, error) {
 	t.Helper()
-	b, err := LoadBundle(dir)
+	b, err := bundle.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +450,7 @@ func TestTensorRTBuildsOnce(t *testing.T) {
 	cfg := trtConfig(t)
 	rt, logs := openRuntime(t, cfg)
 	fake := playTensorRT(rt)
-	b, err := LoadBundle(fixtureDir)
+	b, err := bundle.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +490,7 @@ func TestTensorRTOneBuildAtATime(t *testing.T) {
 	cfg := trtConfig(t)
 	rt, _ := openRuntime(t, cfg)
 	fake := playTensorRT(rt)
-	b, err := LoadBundle(fixtureDir)
+	b, err := bundle.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -624,7 +625,7 @@ func TestTensorRTBuildFailures(t *testing.T) {
 	cfg := trtConfig(t)
 	rt, logs := openRuntime(t, cfg)
 	fake := playTensorRT(rt)
-	b, err := LoadBundle(fixtureDir)
+	b, err := bundle.Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -663,7 +664,7 @@ func TestTensorRTBuildFailures(t *testing.T) {
 func TestCheckSetAgainstCPU(t *testing.T) {
 	rt, _ := openRuntime(t, cpuConfig())
 	m := loadModel(t, rt, fixtureDir, 4)
-	cs, err := LoadCheckSet(m.Bundle())
+	cs, err := bundle.LoadCheckSet(m.Bundle())
 	if err != nil || cs == nil {
 		t.Fatalf("check set: %v", err)
 	}
@@ -679,22 +680,22 @@ func TestCheckSetAgainstCPU(t *testing.T) {
 
 	for _, tt := range []struct {
 		name   string
-		nudge  func(*CheckSet)
+		nudge  func(*bundle.CheckSet)
 		reason string
 	}{
-		{"halt", func(cs *CheckSet) { cs.Cases[1].Cycles[0].Halt += 0.05 }, "cycle 1: halt"},
-		{"decided cells", func(cs *CheckSet) {
+		{"halt", func(cs *bundle.CheckSet) { cs.Cases[1].Cycles[0].Halt += 0.05 }, "cycle 1: halt"},
+		{"decided cells", func(cs *bundle.CheckSet) {
 			cy := cs.Cases[0].Cycles[2]
 			for _, cell := range cells(cy, true)[:5] {
 				cy.Argmax[cell] = (cy.Argmax[cell] + 1) % 12
 			}
 		}, "cycle 3: 5 decided cells differ"},
-		{"halting cycle", func(cs *CheckSet) { cs.Cases[2].HaltCycle-- }, "halts at cycle"},
+		{"halting cycle", func(cs *bundle.CheckSet) { cs.Cases[2].HaltCycle-- }, "halts at cycle"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := nudgedBundle(t, tt.nudge)
 			m := loadModel(t, rt, dir, 4)
-			cs, err := LoadCheckSet(m.Bundle())
+			cs, err := bundle.LoadCheckSet(m.Bundle())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -707,7 +708,7 @@ func TestCheckSetAgainstCPU(t *testing.T) {
 }
 
 // checkedCycles is how many cycles a run that halts as the reference did compares.
-func checkedCycles(cs *CheckSet) int {
+func checkedCycles(cs *bundle.CheckSet) int {
 	n := 0
 	for _, c := range cs.Cases {
 		n += c.HaltCycle
@@ -717,7 +718,7 @@ func checkedCycles(cs *CheckSet) int {
 
 // nudgedBundle copies the tiny bundle with its check set changed by nudge
 // (and its hash in hrm.yaml updated, as a re-export would).
-func nudgedBundle(t *testing.T, nudge func(*CheckSet)) string {
+func nudgedBundle(t *testing.T, nudge func(*bundle.CheckSet)) string {
 	dir := copyBundle(t)
 	path := filepath.Join(dir, "golden.json")
 	data, err := os.ReadFile(path)
@@ -725,7 +726,7 @@ func nudgedBundle(t *testing.T, nudge func(*CheckSet)) string {
 		t.Fatal(err)
 	}
 	var raw map[string]any
-	var cs CheckSet
+	var cs bundle.CheckSet
 	if json.Unmarshal(data, &raw) != nil || json.Unmarshal(data, &cs) != nil {
 		t.Fatal("golden.json does not parse")
 	}

@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // Check runs the check set through the model as the daemon runs tasks (the
 // model's batch, its own halting) and holds the answers to the reference
 // the set carries: what a TensorRT engine is held to when it is built, the
 // CUDA provider when it takes a model, and hrmd verify any provider.
-func (m *Model) Check(cs *CheckSet) (*PrecisionCheck, error) {
+func (m *Model) Check(cs *bundle.CheckSet) (*PrecisionCheck, error) {
 	run := checkRun{halts: make([][][]float32, len(cs.Cases))}
 	m.onStep = func(_ int, active []int, logits []float32) {
 		run.nonFinite += countNonFinite(logits[:len(active)*m.seq*m.vocab]) + countNonFinite(m.halt[:len(active)*m.haltWidth])
@@ -27,7 +29,7 @@ func (m *Model) Check(cs *CheckSet) (*PrecisionCheck, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run the check set: %w", err)
 	}
-	c := cs.compare(m.bundle, m.precision, run)
+	c := compare(cs, m.bundle, m.precision, run)
 	c.Provider = m.Provider()
 	return c, nil
 }

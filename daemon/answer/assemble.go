@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
 // Assembler builds answer files from a model's results, and says in each
 // which model computed them and how.
 type Assembler struct {
-	Bundle    *engine.Bundle
+	Bundle    *bundle.Bundle
 	Provider  string
 	Precision string
 	Device    string // runtime.device

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -14,7 +15,7 @@ import (
 // way) and mapped back; variants that agree on the answer vote for it, and
 // the size comes from a rule about the demonstrations (shape_inferred).
 func TestAssembleRawVariants(t *testing.T) {
-	b, err := engine.LoadBundle(tinyBundle)
+	b, err := bundle.Load(tinyBundle)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,11 +64,11 @@ func TestAssembleRawVariants(t *testing.T) {
 // A task the puzzle table has no row for is flagged unknown_puzzle, and its
 // confidence is half what it would be.
 func TestAssembleUnknownPuzzle(t *testing.T) {
-	idx, err := engine.NewPuzzleIndex([]string{engine.BlankPuzzle, "known"}, 4)
+	idx, err := bundle.NewPuzzleIndex([]string{bundle.BlankPuzzle, "known"}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &engine.Bundle{Manifest: engine.Manifest{Grid: 5}, Puzzles: idx, Encoding: puzzles.EncodingRaw}
+	b := &bundle.Bundle{Manifest: bundle.Manifest{Grid: 5}, Puzzles: idx, Encoding: puzzles.EncodingRaw}
 	g := puzzles.Grid{{1, 2}, {0, 1}}
 	confidence := map[string]float64{}
 	for _, id := range []string{"known", "stranger"} {

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -33,11 +34,11 @@ func cpuRuntime(tb testing.TB) *engine.Runtime {
 // solverFor loads the bundle at dir on rt, for batches of maxBatch.
 func solverFor(tb testing.TB, rt *engine.Runtime, dir string, maxBatch int, opts Options) *Solver {
 	tb.Helper()
-	bundle, err := engine.LoadBundle(dir)
+	b, err := bundle.Load(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := rt.LoadModel(bundle, engine.ModelOptions{MaxBatch: maxBatch})
+	m, err := rt.LoadModel(b, engine.ModelOptions{MaxBatch: maxBatch})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"cmp"
 	"fmt"
 
-	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -61,7 +61,7 @@ func PuzzleRows(rows []Row) []int {
 // the task's ID (a multi-task file's key). known is false when the bundle
 // has a table and no row for the task: it runs with the blank row, out of
 // the model's distribution.
-func PuzzleOf(b *engine.Bundle, task puzzles.Task) (row int, known bool) {
+func PuzzleOf(b *bundle.Bundle, task puzzles.Task) (row int, known bool) {
 	if b.Puzzles == nil {
 		return 0, true
 	}
@@ -85,7 +85,7 @@ func puzzleID(task puzzles.Task) string {
 // variants are the test-time variants of a task besides the input itself:
 // for a task the model has table rows for, its own augmentations (each with
 // its row, as it was trained); else hrmd's (puzzles.Augmentations).
-func variants(b *engine.Bundle, task puzzles.Task, n int) (augs []puzzles.Augmentation, rows []int) {
+func variants(b *bundle.Bundle, task puzzles.Task, n int) (augs []puzzles.Augmentation, rows []int) {
 	own, known := PuzzleOf(b, task)
 	if b.Puzzles != nil && known && n > 0 {
 		augs, rows = []puzzles.Augmentation{puzzles.Identity()}, []int{own}
@@ -116,7 +116,7 @@ func (r Row) Own() bool { return r.test && r.variant == 0 }
 // the demo check. (A variant is the input turned or mirrored: on the model's
 // square grid it fits too.) prefix names the task in messages about a
 // multi-task file.
-func Plan(task puzzles.Task, prefix string, b *engine.Bundle, opts Options) ([]Row, error) {
+func Plan(task puzzles.Task, prefix string, b *bundle.Bundle, opts Options) ([]Row, error) {
 	side := b.Manifest.Grid
 	augs, puzzleRows := variants(b, task, opts.Augmentations)
 	rows := make([]Row, 0, len(task.Test)*len(augs)+len(task.Train))
@@ -141,7 +141,7 @@ func Plan(task puzzles.Task, prefix string, b *engine.Bundle, opts Options) ([]R
 
 // PlanFile plans every task of a file (Plan), refusing a file whose rows
 // together are over opts.MaxRows before listing any.
-func PlanFile(file *puzzles.File, b *engine.Bundle, opts Options) ([][]Row, error) {
+func PlanFile(file *puzzles.File, b *bundle.Bundle, opts Options) ([][]Row, error) {
 	side := b.Manifest.Grid
 	variants := len(puzzles.Augmentations(opts.Augmentations))
 	tests, demos := 0, 0
@@ -178,7 +178,7 @@ func (r Row) grid(task puzzles.Task) puzzles.Grid {
 }
 
 // Encode turns a task's rows into the model's tokens.
-func Encode(b *engine.Bundle, task puzzles.Task, rows []Row) [][]int64 {
+func Encode(b *bundle.Bundle, task puzzles.Task, rows []Row) [][]int64 {
 	side := b.Manifest.Grid
 	out := make([][]int64, len(rows))
 	for i, r := range rows {
@@ -190,7 +190,7 @@ func Encode(b *engine.Bundle, task puzzles.Task, rows []Row) [][]int64 {
 
 // EncodeRow writes one row's tokens into dst (grid × grid of them), so that
 // a row is encoded only when its batch runs.
-func EncodeRow(b *engine.Bundle, task puzzles.Task, r Row, dst []int64) {
+func EncodeRow(b *bundle.Bundle, task puzzles.Task, r Row, dst []int64) {
 	b.Encoding.Encode(r.grid(task), b.Manifest.Grid, dst)
 }
 

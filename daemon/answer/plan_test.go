@@ -5,13 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
 // side5 is a bundle of a 5x5 grid, all that planning reads of one without
 // a puzzle table.
-func side5() *engine.Bundle { return &engine.Bundle{Manifest: engine.Manifest{Grid: 5}} }
+func side5() *bundle.Bundle { return &bundle.Bundle{Manifest: bundle.Manifest{Grid: 5}} }
 
 // A task's rows: each test input followed by its variants, then the
 // demonstrations that fit the model (with the demo check); a test input that
@@ -90,11 +90,11 @@ func TestPlanFileRowLimit(t *testing.T) {
 // frame); a task the table does not know runs with the blank row and hrmd's
 // variants, and its answers say so.
 func TestPlanPuzzleRows(t *testing.T) {
-	idx, err := engine.NewPuzzleIndex([]string{engine.BlankPuzzle, "aaa", "aaa_t1_0213456789", "bbb", "aaa_t5_0123456789", "aaa_t6_0123456789"}, 4)
+	idx, err := bundle.NewPuzzleIndex([]string{bundle.BlankPuzzle, "aaa", "aaa_t1_0213456789", "bbb", "aaa_t5_0123456789", "aaa_t6_0123456789"}, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &engine.Bundle{Manifest: engine.Manifest{Grid: 5}, Puzzles: idx}
+	b := &bundle.Bundle{Manifest: bundle.Manifest{Grid: 5}, Puzzles: idx}
 	g := puzzles.Grid{{1, 2}, {0, 1}}
 	task := puzzles.Task{ID: "aaa", Train: []puzzles.Pair{{Input: g, Output: g}}, Test: []puzzles.Pair{{Input: g}}}
 	rows, err := Plan(task, "", b, Options{Augmentations: 2, DemoCheck: true})

@@ -22,6 +22,7 @@ import (
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/errcode"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -247,7 +248,7 @@ func (c Config) Engine() engine.Config {
 // otherwise; and where the stamps of checked puzzle tables are kept.
 func (c Config) ModelOptions() engine.ModelOptions {
 	in := c.Inference
-	opts := engine.ModelOptions{MaxBatch: int(in.MaxBatch), CPUMaxBatch: int(in.MaxBatch), StampDir: engine.StampDir(c.TensorRT.EngineCache)}
+	opts := engine.ModelOptions{MaxBatch: int(in.MaxBatch), CPUMaxBatch: int(in.MaxBatch), StampDir: bundle.StampDir(c.TensorRT.EngineCache)}
 	if in.MaxBatch == MaxBatchAuto {
 		opts.MaxBatch, opts.CPUMaxBatch = in.GPUBatch, 1
 	}

@@ -16,7 +16,7 @@ import torch
 
 import act_v1
 import arc
-import hrm_export
+import bundle_io
 
 TABLE_FILE = "puzzle_emb.bin"
 IDENTIFIERS_FILE = "identifiers.json"
@@ -59,18 +59,18 @@ def export_graphs(model, out_dir):
     init_path, step_path = os.path.join(out_dir, "init.onnx"), os.path.join(out_dir, "step.onnx")
     batch_axis = lambda names: {n: {0: "batch"} for n in names}  # noqa: E731
     with torch.no_grad():
-        torch.onnx.export(act_v1.InitGraph(model).eval(), (tokens, row), init_path, opset_version=hrm_export.OPSET,
+        torch.onnx.export(act_v1.InitGraph(model).eval(), (tokens, row), init_path, opset_version=bundle_io.OPSET,
                           input_names=["tokens", "puzzle_emb"], output_names=INIT_OUTPUTS,
                           dynamic_axes=batch_axis(["tokens", "puzzle_emb"] + INIT_OUTPUTS),
                           do_constant_folding=True)
         torch.onnx.export(act_v1.StepGraph(model).eval(), (state, state.clone(), state.clone()), step_path,
-                          opset_version=hrm_export.OPSET, input_names=["x", "z_h", "z_l"],
+                          opset_version=bundle_io.OPSET, input_names=["x", "z_h", "z_l"],
                           output_names=STEP_OUTPUTS, dynamic_axes=batch_axis(["x", "z_h", "z_l"] + STEP_OUTPUTS),
                           do_constant_folding=True)
     row_shape = [positions, hidden]
     set_static_shapes(init_path, {n: row_shape for n in INIT_OUTPUTS})
     set_static_shapes(step_path, {"z_h_next": row_shape, "z_l_next": row_shape, "logits": [seq, vocab], "q": [2]})
-    return {"init": hrm_export.graph_io(init_path), "step": hrm_export.graph_io(step_path)}
+    return {"init": bundle_io.graph_io(init_path), "step": bundle_io.graph_io(step_path)}
 
 
 def write_table(table, path):
@@ -103,7 +103,7 @@ def write_puzzle_table(model, identifiers_bytes, out_dir):
         "file": TABLE_FILE,
         "dtype": "float32",
         "shape": [int(d) for d in table.shape],
-        "sha256": hrm_export.sha256_file(os.path.join(out_dir, TABLE_FILE)),
+        "sha256": bundle_io.sha256_file(os.path.join(out_dir, TABLE_FILE)),
         "identifiers": IDENTIFIERS_FILE,
         "identifiers_sha256": hashlib.sha256(identifiers_bytes).hexdigest(),
         "input": "puzzle_emb",
@@ -116,10 +116,10 @@ def manifest(model, name, source, graphs, table, out_dir):
     if side * side != cfg["seq_len"]:
         raise ValueError(f"seq_len {cfg['seq_len']} is not a square grid")
     graph = lambda role, file: {  # noqa: E731
-        "file": file, "sha256": hrm_export.sha256_file(os.path.join(out_dir, file)),
+        "file": file, "sha256": bundle_io.sha256_file(os.path.join(out_dir, file)),
         "inputs": graphs[role][0], "outputs": graphs[role][1]}
     return {
-        "format": hrm_export.BUNDLE_FORMAT,
+        "format": bundle_io.BUNDLE_FORMAT,
         "name": name,
         "family": "act-v1",
         "source": source,
@@ -153,7 +153,7 @@ def golden_case(model, grid, tokens, puzzle, row):
     cycles, halt_cycle = [], 0
     for step, (logits, q) in enumerate(trace, start=1):
         q_halt, q_continue = float(q[0, 0]), float(q[0, 1])
-        cycles.append(hrm_export.cycle_record(logits[0].numpy(), sigmoid(q_halt), [q_halt, q_continue]))
+        cycles.append(bundle_io.cycle_record(logits[0].numpy(), sigmoid(q_halt), [q_halt, q_continue]))
         # Compared as float32, as hrmd compares the step's output.
         if not halt_cycle and step >= act_v1.MIN_CYCLES and q[0, 0] > q[0, 1]:
             halt_cycle = step
@@ -170,17 +170,17 @@ def golden(model, identifiers, arc_dir, side, count=None):
         raise RuntimeError("golden: the model is in training mode")
     rows = {n: i for i, n in enumerate(identifiers)}
     cases = []
-    for split, task_id, index in hrm_export.GOLDEN_INPUTS[:count]:
-        grid = hrm_export.load_arc_input(arc_dir, split, task_id, index)
+    for split, task_id, index in bundle_io.GOLDEN_INPUTS[:count]:
+        grid = bundle_io.load_arc_input(arc_dir, split, task_id, index)
         puzzle = task_id if task_id in rows else BLANK
         case = golden_case(model, grid, arc.encode_arc_eos(grid, side), puzzle, rows[puzzle])
         cases.append({"source": f"ARC-AGI-1 {split}/{task_id}.json test[{index}].input", **case})
     return {
-        "format": hrm_export.CHECK_SET_FORMAT,
+        "format": bundle_io.CHECK_SET_FORMAT,
         "reference": f"PyTorch {torch.__version__}, batch 1, eval mode, fp32 (engine/export/act_v1.py)",
         "halting": {"rule": "q_compare", "threshold": 0, "min_cycles": act_v1.MIN_CYCLES,
                     "max_cycles": model.config["halt_max_steps"]},
-        "logit_cells": list(hrm_export.GOLDEN_LOGIT_CELLS),
+        "logit_cells": list(bundle_io.GOLDEN_LOGIT_CELLS),
         "cases": cases,
     }
 
@@ -193,9 +193,9 @@ def write_bundle(model, identifiers_bytes, out_dir, name, source, arc_dir=None, 
     graphs = export_graphs(model, out_dir)
     table = write_puzzle_table(model, identifiers_bytes, out_dir)
     m = manifest(model, name, source, graphs, table, out_dir)
-    g = golden(model, identifiers, arc_dir or hrm_export.default_arc_dir(), m["grid"], check_cases)
-    hrm_export.write_check_set(out_dir, m, g)
-    hrm_export.write_manifest(out_dir, m)
+    g = golden(model, identifiers, arc_dir or bundle_io.default_arc_dir(), m["grid"], check_cases)
+    bundle_io.write_check_set(out_dir, m, g)
+    bundle_io.write_manifest(out_dir, m)
     return m
 
 
@@ -227,7 +227,7 @@ def export(args):
             ids, ids_path = load_identifiers(args.checkpoint, args.identifiers)
             check_identifiers(json.loads(ids), model.inner.puzzle_emb.weights.shape[0], ids_path)
             source = {"checkpoint": os.path.basename(args.checkpoint), "step": step,
-                      "sha256": hrm_export.sha256_file(args.checkpoint)}
+                      "sha256": bundle_io.sha256_file(args.checkpoint)}
         else:
             ids = random_identifiers_bytes()
             model = act_v1.random_model(args.random, args.seed, len(RANDOM_IDENTIFIERS))

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import act_v1  # noqa: E402
 import arc  # noqa: E402
-import hrm_export  # noqa: E402
+import bundle_io  # noqa: E402
 import nova  # noqa: E402
 
 
@@ -31,10 +31,10 @@ def main():
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--arc", default=hrm_export.default_arc_dir())
+    p.add_argument("--arc", default=bundle_io.default_arc_dir())
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [arc.encode_arc_eos(hrm_export.load_arc_input(args.arc, *g)) for g in hrm_export.GOLDEN_INPUTS]
+    rows = [arc.encode_arc_eos(bundle_io.load_arc_input(args.arc, *g)) for g in bundle_io.GOLDEN_INPUTS]
     x = torch.tensor(rows[: args.batch], dtype=torch.long)
     if args.family == "act-v1":
         # All 16 steps, as the reference evaluation runs them, under the blank row.

@@ -16,13 +16,15 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import arc  # noqa: E402
+import bundle_io  # noqa: E402
 import hrm_export  # noqa: E402
 import nova  # noqa: E402
+import nova_export  # noqa: E402
 import onnx_numpy  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "..", "testdata", "nova-tiny")
-ARC_DIR = hrm_export.default_arc_dir()
+ARC_DIR = bundle_io.default_arc_dir()
 
 
 def sha256(path):
@@ -32,8 +34,8 @@ def sha256(path):
 
 def arc_tokens(count):
     rows = []
-    for split, task, index in hrm_export.GOLDEN_INPUTS[:count]:
-        rows.append(arc.encode_arc_eos(hrm_export.load_arc_input(ARC_DIR, split, task, index)))
+    for split, task, index in bundle_io.GOLDEN_INPUTS[:count]:
+        rows.append(arc.encode_arc_eos(bundle_io.load_arc_input(ARC_DIR, split, task, index)))
     return np.array(rows, dtype=np.int64)
 
 
@@ -50,7 +52,7 @@ class ExportTest(unittest.TestCase):
         cls.model = nova.random_model("tiny", seed=7)
         cls.out = os.path.join(cls.tmp.name, "bundle")
         source = {"checkpoint": "random-init:tiny:seed=7", "step": 0, "sha256": ""}
-        cls.manifest = hrm_export.write_bundle(cls.model, cls.out, "t7", source)
+        cls.manifest = nova_export.write_bundle(cls.model, cls.out, "t7", source)
 
     @classmethod
     def tearDownClass(cls):
@@ -94,7 +96,7 @@ class ExportTest(unittest.TestCase):
         with open(os.path.join(self.out, "golden.json")) as f:
             g = json.load(f)
         self.assertEqual(g["format"], "hrmd-golden/2")
-        self.assertEqual(len(g["cases"]), len(hrm_export.GOLDEN_INPUTS))
+        self.assertEqual(len(g["cases"]), len(bundle_io.GOLDEN_INPUTS))
 
     def test_check_set_margins_are_the_top_two_logits_apart(self):
         """Each cell's margin is its largest logit less its second, cut down to the stored
@@ -110,7 +112,7 @@ class ExportTest(unittest.TestCase):
                     want = top[-1] - top[-2]
                     got = c["margins"][int(cell)]
                     self.assertLessEqual(got, want + 1e-6, cell)
-                    self.assertLess(want - got, 1.0 / hrm_export.MARGIN_SCALE + 1e-6, cell)
+                    self.assertLess(want - got, 1.0 / bundle_io.MARGIN_SCALE + 1e-6, cell)
 
     def test_check_set_from_graphs_agrees_with_pytorch(self):
         """--add-check-set (the graphs run by onnx_numpy) gives the check set the
@@ -119,7 +121,7 @@ class ExportTest(unittest.TestCase):
             m = yaml.safe_load(f)
         with open(os.path.join(self.out, "golden.json")) as f:
             want = json.load(f)
-        got = hrm_export.check_set_from_graphs(self.out, m, hrm_export.default_arc_dir(), 2)
+        got = bundle_io.check_set_from_graphs(self.out, m, bundle_io.default_arc_dir(), 2)
         for g, w in zip(got["cases"], want["cases"][:2]):
             with self.subTest(g["source"]):
                 self.assertEqual((g["halt_cycle"], g["decoded"]), (w["halt_cycle"], w["decoded"]))
@@ -140,13 +142,13 @@ class ExportTest(unittest.TestCase):
                 for c in case["cycles"]:
                     del c["margins"]
             m = dict(self.manifest)
-            hrm_export.write_check_set(d, m, old)
-            hrm_export.write_manifest(d, m)
+            bundle_io.write_check_set(d, m, old)
+            bundle_io.write_manifest(d, m)
             self.assertEqual(hrm_export.main(["--add-check-set", d, "--check-cases", "1"]), 0)
             with open(os.path.join(d, "golden.json")) as f:
                 self.assertEqual(json.load(f)["format"], "hrmd-golden/2")
             with self.assertRaises(ValueError):
-                hrm_export.add_check_set(d, hrm_export.default_arc_dir(), 1)
+                bundle_io.add_check_set(d, bundle_io.default_arc_dir(), 1)
 
     def test_add_check_set_to_an_old_bundle(self):
         with tempfile.TemporaryDirectory() as d:
@@ -155,19 +157,19 @@ class ExportTest(unittest.TestCase):
                     dst.write(src.read())
             m = dict(self.manifest)
             m.pop("check")
-            hrm_export.write_manifest(d, m)
+            bundle_io.write_manifest(d, m)
             self.assertEqual(hrm_export.main(["--add-check-set", d, "--check-cases", "1"]), 0)
             with open(os.path.join(d, "hrm.yaml")) as f:
                 after = yaml.safe_load(f)
             self.assertEqual(after["check"]["sha256"], sha256(os.path.join(d, "golden.json")))
             self.assertEqual(after["graphs"], self.manifest["graphs"])
             with self.assertRaises(ValueError):
-                hrm_export.add_check_set(d, hrm_export.default_arc_dir(), 1)
+                bundle_io.add_check_set(d, bundle_io.default_arc_dir(), 1)
 
     def test_export_is_deterministic(self):
         with tempfile.TemporaryDirectory() as d:
             source = {"checkpoint": "random-init:tiny:seed=7", "step": 0, "sha256": ""}
-            m = hrm_export.write_bundle(nova.random_model("tiny", seed=7), d, "t7", source)
+            m = nova_export.write_bundle(nova.random_model("tiny", seed=7), d, "t7", source)
         self.assertEqual(m["graphs"], self.manifest["graphs"])
 
 
@@ -277,7 +279,7 @@ class FixtureTest(unittest.TestCase):
         with open(os.path.join(FIXTURE, "hrm.yaml")) as f:
             committed = yaml.safe_load(f)
         with tempfile.TemporaryDirectory() as d:
-            m = hrm_export.write_bundle(nova.random_model("tiny", seed=1), d, committed["name"],
+            m = nova_export.write_bundle(nova.random_model("tiny", seed=1), d, committed["name"],
                                         committed["source"])
         self.assertEqual(m["graphs"], committed["graphs"])
 
@@ -288,9 +290,9 @@ class FixtureTest(unittest.TestCase):
         with open(os.path.join(zero, "hrm.yaml")) as f:
             committed = yaml.safe_load(f)
         model = nova.random_model("tiny", seed=1)
-        hrm_export.force_constant_output(model, 0)
+        nova_export.force_constant_output(model, 0)
         with tempfile.TemporaryDirectory() as d:
-            m = hrm_export.write_bundle(model, d, committed["name"], committed["source"])
+            m = nova_export.write_bundle(model, d, committed["name"], committed["source"])
         self.assertEqual(m["graphs"], committed["graphs"])
         with torch.no_grad():
             logits, _ = model(torch.tensor(arc_tokens(2)))

@@ -14,8 +14,8 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bundle_io  # noqa: E402
 import halo  # noqa: E402
-import hrm_export  # noqa: E402
 import nova  # noqa: E402
 import train_demo  # noqa: E402
 
@@ -26,7 +26,7 @@ EXAMPLES = os.path.join(ROOT, "puzzles", "examples")
 
 class HaloTest(unittest.TestCase):
     def test_rule_is_the_arc_task(self):
-        with open(os.path.join(hrm_export.default_arc_dir(), "training", "dc1df850.json")) as f:
+        with open(os.path.join(bundle_io.default_arc_dir(), "training", "dc1df850.json")) as f:
             task = json.load(f)
         for pair in task["train"] + task["test"]:
             self.assertEqual(halo.apply(pair["input"]), pair["output"])
@@ -74,7 +74,7 @@ class TrainDemoTest(unittest.TestCase):
                 manifest = yaml.safe_load(f)
             self.assertEqual(manifest["source"]["checkpoint"], "train_demo.py:halo:preset=smoke:seed=11")
             for graph in manifest["graphs"].values():
-                self.assertEqual(hrm_export.sha256_file(os.path.join(d, graph["file"])), graph["sha256"])
+                self.assertEqual(bundle_io.sha256_file(os.path.join(d, graph["file"])), graph["sha256"])
 
     @unittest.skipUnless(os.environ.get("HRMD_TRAIN_TEST"),
                          "the 5-minute training test runs under ./build.sh train-test (HRMD_TRAIN_TEST=1)")
@@ -104,7 +104,7 @@ class TrainDemoTest(unittest.TestCase):
             self.assertEqual(manifest["source"]["checkpoint"], f"train_demo.py:halo:preset=smoke:seed={seed}")
             self.assertEqual(manifest["halting"]["max_cycles"], train_demo.MAX_CYCLES)
             for graph in manifest["graphs"].values():
-                self.assertEqual(hrm_export.sha256_file(os.path.join(d, graph["file"])), graph["sha256"])
+                self.assertEqual(bundle_io.sha256_file(os.path.join(d, graph["file"])), graph["sha256"])
 
 
 if __name__ == "__main__":

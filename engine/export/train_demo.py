@@ -33,8 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import arc  # noqa: E402
 import halo  # noqa: E402
-import hrm_export  # noqa: E402
 import nova  # noqa: E402
+import nova_export  # noqa: E402
 
 SIDE = 30
 
@@ -215,7 +215,7 @@ def main(argv=None):
         loaded, step = nova.load_checkpoint(ckpt)
         source = {"checkpoint": f"train_demo.py:halo:preset={args.preset}:seed={args.seed}",
                   "step": step, "sha256": sha256_file(ckpt)}
-        m = hrm_export.write_bundle(loaded, args.out, "halo-demo", source)
+        m = nova_export.write_bundle(loaded, args.out, "halo-demo", source)
     side = preset["max_side"]
     solved, cycles = evaluate(loaded, args.seed + EVAL_SEED_OFFSET, args.eval, side)
     log(f"# exact on {args.eval} fresh halo puzzles up to {side}x{side} (seed {args.seed + EVAL_SEED_OFFSET}): "

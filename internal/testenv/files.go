@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +125,31 @@ func ReplaceInFile(t testing.TB, path, old, new string) {
 	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// MappedRSS is how much of the file at path this process has resident
+// through its memory mappings, from /proc/self/smaps.
+func MappedRSS(t testing.TB, path string) (kib int) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("no /proc/self/smaps: %v", err)
+	}
+	abs, _ := filepath.Abs(path)
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) >= 5 && strings.Contains(fields[0], "-") && len(fields[1]) == 4:
+			// A mapping's first line; an anonymous one has no path.
+			in = len(fields) >= 6 && fields[len(fields)-1] == abs
+		case in && len(fields) == 3 && fields[0] == "Rss:":
+			n, err := strconv.Atoi(fields[1])
+			if err != nil {
+				t.Fatalf("smaps: %q", line)
+			}
+			kib += n
+		}
+	}
+	return kib
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/device"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/atomicfile"
 	"github.com/hrmd/hrmd/jetson"
 	"github.com/hrmd/hrmd/puzzles"
@@ -159,7 +160,7 @@ type openedModel struct {
 // openModel loads cfg's model with opts as the daemon would: the same
 // library, providers and engine cache, keyed by the device below sysroot.
 func openModel(cfg config.Config, opts engine.ModelOptions, sysroot string, log *zap.Logger) (*openedModel, error) {
-	bundle, err := engine.LoadBundle(cfg.Model)
+	b, err := bundle.Load(cfg.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +180,7 @@ func openModel(cfg config.Config, opts engine.ModelOptions, sysroot string, log 
 		}
 	}
 	started := time.Now()
-	m, err := rt.LoadModel(bundle, opts)
+	m, err := rt.LoadModel(b, opts)
 	if err != nil {
 		rt.Close()
 		return nil, err

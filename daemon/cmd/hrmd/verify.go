@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 )
 
 // verifyReport is hrmd verify --json.
@@ -15,7 +16,7 @@ type verifyReport struct {
 	Model    string                 `json:"model"`
 	Dir      string                 `json:"dir"`
 	SHA256   string                 `json:"sha256"`
-	Proxy    *engine.ProxySource    `json:"proxy"` // the bundle a precision proxy stands for; null for a model's own
+	Proxy    *bundle.ProxySource    `json:"proxy"` // the bundle a precision proxy stands for; null for a model's own
 	Provider string                 `json:"provider"`
 	Passed   bool                   `json:"passed"`
 	Check    *engine.PrecisionCheck `json:"check"`
@@ -51,7 +52,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	defer om.Close()
 	b := om.model.Bundle()
-	cs, err := engine.LoadCheckSet(b)
+	cs, err := bundle.LoadCheckSet(b)
 	if err != nil {
 		return err
 	}

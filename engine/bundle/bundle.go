@@ -1,4 +1,9 @@
-package engine
+// Package bundle is the model bundle's format: hrm.yaml (the manifest) read
+// strictly and checked for consistency, the sha256 of every file it names,
+// the check set (the exporter's fp32 reference) and act-v1's puzzle table.
+// It is pure Go, without cgo: the doctor, eval and the tools read a bundle
+// through it on a host without ONNX Runtime; package engine runs it.
+package bundle
 
 import (
 	"bytes"
@@ -115,11 +120,11 @@ type Halting struct {
 	MaxCycles int     `yaml:"max_cycles"`
 }
 
-// maxCyclesLimit bounds max_cycles: HRM uses 8 (nova) or 16 (act-v1).
-const maxCyclesLimit = 256
+// MaxCyclesLimit bounds max_cycles: HRM uses 8 (nova) or 16 (act-v1).
+const MaxCyclesLimit = 256
 
-// tokensInput is the init graph's input that takes the encoded grid.
-const tokensInput = "tokens"
+// TokensInput is the init graph's input that takes the encoded grid.
+const TokensInput = "tokens"
 
 // Bundle is a model folder whose manifest is valid and whose files match it.
 type Bundle struct {
@@ -136,9 +141,9 @@ type Bundle struct {
 	Puzzles *PuzzleIndex
 }
 
-// LoadBundle reads dir/hrm.yaml strictly, checks it for consistency and checks
+// Load reads dir/hrm.yaml strictly, checks it for consistency and checks
 // every graph file's sha256. Errors name the file and the field.
-func LoadBundle(dir string) (*Bundle, error) {
+func Load(dir string) (*Bundle, error) {
 	path := filepath.Join(dir, ManifestFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -167,7 +172,7 @@ func LoadBundle(dir string) (*Bundle, error) {
 			continue
 		}
 		file := filepath.Join(dir, g.graph.File)
-		got, _, err := fileSHA256(file)
+		got, _, err := FileSHA256(file)
 		if err != nil {
 			return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("%s.file: %v", g.key, err), Err: err}
 		}
@@ -189,8 +194,8 @@ func (b *Bundle) Path(file string) string { return filepath.Join(b.Dir, file) }
 // Seq is the token sequence length: the grid's cells.
 func (b *Bundle) Seq() int { return b.Manifest.Grid * b.Manifest.Grid }
 
-// fileSHA256 is the file's sha256 and the bytes it hashed.
-func fileSHA256(path string) (string, int64, error) {
+// FileSHA256 is the file's sha256 and the bytes it hashed.
+func FileSHA256(path string) (string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", 0, err
@@ -369,8 +374,8 @@ func (b *Bundle) validateHalting() error {
 	if h.MinCycles < 1 {
 		return fmt.Errorf("halting.min_cycles is %d; it must be at least 1", h.MinCycles)
 	}
-	if h.MaxCycles < h.MinCycles || h.MaxCycles > maxCyclesLimit {
-		return fmt.Errorf("halting.max_cycles is %d; it must be between min_cycles (%d) and %d", h.MaxCycles, h.MinCycles, maxCyclesLimit)
+	if h.MaxCycles < h.MinCycles || h.MaxCycles > MaxCyclesLimit {
+		return fmt.Errorf("halting.max_cycles is %d; it must be between min_cycles (%d) and %d", h.MaxCycles, h.MinCycles, MaxCyclesLimit)
 	}
 	return nil
 }
@@ -410,16 +415,16 @@ func actFLOPsPerStep(m Manifest, s, d, v float64) (float64, bool) {
 	}
 	positions := s
 	if p := m.PuzzleEmbeddings; p != nil {
-		positions += float64((p.width() + int64(m.Hidden) - 1) / int64(m.Hidden))
+		positions += float64((p.Width() + int64(m.Hidden) - 1) / int64(m.Hidden))
 	}
 	block := 8*positions*d*d + 4*positions*positions*d + 6*positions*d*float64(l.Intermediate)
 	passes := float64(l.HCycles * (l.LCycles*l.L + l.H))
 	return passes*block + 2*s*d*v + 2*d*2, true
 }
 
-// isCarried reports whether a step input is fed by a carried step output.
-func isCarried(mf Manifest, input string) bool {
-	for _, in := range mf.Carry {
+// Carries reports whether a step input is fed by a carried step output.
+func (m *Manifest) Carries(input string) bool {
+	for _, in := range m.Carry {
 		if in == input {
 			return true
 		}

@@ -1,4 +1,4 @@
-package engine
+package bundle
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 )
 
 func TestLoadBundle(t *testing.T) {
-	b, err := LoadBundle(fixtureDir)
+	b, err := Load(fixtureDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,9 +50,9 @@ func TestLoadBundleRefusesBadManifests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := copyBundle(t)
-			setManifestField(t, dir, tt.old, tt.new)
-			_, err := LoadBundle(dir)
+			dir := testenv.CopyDir(t, fixtureDir)
+			testenv.ReplaceInFile(t, filepath.Join(dir, ManifestFile), tt.old, tt.new)
+			_, err := Load(dir)
 			var eerr *Error
 			if !errors.As(err, &eerr) || eerr.Code != tt.code || !strings.Contains(eerr.Message, tt.message) {
 				t.Fatalf("got %v\nwant %s: ...%s...", err, tt.code, tt.message)
@@ -70,17 +70,12 @@ func TestLoadBundleNotABundle(t *testing.T) {
 		{filepath.Join(dir, "nope"), "does not exist"},
 		{dir, "has no hrm.yaml: not a model bundle"},
 	} {
-		_, err := LoadBundle(tt.dir)
+		_, err := Load(tt.dir)
 		var eerr *Error
 		if !errors.As(err, &eerr) || eerr.Code != CodeBundleInvalid || !strings.Contains(eerr.Message, tt.message) {
 			t.Errorf("%s: %v", tt.dir, err)
 		}
 	}
-}
-
-func setManifestField(t testing.TB, dir, old, new string) {
-	t.Helper()
-	testenv.ReplaceInFile(t, filepath.Join(dir, "hrm.yaml"), old, new)
 }
 
 func TestFLOPsPerCycle(t *testing.T) {

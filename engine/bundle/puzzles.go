@@ -1,4 +1,4 @@
-package engine
+package bundle
 
 import (
 	"encoding/json"
@@ -29,8 +29,11 @@ type PuzzleEmbeddings struct {
 // BlankPuzzle is the name of row 0, the row of no puzzle in particular.
 const BlankPuzzle = "<blank>"
 
-func (p *PuzzleEmbeddings) rows() int64  { return p.Shape[0] }
-func (p *PuzzleEmbeddings) width() int64 { return p.Shape[1] }
+// Rows is the table's number of rows, the blank one included.
+func (p *PuzzleEmbeddings) Rows() int64 { return p.Shape[0] }
+
+// Width is a row's number of values.
+func (p *PuzzleEmbeddings) Width() int64 { return p.Shape[1] }
 
 // checkInitInputs: init takes the tokens, and the puzzle row when the
 // bundle has a table.
@@ -38,8 +41,8 @@ func (m *Manifest) checkInitInputs() error {
 	init := m.Graphs.Init
 	p := m.PuzzleEmbeddings
 	if p == nil {
-		if !slices.Equal(init.Inputs, []string{tokensInput}) {
-			return fmt.Errorf("graphs.init.inputs is %v; without puzzle_embeddings init takes exactly one input, %q", init.Inputs, tokensInput)
+		if !slices.Equal(init.Inputs, []string{TokensInput}) {
+			return fmt.Errorf("graphs.init.inputs is %v; without puzzle_embeddings init takes exactly one input, %q", init.Inputs, TokensInput)
 		}
 		return nil
 	}
@@ -48,10 +51,10 @@ func (m *Manifest) checkInitInputs() error {
 		return fmt.Errorf("puzzle_embeddings.dtype is %q; hrmd reads float32 tables (export again with engine/export/hrm_export.py)", p.DType)
 	case len(p.Shape) != 2 || p.Shape[0] < 1 || p.Shape[1] < 1:
 		return fmt.Errorf("puzzle_embeddings.shape is %v; it must be [rows, width], both positive", p.Shape)
-	case p.Input == "" || p.Input == tokensInput:
+	case p.Input == "" || p.Input == TokensInput:
 		return fmt.Errorf("puzzle_embeddings.input is %q; name the init input that takes the puzzle row", p.Input)
-	case !slices.Equal(init.Inputs, []string{tokensInput, p.Input}):
-		return fmt.Errorf("graphs.init.inputs is %v; with puzzle_embeddings init takes [%s, %s]", init.Inputs, tokensInput, p.Input)
+	case !slices.Equal(init.Inputs, []string{TokensInput, p.Input}):
+		return fmt.Errorf("graphs.init.inputs is %v; with puzzle_embeddings init takes [%s, %s]", init.Inputs, TokensInput, p.Input)
 	}
 	return nil
 }
@@ -77,8 +80,8 @@ func readPuzzleIndex(b *Bundle) (*PuzzleIndex, error) {
 	if err := json.Unmarshal(data, &names); err != nil {
 		return nil, errorf(CodeBundleInvalid, "%s: %v; it must be the checkpoint's identifiers.json, a list of names", path, err)
 	}
-	if int64(len(names)) != p.rows() {
-		return nil, errorf(CodeBundleInvalid, "%s names %d rows but hrm.yaml puzzle_embeddings.shape has %d", path, len(names), p.rows())
+	if int64(len(names)) != p.Rows() {
+		return nil, errorf(CodeBundleInvalid, "%s names %d rows but hrm.yaml puzzle_embeddings.shape has %d", path, len(names), p.Rows())
 	}
 	if names[0] != BlankPuzzle {
 		return nil, errorf(CodeBundleInvalid, "%s starts with %q; row 0 is %q in every checkpoint's identifiers.json", path, names[0], BlankPuzzle)
@@ -88,11 +91,11 @@ func readPuzzleIndex(b *Bundle) (*PuzzleIndex, error) {
 	if err != nil {
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
 	}
-	if want := p.rows() * p.width() * 4; st.Size() != want {
+	if want := p.Rows() * p.Width() * 4; st.Size() != want {
 		return nil, errorf(CodeBundleChecksum, "%s has %d bytes but hrm.yaml puzzle_embeddings.shape %v of float32 means %d: the file is cut short or another table; copy it again",
 			table, st.Size(), p.Shape, want)
 	}
-	idx, err := NewPuzzleIndex(names, int(p.width()))
+	idx, err := NewPuzzleIndex(names, int(p.Width()))
 	if err != nil {
 		return nil, errorf(CodeBundleInvalid, "%s: %v", path, err)
 	}

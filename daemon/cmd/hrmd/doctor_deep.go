@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -29,10 +28,15 @@ import (
 // line each which provider took the model, which provider ran each graph's
 // nodes, how its engine came about and what the fp16 check found. A Jetson
 // configured for its GPU that ends up on the CPU is a FAIL: the daemon would
-// run degraded. args are the doctor's own, for the command it suggests.
-func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, dev jetson.Device, progress io.Writer, args []string) {
+// run degraded. The command it suggests carries the doctor's own flags.
+func (d *doctor) checkDeep() {
+	rt, b, dev, progress, args := d.rt, d.bundle, d.device, d.opts.progress, d.opts.args
+	if !d.opts.deep {
+		d.skip("run with --deep to load the model with the configured providers")
+		return
+	}
 	if rt == nil || b == nil {
-		d.add(checkFail, "deep", "not run: it needs the library and the model (see above)", "")
+		d.add(checkFail, "not run: it needs the library and the model (see above)", "")
 		return
 	}
 	if !d.deepAsCacheOwner(args) {
@@ -53,7 +57,7 @@ func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, dev jetson.Devi
 	opts.NoCPUFallback = true
 	profiles, err := os.MkdirTemp("", "hrmd-doctor-profiles-")
 	if err != nil {
-		d.add(checkWarn, "deep", "no folder for onnxruntime's profiles, so which provider ran each node stays unknown: "+err.Error(), "")
+		d.add(checkWarn, "no folder for onnxruntime's profiles, so which provider ran each node stays unknown: "+err.Error(), "")
 	} else {
 		defer os.RemoveAll(profiles)
 		opts.ProfileDir = profiles
@@ -61,14 +65,14 @@ func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, dev jetson.Devi
 	opts.OnFallback = d.deepFallback
 	m, err := rt.LoadModel(b, opts)
 	if err != nil {
-		d.add(checkFail, "deep", fmt.Sprintf("no session with onnxruntime.providers %v: %s", d.cfg.ONNXRuntime.Providers, oneLine(answer.Message(err))),
+		d.add(checkFail, fmt.Sprintf("no session with onnxruntime.providers %v: %s", d.cfg.ONNXRuntime.Providers, oneLine(answer.Message(err))),
 			"docs/jetson.md, Degraded, says what each provider needs; onnxruntime.require refuses to fall back")
 		return
 	}
 	took, err := runOneStep(m)
 	m.Close() // onnxruntime writes the profiles as the sessions end
 	if err != nil {
-		d.add(checkFail, "deep", fmt.Sprintf("the model loaded on %s but its step failed: %s", m.Provider(), oneLine(answer.Message(err))),
+		d.add(checkFail, fmt.Sprintf("the model loaded on %s but its step failed: %s", m.Provider(), oneLine(answer.Message(err))),
 			"export the bundle again (engine/export/hrm_export.py)")
 		return
 	}
@@ -85,11 +89,11 @@ func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, dev jetson.Devi
 func (d *doctor) deepFallback(provider string, err error) {
 	msg := oneLine(answer.Message(err))
 	if strings.Contains(msg, "fallback to CPU EP has been explicitly disabled") {
-		d.add(checkWarn, "deep", provider+" did not take every node of the model, and --deep lets no node fall back to the CPU (session.disable_cpu_ep_fallback): hrmd run would run the rest on the CPU; "+msg,
+		d.add(checkWarn, provider+" did not take every node of the model, and --deep lets no node fall back to the CPU (session.disable_cpu_ep_fallback): hrmd run would run the rest on the CPU; "+msg,
 			"docs/jetson.md, When TensorRT cannot take the whole graph")
 		return
 	}
-	d.add(checkWarn, "deep", provider+" failed to take the model, so the next provider did: "+msg,
+	d.add(checkWarn, provider+" failed to take the model, so the next provider did: "+msg,
 		"docs/jetson.md, Degraded, says what each provider needs")
 }
 
@@ -98,21 +102,21 @@ func (d *doctor) deepFallback(provider string, err error) {
 func (d *doctor) deepPlacements(m *engine.Model) {
 	placements, err := m.Placements()
 	if err != nil {
-		d.add(checkWarn, "deep", "which provider ran each node is unknown: "+oneLine(err.Error()), "")
+		d.add(checkWarn, "which provider ran each node is unknown: "+oneLine(err.Error()), "")
 		return
 	}
 	trt, cuda, cpu := engine.ORTProviderName(engine.ProviderTensorRT), engine.ORTProviderName(engine.ProviderCUDA), engine.ORTProviderName(engine.ProviderCPU)
 	for _, p := range placements {
 		switch {
 		case m.Provider() == trt && (len(p.Nodes) != 1 || p.Nodes[trt] == 0):
-			d.add(checkWarn, "deep", p.String()+": TensorRT did not take the graph whole, so part of it runs outside the engine",
+			d.add(checkWarn, p.String()+": TensorRT did not take the graph whole, so part of it runs outside the engine",
 				"docs/jetson.md, When TensorRT cannot take the whole graph")
 		case m.Provider() == cuda && p.Nodes[cpu] > 0:
 			// Not strict there: CUDA leaves shape computations to the CPU
 			// on purpose, and the daemon runs it just so.
-			d.add(checkInfo, "deep", p.String()+" (onnxruntime's CUDA provider leaves shape computations to the CPU on purpose)", "")
+			d.add(checkInfo, p.String()+" (onnxruntime's CUDA provider leaves shape computations to the CPU on purpose)", "")
 		default:
-			d.add(checkOK, "deep", p.String(), "")
+			d.add(checkOK, p.String(), "")
 		}
 	}
 }
@@ -129,7 +133,7 @@ func (d *doctor) deepAsCacheOwner(args []string) bool {
 	cache := d.cfg.TensorRT.EngineCache
 	owner, at, known, err := cacheOwner(cache)
 	if err != nil {
-		d.add(checkWarn, "deep", "cannot tell who owns tensorrt.engine_cache: "+oneLine(err.Error()), "")
+		d.add(checkWarn, "cannot tell who owns tensorrt.engine_cache: "+oneLine(err.Error()), "")
 		return true
 	}
 	me := uint32(os.Geteuid())
@@ -140,7 +144,7 @@ func (d *doctor) deepAsCacheOwner(args []string) bool {
 	if at != filepath.Clean(cache) {
 		whose = fmt.Sprintf("does not exist, and %s, where it would be created, belongs to %s", at, userName(owner))
 	}
-	d.add(checkFail, "deep", fmt.Sprintf("not run: tensorrt.engine_cache %s %s, and this is %s: the engines --deep builds would be %s's, and hrmd run, as %s, could not use them",
+	d.add(checkFail, fmt.Sprintf("not run: tensorrt.engine_cache %s %s, and this is %s: the engines --deep builds would be %s's, and hrmd run, as %s, could not use them",
 		cache, whose, userName(me), userName(me), userName(owner)),
 		"run it as the cache's owner: "+shellCommand(append([]string{"sudo", "-u", userName(owner), "hrmd", "doctor"}, args...)))
 	return false
@@ -211,15 +215,15 @@ func (d *doctor) deepProvider(rt *engine.Runtime, m *engine.Model, dev jetson.De
 	deg := device.CheckDegraded(dev, providers, m.Provider(), rt.Providers)
 	switch {
 	case deg != nil:
-		d.add(checkFail, "deep", what+"; hrmd run would be degraded: "+deg.Reason,
+		d.add(checkFail, what+"; hrmd run would be degraded: "+deg.Reason,
 			"install a TensorRT onnxruntime for this JetPack into /usr/local/lib, where hrmd finds it, or set onnxruntime.library (docs/jetson.md, Degraded); or set onnxruntime.providers: [cpu] to mean it")
 	case cpu && len(providers) > 0 && providers[0] != engine.ProviderCPU:
-		d.add(checkWarn, "deep", what+fmt.Sprintf(": no GPU provider of onnxruntime.providers %v works here (not a Jetson, so not degraded)", providers),
+		d.add(checkWarn, what+fmt.Sprintf(": no GPU provider of onnxruntime.providers %v works here (not a Jetson, so not degraded)", providers),
 			"for a GPU: an onnxruntime built with CUDA and TensorRT, in /usr/local/lib or named by onnxruntime.library (docs/models.md)")
 	case cpu:
-		d.add(checkOK, "deep", what+fmt.Sprintf(", as configured (onnxruntime.providers %v): no GPU in use", providers), "")
+		d.add(checkOK, what+fmt.Sprintf(", as configured (onnxruntime.providers %v): no GPU in use", providers), "")
 	default:
-		d.add(checkOK, "deep", what, "")
+		d.add(checkOK, what, "")
 	}
 }
 
@@ -228,28 +232,28 @@ func (d *doctor) deepProvider(rt *engine.Runtime, m *engine.Model, dev jetson.De
 func (d *doctor) deepEngine(c engine.EngineCacheUse) {
 	switch {
 	case c.Dir == "":
-		d.add(checkInfo, "deep", "no TensorRT engine: TensorRT did not take the model", "")
+		d.add(checkInfo, "no TensorRT engine: TensorRT did not take the model", "")
 	case c.Built:
-		d.add(checkOK, "deep", fmt.Sprintf("TensorRT engine built in %s into %s; hrmd run loads it from there", c.BuildTook.Round(time.Second), c.Dir), "")
+		d.add(checkOK, fmt.Sprintf("TensorRT engine built in %s into %s; hrmd run loads it from there", c.BuildTook.Round(time.Second), c.Dir), "")
 	case c.Found:
-		d.add(checkOK, "deep", "TensorRT engine loaded from the cache "+c.Dir, "")
+		d.add(checkOK, "TensorRT engine loaded from the cache "+c.Dir, "")
 	default:
-		d.add(checkInfo, "deep", "TensorRT engine in "+c.Dir+": neither found there nor reported built", "")
+		d.add(checkInfo, "TensorRT engine in "+c.Dir+": neither found there nor reported built", "")
 	}
 }
 
 // deepCheck says what the fp16 check found, if it ran.
 func (d *doctor) deepCheck(c engine.EngineCacheUse) {
 	if r := c.Rejected; r != nil {
-		d.add(checkWarn, "deep", r.Summary()+"; that engine is not used",
+		d.add(checkWarn, r.Summary()+"; that engine is not used",
 			"tensorrt.fp16_check: fallback built an fp32 engine instead (below); tensorrt.precision: fp32 builds only that")
 	}
 	switch {
 	case c.Check == nil:
-		d.add(checkInfo, "deep", "fp16 check: not run (the model is not on TensorRT, the check is off, or the bundle has no check set)", "")
+		d.add(checkInfo, "fp16 check: not run (the model is not on TensorRT, the check is off, or the bundle has no check set)", "")
 	case c.Check.Passed:
-		d.add(checkOK, "deep", c.Check.Summary(), "")
+		d.add(checkOK, c.Check.Summary(), "")
 	default:
-		d.add(checkWarn, "deep", c.Check.Summary(), "tensorrt.precision: fp32 runs the model in fp32 (docs/models.md, The fp16 check)")
+		d.add(checkWarn, c.Check.Summary(), "tensorrt.precision: fp32 runs the model in fp32 (docs/models.md, The fp16 check)")
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package bundle
 
 import (
 	"crypto/sha256"
@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -117,15 +116,15 @@ func TestPuzzleIndex(t *testing.T) {
 func TestPuzzleTable(t *testing.T) {
 	b := puzzleBundle(t, []string{BlankPuzzle, "a", "b"}, 4)
 	stamps := t.TempDir()
-	table, err := openPuzzleTable(b, stamps)
+	table, err := OpenTable(b, stamps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	row := make([]float32, 4)
-	if err := table.row(2, row); err != nil || row[0] != 2 || row[3] != 2.003 {
+	if err := table.Row(2, row); err != nil || row[0] != 2 || row[3] != 2.003 {
 		t.Errorf("row 2 reads %v, %v", row, err)
 	}
-	if err := table.close(); err != nil {
+	if err := table.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if got := testenv.Names(stamps); len(got) != 1 {
@@ -168,16 +167,16 @@ func TestPuzzleTable(t *testing.T) {
 // read with an error; the process lives on.
 func TestPuzzleTableCutShort(t *testing.T) {
 	b := puzzleBundle(t, []string{BlankPuzzle, "a", "b"}, 2048) // rows of 8 KiB: two pages each
-	table, err := openPuzzleTable(b, "")
+	table, err := OpenTable(b, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer table.close()
+	defer table.Close()
 	if err := os.Truncate(b.Path("puzzle_emb.bin"), 0); err != nil {
 		t.Fatal(err)
 	}
 	row := make([]float32, 2048)
-	if err := table.row(2, row); err == nil || !strings.Contains(err.Error(), "cut short or rewritten") {
+	if err := table.Row(2, row); err == nil || !strings.Contains(err.Error(), "cut short or rewritten") {
 		t.Errorf("a row past the end of a truncated table: %v", err)
 	}
 }
@@ -211,33 +210,6 @@ func TestPuzzleVariantAugmentation(t *testing.T) {
 	}
 }
 
-// mappedRSS is how much of the file at path this process has resident
-// through its memory mappings, from /proc/self/smaps.
-func mappedRSS(t *testing.T, path string) (kib int) {
-	t.Helper()
-	data, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Skipf("no /proc/self/smaps: %v", err)
-	}
-	abs, _ := filepath.Abs(path)
-	in := false
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		switch {
-		case len(fields) >= 5 && strings.Contains(fields[0], "-") && len(fields[1]) == 4:
-			// A mapping's first line; an anonymous one has no path.
-			in = len(fields) >= 6 && fields[len(fields)-1] == abs
-		case in && len(fields) == 3 && fields[0] == "Rss:":
-			n, err := strconv.Atoi(fields[1])
-			if err != nil {
-				t.Fatalf("smaps: %q", line)
-			}
-			kib += n
-		}
-	}
-	return kib
-}
-
 // A table is mapped, not read: reading three rows of a 100,000-row table
 // brings a few pages of it into memory, not the table.
 func TestPuzzleTableIsMapped(t *testing.T) {
@@ -261,19 +233,19 @@ func TestPuzzleTableIsMapped(t *testing.T) {
 	f.Sync()
 	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	f.Close()
-	table, err := openPuzzleTable(b, stamps)
+	table, err := OpenTable(b, stamps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer table.close()
+	defer table.Close()
 	row := make([]float32, 32)
 	for _, r := range []int{1, 50_000, 99_999} {
-		if err := table.row(r, row); err != nil || row[0] != float32(r) {
+		if err := table.Row(r, row); err != nil || row[0] != float32(r) {
 			t.Fatalf("row %d reads %v", r, row[:2])
 		}
 	}
 	size := len(names) * 32 * 4 / 1024
-	rss := mappedRSS(t, b.Path("puzzle_emb.bin"))
+	rss := testenv.MappedRSS(t, b.Path("puzzle_emb.bin"))
 	if rss*10 > size || rss == 0 {
 		t.Errorf("%d KiB of the %d KiB table resident after reading 3 rows; want a few pages", rss, size)
 	}

@@ -1,4 +1,4 @@
-package engine
+package bundle
 
 import (
 	"encoding/json"
@@ -60,13 +60,16 @@ func LoadCheckSet(b *Bundle) (*CheckSet, error) {
 	if err := json.Unmarshal(data, &cs); err != nil {
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
-	if err := cs.validate(b); err != nil {
+	if err := cs.Validate(b); err != nil {
 		return nil, errorf(CodeBundleInvalid, "%s: %v; export the bundle again (engine/export/hrm_export.py)", path, err)
 	}
 	return &cs, nil
 }
 
-func (cs *CheckSet) validate(b *Bundle) error {
+// Validate checks the set against the bundle it belongs to: its format, and
+// a token per cell, an argmax (and in format 2 a margin) per cell at every
+// cycle, a halting cycle among those recorded.
+func (cs *CheckSet) Validate(b *Bundle) error {
 	seq := b.Seq()
 	if cs.Format != CheckSetFormat && cs.Format != CheckSetFormatV1 {
 		return fmt.Errorf("format is %q; this hrmd reads %q and %q", cs.Format, CheckSetFormat, CheckSetFormatV1)
@@ -117,21 +120,21 @@ func (cs *CheckSet) PuzzleRows(b *Bundle) []int {
 	return rows
 }
 
-// margin is the reference's margin at a cell: +Inf (decided) in a format 1
+// Margin is the reference's margin at a cell: +Inf (decided) in a format 1
 // set, which records none.
-func (cy CheckCycle) margin(cell int) float64 {
+func (cy CheckCycle) Margin(cell int) float64 {
 	if cy.Margins == nil {
 		return math.Inf(1)
 	}
 	return cy.Margins[cell]
 }
 
-// haltMargin is how far a halting decision was from going the other way,
+// HaltMargin is how far a halting decision was from going the other way,
 // in logits, from the halt probability and act-v1's q logits: q_halt −
 // q_continue for the q_compare rule, logit(halt) − logit(threshold) for the
 // threshold rule (its output is a sigmoid's). Its sign says stop (+) or go
 // on (−). false for a rule without a decision, or q values missing.
-func haltMargin(h Halting, halt float64, q []float64) (float64, bool) {
+func HaltMargin(h Halting, halt float64, q []float64) (float64, bool) {
 	switch h.Rule {
 	case RuleQCompare:
 		if len(q) == 2 {

@@ -1,4 +1,4 @@
-package engine
+package bundle
 
 import (
 	"encoding/binary"
@@ -14,17 +14,17 @@ import (
 	"github.com/hrmd/hrmd/internal/atomicfile"
 )
 
-// puzzleTable is a bundle's puzzle embedding table, memory-mapped: only the
+// Table is a bundle's puzzle embedding table, memory-mapped: only the
 // pages of the rows a run reads come into memory, so a multi-GiB table
 // costs the rows in use, not its size.
-type puzzleTable struct {
+type Table struct {
 	data  []byte
 	width int
 }
 
-// openPuzzleTable maps the bundle's table, after checking its sha256 once
+// OpenTable maps the bundle's table, after checking its sha256 once
 // (see verifyTable).
-func openPuzzleTable(b *Bundle, stampDir string) (*puzzleTable, error) {
+func OpenTable(b *Bundle, stampDir string) (*Table, error) {
 	p := b.Manifest.PuzzleEmbeddings
 	path := b.Path(p.File)
 	if _, err := verifyTable(path, p.SHA256, stampDir, false); err != nil {
@@ -35,7 +35,7 @@ func openPuzzleTable(b *Bundle, stampDir string) (*puzzleTable, error) {
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
 	}
 	defer f.Close() // the mapping outlives the descriptor
-	size := int(p.rows() * p.width() * 4)
+	size := int(p.Rows() * p.Width() * 4)
 	data, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("map %s: %v", path, err), Err: err}
@@ -43,13 +43,13 @@ func openPuzzleTable(b *Bundle, stampDir string) (*puzzleTable, error) {
 	// Rows are read one here, one there: reading ahead around each would
 	// bring in megabytes of rows no task asked for.
 	_ = syscall.Madvise(data, syscall.MADV_RANDOM)
-	return &puzzleTable{data: data, width: int(p.width())}, nil
+	return &Table{data: data, width: int(p.Width())}, nil
 }
 
-// row copies row r into dst (width values). A table file cut short or
+// Row copies row r into dst (width values). A table file cut short or
 // rewritten in place while mapped makes the read fault: that is an error
 // here, not the end of the process.
-func (t *puzzleTable) row(r int, dst []float32) (err error) {
+func (t *Table) Row(r int, dst []float32) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if recover() != nil {
@@ -63,7 +63,11 @@ func (t *puzzleTable) row(r int, dst []float32) (err error) {
 	return nil
 }
 
-func (t *puzzleTable) close() error {
+// Width is a row's number of values.
+func (t *Table) Width() int { return t.width }
+
+// Close unmaps the table; a nil or closed table is closed already.
+func (t *Table) Close() error {
 	if t == nil || t.data == nil {
 		return nil
 	}
@@ -105,10 +109,12 @@ func StampDir(engineCache string) string {
 	if engineCache == "" {
 		return ""
 	}
-	return filepath.Join(engineCache, stampDirName)
+	return filepath.Join(engineCache, StampDirName)
 }
 
-const stampDirName = "verified"
+// StampDirName is the stamps' folder in the engine cache, which a cleanup of
+// old engines leaves alone.
+const StampDirName = "verified"
 
 func stampFile(stampDir, sum string) string { return filepath.Join(stampDir, stampName(sum)) }
 
@@ -147,7 +153,7 @@ func verifyTable(path, want, stampDir string, force bool) (read bool, err error)
 			}
 		}
 	}
-	got, _, err := fileSHA256(abs)
+	got, _, err := FileSHA256(abs)
 	if err != nil {
 		return true, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
 	}
