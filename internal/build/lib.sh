@@ -21,11 +21,17 @@ say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
 # job NAME ARGS...: another of build.sh's commands (internal/build/NAME.sh),
-# as ./build.sh NAME ARGS... runs it.
+# as ./build.sh NAME ARGS... runs it. deps runs once in a command: the jobs
+# below one that ran it (./build.sh test runs build some dozen times, through
+# torture, bundle and deploy) skip it.
 job() {
   local name=$1
   shift
+  if [ "$name" = deps ] && [ -n "${HRMD_BUILD_DEPS_DONE:-}" ]; then
+    return 0
+  fi
   "$ROOT/internal/build/$name.sh" "$@"
+  [ "$name" != deps ] || export HRMD_BUILD_DEPS_DONE=1
 }
 
 host_arch() {
