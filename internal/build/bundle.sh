@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 # What to copy to a machine: hrmd, the official CPU onnxruntime (the fallback:
 # a Jetson wants a TensorRT build, see onnxruntime.library), the unit files,
 # install.sh, optionally a model, and SHA256SUMS that install.sh checks.
-cmd_bundle() {
+cmd_bundle() (
   local arch=arm64 model=""
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -32,7 +32,7 @@ cmd_bundle() {
   bundle_tree "$tmp/$name" "$arch" "$bin" "$model"
   bundle_tar "$tmp" "$name" "$out"
   say "$out ($(du -h --apparent-size "$out" | cut -f1))"
-}
+)
 
 # bundle_tree TOP ARCH BINARY MODEL: the bundle's files in the folder TOP,
 # with their SHA256SUMS.

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 # docs/jetson.md "How fp16 was measured"): every bundle we have, stored in
 # each format by a precision proxy, run through hrmd verify, as a table.
 # -full adds the full-size random nova and act-v1 exports (minutes).
-cmd_measure_precision() {
+cmd_measure_precision() (
   have_torch || die "the precision proxy needs Debian's python3-onnx, python3-yaml (and python3-torch for -full): apt-get install python3-torch python3-onnx python3-yaml libopenblas0-pthread"
   job build
   export HRMD_ORT_LIB=${HRMD_ORT_LIB:-$(ort_lib "$(host_arch)")}
@@ -37,6 +37,6 @@ cmd_measure_precision() {
     done
   done
   "$PY" engine/export/precision_table.py "${reports[@]}"
-}
+)
 
 cmd_measure_precision "$@"

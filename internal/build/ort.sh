@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 # The official CPU builds of onnxruntime for linux x64 and arm64 ship inside
 # the npm package onnxruntime-node; the npm registry is the one source we have.
-fetch_ort() {
+fetch_ort() (
   if ort_ok x64 && ort_ok arm64; then
     exit 0
   fi
@@ -27,6 +27,6 @@ fetch_ort() {
     install -D -m 0644 "$tmp/package/bin/napi-v6/linux/$arch/libonnxruntime.so.1" "$(ort_lib "$arch")"
   done
   say "onnxruntime $ORT_VERSION in $ORT_DIR"
-}
+)
 
 fetch_ort "$@"

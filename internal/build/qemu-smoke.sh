@@ -18,7 +18,7 @@ arm64_cpuinfo() {
 
 # The arm64 build, run under qemu-aarch64 on a real ARC task with the arm64
 # onnxruntime, must answer exactly as the x64 build does.
-cmd_qemu_smoke() {
+cmd_qemu_smoke() (
   job build
   job cross
   command -v qemu-aarch64-static >/dev/null || die "the arm64 smoke test needs qemu-user-static: apt-get install qemu-user-static"
@@ -45,6 +45,6 @@ cmd_qemu_smoke() {
     die "the arm64 answer differs from the x64 answer (above)"
   fi
   say "arm64 under qemu answers $task with $model exactly as x64 does"
-}
+)
 
 cmd_qemu_smoke "$@"
