@@ -16,8 +16,9 @@ else
   exit 1
 fi'
 
-# What each target runs, as the text of `sh -c` (internal/build/remote-install.sh).
-DEPLOY_INSTALL=$(<internal/build/remote-install.sh)
+# What each target runs, as the text of `sh -c`: internal/build/remote-install.sh
+# from its first line that is not a comment.
+DEPLOY_INSTALL=$(sed -n '/^[^#]/,$p' internal/build/remote-install.sh)
 
 # Bundle once, then host after host: copy over ssh, install.sh there, and wait
 # until hrmd is ready before the next, so a fleet never stops answering. The
