@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/daemon/device"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
@@ -25,9 +27,9 @@ const lingerBatch = 5 * time.Millisecond
 
 // Options are what `hrmd run` starts with.
 type Options struct {
-	ConfigPath      string // read again on SIGHUP
-	Config          Config // as loaded from ConfigPath
-	Instance        string // this daemon's folder in the spool: work/<instance>/
+	ConfigPath      string        // read again on SIGHUP
+	Config          config.Config // as loaded from ConfigPath
+	Instance        string        // this daemon's folder in the spool: work/<instance>/
 	ShutdownTimeout time.Duration
 	AdoptOrphans    bool      // take up the files of work/ folders no running daemon holds
 	Sysroot         string    // where /proc, /sys, /etc and /dev are read from
@@ -38,7 +40,7 @@ type Options struct {
 // daemon is one running `hrmd run`.
 type daemon struct {
 	opts    Options
-	cfg     Config // as loaded, or last reloaded
+	cfg     config.Config // as loaded, or last reloaded
 	log     *zap.Logger
 	level   zap.AtomicLevel
 	notify  notifier
@@ -55,7 +57,7 @@ type daemon struct {
 	// minutes); degraded is why the model in use runs on the CPU of a
 	// Jetson configured for its GPU, nil when it does not.
 	progress *loadProgress
-	degraded atomic.Pointer[Degradation]
+	degraded atomic.Pointer[device.Degradation]
 
 	queue   chan *job // jobs for the worker
 	claimed chan *job // files the intake claimed: the worker's queue, or a fleet gateway's
@@ -66,7 +68,7 @@ type daemon struct {
 	joined    atomic.Pointer[fleet] // the fleet, for /readyz, once joined
 	updates   chan *settings
 	limits    puzzles.Limits // watch.max_file_bytes and the other limits: fixed until a restart, read by intake
-	settle    time.Duration  // watch.settle_ms: likewise
+	settle    time.Duration  // watch.settle: likewise
 	latest    *settings      // the newest settings: the worker has them or will (main goroutine)
 	// loadingAtExit: a reload was still loading a model when the daemon
 	// stopped, so the runtime stays open under it.
@@ -93,7 +95,7 @@ func Run(opts Options) error {
 	d := &daemon{
 		opts: opts, cfg: opts.Config, log: log, level: level,
 		notify: notifier{log: log}, metrics: newMetrics(),
-		limits: opts.Config.Limits(), settle: time.Duration(opts.Config.Watch.SettleMS) * time.Millisecond,
+		limits: opts.Config.Limits(), settle: time.Duration(opts.Config.Watch.Settle),
 		queue: make(chan *job, 64),
 		// Unbuffered: the supervisor knows when the worker has taken new
 		// settings, and closes none it still holds.
@@ -112,20 +114,21 @@ func Run(opts Options) error {
 func (d *daemon) run() error {
 	q := d.cfg.Queue
 	var recovered []string
-	if q.Role == "" || q.gateway() {
+	if q.Role == "" || q.Gateway() {
 		var err error
 		if recovered, err = d.openSpool(); err != nil {
 			return err
 		}
 		defer d.spool.Close()
 	}
-	d.device = ProbeDevice(d.opts.Sysroot, d.log)
+	d.device = device.Probe(d.opts.Sysroot, d.log)
 	fields := []zap.Field{zap.String("version", d.opts.Version), zap.String("config", d.opts.ConfigPath),
 		zap.String("instance", d.opts.Instance), zap.String("device", d.device.String())}
 	if d.spool != nil {
 		fields = append(fields, zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work()))
 	}
 	d.log.Info("hrmd starting", fields...)
+	d.warnOlderKeys(d.cfg)
 
 	// Signals wait from the start: a SIGTERM while the model loads is acted on
 	// once it is loaded.
@@ -153,7 +156,7 @@ func (d *daemon) run() error {
 	if d.fleet != nil {
 		defer d.fleet.c.Close()
 	}
-	if err != nil || first == nil && (d.fleet == nil || q.worker()) { // nil, nil: stopped while starting
+	if err != nil || first == nil && (d.fleet == nil || q.Worker()) { // nil, nil: stopped while starting
 		return err
 	}
 	d.ready.Store(true)
@@ -184,10 +187,10 @@ func (d *daemon) start(signals <-chan os.Signal) (*settings, bool, error) {
 		}
 		d.fleet, hup = f, fhup
 		d.joined.Store(f)
-		if q.gateway() {
+		if q.Gateway() {
 			d.claimed = f.claims
 		}
-		if !q.worker() {
+		if !q.Worker() {
 			return nil, hup, nil
 		}
 	}
@@ -214,7 +217,7 @@ func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Si
 	go func() { defer s.wg.Done(); d.thermal.run(intakeCtx) }()
 	if d.spool != nil {
 		settled := make(chan settledFile)
-		w := newWatcher(d.spool.InboxPath(), d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
+		w := newWatcher(d.spool.InboxPath(), d.settle, time.Duration(d.cfg.Watch.Rescan), d.log, d.metrics)
 		w.spool, w.health = d.spool, d.inboxOK
 		s.wg.Add(3)
 		go func() { defer s.wg.Done(); w.run(intakeCtx, settled) }()

@@ -12,21 +12,23 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/internal/errcode"
 )
 
 // Codes for what keeps a fleet member from starting (as answer.Error).
 const (
-	CodeQueueRefused = "queue_refused" // the cluster's settings would lose work, or cannot carry a puzzle
-	CodeQueue        = "queue_failed"  // the cluster refused a request (permissions, a subject taken by another stream)
+	CodeQueueRefused = errcode.QueueRefused // the cluster's settings would lose work, or cannot carry a puzzle
+	CodeQueue        = errcode.QueueFailed  // the cluster refused a request (permissions, a subject taken by another stream)
 )
 
 // Codes of the error files a fleet writes.
 const (
-	codeDeliveryLimit  = "delivery_limit"   // delivered queue.max_attempts times without an answer: workers died on it
-	codeAnswerTooLarge = "answer_too_large" // the answer is larger than the servers' max_payload
-	codeBadAnswer      = "bad_answer"       // a worker's message is not an answer hrmd can write
-	codeModelMismatch  = "model_mismatch"   // answered by a model other than the gateway's (queue.mixed_models: refuse)
+	codeDeliveryLimit  = errcode.DeliveryLimit  // delivered queue.max_attempts times without an answer: workers died on it
+	codeAnswerTooLarge = errcode.AnswerTooLarge // the answer is larger than the servers' max_payload
+	codeBadAnswer      = errcode.BadAnswer      // a worker's message is not an answer hrmd can write
+	codeModelMismatch  = errcode.ModelMismatch  // answered by a model other than the gateway's (queue.mixed_models: refuse)
 )
 
 // fleet is the daemon's part in a fleet (queue.role): the queue client,
@@ -37,7 +39,7 @@ const (
 type fleet struct {
 	d       *daemon
 	c       *queue.Client
-	cfg     QueueConfig
+	cfg     config.Queue
 	name    string
 	metrics *fleetMetrics
 	png     atomic.Bool // answers.png: a gateway draws the pictures (reloaded on SIGHUP)
@@ -76,13 +78,13 @@ type publishedJob struct {
 // still answering signals: SIGTERM or SIGINT stops the wait (nil, nil).
 func (d *daemon) startFleet(signals <-chan os.Signal) (*fleet, bool, error) {
 	q := d.cfg.Queue
-	f := &fleet{d: d, cfg: q, name: q.name(d.opts.Instance), published: map[string]*publishedJob{}, handed: map[string]string{},
+	f := &fleet{d: d, cfg: q, name: q.MemberName(d.opts.Instance), published: map[string]*publishedJob{}, handed: map[string]string{},
 		writing: map[*queue.Received]string{}, model: q.ModelSHA256,
 		held: map[*queue.Delivery]bool{}, freed: make(chan struct{}, 1), outcomes: make(chan *outcome, 64), claims: make(chan *job, 64),
 		drain: make(chan struct{}), sent: make(chan struct{})}
 	f.metrics = newFleetMetrics(d.metrics.registry)
 	f.png.Store(d.cfg.Answers.PNG)
-	c, err := queue.Connect(q.client(f.name, d.limits.Bytes), d.log.Named("queue"), func(up bool) { f.metrics.connected.Set(b2f(up)) })
+	c, err := queue.Connect(queue.ClientConfig(q, f.name, d.limits.Bytes), d.log.Named("queue"), func(up bool) { f.metrics.connected.Set(b2f(up)) })
 	if err != nil {
 		return nil, false, &answer.Error{Code: CodeQueue, Message: err.Error(), Err: err}
 	}
@@ -141,12 +143,12 @@ func (f *fleet) notReady() string {
 // (the intake's), except the worker's answer publisher, which sends what
 // the worker left once it has returned (finish), or ends with answersCtx.
 func (f *fleet) run(ctx, answersCtx context.Context, wg *sync.WaitGroup) {
-	if f.cfg.gateway() {
+	if f.cfg.Gateway() {
 		wg.Add(2)
 		go func() { defer wg.Done(); f.publishClaims(ctx) }()
 		go func() { defer wg.Done(); f.receiveAnswers(ctx) }()
 	}
-	if !f.cfg.worker() {
+	if !f.cfg.Worker() {
 		close(f.sent)
 		return
 	}
@@ -158,7 +160,7 @@ func (f *fleet) run(ctx, answersCtx context.Context, wg *sync.WaitGroup) {
 
 // finish waits, once the worker has returned, for the answers it left to
 // be sent, for at most timeout: what is not sent by then goes to another
-// worker after ack_wait_s.
+// worker after ack_wait.
 func (f *fleet) finish(timeout time.Duration, cancelAnswers context.CancelFunc) {
 	close(f.drain)
 	select {

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/queue"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -81,7 +82,7 @@ func (f *fleet) room(ctx context.Context) int {
 
 // take hands a puzzle to the worker, or answers it at once with its error
 // file: one delivered too often, or not a valid task. It returns false
-// when ctx ended first (the puzzle goes to another worker after ack_wait_s).
+// when ctx ended first (the puzzle goes to another worker after ack_wait).
 func (f *fleet) take(ctx context.Context, dv *queue.Delivery) bool {
 	d := f.d
 	f.hold(dv)
@@ -95,7 +96,7 @@ func (f *fleet) take(ctx context.Context, dv *queue.Delivery) bool {
 	}
 	file, err := puzzles.Parse(dv.Data, puzzles.TaskName(dv.Job), d.limits)
 	if err != nil {
-		return f.failNow(ctx, dv, NameLimit(err))
+		return f.failNow(ctx, dv, config.NameLimit(err))
 	}
 	if !file.Bundle && dv.DroppedAs != "" {
 		file.Tasks[0].DroppedAs = dv.DroppedAs
@@ -145,11 +146,11 @@ func (f *fleet) release(dv *queue.Delivery) {
 	}
 }
 
-// keepHolding tells the cluster, every ack_wait_s/3, that the puzzles
+// keepHolding tells the cluster, every ack_wait/3, that the puzzles
 // this worker holds are still being worked on, so that a long batch (or a
 // queue behind one) is not given to another worker meanwhile.
 func (f *fleet) keepHolding(ctx context.Context) {
-	t := time.NewTicker(time.Duration(f.cfg.AckWaitS) * time.Second / 3)
+	t := time.NewTicker(time.Duration(f.cfg.AckWait) / 3)
 	defer t.Stop()
 	for {
 		select {
@@ -232,7 +233,7 @@ func (f *fleet) sendAnswer(ctx context.Context, o *outcome) {
 	// In role both the gateway counts each file as it writes it: counted
 	// here too, a file of its own would count twice. The answers sent are
 	// hrmd_fleet_published_total{stream="answers"}.
-	count := !f.cfg.gateway()
+	count := !f.cfg.Gateway()
 	if o.failure != nil {
 		if count {
 			d.failed.Add(1)

@@ -11,13 +11,14 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
 // load opens the runtime (the first time) and loads, warms up and probes
 // the model of cfg.
-func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
+func (d *daemon) load(ctx context.Context, cfg config.Config) (*settings, error) {
 	d.log.Info("loading the model", zap.String("model", cfg.Model))
 	ec := cfg.Engine()
 	ec.Device = d.device.CacheKey()
@@ -105,13 +106,13 @@ func (d *daemon) reportEngine(m *engine.Model, took time.Duration) {
 // at once; an engine build that cannot be interrupted is left to the
 // ending process after the shutdown timeout) and returns nil settings; a
 // SIGHUP is remembered (hup) for a reload once serving. Meanwhile systemd
-// is asked for more start-up time, up to tensorrt.max_build_s.
+// is asked for more start-up time, up to tensorrt.max_build.
 func (d *daemon) loadFirst(signals <-chan os.Signal) (first *settings, hup bool, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	loaded := make(chan struct{})
 	defer close(loaded)
-	go d.notify.extendWhile(loaded, time.Duration(d.cfg.TensorRT.MaxBuildS)*time.Second)
+	go d.notify.extendWhile(loaded, time.Duration(d.cfg.TensorRT.MaxBuild))
 	status := time.NewTicker(time.Second) // STATUS= says what the load is doing
 	defer status.Stop()
 	type result struct {
@@ -193,20 +194,29 @@ func checkResult(c *engine.PrecisionCheck) string {
 // reloadResult is what a reload prepared: new settings for the worker, or
 // why there are none.
 type reloadResult struct {
-	cfg      Config
+	cfg      config.Config
 	next     *settings
 	reloaded bool // a new model was loaded
 	err      error
 }
 
+// warnOlderKeys logs each key of an older hrmd that cfg's file has, with
+// what to write instead: it still loads, but a newcomer copies what it sees.
+func (d *daemon) warnOlderKeys(cfg config.Config) {
+	for _, note := range cfg.Deprecated() {
+		d.log.Warn("hrmd.yaml has an older key", zap.String("note", note))
+	}
+}
+
 // prepareReload reads hrmd.yaml again (SIGHUP) and loads a new model when the
 // model or the engine settings changed. It runs beside the main loop; old and
 // latest are the running configuration and the newest settings.
-func (d *daemon) prepareReload(ctx context.Context, old Config, latest *settings) reloadResult {
-	cfg, err := reloadConfig(d.opts.ConfigPath)
+func (d *daemon) prepareReload(ctx context.Context, old config.Config, latest *settings) reloadResult {
+	cfg, err := config.Reload(d.opts.ConfigPath)
 	if err != nil {
 		return reloadResult{err: err}
 	}
+	d.warnOlderKeys(cfg)
 	for _, k := range []struct {
 		key      string
 		old, new any
@@ -268,7 +278,7 @@ func (d *daemon) finishReload(r reloadResult) {
 // modelChanged reports whether cfg needs another model loaded: another
 // bundle (or the same folder with other contents), other engine settings,
 // or another batch (inference.max_batch, inference.gpu_batch).
-func modelChanged(old, cfg Config, latest *settings) bool {
+func modelChanged(old, cfg config.Config, latest *settings) bool {
 	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) || old.Inference.MaxBatch != cfg.Inference.MaxBatch ||
 		old.Inference.GPUBatch != cfg.Inference.GPUBatch {
 		return true

@@ -19,8 +19,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/internal/atomicfile"
 	"github.com/hrmd/hrmd/puzzles"
@@ -267,7 +267,7 @@ func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([
 		}
 		file, err := puzzles.ReadFile(path, lim)
 		if err != nil {
-			return nil, inFile(path, daemon.NameLimit(err))
+			return nil, inFile(path, config.NameLimit(err))
 		}
 		for _, t := range file.Tasks {
 			if other, ok := from[t.ID]; ok {
@@ -312,9 +312,10 @@ func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([
 
 // inFile puts the file in front of a task file error's message, which is
 // all of it that hrmd prints: in a set of many files it must say which.
+// The model's and the library's errors are not the file's.
 func inFile(path string, err error) error {
 	var perr *puzzles.Error
-	if errors.As(err, &perr) {
+	if errors.As(err, &perr) && answer.IsBadInput(perr) {
 		return &puzzles.Error{Code: perr.Code, Message: path + ": " + perr.Message}
 	}
 	return err

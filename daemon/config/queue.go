@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"fmt"
@@ -6,8 +6,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/hrmd/hrmd/daemon/queue"
 )
 
 // The roles an hrmd plays in a fleet (queue.role).
@@ -17,33 +15,39 @@ const (
 	RoleBoth    = "both"
 )
 
-// QueueConfig is the `queue:` section: fleet mode over NATS JetStream
+// Queue is the `queue:` section: fleet mode over NATS JetStream
 // (docs/fleet.md). Without a role, hrmd runs alone on its inbox.
-type QueueConfig struct {
-	Role             string   `yaml:"role"`
-	Servers          []string `yaml:"servers"`
-	Name             string   `yaml:"name"` // "" = <hostname>-<instance>
-	Credentials      string   `yaml:"credentials"`
-	NKey             string   `yaml:"nkey"`
-	TLSCA            string   `yaml:"tls_ca"`
-	TLSCert          string   `yaml:"tls_cert"`
-	TLSKey           string   `yaml:"tls_key"`
-	Subject          string   `yaml:"subject"`
-	Stream           string   `yaml:"stream"`
-	AnswersStream    string   `yaml:"answers_stream"`
-	Replicas         int      `yaml:"replicas"`
-	AckWaitS         int      `yaml:"ack_wait_s"`
-	MaxAckPending    int      `yaml:"max_ack_pending"`
-	MaxAttempts      int      `yaml:"max_attempts"`
-	DuplicateWindowS int      `yaml:"duplicate_window_s"`
-	AnswersMaxAgeS   int      `yaml:"answers_max_age_s"`
-	PingIntervalS    int      `yaml:"ping_interval_s"`
+type Queue struct {
+	Role            string   `yaml:"role"`
+	Servers         []string `yaml:"servers"`
+	Name            string   `yaml:"name"` // "" = <hostname>-<instance>
+	Credentials     string   `yaml:"credentials"`
+	NKey            string   `yaml:"nkey"`
+	TLSCA           string   `yaml:"tls_ca"`
+	TLSCert         string   `yaml:"tls_cert"`
+	TLSKey          string   `yaml:"tls_key"`
+	Subject         string   `yaml:"subject"`
+	Stream          string   `yaml:"stream"`
+	AnswersStream   string   `yaml:"answers_stream"`
+	Replicas        int      `yaml:"replicas"`
+	AckWait         Duration `yaml:"ack_wait"`
+	MaxAckPending   int      `yaml:"max_ack_pending"`
+	MaxAttempts     int      `yaml:"max_attempts"`
+	DuplicateWindow Duration `yaml:"duplicate_window"`
+	AnswersMaxAge   Duration `yaml:"answers_max_age"`
+	PingInterval    Duration `yaml:"ping_interval"`
 	// A gateway's answers come from one model (docs/fleet.md, One model):
 	// ModelSHA256 names it ("": the model of the first answer written in
 	// this run), and MixedModels says what becomes of an answer from
 	// another (MixedRefuse or MixedFlag).
 	ModelSHA256 string `yaml:"model_sha256"`
 	MixedModels string `yaml:"mixed_models"`
+	// The older ack_wait, duplicate_window, answers_max_age and
+	// ping_interval, in seconds (olderKeys).
+	AckWaitS         *int `yaml:"ack_wait_s,omitempty"`
+	DuplicateWindowS *int `yaml:"duplicate_window_s,omitempty"`
+	AnswersMaxAgeS   *int `yaml:"answers_max_age_s,omitempty"`
+	PingIntervalS    *int `yaml:"ping_interval_s,omitempty"`
 }
 
 // What a gateway does with an answer from a model other than its own
@@ -53,18 +57,22 @@ const (
 	MixedFlag   = "flag"   // the answer is written, and the mix logged and counted
 )
 
-func defaultQueueConfig() QueueConfig {
-	return QueueConfig{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3, AckWaitS: 60,
-		MaxAckPending: 256, MaxAttempts: 5, DuplicateWindowS: 1800, AnswersMaxAgeS: 86400,
-		PingIntervalS: 3, MixedModels: MixedRefuse}
+func defaultQueue() Queue {
+	return Queue{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3,
+		AckWait: Duration(time.Minute), MaxAckPending: 256, MaxAttempts: 5,
+		DuplicateWindow: Duration(30 * time.Minute), AnswersMaxAge: Duration(24 * time.Hour),
+		PingInterval: Duration(3 * time.Second), MixedModels: MixedRefuse}
 }
 
-func (q QueueConfig) gateway() bool { return q.Role == RoleGateway || q.Role == RoleBoth }
-func (q QueueConfig) worker() bool  { return q.Role == RoleWorker || q.Role == RoleBoth }
+// Gateway reports whether the role takes in files for the fleet.
+func (q Queue) Gateway() bool { return q.Role == RoleGateway || q.Role == RoleBoth }
 
-// name is this hrmd's name in the fleet: queue.name, or the host's name
-// with the instance's, made a subject token.
-func (q QueueConfig) name(instance string) string {
+// Worker reports whether the role answers puzzles from the queue.
+func (q Queue) Worker() bool { return q.Role == RoleWorker || q.Role == RoleBoth }
+
+// MemberName is this hrmd's name in the fleet: queue.name, or the host's
+// name with the instance's, made a subject token.
+func (q Queue) MemberName(instance string) string {
 	if q.Name != "" {
 		return q.Name
 	}
@@ -84,17 +92,8 @@ func (q QueueConfig) name(instance string) string {
 	}, name)
 }
 
-// client is the queue client's configuration; maxPuzzle is watch.max_file_bytes.
-func (q QueueConfig) client(name string, maxPuzzle int64) queue.Config {
-	return queue.Config{Servers: q.Servers, Name: name, Credentials: q.Credentials, NKey: q.NKey, TLSCA: q.TLSCA, TLSCert: q.TLSCert,
-		TLSKey: q.TLSKey, Subject: q.Subject, Stream: q.Stream, AnswersStream: q.AnswersStream, Replicas: q.Replicas,
-		AckWait: time.Duration(q.AckWaitS) * time.Second, MaxAckPending: q.MaxAckPending,
-		DuplicateWindow: time.Duration(q.DuplicateWindowS) * time.Second, AnswersMaxAge: time.Duration(q.AnswersMaxAgeS) * time.Second,
-		MaxPuzzleBytes: maxPuzzle, PingInterval: time.Duration(q.PingIntervalS) * time.Second}
-}
-
 // validate checks the section; each message names the key.
-func (q QueueConfig) validate() error {
+func (q Queue) validate() error {
 	switch q.Role {
 	case "":
 		return nil
@@ -110,11 +109,11 @@ func (q QueueConfig) validate() error {
 			return fmt.Errorf("queue.servers: %q %v", s, err)
 		}
 	}
-	if q.Name != "" && !queue.ValidToken(q.Name) {
+	if q.Name != "" && !ValidToken(q.Name) {
 		return fmt.Errorf("queue.name is %q; use letters, digits, - and _ (at most 128), unique in the fleet", q.Name)
 	}
 	for _, t := range []struct{ key, value string }{{"queue.subject", q.Subject}, {"queue.stream", q.Stream}, {"queue.answers_stream", q.AnswersStream}} {
-		if !queue.ValidToken(t.value) {
+		if !ValidToken(t.value) {
 			return fmt.Errorf("%s is %q; use letters, digits, - and _", t.key, t.value)
 		}
 	}
@@ -127,10 +126,13 @@ func (q QueueConfig) validate() error {
 	if err := q.validateFiles(); err != nil {
 		return err
 	}
-	return q.validateNumbers()
+	if err := q.validateNumbers(); err != nil {
+		return err
+	}
+	return q.validateDurations()
 }
 
-func (q QueueConfig) validateModel() error {
+func (q Queue) validateModel() error {
 	if q.MixedModels != MixedRefuse && q.MixedModels != MixedFlag {
 		return fmt.Errorf("queue.mixed_models is %q; use refuse (the default: an answer from another model fails its file with model_mismatch) or flag (written, and logged)", q.MixedModels)
 	}
@@ -153,7 +155,7 @@ func checkServerURL(s string) error {
 	return nil
 }
 
-func (q QueueConfig) validateFiles() error {
+func (q Queue) validateFiles() error {
 	if q.Credentials != "" && q.NKey != "" {
 		return fmt.Errorf("queue.credentials and queue.nkey are both set; use one (a .creds file holds its own nkey)")
 	}
@@ -196,7 +198,7 @@ func checkCredentialsFile(path string) error {
 	return fmt.Errorf("queue.credentials: %s holds no user JWT (%s): give the .creds file that nsc generate creds writes, or an nkey seed as queue.nkey", path, credsJWT)
 }
 
-func (q QueueConfig) validateNumbers() error {
+func (q Queue) validateNumbers() error {
 	for _, n := range []struct {
 		key      string
 		value    int
@@ -204,16 +206,38 @@ func (q QueueConfig) validateNumbers() error {
 		hint     string
 	}{
 		{"queue.replicas", q.Replicas, 1, 5, "3 for a cluster of three servers, 1 for one server"},
-		{"queue.ack_wait_s", q.AckWaitS, 5, 3600, "60: a worker holding a puzzle says so every ack_wait_s/3"},
 		{"queue.max_ack_pending", q.MaxAckPending, 1, 100000, "256: at least the sum of the workers' batches"},
 		{"queue.max_attempts", q.MaxAttempts, 2, 100, "5: deliveries of one puzzle before it is failed with delivery_limit"},
-		{"queue.duplicate_window_s", q.DuplicateWindowS, 60, 7 * 86400, "1800"},
-		{"queue.answers_max_age_s", q.AnswersMaxAgeS, q.DuplicateWindowS, 365 * 86400, "86400, and at least queue.duplicate_window_s"},
-		{"queue.ping_interval_s", q.PingIntervalS, 1, 120, "3: a server that misses two pings is left for another, so a hung one holds its clients 2 to 3 times this"},
 	} {
 		if n.value < n.min || n.value > n.max {
 			return fmt.Errorf("%s is %d; use %d to %d (%s)", n.key, n.value, n.min, n.max, n.hint)
 		}
 	}
 	return nil
+}
+
+func (q Queue) validateDurations() error {
+	const day = 24 * time.Hour
+	return checkDurations([]durationRule{
+		{"queue.ack_wait", q.AckWait, 5 * time.Second, time.Hour, "1m: a worker holding a puzzle says so every ack_wait/3"},
+		{"queue.duplicate_window", q.DuplicateWindow, time.Minute, 7 * day, "30m"},
+		{"queue.answers_max_age", q.AnswersMaxAge, time.Duration(q.DuplicateWindow), 365 * day,
+			"24h, and at least queue.duplicate_window"},
+		{"queue.ping_interval", q.PingInterval, time.Second, 2 * time.Minute,
+			"3s: a server that misses two pings is left for another, so a hung one holds its clients 2 to 3 times this"},
+	})
+}
+
+// ValidToken reports whether s can be one token of a NATS subject: a puzzle
+// id, a gateway's name.
+func ValidToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
