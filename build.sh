@@ -202,8 +202,8 @@ cmd_test() {
     cmd_qemu_smoke aarch64-linux-gnu-gcc qemu-aarch64-static unshare
   jetson_test "the deploy test over ssh" "openssh-server openssh-client file gcc-aarch64-linux-gnu util-linux" \
     cmd_deploy_test /usr/sbin/sshd ssh ssh-keygen file useradd systemd-tmpfiles aarch64-linux-gnu-gcc unshare
-  jetson_test "the unit's sandbox under a throwaway systemd" "systemd curl iproute2" \
-    cmd_sandbox_test unshare findmnt curl ip useradd systemd-tmpfiles
+  jetson_test "the unit's sandbox and the .deb under a throwaway systemd" "systemd curl iproute2 adduser" \
+    cmd_sandbox_test unshare findmnt curl ip useradd systemd-tmpfiles nsenter adduser
   say "all tests passed"
 }
 
@@ -410,6 +410,46 @@ cmd_bundle() (
   mv "$out.part" "$out"
   say "$out ($(du -h --apparent-size "$out" | cut -f1))"
 )
+
+# .deb packages for JetPack 6 (arm64) and Debian or Ubuntu (amd64), declared
+# in systemd/deb/ and made by internal/build/deb.sh; lintian checks them where
+# it is installed (apt-get install lintian).
+cmd_deb() {
+  local model=engine/models/demo arch
+  local -a arches=(arm64 amd64) debs=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --arch) need_value "$1" "${2:-}"; arches=("$2"); shift 2 ;;
+      --model) need_value "$1" "${2:-}"; model=$(from_caller "$2"); shift 2 ;;
+      *) die "deb: unknown argument $1 (./build.sh deb [--arch arm64|amd64] [--model DIR])" ;;
+    esac
+  done
+  check_bundle_args x64 "$model"
+  for arch in "${arches[@]}"; do
+    case "$arch" in
+      arm64) cmd_cross ;;
+      amd64) cmd_build ;;
+      *) die "deb --arch $arch: arm64 (the Jetson) or amd64" ;;
+    esac
+    debs+=("$(deb_package "$arch" "$model")")
+  done
+  if command -v lintian >/dev/null; then
+    say "lintian ${debs[*]}"
+    lintian --fail-on error,warning "${debs[@]}" || die "lintian finds fault with the packages (above): fix it, or explain it in systemd/deb/lintian-overrides"
+  else
+    say "SKIPPED lintian: not installed (apt-get install lintian)"
+  fi
+}
+
+# deb_package ARCH MODEL: dist/hrmd_VERSION_ARCH.deb of the hrmd built for
+# ARCH; prints its path.
+deb_package() {
+  local ort=x64 bin=bin/hrmd
+  [ "$1" = amd64 ] || { ort=arm64; bin=bin/linux-arm64/hrmd; }
+  ort_ok "$ort" || die "$(ort_lib "$ort") is missing or not the one expected: run ./build.sh deps"
+  say "packaging hrmd for $1"
+  internal/build/deb.sh --arch "$1" --bin "$bin" --ort "$(ort_lib "$ort")" --model "$2" --out dist
+}
 
 # shellcheck disable=SC2016 # these run on the target
 # Run on the target by `sh -c` with the bundle on stdin: a fresh temporary
@@ -994,13 +1034,17 @@ deploy_test_fleet_plan() {
 cmd_sandbox_test() (
   [ "$(id -u)" = 0 ] || die "sandbox-test runs a systemd of its own in new namespaces: run it as root"
   local tool systemd cgroot
-  for tool in unshare findmnt curl ip; do
-    command -v "$tool" >/dev/null || die "sandbox-test needs $tool: apt-get install util-linux mount curl iproute2"
+  for tool in unshare findmnt curl ip nsenter adduser; do
+    command -v "$tool" >/dev/null || die "sandbox-test needs $tool: apt-get install util-linux mount curl iproute2 adduser"
   done
   systemd=$(first_of /lib/systemd/systemd /usr/lib/systemd/systemd) || die "sandbox-test needs systemd: apt-get install systemd"
   cgroot=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
   [ -n "$cgroot" ] || die "sandbox-test needs a cgroup2 hierarchy: IPAddressDeny= and DevicePolicy= are BPF programs attached to one"
   cmd_bundle --arch x64 --model engine/models/demo
+  local deb
+  deb=$(deb_package amd64 engine/models/demo)
+  # shellcheck source=internal/build/deb-test.sh
+  . internal/build/deb-test.sh
   tmp=$(mktemp -d /tmp/hrmd-sandbox.XXXXXX)
   cg=$cgroot/hrmd-sandbox-test.$$
   bg="" pid1=""
@@ -1060,6 +1104,7 @@ cmd_sandbox_test() (
     sandbox_fail "hrmd answered on $ip: IPAddressDeny=any does not hold"
   fi
   say "sandbox-test: hrmd ran under the unit's sandbox (no capabilities, seccomp, the video and render groups), answered a task, served /metrics on loopback${ip:+ and not on $ip}"
+  deb_test "$deb"
 )
 
 # Inside a private mount namespace: this machine's / under an overlay, the
@@ -1181,6 +1226,10 @@ usage: ./build.sh COMMAND
   bundle [--arch arm64|x64] [--model DIR]
             dist/hrmd-VERSION-linux-ARCH.tar.gz: hrmd, onnxruntime (CPU), the unit
             files, install.sh, the model as models/default, SHA256SUMS (default arm64)
+  deb [--arch arm64|amd64] [--model DIR]
+            dist/hrmd_VERSION_ARCH.deb for arm64 (JetPack 6) and amd64: hrmd, onnxruntime
+            (CPU) in /usr/lib/hrmd, the unit, the model (default the demo's), the config
+            as a conffile; lintian checks them where it is installed
   deploy [USER@]HOST ... [--hosts FILE] [--arch A] [--model DIR] [--port N]
          [--identity KEYFILE] [--root DIR] [--ssh-option OPT ...] [--dry-run]
             bundle, copy over ssh, run install.sh there (sudo unless root), wait up
@@ -1193,7 +1242,8 @@ usage: ./build.sh COMMAND
             (one, then a roll over three that stops at a failing one and resumes),
             and check the arm64 bundle (root; openssh-server, file, unshare)
   sandbox-test  the x64 bundle installed on an overlay of / and started under a
-            throwaway systemd: hrmd must run and answer inside the unit's sandbox (root)
+            throwaway systemd: hrmd must run and answer inside the unit's sandbox; then
+            the amd64 .deb there: installed, upgraded, removed and purged (root)
   demo      build, then run hrmd on a temporary spool with the demo model and show its answers
   torture [-short] [-only NAMES] [-seed N] [-keep]
             the real hrmd through kill -9 at random moments, three daemons on one
@@ -1230,7 +1280,7 @@ main() {
   local cmd=${1:-help}
   shift || true
   case "$cmd" in
-    demo | deps | build | cross | bundle | deploy | fixtures | test | bench | torture | help) "cmd_$cmd" "$@" ;;
+    demo | deps | build | cross | bundle | deb | deploy | fixtures | test | bench | torture | help) "cmd_$cmd" "$@" ;;
     qemu-smoke) cmd_qemu_smoke "$@" ;;
     fleet-test) cmd_fleet_test "$@" ;;
     deploy-test) cmd_deploy_test "$@" ;;
