@@ -58,13 +58,13 @@ main() {
 # 0~COMMITS.gHASH, which sorts below any tag's and rises with each commit.
 deb_version() {
   local d
-  d=$(git describe --tags --always --dirty --abbrev=7 2>/dev/null) || d=""
-  if [[ $d =~ ^v?[0-9] ]]; then
+  if d=$(git describe --tags --dirty --abbrev=7 2>/dev/null) && [[ $d =~ ^v?[0-9] ]]; then
     d=${d#v}
     d=${d/-/+}
     echo "${d//-/.}"
   else
-    echo "0~$(git rev-list --count HEAD 2>/dev/null || echo 0).g${d:-unknown}" | tr - .
+    d=$(git describe --always --dirty --abbrev=7 2>/dev/null) || d=unknown
+    echo "0~$(git rev-list --count HEAD 2>/dev/null || echo 0).g$d" | tr - .
   fi
 }
 
