@@ -1264,7 +1264,8 @@ usage: ./build.sh COMMAND
   build     build bin/hrmd (with the version stamped in)
   fixtures  regenerate the tiny test bundles engine/testdata/{nova-tiny,nova-zero,act-v1-tiny} (needs python3-torch)
   test      gofmt, go vet, staticcheck, go test -race, torture -short, fleet-test, the exporter's
-            tests, qemu-smoke, deploy-test and sandbox-test (each where it can run; all in CI)
+            tests, qemu-smoke, deploy-test and sandbox-test with the .deb (each where it can run;
+            all in CI)
   train-test  the demo's training script for 700 steps from scratch: the model must
             learn the halo rule (10 of 50 fresh puzzles or more) and export (about 5 min;
             test runs a 100-step version)
