@@ -70,11 +70,11 @@ deb_test_unbundle() {
   sandbox_exec systemctl stop hrmd.service || sandbox_fail "systemctl stop hrmd.service failed"
   rm -rf "$r/etc/systemd/system/hrmd.service" "$r/usr/bin/hrmd" "$r/usr/lib/hrmd" "$r/usr/share/hrmd" \
     "$r/usr/lib/tmpfiles.d/hrmd.conf" "$r/etc/hrmd" "$r/var/lib/hrmd" "$r/var/cache/hrmd"
-  sandbox_exec userdel hrmd
-  ! sandbox_exec getent group hrmd >/dev/null || sandbox_exec groupdel hrmd
+  sandbox_exec userdel hrmd || sandbox_fail "userdel hrmd failed (above)"
+  ! sandbox_exec getent group hrmd >/dev/null || sandbox_exec groupdel hrmd || sandbox_fail "groupdel hrmd failed (above)"
   # Where install.sh had to make render, the postinst must make it too.
-  grep -q '^render:' /etc/group || sandbox_exec groupdel render
-  sandbox_exec systemctl daemon-reload
+  grep -q '^render:' /etc/group || sandbox_exec groupdel render || sandbox_fail "groupdel render failed (above)"
+  sandbox_exec systemctl daemon-reload || sandbox_fail "systemctl daemon-reload failed (above)"
 }
 
 # A task dropped into the inbox is answered.
