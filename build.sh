@@ -31,8 +31,12 @@ usage: ./build.sh COMMAND
             (one, then a roll over three that stops at a failing one and resumes),
             and check the arm64 bundle (root; openssh-server, file, unshare)
   sandbox-test  the x64 bundle installed on an overlay of / and started under a
-            throwaway systemd: hrmd must run and answer inside the unit's sandbox (root)
-  deb       the Debian packages (.deb) for arm64 and amd64 in dist/ (nfpm)
+            throwaway systemd: hrmd must run and answer inside the unit's sandbox; then
+            the amd64 .deb there: installed, upgraded, removed and purged (root)
+  deb [--arch arm64|amd64] [--model DIR]
+            dist/hrmd_VERSION_ARCH.deb for arm64 (JetPack 6) and amd64 (dpkg-deb): hrmd,
+            onnxruntime (CPU) in /usr/lib/hrmd, the unit, the model (default the demo's),
+            the config as a conffile; lintian checks them where it is installed
   demo      build, then run hrmd on a temporary spool with the demo model and show its answers
   torture [-short] [-only NAMES] [-seed N] [-keep]
             the real hrmd through kill -9 at random moments, three daemons on one
@@ -54,7 +58,8 @@ usage: ./build.sh COMMAND
   build     build bin/hrmd (with the version stamped in)
   fixtures  regenerate the tiny test bundles engine/testdata/{nova-tiny,nova-zero,act-v1-tiny} (needs python3-torch)
   test      gofmt, go vet, staticcheck, shellcheck, go test -race, torture -short, fleet-test, the exporter's
-            tests, qemu-smoke, deploy-test and sandbox-test (each where it can run; all in CI)
+            tests, qemu-smoke, deploy-test and sandbox-test with the .deb (each where it can run;
+            all in CI)
   train-test  the demo's training script for 700 steps from scratch: the model must
             learn the halo rule (10 of 50 fresh puzzles or more) and export (about 5 min;
             test runs a 100-step version)

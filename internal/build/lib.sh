@@ -117,3 +117,13 @@ write_proxies() {
     done
   done
 }
+
+# deb_package ARCH MODEL: dist/hrmd_VERSION_ARCH.deb of the hrmd already
+# built for ARCH (amd64: bin/hrmd; arm64: bin/linux-arm64/hrmd); prints its path.
+deb_package() {
+  local ort=x64 bin=bin/hrmd
+  [ "$1" = amd64 ] || { ort=arm64; bin=bin/linux-arm64/hrmd; }
+  ort_ok "$ort" || die "$(ort_lib "$ort") is missing or not the one expected: run ./build.sh deps"
+  say "packaging hrmd for $1"
+  "$ROOT/internal/build/deb-package.sh" --arch "$1" --bin "$bin" --ort "$(ort_lib "$ort")" --model "$2" --out dist
+}

@@ -13,13 +13,17 @@ source "$(dirname "$0")/lib.sh"
 cmd_sandbox_test() {
   [ "$(id -u)" = 0 ] || die "sandbox-test runs a systemd of its own in new namespaces: run it as root"
   local tool systemd cgroot
-  for tool in unshare findmnt curl ip; do
-    command -v "$tool" >/dev/null || die "sandbox-test needs $tool: apt-get install util-linux mount curl iproute2"
+  for tool in unshare findmnt curl ip nsenter adduser; do
+    command -v "$tool" >/dev/null || die "sandbox-test needs $tool: apt-get install util-linux mount curl iproute2 adduser"
   done
   systemd=$(first_of /lib/systemd/systemd /usr/lib/systemd/systemd) || die "sandbox-test needs systemd: apt-get install systemd"
   cgroot=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
   [ -n "$cgroot" ] || die "sandbox-test needs a cgroup2 hierarchy: IPAddressDeny= and DevicePolicy= are BPF programs attached to one"
   job bundle --arch x64 --model engine/models/demo
+  local deb
+  deb=$(deb_package amd64 engine/models/demo)
+  # shellcheck source=internal/build/deb-test.sh
+  source "$ROOT/internal/build/deb-test.sh"
   tmp=$(mktemp -d /tmp/hrmd-sandbox.XXXXXX)
   cg=$cgroot/hrmd-sandbox-test.$$
   bg="" pid1=""
@@ -79,6 +83,7 @@ cmd_sandbox_test() {
     sandbox_fail "hrmd answered on $ip: IPAddressDeny=any does not hold"
   fi
   say "sandbox-test: hrmd ran under the unit's sandbox (no capabilities, seccomp, the video and render groups), answered a task, served /metrics on loopback${ip:+ and not on $ip}"
+  deb_test "$deb"
 }
 
 # Inside a private mount namespace: this machine's / under an overlay, the

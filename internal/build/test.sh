@@ -115,8 +115,8 @@ test_jetson() {
     qemu-smoke aarch64-linux-gnu-gcc qemu-aarch64-static unshare
   jetson_test "the deploy test over ssh" "openssh-server openssh-client file gcc-aarch64-linux-gnu util-linux" \
     deploy-test /usr/sbin/sshd ssh ssh-keygen file useradd systemd-tmpfiles aarch64-linux-gnu-gcc unshare
-  jetson_test "the unit's sandbox under a throwaway systemd" "systemd curl iproute2" \
-    sandbox-test unshare findmnt curl ip useradd systemd-tmpfiles
+  jetson_test "the unit's sandbox and the .deb under a throwaway systemd" "systemd curl iproute2 adduser" \
+    sandbox-test unshare findmnt curl ip useradd systemd-tmpfiles nsenter adduser
 }
 
 # Runs a test (one of build.sh's commands) that needs root and some tools

@@ -1,4 +1,4 @@
-package daemon_test
+package systemd_test
 
 import (
 	"os"
@@ -11,7 +11,15 @@ import (
 	"testing"
 
 	"github.com/coreos/go-systemd/v22/unit"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
+
+// hrmdBin is the real hrmd, built once: the unit's ExecStart and the binary
+// install.sh installs.
+var hrmdBin string
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &hrmdBin)) }
 
 // needTool finds a system tool the test needs. CI installs them
 // (HRMD_REQUIRE_SYSTEMD); elsewhere their absence skips the test.
@@ -31,7 +39,7 @@ func needTool(t *testing.T, name string) string {
 // a real hrmd, which verify insists exists).
 func TestSystemdUnitVerifies(t *testing.T) {
 	analyze := needTool(t, "systemd-analyze")
-	data, err := os.ReadFile("../systemd/hrmd.service")
+	data, err := os.ReadFile("hrmd.service")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +61,7 @@ const maxExposure = 2.0
 // a lower score bought by taking the GPU away is no gain.
 func TestSystemdUnitSandbox(t *testing.T) {
 	analyze := needTool(t, "systemd-analyze")
-	score, out := unitExposure(t, analyze, "../systemd/hrmd.service")
+	score, out := unitExposure(t, analyze, "hrmd.service")
 	if score > maxExposure {
 		var open []string
 		for _, line := range strings.Split(string(out), "\n") {
@@ -65,7 +73,7 @@ func TestSystemdUnitSandbox(t *testing.T) {
 			score, maxExposure, strings.Join(open, "\n"))
 	}
 
-	service := unitService(t, "../systemd/hrmd.service")
+	service := unitService(t, "hrmd.service")
 	for _, want := range []string{"/dev/nvmap rw", "char-*.gpu rw", "char-host1x-fence rw", "char-drm rw", "char-nvidia* rw"} {
 		if !slices.Contains(service["DeviceAllow"], want) {
 			t.Errorf("hrmd.service lacks DeviceAllow=%s: hrmd could not open the GPU under DevicePolicy=closed", want)
@@ -153,7 +161,7 @@ func TestInstallScript(t *testing.T) {
 	// A release folder: the binary beside install.sh and the unit files.
 	release := t.TempDir()
 	for _, f := range []string{"install.sh", "hrmd.service", "hrmd.tmpfiles", "hrmd.yaml"} {
-		copyFile(t, filepath.Join("..", "systemd", f), filepath.Join(release, f))
+		copyFile(t, f, filepath.Join(release, f))
 	}
 	copyFile(t, hrmdBin, filepath.Join(release, "hrmd"))
 	root := t.TempDir()

@@ -1,4 +1,4 @@
-package daemon_test
+package systemd_test
 
 import (
 	"encoding/json"
@@ -22,8 +22,8 @@ import (
 // tests check both with the real programs.
 
 const (
-	natsConf    = "../systemd/nats-server.conf"
-	natsUnit    = "../systemd/nats-server.service"
+	natsConf    = "nats-server.conf"
+	natsUnit    = "nats-server.service"
 	natsUnitBin = "/usr/sbin/nats-server" // the unit's ExecStart
 )
 
