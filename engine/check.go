@@ -122,17 +122,50 @@ func (c *PrecisionCheck) Summary() string {
 	if c.Cells == 0 && c.Tau == 0 {
 		// A verdict stored by an hrmd before the decided-cell rule: its
 		// figures, as it judged them.
-		fmt.Fprintf(&b, "%s check %s: %d/%d grids identical, %d/%d halting cycles the same, cells agreeing >= %.4f, halt within %.4f, %d NaN/Inf (judged by the rule before tau and delta: every cell counted)",
-			c.Precision, verdict, c.GridsSame, c.Inputs, c.HaltCyclesSame, c.Inputs, c.MinCellAgreement, c.MaxHaltDiff, c.NonFinite)
+		fmt.Fprintf(
+			&b,
+			"%s check %s: %d/%d grids identical, %d/%d halting cycles the same, cells agreeing >= %.4f, halt within %.4f, %d "+
+				"NaN/Inf (judged by the rule before tau and delta: every cell counted)",
+			c.Precision,
+			verdict,
+			c.GridsSame,
+			c.Inputs,
+			c.HaltCyclesSame,
+			c.Inputs,
+			c.MinCellAgreement,
+			c.MaxHaltDiff,
+			c.NonFinite,
+		)
 		if c.Reason != "" {
 			b.WriteString(" (" + c.Reason + ")")
 		}
 		return b.String()
 	}
-	fmt.Fprintf(&b, "%s check %s: %d decided cells flipped (tau %g; %d flips at undecided cells not counted, %d of %d cells undecided)",
-		c.Precision, verdict, c.FlipsCounted, c.Tau, c.FlipsUndecided, c.CellsUndecided, c.Cells)
-	fmt.Fprintf(&b, ", %d/%d grids identical (%d not judged), %d/%d halting cycles the same (delta %g; %d not judged), halt within %.4f, %d NaN/Inf",
-		c.GridsSame, c.Inputs, c.GridsSkipped, c.HaltCyclesSame, c.Inputs, c.Delta, c.HaltingSkipped, c.MaxHaltDiff, c.NonFinite)
+	fmt.Fprintf(
+		&b,
+		"%s check %s: %d decided cells flipped (tau %g; %d flips at undecided cells not counted, %d of %d cells undecided)",
+		c.Precision,
+		verdict,
+		c.FlipsCounted,
+		c.Tau,
+		c.FlipsUndecided,
+		c.CellsUndecided,
+		c.Cells,
+	)
+	fmt.Fprintf(
+		&b,
+		", %d/%d grids identical (%d not judged), %d/%d halting cycles the same (delta %g; %d not judged), halt within "+
+			"%.4f, %d NaN/Inf",
+		c.GridsSame,
+		c.Inputs,
+		c.GridsSkipped,
+		c.HaltCyclesSame,
+		c.Inputs,
+		c.Delta,
+		c.HaltingSkipped,
+		c.MaxHaltDiff,
+		c.NonFinite,
+	)
 	if c.CheckSet == bundle.CheckSetFormatV1 {
 		b.WriteString("; the check set has no margins (hrmd-golden/1): every cell judged as decided")
 	}

@@ -132,14 +132,30 @@ func (j *judge) judgeCells(i int, got CycleTrace, want bundle.CheckCycle) CycleC
 		if j.c.WorstMiss == nil || worst.Margin > j.c.WorstMiss.Margin {
 			j.c.WorstMiss = worst
 		}
-		j.miss("%s cycle %d: %d decided cells differ from the reference (the most decided: cell %d, %d instead of %d, margin %.3f > tau %g)",
-			ref.Source, got.Cycle, row.FlipsCounted, worst.Cell, worst.Got, worst.Want, worst.Margin, CheckTau)
+		j.miss(
+			"%s cycle %d: %d decided cells differ from the reference (the most decided: cell %d, %d instead of %d, margin "+
+				"%.3f > tau %g)",
+			ref.Source,
+			got.Cycle,
+			row.FlipsCounted,
+			worst.Cell,
+			worst.Got,
+			worst.Want,
+			worst.Margin,
+			CheckTau,
+		)
 	}
 	return row
 }
 
 // judgeHaltValue holds the halt probability to the reference's at a cycle.
-func (j *judge) judgeHaltValue(row *CycleCheck, ref bundle.CheckCase, got CycleTrace, want bundle.CheckCycle, raw []float32) {
+func (j *judge) judgeHaltValue(
+	row *CycleCheck,
+	ref bundle.CheckCase,
+	got CycleTrace,
+	want bundle.CheckCycle,
+	raw []float32,
+) {
 	row.Halt, row.RefHalt = finite(got.Halt), finite(want.Halt)
 	if rm, ok := bundle.HaltMargin(j.halting, want.Halt, want.Q); ok {
 		gm, _ := bundle.HaltMargin(j.halting, got.Halt, float64s(raw))
@@ -153,7 +169,14 @@ func (j *judge) judgeHaltValue(row *CycleCheck, ref bundle.CheckCase, got CycleT
 	}
 	j.c.MaxHaltDiff = max(j.c.MaxHaltDiff, d)
 	if d > CheckMaxHaltDiff {
-		j.miss("%s cycle %d: halt %.4f, the reference's %.4f (more than %g apart)", ref.Source, got.Cycle, got.Halt, want.Halt, CheckMaxHaltDiff)
+		j.miss(
+			"%s cycle %d: halt %.4f, the reference's %.4f (more than %g apart)",
+			ref.Source,
+			got.Cycle,
+			got.Halt,
+			want.Halt,
+			CheckMaxHaltDiff,
+		)
 	}
 }
 
@@ -176,7 +199,14 @@ func (j *judge) judgeHalting(ref bundle.CheckCase, r RowResult) {
 	if ok {
 		why = fmt.Sprintf("the reference's halt logit was %.3f from its boundary there, delta %g", m, CheckDelta)
 	}
-	j.miss("%s halts at cycle %d, the reference at %d (they part at cycle %d: %s)", ref.Source, r.Cycles, ref.HaltCycle, parted, why)
+	j.miss(
+		"%s halts at cycle %d, the reference at %d (they part at cycle %d: %s)",
+		ref.Source,
+		r.Cycles,
+		ref.HaltCycle,
+		parted,
+		why,
+	)
 }
 
 // judgeGrid compares the decoded answer with the reference's at the cycle

@@ -80,7 +80,8 @@ func TestCheckJudgesDecidedCells(t *testing.T) {
 	}
 	c := compare(cs, b, "fp16", referenceRun(cs))
 	if !c.Passed || c.FlipsCounted != 0 || c.FlipsUndecided != 0 || c.GridsSame != len(cs.Cases) || c.HaltCyclesSame != len(cs.Cases) ||
-		c.Tau != CheckTau || c.Delta != CheckDelta || c.Cells == 0 || len(c.Cycles) == 0 {
+		c.Tau != CheckTau || c.Delta != CheckDelta || c.Cells == 0 ||
+		len(c.Cycles) == 0 {
 		t.Fatalf("the reference against itself: %s", c.Summary())
 	}
 	// Case 0, cycle 2 has undecided cells and decided ones (the fixture is a random model).
@@ -95,12 +96,14 @@ func TestCheckJudgesDecidedCells(t *testing.T) {
 		reason string
 		check  func(t *testing.T, c *PrecisionCheck)
 	}{
-		{"three undecided cells flip", func(run *checkRun) { flip(*run, 0, 1, undecided[:3]) }, true, "", func(t *testing.T, c *PrecisionCheck) {
+		{"three undecided cells " +
+			"flip", func(run *checkRun) { flip(*run, 0, 1, undecided[:3]) }, true, "", func(t *testing.T, c *PrecisionCheck) {
 			if c.FlipsUndecided != 3 || c.FlipsCounted != 0 || c.WorstMiss != nil {
 				t.Errorf("flips %d undecided, %d counted, worst %+v", c.FlipsUndecided, c.FlipsCounted, c.WorstMiss)
 			}
 		}},
-		{"five decided cells flip", func(run *checkRun) { flip(*run, 0, 1, decided[:5]) }, false, "cycle 2: 5 decided cells differ", func(t *testing.T, c *PrecisionCheck) {
+		{"five decided cells flip", func(run *checkRun) { flip(*run, 0, 1, decided[:5]) }, false, "cycle 2: 5 decided " +
+			"cells differ", func(t *testing.T, c *PrecisionCheck) {
 			w := c.WorstMiss
 			if c.FlipsCounted != 5 || w == nil || w.Cycle != 2 || w.Margin <= CheckTau || !slices.Contains(decided[:5], w.Cell) {
 				t.Errorf("counted %d, worst %+v", c.FlipsCounted, w)
@@ -189,7 +192,8 @@ func TestCheckSetFormat1IsStrict(t *testing.T) {
 		t.Fatalf("a format 1 set does not load: %v", err)
 	}
 	run := referenceRun(cs)
-	if c := compare(&v1, b, "fp16", run); !c.Passed || c.CellsUndecided != 0 || !strings.Contains(c.Summary(), "no margins") {
+	if c := compare(&v1, b, "fp16", run); !c.Passed || c.CellsUndecided != 0 ||
+		!strings.Contains(c.Summary(), "no margins") {
 		t.Fatalf("format 1 against itself: %s", c.Summary())
 	}
 	flip(run, 0, 1, cells(cs.Cases[0].Cycles[1], false)[:1])

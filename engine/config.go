@@ -114,12 +114,18 @@ func (c Config) Validate() error {
 	switch c.TensorRT.Precision {
 	case PrecisionFP16, PrecisionBF16, PrecisionFP32:
 	default:
-		return fmt.Errorf("tensorrt.precision is %q; use fp16 (the default), bf16 (TensorRT 10 and later) or fp32", c.TensorRT.Precision)
+		return fmt.Errorf(
+			"tensorrt.precision is %q; use fp16 (the default), bf16 (TensorRT 10 and later) or fp32",
+			c.TensorRT.Precision,
+		)
 	}
 	switch c.TensorRT.FP16Check {
 	case CheckFallback, CheckRefuse, CheckOff:
 	default:
-		return fmt.Errorf("tensorrt.fp16_check is %q; use fallback (build again in fp32), refuse or off", c.TensorRT.FP16Check)
+		return fmt.Errorf(
+			"tensorrt.fp16_check is %q; use fallback (build again in fp32), refuse or off",
+			c.TensorRT.FP16Check,
+		)
 	}
 	if slices.Contains(c.Providers, ProviderTensorRT) && c.TensorRT.EngineCache == "" {
 		return fmt.Errorf("tensorrt.engine_cache is empty; TensorRT needs a folder to keep its built engines in")

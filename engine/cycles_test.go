@@ -29,9 +29,19 @@ func TestHaltPolicy(t *testing.T) {
 			{2, []float32{0.95}, 10, true, HaltedByModel}}},
 		{"threshold is strict", threshold, RunOptions{}, []step{{2, []float32{0.9}, 10, false, ""}}},
 		{"threshold runs out", threshold, RunOptions{}, []step{{4, []float32{0.1}, 10, true, HaltedByMaxCycles}}},
-		{"max cycles override", threshold, RunOptions{MaxCycles: 1}, []step{{1, []float32{0.5}, 10, true, HaltedByMaxCycles}}},
+		{
+			"max cycles override",
+			threshold,
+			RunOptions{MaxCycles: 1},
+			[]step{{1, []float32{0.5}, 10, true, HaltedByMaxCycles}},
+		},
 		// min_cycles never exceeds the cycles allowed: a model that says stop at the last one is credited.
-		{"override below min cycles", threshold, RunOptions{MaxCycles: 1}, []step{{1, []float32{0.99}, 10, true, HaltedByModel}}},
+		{
+			"override below min cycles",
+			threshold,
+			RunOptions{MaxCycles: 1},
+			[]step{{1, []float32{0.99}, 10, true, HaltedByModel}},
+		},
 		{"q compare", qcompare, RunOptions{}, []step{
 			{1, []float32{-1, 2}, 5, false, ""},
 			{2, []float32{3, 2}, 5, true, HaltedByModel}}},
@@ -45,7 +55,12 @@ func TestHaltPolicy(t *testing.T) {
 			{1, []float32{0.99}, 0, false, ""}, // cycle 1's count is against the input
 			{2, []float32{0.99}, 3, false, ""},
 			{3, []float32{0.1}, 0, true, HaltedByConverged}}},
-		{"converged runs out", threshold, RunOptions{Halting: HaltConverged}, []step{{4, []float32{0.99}, 2, true, HaltedByMaxCycles}}},
+		{
+			"converged runs out",
+			threshold,
+			RunOptions{Halting: HaltConverged},
+			[]step{{4, []float32{0.99}, 2, true, HaltedByMaxCycles}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,8 +90,11 @@ func TestArgmaxInto(t *testing.T) {
 }
 
 func TestORTReason(t *testing.T) {
-	raw := "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:1988 onnxruntime::Provider& onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library /x/libonnxruntime_providers_shared.so with error: No such file"
-	if got := ortReason(errors.New(raw)); got != "Failed to load library /x/libonnxruntime_providers_shared.so with error: No such file" {
+	raw := "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:1988 onnxruntime::Provider& " +
+		"onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library " +
+		"/x/libonnxruntime_providers_shared.so with error: No such file"
+	if got := ortReason(errors.New(raw)); got != "Failed to load library /x/libonnxruntime_providers_shared.so with "+
+		"error: No such file" {
 		t.Errorf("got %q", got)
 	}
 	if got := ortReason(errors.New("plain message")); got != "plain message" {

@@ -46,7 +46,15 @@ type bundleIO struct {
 // checkGraphIO compares what the ONNX files declare with what the manifest
 // says. Messages name the file, the tensor and the manifest field.
 func checkGraphIO(b *bundle.Bundle, initIn, initOut, stepIn, stepOut []tensorInfo) (*bundleIO, error) {
-	g := graphIO{mf: b.Manifest, logits: b.Logits, seq: int64(b.Seq()), initIn: initIn, initOut: initOut, stepIn: stepIn, stepOut: stepOut}
+	g := graphIO{
+		mf:      b.Manifest,
+		logits:  b.Logits,
+		seq:     int64(b.Seq()),
+		initIn:  initIn,
+		initOut: initOut,
+		stepIn:  stepIn,
+		stepOut: stepOut,
+	}
 	io := &bundleIO{}
 	for _, check := range []func(*bundleIO) error{g.checkNames, g.checkTokens, g.checkStates, g.checkCarry, g.checkOutputs} {
 		if err := check(io); err != nil {
@@ -97,7 +105,15 @@ func (g graphIO) checkTokens(io *bundleIO) error {
 		return err
 	}
 	if !slices.Equal(tokens.row, []int64{g.seq}) {
-		return errorf(CodeBundleMismatch, "%s input %q has %v tokens per row; hrm.yaml grid %d means %d", initFile, bundle.TokensInput, tokens.row, g.mf.Grid, g.seq)
+		return errorf(
+			CodeBundleMismatch,
+			"%s input %q has %v tokens per row; hrm.yaml grid %d means %d",
+			initFile,
+			bundle.TokensInput,
+			tokens.row,
+			g.mf.Grid,
+			g.seq,
+		)
 	}
 	io.initProfile = []tensorShape{tokens}
 	p := g.mf.PuzzleEmbeddings
@@ -109,7 +125,15 @@ func (g graphIO) checkTokens(io *bundleIO) error {
 		return err
 	}
 	if !slices.Equal(row.row, []int64{p.Width()}) {
-		return errorf(CodeBundleMismatch, "%s input %q takes %v values per row; hrm.yaml puzzle_embeddings.shape %v has rows of %d", initFile, p.Input, row.row, p.Shape, p.Width())
+		return errorf(
+			CodeBundleMismatch,
+			"%s input %q takes %v values per row; hrm.yaml puzzle_embeddings.shape %v has rows of %d",
+			initFile,
+			p.Input,
+			row.row,
+			p.Shape,
+			p.Width(),
+		)
 	}
 	// In graphs.init.inputs order: tokens, then the puzzle row.
 	io.initProfile = append(io.initProfile, row)
@@ -131,10 +155,26 @@ func (g graphIO) checkStates(io *bundleIO) error {
 			return err
 		}
 		if !slices.Equal(first.row, in.row) {
-			return errorf(CodeBundleMismatch, "%s output %q has shape %v per row but %s input %q has %v", initFile, name, first.row, stepFile, name, in.row)
+			return errorf(
+				CodeBundleMismatch,
+				"%s output %q has shape %v per row but %s input %q has %v",
+				initFile,
+				name,
+				first.row,
+				stepFile,
+				name,
+				in.row,
+			)
 		}
 		if g.mf.Carries(name) && in.row[len(in.row)-1] != int64(g.mf.Hidden) {
-			return errorf(CodeBundleMismatch, "%s input %q has width %d; hrm.yaml hidden is %d", stepFile, name, in.row[len(in.row)-1], g.mf.Hidden)
+			return errorf(
+				CodeBundleMismatch,
+				"%s input %q has width %d; hrm.yaml hidden is %d",
+				stepFile,
+				name,
+				in.row[len(in.row)-1],
+				g.mf.Hidden,
+			)
 		}
 		io.stepInputs = append(io.stepInputs, in)
 		io.stepProfile = append(io.stepProfile, in)
@@ -151,7 +191,15 @@ func (g graphIO) checkCarry(*bundleIO) error {
 			return err
 		}
 		if in := find(g.stepIn, to); !slices.Equal(o.row, in.dims[1:]) {
-			return errorf(CodeBundleMismatch, "%s output %q has shape %v per row but feeds input %q of %v (hrm.yaml carry)", stepFile, out, o.row, to, in.dims[1:])
+			return errorf(
+				CodeBundleMismatch,
+				"%s output %q has shape %v per row but feeds input %q of %v (hrm.yaml carry)",
+				stepFile,
+				out,
+				o.row,
+				to,
+				in.dims[1:],
+			)
 		}
 	}
 	return nil
@@ -166,7 +214,17 @@ func (g graphIO) checkOutputs(io *bundleIO) error {
 		return err
 	}
 	if !slices.Equal(logits.row, []int64{g.seq, int64(mf.Vocab)}) {
-		return errorf(CodeBundleMismatch, "%s output %q (the logits) has shape %v per row; hrm.yaml grid %d and vocab %d mean [%d %d]", stepFile, g.logits, logits.row, mf.Grid, mf.Vocab, g.seq, mf.Vocab)
+		return errorf(
+			CodeBundleMismatch,
+			"%s output %q (the logits) has shape %v per row; hrm.yaml grid %d and vocab %d mean [%d %d]",
+			stepFile,
+			g.logits,
+			logits.row,
+			mf.Grid,
+			mf.Vocab,
+			g.seq,
+			mf.Vocab,
+		)
 	}
 	halt, err := haltWidth(stepFile, find(g.stepOut, mf.Halting.Output))
 	if err != nil {
@@ -174,7 +232,15 @@ func (g graphIO) checkOutputs(io *bundleIO) error {
 	}
 	want := map[string][]int{bundle.RuleThreshold: {1}, bundle.RuleQCompare: {2}, bundle.RuleFixed: {1, 2}}[mf.Halting.Rule]
 	if !slices.Contains(want, halt) {
-		return errorf(CodeBundleMismatch, "%s output %q (halting.output) has %d values per row; halting.rule %s needs %v", stepFile, mf.Halting.Output, halt, mf.Halting.Rule, want)
+		return errorf(
+			CodeBundleMismatch,
+			"%s output %q (halting.output) has %d values per row; halting.rule %s needs %v",
+			stepFile,
+			mf.Halting.Output,
+			halt,
+			mf.Halting.Rule,
+			want,
+		)
 	}
 	io.haltWidth = halt
 	return nil
@@ -190,14 +256,36 @@ func find(list []tensorInfo, name string) tensorInfo {
 // the shape of one row.
 func rowShape(file, kind string, t tensorInfo, dtype string) (tensorShape, error) {
 	if t.dtype != dtype {
-		return tensorShape{}, errorf(CodeBundleMismatch, "%s %s %q is %s; hrmd expects %s", file, kind, t.name, t.dtype, dtype)
+		return tensorShape{}, errorf(
+			CodeBundleMismatch,
+			"%s %s %q is %s; hrmd expects %s",
+			file,
+			kind,
+			t.name,
+			t.dtype,
+			dtype,
+		)
 	}
 	if len(t.dims) < 2 || t.dims[0] >= 0 {
-		return tensorShape{}, errorf(CodeBundleMismatch, "%s %s %q has shape %v; it needs a dynamic batch axis first (export with dynamic_axes {0: \"batch\"})", file, kind, t.name, t.dims)
+		return tensorShape{}, errorf(
+			CodeBundleMismatch,
+			"%s %s %q has shape %v; it needs a dynamic batch axis first (export with dynamic_axes {0: \"batch\"})",
+			file,
+			kind,
+			t.name,
+			t.dims,
+		)
 	}
 	for _, d := range t.dims[1:] {
 		if d <= 0 {
-			return tensorShape{}, errorf(CodeBundleMismatch, "%s %s %q has shape %v; only the batch axis may be dynamic", file, kind, t.name, t.dims)
+			return tensorShape{}, errorf(
+				CodeBundleMismatch,
+				"%s %s %q has shape %v; only the batch axis may be dynamic",
+				file,
+				kind,
+				t.name,
+				t.dims,
+			)
 		}
 	}
 	return tensorShape{name: t.name, row: t.dims[1:]}, nil
@@ -206,7 +294,14 @@ func rowShape(file, kind string, t tensorInfo, dtype string) (tensorShape, error
 // haltWidth checks the halt output, float32 [batch, n], and returns n.
 func haltWidth(file string, t tensorInfo) (int, error) {
 	if t.dtype != "float32" || len(t.dims) != 2 || t.dims[0] >= 0 || t.dims[1] <= 0 {
-		return 0, errorf(CodeBundleMismatch, "%s output %q is %s %v; the halt output is float32 [batch, 1 or 2]", file, t.name, t.dtype, t.dims)
+		return 0, errorf(
+			CodeBundleMismatch,
+			"%s output %q is %s %v; the halt output is float32 [batch, 1 or 2]",
+			file,
+			t.name,
+			t.dtype,
+			t.dims,
+		)
 	}
 	return int(t.dims[1]), nil
 }

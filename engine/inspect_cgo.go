@@ -18,7 +18,11 @@ func inspectBundle(b *bundle.Bundle) (*bundleIO, error) {
 		path := b.Path(g.File)
 		ins, outs, err := ort.GetInputOutputInfo(path)
 		if err != nil {
-			return nil, nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("onnxruntime cannot read %s: %v", path, err), Err: err}
+			return nil, nil, &Error{
+				Code:    CodeBundleInvalid,
+				Message: fmt.Sprintf("onnxruntime cannot read %s: %v", path, err),
+				Err:     err,
+			}
 		}
 		return convertInfo(ins), convertInfo(outs), nil
 	}

@@ -52,8 +52,11 @@ const (
 // asked for something else.
 func disableTF32(log *zap.Logger) error {
 	if old, set := os.LookupEnv(tf32Env); set && old != tf32Off {
-		log.Warn("TF32 stays off: hrmd's fp32 is fp32, and its engines are checked as such; ignoring the environment's setting",
-			zap.String("variable", tf32Env), zap.String("value", old))
+		log.Warn(
+			"TF32 stays off: hrmd's fp32 is fp32, and its engines are checked as such; ignoring the environment's setting",
+			zap.String("variable", tf32Env),
+			zap.String("value", old),
+		)
 	}
 	if err := os.Setenv(tf32Env, tf32Off); err != nil {
 		return fmt.Errorf("turn off TF32 (%s=%s): %w", tf32Env, tf32Off, err)
@@ -73,7 +76,8 @@ func disableTF32(log *zap.Logger) error {
 func disableTelemetry(log *zap.Logger) error {
 	for _, name := range []string{telemetryEnv, telemetryEnvNext} {
 		old, set := os.LookupEnv(name)
-		if quiet := slices.Contains([]string{"1", "true", "yes", "on", "y"}, strings.ToLower(strings.TrimSpace(old))); set && !quiet {
+		if quiet := slices.Contains([]string{"1", "true", "yes", "on", "y"}, strings.ToLower(strings.TrimSpace(old))); set &&
+			!quiet {
 			log.Warn("onnxruntime's telemetry stays off: hrmd sends nothing; ignoring the environment's setting",
 				zap.String("variable", name), zap.String("value", old))
 		}
@@ -178,16 +182,27 @@ func cachedLibraryDirs(cache, arch string) []string {
 // tell a Jetson anyway: that is the jetson package's.) One that cannot be
 // loaded (too old, another machine's) gives way to Fallback.
 func (s LibrarySearch) Find() (LibraryChoice, error) {
-	fix := "run ./build.sh deps (it fetches onnxruntime into .cache/), or set onnxruntime.library in hrmd.yaml or $" + LibraryEnv + " to the library's path"
+	fix := "run ./build.sh deps (it fetches onnxruntime into .cache/), or set onnxruntime.library in hrmd.yaml or " +
+		"$" + LibraryEnv + " to the library's path"
 	for _, explicit := range []struct{ path, what string }{{s.Configured, "onnxruntime.library"}, {s.Env, "$" + LibraryEnv}} {
 		if explicit.path == "" {
 			continue
 		}
 		if _, err := os.Stat(explicit.path); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return LibraryChoice{}, errorf(CodeORTMissing, "%s is %s, which does not exist; %s", explicit.what, explicit.path, fix)
+				return LibraryChoice{}, errorf(
+					CodeORTMissing,
+					"%s is %s, which does not exist; %s",
+					explicit.what,
+					explicit.path,
+					fix,
+				)
 			}
-			return LibraryChoice{}, &Error{Code: CodeORTUnloadable, Message: fmt.Sprintf("%s is %s: %v", explicit.what, explicit.path, err), Err: err}
+			return LibraryChoice{}, &Error{
+				Code:    CodeORTUnloadable,
+				Message: fmt.Sprintf("%s is %s: %v", explicit.what, explicit.path, err),
+				Err:     err,
+			}
 		}
 		return LibraryChoice{Path: explicit.path, Reason: explicit.what}, nil
 	}
@@ -268,7 +283,14 @@ func compareVersions(a, b string) int {
 // it is older than MinORTVersion.
 func checkVersion(path, version string) error {
 	if compareVersions(version, MinORTVersion) < 0 {
-		return errorf(CodeORTTooOld, "%s is onnxruntime %s; hrmd needs %s or newer (C API 24): run ./build.sh deps for 1.30.0, or point onnxruntime.library at a newer build", path, version, MinORTVersion)
+		return errorf(
+			CodeORTTooOld,
+			"%s is onnxruntime %s; hrmd needs %s or newer (C API 24): run ./build.sh deps for 1.30.0, or point "+
+				"onnxruntime.library at a newer build",
+			path,
+			version,
+			MinORTVersion,
+		)
 	}
 	return nil
 }

@@ -43,10 +43,15 @@ func TestLoadLibraryFallback(t *testing.T) {
 	}
 	core, logs := observer.New(zap.WarnLevel)
 	got, version, err := loadLibrary(choice, zap.New(core))
-	if err != nil || got.Path != cpu || checkVersion(cpu, version) != nil || !strings.HasPrefix(got.Reason, "bundled CPU build") {
+	if err != nil || got.Path != cpu || checkVersion(cpu, version) != nil ||
+		!strings.HasPrefix(got.Reason, "bundled CPU build") {
 		t.Fatalf("loaded %+v, onnxruntime %q, %v; want the bundled CPU build", got, version, err)
 	}
-	if want := broken + " (beside " + tensorRTProviderLib + " in " + trtDir + "): " + CodeORTUnloadable + ": cannot load"; !strings.HasPrefix(got.PassedOver, want) {
+	if want := broken + " (beside " + tensorRTProviderLib + " in " + trtDir + "): " + CodeORTUnloadable + ": cannot " +
+		"load"; !strings.HasPrefix(
+		got.PassedOver,
+		want,
+	) {
 		t.Errorf("PassedOver %q, want it to start %q", got.PassedOver, want)
 	}
 	if n := logs.FilterField(zap.String("passed_over", broken)).Len(); n != 1 {

@@ -43,7 +43,10 @@ func TestLibrarySearchFind(t *testing.T) {
 		t.Fatalf("cache folders %v: want 1.30.0 (newest) first", cacheDirs)
 	}
 	bundled := append([]string{empty}, cacheDirs...)
-	noTRT := "no " + tensorRTProviderLib + " beside a libonnxruntime in " + strings.Join(slices.Concat(bundled, []string{dir("stray"), dir("usr/lib")}), ", ")
+	noTRT := "no " + tensorRTProviderLib + " beside a libonnxruntime in " + strings.Join(
+		slices.Concat(bundled, []string{dir("stray"), dir("usr/lib")}),
+		", ",
+	)
 	bundledCPU := &LibraryChoice{Path: cached, Reason: "bundled CPU build (" + noTRT + ")"}
 	tests := []struct {
 		name   string
@@ -55,17 +58,33 @@ func TestLibrarySearchFind(t *testing.T) {
 			LibraryChoice{Path: configured, Reason: "onnxruntime.library"}, ""},
 		{"env next", LibrarySearch{Env: env, Bundled: cacheDirs, System: []string{dir("usr/local/lib")}},
 			LibraryChoice{Path: env, Reason: "$HRMD_ORT_LIB"}, ""},
-		{"a TensorRT build wins over the bundled one", LibrarySearch{Bundled: bundled, System: []string{dir("usr/local/lib"), dir("usr/lib")}},
-			LibraryChoice{Path: trt, Reason: "beside libonnxruntime_providers_tensorrt.so in " + dir("usr/local/lib"), Fallback: &LibraryChoice{
-				Path: cached, Reason: "bundled CPU build (no " + tensorRTProviderLib + " beside a libonnxruntime in " +
-					strings.Join(slices.Concat(bundled, []string{dir("usr/local/lib"), dir("usr/lib")}), ", ") + ")"}}, ""},
+		{
+			"a TensorRT build wins over the bundled one",
+			LibrarySearch{Bundled: bundled, System: []string{dir("usr/local/lib"), dir("usr/lib")}},
+			LibraryChoice{
+				Path:   trt,
+				Reason: "beside libonnxruntime_providers_tensorrt.so in " + dir("usr/local/lib"),
+				Fallback: &LibraryChoice{
+					Path: cached, Reason: "bundled CPU build (no " + tensorRTProviderLib + " beside a libonnxruntime in " +
+						strings.Join(slices.Concat(bundled, []string{dir("usr/local/lib"), dir("usr/lib")}), ", ") + ")"},
+			},
+			"",
+		},
 		{"the first TensorRT build in order", LibrarySearch{System: []string{dir("opt/trt"), dir("usr/local/lib")}},
-			LibraryChoice{Path: dir("opt/trt/libonnxruntime.so"), Reason: "beside libonnxruntime_providers_tensorrt.so in " + dir("opt/trt")}, ""},
+			LibraryChoice{
+				Path:   dir("opt/trt/libonnxruntime.so"),
+				Reason: "beside libonnxruntime_providers_tensorrt.so in " + dir("opt/trt"),
+			}, ""},
 		{"newest cached", LibrarySearch{Bundled: bundled, System: []string{dir("stray"), dir("usr/lib")}}, *bundledCPU, ""},
 		{"system", LibrarySearch{Bundled: []string{empty}, System: []string{dir("usr/lib")}},
 			LibraryChoice{Path: system, Reason: "the first found, in " + dir("usr/lib") + " (no " + tensorRTProviderLib +
 				" beside a libonnxruntime in " + empty + ", " + dir("usr/lib") + ")"}, ""},
-		{"configured missing is not searched past", LibrarySearch{Configured: dir("gone.so"), Bundled: cacheDirs, System: []string{dir("usr/local/lib")}}, LibraryChoice{}, CodeORTMissing},
+		{
+			"configured missing is not searched past",
+			LibrarySearch{Configured: dir("gone.so"), Bundled: cacheDirs, System: []string{dir("usr/local/lib")}},
+			LibraryChoice{},
+			CodeORTMissing,
+		},
 		{"env missing", LibrarySearch{Env: dir("gone.so"), Bundled: cacheDirs}, LibraryChoice{}, CodeORTMissing},
 		{"nothing", LibrarySearch{Bundled: []string{empty}, System: []string{dir("stray")}}, LibraryChoice{}, CodeORTMissing},
 	}
@@ -93,7 +112,8 @@ func TestCheckVersion(t *testing.T) {
 	}{{"1.30.0", true}, {"1.24.0", true}, {"1.24", true}, {"2.0.1", true}, {"1.23.2", false}, {"1.9.0", false}, {"1.3.0", false}} {
 		err := checkVersion("/x/libonnxruntime.so", tt.version)
 		var eerr *Error
-		if tt.ok != (err == nil) || (!tt.ok && (!errors.As(err, &eerr) || eerr.Code != CodeORTTooOld || !strings.Contains(eerr.Message, "onnxruntime "+tt.version+"; hrmd needs 1.24 or newer"))) {
+		if tt.ok != (err == nil) ||
+			(!tt.ok && (!errors.As(err, &eerr) || eerr.Code != CodeORTTooOld || !strings.Contains(eerr.Message, "onnxruntime "+tt.version+"; hrmd needs 1.24 or newer"))) {
 			t.Errorf("%s: %v", tt.version, err)
 		}
 	}

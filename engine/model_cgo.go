@@ -174,16 +174,32 @@ func (rt *Runtime) checkCUDA(b *bundle.Bundle, m *Model, opts ModelOptions) (*Mo
 		return m, nil
 	}
 	m.Close()
-	rt.log.Error("the CUDA provider's answers differ from the bundle's fp32 reference", zap.String("model", b.Manifest.Name), zap.String("check", check.Summary()))
-	return nil, errorf(CodePrecisionCheck, "the CUDA provider's answers for %s fail the bundle's check set: %s; the next provider takes the model",
-		b.Manifest.Name, check.Summary())
+	rt.log.Error(
+		"the CUDA provider's answers differ from the bundle's fp32 reference",
+		zap.String("model", b.Manifest.Name),
+		zap.String("check", check.Summary()),
+	)
+	return nil, errorf(
+		CodePrecisionCheck,
+		"the CUDA provider's answers for %s fail the bundle's check set: %s; the next provider takes the model",
+		b.Manifest.Name,
+		check.Summary(),
+	)
 }
 
 // newModel creates the sessions and buffers, with opts' session settings.
 // For TensorRT, cacheDir is the folder its engine is read from or built
 // into, and onBuild (when a build is to happen) hears each graph's build
 // start.
-func (rt *Runtime) newModel(b *bundle.Bundle, io *bundleIO, chain []string, opts ModelOptions, build engineBuild, cacheDir string, onBuild func(graph string)) (_ *Model, err error) {
+func (rt *Runtime) newModel(
+	b *bundle.Bundle,
+	io *bundleIO,
+	chain []string,
+	opts ModelOptions,
+	build engineBuild,
+	cacheDir string,
+	onBuild func(graph string),
+) (_ *Model, err error) {
 	m := &Model{
 		rt: rt, bundle: b, provider: chain[0], precision: build.Precision,
 		maxBatch: build.MaxBatch, seq: b.Seq(), vocab: b.Manifest.Vocab, haltWidth: io.haltWidth,
@@ -211,7 +227,15 @@ func (rt *Runtime) newModel(b *bundle.Bundle, io *bundleIO, chain []string, opts
 		if onBuild != nil {
 			onBuild(g.graph.File)
 		}
-		spec := sessionSpec{bundle: b, graph: g.graph, chain: chain, profile: g.profile, cacheDir: cacheDir, build: build, noCPUFallback: opts.NoCPUFallback}
+		spec := sessionSpec{
+			bundle:        b,
+			graph:         g.graph,
+			chain:         chain,
+			profile:       g.profile,
+			cacheDir:      cacheDir,
+			build:         build,
+			noCPUFallback: opts.NoCPUFallback,
+		}
 		if m.profileDir != "" {
 			spec.profilePrefix = filepath.Join(m.profileDir, strings.TrimSuffix(g.graph.File, ".onnx"))
 		}
@@ -303,7 +327,11 @@ func (rt *Runtime) newSession(s sessionSpec) (*ort.DynamicAdvancedSession, error
 	}
 	for _, p := range s.chain {
 		if err := rt.appendProvider(so, p, s.profile, s.cacheDir, s.build); err != nil {
-			return nil, &Error{Code: CodeProviderUnavailable, Message: fmt.Sprintf("%s: %s", ORTProviderName(p), ortReason(err)), Err: err}
+			return nil, &Error{
+				Code:    CodeProviderUnavailable,
+				Message: fmt.Sprintf("%s: %s", ORTProviderName(p), ortReason(err)),
+				Err:     err,
+			}
 		}
 	}
 	if err := s.applySettings(so); err != nil {
@@ -320,7 +348,11 @@ func (rt *Runtime) newSession(s sessionSpec) (*ort.DynamicAdvancedSession, error
 		if s.chain[0] != ProviderCPU {
 			code = CodeProviderFailed
 		}
-		return nil, &Error{Code: code, Message: fmt.Sprintf("onnxruntime cannot load %s with %v: %v", path, s.chain, err), Err: err}
+		return nil, &Error{
+			Code:    code,
+			Message: fmt.Sprintf("onnxruntime cannot load %s with %v: %v", path, s.chain, err),
+			Err:     err,
+		}
 	}
 	return sess, nil
 }
@@ -360,7 +392,10 @@ func (m *Model) Placements() ([]GraphPlacement, error) {
 	m.mu.Unlock()
 	switch {
 	case m.profileDir == "":
-		return nil, fmt.Errorf("model %s was loaded without a profile folder (ModelOptions.ProfileDir)", m.bundle.Manifest.Name)
+		return nil, fmt.Errorf(
+			"model %s was loaded without a profile folder (ModelOptions.ProfileDir)",
+			m.bundle.Manifest.Name,
+		)
 	case open:
 		return nil, fmt.Errorf("model %s is open: onnxruntime writes its profiles when it is closed", m.bundle.Manifest.Name)
 	}
@@ -595,7 +630,14 @@ func (m *Model) terminateOnCancel(ctx context.Context) func() {
 }
 
 // runChunk runs rows, which start at row first of the whole run.
-func (m *Model) runChunk(ctx context.Context, first int, rows [][]int64, puzzles []int, policy haltPolicy, fullTrace bool) ([]RowResult, error) {
+func (m *Model) runChunk(
+	ctx context.Context,
+	first int,
+	rows [][]int64,
+	puzzles []int,
+	policy haltPolicy,
+	fullTrace bool,
+) ([]RowResult, error) {
 	n := len(rows)
 	if err := m.fill(rows, puzzles); err != nil {
 		return nil, err
@@ -680,5 +722,9 @@ func (m *Model) runError(ctx context.Context, what string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return &Error{Code: CodeInference, Message: fmt.Sprintf("%s %s on %s: %v", m.bundle.Manifest.Name, what, m.Provider(), err), Err: err}
+	return &Error{
+		Code:    CodeInference,
+		Message: fmt.Sprintf("%s %s on %s: %v", m.bundle.Manifest.Name, what, m.Provider(), err),
+		Err:     err,
+	}
 }

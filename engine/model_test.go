@@ -123,7 +123,12 @@ func checkGolden(t *testing.T, dir string) {
 			}
 		}
 	}
-	results, err := m.RunPuzzles(context.Background(), goldenTokens(g), puzzles, RunOptions{Halting: HaltFixed, Trace: TraceFull})
+	results, err := m.RunPuzzles(
+		context.Background(),
+		goldenTokens(g),
+		puzzles,
+		RunOptions{Halting: HaltFixed, Trace: TraceFull},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +167,8 @@ func checkGolden(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	for i, c := range g.Cases {
-		if r := results[i]; r.Cycles != c.HaltCycle || r.HaltedBy != c.HaltedBy || !slices.Equal(r.Tokens, c.Cycles[c.HaltCycle-1].Argmax) {
+		if r := results[i]; r.Cycles != c.HaltCycle || r.HaltedBy != c.HaltedBy ||
+			!slices.Equal(r.Tokens, c.Cycles[c.HaltCycle-1].Argmax) {
 			t.Errorf("%s: %d cycles by %s, PyTorch %d by %s", c.Source, r.Cycles, r.HaltedBy, c.HaltCycle, c.HaltedBy)
 		}
 	}
@@ -210,7 +216,15 @@ func TestPerRowHalting(t *testing.T) {
 			r := results[i]
 			cycles[r.Cycles] = true
 			if r.Cycles != wantCycles || r.HaltedBy != wantBy {
-				t.Errorf("batch %d, %s: halted after %d by %s, want %d by %s", maxBatch, c.Source, r.Cycles, r.HaltedBy, wantCycles, wantBy)
+				t.Errorf(
+					"batch %d, %s: halted after %d by %s, want %d by %s",
+					maxBatch,
+					c.Source,
+					r.Cycles,
+					r.HaltedBy,
+					wantCycles,
+					wantBy,
+				)
 			}
 			if !slices.Equal(r.Tokens, c.Cycles[wantCycles-1].Argmax) {
 				t.Errorf("batch %d, %s: final prediction is not PyTorch's cycle %d", maxBatch, c.Source, wantCycles)
@@ -220,7 +234,11 @@ func TestPerRowHalting(t *testing.T) {
 			}
 		}
 		if len(cycles) < 2 {
-			t.Errorf("threshold %g: every row halted after the same cycle count %v; the test needs rows that halt apart", threshold, cycles)
+			t.Errorf(
+				"threshold %g: every row halted after the same cycle count %v; the test needs rows that halt apart",
+				threshold,
+				cycles,
+			)
 		}
 	}
 }
@@ -234,8 +252,16 @@ func TestHaltingModesAndMaxCycles(t *testing.T) {
 		opts RunOptions
 		want func(c testenv.GoldenCase) (int, string)
 	}{
-		{"max cycles override", RunOptions{MaxCycles: 3}, func(testenv.GoldenCase) (int, string) { return 3, HaltedByMaxCycles }},
-		{"fixed 5", RunOptions{Halting: HaltFixed, MaxCycles: 5}, func(testenv.GoldenCase) (int, string) { return 5, HaltedByFixed }},
+		{
+			"max cycles override",
+			RunOptions{MaxCycles: 3},
+			func(testenv.GoldenCase) (int, string) { return 3, HaltedByMaxCycles },
+		},
+		{
+			"fixed 5",
+			RunOptions{Halting: HaltFixed, MaxCycles: 5},
+			func(testenv.GoldenCase) (int, string) { return 5, HaltedByFixed },
+		},
 		{"converged", RunOptions{Halting: HaltConverged}, func(c testenv.GoldenCase) (int, string) {
 			for k := 1; k < len(c.Cycles); k++ {
 				if slices.Equal(c.Cycles[k].Argmax, c.Cycles[k-1].Argmax) {
@@ -244,7 +270,11 @@ func TestHaltingModesAndMaxCycles(t *testing.T) {
 			}
 			return len(c.Cycles), HaltedByMaxCycles
 		}},
-		{"threshold above every value", RunOptions{MaxCycles: 1}, func(testenv.GoldenCase) (int, string) { return 1, HaltedByMaxCycles }},
+		{
+			"threshold above every value",
+			RunOptions{MaxCycles: 1},
+			func(testenv.GoldenCase) (int, string) { return 1, HaltedByMaxCycles },
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +285,8 @@ func TestHaltingModesAndMaxCycles(t *testing.T) {
 			for i, c := range g.Cases {
 				cycles, by := tt.want(c)
 				r := results[i]
-				if r.Cycles != cycles || r.HaltedBy != by || !slices.Equal(r.Tokens, c.Cycles[cycles-1].Argmax) || len(r.Trace) != cycles {
+				if r.Cycles != cycles || r.HaltedBy != by || !slices.Equal(r.Tokens, c.Cycles[cycles-1].Argmax) ||
+					len(r.Trace) != cycles {
 					t.Errorf("%s: %d cycles by %s, want %d by %s", c.Source, r.Cycles, r.HaltedBy, cycles, by)
 				}
 				if r.Trace[0].Tokens != nil {
@@ -293,7 +324,9 @@ func TestProviderFallback(t *testing.T) {
 		t.Errorf("provider %s %s, want CPUExecutionProvider fp32", m.Provider(), m.Precision())
 	}
 	for _, p := range []string{ProviderTensorRT, ProviderCUDA} {
-		lines := logs.FilterMessage("execution provider unavailable, falling back").FilterField(zap.String("provider", p)).All()
+		lines := logs.FilterMessage("execution provider unavailable, falling back").
+			FilterField(zap.String("provider", p)).
+			All()
 		if len(lines) != 1 {
 			t.Errorf("%s: %d fallback log lines, want 1", p, len(lines))
 			continue
@@ -306,7 +339,8 @@ func TestProviderFallback(t *testing.T) {
 		t.Errorf("engine cache created without TensorRT: %v", err)
 	}
 	statuses := rt.Providers()
-	if len(statuses) != 3 || statuses[0].Available || statuses[1].Available || !statuses[2].Available || statuses[0].Reason == "" {
+	if len(statuses) != 3 || statuses[0].Available || statuses[1].Available || !statuses[2].Available ||
+		statuses[0].Reason == "" {
 		t.Errorf("providers: %+v", statuses)
 	}
 
@@ -318,7 +352,8 @@ func TestProviderFallback(t *testing.T) {
 	}
 	_, err = rt.LoadModel(b, ModelOptions{})
 	var eerr *Error
-	if !errors.As(err, &eerr) || eerr.Code != CodeProviderUnavailable || !strings.Contains(eerr.Message, "onnxruntime.require is tensorrt") {
+	if !errors.As(err, &eerr) || eerr.Code != CodeProviderUnavailable ||
+		!strings.Contains(eerr.Message, "onnxruntime.require is tensorrt") {
 		t.Fatalf("require tensorrt on a CPU library: %v", err)
 	}
 }
@@ -365,12 +400,29 @@ func TestLoadModelRefusesMismatchedGraphs(t *testing.T) {
 		{"vocab", []edit{{"encoding: arc-eos", "encoding: raw"}, {"vocab: 12", "vocab: 10"}},
 			`step.onnx output "logits" (the logits) has shape [900 12] per row; hrm.yaml grid 30 and vocab 10 mean [900 10]`},
 		{"hidden", []edit{{"hidden: 32", "hidden: 64"}}, `step.onnx input "h" has width 32; hrm.yaml hidden is 64`},
-		{"grid", []edit{{"grid: 30", "grid: 20"}}, `init.onnx input "tokens" has [900] tokens per row; hrm.yaml grid 20 means 400`},
-		{"halt rule", []edit{{"rule: threshold", "rule: q_compare"}}, `step.onnx output "halt" (halting.output) has 1 values per row; halting.rule q_compare needs [2]`},
+		{
+			"grid",
+			[]edit{{"grid: 30", "grid: 20"}},
+			`init.onnx input "tokens" has [900] tokens per row; hrm.yaml grid 20 means 400`,
+		},
+		{
+			"halt rule",
+			[]edit{{"rule: threshold", "rule: q_compare"}},
+			`step.onnx output "halt" (halting.output) has 1 values per row; halting.rule q_compare needs [2]`,
+		},
 		{"renamed output", []edit{{"outputs: [h_next, l_next, logits, halt]", "outputs: [h_next, l_next, scores, halt]"}},
 			`step.onnx has [h_next l_next logits halt] but hrm.yaml graphs.step.outputs says [h_next l_next scores halt]`},
-		{"swapped graphs", []edit{{"file: step.onnx", "file: init.onnx"}, {"sha256: 4540b59d9f9cd5b26842e32b422c7111fba122e7980dd9d3e624d5a5336fe48a", "sha256: f7cead68abd38f0519c3d7cb68df5656be68b568b9708b04ffe821c838147431"}},
-			`init.onnx has [tokens] but hrm.yaml graphs.step.inputs says [h l]`},
+		{
+			"swapped graphs",
+			[]edit{
+				{"file: step.onnx", "file: init.onnx"},
+				{
+					"sha256: 4540b59d9f9cd5b26842e32b422c7111fba122e7980dd9d3e624d5a5336fe48a",
+					"sha256: f7cead68abd38f0519c3d7cb68df5656be68b568b9708b04ffe821c838147431",
+				},
+			},
+			`init.onnx has [tokens] but hrm.yaml graphs.step.inputs says [h l]`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -422,5 +474,11 @@ func TestPuzzleTableResidentMemory(t *testing.T) {
 			vm = append(vm, strings.Join(strings.Fields(l), " "))
 		}
 	}
-	t.Logf("table %d rows, %d MiB on disk; resident through the map: %d KiB; process %v", b.Puzzles.Len(), st.Size()>>20, testenv.MappedRSS(t, table), vm)
+	t.Logf(
+		"table %d rows, %d MiB on disk; resident through the map: %d KiB; process %v",
+		b.Puzzles.Len(),
+		st.Size()>>20,
+		testenv.MappedRSS(t, table),
+		vm,
+	)
 }

@@ -14,7 +14,10 @@ import (
 // that does not run a model (task files, config, bundles) still works.
 
 func errNoCgo() error {
-	return errorf(CodeNoCgo, "this hrmd was built without cgo and cannot load onnxruntime; rebuild with CGO_ENABLED=1 (./build.sh build)")
+	return errorf(
+		CodeNoCgo,
+		"this hrmd was built without cgo and cannot load onnxruntime; rebuild with CGO_ENABLED=1 (./build.sh build)",
+	)
 }
 
 // Runtime is unavailable without cgo.

@@ -54,7 +54,8 @@ func TestPlacementsOnCPU(t *testing.T) {
 		if n := p.Nodes["CPUExecutionProvider"]; n == 0 || len(p.Nodes) != 1 {
 			t.Errorf("%s: %v, want every node on the CPU", p.Graph, p.Nodes)
 		}
-		if want := p.Graph + ": "; !strings.HasPrefix(p.String(), want) || !strings.HasSuffix(p.String(), " nodes on CPUExecutionProvider") {
+		if want := p.Graph + ": "; !strings.HasPrefix(p.String(), want) ||
+			!strings.HasSuffix(p.String(), " nodes on CPUExecutionProvider") {
 			t.Errorf("%q", p.String())
 		}
 	}
@@ -122,7 +123,10 @@ func TestOnFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	if m.Provider() != "CPUExecutionProvider" || len(heard) != 1 ||
-		!strings.HasPrefix(heard[0], "TensorrtExecutionProvider: ") || !strings.Contains(heard[0], "failed to create engine") {
+		!strings.HasPrefix(
+			heard[0],
+			"TensorrtExecutionProvider: ",
+		) || !strings.Contains(heard[0], "failed to create engine") {
 		t.Errorf("on %s, heard %q; want TensorRT's failure once", m.Provider(), heard)
 	}
 }

@@ -42,7 +42,8 @@ func TestReadPlacements(t *testing.T) {
 	if len(got) != 2 || got[0].String() != want[0] || got[1].String() != want[1] {
 		t.Errorf("got %v, want %q", got, want)
 	}
-	if _, err := readPlacements(dir, "halt.onnx"); err == nil || !strings.Contains(err.Error(), "no onnxruntime profile of halt.onnx in "+dir) {
+	if _, err := readPlacements(dir, "halt.onnx"); err == nil ||
+		!strings.Contains(err.Error(), "no onnxruntime profile of halt.onnx in "+dir) {
 		t.Errorf("a graph without a profile: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "bad_1.json"), []byte("[{"), 0o644); err != nil {

@@ -61,16 +61,34 @@ func probeLibrary(path string) (version string, err error) {
 	var cversion, cerr *C.char
 	switch C.hrmd_probe(cpath, ortAPIVersion, &cversion, &cerr) {
 	case 0:
-		return "", errorf(CodeORTUnloadable, "cannot load %s: %s; is it a libonnxruntime.so for this machine (%s)? ./build.sh deps fetches one", path, C.GoString(cerr), hostArch())
+		return "", errorf(
+			CodeORTUnloadable,
+			"cannot load %s: %s; is it a libonnxruntime.so for this machine (%s)? ./build.sh deps fetches one",
+			path,
+			C.GoString(cerr),
+			hostArch(),
+		)
 	case 1:
-		return "", errorf(CodeORTUnloadable, "%s is not an onnxruntime library (no OrtGetApiBase): %s", path, C.GoString(cerr))
+		return "", errorf(
+			CodeORTUnloadable,
+			"%s is not an onnxruntime library (no OrtGetApiBase): %s",
+			path,
+			C.GoString(cerr),
+		)
 	}
 	version = C.GoString(cversion)
 	if err := checkVersion(path, version); err != nil {
 		return version, err
 	}
 	if cerr != nil {
-		return version, errorf(CodeORTTooOld, "%s (onnxruntime %s) does not offer C API %d; hrmd needs onnxruntime %s or newer", path, version, ortAPIVersion, MinORTVersion)
+		return version, errorf(
+			CodeORTTooOld,
+			"%s (onnxruntime %s) does not offer C API %d; hrmd needs onnxruntime %s or newer",
+			path,
+			version,
+			ortAPIVersion,
+			MinORTVersion,
+		)
 	}
 	return version, nil
 }

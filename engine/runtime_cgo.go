@@ -55,9 +55,18 @@ func Open(cfg Config, log *zap.Logger) (*Runtime, error) {
 	// onnxruntime would print provider failures on stderr itself; hrmd
 	// reports them, once, through its own log.
 	if err := ort.InitializeEnvironment(ort.WithLogLevelFatal()); err != nil {
-		return nil, &Error{Code: CodeORTUnloadable, Message: fmt.Sprintf("initialise onnxruntime %s from %s: %v", version, lib.Path, err), Err: err}
+		return nil, &Error{
+			Code:    CodeORTUnloadable,
+			Message: fmt.Sprintf("initialise onnxruntime %s from %s: %v", version, lib.Path, err),
+			Err:     err,
+		}
 	}
-	log.Info("onnxruntime loaded", zap.String("library", lib.Path), zap.String("version", version), zap.String("chosen", lib.Reason))
+	log.Info(
+		"onnxruntime loaded",
+		zap.String("library", lib.Path),
+		zap.String("version", version),
+		zap.String("chosen", lib.Reason),
+	)
 	return &Runtime{cfg: cfg, log: log, lib: lib, version: version}, nil
 }
 
@@ -86,7 +95,12 @@ func (rt *Runtime) Reconfigure(cfg Config) error {
 		return &Error{Code: CodeConfig, Message: err.Error(), Err: err}
 	}
 	if cfg.Library != rt.cfg.Library {
-		return errorf(CodeConfig, "onnxruntime.library changed from %q to %q; a running hrmd cannot load another library: restart it", rt.cfg.Library, cfg.Library)
+		return errorf(
+			CodeConfig,
+			"onnxruntime.library changed from %q to %q; a running hrmd cannot load another library: restart it",
+			rt.cfg.Library,
+			cfg.Library,
+		)
 	}
 	rt.cfg = cfg
 	return nil
@@ -148,7 +162,13 @@ func (rt *Runtime) tryProvider(p string) error {
 // appendProvider adds provider p to so. For TensorRT, profile lists each
 // input's per-row shape (for a batch profile of 1 to build.MaxBatch) and
 // cacheDir is the folder the engine is read from or built into.
-func (rt *Runtime) appendProvider(so *ort.SessionOptions, p string, profile []tensorShape, cacheDir string, build engineBuild) error {
+func (rt *Runtime) appendProvider(
+	so *ort.SessionOptions,
+	p string,
+	profile []tensorShape,
+	cacheDir string,
+	build engineBuild,
+) error {
 	switch p {
 	case ProviderCPU:
 		return nil
@@ -282,10 +302,20 @@ func (rt *Runtime) providerChain() ([]string, error) {
 		if err := rt.tryProvider(p); err != nil {
 			if p == rt.cfg.Require {
 				return nil, &Error{Code: CodeProviderUnavailable, Err: err, Message: fmt.Sprintf(
-					"onnxruntime.require is %s, but onnxruntime %s (%s) cannot use it: %v; install an onnxruntime built with %s and its libraries, or remove require",
-					p, rt.version, rt.lib.Path, ortReason(err), ORTProviderName(p))}
+					"onnxruntime.require is %s, but onnxruntime %s (%s) cannot use it: %v; install an onnxruntime built with %s and "+
+						"its libraries, or remove require",
+					p,
+					rt.version,
+					rt.lib.Path,
+					ortReason(err),
+					ORTProviderName(p),
+				)}
 			}
-			rt.log.Info("execution provider unavailable, falling back", zap.String("provider", p), zap.String("reason", ortReason(err)))
+			rt.log.Info(
+				"execution provider unavailable, falling back",
+				zap.String("provider", p),
+				zap.String("reason", ortReason(err)),
+			)
 			continue
 		}
 		chain = append(chain, p)

@@ -104,7 +104,10 @@ func TestEngineCacheKey(t *testing.T) {
 	}
 	// A manifest's name cannot lead the folder out of the cache.
 	other.Manifest.Name = "../../etc/my model"
-	if got := EngineCacheKey(&other, "1.30.0", "10.3.0.30", "tegra234", build); !strings.HasPrefix(got, "_.._etc_my_model-f"+b.SHA256[1:16]+"-ort1.30.0-tegra234-trt10.3.0.30-fp16") {
+	if got := EngineCacheKey(&other, "1.30.0", "10.3.0.30", "tegra234", build); !strings.HasPrefix(
+		got,
+		"_.._etc_my_model-f"+b.SHA256[1:16]+"-ort1.30.0-tegra234-trt10.3.0.30-fp16",
+	) {
 		t.Errorf("unsafe name: %q", got)
 	}
 }

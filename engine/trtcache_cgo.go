@@ -29,7 +29,10 @@ func (l *trtLoad) slot(build engineBuild) cacheSlot {
 func (l *trtLoad) intactUnloadable(slot cacheSlot, rec *EngineRecord, reason string) error {
 	built, loaded := orUnknown(rec.TensorRT), orUnknown(slot.tensorRT)
 	fields := []zap.Field{
-		zap.String("engine_cache", slot.final()), zap.String("built_with_tensorrt", built), zap.String("loaded_tensorrt", loaded),
+		zap.String(
+			"engine_cache",
+			slot.final(),
+		), zap.String("built_with_tensorrt", built), zap.String("loaded_tensorrt", loaded),
 		zap.String("reason", reason),
 	}
 	if l.opts.MemAvailable != nil {
@@ -37,9 +40,20 @@ func (l *trtLoad) intactUnloadable(slot cacheSlot, rec *EngineRecord, reason str
 			fields = append(fields, zap.Int64("mem_available_mib", avail>>20))
 		}
 	}
-	l.rt.log.Warn("intact engine could not be loaded (GPU memory, or another TensorRT build); it stays in place for the next start, and the next provider takes the model now", fields...)
-	return errorf(CodeProviderFailed, "onnxruntime cannot load the TensorRT engine in %s (%s), although its files are as they were built: too little free GPU memory, or another TensorRT build (built with TensorRT %s, this process has %s); it stays in place and the next start tries it again",
-		slot.final(), reason, built, loaded)
+	l.rt.log.Warn(
+		"intact engine could not be loaded (GPU memory, or another TensorRT build); it stays in place for the next start, "+
+			"and the next provider takes the model now",
+		fields...)
+	return errorf(
+		CodeProviderFailed,
+		"onnxruntime cannot load the TensorRT engine in %s (%s), although its files are as they were built: too little "+
+			"free GPU memory, or another TensorRT build (built with TensorRT %s, this process has %s); it stays in place and "+
+			"the next start tries it again",
+		slot.final(),
+		reason,
+		built,
+		loaded,
+	)
 }
 
 func orUnknown(s string) string {

@@ -50,23 +50,40 @@ func (l *trtLoad) run() (*Model, error) {
 		if failed.stored && cfg.FP16Check != CheckRefuse {
 			// Its verdict was logged as an error when it was built; the
 			// daemon says once, as information, which engine runs instead.
-			l.rt.log.Debug("this engine failed its check when it was built; not loading it", zap.String("check", failed.Summary()))
+			l.rt.log.Debug(
+				"this engine failed its check when it was built; not loading it",
+				zap.String("check", failed.Summary()),
+			)
 		} else {
 			l.rt.log.Error("the TensorRT engine's answers differ from the bundle's fp32 reference",
 				zap.String("model", l.b.Manifest.Name), zap.String("check", failed.Summary()))
 		}
 		switch {
 		case cfg.FP16Check == CheckRefuse:
-			return nil, errorf(CodePrecisionCheck, "the TensorRT %s engine for %s fails the bundle's check set: %s; tensorrt.fp16_check is refuse (fallback builds it again in fp32)",
-				prec, l.b.Manifest.Name, failed.Summary())
+			return nil, errorf(
+				CodePrecisionCheck,
+				"the TensorRT %s engine for %s fails the bundle's check set: %s; tensorrt.fp16_check is refuse (fallback builds "+
+					"it again in fp32)",
+				prec,
+				l.b.Manifest.Name,
+				failed.Summary(),
+			)
 		case prec != PrecisionFP32:
 			if !failed.stored {
-				l.rt.log.Warn("building the engine again in fp32 (tensorrt.fp16_check: fallback)", zap.String("model", l.b.Manifest.Name))
+				l.rt.log.Warn(
+					"building the engine again in fp32 (tensorrt.fp16_check: fallback)",
+					zap.String("model", l.b.Manifest.Name),
+				)
 			}
 			rejected = failed.withoutCycles()
 		default:
-			return nil, errorf(CodePrecisionCheck, "the TensorRT %s engine for %s fails the bundle's check set: %s; the next provider takes the model",
-				prec, l.b.Manifest.Name, failed.Summary())
+			return nil, errorf(
+				CodePrecisionCheck,
+				"the TensorRT %s engine for %s fails the bundle's check set: %s; the next provider takes the model",
+				prec,
+				l.b.Manifest.Name,
+				failed.Summary(),
+			)
 		}
 	}
 	return nil, errorf(CodePrecisionCheck, "no precision left to build %s with", l.b.Manifest.Name)
@@ -96,7 +113,11 @@ func (l *trtLoad) load(prec string, cs *bundle.CheckSet) (*Model, *PrecisionChec
 	}
 	defer unlock()
 	if old := slot.adoptLegacy(); old != "" {
-		l.rt.log.Info("took the engine an older hrmd built under another name", zap.String("from", old), zap.String("engine_cache", slot.final()))
+		l.rt.log.Info(
+			"took the engine an older hrmd built under another name",
+			zap.String("from", old),
+			zap.String("engine_cache", slot.final()),
+		)
 	}
 	if !hasEngine(slot.final()) {
 		return l.build(slot, build, cs)
@@ -113,7 +134,10 @@ func (l *trtLoad) load(prec string, cs *bundle.CheckSet) (*Model, *PrecisionChec
 // for another build.
 func (l *trtLoad) lock(slot cacheSlot) (unlock func(), err error) {
 	f, err := slot.lock(func() {
-		l.rt.log.Info("another TensorRT engine build (of this hrmd or another) holds the engine cache; waiting for it", zap.String("engine_cache", slot.final()))
+		l.rt.log.Info(
+			"another TensorRT engine build (of this hrmd or another) holds the engine cache; waiting for it",
+			zap.String("engine_cache", slot.final()),
+		)
 		l.stage("waiting for another TensorRT build to finish", "")
 	})
 	if err != nil {
@@ -147,7 +171,12 @@ func (l *trtLoad) fromCache(slot cacheSlot, build engineBuild, cs *bundle.CheckS
 // unless an engine of this key was moved aside less than brokenExpiry ago:
 // building again is then unlikely to help, and the next provider takes the
 // model.
-func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *bundle.CheckSet, loadErr error) (*Model, *PrecisionCheck, error) {
+func (l *trtLoad) repair(
+	slot cacheSlot,
+	build engineBuild,
+	cs *bundle.CheckSet,
+	loadErr error,
+) (*Model, *PrecisionCheck, error) {
 	reason := ortReason(loadErr)
 	rec, _ := ReadEngineRecord(slot.final())
 	changed := rec.filesChanged(slot.final())
@@ -157,8 +186,19 @@ func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *bundle.CheckSet,
 	now := time.Now()
 	recent, expired := slot.brokenSince(now)
 	if len(recent) > 0 {
-		return nil, nil, errorf(CodeProviderFailed, "onnxruntime cannot read back the TensorRT engine in %s (%s; %s), and an engine of this model, library, device and build was moved aside for the same reason less than %d hours ago (%s): building it again is unlikely to help; look at them and report it; delete them to build it again now, or hrmd builds it again at a start once they are %d hours old",
-			slot.final(), reason, changed, int(brokenExpiry.Hours()), strings.Join(recent, ", "), int(brokenExpiry.Hours()))
+		return nil, nil, errorf(
+			CodeProviderFailed,
+			"onnxruntime cannot read back the TensorRT engine in %s (%s; %s), and an engine of this model, library, device "+
+				"and build was moved aside for the same reason less than %d hours ago (%s): building it again is unlikely to "+
+				"help; look at them and report it; delete them to build it again now, or hrmd builds it again at a start once "+
+				"they are %d hours old",
+			slot.final(),
+			reason,
+			changed,
+			int(brokenExpiry.Hours()),
+			strings.Join(recent, ", "),
+			int(brokenExpiry.Hours()),
+		)
 	}
 	aside, qerr := slot.quarantine(now)
 	if qerr != nil {
@@ -167,8 +207,17 @@ func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *bundle.CheckSet,
 	for _, dir := range expired {
 		os.RemoveAll(dir) // replaced by the newer one just moved aside
 	}
-	l.rt.log.Warn("the cached TensorRT engine cannot be read back and its files are not as they were built (cut short by a power loss, or damaged); moved it aside and building it again",
-		zap.String("moved_to", aside), zap.String("changed", changed), zap.String("reason", reason), zap.Strings("removed_older", expired))
+	l.rt.log.Warn(
+		"the cached TensorRT engine cannot be read back and its files are not as they were built (cut short by a power "+
+			"loss, or damaged); moved it aside and building it again",
+		zap.String(
+			"moved_to",
+			aside,
+		),
+		zap.String("changed", changed),
+		zap.String("reason", reason),
+		zap.Strings("removed_older", expired),
+	)
 	return l.build(slot, build, cs)
 }
 
@@ -176,13 +225,21 @@ func (l *trtLoad) repair(slot cacheSlot, build engineBuild, cs *bundle.CheckSet,
 // stored verdict stands; an engine without one is checked now. Under
 // tensorrt.fp16_check off, an engine that failed its check when it was
 // built is used, and says so.
-func (l *trtLoad) cached(m *Model, slot cacheSlot, build engineBuild, rec *EngineRecord, cs *bundle.CheckSet) (*Model, *PrecisionCheck, error) {
+func (l *trtLoad) cached(
+	m *Model,
+	slot cacheSlot,
+	build engineBuild,
+	rec *EngineRecord,
+	cs *bundle.CheckSet,
+) (*Model, *PrecisionCheck, error) {
 	m.engineCache = EngineCacheUse{Dir: slot.final(), Found: true}
 	if rec != nil && rec.Check != nil {
 		m.engineCache.Check = rec.Check
 		if !rec.Check.Passed { // reached only with the check off
-			l.rt.log.Warn("this TensorRT engine failed its check when it was built; tensorrt.fp16_check is off, so it is used anyway",
-				zap.String("check", rec.Check.Summary()))
+			l.rt.log.Warn(
+				"this TensorRT engine failed its check when it was built; tensorrt.fp16_check is off, so it is used anyway",
+				zap.String("check", rec.Check.Summary()),
+			)
 		}
 		return m, nil, nil
 	}
@@ -226,7 +283,12 @@ func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *bundle.CheckSet) 
 		return nil, nil, err
 	}
 	took := time.Since(started)
-	l.rt.log.Info("TensorRT engine built", zap.String("model", l.b.Manifest.Name), zap.String("precision", build.Precision), zap.Duration("took", took))
+	l.rt.log.Info(
+		"TensorRT engine built",
+		zap.String("model", l.b.Manifest.Name),
+		zap.String("precision", build.Precision),
+		zap.Duration("took", took),
+	)
 	check, err := l.check(m, cs)
 	if err != nil {
 		m.Close()
@@ -236,7 +298,10 @@ func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *bundle.CheckSet) 
 	// A failed engine is kept too, with its verdict, so that the next start
 	// goes straight to the fallback instead of building it again.
 	if err := slot.commit(dir, EngineRecord{Build: build, Built: time.Now().UTC(), BuildTook: took.Seconds(), Check: check}); err != nil {
-		l.rt.log.Warn("the built engine or its verdict cannot be kept in the cache; the next start builds or checks it again", zap.Error(err))
+		l.rt.log.Warn(
+			"the built engine or its verdict cannot be kept in the cache; the next start builds or checks it again",
+			zap.Error(err),
+		)
 	}
 	m.engineCache = EngineCacheUse{Dir: slot.final(), Built: true, BuildTook: took, Check: check.withoutCycles()}
 	return l.verdict(m, check)
@@ -256,10 +321,18 @@ func (l *trtLoad) moveTimingCacheAside(cause error) bool {
 	dir := filepath.Join(l.rt.cfg.TensorRT.EngineCache, timingCacheDir)
 	aside := dir + ".broken-" + time.Now().UTC().Format("20060102T150405Z")
 	if err := os.Rename(dir, aside); err != nil {
-		l.rt.log.Warn("the TensorRT timing cache fails and cannot be moved aside", zap.String("reason", ortReason(cause)), zap.Error(err))
+		l.rt.log.Warn(
+			"the TensorRT timing cache fails and cannot be moved aside",
+			zap.String("reason", ortReason(cause)),
+			zap.Error(err),
+		)
 		return false
 	}
-	l.rt.log.Warn("the TensorRT timing cache cannot be read; moved it aside and building again", zap.String("moved_to", aside), zap.String("reason", ortReason(cause)))
+	l.rt.log.Warn(
+		"the TensorRT timing cache cannot be read; moved it aside and building again",
+		zap.String("moved_to", aside),
+		zap.String("reason", ortReason(cause)),
+	)
 	return true
 }
 
@@ -296,11 +369,18 @@ func (rt *Runtime) checkSet(b *bundle.Bundle, what string) (*bundle.CheckSet, er
 		return cs, err
 	}
 	if policy == CheckRefuse {
-		return nil, errorf(CodePrecisionCheck, "tensorrt.fp16_check is refuse, but the bundle %s has no check set (check: in hrm.yaml); export it again with engine/export/hrm_export.py, or set fp16_check: fallback",
-			b.Dir)
+		return nil, errorf(
+			CodePrecisionCheck,
+			"tensorrt.fp16_check is refuse, but the bundle %s has no check set (check: in hrm.yaml); export it again with "+
+				"engine/export/hrm_export.py, or set fp16_check: fallback",
+			b.Dir,
+		)
 	}
-	rt.log.Warn("the bundle has no check set: "+what+" cannot be checked against fp32; export it again (engine/export/hrm_export.py) to have it checked",
-		zap.String("model", b.Dir))
+	rt.log.Warn(
+		"the bundle has no check set: "+what+" cannot be checked against fp32; export it again "+
+			"(engine/export/hrm_export.py) to have it checked",
+		zap.String("model", b.Dir),
+	)
 	return nil, nil
 }
 
@@ -341,6 +421,15 @@ func (l *trtLoad) checkMemory(build engineBuild) error {
 	if avail >= need {
 		return nil
 	}
-	return errorf(CodeLowMemory, "building the TensorRT engine for %s needs at least %d MiB (tensorrt.workspace_mb %d, the weights twice, %d MiB for CUDA and the builder: a floor, not a forecast; a build can take more), but only %d MiB is available (MemAvailable); stop other programs, lower tensorrt.workspace_mb or inference.gpu_batch, or add swap",
-		l.b.Manifest.Name, need>>20, build.WorkspaceMB, buildOverheadMiB, avail>>20)
+	return errorf(
+		CodeLowMemory,
+		"building the TensorRT engine for %s needs at least %d MiB (tensorrt.workspace_mb %d, the weights twice, %d MiB "+
+			"for CUDA and the builder: a floor, not a forecast; a build can take more), but only %d MiB is available "+
+			"(MemAvailable); stop other programs, lower tensorrt.workspace_mb or inference.gpu_batch, or add swap",
+		l.b.Manifest.Name,
+		need>>20,
+		build.WorkspaceMB,
+		buildOverheadMiB,
+		avail>>20,
+	)
 }

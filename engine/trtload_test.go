@@ -78,7 +78,10 @@ func (f *fakeTensorRT) open(s sessionSpec) (*ort.DynamicAdvancedSession, error) 
 	if s.chain[0] != ProviderTensorRT {
 		return f.rt.newSession(s)
 	}
-	engine := filepath.Join(s.cacheDir, "TensorrtExecutionProvider_TRTKernel_"+strings.TrimSuffix(s.graph.File, ".onnx")+".engine")
+	engine := filepath.Join(
+		s.cacheDir,
+		"TensorrtExecutionProvider_TRTKernel_"+strings.TrimSuffix(s.graph.File, ".onnx")+".engine",
+	)
 	if _, err := os.Stat(engine); err != nil && f.onBuild != nil {
 		f.onBuild(s.cacheDir)
 	}
@@ -184,13 +187,20 @@ func TestTensorRTBuildCheckAndReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := m.EngineCache()
-	if m.Provider() != "TensorrtExecutionProvider" || m.Precision() != "fp16" || !c.Built || c.Found || c.Check == nil || !c.Check.Passed || c.Rejected != nil {
+	if m.Provider() != "TensorrtExecutionProvider" || m.Precision() != "fp16" || !c.Built || c.Found || c.Check == nil ||
+		!c.Check.Passed ||
+		c.Rejected != nil {
 		t.Fatalf("provider %s %s, cache %+v", m.Provider(), m.Precision(), c)
 	}
 	if c.Check.Inputs != 6 || c.Check.GridsSame != 6 || c.Check.MinCellAgreement != 1 {
 		t.Errorf("check %s", c.Check.Summary())
 	}
-	want := []string{"building TensorRT engine for init.onnx", "building TensorRT engine for step.onnx", "checking fp16 against fp32", ""}
+	want := []string{
+		"building TensorRT engine for init.onnx",
+		"building TensorRT engine for step.onnx",
+		"checking fp16 against fp32",
+		"",
+	}
 	if strings.Join(stages, "|") != strings.Join(want, "|") {
 		t.Errorf("stages %q, want %q", stages, want)
 	}
@@ -198,7 +208,8 @@ func TestTensorRTBuildCheckAndReuse(t *testing.T) {
 		t.Errorf("cache holds %v, want only %s", got, filepath.Base(c.Dir))
 	}
 	rec, err := ReadEngineRecord(c.Dir)
-	if err != nil || rec == nil || rec.Check == nil || !rec.Check.Passed || rec.Build.Precision != "fp16" || rec.Build.MaxBatch != 2 {
+	if err != nil || rec == nil || rec.Check == nil || !rec.Check.Passed || rec.Build.Precision != "fp16" ||
+		rec.Build.MaxBatch != 2 {
 		t.Fatalf("record %+v, %v", rec, err)
 	}
 	// The record keeps the TensorRT that built the engine, also in the
@@ -215,7 +226,10 @@ func TestTensorRTBuildCheckAndReuse(t *testing.T) {
 		files = append(files, f.Name)
 	}
 	if want := []string{"TensorrtExecutionProvider_TRTKernel_init.engine", "TensorrtExecutionProvider_TRTKernel_init.profile",
-		"TensorrtExecutionProvider_TRTKernel_step.engine", "TensorrtExecutionProvider_TRTKernel_step.profile"}; !slices.Equal(files, want) {
+		"TensorrtExecutionProvider_TRTKernel_step.engine", "TensorrtExecutionProvider_TRTKernel_step.profile"}; !slices.Equal(
+		files,
+		want,
+	) {
 		t.Errorf("record lists %q, want %q", files, want)
 	}
 	m.Close()
@@ -250,7 +264,8 @@ func TestTensorRTFP16CheckFails(t *testing.T) {
 	if m.Provider() != "TensorrtExecutionProvider" || m.Precision() != "fp32" || c.Check == nil || !c.Check.Passed {
 		t.Fatalf("after a failed fp16 check: %s %s, check %+v", m.Provider(), m.Precision(), c.Check)
 	}
-	if c.Rejected == nil || c.Rejected.Passed || c.Rejected.Precision != "fp16" || c.Rejected.GridsSame == 6 || c.Rejected.Reason == "" {
+	if c.Rejected == nil || c.Rejected.Passed || c.Rejected.Precision != "fp16" || c.Rejected.GridsSame == 6 ||
+		c.Rejected.Reason == "" {
 		t.Fatalf("rejected %+v", c.Rejected)
 	}
 	failed := logs.FilterMessage("the TensorRT engine's answers differ from the bundle's fp32 reference").All()
@@ -270,8 +285,16 @@ func TestTensorRTFP16CheckFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Precision() != "fp32" || m.EngineCache().Rejected == nil || !m.EngineCache().RejectedStored() || fake.opened["fp16"] != opened {
-		t.Errorf("restart: %s, rejected %v (stored %v), fp16 sessions %d then %d", m.Precision(), m.EngineCache().Rejected, m.EngineCache().RejectedStored(), opened, fake.opened["fp16"])
+	if m.Precision() != "fp32" || m.EngineCache().Rejected == nil || !m.EngineCache().RejectedStored() ||
+		fake.opened["fp16"] != opened {
+		t.Errorf(
+			"restart: %s, rejected %v (stored %v), fp16 sessions %d then %d",
+			m.Precision(),
+			m.EngineCache().Rejected,
+			m.EngineCache().RejectedStored(),
+			opened,
+			fake.opened["fp16"],
+		)
 	}
 	if n := logs.FilterLevelExact(zap.ErrorLevel).Len(); n != errorsBefore {
 		t.Errorf("a restart after a stored fp16 miss logged %d error lines", n-errorsBefore)
@@ -316,7 +339,11 @@ func TestTensorRTRepairsATruncatedEngine(t *testing.T) {
 		t.Errorf("cache holds %v, want the engine and the broken one beside it", folders)
 	}
 	moved := logs.FilterMessageSnippet("cannot be read back").All()
-	if len(moved) != 1 || !strings.Contains(moved[0].ContextMap()["changed"].(string), "TensorrtExecutionProvider_TRTKernel_step.engine has 9 bytes, 6 when built") {
+	if len(moved) != 1 ||
+		!strings.Contains(
+			moved[0].ContextMap()["changed"].(string),
+			"TensorrtExecutionProvider_TRTKernel_step.engine has 9 bytes, 6 when built",
+		) {
 		t.Errorf("lines saying the engine was moved aside: %v", moved)
 	}
 	entries, err := ListEngineCache(cfg.TensorRT.EngineCache)
@@ -332,14 +359,18 @@ func TestTensorRTRepairsATruncatedEngine(t *testing.T) {
 	if err != nil || m.Provider() != "CPUExecutionProvider" || fake.built != 4 {
 		t.Fatalf("a second unreadable engine: %v, %v, %d built", err, m, fake.built)
 	}
-	if fallbacks(logs, "was moved aside for the same reason less than 24 hours ago") != 1 || fallbacks(logs, "once they are 24 hours old") != 1 {
+	if fallbacks(logs, "was moved aside for the same reason less than 24 hours ago") != 1 ||
+		fallbacks(logs, "once they are 24 hours old") != 1 {
 		t.Error("no fallback line says the engine was moved aside before, and when that stops counting")
 	}
 
 	// A day later the folder moved aside no longer counts: the engine is
 	// moved aside and built again, and the older folder goes.
 	m.Close()
-	expired := filepath.Join(cfg.TensorRT.EngineCache, filepath.Base(dir)+".broken-"+time.Now().Add(-25*time.Hour).UTC().Format("20060102T150405Z"))
+	expired := filepath.Join(
+		cfg.TensorRT.EngineCache,
+		filepath.Base(dir)+".broken-"+time.Now().Add(-25*time.Hour).UTC().Format("20060102T150405Z"),
+	)
 	if err := os.Rename(filepath.Join(cfg.TensorRT.EngineCache, folders[1]), expired); err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +379,8 @@ func TestTensorRTRepairsATruncatedEngine(t *testing.T) {
 		t.Fatalf("after a day: %v, %v, %d built", err, m, fake.built)
 	}
 	folders = cacheFolders(t, cfg.TensorRT.EngineCache)
-	if len(folders) != 2 || !strings.HasPrefix(folders[1], filepath.Base(dir)+".broken-") || folders[1] == filepath.Base(expired) {
+	if len(folders) != 2 || !strings.HasPrefix(folders[1], filepath.Base(dir)+".broken-") ||
+		folders[1] == filepath.Base(expired) {
 		t.Errorf("cache holds %v, want the engine and only the newer broken one", folders)
 	}
 }
@@ -374,7 +406,8 @@ func TestTensorRTIntactEngineStays(t *testing.T) {
 	if len(warned) != 1 {
 		t.Fatalf("warnings %v", warned)
 	}
-	if f := warned[0].ContextMap(); f["built_with_tensorrt"] != "10.3.0.30" || f["loaded_tensorrt"] != "10.3.0.30" || f["mem_available_mib"] != int64(700) {
+	if f := warned[0].ContextMap(); f["built_with_tensorrt"] != "10.3.0.30" || f["loaded_tensorrt"] != "10.3.0.30" ||
+		f["mem_available_mib"] != int64(700) {
 		t.Errorf("the warning's figures: %v", f)
 	}
 	if fallbacks(logs, "although its files are as they were built") != 1 {
@@ -383,7 +416,8 @@ func TestTensorRTIntactEngineStays(t *testing.T) {
 
 	fake.unloadable = false
 	m, err = loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
-	if c := m.EngineCache(); err != nil || m.Provider() != "TensorrtExecutionProvider" || !c.Found || c.Built || fake.built != 2 {
+	if c := m.EngineCache(); err != nil || m.Provider() != "TensorrtExecutionProvider" || !c.Found || c.Built ||
+		fake.built != 2 {
 		t.Errorf("the next load: %v, %s, cache %+v, %d built", err, m.Provider(), c, fake.built)
 	}
 }
@@ -399,7 +433,9 @@ func TestTensorRTVersionsAndOlderFolders(t *testing.T) {
 	rt, logs, fake, dir := withEngine(t, cfg)
 	fake.version = "10.3.0.26"
 	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
-	if c := m.EngineCache(); err != nil || !c.Built || c.Dir == dir || !strings.Contains(c.Dir, "-trt10.3.0.26-") || fake.built != 4 || !hasEngine(dir) {
+	if c := m.EngineCache(); err != nil || !c.Built || c.Dir == dir || !strings.Contains(c.Dir, "-trt10.3.0.26-") ||
+		fake.built != 4 ||
+		!hasEngine(dir) {
 		t.Fatalf("another TensorRT build: %v, cache %+v, %d built", err, c, fake.built)
 	}
 	m.Close()
@@ -425,10 +461,12 @@ func TestTensorRTVersionsAndOlderFolders(t *testing.T) {
 	if c := m.EngineCache(); err != nil || !c.Found || c.Built || c.Dir != dir || fake.built != 4 {
 		t.Fatalf("an older hrmd's engine: %v, cache %+v, %d built", err, c, fake.built)
 	}
-	if rec, err := ReadEngineRecord(dir); err != nil || rec.TensorRT != "10.3.0.30" || len(rec.Files) != 4 || rec.Check == nil {
+	if rec, err := ReadEngineRecord(dir); err != nil || rec.TensorRT != "10.3.0.30" || len(rec.Files) != 4 ||
+		rec.Check == nil {
 		t.Errorf("its record now: %+v, %v", rec, err)
 	}
-	if _, err := os.Stat(legacy); err == nil || logs.FilterMessageSnippet("took the engine an older hrmd built").Len() != 1 {
+	if _, err := os.Stat(legacy); err == nil ||
+		logs.FilterMessageSnippet("took the engine an older hrmd built").Len() != 1 {
 		t.Errorf("the older folder is still there (%v), or no line says it was taken", err)
 	}
 	m.Close()
@@ -439,7 +477,8 @@ func TestTensorRTVersionsAndOlderFolders(t *testing.T) {
 	if c := m.EngineCache(); err != nil || !c.Built || c.Dir != dir || fake.built != 6 {
 		t.Fatalf("an older hrmd's engine that does not load: %v, cache %+v, %d built", err, c, fake.built)
 	}
-	if moved := logs.FilterMessageSnippet("cannot be read back").All(); len(moved) != 1 || !strings.Contains(moved[0].ContextMap()["changed"].(string), "lists no files") {
+	if moved := logs.FilterMessageSnippet("cannot be read back").All(); len(moved) != 1 ||
+		!strings.Contains(moved[0].ContextMap()["changed"].(string), "lists no files") {
 		t.Errorf("lines saying the engine was moved aside: %v", moved)
 	}
 }
@@ -478,7 +517,12 @@ func TestTensorRTBuildsOnce(t *testing.T) {
 		defer m.Close()
 	}
 	if fake.built != 2 || models[0].EngineCache().Built == models[1].EngineCache().Built {
-		t.Errorf("%d engine files built (want init and step once); built %v and %v", fake.built, models[0].EngineCache().Built, models[1].EngineCache().Built)
+		t.Errorf(
+			"%d engine files built (want init and step once); built %v and %v",
+			fake.built,
+			models[0].EngineCache().Built,
+			models[1].EngineCache().Built,
+		)
 	}
 }
 
@@ -542,7 +586,11 @@ func TestTensorRTOneBuildAtATime(t *testing.T) {
 		}
 	}
 	if firstInPlace == nil || !*firstInPlace || fake.built != 4 {
-		t.Errorf("the second build did not wait for the first engine to be in place (%v); %d engine files built", firstInPlace != nil && *firstInPlace, fake.built)
+		t.Errorf(
+			"the second build did not wait for the first engine to be in place (%v); %d engine files built",
+			firstInPlace != nil && *firstInPlace,
+			fake.built,
+		)
 	}
 }
 
@@ -630,7 +678,12 @@ func TestTensorRTBuildFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := rt.slot(b, rt.engineBuild("fp16", 1)).key
-	testenv.WriteFile(t, cfg.TensorRT.EngineCache, ".build-"+key+"-deadbeef0000/TensorrtExecutionProvider_TRTKernel_init.engine", "half")
+	testenv.WriteFile(
+		t,
+		cfg.TensorRT.EngineCache,
+		".build-"+key+"-deadbeef0000/TensorrtExecutionProvider_TRTKernel_init.engine",
+		"half",
+	)
 
 	fake.failBuild = errors.New("TensorRT EP failed to create engine from network")
 	m, err := loadWith(t, rt, fixtureDir, ModelOptions{MaxBatch: 1})
@@ -669,7 +722,8 @@ func TestCheckSetAgainstCPU(t *testing.T) {
 		t.Fatalf("check set: %v", err)
 	}
 	check, err := m.Check(cs)
-	if err != nil || !check.Passed || check.MaxHaltDiff > 1e-5 || check.HaltCyclesSame != 6 || check.Provider != "CPUExecutionProvider" {
+	if err != nil || !check.Passed || check.MaxHaltDiff > 1e-5 || check.HaltCyclesSame != 6 ||
+		check.Provider != "CPUExecutionProvider" {
 		t.Fatalf("the CPU against its own reference: %v, %s", err, check.Summary())
 	}
 	// The check runs the cases in batches of the model's (4 here): every

@@ -66,7 +66,11 @@ func mappedTensorRT(root string) (string, error) {
 	case 1:
 		return found[0], nil
 	}
-	return "", fmt.Errorf("%d TensorRT libraries are loaded in this process (%s); which one builds the engines is unclear", len(found), strings.Join(found, ", "))
+	return "", fmt.Errorf(
+		"%d TensorRT libraries are loaded in this process (%s); which one builds the engines is unclear",
+		len(found),
+		strings.Join(found, ", "),
+	)
 }
 
 // mappedPath is the file a line of /proc/PID/maps maps, "" for anonymous
@@ -116,7 +120,10 @@ func nvinferSOVersion(base string) ([]int, bool) {
 // which, and its fourth figure, when it has one, is the build.
 func decodeInferLibVersion(n int32, file []int) (tensorRTRelease, error) {
 	if len(file) == 0 {
-		return tensorRTRelease{}, fmt.Errorf("getInferLibVersion() is %d, and the library's file name has no version to read it by", n)
+		return tensorRTRelease{}, fmt.Errorf(
+			"getInferLibVersion() is %d, and the library's file name has no version to read it by",
+			n,
+		)
 	}
 	v := int(n)
 	var r tensorRTRelease

@@ -86,7 +86,8 @@ func buildStandIn(t *testing.T, file, soname, source string) string {
 	if cc == "" {
 		cc = "gcc" // what cgo builds with
 	}
-	out, err := exec.Command(cc, "-shared", "-fPIC", "-Wl,-soname,"+soname, "-o", filepath.Join(dir, file), src).CombinedOutput()
+	out, err := exec.Command(cc, "-shared", "-fPIC", "-Wl,-soname,"+soname, "-o", filepath.Join(dir, file), src).
+		CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", cc, err, out)
 	}

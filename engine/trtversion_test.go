@@ -18,7 +18,8 @@ func TestMappedTensorRT(t *testing.T) {
 		{"jetson-containers", "/usr/local/cuda/targets/aarch64-linux/lib/libnvinfer.so.10.3.0", ""},
 		{"jetpack-6.0", "/usr/lib/aarch64-linux-gnu/libnvinfer.so.8.6.2", ""},
 		{"upgraded", "/usr/lib/aarch64-linux-gnu/libnvinfer.so.10.3.0", ""},
-		{"two", "", "2 TensorRT libraries are loaded in this process (/usr/lib/aarch64-linux-gnu/libnvinfer.so.10.3.0, /opt/TensorRT-10.7.0.23/lib/libnvinfer.so.10.7.0)"},
+		{"two", "", "2 TensorRT libraries are loaded in this process (/usr/lib/aarch64-linux-gnu/libnvinfer.so.10.3.0, " +
+			"/opt/TensorRT-10.7.0.23/lib/libnvinfer.so.10.7.0)"},
 		{"cpu-only", "", errNoTensorRT.Error()},
 		{"absent", "", "find the loaded TensorRT: open testdata/proc/absent/proc/self/maps: no such file or directory"},
 	} {
@@ -36,11 +37,13 @@ func TestMappedTensorRT(t *testing.T) {
 
 func TestMappedPath(t *testing.T) {
 	for line, want := range map[string]string{
-		"ffff6a1c0000-ffff6e0a5000 r-xp 00000000 103:02 1843251                   /usr/lib/libnvinfer.so.10.3.0": "/usr/lib/libnvinfer.so.10.3.0",
-		"ffff6a1c0000-ffff6e0a5000 r-xp 00000000 103:02 1843251 /opt/my libs/libnvinfer.so.10.3.0 (deleted)":     "/opt/my libs/libnvinfer.so.10.3.0",
-		"ffffc7a9e000-ffffc7abf000 rw-p 00000000 00:00 0                          [stack]":                       "",
-		"ffff5c000000-ffff5c021000 rw-p 00000000 00:00 0 ":                                                       "",
-		"ffff5c000000-ffff5c021000 rw-p 00000000 00:00 0":                                                        "",
+		"ffff6a1c0000-ffff6e0a5000 r-xp 00000000 103:02 1843251                   " +
+			"/usr/lib/libnvinfer.so.10.3.0": "/usr/lib/libnvinfer.so.10.3.0",
+		"ffff6a1c0000-ffff6e0a5000 r-xp 00000000 103:02 1843251 /opt/my libs/libnvinfer.so.10.3.0 " +
+			"(deleted)": "/opt/my libs/libnvinfer.so.10.3.0",
+		"ffffc7a9e000-ffffc7abf000 rw-p 00000000 00:00 0                          [stack]": "",
+		"ffff5c000000-ffff5c021000 rw-p 00000000 00:00 0 ":                                 "",
+		"ffff5c000000-ffff5c021000 rw-p 00000000 00:00 0":                                  "",
 		"": "",
 	} {
 		if got := mappedPath(line); got != want {
@@ -90,7 +93,8 @@ func TestDecodeInferLibVersion(t *testing.T) {
 		{8602, nil, "", "the library's file name has no version"},
 	} {
 		got, err := decodeInferLibVersion(tt.n, tt.file)
-		if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) || (err == nil && got.String() != tt.want) {
+		if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) ||
+			(err == nil && got.String() != tt.want) {
 			t.Errorf("decodeInferLibVersion(%d, %v) = %s, %v; want %q, %q", tt.n, tt.file, got, err, tt.want, tt.err)
 		}
 	}

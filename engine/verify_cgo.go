@@ -25,7 +25,12 @@ func (m *Model) Check(cs *bundle.CheckSet) (*PrecisionCheck, error) {
 	}
 	defer func() { m.onStep = nil }()
 	var err error
-	run.results, err = m.RunPuzzles(context.Background(), cs.Tokens(), cs.PuzzleRows(m.bundle), RunOptions{Halting: HaltModel, Trace: TraceFull})
+	run.results, err = m.RunPuzzles(
+		context.Background(),
+		cs.Tokens(),
+		cs.PuzzleRows(m.bundle),
+		RunOptions{Halting: HaltModel, Trace: TraceFull},
+	)
 	if err != nil {
 		return nil, fmt.Errorf("run the check set: %w", err)
 	}

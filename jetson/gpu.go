@@ -53,7 +53,14 @@ func (f FS) GPULoad() (load float64, ok bool, err error) {
 // (and further GPUs), nvidiactl, nvidia-uvm. CUDA opens only some of them
 // itself: GPUNodesOpened.
 func (f FS) GPUDeviceNodes() []string {
-	return f.devNodes("dev/nvmap", "dev/nvhost-*", "dev/nvgpu/igpu0/*", "dev/nvidia[0-9]*", "dev/nvidiactl", "dev/nvidia-uvm")
+	return f.devNodes(
+		"dev/nvmap",
+		"dev/nvhost-*",
+		"dev/nvgpu/igpu0/*",
+		"dev/nvidia[0-9]*",
+		"dev/nvidiactl",
+		"dev/nvidia-uvm",
+	)
 }
 
 // GPUNodesOpened lists, like GPUDeviceNodes, the nodes present that CUDA

@@ -35,7 +35,8 @@ var fixtures = []struct {
 			Memory:      Memory{Total: 7802848 << 10, Available: 5841220 << 10, Unified: true},
 			TensorRT:    "8.6.2",
 		},
-		str: "NVIDIA Jetson Orin Nano Developer Kit (JetPack 6.0, L4T 36.3.0, power mode 15W, TensorRT 8.6.2, 7.4 GiB unified memory)",
+		str: "NVIDIA Jetson Orin Nano Developer Kit (JetPack 6.0, L4T 36.3.0, power mode 15W, TensorRT 8.6.2, 7.4 GiB " +
+			"unified memory)",
 		key: "tegra234-p3767-0005-l4t36.3.0",
 		// cv0-cv2 read -256000 (offline), soc2's temp is garbage.
 		thermals: []Thermal{
@@ -46,7 +47,14 @@ var fixtures = []struct {
 			{"thermal_zone8", "tj-thermal", 48.187},
 		},
 		load: 0.237, loadOK: true,
-		nodes:  []string{"nvgpu/igpu0/as", "nvgpu/igpu0/channel", "nvgpu/igpu0/ctrl", "nvgpu/igpu0/prof", "nvgpu/igpu0/tsg", "nvmap"},
+		nodes: []string{
+			"nvgpu/igpu0/as",
+			"nvgpu/igpu0/channel",
+			"nvgpu/igpu0/ctrl",
+			"nvgpu/igpu0/prof",
+			"nvgpu/igpu0/tsg",
+			"nvmap",
+		},
 		opened: []string{"host1x-fence", "nvgpu/igpu0/ctrl", "nvmap"},
 	},
 	{
@@ -62,7 +70,8 @@ var fixtures = []struct {
 			Memory:      Memory{Total: 64305508 << 10, Available: 62880316 << 10, Unified: true},
 			TensorRT:    "8.5.2",
 		},
-		str: "NVIDIA Jetson AGX Orin Developer Kit (JetPack 5.1.2, L4T 35.4.1, power mode MAXN, TensorRT 8.5.2, 61.3 GiB unified memory)",
+		str: "NVIDIA Jetson AGX Orin Developer Kit (JetPack 5.1.2, L4T 35.4.1, power mode MAXN, TensorRT 8.5.2, 61.3 GiB " +
+			"unified memory)",
 		key: "tegra234-p3701-0005-l4t35.4.1",
 		// The GPU is rail-gated: its zone and the CV ones read offline.
 		thermals: []Thermal{
@@ -90,7 +99,8 @@ var fixtures = []struct {
 			Memory:      Memory{Total: 7950348 << 10, Available: 6420172 << 10, Unified: true},
 			TensorRT:    "8.2.1",
 		},
-		str: "NVIDIA Jetson Xavier NX Developer Kit (JetPack 4.6.4, L4T 32.7.4, power mode MODE_20W_6CORE, TensorRT 8.2.1, 7.6 GiB unified memory)",
+		str: "NVIDIA Jetson Xavier NX Developer Kit (JetPack 4.6.4, L4T 32.7.4, power mode MODE_20W_6CORE, TensorRT 8.2.1, " +
+			"7.6 GiB unified memory)",
 		key: "tegra194-p3668-0001-l4t32.7.4",
 		thermals: []Thermal{
 			{"thermal_zone0", "CPU-therm", 41.5},

@@ -39,14 +39,27 @@ func writeTree(t *testing.T, files map[string]string) string {
 
 func TestParseL4T(t *testing.T) {
 	tests := []struct{ release, want string }{
-		{"# R36 (release), REVISION: 3.0, GCID: 36191598, BOARD: generic, EABI: aarch64, DATE: Mon May  6 17:34:21 UTC 2024\n# KERNEL_VARIANT: oot\n", "36.3.0"},
-		{"# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025", "36.4.3"},
-		{"# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug  1 19:57:35 UTC 2023", "35.4.1"},
-		{"# R32 (release), REVISION: 7.4, GCID: 33514132, BOARD: t186ref, EABI: aarch64, DATE: Fri Jun  9 04:25:08 UTC 2023", "32.7.4"},
+		{
+			"# R36 (release), REVISION: 3.0, GCID: 36191598, BOARD: generic, EABI: aarch64, DATE: Mon May  6 17:34:21 UTC " +
+				"2024\n# KERNEL_VARIANT: oot\n",
+			"36.3.0",
+		},
+		{
+			"# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025",
+			"36.4.3",
+		},
+		{
+			"# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug  1 19:57:35 UTC 2023",
+			"35.4.1",
+		},
+		{
+			"# R32 (release), REVISION: 7.4, GCID: 33514132, BOARD: t186ref, EABI: aarch64, DATE: Fri Jun  9 04:25:08 UTC 2023",
+			"32.7.4",
+		},
 		{"# R32 (release), REVISION: 1, GCID: 14367753, BOARD: t210ref", "32.1.0"}, // no patch part
 		{"# R35 (release), REVISION: 03.01, GCID: 1", "35.3.1"},                    // zero-padded
-		{"#R37 (release),REVISION:1.0", "37.1.0"},                               // spacing
-		{"TARGET_USERSPACE_LIB_DIR=nvidia\n# R36 (release), REVISION: 3.0", ""}, // only the first line counts
+		{"#R37 (release),REVISION:1.0", "37.1.0"},                                  // spacing
+		{"TARGET_USERSPACE_LIB_DIR=nvidia\n# R36 (release), REVISION: 3.0", ""},    // only the first line counts
 		{"# R36, REVISION: 3.0", ""},
 		{"", ""},
 		{"\x00\x00garbage", ""},
@@ -383,8 +396,14 @@ func TestCacheKey(t *testing.T) {
 		d    Device
 		want string
 	}{
-		{Device{Jetson: true, Compatible: []string{"nvidia,p3768-0000+p3767-0005", "nvidia,p3767-0005", "nvidia,tegra234"}, L4T: "36.4.3"},
-			"tegra234-p3767-0005-l4t36.4.3"},
+		{
+			Device{
+				Jetson:     true,
+				Compatible: []string{"nvidia,p3768-0000+p3767-0005", "nvidia,p3767-0005", "nvidia,tegra234"},
+				L4T:        "36.4.3",
+			},
+			"tegra234-p3767-0005-l4t36.4.3",
+		},
 		// The L4T release changes the key even where JetPack is unknown.
 		{Device{Jetson: true, Compatible: []string{"nvidia,tegra234"}, L4T: "37.1.0"}, "tegra234-l4t37.1.0"},
 		{Device{Jetson: true, Compatible: []string{"nvidia,jetson-nano", "nvidia,tegra210"}}, "tegra210"},
@@ -399,8 +418,15 @@ func TestCacheKey(t *testing.T) {
 		{Device{}, "unknown"},
 		// The TensorRT installed is not the device: the engine cache names
 		// the one hrmd loaded.
-		{Device{Jetson: true, Compatible: []string{"nvidia,p3767-0005", "nvidia,tegra234"}, L4T: "36.4.3", TensorRT: "10.7.0"},
-			"tegra234-p3767-0005-l4t36.4.3"},
+		{
+			Device{
+				Jetson:     true,
+				Compatible: []string{"nvidia,p3767-0005", "nvidia,tegra234"},
+				L4T:        "36.4.3",
+				TensorRT:   "10.7.0",
+			},
+			"tegra234-p3767-0005-l4t36.4.3",
+		},
 		// Another discrete GPU is another key; the CPU does not matter then.
 		{Device{Model: "AMD EPYC", GPU: "NVIDIA A10G", TensorRT: "10.3.0"}, "nvidia-a10g"},
 		// A long name is shortened, the release stays whole.

@@ -74,7 +74,8 @@ func TestMarshalAnswers(t *testing.T) {
 	if err := json.Unmarshal(got, &bundle); err != nil {
 		t.Fatal(err)
 	}
-	if bundle["t1"].Task != "t1" || bundle["a0"].Task != "a0" || !bundle["a0"].Answers[0].Attempt1.Equal(Grid{{0, 1}, {1, 0}}) {
+	if bundle["t1"].Task != "t1" || bundle["a0"].Task != "a0" ||
+		!bundle["a0"].Answers[0].Attempt1.Equal(Grid{{0, 1}, {1, 0}}) {
 		t.Errorf("bundle: %s", got)
 	}
 	if i, j := bytes.Index(got, []byte(`"t1"`)), bytes.Index(got, []byte(`"a0"`)); i < 0 || j < i {
@@ -110,7 +111,8 @@ func TestMarshalAnswersNameNotUTF8(t *testing.T) {
 				}
 				return
 			}
-			if !bytes.Contains(got, []byte(`"task_bytes": "`+tt.bytes+`"`)) || back.TaskBytes == nil || string(*back.TaskBytes) != tt.task ||
+			if !bytes.Contains(got, []byte(`"task_bytes": "`+tt.bytes+`"`)) || back.TaskBytes == nil ||
+				string(*back.TaskBytes) != tt.task ||
 				back.Task != strings.ToValidUTF8(tt.task, "\uFFFD") {
 				t.Errorf("got %s, want task_bytes %s holding %q", got, tt.bytes, tt.task)
 			}
@@ -179,7 +181,13 @@ func TestAnswerFlags(t *testing.T) {
 		{"all zero", Grid{{0, 0}, {0, 0}, {0, 0}}, nil, nil, []string{FlagAllZero}},
 		{"one colour", Grid{{3, 3}}, nil, nil, []string{FlagOneColour}},
 		{"copy", Grid{{1, 0}, {0, 2}}, nil, nil, []string{FlagCopyOfInput}},
-		{"same as another test", Grid{{4, 4}, {4, 5}}, []Grid{{{4, 4}, {4, 5}}}, []Grid{{{9}}}, []string{FlagSameAsOtherTest}},
+		{
+			"same as another test",
+			Grid{{4, 4}, {4, 5}},
+			[]Grid{{{4, 4}, {4, 5}}},
+			[]Grid{{{9}}},
+			[]string{FlagSameAsOtherTest},
+		},
 		// Two identical test inputs may well have one answer.
 		{"same input, same answer", Grid{{4, 4}, {4, 5}}, []Grid{{{4, 4}, {4, 5}}}, []Grid{in}, nil},
 		{"no grid", Grid{}, nil, nil, nil},

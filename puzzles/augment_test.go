@@ -91,7 +91,8 @@ func TestVote(t *testing.T) {
 			t.Fatalf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 		for i := range got {
-			if !got[i].Grid.Equal(tt.want[i].Grid) || got[i].Votes != tt.want[i].Votes || math.Abs(got[i].MeanHalt-tt.want[i].MeanHalt) > 1e-12 {
+			if !got[i].Grid.Equal(tt.want[i].Grid) || got[i].Votes != tt.want[i].Votes ||
+				math.Abs(got[i].MeanHalt-tt.want[i].MeanHalt) > 1e-12 {
 				t.Errorf("%s: candidate %d %+v, want %+v", tt.name, i, got[i], tt.want[i])
 			}
 		}

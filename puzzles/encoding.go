@@ -93,7 +93,12 @@ func (e Encoding) Decode(tokens []int64, side int, in Grid, train []Pair) (Grid,
 		for c := range cols {
 			t := tokens[r*side+c]
 			if t < 0 || t > 9 {
-				return nil, rule, fmt.Errorf("raw prediction has token %d at row %d column %d; the raw encoding's colours are 0-9", t, r, c)
+				return nil, rule, fmt.Errorf(
+					"raw prediction has token %d at row %d column %d; the raw encoding's colours are 0-9",
+					t,
+					r,
+					c,
+				)
 			}
 			g[r][c] = int(t)
 		}

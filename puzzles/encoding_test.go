@@ -37,7 +37,13 @@ func TestArcEOSAgreesWithExporter(t *testing.T) {
 			t.Errorf("%s: Go's tokens differ from the exporter's", c.Source)
 		}
 		if got, rule, _ := EncodingArcEOS.Decode(c.Tokens, 30, nil, nil); !got.Equal(c.Grid) || rule != ShapeEOS {
-			t.Errorf("%s: decoding the input's own tokens gives %s by %s, want the %s input", c.Source, got.Size(), rule, c.Grid.Size())
+			t.Errorf(
+				"%s: decoding the input's own tokens gives %s by %s, want the %s input",
+				c.Source,
+				got.Size(),
+				rule,
+				c.Grid.Size(),
+			)
 		}
 		got, _, _ := EncodingArcEOS.Decode(c.Cycles[c.HaltCycle-1].Argmax, 30, nil, nil)
 		if !got.Equal(c.Decoded) || got == nil {

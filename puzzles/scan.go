@@ -27,13 +27,28 @@ func checkText(data []byte) error {
 	case len(bytes.TrimSpace(data)) == 0:
 		return errorf(CodeNotJSON, "the file is empty; an ARC task is a JSON object with \"train\" and \"test\"")
 	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
-		return errorf(CodeNotJSON, "the file starts with a UTF-8 byte order mark (BOM, the bytes EF BB BF), which JSON does not allow; save it as UTF-8 without BOM")
+		return errorf(
+			CodeNotJSON,
+			"the file starts with a UTF-8 byte order mark (BOM, the bytes EF BB BF), which JSON does not allow; save it as "+
+				"UTF-8 without BOM",
+		)
 	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}), bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
-		return errorf(CodeNotJSON, "the file is UTF-16 text (it starts with the byte order mark %X); JSON is UTF-8: save it as UTF-8 without BOM", data[:2])
+		return errorf(
+			CodeNotJSON,
+			"the file is UTF-16 text (it starts with the byte order mark %X); JSON is UTF-8: save it as UTF-8 without BOM",
+			data[:2],
+		)
 	}
 	if i := invalidUTF8(data); i >= 0 {
 		line, col := position(data, int64(i))
-		return errorf(CodeNotJSON, "the file is not UTF-8 text: the byte %#02x at line %d column %d is not part of a UTF-8 character (a Latin-1 or other legacy encoding?); JSON is UTF-8: save the file as UTF-8", data[i], line, col)
+		return errorf(
+			CodeNotJSON,
+			"the file is not UTF-8 text: the byte %#02x at line %d column %d is not part of a UTF-8 character (a Latin-1 or "+
+				"other legacy encoding?); JSON is UTF-8: save the file as UTF-8",
+			data[i],
+			line,
+			col,
+		)
 	}
 	if json.Valid(data) {
 		return nil

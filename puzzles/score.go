@@ -166,7 +166,11 @@ func ParseSolutions(data []byte) (map[string][]Grid, error) {
 	}
 	top, _, ok := members(data, -1)
 	if !ok {
-		return nil, errorf(CodeBadTask, "the solutions file holds %s; it maps task ids to lists of output grids ({\"<task_id>\": [grid, ...]})", kind(data))
+		return nil, errorf(
+			CodeBadTask,
+			"the solutions file holds %s; it maps task ids to lists of output grids ({\"<task_id>\": [grid, ...]})",
+			kind(data),
+		)
 	}
 	if key, ok := repeated(top); ok {
 		return nil, errorf(CodeDuplicateKey, "task %q appears twice in the solutions file; keep one", key)
@@ -177,7 +181,12 @@ func ParseSolutions(data []byte) (map[string][]Grid, error) {
 	for _, m := range top {
 		list, _, ok := elements(m.value, -1)
 		if !ok {
-			return nil, errorf(CodeBadTask, "task %q's solutions are %s; they are a list of output grids, one per test input", m.key, kind(m.value))
+			return nil, errorf(
+				CodeBadTask,
+				"task %q's solutions are %s; they are a list of output grids, one per test input",
+				m.key,
+				kind(m.value),
+			)
 		}
 		grids := make([]Grid, len(list))
 		for i, g := range list {
@@ -201,11 +210,23 @@ func AddSolutions(task *Task, solutions map[string][]Grid) error {
 		return nil
 	}
 	if len(grids) != len(task.Test) {
-		return errorf(CodeBadTask, "task %q has %d test inputs but the solutions give %d grids; they need one per test input, in order", task.ID, len(task.Test), len(grids))
+		return errorf(
+			CodeBadTask,
+			"task %q has %d test inputs but the solutions give %d grids; they need one per test input, in order",
+			task.ID,
+			len(task.Test),
+			len(grids),
+		)
 	}
 	for i, g := range grids {
 		if out := task.Test[i].Output; out != nil && !out.Equal(g) {
-			return errorf(CodeBadTask, "task %q test[%d] has an output that differs from the solutions' grid %d; leave one of them out", task.ID, i, i)
+			return errorf(
+				CodeBadTask,
+				"task %q test[%d] has an output that differs from the solutions' grid %d; leave one of them out",
+				task.ID,
+				i,
+				i,
+			)
 		}
 		task.Test[i].Output = g
 	}

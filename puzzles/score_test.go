@@ -26,11 +26,47 @@ func TestEvalScoreTask(t *testing.T) {
 		{"one input, first attempt right", []Grid{a}, []Answer{answer(a, c)}, []bool{true}, []bool{true}, true, true, 4},
 		{"one input, second attempt right", []Grid{a}, []Answer{answer(c, a)}, []bool{false}, []bool{true}, false, true, 0},
 		{"one input, both wrong", []Grid{a}, []Answer{answer(aWrong, c)}, []bool{false}, []bool{false}, false, false, 3},
-		{"two inputs, both first attempts right", []Grid{a, b}, []Answer{answer(a, a), answer(b, b)}, []bool{true, true}, []bool{true, true}, true, true, 5},
-		{"two inputs, one right: the task fails", []Grid{a, b}, []Answer{answer(a, a), answer(c, c)}, []bool{true, false}, []bool{true, false}, false, false, 4},
-		{"two inputs, one by its second attempt", []Grid{a, b}, []Answer{answer(a, a), answer(c, b)}, []bool{true, false}, []bool{true, true}, false, true, 4},
+		{
+			"two inputs, both first attempts right",
+			[]Grid{a, b},
+			[]Answer{answer(a, a), answer(b, b)},
+			[]bool{true, true},
+			[]bool{true, true},
+			true,
+			true,
+			5,
+		},
+		{
+			"two inputs, one right: the task fails",
+			[]Grid{a, b},
+			[]Answer{answer(a, a), answer(c, c)},
+			[]bool{true, false},
+			[]bool{true, false},
+			false,
+			false,
+			4,
+		},
+		{
+			"two inputs, one by its second attempt",
+			[]Grid{a, b},
+			[]Answer{answer(a, a), answer(c, b)},
+			[]bool{true, false},
+			[]bool{true, true},
+			false,
+			true,
+			4,
+		},
 		{"no grid is wrong", []Grid{b}, []Answer{answer(Grid{}, nil)}, []bool{false}, []bool{false}, false, false, 0},
-		{"an answer missing is wrong", []Grid{a, b}, []Answer{answer(a, a)}, []bool{true, false}, []bool{true, false}, false, false, 4},
+		{
+			"an answer missing is wrong",
+			[]Grid{a, b},
+			[]Answer{answer(a, a)},
+			[]bool{true, false},
+			[]bool{true, false},
+			false,
+			false,
+			4,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,8 +75,20 @@ func TestEvalScoreTask(t *testing.T) {
 			for _, w := range tt.want {
 				cells += w.Rows() * w.Cols()
 			}
-			if !slices.Equal(s.Exact, tt.exact) || !slices.Equal(s.Exact2, tt.exact2) || s.Pass1 != tt.pass1 || s.Pass2 != tt.pass2 || s.Correct != tt.correct || s.Cells != cells {
-				t.Errorf("got %+v\nwant exact %v, exact_2 %v, pass@1 %v, pass@2 %v, %d/%d cells", s, tt.exact, tt.exact2, tt.pass1, tt.pass2, tt.correct, cells)
+			if !slices.Equal(s.Exact, tt.exact) || !slices.Equal(s.Exact2, tt.exact2) || s.Pass1 != tt.pass1 ||
+				s.Pass2 != tt.pass2 ||
+				s.Correct != tt.correct ||
+				s.Cells != cells {
+				t.Errorf(
+					"got %+v\nwant exact %v, exact_2 %v, pass@1 %v, pass@2 %v, %d/%d cells",
+					s,
+					tt.exact,
+					tt.exact2,
+					tt.pass1,
+					tt.pass2,
+					tt.correct,
+					cells,
+				)
 			}
 		})
 	}
@@ -143,7 +191,8 @@ func TestEvalSolutions(t *testing.T) {
 		{"not a list", `{"t1": 3}`, task(), CodeBadTask, `task "t1"'s solutions are the number 3`},
 		{"a bad grid", `{"t1": [[[1]], [[10]]]}`, task(), CodeBadColour, `task "t1" solution 1 row 0 column 0 is 10`},
 		{"too few grids", `{"t1": [[[3]]]}`, task(), CodeBadTask, "has 2 test inputs but the solutions give 1 grids"},
-		{"contradicts the task", `{"t1": [[[3]], [[4]]]}`, Task{ID: "t1", Test: []Pair{{Input: Grid{{1}}, Output: Grid{{9}}}, {Input: Grid{{2}}}}}, CodeBadTask, "test[0] has an output that differs"},
+		{"contradicts the " +
+			"task", `{"t1": [[[3]], [[4]]]}`, Task{ID: "t1", Test: []Pair{{Input: Grid{{1}}, Output: Grid{{9}}}, {Input: Grid{{2}}}}}, CodeBadTask, "test[0] has an output that differs"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sol, err := ParseSolutions([]byte(tt.data))

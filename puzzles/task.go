@@ -116,7 +116,11 @@ func Parse(data []byte, name string, lim Limits) (*File, error) {
 	// Keep enough keys to tell a task (train, test, name) from a bundle.
 	top, n, ok := members(data, max(lim.Tasks, 3))
 	if !ok {
-		return nil, errorf(CodeBadTask, "the file holds %s; an ARC task is a JSON object with \"train\" and \"test\"", kind(data))
+		return nil, errorf(
+			CodeBadTask,
+			"the file holds %s; an ARC task is a JSON object with \"train\" and \"test\"",
+			kind(data),
+		)
 	}
 	if slices.ContainsFunc(top, func(m member) bool { return m.key == "train" || m.key == "test" }) {
 		t, err := parseTask("", name, top, lim)
@@ -129,17 +133,32 @@ func Parse(data []byte, name string, lim Limits) (*File, error) {
 	case n == 0:
 		return nil, errorf(CodeNoTasks, "the file is an empty object: no \"train\" and \"test\", and no tasks")
 	case n > lim.Tasks:
-		return nil, errorf(CodeTooManyTasks, "the file holds %d tasks; the limit is %d tasks a file (split it into files of at most %d tasks)", n, lim.Tasks, lim.Tasks)
+		return nil, errorf(
+			CodeTooManyTasks,
+			"the file holds %d tasks; the limit is %d tasks a file (split it into files of at most %d tasks)",
+			n,
+			lim.Tasks,
+			lim.Tasks,
+		)
 	}
 	if key, ok := repeated(top); ok {
-		return nil, errorf(CodeDuplicateKey, "task %q appears twice in the file; a multi-task file names each task once (rename or remove one)", key)
+		return nil, errorf(
+			CodeDuplicateKey,
+			"task %q appears twice in the file; a multi-task file names each task once (rename or remove one)",
+			key,
+		)
 	}
 	file := &File{Bundle: true, Tasks: make([]Task, 0, len(top))}
 	for _, m := range top {
 		prefix := fmt.Sprintf("task %q ", m.key)
 		fields, _, ok := members(m.value, -1)
 		if !ok {
-			return nil, errorf(CodeBadTask, "task %q is %s; a multi-task file maps task ids to ARC tasks (objects with \"train\" and \"test\")", m.key, kind(m.value))
+			return nil, errorf(
+				CodeBadTask,
+				"task %q is %s; a multi-task file maps task ids to ARC tasks (objects with \"train\" and \"test\")",
+				m.key,
+				kind(m.value),
+			)
 		}
 		t, err := parseTask(prefix, m.key, fields, lim)
 		if err != nil {
@@ -176,10 +195,20 @@ func field(ms []member, key string) ([]byte, bool) {
 func parseTask(prefix, id string, fields []member, lim Limits) (Task, error) {
 	t := Task{ID: id}
 	if key, ok := repeated(fields); ok {
-		return t, errorf(CodeDuplicateKey, "%shas the key %q twice; a task has each of \"train\", \"test\" and \"name\" once (keep one)", cmp.Or(prefix, "the task "), key)
+		return t, errorf(
+			CodeDuplicateKey,
+			"%shas the key %q twice; a task has each of \"train\", \"test\" and \"name\" once (keep one)",
+			cmp.Or(prefix, "the task "),
+			key,
+		)
 	}
 	if key, ok := unknownKey(fields, "train", "test", "name"); ok {
-		return t, errorf(CodeUnknownField, "%sfield %q is not part of an ARC task (only \"train\", \"test\" and \"name\")", prefix, key)
+		return t, errorf(
+			CodeUnknownField,
+			"%sfield %q is not part of an ARC task (only \"train\", \"test\" and \"name\")",
+			prefix,
+			key,
+		)
 	}
 	if raw, ok := field(fields, "name"); ok {
 		if raw[0] != '"' {
@@ -216,9 +245,21 @@ func parsePairs(prefix, section string, raw []byte, limit int) ([]Pair, error) {
 	}
 	if n > limit {
 		if section == "train" {
-			return nil, errorf(CodeTooManyTrainPairs, "%s\"train\" has %d demonstration pairs; the limit is %d a task (ARC tasks have at most 10)", prefix, n, limit)
+			return nil, errorf(
+				CodeTooManyTrainPairs,
+				"%s\"train\" has %d demonstration pairs; the limit is %d a task (ARC tasks have at most 10)",
+				prefix,
+				n,
+				limit,
+			)
 		}
-		return nil, errorf(CodeTooManyTestInputs, "%s\"test\" has %d test inputs; the limit is %d a task (ARC tasks have at most 4; split the task)", prefix, n, limit)
+		return nil, errorf(
+			CodeTooManyTestInputs,
+			"%s\"test\" has %d test inputs; the limit is %d a task (ARC tasks have at most 4; split the task)",
+			prefix,
+			n,
+			limit,
+		)
 	}
 	pairs := make([]Pair, 0, len(list))
 	for i, item := range list {
@@ -238,7 +279,12 @@ func parsePair(where string, raw []byte, needOutput bool) (Pair, error) {
 		return p, errorf(CodeBadTask, "%s is %s, not an object with \"input\"", where, kind(raw))
 	}
 	if key, ok := repeated(fields); ok {
-		return p, errorf(CodeDuplicateKey, "%s has the key %q twice; a pair has one \"input\" and one \"output\" (keep one)", where, key)
+		return p, errorf(
+			CodeDuplicateKey,
+			"%s has the key %q twice; a pair has one \"input\" and one \"output\" (keep one)",
+			where,
+			key,
+		)
 	}
 	if key, ok := unknownKey(fields, "input", "output"); ok {
 		return p, errorf(CodeUnknownField, "%s has field %q; a pair has only \"input\" and \"output\"", where, key)
@@ -283,7 +329,14 @@ func parseGrid(where string, raw []byte) (Grid, error) {
 		case width > MaxSide:
 			return nil, errorf(CodeGridTooLarge, "%s row %d has %d columns; at most %d", where, r, width, MaxSide)
 		case r > 0 && width != len(g[0]):
-			return nil, errorf(CodeRaggedGrid, "%s row %d has %d cells; row 0 has %d (a grid is a rectangle)", where, r, width, len(g[0]))
+			return nil, errorf(
+				CodeRaggedGrid,
+				"%s row %d has %d cells; row 0 has %d (a grid is a rectangle)",
+				where,
+				r,
+				width,
+				len(g[0]),
+			)
 		}
 		if cells == nil {
 			cells = make([]int, len(rows)*width)

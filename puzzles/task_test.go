@@ -40,35 +40,112 @@ func TestReadFileRefusesBadTasks(t *testing.T) {
 		{"no input", `{"test":[{"output":[[1]]}]}`, CodeBadTask, `test[0] has no "input"`},
 		{"no output", `{"train":[{"input":[[1]]}],"test":[{"input":[[1]]}]}`, CodeNoOutput, `train[0] has no "output"`},
 		{"name not string", `{"test":[{"input":[[1]]}],"name":7}`, CodeBadTask, `"name" is the number 7, not a string`},
-		{"unknown task field", `{"test":[{"input":[[1]]}],"name":"x","b":1}`, CodeUnknownField, `field "b" is not part of an ARC task`},
+		{
+			"unknown task field",
+			`{"test":[{"input":[[1]]}],"name":"x","b":1}`,
+			CodeUnknownField,
+			`field "b" is not part of an ARC task`,
+		},
 		{"unknown pair field", `{"test":[{"input":[[1]],"hint":[[2]]}]}`, CodeUnknownField, `test[0] has field "hint"`},
-		{"grid not list", `{"test":[{"input":"1,2"}]}`, CodeNotAGrid, `test[0].input is the string "1,2", not a list of rows`},
-		{"row not list", `{"test":[{"input":[[1],2]}]}`, CodeNotAGrid, "test[0].input row 1 is the number 2, not a list of colours"},
+		{
+			"grid not list",
+			`{"test":[{"input":"1,2"}]}`,
+			CodeNotAGrid,
+			`test[0].input is the string "1,2", not a list of rows`,
+		},
+		{
+			"row not list",
+			`{"test":[{"input":[[1],2]}]}`,
+			CodeNotAGrid,
+			"test[0].input row 1 is the number 2, not a list of colours",
+		},
 		{"cell not number", `{"test":[{"input":[[1,null]]}]}`, CodeNotAGrid, "test[0].input row 0 column 1 is null"},
 		{"cell fraction", `{"test":[{"input":[[1.5]]}]}`, CodeNotAGrid, "row 0 column 0 is 1.5, not a whole number"},
 		{"no rows", `{"test":[{"input":[]}]}`, CodeEmptyGrid, "test[0].input has no rows"},
 		{"empty row", `{"test":[{"input":[[]]}]}`, CodeEmptyGrid, "test[0].input row 0 has no cells"},
 		{"31 rows", `{"test":[{"input":` + rows31 + `}]}`, CodeGridTooLarge, "test[0].input has 31 rows; at most 30"},
-		{"31 columns", `{"train":[{"input":[[1]],"output":` + "[" + row31 + "]" + `}],"test":[{"input":[[1]]}]}`, CodeGridTooLarge, "train[0].output row 0 has 31 columns; at most 30"},
-		{"ragged", `{"test":[{"input":[[1,2],[3,4],[5,6],[7]]}]}`, CodeRaggedGrid, "test[0].input row 3 has 1 cells; row 0 has 2"},
+		{
+			"31 columns",
+			`{"train":[{"input":[[1]],"output":` + "[" + row31 + "]" + `}],"test":[{"input":[[1]]}]}`,
+			CodeGridTooLarge,
+			"train[0].output row 0 has 31 columns; at most 30",
+		},
+		{
+			"ragged",
+			`{"test":[{"input":[[1,2],[3,4],[5,6],[7]]}]}`,
+			CodeRaggedGrid,
+			"test[0].input row 3 has 1 cells; row 0 has 2",
+		},
 		{"colour 10", `{"test":[{"input":[[1,10]]}]}`, CodeBadColour, "test[0].input row 0 column 1 is 10; colours are 0-9"},
 		{"negative colour", `{"test":[{"input":[[-1]]}]}`, CodeBadColour, "is -1; colours are 0-9"},
 		{"empty bundle", `{}`, CodeNoTasks, "empty object"},
 		{"bundle value", `{"abc": [1]}`, CodeBadTask, `task "abc" is a list`},
-		{"bundle task error", `{"a":{"test":[{"input":[[1]]}]},"b":{"test":[{"input":[[1,2],[3]]}]}}`, CodeRaggedGrid, `task "b" test[0].input row 1 has 1 cells`},
+		{
+			"bundle task error",
+			`{"a":{"test":[{"input":[[1]]}]},"b":{"test":[{"input":[[1,2],[3]]}]}}`,
+			CodeRaggedGrid,
+			`task "b" test[0].input row 1 has 1 cells`,
+		},
 		{"too big", big, CodeTooBig, "the limit is 1000 bytes"},
-		{"duplicate task key", `{"test":[{"input":[[1]]}],"test":[{"input":[[2]]}]}`, CodeDuplicateKey, `the task has the key "test" twice`},
-		{"duplicate pair key", `{"test":[{"input":[[1]],"input":[[2]]}]}`, CodeDuplicateKey, `test[0] has the key "input" twice`},
-		{"duplicate task id", `{"a":{"test":[{"input":[[1]]}]},"b":{"test":[{"input":[[1]]}]},"a":{"test":[{"input":[[2]]}]}}`, CodeDuplicateKey, `task "a" appears twice in the file`},
-		{"duplicate key in a bundle task", `{"a":{"train":[],"test":[{"input":[[1]]}],"train":[]}}`, CodeDuplicateKey, `task "a" has the key "train" twice`},
-		{"escaped duplicate", `{"test":[{"input":[[1]]}],"t\u0065st":[{"input":[[2]]}]}`, CodeDuplicateKey, `the key "test" twice`},
+		{
+			"duplicate task key",
+			`{"test":[{"input":[[1]]}],"test":[{"input":[[2]]}]}`,
+			CodeDuplicateKey,
+			`the task has the key "test" twice`,
+		},
+		{
+			"duplicate pair key",
+			`{"test":[{"input":[[1]],"input":[[2]]}]}`,
+			CodeDuplicateKey,
+			`test[0] has the key "input" twice`,
+		},
+		{
+			"duplicate task id",
+			`{"a":{"test":[{"input":[[1]]}]},"b":{"test":[{"input":[[1]]}]},"a":{"test":[{"input":[[2]]}]}}`,
+			CodeDuplicateKey,
+			`task "a" appears twice in the file`,
+		},
+		{
+			"duplicate key in a bundle task",
+			`{"a":{"train":[],"test":[{"input":[[1]]}],"train":[]}}`,
+			CodeDuplicateKey,
+			`task "a" has the key "train" twice`,
+		},
+		{
+			"escaped duplicate",
+			`{"test":[{"input":[[1]]}],"t\u0065st":[{"input":[[2]]}]}`,
+			CodeDuplicateKey,
+			`the key "test" twice`,
+		},
 		{"utf-8 bom", "\xEF\xBB\xBF" + `{"test":[{"input":[[1]]}]}`, CodeNotJSON, "starts with a UTF-8 byte order mark (BOM"},
 		{"utf-16", "\xFF\xFE{\x00", CodeNotJSON, "UTF-16"},
-		{"latin-1", "{\"test\":[{\"input\":[[1]]}],\n\"name\":\"caf\xE9\"}", CodeNotJSON, "the byte 0xe9 at line 2 column 12 is not part of a UTF-8 character"},
-		{"21 train pairs", `{"train":[` + strings.Repeat(`{"input":[[1]],"output":[[1]]},`, 20) + `{"input":[[1]],"output":[[1]]}],"test":[{"input":[[1]]}]}`,
-			CodeTooManyTrainPairs, `"train" has 21 demonstration pairs; the limit is 20`},
-		{"11 test inputs", `{"test":[` + strings.Repeat(`{"input":[[1]]},`, 10) + `{"input":[[1]]}]}`, CodeTooManyTestInputs, `"test" has 11 test inputs; the limit is 10`},
-		{"bad pair after the limit", `{"test":[` + strings.Repeat(`{"input":[[1]]},`, 10) + `7]}`, CodeTooManyTestInputs, `"test" has 11 test inputs`},
+		{
+			"latin-1",
+			"{\"test\":[{\"input\":[[1]]}],\n\"name\":\"caf\xE9\"}",
+			CodeNotJSON,
+			"the byte 0xe9 at line 2 column 12 is not part of a UTF-8 character",
+		},
+		{
+			"21 train pairs",
+			`{"train":[` + strings.Repeat(
+				`{"input":[[1]],"output":[[1]]},`,
+				20,
+			) + `{"input":[[1]],"output":[[1]]}],"test":[{"input":[[1]]}]}`,
+			CodeTooManyTrainPairs,
+			`"train" has 21 demonstration pairs; the limit is 20`,
+		},
+		{
+			"11 test inputs",
+			`{"test":[` + strings.Repeat(`{"input":[[1]]},`, 10) + `{"input":[[1]]}]}`,
+			CodeTooManyTestInputs,
+			`"test" has 11 test inputs; the limit is 10`,
+		},
+		{
+			"bad pair after the limit",
+			`{"test":[` + strings.Repeat(`{"input":[[1]]},`, 10) + `7]}`,
+			CodeTooManyTestInputs,
+			`"test" has 11 test inputs`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,7 +173,13 @@ func TestReadFileLimits(t *testing.T) {
 	}{
 		{"tasks", bundle, Limits{Tasks: 2}, CodeTooManyTasks, "the file holds 3 tasks; the limit is 2 tasks a file"},
 		{"tasks at the limit", bundle, Limits{Tasks: 3}, "", ""},
-		{"test inputs in a bundle", bundle, Limits{TestInputs: 1}, CodeTooManyTestInputs, `task "a" "test" has 2 test inputs; the limit is 1`},
+		{
+			"test inputs in a bundle",
+			bundle,
+			Limits{TestInputs: 1},
+			CodeTooManyTestInputs,
+			`task "a" "test" has 2 test inputs; the limit is 1`,
+		},
 		{"train pairs", task, Limits{TrainPairs: 1}, "", ""},
 		{"no train pairs", task, Limits{TrainPairs: -1}, "", ""}, // below 1: the default
 		{"one task over a limit of one", task, Limits{Tasks: 1}, "", ""},
@@ -125,7 +208,8 @@ func TestReadFileRefusesAFileOfTinyInputs(t *testing.T) {
 	content := `{"test":[` + strings.Repeat(`{"input":[[1]]},`, n-1) + `{"input":[[1]]}]}`
 	_, err := ReadFile(writeFile(t, "many.json", content), Limits{})
 	var perr *Error
-	if !errors.As(err, &perr) || perr.Code != CodeTooManyTestInputs || !strings.Contains(perr.Message, fmt.Sprintf(`has %d test inputs; the limit is %d`, n, DefaultMaxTestInputs)) {
+	if !errors.As(err, &perr) || perr.Code != CodeTooManyTestInputs ||
+		!strings.Contains(perr.Message, fmt.Sprintf(`has %d test inputs; the limit is %d`, n, DefaultMaxTestInputs)) {
 		t.Errorf("%d test inputs in %d bytes: %v, want %s naming the count", n, len(content), err, CodeTooManyTestInputs)
 	}
 }
@@ -147,7 +231,14 @@ func BenchmarkReadFileManyInputs(b *testing.B) {
 }
 
 func TestReadFileSingleAndBundle(t *testing.T) {
-	single, err := ReadFile(writeFile(t, "my-task.json", `{"train":[{"input":[[1,2]],"output":[[2],[1]]}],"test":[{"input":[[3,4],[5,6]]},{"input":[[0]],"output":[[7]]}]}`), Limits{})
+	single, err := ReadFile(
+		writeFile(
+			t,
+			"my-task.json",
+			`{"train":[{"input":[[1,2]],"output":[[2],[1]]}],"test":[{"input":[[3,4],[5,6]]},{"input":[[0]],"output":[[7]]}]}`,
+		),
+		Limits{},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +254,14 @@ func TestReadFileSingleAndBundle(t *testing.T) {
 		t.Errorf("grids: %+v", task)
 	}
 
-	bundle, err := ReadFile(writeFile(t, "challenges.json", `{"zz":{"train":[],"test":[{"input":[[1]]}]},"aa":{"test":[{"input":[[2]]}]},"mm":{"test":[{"input":[[3]]}]}}`), Limits{})
+	bundle, err := ReadFile(
+		writeFile(
+			t,
+			"challenges.json",
+			`{"zz":{"train":[],"test":[{"input":[[1]]}]},"aa":{"test":[{"input":[[2]]}]},"mm":{"test":[{"input":[[3]]}]}}`,
+		),
+		Limits{},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +274,20 @@ func TestReadFileSingleAndBundle(t *testing.T) {
 	}
 
 	// Brackets, braces and escaped quotes inside strings are text, not structure.
-	odd, err := ReadFile(writeFile(t, "odd.json", `{ "x\\\"]}[{" : {"name": "a\\\\", "test" : [ {"input": [ [1 , 2] ] } ] } , "y,z":{"test":[{"input":[[3]]}]} }`), Limits{})
+	odd, err := ReadFile(
+		writeFile(
+			t,
+			"odd.json",
+			`{ "x\\\"]}[{" : {"name": "a\\\\", "test" : [ {"input": [ [1 , 2] ] } ] } , "y,z":{"test":[{"input":[[3]]}]} }`,
+		),
+		Limits{},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(odd.Tasks) != 2 || odd.Tasks[0].ID != `x\"]}[{` || odd.Tasks[0].Name != `a\\` || !odd.Tasks[0].Test[0].Input.Equal(Grid{{1, 2}}) || odd.Tasks[1].ID != "y,z" {
+	if len(odd.Tasks) != 2 || odd.Tasks[0].ID != `x\"]}[{` || odd.Tasks[0].Name != `a\\` ||
+		!odd.Tasks[0].Test[0].Input.Equal(Grid{{1, 2}}) ||
+		odd.Tasks[1].ID != "y,z" {
 		t.Errorf("got %+v", odd.Tasks)
 	}
 }

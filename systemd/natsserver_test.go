@@ -35,7 +35,10 @@ func needNATSServer(t *testing.T) string {
 	bin := os.Getenv("HRMD_NATS_SERVER")
 	if bin == "" {
 		if os.Getenv("HRMD_REQUIRE_JETSON_TESTS") != "" {
-			t.Fatal("HRMD_NATS_SERVER is not set, and HRMD_REQUIRE_JETSON_TESTS requires this test: set it to a nats-server binary (./build.sh deps installs one at .cache/bin/nats-server)")
+			t.Fatal(
+				"HRMD_NATS_SERVER is not set, and HRMD_REQUIRE_JETSON_TESTS requires this test: set it to a nats-server binary " +
+					"(./build.sh deps installs one at .cache/bin/nats-server)",
+			)
 		}
 		t.Skip("HRMD_NATS_SERVER is not set (a nats-server binary; ./build.sh deps installs one at .cache/bin/nats-server)")
 	}
@@ -170,10 +173,16 @@ func TestNATSServerConfigForms3NodeCluster(t *testing.T) {
 	getJSON(t, nodes[0].http, "/varz", &varz)
 	// hrmd's input limit, watch.max_file_bytes, with its 64 KiB for headers.
 	if need := int64(4<<20 + 64<<10); varz.MaxPayload < need || varz.ServerName != "n1" {
-		t.Errorf("/varz: server_name %q, max_payload %d; want n1 and at least %d (a 4 MiB task file and its headers)", varz.ServerName, varz.MaxPayload, need)
+		t.Errorf(
+			"/varz: server_name %q, max_payload %d; want n1 and at least %d (a 4 MiB task file and its headers)",
+			varz.ServerName,
+			varz.MaxPayload,
+			need,
+		)
 	}
 	jsz := metaCluster(t, nodes[0].http)
-	if jsz.Config.StoreDir != filepath.Join(nodes[0].store, "jetstream") || jsz.Meta.ClusterSize != 3 || jsz.Meta.Leader == "" {
+	if jsz.Config.StoreDir != filepath.Join(nodes[0].store, "jetstream") || jsz.Meta.ClusterSize != 3 ||
+		jsz.Meta.Leader == "" {
 		t.Fatalf("/jsz: store %q, meta cluster of %d, leader %q; want a cluster of 3 with a leader, storing in %s",
 			jsz.Config.StoreDir, jsz.Meta.ClusterSize, jsz.Meta.Leader, nodes[0].store)
 	}
@@ -273,7 +282,12 @@ func unitStopTimeout(t *testing.T) time.Duration {
 		ldm += d
 	}
 	if stop <= ldm {
-		t.Errorf("TimeoutStopSec=%s is not above lame_duck_grace_period + lame_duck_duration (%s): systemd would kill nats-server during its lame duck mode", stop, ldm)
+		t.Errorf(
+			"TimeoutStopSec=%s is not above lame_duck_grace_period + lame_duck_duration (%s): systemd would kill nats-server "+
+				"during its lame duck mode",
+			stop,
+			ldm,
+		)
 	}
 	return stop
 }

@@ -45,7 +45,8 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	}
 	unit := strings.ReplaceAll(string(data), "/usr/bin/hrmd", hrmdBin)
 	verifyUnit(t, analyze, "hrmd.service", unit)
-	for _, want := range []string{"Type=notify", "WatchdogSec=", "SupplementaryGroups=video render", "ProtectSystem=strict",
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "SupplementaryGroups=video " +
+		"render", "ProtectSystem=strict",
 		"ReadWritePaths=/var/lib/hrmd /var/cache/hrmd", "NoNewPrivileges=yes", "PrivateTmp=yes", "Restart=on-failure"} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("hrmd.service lacks %s", want)
@@ -69,12 +70,18 @@ func TestSystemdUnitSandbox(t *testing.T) {
 				open = append(open, line)
 			}
 		}
-		t.Errorf("systemd/hrmd.service scores %.1f, above %.1f: tighten it again (docs/service.md, \"The sandbox\"); what it leaves open:\n%s",
-			score, maxExposure, strings.Join(open, "\n"))
+		t.Errorf(
+			"systemd/hrmd.service scores %.1f, above %.1f: tighten it again (docs/service.md, \"The sandbox\"); what it "+
+				"leaves open:\n%s",
+			score,
+			maxExposure,
+			strings.Join(open, "\n"),
+		)
 	}
 
 	service := unitService(t, "hrmd.service")
-	for _, want := range []string{"/dev/nvmap rw", "char-*.gpu rw", "char-host1x-fence rw", "char-drm rw", "char-nvidia* rw"} {
+	for _, want := range []string{"/dev/nvmap rw", "char-*.gpu rw", "char-host1x-fence " +
+		"rw", "char-drm rw", "char-nvidia* rw"} {
 		if !slices.Contains(service["DeviceAllow"], want) {
 			t.Errorf("hrmd.service lacks DeviceAllow=%s: hrmd could not open the GPU under DevicePolicy=closed", want)
 		}
@@ -92,7 +99,10 @@ func TestSystemdUnitSandbox(t *testing.T) {
 	}
 	filter := strings.Join(service["SystemCallFilter"], " ")
 	if !strings.Contains(filter, "@system-service") || strings.Contains(filter, "~@resources") {
-		t.Errorf("SystemCallFilter=%s: @system-service, with @resources (onnxruntime pins its threads), is what hrmd needs", filter)
+		t.Errorf(
+			"SystemCallFilter=%s: @system-service, with @resources (onnxruntime pins its threads), is what hrmd needs",
+			filter,
+		)
 	}
 }
 
@@ -118,7 +128,8 @@ func unitExposure(t *testing.T, analyze, path string) (float64, []byte) {
 	if err != nil {
 		t.Fatalf("systemd-analyze security --offline=yes (systemd 250 or newer): %v\n%s", err, out)
 	}
-	m := regexp.MustCompile(`Overall exposure level for ` + regexp.QuoteMeta(filepath.Base(path)) + `: (\d+\.\d+)`).FindSubmatch(out)
+	m := regexp.MustCompile(`Overall exposure level for ` + regexp.QuoteMeta(filepath.Base(path)) + `: (\d+\.\d+)`).
+		FindSubmatch(out)
 	if m == nil {
 		t.Fatalf("no exposure level in systemd-analyze's output:\n%s", out)
 	}
@@ -204,7 +215,8 @@ func TestInstallScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := install() // again: idempotent, and the edit survives
-	if data, _ := os.ReadFile(config); string(data) != "inference: {max_batch: 8}\n" || !strings.Contains(out, "kept your /etc/hrmd/hrmd.yaml") {
+	if data, _ := os.ReadFile(config); string(data) != "inference: {max_batch: 8}\n" ||
+		!strings.Contains(out, "kept your /etc/hrmd/hrmd.yaml") {
 		t.Errorf("the edited config was not kept: %q\n%s", data, out)
 	}
 	if _, err := os.Stat(config + ".new"); err != nil {

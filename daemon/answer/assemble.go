@@ -24,12 +24,24 @@ type Assembler struct {
 
 // NewAssembler is the assembler for answers of a loaded model on device.
 func NewAssembler(m *engine.Model, device string, inputInvariant bool) Assembler {
-	return Assembler{Bundle: m.Bundle(), Provider: m.Provider(), Precision: m.Precision(), Device: device, InputInvariant: inputInvariant}
+	return Assembler{
+		Bundle:         m.Bundle(),
+		Provider:       m.Provider(),
+		Precision:      m.Precision(),
+		Device:         device,
+		InputInvariant: inputInvariant,
+	}
 }
 
 // Assemble builds a task's answer file from the results of its rows, as
 // Plan listed them; latency is the time the task's rows took.
-func (as Assembler) Assemble(task puzzles.Task, rows []Row, results []engine.RowResult, latency time.Duration, opts Options) (puzzles.AnswerFile, error) {
+func (as Assembler) Assemble(
+	task puzzles.Task,
+	rows []Row,
+	results []engine.RowResult,
+	latency time.Duration,
+	opts Options,
+) (puzzles.AnswerFile, error) {
 	b := as.Bundle
 	a := &assembly{as: as, task: task, rows: rows, results: results, opts: opts, side: b.Manifest.Grid}
 	_, known := PuzzleOf(b, task)
@@ -126,7 +138,12 @@ func (a *assembly) decodeTests() error {
 }
 
 // answer is a test input's answer from its own row.
-func (a *assembly) answer(r engine.RowResult, grid puzzles.Grid, rule puzzles.ShapeRule, in puzzles.Grid) puzzles.Answer {
+func (a *assembly) answer(
+	r engine.RowResult,
+	grid puzzles.Grid,
+	rule puzzles.ShapeRule,
+	in puzzles.Grid,
+) puzzles.Answer {
 	ans := puzzles.Answer{
 		Attempt1: grid, Attempt2: grid,
 		Cycles: r.Cycles, HaltedBy: r.HaltedBy,

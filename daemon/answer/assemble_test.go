@@ -38,7 +38,12 @@ func TestAssembleRawVariants(t *testing.T) {
 		if r.variant == 5 {
 			answer = r.aug.Apply(puzzles.Grid{{9, 9, 9}, {9, 9, 9}})
 		}
-		results[i] = engine.RowResult{Cycles: 3, HaltedBy: "model", Halt: 0.9, Tokens: make([]int64, b.Manifest.Grid*b.Manifest.Grid)}
+		results[i] = engine.RowResult{
+			Cycles:   3,
+			HaltedBy: "model",
+			Halt:     0.9,
+			Tokens:   make([]int64, b.Manifest.Grid*b.Manifest.Grid),
+		}
 		b.Encoding.Encode(answer, b.Manifest.Grid, results[i].Tokens)
 	}
 	out, err := Assembler{Bundle: b}.Assemble(task, rows, results, time.Millisecond, Options{Augmentations: 7})
@@ -46,7 +51,8 @@ func TestAssembleRawVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := out.Answers[0]
-	if !a.Attempt1.Equal(want) || a.Votes == nil || a.Votes.Attempt1 != 7 || a.Votes.Attempt2 != 1 || a.Votes.Variants != 8 {
+	if !a.Attempt1.Equal(want) || a.Votes == nil || a.Votes.Attempt1 != 7 || a.Votes.Attempt2 != 1 ||
+		a.Votes.Variants != 8 {
 		t.Fatalf("attempt_1 %v with votes %+v; want %v with 7 of 8", a.Attempt1, a.Votes, want)
 	}
 	if !a.Attempt2.Equal(puzzles.Grid{{9, 9, 9}, {9, 9, 9}}) {

@@ -44,7 +44,13 @@ func TestDemoBundleSolvesItsFamily(t *testing.T) {
 	s := solverFor(t, cpuRuntime(t), demoBundle, 4, Options{})
 	const count = 200
 	solved, haltedByModel, firstWrong := solveFamily(t, s, count)
-	t.Logf("demo bundle: %d/%d fresh halo puzzles exact, %d halted by the model; first miss: %s", solved, count, haltedByModel, firstWrong)
+	t.Logf(
+		"demo bundle: %d/%d fresh halo puzzles exact, %d halted by the model; first miss: %s",
+		solved,
+		count,
+		haltedByModel,
+		firstWrong,
+	)
 	if solved < count*9/10 {
 		t.Errorf("solved %d/%d fresh halo puzzles exactly; the demo bundle must solve at least 90%%", solved, count)
 	}
@@ -56,7 +62,12 @@ func TestDemoBundleSolvesItsFamily(t *testing.T) {
 	voted, _, firstWrong := solveFamily(t, s, count)
 	t.Logf("with augmentations 3: %d/%d exact; first miss: %s", voted, count, firstWrong)
 	if voted < solved || voted < count*95/100 {
-		t.Errorf("with test-time augmentation %d/%d exact, without %d: the vote must do at least as well, and 95%%", voted, count, solved)
+		t.Errorf(
+			"with test-time augmentation %d/%d exact, without %d: the vote must do at least as well, and 95%%",
+			voted,
+			count,
+			solved,
+		)
 	}
 }
 
@@ -87,7 +98,14 @@ func TestDemoExamples(t *testing.T) {
 		}
 		a := answers[0]
 		if !a.Answers[0].Attempt1.Equal(task.Test[0].Output) || a.DemoCheck.Solved != a.DemoCheck.Pairs {
-			t.Errorf("%s: answer %s (want %s), demos solved %d/%d", path, a.Answers[0].Attempt1.Size(), task.Test[0].Output.Size(), a.DemoCheck.Solved, a.DemoCheck.Pairs)
+			t.Errorf(
+				"%s: answer %s (want %s), demos solved %d/%d",
+				path,
+				a.Answers[0].Attempt1.Size(),
+				task.Test[0].Output.Size(),
+				a.DemoCheck.Solved,
+				a.DemoCheck.Pairs,
+			)
 		}
 	}
 
@@ -101,7 +119,12 @@ func TestDemoExamples(t *testing.T) {
 	}
 	a := answers[0]
 	if a.Answers[0].Attempt1.Equal(file.Tasks[0].Test[0].Output) || a.DemoCheck.Solved != 0 {
-		t.Errorf("007bbfb7: the demo model should fail a task outside its family; answer %s, demos solved %d/%d", a.Answers[0].Attempt1.Size(), a.DemoCheck.Solved, a.DemoCheck.Pairs)
+		t.Errorf(
+			"007bbfb7: the demo model should fail a task outside its family; answer %s, demos solved %d/%d",
+			a.Answers[0].Attempt1.Size(),
+			a.DemoCheck.Solved,
+			a.DemoCheck.Pairs,
+		)
 	}
 }
 

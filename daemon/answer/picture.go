@@ -20,7 +20,13 @@ func Picture(file *puzzles.File, answers []puzzles.AnswerFile) ([]byte, error) {
 		rows = append(rows, puzzles.AnswerPicture(task, answers[i])...)
 	}
 	if _, w, h := puzzles.Layout(rows); w*h > maxPicturePixels {
-		return nil, fmt.Errorf("the picture of %d task(s) would be %dx%d pixels, over the %d-pixel limit: draw fewer tasks (or no full trace)", len(file.Tasks), w, h, maxPicturePixels)
+		return nil, fmt.Errorf(
+			"the picture of %d task(s) would be %dx%d pixels, over the %d-pixel limit: draw fewer tasks (or no full trace)",
+			len(file.Tasks),
+			w,
+			h,
+			maxPicturePixels,
+		)
 	}
 	var buf bytes.Buffer
 	if err := puzzles.WritePNG(&buf, rows); err != nil {

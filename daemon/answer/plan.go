@@ -156,8 +156,15 @@ func PlanFile(file *puzzles.File, b *bundle.Bundle, opts Options) ([][]Row, erro
 	limit := cmp.Or(opts.MaxRows, DefaultMaxRows)
 	if rows := tests*variants + demos; rows > limit {
 		return nil, &puzzles.Error{Code: puzzles.CodeTooManyRows, Message: fmt.Sprintf(
-			"the file needs %d rows through the model (%d test inputs × %d, each with its inference.augmentations variants, + %d demonstrations for inference.demo_check); the limit is %d rows a file (watch.max_rows in hrmd.yaml): split the file",
-			rows, tests, variants, demos, limit)}
+			"the file needs %d rows through the model (%d test inputs × %d, each with its inference.augmentations variants, + "+
+				"%d demonstrations for inference.demo_check); the limit is %d rows a file (watch.max_rows in hrmd.yaml): split "+
+				"the file",
+			rows,
+			tests,
+			variants,
+			demos,
+			limit,
+		)}
 	}
 	plans := make([][]Row, len(file.Tasks))
 	for i, task := range file.Tasks {

@@ -52,7 +52,11 @@ func TestPlan(t *testing.T) {
 	task.Test[1].Input = big
 	_, err := Plan(task, `task "t" `, side5(), Options{})
 	if Code(err) != puzzles.CodeGridTooLarge || !strings.Contains(err.Error(), `task "t" test[1].input`) {
-		t.Errorf("a test input larger than the model: %v, want %s naming task \"t\" test[1].input", err, puzzles.CodeGridTooLarge)
+		t.Errorf(
+			"a test input larger than the model: %v, want %s naming task \"t\" test[1].input",
+			err,
+			puzzles.CodeGridTooLarge,
+		)
 	}
 }
 
@@ -73,8 +77,10 @@ func TestPlanFileRowLimit(t *testing.T) {
 	}
 	opts.MaxRows = 25
 	_, err = PlanFile(file, side5(), opts)
-	if Code(err) != puzzles.CodeTooManyRows || !strings.Contains(err.Error(), "needs 26 rows through the model (6 test inputs × 4") ||
-		!strings.Contains(err.Error(), "+ 2 demonstrations") || !strings.Contains(err.Error(), "the limit is 25 rows a file (watch.max_rows") {
+	if Code(err) != puzzles.CodeTooManyRows || !strings.Contains(err.Error(), "needs 26 rows through the model (6 test "+
+		"inputs × 4") ||
+		!strings.Contains(err.Error(), "+ 2 demonstrations") ||
+		!strings.Contains(err.Error(), "the limit is 25 rows a file (watch.max_rows") {
 		t.Errorf("over the limit: %v", err)
 	}
 	if !IsBadInput(err) {
@@ -90,7 +96,10 @@ func TestPlanFileRowLimit(t *testing.T) {
 // frame); a task the table does not know runs with the blank row and hrmd's
 // variants, and its answers say so.
 func TestPlanPuzzleRows(t *testing.T) {
-	idx, err := bundle.NewPuzzleIndex([]string{bundle.BlankPuzzle, "aaa", "aaa_t1_0213456789", "bbb", "aaa_t5_0123456789", "aaa_t6_0123456789"}, 4)
+	idx, err := bundle.NewPuzzleIndex(
+		[]string{bundle.BlankPuzzle, "aaa", "aaa_t1_0213456789", "bbb", "aaa_t5_0123456789", "aaa_t6_0123456789"},
+		4,
+	)
 	if err != nil {
 		t.Fatal(err)
 	}

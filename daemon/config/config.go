@@ -161,7 +161,13 @@ func Default() Config {
 			// an hour is far beyond any that is still making progress.
 			MaxBuild: Duration(time.Hour),
 		},
-		Inference: Inference{MaxBatch: MaxBatchAuto, GPUBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
+		Inference: Inference{
+			MaxBatch:       MaxBatchAuto,
+			GPUBatch:       4,
+			Halting:        engine.HaltModel,
+			DemoCheck:      true,
+			InputInvariant: "warn",
+		},
 		Watch: Watch{Settle: Duration(250 * time.Millisecond), Rescan: Duration(10 * time.Second),
 			MaxFileBytes: puzzles.DefaultMaxBytes, MaxTasks: puzzles.DefaultMaxTasks,
 			MaxTrainPairs: puzzles.DefaultMaxTrainPairs, MaxTestInputs: puzzles.DefaultMaxTestInputs, MaxRows: answer.DefaultMaxRows},
@@ -189,7 +195,11 @@ func load(path string, emptyIsDefault bool) (Config, error) {
 	cfg := Default()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return cfg, &answer.Error{Code: CodeInvalid, Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)", path, unwrapPath(err)), Err: err}
+		return cfg, &answer.Error{
+			Code:    CodeInvalid,
+			Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)", path, unwrapPath(err)),
+			Err:     err,
+		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -248,7 +258,11 @@ func (c Config) Engine() engine.Config {
 // otherwise; and where the stamps of checked puzzle tables are kept.
 func (c Config) ModelOptions() engine.ModelOptions {
 	in := c.Inference
-	opts := engine.ModelOptions{MaxBatch: int(in.MaxBatch), CPUMaxBatch: int(in.MaxBatch), StampDir: bundle.StampDir(c.TensorRT.EngineCache)}
+	opts := engine.ModelOptions{
+		MaxBatch:    int(in.MaxBatch),
+		CPUMaxBatch: int(in.MaxBatch),
+		StampDir:    bundle.StampDir(c.TensorRT.EngineCache),
+	}
 	if in.MaxBatch == MaxBatchAuto {
 		opts.MaxBatch, opts.CPUMaxBatch = in.GPUBatch, 1
 	}
@@ -263,7 +277,12 @@ func (c Config) RunOptions() engine.RunOptions {
 // AnswerOptions are how tasks are planned and answered, for the run options
 // run (whose Trace decides whether answers carry traces).
 func (c Config) AnswerOptions(run engine.RunOptions) answer.Options {
-	return answer.Options{DemoCheck: c.Inference.DemoCheck, Augmentations: c.Inference.Augmentations, Trace: run.Trace != "", MaxRows: c.Watch.MaxRows}
+	return answer.Options{
+		DemoCheck:     c.Inference.DemoCheck,
+		Augmentations: c.Inference.Augmentations,
+		Trace:         run.Trace != "",
+		MaxRows:       c.Watch.MaxRows,
+	}
 }
 
 // Layout is where the spool puts the files of the daemon named instance
@@ -275,7 +294,12 @@ func (c Config) Layout(instance string) spool.Layout {
 // Limits are what one task file may hold, for every reader of task files.
 func (c Config) Limits() puzzles.Limits {
 	w := c.Watch
-	return puzzles.Limits{Bytes: w.MaxFileBytes, Tasks: w.MaxTasks, TrainPairs: w.MaxTrainPairs, TestInputs: w.MaxTestInputs}
+	return puzzles.Limits{
+		Bytes:      w.MaxFileBytes,
+		Tasks:      w.MaxTasks,
+		TrainPairs: w.MaxTrainPairs,
+		TestInputs: w.MaxTestInputs,
+	}
 }
 
 // NameLimit adds to the message of a file refused for a limit the hrmd.yaml
@@ -305,8 +329,22 @@ func NameLimit(err error) error {
 	return err
 }
 
-// validate checks every key; each message names it.
+// validate checks every key, in the order of hrmd.yaml's sections; each
+// message names the key. The first wrong key is the one reported.
 func (c Config) validate() error {
+	for _, step := range []func() error{
+		c.validateFolders, c.validateEngine, c.validateInference, c.validateDurations,
+		c.validateLog, c.validateThermal, c.Queue.validate, c.validateHTTP,
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateFolders checks that every folder key names one.
+func (c Config) validateFolders() error {
 	for _, f := range []struct{ key, value string }{
 		{"inbox", c.Inbox}, {"outbox", c.Outbox}, {"spool", c.Spool}, {"model", c.Model},
 	} {
@@ -314,18 +352,37 @@ func (c Config) validate() error {
 			return fmt.Errorf("%s is empty; it needs a folder", f.key)
 		}
 	}
-	if t := c.TensorRT; t.FP16 != nil && (*t.FP16 && t.Precision != engine.PrecisionFP16 || !*t.FP16 && t.Precision == engine.PrecisionBF16) {
-		return fmt.Errorf("tensorrt.fp16 is %v but tensorrt.precision is %s; remove fp16 (precision replaces it)", *t.FP16, t.Precision)
+	return nil
+}
+
+// validateEngine checks onnxruntime and tensorrt.
+func (c Config) validateEngine() error {
+	if t := c.TensorRT; t.FP16 != nil &&
+		(*t.FP16 && t.Precision != engine.PrecisionFP16 || !*t.FP16 && t.Precision == engine.PrecisionBF16) {
+		return fmt.Errorf(
+			"tensorrt.fp16 is %v but tensorrt.precision is %s; remove fp16 (precision replaces it)",
+			*t.FP16,
+			t.Precision,
+		)
 	}
 	if err := c.Engine().Validate(); err != nil {
 		return err
 	}
+	return nil
+}
+
+// validateInference checks inference and answers.
+func (c Config) validateInference() error {
 	in := c.Inference
 	if err := in.MaxBatch.validate(); err != nil {
 		return err
 	}
 	if in.GPUBatch < 1 || in.GPUBatch > maxBatchLimit {
-		return fmt.Errorf("inference.gpu_batch is %d; use 1 to %d rows (4; 1 or 2 on a 4 GB board)", in.GPUBatch, maxBatchLimit)
+		return fmt.Errorf(
+			"inference.gpu_batch is %d; use 1 to %d rows (4; 1 or 2 on a 4 GB board)",
+			in.GPUBatch,
+			maxBatchLimit,
+		)
 	}
 	switch c.Answers.Trace {
 	case "", engine.TraceSummary, engine.TraceFull:
@@ -336,13 +393,25 @@ func (c Config) validate() error {
 		return fmt.Errorf("inference: %w (keys inference.halting, inference.max_cycles, answers.trace)", err)
 	}
 	if in.Augmentations < 0 || in.Augmentations > puzzles.MaxAugmentations {
-		return fmt.Errorf("inference.augmentations is %d; use 0 (off) to %d variants per test input", in.Augmentations, puzzles.MaxAugmentations)
+		return fmt.Errorf(
+			"inference.augmentations is %d; use 0 (off) to %d variants per test input",
+			in.Augmentations,
+			puzzles.MaxAugmentations,
+		)
 	}
 	switch in.InputInvariant {
 	case answer.InvariantWarn, answer.InvariantRefuse:
 	default:
-		return fmt.Errorf("inference.input_invariant is %q; use warn (flag every answer) or refuse (do not load such a model)", in.InputInvariant)
+		return fmt.Errorf(
+			"inference.input_invariant is %q; use warn (flag every answer) or refuse (do not load such a model)",
+			in.InputInvariant,
+		)
 	}
+	return nil
+}
+
+// validateDurations checks every duration key and the watch limits.
+func (c Config) validateDurations() error {
 	if err := checkDurations([]durationRule{
 		{"tensorrt.max_build", c.TensorRT.MaxBuild, time.Second, 0, "1h: a first engine build takes minutes on a Jetson"},
 		{"watch.settle", c.Watch.Settle, 0, 0, "250ms; 0s takes a file at once"},
@@ -351,9 +420,11 @@ func (c Config) validate() error {
 	}); err != nil {
 		return err
 	}
-	if err := c.Watch.validate(in.Augmentations); err != nil {
-		return err
-	}
+	return c.Watch.validate(c.Inference.Augmentations)
+}
+
+// validateLog checks log.
+func (c Config) validateLog() error {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -364,17 +435,29 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("log.format is %q; use auto, json or console", c.Log.Format)
 	}
+	return nil
+}
+
+// validateThermal checks thermal.
+func (c Config) validateThermal() error {
 	if t := c.Thermal; t.PauseC != 0 {
 		if t.PauseC < 0 || t.PauseC > 150 {
 			return fmt.Errorf("thermal.pause_c is %g; use a temperature in °C (90) or 0 for off", t.PauseC)
 		}
 		if t.ResumeC >= t.PauseC {
-			return fmt.Errorf("thermal.resume_c is %g, not below thermal.pause_c %g; resume a few degrees cooler (e.g. %g)", t.ResumeC, t.PauseC, t.PauseC-10)
+			return fmt.Errorf(
+				"thermal.resume_c is %g, not below thermal.pause_c %g; resume a few degrees cooler (e.g. %g)",
+				t.ResumeC,
+				t.PauseC,
+				t.PauseC-10,
+			)
 		}
 	}
-	if err := c.Queue.validate(); err != nil {
-		return err
-	}
+	return nil
+}
+
+// validateHTTP checks http.
+func (c Config) validateHTTP() error {
 	if c.HTTP.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 			return fmt.Errorf("http.listen is %q: %v; use host:port (127.0.0.1:9464) or \"\" for off", c.HTTP.Listen, err)
@@ -398,8 +481,13 @@ func (w Watch) validate(augmentations int) error {
 		}
 	}
 	if w.MaxRows < 1+augmentations {
-		return fmt.Errorf("watch.max_rows is %d; one test input with inference.augmentations %d takes %d rows: use at least that (default %d)",
-			w.MaxRows, augmentations, 1+augmentations, answer.DefaultMaxRows)
+		return fmt.Errorf(
+			"watch.max_rows is %d; one test input with inference.augmentations %d takes %d rows: use at least that (default %d)",
+			w.MaxRows,
+			augmentations,
+			1+augmentations,
+			answer.DefaultMaxRows,
+		)
 	}
 	return nil
 }

@@ -147,59 +147,140 @@ func TestLoad(t *testing.T) {
 		{"gpu batch too large", "inference: {gpu_batch: 300}\n", "inference.gpu_batch is 300", nil},
 		{"halting", "inference: {halting: sometimes}\n", `halting mode "sometimes"`, nil},
 		{"augmentations", "inference: {augmentations: 16}\n", "inference.augmentations is 16", nil},
-		{"augmentations on", "inference: {augmentations: 8}\n", "", func(c Config) bool { return c.Inference.Augmentations == 8 }},
+		{
+			"augmentations on",
+			"inference: {augmentations: 8}\n",
+			"",
+			func(c Config) bool { return c.Inference.Augmentations == 8 },
+		},
 		{"provider", "onnxruntime: {providers: [tensorrt, gpu]}\n", `onnxruntime.providers[1] is "gpu"`, nil},
-		{"require unlisted", "onnxruntime: {providers: [cpu], require: tensorrt}\n", `onnxruntime.require is "tensorrt"`, nil},
+		{
+			"require unlisted",
+			"onnxruntime: {providers: [cpu], require: tensorrt}\n",
+			`onnxruntime.require is "tensorrt"`,
+			nil,
+		},
 		{"threads", "onnxruntime: {threads: -2}\n", "onnxruntime.threads is -2", nil},
 		{"builder level", "tensorrt: {builder_optimization_level: 7}\n", "tensorrt.builder_optimization_level is 7", nil},
 		{"fp16 check", "tensorrt: {fp16_check: sometimes}\n", `tensorrt.fp16_check is "sometimes"; use fallback`, nil},
-		{"fp16 check refuse", "tensorrt: {fp16_check: refuse}\n", "", func(c Config) bool { return c.Engine().TensorRT.FP16Check == "refuse" }},
-		{"fp16 check default", "log: {level: info}\n", "", func(c Config) bool { return c.Engine().TensorRT.FP16Check == "fallback" }},
+		{
+			"fp16 check refuse",
+			"tensorrt: {fp16_check: refuse}\n",
+			"",
+			func(c Config) bool { return c.Engine().TensorRT.FP16Check == "refuse" },
+		},
+		{
+			"fp16 check default",
+			"log: {level: info}\n",
+			"",
+			func(c Config) bool { return c.Engine().TensorRT.FP16Check == "fallback" },
+		},
 		{"log level", "log: {level: loud}\n", `log.level is "loud"`, nil},
 		{"listen", "http: {listen: \"9464\"}\n", `http.listen is "9464"`, nil},
 		{"empty folder", "outbox: \"\"\n", "outbox is empty", nil},
 		{"max file bytes", "watch: {max_file_bytes: 0}\n", "watch.max_file_bytes is 0", nil},
 		{"limits", "watch: {max_tasks: 5, max_train_pairs: 6, max_test_inputs: 7, max_rows: 8}\n", "", func(c Config) bool {
-			return c.Limits() == puzzles.Limits{Bytes: puzzles.DefaultMaxBytes, Tasks: 5, TrainPairs: 6, TestInputs: 7} && c.AnswerOptions(c.RunOptions()).MaxRows == 8
+			return c.Limits() == puzzles.Limits{Bytes: puzzles.DefaultMaxBytes, Tasks: 5, TrainPairs: 6, TestInputs: 7} &&
+				c.AnswerOptions(c.RunOptions()).MaxRows == 8
 		}},
 		{"max tasks", "watch: {max_tasks: 0}\n", "watch.max_tasks is 0", nil},
 		{"max train pairs", "watch: {max_train_pairs: -1}\n", "watch.max_train_pairs is -1", nil},
 		{"max test inputs", "watch: {max_test_inputs: 0}\n", "watch.max_test_inputs is 0", nil},
 		{"max rows", "watch: {max_rows: 0}\n", "watch.max_rows is 0", nil},
-		{"max rows under the variants", "watch: {max_rows: 7}\ninference: {augmentations: 7}\n", "watch.max_rows is 7; one test input with inference.augmentations 7 takes 8 rows", nil},
+		{
+			"max rows under the variants",
+			"watch: {max_rows: 7}\ninference: {augmentations: 7}\n",
+			"watch.max_rows is 7; one test input with inference.augmentations 7 takes 8 rows",
+			nil,
+		},
 		{"input invariant", "inference: {input_invariant: ignore}\n", `inference.input_invariant is "ignore"`, nil},
 		{"answers trace", "answers: {trace: verbose}\n", `answers.trace is "verbose"`, nil},
-		{"answers png", "answers: {png: true, trace: full}\n", "", func(c Config) bool { return c.Answers.PNG && c.RunOptions().Trace == "full" }},
-		{"thermal off", "thermal: {pause_c: 0}\n", "", func(c Config) bool { return c.Thermal.PauseC == 0 && c.Thermal.ResumeC == 80 }},
-		{"thermal zones replaced", "thermal: {zones: [tj]}\n", "", func(c Config) bool { return reflect.DeepEqual(c.Thermal.Zones, []string{"tj"}) }},
+		{
+			"answers png",
+			"answers: {png: true, trace: full}\n",
+			"",
+			func(c Config) bool { return c.Answers.PNG && c.RunOptions().Trace == "full" },
+		},
+		{
+			"thermal off",
+			"thermal: {pause_c: 0}\n",
+			"",
+			func(c Config) bool { return c.Thermal.PauseC == 0 && c.Thermal.ResumeC == 80 },
+		},
+		{
+			"thermal zones replaced",
+			"thermal: {zones: [tj]}\n",
+			"",
+			func(c Config) bool { return reflect.DeepEqual(c.Thermal.Zones, []string{"tj"}) },
+		},
 		{"thermal no hysteresis", "thermal: {pause_c: 80}\n", "thermal.resume_c is 80, not below thermal.pause_c 80", nil},
 		{"thermal fahrenheit", "thermal: {pause_c: 194, resume_c: 176}\n", "thermal.pause_c is 194", nil},
 		{"thermal poll", "thermal: {poll: 0s}\n", "thermal.poll is 0s; use at least 1s", nil},
 		{"thermal poll, older key", "thermal: {poll_s: 0}\n",
 			"thermal.poll is 0s; use at least 1s (5s) (from thermal.poll_s in the file", nil},
-		{"no queue: alone", "{}\n", "", func(c Config) bool { return c.Queue.Role == "" && !c.Queue.Gateway() && !c.Queue.Worker() }},
+		{
+			"no queue: alone",
+			"{}\n",
+			"",
+			func(c Config) bool { return c.Queue.Role == "" && !c.Queue.Gateway() && !c.Queue.Worker() },
+		},
 		{"queue worker", "queue: {role: worker, servers: [nats://a:4222, tls://b:4222]}\n", "", func(c Config) bool {
 			return c.Queue.Worker() && !c.Queue.Gateway() && c.Queue.Replicas == 3 && c.Queue.MemberName("x") != ""
 		}},
 		{"queue both", "queue: {role: both, servers: [nats://a:4222], name: jetson-1}\n", "", func(c Config) bool {
 			return c.Queue.Worker() && c.Queue.Gateway() && c.Queue.MemberName("x") == "jetson-1"
 		}},
-		{"queue role", "queue: {role: master, servers: [nats://a:4222]}\n", `queue.role is "master"; use worker, gateway or both`, nil},
+		{
+			"queue role",
+			"queue: {role: master, servers: [nats://a:4222]}\n",
+			`queue.role is "master"; use worker, gateway or both`,
+			nil,
+		},
 		{"queue no servers", "queue: {role: worker}\n", "queue.servers is empty", nil},
 		{"queue http server", "queue: {role: worker, servers: [http://a:4222]}\n", "is not a nats:// or tls:// URL", nil},
 		{"queue bare host", "queue: {role: worker, servers: [a:4222]}\n", "queue.servers", nil},
 		{"queue name", "queue: {role: worker, servers: [nats://a:4222], name: jetson.1}\n", `queue.name is "jetson.1"`, nil},
-		{"queue subject", "queue: {role: worker, servers: [nats://a:4222], subject: \"a.b\"}\n", `queue.subject is "a.b"`, nil},
-		{"queue one stream", "queue: {role: worker, servers: [nats://a:4222], answers_stream: HRMD_PUZZLES}\n", "they must differ", nil},
-		{"queue creds and nkey", "queue: {role: worker, servers: [nats://a:4222], credentials: /x, nkey: /y}\n", "use one", nil},
+		{
+			"queue subject",
+			"queue: {role: worker, servers: [nats://a:4222], subject: \"a.b\"}\n",
+			`queue.subject is "a.b"`,
+			nil,
+		},
+		{
+			"queue one stream",
+			"queue: {role: worker, servers: [nats://a:4222], answers_stream: HRMD_PUZZLES}\n",
+			"they must differ",
+			nil,
+		},
+		{
+			"queue creds and nkey",
+			"queue: {role: worker, servers: [nats://a:4222], credentials: /x, nkey: /y}\n",
+			"use one",
+			nil,
+		},
 		{"queue cert without key", "queue: {role: worker, servers: [nats://a:4222], tls_cert: /x}\n", "go together", nil},
-		{"queue missing ca", "queue: {role: worker, servers: [nats://a:4222], tls_ca: /nonexistent/ca.pem}\n", "queue.tls_ca: ", nil},
-		{"queue replicas", "queue: {role: worker, servers: [nats://a:4222], replicas: 7}\n", "queue.replicas is 7; use 1 to 5", nil},
+		{
+			"queue missing ca",
+			"queue: {role: worker, servers: [nats://a:4222], tls_ca: /nonexistent/ca.pem}\n",
+			"queue.tls_ca: ",
+			nil,
+		},
+		{
+			"queue replicas",
+			"queue: {role: worker, servers: [nats://a:4222], replicas: 7}\n",
+			"queue.replicas is 7; use 1 to 5",
+			nil,
+		},
 		{"queue ack wait", "queue: {role: worker, servers: [nats://a:4222], ack_wait: 1s}\n",
 			"queue.ack_wait is 1s; use 5s to 1h", nil},
 		{"queue ack wait, older key", "queue: {role: worker, servers: [nats://a:4222], ack_wait_s: 1}\n",
 			"queue.ack_wait is 1s; use 5s to 1h", nil},
-		{"queue attempts", "queue: {role: worker, servers: [nats://a:4222], max_attempts: 1}\n", "queue.max_attempts is 1", nil},
+		{
+			"queue attempts",
+			"queue: {role: worker, servers: [nats://a:4222], max_attempts: 1}\n",
+			"queue.max_attempts is 1",
+			nil,
+		},
 		{"queue answers kept too short", "queue: {role: worker, servers: [nats://a:4222], answers_max_age: 10m}\n",
 			"queue.answers_max_age is 10m; use 30m to", nil},
 		{"queue ping interval", "queue: {role: worker, servers: [nats://a:4222], ping_interval: 0s}\n",
@@ -207,8 +288,18 @@ func TestLoad(t *testing.T) {
 		{"queue ping interval default", "queue: {role: worker, servers: [nats://a:4222]}\n", "", func(c Config) bool {
 			return c.Queue.PingInterval == Duration(3*time.Second)
 		}},
-		{"queue mixed models", "queue: {role: gateway, servers: [nats://a:4222], mixed_models: allow}\n", `queue.mixed_models is "allow"; use refuse`, nil},
-		{"queue model sha256", "queue: {role: gateway, servers: [nats://a:4222], model_sha256: a71a55ea83b9}\n", `queue.model_sha256 is "a71a55ea83b9"; use the 64`, nil},
+		{
+			"queue mixed models",
+			"queue: {role: gateway, servers: [nats://a:4222], mixed_models: allow}\n",
+			`queue.mixed_models is "allow"; use refuse`,
+			nil,
+		},
+		{
+			"queue model sha256",
+			"queue: {role: gateway, servers: [nats://a:4222], model_sha256: a71a55ea83b9}\n",
+			`queue.model_sha256 is "a71a55ea83b9"; use the 64`,
+			nil,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,8 +339,11 @@ func TestQueueCredentialsFile(t *testing.T) {
 	for _, tt := range []struct {
 		name, content, err string
 	}{
-		{"creds", "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.x\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\nSUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n------END USER NKEY SEED------\n", ""},
-		{"bare seed", "SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n", "is a bare nkey seed, not a .creds file (a user JWT and its seed): set it as queue.nkey instead"},
+		{"creds", "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.x\n------END NATS USER JWT------\n\n-----BEGIN " +
+			"USER NKEY SEED-----\nSUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n------END USER NKEY " +
+			"SEED------\n", ""},
+		{"bare seed", "SUAIBDPBAUTWCWBKIO6XHQNINK5FWJW4OHLXC3HQ2KFE4PEJUA44CNHTC4\n", "is a bare nkey seed, not a .creds " +
+			"file (a user JWT and its seed): set it as queue.nkey instead"},
 		{"something else", "user: alice\n", "holds no user JWT"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -269,7 +363,8 @@ func TestQueueCredentialsFile(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), "queue.credentials: "+creds) || !strings.Contains(err.Error(), tt.err) {
+			if err == nil || !strings.Contains(err.Error(), "queue.credentials: "+creds) ||
+				!strings.Contains(err.Error(), tt.err) {
 				t.Fatalf("got %v, want an error naming queue.credentials and %s and saying %q", err, creds, tt.err)
 			}
 		})
@@ -325,11 +420,14 @@ func TestNameLimit(t *testing.T) {
 		err  error
 		want string
 	}{
-		{&puzzles.Error{Code: puzzles.CodeTooManyTestInputs, Message: "m"}, "too_many_test_inputs: m (watch.max_test_inputs in hrmd.yaml)"},
+		{&puzzles.Error{Code: puzzles.CodeTooManyTestInputs, Message: "m"}, "too_many_test_inputs: m " +
+			"(watch.max_test_inputs in hrmd.yaml)"},
 		{&puzzles.Error{Code: puzzles.CodeTooBig, Message: "m"}, "too_big: m (watch.max_file_bytes in hrmd.yaml)"},
 		{&puzzles.Error{Code: puzzles.CodeTooManyTasks, Message: "m"}, "too_many_tasks: m (watch.max_tasks in hrmd.yaml)"},
-		{&puzzles.Error{Code: puzzles.CodeTooManyTrainPairs, Message: "m"}, "too_many_train_pairs: m (watch.max_train_pairs in hrmd.yaml)"},
-		{&puzzles.Error{Code: puzzles.CodeTooManyRows, Message: "m (watch.max_rows in hrmd.yaml)"}, "too_many_rows: m (watch.max_rows in hrmd.yaml)"},
+		{&puzzles.Error{Code: puzzles.CodeTooManyTrainPairs, Message: "m"}, "too_many_train_pairs: m " +
+			"(watch.max_train_pairs in hrmd.yaml)"},
+		{&puzzles.Error{Code: puzzles.CodeTooManyRows, Message: "m (watch.max_rows in hrmd.yaml)"}, "too_many_rows: m " +
+			"(watch.max_rows in hrmd.yaml)"},
 		{&puzzles.Error{Code: puzzles.CodeRaggedGrid, Message: "m"}, "ragged_grid: m"},
 		{errors.New("plain"), "plain"},
 	} {
@@ -355,7 +453,8 @@ func TestTensorRTPrecision(t *testing.T) {
 		{"tensorrt: {fp16: true, precision: fp16}", engine.PrecisionFP16, ""},
 		{"tensorrt: {fp16: false, precision: fp32}", engine.PrecisionFP32, ""},
 		{"tensorrt: {fp16: true, precision: fp32}", "", "tensorrt.fp16 is true but tensorrt.precision is fp32; remove fp16"},
-		{"tensorrt: {fp16: false, precision: bf16}", "", "tensorrt.fp16 is false but tensorrt.precision is bf16; remove fp16"},
+		{"tensorrt: {fp16: false, precision: bf16}", "", "tensorrt.fp16 is false but tensorrt.precision is bf16; remove " +
+			"fp16"},
 		{"tensorrt: {precision: int8}", "", `tensorrt.precision is "int8"; use fp16`},
 	} {
 		t.Run(tt.yaml, func(t *testing.T) {

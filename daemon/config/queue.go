@@ -102,7 +102,10 @@ func (q Queue) validate() error {
 		return fmt.Errorf("queue.role is %q; use worker, gateway or both (or leave queue: out to run alone)", q.Role)
 	}
 	if len(q.Servers) == 0 {
-		return fmt.Errorf("queue.servers is empty; list the NATS servers, e.g. [nats://10.0.0.1:4222, nats://10.0.0.2:4222, nats://10.0.0.3:4222]")
+		return fmt.Errorf(
+			"queue.servers is empty; list the NATS servers, e.g. [nats://10.0.0.1:4222, nats://10.0.0.2:4222, " +
+				"nats://10.0.0.3:4222]",
+		)
 	}
 	for _, s := range q.Servers {
 		if err := checkServerURL(s); err != nil {
@@ -134,10 +137,18 @@ func (q Queue) validate() error {
 
 func (q Queue) validateModel() error {
 	if q.MixedModels != MixedRefuse && q.MixedModels != MixedFlag {
-		return fmt.Errorf("queue.mixed_models is %q; use refuse (the default: an answer from another model fails its file with model_mismatch) or flag (written, and logged)", q.MixedModels)
+		return fmt.Errorf(
+			"queue.mixed_models is %q; use refuse (the default: an answer from another model fails its file with "+
+				"model_mismatch) or flag (written, and logged)",
+			q.MixedModels,
+		)
 	}
 	if q.ModelSHA256 != "" && (len(q.ModelSHA256) != 64 || strings.Trim(q.ModelSHA256, "0123456789abcdef") != "") {
-		return fmt.Errorf("queue.model_sha256 is %q; use the 64 lowercase hex digits of the model's sha256 (hrmd doctor on a worker, or an answer file's model.sha256, shows it), or \"\" for the model of the first answer", q.ModelSHA256)
+		return fmt.Errorf(
+			"queue.model_sha256 is %q; use the 64 lowercase hex digits of the model's sha256 (hrmd doctor on a worker, or an "+
+				"answer file's model.sha256, shows it), or \"\" for the model of the first answer",
+			q.ModelSHA256,
+		)
 	}
 	return nil
 }
@@ -160,7 +171,9 @@ func (q Queue) validateFiles() error {
 		return fmt.Errorf("queue.credentials and queue.nkey are both set; use one (a .creds file holds its own nkey)")
 	}
 	if (q.TLSCert == "") != (q.TLSKey == "") {
-		return fmt.Errorf("queue.tls_cert and queue.tls_key go together (a client certificate and its key); set both or neither")
+		return fmt.Errorf(
+			"queue.tls_cert and queue.tls_key go together (a client certificate and its key); set both or neither",
+		)
 	}
 	for _, f := range []struct{ key, path string }{
 		{"queue.credentials", q.Credentials}, {"queue.nkey", q.NKey}, {"queue.tls_ca", q.TLSCA}, {"queue.tls_cert", q.TLSCert}, {"queue.tls_key", q.TLSKey},
@@ -193,9 +206,18 @@ func checkCredentialsFile(path string) error {
 		return nil
 	}
 	if strings.HasPrefix(strings.TrimSpace(string(data)), "SU") {
-		return fmt.Errorf("queue.credentials: %s is a bare nkey seed, not a .creds file (a user JWT and its seed): set it as queue.nkey instead, and leave queue.credentials empty", path)
+		return fmt.Errorf(
+			"queue.credentials: %s is a bare nkey seed, not a .creds file (a user JWT and its seed): set it as queue.nkey "+
+				"instead, and leave queue.credentials empty",
+			path,
+		)
 	}
-	return fmt.Errorf("queue.credentials: %s holds no user JWT (%s): give the .creds file that nsc generate creds writes, or an nkey seed as queue.nkey", path, credsJWT)
+	return fmt.Errorf(
+		"queue.credentials: %s holds no user JWT (%s): give the .creds file that nsc generate creds writes, or an nkey "+
+			"seed as queue.nkey",
+		path,
+		credsJWT,
+	)
 }
 
 func (q Queue) validateNumbers() error {

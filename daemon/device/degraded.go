@@ -32,7 +32,12 @@ type Degradation struct {
 // tensorrt, CUDA's. Anywhere else (a PC, a chain that starts with cpu) the
 // provider running is what was asked for or all there is. probe is
 // engine.Runtime.Providers, only called when degraded.
-func CheckDegraded(dev jetson.Device, providers []string, provider string, probe func() []engine.ProviderStatus) *Degradation {
+func CheckDegraded(
+	dev jetson.Device,
+	providers []string,
+	provider string,
+	probe func() []engine.ProviderStatus,
+) *Degradation {
 	if !dev.Jetson || len(providers) == 0 {
 		return nil
 	}

@@ -11,7 +11,13 @@ import (
 // CPU, or on CUDA where TensorRT came first; nothing else is.
 func TestCheckDegraded(t *testing.T) {
 	orin, pc := jetson.Device{Jetson: true}, jetson.Device{}
-	cpu, trt, cuda := engine.ORTProviderName(engine.ProviderCPU), engine.ORTProviderName(engine.ProviderTensorRT), engine.ORTProviderName(engine.ProviderCUDA)
+	cpu, trt, cuda := engine.ORTProviderName(
+		engine.ProviderCPU,
+	), engine.ORTProviderName(
+		engine.ProviderTensorRT,
+	), engine.ORTProviderName(
+		engine.ProviderCUDA,
+	)
 	missing := func() []engine.ProviderStatus {
 		return []engine.ProviderStatus{
 			{Name: "tensorrt", Reason: "Failed to load library\nlibonnxruntime_providers_tensorrt.so"},
@@ -20,7 +26,11 @@ func TestCheckDegraded(t *testing.T) {
 		}
 	}
 	failing := func() []engine.ProviderStatus {
-		return []engine.ProviderStatus{{Name: "tensorrt", Available: true}, {Name: "cuda", Available: true}, {Name: "cpu", Available: true}}
+		return []engine.ProviderStatus{
+			{Name: "tensorrt", Available: true},
+			{Name: "cuda", Available: true},
+			{Name: "cpu", Available: true},
+		}
 	}
 	for _, tt := range []struct {
 		name      string
@@ -31,16 +41,23 @@ func TestCheckDegraded(t *testing.T) {
 		code      string // "" = not degraded
 		reason    string
 	}{
-		{"orin, default chain, GPU providers missing", orin, []string{"tensorrt", "cuda", "cpu"}, cpu, missing, DegradedGPUUnavailable,
-			"running on the CPU although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider unavailable: Failed to load library libonnxruntime_providers_tensorrt.so; " +
+		{"orin, default chain, GPU providers " +
+			"missing", orin, []string{"tensorrt", "cuda", "cpu"}, cpu, missing, DegradedGPUUnavailable,
+			"running on the CPU although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider unavailable: " +
+				"Failed to load library libonnxruntime_providers_tensorrt.so; " +
 				"CUDAExecutionProvider unavailable: Failed to load library libonnxruntime_providers_cuda.so"},
 		{"orin, cuda first, failing on the model", orin, []string{"cuda", "cpu"}, cpu, failing, DegradedGPUFailed,
-			"running on the CPU although onnxruntime.providers starts with cuda: CUDAExecutionProvider loads but failed to take the model (the log line before says why)"},
+			"running on the CPU although onnxruntime.providers starts with cuda: CUDAExecutionProvider loads but failed to " +
+				"take the model (the log line before says why)"},
 		{"orin on TensorRT", orin, []string{"tensorrt", "cuda", "cpu"}, trt, missing, "", ""},
-		{"orin on CUDA, TensorRT failing on the model", orin, []string{"tensorrt", "cuda", "cpu"}, cuda, failing, DegradedTensorRTFailed,
-			"running on CUDA although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider loads but failed to take the model (the log line before says why)"},
-		{"orin on CUDA, TensorRT missing", orin, []string{"tensorrt", "cuda", "cpu"}, cuda, missing, DegradedTensorRTUnavailable,
-			"running on CUDA although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider unavailable: Failed to load library libonnxruntime_providers_tensorrt.so"},
+		{"orin on CUDA, TensorRT failing on the " +
+			"model", orin, []string{"tensorrt", "cuda", "cpu"}, cuda, failing, DegradedTensorRTFailed,
+			"running on CUDA although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider loads but failed " +
+				"to take the model (the log line before says why)"},
+		{"orin on CUDA, TensorRT " +
+			"missing", orin, []string{"tensorrt", "cuda", "cpu"}, cuda, missing, DegradedTensorRTUnavailable,
+			"running on CUDA although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider unavailable: " +
+				"Failed to load library libonnxruntime_providers_tensorrt.so"},
 		{"orin configured for CUDA", orin, []string{"cuda", "cpu"}, cuda, missing, "", ""},
 		{"a PC on CUDA", pc, []string{"tensorrt", "cuda", "cpu"}, cuda, failing, "", ""},
 		{"orin configured for the CPU", orin, []string{"cpu"}, cpu, missing, "", ""},

@@ -149,9 +149,19 @@ func Load(dir string) (*Bundle, error) {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if st, serr := os.Stat(dir); serr != nil || !st.IsDir() {
-				return nil, errorf(CodeBundleInvalid, "model folder %s does not exist; point --model (or model: in hrmd.yaml) at a bundle folder holding hrm.yaml, init.onnx and step.onnx", dir)
+				return nil, errorf(
+					CodeBundleInvalid,
+					"model folder %s does not exist; point --model (or model: in hrmd.yaml) at a bundle folder holding hrm.yaml, "+
+						"init.onnx and step.onnx",
+					dir,
+				)
 			}
-			return nil, errorf(CodeBundleInvalid, "%s has no %s: not a model bundle (engine/export/hrm_export.py writes one)", dir, ManifestFile)
+			return nil, errorf(
+				CodeBundleInvalid,
+				"%s has no %s: not a model bundle (engine/export/hrm_export.py writes one)",
+				dir,
+				ManifestFile,
+			)
 		}
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("read %s: %v", path, err), Err: err}
 	}
@@ -177,7 +187,15 @@ func Load(dir string) (*Bundle, error) {
 			return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("%s.file: %v", g.key, err), Err: err}
 		}
 		if got != g.graph.SHA256 {
-			return nil, errorf(CodeBundleChecksum, "%s has sha256 %s but %s %s.sha256 is %s: the file changed after export; re-export the bundle (or copy it again)", file, got, path, g.key, g.graph.SHA256)
+			return nil, errorf(
+				CodeBundleChecksum,
+				"%s has sha256 %s but %s %s.sha256 is %s: the file changed after export; re-export the bundle (or copy it again)",
+				file,
+				got,
+				path,
+				g.key,
+				g.graph.SHA256,
+			)
 		}
 	}
 	if m.PuzzleEmbeddings != nil {
@@ -329,7 +347,12 @@ func (b *Bundle) validateWiring() error {
 			return fmt.Errorf("graphs.step.inputs has %q, which neither carry nor constants feeds", in)
 		}
 		if !slices.Contains(init.Outputs, in) {
-			return fmt.Errorf("graphs.step.inputs has %q, which graphs.init.outputs %v does not produce (init gives every step input its first value)", in, init.Outputs)
+			return fmt.Errorf(
+				"graphs.step.inputs has %q, which graphs.init.outputs %v does not produce (init gives every step input its first "+
+					"value)",
+				in,
+				init.Outputs,
+			)
 		}
 	}
 	for _, out := range init.Outputs {
@@ -359,7 +382,11 @@ func (b *Bundle) validateHalting() error {
 		}
 	}
 	if len(rest) != 1 {
-		return fmt.Errorf("graphs.step.outputs must have exactly one output besides the carried ones and halting.output (the logits); it has %v", rest)
+		return fmt.Errorf(
+			"graphs.step.outputs must have exactly one output besides the carried ones and halting.output (the logits); it "+
+				"has %v",
+			rest,
+		)
 	}
 	b.Logits = rest[0]
 	switch h.Rule {
@@ -375,7 +402,12 @@ func (b *Bundle) validateHalting() error {
 		return fmt.Errorf("halting.min_cycles is %d; it must be at least 1", h.MinCycles)
 	}
 	if h.MaxCycles < h.MinCycles || h.MaxCycles > MaxCyclesLimit {
-		return fmt.Errorf("halting.max_cycles is %d; it must be between min_cycles (%d) and %d", h.MaxCycles, h.MinCycles, MaxCyclesLimit)
+		return fmt.Errorf(
+			"halting.max_cycles is %d; it must be between min_cycles (%d) and %d",
+			h.MaxCycles,
+			h.MinCycles,
+			MaxCyclesLimit,
+		)
 	}
 	return nil
 }

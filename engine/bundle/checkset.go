@@ -92,7 +92,12 @@ func (cs *CheckSet) Validate(b *Bundle) error {
 				return fmt.Errorf("cases[%d].cycles[%d].margins has %d cells; the model has %d", i, j, len(cy.Margins), seq)
 			}
 			if b.Manifest.Halting.Rule == RuleQCompare && cs.Format == CheckSetFormat && len(cy.Q) != 2 {
-				return fmt.Errorf("cases[%d].cycles[%d].q has %d values; act-v1's q head has 2 (q_halt, q_continue)", i, j, len(cy.Q))
+				return fmt.Errorf(
+					"cases[%d].cycles[%d].q has %d values; act-v1's q head has 2 (q_halt, q_continue)",
+					i,
+					j,
+					len(cy.Q),
+				)
 			}
 		}
 	}

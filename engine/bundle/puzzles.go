@@ -42,19 +42,31 @@ func (m *Manifest) checkInitInputs() error {
 	p := m.PuzzleEmbeddings
 	if p == nil {
 		if !slices.Equal(init.Inputs, []string{TokensInput}) {
-			return fmt.Errorf("graphs.init.inputs is %v; without puzzle_embeddings init takes exactly one input, %q", init.Inputs, TokensInput)
+			return fmt.Errorf(
+				"graphs.init.inputs is %v; without puzzle_embeddings init takes exactly one input, %q",
+				init.Inputs,
+				TokensInput,
+			)
 		}
 		return nil
 	}
 	switch {
 	case p.DType != "float32":
-		return fmt.Errorf("puzzle_embeddings.dtype is %q; hrmd reads float32 tables (export again with engine/export/hrm_export.py)", p.DType)
+		return fmt.Errorf(
+			"puzzle_embeddings.dtype is %q; hrmd reads float32 tables (export again with engine/export/hrm_export.py)",
+			p.DType,
+		)
 	case len(p.Shape) != 2 || p.Shape[0] < 1 || p.Shape[1] < 1:
 		return fmt.Errorf("puzzle_embeddings.shape is %v; it must be [rows, width], both positive", p.Shape)
 	case p.Input == "" || p.Input == TokensInput:
 		return fmt.Errorf("puzzle_embeddings.input is %q; name the init input that takes the puzzle row", p.Input)
 	case !slices.Equal(init.Inputs, []string{TokensInput, p.Input}):
-		return fmt.Errorf("graphs.init.inputs is %v; with puzzle_embeddings init takes [%s, %s]", init.Inputs, TokensInput, p.Input)
+		return fmt.Errorf(
+			"graphs.init.inputs is %v; with puzzle_embeddings init takes [%s, %s]",
+			init.Inputs,
+			TokensInput,
+			p.Input,
+		)
 	}
 	return nil
 }
@@ -78,13 +90,30 @@ func readPuzzleIndex(b *Bundle) (*PuzzleIndex, error) {
 	}
 	var names []string
 	if err := json.Unmarshal(data, &names); err != nil {
-		return nil, errorf(CodeBundleInvalid, "%s: %v; it must be the checkpoint's identifiers.json, a list of names", path, err)
+		return nil, errorf(
+			CodeBundleInvalid,
+			"%s: %v; it must be the checkpoint's identifiers.json, a list of names",
+			path,
+			err,
+		)
 	}
 	if int64(len(names)) != p.Rows() {
-		return nil, errorf(CodeBundleInvalid, "%s names %d rows but hrm.yaml puzzle_embeddings.shape has %d", path, len(names), p.Rows())
+		return nil, errorf(
+			CodeBundleInvalid,
+			"%s names %d rows but hrm.yaml puzzle_embeddings.shape has %d",
+			path,
+			len(names),
+			p.Rows(),
+		)
 	}
 	if names[0] != BlankPuzzle {
-		return nil, errorf(CodeBundleInvalid, "%s starts with %q; row 0 is %q in every checkpoint's identifiers.json", path, names[0], BlankPuzzle)
+		return nil, errorf(
+			CodeBundleInvalid,
+			"%s starts with %q; row 0 is %q in every checkpoint's identifiers.json",
+			path,
+			names[0],
+			BlankPuzzle,
+		)
 	}
 	table := b.Path(p.File)
 	st, err := os.Stat(table)
@@ -92,8 +121,15 @@ func readPuzzleIndex(b *Bundle) (*PuzzleIndex, error) {
 		return nil, &Error{Code: CodeBundleInvalid, Message: fmt.Sprintf("puzzle_embeddings.file: %v", err), Err: err}
 	}
 	if want := p.Rows() * p.Width() * 4; st.Size() != want {
-		return nil, errorf(CodeBundleChecksum, "%s has %d bytes but hrm.yaml puzzle_embeddings.shape %v of float32 means %d: the file is cut short or another table; copy it again",
-			table, st.Size(), p.Shape, want)
+		return nil, errorf(
+			CodeBundleChecksum,
+			"%s has %d bytes but hrm.yaml puzzle_embeddings.shape %v of float32 means %d: the file is cut short or another "+
+				"table; copy it again",
+			table,
+			st.Size(),
+			p.Shape,
+			want,
+		)
 	}
 	idx, err := NewPuzzleIndex(names, int(p.Width()))
 	if err != nil {
@@ -105,7 +141,12 @@ func readPuzzleIndex(b *Bundle) (*PuzzleIndex, error) {
 // NewPuzzleIndex indexes the names of a table's rows (identifiers.json) of
 // width values each.
 func NewPuzzleIndex(names []string, width int) (*PuzzleIndex, error) {
-	idx := &PuzzleIndex{names: names, rows: make(map[string]int, len(names)), variants: map[string][]PuzzleVariant{}, width: width}
+	idx := &PuzzleIndex{
+		names:    names,
+		rows:     make(map[string]int, len(names)),
+		variants: map[string][]PuzzleVariant{},
+		width:    width,
+	}
 	for i, n := range names {
 		if _, dup := idx.rows[n]; dup {
 			return nil, fmt.Errorf("%q is named twice (rows %d and %d)", n, idx.rows[n], i)

@@ -65,7 +65,15 @@ func puzzleBundle(t *testing.T, names []string, width int) *Bundle {
 }
 
 func TestPuzzleIndex(t *testing.T) {
-	names := []string{BlankPuzzle, "007bbfb7", "007bbfb7_t1_0123456789", "007bbfb7_t4_0912345678", "3631a71a", "007bbfb7_t9_0123456789", "other_t1_0123456789"}
+	names := []string{
+		BlankPuzzle,
+		"007bbfb7",
+		"007bbfb7_t1_0123456789",
+		"007bbfb7_t4_0912345678",
+		"3631a71a",
+		"007bbfb7_t9_0123456789",
+		"other_t1_0123456789",
+	}
 	b := puzzleBundle(t, names, 3)
 	idx, err := readPuzzleIndex(b)
 	if err != nil {
@@ -81,7 +89,8 @@ func TestPuzzleIndex(t *testing.T) {
 		t.Error("an unknown puzzle has a row")
 	}
 	v := idx.Variants("007bbfb7")
-	if len(v) != 2 || v[0].Row != 2 || v[0].Transform != 1 || v[1].Row != 3 || v[1].Transform != 4 || v[1].Colours[1] != 9 {
+	if len(v) != 2 || v[0].Row != 2 || v[0].Transform != 1 || v[1].Row != 3 || v[1].Transform != 4 ||
+		v[1].Colours[1] != 9 {
 		t.Errorf("variants %+v", v)
 	}
 
@@ -91,7 +100,8 @@ func TestPuzzleIndex(t *testing.T) {
 		code  string
 		field string
 	}{
-		{"rows", func(b *Bundle) { b.Manifest.PuzzleEmbeddings.Shape[0]++ }, CodeBundleInvalid, "names 7 rows but hrm.yaml puzzle_embeddings.shape has 8"},
+		{"rows", func(b *Bundle) { b.Manifest.PuzzleEmbeddings.Shape[0]++ }, CodeBundleInvalid, "names 7 rows but hrm.yaml " +
+			"puzzle_embeddings.shape has 8"},
 		{"short table", func(b *Bundle) {
 			b.Manifest.PuzzleEmbeddings.Shape[1]++
 		}, CodeBundleChecksum, "is cut short or another table"},
@@ -205,7 +215,9 @@ func TestPuzzleVariantAugmentation(t *testing.T) {
 	}
 	swap := identity
 	swap[1], swap[2] = 2, 1
-	if got := (PuzzleVariant{Transform: 0, Colours: swap}).Augmentation().Apply(g); !got.Equal(puzzles.Grid{{2, 1, 3}, {4, 5, 6}}) {
+	if got := (PuzzleVariant{Transform: 0, Colours: swap}).Augmentation().Apply(g); !got.Equal(
+		puzzles.Grid{{2, 1, 3}, {4, 5, 6}},
+	) {
 		t.Errorf("colour map: %v", got)
 	}
 }

@@ -53,7 +53,11 @@ func (t *Table) Row(r int, dst []float32) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if recover() != nil {
-			err = fmt.Errorf("row %d of the puzzle table cannot be read: the file was cut short or rewritten while hrmd had it open; replace a bundle's files by renaming new ones into place, and restart hrmd", r)
+			err = fmt.Errorf(
+				"row %d of the puzzle table cannot be read: the file was cut short or rewritten while hrmd had it open; replace "+
+					"a bundle's files by renaming new ones into place, and restart hrmd",
+				r,
+			)
 		}
 	}()
 	src := t.data[r*t.width*4 : (r+1)*t.width*4]
@@ -161,7 +165,13 @@ func verifyTable(path, want, stampDir string, force bool) (read bool, err error)
 		if stampDir != "" {
 			os.Remove(stampFile(stampDir, want)) // whatever vouched for it before no longer does
 		}
-		return true, errorf(CodeBundleChecksum, "%s has sha256 %s but hrm.yaml puzzle_embeddings.sha256 is %s: the file changed after export; copy it again", abs, got, want)
+		return true, errorf(
+			CodeBundleChecksum,
+			"%s has sha256 %s but hrm.yaml puzzle_embeddings.sha256 is %s: the file changed after export; copy it again",
+			abs,
+			got,
+			want,
+		)
 	}
 	if stampDir != "" {
 		writeStamp(stampDir, stampOf(abs, st, want))

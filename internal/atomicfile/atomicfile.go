@@ -91,7 +91,8 @@ func RenameNoReplaceAt(oldDir int, old string, newDir int, new string) error {
 // upgrade clears them.
 func IsTemporary(name string) bool {
 	rest, ok := strings.CutSuffix(name, ".tmp")
-	if !ok || !strings.HasPrefix(rest, ".") || len(rest) < 14 || rest[len(rest)-13] != '.' && !strings.HasPrefix(rest, tempPrefix) {
+	if !ok || !strings.HasPrefix(rest, ".") || len(rest) < 14 ||
+		rest[len(rest)-13] != '.' && !strings.HasPrefix(rest, tempPrefix) {
 		return false
 	}
 	_, err := hex.DecodeString(rest[len(rest)-12:])

@@ -26,7 +26,8 @@ func TestWrite(t *testing.T) {
 		t.Errorf("the folder holds %d entries, want only a.json", len(entries))
 	}
 	missing := filepath.Join(dir, "no-such-folder")
-	if err := Write(missing, "b.json", nil); err == nil || !strings.Contains(err.Error(), filepath.Join(missing, "b.json")) {
+	if err := Write(missing, "b.json", nil); err == nil ||
+		!strings.Contains(err.Error(), filepath.Join(missing, "b.json")) {
 		t.Errorf("write into a missing folder: %v", err)
 	}
 }

@@ -23,7 +23,8 @@ func codeLiterals(root string) ([]string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
-		skip := strings.HasPrefix(d.Name(), ".") && path != root || d.Name() == "testdata" || rel == filepath.Join("internal", "errcode")
+		skip := strings.HasPrefix(d.Name(), ".") && path != root || d.Name() == "testdata" ||
+			rel == filepath.Join("internal", "errcode")
 		if d.IsDir() && skip {
 			return filepath.SkipDir
 		}

@@ -90,7 +90,9 @@ func TestCheckersCatch(t *testing.T) {
 				"README.md":    readme("see [gone](docs/page.md#no-such-section)\n"),
 				"docs/page.md": page,
 			},
-			want: []string{`README.md:4: link docs/page.md#no-such-section: docs/page.md has no heading with the anchor "no-such-section"`},
+			want: []string{
+				`README.md:4: link docs/page.md#no-such-section: docs/page.md has no heading with the anchor "no-such-section"`,
+			},
 		},
 		{
 			name: "dead anchor in the same file",
@@ -111,7 +113,9 @@ func TestCheckersCatch(t *testing.T) {
 		{
 			name: "duplicate headings get -1, -2",
 			files: map[string]string{
-				"README.md":    readme("[1](docs/page.md#twice) [2](docs/page.md#twice-1) [3](docs/page.md#twice-2) [4](docs/page.md#twice-3)\n"),
+				"README.md": readme(
+					"[1](docs/page.md#twice) [2](docs/page.md#twice-1) [3](docs/page.md#twice-2) [4](docs/page.md#twice-3)\n",
+				),
 				"docs/page.md": "# Twice\n\n## Twice\n\n### Twice\n",
 			},
 			want: []string{`README.md:4: link docs/page.md#twice-3: docs/page.md has no heading with the anchor "twice-3"`},
@@ -251,7 +255,13 @@ func checkReadmeLength(root string) []string {
 		n++
 	}
 	if n >= maxReadmeLines {
-		return []string{fmt.Sprintf("README.md has %d lines; keep it under %d (it is the first screen: move reference material to docs/)", n, maxReadmeLines)}
+		return []string{
+			fmt.Sprintf(
+				"README.md has %d lines; keep it under %d (it is the first screen: move reference material to docs/)",
+				n,
+				maxReadmeLines,
+			),
+		}
 	}
 	return nil
 }
@@ -277,7 +287,10 @@ func checkDocsLinked(root string) []string {
 	var problems []string
 	for _, p := range pages {
 		if !linked[p] {
-			problems = append(problems, fmt.Sprintf("%s is not linked from README.md (the README's \"where to go next\" lists every page)", p))
+			problems = append(
+				problems,
+				fmt.Sprintf("%s is not linked from README.md (the README's \"where to go next\" lists every page)", p),
+			)
 		}
 	}
 	return problems
@@ -365,7 +378,16 @@ func checkForbidden(root string) []string {
 		}
 		for i, line := range strings.Split(string(data), "\n") {
 			if strings.Contains(line, forbidden) {
-				problems = append(problems, fmt.Sprintf("%s:%d: mentions %s, which exists only beside the developers' checkouts; point into the clone (testdata/arc/...) or at a public URL", rel, i+1, forbidden))
+				problems = append(
+					problems,
+					fmt.Sprintf(
+						"%s:%d: mentions %s, which exists only beside the developers' checkouts; point into the clone "+
+							"(testdata/arc/...) or at a public URL",
+						rel,
+						i+1,
+						forbidden,
+					),
+				)
 			}
 		}
 	}
@@ -484,7 +506,9 @@ var (
 	setext    = regexp.MustCompile(`^ {0,3}(=+|-+)[ \t]*$`)
 	// [text](target "title") and ![alt](target); the text may hold one level
 	// of brackets.
-	inlineLink = regexp.MustCompile(`\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^\s()<>]+)>?(?:\s+(?:"[^"]*"|'[^']*'|\([^)]*\)))?\s*\)`)
+	inlineLink = regexp.MustCompile(
+		`\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\s*<?([^\s()<>]+)>?(?:\s+(?:"[^"]*"|'[^']*'|\([^)]*\)))?\s*\)`,
+	)
 	refDef     = regexp.MustCompile(`^ {0,3}\[[^\]]+\]:\s*<?([^\s<>]+)>?`)
 	htmlAnchor = regexp.MustCompile(`<a\s+(?:[^>]*\s)?(?:name|id)="([^"]+)"`)
 )

@@ -16,7 +16,9 @@ import (
 // act-v1 bundle and returns its answer file.
 func solveAct(t *testing.T, id string, args ...string) puzzles.AnswerFile {
 	t.Helper()
-	r := runHrmd(t, append([]string{"solve", filepath.Join(arcDir, "training", id+".json"), "--model", actBundle}, args...)...)
+	r := runHrmd(
+		t,
+		append([]string{"solve", filepath.Join(arcDir, "training", id+".json"), "--model", actBundle}, args...)...)
 	if r.Code != 0 {
 		t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 	}
@@ -40,7 +42,15 @@ func TestSolveActV1(t *testing.T) {
 	a := solveAct(t, "007bbfb7")
 	got := a.Answers[0]
 	if !got.Attempt1.Equal(puzzles.Grid(c.Decoded)) || got.Cycles != c.HaltCycle || got.HaltedBy != c.HaltedBy {
-		t.Errorf("attempt_1 %v after %d cycles (%s); PyTorch %v after %d (%s)", got.Attempt1, got.Cycles, got.HaltedBy, c.Decoded, c.HaltCycle, c.HaltedBy)
+		t.Errorf(
+			"attempt_1 %v after %d cycles (%s); PyTorch %v after %d (%s)",
+			got.Attempt1,
+			got.Cycles,
+			got.HaltedBy,
+			c.Decoded,
+			c.HaltCycle,
+			c.HaltedBy,
+		)
 	}
 	if a.Model.Family != "act-v1" || slices.Contains(got.Flags, puzzles.FlagUnknownPuzzle) {
 		t.Errorf("family %q, flags %v", a.Model.Family, got.Flags)

@@ -112,7 +112,12 @@ func parseBatches(s string) ([]int, error) {
 	for field := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(field))
 		if err != nil || n < 1 || n > benchMaxBatch {
-			return nil, usageError("bench: --batch %q: %q is not a batch size; use sizes 1 to %d separated by commas (1,2,4)", s, field, benchMaxBatch)
+			return nil, usageError(
+				"bench: --batch %q: %q is not a batch size; use sizes 1 to %d separated by commas (1,2,4)",
+				s,
+				field,
+				benchMaxBatch,
+			)
 		}
 		out = append(out, n)
 	}
@@ -205,8 +210,15 @@ func (b *bench) header() *benchReport {
 		rep.Model.FLOPsPerCycle = &flops
 	}
 	if c := m.EngineCache(); c.Dir != "" {
-		rep.EngineCache = &benchEngineCache{Dir: c.Dir, Found: c.Found, Built: c.Built, BuildMS: ms(c.BuildTook), TunedBatch: m.TunedBatch(),
-			Check: c.Check, Rejected: c.Rejected}
+		rep.EngineCache = &benchEngineCache{
+			Dir:        c.Dir,
+			Found:      c.Found,
+			Built:      c.Built,
+			BuildMS:    ms(c.BuildTook),
+			TunedBatch: m.TunedBatch(),
+			Check:      c.Check,
+			Rejected:   c.Rejected,
+		}
 	}
 	return rep
 }
@@ -412,10 +424,24 @@ type benchZone struct {
 func printBench(w io.Writer, rep *benchReport) {
 	m := rep.Model
 	fmt.Fprintf(w, "model    %s (%s, sha256 %.12s) at %s\n", m.Name, m.Family, m.SHA256, m.Path)
-	fmt.Fprintf(w, "runtime  %s, %s, onnxruntime %s, %s; hrmd %s\n", rep.Provider, rep.Precision, rep.ONNXRuntime, threads(rep.Threads), rep.HRMDVersion)
+	fmt.Fprintf(
+		w,
+		"runtime  %s, %s, onnxruntime %s, %s; hrmd %s\n",
+		rep.Provider,
+		rep.Precision,
+		rep.ONNXRuntime,
+		threads(rep.Threads),
+		rep.HRMDVersion,
+	)
 	fmt.Fprintf(w, "device   %s\n", rep.Device)
 	fmt.Fprintf(w, "load     %.0f ms, warm-up %.0f ms; %s\n", rep.LoadMS, rep.WarmupMS, engineLine(rep.EngineCache))
-	fmt.Fprintf(w, "runs     %d a batch size, %d cycles every row (halting fixed), %s\n\n", rep.Runs, rep.Cycles, rep.Inputs)
+	fmt.Fprintf(
+		w,
+		"runs     %d a batch size, %d cycles every row (halting fixed), %s\n\n",
+		rep.Runs,
+		rep.Cycles,
+		rep.Inputs,
+	)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "batch\tbatch p50\tbatch p95\trow p50\trow p95\trows/s\tGFLOP/s\tcycles run")
 	for _, b := range rep.Batches {
@@ -473,7 +499,11 @@ func tunedLine(rep *benchReport) string {
 			others = append(others, strconv.Itoa(b.Batch))
 		}
 	}
-	line := fmt.Sprintf("tuned    the TensorRT engine's profile is tuned for batch %d (it takes 1 to %d)", c.TunedBatch, rep.MaxBatch)
+	line := fmt.Sprintf(
+		"tuned    the TensorRT engine's profile is tuned for batch %d (it takes 1 to %d)",
+		c.TunedBatch,
+		rep.MaxBatch,
+	)
 	if len(others) == 0 {
 		return line
 	}
@@ -481,8 +511,13 @@ func tunedLine(rep *benchReport) string {
 	if len(others) > 1 {
 		noun = "batches"
 	}
-	return fmt.Sprintf("%s: %s %s ran on kernels chosen for %d; --batch N alone measures N on an engine tuned for it (another build)",
-		line, noun, strings.Join(others, ", "), c.TunedBatch)
+	return fmt.Sprintf(
+		"%s: %s %s ran on kernels chosen for %d; --batch N alone measures N on an engine tuned for it (another build)",
+		line,
+		noun,
+		strings.Join(others, ", "),
+		c.TunedBatch,
+	)
 }
 
 func engineSource(c *benchEngineCache) string {

@@ -69,7 +69,8 @@ func TestBenchJSON(t *testing.T) {
 	if rep.Model.Name != "halo-demo" || len(rep.Model.SHA256) != 64 || rep.Model.FLOPsPerCycle == nil || *rep.Model.FLOPsPerCycle <= 0 ||
 		rep.Provider != "CPUExecutionProvider" || rep.Precision != "fp32" || rep.MaxBatch < 2 || rep.Cycles != 2 || rep.Runs != 3 ||
 		rep.EngineCache != nil || rep.Jetson != nil || rep.PeakRSSBytes == nil || *rep.PeakRSSBytes < 1<<20 ||
-		!strings.Contains(rep.Device, "not a Jetson") || rep.ONNXRuntime == "" || rep.LoadMS <= 0 {
+		!strings.Contains(rep.Device, "not a Jetson") || rep.ONNXRuntime == "" ||
+		rep.LoadMS <= 0 {
 		t.Errorf("report %+v", rep)
 	}
 	if len(rep.Batches) != 2 {
@@ -95,7 +96,20 @@ func TestBenchText(t *testing.T) {
 		{orin, []string{"Jetson Orin Nano", "before   ", "after    ", "°C", "GPU load"}},
 		{"/", []string{"not a Jetson: no temperatures or GPU load"}},
 	} {
-		r := runHrmd(t, "bench", "--model", demoBundle, "--batch", "1", "--runs", "2", "--cycles", "3", "--sysroot", tt.sysroot)
+		r := runHrmd(
+			t,
+			"bench",
+			"--model",
+			demoBundle,
+			"--batch",
+			"1",
+			"--runs",
+			"2",
+			"--cycles",
+			"3",
+			"--sysroot",
+			tt.sysroot,
+		)
 		if r.Code != 0 || r.Stderr != "" {
 			t.Fatalf("%s: exit %d, stderr %q", tt.sysroot, r.Code, r.Stderr)
 		}
@@ -119,7 +133,8 @@ func TestBenchText(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
 		t.Fatalf("exit %d, %v: %s", r.Code, err, r.Stderr)
 	}
-	if j := rep.Jetson; j == nil || len(j.Before.Thermal) == 0 || j.Before.GPULoad == nil || !reflect.DeepEqual(j.Before, j.After) {
+	if j := rep.Jetson; j == nil || len(j.Before.Thermal) == 0 || j.Before.GPULoad == nil ||
+		!reflect.DeepEqual(j.Before, j.After) {
 		t.Errorf("jetson %+v: want the fixture's zones and GPU load, the same before and after", j)
 	}
 }
@@ -142,7 +157,8 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"task.json"}, `bench takes no arguments, only flags; got "task.json"`},
 	} {
 		r := runHrmd(t, append([]string{"bench", "--model", demoBundle}, tt.args...)...)
-		if r.Code != 2 || r.Stdout != "" || !strings.HasPrefix(r.Stderr, "error usage: bench") || !strings.Contains(r.Stderr, tt.want) {
+		if r.Code != 2 || r.Stdout != "" || !strings.HasPrefix(r.Stderr, "error usage: bench") ||
+			!strings.Contains(r.Stderr, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tt.args, r.Code, r.Stderr, tt.want)
 		}
 	}
@@ -192,7 +208,8 @@ func TestPercentile(t *testing.T) {
 
 func TestPeakRSS(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "status")
-	if err := os.WriteFile(path, []byte("Name:\thrmd\nVmPeak:\t  900000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t  100000 kB\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("Name:\thrmd\nVmPeak:\t  900000 kB\nVmHWM:\t  123456 kB\nVmRSS:\t  100000 "+
+		"kB\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := peakRSS(path); err != nil || got != 123456<<10 {
@@ -225,7 +242,8 @@ func TestBenchTunedBatch(t *testing.T) {
 		rep           *benchReport
 		want, notWant string
 	}{
-		{report(4, 1, 2, 4), tuned4 + ": batches 1, 2 ran on kernels chosen for 4; --batch N alone measures N on an engine tuned for it (another build)\n", ""},
+		{report(4, 1, 2, 4), tuned4 + ": batches 1, 2 ran on kernels chosen for 4; --batch N alone measures N on an engine " +
+			"tuned for it (another build)\n", ""},
 		{report(4, 4), tuned4 + "\n", "ran on kernels"},
 		{report(2, 1, 2), "tuned for batch 2 (it takes 1 to 2): batch 1 ran on kernels chosen for 2;", ""},
 		{report(0, 1, 2), "", "tuned "},

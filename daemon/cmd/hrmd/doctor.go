@@ -83,10 +83,22 @@ func (d *doctor) skip(why string) { d.add(checkSkip, why, "") }
 func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
-	configPath := fl.String("config", "", "the hrmd.yaml to check (default /etc/hrmd/hrmd.yaml when it exists, else the defaults)")
+	configPath := fl.String(
+		"config",
+		"",
+		"the hrmd.yaml to check (default /etc/hrmd/hrmd.yaml when it exists, else the defaults)",
+	)
 	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder")
-	deep := fl.Bool("deep", false, "also load the model with the configured providers (a TensorRT build on a first run) and run one step")
-	verify := fl.Bool("verify", false, "also read the model's puzzle table (act-v1) through to check its sha256, whatever its stamp says")
+	deep := fl.Bool(
+		"deep",
+		false,
+		"also load the model with the configured providers (a TensorRT build on a first run) and run one step",
+	)
+	verify := fl.Bool(
+		"verify",
+		false,
+		"also read the model's puzzle table (act-v1) through to check its sha256, whatever its stamp says",
+	)
 	asJSON := fl.Bool("json", false, "print the results as JSON (docs/commands.md, hrmd doctor --json)")
 	if err := parseNoArgs(fl, args, "doctor"); err != nil {
 		return err
@@ -145,7 +157,10 @@ func (d *doctor) verdict(stdout io.Writer) error {
 		d.report(stdout, failures)
 	}
 	if failures > 0 {
-		return &answer.Error{Code: codeDoctor, Message: fmt.Sprintf("%d problem(s) above keep hrmd from running as configured", failures)}
+		return &answer.Error{
+			Code:    codeDoctor,
+			Message: fmt.Sprintf("%d problem(s) above keep hrmd from running as configured", failures),
+		}
 	}
 	return nil
 }

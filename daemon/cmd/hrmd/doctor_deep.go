@@ -57,7 +57,11 @@ func (d *doctor) checkDeep() {
 	opts.NoCPUFallback = true
 	profiles, err := os.MkdirTemp("", "hrmd-doctor-profiles-")
 	if err != nil {
-		d.add(checkWarn, "no folder for onnxruntime's profiles, so which provider ran each node stays unknown: "+err.Error(), "")
+		d.add(
+			checkWarn,
+			"no folder for onnxruntime's profiles, so which provider ran each node stays unknown: "+err.Error(),
+			"",
+		)
 	} else {
 		defer os.RemoveAll(profiles)
 		opts.ProfileDir = profiles
@@ -65,15 +69,25 @@ func (d *doctor) checkDeep() {
 	opts.OnFallback = d.deepFallback
 	m, err := rt.LoadModel(b, opts)
 	if err != nil {
-		d.add(checkFail, fmt.Sprintf("no session with onnxruntime.providers %v: %s", d.cfg.ONNXRuntime.Providers, oneLine(answer.Message(err))),
-			"docs/jetson.md, Degraded, says what each provider needs; onnxruntime.require refuses to fall back")
+		d.add(
+			checkFail,
+			fmt.Sprintf(
+				"no session with onnxruntime.providers %v: %s",
+				d.cfg.ONNXRuntime.Providers,
+				oneLine(answer.Message(err)),
+			),
+			"docs/jetson.md, Degraded, says what each provider needs; onnxruntime.require refuses to fall back",
+		)
 		return
 	}
 	took, err := runOneStep(m)
 	m.Close() // onnxruntime writes the profiles as the sessions end
 	if err != nil {
-		d.add(checkFail, fmt.Sprintf("the model loaded on %s but its step failed: %s", m.Provider(), oneLine(answer.Message(err))),
-			"export the bundle again (engine/export/hrm_export.py)")
+		d.add(
+			checkFail,
+			fmt.Sprintf("the model loaded on %s but its step failed: %s", m.Provider(), oneLine(answer.Message(err))),
+			"export the bundle again (engine/export/hrm_export.py)",
+		)
 		return
 	}
 	d.deepProvider(rt, m, dev, took)
@@ -89,8 +103,12 @@ func (d *doctor) checkDeep() {
 func (d *doctor) deepFallback(provider string, err error) {
 	msg := oneLine(answer.Message(err))
 	if strings.Contains(msg, "fallback to CPU EP has been explicitly disabled") {
-		d.add(checkWarn, provider+" did not take every node of the model, and --deep lets no node fall back to the CPU (session.disable_cpu_ep_fallback): hrmd run would run the rest on the CPU; "+msg,
-			"docs/jetson.md, When TensorRT cannot take the whole graph")
+		d.add(
+			checkWarn,
+			provider+" did not take every node of the model, and --deep lets no node fall back to the CPU "+
+				"(session.disable_cpu_ep_fallback): hrmd run would run the rest on the CPU; "+msg,
+			"docs/jetson.md, When TensorRT cannot take the whole graph",
+		)
 		return
 	}
 	d.add(checkWarn, provider+" failed to take the model, so the next provider did: "+msg,
@@ -105,7 +123,13 @@ func (d *doctor) deepPlacements(m *engine.Model) {
 		d.add(checkWarn, "which provider ran each node is unknown: "+oneLine(err.Error()), "")
 		return
 	}
-	trt, cuda, cpu := engine.ORTProviderName(engine.ProviderTensorRT), engine.ORTProviderName(engine.ProviderCUDA), engine.ORTProviderName(engine.ProviderCPU)
+	trt, cuda, cpu := engine.ORTProviderName(
+		engine.ProviderTensorRT,
+	), engine.ORTProviderName(
+		engine.ProviderCUDA,
+	), engine.ORTProviderName(
+		engine.ProviderCPU,
+	)
 	for _, p := range placements {
 		switch {
 		case m.Provider() == trt && (len(p.Nodes) != 1 || p.Nodes[trt] == 0):
@@ -144,9 +168,21 @@ func (d *doctor) deepAsCacheOwner(args []string) bool {
 	if at != filepath.Clean(cache) {
 		whose = fmt.Sprintf("does not exist, and %s, where it would be created, belongs to %s", at, userName(owner))
 	}
-	d.add(checkFail, fmt.Sprintf("not run: tensorrt.engine_cache %s %s, and this is %s: the engines --deep builds would be %s's, and hrmd run, as %s, could not use them",
-		cache, whose, userName(me), userName(me), userName(owner)),
-		"run it as the cache's owner: "+shellCommand(append([]string{"sudo", "-u", userName(owner), "hrmd", "doctor"}, args...)))
+	d.add(
+		checkFail,
+		fmt.Sprintf(
+			"not run: tensorrt.engine_cache %s %s, and this is %s: the engines --deep builds would be %s's, and hrmd run, as "+
+				"%s, could not use them",
+			cache,
+			whose,
+			userName(me),
+			userName(me),
+			userName(owner),
+		),
+		"run it as the cache's owner: "+shellCommand(
+			append([]string{"sudo", "-u", userName(owner), "hrmd", "doctor"}, args...),
+		),
+	)
 	return false
 }
 
@@ -210,16 +246,32 @@ func runOneStep(m *engine.Model) (time.Duration, error) {
 // what the configuration asked for.
 func (d *doctor) deepProvider(rt *engine.Runtime, m *engine.Model, dev jetson.Device, took time.Duration) {
 	providers := d.cfg.ONNXRuntime.Providers
-	what := fmt.Sprintf("the model ran one step on %s (%s) in %s", m.Provider(), m.Precision(), took.Round(time.Millisecond))
+	what := fmt.Sprintf(
+		"the model ran one step on %s (%s) in %s",
+		m.Provider(),
+		m.Precision(),
+		took.Round(time.Millisecond),
+	)
 	cpu := m.Provider() == engine.ORTProviderName(engine.ProviderCPU)
 	deg := device.CheckDegraded(dev, providers, m.Provider(), rt.Providers)
 	switch {
 	case deg != nil:
-		d.add(checkFail, what+"; hrmd run would be degraded: "+deg.Reason,
-			"install a TensorRT onnxruntime for this JetPack into /usr/local/lib, where hrmd finds it, or set onnxruntime.library (docs/jetson.md, Degraded); or set onnxruntime.providers: [cpu] to mean it")
+		d.add(
+			checkFail,
+			what+"; hrmd run would be degraded: "+deg.Reason,
+			"install a TensorRT onnxruntime for this JetPack into /usr/local/lib, where hrmd finds it, or set "+
+				"onnxruntime.library (docs/jetson.md, Degraded); or set onnxruntime.providers: [cpu] to mean it",
+		)
 	case cpu && len(providers) > 0 && providers[0] != engine.ProviderCPU:
-		d.add(checkWarn, what+fmt.Sprintf(": no GPU provider of onnxruntime.providers %v works here (not a Jetson, so not degraded)", providers),
-			"for a GPU: an onnxruntime built with CUDA and TensorRT, in /usr/local/lib or named by onnxruntime.library (docs/models.md)")
+		d.add(
+			checkWarn,
+			what+fmt.Sprintf(
+				": no GPU provider of onnxruntime.providers %v works here (not a Jetson, so not degraded)",
+				providers,
+			),
+			"for a GPU: an onnxruntime built with CUDA and TensorRT, in /usr/local/lib or named by onnxruntime.library "+
+				"(docs/models.md)",
+		)
 	case cpu:
 		d.add(checkOK, what+fmt.Sprintf(", as configured (onnxruntime.providers %v): no GPU in use", providers), "")
 	default:
@@ -234,7 +286,15 @@ func (d *doctor) deepEngine(c engine.EngineCacheUse) {
 	case c.Dir == "":
 		d.add(checkInfo, "no TensorRT engine: TensorRT did not take the model", "")
 	case c.Built:
-		d.add(checkOK, fmt.Sprintf("TensorRT engine built in %s into %s; hrmd run loads it from there", c.BuildTook.Round(time.Second), c.Dir), "")
+		d.add(
+			checkOK,
+			fmt.Sprintf(
+				"TensorRT engine built in %s into %s; hrmd run loads it from there",
+				c.BuildTook.Round(time.Second),
+				c.Dir,
+			),
+			"",
+		)
 	case c.Found:
 		d.add(checkOK, "TensorRT engine loaded from the cache "+c.Dir, "")
 	default:
@@ -250,10 +310,18 @@ func (d *doctor) deepCheck(c engine.EngineCacheUse) {
 	}
 	switch {
 	case c.Check == nil:
-		d.add(checkInfo, "fp16 check: not run (the model is not on TensorRT, the check is off, or the bundle has no check set)", "")
+		d.add(
+			checkInfo,
+			"fp16 check: not run (the model is not on TensorRT, the check is off, or the bundle has no check set)",
+			"",
+		)
 	case c.Check.Passed:
 		d.add(checkOK, c.Check.Summary(), "")
 	default:
-		d.add(checkWarn, c.Check.Summary(), "tensorrt.precision: fp32 runs the model in fp32 (docs/models.md, The fp16 check)")
+		d.add(
+			checkWarn,
+			c.Check.Summary(),
+			"tensorrt.precision: fp32 runs the model in fp32 (docs/models.md, The fp16 check)",
+		)
 	}
 }

@@ -28,8 +28,14 @@ func (d *doctor) checkDevice() {
 	d.add(checkInfo, dev.String(), "")
 	switch {
 	case dev.Jetson && l4tMajor(dev.L4T) < 36:
-		d.add(checkWarn, fmt.Sprintf("L4T %s: hrmd's arm64 build needs JetPack 6 or later (L4T 36 or later, Ubuntu 22.04, glibc 2.35)", orNone(dev.L4T)),
-			"flash JetPack 6 or later (Orin and Thor modules); Xavier and Nano boards cannot run it")
+		d.add(
+			checkWarn,
+			fmt.Sprintf(
+				"L4T %s: hrmd's arm64 build needs JetPack 6 or later (L4T 36 or later, Ubuntu 22.04, glibc 2.35)",
+				orNone(dev.L4T),
+			),
+			"flash JetPack 6 or later (Orin and Thor modules); Xavier and Nano boards cannot run it",
+		)
 	case dev.Jetson && l4tMajor(dev.L4T) == 36 && jetson.CompareL4T(dev.L4T, gpuL4T) < 0:
 		d.checkJetPackGPU(dev)
 	}
@@ -54,13 +60,23 @@ func (d *doctor) checkJetPackGPU(dev jetson.Device) {
 	if cuda, trt := jetson.GPUStack(dev.L4T); cuda != "" {
 		release += fmt.Sprintf(", CUDA %s, TensorRT %s", cuda, trt)
 	}
-	what := fmt.Sprintf("%s: hrmd's GPU path needs JetPack 6.1 or 6.2 (L4T 36.4 or later, CUDA 12.6, TensorRT 10.3): onnxruntime %s or newer, which hrmd needs, is built for Jetson with CUDA 12.6 only (JetPack 6.0's is 1.17), so here hrmd runs on the CPU",
-		release, engine.MinORTVersion)
+	what := fmt.Sprintf(
+		"%s: hrmd's GPU path needs JetPack 6.1 or 6.2 (L4T 36.4 or later, CUDA 12.6, TensorRT 10.3): onnxruntime %s or "+
+			"newer, which hrmd needs, is built for Jetson with CUDA 12.6 only (JetPack 6.0's is 1.17), so here hrmd runs on "+
+			"the CPU",
+		release,
+		engine.MinORTVersion,
+	)
 	status := checkInfo
-	if slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT) || slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderCUDA) {
+	if slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT) ||
+		slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderCUDA) {
 		status = checkWarn
 	}
-	d.add(status, what, "upgrade to JetPack 6.1 or 6.2 (docs/jetson.md, JetPack versions), then install a TensorRT onnxruntime")
+	d.add(
+		status,
+		what,
+		"upgrade to JetPack 6.1 or 6.2 (docs/jetson.md, JetPack versions), then install a TensorRT onnxruntime",
+	)
 }
 
 // l4tMajor is the release of an L4T version ("36.3.0": 36), 0 when unknown.
@@ -87,15 +103,24 @@ func (d *doctor) checkLibrary(log *zap.Logger) {
 	d.engine.Device = d.device.CacheKey()
 	rt, err := engine.Open(d.engine, log)
 	if err != nil {
-		d.add(checkFail, answer.Message(err), "install onnxruntime ≥ 1.24 (./build.sh deps on a workstation; on a Jetson a TensorRT build in /usr/local/lib, where hrmd finds it: docs/jetson.md), or set onnxruntime.library")
+		d.add(
+			checkFail,
+			answer.Message(err),
+			"install onnxruntime ≥ 1.24 (./build.sh deps on a workstation; on a Jetson a TensorRT build in /usr/local/lib, "+
+				"where hrmd finds it: docs/jetson.md), or set onnxruntime.library",
+		)
 		return
 	}
 	d.rt = rt
 	lib := rt.Library()
 	d.add(checkOK, fmt.Sprintf("onnxruntime %s at %s, chosen: %s", rt.Version(), lib.Path, lib.Reason), "")
 	if lib.PassedOver != "" {
-		d.add(checkWarn, "passed over "+oneLine(lib.PassedOver),
-			"install onnxruntime ≥ 1.24 built for this JetPack there (docs/jetson.md), or remove it; onnxruntime.library chooses a library yourself")
+		d.add(
+			checkWarn,
+			"passed over "+oneLine(lib.PassedOver),
+			"install onnxruntime ≥ 1.24 built for this JetPack there (docs/jetson.md), or remove it; onnxruntime.library "+
+				"chooses a library yourself",
+		)
 	}
 }
 
@@ -123,8 +148,11 @@ func (d *doctor) checkProviders() {
 				first = p.Name
 			}
 		case p.Name == d.cfg.ONNXRuntime.Require:
-			d.add(checkFail, fmt.Sprintf("%s unavailable and onnxruntime.require is %s: %s", p.ORTName, p.Name, oneLine(p.Reason)),
-				"install an onnxruntime built with "+p.ORTName+" and its libraries (docs/jetson.md), or remove onnxruntime.require")
+			d.add(
+				checkFail,
+				fmt.Sprintf("%s unavailable and onnxruntime.require is %s: %s", p.ORTName, p.Name, oneLine(p.Reason)),
+				"install an onnxruntime built with "+p.ORTName+" and its libraries (docs/jetson.md), or remove onnxruntime.require",
+			)
 		default:
 			d.add(checkInfo, fmt.Sprintf("%s unavailable (skipped): %s", p.ORTName, oneLine(p.Reason)), "")
 		}
@@ -135,8 +163,12 @@ func (d *doctor) checkProviders() {
 	what := "models run on " + engine.ORTProviderName(first)
 	switch {
 	case first == engine.ProviderCPU && device.Jetson:
-		d.add(checkWarn, what+" although this is a Jetson: about 10-50x slower than TensorRT",
-			"install a TensorRT-enabled onnxruntime ≥ 1.24 into /usr/local/lib, where hrmd finds it, or set onnxruntime.library (docs/jetson.md)")
+		d.add(
+			checkWarn,
+			what+" although this is a Jetson: about 10-50x slower than TensorRT",
+			"install a TensorRT-enabled onnxruntime ≥ 1.24 into /usr/local/lib, where hrmd finds it, or set "+
+				"onnxruntime.library (docs/jetson.md)",
+		)
 	default:
 		d.add(checkOK, what, "")
 	}
@@ -234,13 +266,21 @@ func (d *doctor) checkGPUNodes() {
 		}
 	}
 	if len(closed) == 0 {
-		d.add(checkOK, fmt.Sprintf("the GPU device nodes CUDA opens are readable and writable: %s", strings.Join(opened, ", ")), "")
+		d.add(
+			checkOK,
+			fmt.Sprintf("the GPU device nodes CUDA opens are readable and writable: %s", strings.Join(opened, ", ")),
+			"",
+		)
 		return
 	}
 	status := checkWarn
 	if d.cfg.ONNXRuntime.Require == engine.ProviderTensorRT || d.cfg.ONNXRuntime.Require == engine.ProviderCUDA {
 		status = checkFail
 	}
-	d.add(status, "this user cannot open "+strings.Join(closed, ", "),
-		"the GPU nodes belong to the video and render groups: usermod -aG video,render USER (the unit has SupplementaryGroups=video render)")
+	d.add(
+		status,
+		"this user cannot open "+strings.Join(closed, ", "),
+		"the GPU nodes belong to the video and render groups: usermod -aG video,render USER (the unit has "+
+			"SupplementaryGroups=video render)",
+	)
 }

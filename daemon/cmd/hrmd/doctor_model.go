@@ -22,13 +22,21 @@ func (d *doctor) checkModel() {
 	rt := d.rt
 	b, err := bundle.Load(d.cfg.Model)
 	if err != nil {
-		d.add(checkFail, fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(answer.Message(err))),
-			"point model: at a readable bundle folder (hrm.yaml, init.onnx, step.onnx): engine/export/hrm_export.py makes one, engine/models/demo is one")
+		d.add(
+			checkFail,
+			fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(answer.Message(err))),
+			"point model: at a readable bundle folder (hrm.yaml, init.onnx, step.onnx): engine/export/hrm_export.py makes "+
+				"one, engine/models/demo is one",
+		)
 		return
 	}
 	if rt != nil {
 		if err := rt.CheckBundle(b); err != nil {
-			d.add(checkFail, fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(answer.Message(err))), "export the bundle again (engine/export/hrm_export.py)")
+			d.add(
+				checkFail,
+				fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(answer.Message(err))),
+				"export the bundle again (engine/export/hrm_export.py)",
+			)
 			return
 		}
 	}
@@ -47,12 +55,21 @@ func (d *doctor) checkPuzzleTable() {
 		return
 	}
 	p := b.Manifest.PuzzleEmbeddings
-	what := fmt.Sprintf("%s: %d puzzle rows of %d values (%s, memory-mapped)", b.Path(p.File), b.Puzzles.Len(), b.Puzzles.Width(),
-		humanBytes(uint64(p.Shape[0]*p.Shape[1]*4)))
+	what := fmt.Sprintf(
+		"%s: %d puzzle rows of %d values (%s, memory-mapped)",
+		b.Path(p.File),
+		b.Puzzles.Len(),
+		b.Puzzles.Width(),
+		humanBytes(uint64(p.Shape[0]*p.Shape[1]*4)),
+	)
 	read, err := bundle.VerifyPuzzleTable(b, bundle.StampDir(d.cfg.TensorRT.EngineCache), d.opts.verify)
 	switch {
 	case err != nil:
-		d.add(checkFail, what+": "+oneLine(answer.Message(err)), "copy the bundle again, or export it again (engine/export/hrm_export.py --family act-v1)")
+		d.add(
+			checkFail,
+			what+": "+oneLine(answer.Message(err)),
+			"copy the bundle again, or export it again (engine/export/hrm_export.py --family act-v1)",
+		)
 	case read:
 		d.add(checkOK, what+"; sha256 checked now", "")
 	default:
@@ -78,22 +95,52 @@ func (d *doctor) checkInputInvariance() {
 	// The batch the daemon would run on the CPU, so the probe runs as there.
 	m, err := rt.LoadModel(b, d.cfg.ModelOptions())
 	if err != nil {
-		d.add(checkFail, "the model does not load on the CPU: "+oneLine(answer.Message(err)), "export the bundle again (engine/export/hrm_export.py)")
+		d.add(
+			checkFail,
+			"the model does not load on the CPU: "+oneLine(answer.Message(err)),
+			"export the bundle again (engine/export/hrm_export.py)",
+		)
 		return
 	}
 	defer m.Close()
 	invariant, err := engine.ProbeInputInvariance(context.Background(), m, d.cfg.RunOptions())
 	switch {
 	case err != nil:
-		d.add(checkFail, "the model does not run: "+oneLine(answer.Message(err)), "export the bundle again (engine/export/hrm_export.py)")
+		d.add(
+			checkFail,
+			"the model does not run: "+oneLine(answer.Message(err)),
+			"export the bundle again (engine/export/hrm_export.py)",
+		)
 	case !invariant:
-		d.add(checkOK, fmt.Sprintf("the model's answers depend on its input (%d probe grids, %d answers)", engine.ProbeCount, engine.ProbeCount), "")
+		d.add(
+			checkOK,
+			fmt.Sprintf(
+				"the model's answers depend on its input (%d probe grids, %d answers)",
+				engine.ProbeCount,
+				engine.ProbeCount,
+			),
+			"",
+		)
 	case d.cfg.Inference.InputInvariant == answer.InvariantRefuse:
-		d.add(checkFail, fmt.Sprintf("the model gives one identical answer to %d different grids: it ignores its input, and inference.input_invariant is refuse", engine.ProbeCount),
-			"use a model that learnt its task (hrmd eval shows whether it beats the all-zeros baseline)")
+		d.add(
+			checkFail,
+			fmt.Sprintf(
+				"the model gives one identical answer to %d different grids: it ignores its input, and inference.input_invariant "+
+					"is refuse",
+				engine.ProbeCount,
+			),
+			"use a model that learnt its task (hrmd eval shows whether it beats the all-zeros baseline)",
+		)
 	default:
-		d.add(checkWarn, fmt.Sprintf("the model gives one identical answer to %d different grids: it ignores its input; every answer will be flagged model_input_invariant", engine.ProbeCount),
-			"use a model that learnt its task; inference.input_invariant: refuse keeps hrmd from serving such a model")
+		d.add(
+			checkWarn,
+			fmt.Sprintf(
+				"the model gives one identical answer to %d different grids: it ignores its input; every answer will be flagged "+
+					"model_input_invariant",
+				engine.ProbeCount,
+			),
+			"use a model that learnt its task; inference.input_invariant: refuse keeps hrmd from serving such a model",
+		)
 	}
 }
 
@@ -101,7 +148,13 @@ func (d *doctor) checkInputInvariance() {
 func (d *doctor) engineBuilt(e engine.EngineCacheEntry) {
 	built := fmt.Sprintf("%s: built (%d engines, %s)", e.Path, e.Engines, humanBytes(uint64(e.Bytes)))
 	if e.Record != nil && e.Record.TensorRT != "" {
-		built = fmt.Sprintf("%s: built by TensorRT %s (%d engines, %s)", e.Path, e.Record.TensorRT, e.Engines, humanBytes(uint64(e.Bytes)))
+		built = fmt.Sprintf(
+			"%s: built by TensorRT %s (%d engines, %s)",
+			e.Path,
+			e.Record.TensorRT,
+			e.Engines,
+			humanBytes(uint64(e.Bytes)),
+		)
 	}
 	switch {
 	case e.Record == nil || e.Record.Check == nil:
@@ -140,8 +193,16 @@ func (d *doctor) checkEngineCache() {
 		case inUse && e.Engines > 0:
 			d.engineBuilt(e)
 		case e.Broken:
-			d.add(checkWarn, fmt.Sprintf("%s: moved aside because onnxruntime could not read the engine back and its files were not as built (%s); for 24 hours after that, another such engine of this model makes hrmd fall back instead of building it again",
-				e.Path, humanBytes(uint64(e.Bytes))), "look at it if you like, then rm -r "+e.Path)
+			d.add(
+				checkWarn,
+				fmt.Sprintf(
+					"%s: moved aside because onnxruntime could not read the engine back and its files were not as built (%s); for "+
+						"24 hours after that, another such engine of this model makes hrmd fall back instead of building it again",
+					e.Path,
+					humanBytes(uint64(e.Bytes)),
+				),
+				"look at it if you like, then rm -r "+e.Path,
+			)
 		case inUse:
 			d.add(checkInfo, e.Path+": no engine built yet; the next start builds it (minutes on a Jetson)", "")
 		case len(current) == 0:
@@ -155,7 +216,11 @@ func (d *doctor) checkEngineCache() {
 	}
 	for _, c := range current {
 		if !seen[c] {
-			d.add(checkInfo, filepath.Join(root, c)+": not built yet; the first start with TensorRT builds it (minutes on a Jetson)", "")
+			d.add(
+				checkInfo,
+				filepath.Join(root, c)+": not built yet; the first start with TensorRT builds it (minutes on a Jetson)",
+				"",
+			)
 		}
 	}
 }
@@ -175,7 +240,8 @@ func (d *doctor) currentEngines(rt *engine.Runtime, b *bundle.Bundle, entries []
 		return []string{first}
 	}
 	for _, e := range entries {
-		if e.Name == first && e.Record != nil && e.Record.Check != nil && !e.Record.Check.Passed && d.cfg.TensorRT.FP16Check == engine.CheckFallback {
+		if e.Name == first && e.Record != nil && e.Record.Check != nil && !e.Record.Check.Passed &&
+			d.cfg.TensorRT.FP16Check == engine.CheckFallback {
 			return []string{first, filepath.Base(rt.EngineCacheDir(b, engine.PrecisionFP32, batch))}
 		}
 	}

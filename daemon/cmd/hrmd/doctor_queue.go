@@ -21,7 +21,11 @@ func (d *doctor) checkQueue() {
 		d.skip("queue.role is not set: not a fleet member")
 		return
 	}
-	d.add(checkInfo, fmt.Sprintf("queue.role %s: a fleet member (docs/fleet.md) on %s", q.Role, strings.Join(q.Servers, ", ")), "")
+	d.add(
+		checkInfo,
+		fmt.Sprintf("queue.role %s: a fleet member (docs/fleet.md) on %s", q.Role, strings.Join(q.Servers, ", ")),
+		"",
+	)
 	type probe struct {
 		server string
 		err    error
@@ -43,8 +47,13 @@ func (d *doctor) checkQueue() {
 	}
 	for _, s := range q.Servers {
 		if err := results[s]; err != nil {
-			d.add(status, fmt.Sprintf("%s: %s", s, oneLine(err.Error())),
-				"start nats-server there and check it (docs/fleet.md, Check it); check queue.servers, the firewall (hrmd's unit allows only this machine: IPAddressAllow= in a drop-in), and queue.credentials, queue.nkey and queue.tls_* against the servers' config")
+			d.add(
+				status,
+				fmt.Sprintf("%s: %s", s, oneLine(err.Error())),
+				"start nats-server there and check it (docs/fleet.md, Check it); check queue.servers, the firewall (hrmd's unit "+
+					"allows only this machine: IPAddressAllow= in a drop-in), and queue.credentials, queue.nkey and queue.tls_* "+
+					"against the servers' config",
+			)
 		} else {
 			d.add(checkOK, s+": connected, JetStream answers", "")
 		}

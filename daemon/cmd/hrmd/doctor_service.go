@@ -124,11 +124,21 @@ func (d *doctor) checkSandbox() {
 		}
 		switch {
 		case sb.protectHome && below(f.Dir, "/home"):
-			d.add(checkFail, fmt.Sprintf("%s %s is under /home, which %s hides from the service (ProtectHome)", f.Key, f.Dir, sb.unit),
-				"move it below /var/lib/hrmd, or override ProtectHome in a drop-in (systemctl edit hrmd)")
+			d.add(
+				checkFail,
+				fmt.Sprintf("%s %s is under /home, which %s hides from the service (ProtectHome)", f.Key, f.Dir, sb.unit),
+				"move it below /var/lib/hrmd, or override ProtectHome in a drop-in (systemctl edit hrmd)",
+			)
 		case sb.privateTmp && below(f.Dir, "/tmp"):
-			d.add(checkWarn, fmt.Sprintf("%s %s is under /tmp: the service has a private /tmp (PrivateTmp), so nobody else sees this folder", f.Key, f.Dir),
-				"move it below /var/lib/hrmd")
+			d.add(
+				checkWarn,
+				fmt.Sprintf(
+					"%s %s is under /tmp: the service has a private /tmp (PrivateTmp), so nobody else sees this folder",
+					f.Key,
+					f.Dir,
+				),
+				"move it below /var/lib/hrmd",
+			)
 		case sb.strict && !slices.ContainsFunc(sb.readWritePaths, func(p string) bool { return below(f.Dir, p) }):
 			d.add(checkFail, fmt.Sprintf("%s %s is read-only for the service: %s has ProtectSystem=strict and ReadWritePaths=%s",
 				f.Key, f.Dir, sb.unit, strings.Join(sb.readWritePaths, " ")),
@@ -152,7 +162,10 @@ func (d *doctor) checkListenSandbox(sb unitSandbox) {
 	if listen == "" || isLoopback(listen) {
 		return
 	}
-	denyAll := slices.ContainsFunc(sb.ipAddressDeny, func(a string) bool { return a == "any" || a == "0.0.0.0/0" || a == "::/0" })
+	denyAll := slices.ContainsFunc(
+		sb.ipAddressDeny,
+		func(a string) bool { return a == "any" || a == "0.0.0.0/0" || a == "::/0" },
+	)
 	if !denyAll || slices.ContainsFunc(sb.ipAddressAllow, func(a string) bool { return !isLoopback(a) }) {
 		return // no filter, or one that lets some other machines in
 	}
@@ -160,9 +173,13 @@ func (d *doctor) checkListenSandbox(sb unitSandbox) {
 	if len(sb.ipAddressAllow) > 0 {
 		filter += " and IPAddressAllow=" + strings.Join(sb.ipAddressAllow, " ")
 	}
-	d.add(checkWarn, fmt.Sprintf("http.listen %s takes connections from other machines, but %s has %s: only this machine reaches /metrics",
-		listen, sb.unit, filter),
-		"let the scrapers in with a drop-in: sudo systemctl edit hrmd, then [Service] IPAddressAllow=192.0.2.10 (their addresses or network); or set http.listen to 127.0.0.1:9464")
+	d.add(
+		checkWarn,
+		fmt.Sprintf("http.listen %s takes connections from other machines, but %s has %s: only this machine reaches /metrics",
+			listen, sb.unit, filter),
+		"let the scrapers in with a drop-in: sudo systemctl edit hrmd, then [Service] IPAddressAllow=192.0.2.10 (their "+
+			"addresses or network); or set http.listen to 127.0.0.1:9464",
+	)
 }
 
 // isLoopback says whether a listen address (host:port), an address or a

@@ -64,7 +64,11 @@ func (d *doctor) checkFolder(f spool.Folder) (string, bool) {
 		if existing != f.Dir {
 			what = fmt.Sprintf("%s %s does not exist and cannot be created in %s: %v", f.Key, f.Dir, existing, err)
 		}
-		d.add(checkFail, what, "chown hrmd:hrmd it (systemd-tmpfiles --create does, with the shipped hrmd.tmpfiles), or set "+f.Key+" in hrmd.yaml")
+		d.add(
+			checkFail,
+			what,
+			"chown hrmd:hrmd it (systemd-tmpfiles --create does, with the shipped hrmd.tmpfiles), or set "+f.Key+" in hrmd.yaml",
+		)
 		return "", false
 	}
 	var st unix.Statfs_t
@@ -76,7 +80,14 @@ func (d *doctor) checkFolder(f spool.Folder) (string, bool) {
 	free := st.Bavail * uint64(st.Bsize)
 	what := fmt.Sprintf("%s %s writable, %s, %s free", f.Key, f.Dir, fsName, humanBytes(free))
 	if existing != f.Dir {
-		what = fmt.Sprintf("%s %s will be created (in %s, writable, %s, %s free)", f.Key, f.Dir, existing, fsName, humanBytes(free))
+		what = fmt.Sprintf(
+			"%s %s will be created (in %s, writable, %s, %s free)",
+			f.Key,
+			f.Dir,
+			existing,
+			fsName,
+			humanBytes(free),
+		)
 	}
 	switch {
 	case free < 64<<20:
@@ -84,7 +95,12 @@ func (d *doctor) checkFolder(f spool.Folder) (string, bool) {
 	case free < 1<<30:
 		d.add(checkWarn, what, "less than 1 GiB free: a TensorRT engine alone can take hundreds of MB")
 	case isNetworkFS(st.Type) && f.Key == "inbox":
-		d.add(checkWarn, what, "inotify does not see files written by other machines on a network filesystem; watch.rescan finds them (keep it above 0s)")
+		d.add(
+			checkWarn,
+			what,
+			"inotify does not see files written by other machines on a network filesystem; watch.rescan finds them (keep it "+
+				"above 0s)",
+		)
 	default:
 		d.add(checkOK, what, "")
 	}
@@ -137,7 +153,11 @@ func (d *doctor) checkInotify() {
 	watches, err1 := read("max_user_watches")
 	instances, err2 := read("max_user_instances")
 	if err := errors.Join(err1, err2); err != nil {
-		d.add(checkWarn, "cannot read the limits: "+oneLine(err.Error()), "watch.rescan still finds new files if inotify fails")
+		d.add(
+			checkWarn,
+			"cannot read the limits: "+oneLine(err.Error()),
+			"watch.rescan still finds new files if inotify fails",
+		)
 		return
 	}
 	what := fmt.Sprintf("max_user_watches %d, max_user_instances %d (hrmd uses 1 of each)", watches, instances)

@@ -32,7 +32,16 @@ func doctorSetup(t *testing.T, edit func(*config.Config)) (dir, configPath strin
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool")
+	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(
+		dir,
+		"inbox",
+	), filepath.Join(
+		dir,
+		"outbox",
+	), filepath.Join(
+		dir,
+		"spool",
+	)
 	cfg.Model, cfg.TensorRT.EngineCache = filepath.Join(dir, "model"), filepath.Join(dir, "trt")
 	if edit != nil {
 		edit(&cfg)
@@ -98,7 +107,8 @@ func TestDoctor(t *testing.T) {
 			if err := os.Chmod(filepath.Join(dir, "model"), 0); err != nil {
 				t.Fatal(err)
 			}
-		}, 1, []string{"FAIL  model", "/model", "permission denied", "fix: point model: at a readable bundle folder", "1 problem(s)"}},
+		}, 1, []string{"FAIL  model", "/model", "permission denied", "fix: point model: at a readable bundle " +
+			"folder", "1 problem(s)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +143,11 @@ func checkReport(t *testing.T, r testenv.Result, code int, want []string) {
 func TestDoctorRequiredProvider(t *testing.T) {
 	_, config := doctorSetup(t, func(c *config.Config) { c.ONNXRuntime.Require = "tensorrt" })
 	r := runDoctor(t, "--config", config)
-	if r.Code != 1 || !strings.Contains(r.Stdout, "FAIL  provider     TensorrtExecutionProvider unavailable and onnxruntime.require is tensorrt") {
+	if r.Code != 1 ||
+		!strings.Contains(
+			r.Stdout,
+			"FAIL  provider     TensorrtExecutionProvider unavailable and onnxruntime.require is tensorrt",
+		) {
 		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
 	}
 	if !strings.Contains(r.Stderr, "error "+codeDoctor) {
@@ -158,10 +172,24 @@ func TestDoctorSandbox(t *testing.T) {
 	}{
 		{"as shipped", "", "", 0, "warn  sandbox      inbox /tmp/", blocked},
 		{"no private tmp", "", "[Service]\nPrivateTmp=no\n", 1, "is read-only for the service", ""},
-		{"tmp writable", "", "[Service]\nPrivateTmp=no\nReadWritePaths=/tmp\n", 0, "ok    sandbox      the folders are writable inside", ""},
+		{
+			"tmp writable",
+			"",
+			"[Service]\nPrivateTmp=no\nReadWritePaths=/tmp\n",
+			0,
+			"ok    sandbox      the folders are writable inside",
+			"",
+		},
 		{"listen everywhere", "0.0.0.0:9464", "", 0,
 			blocked + "0.0.0.0:9464 takes connections from other machines, but ", ""},
-		{"listen on every interface", ":9464", "", 0, "IPAddressDeny=any and IPAddressAllow=localhost: only this machine reaches /metrics", ""},
+		{
+			"listen on every interface",
+			":9464",
+			"",
+			0,
+			"IPAddressDeny=any and IPAddressAllow=localhost: only this machine reaches /metrics",
+			"",
+		},
 		{"listen on loopback", "[::1]:9464", "", 0, "", blocked},
 		{"scrapers let in", "0.0.0.0:9464", "[Service]\nIPAddressAllow=192.0.2.10\n", 0, "", blocked},
 		{"filter reset", "0.0.0.0:9464", "[Service]\nIPAddressDeny=\n", 0, "", blocked},
@@ -215,7 +243,10 @@ func TestDoctorInputInvariant(t *testing.T) {
 	// A trained model passes.
 	dir, config := doctorSetup(t, nil)
 	replaceModel(t, dir, demoBundle)
-	if r := runDoctor(t, "--config", config); !strings.Contains(r.Stdout, "ok    input probe  the model's answers depend on its input") {
+	if r := runDoctor(t, "--config", config); !strings.Contains(
+		r.Stdout,
+		"ok    input probe  the model's answers depend on its input",
+	) {
 		t.Errorf("the demo model:\n%s", r.Stdout)
 	}
 }
@@ -235,17 +266,21 @@ func replaceModel(t *testing.T, dir, src string) {
 // the doctor says why and what to do, as a warning when the configuration
 // asks for the GPU; JetPack 6.1 and 6.2 (L4T 36.4) pass.
 func TestDoctorJetPackForGPU(t *testing.T) {
-	const gpuPath = "hrmd's GPU path needs JetPack 6.1 or 6.2 (L4T 36.4 or later, CUDA 12.6, TensorRT 10.3): onnxruntime 1.24 or newer, which hrmd needs, is built for Jetson with CUDA 12.6 only (JetPack 6.0's is 1.17), so here hrmd runs on the CPU\n"
+	const gpuPath = "hrmd's GPU path needs JetPack 6.1 or 6.2 (L4T 36.4 or later, CUDA 12.6, TensorRT 10.3): " +
+		"onnxruntime 1.24 or newer, which hrmd needs, is built for Jetson with CUDA 12.6 only (JetPack 6.0's is 1.17), so " +
+		"here hrmd runs on the CPU\n"
 	for _, tt := range []struct {
 		name, release string
 		providers     []string
 		want          string // "" when no line may say it
 	}{
 		{"JetPack 6.0", "", nil, "warn  device       JetPack 6.0 (L4T 36.3.0), CUDA 12.2, TensorRT 8.6: " + gpuPath},
-		{"JetPack 6.0 on the CPU on purpose", "", []string{"cpu"}, "info  device       JetPack 6.0 (L4T 36.3.0), CUDA 12.2, TensorRT 8.6: " + gpuPath},
+		{"JetPack 6.0 on the CPU on purpose", "", []string{"cpu"}, "info  device       JetPack 6.0 (L4T 36.3.0), CUDA " +
+			"12.2, TensorRT 8.6: " + gpuPath},
 		{"JetPack 6.0 DP", "# R36 (release), REVISION: 2.0, GCID: 35084178, BOARD: generic, EABI: aarch64\n", nil,
 			"warn  device       JetPack 6.0 DP (L4T 36.2.0), CUDA 12.2, TensorRT 8.6: " + gpuPath},
-		{"JetPack 6.2", "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025\n", nil, ""},
+		{"JetPack 6.2", "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 " +
+			"01:49:37 UTC 2025\n", nil, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, config := doctorSetup(t, func(c *config.Config) {
@@ -308,8 +343,12 @@ func TestDoctorEngineVerdict(t *testing.T) {
 		}
 	}
 	write(current, "TensorrtExecutionProvider_TRTKernel_step.engine", "engine")
-	write(current, "hrmd-engine.json", `{"build": {"precision": "fp16"}, "tensorrt": "10.3.0.30", "check": {"precision": "fp16", "passed": false, "inputs": 6, "grids_same": 4,
-		"min_cell_agreement": 0.97, "halt_cycles_same": 6, "max_halt_diff": 0.002, "reason": "a grid differs"}}`)
+	write(
+		current,
+		"hrmd-engine.json",
+		`{"build": {"precision": "fp16"}, "tensorrt": "10.3.0.30", "check": {"precision": "fp16", "passed": false, "inputs": 6, "grids_same": 4,
+		"min_cell_agreement": 0.97, "halt_cycles_same": 6, "max_halt_diff": 0.002, "reason": "a grid differs"}}`,
+	)
 	write(current+".broken-20261202T101010Z", "TensorrtExecutionProvider_TRTKernel_step.engine", "trunc")
 	for _, d := range []string{filepath.Join(dir, "trt"), current, current + ".broken-20261202T101010Z"} {
 		if err := os.Chmod(d, 0o777); err != nil { // past the umask: the doctor may run as nobody
@@ -318,7 +357,8 @@ func TestDoctorEngineVerdict(t *testing.T) {
 	}
 	r = runDoctor(t, "--config", config)
 	for _, want := range []string{
-		"fp16 check FAILED: 4/6 grids identical", "hrmd does not use it", "tensorrt.fp16_check: fallback runs an fp32 engine instead",
+		"fp16 check FAILED: 4/6 grids identical", "hrmd does not use it", "tensorrt.fp16_check: fallback runs an fp32 " +
+			"engine instead",
 		": built by TensorRT 10.3.0.30 (1 engines",
 		".broken-20261202T101010Z: moved aside because onnxruntime could not read the engine back",
 	} {
@@ -329,7 +369,8 @@ func TestDoctorEngineVerdict(t *testing.T) {
 	// The fp32 engine that replaces the failed one is in use too, not old.
 	fp32 := ""
 	for _, l := range strings.Split(r.Stdout, "\n") {
-		if i := strings.Index(l, filepath.Join(dir, "trt")+"/"); i >= 0 && strings.Contains(l, "-fp32-") && strings.HasSuffix(l, ": not built yet; the first start with TensorRT builds it (minutes on a Jetson)") {
+		if i := strings.Index(l, filepath.Join(dir, "trt")+"/"); i >= 0 && strings.Contains(l, "-fp32-") &&
+			strings.HasSuffix(l, ": not built yet; the first start with TensorRT builds it (minutes on a Jetson)") {
 			fp32 = l[i:strings.Index(l, ": not built yet")]
 		}
 	}
@@ -337,8 +378,12 @@ func TestDoctorEngineVerdict(t *testing.T) {
 		t.Fatalf("no line names the fp32 engine that replaces the failed one:\n%s", r.Stdout)
 	}
 	write(fp32, "TensorrtExecutionProvider_TRTKernel_step.engine", "engine")
-	write(fp32, "hrmd-engine.json", `{"build": {"precision": "fp32"}, "check": {"precision": "fp32", "passed": true, "inputs": 6, "grids_same": 6,
-		"min_cell_agreement": 1, "halt_cycles_same": 6, "max_halt_diff": 0.0001}}`)
+	write(
+		fp32,
+		"hrmd-engine.json",
+		`{"build": {"precision": "fp32"}, "check": {"precision": "fp32", "passed": true, "inputs": 6, "grids_same": 6,
+		"min_cell_agreement": 1, "halt_cycles_same": 6, "max_halt_diff": 0.0001}}`,
+	)
 	if err := os.Chmod(fp32, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +394,9 @@ func TestDoctorEngineVerdict(t *testing.T) {
 }
 
 // placedOnCPU matches a deep check's line for a graph run on the CPU.
-var placedOnCPU = regexp.MustCompile(`(?m)^ok    deep         (init|step)\.onnx: [1-9][0-9]* nodes on CPUExecutionProvider$`)
+var placedOnCPU = regexp.MustCompile(
+	`(?m)^ok    deep         (init|step)\.onnx: [1-9][0-9]* nodes on CPUExecutionProvider$`,
+)
 
 // `hrmd doctor --deep` loads the model with the configured providers and
 // runs one step, saying in one line each which provider took it, where its
@@ -371,14 +418,16 @@ func TestDoctorDeep(t *testing.T) {
 			"info  deep         fp16 check: not run",
 		}},
 		{"require tensorrt", "/", []string{"tensorrt", "cuda", "cpu"}, "tensorrt", 1, []string{
-			"FAIL  deep         no session with onnxruntime.providers [tensorrt cuda cpu]: onnxruntime.require is tensorrt, but onnxruntime 1.30.0",
+			"FAIL  deep         no session with onnxruntime.providers [tensorrt cuda cpu]: onnxruntime.require is tensorrt, " +
+				"but onnxruntime 1.30.0",
 		}},
 		{"a PC without a GPU", "/", []string{"tensorrt", "cuda", "cpu"}, "", 0, []string{
 			"warn  deep         the model ran one step on CPUExecutionProvider (fp32) in ",
 			": no GPU provider of onnxruntime.providers [tensorrt cuda cpu] works here (not a Jetson, so not degraded)\n",
 		}},
 		{"a Jetson without its GPU", orin, []string{"tensorrt", "cuda", "cpu"}, "", 1, []string{
-			"; hrmd run would be degraded: running on the CPU although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider unavailable: ",
+			"; hrmd run would be degraded: running on the CPU although onnxruntime.providers starts with tensorrt: " +
+				"TensorrtExecutionProvider unavailable: ",
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -427,7 +476,8 @@ func TestDoctorDeepCacheOwner(t *testing.T) {
 	r := testenv.Run(t, testenv.Command(t, hrmdBin, "doctor", "--config", config, "--deep"))
 	owner := userName(65534)
 	checkReport(t, r, 1, []string{
-		"FAIL  deep         not run: tensorrt.engine_cache " + cache + " belongs to " + owner + ", and this is root: the engines --deep builds would be root's, and hrmd run, as " + owner + ", could not use them\n",
+		"FAIL  deep         not run: tensorrt.engine_cache " + cache + " belongs to " + owner + ", and this is root: the " +
+			"engines --deep builds would be root's, and hrmd run, as " + owner + ", could not use them\n",
 		"fix: run it as the cache's owner: sudo -u " + owner + " hrmd doctor --config " + config + " --deep\n",
 	})
 	if strings.Contains(r.Stdout, "the model ran one step") {
@@ -484,7 +534,9 @@ func TestCacheOwner(t *testing.T) {
 
 // The command the doctor suggests can be pasted into a shell.
 func TestShellCommand(t *testing.T) {
-	got := shellCommand([]string{"sudo", "-u", "#12345", "hrmd", "doctor", "--config", "/etc/my hrmd/it's.yaml", "--deep", ""})
+	got := shellCommand(
+		[]string{"sudo", "-u", "#12345", "hrmd", "doctor", "--config", "/etc/my hrmd/it's.yaml", "--deep", ""},
+	)
 	if want := `sudo -u '#12345' hrmd doctor --config '/etc/my hrmd/it'\''s.yaml' --deep ''`; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
@@ -534,7 +586,8 @@ func TestDoctorGPUNodes(t *testing.T) {
 			if !strings.HasPrefix(line, tt.want) {
 				t.Errorf("gpu devices line %q, want %q...\n%s", line, tt.want, r.Stdout)
 			}
-			if tt.closed == "nvgpu/igpu0/ctrl" && (!strings.HasSuffix(line, "/dev/nvgpu/igpu0/ctrl") || strings.Contains(line, ",")) {
+			if tt.closed == "nvgpu/igpu0/ctrl" &&
+				(!strings.HasSuffix(line, "/dev/nvgpu/igpu0/ctrl") || strings.Contains(line, ",")) {
 				t.Errorf("want the ctrl node named alone: %q", line)
 			}
 			if strings.Contains(line, "prof") {
@@ -583,7 +636,8 @@ func TestDoctorPuzzleTable(t *testing.T) {
 	if err := os.WriteFile(table, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := runDoctor(t, "--config", config); r.Code != 1 || !strings.Contains(r.Stdout, "FAIL  puzzle table") || !strings.Contains(r.Stdout, "bundle_checksum") && !strings.Contains(r.Stdout, "the file changed after export") {
+	if r := runDoctor(t, "--config", config); r.Code != 1 || !strings.Contains(r.Stdout, "FAIL  puzzle table") ||
+		!strings.Contains(r.Stdout, "bundle_checksum") && !strings.Contains(r.Stdout, "the file changed after export") {
 		t.Errorf("a changed table: exit %d\n%s", r.Code, r.Stdout)
 	}
 }
@@ -609,7 +663,11 @@ func TestDoctorQueue(t *testing.T) {
 		not     []string
 	}{
 		{"gateway without a model or onnxruntime", config.RoleGateway, []string{srv.URL}, 0,
-			[]string{"ok    queue        " + srv.URL + ": connected", "queue.role is gateway: no model and no onnxruntime", "hrmd can run with this configuration."},
+			[]string{
+				"ok    queue        " + srv.URL + ": connected",
+				"queue.role is gateway: no model and no onnxruntime",
+				"hrmd can run with this configuration.",
+			},
 			[]string{"FAIL", "library", "model        model"}},
 		{"worker, no server there", config.RoleWorker, []string{nobody}, 1,
 			[]string{"FAIL  queue        " + nobody + ": not connected", "fix: start nats-server there", "1 problem(s)"}, nil},

@@ -113,16 +113,28 @@ func parseEvalFlags(args []string) (evalFlags, error) {
 	fl := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
 	ef := evalFlags{model: addModelFlags(fl)}
-	fl.StringVar(&ef.solutions, "solutions", "", "ARC Prize solutions file ({\"<task_id>\": [grid, ...]}) for a challenges file without test outputs")
+	fl.StringVar(
+		&ef.solutions,
+		"solutions",
+		"",
+		"ARC Prize solutions file ({\"<task_id>\": [grid, ...]}) for a challenges file without test outputs",
+	)
 	fl.StringVar(&ef.submission, "submission", "", "also write the answers as an ARC Prize submission.json to this file")
 	fl.StringVar(&ef.report, "report", "", "also write the whole result as JSON to this file")
-	fl.IntVar(&ef.maxTasks, "max-tasks", 0, "score only the first N tasks (a folder's files by name, a file's tasks in order); 0 = all")
+	fl.IntVar(
+		&ef.maxTasks,
+		"max-tasks",
+		0,
+		"score only the first N tasks (a folder's files by name, a file's tasks in order); 0 = all",
+	)
 	var err error
 	if ef.set, err = parseOneArg(fl, args, "eval", "folder or challenges file"); err != nil {
 		return ef, err
 	}
 	if ef.set == "" {
-		return ef, usageError("eval needs tasks with known answers: hrmd eval DIR|challenges.json [--solutions FILE] --model DIR")
+		return ef, usageError(
+			"eval needs tasks with known answers: hrmd eval DIR|challenges.json [--solutions FILE] --model DIR",
+		)
 	}
 	if ef.maxTasks < 0 {
 		return ef, usageError("--max-tasks is %d; use a positive number of tasks, or 0 for all", ef.maxTasks)
@@ -133,7 +145,12 @@ func parseEvalFlags(args []string) (evalFlags, error) {
 			continue
 		}
 		if fi, err := os.Stat(filepath.Dir(out.path)); err != nil || !fi.IsDir() {
-			return ef, usageError("%s %s: the folder %s does not exist; create it or name another file", out.flag, out.path, filepath.Dir(out.path))
+			return ef, usageError(
+				"%s %s: the folder %s does not exist; create it or name another file",
+				out.flag,
+				out.path,
+				filepath.Dir(out.path),
+			)
 		}
 	}
 	return ef, nil
@@ -171,7 +188,12 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // score answers every task and scores it, showing progress on bar.
-func (rep *evalReport) score(ctx context.Context, s *answer.Solver, tasks []evalTask, bar *progressBar) ([]puzzles.AnswerFile, error) {
+func (rep *evalReport) score(
+	ctx context.Context,
+	s *answer.Solver,
+	tasks []evalTask,
+	bar *progressBar,
+) ([]puzzles.AnswerFile, error) {
 	side := s.Model.Bundle().Manifest.Grid
 	answers := make([]puzzles.AnswerFile, 0, len(tasks))
 	bar.show(0)
@@ -238,6 +260,25 @@ func (ef evalFlags) write(tasks []evalTask, answers []puzzles.AnswerFile, rep *e
 // stops reading once that many tasks are in. Every test input must have a
 // known output by then: eval scores against nothing else.
 func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([]evalTask, error) {
+	files, err := evalFiles(set)
+	if err != nil {
+		return nil, err
+	}
+	tasks, err := readEvalTasks(files, lim, maxTasks)
+	if err != nil {
+		return nil, err
+	}
+	if err := addEvalSolutions(tasks, solutionsPath); err != nil {
+		return nil, err
+	}
+	if err := checkEvalOutputs(tasks, solutionsPath); err != nil {
+		return nil, err
+	}
+	return tasks, nil
+}
+
+// evalFiles is set itself, or the *.json files of the folder set.
+func evalFiles(set string) ([]string, error) {
 	fi, err := os.Stat(set)
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w; name a folder of ARC task files or a challenges file", err)
@@ -256,9 +297,21 @@ func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([
 			}
 		}
 		if len(files) == 0 {
-			return nil, &puzzles.Error{Code: puzzles.CodeNoTasks, Message: fmt.Sprintf("%s has no *.json task files; eval takes a folder of ARC task files or a challenges file", set)}
+			return nil, &puzzles.Error{
+				Code: puzzles.CodeNoTasks,
+				Message: fmt.Sprintf(
+					"%s has no *.json task files; eval takes a folder of ARC task files or a challenges file",
+					set,
+				),
+			}
 		}
 	}
+	return files, nil
+}
+
+// readEvalTasks reads the tasks of files, each task once, at most maxTasks
+// of them (0: all).
+func readEvalTasks(files []string, lim puzzles.Limits, maxTasks int) ([]evalTask, error) {
 	var tasks []evalTask
 	from := map[string]string{} // task id -> its file
 	for _, path := range files {
@@ -271,7 +324,15 @@ func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([
 		}
 		for _, t := range file.Tasks {
 			if other, ok := from[t.ID]; ok {
-				return nil, &puzzles.Error{Code: puzzles.CodeBadTask, Message: fmt.Sprintf("task %q is in both %s and %s; a set holds each task once (a submission has one entry per task id): remove one", t.ID, other, path)}
+				return nil, &puzzles.Error{
+					Code: puzzles.CodeBadTask,
+					Message: fmt.Sprintf(
+						"task %q is in both %s and %s; a set holds each task once (a submission has one entry per task id): remove one",
+						t.ID,
+						other,
+						path,
+					),
+				}
 			}
 			from[t.ID] = path
 			tasks = append(tasks, evalTask{Task: t, file: path})
@@ -280,21 +341,31 @@ func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([
 	if maxTasks > 0 && len(tasks) > maxTasks {
 		tasks = tasks[:maxTasks]
 	}
+	return tasks, nil
+}
+
+// addEvalSolutions adds the outputs of the solutions file, if any, to tasks.
+func addEvalSolutions(tasks []evalTask, solutionsPath string) error {
 	if solutionsPath != "" {
 		data, err := os.ReadFile(solutionsPath)
 		if err != nil {
-			return nil, fmt.Errorf("--solutions: %w", err)
+			return fmt.Errorf("--solutions: %w", err)
 		}
 		solutions, err := puzzles.ParseSolutions(data)
 		if err != nil {
-			return nil, inFile(solutionsPath, err)
+			return inFile(solutionsPath, err)
 		}
 		for i := range tasks {
 			if err := puzzles.AddSolutions(&tasks[i].Task, solutions); err != nil {
-				return nil, inFile(solutionsPath, err)
+				return inFile(solutionsPath, err)
 			}
 		}
 	}
+	return nil
+}
+
+// checkEvalOutputs refuses a test input with no known output.
+func checkEvalOutputs(tasks []evalTask, solutionsPath string) error {
 	for _, t := range tasks {
 		for i, p := range t.Test {
 			if p.Output != nil {
@@ -304,10 +375,13 @@ func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([
 			if solutionsPath != "" {
 				fix = "--solutions " + solutionsPath + " has no grids for it: pass the solutions file of this set"
 			}
-			return nil, &puzzles.Error{Code: puzzles.CodeNoOutput, Message: fmt.Sprintf("%s: task %q test[%d] has no known output to score against; %s", t.file, t.ID, i, fix)}
+			return &puzzles.Error{
+				Code:    puzzles.CodeNoOutput,
+				Message: fmt.Sprintf("%s: task %q test[%d] has no known output to score against; %s", t.file, t.ID, i, fix),
+			}
 		}
 	}
-	return tasks, nil
+	return nil
 }
 
 // inFile puts the file in front of a task file error's message, which is
@@ -354,7 +428,10 @@ func tooLargeAnswers(t evalTask, side int) (puzzles.AnswerFile, bool) {
 	}
 	a := puzzles.AnswerFile{Task: t.ID}
 	for range t.Test {
-		a.Answers = append(a.Answers, puzzles.Answer{Attempt1: puzzles.Grid{}, Attempt2: puzzles.Grid{}, Flags: []string{puzzles.FlagTooLarge}})
+		a.Answers = append(
+			a.Answers,
+			puzzles.Answer{Attempt1: puzzles.Grid{}, Attempt2: puzzles.Grid{}, Flags: []string{puzzles.FlagTooLarge}},
+		)
 	}
 	return a, false
 }
@@ -365,7 +442,14 @@ func (rep *evalReport) add(t evalTask, a puzzles.AnswerFile) {
 	for i, p := range t.Test {
 		want[i] = p.Output
 	}
-	r := evalTaskResult{Task: t.ID, File: t.file, Tests: len(t.Test), Model: puzzles.ScoreTask(want, a.Answers), Flags: []string{}, DemoCheck: a.DemoCheck}
+	r := evalTaskResult{
+		Task:      t.ID,
+		File:      t.file,
+		Tests:     len(t.Test),
+		Model:     puzzles.ScoreTask(want, a.Answers),
+		Flags:     []string{},
+		DemoCheck: a.DemoCheck,
+	}
 	for _, ans := range a.Answers {
 		r.Cycles = append(r.Cycles, ans.Cycles)
 		r.Confidence = append(r.Confidence, ans.Confidence)
@@ -411,17 +495,24 @@ func (rep *evalReport) finish() {
 			Code:  warnBelowAllZeros,
 			Title: "THE MODEL DOES NOT BEAT THE ALL-ZEROS BASELINE",
 			Message: fmt.Sprintf("the model's pixel accuracy is %s; a grid of zeros in each test input's shape scores %s. "+
-				"Pixel accuracy rewards black cells: ARC grids are mostly black, so answering zeros scores well without solving anything. "+
-				"A model at or below all-zeros has learnt nothing that this set measures: this is the \"Agent Zero\" illusion, the checkpoint that scored \"71%%\" by answering zeros everywhere. "+
-				"Judge it by exact pass@2: %d of %d tasks.", percent(m.PixelAccuracy), percent(zeros.PixelAccuracy), m.Pass2, m.Tasks),
+				"Pixel accuracy rewards black cells: ARC grids are mostly black, so answering zeros scores well without solving "+
+				"anything. "+
+				"A model at or below all-zeros has learnt nothing that this set measures: this is the \"Agent Zero\" illusion, "+
+				"the checkpoint that scored \"71%%\" by answering zeros everywhere. "+
+				"Judge it by exact pass@2: %d of %d "+
+				"tasks.", percent(m.PixelAccuracy), percent(zeros.PixelAccuracy), m.Pass2, m.Tasks),
 		})
 	}
 	if m.Pass2 == 0 {
 		rep.Warnings = append(rep.Warnings, evalWarning{
 			Code:  warnNothingSolved,
 			Title: "THE MODEL SOLVED NO TASK",
-			Message: fmt.Sprintf("pass@2 is 0 of %d tasks: not one task has every test output exactly right in either attempt, whatever its pixel accuracy (%s) suggests.",
-				m.Tasks, percent(m.PixelAccuracy)),
+			Message: fmt.Sprintf(
+				"pass@2 is 0 of %d tasks: not one task has every test output exactly right in either attempt, whatever its pixel "+
+					"accuracy (%s) suggests.",
+				m.Tasks,
+				percent(m.PixelAccuracy),
+			),
 		})
 	}
 }
@@ -463,13 +554,35 @@ func printEvalTable(w io.Writer, rep *evalReport) {
 	tw.Flush()
 
 	m := rep.Totals.Model
-	fmt.Fprintf(w, "\nsummary: %d tasks, %d test inputs; model %s (sha256 %.12s) on %s, halting %s, at most %d cycles; %.1f s\n",
-		m.Tasks, m.TestInputs, rep.Model.Name, rep.Model.SHA256, rep.Model.Provider, rep.Settings.Halting, rep.Settings.MaxCycles, rep.Seconds)
+	fmt.Fprintf(
+		w,
+		"\nsummary: %d tasks, %d test inputs; model %s (sha256 %.12s) on %s, halting %s, at most %d cycles; %.1f s\n",
+		m.Tasks,
+		m.TestInputs,
+		rep.Model.Name,
+		rep.Model.SHA256,
+		rep.Model.Provider,
+		rep.Settings.Halting,
+		rep.Settings.MaxCycles,
+		rep.Seconds,
+	)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tpass@1\t\tpass@2\t\tpixel accuracy")
 	row := func(name string, t puzzles.Totals) {
-		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%d/%d\t%s\t%s (%d/%d cells)\n", name, t.Pass1, t.Tasks, percent(rate(t.Pass1, t.Tasks)),
-			t.Pass2, t.Tasks, percent(rate(t.Pass2, t.Tasks)), percent(t.PixelAccuracy), t.Correct, t.Cells)
+		fmt.Fprintf(
+			tw,
+			"%s\t%d/%d\t%s\t%d/%d\t%s\t%s (%d/%d cells)\n",
+			name,
+			t.Pass1,
+			t.Tasks,
+			percent(rate(t.Pass1, t.Tasks)),
+			t.Pass2,
+			t.Tasks,
+			percent(rate(t.Pass2, t.Tasks)),
+			percent(t.PixelAccuracy),
+			t.Correct,
+			t.Cells,
+		)
 	}
 	row("model", m.Totals)
 	for _, b := range rep.Totals.Baselines {

@@ -81,7 +81,14 @@ func checkEvalWarnings(t *testing.T, r testenv.Result, rep evalReport) {
 		want = append(want, warnNothingSolved)
 	}
 	if got := warningCodes(rep); !slices.Equal(got, want) {
-		t.Errorf("report warnings %v; the totals (model %.3f, all_zeros %.3f, pass@2 %d) call for %v", got, m.PixelAccuracy, zeros.PixelAccuracy, m.Pass2, want)
+		t.Errorf(
+			"report warnings %v; the totals (model %.3f, all_zeros %.3f, pass@2 %d) call for %v",
+			got,
+			m.PixelAccuracy,
+			zeros.PixelAccuracy,
+			m.Pass2,
+			want,
+		)
 	}
 	for _, w := range rep.Warnings {
 		if !strings.Contains(r.Stderr, "!! WARNING "+w.Code+": "+w.Title) || !strings.Contains(r.Stdout, "WARNING "+w.Code) {
@@ -142,27 +149,54 @@ func TestEvalDemoFamily(t *testing.T) {
 		cells += want.Rows() * want.Cols()
 	}
 	m := rep.Totals.Model
-	if len(answers) != count || m.Tasks != count || m.Pass1 != pass1 || m.Pass2 != pass2 || m.Correct != correct || m.Cells != cells {
-		t.Errorf("report: %d tasks, pass@1 %d, pass@2 %d, %d/%d cells; the submission (%d tasks) earns pass@1 %d, pass@2 %d, %d/%d cells",
-			m.Tasks, m.Pass1, m.Pass2, m.Correct, m.Cells, len(answers), pass1, pass2, correct, cells)
+	if len(answers) != count || m.Tasks != count || m.Pass1 != pass1 || m.Pass2 != pass2 || m.Correct != correct ||
+		m.Cells != cells {
+		t.Errorf(
+			"report: %d tasks, pass@1 %d, pass@2 %d, %d/%d cells; the submission (%d tasks) earns pass@1 %d, pass@2 %d, %d/%d "+
+				"cells",
+			m.Tasks,
+			m.Pass1,
+			m.Pass2,
+			m.Correct,
+			m.Cells,
+			len(answers),
+			pass1,
+			pass2,
+			correct,
+			cells,
+		)
 	}
 	if pass2 < count*3/4 {
 		t.Errorf("the demo bundle solved %d of %d puzzles of its family; it solves about 95%%", pass2, count)
 	}
 	for _, b := range rep.Totals.Baselines {
 		if m.Pass2 <= b.Pass2 || m.PixelAccuracy <= b.PixelAccuracy {
-			t.Errorf("the model (pass@2 %d, pixels %.3f) does not beat %s (pass@2 %d, pixels %.3f)", m.Pass2, m.PixelAccuracy, b.Name, b.Pass2, b.PixelAccuracy)
+			t.Errorf(
+				"the model (pass@2 %d, pixels %.3f) does not beat %s (pass@2 %d, pixels %.3f)",
+				m.Pass2,
+				m.PixelAccuracy,
+				b.Name,
+				b.Pass2,
+				b.PixelAccuracy,
+			)
 		}
 	}
 	if strings.Contains(r.Stderr, "DOES NOT BEAT") || slices.Contains(warningCodes(rep), warnBelowAllZeros) {
 		t.Errorf("a model that beats all-zeros is warned about:\n%s", r.Stderr)
 	}
 	checkEvalWarnings(t, r, rep)
-	if rep.Model.Name != "halo-demo" || len(rep.Model.SHA256) != 64 || rep.Model.Provider != "CPUExecutionProvider" || rep.Model.InputInvariant {
+	if rep.Model.Name != "halo-demo" || len(rep.Model.SHA256) != 64 || rep.Model.Provider != "CPUExecutionProvider" ||
+		rep.Model.InputInvariant {
 		t.Errorf("report model %+v", rep.Model)
 	}
-	if row := outputRow(r.Stdout, "halo-00"); len(row) < 4 || row[2] != yesNo(rep.Tasks[0].Model.Pass1) || row[3] != yesNo(rep.Tasks[0].Model.Pass2) {
-		t.Errorf("table row for halo-00 %q; the report says pass@1 %v, pass@2 %v", row, rep.Tasks[0].Model.Pass1, rep.Tasks[0].Model.Pass2)
+	if row := outputRow(r.Stdout, "halo-00"); len(row) < 4 || row[2] != yesNo(rep.Tasks[0].Model.Pass1) ||
+		row[3] != yesNo(rep.Tasks[0].Model.Pass2) {
+		t.Errorf(
+			"table row for halo-00 %q; the report says pass@1 %v, pass@2 %v",
+			row,
+			rep.Tasks[0].Model.Pass1,
+			rep.Tasks[0].Model.Pass2,
+		)
 	}
 }
 
@@ -172,12 +206,20 @@ func TestEvalInputInvariantModel(t *testing.T) {
 	r, rep := runEval(t, filepath.Join(arcDir, "training"), "--max-tasks", "4", "--model", zeroBundle)
 	m, zeros := rep.Totals.Model, rep.Totals.Baselines[0]
 	if m.Tasks != 4 || m.PixelAccuracy > zeros.PixelAccuracy || !rep.Model.InputInvariant {
-		t.Errorf("nova-zero: %d tasks, pixels %.3f against all_zeros %.3f, input_invariant %v", m.Tasks, m.PixelAccuracy, zeros.PixelAccuracy, rep.Model.InputInvariant)
+		t.Errorf(
+			"nova-zero: %d tasks, pixels %.3f against all_zeros %.3f, input_invariant %v",
+			m.Tasks,
+			m.PixelAccuracy,
+			zeros.PixelAccuracy,
+			rep.Model.InputInvariant,
+		)
 	}
 	if !slices.Contains(warningCodes(rep), warnBelowAllZeros) {
 		t.Errorf("report warnings %v lack %s", warningCodes(rep), warnBelowAllZeros)
 	}
-	for _, want := range []string{"THE MODEL DOES NOT BEAT THE ALL-ZEROS BASELINE", "pixel accuracy rewards black cells", "has learnt nothing", `"Agent Zero"`, "do not depend on its input"} {
+	for _, want := range []string{"THE MODEL DOES NOT BEAT THE ALL-ZEROS " +
+		"BASELINE", "pixel accuracy rewards black " +
+		"cells", "has learnt nothing", `"Agent Zero"`, "do not depend on its input"} {
 		if !strings.Contains(strings.ToLower(r.Stderr), strings.ToLower(want)) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
 		}
@@ -201,7 +243,8 @@ func TestEvalARCEvaluation(t *testing.T) {
 	if m.Pass2 != 0 {
 		t.Errorf("the demo bundle passes %d of 10 ARC-AGI-1 evaluation tasks; a one-rule model should pass none", m.Pass2)
 	}
-	if row := outputRow(r.Stdout, "model"); len(row) < 4 || row[1] != fmt.Sprintf("%d/10", m.Pass1) || row[3] != fmt.Sprintf("%d/10", m.Pass2) {
+	if row := outputRow(r.Stdout, "model"); len(row) < 4 || row[1] != fmt.Sprintf("%d/10", m.Pass1) ||
+		row[3] != fmt.Sprintf("%d/10", m.Pass2) {
 		t.Errorf("the summary's model row %q; the report says pass@1 %d, pass@2 %d", row, m.Pass1, m.Pass2)
 	}
 	checkEvalWarnings(t, r, rep)
@@ -248,7 +291,10 @@ func TestEvalChallengesAndSolutions(t *testing.T) {
 
 	r := runHrmd(t, "eval", challengesPath, "--model", demoBundle)
 	if r.Code != 2 || r.Stdout != "" || strings.Count(r.Stderr, "\n") != 1 ||
-		!strings.HasPrefix(r.Stderr, "error missing_output: "+challengesPath+`: task "007bbfb7" test[0] has no known output`) || !strings.Contains(r.Stderr, "pass --solutions FILE") {
+		!strings.HasPrefix(
+			r.Stderr,
+			"error missing_output: "+challengesPath+`: task "007bbfb7" test[0] has no known output`,
+		) || !strings.Contains(r.Stderr, "pass --solutions FILE") {
 		t.Errorf("without --solutions: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
@@ -296,24 +342,53 @@ func TestEvalErrors(t *testing.T) {
 			"eval needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: set"},
 		{"negative max-tasks", []string{"eval", set, "--max-tasks", "-1", "--model", demoBundle}, 2, "usage",
 			"--max-tasks is -1; use a positive number of tasks, or 0 for all"},
-		{"report folder missing", []string{"eval", set, "--model", demoBundle, "--report", filepath.Join(dir, "nope", "r.json")}, 2, "usage",
-			"--report " + filepath.Join(dir, "nope", "r.json") + ": the folder " + filepath.Join(dir, "nope") + " does not exist; create it or name another file"},
+		{
+			"report folder missing",
+			[]string{"eval", set, "--model", demoBundle, "--report", filepath.Join(dir, "nope", "r.json")},
+			2,
+			"usage",
+			"--report " + filepath.Join(
+				dir,
+				"nope",
+				"r.json",
+			) + ": the folder " + filepath.Join(
+				dir,
+				"nope",
+			) + " does not exist; create it or name another file",
+		},
 		{"missing set", []string{"eval", filepath.Join(dir, "nothing"), "--model", demoBundle}, 2, "not_found",
-			"eval: stat " + filepath.Join(dir, "nothing") + ": no such file or directory; name a folder of ARC task files or a challenges file"},
+			"eval: stat " + filepath.Join(
+				dir,
+				"nothing",
+			) + ": no such file or directory; name a folder of ARC task files or a challenges file"},
 		{"empty folder", []string{"eval", empty, "--model", demoBundle}, 2, "no_tasks",
 			empty + " has no *.json task files; eval takes a folder of ARC task files or a challenges file"},
 		{"bad task in a folder", []string{"eval", filepath.Join(dir, "bad"), "--model", demoBundle}, 2, "ragged_grid",
 			ragged + ": test[0].input row 1 has 1 cells; row 0 has 2 (a grid is a rectangle)"},
 		{"task twice", []string{"eval", filepath.Join(dir, "twice"), "--model", demoBundle}, 2, "bad_task",
-			`task "a" is in both ` + filepath.Join(dir, "twice", "a.json") + " and " + filepath.Join(dir, "twice", "b.json") + "; a set holds each task once (a submission has one entry per task id): remove one"},
+			`task "a" is in both ` + filepath.Join(
+				dir,
+				"twice",
+				"a.json",
+			) + " and " + filepath.Join(
+				dir,
+				"twice",
+				"b.json",
+			) + "; a set holds each task once (a submission has one entry per task id): remove one"},
 		{"solutions count", []string{"eval", challenges, "--solutions", twoGrids, "--model", demoBundle}, 2, "bad_task",
 			twoGrids + `: task "t1" has 1 test inputs but the solutions give 2 grids; they need one per test input, in order`},
 		{"solutions grid", []string{"eval", challenges, "--solutions", badGrid, "--model", demoBundle}, 2, "ragged_grid",
 			badGrid + `: task "t1" solution 0 row 1 has 1 cells; row 0 has 2 (a grid is a rectangle)`},
-		{"solutions missing", []string{"eval", challenges, "--solutions", filepath.Join(dir, "none.json"), "--model", demoBundle}, 2, "not_found",
-			"--solutions: open " + filepath.Join(dir, "none.json") + ": no such file or directory"},
+		{
+			"solutions missing",
+			[]string{"eval", challenges, "--solutions", filepath.Join(dir, "none.json"), "--model", demoBundle},
+			2,
+			"not_found",
+			"--solutions: open " + filepath.Join(dir, "none.json") + ": no such file or directory",
+		},
 		{"too many tasks", []string{"eval", manyTasks, "--config", twoTasks}, 2, "too_many_tasks",
-			manyTasks + ": the file holds 3 tasks; the limit is 2 tasks a file (split it into files of at most 2 tasks) (watch.max_tasks in hrmd.yaml)"},
+			manyTasks + ": the file holds 3 tasks; the limit is 2 tasks a file (split it into files of at most 2 tasks) " +
+				"(watch.max_tasks in hrmd.yaml)"},
 		{"no solutions", []string{"eval", challenges, "--model", demoBundle}, 2, "missing_output",
 			challenges + `: task "t1" test[0] has no known output to score against; pass --solutions FILE, the set's ARC Prize solutions file ({"<task_id>": [grid, ...]})`},
 	}
@@ -355,14 +430,22 @@ func TestEvalProgressLine(t *testing.T) {
 // A task whose test input the model's grid cannot hold is not run: each of
 // its test inputs gets no grid, flagged too_large, and so scores as unsolved.
 func TestTooLargeAnswers(t *testing.T) {
-	small := evalTask{Task: puzzles.Task{ID: "small", Test: []puzzles.Pair{{Input: puzzles.Grid{{1}}, Output: puzzles.Grid{{1}}}}}}
+	small := evalTask{
+		Task: puzzles.Task{ID: "small", Test: []puzzles.Pair{{Input: puzzles.Grid{{1}}, Output: puzzles.Grid{{1}}}}},
+	}
 	if _, ok := tooLargeAnswers(small, 5); !ok {
 		t.Error("a 1x1 test input does not fit a 5x5 grid")
 	}
 	big := puzzles.NewGrid(6, 6)
-	task := evalTask{Task: puzzles.Task{ID: "big", Test: []puzzles.Pair{{Input: puzzles.Grid{{1}}, Output: puzzles.Grid{{1}}}, {Input: big, Output: big}}}}
+	task := evalTask{
+		Task: puzzles.Task{
+			ID:   "big",
+			Test: []puzzles.Pair{{Input: puzzles.Grid{{1}}, Output: puzzles.Grid{{1}}}, {Input: big, Output: big}},
+		},
+	}
 	a, ok := tooLargeAnswers(task, 5)
-	if ok || len(a.Answers) != 2 || a.Answers[0].Attempt1.Rows() != 0 || !slices.Contains(a.Answers[1].Flags, puzzles.FlagTooLarge) {
+	if ok || len(a.Answers) != 2 || a.Answers[0].Attempt1.Rows() != 0 ||
+		!slices.Contains(a.Answers[1].Flags, puzzles.FlagTooLarge) {
 		t.Fatalf("got %+v, %v", a, ok)
 	}
 	rep := &evalReport{}

@@ -24,8 +24,16 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fl := flag.NewFlagSet("solve", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
 	mf := addModelFlags(fl)
-	trace := fl.String("trace", "", "add a per-cycle trace to each answer: summary or full (default: the config's answers.trace)")
-	picture := fl.String("png", "", "also draw the task, its answers and (with --trace full) every cycle into this PNG file")
+	trace := fl.String(
+		"trace",
+		"",
+		"add a per-cycle trace to each answer: summary or full (default: the config's answers.trace)",
+	)
+	picture := fl.String(
+		"png",
+		"",
+		"also draw the task, its answers and (with --trace full) every cycle into this PNG file",
+	)
 	taskPath, err := parseOneArg(fl, args, "solve", "task file")
 	if err != nil {
 		return err
@@ -124,7 +132,8 @@ func cliConfig(cmd, configPath, model string) (config.Config, error) {
 	if model != "" {
 		cfg.Model = model
 	} else if configPath == "" {
-		return cfg, usageError("%s needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: set", cmd)
+		return cfg, usageError("%s needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: "+
+			"set", cmd)
 	}
 	return cfg, nil
 }
@@ -132,7 +141,12 @@ func cliConfig(cmd, configPath, model string) (config.Config, error) {
 // openSolver loads cfg's model on the runtime cfg asks for, with the input
 // probe every load runs, logging to stderr (all of it with -v). closeModel
 // releases the model and the runtime.
-func (f modelFlags) openSolver(ctx context.Context, cfg config.Config, run engine.RunOptions, stderr io.Writer) (s *answer.Solver, closeModel func(), err error) {
+func (f modelFlags) openSolver(
+	ctx context.Context,
+	cfg config.Config,
+	run engine.RunOptions,
+	stderr io.Writer,
+) (s *answer.Solver, closeModel func(), err error) {
 	log := cliLogger(stderr, *f.verbose)
 	om, err := openModel(cfg, cfg.ModelOptions(), *f.sysroot, log)
 	if err != nil {

@@ -45,12 +45,15 @@ func TestSolveMatchesPyTorch(t *testing.T) {
 				t.Errorf("confidence %g from halt %g and demo_check %+v", got.Confidence, got.Halt, a.DemoCheck)
 			}
 			// The random tiny model solves no example: every answer is low.
-			if noGrid := len(c.Decoded) == 0; noGrid != slices.Contains(got.Flags, puzzles.FlagNoGrid) || !slices.Contains(got.Flags, puzzles.FlagLowConfidence) ||
+			if noGrid := len(c.Decoded) == 0; noGrid != slices.Contains(got.Flags, puzzles.FlagNoGrid) ||
+				!slices.Contains(got.Flags, puzzles.FlagLowConfidence) ||
 				!slices.Contains(got.Flags, puzzles.FlagModelInputInvariant) {
 				t.Errorf("flags %v for a %s prediction", got.Flags, decoded.Size())
 			}
 			if a.Task != strings.TrimSuffix(filepath.Base(rel), ".json") || a.Model.Name != "nova-tiny" || len(a.Model.SHA256) != 64 ||
-				a.Runtime.Provider != "CPUExecutionProvider" || a.Runtime.Precision != "fp32" || a.Runtime.Device == "" || a.Runtime.LatencyMS <= 0 {
+				a.Runtime.Provider != "CPUExecutionProvider" || a.Runtime.Precision != "fp32" ||
+				a.Runtime.Device == "" ||
+				a.Runtime.LatencyMS <= 0 {
 				t.Errorf("answer file: %+v", a)
 			}
 			if a.DemoCheck == nil || a.DemoCheck.Pairs == 0 {
@@ -71,7 +74,8 @@ func TestSolveOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	ans := a.Answers[0]
-	if ans.Cycles != 3 || ans.HaltedBy != "fixed" || len(ans.Trace) != 3 || !ans.Trace[2].Grid.Equal(ans.Attempt1) || ans.Trace[0].Changed == 0 {
+	if ans.Cycles != 3 || ans.HaltedBy != "fixed" || len(ans.Trace) != 3 || !ans.Trace[2].Grid.Equal(ans.Attempt1) ||
+		ans.Trace[0].Changed == 0 {
 		t.Errorf("answer %+v", ans)
 	}
 
@@ -88,7 +92,8 @@ func TestSolveOptions(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Stdout), &answers); err != nil {
 		t.Fatal(err)
 	}
-	if len(answers) != 2 || len(answers["first"].Answers) != 2 || len(answers["second"].Answers) != 1 || answers["first"].Task != "first" ||
+	if len(answers) != 2 || len(answers["first"].Answers) != 2 || len(answers["second"].Answers) != 1 ||
+		answers["first"].Task != "first" ||
 		strings.Index(r.Stdout, `"second"`) > strings.Index(r.Stdout, `"first"`) {
 		t.Errorf("bundle answers:\n%s", r.Stdout)
 	}
@@ -115,11 +120,17 @@ func TestSolveErrors(t *testing.T) {
 	if err := os.Remove(filepath.Join(noStep, "step.onnx")); err != nil {
 		t.Fatal(err)
 	}
-	limits := write("limits.yaml", "model: "+demoBundle+"\nwatch: {max_test_inputs: 2, max_rows: 5}\ninference: {augmentations: 3}\n")
+	limits := write(
+		"limits.yaml",
+		"model: "+demoBundle+"\nwatch: {max_test_inputs: 2, max_rows: 5}\ninference: {augmentations: 3}\n",
+	)
 	threeTests := write("three.json", `{"test":[{"input":[[1]]},{"input":[[2]]},{"input":[[3]]}]}`)
 	twoTests := write("two.json", `{"test":[{"input":[[1]]},{"input":[[2]]}]}`)
 	badLib := write("badlib.yaml", "model: "+tinyBundle+"\nonnxruntime: {library: /nonexistent/libonnxruntime.so}\n")
-	requireTRT := write("trt.yaml", "model: "+tinyBundle+"\nonnxruntime: {require: tensorrt}\ntensorrt: {engine_cache: "+filepath.Join(dir, "trt")+"}\n")
+	requireTRT := write(
+		"trt.yaml",
+		"model: "+tinyBundle+"\nonnxruntime: {require: tensorrt}\ntensorrt: {engine_cache: "+filepath.Join(dir, "trt")+"}\n",
+	)
 	tests := []struct {
 		name    string
 		args    []string
@@ -127,35 +138,150 @@ func TestSolveErrors(t *testing.T) {
 		code    string
 		message string
 	}{
-		{"ragged", []string{"solve", write("ragged.json", `{"train":[],"test":[{"input":[[1,2],[3]]}]}`), "--model", tinyBundle}, 2, "ragged_grid", "test[0].input row 1 has 1 cells; row 0 has 2"},
-		{"not json", []string{"solve", write("half.json", `{"train": [`), "--model", tinyBundle}, 2, "not_json", "ends early"},
-		{"bad colour", []string{"solve", write("colour.json", `{"test":[{"input":[[12]]}]}`), "--model", tinyBundle}, 2, "bad_colour", "colours are 0-9"},
+		{
+			"ragged",
+			[]string{"solve", write("ragged.json", `{"train":[],"test":[{"input":[[1,2],[3]]}]}`), "--model", tinyBundle},
+			2,
+			"ragged_grid",
+			"test[0].input row 1 has 1 cells; row 0 has 2",
+		},
+		{
+			"not json",
+			[]string{"solve", write("half.json", `{"train": [`), "--model", tinyBundle},
+			2,
+			"not_json",
+			"ends early",
+		},
+		{
+			"bad colour",
+			[]string{"solve", write("colour.json", `{"test":[{"input":[[12]]}]}`), "--model", tinyBundle},
+			2,
+			"bad_colour",
+			"colours are 0-9",
+		},
 		{"too big", []string{"solve", good, "--config", smallLimit}, 2, "too_big", "the limit is 100 bytes"},
 		{"too many test inputs", []string{"solve", threeTests, "--config", limits}, 2, "too_many_test_inputs",
 			`"test" has 3 test inputs; the limit is 2 a task (ARC tasks have at most 4; split the task) (watch.max_test_inputs in hrmd.yaml)`},
 		{"too many rows", []string{"solve", twoTests, "--config", limits}, 2, "too_many_rows",
-			"the file needs 8 rows through the model (2 test inputs × 4, each with its inference.augmentations variants, + 0 demonstrations for inference.demo_check); the limit is 5 rows a file (watch.max_rows in hrmd.yaml): split the file"},
-		{"duplicate key", []string{"solve", write("twice.json", `{"test":[{"input":[[1]]}],"test":[]}`), "--model", tinyBundle}, 2, "duplicate_key", `has the key "test" twice`},
-		{"byte order mark", []string{"solve", write("bom.json", "\uFEFF"+`{"test":[{"input":[[1]]}]}`), "--model", tinyBundle}, 2, "not_json", "UTF-8 byte order mark (BOM"},
-		{"not a task", []string{"solve", write("list.json", `[1,2]`), "--model", tinyBundle}, 2, "bad_task", "the file holds a list"},
-		{"unknown field", []string{"solve", write("field.json", `{"test":[{"input":[[1]]}],"hint":"x"}`), "--model", tinyBundle}, 2, "unknown_field", `field "hint"`},
+			"the file needs 8 rows through the model (2 test inputs × 4, each with its inference.augmentations variants, + 0 " +
+				"demonstrations for inference.demo_check); the limit is 5 rows a file (watch.max_rows in hrmd.yaml): split the " +
+				"file"},
+		{
+			"duplicate key",
+			[]string{"solve", write("twice.json", `{"test":[{"input":[[1]]}],"test":[]}`), "--model", tinyBundle},
+			2,
+			"duplicate_key",
+			`has the key "test" twice`,
+		},
+		{
+			"byte order mark",
+			[]string{"solve", write("bom.json", "\uFEFF"+`{"test":[{"input":[[1]]}]}`), "--model", tinyBundle},
+			2,
+			"not_json",
+			"UTF-8 byte order mark (BOM",
+		},
+		{
+			"not a task",
+			[]string{"solve", write("list.json", `[1,2]`), "--model", tinyBundle},
+			2,
+			"bad_task",
+			"the file holds a list",
+		},
+		{
+			"unknown field",
+			[]string{"solve", write("field.json", `{"test":[{"input":[[1]]}],"hint":"x"}`), "--model", tinyBundle},
+			2,
+			"unknown_field",
+			`field "hint"`,
+		},
 		{"no tasks", []string{"solve", write("empty.json", `{}`), "--model", tinyBundle}, 2, "no_tasks", "empty object"},
-		{"no test input", []string{"solve", write("notest.json", `{"train":[],"test":[]}`), "--model", tinyBundle}, 2, "no_test_input", `"test" is empty`},
-		{"missing output", []string{"solve", write("noout.json", `{"train":[{"input":[[1]]}],"test":[{"input":[[1]]}]}`), "--model", tinyBundle}, 2, "missing_output", `train[0] has no "output"`},
-		{"not a grid", []string{"solve", write("str.json", `{"test":[{"input":[["1"]]}]}`), "--model", tinyBundle}, 2, "not_a_grid", `row 0 column 0 is the string "1"`},
-		{"empty grid", []string{"solve", write("nogrid.json", `{"test":[{"input":[]}]}`), "--model", tinyBundle}, 2, "empty_grid", "test[0].input has no rows"},
-		{"grid too large", []string{"solve", write("large.json", `{"test":[{"input":`+bigGrid(31, 2)+`}]}`), "--model", tinyBundle}, 2, "grid_too_large", "test[0].input has 31 rows; at most 30"},
+		{
+			"no test input",
+			[]string{"solve", write("notest.json", `{"train":[],"test":[]}`), "--model", tinyBundle},
+			2,
+			"no_test_input",
+			`"test" is empty`,
+		},
+		{
+			"missing output",
+			[]string{
+				"solve",
+				write("noout.json", `{"train":[{"input":[[1]]}],"test":[{"input":[[1]]}]}`),
+				"--model",
+				tinyBundle,
+			},
+			2,
+			"missing_output",
+			`train[0] has no "output"`,
+		},
+		{
+			"not a grid",
+			[]string{"solve", write("str.json", `{"test":[{"input":[["1"]]}]}`), "--model", tinyBundle},
+			2,
+			"not_a_grid",
+			`row 0 column 0 is the string "1"`,
+		},
+		{
+			"empty grid",
+			[]string{"solve", write("nogrid.json", `{"test":[{"input":[]}]}`), "--model", tinyBundle},
+			2,
+			"empty_grid",
+			"test[0].input has no rows",
+		},
+		{
+			"grid too large",
+			[]string{"solve", write("large.json", `{"test":[{"input":`+bigGrid(31, 2)+`}]}`), "--model", tinyBundle},
+			2,
+			"grid_too_large",
+			"test[0].input has 31 rows; at most 30",
+		},
 		{"tampered bundle", []string{"solve", good, "--model", tampered}, 1, "bundle_checksum", "step.onnx has sha256"},
-		{"bundle without step.onnx", []string{"solve", good, "--model", noStep}, 1, "bundle_invalid", "graphs.step.file: open " + filepath.Join(noStep, "step.onnx")},
-		{"missing task", []string{"solve", filepath.Join(dir, "nope.json"), "--model", tinyBundle}, 2, "not_found", "nope.json"},
+		{
+			"bundle without step.onnx",
+			[]string{"solve", good, "--model", noStep},
+			1,
+			"bundle_invalid",
+			"graphs.step.file: open " + filepath.Join(noStep, "step.onnx"),
+		},
+		{
+			"missing task",
+			[]string{"solve", filepath.Join(dir, "nope.json"), "--model", tinyBundle},
+			2,
+			"not_found",
+			"nope.json",
+		},
 		{"no model", []string{"solve", good}, 2, "usage", "solve needs a model"},
 		{"two tasks", []string{"solve", good, good, "--model", tinyBundle}, 2, "usage", "one task file"},
-		{"bad halting", []string{"solve", good, "--model", tinyBundle, "--halting", "soon"}, 2, "usage", `halting mode "soon"`},
+		{
+			"bad halting",
+			[]string{"solve", good, "--model", tinyBundle, "--halting", "soon"},
+			2,
+			"usage",
+			`halting mode "soon"`,
+		},
 		{"unknown flag", []string{"solve", good, "--modle", tinyBundle}, 2, "usage", "-modle"},
 		{"unknown command", []string{"serve"}, 2, "usage", `unknown command "serve"`},
-		{"model folder missing", []string{"solve", good, "--model", filepath.Join(dir, "nomodel")}, 1, "bundle_invalid", "does not exist"},
-		{"library missing", []string{"solve", good, "--config", badLib}, 1, "ort_missing", "/nonexistent/libonnxruntime.so, which does not exist"},
-		{"tensorrt required", []string{"solve", good, "--config", requireTRT}, 1, "provider_unavailable", "onnxruntime.require is tensorrt"},
+		{
+			"model folder missing",
+			[]string{"solve", good, "--model", filepath.Join(dir, "nomodel")},
+			1,
+			"bundle_invalid",
+			"does not exist",
+		},
+		{
+			"library missing",
+			[]string{"solve", good, "--config", badLib},
+			1,
+			"ort_missing",
+			"/nonexistent/libonnxruntime.so, which does not exist",
+		},
+		{
+			"tensorrt required",
+			[]string{"solve", good, "--config", requireTRT},
+			1,
+			"provider_unavailable",
+			"onnxruntime.require is tensorrt",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,7 +289,15 @@ func TestSolveErrors(t *testing.T) {
 			prefix := "error " + tt.code + ": "
 			if r.Code != tt.exit || r.Stdout != "" || strings.Count(r.Stderr, "\n") != 1 ||
 				!strings.HasPrefix(r.Stderr, prefix) || !strings.Contains(r.Stderr, tt.message) {
-				t.Errorf("exit %d, stdout %q, stderr %q\nwant exit %d and one line %s...%s...", r.Code, r.Stdout, r.Stderr, tt.exit, prefix, tt.message)
+				t.Errorf(
+					"exit %d, stdout %q, stderr %q\nwant exit %d and one line %s...%s...",
+					r.Code,
+					r.Stdout,
+					r.Stderr,
+					tt.exit,
+					prefix,
+					tt.message,
+				)
 			}
 		})
 	}
@@ -179,7 +313,8 @@ func TestVersion(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	for _, want := range []string{"hrmd ", "onnxruntime 1.30.0 (", "\n  chosen: $HRMD_ORT_LIB\n", "TensorrtExecutionProvider  unavailable: Failed to load library",
+	for _, want := range []string{"hrmd ", "onnxruntime 1.30.0 (", "\n  chosen: " +
+		"$HRMD_ORT_LIB\n", "TensorrtExecutionProvider  unavailable: Failed to load library",
 		"CUDAExecutionProvider      unavailable:", "CPUExecutionProvider       available"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("version output lacks %q:\n%s", want, r.Stdout)
@@ -203,7 +338,16 @@ func TestSolveFullSize(t *testing.T) {
 		}
 		got, want := a.Answers[0], puzzles.Grid(c.Decoded)
 		if !got.Attempt1.Equal(want) || got.Attempt1 == nil || got.Cycles != c.HaltCycle || got.HaltedBy != c.HaltedBy {
-			t.Errorf("%s: %s grid after %d cycles by %s; PyTorch %s after %d by %s", c.Source, got.Attempt1.Size(), got.Cycles, got.HaltedBy, want.Size(), c.HaltCycle, c.HaltedBy)
+			t.Errorf(
+				"%s: %s grid after %d cycles by %s; PyTorch %s after %d by %s",
+				c.Source,
+				got.Attempt1.Size(),
+				got.Cycles,
+				got.HaltedBy,
+				want.Size(),
+				c.HaltCycle,
+				c.HaltedBy,
+			)
 		}
 		if a.Model.Name != filepath.Base(dir) {
 			t.Errorf("model %+v", a.Model)
@@ -233,11 +377,13 @@ func TestSolveInputInvariantModel(t *testing.T) {
 
 	dir := t.TempDir()
 	refuse := filepath.Join(dir, "refuse.yaml")
-	if err := os.WriteFile(refuse, []byte("model: "+zeroBundle+"\nonnxruntime: {providers: [cpu]}\ninference: {input_invariant: refuse}\n"), 0o644); err != nil {
+	if err := os.WriteFile(refuse, []byte("model: "+zeroBundle+"\nonnxruntime: {providers: [cpu]}\ninference: "+
+		"{input_invariant: refuse}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r = runHrmd(t, "solve", task, "--config", refuse)
-	if r.Code != 1 || !strings.Contains(r.Stderr, "error "+answer.CodeInputInvariant+": model nova-zero") || r.Stdout != "" {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "error "+answer.CodeInputInvariant+": model nova-zero") ||
+		r.Stdout != "" {
 		t.Errorf("refuse: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
@@ -247,7 +393,8 @@ func TestSolveInputInvariantModel(t *testing.T) {
 // every orientation) keeps its exact answers, now with their votes.
 func TestSolveWithAugmentations(t *testing.T) {
 	config := filepath.Join(t.TempDir(), "tta.yaml")
-	if err := os.WriteFile(config, []byte("model: "+demoBundle+"\nonnxruntime: {providers: [cpu]}\ninference: {augmentations: 7}\n"), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte("model: "+demoBundle+"\nonnxruntime: {providers: [cpu]}\ninference: "+
+		"{augmentations: 7}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"halo-1.json", "halo-4.json"} {
@@ -274,7 +421,12 @@ func TestSolveWithAugmentations(t *testing.T) {
 				t.Errorf("%s: attempt_1 %v is not the known answer", name, got.Attempt1)
 			}
 			// Deterministic: the same answer file twice, but for the latency.
-			stable := []byte(strings.Join(slices.DeleteFunc(strings.Split(r.Stdout, "\n"), func(l string) bool { return strings.Contains(l, "latency_ms") }), "\n"))
+			stable := []byte(
+				strings.Join(
+					slices.DeleteFunc(strings.Split(r.Stdout, "\n"), func(l string) bool { return strings.Contains(l, "latency_ms") }),
+					"\n",
+				),
+			)
 			if run == 0 {
 				first = stable
 			} else if string(first) != string(stable) {

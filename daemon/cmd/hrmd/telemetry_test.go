@@ -36,7 +36,8 @@ func TestNoTelemetry(t *testing.T) {
 	}{
 		{"solve", []string{"solve", task, "--model", tinyBundle}, nil},
 		{"version", []string{"version"}, nil},
-		{"solve with telemetry asked for", []string{"solve", task, "--model", tinyBundle}, []string{"ORT_DISABLE_TELEMETRY=0"}},
+		{"solve with telemetry asked " +
+			"for", []string{"solve", task, "--model", tinyBundle}, []string{"ORT_DISABLE_TELEMETRY=0"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			home, tmp := t.TempDir(), t.TempDir()

@@ -58,7 +58,11 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	if cs == nil {
 		return &engine.Error{Code: engine.CodeBundleInvalid, Message: fmt.Sprintf(
-			"%s has no check set (check: in hrm.yaml) to verify against; give it one with engine/export/hrm_export.py --add-check-set %s", b.Dir, b.Dir)}
+			"%s has no check set (check: in hrm.yaml) to verify against; give it one with engine/export/hrm_export.py "+
+				"--add-check-set %s",
+			b.Dir,
+			b.Dir,
+		)}
 	}
 	check, err := om.model.Check(cs)
 	if err != nil {
@@ -103,11 +107,27 @@ func (r verifyReport) text() string {
 		what += fmt.Sprintf(", the %s precision proxy of %s", r.Proxy.Precision, r.Proxy.Of)
 	}
 	fmt.Fprintf(&b, "%s\n%s\n%s\n", verdict, what, c.Summary())
-	fmt.Fprintf(&b, "rule: a cell counts where the reference's margin is above tau %g; a halting decision where its halt logit is delta %g or more from the boundary; the halt within %g\n",
-		c.Tau, c.Delta, engine.CheckMaxHaltDiff)
+	fmt.Fprintf(
+		&b,
+		"rule: a cell counts where the reference's margin is above tau %g; a halting decision where its halt logit is "+
+			"delta %g or more from the boundary; the halt within %g\n",
+		c.Tau,
+		c.Delta,
+		engine.CheckMaxHaltDiff,
+	)
 	if w := c.WorstMiss; w != nil {
-		fmt.Fprintf(&b, "worst decided miss: %s cycle %d, cell %d (row %d, column %d): %d instead of %d, reference margin %.3f\n",
-			w.Case, w.Cycle, w.Cell, w.Cell/r.grid, w.Cell%r.grid, w.Got, w.Want, w.Margin)
+		fmt.Fprintf(
+			&b,
+			"worst decided miss: %s cycle %d, cell %d (row %d, column %d): %d instead of %d, reference margin %.3f\n",
+			w.Case,
+			w.Cycle,
+			w.Cell,
+			w.Cell/r.grid,
+			w.Cell%r.grid,
+			w.Got,
+			w.Want,
+			w.Margin,
+		)
 	}
 	for _, row := range c.Cycles {
 		if row.Flips == 0 {

@@ -58,11 +58,13 @@ func TestVerifyDemo(t *testing.T) {
 	}
 	c := v.Check
 	if c.Provider != "CPUExecutionProvider" || c.Precision != "fp32" || c.CheckSet != "hrmd-golden/2" || c.Tau <= 0 || c.Delta <= 0 ||
-		c.Cells == 0 || c.FlipsCounted != 0 || len(c.Cycles) == 0 {
+		c.Cells == 0 || c.FlipsCounted != 0 ||
+		len(c.Cycles) == 0 {
 		t.Errorf("verdict %+v", c)
 	}
 	text := runHrmd(t, "verify", "--model", demoBundle)
-	if text.Code != 0 || !strings.HasPrefix(text.Stdout, "PASSED\n") || !strings.Contains(text.Stdout, "rule: a cell counts where the reference's margin is above tau") {
+	if text.Code != 0 || !strings.HasPrefix(text.Stdout, "PASSED\n") ||
+		!strings.Contains(text.Stdout, "rule: a cell counts where the reference's margin is above tau") {
 		t.Errorf("text verdict, exit %d:\n%s", text.Code, text.Stdout)
 	}
 }
@@ -101,17 +103,31 @@ func TestVerifyMiss(t *testing.T) {
 		t.Fatal(err)
 	}
 	sumBefore, sumAfter := sha256.Sum256(before), sha256.Sum256(after)
-	testenv.ReplaceInFile(t, filepath.Join(dir, "hrm.yaml"), hex.EncodeToString(sumBefore[:]), hex.EncodeToString(sumAfter[:]))
+	testenv.ReplaceInFile(
+		t,
+		filepath.Join(dir, "hrm.yaml"),
+		hex.EncodeToString(sumBefore[:]),
+		hex.EncodeToString(sumAfter[:]),
+	)
 
 	r, v := verify(t, "--model", dir)
-	if r.Code != 1 || v.Passed || v.Check.FlipsCounted != 3 || v.Check.WorstMiss == nil || v.Check.WorstMiss.Cycle != 2 || v.Check.WorstMiss.Margin <= 0.5 {
+	if r.Code != 1 || v.Passed || v.Check.FlipsCounted != 3 || v.Check.WorstMiss == nil || v.Check.WorstMiss.Cycle != 2 ||
+		v.Check.WorstMiss.Margin <= 0.5 {
 		t.Fatalf("exit %d, %+v", r.Code, v.Check)
 	}
-	if !strings.Contains(r.Stderr, "error precision_check: nova-tiny on CPUExecutionProvider (fp32) misses its check set") {
+	if !strings.Contains(
+		r.Stderr,
+		"error precision_check: nova-tiny on CPUExecutionProvider (fp32) misses its check set",
+	) {
 		t.Errorf("stderr: %s", r.Stderr)
 	}
 
-	testenv.ReplaceInFile(t, filepath.Join(dir, "hrm.yaml"), "check: {file: golden.json, sha256: "+hex.EncodeToString(sumAfter[:])+"}", "")
+	testenv.ReplaceInFile(
+		t,
+		filepath.Join(dir, "hrm.yaml"),
+		"check: {file: golden.json, sha256: "+hex.EncodeToString(sumAfter[:])+"}",
+		"",
+	)
 	r = runHrmd(t, "verify", "--model", dir)
 	if r.Code != 1 || !strings.Contains(r.Stderr, "has no check set") || !strings.Contains(r.Stderr, "--add-check-set") {
 		t.Errorf("no check set: exit %d, %s", r.Code, r.Stderr)
@@ -133,7 +149,8 @@ func TestVerifyProxies(t *testing.T) {
 		formats = append(formats, format)
 		t.Run(name, func(t *testing.T) {
 			r, v := verify(t, "--model", filepath.Join(root, name))
-			if v.Proxy == nil || v.Proxy.Precision != format || v.Check.Precision != format+" proxy" || v.Check.Tau <= 0 || v.Check.Delta <= 0 {
+			if v.Proxy == nil || v.Proxy.Precision != format || v.Check.Precision != format+" proxy" || v.Check.Tau <= 0 ||
+				v.Check.Delta <= 0 {
 				t.Fatalf("exit %d, report %+v\n%s", r.Code, v, r.Stderr)
 			}
 			switch format {
