@@ -11,7 +11,7 @@ import (
 
 // loadedModel is a model ready to run, with what answers say about it.
 type loadedModel struct {
-	model    *engine.Model
+	model    Model
 	as       answer.Assembler
 	degraded *Degradation // why it runs on the CPU of a Jetson configured for its GPU; nil if it does not
 }
