@@ -193,6 +193,8 @@ func (d *daemon) run(ctx context.Context) error {
 	if err != nil || first == nil && (d.fleet == nil || q.worker()) { // nil, nil: stopped while starting
 		return err
 	}
+	// Before ready: /readyz reads the conditions, too hot among them, once ready.
+	d.thermal = newThermalGuard(jetson.NewFS(d.opts.Sysroot), d.cfg.Thermal, d.device.Jetson, d.log, d.metrics)
 	d.ready.Store(true)
 	d.metrics.ready.Set(1)
 	d.notify.ready()
@@ -244,7 +246,6 @@ func (d *daemon) serve(ctx context.Context, first *settings, recovered []string,
 	defer stopIntake()
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
-	d.thermal = newThermalGuard(jetson.NewFS(d.opts.Sysroot), d.cfg.Thermal, d.device.Jetson, d.log, d.metrics)
 	s := &supervisor{d: d, stop: ctx, handed: first, stopIntake: stopIntake,
 		stopWorker: make(chan struct{}), cancelRun: cancelRun}
 	s.wg.Add(1)

@@ -175,16 +175,12 @@ func (d *daemon) dequeue(jobs ...*job) {
 func (d *daemon) updateStatus() {
 	status := d.loading()
 	if d.ready.Load() {
-		status = fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load())
-		if n := d.stuck.len(); n > 0 {
-			status += fmt.Sprintf(", %d waiting to be written", n)
-		}
+		counts := fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load())
+		reloading := ""
 		if stage := d.progress.describe(); stage != "" {
-			status = "reloading: " + stage + "; " + status
+			reloading = "reloading: " + stage
 		}
-		if deg := d.degraded.Load(); deg != nil {
-			status = "degraded: " + deg.Reason + "; " + status
-		}
+		status = statusOf(d.conditions(), reloading, counts)
 	}
 	if status != d.lastStatus {
 		d.notify.status(status)
