@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -18,7 +18,7 @@ import (
 // the probe when the daemon loads it: a warning, and every answer flagged
 // (solve's side is TestSolveInputInvariantModel).
 func TestRunInputInvariantModel(t *testing.T) {
-	s := newSpool(t, func(c *daemon.Config) { c.Model, _ = filepath.Abs(zeroBundle); c.Inference.MaxCycles = 2 })
+	s := newSpool(t, func(c *config.Config) { c.Model, _ = filepath.Abs(zeroBundle); c.Inference.MaxCycles = 2 })
 	p := s.start()
 	p.waitLog("the model's predictions do not depend on its input; every answer is flagged model_input_invariant", 1, 60*time.Second)
 	p.waitLog("ready", 1, 60*time.Second)
@@ -81,9 +81,9 @@ func TestAnswerPictures(t *testing.T) {
 	}
 	// With test-time augmentation too: the daemon's batches carry the
 	// variants, and the answer keeps the input's own trace.
-	s := newSpool(t, func(c *daemon.Config) {
+	s := newSpool(t, func(c *config.Config) {
 		c.Model = demo
-		c.Answers = daemon.AnswersConfig{Trace: "full", PNG: true}
+		c.Answers = config.Answers{Trace: "full", PNG: true}
 		c.Inference.Augmentations = 3
 	})
 	p := s.start()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -17,7 +18,7 @@ import (
 // counting bytes on disk let twenty such files through a budget meant for
 // far less.
 func TestMemoryBudgetCountsParsedFiles(t *testing.T) {
-	lim := DefaultConfig().Limits()
+	lim := config.Default().Limits()
 	for _, tt := range []struct {
 		name                string
 		tasks, pairs, tests int

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
@@ -20,7 +21,7 @@ import (
 func newClaimsDaemon(t *testing.T) *daemon {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool")
 	d := &daemon{cfg: cfg, log: zap.NewNop(), metrics: newMetrics(), limits: cfg.Limits(), settle: 10 * time.Millisecond,
 		claimed: make(chan *job, 8)}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/hrmd/hrmd/daemon/device"
 )
 
 // The conditions, one at a time and together, as /readyz, STATUS= and the
@@ -23,7 +25,7 @@ func TestConditions(t *testing.T) {
 		intakeWaits     bool
 	}{
 		{"none", func() {}, "", "ready", counts, false},
-		{"degraded", func() { d.degraded.Store(&Degradation{Code: DegradedGPUFailed, Reason: "on the CPU"}) },
+		{"degraded", func() { d.degraded.Store(&device.Degradation{Code: device.DegradedGPUFailed, Reason: "on the CPU"}) },
 			"", "degraded: on the CPU", "degraded: on the CPU; " + counts, false},
 		{"stuck writes", func() { d.stuck.add(&outcome{job: "x.json", lastErr: errors.New("disk full")}) },
 			stuck, "", "degraded: on the CPU; " + counts + ", 1 waiting to be written", true},

@@ -11,6 +11,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/daemon/device"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
@@ -22,9 +24,9 @@ const lingerBatch = 5 * time.Millisecond
 
 // Options are what `hrmd run` starts with.
 type Options struct {
-	ConfigPath      string // read again at each Reload
-	Config          Config // as loaded from ConfigPath
-	Instance        string // this daemon's folder in the spool: work/<instance>/
+	ConfigPath      string        // read again at each Reload
+	Config          config.Config // as loaded from ConfigPath
+	Instance        string        // this daemon's folder in the spool: work/<instance>/
 	ShutdownTimeout time.Duration
 	AdoptOrphans    bool      // take up the files of work/ folders no running daemon holds
 	Sysroot         string    // where /proc, /sys, /etc and /dev are read from
@@ -35,7 +37,7 @@ type Options struct {
 // daemon is one running `hrmd run`.
 type daemon struct {
 	opts    Options
-	cfg     Config // as loaded, or last reloaded
+	cfg     config.Config // as loaded, or last reloaded
 	log     *zap.Logger
 	level   zap.AtomicLevel
 	notify  notifier
@@ -52,7 +54,7 @@ type daemon struct {
 	// minutes); degraded is why the model in use runs on the CPU of a
 	// Jetson configured for its GPU, nil when it does not.
 	progress *loadProgress
-	degraded atomic.Pointer[Degradation]
+	degraded atomic.Pointer[device.Degradation]
 
 	queue   chan *job // jobs for the worker
 	claimed chan *job // files the intake claimed: the worker's queue, or a fleet gateway's
@@ -155,14 +157,14 @@ func stopCause(ctx context.Context) string {
 func (d *daemon) run(ctx context.Context) error {
 	q := d.cfg.Queue
 	var recovered []string
-	if q.Role == "" || q.gateway() {
+	if q.Role == "" || q.Gateway() {
 		var err error
 		if recovered, err = d.openSpool(); err != nil {
 			return err
 		}
 		defer d.spool.Close()
 	}
-	d.device = ProbeDevice(d.opts.Sysroot, d.log)
+	d.device = device.Probe(d.opts.Sysroot, d.log)
 	fields := []zap.Field{zap.String("version", d.opts.Version), zap.String("config", d.opts.ConfigPath),
 		zap.String("instance", d.opts.Instance), zap.String("device", d.device.String())}
 	if d.spool != nil {
@@ -190,7 +192,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.fleet != nil {
 		defer d.fleet.c.Close()
 	}
-	if err != nil || first == nil && (d.fleet == nil || q.worker()) { // nil, nil: stopped while starting
+	if err != nil || first == nil && (d.fleet == nil || q.Worker()) { // nil, nil: stopped while starting
 		return err
 	}
 	// Before ready: /readyz reads the conditions, too hot among them, once ready.
@@ -223,10 +225,10 @@ func (d *daemon) start(ctx context.Context) (*settings, bool, error) {
 		}
 		d.fleet, hup = f, fhup
 		d.joined.Store(f)
-		if q.gateway() {
+		if q.Gateway() {
 			d.claimed = f.claims
 		}
-		if !q.worker() {
+		if !q.Worker() {
 			return nil, hup, nil
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -69,9 +69,9 @@ func setTemperatures(t *testing.T, root string, celsius map[string]int) {
 func TestRunThermalBackPressure(t *testing.T) {
 	root := fakeSysroot(t, orinNanoFixture)
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 95})
-	s := newSpool(t, func(c *daemon.Config) {
+	s := newSpool(t, func(c *config.Config) {
 		c.Inference.MaxCycles = 2
-		c.Thermal = daemon.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, PollS: 1}
+		c.Thermal = config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, PollS: 1}
 	})
 	s.args = []string{"--sysroot", root}
 	task := testenv.ARCTasks(t, 2)
@@ -150,7 +150,7 @@ func TestRunThermalBackPressure(t *testing.T) {
 // why TensorRT was skipped and runs on CPU; with require: tensorrt it does
 // not start, and says why.
 func TestRunProviderFallback(t *testing.T) {
-	s := newSpool(t, func(c *daemon.Config) { c.ONNXRuntime.Providers = []string{"tensorrt", "cpu"} })
+	s := newSpool(t, func(c *config.Config) { c.ONNXRuntime.Providers = []string{"tensorrt", "cpu"} })
 	p := s.start()
 	skipped := p.waitLog("execution provider unavailable, falling back", 1, 60*time.Second)
 	if skipped["provider"] != "tensorrt" || !strings.Contains(skipped["reason"].(string), "Failed to load") {
@@ -164,7 +164,7 @@ func TestRunProviderFallback(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 
-	s = newSpool(t, func(c *daemon.Config) {
+	s = newSpool(t, func(c *config.Config) {
 		c.ONNXRuntime.Providers = []string{"tensorrt", "cpu"}
 		c.ONNXRuntime.Require = "tensorrt"
 	})
@@ -192,7 +192,7 @@ func TestRunDegradedOnJetson(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = "running on the CPU although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider unavailable: "
-	s := newSpool(t, func(c *daemon.Config) { c.ONNXRuntime.Providers = []string{"tensorrt", "cuda", "cpu"} })
+	s := newSpool(t, func(c *config.Config) { c.ONNXRuntime.Providers = []string{"tensorrt", "cuda", "cpu"} })
 	s.args = []string{"--sysroot", root}
 	notify := listenNotify(t)
 	p := s.start("NOTIFY_SOCKET=" + notify.path)
@@ -229,7 +229,7 @@ func TestRunDegradedOnJetson(t *testing.T) {
 	p.signal(syscall.SIGTERM)
 	p.waitExit(30 * time.Second)
 
-	s = newSpool(t, func(c *daemon.Config) {
+	s = newSpool(t, func(c *config.Config) {
 		c.ONNXRuntime.Providers, c.ONNXRuntime.Require = []string{"tensorrt", "cuda", "cpu"}, "tensorrt"
 	})
 	s.args = []string{"--sysroot", root}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/queue"
 )
 
@@ -35,7 +36,7 @@ const (
 type fleet struct {
 	d       *daemon
 	c       *queue.Client
-	cfg     QueueConfig
+	cfg     config.Queue
 	name    string
 	metrics *fleetMetrics
 	png     atomic.Bool // answers.png: a gateway draws the pictures (reloaded on SIGHUP)
@@ -74,13 +75,13 @@ type publishedJob struct {
 // still heeding stop: its end stops the wait (nil, nil); hup: a Reload came.
 func (d *daemon) startFleet(stop context.Context) (*fleet, bool, error) {
 	q := d.cfg.Queue
-	f := &fleet{d: d, cfg: q, name: q.name(d.opts.Instance), published: map[string]*publishedJob{}, handed: map[string]string{},
+	f := &fleet{d: d, cfg: q, name: q.MemberName(d.opts.Instance), published: map[string]*publishedJob{}, handed: map[string]string{},
 		writing: map[*queue.Received]string{}, model: q.ModelSHA256,
 		held: map[*queue.Delivery]bool{}, freed: make(chan struct{}, 1), outcomes: make(chan *outcome, 64), claims: make(chan *job, 64),
 		drain: make(chan struct{}), sent: make(chan struct{})}
 	f.metrics = newFleetMetrics(d.metrics.registry)
 	f.png.Store(d.cfg.Answers.PNG)
-	c, err := queue.Connect(q.client(f.name, d.limits.Bytes), d.log.Named("queue"), func(up bool) { f.metrics.connected.Set(b2f(up)) })
+	c, err := queue.Connect(queue.ClientConfig(q, f.name, d.limits.Bytes), d.log.Named("queue"), func(up bool) { f.metrics.connected.Set(b2f(up)) })
 	if err != nil {
 		return nil, false, &answer.Error{Code: CodeQueue, Message: err.Error(), Err: err}
 	}
@@ -139,12 +140,12 @@ func (f *fleet) notReady() string {
 // (the intake's), except the worker's answer publisher, which sends what
 // the worker left once it has returned (finish), or ends with answersCtx.
 func (f *fleet) run(ctx, answersCtx context.Context, wg *sync.WaitGroup) {
-	if f.cfg.gateway() {
+	if f.cfg.Gateway() {
 		wg.Add(2)
 		go func() { defer wg.Done(); f.publishClaims(ctx) }()
 		go func() { defer wg.Done(); f.receiveAnswers(ctx) }()
 	}
-	if !f.cfg.worker() {
+	if !f.cfg.Worker() {
 		close(f.sent)
 		return
 	}

@@ -15,12 +15,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 // fleetSpool is a spool whose hrmd plays role in a fleet on the server at url.
-func fleetSpool(t *testing.T, url, role, name string, edit func(*daemon.Config)) *spoolUnderTest {
-	return newSpool(t, func(c *daemon.Config) {
+func fleetSpool(t *testing.T, url, role, name string, edit func(*config.Config)) *spoolUnderTest {
+	return newSpool(t, func(c *config.Config) {
 		c.Queue.Role, c.Queue.Servers, c.Queue.Name, c.Queue.Replicas = role, []string{url}, name, 1
 		if edit != nil {
 			edit(c)
@@ -35,8 +36,8 @@ func fleetSpool(t *testing.T, url, role, name string, edit func(*daemon.Config))
 // say /readyz 503 while the server is down and 200 once it is back.
 func TestFleetGatewayAndWorker(t *testing.T) {
 	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-	gw := fleetSpool(t, srv.URL, daemon.RoleGateway, "gw", nil)
-	wk := fleetSpool(t, srv.URL, daemon.RoleWorker, "w1", func(c *daemon.Config) { c.Watch.MaxTestInputs = 1 })
+	gw := fleetSpool(t, srv.URL, config.RoleGateway, "gw", nil)
+	wk := fleetSpool(t, srv.URL, config.RoleWorker, "w1", func(c *config.Config) { c.Watch.MaxTestInputs = 1 })
 	g := gw.start()
 	w := wk.start()
 	g.waitLog("ready", 1, time.Minute)
@@ -141,7 +142,7 @@ func TestFleetRefusesALossyStream(t *testing.T) {
 	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "HRMD_PUZZLES", Subjects: []string{"hrmd.puzzles.>"}, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	p := fleetSpool(t, srv.URL, daemon.RoleGateway, "gw", nil).start()
+	p := fleetSpool(t, srv.URL, config.RoleGateway, "gw", nil).start()
 	if code := p.waitExit(time.Minute); code == 0 {
 		t.Fatal("hrmd started on a limits-retention stream")
 	}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/queue"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/puzzles"
@@ -245,7 +246,7 @@ func (f *fleet) write(a queue.Answer, r *queue.Received, published *publishedJob
 	if a.Model != "" && a.Model != own {
 		fields := []zap.Field{zap.String("job", job), zap.String("queue_id", a.ID), zap.String("worker", a.Worker),
 			zap.String("model_sha256", a.Model), zap.String("gateway_model_sha256", own), zap.String("mixed_models", f.cfg.MixedModels)}
-		if f.cfg.MixedModels == MixedRefuse {
+		if f.cfg.MixedModels == config.MixedRefuse {
 			f.metrics.received.WithLabelValues("other_model").Inc()
 			d.log.Warn("answer from another model refused: its file fails with model_mismatch", fields...)
 			o.answer, o.picture = nil, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
@@ -25,7 +26,7 @@ func trainingTask(t *testing.T, name string) []byte {
 
 // startMember starts an hrmd playing role in a fleet on the server at url,
 // and waits until it is ready.
-func startMember(t *testing.T, url, role, name string, edit func(*daemon.Config)) (*spoolUnderTest, *daemonProcess) {
+func startMember(t *testing.T, url, role, name string, edit func(*config.Config)) (*spoolUnderTest, *daemonProcess) {
 	t.Helper()
 	s := fleetSpool(t, url, role, name, edit)
 	p := s.start()
@@ -45,7 +46,7 @@ func waitMetric(t *testing.T, p *daemonProcess, sample, want string) {
 // written, none taken for stale.
 func TestFleetChmodInWork(t *testing.T) {
 	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-	gw, g := startMember(t, srv.URL, daemon.RoleGateway, "gw", nil)
+	gw, g := startMember(t, srv.URL, config.RoleGateway, "gw", nil)
 	names := []string{"007bbfb7.json", "00d62c1b.json", "0520fde7.json"}
 	for _, name := range names {
 		gw.drop(name, trainingTask(t, name))
@@ -68,7 +69,7 @@ func TestFleetChmodInWork(t *testing.T) {
 	g.waitLog("ready", 1, time.Minute)
 	waitMetric(t, g, `hrmd_fleet_published_total{result="duplicate",stream="puzzles"}`, "3")
 
-	_, w := startMember(t, srv.URL, daemon.RoleWorker, "w1", nil)
+	_, w := startMember(t, srv.URL, config.RoleWorker, "w1", nil)
 	for _, name := range names {
 		testenv.WaitFor(t, 2*time.Minute, "the answer to "+name, func() bool { return exists(filepath.Join(gw.outbox, name)) })
 	}
@@ -100,16 +101,16 @@ func TestFleetMixedModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mixed := range []string{"", daemon.MixedFlag} {
+	for _, mixed := range []string{"", config.MixedFlag} {
 		t.Run("mixed_models="+mixed, func(t *testing.T) {
 			srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-			gw, g := startMember(t, srv.URL, daemon.RoleGateway, "gw", func(c *daemon.Config) {
+			gw, g := startMember(t, srv.URL, config.RoleGateway, "gw", func(c *config.Config) {
 				if mixed != "" {
 					c.Queue.MixedModels = mixed
 				}
 			})
 
-			_, w1 := startMember(t, srv.URL, daemon.RoleWorker, "w1", nil)
+			_, w1 := startMember(t, srv.URL, config.RoleWorker, "w1", nil)
 			gw.drop("first.json", trainingTask(t, "007bbfb7.json"))
 			testenv.WaitFor(t, 2*time.Minute, "the first answer", func() bool { return exists(filepath.Join(gw.outbox, "first.json")) })
 			if l := g.waitLog("answered", 1, time.Minute); l["model_sha256"] != tiny.SHA256 {
@@ -117,9 +118,9 @@ func TestFleetMixedModels(t *testing.T) {
 			}
 			stopCleanly(t, w1)
 
-			_, w2 := startMember(t, srv.URL, daemon.RoleWorker, "w2", func(c *daemon.Config) { c.Model = zeroModel })
+			_, w2 := startMember(t, srv.URL, config.RoleWorker, "w2", func(c *config.Config) { c.Model = zeroModel })
 			gw.drop("second.json", trainingTask(t, "00d62c1b.json"))
-			if mixed == daemon.MixedFlag {
+			if mixed == config.MixedFlag {
 				testenv.WaitFor(t, 2*time.Minute, "the second answer", func() bool { return exists(filepath.Join(gw.outbox, "second.json")) })
 				var a struct {
 					Model struct{ SHA256 string } `json:"model"`
@@ -152,7 +153,7 @@ func TestFleetMixedModels(t *testing.T) {
 // consumer's ack wait, and writes it once the outbox is back.
 func TestFleetAckAfterWrite(t *testing.T) {
 	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-	gw, g := startMember(t, srv.URL, daemon.RoleGateway, "gw", nil)
+	gw, g := startMember(t, srv.URL, config.RoleGateway, "gw", nil)
 	gw.drop("a.json", trainingTask(t, "007bbfb7.json"))
 	waitMetric(t, g, "hrmd_fleet_in_flight", "1")
 
@@ -165,7 +166,7 @@ func TestFleetAckAfterWrite(t *testing.T) {
 	if err := os.WriteFile(gw.outbox, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, w := startMember(t, srv.URL, daemon.RoleWorker, "w1", nil)
+	_, w := startMember(t, srv.URL, config.RoleWorker, "w1", nil)
 	waitMetric(t, g, "hrmd_stuck_files", "1")
 	if got := g.metric("hrmd_fleet_acks_total"); got != "0" {
 		t.Errorf("the gateway acked %s answers with none written", got)
@@ -192,7 +193,7 @@ func TestFleetAckAfterWrite(t *testing.T) {
 // stopped line counts the files left in its work/ waiting for answers.
 func TestFleetCounts(t *testing.T) {
 	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-	s, p := startMember(t, srv.URL, daemon.RoleBoth, "both", nil)
+	s, p := startMember(t, srv.URL, config.RoleBoth, "both", nil)
 	for _, name := range []string{"007bbfb7.json", "00d62c1b.json"} {
 		s.drop(name, trainingTask(t, name))
 	}
@@ -213,7 +214,7 @@ func TestFleetCounts(t *testing.T) {
 	}
 
 	// The gateway alone: the file it published waits in work/.
-	g, gp := startMember(t, srv.URL, daemon.RoleGateway, "gw", nil)
+	g, gp := startMember(t, srv.URL, config.RoleGateway, "gw", nil)
 	g.drop("waits.json", trainingTask(t, "0520fde7.json"))
 	waitMetric(t, gp, "hrmd_fleet_in_flight", "1")
 	stopCleanly(t, gp)

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/queue"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -95,7 +96,7 @@ func (f *fleet) take(ctx context.Context, dv *queue.Delivery) bool {
 	}
 	file, err := puzzles.Parse(dv.Data, puzzles.TaskName(dv.Job), d.limits)
 	if err != nil {
-		return f.failNow(ctx, dv, NameLimit(err))
+		return f.failNow(ctx, dv, config.NameLimit(err))
 	}
 	if !file.Bundle && dv.DroppedAs != "" {
 		file.Tasks[0].DroppedAs = dv.DroppedAs
@@ -232,7 +233,7 @@ func (f *fleet) sendAnswer(ctx context.Context, o *outcome) {
 	// In role both the gateway counts each file as it writes it: counted
 	// here too, a file of its own would count twice. The answers sent are
 	// hrmd_fleet_published_total{stream="answers"}.
-	count := !f.cfg.gateway()
+	count := !f.cfg.Gateway()
 	if o.failure != nil {
 		if count {
 			d.failed.Add(1)

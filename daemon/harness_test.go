@@ -18,7 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -53,19 +53,19 @@ type spoolUnderTest struct {
 
 // newSpool writes a config: the tiny model on CPU, HTTP on a free port, JSON
 // logs, short settle and rescan times; edit changes it further.
-func newSpool(t *testing.T, edit func(*daemon.Config)) *spoolUnderTest {
+func newSpool(t *testing.T, edit func(*config.Config)) *spoolUnderTest {
 	t.Helper()
 	dir := t.TempDir()
 	model, err := filepath.Abs(tinyBundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := daemon.DefaultConfig()
+	cfg := config.Default()
 	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.Model = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool"), model
 	cfg.ONNXRuntime.Providers = []string{"cpu"}
 	cfg.TensorRT.EngineCache = filepath.Join(dir, "trt")
 	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.Log = daemon.Log{Level: "debug", Format: "json"}
+	cfg.Log = config.Log{Level: "debug", Format: "json"}
 	cfg.Watch.SettleMS, cfg.Watch.RescanS = 100, 1
 	if edit != nil {
 		edit(&cfg)
@@ -77,7 +77,7 @@ func newSpool(t *testing.T, edit func(*daemon.Config)) *spoolUnderTest {
 	return s
 }
 
-func (s *spoolUnderTest) writeConfig(cfg daemon.Config) {
+func (s *spoolUnderTest) writeConfig(cfg config.Config) {
 	s.t.Helper()
 	data, err := yaml.Marshal(cfg)
 	if err != nil {

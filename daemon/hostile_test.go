@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -215,7 +216,7 @@ func TestRunWorkLockAndOrphans(t *testing.T) {
 // followed: nothing in the folder it points to is moved, /readyz and a
 // metric say why, and a real folder put back is used again.
 func TestRunInboxReplaced(t *testing.T) {
-	s := newSpool(t, func(c *daemon.Config) { c.Watch.RescanS = 0 })
+	s := newSpool(t, func(c *config.Config) { c.Watch.RescanS = 0 })
 	p := s.start()
 	p.waitLog("ready", 1, 60*time.Second)
 	if err := os.Remove(s.inbox); err != nil {
@@ -272,7 +273,7 @@ func TestRunInboxReplaced(t *testing.T) {
 // tensorrt.max_build_s, so that a hung engine build is stopped in the end.
 func TestRunStopsDuringFirstLoad(t *testing.T) {
 	model := blockedModel(t)
-	s := newSpool(t, func(c *daemon.Config) {
+	s := newSpool(t, func(c *config.Config) {
 		c.Model = model
 		c.TensorRT.MaxBuildS = 1
 	})
@@ -334,7 +335,7 @@ func TestRunMemoryBudget(t *testing.T) {
 	root := fakeSysroot(t, orinNanoFixture)
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 95})
 	const maxBytes, size = 20000, 19000
-	s := newSpool(t, func(c *daemon.Config) {
+	s := newSpool(t, func(c *config.Config) {
 		c.Inference.MaxCycles, c.Inference.DemoCheck = 1, false
 		c.Watch.MaxFileBytes = maxBytes
 		c.Thermal.PollS = 1

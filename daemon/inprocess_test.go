@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gopkg.in/yaml.v3"
 
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -21,7 +22,7 @@ import (
 // t.TempDir(): the tiny model on the CPU, no HTTP, no signals.
 type inProcess struct {
 	t      *testing.T
-	cfg    Config
+	cfg    config.Config
 	path   string // hrmd.yaml
 	d      *Daemon
 	cancel context.CancelCauseFunc
@@ -29,10 +30,10 @@ type inProcess struct {
 }
 
 // startInProcess writes the config (edit changes it) and starts Run.
-func startInProcess(t *testing.T, edit func(*Config)) *inProcess {
+func startInProcess(t *testing.T, edit func(*config.Config)) *inProcess {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := DefaultConfig()
+	cfg := config.Default()
 	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool")
 	cfg.Model = filepath.Join("..", "engine", "testdata", "nova-tiny")
 	cfg.ONNXRuntime.Providers = []string{"cpu"}
@@ -60,7 +61,7 @@ func startInProcess(t *testing.T, edit func(*Config)) *inProcess {
 	return p
 }
 
-func (p *inProcess) writeConfig(cfg Config) {
+func (p *inProcess) writeConfig(cfg config.Config) {
 	p.t.Helper()
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -189,7 +190,7 @@ func TestInProcessCancelDuringLoad(t *testing.T) {
 	if err := syscall.Mkfifo(manifest, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := startInProcess(t, func(c *Config) { c.Model = model })
+	p := startInProcess(t, func(c *config.Config) { c.Model = model })
 	pipe, err := os.OpenFile(manifest, os.O_WRONLY, 0) // blocks until the load opens it
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -237,7 +238,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		case !errors.As(err, &perr):
 			d.fail(job, name, &puzzles.Error{Code: codeUnreadable, Message: fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err))})
 		default:
-			d.fail(job, name, NameLimit(err))
+			d.fail(job, name, config.NameLimit(err))
 		}
 		return true
 	}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/daemon/device"
 	"github.com/hrmd/hrmd/daemon/queue"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/puzzles"
@@ -13,7 +15,7 @@ import (
 type loadedModel struct {
 	model    Model
 	as       answer.Assembler
-	degraded *Degradation // why it runs on the CPU of a Jetson configured for its GPU; nil if it does not
+	degraded *device.Degradation // why it runs on the CPU of a Jetson configured for its GPU; nil if it does not
 }
 
 // settings are what the worker runs with; a reload hands it new ones.
@@ -25,7 +27,7 @@ type settings struct {
 	png      bool // answers.png
 }
 
-func settingsFor(cfg Config, lm *loadedModel) *settings {
+func settingsFor(cfg config.Config, lm *loadedModel) *settings {
 	run := cfg.RunOptions()
 	return &settings{model: lm, run: run, opts: cfg.AnswerOptions(run), maxBatch: lm.model.MaxBatch(), png: cfg.Answers.PNG}
 }

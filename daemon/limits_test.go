@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -18,7 +19,7 @@ import (
 // code, naming the count, the limit and the hrmd.yaml key; a repeated key
 // and a byte order mark are refused saying so.
 func TestRunFileLimits(t *testing.T) {
-	s := newSpool(t, func(c *daemon.Config) {
+	s := newSpool(t, func(c *config.Config) {
 		c.Inference.MaxCycles = 2
 		c.Inference.DemoCheck = false
 		c.Inference.Augmentations = 1
@@ -68,7 +69,7 @@ func stopCleanly(t *testing.T, p *daemonProcess) {
 // worker lets claimed files join the turns while the large one keeps every
 // batch full.
 func TestRunLargeFileDoesNotHoldOthers(t *testing.T) {
-	s := newSpool(t, func(c *daemon.Config) {
+	s := newSpool(t, func(c *config.Config) {
 		c.Inference.MaxCycles = 2
 		c.Inference.DemoCheck = false
 	})
@@ -96,7 +97,7 @@ func TestRunLargeFileDoesNotHoldOthers(t *testing.T) {
 // the JSON one, which shows each stray byte as U+FFFD: in its answer
 // (task_bytes) and in its error file (file_bytes).
 func TestRunNamesNotUTF8(t *testing.T) {
-	s := newSpool(t, func(c *daemon.Config) { c.Inference.MaxCycles = 2 })
+	s := newSpool(t, func(c *config.Config) { c.Inference.MaxCycles = 2 })
 	good, bad := "caf\xe9.json", "caf\xe9-bad.json"
 	s.drop(good, []byte(testInputs(2)))
 	s.drop(bad, []byte(testInputs(11)))

@@ -9,13 +9,14 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
 // load opens the runtime (the first time) and loads, warms up and probes
 // the model of cfg.
-func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
+func (d *daemon) load(ctx context.Context, cfg config.Config) (*settings, error) {
 	d.log.Info("loading the model", zap.String("model", cfg.Model))
 	ec := cfg.Engine()
 	ec.Device = d.device.CacheKey()
@@ -200,7 +201,7 @@ func checkResult(c *engine.PrecisionCheck) string {
 // reloadResult is what a reload prepared: new settings for the worker, or
 // why there are none.
 type reloadResult struct {
-	cfg      Config
+	cfg      config.Config
 	next     *settings
 	reloaded bool // a new model was loaded
 	err      error
@@ -209,8 +210,8 @@ type reloadResult struct {
 // prepareReload reads hrmd.yaml again (Reload) and loads a new model when the
 // model or the engine settings changed. It runs beside the main loop; old and
 // latest are the running configuration and the newest settings.
-func (d *daemon) prepareReload(ctx context.Context, old Config, latest *settings) reloadResult {
-	cfg, err := reloadConfig(d.opts.ConfigPath)
+func (d *daemon) prepareReload(ctx context.Context, old config.Config, latest *settings) reloadResult {
+	cfg, err := config.Reload(d.opts.ConfigPath)
 	if err != nil {
 		return reloadResult{err: err}
 	}
@@ -275,7 +276,7 @@ func (d *daemon) finishReload(r reloadResult) {
 // modelChanged reports whether cfg needs another model loaded: another
 // bundle (or the same folder with other contents), other engine settings,
 // or another batch (inference.max_batch, inference.gpu_batch).
-func modelChanged(old, cfg Config, latest *settings) bool {
+func modelChanged(old, cfg config.Config, latest *settings) bool {
 	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) || old.Inference.MaxBatch != cfg.Inference.MaxBatch ||
 		old.Inference.GPUBatch != cfg.Inference.GPUBatch {
 		return true

@@ -7,12 +7,14 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
+
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // newLogger builds the daemon's logger: JSON under systemd (JOURNAL_STREAM)
 // or into a pipe or file, readable console text on a terminal. The level can
 // change on reload.
-func newLogger(cfg Log, w io.Writer) (*zap.Logger, zap.AtomicLevel) {
+func newLogger(cfg config.Log, w io.Writer) (*zap.Logger, zap.AtomicLevel) {
 	level := zap.NewAtomicLevel()
 	_ = level.UnmarshalText([]byte(cfg.Level)) // validated with the config
 	format := cfg.Format

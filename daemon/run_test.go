@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -50,7 +51,7 @@ func badTasks() map[string]struct {
 func TestRunBurst(t *testing.T) {
 	root := fakeSysroot(t, orinNanoFixture)
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 95})
-	s := newSpool(t, func(c *daemon.Config) {
+	s := newSpool(t, func(c *config.Config) {
 		c.Inference.MaxCycles = 2
 		// One row per test input: batches of more than one row can only
 		// come from several files run together. On the CPU, max_batch auto
@@ -168,7 +169,7 @@ func waitMetrics(t *testing.T, p *daemonProcess, want map[string]string) {
 // answered once, and correctly. Each chunk is written once the daemon has
 // seen the one before (its debug log), well within the settle time.
 func TestRunSlowWriter(t *testing.T) {
-	s := newSpool(t, func(c *daemon.Config) { c.Watch.SettleMS = 3000 })
+	s := newSpool(t, func(c *config.Config) { c.Watch.SettleMS = 3000 })
 	p := s.start()
 	p.waitLog("ready", 1, 60*time.Second)
 	data, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "3631a71a.json"))
@@ -224,7 +225,7 @@ func TestRunSlowWriter(t *testing.T) {
 // returns once `answered` files are answered: in the middle of the burst.
 func startBurst(t *testing.T, n, answered int) (*spoolUnderTest, *daemonProcess, map[string][]byte) {
 	t.Helper()
-	s := newSpool(t, func(c *daemon.Config) { c.Inference.MaxBatch = 2 })
+	s := newSpool(t, func(c *config.Config) { c.Inference.MaxBatch = 2 })
 	tasks := testenv.ARCTasks(t, n)
 	p := s.start()
 	p.waitLog("ready", 1, 60*time.Second)
@@ -312,8 +313,8 @@ func TestRunSigtermWithFullQueue(t *testing.T) {
 // changes how the probe runs, so it loads the model again too); a broken
 // config, or a model that does not load, changes nothing.
 func TestRunSighupReload(t *testing.T) {
-	var cfg daemon.Config
-	s := newSpool(t, func(c *daemon.Config) { cfg = *c })
+	var cfg config.Config
+	s := newSpool(t, func(c *config.Config) { cfg = *c })
 	p := s.start()
 	p.waitLog("ready", 1, 60*time.Second)
 	task, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "007bbfb7.json"))
@@ -401,7 +402,7 @@ func TestRunSighupReload(t *testing.T) {
 func TestRunNotifyHealthAndMetrics(t *testing.T) {
 	notify := listenNotify(t)
 	model := blockedModel(t)
-	s := newSpool(t, func(c *daemon.Config) { c.Model = model })
+	s := newSpool(t, func(c *config.Config) { c.Model = model })
 	p := s.start("NOTIFY_SOCKET="+notify.path, "WATCHDOG_USEC=400000")
 	p.waitLog("loading the model", 1, 60*time.Second)
 	if code, body := p.httpGet("/readyz"); code != 503 || !strings.Contains(body, "loading the model") {
@@ -520,8 +521,8 @@ func TestRunRecoversWork(t *testing.T) {
 // ran with the old settings, every one after it with the new ones: a file
 // runs start to end with the settings it started with.
 func TestRunSighupDuringBacklog(t *testing.T) {
-	var cfg daemon.Config
-	s := newSpool(t, func(c *daemon.Config) {
+	var cfg config.Config
+	s := newSpool(t, func(c *config.Config) {
 		c.Inference.MaxBatch, c.Inference.Halting = 2, "fixed"
 		cfg = *c
 	})
@@ -589,8 +590,8 @@ func TestRunStartErrors(t *testing.T) {
 	testenv.WriteFile(t, dir, "a-file", "")
 	unknownKey := filepath.Join(dir, "unknown.yaml")
 	testenv.WriteFile(t, dir, "unknown.yaml", "inbx: /tmp/in\n")
-	s := newSpool(t, func(c *daemon.Config) { c.Outbox = filepath.Join(blocker, "outbox") })
-	noModel := newSpool(t, func(c *daemon.Config) { c.Model = filepath.Join(dir, "no-model") })
+	s := newSpool(t, func(c *config.Config) { c.Outbox = filepath.Join(blocker, "outbox") })
+	noModel := newSpool(t, func(c *config.Config) { c.Model = filepath.Join(dir, "no-model") })
 	tests := []struct {
 		name, config, code, message string
 	}{
@@ -613,8 +614,8 @@ func TestRunStartErrors(t *testing.T) {
 // at once and cleanly instead of waiting for the load. The new model's
 // hrm.yaml is a named pipe nobody writes, so its load never ends.
 func TestRunSigtermDuringReload(t *testing.T) {
-	var cfg daemon.Config
-	s := newSpool(t, func(c *daemon.Config) { cfg = *c })
+	var cfg config.Config
+	s := newSpool(t, func(c *config.Config) { cfg = *c })
 	p := s.start()
 	p.waitLog("ready", 1, 60*time.Second)
 	cfg.Model = blockedModel(t)
@@ -664,7 +665,7 @@ func TestRunActV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newSpool(t, func(c *daemon.Config) { c.Model = model })
+	s := newSpool(t, func(c *config.Config) { c.Model = model })
 	p := s.start()
 	p.waitLog("ready", 1, 60*time.Second)
 	arc := testenv.ARCDir(t)

@@ -19,12 +19,6 @@ type ErrorFile = spool.ErrorFile
 // AnswerName is the outbox file that answers job (spool.AnswerName).
 func AnswerName(job string) string { return spool.AnswerName(job) }
 
-// Layout is where cfg's spool puts the files of the daemon named instance
-// (work/ itself for instance "").
-func (c Config) Layout(instance string) spool.Layout {
-	return spool.Layout{Inbox: c.Inbox, Outbox: c.Outbox, Root: c.Spool, Instance: instance}
-}
-
 // openSpool opens the spool and lists the files an earlier run left in work/.
 func (d *daemon) openSpool() ([]string, error) {
 	var err error

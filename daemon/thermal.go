@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/jetson"
 )
 
@@ -19,7 +20,7 @@ import (
 // wait in the inbox meanwhile; nothing is lost.
 type thermalGuard struct {
 	fs      jetson.FS
-	cfg     Thermal
+	cfg     config.Thermal
 	jetson  bool // the device is a Jetson: zones that match nothing are worth a warning
 	log     *zap.Logger
 	metrics *metrics
@@ -34,7 +35,7 @@ type thermalGuard struct {
 
 // newThermalGuard reads the temperatures once, so that a device that is hot
 // at start takes no file before the first poll.
-func newThermalGuard(fs jetson.FS, cfg Thermal, isJetson bool, log *zap.Logger, m *metrics) *thermalGuard {
+func newThermalGuard(fs jetson.FS, cfg config.Thermal, isJetson bool, log *zap.Logger, m *metrics) *thermalGuard {
 	g := &thermalGuard{fs: fs, cfg: cfg, jetson: isJetson, log: log, metrics: m, open: newGate(true)}
 	zones, err := fs.Thermals()
 	g.describe(zones)

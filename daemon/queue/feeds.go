@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // Work is a worker's feed of puzzles.
@@ -46,7 +48,7 @@ func (w *Work) Fetch(ctx context.Context, n int, wait time.Duration) ([]*Deliver
 		h := m.Headers()
 		p := Puzzle{ID: lastToken(m.Subject()), Gateway: h.Get(hdrGateway), Name: unescape(h.Get(hdrName)), Job: unescape(h.Get(hdrJob)),
 			DroppedAs: unescape(h.Get(hdrDroppedAs)), Data: m.Data()}
-		if !ValidToken(p.ID) || !ValidToken(p.Gateway) || p.Job == "" || h.Get("Nats-Msg-Id") != p.ID {
+		if !config.ValidToken(p.ID) || !config.ValidToken(p.Gateway) || p.Job == "" || h.Get("Nats-Msg-Id") != p.ID {
 			w.c.log.Error("queue: a message on the puzzles subject is not an hrmd puzzle (no gateway, job or id); removing it",
 				zap.String("subject", m.Subject()), zap.Int("bytes", len(m.Data())))
 			_ = m.TermWithReason("not an hrmd puzzle")
@@ -169,18 +171,4 @@ func (c *Client) Depth(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return s.CachedInfo().State.Msgs, nil
-}
-
-// ValidToken reports whether s can be one token of a subject: a puzzle id,
-// a gateway's name.
-func ValidToken(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }

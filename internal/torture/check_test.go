@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	spoolpkg "github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
@@ -227,7 +228,7 @@ func TestCheckBundleAndMessage(t *testing.T) {
 // 819 tasks of ten 15x15 test inputs within 4 MiB (docs/service.md), the tiny
 // one fills 4 MiB with 1x1 inputs.
 func TestLargeFiles(t *testing.T) {
-	data, shape, err := largestFile(daemon.DefaultConfig())
+	data, shape, err := largestFile(config.Default())
 	if err != nil || len(data) > puzzles.DefaultMaxBytes || !strings.HasPrefix(shape, "819 tasks x 10 test inputs of 15x15 grids (8190 rows") {
 		t.Errorf("largestFile: %d bytes, %q, %v", len(data), shape, err)
 	}

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -20,7 +20,7 @@ import (
 // user file must end in failed/ byte for byte; none may be taken for the
 // daemon's own interrupted error file and replaced.
 func runErrorNames(e *env) (report, error) {
-	s, err := e.newSpool(func(c *daemon.Config) { c.ONNXRuntime.Threads = 1 })
+	s, err := e.newSpool(func(c *config.Config) { c.ONNXRuntime.Threads = 1 })
 	if err != nil {
 		return report{}, err
 	}

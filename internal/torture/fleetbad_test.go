@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -13,7 +13,7 @@ import (
 // expects of the daemon, as the parser gives them: a scenario that failed
 // on a wrong expectation would say nothing about the fleet.
 func TestBadFiles(t *testing.T) {
-	lim := daemon.DefaultConfig().Limits()
+	lim := config.Default().Limits()
 	seen := map[string]bool{}
 	for _, b := range badFiles(lim.Bytes) {
 		if seen[string(b.data)] {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // fleet is one gateway and its workers on the cluster: every start of
@@ -18,8 +18,8 @@ import (
 type fleet struct {
 	e       *env
 	c       *natsCluster
-	tag     string             // the phase: its folders, instance and queue names
-	q       daemon.QueueConfig // servers, subject and streams of this fleet
+	tag     string       // the phase: its folders, instance and queue names
+	q       config.Queue // servers, subject and streams of this fleet
 	gw      *spool
 	gateway []*hrmd
 	names   []string // the workers', in order
@@ -34,7 +34,7 @@ type fleet struct {
 func (e *env) newFleet(c *natsCluster, subject string, workers int) (*fleet, error) {
 	tag := subject
 	f := &fleet{e: e, c: c, tag: tag, workers: map[string][]*hrmd{}, spools: map[string]*spool{}, sums: map[string]float64{},
-		q: daemon.QueueConfig{Servers: c.urls(), Subject: subject, Stream: strings.ToUpper(subject) + "_PUZZLES",
+		q: config.Queue{Servers: c.urls(), Subject: subject, Stream: strings.ToUpper(subject) + "_PUZZLES",
 			AnswersStream: strings.ToUpper(subject) + "_ANSWERS", Replicas: 3,
 			// A killed worker's tasks go to another within seconds,
 			// not the default minute.
@@ -49,8 +49,8 @@ func (e *env) newFleet(c *natsCluster, subject string, workers int) (*fleet, err
 
 // spool is a daemon's own spool in the scenario's folder sub/, its
 // hrmd.yaml with the queue: section of this fleet in the role given.
-func (f *fleet) spool(sub, role, name string, edit func(*daemon.Config)) (*spool, error) {
-	return f.e.newSpoolIn(sub, func(c *daemon.Config) {
+func (f *fleet) spool(sub, role, name string, edit func(*config.Config)) (*spool, error) {
+	return f.e.newSpoolIn(sub, func(c *config.Config) {
 		q := c.Queue // the defaults, for what the fleet leaves unset
 		q.Role, q.Name, q.Servers, q.Subject, q.Stream, q.AnswersStream = role, name, f.q.Servers, f.q.Subject, f.q.Stream, f.q.AnswersStream
 		q.Replicas, q.AckWaitS, q.NKey = f.q.Replicas, f.q.AckWaitS, f.q.NKey
@@ -76,7 +76,7 @@ func (f *fleet) startWorker(name string) error {
 	s := f.spools[name]
 	if s == nil {
 		var err error
-		if s, err = f.spool(name, "worker", name, func(c *daemon.Config) {
+		if s, err = f.spool(name, "worker", name, func(c *config.Config) {
 			// One inference thread each: three workers share two cores in CI.
 			c.ONNXRuntime.Threads = 1
 			// The model's own cycles (up to 8), not one: the workers, not

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -26,7 +26,7 @@ type hostile struct {
 // runHostile drops the lot, waits until every entry has ended somewhere,
 // then swaps the inbox for a symbolic link and back.
 func runHostile(e *env) (report, error) {
-	s, p, err := e.ready(func(c *daemon.Config) {
+	s, p, err := e.ready(func(c *config.Config) {
 		// The slow writer waits for the daemon to have seen each chunk
 		// (a debug line), well within the settle time.
 		c.Log.Level = "debug"

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // hrmd is one running `hrmd run`, its JSON log parsed as it comes.
@@ -119,7 +119,7 @@ func (e *env) start(s *spool, o startOpts) (*hrmd, error) {
 
 // ready is a new spool (newSpool's, changed by edit) with a daemon
 // started on it and ready.
-func (e *env) ready(edit func(*daemon.Config), o startOpts) (*spool, *hrmd, error) {
+func (e *env) ready(edit func(*config.Config), o startOpts) (*spool, *hrmd, error) {
 	s, err := e.newSpool(edit)
 	if err != nil {
 		return nil, nil, err

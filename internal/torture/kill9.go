@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // runKill9: a burst of files, hrmd killed with SIGKILL at random moments
@@ -15,7 +15,7 @@ import (
 // answer) and started again each time; at the end every file is answered
 // exactly once and the user's own files beside the spool are untouched.
 func runKill9(e *env) (report, error) {
-	s, err := e.burstSpool("kill9", e.size.kill9Files, func(c *daemon.Config) { c.Inference.MaxBatch = 2 })
+	s, err := e.burstSpool("kill9", e.size.kill9Files, func(c *config.Config) { c.Inference.MaxBatch = 2 })
 	if err != nil {
 		return report{}, err
 	}
@@ -68,7 +68,7 @@ func (s *spool) killMoment(p *hrmd, total int) error {
 
 // burstSpool is a spool with the user's own files in it and a burst of n
 // tasks in its inbox, no daemon yet.
-func (e *env) burstSpool(prefix string, n int, edit func(*daemon.Config)) (*spool, error) {
+func (e *env) burstSpool(prefix string, n int, edit func(*config.Config)) (*spool, error) {
 	s, err := e.newSpool(edit)
 	if err != nil {
 		return nil, err

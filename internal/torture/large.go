@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -23,7 +23,7 @@ import (
 // the daemon's peak memory (VmHWM) before and after each, the large file's
 // time, the normal task's wait.
 func runLarge(e *env) (report, error) {
-	s, p, err := e.ready(func(c *daemon.Config) {
+	s, p, err := e.ready(func(c *config.Config) {
 		if e.size.largeRows > 0 {
 			c.Watch.MaxRows = e.size.largeRows
 		}
@@ -139,7 +139,7 @@ func (l *largeRun) largest() ([]string, error) {
 // of watch.max_test_inputs test inputs as watch.max_rows allows (and
 // watch.max_tasks), of the largest square grids that keep it within
 // watch.max_file_bytes; and what it holds, in words.
-func largestFile(cfg daemon.Config) ([]byte, string, error) {
+func largestFile(cfg config.Config) ([]byte, string, error) {
 	w := cfg.Watch
 	perTask := w.MaxTestInputs
 	// No demonstrations, so the demo check adds no rows.

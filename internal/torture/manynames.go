@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // runManyNames: done/ holds task.json and many earlier task.N.json (a
@@ -16,7 +16,7 @@ import (
 // rename into the inbox to its leaving it (no settle time), is reported,
 // and a median over 50 ms is a finding.
 func runManyNames(e *env) (report, error) {
-	s, p, err := e.ready(func(c *daemon.Config) { c.Watch.SettleMS = 0 }, startOpts{})
+	s, p, err := e.ready(func(c *config.Config) { c.Watch.SettleMS = 0 }, startOpts{})
 	if err != nil {
 		return report{}, err
 	}

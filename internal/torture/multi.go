@@ -5,14 +5,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // runMulti: three daemons (instances a, b and c) share one inbox and
 // spool; a burst is dropped, b is killed with SIGKILL a third of the way
 // through and started again, and every file is answered exactly once.
 func runMulti(e *env) (report, error) {
-	s, err := e.burstSpool("multi", e.size.multiFiles, func(c *daemon.Config) {
+	s, err := e.burstSpool("multi", e.size.multiFiles, func(c *config.Config) {
 		c.Inference.MaxBatch = 2
 		c.ONNXRuntime.Threads = 1 // three daemons on the same cores
 	})

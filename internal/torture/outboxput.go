@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // runOutboxPut: a user puts outbox/x.json after x.json was claimed, while
@@ -19,7 +19,7 @@ import (
 // never over the user's file. A round whose answer was already there when
 // the user came is counted as missed, not as a finding.
 func runOutboxPut(e *env) (report, error) {
-	s, p, err := e.ready(func(c *daemon.Config) { c.Inference.MaxCycles = 0 }, startOpts{})
+	s, p, err := e.ready(func(c *config.Config) { c.Inference.MaxCycles = 0 }, startOpts{})
 	if err != nil {
 		return report{}, err
 	}

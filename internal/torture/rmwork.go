@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // runRmWork: the admin's `rm -rf spool/work` while a daemon of instance a
@@ -34,7 +34,7 @@ func runRmWork(e *env) (report, error) {
 // rmWorkSecond is the first half: rm -rf work, then a second daemon of
 // the same instance.
 func rmWorkSecond(e *env) (verdict, string, error) {
-	s, err := e.newSpoolIn("l5", func(c *daemon.Config) { c.ONNXRuntime.Threads = 1 })
+	s, err := e.newSpoolIn("l5", func(c *config.Config) { c.ONNXRuntime.Threads = 1 })
 	if err != nil {
 		return verdict{}, "", err
 	}

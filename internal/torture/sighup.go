@@ -11,7 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -65,7 +65,7 @@ func runSighup(e *env) (report, error) {
 			return report{}, err
 		}
 	}
-	s, p, err := e.ready(func(c *daemon.Config) { c.Inference.MaxBatch = 2 }, startOpts{})
+	s, p, err := e.ready(func(c *config.Config) { c.Inference.MaxBatch = 2 }, startOpts{})
 	if err != nil {
 		return report{}, err
 	}

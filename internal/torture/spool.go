@@ -15,14 +15,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // spool is a temporary inbox, outbox and spool with hrmd.yaml, and the
 // manifest of everything the scenario put there.
 type spool struct {
 	e      *env
-	cfg    daemon.Config // its paths as the daemon sees them
+	cfg    config.Config // its paths as the daemon sees them
 	config string
 	// view is where the driver sees the daemon's paths: "" when both see
 	// the same, /proc/<pid>/root for a daemon in a mount namespace.
@@ -35,13 +35,13 @@ type spool struct {
 }
 
 // newSpool is a spool in the scenario's folder.
-func (e *env) newSpool(edit func(*daemon.Config)) (*spool, error) {
+func (e *env) newSpool(edit func(*config.Config)) (*spool, error) {
 	return e.newSpoolAt(e.dir, "", edit)
 }
 
 // newSpoolIn is a spool of its own in the scenario's folder sub/, with its
 // hrmd.yaml: for daemons that share no spool (a fleet's gateway and workers).
-func (e *env) newSpoolIn(sub string, edit func(*daemon.Config)) (*spool, error) {
+func (e *env) newSpoolIn(sub string, edit func(*config.Config)) (*spool, error) {
 	dir := filepath.Join(e.dir, sub)
 	return e.newSpoolConfig(dir, "", filepath.Join(dir, "hrmd.yaml"), edit)
 }
@@ -49,18 +49,18 @@ func (e *env) newSpoolIn(sub string, edit func(*daemon.Config)) (*spool, error) 
 // newSpoolAt is a spool in dir as the daemon sees it, view+dir as the
 // driver does: HTTP on a free port, JSON logs at info level, the tiny model
 // on the CPU, short settle and rescan times; edit changes it further.
-func (e *env) newSpoolAt(dir, view string, edit func(*daemon.Config)) (*spool, error) {
+func (e *env) newSpoolAt(dir, view string, edit func(*config.Config)) (*spool, error) {
 	return e.newSpoolConfig(dir, view, filepath.Join(e.dir, "hrmd.yaml"), edit)
 }
 
-// newSpoolConfig is newSpoolAt with its hrmd.yaml at config.
-func (e *env) newSpoolConfig(dir, view, config string, edit func(*daemon.Config)) (*spool, error) {
-	cfg := daemon.DefaultConfig()
+// newSpoolConfig is newSpoolAt with its hrmd.yaml at configPath.
+func (e *env) newSpoolConfig(dir, view, configPath string, edit func(*config.Config)) (*spool, error) {
+	cfg := config.Default()
 	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.Model = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool"), e.o.model
 	cfg.ONNXRuntime.Providers = []string{"cpu"}
 	cfg.TensorRT.EngineCache = filepath.Join(e.dir, "trt")
 	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.Log = daemon.Log{Level: "info", Format: "json"}
+	cfg.Log = config.Log{Level: "info", Format: "json"}
 	cfg.Watch.SettleMS, cfg.Watch.RescanS = 100, 1
 	// The spool is under test, not the model: one cycle on the test inputs
 	// alone answers a file in milliseconds, so bursts are large.
@@ -71,7 +71,7 @@ func (e *env) newSpoolConfig(dir, view, config string, edit func(*daemon.Config)
 		edit(&cfg)
 	}
 	l := cfg.Layout("")
-	s := &spool{e: e, cfg: cfg, config: config, view: view,
+	s := &spool{e: e, cfg: cfg, config: configPath, view: view,
 		inbox: view + l.Inbox, outbox: view + l.Outbox, done: view + l.Done(),
 		failed: view + l.Failed(), work: view + l.WorkRoot(), m: newManifest()}
 	for _, d := range []string{s.inbox, s.outbox, s.done, s.failed, s.work} {
@@ -82,7 +82,7 @@ func (e *env) newSpoolConfig(dir, view, config string, edit func(*daemon.Config)
 	return s, s.writeConfig(cfg)
 }
 
-func (s *spool) writeConfig(cfg daemon.Config) error {
+func (s *spool) writeConfig(cfg config.Config) error {
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err

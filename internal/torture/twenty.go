@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 )
 
 // twentyRSSGrowth is the bound docs/service.md ("Limits on one file") gives
@@ -66,7 +66,7 @@ func runTwenty(e *env) (report, error) {
 // fullestFile is a file of as many 30x30 grids as cfg's limits let
 // through: tasks of watch.max_train_pairs demonstrations and one test input
 // each, as many as fit in watch.max_file_bytes (and watch.max_tasks).
-func fullestFile(cfg daemon.Config) ([]byte, string, error) {
+func fullestFile(cfg config.Config) ([]byte, string, error) {
 	w := cfg.Watch
 	var b bytes.Buffer
 	b.WriteByte('{')

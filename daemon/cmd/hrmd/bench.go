@@ -17,7 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
 	"github.com/hrmd/hrmd/puzzles"
@@ -35,7 +35,7 @@ const benchMaxBatch = 256
 
 // benchOptions are hrmd bench's command line, checked.
 type benchOptions struct {
-	cfg     daemon.Config
+	cfg     config.Config
 	sysroot string
 	batches []int // ascending, no repeats
 	cycles  int   // 0 = the manifest's max_cycles

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/device"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
 	"github.com/hrmd/hrmd/puzzles"
@@ -30,7 +30,7 @@ import (
 // nodes, how its engine came about and what the fp16 check found. A Jetson
 // configured for its GPU that ends up on the CPU is a FAIL: the daemon would
 // run degraded. args are the doctor's own, for the command it suggests.
-func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, device jetson.Device, progress io.Writer, args []string) {
+func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, dev jetson.Device, progress io.Writer, args []string) {
 	if rt == nil || b == nil {
 		d.add(checkFail, "deep", "not run: it needs the library and the model (see above)", "")
 		return
@@ -72,7 +72,7 @@ func (d *doctor) checkDeep(rt *engine.Runtime, b *engine.Bundle, device jetson.D
 			"export the bundle again (engine/export/hrm_export.py)")
 		return
 	}
-	d.deepProvider(rt, m, device, took)
+	d.deepProvider(rt, m, dev, took)
 	if opts.ProfileDir != "" {
 		d.deepPlacements(m)
 	}
@@ -204,11 +204,11 @@ func runOneStep(m *engine.Model) (time.Duration, error) {
 
 // deepProvider says which provider took the model, and whether that is
 // what the configuration asked for.
-func (d *doctor) deepProvider(rt *engine.Runtime, m *engine.Model, device jetson.Device, took time.Duration) {
+func (d *doctor) deepProvider(rt *engine.Runtime, m *engine.Model, dev jetson.Device, took time.Duration) {
 	providers := d.cfg.ONNXRuntime.Providers
 	what := fmt.Sprintf("the model ran one step on %s (%s) in %s", m.Provider(), m.Precision(), took.Round(time.Millisecond))
 	cpu := m.Provider() == engine.ORTProviderName(engine.ProviderCPU)
-	deg := daemon.CheckDegraded(device, providers, m.Provider(), rt.Providers)
+	deg := device.CheckDegraded(dev, providers, m.Provider(), rt.Providers)
 	switch {
 	case deg != nil:
 		d.add(checkFail, "deep", what+"; hrmd run would be degraded: "+deg.Reason,

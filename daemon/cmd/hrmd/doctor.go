@@ -20,8 +20,10 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 	"golang.org/x/sys/unix"
 
-	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/daemon/device"
+	"github.com/hrmd/hrmd/daemon/queue"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
@@ -49,7 +51,7 @@ type finding struct {
 // doctor checks, for one configuration, everything `hrmd run` needs, and
 // says how to fix what is wrong. Everything is read below sysroot.
 type doctor struct {
-	cfg      daemon.Config
+	cfg      config.Config
 	sysroot  string
 	findings []finding
 }
@@ -68,12 +70,12 @@ func cmdDoctor(args []string, stdout, stderr io.Writer) error {
 	if err := parseNoArgs(fl, args, "doctor"); err != nil {
 		return err
 	}
-	d := &doctor{cfg: daemon.DefaultConfig(), sysroot: *sysroot}
+	d := &doctor{cfg: config.Default(), sysroot: *sysroot}
 	d.checkConfig(*configPath)
 	d.checkUser()
 	device := d.checkDevice()
 	d.checkQueue()
-	if d.cfg.Queue.Role == daemon.RoleGateway {
+	if d.cfg.Queue.Role == config.RoleGateway {
 		// A gateway loads no model and opens no onnxruntime (docs/fleet.md).
 		d.add(checkInfo, "model", "queue.role is gateway: no model and no onnxruntime needed here; the workers run the model", "")
 		d.checkFolders()
@@ -136,7 +138,7 @@ func (d *doctor) checkQueue() {
 	}
 	probes := make(chan probe, len(q.Servers))
 	for _, s := range q.Servers {
-		go func() { probes <- probe{s, daemon.ProbeQueueServer(d.cfg, s, queueProbeTimeout)} }()
+		go func() { probes <- probe{s, queue.ProbeServer(d.cfg, s, queueProbeTimeout)} }()
 	}
 	results := map[string]error{}
 	for range q.Servers {
@@ -189,7 +191,7 @@ func (d *doctor) checkConfig(path string) {
 			return
 		}
 	}
-	cfg, err := daemon.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		d.add(checkFail, "config", answer.Message(err), "correct the key it names; systemd/hrmd.yaml lists every key with its default")
 		return
@@ -213,10 +215,10 @@ func (d *doctor) checkUser() {
 		"sudo -u hrmd hrmd doctor --config /etc/hrmd/hrmd.yaml checks with the service's rights")
 }
 
-// checkDevice probes the device as `hrmd run` does (daemon.DeviceAt), so that the
+// checkDevice probes the device as `hrmd run` does (device.At), so that the
 // engine cache key below is the one the daemon uses.
 func (d *doctor) checkDevice() jetson.Device {
-	dev, err := daemon.DeviceAt(d.sysroot)
+	dev, err := device.At(d.sysroot)
 	if err != nil {
 		d.add(checkWarn, "device", "cannot read every device fact: "+oneLine(err.Error()),
 			"the rest of the report holds; the device line in answers lacks what could not be read")
@@ -430,7 +432,7 @@ func (d *doctor) checkGPUNodes(device jetson.Device) {
 // TensorRT is configured.
 func (d *doctor) folders() []spool.Folder {
 	var folders []spool.Folder
-	if d.cfg.Queue.Role != daemon.RoleWorker { // a fleet worker opens no spool
+	if d.cfg.Queue.Role != config.RoleWorker { // a fleet worker opens no spool
 		folders = d.cfg.Layout("").Folders()
 	}
 	if slices.Contains(d.cfg.ONNXRuntime.Providers, engine.ProviderTensorRT) {

@@ -11,14 +11,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/jetson"
 )
 
 // doctorSetup is a configuration whose folders and model any user can use,
 // so that the doctor can also run as an unprivileged user.
-func doctorSetup(t *testing.T, edit func(*daemon.Config)) (dir, config string) {
+func doctorSetup(t *testing.T, edit func(*config.Config)) (dir, configPath string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "hrmd-doctor")
 	if err != nil {
@@ -31,21 +31,21 @@ func doctorSetup(t *testing.T, edit func(*daemon.Config)) (dir, config string) {
 	if err := os.CopyFS(filepath.Join(dir, "model"), os.DirFS(tinyBundle)); err != nil {
 		t.Fatal(err)
 	}
-	cfg := daemon.DefaultConfig()
+	cfg := config.Default()
 	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool")
 	cfg.Model, cfg.TensorRT.EngineCache = filepath.Join(dir, "model"), filepath.Join(dir, "trt")
 	if edit != nil {
 		edit(&cfg)
 	}
-	config = filepath.Join(dir, "hrmd.yaml")
+	configPath = filepath.Join(dir, "hrmd.yaml")
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(config, data, 0o644); err != nil {
+	if err := os.WriteFile(configPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir, config
+	return dir, configPath
 }
 
 // runDoctor runs `hrmd doctor` as a user without root's rights: root reads
@@ -131,7 +131,7 @@ func checkReport(t *testing.T, r testenv.Result, code int, want []string) {
 
 // require: tensorrt on the CPU-only library blocks: exit 1, naming it.
 func TestDoctorRequiredProvider(t *testing.T) {
-	_, config := doctorSetup(t, func(c *daemon.Config) { c.ONNXRuntime.Require = "tensorrt" })
+	_, config := doctorSetup(t, func(c *config.Config) { c.ONNXRuntime.Require = "tensorrt" })
 	r := runDoctor(t, "--config", config)
 	if r.Code != 1 || !strings.Contains(r.Stdout, "FAIL  provider     TensorrtExecutionProvider unavailable and onnxruntime.require is tensorrt") {
 		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
@@ -168,7 +168,7 @@ func TestDoctorSandbox(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir, config := doctorSetup(t, func(c *daemon.Config) {
+			dir, config := doctorSetup(t, func(c *config.Config) {
 				if tt.listen != "" {
 					c.HTTP.Listen = tt.listen
 				}
@@ -205,7 +205,7 @@ func TestDoctorInputInvariant(t *testing.T) {
 		{"warn", 0, "warn  input probe  the model gives one identical answer to 4 different grids"},
 		{"refuse", 1, "FAIL  input probe  the model gives one identical answer to 4 different grids"},
 	} {
-		dir, config := doctorSetup(t, func(c *daemon.Config) { c.Inference.InputInvariant = tt.mode })
+		dir, config := doctorSetup(t, func(c *config.Config) { c.Inference.InputInvariant = tt.mode })
 		replaceModel(t, dir, zeroBundle)
 		r := runDoctor(t, "--config", config)
 		if r.Code != tt.code || !strings.Contains(r.Stdout, tt.want) {
@@ -248,7 +248,7 @@ func TestDoctorJetPackForGPU(t *testing.T) {
 		{"JetPack 6.2", "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025\n", nil, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir, config := doctorSetup(t, func(c *daemon.Config) {
+			dir, config := doctorSetup(t, func(c *config.Config) {
 				if tt.providers != nil {
 					c.ONNXRuntime.Providers = tt.providers
 				}
@@ -382,7 +382,7 @@ func TestDoctorDeep(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir, config := doctorSetup(t, func(c *daemon.Config) {
+			dir, config := doctorSetup(t, func(c *config.Config) {
 				c.ONNXRuntime.Providers, c.ONNXRuntime.Require = tt.providers, tt.require
 			})
 			// The profiles go to a temporary folder, removed after.
@@ -505,7 +505,7 @@ func TestDoctorGPUNodes(t *testing.T) {
 			"warn  gpu devices  this user cannot open "},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			dir, config := doctorSetup(t, func(c *daemon.Config) { c.ONNXRuntime.Providers = []string{"cpu"} })
+			dir, config := doctorSetup(t, func(c *config.Config) { c.ONNXRuntime.Providers = []string{"cpu"} })
 			root := filepath.Join(dir, "sysroot")
 			if err := os.CopyFS(root, os.DirFS(filepath.Join(repoRoot, "jetson", "testdata", "orin-nano"))); err != nil {
 				t.Fatal(err)
@@ -547,7 +547,7 @@ func TestDoctorGPUNodes(t *testing.T) {
 // An act-v1 bundle's puzzle table: checked once and remembered, read
 // through again with --verify, and a changed one fails.
 func TestDoctorPuzzleTable(t *testing.T) {
-	dir, config := doctorSetup(t, func(c *daemon.Config) { c.ONNXRuntime.Providers = []string{"cpu"} })
+	dir, config := doctorSetup(t, func(c *config.Config) { c.ONNXRuntime.Providers = []string{"cpu"} })
 	model := filepath.Join(dir, "model")
 	if err := os.RemoveAll(model); err != nil {
 		t.Fatal(err)
@@ -608,21 +608,21 @@ func TestDoctorQueue(t *testing.T) {
 		want    []string
 		not     []string
 	}{
-		{"gateway without a model or onnxruntime", daemon.RoleGateway, []string{srv.URL}, 0,
+		{"gateway without a model or onnxruntime", config.RoleGateway, []string{srv.URL}, 0,
 			[]string{"ok    queue        " + srv.URL + ": connected", "queue.role is gateway: no model and no onnxruntime", "hrmd can run with this configuration."},
 			[]string{"FAIL", "library", "model        model"}},
-		{"worker, no server there", daemon.RoleWorker, []string{nobody}, 1,
+		{"worker, no server there", config.RoleWorker, []string{nobody}, 1,
 			[]string{"FAIL  queue        " + nobody + ": not connected", "fix: start nats-server there", "1 problem(s)"}, nil},
-		{"gateway, one server of two there", daemon.RoleGateway, []string{nobody, srv.URL}, 0,
+		{"gateway, one server of two there", config.RoleGateway, []string{nobody, srv.URL}, 0,
 			[]string{"warn  queue        " + nobody, "ok    queue        " + srv.URL}, []string{"FAIL"}},
-		{"max_payload too small", daemon.RoleGateway, []string{small.URL}, 1,
+		{"max_payload too small", config.RoleGateway, []string{small.URL}, 1,
 			[]string{"FAIL  queue        " + small.URL + ": server ", "max_payload is 1048576 bytes"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, config := doctorSetup(t, func(c *daemon.Config) {
+			_, config := doctorSetup(t, func(c *config.Config) {
 				c.Queue.Role, c.Queue.Servers, c.Queue.Replicas = tt.role, tt.servers, 1
-				if tt.role == daemon.RoleGateway {
+				if tt.role == config.RoleGateway {
 					c.Model, c.ONNXRuntime.Library = "/nonexistent/model", "/nonexistent/libonnxruntime.so"
 				}
 			})

@@ -19,8 +19,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/internal/atomicfile"
 	"github.com/hrmd/hrmd/puzzles"
@@ -267,7 +267,7 @@ func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([
 		}
 		file, err := puzzles.ReadFile(path, lim)
 		if err != nil {
-			return nil, inFile(path, daemon.NameLimit(err))
+			return nil, inFile(path, config.NameLimit(err))
 		}
 		for _, t := range file.Tasks {
 			if other, ok := from[t.ID]; ok {

@@ -10,8 +10,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/daemon/device"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/internal/atomicfile"
 	"github.com/hrmd/hrmd/jetson"
@@ -39,7 +40,7 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The task is checked before anything is loaded: bad input fails fast.
 	file, err := puzzles.ReadFile(taskPath, cfg.Limits())
 	if err != nil {
-		return daemon.NameLimit(err)
+		return config.NameLimit(err)
 	}
 	s, closeModel, err := mf.openSolver(ctx, cfg, run, stderr)
 	if err != nil {
@@ -88,7 +89,7 @@ func addModelFlags(fl *flag.FlagSet) modelFlags {
 
 // settings is --config (or the defaults) with the flags over it, and trace
 // over answers.trace unless it is ""; cmd names the command in messages.
-func (f modelFlags) settings(cmd, trace string) (daemon.Config, engine.RunOptions, error) {
+func (f modelFlags) settings(cmd, trace string) (config.Config, engine.RunOptions, error) {
 	cfg, err := cliConfig(cmd, *f.configPath, *f.model)
 	if err != nil {
 		return cfg, engine.RunOptions{}, err
@@ -111,11 +112,11 @@ func (f modelFlags) settings(cmd, trace string) (daemon.Config, engine.RunOption
 
 // cliConfig is configPath (or the defaults) with model over its model:; a
 // command needs one or the other. cmd names the command in messages.
-func cliConfig(cmd, configPath, model string) (daemon.Config, error) {
-	cfg := daemon.DefaultConfig()
+func cliConfig(cmd, configPath, model string) (config.Config, error) {
+	cfg := config.Default()
 	if configPath != "" {
 		var err error
-		if cfg, err = daemon.LoadConfig(configPath); err != nil {
+		if cfg, err = config.Load(configPath); err != nil {
 			return cfg, err
 		}
 	}
@@ -130,7 +131,7 @@ func cliConfig(cmd, configPath, model string) (daemon.Config, error) {
 // openSolver loads cfg's model on the runtime cfg asks for, with the input
 // probe every load runs, logging to stderr (all of it with -v). closeModel
 // releases the model and the runtime.
-func (f modelFlags) openSolver(ctx context.Context, cfg daemon.Config, run engine.RunOptions, stderr io.Writer) (s *answer.Solver, closeModel func(), err error) {
+func (f modelFlags) openSolver(ctx context.Context, cfg config.Config, run engine.RunOptions, stderr io.Writer) (s *answer.Solver, closeModel func(), err error) {
 	log := cliLogger(stderr, *f.verbose)
 	om, err := openModel(cfg, cfg.ModelOptions(), *f.sysroot, log)
 	if err != nil {
@@ -157,12 +158,12 @@ type openedModel struct {
 
 // openModel loads cfg's model with opts as the daemon would: the same
 // library, providers and engine cache, keyed by the device below sysroot.
-func openModel(cfg daemon.Config, opts engine.ModelOptions, sysroot string, log *zap.Logger) (*openedModel, error) {
+func openModel(cfg config.Config, opts engine.ModelOptions, sysroot string, log *zap.Logger) (*openedModel, error) {
 	bundle, err := engine.LoadBundle(cfg.Model)
 	if err != nil {
 		return nil, err
 	}
-	device := daemon.ProbeDevice(sysroot, log)
+	device := device.Probe(sysroot, log)
 	ec := cfg.Engine()
 	ec.Device = device.CacheKey()
 	rt, err := engine.Open(ec, log)

@@ -1,4 +1,4 @@
-package daemon
+package config
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -23,7 +22,7 @@ import (
 // from the file shows as a zero where the default is not; the walk over the
 // file's keys catches a missing key whose default is zero too.
 func TestShippedConfigIsTheDefault(t *testing.T) {
-	data, err := os.ReadFile("../systemd/hrmd.yaml")
+	data, err := os.ReadFile("../../systemd/hrmd.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +32,7 @@ func TestShippedConfigIsTheDefault(t *testing.T) {
 	if err := dec.Decode(&cfg); err != nil {
 		t.Fatalf("systemd/hrmd.yaml: %v", err)
 	}
-	if want := DefaultConfig(); !reflect.DeepEqual(cfg, want) {
+	if want := Default(); !reflect.DeepEqual(cfg, want) {
 		t.Errorf("systemd/hrmd.yaml:\n%+v\ndefaults:\n%+v", cfg, want)
 	}
 	var doc yaml.Node
@@ -105,23 +104,23 @@ func TestReloadConfigRefusesAnEmptyFile(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tt.yaml), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := LoadConfig(path); err != nil {
+		if _, err := Load(path); err != nil {
 			t.Errorf("start with %q: %v", tt.yaml, err)
 		}
-		_, err := reloadConfig(path)
+		_, err := Reload(path)
 		if (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("reload of %q: %v, want an error saying %q", tt.yaml, err, tt.err)
 		}
 	}
 }
 
-func TestLoadConfig(t *testing.T) {
+func TestLoad(t *testing.T) {
 	tests := []struct {
 		name, yaml string
 		err        string
 		check      func(Config) bool
 	}{
-		{"empty file", "", "", func(c Config) bool { return reflect.DeepEqual(c, DefaultConfig()) }},
+		{"empty file", "", "", func(c Config) bool { return reflect.DeepEqual(c, Default()) }},
 		{"one key", "inference: {max_batch: 8}\n", "", func(c Config) bool {
 			return c.Inference.MaxBatch == 8 && c.Inference.Halting == "model" && c.Inference.DemoCheck
 		}},
@@ -172,12 +171,12 @@ func TestLoadConfig(t *testing.T) {
 		{"thermal no hysteresis", "thermal: {pause_c: 80}\n", "thermal.resume_c is 80, not below thermal.pause_c 80", nil},
 		{"thermal fahrenheit", "thermal: {pause_c: 194, resume_c: 176}\n", "thermal.pause_c is 194", nil},
 		{"thermal poll", "thermal: {poll_s: 0}\n", "thermal.poll_s is 0", nil},
-		{"no queue: alone", "{}\n", "", func(c Config) bool { return c.Queue.Role == "" && !c.Queue.gateway() && !c.Queue.worker() }},
+		{"no queue: alone", "{}\n", "", func(c Config) bool { return c.Queue.Role == "" && !c.Queue.Gateway() && !c.Queue.Worker() }},
 		{"queue worker", "queue: {role: worker, servers: [nats://a:4222, tls://b:4222]}\n", "", func(c Config) bool {
-			return c.Queue.worker() && !c.Queue.gateway() && c.Queue.Replicas == 3 && c.Queue.name("x") != ""
+			return c.Queue.Worker() && !c.Queue.Gateway() && c.Queue.Replicas == 3 && c.Queue.MemberName("x") != ""
 		}},
 		{"queue both", "queue: {role: both, servers: [nats://a:4222], name: jetson-1}\n", "", func(c Config) bool {
-			return c.Queue.worker() && c.Queue.gateway() && c.Queue.name("x") == "jetson-1"
+			return c.Queue.Worker() && c.Queue.Gateway() && c.Queue.MemberName("x") == "jetson-1"
 		}},
 		{"queue role", "queue: {role: master, servers: [nats://a:4222]}\n", `queue.role is "master"; use worker, gateway or both`, nil},
 		{"queue no servers", "queue: {role: worker}\n", "queue.servers is empty", nil},
@@ -195,7 +194,7 @@ func TestLoadConfig(t *testing.T) {
 		{"queue answers kept too short", "queue: {role: worker, servers: [nats://a:4222], answers_max_age_s: 600}\n", "queue.answers_max_age_s is 600; use 1800", nil},
 		{"queue ping interval", "queue: {role: worker, servers: [nats://a:4222], ping_interval_s: 0}\n", "queue.ping_interval_s is 0; use 1 to 120", nil},
 		{"queue ping interval default", "queue: {role: worker, servers: [nats://a:4222]}\n", "", func(c Config) bool {
-			return c.Queue.client("x", 1).PingInterval == 3*time.Second
+			return c.Queue.PingIntervalS == 3
 		}},
 		{"queue mixed models", "queue: {role: gateway, servers: [nats://a:4222], mixed_models: allow}\n", `queue.mixed_models is "allow"; use refuse`, nil},
 		{"queue model sha256", "queue: {role: gateway, servers: [nats://a:4222], model_sha256: a71a55ea83b9}\n", `queue.model_sha256 is "a71a55ea83b9"; use the 64`, nil},
@@ -206,7 +205,7 @@ func TestLoadConfig(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.yaml), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := LoadConfig(path)
+			cfg, err := Load(path)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), path) {
 					t.Fatalf("got %v, want an error naming %s and saying %q", err, path, tt.err)
@@ -245,7 +244,7 @@ func TestQueueCredentialsFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := LoadConfig(path)
+			_, err := Load(path)
 			if tt.err == "" {
 				if err != nil {
 					t.Fatalf("a .creds file refused: %v", err)
@@ -277,7 +276,7 @@ func TestModelOptions(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tt.yaml+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := LoadConfig(path)
+		cfg, err := Load(path)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.yaml, err)
 		}
@@ -322,33 +321,6 @@ func TestNameLimit(t *testing.T) {
 	}
 }
 
-// On the CPU provider max_batch auto loads the model for batches of 1, and
-// the worker's batches follow the model, not the config; a number is kept.
-// (This needs the engine to honour ModelOptions.CPUMaxBatch.)
-func TestMaxBatchOnTheCPU(t *testing.T) {
-	rt := cpuRuntime(t)
-	b, err := engine.LoadBundle(tinyBundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		batch MaxBatch
-		want  int
-	}{{MaxBatchAuto, 1}, {3, 3}} {
-		cfg := DefaultConfig()
-		cfg.Inference.MaxBatch = tt.batch
-		m, err := rt.LoadModel(b, cfg.ModelOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := settingsFor(cfg, &loadedModel{model: m})
-		if m.MaxBatch() != tt.want || s.maxBatch != tt.want {
-			t.Errorf("max_batch %v on the CPU: the model runs batches of %d, the worker fills %d; want %d", tt.batch, m.MaxBatch(), s.maxBatch, tt.want)
-		}
-		m.Close()
-	}
-}
-
 // tensorrt.precision chooses the engine's precision; tensorrt.fp16, its
 // older form, still loads (false: fp32), and the two may not disagree.
 func TestTensorRTPrecision(t *testing.T) {
@@ -373,7 +345,7 @@ func TestTensorRTPrecision(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.yaml+"\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := LoadConfig(path)
+			cfg, err := Load(path)
 			switch {
 			case tt.want == "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
 				t.Errorf("err %v, want one holding %q", err, tt.err)

@@ -1,17 +1,17 @@
-// Package daemon is `hrmd run`, the service: it watches the inbox, claims
-// each settled task file into work/<instance>/, answers it with the loaded
-// model (batching rows across files), writes the answer to the outbox and
-// retires the input to done/ or failed/. Around that: hrmd.yaml, reloads on
-// SIGHUP, systemd's notify protocol and watchdog, thermal back-pressure, and
-// /healthz, /readyz and /metrics. What an answer holds is package answer's;
-// the command line is daemon/cmd/hrmd.
-package daemon
+// Package config is hrmd.yaml: its keys and defaults, reading it strictly
+// and checking every value, and what each part of hrmd takes from it (the
+// engine's settings, the limits on a task file, the spool's folders). The
+// service (package daemon) and the one-shot commands (solve, eval, bench,
+// doctor) read it through here, so that reading a config pulls in neither
+// the queue client nor the service's watchers and metrics.
+package config
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -19,31 +19,36 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
+// CodeInvalid is the stable code of an hrmd.yaml that is missing,
+// unreadable or wrong (as answer.Error).
+const CodeInvalid = "config_invalid"
+
 // Config is hrmd.yaml (docs/service.md, The config). Every key has a default; a file names
 // only what differs, and an unknown key is an error.
 type Config struct {
-	Inbox       string          `yaml:"inbox"`
-	Outbox      string          `yaml:"outbox"`
-	Spool       string          `yaml:"spool"`
-	Model       string          `yaml:"model"`
-	ONNXRuntime ONNXRuntime     `yaml:"onnxruntime"`
-	TensorRT    TensorRT        `yaml:"tensorrt"`
-	Inference   InferenceConfig `yaml:"inference"`
-	Watch       Watch           `yaml:"watch"`
-	Log         Log             `yaml:"log"`
-	HTTP        HTTP            `yaml:"http"`
-	Thermal     Thermal         `yaml:"thermal"`
-	Answers     AnswersConfig   `yaml:"answers"`
-	Queue       QueueConfig     `yaml:"queue"`
+	Inbox       string      `yaml:"inbox"`
+	Outbox      string      `yaml:"outbox"`
+	Spool       string      `yaml:"spool"`
+	Model       string      `yaml:"model"`
+	ONNXRuntime ONNXRuntime `yaml:"onnxruntime"`
+	TensorRT    TensorRT    `yaml:"tensorrt"`
+	Inference   Inference   `yaml:"inference"`
+	Watch       Watch       `yaml:"watch"`
+	Log         Log         `yaml:"log"`
+	HTTP        HTTP        `yaml:"http"`
+	Thermal     Thermal     `yaml:"thermal"`
+	Answers     Answers     `yaml:"answers"`
+	Queue       Queue       `yaml:"queue"`
 }
 
-// AnswersConfig is the `answers:` section: what goes into the outbox beside
+// Answers is the `answers:` section: what goes into the outbox beside
 // the answers themselves.
-type AnswersConfig struct {
+type Answers struct {
 	Trace string `yaml:"trace"` // "" (none), summary or full: a per-cycle trace in each answer
 	PNG   bool   `yaml:"png"`   // also outbox/<name>.png: inputs, answers, known outputs, full-trace cycles
 }
@@ -85,8 +90,8 @@ type TensorRT struct {
 	MaxBuildS int `yaml:"max_build_s"`
 }
 
-// InferenceConfig is the `inference:` section.
-type InferenceConfig struct {
+// Inference is the `inference:` section.
+type Inference struct {
 	// MaxBatch is the rows run together in one batch: auto (1 on the CPU
 	// provider, GPUBatch on TensorRT or CUDA) or a number for every provider.
 	MaxBatch      MaxBatch `yaml:"max_batch"`
@@ -123,9 +128,9 @@ type HTTP struct {
 	Listen string `yaml:"listen"` // "" = off
 }
 
-// DefaultConfig is the configuration with nothing set: what works on a Jetson
+// Default is the configuration with nothing set: what works on a Jetson
 // with the systemd unit as shipped.
-func DefaultConfig() Config {
+func Default() Config {
 	e := engine.DefaultConfig()
 	return Config{
 		Inbox:  "/var/lib/hrmd/inbox",
@@ -145,7 +150,7 @@ func DefaultConfig() Config {
 			// an hour is far beyond any that is still making progress.
 			MaxBuildS: 3600,
 		},
-		Inference: InferenceConfig{MaxBatch: MaxBatchAuto, GPUBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
+		Inference: Inference{MaxBatch: MaxBatchAuto, GPUBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
 		Watch: Watch{SettleMS: 250, RescanS: 10, MaxFileBytes: puzzles.DefaultMaxBytes, MaxTasks: puzzles.DefaultMaxTasks,
 			MaxTrainPairs: puzzles.DefaultMaxTrainPairs, MaxTestInputs: puzzles.DefaultMaxTestInputs, MaxRows: answer.DefaultMaxRows},
 		Log:  Log{Level: "info", Format: "auto"},
@@ -154,37 +159,37 @@ func DefaultConfig() Config {
 		// answers coming at full speed once it has cooled. PMIC-Die (a fixed
 		// 100 °C on Xavier and Nano) and the fan estimate are not watched.
 		Thermal: Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, PollS: 5},
-		Queue:   defaultQueueConfig(),
+		Queue:   defaultQueue(),
 	}
 }
 
-// LoadConfig reads path over the defaults and validates the result. A file
+// Load reads path over the defaults and validates the result. A file
 // with no settings at all means every default.
-func LoadConfig(path string) (Config, error) { return loadConfig(path, true) }
+func Load(path string) (Config, error) { return load(path, true) }
 
-// reloadConfig is LoadConfig for a SIGHUP, which refuses a file with no
-// settings: more likely one caught while an editor saves it than a wish
-// to go back to every default (write {} for that).
-func reloadConfig(path string) (Config, error) { return loadConfig(path, false) }
+// Reload is Load for a SIGHUP, which refuses a file with no settings: more
+// likely one caught while an editor saves it than a wish to go back to
+// every default (write {} for that).
+func Reload(path string) (Config, error) { return load(path, false) }
 
-func loadConfig(path string, emptyIsDefault bool) (Config, error) {
-	cfg := DefaultConfig()
+func load(path string, emptyIsDefault bool) (Config, error) {
+	cfg := Default()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return cfg, &answer.Error{Code: CodeConfig, Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)", path, unwrapPath(err)), Err: err}
+		return cfg, &answer.Error{Code: CodeInvalid, Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)", path, unwrapPath(err)), Err: err}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	err = dec.Decode(&cfg)
 	switch {
 	case errors.Is(err, io.EOF) && !emptyIsDefault:
-		return cfg, &answer.Error{Code: CodeConfig, Err: err, Message: fmt.Sprintf(
+		return cfg, &answer.Error{Code: CodeInvalid, Err: err, Message: fmt.Sprintf(
 			"%s holds no settings (caught while being saved?); save it whole, or write {} for every default", path)}
 	case err != nil && !errors.Is(err, io.EOF): // EOF: an empty file, all defaults
-		return cfg, &answer.Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
+		return cfg, &answer.Error{Code: CodeInvalid, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	if err := cfg.validate(); err != nil {
-		return cfg, &answer.Error{Code: CodeConfig, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
+		return cfg, &answer.Error{Code: CodeInvalid, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	return cfg, nil
 }
@@ -238,6 +243,12 @@ func (c Config) RunOptions() engine.RunOptions {
 // run (whose Trace decides whether answers carry traces).
 func (c Config) AnswerOptions(run engine.RunOptions) answer.Options {
 	return answer.Options{DemoCheck: c.Inference.DemoCheck, Augmentations: c.Inference.Augmentations, Trace: run.Trace != "", MaxRows: c.Watch.MaxRows}
+}
+
+// Layout is where the spool puts the files of the daemon named instance
+// (work/ itself for instance "").
+func (c Config) Layout(instance string) spool.Layout {
+	return spool.Layout{Inbox: c.Inbox, Outbox: c.Outbox, Root: c.Spool, Instance: instance}
 }
 
 // Limits are what one task file may hold, for every reader of task files.
@@ -374,4 +385,13 @@ func (w Watch) validate(augmentations int) error {
 			w.MaxRows, augmentations, 1+augmentations, answer.DefaultMaxRows)
 	}
 	return nil
+}
+
+// unwrapPath drops the *PathError wrapper, whose path the message already names.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

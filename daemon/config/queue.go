@@ -1,13 +1,10 @@
-package daemon
+package config
 
 import (
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
-	"time"
-
-	"github.com/hrmd/hrmd/daemon/queue"
 )
 
 // The roles an hrmd plays in a fleet (queue.role).
@@ -17,9 +14,9 @@ const (
 	RoleBoth    = "both"
 )
 
-// QueueConfig is the `queue:` section: fleet mode over NATS JetStream
+// Queue is the `queue:` section: fleet mode over NATS JetStream
 // (docs/fleet.md). Without a role, hrmd runs alone on its inbox.
-type QueueConfig struct {
+type Queue struct {
 	Role             string   `yaml:"role"`
 	Servers          []string `yaml:"servers"`
 	Name             string   `yaml:"name"` // "" = <hostname>-<instance>
@@ -53,18 +50,21 @@ const (
 	MixedFlag   = "flag"   // the answer is written, and the mix logged and counted
 )
 
-func defaultQueueConfig() QueueConfig {
-	return QueueConfig{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3, AckWaitS: 60,
+func defaultQueue() Queue {
+	return Queue{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3, AckWaitS: 60,
 		MaxAckPending: 256, MaxAttempts: 5, DuplicateWindowS: 1800, AnswersMaxAgeS: 86400,
 		PingIntervalS: 3, MixedModels: MixedRefuse}
 }
 
-func (q QueueConfig) gateway() bool { return q.Role == RoleGateway || q.Role == RoleBoth }
-func (q QueueConfig) worker() bool  { return q.Role == RoleWorker || q.Role == RoleBoth }
+// Gateway reports whether the role takes in files for the fleet.
+func (q Queue) Gateway() bool { return q.Role == RoleGateway || q.Role == RoleBoth }
 
-// name is this hrmd's name in the fleet: queue.name, or the host's name
-// with the instance's, made a subject token.
-func (q QueueConfig) name(instance string) string {
+// Worker reports whether the role answers puzzles from the queue.
+func (q Queue) Worker() bool { return q.Role == RoleWorker || q.Role == RoleBoth }
+
+// MemberName is this hrmd's name in the fleet: queue.name, or the host's
+// name with the instance's, made a subject token.
+func (q Queue) MemberName(instance string) string {
 	if q.Name != "" {
 		return q.Name
 	}
@@ -84,17 +84,8 @@ func (q QueueConfig) name(instance string) string {
 	}, name)
 }
 
-// client is the queue client's configuration; maxPuzzle is watch.max_file_bytes.
-func (q QueueConfig) client(name string, maxPuzzle int64) queue.Config {
-	return queue.Config{Servers: q.Servers, Name: name, Credentials: q.Credentials, NKey: q.NKey, TLSCA: q.TLSCA, TLSCert: q.TLSCert,
-		TLSKey: q.TLSKey, Subject: q.Subject, Stream: q.Stream, AnswersStream: q.AnswersStream, Replicas: q.Replicas,
-		AckWait: time.Duration(q.AckWaitS) * time.Second, MaxAckPending: q.MaxAckPending,
-		DuplicateWindow: time.Duration(q.DuplicateWindowS) * time.Second, AnswersMaxAge: time.Duration(q.AnswersMaxAgeS) * time.Second,
-		MaxPuzzleBytes: maxPuzzle, PingInterval: time.Duration(q.PingIntervalS) * time.Second}
-}
-
 // validate checks the section; each message names the key.
-func (q QueueConfig) validate() error {
+func (q Queue) validate() error {
 	switch q.Role {
 	case "":
 		return nil
@@ -110,11 +101,11 @@ func (q QueueConfig) validate() error {
 			return fmt.Errorf("queue.servers: %q %v", s, err)
 		}
 	}
-	if q.Name != "" && !queue.ValidToken(q.Name) {
+	if q.Name != "" && !ValidToken(q.Name) {
 		return fmt.Errorf("queue.name is %q; use letters, digits, - and _ (at most 128), unique in the fleet", q.Name)
 	}
 	for _, t := range []struct{ key, value string }{{"queue.subject", q.Subject}, {"queue.stream", q.Stream}, {"queue.answers_stream", q.AnswersStream}} {
-		if !queue.ValidToken(t.value) {
+		if !ValidToken(t.value) {
 			return fmt.Errorf("%s is %q; use letters, digits, - and _", t.key, t.value)
 		}
 	}
@@ -130,7 +121,7 @@ func (q QueueConfig) validate() error {
 	return q.validateNumbers()
 }
 
-func (q QueueConfig) validateModel() error {
+func (q Queue) validateModel() error {
 	if q.MixedModels != MixedRefuse && q.MixedModels != MixedFlag {
 		return fmt.Errorf("queue.mixed_models is %q; use refuse (the default: an answer from another model fails its file with model_mismatch) or flag (written, and logged)", q.MixedModels)
 	}
@@ -153,7 +144,7 @@ func checkServerURL(s string) error {
 	return nil
 }
 
-func (q QueueConfig) validateFiles() error {
+func (q Queue) validateFiles() error {
 	if q.Credentials != "" && q.NKey != "" {
 		return fmt.Errorf("queue.credentials and queue.nkey are both set; use one (a .creds file holds its own nkey)")
 	}
@@ -196,7 +187,7 @@ func checkCredentialsFile(path string) error {
 	return fmt.Errorf("queue.credentials: %s holds no user JWT (%s): give the .creds file that nsc generate creds writes, or an nkey seed as queue.nkey", path, credsJWT)
 }
 
-func (q QueueConfig) validateNumbers() error {
+func (q Queue) validateNumbers() error {
 	for _, n := range []struct {
 		key      string
 		value    int
@@ -216,4 +207,18 @@ func (q QueueConfig) validateNumbers() error {
 		}
 	}
 	return nil
+}
+
+// ValidToken reports whether s can be one token of a NATS subject: a puzzle
+// id, a gateway's name.
+func ValidToken(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
