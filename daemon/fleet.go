@@ -11,7 +11,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/config"
-	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/daemon/fleet/queue"
 )
 
 // Codes for what keeps a fleet member from starting (as answer.Error).

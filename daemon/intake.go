@@ -249,16 +249,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
 		j.ino = st.Ino
 	}
-	d.queued.Add(1)
-	d.metrics.queueDepth.Inc()
-	d.budget.take(j.size)
-	select {
-	case d.claimed <- j:
-		return true
-	case <-ctx.Done():
-		d.dequeue(j)
-		return false
-	}
+	return d.enqueue(ctx, j, d.claimed)
 }
 
 // later leaves a file whose read failed for a passing reason in work/, and

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -8,7 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
-	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/daemon/fleet/queue"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -135,18 +136,45 @@ func (d *daemon) written(o *outcome, moved string) {
 	if o.tries > 0 {
 		fields = append(fields, zap.Int("write_tries", o.tries+1))
 	}
+	d.count(o)
 	if o.failure != nil {
-		d.failed.Add(1)
-		d.metrics.puzzles.WithLabelValues("failed").Inc()
-		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
 		d.log.Warn("failed", append(append(fields, zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
 			zap.String("message", o.failure.Message)), append(o.fields, zap.String("outcome", "failed"))...)...)
 		return
 	}
-	d.answered.Add(1)
-	d.metrics.puzzles.WithLabelValues("answered").Inc()
 	fields = append(append(fields, zap.String("name", o.name), zap.String("answer", o.written.Answered()), zap.String("done", moved)), o.fields...)
 	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
+}
+
+// count counts a finished file, answered or failed: hrmd_puzzles_total,
+// hrmd_puzzle_failures_total and STATUS='s counts. A file is counted once,
+// where its outcome leaves this daemon: written to the spool, or sent back
+// through the queue.
+func (d *daemon) count(o *outcome) {
+	if o.failure != nil {
+		d.failed.Add(1)
+		d.metrics.puzzles.WithLabelValues("failed").Inc()
+		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
+		return
+	}
+	d.answered.Add(1)
+	d.metrics.puzzles.WithLabelValues("answered").Inc()
+}
+
+// enqueue counts a job in (hrmd_queue_depth, the memory budget) and hands
+// it to next: the worker's queue, or a fleet gateway's publisher. It
+// returns false, the job counted out again, when ctx ended first.
+func (d *daemon) enqueue(ctx context.Context, j *job, next chan<- *job) bool {
+	d.queued.Add(1)
+	d.metrics.queueDepth.Inc()
+	d.budget.take(j.size)
+	select {
+	case next <- j:
+		return true
+	case <-ctx.Done():
+		d.dequeue(j)
+		return false
+	}
 }
 
 // dropped forgets an outcome whose input left work/ before it was retired
