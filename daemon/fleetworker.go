@@ -102,12 +102,22 @@ func (f *fleet) take(ctx context.Context, dv *queue.Delivery) bool {
 		file.Tasks[0].DroppedAs = dv.DroppedAs
 	}
 	j := newJob(dv.Name, dv.Job, file, int64(len(dv.Data)))
-	j.remote = dv
+	j.remote, j.sink = dv, f
 	if d.enqueue(ctx, j, d.queue) {
 		return true
 	}
 	f.release(dv)
 	return false
+}
+
+// deliver is the fleet worker's sink: an outcome goes back through the
+// queue. Once the publisher has given up (the shutdown timeout), it is
+// dropped: its puzzle goes to another worker.
+func (f *fleet) deliver(o *outcome) {
+	select {
+	case f.outcomes <- o:
+	case <-f.sent:
+	}
 }
 
 // failNow answers a puzzle with its error file without running it. It

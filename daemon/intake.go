@@ -246,6 +246,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		file.Tasks[0].DroppedAs = puzzles.TaskName(name)
 	}
 	j := newJob(name, job, file, info.Size())
+	j.sink = d
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
 		j.ino = st.Ino
 	}

@@ -68,7 +68,7 @@ func (d *daemon) finish(j *job) {
 			d.log.Warn("no picture for this answer", zap.String("name", j.job), zap.Error(err))
 		}
 	}
-	d.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, answer: data, picture: picture, remote: j.remote, provider: j.set.model.as.Provider,
+	j.sink.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, answer: data, picture: picture, remote: j.remote, provider: j.set.model.as.Provider,
 		model: j.set.model.as.Bundle.SHA256, fields: []zap.Field{
 			zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", j.testInputs()), zap.Ints("cycles", j.testCycles()),
 			zap.Float64("latency_ms", float64(j.latency().Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
@@ -83,25 +83,16 @@ func (d *daemon) fail(job, name string, cause error) {
 
 // failJob fails a job the worker took: a claimed file, or a puzzle from the queue.
 func (d *daemon) failJob(j *job, cause error) {
-	d.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, failure: errorFile(j.name, cause), remote: j.remote})
+	j.sink.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, failure: errorFile(j.name, cause), remote: j.remote})
 }
 
 func errorFile(name string, cause error) *ErrorFile {
 	return &ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: answer.Code(cause), Message: answer.Message(cause), At: time.Now().UTC()}
 }
 
-// deliver writes an outcome once; one that cannot be written goes to the
-// retrier. A fleet worker's goes back through the queue.
+// deliver is the spool's writer, the sink of claimed files: it writes an
+// outcome once; one that cannot be written goes to the retrier.
 func (d *daemon) deliver(o *outcome) {
-	if o.remote != nil {
-		// Once the publisher has given up (the shutdown timeout), an
-		// outcome is dropped: its puzzle goes to another worker.
-		select {
-		case d.fleet.outcomes <- o:
-		case <-d.fleet.sent:
-		}
-		return
-	}
 	if !d.tryWrite(o) {
 		d.stuck.add(o)
 	}
