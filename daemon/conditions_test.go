@@ -29,8 +29,8 @@ func TestConditions(t *testing.T) {
 			"", "degraded: on the CPU", "degraded: on the CPU; " + counts, false},
 		{"stuck writes", func() { d.stuck.add(&outcome{job: "x.json", lastErr: errors.New("disk full")}) },
 			stuck, "", "degraded: on the CPU; " + counts + ", 1 waiting to be written", true},
-		{"inbox unusable", func() { d.inboxOK.set(false, "the inbox is gone") },
-			"the inbox is not usable: the inbox is gone", "", "degraded: on the CPU; " + counts + ", 1 waiting to be written", true},
+		{"inbox unusable", func() { d.inboxOK.set(false, "the inbox is gone") }, "the inbox is not usable: the inbox is gone",
+			"", "degraded: on the CPU; " + counts + ", 1 waiting to be written", true},
 		{"inbox back", func() { d.inboxOK.set(true, "") },
 			stuck, "", "degraded: on the CPU; " + counts + ", 1 waiting to be written", true},
 	} {

@@ -34,7 +34,8 @@ func startInProcess(t *testing.T, edit func(*config.Config)) *inProcess {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
-	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool")
+	cfg.Inbox, cfg.Outbox = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox")
+	cfg.Spool = filepath.Join(dir, "spool")
 	cfg.Model = filepath.Join("..", "engine", "testdata", "nova-tiny")
 	cfg.ONNXRuntime.Providers = []string{"cpu"}
 	cfg.TensorRT.EngineCache = filepath.Join(dir, "trt")

@@ -68,8 +68,8 @@ func (d *daemon) finish(j *job) {
 			d.log.Warn("no picture for this answer", zap.String("name", j.job), zap.Error(err))
 		}
 	}
-	j.sink.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, answer: data, picture: picture, remote: j.remote, provider: j.set.model.as.Provider,
-		model: j.set.model.as.Bundle.SHA256, fields: []zap.Field{
+	j.sink.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, answer: data, picture: picture, remote: j.remote,
+		provider: j.set.model.as.Provider, model: j.set.model.as.Bundle.SHA256, fields: []zap.Field{
 			zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", j.testInputs()), zap.Ints("cycles", j.testCycles()),
 			zap.Float64("latency_ms", float64(j.latency().Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
 			zap.String("provider", j.set.model.as.Provider),

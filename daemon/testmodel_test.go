@@ -24,12 +24,14 @@ type shiftModel struct {
 	closed  int
 }
 
-func (m *shiftModel) RunPuzzles(ctx context.Context, tokens [][]int64, puzzles []int, opts engine.RunOptions) ([]engine.RowResult, error) {
+func (m *shiftModel) RunPuzzles(ctx context.Context, tokens [][]int64, puzzles []int,
+	opts engine.RunOptions) ([]engine.RowResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if len(tokens) > m.maxBatch || len(puzzles) != len(tokens) {
-		return nil, fmt.Errorf("a batch of %d rows (%d puzzles) for a model of batch %d", len(tokens), len(puzzles), m.maxBatch)
+		return nil, fmt.Errorf("a batch of %d rows (%d puzzles) for a model of batch %d",
+			len(tokens), len(puzzles), m.maxBatch)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -117,7 +119,8 @@ func checkShifted(t *testing.T, name string, task puzzles.Task, a puzzles.Answer
 	}
 	for i, p := range task.Test {
 		if want := shifted(p.Input, shift); !a.Answers[i].Attempt1.Equal(want) {
-			t.Errorf("%s task %s test %d: answer %v, want the input shifted by %d %v", name, task.ID, i, a.Answers[i].Attempt1, shift, want)
+			t.Errorf("%s task %s test %d: answer %v, want the input shifted by %d %v",
+				name, task.ID, i, a.Answers[i].Attempt1, shift, want)
 		}
 	}
 }
