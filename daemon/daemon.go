@@ -65,7 +65,7 @@ type daemon struct {
 	joined    atomic.Pointer[fleet] // the fleet, for /readyz, once joined
 	updates   chan *settings
 	limits    puzzles.Limits // watch.max_file_bytes and the other limits: fixed until a restart, read by intake
-	settle    time.Duration  // watch.settle_ms: likewise
+	settle    time.Duration  // watch.settle: likewise
 	latest    *settings      // the newest settings: the worker has them or will (main goroutine)
 	// loadingAtExit: a reload was still loading a model when the daemon
 	// stopped, so the runtime stays open under it.
@@ -98,7 +98,7 @@ func New(opts Options) (*Daemon, error) {
 	d := &daemon{
 		opts: opts, cfg: opts.Config, log: log, level: level,
 		notify: notifier{log: log}, metrics: newMetrics(),
-		limits: opts.Config.Limits(), settle: time.Duration(opts.Config.Watch.SettleMS) * time.Millisecond,
+		limits: opts.Config.Limits(), settle: time.Duration(opts.Config.Watch.Settle),
 		queue: make(chan *job, 64),
 		// Unbuffered: the supervisor knows when the worker has taken new
 		// settings, and closes none it still holds.
@@ -171,6 +171,7 @@ func (d *daemon) run(ctx context.Context) error {
 		fields = append(fields, zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work()))
 	}
 	d.log.Info("hrmd starting", fields...)
+	d.warnOlderKeys(d.cfg)
 
 	if d.cfg.HTTP.Listen != "" {
 		srv, err := d.serveHTTP(d.cfg.HTTP.Listen)
@@ -254,7 +255,7 @@ func (d *daemon) serve(ctx context.Context, first *settings, recovered []string,
 	go func() { defer s.wg.Done(); d.thermal.run(intakeCtx) }()
 	if d.spool != nil {
 		settled := make(chan settledFile)
-		w := newWatcher(d.spool.InboxPath(), d.settle, time.Duration(d.cfg.Watch.RescanS)*time.Second, d.log, d.metrics)
+		w := newWatcher(d.spool.InboxPath(), d.settle, time.Duration(d.cfg.Watch.Rescan), d.log, d.metrics)
 		w.spool, w.health = d.spool, d.inboxOK
 		s.wg.Add(3)
 		go func() { defer s.wg.Done(); w.run(intakeCtx, settled) }()

@@ -71,7 +71,7 @@ func TestRunThermalBackPressure(t *testing.T) {
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 95})
 	s := newSpool(t, func(c *config.Config) {
 		c.Inference.MaxCycles = 2
-		c.Thermal = config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, PollS: 1}
+		c.Thermal = config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, Poll: config.Duration(time.Second)}
 	})
 	s.args = []string{"--sysroot", root}
 	task := testenv.ARCTasks(t, 2)

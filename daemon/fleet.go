@@ -12,20 +12,21 @@ import (
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/fleet/queue"
+	"github.com/hrmd/hrmd/internal/errcode"
 )
 
 // Codes for what keeps a fleet member from starting (as answer.Error).
 const (
-	CodeQueueRefused = "queue_refused" // the cluster's settings would lose work, or cannot carry a puzzle
-	CodeQueue        = "queue_failed"  // the cluster refused a request (permissions, a subject taken by another stream)
+	CodeQueueRefused = errcode.QueueRefused // the cluster's settings would lose work, or cannot carry a puzzle
+	CodeQueue        = errcode.QueueFailed  // the cluster refused a request (permissions, a subject taken by another stream)
 )
 
 // Codes of the error files a fleet writes.
 const (
-	codeDeliveryLimit  = "delivery_limit"   // delivered queue.max_attempts times without an answer: workers died on it
-	codeAnswerTooLarge = "answer_too_large" // the answer is larger than the servers' max_payload
-	codeBadAnswer      = "bad_answer"       // a worker's message is not an answer hrmd can write
-	codeModelMismatch  = "model_mismatch"   // answered by a model other than the gateway's (queue.mixed_models: refuse)
+	codeDeliveryLimit  = errcode.DeliveryLimit  // delivered queue.max_attempts times without an answer: workers died on it
+	codeAnswerTooLarge = errcode.AnswerTooLarge // the answer is larger than the servers' max_payload
+	codeBadAnswer      = errcode.BadAnswer      // a worker's message is not an answer hrmd can write
+	codeModelMismatch  = errcode.ModelMismatch  // answered by a model other than the gateway's (queue.mixed_models: refuse)
 )
 
 // fleet is the daemon's part in a fleet (queue.role): the queue client,
@@ -157,7 +158,7 @@ func (f *fleet) run(ctx, answersCtx context.Context, wg *sync.WaitGroup) {
 
 // finish waits, once the worker has returned, for the answers it left to
 // be sent, for at most timeout: what is not sent by then goes to another
-// worker after ack_wait_s.
+// worker after ack_wait.
 func (f *fleet) finish(timeout time.Duration, cancelAnswers context.CancelFunc) {
 	close(f.drain)
 	select {

@@ -82,7 +82,7 @@ func (f *fleet) room(ctx context.Context) int {
 
 // take hands a puzzle to the worker, or answers it at once with its error
 // file: one delivered too often, or not a valid task. It returns false
-// when ctx ended first (the puzzle goes to another worker after ack_wait_s).
+// when ctx ended first (the puzzle goes to another worker after ack_wait).
 func (f *fleet) take(ctx context.Context, dv *queue.Delivery) bool {
 	d := f.d
 	f.hold(dv)
@@ -150,11 +150,11 @@ func (f *fleet) release(dv *queue.Delivery) {
 	}
 }
 
-// keepHolding tells the cluster, every ack_wait_s/3, that the puzzles
+// keepHolding tells the cluster, every ack_wait/3, that the puzzles
 // this worker holds are still being worked on, so that a long batch (or a
 // queue behind one) is not given to another worker meanwhile.
 func (f *fleet) keepHolding(ctx context.Context) {
-	t := time.NewTicker(time.Duration(f.cfg.AckWaitS) * time.Second / 3)
+	t := time.NewTicker(time.Duration(f.cfg.AckWait) / 3)
 	defer t.Stop()
 	for {
 		select {

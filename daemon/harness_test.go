@@ -66,7 +66,7 @@ func newSpool(t *testing.T, edit func(*config.Config)) *spoolUnderTest {
 	cfg.TensorRT.EngineCache = filepath.Join(dir, "trt")
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Log = config.Log{Level: "debug", Format: "json"}
-	cfg.Watch.SettleMS, cfg.Watch.RescanS = 100, 1
+	cfg.Watch.Settle, cfg.Watch.Rescan = config.Duration(100*time.Millisecond), config.Duration(time.Second)
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -216,7 +216,7 @@ func TestRunWorkLockAndOrphans(t *testing.T) {
 // followed: nothing in the folder it points to is moved, /readyz and a
 // metric say why, and a real folder put back is used again.
 func TestRunInboxReplaced(t *testing.T) {
-	s := newSpool(t, func(c *config.Config) { c.Watch.RescanS = 0 })
+	s := newSpool(t, func(c *config.Config) { c.Watch.Rescan = 0 })
 	p := s.start()
 	p.waitLog("ready", 1, 60*time.Second)
 	if err := os.Remove(s.inbox); err != nil {
@@ -270,18 +270,18 @@ func TestRunInboxReplaced(t *testing.T) {
 // SIGTERM while the first model loads stops the daemon without waiting for
 // the load (here one that never ends: its manifest is a pipe nobody
 // writes), and systemd is asked for more start-up time only up to
-// tensorrt.max_build_s, so that a hung engine build is stopped in the end.
+// tensorrt.max_build, so that a hung engine build is stopped in the end.
 func TestRunStopsDuringFirstLoad(t *testing.T) {
 	model := blockedModel(t)
 	s := newSpool(t, func(c *config.Config) {
 		c.Model = model
-		c.TensorRT.MaxBuildS = 1
+		c.TensorRT.MaxBuild = config.Duration(time.Second)
 	})
 	// Longer than the 10 s between extensions: more would have come.
 	s.args = []string{"--shutdown-timeout", "12s"}
 	n := listenNotify(t)
 	p := s.start("NOTIFY_SOCKET=" + n.path)
-	p.waitLog("the model has been loading longer than tensorrt.max_build_s; asking systemd for no more time, so it stops hrmd if the load hangs", 1, 30*time.Second)
+	p.waitLog("the model has been loading longer than tensorrt.max_build; asking systemd for no more time, so it stops hrmd if the load hangs", 1, 30*time.Second)
 	p.signal(syscall.SIGTERM)
 	if code := p.waitExit(60 * time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM during the load", code)
@@ -338,7 +338,7 @@ func TestRunMemoryBudget(t *testing.T) {
 	s := newSpool(t, func(c *config.Config) {
 		c.Inference.MaxCycles, c.Inference.DemoCheck = 1, false
 		c.Watch.MaxFileBytes = maxBytes
-		c.Thermal.PollS = 1
+		c.Thermal.Poll = config.Duration(time.Second)
 	})
 	s.args = []string{"--sysroot", root}
 	task := arcTask(t)

@@ -40,7 +40,7 @@ func startInProcess(t *testing.T, edit func(*config.Config)) *inProcess {
 	cfg.ONNXRuntime.Providers = []string{"cpu"}
 	cfg.TensorRT.EngineCache = filepath.Join(dir, "trt")
 	cfg.HTTP.Listen = ""
-	cfg.Watch.SettleMS, cfg.Watch.RescanS = 50, 1
+	cfg.Watch.Settle, cfg.Watch.Rescan = config.Duration(50*time.Millisecond), config.Duration(time.Second)
 	if edit != nil {
 		edit(&cfg)
 	}

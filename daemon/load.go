@@ -104,13 +104,13 @@ func (d *daemon) reportEngine(m *engine.Model, took time.Duration) {
 // engine build that cannot be interrupted is left to the ending process
 // after the shutdown timeout) and returns nil settings; a Reload is
 // remembered (hup) for a reload once serving. Meanwhile systemd is asked
-// for more start-up time, up to tensorrt.max_build_s.
+// for more start-up time, up to tensorrt.max_build.
 func (d *daemon) loadFirst(stop context.Context) (first *settings, hup bool, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	loaded := make(chan struct{})
 	defer close(loaded)
-	go d.notify.extendWhile(loaded, time.Duration(d.cfg.TensorRT.MaxBuildS)*time.Second)
+	go d.notify.extendWhile(loaded, time.Duration(d.cfg.TensorRT.MaxBuild))
 	status := time.NewTicker(time.Second) // STATUS= says what the load is doing
 	defer status.Stop()
 	done := make(chan loadResult, 1)
@@ -207,6 +207,14 @@ type reloadResult struct {
 	err      error
 }
 
+// warnOlderKeys logs each key of an older hrmd that cfg's file has, with
+// what to write instead: it still loads, but a newcomer copies what it sees.
+func (d *daemon) warnOlderKeys(cfg config.Config) {
+	for _, note := range cfg.Deprecated() {
+		d.log.Warn("hrmd.yaml has an older key", zap.String("note", note))
+	}
+}
+
 // prepareReload reads hrmd.yaml again (Reload) and loads a new model when the
 // model or the engine settings changed. It runs beside the main loop; old and
 // latest are the running configuration and the newest settings.
@@ -215,6 +223,7 @@ func (d *daemon) prepareReload(ctx context.Context, old config.Config, latest *s
 	if err != nil {
 		return reloadResult{err: err}
 	}
+	d.warnOlderKeys(cfg)
 	for _, k := range []struct {
 		key      string
 		old, new any

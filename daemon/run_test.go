@@ -61,7 +61,7 @@ func TestRunBurst(t *testing.T) {
 		// Under bad-too-big.json, and with a memory budget (16 times
 		// this, of parsed files) that holds all 190 tasks.
 		c.Watch.MaxFileBytes = 250000
-		c.Thermal.PollS = 1
+		c.Thermal.Poll = config.Duration(time.Second)
 	})
 	s.args = []string{"--sysroot", root}
 	good := testenv.ARCTasks(t, 190)
@@ -169,7 +169,7 @@ func waitMetrics(t *testing.T, p *daemonProcess, want map[string]string) {
 // answered once, and correctly. Each chunk is written once the daemon has
 // seen the one before (its debug log), well within the settle time.
 func TestRunSlowWriter(t *testing.T) {
-	s := newSpool(t, func(c *config.Config) { c.Watch.SettleMS = 3000 })
+	s := newSpool(t, func(c *config.Config) { c.Watch.Settle = config.Duration(3 * time.Second) })
 	p := s.start()
 	p.waitLog("ready", 1, 60*time.Second)
 	data, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "3631a71a.json"))

@@ -63,7 +63,7 @@ func (g *thermalGuard) watched(zoneType string) bool {
 
 // run polls the temperatures until ctx ends.
 func (g *thermalGuard) run(ctx context.Context) {
-	t := time.NewTicker(time.Duration(g.cfg.PollS) * time.Second)
+	t := time.NewTicker(time.Duration(g.cfg.Poll))
 	defer t.Stop()
 	for {
 		select {

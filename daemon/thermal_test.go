@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
@@ -16,7 +17,7 @@ import (
 // count, and a reading with no watched zone in it opens: unknown is not hot.
 func TestThermalGuardHysteresis(t *testing.T) {
 	m := newMetrics()
-	g := newThermalGuard(jetson.NewFS(t.TempDir()), config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu"}, PollS: 1}, true, zap.NewNop(), m)
+	g := newThermalGuard(jetson.NewFS(t.TempDir()), config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu"}, Poll: config.Duration(time.Second)}, true, zap.NewNop(), m)
 	if !g.isOpen() {
 		t.Fatal("closed with no zone to read")
 	}

@@ -5,42 +5,34 @@
 package engine
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/hrmd/hrmd/internal/errcode"
 )
 
-// Stable error codes for what stops the engine.
+// Stable error codes for what stops the engine; internal/errcode/codes.yaml,
+// the one table of codes, says what each means.
 const (
-	CodeORTMissing          = "ort_missing"          // no onnxruntime library where we looked
-	CodeORTUnloadable       = "ort_unloadable"       // the file is there but cannot be loaded
-	CodeORTTooOld           = "ort_too_old"          // onnxruntime older than MinORTVersion
-	CodeProviderUnavailable = "provider_unavailable" // a required execution provider is not there
-	CodeProviderFailed      = "provider_failed"      // a GPU provider could not take the model (an engine build failed, a graph TensorRT cannot take whole)
-	CodeBundleInvalid       = "bundle_invalid"       // hrm.yaml or a file it names is missing or wrong
-	CodeBundleChecksum      = "bundle_checksum"      // a file's sha256 differs from the manifest's
-	CodeBundleMismatch      = "bundle_mismatch"      // an ONNX graph disagrees with the manifest
-	CodeInference           = "inference_failed"     // ONNX Runtime failed while running
-	CodeNoCgo               = "no_cgo"               // built without cgo: no ONNX Runtime at all
-	CodeConfig              = "config_invalid"       // an engine setting is out of range
-	CodePrecisionCheck      = "precision_check"      // a TensorRT engine's answers differ from the bundle's fp32 reference
-	CodeLowMemory           = "low_memory"           // too little memory left to build a TensorRT engine
+	CodeORTMissing          = errcode.ORTMissing
+	CodeORTUnloadable       = errcode.ORTUnloadable
+	CodeORTTooOld           = errcode.ORTTooOld
+	CodeProviderUnavailable = errcode.ProviderUnavailable
+	CodeProviderFailed      = errcode.ProviderFailed
+	CodeBundleInvalid       = errcode.BundleInvalid
+	CodeBundleChecksum      = errcode.BundleChecksum
+	CodeBundleMismatch      = errcode.BundleMismatch
+	CodeInference           = errcode.InferenceFailed
+	CodeNoCgo               = errcode.NoCgo
+	CodeConfig              = errcode.ConfigInvalid
+	CodePrecisionCheck      = errcode.PrecisionCheck
+	CodeLowMemory           = errcode.LowMemory
 )
 
 // Error is an engine failure with a stable code and a message that says what
-// to do about it.
-type Error struct {
-	Code    string
-	Message string
-	Err     error // the underlying cause, if any
-}
+// to do about it: hrmd's one coded error (errcode.Error).
+type Error = errcode.Error
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-func (e *Error) Unwrap() error { return e.Err }
-
-func errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
+func errorf(code, format string, args ...any) *Error { return errcode.Errorf(code, format, args...) }
 
 // ortReason shortens an onnxruntime error to what a person acts on: it drops
 // the source location and status code ONNX Runtime puts before the message

@@ -12,7 +12,8 @@ import (
 )
 
 // Every failure has one stable code, its message apart, and whether it is
-// the user's input at fault: a coded error wins over what it wraps.
+// the user's input at fault (its code's exit status): a coded error wins
+// over what it wraps.
 func TestCode(t *testing.T) {
 	notFound := fmt.Errorf("open task.json: %w", fs.ErrNotExist)
 	for _, tt := range []struct {
@@ -27,6 +28,8 @@ func TestCode(t *testing.T) {
 		{"bundle file missing", &engine.Error{Code: engine.CodeBundleInvalid, Message: "no step.onnx", Err: notFound}, engine.CodeBundleInvalid, "no step.onnx", false},
 		{"hrmd's own", &Error{Code: CodeInputInvariant, Message: "same answer", Err: notFound}, CodeInputInvariant, "same answer", false},
 		{"interrupted", fmt.Errorf("run: %w", context.Canceled), "interrupted", "run: context canceled", false},
+		{"one coded error around another", &engine.Error{Code: engine.CodeBundleInvalid, Message: "check set",
+			Err: &puzzles.Error{Code: puzzles.CodeRaggedGrid, Message: "row 1"}}, engine.CodeBundleInvalid, "check set", false},
 		{"anything else", errors.New("disk on fire"), "failed", "disk on fire", false},
 	} {
 		if got := Code(tt.err); got != tt.code {

@@ -15,18 +15,20 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/internal/errcode"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
 // CodeInvalid is the stable code of an hrmd.yaml that is missing,
 // unreadable or wrong (as answer.Error).
-const CodeInvalid = "config_invalid"
+const CodeInvalid = errcode.ConfigInvalid
 
 // Config is hrmd.yaml (docs/service.md, The config). Every key has a default; a file names
 // only what differs, and an unknown key is an error.
@@ -44,6 +46,9 @@ type Config struct {
 	Thermal     Thermal     `yaml:"thermal"`
 	Answers     Answers     `yaml:"answers"`
 	Queue       Queue       `yaml:"queue"`
+
+	// older are the keys of an older hrmd the file used (Deprecated).
+	older []olderUse
 }
 
 // Answers is the `answers:` section: what goes into the outbox beside
@@ -55,10 +60,11 @@ type Answers struct {
 
 // Thermal is the `thermal:` section: back-pressure on a hot device.
 type Thermal struct {
-	PauseC  float64  `yaml:"pause_c"`  // take no new files at or above this (°C, hottest watched zone); 0 = off
-	ResumeC float64  `yaml:"resume_c"` // take files again at or below this
-	Zones   []string `yaml:"zones"`    // zone types watched (prefix, any case); empty = all
-	PollS   int      `yaml:"poll_s"`   // seconds between readings
+	PauseC  float64  `yaml:"pause_c"`          // take no new files at or above this (°C, hottest watched zone); 0 = off
+	ResumeC float64  `yaml:"resume_c"`         // take files again at or below this
+	Zones   []string `yaml:"zones"`            // zone types watched (prefix, any case); empty = all
+	Poll    Duration `yaml:"poll"`             // between readings
+	PollS   *int     `yaml:"poll_s,omitempty"` // the older poll, in seconds (olderKeys)
 }
 
 // ONNXRuntime is the `onnxruntime:` section.
@@ -84,10 +90,11 @@ type TensorRT struct {
 	// FP16Check is what an engine that fails the bundle's check set leads
 	// to: fallback (build again in fp32), refuse, or off.
 	FP16Check string `yaml:"fp16_check"`
-	// MaxBuildS caps how long a start asks systemd to wait for the model
+	// MaxBuild caps how long a start asks systemd to wait for the model
 	// (EXTEND_TIMEOUT_USEC): a TensorRT build that hangs is then stopped by
 	// systemd instead of holding the service in "activating" for ever.
-	MaxBuildS int `yaml:"max_build_s"`
+	MaxBuild  Duration `yaml:"max_build"`
+	MaxBuildS *int     `yaml:"max_build_s,omitempty"` // the older max_build, in seconds (olderKeys)
 }
 
 // Inference is the `inference:` section.
@@ -108,13 +115,16 @@ type Inference struct {
 // Watch is the `watch:` section, with the limits on what one file may hold
 // (puzzles.Limits, answer.Options.MaxRows): hrmd solve and eval read them too.
 type Watch struct {
-	SettleMS      int   `yaml:"settle_ms"`
-	RescanS       int   `yaml:"rescan_s"`
-	MaxFileBytes  int64 `yaml:"max_file_bytes"`
-	MaxTasks      int   `yaml:"max_tasks"`       // tasks in a multi-task file
-	MaxTrainPairs int   `yaml:"max_train_pairs"` // demonstration pairs a task
-	MaxTestInputs int   `yaml:"max_test_inputs"` // test inputs a task
-	MaxRows       int   `yaml:"max_rows"`        // rows through the model a file: test inputs with their variants, and the demo check's
+	Settle        Duration `yaml:"settle"` // a file is taken once unchanged this long
+	Rescan        Duration `yaml:"rescan"` // a full scan of the inbox besides inotify; 0 = off
+	MaxFileBytes  int64    `yaml:"max_file_bytes"`
+	MaxTasks      int      `yaml:"max_tasks"`       // tasks in a multi-task file
+	MaxTrainPairs int      `yaml:"max_train_pairs"` // demonstration pairs a task
+	MaxTestInputs int      `yaml:"max_test_inputs"` // test inputs a task
+	MaxRows       int      `yaml:"max_rows"`        // rows through the model a file: test inputs with their variants, and the demo check's
+	// The older settle and rescan, in milliseconds and seconds (olderKeys).
+	SettleMS *int `yaml:"settle_ms,omitempty"`
+	RescanS  *int `yaml:"rescan_s,omitempty"`
 }
 
 // Log is the `log:` section.
@@ -148,18 +158,20 @@ func Default() Config {
 			FP16Check:                e.TensorRT.FP16Check,
 			// A first build of the largest HRM on an Orin Nano takes minutes;
 			// an hour is far beyond any that is still making progress.
-			MaxBuildS: 3600,
+			MaxBuild: Duration(time.Hour),
 		},
 		Inference: Inference{MaxBatch: MaxBatchAuto, GPUBatch: 4, Halting: engine.HaltModel, DemoCheck: true, InputInvariant: "warn"},
-		Watch: Watch{SettleMS: 250, RescanS: 10, MaxFileBytes: puzzles.DefaultMaxBytes, MaxTasks: puzzles.DefaultMaxTasks,
+		Watch: Watch{Settle: Duration(250 * time.Millisecond), Rescan: Duration(10 * time.Second),
+			MaxFileBytes: puzzles.DefaultMaxBytes, MaxTasks: puzzles.DefaultMaxTasks,
 			MaxTrainPairs: puzzles.DefaultMaxTrainPairs, MaxTestInputs: puzzles.DefaultMaxTestInputs, MaxRows: answer.DefaultMaxRows},
 		Log:  Log{Level: "info", Format: "auto"},
 		HTTP: HTTP{Listen: "127.0.0.1:9464"},
 		// Jetsons throttle their clocks near 99 °C; pausing below that keeps
 		// answers coming at full speed once it has cooled. PMIC-Die (a fixed
 		// 100 °C on Xavier and Nano) and the fan estimate are not watched.
-		Thermal: Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, PollS: 5},
-		Queue:   defaultQueue(),
+		Thermal: Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"},
+			Poll: Duration(5 * time.Second)},
+		Queue: defaultQueue(),
 	}
 }
 
@@ -186,9 +198,17 @@ func load(path string, emptyIsDefault bool) (Config, error) {
 		return cfg, &answer.Error{Code: CodeInvalid, Err: err, Message: fmt.Sprintf(
 			"%s holds no settings (caught while being saved?); save it whole, or write {} for every default", path)}
 	case err != nil && !errors.Is(err, io.EOF): // EOF: an empty file, all defaults
+		var nd *notADuration
+		if errors.As(err, &nd) {
+			err = fmt.Errorf("%s: %w", keyAt(data, nd.line, nd.column), err)
+		}
+		return cfg, &answer.Error{Code: CodeInvalid, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
+	}
+	if err := cfg.upgrade(data); err != nil {
 		return cfg, &answer.Error{Code: CodeInvalid, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	if err := cfg.validate(); err != nil {
+		err = cfg.nameOlder(err)
 		return cfg, &answer.Error{Code: CodeInvalid, Message: fmt.Sprintf("%s: %v", path, err), Err: err}
 	}
 	return cfg, nil
@@ -299,9 +319,6 @@ func (c Config) validate() error {
 	if err := c.Engine().Validate(); err != nil {
 		return err
 	}
-	if c.TensorRT.MaxBuildS < 1 {
-		return fmt.Errorf("tensorrt.max_build_s is %d; use a number of seconds (3600: a first engine build takes minutes on a Jetson)", c.TensorRT.MaxBuildS)
-	}
 	in := c.Inference
 	if err := in.MaxBatch.validate(); err != nil {
 		return err
@@ -325,11 +342,13 @@ func (c Config) validate() error {
 	default:
 		return fmt.Errorf("inference.input_invariant is %q; use warn (flag every answer) or refuse (do not load such a model)", in.InputInvariant)
 	}
-	if c.Watch.SettleMS < 0 {
-		return fmt.Errorf("watch.settle_ms is %d; it cannot be negative", c.Watch.SettleMS)
-	}
-	if c.Watch.RescanS < 0 {
-		return fmt.Errorf("watch.rescan_s is %d; use 0 (off) or a positive number of seconds", c.Watch.RescanS)
+	if err := checkDurations([]durationRule{
+		{"tensorrt.max_build", c.TensorRT.MaxBuild, time.Second, 0, "1h: a first engine build takes minutes on a Jetson"},
+		{"watch.settle", c.Watch.Settle, 0, 0, "250ms; 0s takes a file at once"},
+		{"watch.rescan", c.Watch.Rescan, 0, 0, "10s, or 0s for off"},
+		{"thermal.poll", c.Thermal.Poll, time.Second, 0, "5s"},
+	}); err != nil {
+		return err
 	}
 	if err := c.Watch.validate(in.Augmentations); err != nil {
 		return err
@@ -351,9 +370,6 @@ func (c Config) validate() error {
 		if t.ResumeC >= t.PauseC {
 			return fmt.Errorf("thermal.resume_c is %g, not below thermal.pause_c %g; resume a few degrees cooler (e.g. %g)", t.ResumeC, t.PauseC, t.PauseC-10)
 		}
-	}
-	if c.Thermal.PollS < 1 {
-		return fmt.Errorf("thermal.poll_s is %d; use 1 or more seconds", c.Thermal.PollS)
 	}
 	if err := c.Queue.validate(); err != nil {
 		return err

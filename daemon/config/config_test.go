@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -50,6 +51,9 @@ func missingKeys(t reflect.Type, node *yaml.Node, prefix string) []string {
 	var missing []string
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if !f.IsExported() {
+			continue // not read from the file
+		}
 		tag := strings.Split(f.Tag.Get("yaml"), ",")
 		key := tag[0]
 		if slices.Contains(tag[1:], "omitempty") {
@@ -170,7 +174,9 @@ func TestLoad(t *testing.T) {
 		{"thermal zones replaced", "thermal: {zones: [tj]}\n", "", func(c Config) bool { return reflect.DeepEqual(c.Thermal.Zones, []string{"tj"}) }},
 		{"thermal no hysteresis", "thermal: {pause_c: 80}\n", "thermal.resume_c is 80, not below thermal.pause_c 80", nil},
 		{"thermal fahrenheit", "thermal: {pause_c: 194, resume_c: 176}\n", "thermal.pause_c is 194", nil},
-		{"thermal poll", "thermal: {poll_s: 0}\n", "thermal.poll_s is 0", nil},
+		{"thermal poll", "thermal: {poll: 0s}\n", "thermal.poll is 0s; use at least 1s", nil},
+		{"thermal poll, older key", "thermal: {poll_s: 0}\n",
+			"thermal.poll is 0s; use at least 1s (5s) (from thermal.poll_s in the file", nil},
 		{"no queue: alone", "{}\n", "", func(c Config) bool { return c.Queue.Role == "" && !c.Queue.Gateway() && !c.Queue.Worker() }},
 		{"queue worker", "queue: {role: worker, servers: [nats://a:4222, tls://b:4222]}\n", "", func(c Config) bool {
 			return c.Queue.Worker() && !c.Queue.Gateway() && c.Queue.Replicas == 3 && c.Queue.MemberName("x") != ""
@@ -189,37 +195,49 @@ func TestLoad(t *testing.T) {
 		{"queue cert without key", "queue: {role: worker, servers: [nats://a:4222], tls_cert: /x}\n", "go together", nil},
 		{"queue missing ca", "queue: {role: worker, servers: [nats://a:4222], tls_ca: /nonexistent/ca.pem}\n", "queue.tls_ca: ", nil},
 		{"queue replicas", "queue: {role: worker, servers: [nats://a:4222], replicas: 7}\n", "queue.replicas is 7; use 1 to 5", nil},
-		{"queue ack wait", "queue: {role: worker, servers: [nats://a:4222], ack_wait_s: 1}\n", "queue.ack_wait_s is 1", nil},
+		{"queue ack wait", "queue: {role: worker, servers: [nats://a:4222], ack_wait: 1s}\n",
+			"queue.ack_wait is 1s; use 5s to 1h", nil},
+		{"queue ack wait, older key", "queue: {role: worker, servers: [nats://a:4222], ack_wait_s: 1}\n",
+			"queue.ack_wait is 1s; use 5s to 1h", nil},
 		{"queue attempts", "queue: {role: worker, servers: [nats://a:4222], max_attempts: 1}\n", "queue.max_attempts is 1", nil},
-		{"queue answers kept too short", "queue: {role: worker, servers: [nats://a:4222], answers_max_age_s: 600}\n", "queue.answers_max_age_s is 600; use 1800", nil},
-		{"queue ping interval", "queue: {role: worker, servers: [nats://a:4222], ping_interval_s: 0}\n", "queue.ping_interval_s is 0; use 1 to 120", nil},
+		{"queue answers kept too short", "queue: {role: worker, servers: [nats://a:4222], answers_max_age: 10m}\n",
+			"queue.answers_max_age is 10m; use 30m to", nil},
+		{"queue ping interval", "queue: {role: worker, servers: [nats://a:4222], ping_interval: 0s}\n",
+			"queue.ping_interval is 0s; use 1s to 2m", nil},
 		{"queue ping interval default", "queue: {role: worker, servers: [nats://a:4222]}\n", "", func(c Config) bool {
-			return c.Queue.PingIntervalS == 3
+			return c.Queue.PingInterval == Duration(3*time.Second)
 		}},
 		{"queue mixed models", "queue: {role: gateway, servers: [nats://a:4222], mixed_models: allow}\n", `queue.mixed_models is "allow"; use refuse`, nil},
 		{"queue model sha256", "queue: {role: gateway, servers: [nats://a:4222], model_sha256: a71a55ea83b9}\n", `queue.model_sha256 is "a71a55ea83b9"; use the 64`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "hrmd.yaml")
-			if err := os.WriteFile(path, []byte(tt.yaml), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := Load(path)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.Contains(err.Error(), path) {
-					t.Fatalf("got %v, want an error naming %s and saying %q", err, path, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tt.check(cfg) {
+			if cfg, loaded := loadYAML(t, tt.yaml, tt.err); loaded && !tt.check(cfg) {
 				t.Errorf("got %+v", cfg)
 			}
 		})
 	}
+}
+
+// loadYAML loads a file holding text; with err, it must fail, with a message
+// naming the file and saying err. It reports whether the config loaded.
+func loadYAML(t *testing.T, text, err string) (Config, bool) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hrmd.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, lerr := Load(path)
+	if err != "" {
+		if lerr == nil || !strings.Contains(lerr.Error(), err) || !strings.Contains(lerr.Error(), path) {
+			t.Fatalf("got %v, want an error naming %s and saying %q", lerr, path, err)
+		}
+		return cfg, false
+	}
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	return cfg, true
 }
 
 // queue.credentials must be a .creds file: a bare nkey seed there (or
@@ -355,5 +373,96 @@ func TestTensorRTPrecision(t *testing.T) {
 				t.Errorf("precision %q, want %q", cfg.Engine().TensorRT.Precision, tt.want)
 			}
 		})
+	}
+}
+
+// Durations are written with their unit; the keys before them, whole
+// numbers in the unit their names end with, still load to the same values,
+// and Deprecated says what to write instead. A wrong value names the file,
+// the key and the fix.
+func TestDurations(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml string
+		err        string
+		check      func(Config) bool
+		deprecated int
+	}{
+		{"settle", "watch: {settle: 1500ms}\n", "", func(c Config) bool {
+			return c.Watch.Settle == Duration(1500*time.Millisecond)
+		}, 0},
+		{"settle, older key", "watch: {settle_ms: 1500}\n", "", func(c Config) bool {
+			return c.Watch.Settle == Duration(1500*time.Millisecond) && c.Watch.SettleMS == nil
+		}, 1},
+		{"every older key", "tensorrt: {max_build_s: 60}\nwatch: {settle_ms: 0, rescan_s: 0}\nthermal: {poll_s: 2}\n" +
+			"queue: {ack_wait_s: 30, duplicate_window_s: 600, answers_max_age_s: 3600, ping_interval_s: 5}\n", "",
+			func(c Config) bool {
+				q := c.Queue
+				return c.TensorRT.MaxBuild == Duration(time.Minute) && c.Watch.Settle == 0 && c.Watch.Rescan == 0 &&
+					c.Thermal.Poll == Duration(2*time.Second) && q.AckWait == Duration(30*time.Second) &&
+					q.DuplicateWindow == Duration(10*time.Minute) && q.AnswersMaxAge == Duration(time.Hour) &&
+					q.PingInterval == Duration(5*time.Second)
+			}, 8},
+		{"rescan off", "watch: {rescan: 0s}\n", "", func(c Config) bool { return c.Watch.Rescan == 0 }, 0},
+		{"no unit", "watch: {settle: 500}\n",
+			`watch.settle: "500" (line 1) is not a duration; write a number with its unit: 250ms`, nil, 0},
+		{"words", "queue:\n  ack_wait: a minute\n", `queue.ack_wait: "a minute" (line 2) is not a duration`, nil, 0},
+		{"a list", "thermal: {poll: [5s]}\n", `thermal.poll: "" (line 1) is not a duration`, nil, 0},
+		{"negative", "watch: {settle: -1s}\n", "watch.settle is -1s; use at least 0s", nil, 0},
+		{"both keys", "watch: {settle: 1s, settle_ms: 1000}\n",
+			"watch.settle_ms and watch.settle are both set; remove watch.settle_ms", nil, 0},
+		{"older key out of range", "tensorrt: {max_build_s: 0}\n",
+			"tensorrt.max_build is 0s; use at least 1s (1h: a first engine build takes minutes on a Jetson) " +
+				"(from tensorrt.max_build_s in the file; write tensorrt.max_build with its unit instead)", nil, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, loaded := loadYAML(t, tt.yaml, tt.err)
+			if !loaded {
+				return
+			}
+			if !tt.check(cfg) {
+				t.Errorf("got %+v", cfg)
+			}
+			if notes := cfg.Deprecated(); len(notes) != tt.deprecated {
+				t.Errorf("Deprecated: %q, want %d notes", notes, tt.deprecated)
+			}
+		})
+	}
+}
+
+// The shipped hrmd.yaml of the hrmd before durations, with every older key,
+// loads to the defaults of this one, and says what to write instead.
+func TestOlderShippedConfigLoads(t *testing.T) {
+	cfg, err := Load("testdata/older-keys.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := cfg.Deprecated()
+	cfg.older = nil
+	if want := Default(); !reflect.DeepEqual(cfg, want) {
+		t.Errorf("testdata/older-keys.yaml:\n%+v\ndefaults:\n%+v", cfg, want)
+	}
+	const settle = "watch.settle_ms: 250 is an older key, read as watch.settle: 250ms; write that instead"
+	if len(notes) != 8 || !strings.Contains(notes[1], settle) {
+		t.Errorf("Deprecated: %q", notes)
+	}
+}
+
+// A Duration writes what it reads, in its largest whole unit.
+func TestDurationRoundTrip(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		text string
+	}{{0, "0s"}, {250 * time.Millisecond, "250ms"}, {90 * time.Second, "90s"}, {30 * time.Minute, "30m"},
+		{24 * time.Hour, "24h"},
+		{1500 * time.Microsecond, "1.5ms"}, {-5 * time.Second, "-5s"}} {
+		data, err := yaml.Marshal(Duration(tt.d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Duration
+		err = yaml.Unmarshal(data, &got)
+		if err != nil || time.Duration(got) != tt.d || strings.TrimSpace(string(data)) != tt.text {
+			t.Errorf("%v: marshalled %q, read back %v (%v); want %q", tt.d, data, time.Duration(got), err, tt.text)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // The roles an hrmd plays in a fleet (queue.role).
@@ -17,30 +18,36 @@ const (
 // Queue is the `queue:` section: fleet mode over NATS JetStream
 // (docs/fleet.md). Without a role, hrmd runs alone on its inbox.
 type Queue struct {
-	Role             string   `yaml:"role"`
-	Servers          []string `yaml:"servers"`
-	Name             string   `yaml:"name"` // "" = <hostname>-<instance>
-	Credentials      string   `yaml:"credentials"`
-	NKey             string   `yaml:"nkey"`
-	TLSCA            string   `yaml:"tls_ca"`
-	TLSCert          string   `yaml:"tls_cert"`
-	TLSKey           string   `yaml:"tls_key"`
-	Subject          string   `yaml:"subject"`
-	Stream           string   `yaml:"stream"`
-	AnswersStream    string   `yaml:"answers_stream"`
-	Replicas         int      `yaml:"replicas"`
-	AckWaitS         int      `yaml:"ack_wait_s"`
-	MaxAckPending    int      `yaml:"max_ack_pending"`
-	MaxAttempts      int      `yaml:"max_attempts"`
-	DuplicateWindowS int      `yaml:"duplicate_window_s"`
-	AnswersMaxAgeS   int      `yaml:"answers_max_age_s"`
-	PingIntervalS    int      `yaml:"ping_interval_s"`
+	Role            string   `yaml:"role"`
+	Servers         []string `yaml:"servers"`
+	Name            string   `yaml:"name"` // "" = <hostname>-<instance>
+	Credentials     string   `yaml:"credentials"`
+	NKey            string   `yaml:"nkey"`
+	TLSCA           string   `yaml:"tls_ca"`
+	TLSCert         string   `yaml:"tls_cert"`
+	TLSKey          string   `yaml:"tls_key"`
+	Subject         string   `yaml:"subject"`
+	Stream          string   `yaml:"stream"`
+	AnswersStream   string   `yaml:"answers_stream"`
+	Replicas        int      `yaml:"replicas"`
+	AckWait         Duration `yaml:"ack_wait"`
+	MaxAckPending   int      `yaml:"max_ack_pending"`
+	MaxAttempts     int      `yaml:"max_attempts"`
+	DuplicateWindow Duration `yaml:"duplicate_window"`
+	AnswersMaxAge   Duration `yaml:"answers_max_age"`
+	PingInterval    Duration `yaml:"ping_interval"`
 	// A gateway's answers come from one model (docs/fleet.md, One model):
 	// ModelSHA256 names it ("": the model of the first answer written in
 	// this run), and MixedModels says what becomes of an answer from
 	// another (MixedRefuse or MixedFlag).
 	ModelSHA256 string `yaml:"model_sha256"`
 	MixedModels string `yaml:"mixed_models"`
+	// The older ack_wait, duplicate_window, answers_max_age and
+	// ping_interval, in seconds (olderKeys).
+	AckWaitS         *int `yaml:"ack_wait_s,omitempty"`
+	DuplicateWindowS *int `yaml:"duplicate_window_s,omitempty"`
+	AnswersMaxAgeS   *int `yaml:"answers_max_age_s,omitempty"`
+	PingIntervalS    *int `yaml:"ping_interval_s,omitempty"`
 }
 
 // What a gateway does with an answer from a model other than its own
@@ -51,9 +58,10 @@ const (
 )
 
 func defaultQueue() Queue {
-	return Queue{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3, AckWaitS: 60,
-		MaxAckPending: 256, MaxAttempts: 5, DuplicateWindowS: 1800, AnswersMaxAgeS: 86400,
-		PingIntervalS: 3, MixedModels: MixedRefuse}
+	return Queue{Servers: []string{}, Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS", Replicas: 3,
+		AckWait: Duration(time.Minute), MaxAckPending: 256, MaxAttempts: 5,
+		DuplicateWindow: Duration(30 * time.Minute), AnswersMaxAge: Duration(24 * time.Hour),
+		PingInterval: Duration(3 * time.Second), MixedModels: MixedRefuse}
 }
 
 // Gateway reports whether the role takes in files for the fleet.
@@ -118,7 +126,10 @@ func (q Queue) validate() error {
 	if err := q.validateFiles(); err != nil {
 		return err
 	}
-	return q.validateNumbers()
+	if err := q.validateNumbers(); err != nil {
+		return err
+	}
+	return q.validateDurations()
 }
 
 func (q Queue) validateModel() error {
@@ -195,18 +206,26 @@ func (q Queue) validateNumbers() error {
 		hint     string
 	}{
 		{"queue.replicas", q.Replicas, 1, 5, "3 for a cluster of three servers, 1 for one server"},
-		{"queue.ack_wait_s", q.AckWaitS, 5, 3600, "60: a worker holding a puzzle says so every ack_wait_s/3"},
 		{"queue.max_ack_pending", q.MaxAckPending, 1, 100000, "256: at least the sum of the workers' batches"},
 		{"queue.max_attempts", q.MaxAttempts, 2, 100, "5: deliveries of one puzzle before it is failed with delivery_limit"},
-		{"queue.duplicate_window_s", q.DuplicateWindowS, 60, 7 * 86400, "1800"},
-		{"queue.answers_max_age_s", q.AnswersMaxAgeS, q.DuplicateWindowS, 365 * 86400, "86400, and at least queue.duplicate_window_s"},
-		{"queue.ping_interval_s", q.PingIntervalS, 1, 120, "3: a server that misses two pings is left for another, so a hung one holds its clients 2 to 3 times this"},
 	} {
 		if n.value < n.min || n.value > n.max {
 			return fmt.Errorf("%s is %d; use %d to %d (%s)", n.key, n.value, n.min, n.max, n.hint)
 		}
 	}
 	return nil
+}
+
+func (q Queue) validateDurations() error {
+	const day = 24 * time.Hour
+	return checkDurations([]durationRule{
+		{"queue.ack_wait", q.AckWait, 5 * time.Second, time.Hour, "1m: a worker holding a puzzle says so every ack_wait/3"},
+		{"queue.duplicate_window", q.DuplicateWindow, time.Minute, 7 * day, "30m"},
+		{"queue.answers_max_age", q.AnswersMaxAge, time.Duration(q.DuplicateWindow), 365 * day,
+			"24h, and at least queue.duplicate_window"},
+		{"queue.ping_interval", q.PingInterval, time.Second, 2 * time.Minute,
+			"3s: a server that misses two pings is left for another, so a hung one holds its clients 2 to 3 times this"},
+	})
 }
 
 // ValidToken reports whether s can be one token of a NATS subject: a puzzle

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/internal/errcode"
 )
 
 // Layout is where a spool's folders are: pure paths, nothing is looked at.
@@ -52,11 +53,11 @@ func (l Layout) Folders() []Folder {
 
 // CodeUnusable is the stable code of a spool that cannot be used: a folder
 // that cannot be created or written, a lock another daemon holds.
-const CodeUnusable = "spool_unusable"
+const CodeUnusable = errcode.SpoolUnusable
 
 // CodeNameTooLong is the code of an input whose name leaves no room for the
 // endings hrmd adds.
-const CodeNameTooLong = "name_too_long"
+const CodeNameTooLong = errcode.NameTooLong
 
 // CheckWritable checks that this user can create a file in dir.
 func CheckWritable(dir string) error {

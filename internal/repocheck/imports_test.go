@@ -29,7 +29,8 @@ func TestConfigPullsInNoServiceModule(t *testing.T) {
 		t.Fatalf("go list -deps ./daemon/config lists no gopkg.in/yaml.v3: not the config package's dependencies?\n%s", out)
 	}
 	for _, dep := range deps {
-		if dep == "github.com/hrmd/hrmd/daemon" || slices.ContainsFunc(serviceModules, func(m string) bool { return strings.HasPrefix(dep, m) }) {
+		inModule := func(m string) bool { return strings.HasPrefix(dep, m) }
+		if dep == "github.com/hrmd/hrmd/daemon" || slices.ContainsFunc(serviceModules, inModule) {
 			t.Errorf("daemon/config depends on %s (go list -deps ./daemon/config); keep the service's packages out of it", dep)
 		}
 	}

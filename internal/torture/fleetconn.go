@@ -122,8 +122,8 @@ func runFleetHang(e *env) (report, error) {
 	v := f.finish()
 	return report{what: fmt.Sprintf("%d files through a gateway and a worker; nats-server %s, the gateway's, hung (SIGSTOP) with %d files in the inbox, then run again",
 		v.files, s.name, len(batches[1])), v: v,
-		extra: []string{fmt.Sprintf("the gateway moved to another server %.1f s after the hang (queue.ping_interval_s %d); files answered again after %.1f s (at most %s)",
-			moved.at.Sub(stopped).Seconds(), f.gw.cfg.Queue.PingIntervalS, flowing.Seconds(), hungMoveLimit)}}, nil
+		extra: []string{fmt.Sprintf("the gateway moved to another server %.1f s after the hang (queue.ping_interval %s); files answered again after %.1f s (at most %s)",
+			moved.at.Sub(stopped).Seconds(), f.gw.cfg.Queue.PingInterval, flowing.Seconds(), hungMoveLimit)}}, nil
 }
 
 // runFleetKey: the fleet's nkey is revoked on every server (their

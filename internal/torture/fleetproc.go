@@ -38,7 +38,7 @@ func (e *env) newFleet(c *natsCluster, subject string, workers int) (*fleet, err
 			AnswersStream: strings.ToUpper(subject) + "_ANSWERS", Replicas: 3,
 			// A killed worker's tasks go to another within seconds,
 			// not the default minute.
-			AckWaitS: 10}}
+			AckWait: config.Duration(10 * time.Second)}}
 	for i := range workers {
 		f.names = append(f.names, fmt.Sprintf("%s-w%d", tag, i+1))
 	}
@@ -53,7 +53,7 @@ func (f *fleet) spool(sub, role, name string, edit func(*config.Config)) (*spool
 	return f.e.newSpoolIn(sub, func(c *config.Config) {
 		q := c.Queue // the defaults, for what the fleet leaves unset
 		q.Role, q.Name, q.Servers, q.Subject, q.Stream, q.AnswersStream = role, name, f.q.Servers, f.q.Subject, f.q.Stream, f.q.AnswersStream
-		q.Replicas, q.AckWaitS, q.NKey = f.q.Replicas, f.q.AckWaitS, f.q.NKey
+		q.Replicas, q.AckWait, q.NKey = f.q.Replicas, f.q.AckWait, f.q.NKey
 		c.Queue = q
 		if edit != nil {
 			edit(c)

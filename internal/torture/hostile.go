@@ -30,7 +30,7 @@ func runHostile(e *env) (report, error) {
 		// The slow writer waits for the daemon to have seen each chunk
 		// (a debug line), well within the settle time.
 		c.Log.Level = "debug"
-		c.Watch.SettleMS = 5000
+		c.Watch.Settle = config.Duration(5 * time.Second)
 	}, startOpts{})
 	if err != nil {
 		return report{}, err

@@ -16,7 +16,7 @@ import (
 // rename into the inbox to its leaving it (no settle time), is reported,
 // and a median over 50 ms is a finding.
 func runManyNames(e *env) (report, error) {
-	s, p, err := e.ready(func(c *config.Config) { c.Watch.SettleMS = 0 }, startOpts{})
+	s, p, err := e.ready(func(c *config.Config) { c.Watch.Settle = 0 }, startOpts{})
 	if err != nil {
 		return report{}, err
 	}

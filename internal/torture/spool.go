@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -61,7 +62,7 @@ func (e *env) newSpoolConfig(dir, view, configPath string, edit func(*config.Con
 	cfg.TensorRT.EngineCache = filepath.Join(e.dir, "trt")
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Log = config.Log{Level: "info", Format: "json"}
-	cfg.Watch.SettleMS, cfg.Watch.RescanS = 100, 1
+	cfg.Watch.Settle, cfg.Watch.Rescan = config.Duration(100*time.Millisecond), config.Duration(time.Second)
 	// The spool is under test, not the model: one cycle on the test inputs
 	// alone answers a file in milliseconds, so bursts are large.
 	cfg.Inference.DemoCheck, cfg.Inference.MaxCycles = false, 1

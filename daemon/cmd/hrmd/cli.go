@@ -15,17 +15,18 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/hrmd/hrmd/daemon/answer"
+	"github.com/hrmd/hrmd/internal/errcode"
 )
 
 // Exit codes.
 const (
 	exitOK       = 0
-	exitFailure  = 1 // anything but bad input: model, library, I/O
-	exitBadInput = 2 // the task file or the command line
+	exitFailure  = errcode.ExitFailure  // anything but bad input: model, library, I/O
+	exitBadInput = errcode.ExitBadInput // the task file or the command line
 )
 
 // codeUsage is the error code for a bad command line.
-const codeUsage = "usage"
+const codeUsage = errcode.Usage
 
 const usage = `usage: hrmd COMMAND [ARGS]
 

@@ -26,11 +26,12 @@ import (
 	"github.com/hrmd/hrmd/daemon/fleet/queue"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/internal/errcode"
 	"github.com/hrmd/hrmd/jetson"
 )
 
 // codeDoctor is the error code of a doctor run that found something blocking.
-const codeDoctor = "doctor_found_problems"
+const codeDoctor = errcode.DoctorFoundProblems
 
 // Check outcomes, from fine to blocking.
 const (
@@ -198,6 +199,9 @@ func (d *doctor) checkConfig(path string) {
 	}
 	d.cfg = cfg
 	d.add(checkOK, "config", path, "")
+	for _, note := range cfg.Deprecated() {
+		d.add(checkWarn, "config", note, "systemd/hrmd.yaml shows every key as it is written now")
+	}
 }
 
 // checkUser says whose rights the checks use: folders and GPU devices that
@@ -494,7 +498,7 @@ func (d *doctor) checkFolder(f spool.Folder) (string, bool) {
 	case free < 1<<30:
 		d.add(checkWarn, "folder", what, "less than 1 GiB free: a TensorRT engine alone can take hundreds of MB")
 	case isNetworkFS(st.Type) && f.Key == "inbox":
-		d.add(checkWarn, "folder", what, "inotify does not see files written by other machines on a network filesystem; watch.rescan_s finds them (keep it above 0)")
+		d.add(checkWarn, "folder", what, "inotify does not see files written by other machines on a network filesystem; watch.rescan finds them (keep it above 0s)")
 	default:
 		d.add(checkOK, "folder", what, "")
 	}
@@ -716,7 +720,7 @@ func (d *doctor) checkInotify() {
 	watches, err1 := read("max_user_watches")
 	instances, err2 := read("max_user_instances")
 	if err := errors.Join(err1, err2); err != nil {
-		d.add(checkWarn, "inotify", "cannot read the limits: "+oneLine(err.Error()), "watch.rescan_s still finds new files if inotify fails")
+		d.add(checkWarn, "inotify", "cannot read the limits: "+oneLine(err.Error()), "watch.rescan still finds new files if inotify fails")
 		return
 	}
 	what := fmt.Sprintf("max_user_watches %d, max_user_instances %d (hrmd uses 1 of each)", watches, instances)

@@ -636,3 +636,25 @@ func TestDoctorQueue(t *testing.T) {
 		})
 	}
 }
+
+// A config with a key of an older hrmd passes, with a warning that says
+// what to write instead.
+func TestDoctorNamesOlderKeys(t *testing.T) {
+	_, configPath := doctorSetup(t, func(c *config.Config) { c.ONNXRuntime.Providers = []string{"cpu"} })
+	data, err := os.ReadFile(configPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := strings.Replace(string(data), "settle: 250ms", "settle_ms: 500", 1)
+	if older == string(data) {
+		t.Fatalf("no settle: 250ms in\n%s", data)
+	}
+	if err := os.WriteFile(configPath, []byte(older), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runDoctor(t, "--config", configPath)
+	want := "warn  config       watch.settle_ms: 500 is an older key, read as watch.settle: 500ms; write that instead"
+	if r.Code != 0 || !strings.Contains(r.Stdout, want) {
+		t.Errorf("exit %d, want 0 and %q:\n%s\n%s", r.Code, want, r.Stdout, r.Stderr)
+	}
+}

@@ -312,9 +312,10 @@ func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([
 
 // inFile puts the file in front of a task file error's message, which is
 // all of it that hrmd prints: in a set of many files it must say which.
+// The model's and the library's errors are not the file's.
 func inFile(path string, err error) error {
 	var perr *puzzles.Error
-	if errors.As(err, &perr) {
+	if errors.As(err, &perr) && answer.IsBadInput(perr) {
 		return &puzzles.Error{Code: perr.Code, Message: path + ": " + perr.Message}
 	}
 	return err

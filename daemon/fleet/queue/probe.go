@@ -15,9 +15,9 @@ import (
 func ClientConfig(q config.Queue, name string, maxPuzzle int64) Config {
 	return Config{Servers: q.Servers, Name: name, Credentials: q.Credentials, NKey: q.NKey, TLSCA: q.TLSCA, TLSCert: q.TLSCert,
 		TLSKey: q.TLSKey, Subject: q.Subject, Stream: q.Stream, AnswersStream: q.AnswersStream, Replicas: q.Replicas,
-		AckWait: time.Duration(q.AckWaitS) * time.Second, MaxAckPending: q.MaxAckPending,
-		DuplicateWindow: time.Duration(q.DuplicateWindowS) * time.Second, AnswersMaxAge: time.Duration(q.AnswersMaxAgeS) * time.Second,
-		MaxPuzzleBytes: maxPuzzle, PingInterval: time.Duration(q.PingIntervalS) * time.Second}
+		AckWait: time.Duration(q.AckWait), MaxAckPending: q.MaxAckPending,
+		DuplicateWindow: time.Duration(q.DuplicateWindow), AnswersMaxAge: time.Duration(q.AnswersMaxAge),
+		MaxPuzzleBytes: maxPuzzle, PingInterval: time.Duration(q.PingInterval)}
 }
 
 // ProbeServer connects to one server of cfg's queue.servers as a fleet

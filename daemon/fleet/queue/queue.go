@@ -38,7 +38,7 @@ type Config struct {
 	// must carry it.
 	MaxPuzzleBytes int64
 	// PingInterval is how often the client asks its server whether it is
-	// still there (queue.ping_interval_s): a server that misses two in a
+	// still there (queue.ping_interval): a server that misses two in a
 	// row is left for another. A hung server (SIGSTOP, a power cut, a
 	// pulled cable: nothing resets the connection) is noticed only so.
 	PingInterval time.Duration

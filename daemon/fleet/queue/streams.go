@@ -35,7 +35,7 @@ func (c *Client) PuzzlesStreamConfig() jetstream.StreamConfig {
 	}
 }
 
-// AnswersStreamConfig is the answers stream: kept for answers_max_age_s
+// AnswersStreamConfig is the answers stream: kept for answers_max_age
 // whether read or not (limits retention), so that a gateway down for a
 // while finds its answers, and so that a server that restarts rebuilds
 // its memory of answer ids from them; a worker answering a puzzle again
@@ -136,7 +136,7 @@ func (c *Client) checkAnswers(got jetstream.StreamConfig) string {
 	case got.Retention != jetstream.LimitsPolicy:
 		return fmt.Sprintf("its retention is %s, not limits: answers must stay for the duplicate window, or a restarted server would take a worker's second answer to a puzzle as new", got.Retention)
 	case got.MaxAge > 0 && got.MaxAge < c.cfg.DuplicateWindow:
-		return fmt.Sprintf("its max age %s is shorter than queue.duplicate_window_s (%s): an answer could be deleted before a gateway reads it", got.MaxAge, c.cfg.DuplicateWindow)
+		return fmt.Sprintf("its max age %s is shorter than queue.duplicate_window (%s): an answer could be deleted before a gateway reads it", got.MaxAge, c.cfg.DuplicateWindow)
 	case got.Discard == jetstream.DiscardOld && (got.MaxMsgs > 0 || got.MaxBytes > 0 || got.MaxMsgsPerSubject > 0):
 		return "it has a size limit with discard old: when full it would drop answers no gateway has read; use discard new, or only a max age"
 	}
@@ -149,7 +149,7 @@ func (c *Client) checkCommon(got jetstream.StreamConfig) string {
 			got.Replicas, c.cfg.Replicas, got.Replicas)
 	}
 	if got.Duplicates > 0 && got.Duplicates < c.cfg.DuplicateWindow {
-		c.log.Sugar().Warnf("queue: stream %s remembers message ids for %s, less than queue.duplicate_window_s (%s): a claim published again after that is answered twice (the gateway still writes one answer)",
+		c.log.Sugar().Warnf("queue: stream %s remembers message ids for %s, less than queue.duplicate_window (%s): a claim published again after that is answered twice (the gateway still writes one answer)",
 			got.Name, got.Duplicates, c.cfg.DuplicateWindow)
 	}
 	return ""
