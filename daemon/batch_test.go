@@ -36,12 +36,6 @@ func cpuRuntime(t *testing.T) *engine.Runtime {
 	return rt
 }
 
-// tinySettings loads the tiny test model for batches of maxBatch.
-func tinySettings(t *testing.T, rt *engine.Runtime, maxBatch int) *settings {
-	t.Helper()
-	return settingsOf(t, rt, tinyBundle, maxBatch, engine.RunOptions{Halting: engine.HaltConverged, MaxCycles: 4})
-}
-
 // settingsOf loads the bundle at dir for batches of maxBatch, to run with run.
 func settingsOf(t *testing.T, rt *engine.Runtime, dir string, maxBatch int, run engine.RunOptions) *settings {
 	t.Helper()
@@ -101,7 +95,7 @@ func batchNames(batch []batchRow) []string {
 // runAndRecord runs a batch through the model, as the worker does.
 func runAndRecord(t *testing.T, s *settings, batch []batchRow) {
 	t.Helper()
-	results, err := s.model.model.Run(context.Background(), tokens(batch), s.run)
+	results, err := s.model.model.RunPuzzles(context.Background(), tokens(batch), puzzleRows(batch), s.run)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +114,7 @@ func withoutLatency(data []byte) string {
 // their results (whenever each row halted), and each answer is what the
 // same file gets on its own.
 func TestBatcherBatchesAcrossFiles(t *testing.T) {
-	s := tinySettings(t, cpuRuntime(t), 4)
+	s, _ := shiftSettings(t, 1, 4)
 	b := &batcher{cur: s}
 	a, two, three := testJob("a", 1, 3), testJob("b", 2, 4), testJob("c", 3, 5)
 	for _, j := range []*job{a, two, three} {
@@ -148,14 +142,14 @@ func TestBatcherBatchesAcrossFiles(t *testing.T) {
 	if done := b.finished(); len(done) != 1 || done[0] != three || len(b.pending) != 0 {
 		t.Fatalf("after the second batch: finished %d, pending %d", len(done), len(b.pending))
 	}
-	sameAsAlone(t, s, a, two, three)
+	answeredShifted(t, 1, a, two, three)
 }
 
 // sameAsAlone checks that each finished job's answer is the one its file
 // gets when solved alone.
 func sameAsAlone(t *testing.T, s *settings, jobs ...*job) {
 	t.Helper()
-	solver := &answer.Solver{Model: s.model.model, Assembler: s.model.as, Run: s.run}
+	solver := &answer.Solver{Model: s.model.model.(*engine.Model), Assembler: s.model.as, Run: s.run}
 	for _, j := range jobs {
 		data, _, err := j.answer()
 		if err != nil {
@@ -219,7 +213,7 @@ func TestBatcherRowsHaltApart(t *testing.T) {
 // A file whose test input does not fit the model fails at planning, leaves
 // the batcher with its reason, and the others run.
 func TestBatcherPlanFailure(t *testing.T) {
-	s := tinySettings(t, cpuRuntime(t), 4)
+	s, _ := shiftSettings(t, 1, 4)
 	b := &batcher{cur: s}
 	big := testJob("big", 1, 31)
 	b.add(big)
@@ -238,8 +232,7 @@ func TestBatcherPlanFailure(t *testing.T) {
 // new ones. Settings superseded before they were applied hand back their
 // model, and so does the switch to another model.
 func TestBatcherSettingsBetweenBatches(t *testing.T) {
-	rt := cpuRuntime(t)
-	s1 := tinySettings(t, rt, 2)
+	s1, _ := shiftSettings(t, 1, 2)
 	b := &batcher{cur: s1}
 	first, second := testJob("first", 3, 2), testJob("second", 1, 3)
 	b.add(first)
@@ -247,7 +240,7 @@ func TestBatcherSettingsBetweenBatches(t *testing.T) {
 	runAndRecord(t, s1, batch)
 	b.add(second)
 
-	s2 := tinySettings(t, rt, 4)
+	s2, _ := shiftSettings(t, 2, 4)
 	s3 := &settings{model: s2.model, run: engine.RunOptions{MaxCycles: 2}, maxBatch: 4}
 	if unused := b.offer(s2); unused != nil {
 		t.Error("the first offer handed back a model")
@@ -277,8 +270,14 @@ func TestBatcherSettingsBetweenBatches(t *testing.T) {
 	if got := batchNames(batch); !slices.Equal(got, []string{"second.json:0"}) || second.set != s3 {
 		t.Errorf("batch %v; want second, started with the new settings", got)
 	}
+	runAndRecord(t, s3, batch)
+	if done := b.finished(); len(done) != 1 {
+		t.Fatal("second not finished")
+	}
+	answeredShifted(t, 1, first)
+	answeredShifted(t, 2, second)
 	// Offered twice before applying: the first one's model comes back.
-	s4 := tinySettings(t, rt, 1)
+	s4, _ := shiftSettings(t, 3, 1)
 	b.offer(s4)
 	if unused := b.offer(s1); unused != s4.model {
 		t.Error("superseded waiting settings did not hand back their model")
@@ -291,7 +290,7 @@ func TestBatcherSettingsBetweenBatches(t *testing.T) {
 // running in every one of them. With more files than a batch has rows,
 // every file gets a row within as many batches as it takes to go round.
 func TestBatcherTakesTurns(t *testing.T) {
-	s := tinySettings(t, cpuRuntime(t), 4)
+	s, _ := shiftSettings(t, 1, 4)
 	b := &batcher{cur: s}
 	huge := bundleJob("huge", 50, 10)
 	b.add(huge)
@@ -313,7 +312,7 @@ func TestBatcherTakesTurns(t *testing.T) {
 			t.Fatalf("finished %d files, want the small one", len(done))
 		}
 	}
-	sameAsAlone(t, s, small)
+	answeredShifted(t, 1, small)
 
 	pairs := *s
 	pairs.maxBatch = 2
@@ -343,7 +342,7 @@ func TestBatcherTakesTurns(t *testing.T) {
 // collection, which depend on the code, not on the machine or its load; the
 // results are the engine's shape without running it, which the other tests do.
 func TestBatcherMemoryPerRow(t *testing.T) {
-	s := tinySettings(t, cpuRuntime(t), 64)
+	s, _ := shiftSettings(t, 1, 64)
 	b := &batcher{cur: s}
 	j := bundleJob("large", 128, 8)
 	rows := 128 * 8

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,7 +24,7 @@ const lingerBatch = 5 * time.Millisecond
 
 // Options are what `hrmd run` starts with.
 type Options struct {
-	ConfigPath      string        // read again on SIGHUP
+	ConfigPath      string        // read again at each Reload
 	Config          config.Config // as loaded from ConfigPath
 	Instance        string        // this daemon's folder in the spool: work/<instance>/
 	ShutdownTimeout time.Duration
@@ -73,6 +70,9 @@ type daemon struct {
 	// loadingAtExit: a reload was still loading a model when the daemon
 	// stopped, so the runtime stays open under it.
 	loadingAtExit bool
+	// reloadAsked holds a Reload not yet acted on; more while one waits
+	// are one.
+	reloadAsked chan struct{}
 
 	ready    atomic.Bool
 	stopping atomic.Bool
@@ -83,15 +83,18 @@ type daemon struct {
 	lastStatus string // owned by the main goroutine
 }
 
-// Run runs the daemon until SIGTERM or SIGINT, which finish the batch in
-// flight (for at most ShutdownTimeout) and return nil. What keeps it from
-// starting is returned with a stable code (answer.Code).
-func Run(opts Options) error {
+// Daemon is one `hrmd run` in this process: Run serves until its context
+// ends, Reload reads the config again. Signals are the command's to map
+// onto them (SIGTERM and SIGINT cancel, SIGHUP reloads), so that a test or
+// another program runs the daemon without any.
+type Daemon struct{ d *daemon }
+
+// New makes a daemon of opts; nothing starts until Run.
+func New(opts Options) (*Daemon, error) {
 	if err := spool.CheckInstance(opts.Instance); err != nil {
-		return err
+		return nil, err
 	}
 	log, level := newLogger(opts.Config.Log, opts.Log)
-	defer log.Sync()
 	d := &daemon{
 		opts: opts, cfg: opts.Config, log: log, level: level,
 		notify: notifier{log: log}, metrics: newMetrics(),
@@ -99,19 +102,59 @@ func Run(opts Options) error {
 		queue: make(chan *job, 64),
 		// Unbuffered: the supervisor knows when the worker has taken new
 		// settings, and closes none it still holds.
-		updates:  make(chan *settings),
-		progress: newLoadProgress(log, time.Now),
+		updates:     make(chan *settings),
+		progress:    newLoadProgress(log, time.Now),
+		reloadAsked: make(chan struct{}, 1),
 	}
 	d.claimed = d.queue
 	d.inboxOK = newInboxHealth(d.metrics.inboxLost)
 	d.stuck = newStuckOutcomes(d)
 	d.budget = newMemoryBudget(filesInMemory*d.limits.Bytes, log, d.metrics)
-	return d.run()
+	return &Daemon{d: d}, nil
+}
+
+// Run runs the daemon until ctx ends, which finishes the batch in flight
+// (for at most ShutdownTimeout) and returns nil; ctx ending while the model
+// loads stops the load. What keeps it from starting is returned with a
+// stable code (answer.Code). The log names context.Cause(ctx) as the
+// signal that stopped it. Run is called once.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.d.log.Sync()
+	return d.d.run(ctx)
+}
+
+// Reload reads ConfigPath again and hands the new settings to the worker
+// between batches (loading a new model first when they need one). A Reload
+// during a reload makes one more after it; one while the first model loads
+// comes once serving. It does not wait.
+func (d *Daemon) Reload() {
+	select {
+	case d.d.reloadAsked <- struct{}{}:
+	default: // one is waiting already
+	}
+}
+
+// Run makes a daemon of opts and runs it until ctx ends (New, then Run).
+func Run(ctx context.Context, opts Options) error {
+	d, err := New(opts)
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
+}
+
+// stopCause is what the log says stopped the daemon: the cause ctx was
+// cancelled with (the command's: the signal's name).
+func stopCause(ctx context.Context) string {
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
+		return c.Error()
+	}
+	return "cancelled"
 }
 
 // run starts the daemon: spool, device, HTTP, the fleet's queue, the
 // model; then serves. A fleet worker has no spool, a fleet gateway no model.
-func (d *daemon) run() error {
+func (d *daemon) run(ctx context.Context) error {
 	q := d.cfg.Queue
 	var recovered []string
 	if q.Role == "" || q.Gateway() {
@@ -130,12 +173,6 @@ func (d *daemon) run() error {
 	d.log.Info("hrmd starting", fields...)
 	d.warnOlderKeys(d.cfg)
 
-	// Signals wait from the start: a SIGTERM while the model loads is acted on
-	// once it is loaded.
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(signals)
-
 	if d.cfg.HTTP.Listen != "" {
 		srv, err := d.serveHTTP(d.cfg.HTTP.Listen)
 		if err != nil {
@@ -148,7 +185,7 @@ func (d *daemon) run() error {
 			d.rt.Close() // after the worker has closed its models
 		}
 	}()
-	first, hup, err := d.start(signals)
+	first, hup, err := d.start(ctx)
 	if err != nil {
 		// systemctl status shows this beside the exit: why it did not start.
 		d.notify.status("not started: " + answer.Message(err))
@@ -159,6 +196,8 @@ func (d *daemon) run() error {
 	if err != nil || first == nil && (d.fleet == nil || q.Worker()) { // nil, nil: stopped while starting
 		return err
 	}
+	// Before ready: /readyz reads the conditions, too hot among them, once ready.
+	d.thermal = newThermalGuard(jetson.NewFS(d.opts.Sysroot), d.cfg.Thermal, d.device.Jetson, d.log, d.metrics)
 	d.ready.Store(true)
 	d.metrics.ready.Set(1)
 	d.notify.ready()
@@ -171,17 +210,17 @@ func (d *daemon) run() error {
 	if len(recovered) > 0 {
 		d.log.Info("taking up files left in work/ by an earlier run", zap.Int("files", len(recovered)))
 	}
-	return d.serve(first, recovered, signals, hup)
+	return d.serve(ctx, first, recovered, hup)
 }
 
 // start joins the fleet (queue.role) and loads the model (unless a
-// gateway only); nil settings and no error: a signal stopped it, or a
-// gateway has no model.
-func (d *daemon) start(signals <-chan os.Signal) (*settings, bool, error) {
+// gateway only); nil settings and no error: ctx ended, or a gateway has
+// no model. hup: a Reload came meanwhile.
+func (d *daemon) start(ctx context.Context) (*settings, bool, error) {
 	q := d.cfg.Queue
 	hup := false
 	if q.Role != "" {
-		f, fhup, err := d.startFleet(signals)
+		f, fhup, err := d.startFleet(ctx)
 		if err != nil || f == nil {
 			return nil, false, err
 		}
@@ -194,7 +233,7 @@ func (d *daemon) start(signals <-chan os.Signal) (*settings, bool, error) {
 			return nil, hup, nil
 		}
 	}
-	first, lhup, err := d.loadFirst(signals)
+	first, lhup, err := d.loadFirst(ctx)
 	if err != nil || first == nil {
 		return nil, false, err
 	}
@@ -204,14 +243,13 @@ func (d *daemon) start(signals <-chan os.Signal) (*settings, bool, error) {
 }
 
 // serve starts the goroutines that move files (thermal guard, watcher,
-// intake, worker, and a fleet's) and supervises them until a signal stops them.
-func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Signal, hup bool) error {
+// intake, worker, and a fleet's) and supervises them until ctx ends.
+func (d *daemon) serve(ctx context.Context, first *settings, recovered []string, hup bool) error {
 	intakeCtx, stopIntake := context.WithCancel(context.Background())
 	defer stopIntake()
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
-	d.thermal = newThermalGuard(jetson.NewFS(d.opts.Sysroot), d.cfg.Thermal, d.device.Jetson, d.log, d.metrics)
-	s := &supervisor{d: d, signals: signals, handed: first, stopIntake: stopIntake,
+	s := &supervisor{d: d, stop: ctx, handed: first, stopIntake: stopIntake,
 		stopWorker: make(chan struct{}), cancelRun: cancelRun}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); d.thermal.run(intakeCtx) }()
@@ -235,26 +273,26 @@ func (d *daemon) serve(first *settings, recovered []string, signals <-chan os.Si
 		wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
 		go func() { defer close(s.workerDone); wk.run(s.stopWorker, runCtx, first) }()
 	}
-	if hup { // a SIGHUP came while the first model loaded
+	if hup { // a Reload came while the first model loaded
 		s.startReload()
 	}
 	return s.loop()
 }
 
 // supervisor is the daemon's main goroutine while it serves. It hands new
-// settings to the worker between batches, runs each SIGHUP reload beside the
-// work (so that signals are still handled while a model loads), and on
-// SIGTERM stops the intake, lets the worker finish its batch, and returns.
-// Each method is one step of that state machine.
+// settings to the worker between batches, runs each reload beside the work
+// (so that a stop or another reload is still heard while a model loads), and
+// once stop ends stops the intake, lets the worker finish its batch, and
+// returns. Each method is one step of that state machine.
 type supervisor struct {
 	d       *daemon
-	signals <-chan os.Signal
-	handed  *settings // the settings the worker has, or is applying
-	pending *settings // newer settings the worker has not taken yet
+	stop    context.Context // Run's: its end stops the daemon
+	handed  *settings       // the settings the worker has, or is applying
+	pending *settings       // newer settings the worker has not taken yet
 	// reloads delivers the reload in progress; nil when none is.
 	reloads      chan reloadResult
 	cancelReload context.CancelFunc // stops the reload in progress
-	reloadAgain  bool               // a SIGHUP came during a reload: another one after it
+	reloadAgain  bool               // a Reload came during a reload: another one after it
 
 	stopIntake context.CancelFunc
 	stopWorker chan struct{}      // closed: finish the batch in flight, then return
@@ -295,14 +333,13 @@ func (s *supervisor) loop() error {
 			// start hrmd afresh (hrmd.service: Restart=on-failure).
 			_, why := s.d.fleet.c.Connected()
 			s.d.log.Error("queue: the connection to the cluster was closed for good; stopping so that hrmd is started again", zap.String("connection", why))
-			if err := s.shutdown(syscall.SIGTERM); err != nil {
+			if err := s.shutdown("terminated"); err != nil {
 				return err
 			}
 			return &answer.Error{Code: CodeQueue, Message: "queue: the connection was closed for good: " + why}
-		case sig := <-s.signals:
-			if sig != syscall.SIGHUP {
-				return s.shutdown(sig)
-			}
+		case <-s.stop.Done():
+			return s.shutdown(stopCause(s.stop))
+		case <-s.d.reloadAsked:
 			if s.reloads != nil {
 				s.reloadAgain = true // after the one in progress
 			} else {
@@ -374,10 +411,10 @@ func (s *supervisor) wind() {
 // shutdown stops taking files, lets the worker finish the batch in flight
 // (cancelled after the shutdown timeout: its files stay in work/ for the
 // next start), and waits for every goroutine.
-func (s *supervisor) shutdown(sig os.Signal) error {
+func (s *supervisor) shutdown(cause string) error {
 	d := s.d
 	timeout := d.opts.ShutdownTimeout
-	d.log.Info("stopping: no new files; finishing the batch in flight", zap.String("signal", sig.String()),
+	d.log.Info("stopping: no new files; finishing the batch in flight", zap.String("signal", cause),
 		zap.Duration("timeout", timeout))
 	d.stopping.Store(true)
 	d.metrics.ready.Set(0)

@@ -2,10 +2,8 @@ package daemon
 
 import (
 	"context"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,7 +11,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/config"
-	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/daemon/fleet/queue"
 	"github.com/hrmd/hrmd/internal/errcode"
 )
 
@@ -75,8 +73,8 @@ type publishedJob struct {
 }
 
 // startFleet connects to the cluster and makes sure of its streams, while
-// still answering signals: SIGTERM or SIGINT stops the wait (nil, nil).
-func (d *daemon) startFleet(signals <-chan os.Signal) (*fleet, bool, error) {
+// still heeding stop: its end stops the wait (nil, nil); hup: a Reload came.
+func (d *daemon) startFleet(stop context.Context) (*fleet, bool, error) {
 	q := d.cfg.Queue
 	f := &fleet{d: d, cfg: q, name: q.MemberName(d.opts.Instance), published: map[string]*publishedJob{}, handed: map[string]string{},
 		writing: map[*queue.Received]string{}, model: q.ModelSHA256,
@@ -101,10 +99,11 @@ func (d *daemon) startFleet(signals <-chan os.Signal) (*fleet, bool, error) {
 		done <- err
 	}()
 	hup := false
+	stopped := stop.Done() // nil once heeded
 	for {
 		select {
 		case err := <-done:
-			if ctx.Err() != nil { // a SIGTERM came as it succeeded
+			if ctx.Err() != nil { // stopped as it succeeded
 				c.Close()
 				return nil, false, nil
 			}
@@ -120,12 +119,11 @@ func (d *daemon) startFleet(signals <-chan os.Signal) (*fleet, bool, error) {
 				return nil, false, &answer.Error{Code: code, Message: "queue: " + err.Error(), Err: err}
 			}
 			return f, hup, nil
-		case sig := <-signals:
-			if sig == syscall.SIGHUP {
-				hup = true
-				continue
-			}
-			d.log.Info("stopping while waiting for the queue", zap.String("signal", sig.String()))
+		case <-d.reloadAsked:
+			hup = true
+		case <-stopped:
+			d.log.Info("stopping while waiting for the queue", zap.String("signal", stopCause(stop)))
+			stopped = nil
 			cancel()
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/config"
-	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/daemon/fleet/queue"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -102,17 +102,21 @@ func (f *fleet) take(ctx context.Context, dv *queue.Delivery) bool {
 		file.Tasks[0].DroppedAs = dv.DroppedAs
 	}
 	j := newJob(dv.Name, dv.Job, file, int64(len(dv.Data)))
-	j.remote = dv
-	d.queued.Add(1)
-	d.metrics.queueDepth.Inc()
-	d.budget.take(j.size)
-	select {
-	case d.queue <- j:
+	j.remote, j.sink = dv, f
+	if d.enqueue(ctx, j, d.queue) {
 		return true
-	case <-ctx.Done():
-		d.dequeue(j)
-		f.release(dv)
-		return false
+	}
+	f.release(dv)
+	return false
+}
+
+// deliver is the fleet worker's sink: an outcome goes back through the
+// queue. Once the publisher has given up (the shutdown timeout), it is
+// dropped: its puzzle goes to another worker.
+func (f *fleet) deliver(o *outcome) {
+	select {
+	case f.outcomes <- o:
+	case <-f.sent:
 	}
 }
 
@@ -233,19 +237,12 @@ func (f *fleet) sendAnswer(ctx context.Context, o *outcome) {
 	// In role both the gateway counts each file as it writes it: counted
 	// here too, a file of its own would count twice. The answers sent are
 	// hrmd_fleet_published_total{stream="answers"}.
-	count := !f.cfg.Gateway()
+	if !f.cfg.Gateway() {
+		d.count(o)
+	}
 	if o.failure != nil {
-		if count {
-			d.failed.Add(1)
-			d.metrics.puzzles.WithLabelValues("failed").Inc()
-			d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
-		}
 		d.log.Warn("failed", append(fields, zap.String("code", o.failure.Code), zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
 		return
-	}
-	if count {
-		d.answered.Add(1)
-		d.metrics.puzzles.WithLabelValues("answered").Inc()
 	}
 	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
 }

@@ -102,15 +102,13 @@ func (d *daemon) httpHandler() http.Handler {
 			http.Error(w, "stopping", http.StatusServiceUnavailable)
 		case !d.ready.Load():
 			http.Error(w, d.loading(), http.StatusServiceUnavailable)
-		case d.joined.Load() != nil && d.joined.Load().notReady() != "":
-			http.Error(w, d.joined.Load().notReady(), http.StatusServiceUnavailable)
-		case !d.inboxOK.usable():
-			http.Error(w, "the inbox is not usable: "+d.inboxOK.reason(), http.StatusServiceUnavailable)
-		case d.stuck.len() > 0:
-			http.Error(w, fmt.Sprintf("%d files cannot be written to the outbox or failed/ (%v); they wait in work/ and are tried again",
-				d.stuck.len(), d.stuck.lastError()), http.StatusServiceUnavailable)
 		default:
-			fmt.Fprintln(w, d.readyText())
+			why, ready := notReady(d.conditions())
+			if why != "" {
+				http.Error(w, why, http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, d.readyText(ready))
 		}
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(d.metrics.registry, promhttp.HandlerOpts{}))
@@ -272,13 +270,9 @@ func (d *daemon) loading() string {
 }
 
 // readyText is /readyz's 200 answer: ready, or degraded and why (hrmd
-// answers, on the CPU of a Jetson configured for its GPU); then what a
-// reload is doing, if one is.
-func (d *daemon) readyText() string {
-	text := "ready"
-	if deg := d.degraded.Load(); deg != nil {
-		text = "degraded: " + deg.Reason
-	}
+// answers, on the CPU of a Jetson configured for its GPU), as the
+// conditions say; then what a reload is doing, if one is.
+func (d *daemon) readyText(text string) string {
 	if stage := d.progress.describe(); stage != "" {
 		text += "\nreloading: " + stage
 	}

@@ -22,7 +22,8 @@ const workRescan = 30 * time.Second
 
 // intake claims settled files and hands them to the worker, after taking up
 // what an earlier run left in work/. It owns its fields; the daemon's
-// gates (too hot, outcomes not written, inbox unusable) hold it back.
+// conditions with a gate (too hot, outcomes not written, inbox unusable,
+// memory budget) hold it back.
 type intake struct {
 	d *daemon
 	// claimFailed backs off a file whose claim failed, so that the watcher
@@ -69,23 +70,18 @@ func (in *intake) run(ctx context.Context, files <-chan settledFile, recovered [
 	}
 }
 
-// wait holds a settled file in the inbox while a gate is shut: too hot,
-// outcomes waiting to be written, the inbox path not the inbox.
+// wait holds a settled file in the inbox while a condition's gate is shut:
+// too hot, the inbox path not the inbox, outcomes waiting to be written,
+// the memory budget reached.
 func (in *intake) wait(ctx context.Context, f settledFile) bool {
 	d := in.d
-	for _, g := range []struct {
-		why  string
-		gate *gate
-	}{
-		{"too hot", &d.thermal.open}, {"answers wait to be written", &d.stuck.open}, {"the inbox is not usable", &d.inboxOK.gate},
-		{"the task files in memory reach their budget", &d.budget.open},
-	} {
-		if g.gate.isOpen() {
+	for _, c := range d.conditions() {
+		if c.gate == nil || c.gate.isOpen() {
 			continue
 		}
-		d.log.Debug(g.why+": the file waits in the inbox", zap.String("name", f.name))
+		d.log.Debug(c.waits+": the file waits in the inbox", zap.String("name", f.name))
 		select {
-		case <-g.gate.opened():
+		case <-c.gate.opened():
 		case <-ctx.Done():
 			return false
 		}
@@ -250,19 +246,11 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		file.Tasks[0].DroppedAs = puzzles.TaskName(name)
 	}
 	j := newJob(name, job, file, info.Size())
+	j.sink = d
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
 		j.ino = st.Ino
 	}
-	d.queued.Add(1)
-	d.metrics.queueDepth.Inc()
-	d.budget.take(j.size)
-	select {
-	case d.claimed <- j:
-		return true
-	case <-ctx.Done():
-		d.dequeue(j)
-		return false
-	}
+	return d.enqueue(ctx, j, d.claimed)
 }
 
 // later leaves a file whose read failed for a passing reason in work/, and

@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"context"
-	"os"
 	"reflect"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -102,13 +100,13 @@ func (d *daemon) reportEngine(m *engine.Model, took time.Duration) {
 	d.log.Info("tensorrt engine "+how, fields...)
 }
 
-// loadFirst loads the model a start needs, while still answering signals:
-// SIGTERM or SIGINT cancels the load (the warm-up and the input probe stop
-// at once; an engine build that cannot be interrupted is left to the
-// ending process after the shutdown timeout) and returns nil settings; a
-// SIGHUP is remembered (hup) for a reload once serving. Meanwhile systemd
-// is asked for more start-up time, up to tensorrt.max_build.
-func (d *daemon) loadFirst(signals <-chan os.Signal) (first *settings, hup bool, err error) {
+// loadFirst loads the model a start needs, while still heeding stop: its
+// end cancels the load (the warm-up and the input probe stop at once; an
+// engine build that cannot be interrupted is left to the ending process
+// after the shutdown timeout) and returns nil settings; a Reload is
+// remembered (hup) for a reload once serving. Meanwhile systemd is asked
+// for more start-up time, up to tensorrt.max_build.
+func (d *daemon) loadFirst(stop context.Context) (first *settings, hup bool, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	loaded := make(chan struct{})
@@ -116,41 +114,50 @@ func (d *daemon) loadFirst(signals <-chan os.Signal) (first *settings, hup bool,
 	go d.notify.extendWhile(loaded, time.Duration(d.cfg.TensorRT.MaxBuild))
 	status := time.NewTicker(time.Second) // STATUS= says what the load is doing
 	defer status.Stop()
-	type result struct {
-		s   *settings
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan loadResult, 1)
 	go func() {
 		s, err := d.load(ctx, d.cfg)
-		done <- result{s, err}
+		done <- loadResult{s, err}
 	}()
 	for {
 		select {
 		case r := <-done:
-			return r.s, hup, r.err
+			if stop.Err() == nil || r.err != nil {
+				return r.s, hup, r.err
+			}
+			done <- r // loaded as stop came: stop all the same
+			return nil, false, d.stopLoading(stop, cancel, done)
 		case <-status.C:
 			d.updateStatus()
-		case sig := <-signals:
-			if sig == syscall.SIGHUP {
-				hup = true
-				continue
-			}
-			d.log.Info("stopping while the model loads", zap.String("signal", sig.String()))
-			d.notify.stopping()
-			cancel()
-			select {
-			case r := <-done:
-				if r.s != nil {
-					r.s.model.model.Close()
-				}
-			case <-time.After(d.opts.ShutdownTimeout):
-				d.log.Warn("the model load did not stop within the shutdown timeout (an engine build?); not waiting for it")
-				d.loadingAtExit = true
-			}
-			return nil, false, nil
+		case <-d.reloadAsked:
+			hup = true
+		case <-stop.Done():
+			return nil, false, d.stopLoading(stop, cancel, done)
 		}
 	}
+}
+
+type loadResult struct {
+	s   *settings
+	err error
+}
+
+// stopLoading cancels the first load and waits for it for at most the
+// shutdown timeout.
+func (d *daemon) stopLoading(stop context.Context, cancel context.CancelFunc, done <-chan loadResult) error {
+	d.log.Info("stopping while the model loads", zap.String("signal", stopCause(stop)))
+	d.notify.stopping()
+	cancel()
+	select {
+	case r := <-done:
+		if r.s != nil {
+			r.s.model.model.Close()
+		}
+	case <-time.After(d.opts.ShutdownTimeout):
+		d.log.Warn("the model load did not stop within the shutdown timeout (an engine build?); not waiting for it")
+		d.loadingAtExit = true
+	}
+	return nil
 }
 
 // warmUp runs a full batch once, so the first file does not pay for
@@ -209,7 +216,7 @@ func (d *daemon) warnOlderKeys(cfg config.Config) {
 	}
 }
 
-// prepareReload reads hrmd.yaml again (SIGHUP) and loads a new model when the
+// prepareReload reads hrmd.yaml again (Reload) and loads a new model when the
 // model or the engine settings changed. It runs beside the main loop; old and
 // latest are the running configuration and the newest settings.
 func (d *daemon) prepareReload(ctx context.Context, old config.Config, latest *settings) reloadResult {

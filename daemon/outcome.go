@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -8,7 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/answer"
-	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/daemon/fleet/queue"
 	"github.com/hrmd/hrmd/daemon/spool"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -67,8 +68,8 @@ func (d *daemon) finish(j *job) {
 			d.log.Warn("no picture for this answer", zap.String("name", j.job), zap.Error(err))
 		}
 	}
-	d.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, answer: data, picture: picture, remote: j.remote, provider: j.set.model.as.Provider,
-		model: j.set.model.as.Bundle.SHA256, fields: []zap.Field{
+	j.sink.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, answer: data, picture: picture, remote: j.remote,
+		provider: j.set.model.as.Provider, model: j.set.model.as.Bundle.SHA256, fields: []zap.Field{
 			zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", j.testInputs()), zap.Ints("cycles", j.testCycles()),
 			zap.Float64("latency_ms", float64(j.latency().Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
 			zap.String("provider", j.set.model.as.Provider),
@@ -82,25 +83,16 @@ func (d *daemon) fail(job, name string, cause error) {
 
 // failJob fails a job the worker took: a claimed file, or a puzzle from the queue.
 func (d *daemon) failJob(j *job, cause error) {
-	d.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, failure: errorFile(j.name, cause), remote: j.remote})
+	j.sink.deliver(&outcome{job: j.job, name: j.name, ino: j.ino, failure: errorFile(j.name, cause), remote: j.remote})
 }
 
 func errorFile(name string, cause error) *ErrorFile {
 	return &ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: answer.Code(cause), Message: answer.Message(cause), At: time.Now().UTC()}
 }
 
-// deliver writes an outcome once; one that cannot be written goes to the
-// retrier. A fleet worker's goes back through the queue.
+// deliver is the spool's writer, the sink of claimed files: it writes an
+// outcome once; one that cannot be written goes to the retrier.
 func (d *daemon) deliver(o *outcome) {
-	if o.remote != nil {
-		// Once the publisher has given up (the shutdown timeout), an
-		// outcome is dropped: its puzzle goes to another worker.
-		select {
-		case d.fleet.outcomes <- o:
-		case <-d.fleet.sent:
-		}
-		return
-	}
 	if !d.tryWrite(o) {
 		d.stuck.add(o)
 	}
@@ -135,18 +127,45 @@ func (d *daemon) written(o *outcome, moved string) {
 	if o.tries > 0 {
 		fields = append(fields, zap.Int("write_tries", o.tries+1))
 	}
+	d.count(o)
 	if o.failure != nil {
-		d.failed.Add(1)
-		d.metrics.puzzles.WithLabelValues("failed").Inc()
-		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
 		d.log.Warn("failed", append(append(fields, zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
 			zap.String("message", o.failure.Message)), append(o.fields, zap.String("outcome", "failed"))...)...)
 		return
 	}
-	d.answered.Add(1)
-	d.metrics.puzzles.WithLabelValues("answered").Inc()
 	fields = append(append(fields, zap.String("name", o.name), zap.String("answer", o.written.Answered()), zap.String("done", moved)), o.fields...)
 	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
+}
+
+// count counts a finished file, answered or failed: hrmd_puzzles_total,
+// hrmd_puzzle_failures_total and STATUS='s counts. A file is counted once,
+// where its outcome leaves this daemon: written to the spool, or sent back
+// through the queue.
+func (d *daemon) count(o *outcome) {
+	if o.failure != nil {
+		d.failed.Add(1)
+		d.metrics.puzzles.WithLabelValues("failed").Inc()
+		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
+		return
+	}
+	d.answered.Add(1)
+	d.metrics.puzzles.WithLabelValues("answered").Inc()
+}
+
+// enqueue counts a job in (hrmd_queue_depth, the memory budget) and hands
+// it to next: the worker's queue, or a fleet gateway's publisher. It
+// returns false, the job counted out again, when ctx ended first.
+func (d *daemon) enqueue(ctx context.Context, j *job, next chan<- *job) bool {
+	d.queued.Add(1)
+	d.metrics.queueDepth.Inc()
+	d.budget.take(j.size)
+	select {
+	case next <- j:
+		return true
+	case <-ctx.Done():
+		d.dequeue(j)
+		return false
+	}
 }
 
 // dropped forgets an outcome whose input left work/ before it was retired
@@ -175,16 +194,12 @@ func (d *daemon) dequeue(jobs ...*job) {
 func (d *daemon) updateStatus() {
 	status := d.loading()
 	if d.ready.Load() {
-		status = fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load())
-		if n := d.stuck.len(); n > 0 {
-			status += fmt.Sprintf(", %d waiting to be written", n)
-		}
+		counts := fmt.Sprintf("answered %d, failed %d, in progress %d", d.answered.Load(), d.failed.Load(), d.queued.Load())
+		reloading := ""
 		if stage := d.progress.describe(); stage != "" {
-			status = "reloading: " + stage + "; " + status
+			reloading = "reloading: " + stage
 		}
-		if deg := d.degraded.Load(); deg != nil {
-			status = "degraded: " + deg.Reason + "; " + status
-		}
+		status = statusOf(d.conditions(), reloading, counts)
 	}
 	if status != d.lastStatus {
 		d.notify.status(status)

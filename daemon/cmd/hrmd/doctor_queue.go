@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hrmd/hrmd/daemon/queue"
+	"github.com/hrmd/hrmd/daemon/fleet/queue"
 )
 
 // queueProbeTimeout is how long the doctor waits for each queue server.

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/hrmd/hrmd/daemon"
@@ -31,11 +34,53 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return daemon.Run(daemon.Options{
+	d, err := daemon.New(daemon.Options{
 		ConfigPath: *configPath, Config: cfg, Instance: inst, ShutdownTimeout: *shutdown,
 		AdoptOrphans: *adopt, Sysroot: *sysroot, Version: version, Log: stderr,
-	}) // an error is printed by Main, once
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := handleSignals(d)
+	defer stop()
+	return d.Run(ctx) // an error is printed by Main, once
 }
+
+// handleSignals maps signals onto the daemon, which has none of its own:
+// SIGTERM and SIGINT end the returned context (the batch in flight is
+// finished; during the first load, the load is stopped), SIGHUP reloads. They
+// are heard from here on: one while the model loads is acted on as it comes.
+// stop gives the signals back to their default.
+func handleSignals(d *daemon.Daemon) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-signals:
+				if sig == syscall.SIGHUP {
+					d.Reload()
+					continue
+				}
+				cancel(signalled{sig}) // the daemon's log names it
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(signals)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// signalled is the cause of a stop by a signal: its name ("terminated").
+type signalled struct{ os.Signal }
+
+func (s signalled) Error() string { return s.Signal.String() }
 
 // instanceName is the name of this daemon's work/ subfolder: a restarted
 // daemon takes up its own work, and several daemons can share one spool.
