@@ -86,7 +86,8 @@ func oneLineReason(s string) string {
 func (d *daemon) checkDegraded(cfg Config, m *engine.Model) *Degradation {
 	deg := CheckDegraded(d.device, cfg.ONNXRuntime.Providers, m.Provider(), d.rt.Providers)
 	if deg != nil {
-		d.log.Error("degraded: the model runs on a slower provider than onnxruntime.providers asks for", zap.String("reason", deg.Reason),
+		d.log.Error("degraded: the model runs on a slower provider than onnxruntime.providers asks for",
+			zap.String("event", "degraded"), zap.String("reason", deg.Reason),
 			zap.String("code", deg.Code), zap.String("fix", "docs/jetson.md, Degraded: a TensorRT onnxruntime for this JetPack, and hrmd doctor --deep"))
 	}
 	return deg

@@ -239,14 +239,16 @@ func (f *fleet) sendAnswer(ctx context.Context, o *outcome) {
 			d.metrics.puzzles.WithLabelValues("failed").Inc()
 			d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
 		}
-		d.log.Warn("failed", append(fields, zap.String("code", o.failure.Code), zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
+		d.log.Warn("failed", append(fields, zap.String("event", "failed"),
+			zap.String("code", o.failure.Code), zap.String("message", o.failure.Message),
+			zap.String("outcome", "failed"))...)
 		return
 	}
 	if count {
 		d.answered.Add(1)
 		d.metrics.puzzles.WithLabelValues("answered").Inc()
 	}
-	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
+	d.log.Info("answered", append(fields, zap.String("event", "answered"), zap.String("outcome", "answered"))...)
 }
 
 // body fills a's body: the answer, or the error file.

@@ -18,7 +18,7 @@ import (
 // load opens the runtime (the first time) and loads, warms up and probes
 // the model of cfg.
 func (d *daemon) load(ctx context.Context, cfg Config) (*settings, error) {
-	d.log.Info("loading the model", zap.String("model", cfg.Model))
+	d.log.Info("loading the model", zap.String("event", "loading"), zap.String("model", cfg.Model))
 	ec := cfg.Engine()
 	ec.Device = d.device.CacheKey()
 	if d.rt == nil {
@@ -134,7 +134,8 @@ func (d *daemon) loadFirst(signals <-chan os.Signal) (first *settings, hup bool,
 				hup = true
 				continue
 			}
-			d.log.Info("stopping while the model loads", zap.String("signal", sig.String()))
+			d.log.Info("stopping while the model loads", zap.String("event", "stopping_while_loading"),
+				zap.String("signal", sig.String()))
 			d.notify.stopping()
 			cancel()
 			select {
@@ -143,7 +144,8 @@ func (d *daemon) loadFirst(signals <-chan os.Signal) (first *settings, hup bool,
 					r.s.model.model.Close()
 				}
 			case <-time.After(d.opts.ShutdownTimeout):
-				d.log.Warn("the model load did not stop within the shutdown timeout (an engine build?); not waiting for it")
+				d.log.Warn("the model load did not stop within the shutdown timeout (an engine build?); not waiting for it",
+					zap.String("event", "load_abandoned"))
 				d.loadingAtExit = true
 			}
 			return nil, false, nil
@@ -249,7 +251,8 @@ func (d *daemon) finishReload(r reloadResult) {
 	defer d.notify.ready()
 	if r.err != nil {
 		d.metrics.reloads.WithLabelValues("failed").Inc()
-		d.log.Error("reload failed; keeping the running configuration", zap.String("code", answer.Code(r.err)), zap.String("error", answer.Message(r.err)))
+		d.log.Error("reload failed; keeping the running configuration", zap.String("event", "reload_failed"),
+			zap.String("code", answer.Code(r.err)), zap.String("error", answer.Message(r.err)))
 		return
 	}
 	d.cfg, d.latest = r.cfg, r.next
@@ -259,10 +262,11 @@ func (d *daemon) finishReload(r reloadResult) {
 	}
 	d.metrics.reloads.WithLabelValues("ok").Inc()
 	if r.next == nil {
-		d.log.Info("configuration reloaded")
+		d.log.Info("configuration reloaded", zap.String("event", "reloaded"))
 		return
 	}
-	d.log.Info("configuration reloaded", zap.String("model", r.next.model.as.Bundle.Manifest.Name), zap.Bool("model_reloaded", r.reloaded))
+	d.log.Info("configuration reloaded", zap.String("event", "reloaded"),
+		zap.String("model", r.next.model.as.Bundle.Manifest.Name), zap.Bool("model_reloaded", r.reloaded))
 }
 
 // modelChanged reports whether cfg needs another model loaded: another

@@ -139,14 +139,15 @@ func (d *daemon) written(o *outcome, moved string) {
 		d.failed.Add(1)
 		d.metrics.puzzles.WithLabelValues("failed").Inc()
 		d.metrics.failures.WithLabelValues(o.failure.Code).Inc()
-		d.log.Warn("failed", append(append(fields, zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
+		d.log.Warn("failed", append(append(fields, zap.String("event", "failed"),
+			zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
 			zap.String("message", o.failure.Message)), append(o.fields, zap.String("outcome", "failed"))...)...)
 		return
 	}
 	d.answered.Add(1)
 	d.metrics.puzzles.WithLabelValues("answered").Inc()
 	fields = append(append(fields, zap.String("name", o.name), zap.String("answer", o.written.Answered()), zap.String("done", moved)), o.fields...)
-	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
+	d.log.Info("answered", append(fields, zap.String("event", "answered"), zap.String("outcome", "answered"))...)
 }
 
 // dropped forgets an outcome whose input left work/ before it was retired

@@ -283,7 +283,8 @@ func (rt *Runtime) providerChain() ([]string, error) {
 					"onnxruntime.require is %s, but onnxruntime %s (%s) cannot use it: %v; install an onnxruntime built with %s and its libraries, or remove require",
 					p, rt.version, rt.lib.Path, ortReason(err), ORTProviderName(p))}
 			}
-			rt.log.Info("execution provider unavailable, falling back", zap.String("provider", p), zap.String("reason", ortReason(err)))
+			rt.log.Info("execution provider unavailable, falling back", zap.String("event", "provider_fallback"),
+				zap.String("provider", p), zap.String("reason", ortReason(err)))
 			continue
 		}
 		chain = append(chain, p)

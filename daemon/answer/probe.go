@@ -31,6 +31,6 @@ func CheckInputInvariance(ctx context.Context, m *engine.Model, run engine.RunOp
 		return true, &Error{Code: CodeInputInvariant, Message: what + "; inference.input_invariant is refuse: use another model, or set it to warn"}
 	}
 	log.Warn("the model's predictions do not depend on its input; every answer is flagged model_input_invariant",
-		zap.String("model", name), zap.String("detail", what))
+		zap.String("event", "input_invariant"), zap.String("model", name), zap.String("detail", what))
 	return true, nil
 }
