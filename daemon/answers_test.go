@@ -20,8 +20,8 @@ import (
 func TestRunInputInvariantModel(t *testing.T) {
 	s := newSpool(t, func(c *config.Config) { c.Model, _ = filepath.Abs(zeroBundle); c.Inference.MaxCycles = 2 })
 	p := s.start()
-	p.waitLog("the model's predictions do not depend on its input; every answer is flagged model_input_invariant", 1, 60*time.Second)
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("input_invariant", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	data, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "3631a71a.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func TestAnswerPictures(t *testing.T) {
 		c.Inference.Augmentations = 3
 	})
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	s.drop("halo.json", data)
 	testenv.WaitFor(t, 20*time.Second, "the answer", func() bool { return slices.Contains(testenv.Names(s.outbox), "halo.json") })
 	if !slices.Contains(testenv.Names(s.outbox), "halo.png") {
@@ -102,7 +102,7 @@ func TestAnswerPictures(t *testing.T) {
 	if a.Votes == nil || a.Votes.Variants != 4 || !a.Attempt1.Equal(task.Tasks[0].Test[0].Output) {
 		t.Errorf("votes %+v, attempt_1 %v; want 4 variants voting the known answer", a.Votes, a.Attempt1)
 	}
-	if cycles, _ := p.waitLog("answered", 1, 60*time.Second)["cycles"].([]any); len(cycles) != 1 {
+	if cycles, _ := p.WaitEvent("answered", 1, 60*time.Second).Fields["cycles"].([]any); len(cycles) != 1 {
 		t.Errorf("the answered log line lists cycles %v; want the one test input's, not its variants'", cycles)
 	}
 	rows := puzzles.AnswerPicture(task.Tasks[0], answer)

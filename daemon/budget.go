@@ -89,7 +89,7 @@ func (b *memoryBudget) take(n int64) {
 	b.metrics.queuedBytes.Set(float64(b.used))
 	if b.used >= b.limit && b.open.set(false) {
 		b.log.Info("the task files in memory reach their budget; the next is read once one is answered",
-			zap.Int64("bytes", b.used), zap.Int64("budget", b.limit))
+			zap.String("event", "budget_reached"), zap.Int64("bytes", b.used), zap.Int64("budget", b.limit))
 	}
 }
 

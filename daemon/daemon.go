@@ -170,7 +170,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.spool != nil {
 		fields = append(fields, zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work()))
 	}
-	d.log.Info("hrmd starting", fields...)
+	d.log.Info("hrmd starting", append(fields, zap.String("event", "starting"))...)
 	d.warnOlderKeys(d.cfg)
 
 	if d.cfg.HTTP.Listen != "" {
@@ -203,9 +203,10 @@ func (d *daemon) run(ctx context.Context) error {
 	d.notify.ready()
 	d.updateStatus()
 	if first != nil {
-		d.log.Info("ready", zap.String("provider", first.model.as.Provider), zap.String("model", first.model.as.Bundle.Manifest.Name))
+		d.log.Info("ready", zap.String("event", "ready"),
+			zap.String("provider", first.model.as.Provider), zap.String("model", first.model.as.Bundle.Manifest.Name))
 	} else {
-		d.log.Info("ready", zap.String("role", q.Role))
+		d.log.Info("ready", zap.String("event", "ready"), zap.String("role", q.Role))
 	}
 	if len(recovered) > 0 {
 		d.log.Info("taking up files left in work/ by an earlier run", zap.Int("files", len(recovered)))
@@ -399,7 +400,8 @@ func (s *supervisor) wind() {
 		case r := <-s.reloads:
 			s.take(r)
 		case <-time.After(s.d.opts.ShutdownTimeout):
-			s.d.log.Warn("a reload was still loading a model; not waiting for it")
+			s.d.log.Warn("a reload was still loading a model; not waiting for it",
+				zap.String("event", "reload_abandoned"))
 			s.d.loadingAtExit = true
 		}
 	}
@@ -434,7 +436,8 @@ func (s *supervisor) shutdown(cause string) error {
 	timer.Stop()
 	s.wind()
 	d.updateStatus()
-	d.log.Info("stopped", zap.Int64("answered", d.answered.Load()), zap.Int64("failed", d.failed.Load()),
+	d.log.Info("stopped", zap.String("event", "stopped"),
+		zap.Int64("answered", d.answered.Load()), zap.Int64("failed", d.failed.Load()),
 		zap.Int64("left_in_work", d.leftInWork()))
 	return nil
 }

@@ -78,50 +78,50 @@ func TestRunThermalBackPressure(t *testing.T) {
 	leftover, name := "007bbfb7.json", "00d62c1b.json"
 	testenv.WriteFile(t, s.work, leftover, string(task[leftover]))
 	p := s.start()
-	started := p.waitLog("hrmd starting", 1, 60*time.Second)
-	if dev, _ := started["device"].(string); !strings.Contains(dev, "Jetson Orin Nano") || !strings.Contains(dev, "JetPack 6") {
+	started := p.WaitEvent("starting", 1, 60*time.Second)
+	if dev, _ := started.Fields["device"].(string); !strings.Contains(dev, "Jetson Orin Nano") || !strings.Contains(dev, "JetPack 6") {
 		t.Errorf("start log device %q, want the Orin Nano with its JetPack", dev)
 	}
-	hot := p.waitLog("too hot: taking no new files until it cools down; they wait in the inbox", 1, 60*time.Second)
-	if hot["zone"] != "cpu-thermal" || hot["celsius"] != "95.0" {
+	hot := p.WaitEvent("too_hot", 1, 60*time.Second)
+	if hot.Fields["zone"] != "cpu-thermal" || hot.Fields["celsius"] != "95.0" {
 		t.Errorf("pause logged %v, want zone cpu-thermal at 95.0", hot)
 	}
-	p.waitLog("too hot: no new batch until it cools down; claimed files wait in work/", 1, 60*time.Second)
+	p.WaitEvent("batch_held", 1, 60*time.Second)
 	s.drop(name, task[name])
-	p.waitLog("too hot: the file waits in the inbox", 1, 60*time.Second)
+	p.WaitEvent("file_held", 1, 60*time.Second)
 	held := func(when string) {
 		t.Helper()
 		if !slices.Contains(testenv.Names(s.inbox), name) || !slices.Contains(testenv.Names(s.work), leftover) || len(testenv.Names(s.outbox)) != 0 {
 			t.Fatalf("%s: inbox %v, work %v, outbox %v; want the new file held in the inbox and the claimed one in work/",
 				when, testenv.Names(s.inbox), testenv.Names(s.work), testenv.Names(s.outbox))
 		}
-		if v := p.metric("hrmd_thermal_paused"); v != "1" {
+		if v := p.Sample("hrmd_thermal_paused"); v != "1" {
 			t.Errorf("%s: hrmd_thermal_paused %q, want 1", when, v)
 		}
 	}
 	held("hot")
-	if v := p.metric(`hrmd_temperature_celsius{type="cpu-thermal",zone="thermal_zone0"}`); v != "95" {
+	if v := p.Sample(`hrmd_temperature_celsius{type="cpu-thermal",zone="thermal_zone0"}`); v != "95" {
 		t.Errorf("cpu-thermal in /metrics: %q, want 95", v)
 	}
-	if v := p.metric("hrmd_gpu_load_ratio"); v == "" {
+	if v := p.Sample("hrmd_gpu_load_ratio"); v == "" {
 		t.Error("no hrmd_gpu_load_ratio on a Jetson")
 	}
 	// Between resume_c and pause_c it stays paused (hysteresis): read, and
 	// read once more, at 85 °C.
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 85})
 	testenv.WaitFor(t, 60*time.Second, "a reading of 85 °C", func() bool {
-		return p.metric(`hrmd_temperature_celsius{type="cpu-thermal",zone="thermal_zone0"}`) == "85"
+		return p.Sample(`hrmd_temperature_celsius{type="cpu-thermal",zone="thermal_zone0"}`) == "85"
 	})
 	// cv0 is not watched: a marker that shows the next reading was taken.
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 85, "cv0-thermal": 41})
 	testenv.WaitFor(t, 60*time.Second, "the next reading", func() bool {
-		return p.metric(`hrmd_temperature_celsius{type="cv0-thermal",zone="thermal_zone2"}`) == "41"
+		return p.Sample(`hrmd_temperature_celsius{type="cv0-thermal",zone="thermal_zone2"}`) == "41"
 	})
 	held("at 85 °C")
 
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 75})
-	cool := p.waitLog("cooled down: taking files again", 1, 60*time.Second)
-	if cool["celsius"] != "75.0" {
+	cool := p.WaitEvent("cooled", 1, 60*time.Second)
+	if cool.Fields["celsius"] != "75.0" {
 		t.Errorf("resume logged %v, want 75.0", cool)
 	}
 	testenv.WaitFor(t, 60*time.Second, "the answers", func() bool {
@@ -134,14 +134,14 @@ func TestRunThermalBackPressure(t *testing.T) {
 	if !strings.Contains(answer.Runtime.Device, "Jetson Orin Nano") {
 		t.Errorf("runtime.device %q, want the Orin Nano", answer.Runtime.Device)
 	}
-	if v := p.metric("hrmd_thermal_pauses_total"); v != "1" {
+	if v := p.Sample("hrmd_thermal_pauses_total"); v != "1" {
 		t.Errorf("hrmd_thermal_pauses_total %q, want 1", v)
 	}
-	if v := p.metric("hrmd_thermal_paused"); v != "0" {
+	if v := p.Sample("hrmd_thermal_paused"); v != "0" {
 		t.Errorf("hrmd_thermal_paused %q after cooling, want 0", v)
 	}
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 }
@@ -152,15 +152,15 @@ func TestRunThermalBackPressure(t *testing.T) {
 func TestRunProviderFallback(t *testing.T) {
 	s := newSpool(t, func(c *config.Config) { c.ONNXRuntime.Providers = []string{"tensorrt", "cpu"} })
 	p := s.start()
-	skipped := p.waitLog("execution provider unavailable, falling back", 1, 60*time.Second)
-	if skipped["provider"] != "tensorrt" || !strings.Contains(skipped["reason"].(string), "Failed to load") {
+	skipped := p.WaitEvent("provider_fallback", 1, 60*time.Second)
+	if skipped.Fields["provider"] != "tensorrt" || !strings.Contains(skipped.Fields["reason"].(string), "Failed to load") {
 		t.Errorf("fallback logged %v; want provider tensorrt with onnxruntime's reason", skipped)
 	}
-	if ready := p.waitLog("ready", 1, 60*time.Second); ready["provider"] != "CPUExecutionProvider" {
-		t.Errorf("ready on %v, want CPUExecutionProvider", ready["provider"])
+	if ready := p.WaitEvent("ready", 1, 60*time.Second); ready.Fields["provider"] != "CPUExecutionProvider" {
+		t.Errorf("ready on %v, want CPUExecutionProvider", ready.Fields["provider"])
 	}
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(20 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(20 * time.Second); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 
@@ -169,14 +169,14 @@ func TestRunProviderFallback(t *testing.T) {
 		c.ONNXRuntime.Require = "tensorrt"
 	})
 	p = s.start()
-	if code := p.waitExit(30 * time.Second); code != 1 {
+	if code := p.WaitExit(30 * time.Second); code != 1 {
 		t.Fatalf("exit %d with require: tensorrt on a CPU library, want 1", code)
 	}
-	log := strings.Join(p.log(), "\n")
+	log := p.Log()
 	if !strings.Contains(log, "error provider_unavailable: onnxruntime.require is tensorrt") || !strings.Contains(log, "Failed to load") {
 		t.Errorf("no reason given:\n%s", log)
 	}
-	if len(p.find("ready")) != 0 {
+	if len(p.Events("ready")) != 0 {
 		t.Error("ready although the required provider is missing")
 	}
 }
@@ -196,38 +196,38 @@ func TestRunDegradedOnJetson(t *testing.T) {
 	s.args = []string{"--sysroot", root}
 	notify := listenNotify(t)
 	p := s.start("NOTIFY_SOCKET=" + notify.path)
-	line := p.waitLog("degraded: the model runs on a slower provider than onnxruntime.providers asks for", 1, 60*time.Second)
-	if reason, _ := line["reason"].(string); line["level"] != "error" || !strings.HasPrefix(reason, want) ||
+	line := p.WaitEvent("degraded", 1, 60*time.Second)
+	if reason, _ := line.Fields["reason"].(string); line.Fields["level"] != "error" || !strings.HasPrefix(reason, want) ||
 		!strings.Contains(reason, "Failed to load") || !strings.Contains(reason, "CUDAExecutionProvider unavailable: ") {
 		t.Errorf("degraded logged %v; want an error with the reasons", line)
 	}
-	p.waitLog("ready", 1, 60*time.Second)
-	if code, body := p.httpGet("/readyz"); code != 200 || !strings.HasPrefix(body, "degraded: "+want) || strings.Count(body, "\n") != 1 {
+	p.WaitEvent("ready", 1, 60*time.Second)
+	if code, body := p.Get("/readyz"); code != 200 || !strings.HasPrefix(body, "degraded: "+want) || strings.Count(body, "\n") != 1 {
 		t.Errorf("/readyz degraded: %d %q", code, body)
 	}
-	if v := p.metric(`hrmd_degraded{reason="gpu_provider_unavailable"}`); v != "1" {
+	if v := p.Sample(`hrmd_degraded{reason="gpu_provider_unavailable"}`); v != "1" {
 		t.Errorf("hrmd_degraded %q, want 1", v)
 	}
 	testenv.WaitFor(t, 60*time.Second, "STATUS= saying degraded", func() bool {
 		return index(notify.messages(), "STATUS=degraded: "+want) >= 0
 	})
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 
 	s = newSpool(t, nil) // providers [cpu]
 	s.args = []string{"--sysroot", root}
 	p = s.start()
-	p.waitLog("ready", 1, 60*time.Second)
-	if code, body := p.httpGet("/readyz"); code != 200 || body != "ready\n" {
+	p.WaitEvent("ready", 1, 60*time.Second)
+	if code, body := p.Get("/readyz"); code != 200 || body != "ready\n" {
 		t.Errorf("/readyz with providers [cpu]: %d %q", code, body)
 	}
-	if v := p.metric(`hrmd_degraded{reason="none"}`); v != "0" {
+	if v := p.Sample(`hrmd_degraded{reason="none"}`); v != "0" {
 		t.Errorf("hrmd_degraded with providers [cpu]: %q, want 0", v)
 	}
-	p.signal(syscall.SIGTERM)
-	p.waitExit(30 * time.Second)
+	p.Signal(syscall.SIGTERM)
+	p.WaitExit(30 * time.Second)
 
 	s = newSpool(t, func(c *config.Config) {
 		c.ONNXRuntime.Providers, c.ONNXRuntime.Require = []string{"tensorrt", "cuda", "cpu"}, "tensorrt"
@@ -235,10 +235,10 @@ func TestRunDegradedOnJetson(t *testing.T) {
 	s.args = []string{"--sysroot", root}
 	notify = listenNotify(t)
 	p = s.start("NOTIFY_SOCKET=" + notify.path)
-	if code := p.waitExit(60 * time.Second); code != 1 {
+	if code := p.WaitExit(60 * time.Second); code != 1 {
 		t.Fatalf("exit %d with require: tensorrt, want 1", code)
 	}
-	if log := strings.Join(p.log(), "\n"); !strings.Contains(log, "error provider_unavailable: onnxruntime.require is tensorrt, but onnxruntime") {
+	if log := p.Log(); !strings.Contains(log, "error provider_unavailable: onnxruntime.require is tensorrt, but onnxruntime") {
 		t.Errorf("no reason given:\n%s", log)
 	}
 	if index(notify.messages(), "STATUS=not started: onnxruntime.require is tensorrt, but onnxruntime") < 0 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -35,13 +36,13 @@ func fleetSpool(t *testing.T, url, role, name string, edit func(*config.Config))
 // there, one the worker refuses comes back as its error file, and both
 // say /readyz 503 while the server is down and 200 once it is back.
 func TestFleetGatewayAndWorker(t *testing.T) {
-	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
+	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
 	gw := fleetSpool(t, srv.URL, config.RoleGateway, "gw", nil)
 	wk := fleetSpool(t, srv.URL, config.RoleWorker, "w1", func(c *config.Config) { c.Watch.MaxTestInputs = 1 })
 	g := gw.start()
 	w := wk.start()
-	g.waitLog("ready", 1, time.Minute)
-	w.waitLog("ready", 1, time.Minute)
+	g.WaitEvent("ready", 1, time.Minute)
+	w.WaitEvent("ready", 1, time.Minute)
 
 	arc := testenv.ARCDir(t)
 	for _, name := range []string{"007bbfb7.json", "00d62c1b.json"} {
@@ -57,16 +58,16 @@ func TestFleetGatewayAndWorker(t *testing.T) {
 	}
 	gw.drop("two-tests.json", twoTests)
 	gw.drop("broken.json", []byte(`{"train": [`))
-	g.waitLog("answered", 2, 2*time.Minute)
-	g.waitLog("failed", 2, time.Minute)
-	for _, l := range g.find("answered") {
-		if l["worker"] != "w1" || l["queue_id"] == "" || l["attempt"] != float64(1) {
+	g.WaitEvent("answered", 2, 2*time.Minute)
+	g.WaitEvent("failed", 2, time.Minute)
+	for _, l := range g.Events("answered") {
+		if l.Fields["worker"] != "w1" || l.Fields["queue_id"] == "" || l.Fields["attempt"] != float64(1) {
 			t.Errorf("the gateway's answered line %v does not name worker w1, a queue id and attempt 1", l)
 		}
 	}
 	codes := map[string]string{}
-	for _, l := range g.find("failed") {
-		codes[l["name"].(string)] = l["code"].(string)
+	for _, l := range g.Events("failed") {
+		codes[l.Fields["name"].(string)] = l.Fields["code"].(string)
 	}
 	if codes["broken.json"] != "not_json" || codes["two-tests.json"] != "too_many_test_inputs" {
 		t.Errorf("failed files: %v; want broken.json not_json (the gateway's) and two-tests.json too_many_test_inputs (the worker's)", codes)
@@ -76,7 +77,7 @@ func TestFleetGatewayAndWorker(t *testing.T) {
 	if err != nil || json.Unmarshal(data, &e) != nil || e.File != "two-tests.json" || !strings.Contains(e.Message, "watch.max_test_inputs") {
 		t.Errorf("the worker's error file: %s, %v", data, err)
 	}
-	if got := inputs(gw.done); len(got) != 2 {
+	if got := hrmdtest.Inputs(gw.done); len(got) != 2 {
 		t.Errorf("done/ holds %v, want the two tasks", got)
 	}
 	for _, name := range []string{"007bbfb7.json", "00d62c1b.json"} {
@@ -84,16 +85,16 @@ func TestFleetGatewayAndWorker(t *testing.T) {
 			t.Errorf("no answer: %v", err)
 		}
 	}
-	if n := len(w.find("answered")); n != 2 {
+	if n := len(w.Events("answered")); n != 2 {
 		t.Errorf("the worker logged %d answered, want 2", n)
 	}
 
 	srv.Kill()
-	for _, p := range []*daemonProcess{g, w} {
+	for _, p := range []*hrmdtest.Daemon{g, w} {
 		waitReadyz(t, p, http.StatusServiceUnavailable, "queue: not connected")
 	}
 	srv.Start()
-	for _, p := range []*daemonProcess{g, w} {
+	for _, p := range []*hrmdtest.Daemon{g, w} {
 		waitReadyz(t, p, http.StatusOK, "ready")
 	}
 	data, err = os.ReadFile(filepath.Join(arc, "training", "0520fde7.json"))
@@ -101,21 +102,21 @@ func TestFleetGatewayAndWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	gw.drop("after.json", data)
-	g.waitLog("answered", 3, 2*time.Minute)
-	for _, p := range []*daemonProcess{g, w} {
-		p.signal(syscall.SIGTERM)
-		if code := p.waitExit(time.Minute); code != 0 {
+	g.WaitEvent("answered", 3, 2*time.Minute)
+	for _, p := range []*hrmdtest.Daemon{g, w} {
+		p.Signal(syscall.SIGTERM)
+		if code := p.WaitExit(time.Minute); code != 0 {
 			t.Errorf("exit %d after SIGTERM", code)
 		}
 	}
 }
 
 // waitReadyz waits until /readyz answers code with a body starting with text.
-func waitReadyz(t *testing.T, p *daemonProcess, code int, text string) {
+func waitReadyz(t *testing.T, p *hrmdtest.Daemon, code int, text string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		got, body := p.httpGet("/readyz")
+		got, body := p.Get("/readyz")
 		if got == code && strings.HasPrefix(body, text) {
 			return
 		}
@@ -129,7 +130,7 @@ func waitReadyz(t *testing.T, p *daemonProcess, code int, text string) {
 // A gateway does not start on a stream that would lose work: it exits
 // with queue_refused, naming the stream and why.
 func TestFleetRefusesALossyStream(t *testing.T) {
-	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
+	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
 	nc, err := nats.Connect(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -143,10 +144,10 @@ func TestFleetRefusesALossyStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := fleetSpool(t, srv.URL, config.RoleGateway, "gw", nil).start()
-	if code := p.waitExit(time.Minute); code == 0 {
+	if code := p.WaitExit(time.Minute); code == 0 {
 		t.Fatal("hrmd started on a limits-retention stream")
 	}
-	log := strings.Join(p.log(), "\n")
+	log := p.Log()
 	for _, want := range []string{"queue_refused", "stream HRMD_PUZZLES", "retention is Limits"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log does not say %q:\n%s", want, log)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
-	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // A gateway whose connection the NATS client closes for good (a server
@@ -19,18 +19,18 @@ import (
 // queue_failed, for systemd to start it again (issue 22, F1), instead of
 // running on with /readyz 503 for ever.
 func TestFleetConnectionClosedForGoodExits(t *testing.T) {
-	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
+	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
 	proxy := startNATSProxy(t, strings.TrimPrefix(srv.URL, "nats://"))
 	p := fleetSpool(t, "nats://"+proxy.addr, config.RoleGateway, "gw", func(c *config.Config) { c.Queue.PingInterval = config.Duration(time.Second) }).start()
-	p.waitLog("ready", 1, time.Minute)
+	p.WaitEvent("ready", 1, time.Minute)
 	proxy.inject("-ERR 'Unknown Failure'\r\n")
-	if code := p.waitExit(time.Minute); code == 0 {
+	if code := p.WaitExit(time.Minute); code == 0 {
 		t.Fatal("hrmd exited 0 after its connection was closed for good; want non-zero")
 	}
-	if lines := p.find("stopped"); len(lines) != 1 {
+	if lines := p.Events("stopped"); len(lines) != 1 {
 		t.Errorf("%d stopped lines; want the one of an orderly stop", len(lines))
 	}
-	if log := strings.Join(p.log(), "\n"); !strings.Contains(log, daemon.CodeQueue) {
+	if log := p.Log(); !strings.Contains(log, daemon.CodeQueue) {
 		t.Errorf("the log does not name %s:\n%s", daemon.CodeQueue, log)
 	}
 }

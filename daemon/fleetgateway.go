@@ -196,7 +196,7 @@ func (f *fleet) receive(ctx context.Context, a queue.Answer, r *queue.Received) 
 		return
 	case handed || errors.Is(err, fs.ErrNotExist):
 		f.metrics.received.WithLabelValues("duplicate").Inc()
-		d.log.Info("duplicate answer dropped", fields...)
+		d.log.Info("duplicate answer dropped", append(fields, zap.String("event", "duplicate_answer"))...)
 		f.ack(ctx, r)
 		return
 	case err != nil && filepath.Base(job) == job && !spool.Ignored(job):
@@ -205,7 +205,8 @@ func (f *fleet) receive(ctx context.Context, a queue.Answer, r *queue.Received) 
 		return
 	case err != nil || f.puzzleID(job, data) != a.ID:
 		f.metrics.received.WithLabelValues("stale").Inc()
-		d.log.Info("stale answer dropped: it is for an earlier file of that name", append(fields, zap.NamedError("reason", err))...)
+		d.log.Info("stale answer dropped: it is for an earlier file of that name", append(fields,
+			zap.String("event", "stale_answer"), zap.NamedError("reason", err))...)
 		f.ack(ctx, r)
 		if err == nil && published != nil && published.id == a.ID {
 			f.publishReplaced(ctx, job, published.name)

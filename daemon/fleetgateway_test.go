@@ -11,6 +11,7 @@ import (
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine/bundle"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -26,18 +27,18 @@ func trainingTask(t *testing.T, name string) []byte {
 
 // startMember starts an hrmd playing role in a fleet on the server at url,
 // and waits until it is ready.
-func startMember(t *testing.T, url, role, name string, edit func(*config.Config)) (*spoolUnderTest, *daemonProcess) {
+func startMember(t *testing.T, url, role, name string, edit func(*config.Config)) (*spoolUnderTest, *hrmdtest.Daemon) {
 	t.Helper()
 	s := fleetSpool(t, url, role, name, edit)
 	p := s.start()
-	p.waitLog("ready", 1, time.Minute)
+	p.WaitEvent("ready", 1, time.Minute)
 	return s, p
 }
 
 // waitMetric waits until a sample of /metrics reads want.
-func waitMetric(t *testing.T, p *daemonProcess, sample, want string) {
+func waitMetric(t *testing.T, p *hrmdtest.Daemon, sample, want string) {
 	t.Helper()
-	testenv.WaitFor(t, 2*time.Minute, sample+" = "+want, func() bool { return p.metric(sample) == want })
+	testenv.WaitFor(t, 2*time.Minute, sample+" = "+want, func() bool { return p.Sample(sample) == want })
 }
 
 // A chmod, a touch and a hard link in the gateway's work/ change nothing
@@ -45,7 +46,7 @@ func waitMetric(t *testing.T, p *daemonProcess, sample, want string) {
 // published again as the same puzzle (a duplicate), and its answer is
 // written, none taken for stale.
 func TestFleetChmodInWork(t *testing.T) {
-	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
+	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
 	gw, g := startMember(t, srv.URL, config.RoleGateway, "gw", nil)
 	names := []string{"007bbfb7.json", "00d62c1b.json", "0520fde7.json"}
 	for _, name := range names {
@@ -66,7 +67,7 @@ func TestFleetChmodInWork(t *testing.T) {
 	}
 	stopCleanly(t, g)
 	g = gw.start()
-	g.waitLog("ready", 1, time.Minute)
+	g.WaitEvent("ready", 1, time.Minute)
 	waitMetric(t, g, `hrmd_fleet_published_total{result="duplicate",stream="puzzles"}`, "3")
 
 	_, w := startMember(t, srv.URL, config.RoleWorker, "w1", nil)
@@ -74,10 +75,10 @@ func TestFleetChmodInWork(t *testing.T) {
 		testenv.WaitFor(t, 2*time.Minute, "the answer to "+name, func() bool { return exists(filepath.Join(gw.outbox, name)) })
 	}
 	waitMetric(t, g, `hrmd_fleet_answers_received_total{result="written"}`, "3")
-	if got := g.metric(`hrmd_fleet_answers_received_total{result="stale"}`); got != "0" {
+	if got := g.Sample(`hrmd_fleet_answers_received_total{result="stale"}`); got != "0" {
 		t.Errorf("%s answers taken for stale, want 0", got)
 	}
-	if got := inputs(gw.done); len(got) != 3 {
+	if got := hrmdtest.Inputs(gw.done); len(got) != 3 {
 		t.Errorf("done/ holds %v, want the three tasks", got)
 	}
 	stopCleanly(t, w)
@@ -103,7 +104,7 @@ func TestFleetMixedModels(t *testing.T) {
 	}
 	for _, mixed := range []string{"", config.MixedFlag} {
 		t.Run("mixed_models="+mixed, func(t *testing.T) {
-			srv := testenv.StartNATS(t, "max_payload: 8MB\n")
+			srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
 			gw, g := startMember(t, srv.URL, config.RoleGateway, "gw", func(c *config.Config) {
 				if mixed != "" {
 					c.Queue.MixedModels = mixed
@@ -113,8 +114,8 @@ func TestFleetMixedModels(t *testing.T) {
 			_, w1 := startMember(t, srv.URL, config.RoleWorker, "w1", nil)
 			gw.drop("first.json", trainingTask(t, "007bbfb7.json"))
 			testenv.WaitFor(t, 2*time.Minute, "the first answer", func() bool { return exists(filepath.Join(gw.outbox, "first.json")) })
-			if l := g.waitLog("answered", 1, time.Minute); l["model_sha256"] != tiny.SHA256 {
-				t.Errorf("the gateway's answered line names model %v, want %s", l["model_sha256"], tiny.SHA256)
+			if l := g.WaitEvent("answered", 1, time.Minute); l.Fields["model_sha256"] != tiny.SHA256 {
+				t.Errorf("the gateway's answered line names model %v, want %s", l.Fields["model_sha256"], tiny.SHA256)
 			}
 			stopCleanly(t, w1)
 
@@ -152,7 +153,7 @@ func TestFleetMixedModels(t *testing.T) {
 // outbox is unusable gets it again after a restart, within the
 // consumer's ack wait, and writes it once the outbox is back.
 func TestFleetAckAfterWrite(t *testing.T) {
-	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
+	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
 	gw, g := startMember(t, srv.URL, config.RoleGateway, "gw", nil)
 	gw.drop("a.json", trainingTask(t, "007bbfb7.json"))
 	waitMetric(t, g, "hrmd_fleet_in_flight", "1")
@@ -168,11 +169,11 @@ func TestFleetAckAfterWrite(t *testing.T) {
 	}
 	_, w := startMember(t, srv.URL, config.RoleWorker, "w1", nil)
 	waitMetric(t, g, "hrmd_stuck_files", "1")
-	if got := g.metric("hrmd_fleet_acks_total"); got != "0" {
+	if got := g.Sample("hrmd_fleet_acks_total"); got != "0" {
 		t.Errorf("the gateway acked %s answers with none written", got)
 	}
-	g.signal(syscall.SIGKILL)
-	g.waitExit(time.Minute)
+	g.Signal(syscall.SIGKILL)
+	g.WaitExit(time.Minute)
 
 	if err := os.Remove(gw.outbox); err != nil {
 		t.Fatal(err)
@@ -181,7 +182,7 @@ func TestFleetAckAfterWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	g = gw.start()
-	g.waitLog("ready", 1, time.Minute)
+	g.WaitEvent("ready", 1, time.Minute)
 	testenv.WaitFor(t, 2*time.Minute, "the answer after the restart", func() bool { return exists(filepath.Join(gw.outbox, "a.json")) })
 	waitMetric(t, g, `hrmd_fleet_answers_received_total{result="written"}`, "1")
 	waitMetric(t, g, "hrmd_fleet_acks_total", "1")
@@ -192,24 +193,24 @@ func TestFleetAckAfterWrite(t *testing.T) {
 // role both counts each file once, as the gateway writes it; a gateway's
 // stopped line counts the files left in its work/ waiting for answers.
 func TestFleetCounts(t *testing.T) {
-	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
+	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
 	s, p := startMember(t, srv.URL, config.RoleBoth, "both", nil)
 	for _, name := range []string{"007bbfb7.json", "00d62c1b.json"} {
 		s.drop(name, trainingTask(t, name))
 	}
 	s.drop("broken.json", []byte(`{"test": [{"input": [[1, 2], [3]]}]}`)) // ragged: failed at the claim
 	testenv.WaitFor(t, 2*time.Minute, "two answers and a failure", func() bool {
-		return len(inputs(s.done)) == 2 && len(inputs(s.failed)) == 1
+		return len(hrmdtest.Inputs(s.done)) == 2 && len(hrmdtest.Inputs(s.failed)) == 1
 	})
 	waitMetric(t, p, `hrmd_fleet_acks_total`, "4") // two puzzles and their answers; the gateway fails broken.json itself
-	if got := p.metric(`hrmd_puzzles_total{outcome="answered"}`); got != "2" {
+	if got := p.Sample(`hrmd_puzzles_total{outcome="answered"}`); got != "2" {
 		t.Errorf("hrmd_puzzles_total{outcome=answered} is %s, want 2", got)
 	}
-	if got := p.metric(`hrmd_puzzles_total{outcome="failed"}`); got != "1" {
+	if got := p.Sample(`hrmd_puzzles_total{outcome="failed"}`); got != "1" {
 		t.Errorf("hrmd_puzzles_total{outcome=failed} is %s, want 1", got)
 	}
 	stopCleanly(t, p)
-	if l := p.waitLog("stopped", 1, time.Second); l["answered"] != 2.0 || l["failed"] != 1.0 || l["left_in_work"] != 0.0 {
+	if l := p.WaitEvent("stopped", 1, time.Second); l.Fields["answered"] != 2.0 || l.Fields["failed"] != 1.0 || l.Fields["left_in_work"] != 0.0 {
 		t.Errorf("stopped line %v; want answered 2, failed 1, left_in_work 0", l)
 	}
 
@@ -218,7 +219,7 @@ func TestFleetCounts(t *testing.T) {
 	g.drop("waits.json", trainingTask(t, "0520fde7.json"))
 	waitMetric(t, gp, "hrmd_fleet_in_flight", "1")
 	stopCleanly(t, gp)
-	if l := gp.waitLog("stopped", 1, time.Second); l["left_in_work"] != 1.0 {
+	if l := gp.WaitEvent("stopped", 1, time.Second); l.Fields["left_in_work"] != 1.0 {
 		t.Errorf("stopped line %v; want left_in_work 1 (waits.json)", l)
 	}
 }

@@ -241,10 +241,10 @@ func (f *fleet) sendAnswer(ctx context.Context, o *outcome) {
 		d.count(o)
 	}
 	if o.failure != nil {
-		d.log.Warn("failed", append(fields, zap.String("code", o.failure.Code), zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
+		d.log.Warn("failed", append(fields, zap.String("event", "failed"), zap.String("code", o.failure.Code), zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
 		return
 	}
-	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
+	d.log.Info("answered", append(fields, zap.String("event", "answered"), zap.String("outcome", "answered"))...)
 }
 
 // body fills a's body: the answer, or the error file.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -48,7 +49,7 @@ func (s *spoolUnderTest) dropAs(name string, data []byte) {
 func TestRunNeverOverwritesAFileInFailed(t *testing.T) {
 	s := newSpool(t, nil)
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	users := []byte("the user's own file, not a task")
 	s.drop("q.json.error.json", users)
 	testenv.WaitFor(t, 30*time.Second, "the user's file failed", func() bool { return len(testenv.Names(s.failed)) == 2 })
@@ -74,7 +75,7 @@ func TestRunNeverOverwritesAFileInFailed(t *testing.T) {
 func TestRunStuckAnswersAreWrittenLater(t *testing.T) {
 	s := newSpool(t, nil)
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	away := s.outbox + ".away"
 	if err := os.Rename(s.outbox, away); err != nil {
 		t.Fatal(err)
@@ -86,14 +87,14 @@ func TestRunStuckAnswersAreWrittenLater(t *testing.T) {
 	}
 	// Files claimed before the first write failed are stuck too.
 	testenv.WaitFor(t, 30*time.Second, "hrmd_stuck_files above 0", func() bool {
-		n := p.metric("hrmd_stuck_files")
+		n := p.Sample("hrmd_stuck_files")
 		return n != "" && n != "0"
 	})
-	if code, body := p.httpGet("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "cannot be written") {
+	if code, body := p.Get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "cannot be written") {
 		t.Errorf("/readyz = %d %q while answers cannot be written", code, body)
 	}
 	// Nothing lost meanwhile: each file is in the inbox or work/.
-	if n := len(inputs(s.inbox)) + len(inputs(s.work)); n != 5 {
+	if n := len(hrmdtest.Inputs(s.inbox)) + len(hrmdtest.Inputs(s.work)); n != 5 {
 		t.Errorf("%d files in the inbox and work/, want 5", n)
 	}
 	if err := os.Remove(s.outbox); err != nil {
@@ -102,22 +103,22 @@ func TestRunStuckAnswersAreWrittenLater(t *testing.T) {
 	if err := os.Rename(away, s.outbox); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitFor(t, 60*time.Second, "every file answered", func() bool { return len(inputs(s.done)) == 5 })
+	testenv.WaitFor(t, 60*time.Second, "every file answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 5 })
 	waitMetrics(t, p, map[string]string{"hrmd_stuck_files": "0", `hrmd_puzzles_total{outcome="answered"}`: "5"})
-	if code, _ := p.httpGet("/readyz"); code != http.StatusOK {
+	if code, _ := p.Get("/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d once the outbox is back", code)
 	}
 	if got := testenv.Names(s.outbox); len(got) != 5 {
 		t.Errorf("outbox %v, want 5 answers", got)
 	}
 	retried := 0
-	for _, line := range p.find("answered") {
-		if tries, _ := line["write_tries"].(float64); tries >= 2 {
+	for _, line := range p.Events("answered") {
+		if tries, _ := line.Fields["write_tries"].(float64); tries >= 2 {
 			retried++
 		}
 	}
 	if retried == 0 {
-		t.Errorf("no answered line says its answer took several tries to write: %v", p.find("answered"))
+		t.Errorf("no answered line says its answer took several tries to write: %v", p.Events("answered"))
 	}
 }
 
@@ -127,18 +128,18 @@ func TestRunStuckAnswersAreWrittenLater(t *testing.T) {
 func TestRunNameTooLong(t *testing.T) {
 	s := newSpool(t, nil)
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	long := strings.Repeat("l", 245) + ".json"
 	longest := strings.Repeat("k", 231) + ".json" // 236 bytes
 	s.dropAs(long, arcTask(t))
 	s.dropAs(longest, arcTask(t))
 	testenv.WaitFor(t, 60*time.Second, "both files finished", func() bool {
-		return len(inputs(s.failed))+len(inputs(s.done)) == 2
+		return len(hrmdtest.Inputs(s.failed))+len(hrmdtest.Inputs(s.done)) == 2
 	})
-	if got := inputs(s.done); !slices.Equal(got, []string{longest}) {
+	if got := hrmdtest.Inputs(s.done); !slices.Equal(got, []string{longest}) {
 		t.Errorf("done/ %v, want the 236-byte name", got)
 	}
-	failed := inputs(s.failed)
+	failed := hrmdtest.Inputs(s.failed)
 	if len(failed) != 1 {
 		t.Fatalf("failed/ %v", testenv.Names(s.failed))
 	}
@@ -154,10 +155,10 @@ func TestRunNameTooLong(t *testing.T) {
 func TestRunReadsAgainAfterPassingErrors(t *testing.T) {
 	s := newSpool(t, nil)
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	// The watcher has its inotify descriptor once it has scanned at start.
 	waitMetrics(t, p, map[string]string{`hrmd_inbox_scans_total{reason="start"}`: "1"})
-	pid := p.cmd.Process.Pid
+	pid := p.Pid()
 	var old unix.Rlimit
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
 		t.Fatal(err)
@@ -169,12 +170,12 @@ func TestRunReadsAgainAfterPassingErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.drop("t.json", arcTask(t))
-	p.waitLog("cannot read a claimed file for now; it stays in work/ and is read again", 1, 30*time.Second)
+	p.WaitEvent("read_retry", 1, 30*time.Second)
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitFor(t, 60*time.Second, "the file answered", func() bool { return len(inputs(s.done)) == 1 })
-	if got := inputs(s.failed); len(got) != 0 {
+	testenv.WaitFor(t, 60*time.Second, "the file answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 1 })
+	if got := hrmdtest.Inputs(s.failed); len(got) != 0 {
 		t.Errorf("failed/ %v: a passing error failed the file for good", got)
 	}
 }
@@ -186,29 +187,29 @@ func TestRunWorkLockAndOrphans(t *testing.T) {
 	orphaned := filepath.Join(filepath.Dir(s.work), "old-host")
 	testenv.WriteFile(t, orphaned, "left.json", string(arcTask(t)))
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
-	w := p.find("files wait in a work/ folder no running hrmd holds (was the host renamed? the instance name defaults to it): start one daemon with --adopt-orphans to answer them, or run one as that instance")
-	if len(w) != 1 || w[0]["folder"] != orphaned || w[0]["files"] != 1.0 {
+	p.WaitEvent("ready", 1, 60*time.Second)
+	w := p.Events("orphans")
+	if len(w) != 1 || w[0].Fields["folder"] != orphaned || w[0].Fields["files"] != 1.0 {
 		t.Errorf("orphan report %v", w)
 	}
-	if got := p.metric("hrmd_orphaned_files"); got != "1" {
+	if got := p.Sample("hrmd_orphaned_files"); got != "1" {
 		t.Errorf("hrmd_orphaned_files %s, want 1", got)
 	}
 	second := runHrmd(t, "run", "--config", s.config, "--instance", "test")
-	if second.Code == 0 || !strings.Contains(second.Stderr, fmt.Sprintf("another hrmd (pid %d) runs as instance \"test\"", p.cmd.Process.Pid)) {
+	if second.Code == 0 || !strings.Contains(second.Stderr, fmt.Sprintf("another hrmd (pid %d) runs as instance \"test\"", p.Pid())) {
 		t.Errorf("a second daemon named test: exit %d, %s", second.Code, second.Stderr)
 	}
-	p.signal(syscall.SIGTERM)
-	p.waitExit(30 * time.Second)
+	p.Signal(syscall.SIGTERM)
+	p.WaitExit(30 * time.Second)
 
 	s.args = []string{"--adopt-orphans"}
 	p = s.start()
-	testenv.WaitFor(t, 60*time.Second, "the orphaned file answered", func() bool { return len(inputs(s.done)) == 1 })
+	testenv.WaitFor(t, 60*time.Second, "the orphaned file answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 1 })
 	if got := testenv.Names(orphaned); len(got) != 0 {
 		t.Errorf("%s still holds %v", orphaned, got)
 	}
-	p.signal(syscall.SIGTERM)
-	p.waitExit(30 * time.Second)
+	p.Signal(syscall.SIGTERM)
+	p.WaitExit(30 * time.Second)
 }
 
 // The inbox deleted and made again is watched again (without rescans: only
@@ -218,21 +219,21 @@ func TestRunWorkLockAndOrphans(t *testing.T) {
 func TestRunInboxReplaced(t *testing.T) {
 	s := newSpool(t, func(c *config.Config) { c.Watch.Rescan = 0 })
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	if err := os.Remove(s.inbox); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(s.inbox, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p.waitLog("the inbox folder was replaced by a new one (deleted and made again?); watching the new one", 1, 30*time.Second)
+	p.WaitEvent("inbox_replaced", 1, 30*time.Second)
 	s.drop("a.json", arcTask(t))
-	testenv.WaitFor(t, 60*time.Second, "a.json answered", func() bool { return len(inputs(s.done)) == 1 })
+	testenv.WaitFor(t, 60*time.Second, "a.json answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 1 })
 
 	// Deleted and made again at once, the inbox may or may not have been
 	// seen gone in between.
-	const unusable = "the inbox is not usable; no files are taken until it is back"
-	before := len(p.find(unusable))
+	const unusable = "inbox_unusable"
+	before := len(p.Events(unusable))
 	private := filepath.Join(s.dir, "private")
 	testenv.WriteFile(t, private, "secret.txt", "not for hrmd")
 	testenv.WriteFile(t, private, "b.json", string(arcTask(t)))
@@ -244,7 +245,7 @@ func TestRunInboxReplaced(t *testing.T) {
 	}
 	waitMetrics(t, p, map[string]string{"hrmd_inbox_unusable": "1"})
 	testenv.WaitFor(t, 30*time.Second, "/readyz saying the inbox is a symbolic link", func() bool {
-		code, body := p.httpGet("/readyz")
+		code, body := p.Get("/readyz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "symbolic link")
 	})
 	if got := testenv.Names(private); !slices.Equal(got, []string{"b.json", "secret.txt"}) {
@@ -258,11 +259,11 @@ func TestRunInboxReplaced(t *testing.T) {
 	}
 	waitMetrics(t, p, map[string]string{"hrmd_inbox_unusable": "0"})
 	s.drop("c.json", arcTask(t))
-	testenv.WaitFor(t, 60*time.Second, "c.json answered", func() bool { return len(inputs(s.done)) == 2 })
+	testenv.WaitFor(t, 60*time.Second, "c.json answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 2 })
 	if got := testenv.Names(private); !slices.Equal(got, []string{"b.json", "secret.txt"}) {
 		t.Errorf("the folder the link pointed to now holds %v", got)
 	}
-	if n := len(p.find(unusable)) - before; n != 1 {
+	if n := len(p.Events(unusable)) - before; n != 1 {
 		t.Errorf("the unusable inbox was logged %d times, want once", n)
 	}
 }
@@ -281,13 +282,13 @@ func TestRunStopsDuringFirstLoad(t *testing.T) {
 	s.args = []string{"--shutdown-timeout", "12s"}
 	n := listenNotify(t)
 	p := s.start("NOTIFY_SOCKET=" + n.path)
-	p.waitLog("the model has been loading longer than tensorrt.max_build; asking systemd for no more time, so it stops hrmd if the load hangs", 1, 30*time.Second)
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(60 * time.Second); code != 0 {
+	p.WaitEvent("load_overdue", 1, 30*time.Second)
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(60 * time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM during the load", code)
 	}
-	p.waitLog("stopping while the model loads", 1, time.Second)
-	p.waitLog("the model load did not stop within the shutdown timeout (an engine build?); not waiting for it", 1, time.Second)
+	p.WaitEvent("stopping_while_loading", 1, time.Second)
+	p.WaitEvent("load_abandoned", 1, time.Second)
 	extends := 0
 	for _, m := range n.messages() {
 		if strings.HasPrefix(m, "EXTEND_TIMEOUT_USEC=") {
@@ -305,15 +306,15 @@ func TestRunStopsDuringFirstLoad(t *testing.T) {
 func TestRunClaimFailuresBackOff(t *testing.T) {
 	s := newSpool(t, nil)
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	if err := os.Remove(s.work); err != nil {
 		t.Fatal(err)
 	}
 	testenv.WriteFile(t, filepath.Dir(s.work), filepath.Base(s.work), "not a folder")
 	s.drop("t.json", arcTask(t))
-	second := p.waitLog("cannot claim a file; it stays in the inbox and is tried again", 2, 30*time.Second)
-	if second["tries"] != 2.0 || second["retry_in"] != 2.0 {
-		t.Errorf("the second claim failure says tries %v, retry_in %v; want 2 and 2 (s)", second["tries"], second["retry_in"])
+	second := p.WaitEvent("claim_failed", 2, 30*time.Second)
+	if second.Fields["tries"] != 2.0 || second.Fields["retry_in"] != 2.0 {
+		t.Errorf("the second claim failure says tries %v, retry_in %v; want 2 and 2 (s)", second.Fields["tries"], second.Fields["retry_in"])
 	}
 	if err := os.Remove(s.work); err != nil {
 		t.Fatal(err)
@@ -321,8 +322,8 @@ func TestRunClaimFailuresBackOff(t *testing.T) {
 	if err := os.Mkdir(s.work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitFor(t, 60*time.Second, "t.json answered", func() bool { return len(inputs(s.done)) == 1 })
-	if n := len(p.find("cannot claim a file; it stays in the inbox and is tried again")); n > 6 {
+	testenv.WaitFor(t, 60*time.Second, "t.json answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 1 })
+	if n := len(p.Events("claim_failed")); n > 6 {
 		t.Errorf("the failing claim was logged %d times", n)
 	}
 }
@@ -347,15 +348,15 @@ func TestRunMemoryBudget(t *testing.T) {
 		testenv.WriteFile(t, s.work, fmt.Sprintf("t%02d.json", i), padded)
 	}
 	p := s.start()
-	budget := p.waitLog("the task files in memory reach their budget; the next is read once one is answered", 1, 60*time.Second)
+	budget := p.WaitEvent("budget_reached", 1, 60*time.Second)
 	read := (16*maxBytes + size - 1) / size // files until the budget is reached
-	if budget["budget"] != float64(16*maxBytes) || budget["bytes"] != float64(read*size) {
+	if budget.Fields["budget"] != float64(16*maxBytes) || budget.Fields["bytes"] != float64(read*size) {
 		t.Errorf("budget line %v, want bytes %d of budget %d", budget, read*size, 16*maxBytes)
 	}
-	if got := p.metric("hrmd_queue_depth"); got != fmt.Sprint(read) {
+	if got := p.Sample("hrmd_queue_depth"); got != fmt.Sprint(read) {
 		t.Errorf("hrmd_queue_depth %s with the budget reached, want %d", got, read)
 	}
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 60})
-	testenv.WaitFor(t, 120*time.Second, "40 files answered", func() bool { return len(inputs(s.done)) == 40 })
+	testenv.WaitFor(t, 120*time.Second, "40 files answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 40 })
 	waitMetrics(t, p, map[string]string{"hrmd_queued_file_bytes": "0", "hrmd_queue_depth": "0"})
 }

@@ -64,7 +64,8 @@ func (d *daemon) serveHTTP(listen string) (*http.Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	d.log.Info("http listening", zap.String("addr", ln.Addr().String()), zap.Int("max_connections", MaxHTTPConnections))
+	d.log.Info("http listening", zap.String("event", "http_listening"),
+		zap.String("addr", ln.Addr().String()), zap.Int("max_connections", MaxHTTPConnections))
 	return srv, nil
 }
 
@@ -77,7 +78,7 @@ func (d *daemon) startHTTP(ln net.Listener, lim httpLimits) (*http.Server, error
 	// What the server has to say (an accept that failed for want of
 	// descriptors, a handler that panicked) goes to the daemon's log, in its
 	// format, rather than as bare text on stderr.
-	errorLog, err := zap.NewStdLogAt(d.log.Named("http"), zap.WarnLevel)
+	errorLog, err := zap.NewStdLogAt(d.log.Named("http").With(zap.String("event", "http_error")), zap.WarnLevel)
 	if err != nil {
 		return nil, fmt.Errorf("http error log: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hrmd/hrmd/daemon"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -26,9 +27,9 @@ type httpConn struct {
 	r *bufio.Reader
 }
 
-func dialHTTP(t *testing.T, p *daemonProcess) *httpConn {
+func dialHTTP(t *testing.T, p *hrmdtest.Daemon) *httpConn {
 	t.Helper()
-	addr := p.waitLog("http listening", 1, 60*time.Second)["addr"].(string)
+	addr := p.WaitEvent("http_listening", 1, 60*time.Second).Fields["addr"].(string)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +127,8 @@ func TestHTTPConnectionLimit(t *testing.T) {
 // flood of connections used to cause.
 func TestHTTPErrorsInDaemonLog(t *testing.T) {
 	p := newSpool(t, nil).start()
-	p.waitLog("ready", 1, 60*time.Second)
-	pid := p.cmd.Process.Pid
+	p.WaitEvent("ready", 1, 60*time.Second)
+	pid := p.Pid()
 	var old unix.Rlimit
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
 		t.Fatal(err)
@@ -139,9 +140,9 @@ func TestHTTPErrorsInDaemonLog(t *testing.T) {
 	t.Cleanup(func() { unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil) })
 	dialHTTP(t, p).send("/healthz")
 	testenv.WaitFor(t, 60*time.Second, "the failed accept in the log", func() bool {
-		for _, l := range p.logLines() {
-			if msg, _ := l["msg"].(string); strings.HasPrefix(msg, "http: Accept error") {
-				if l["level"] != "warn" || l["logger"] != "http" || !strings.Contains(msg, "too many open files") {
+		for _, l := range p.Lines() {
+			if msg, _ := l.Fields["msg"].(string); l.Event() == "http_error" && strings.HasPrefix(msg, "http: Accept error") {
+				if l.Fields["level"] != "warn" || l.Fields["logger"] != "http" || !strings.Contains(msg, "too many open files") {
 					t.Fatalf("log line %v", l)
 				}
 				return true

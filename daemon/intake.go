@@ -79,7 +79,7 @@ func (in *intake) wait(ctx context.Context, f settledFile) bool {
 		if c.gate == nil || c.gate.isOpen() {
 			continue
 		}
-		d.log.Debug(c.waits+": the file waits in the inbox", zap.String("name", f.name))
+		d.log.Debug(c.waits+": the file waits in the inbox", zap.String("event", "file_held"), zap.String("name", f.name))
 		select {
 		case <-c.gate.opened():
 		case <-ctx.Done():
@@ -143,7 +143,8 @@ func (in *intake) claimFault(name string, err error) {
 	wait := backoff(r.tries, time.Second, time.Minute)
 	r.next = time.Now().Add(wait)
 	d.inboxOK.claimed(err)
-	d.log.Error("cannot claim a file; it stays in the inbox and is tried again", zap.String("name", name),
+	d.log.Error("cannot claim a file; it stays in the inbox and is tried again", zap.String("event", "claim_failed"),
+		zap.String("name", name),
 		zap.Int("tries", r.tries), zap.Duration("retry_in", wait), zap.Error(err))
 }
 
@@ -260,7 +261,8 @@ func (in *intake) later(job string, err error) {
 	in.laterTries++
 	wait := backoff(in.laterTries, time.Second, workRescan)
 	in.rescanAt = time.Now().Add(wait)
-	in.d.log.Warn("cannot read a claimed file for now; it stays in work/ and is read again", zap.String("name", job),
+	in.d.log.Warn("cannot read a claimed file for now; it stays in work/ and is read again",
+		zap.String("event", "read_retry"), zap.String("name", job),
 		zap.Duration("retry_in", wait), zap.Error(err))
 }
 

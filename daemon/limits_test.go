@@ -11,6 +11,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -56,10 +57,10 @@ func waitExists(t *testing.T, path string) {
 	testenv.WaitFor(t, 60*time.Second, path, func() bool { return exists(path) })
 }
 
-func stopCleanly(t *testing.T, p *daemonProcess) {
+func stopCleanly(t *testing.T, p *hrmdtest.Daemon) {
 	t.Helper()
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
 }
@@ -79,17 +80,17 @@ func TestRunLargeFileDoesNotHoldOthers(t *testing.T) {
 	}
 	large := "{" + strings.Join(tasks, ",") + "}"
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	s.drop("large.json", []byte(large))
 	testenv.WaitFor(t, 60*time.Second, "large.json claimed", func() bool { return !exists(filepath.Join(s.inbox, "large.json")) })
 	for _, data := range testenv.ARCTasks(t, 1) {
 		s.drop("normal.json", data)
 	}
-	first := p.waitLog("answered", 1, 300*time.Second)
-	if first["name"] != "normal.json" {
-		t.Errorf("%v was answered first; normal.json waited for all 600 rows of large.json", first["name"])
+	first := p.WaitEvent("answered", 1, 300*time.Second)
+	if first.Fields["name"] != "normal.json" {
+		t.Errorf("%v was answered first; normal.json waited for all 600 rows of large.json", first.Fields["name"])
 	}
-	p.waitLog("answered", 2, 300*time.Second)
+	p.WaitEvent("answered", 2, 300*time.Second)
 	stopCleanly(t, p)
 }
 

@@ -18,7 +18,7 @@ import (
 // load opens the runtime (the first time) and loads, warms up and probes
 // the model of cfg.
 func (d *daemon) load(ctx context.Context, cfg config.Config) (*settings, error) {
-	d.log.Info("loading the model", zap.String("model", cfg.Model))
+	d.log.Info("loading the model", zap.String("event", "loading"), zap.String("model", cfg.Model))
 	ec := cfg.Engine()
 	ec.Device = d.device.CacheKey()
 	if d.rt == nil {
@@ -145,7 +145,8 @@ type loadResult struct {
 // stopLoading cancels the first load and waits for it for at most the
 // shutdown timeout.
 func (d *daemon) stopLoading(stop context.Context, cancel context.CancelFunc, done <-chan loadResult) error {
-	d.log.Info("stopping while the model loads", zap.String("signal", stopCause(stop)))
+	d.log.Info("stopping while the model loads", zap.String("event", "stopping_while_loading"),
+		zap.String("signal", stopCause(stop)))
 	d.notify.stopping()
 	cancel()
 	select {
@@ -154,7 +155,8 @@ func (d *daemon) stopLoading(stop context.Context, cancel context.CancelFunc, do
 			r.s.model.model.Close()
 		}
 	case <-time.After(d.opts.ShutdownTimeout):
-		d.log.Warn("the model load did not stop within the shutdown timeout (an engine build?); not waiting for it")
+		d.log.Warn("the model load did not stop within the shutdown timeout (an engine build?); not waiting for it",
+			zap.String("event", "load_abandoned"))
 		d.loadingAtExit = true
 	}
 	return nil
@@ -267,7 +269,8 @@ func (d *daemon) finishReload(r reloadResult) {
 	defer d.notify.ready()
 	if r.err != nil {
 		d.metrics.reloads.WithLabelValues("failed").Inc()
-		d.log.Error("reload failed; keeping the running configuration", zap.String("code", answer.Code(r.err)), zap.String("error", answer.Message(r.err)))
+		d.log.Error("reload failed; keeping the running configuration", zap.String("event", "reload_failed"),
+			zap.String("code", answer.Code(r.err)), zap.String("error", answer.Message(r.err)))
 		return
 	}
 	d.cfg, d.latest = r.cfg, r.next
@@ -277,10 +280,11 @@ func (d *daemon) finishReload(r reloadResult) {
 	}
 	d.metrics.reloads.WithLabelValues("ok").Inc()
 	if r.next == nil {
-		d.log.Info("configuration reloaded")
+		d.log.Info("configuration reloaded", zap.String("event", "reloaded"))
 		return
 	}
-	d.log.Info("configuration reloaded", zap.String("model", r.next.model.as.Bundle.Manifest.Name), zap.Bool("model_reloaded", r.reloaded))
+	d.log.Info("configuration reloaded", zap.String("event", "reloaded"),
+		zap.String("model", r.next.model.as.Bundle.Manifest.Name), zap.Bool("model_reloaded", r.reloaded))
 }
 
 // modelChanged reports whether cfg needs another model loaded: another

@@ -129,12 +129,12 @@ func (d *daemon) written(o *outcome, moved string) {
 	}
 	d.count(o)
 	if o.failure != nil {
-		d.log.Warn("failed", append(append(fields, zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
+		d.log.Warn("failed", append(append(fields, zap.String("event", "failed"), zap.String("name", o.name), zap.String("failed", moved), zap.String("code", o.failure.Code),
 			zap.String("message", o.failure.Message)), append(o.fields, zap.String("outcome", "failed"))...)...)
 		return
 	}
 	fields = append(append(fields, zap.String("name", o.name), zap.String("answer", o.written.Answered()), zap.String("done", moved)), o.fields...)
-	d.log.Info("answered", append(fields, zap.String("outcome", "answered"))...)
+	d.log.Info("answered", append(fields, zap.String("event", "answered"), zap.String("outcome", "answered"))...)
 }
 
 // count counts a finished file, answered or failed: hrmd_puzzles_total,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -77,12 +78,12 @@ func TestRunBurst(t *testing.T) {
 		}
 	}
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
-	p.waitLog("too hot: no new batch until it cools down; claimed files wait in work/", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
+	p.WaitEvent("batch_held", 1, 60*time.Second)
 	// The intake has queued what the worker can hold and waits to hand it more.
 	testenv.WaitFor(t, 60*time.Second, "the worker's queue full", func() bool {
 		var depth float64
-		fmt.Sscan(p.metric("hrmd_queue_depth"), &depth)
+		fmt.Sscan(p.Sample("hrmd_queue_depth"), &depth)
 		return depth >= 64
 	})
 	for name, data := range good {
@@ -95,7 +96,7 @@ func TestRunBurst(t *testing.T) {
 	}
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 60})
 	testenv.WaitFor(t, 300*time.Second, "200 files in done/ and failed/", func() bool {
-		return len(inputs(s.done))+len(inputs(s.failed)) >= 200
+		return len(hrmdtest.Inputs(s.done))+len(hrmdtest.Inputs(s.failed)) >= 200
 	})
 	if n := testenv.Names(s.inbox); len(n) != 0 {
 		t.Errorf("inbox not empty: %v", n)
@@ -103,7 +104,7 @@ func TestRunBurst(t *testing.T) {
 	if n := testenv.Names(s.work); len(n) != 0 {
 		t.Errorf("work/ not empty: %v", n)
 	}
-	if got := inputs(s.done); len(got) != 190 {
+	if got := hrmdtest.Inputs(s.done); len(got) != 190 {
 		t.Errorf("%d files in done/, want 190", len(got))
 	}
 	for name := range good {
@@ -136,25 +137,25 @@ func TestRunBurst(t *testing.T) {
 	// cooled: the worker filled batches of max_batch (4) rows from them,
 	// 16 at least.
 	var upTo3, upTo4 float64
-	fmt.Sscan(p.metric(`hrmd_batch_size_bucket{le="3"}`), &upTo3)
-	fmt.Sscan(p.metric(`hrmd_batch_size_bucket{le="4"}`), &upTo4)
+	fmt.Sscan(p.Sample(`hrmd_batch_size_bucket{le="3"}`), &upTo3)
+	fmt.Sscan(p.Sample(`hrmd_batch_size_bucket{le="4"}`), &upTo4)
 	if full := upTo4 - upTo3; full < 16 {
 		t.Errorf("%g batches of 4 rows, want at least 16: files were not batched together", full)
 	}
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
 }
 
 // waitMetrics waits until every sample of /metrics has its value: a file
 // reaches done/ or failed/ a moment before it is counted.
-func waitMetrics(t *testing.T, p *daemonProcess, want map[string]string) {
+func waitMetrics(t *testing.T, p *hrmdtest.Daemon, want map[string]string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		got := map[string]string{}
 		for sample := range want {
-			got[sample] = p.metric(sample)
+			got[sample] = p.Sample(sample)
 		}
 		if maps.Equal(got, want) {
 			return
@@ -171,7 +172,7 @@ func waitMetrics(t *testing.T, p *daemonProcess, want map[string]string) {
 func TestRunSlowWriter(t *testing.T) {
 	s := newSpool(t, func(c *config.Config) { c.Watch.Settle = config.Duration(3 * time.Second) })
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	data, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "3631a71a.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -187,20 +188,20 @@ func TestRunSlowWriter(t *testing.T) {
 			t.Fatal(err)
 		}
 		testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("the daemon to see slow.json at %d bytes", end), func() bool {
-			return slices.ContainsFunc(p.find("inbox file seen", "inbox file changed"), func(l map[string]any) bool {
-				return l["name"] == "slow.json" && l["size"] == float64(end)
+			return slices.ContainsFunc(p.Events("inbox_file_seen", "inbox_file_changed"), func(l hrmdtest.Line) bool {
+				return l.Fields["name"] == "slow.json" && l.Fields["size"] == float64(end)
 			})
 		})
 	}
 	f.Close()
-	testenv.WaitFor(t, 60*time.Second, "slow.json answered", func() bool { return len(inputs(s.done))+len(inputs(s.failed)) > 0 })
+	testenv.WaitFor(t, 60*time.Second, "slow.json answered", func() bool { return len(hrmdtest.Inputs(s.done))+len(hrmdtest.Inputs(s.failed)) > 0 })
 	// A partial claim would have failed (not JSON) before the whole file
 	// was claimed: after a clean stop, the folders tell everything.
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
-	if got, failed := inputs(s.done), inputs(s.failed); !slices.Equal(got, []string{"slow.json"}) || len(failed) != 0 {
+	if got, failed := hrmdtest.Inputs(s.done), hrmdtest.Inputs(s.failed); !slices.Equal(got, []string{"slow.json"}) || len(failed) != 0 {
 		t.Fatalf("done %v, failed %v: want slow.json answered once", got, failed)
 	}
 	if got := testenv.Names(s.outbox); !slices.Equal(got, []string{"slow.json"}) {
@@ -223,16 +224,16 @@ func TestRunSlowWriter(t *testing.T) {
 
 // startBurst starts hrmd (batches of 2), drops n real tasks at once, and
 // returns once `answered` files are answered: in the middle of the burst.
-func startBurst(t *testing.T, n, answered int) (*spoolUnderTest, *daemonProcess, map[string][]byte) {
+func startBurst(t *testing.T, n, answered int) (*spoolUnderTest, *hrmdtest.Daemon, map[string][]byte) {
 	t.Helper()
 	s := newSpool(t, func(c *config.Config) { c.Inference.MaxBatch = 2 })
 	tasks := testenv.ARCTasks(t, n)
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	for name, data := range tasks {
 		s.drop(name, data)
 	}
-	p.waitLog("answered", answered, 60*time.Second)
+	p.WaitEvent("answered", answered, 60*time.Second)
 	return s, p, tasks
 }
 
@@ -240,9 +241,9 @@ func startBurst(t *testing.T, n, answered int) (*spoolUnderTest, *daemonProcess,
 // or failed/, and none is answered twice.
 func TestRunKillAndRestart(t *testing.T) {
 	s, p, tasks := startBurst(t, 60, 8)
-	p.signal(syscall.SIGKILL)
-	p.waitExit(10 * time.Second)
-	before := len(inputs(s.done))
+	p.Signal(syscall.SIGKILL)
+	p.WaitExit(10 * time.Second)
+	before := len(hrmdtest.Inputs(s.done))
 	if before >= len(tasks) {
 		t.Fatalf("all %d answered before the kill: the test needs a kill mid-burst", before)
 	}
@@ -250,11 +251,11 @@ func TestRunKillAndRestart(t *testing.T) {
 
 	p = s.start()
 	testenv.WaitFor(t, 120*time.Second, "every file in done/ or failed/", func() bool {
-		return len(inputs(s.done))+len(inputs(s.failed)) >= len(tasks)
+		return len(hrmdtest.Inputs(s.done))+len(hrmdtest.Inputs(s.failed)) >= len(tasks)
 	})
-	p.signal(syscall.SIGTERM)
-	p.waitExit(20 * time.Second)
-	done, outbox := inputs(s.done), testenv.Names(s.outbox)
+	p.Signal(syscall.SIGTERM)
+	p.WaitExit(20 * time.Second)
+	done, outbox := hrmdtest.Inputs(s.done), testenv.Names(s.outbox)
 	slices.Sort(done)
 	want := make([]string, 0, len(tasks))
 	for name := range tasks {
@@ -263,8 +264,8 @@ func TestRunKillAndRestart(t *testing.T) {
 	slices.Sort(want)
 	// Answered twice would show as a suffixed copy (<name>.1.json) or a
 	// second answer; and nothing may be missing.
-	if !slices.Equal(done, want) || len(inputs(s.failed)) != 0 {
-		t.Errorf("done/ has %d files (want exactly the %d dropped), failed/ %v", len(done), len(want), inputs(s.failed))
+	if !slices.Equal(done, want) || len(hrmdtest.Inputs(s.failed)) != 0 {
+		t.Errorf("done/ has %d files (want exactly the %d dropped), failed/ %v", len(done), len(want), hrmdtest.Inputs(s.failed))
 	}
 	if !slices.Equal(outbox, want) {
 		t.Errorf("outbox has %d answers, want one per file (%d)", len(outbox), len(want))
@@ -279,32 +280,32 @@ func TestRunKillAndRestart(t *testing.T) {
 func TestRunSigtermWithFullQueue(t *testing.T) {
 	s, p, tasks := startBurst(t, 40, 1)
 	started := time.Now()
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(15 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(15 * time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM", code)
 	}
 	took := time.Since(started)
-	all := len(testenv.Names(s.inbox)) + len(testenv.Names(s.work)) + len(inputs(s.done)) + len(inputs(s.failed))
+	all := len(testenv.Names(s.inbox)) + len(testenv.Names(s.work)) + len(hrmdtest.Inputs(s.done)) + len(hrmdtest.Inputs(s.failed))
 	if all != len(tasks) {
 		t.Fatalf("after SIGTERM: %d files in inbox, work/, done/ and failed/, want %d", all, len(tasks))
 	}
-	if len(inputs(s.done)) == len(tasks) {
+	if len(hrmdtest.Inputs(s.done)) == len(tasks) {
 		t.Fatalf("everything answered before the stop: the queue was not full")
 	}
-	t.Logf("stopped in %s with %d answered and %d in work/", took, len(inputs(s.done)), len(testenv.Names(s.work)))
-	if stopped := p.find("stopped"); len(stopped) != 1 || stopped[0]["left_in_work"].(float64) == 0 {
+	t.Logf("stopped in %s with %d answered and %d in work/", took, len(hrmdtest.Inputs(s.done)), len(testenv.Names(s.work)))
+	if stopped := p.Events("stopped"); len(stopped) != 1 || stopped[0].Fields["left_in_work"].(float64) == 0 {
 		t.Errorf("stop log %v: want the files left in work/ counted", stopped)
 	}
 
 	p = s.start()
 	testenv.WaitFor(t, 120*time.Second, "every file answered after the restart", func() bool {
-		return len(inputs(s.done)) == len(tasks)
+		return len(hrmdtest.Inputs(s.done)) == len(tasks)
 	})
 	if n := len(testenv.Names(s.outbox)); n != len(tasks) {
 		t.Errorf("%d answers for %d files", n, len(tasks))
 	}
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(20 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(20 * time.Second); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 }
@@ -316,7 +317,7 @@ func TestRunSighupReload(t *testing.T) {
 	var cfg config.Config
 	s := newSpool(t, func(c *config.Config) { cfg = *c })
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	task, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "007bbfb7.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -338,9 +339,9 @@ func TestRunSighupReload(t *testing.T) {
 
 	cfg.Inference.MaxCycles = 3
 	s.writeConfig(cfg)
-	p.signal(syscall.SIGHUP)
-	p.waitLog("configuration reloaded", 1, 60*time.Second)
-	p.waitLog("settings applied", 1, 60*time.Second) // the worker has them
+	p.Signal(syscall.SIGHUP)
+	p.WaitEvent("reloaded", 1, 60*time.Second)
+	p.WaitEvent("settings_applied", 1, 60*time.Second) // the worker has them
 	if a := answer("b.json"); a.Answers[0].Cycles != 3 {
 		t.Errorf("after max_cycles: 3: %d cycles", a.Answers[0].Cycles)
 	}
@@ -357,11 +358,11 @@ func TestRunSighupReload(t *testing.T) {
 	}
 	cfg.Model = other
 	s.writeConfig(cfg)
-	p.signal(syscall.SIGHUP)
-	if l := p.waitLog("configuration reloaded", 2, 60*time.Second); l["model_reloaded"] != true {
+	p.Signal(syscall.SIGHUP)
+	if l := p.WaitEvent("reloaded", 2, 60*time.Second); l.Fields["model_reloaded"] != true {
 		t.Errorf("model not reloaded: %v", l)
 	}
-	p.waitLog("settings applied", 2, 60*time.Second)
+	p.WaitEvent("settings_applied", 2, 60*time.Second)
 	if a := answer("c.json"); a.Model.Name != "nova-tiny-2" || a.Answers[0].Cycles != 3 {
 		t.Errorf("after the model change: model %s, %d cycles", a.Model.Name, a.Answers[0].Cycles)
 	}
@@ -372,26 +373,26 @@ func TestRunSighupReload(t *testing.T) {
 	broken.Model = filepath.Join(t.TempDir(), "no-such-model")
 	broken.Inference.MaxCycles = 5
 	s.writeConfig(broken)
-	p.signal(syscall.SIGHUP)
-	if l := p.waitLog("reload failed; keeping the running configuration", 1, 60*time.Second); l["code"] != "bundle_invalid" {
+	p.Signal(syscall.SIGHUP)
+	if l := p.WaitEvent("reload_failed", 1, 60*time.Second); l.Fields["code"] != "bundle_invalid" {
 		t.Errorf("failed reload: %v", l)
 	}
 	if err := os.WriteFile(s.config, []byte("inference: {max_batch: 0}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p.signal(syscall.SIGHUP)
-	p.waitLog("reload failed; keeping the running configuration", 2, 60*time.Second)
+	p.Signal(syscall.SIGHUP)
+	p.WaitEvent("reload_failed", 2, 60*time.Second)
 	if a := answer("d.json"); a.Model.Name != "nova-tiny-2" || a.Answers[0].Cycles != 3 {
 		t.Errorf("after a broken config: model %s, %d cycles", a.Model.Name, a.Answers[0].Cycles)
 	}
-	if ok, failed := p.metric(`hrmd_reloads_total{result="ok"}`), p.metric(`hrmd_reloads_total{result="failed"}`); ok != "2" || failed != "2" {
+	if ok, failed := p.Sample(`hrmd_reloads_total{result="ok"}`), p.Sample(`hrmd_reloads_total{result="failed"}`); ok != "2" || failed != "2" {
 		t.Errorf("reloads: %s ok, %s failed; want 2 and 2", ok, failed)
 	}
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(20 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(20 * time.Second); code != 0 {
 		t.Errorf("exit %d", code)
 	}
-	if got := inputs(s.done); len(got) != 4 {
+	if got := hrmdtest.Inputs(s.done); len(got) != 4 {
 		t.Errorf("done/ %v", got)
 	}
 }
@@ -404,16 +405,16 @@ func TestRunNotifyHealthAndMetrics(t *testing.T) {
 	model := blockedModel(t)
 	s := newSpool(t, func(c *config.Config) { c.Model = model })
 	p := s.start("NOTIFY_SOCKET="+notify.path, "WATCHDOG_USEC=400000")
-	p.waitLog("loading the model", 1, 60*time.Second)
-	if code, body := p.httpGet("/readyz"); code != 503 || !strings.Contains(body, "loading the model") {
+	p.WaitEvent("loading", 1, 60*time.Second)
+	if code, body := p.Get("/readyz"); code != 503 || !strings.Contains(body, "loading the model") {
 		t.Errorf("/readyz while loading: %d %q, want 503 loading the model", code, body)
 	}
-	if code, body := p.httpGet("/healthz"); code != 200 || body != "ok\n" {
+	if code, body := p.Get("/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz while loading: %d %q", code, body)
 	}
 	unblock(t, model)
-	p.waitLog("ready", 1, 60*time.Second)
-	if code, body := p.httpGet("/readyz"); code != 200 || body != "ready\n" {
+	p.WaitEvent("ready", 1, 60*time.Second)
+	if code, body := p.Get("/readyz"); code != 200 || body != "ready\n" {
 		t.Errorf("/readyz once ready: %d %q", code, body)
 	}
 	msgs := notify.messages()
@@ -433,10 +434,10 @@ func TestRunNotifyHealthAndMetrics(t *testing.T) {
 		`hrmd_queue_depth`:                            "0",
 		`hrmd_ready`:                                  "1",
 	})
-	if got := p.metric(`hrmd_inference_seconds_count`); got == "" || got == "0" {
+	if got := p.Sample(`hrmd_inference_seconds_count`); got == "" || got == "0" {
 		t.Errorf("hrmd_inference_seconds_count = %q", got)
 	}
-	_, body := p.httpGet("/metrics")
+	_, body := p.Get("/metrics")
 	if !strings.Contains(body, `hrmd_provider_info{model="`) || !strings.Contains(body, `provider="CPUExecutionProvider"`) {
 		t.Errorf("no provider info in /metrics")
 	}
@@ -444,8 +445,8 @@ func TestRunNotifyHealthAndMetrics(t *testing.T) {
 		msgs := notify.messages()
 		return index(msgs, "WATCHDOG=1") >= 0 && slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, "STATUS=answered 3, failed 1") })
 	})
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	msgs = notify.messages()
@@ -489,17 +490,17 @@ func TestRunRecoversWork(t *testing.T) {
 	}
 	p := s.start()
 	testenv.WaitFor(t, 60*time.Second, "the files left in work/ finished", func() bool {
-		return len(inputs(s.done)) == 1 && len(inputs(s.failed)) == 1
+		return len(hrmdtest.Inputs(s.done)) == 1 && len(hrmdtest.Inputs(s.failed)) == 1
 	})
-	p.signal(syscall.SIGTERM)
-	p.waitExit(20 * time.Second)
+	p.Signal(syscall.SIGTERM)
+	p.WaitExit(20 * time.Second)
 	if got := testenv.Names(s.outbox); !slices.Equal(got, []string{"left.1.json", "left.json"}) {
 		t.Errorf("outbox %v, want left.json as it was and the answer left.1.json", got)
 	}
 	if got, _ := os.ReadFile(filepath.Join(s.outbox, "left.json")); string(got) != `{"task": "left", "stale": true}` {
 		t.Errorf("outbox/left.json was replaced: %s", got)
 	}
-	if got := inputs(s.done); !slices.Equal(got, []string{"left.1.json"}) {
+	if got := hrmdtest.Inputs(s.done); !slices.Equal(got, []string{"left.1.json"}) {
 		t.Errorf("done %v, want left.1.json beside its answer", got)
 	}
 	var a puzzles.AnswerFile
@@ -507,7 +508,7 @@ func TestRunRecoversWork(t *testing.T) {
 	if a.Task != "left" || len(a.Answers) != 1 {
 		t.Errorf("answer %+v", a)
 	}
-	if got := inputs(s.failed); !slices.Equal(got, []string{"broken.json"}) {
+	if got := hrmdtest.Inputs(s.failed); !slices.Equal(got, []string{"broken.json"}) {
 		t.Errorf("failed %v", got)
 	}
 	if got := testenv.Names(s.work); !slices.Equal(got, []string{".hidden.json"}) {
@@ -535,30 +536,30 @@ func TestRunSighupDuringBacklog(t *testing.T) {
 	}
 	slices.Sort(ids)
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	dropped := 0
 	feed := func(waiting int) {
-		for dropped-len(p.find("answered")) < waiting {
+		for dropped-len(p.Events("answered")) < waiting {
 			id := ids[dropped%len(ids)]
 			s.drop(fmt.Sprintf("%05d-%s", dropped, id), round[id])
 			dropped++
 		}
 	}
 	feed(20)
-	p.waitLog("answered", 1, 60*time.Second)
+	p.WaitEvent("answered", 1, 60*time.Second)
 	cfg.Inference.MaxCycles = 1
 	s.writeConfig(cfg)
-	p.signal(syscall.SIGHUP)
+	p.Signal(syscall.SIGHUP)
 	testenv.WaitFor(t, 300*time.Second, "the new settings applied while 20 files wait", func() bool {
 		feed(20)
-		return len(p.find("settings applied")) > 0
+		return len(p.Events("settings_applied")) > 0
 	})
-	testenv.WaitFor(t, 300*time.Second, "every dropped file answered", func() bool { return len(inputs(s.done)) == dropped })
+	testenv.WaitFor(t, 300*time.Second, "every dropped file answered", func() bool { return len(hrmdtest.Inputs(s.done)) == dropped })
 	before, after := 0, 0
 	switched := false
-	for _, line := range p.logLines() {
-		switch line["msg"] {
-		case "settings applied":
+	for _, line := range p.Lines() {
+		switch line.Event() {
+		case "settings_applied":
 			switched = true
 		case "answered":
 			want := 8.0
@@ -567,9 +568,9 @@ func TestRunSighupDuringBacklog(t *testing.T) {
 			} else {
 				before++
 			}
-			for _, c := range line["cycles"].([]any) {
+			for _, c := range line.Fields["cycles"].([]any) {
 				if c != want {
-					t.Errorf("%s answered with %v cycles %s the switch, want %g", line["name"], line["cycles"], map[bool]string{false: "before", true: "after"}[switched], want)
+					t.Errorf("%s answered with %v cycles %s the switch, want %g", line.Fields["name"], line.Fields["cycles"], map[bool]string{false: "before", true: "after"}[switched], want)
 				}
 			}
 		}
@@ -577,8 +578,8 @@ func TestRunSighupDuringBacklog(t *testing.T) {
 	if before == 0 || after == 0 {
 		t.Errorf("%d files answered before the switch, %d after; want some of each", before, after)
 	}
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 }
@@ -617,17 +618,17 @@ func TestRunSigtermDuringReload(t *testing.T) {
 	var cfg config.Config
 	s := newSpool(t, func(c *config.Config) { cfg = *c })
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	cfg.Model = blockedModel(t)
 	s.writeConfig(cfg)
-	p.signal(syscall.SIGHUP)
-	p.waitLog("loading the model", 2, 60*time.Second)
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGHUP)
+	p.WaitEvent("loading", 2, 60*time.Second)
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	p.waitLog("a reload was still loading a model; not waiting for it", 1, time.Second)
-	p.waitLog("stopped", 1, time.Second)
+	p.WaitEvent("reload_abandoned", 1, time.Second)
+	p.WaitEvent("stopped", 1, time.Second)
 }
 
 // blockedModel is a copy of the tiny bundle whose hrm.yaml is a named pipe:
@@ -667,7 +668,7 @@ func TestRunActV1(t *testing.T) {
 	}
 	s := newSpool(t, func(c *config.Config) { c.Model = model })
 	p := s.start()
-	p.waitLog("ready", 1, 60*time.Second)
+	p.WaitEvent("ready", 1, 60*time.Second)
 	arc := testenv.ARCDir(t)
 	for _, id := range []string{"007bbfb7", "00d62c1b"} {
 		data, err := os.ReadFile(filepath.Join(arc, "training", id+".json"))
@@ -676,7 +677,7 @@ func TestRunActV1(t *testing.T) {
 		}
 		s.drop(id+".json", data)
 	}
-	p.waitLog("answered", 2, 120*time.Second)
+	p.WaitEvent("answered", 2, 120*time.Second)
 	var want testenv.GoldenCase
 	for _, c := range testenv.ReadGolden(t, actBundle).Cases {
 		if c.Puzzle == "007bbfb7" {
@@ -699,14 +700,14 @@ func TestRunActV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.drop("007bbfb7.json", data)
-	p.waitLog("answered", 3, 120*time.Second)
+	p.WaitEvent("answered", 3, 120*time.Second)
 	var again puzzles.AnswerFile
 	testenv.ReadJSON(t, filepath.Join(s.outbox, "007bbfb7.1.json"), &again)
 	if a := again.Answers[0]; again.Task != "007bbfb7.1" || !a.Attempt1.Equal(want.Decoded) || a.Cycles != want.HaltCycle || slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) {
 		t.Errorf("the task again: task %q, %v after %d cycles, flags %v", again.Task, a.Attempt1, a.Cycles, a.Flags)
 	}
-	p.signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
+	p.Signal(syscall.SIGTERM)
+	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
 }

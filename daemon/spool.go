@@ -44,7 +44,7 @@ func (d *daemon) takeUpOrphans(adopt bool) []string {
 		if !adopt {
 			d.metrics.orphaned.Add(float64(len(o.Jobs)))
 			d.log.Warn("files wait in a work/ folder no running hrmd holds (was the host renamed? the instance name defaults to it): start one daemon with --adopt-orphans to answer them, or run one as that instance",
-				zap.String("folder", o.Dir), zap.Int("files", len(o.Jobs)))
+				zap.String("event", "orphans"), zap.String("folder", o.Dir), zap.Int("files", len(o.Jobs)))
 			continue
 		}
 		jobs, err := d.spool.Adopt(o)

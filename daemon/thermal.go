@@ -163,6 +163,7 @@ func (g *thermalGuard) setOpen(open bool, zone string, celsius float64, why stri
 		g.metrics.thermalPaused.Set(1)
 		g.metrics.thermalPauses.Inc()
 		g.log.Warn("too hot: taking no new files until it cools down; they wait in the inbox",
+			zap.String("event", "too_hot"),
 			zap.String("zone", zone), zap.String("celsius", fmt.Sprintf("%.1f", celsius)),
 			zap.Float64("pause_c", g.cfg.PauseC), zap.Float64("resume_c", g.cfg.ResumeC))
 	case open && paused:
@@ -175,6 +176,6 @@ func (g *thermalGuard) setOpen(open bool, zone string, celsius float64, why stri
 		}
 		g.pausedAt = time.Time{}
 		g.metrics.thermalPaused.Set(0)
-		g.log.Info("cooled down: taking files again", fields...)
+		g.log.Info("cooled down: taking files again", append(fields, zap.String("event", "cooled"))...)
 	}
 }

@@ -168,12 +168,14 @@ func (w *watcher) checkInbox(fsw *fsnotify.Watcher) *fsnotify.Watcher {
 	}
 	if why != "" {
 		if w.health.set(false, why) {
-			w.log.Error("the inbox is not usable; no files are taken until it is back", zap.String("inbox", w.dir), zap.String("reason", why))
+			w.log.Error("the inbox is not usable; no files are taken until it is back",
+				zap.String("event", "inbox_unusable"), zap.String("inbox", w.dir), zap.String("reason", why))
 		}
 		return fsw
 	}
 	if state == spool.InboxReplaced {
-		w.log.Warn("the inbox folder was replaced by a new one (deleted and made again?); watching the new one", zap.String("inbox", w.dir))
+		w.log.Warn("the inbox folder was replaced by a new one (deleted and made again?); watching the new one",
+			zap.String("event", "inbox_replaced"), zap.String("inbox", w.dir))
 		if fsw != nil {
 			fsw.Close()
 		}
@@ -211,10 +213,12 @@ func (w *watcher) observe(name string) {
 	switch {
 	case t == nil:
 		w.files[name] = &tracked{file: cur, seen: now, changed: now}
-		w.log.Debug("inbox file seen", zap.String("name", name), zap.Int64("size", cur.size))
+		w.log.Debug("inbox file seen", zap.String("event", "inbox_file_seen"),
+			zap.String("name", name), zap.Int64("size", cur.size))
 	case t.file != cur:
 		t.file, t.changed = cur, now
-		w.log.Debug("inbox file changed", zap.String("name", name), zap.Int64("size", cur.size))
+		w.log.Debug("inbox file changed", zap.String("event", "inbox_file_changed"),
+			zap.String("name", name), zap.Int64("size", cur.size))
 	}
 }
 

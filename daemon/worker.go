@@ -61,7 +61,7 @@ func (w *worker) run(stop <-chan struct{}, runCtx context.Context, cur *settings
 		if cooled := w.d.thermal.opened(); !isClosed(cooled) {
 			if !held {
 				w.d.log.Debug("too hot: no new batch until it cools down; claimed files wait in work/",
-					zap.Int("files", len(b.pending)+len(w.queue)))
+					zap.String("event", "batch_held"), zap.Int("files", len(b.pending)+len(w.queue)))
 				held = true
 			}
 			if !w.wait(b, stop, watchdog, cooled) {
@@ -214,7 +214,8 @@ func (w *worker) apply(b *batcher) {
 		unused.model.Close()
 		w.d.useModel(b.cur.model)
 	}
-	w.d.log.Info("settings applied", zap.String("model", b.cur.model.as.Bundle.Manifest.Name))
+	w.d.log.Info("settings applied", zap.String("event", "settings_applied"),
+		zap.String("model", b.cur.model.as.Bundle.Manifest.Name))
 }
 
 // offer hands the batcher new settings, closing a model they superseded

@@ -79,7 +79,7 @@ func disableTelemetry(log *zap.Logger) error {
 		if quiet := slices.Contains([]string{"1", "true", "yes", "on", "y"}, strings.ToLower(strings.TrimSpace(old))); set &&
 			!quiet {
 			log.Warn("onnxruntime's telemetry stays off: hrmd sends nothing; ignoring the environment's setting",
-				zap.String("variable", name), zap.String("value", old))
+				zap.String("event", "telemetry_off"), zap.String("variable", name), zap.String("value", old))
 		}
 		if err := os.Setenv(name, "1"); err != nil {
 			return fmt.Errorf("turn off onnxruntime's telemetry (%s=1): %w", name, err)

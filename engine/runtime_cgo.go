@@ -313,6 +313,7 @@ func (rt *Runtime) providerChain() ([]string, error) {
 			}
 			rt.log.Info(
 				"execution provider unavailable, falling back",
+				zap.String("event", "provider_fallback"),
 				zap.String("provider", p),
 				zap.String("reason", ortReason(err)),
 			)

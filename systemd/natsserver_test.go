@@ -1,11 +1,7 @@
 package systemd_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // The NATS cluster of fleet mode (docs/fleet.md) is nats-server's, configured
@@ -27,58 +25,29 @@ const (
 	natsUnitBin = "/usr/sbin/nats-server" // the unit's ExecStart
 )
 
-// needNATSServer is the nats-server binary named by HRMD_NATS_SERVER
-// (`./build.sh deps` installs one at .cache/bin/nats-server). Without it the
-// tests skip, unless HRMD_REQUIRE_JETSON_TESTS says they must run.
-func needNATSServer(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("HRMD_NATS_SERVER")
-	if bin == "" {
-		if os.Getenv("HRMD_REQUIRE_JETSON_TESTS") != "" {
-			t.Fatal(
-				"HRMD_NATS_SERVER is not set, and HRMD_REQUIRE_JETSON_TESTS requires this test: set it to a nats-server binary " +
-					"(./build.sh deps installs one at .cache/bin/nats-server)",
-			)
-		}
-		t.Skip("HRMD_NATS_SERVER is not set (a nats-server binary; ./build.sh deps installs one at .cache/bin/nats-server)")
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(abs); err != nil {
-		t.Fatalf("HRMD_NATS_SERVER: %v", err)
-	}
-	return abs
-}
-
-// natsNode is one node of a three-node cluster on 127.0.0.1.
-type natsNode struct {
-	name                 string
-	client, http, route  int
-	config, store, logFn string
-}
-
 // natsNodes fills systemd/nats-server.conf's placeholders for three nodes on
 // 127.0.0.1, free ports and stores in dir: the file a user edits, with the
-// lines the header says to change changed, and nothing else.
-func natsNodes(t *testing.T, dir string) []natsNode {
+// lines the header says to change changed, and nothing else. The servers
+// run on those files as they are.
+func natsNodes(t *testing.T, bin, dir string) []*hrmdtest.NATSServer {
 	t.Helper()
 	data, err := os.ReadFile(natsConf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	template := string(data)
-	nodes := make([]natsNode, 3)
-	for i := range nodes {
-		n := &nodes[i]
-		n.name = fmt.Sprintf("n%d", i+1)
-		n.client, n.http, n.route = freePort(t), freePort(t), freePort(t)
-		n.store = filepath.Join(dir, n.name)
-		n.config = filepath.Join(dir, n.name+".conf")
-		n.logFn = filepath.Join(dir, n.name+".log")
+	ports, err := hrmdtest.FreePorts(9)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i, n := range nodes {
+	nodes := make([]*hrmdtest.NATSServer, 3)
+	for i := range nodes {
+		name := fmt.Sprintf("n%d", i+1)
+		nodes[i] = &hrmdtest.NATSServer{Bin: bin, Name: name, Dir: filepath.Join(dir, name), Written: true,
+			Config: filepath.Join(dir, name+".conf"), LogPath: filepath.Join(dir, name+".log"),
+			ClientPort: ports[3*i], HTTPPort: ports[3*i+1], RoutePort: ports[3*i+2]}
+	}
+	for _, n := range nodes {
 		conf := template
 		replace := func(old, new string) {
 			t.Helper()
@@ -87,29 +56,19 @@ func natsNodes(t *testing.T, dir string) []natsNode {
 			}
 			conf = strings.Replace(conf, old, new, 1)
 		}
-		replace("\nserver_name: nats-1\n", "\nserver_name: "+n.name+"\n")
-		replace("\nlisten: 0.0.0.0:4222\n", fmt.Sprintf("\nlisten: 127.0.0.1:%d\n", n.client))
-		replace("\nhttp: 127.0.0.1:8222\n", fmt.Sprintf("\nhttp: 127.0.0.1:%d\n", n.http))
-		replace("store_dir: /var/lib/nats\n", "store_dir: "+strconv.Quote(n.store)+"\n")
-		replace("  listen: 0.0.0.0:6222\n", fmt.Sprintf("  listen: 127.0.0.1:%d\n", n.route))
+		replace("\nserver_name: nats-1\n", "\nserver_name: "+n.Name+"\n")
+		replace("\nlisten: 0.0.0.0:4222\n", fmt.Sprintf("\nlisten: 127.0.0.1:%d\n", n.ClientPort))
+		replace("\nhttp: 127.0.0.1:8222\n", fmt.Sprintf("\nhttp: 127.0.0.1:%d\n", n.HTTPPort))
+		replace("store_dir: /var/lib/nats\n", "store_dir: "+strconv.Quote(n.Dir)+"\n")
+		replace("  listen: 0.0.0.0:6222\n", fmt.Sprintf("  listen: 127.0.0.1:%d\n", n.RoutePort))
 		for j, peer := range nodes {
-			replace(fmt.Sprintf("nats-route://nats-%d:6222\n", j+1), fmt.Sprintf("nats-route://127.0.0.1:%d\n", peer.route))
+			replace(fmt.Sprintf("nats-route://nats-%d:6222\n", j+1), fmt.Sprintf("nats-route://127.0.0.1:%d\n", peer.RoutePort))
 		}
-		if err := os.WriteFile(nodes[i].config, []byte(conf), 0o644); err != nil {
+		if err := os.WriteFile(n.Config, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return nodes
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // The config is one nats-server accepts (`nats-server -t`, which refuses an
@@ -118,59 +77,40 @@ func freePort(t *testing.T) int {
 // (SIGUSR2, lame duck mode) exits 0 within the unit's TimeoutStopSec, and the
 // other two keep a leader.
 func TestNATSServerConfigForms3NodeCluster(t *testing.T) {
-	bin := needNATSServer(t)
+	bin := hrmdtest.NATSServerBinary(t)
 	dir := t.TempDir()
-	nodes := natsNodes(t, dir)
+	nodes := natsNodes(t, bin, dir)
 	for _, n := range nodes {
-		out, err := exec.Command(bin, "-c", n.config, "-t").CombinedOutput()
+		out, err := exec.Command(bin, "-c", n.Config, "-t").CombinedOutput()
 		if err != nil {
-			t.Fatalf("nats-server -c %s -t: %v\n%s", n.config, err, out)
+			t.Fatalf("nats-server -c %s -t: %v\n%s", n.Config, err, out)
 		}
 	}
 
-	procs := make([]*exec.Cmd, len(nodes))
-	exited := make([]chan error, len(nodes))
-	for i, n := range nodes {
-		logf, err := os.Create(n.logFn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "--config", n.config)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs[i], exited[i] = cmd, make(chan error, 1)
-		go func() { exited[i] <- cmd.Wait(); logf.Close() }()
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			<-exited[i]
-			if t.Failed() {
-				log, _ := os.ReadFile(n.logFn)
-				t.Logf("%s's log:\n%s", n.name, log)
+	cluster := &hrmdtest.NATSCluster{Servers: nodes}
+	t.Cleanup(func() {
+		cluster.Kill()
+		if t.Failed() {
+			for _, n := range nodes {
+				log, _ := os.ReadFile(n.LogPath)
+				t.Logf("%s's log:\n%s", n.Name, log)
 			}
-		})
-	}
-
-	deadline := time.Now().Add(30 * time.Second)
+		}
+	})
 	for _, n := range nodes {
-		for {
-			code, body := httpGet(n.http, "/healthz")
-			if code == http.StatusOK {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: /healthz still %d %s after 30 s", n.name, code, body)
-			}
-			time.Sleep(100 * time.Millisecond)
+		if err := n.Start(); err != nil {
+			t.Fatal(err)
 		}
+	}
+	if err := cluster.WaitHealthy(30 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 
 	var varz struct {
 		ServerName string `json:"server_name"`
 		MaxPayload int64  `json:"max_payload"`
 	}
-	getJSON(t, nodes[0].http, "/varz", &varz)
+	getJSON(t, nodes[0], "/varz", &varz)
 	// hrmd's input limit, watch.max_file_bytes, with its 64 KiB for headers.
 	if need := int64(4<<20 + 64<<10); varz.MaxPayload < need || varz.ServerName != "n1" {
 		t.Errorf(
@@ -180,37 +120,29 @@ func TestNATSServerConfigForms3NodeCluster(t *testing.T) {
 			need,
 		)
 	}
-	jsz := metaCluster(t, nodes[0].http)
-	if jsz.Config.StoreDir != filepath.Join(nodes[0].store, "jetstream") || jsz.Meta.ClusterSize != 3 ||
-		jsz.Meta.Leader == "" {
+	jsz := metaCluster(t, nodes[0])
+	if jsz.Config.StoreDir != filepath.Join(nodes[0].Dir, "jetstream") || jsz.Meta.ClusterSize != 3 || jsz.Meta.Leader == "" {
 		t.Fatalf("/jsz: store %q, meta cluster of %d, leader %q; want a cluster of 3 with a leader, storing in %s",
-			jsz.Config.StoreDir, jsz.Meta.ClusterSize, jsz.Meta.Leader, nodes[0].store)
+			jsz.Config.StoreDir, jsz.Meta.ClusterSize, jsz.Meta.Leader, nodes[0].Dir)
 	}
 
 	// Stop n1 as the unit does, and wait for it as systemd would.
 	stop := unitStopTimeout(t)
-	if err := procs[0].Process.Signal(syscall.SIGUSR2); err != nil {
+	if err := nodes[0].Signal(syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-exited[0]:
-		exited[0] <- err // for the cleanup
-		if err != nil {
-			t.Fatalf("n1 in lame duck mode (SIGUSR2) exited with %v; want 0", err)
-		}
-	case <-time.After(stop):
-		t.Fatalf("n1 still runs %s after SIGUSR2: the unit's TimeoutStopSec would kill it", stop)
+	state, err := nodes[0].WaitExit(stop)
+	if err != nil {
+		t.Fatalf("after SIGUSR2: %v: the unit's TimeoutStopSec would kill it", err)
 	}
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		m := metaCluster(t, nodes[1].http)
-		if m.Meta.Leader == "n2" || m.Meta.Leader == "n3" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("n1 stopped: after 20 s the meta leader is %q, not n2 or n3", m.Meta.Leader)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !state.Success() {
+		t.Fatalf("n1 in lame duck mode (SIGUSR2) exited with %v; want 0", state)
+	}
+	if err := hrmdtest.Wait("n1 stopped: the meta leader n2 or n3", 20*time.Second, func() (bool, string) {
+		m := metaCluster(t, nodes[1])
+		return m.Meta.Leader == "n2" || m.Meta.Leader == "n3", "leader " + m.Meta.Leader
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -224,34 +156,18 @@ type jszInfo struct {
 	} `json:"meta_cluster"`
 }
 
-func metaCluster(t *testing.T, port int) jszInfo {
+func metaCluster(t *testing.T, n *hrmdtest.NATSServer) jszInfo {
 	t.Helper()
 	var j jszInfo
-	getJSON(t, port, "/jsz", &j)
+	getJSON(t, n, "/jsz", &j)
 	return j
 }
 
-func httpGet(port int, path string) (int, string) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, string(body)
-}
-
-func getJSON(t *testing.T, port int, path string, v any) {
+func getJSON(t *testing.T, n *hrmdtest.NATSServer, path string, v any) {
 	t.Helper()
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+	code, err := n.Monitor(path, v)
+	if err != nil || code != 200 {
+		t.Fatalf("GET %s: %d, %v", path, code, err)
 	}
 }
 

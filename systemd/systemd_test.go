@@ -12,14 +12,14 @@ import (
 
 	"github.com/coreos/go-systemd/v22/unit"
 
-	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // hrmdBin is the real hrmd, built once: the unit's ExecStart and the binary
 // install.sh installs.
 var hrmdBin string
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &hrmdBin)) }
+func TestMain(m *testing.M) { os.Exit(hrmdtest.Main(m, &hrmdBin)) }
 
 // needTool finds a system tool the test needs. CI installs them
 // (HRMD_REQUIRE_SYSTEMD); elsewhere their absence skips the test.

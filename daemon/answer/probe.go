@@ -45,6 +45,6 @@ func CheckInputInvariance(
 		}
 	}
 	log.Warn("the model's predictions do not depend on its input; every answer is flagged model_input_invariant",
-		zap.String("model", name), zap.String("detail", what))
+		zap.String("event", "input_invariant"), zap.String("model", name), zap.String("detail", what))
 	return true, nil
 }

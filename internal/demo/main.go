@@ -16,10 +16,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -30,6 +28,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hrmd/hrmd/daemon/spool"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -128,13 +127,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 type demo struct {
 	o                           options
 	root, config, logPath, addr string
-	inbox, outbox, spool        string
-	cmd                         *exec.Cmd
-	logFile                     *os.File
-	// exited is closed once hrmd has exited, with its status in waitErr; a
-	// closed channel can be waited on by every step and the deferred kill.
-	exited  chan struct{}
-	waitErr error
+	spool                       spool.Layout
+	p                           *hrmdtest.Process
 }
 
 // newDemo makes the demo's folder and writes its config.
@@ -148,13 +142,13 @@ func newDemo(o options) (*demo, error) {
 		return nil, fmt.Errorf("make the demo's folder: %w", err)
 	}
 	d := &demo{o: o, root: root, config: filepath.Join(root, "hrmd.yaml"), logPath: filepath.Join(root, "hrmd.log"),
-		inbox: filepath.Join(root, "inbox"), outbox: filepath.Join(root, "outbox"), spool: filepath.Join(root, "spool")}
-	if d.addr, err = freeAddress(); err != nil {
-		return d, err
+		spool: hrmdtest.SpoolIn(root, "")}
+	if d.addr, err = hrmdtest.FreeAddr(); err != nil {
+		return d, fmt.Errorf("find a free port for hrmd's HTTP endpoint: %w", err)
 	}
 	// %q: a path with ": " or " #" in it stays one YAML string.
 	yaml := fmt.Sprintf("# written by ./build.sh demo\ninbox: %q\noutbox: %q\nspool: %q\nmodel: %q\nhttp:\n  listen: %q\nlog:\n  format: console\n",
-		d.inbox, d.outbox, d.spool, model, d.addr)
+		d.spool.Inbox, d.spool.Outbox, d.spool.Root, model, d.addr)
 	if err := os.WriteFile(d.config, []byte(yaml), 0o644); err != nil {
 		return d, fmt.Errorf("write the demo's config: %w", err)
 	}
@@ -164,58 +158,71 @@ func newDemo(o options) (*demo, error) {
 // cleanup removes the demo's folder unless the daemon started: then it
 // holds what the demo shows, for the reader to look at.
 func (d *demo) cleanup() {
-	if d.logFile != nil {
-		d.logFile.Close()
-	}
-	if d.cmd == nil {
+	if d.p == nil {
 		os.RemoveAll(d.root)
 	}
 }
 
 // start starts hrmd and waits until it is ready.
 func (d *demo) start(ctx context.Context, out io.Writer) error {
-	var err error
-	if d.logFile, err = os.Create(d.logPath); err != nil {
-		return fmt.Errorf("create the daemon's log file: %w", err)
-	}
-	cmd := exec.Command(d.o.hrmd, "run", "--config", d.config)
-	cmd.Stdout, cmd.Stderr = d.logFile, d.logFile
 	fmt.Fprintf(out, "$ %s run --config %s\n", d.o.hrmd, d.config)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w (run ./build.sh build first)", d.o.hrmd, err)
+	p, err := hrmdtest.Start(hrmdtest.Options{Bin: d.o.hrmd, Config: d.config, Log: d.logPath, Addr: d.addr})
+	if err != nil {
+		return fmt.Errorf("%w (run ./build.sh build first)", err)
 	}
-	d.cmd = cmd
-	d.exited = make(chan struct{})
-	go func() { d.waitErr = cmd.Wait(); close(d.exited) }()
+	d.p = p
 	start := time.Now()
-	if err := waitReady(ctx, d.addr, d.exited, &d.waitErr); err != nil {
+	if err := d.wait(ctx, "it was ready", "hrmd was not ready", func() bool {
+		code, _, err := p.Get("/readyz")
+		return err == nil && code == http.StatusOK
+	}); err != nil {
 		d.kill()
 		return fmt.Errorf("%w; the daemon's log is %s:\n%s", err, d.logPath, tail(d.logPath, 20))
 	}
-	fmt.Fprintf(out, "hrmd is ready after %.1f s (http://%s/readyz answers 200); its log: %s\n\n", time.Since(start).Seconds(), d.addr, d.logPath)
+	fmt.Fprintf(out, "hrmd is ready after %.1f s (http://%s/readyz answers 200); its log: %s\n\n",
+		time.Since(start).Seconds(), d.addr, d.logPath)
 	return nil
+}
+
+// wait polls cond until it holds; hrmd exiting first (before what) or ctx
+// ending (Ctrl-C, or the demo's time: not yet) ends it with an error.
+func (d *demo) wait(ctx context.Context, before, notYet string, cond func() bool) error {
+	var ok bool
+	err := hrmdtest.WaitFor(before, d.o.timeout, func() bool {
+		ok = cond()
+		return ok || ctx.Err() != nil || !d.p.Running()
+	})
+	switch {
+	case ok:
+		return nil
+	case ctx.Err() != nil:
+		return stopped(ctx, notYet)
+	case !d.p.Running():
+		return fmt.Errorf("hrmd exited before %s (%v)", before, d.p.State())
+	}
+	return err
 }
 
 // kill ends hrmd if it still runs.
 func (d *demo) kill() {
-	_ = d.cmd.Process.Kill()
-	<-d.exited
+	if d.p.Running() {
+		_ = d.p.Kill9()
+	}
 }
 
 // show drops every file, reports what became of each, and lists the
 // folders; problems are what the daemon did wrong.
 func (d *demo) show(ctx context.Context, out io.Writer, drops []drop) (problems []string, err error) {
 	for _, f := range drops {
-		if err := dropInto(d.inbox, f); err != nil {
+		if err := hrmdtest.Drop(d.spool.Inbox, f.name, f.data); err != nil {
 			return nil, fmt.Errorf("drop %s into the inbox: %w", f.name, err)
 		}
 		fmt.Fprintf(out, "dropped inbox/%-22s %s\n", f.name, f.note)
 	}
 	fmt.Fprintln(out)
-	l := spool.Layout{Inbox: d.inbox, Outbox: d.outbox, Root: d.spool}
-	done, failed := l.Done(), l.Failed()
+	done, failed := d.spool.Done(), d.spool.Failed()
 	for _, f := range drops {
-		outcome, err := waitOutcome(ctx, d.outbox, done, failed, f.name, d.exited, &d.waitErr)
+		outcome, err := d.waitOutcome(ctx, f.name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w; the daemon's log is %s:\n%s", f.name, err, d.logPath, tail(d.logPath, 20))
 		}
@@ -224,7 +231,7 @@ func (d *demo) show(ctx context.Context, out io.Writer, drops []drop) (problems 
 		}
 	}
 	fmt.Fprintf(out, "where the files are (under %s):\n", d.root)
-	for _, dir := range []string{d.outbox, done, failed, d.inbox} {
+	for _, dir := range []string{d.spool.Outbox, done, failed, d.spool.Inbox} {
 		names, err := listDir(dir)
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", dir, err)
@@ -237,16 +244,8 @@ func (d *demo) show(ctx context.Context, out io.Writer, drops []drop) (problems 
 
 // stop sends SIGTERM and checks that hrmd stops cleanly.
 func (d *demo) stop(out io.Writer) error {
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return fmt.Errorf("stop hrmd: %w", err)
-	}
-	select {
-	case <-d.exited:
-		if d.waitErr != nil {
-			return fmt.Errorf("hrmd did not stop cleanly after SIGTERM: %v; its log is %s:\n%s", d.waitErr, d.logPath, tail(d.logPath, 20))
-		}
-	case <-time.After(15 * time.Second):
-		return fmt.Errorf("hrmd did not stop within 15 s of SIGTERM; its log is %s", d.logPath)
+	if err := d.p.Stop(15 * time.Second); err != nil {
+		return fmt.Errorf("hrmd did not stop cleanly after SIGTERM: %w:\n%s", err, tail(d.logPath, 20))
 	}
 	fmt.Fprintf(out, "\nsent SIGTERM: hrmd stopped cleanly (exit 0). Remove the demo's files with: rm -r %s\n", d.root)
 	return nil
@@ -278,45 +277,6 @@ func collect(o options) ([]drop, error) {
 	return drops, nil
 }
 
-func freeAddress() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port for hrmd's HTTP endpoint: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func waitReady(ctx context.Context, addr string, exited <-chan struct{}, waitErr *error) error {
-	client := &http.Client{Timeout: time.Second}
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("hrmd exited before it was ready (%v)", *waitErr)
-		case <-ctx.Done():
-			return stopped(ctx, "hrmd was not ready")
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// dropInto writes d under a hidden name and renames it into place, the way
-// the README tells users to, so the daemon never sees half a file.
-func dropInto(inbox string, d drop) error {
-	tmp := filepath.Join(inbox, "."+d.name+".part")
-	if err := os.WriteFile(tmp, d.data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(inbox, d.name))
-}
-
 // outcome is what became of one dropped file.
 type outcome struct {
 	answerPath string
@@ -328,34 +288,33 @@ type outcome struct {
 // waitOutcome waits until name has its answer (or error file) and has been
 // moved out of work/ into done/ (or failed/): the daemon writes the answer
 // first, so seeing only the answer would list the folders a moment too early.
-func waitOutcome(ctx context.Context, outbox, done, failed, name string, exited <-chan struct{}, waitErr *error) (outcome, error) {
+func (d *demo) waitOutcome(ctx context.Context, name string) (outcome, error) {
 	var o outcome
-	answer := filepath.Join(outbox, spool.AnswerName(name))
-	errFile := filepath.Join(failed, spool.ErrorName(name))
-	for {
-		if data, err := os.ReadFile(answer); err == nil && exists(filepath.Join(done, name)) {
+	var readErr error
+	answer := filepath.Join(d.spool.Outbox, spool.AnswerName(name))
+	errFile := filepath.Join(d.spool.Failed(), spool.ErrorName(name))
+	err := d.wait(ctx, "answering", "no answer and no error file", func() bool {
+		if data, err := os.ReadFile(answer); err == nil && exists(filepath.Join(d.spool.Done(), name)) {
 			o.answerPath = answer
 			o.answer = new(puzzles.AnswerFile)
 			if err := json.Unmarshal(data, o.answer); err != nil {
-				return o, fmt.Errorf("read the answer %s: %w", answer, err)
+				readErr = fmt.Errorf("read the answer %s: %w", answer, err)
 			}
-			return o, nil
+			return true
 		}
-		if data, err := os.ReadFile(errFile); err == nil && exists(filepath.Join(failed, name)) {
+		if data, err := os.ReadFile(errFile); err == nil && exists(filepath.Join(d.spool.Failed(), name)) {
 			o.errorPath = errFile
 			if err := json.Unmarshal(data, &o.failure); err != nil {
-				return o, fmt.Errorf("read the error file %s: %w", errFile, err)
+				readErr = fmt.Errorf("read the error file %s: %w", errFile, err)
 			}
-			return o, nil
+			return true
 		}
-		select {
-		case <-exited:
-			return o, fmt.Errorf("hrmd exited (%v) before answering", *waitErr)
-		case <-ctx.Done():
-			return o, stopped(ctx, "no answer and no error file")
-		case <-time.After(20 * time.Millisecond):
-		}
+		return false
+	})
+	if err == nil {
+		err = readErr
 	}
+	return o, err
 }
 
 func exists(path string) bool {

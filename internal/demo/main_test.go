@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 // hrmdBin is the real hrmd the demo runs, built once for these tests.
 var hrmdBin string
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &hrmdBin)) }
+func TestMain(m *testing.M) { os.Exit(hrmdtest.Main(m, &hrmdBin)) }
 
 func demoOptions(t *testing.T, hrmd string) options {
 	root := testenv.RepoRoot(t)

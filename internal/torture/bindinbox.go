@@ -42,12 +42,12 @@ func runBindInbox(e *env) (report, error) {
 	}
 	total := s.m.dropped()
 	noticed := within(e.size.stuckPatience, 100*time.Millisecond, func() bool {
-		unusable, err := p.metric("hrmd_inbox_unusable")
-		code, _, herr := p.get("/readyz")
+		unusable, err := p.Metric("hrmd_inbox_unusable")
+		code, _, herr := p.Get("/readyz")
 		return err == nil && herr == nil && unusable == 1 && code == http.StatusServiceUnavailable
 	})
-	unusable, _ := p.metric("hrmd_inbox_unusable")
-	code, body, _ := p.get("/readyz")
+	unusable, _ := p.Metric("hrmd_inbox_unusable")
+	code, body, _ := p.Get("/readyz")
 	said := fmt.Sprintf("with the mount, /readyz %d, hrmd_inbox_unusable %g", code, unusable)
 	if !noticed {
 		e.problem("L7: %d files wait in the bind-mounted inbox (claims fail with EXDEV) and %s %q", s.waiting(), said, strings.TrimSpace(body))
@@ -65,7 +65,7 @@ func runBindInbox(e *env) (report, error) {
 		return report{}, err
 	}
 	took := time.Since(unmounted)
-	if err := p.waitReadyz(200, "ready"); err != nil {
+	if err := p.WaitReadyz(200, "ready", time.Minute); err != nil {
 		return report{}, err
 	}
 	if err := p.stop(); err != nil {

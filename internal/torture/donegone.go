@@ -34,7 +34,7 @@ func runDoneGone(e *env) (report, error) {
 	// The admin notices after a while: a few retries' worth, unless every
 	// file ended meanwhile (done/ made again).
 	stuck := within(time.Minute, 50*time.Millisecond, func() bool {
-		n, err := p.metric("hrmd_stuck_files")
+		n, err := p.Metric("hrmd_stuck_files")
 		return (err == nil && n > 0) || s.finished() >= total
 	})
 	if stuck && s.finished() < total {

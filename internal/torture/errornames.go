@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -50,7 +51,7 @@ func runErrorNames(e *env) (report, error) {
 	}
 	// Not waitFinished: it counts no name ending .error.json, and half the
 	// inputs have one.
-	if err := waitFor("the inbox and work/ empty", 5*time.Minute, func() bool { return s.waiting() == 0 }); err != nil {
+	if err := hrmdtest.WaitFor("the inbox and work/ empty", 5*time.Minute, func() bool { return s.waiting() == 0 }); err != nil {
 		return report{}, err
 	}
 	took := time.Since(dropped)

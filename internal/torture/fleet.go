@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // loadFleetTasks reads the real ARC tasks of dir/training and
@@ -51,7 +53,7 @@ func runFleet(e *env) (report, error) {
 	}
 	c, err := e.startCluster()
 	if c != nil {
-		defer c.kill()
+		defer c.Kill()
 	}
 	if err != nil {
 		return report{}, err
@@ -78,15 +80,15 @@ func runFleet(e *env) (report, error) {
 // startCluster starts three nats-servers in the scenario's folder and
 // waits until they are healthy and agree on a meta leader. The cluster
 // comes back with an error too when some of it started: the caller kills it.
-func (e *env) startCluster() (*natsCluster, error) {
-	c, err := startNATSCluster(e.o.natsServer, filepath.Join(e.dir, "nats"), 3)
+func (e *env) startCluster() (*hrmdtest.NATSCluster, error) {
+	c, err := hrmdtest.StartNATSCluster(e.o.natsServer, filepath.Join(e.dir, "nats"), 3)
 	if err != nil {
 		return c, err
 	}
-	if err := c.waitHealthy(2 * time.Minute); err != nil {
+	if err := c.WaitHealthy(2 * time.Minute); err != nil {
 		return c, err
 	}
-	_, err = c.waitMeta(2 * time.Minute)
+	_, err = c.WaitMeta(2 * time.Minute)
 	return c, err
 }
 
@@ -130,7 +132,7 @@ func (f *fleet) chaos(tasks, bad []fleetFile) (report, error) {
 	v := f.gw.check()
 	extra := append(f.tally(v), fmt.Sprintf("wall %.1f s (with the kills and restarts)", wall.Seconds()))
 	return report{what: fmt.Sprintf("%d files (%d ARC tasks, %d bad), a gateway and %d workers over %d nats-servers; %s",
-		v.files, len(tasks), len(bad), len(f.names), len(f.c.servers), strings.Join(did, ", ")), v: v, extra: extra}, nil
+		v.files, len(tasks), len(bad), len(f.names), len(f.c.Servers), strings.Join(did, ", ")), v: v, extra: extra}, nil
 }
 
 // bursts splits the tasks and the bad files into n bursts, the bad files
@@ -180,39 +182,39 @@ func (f *fleet) killServer() (string, error) {
 	}
 	at := f.gw.finished()
 	what := "the " + f.q.Stream + " leader"
-	s := f.c.server(f.c.streamLeader(f.q.Stream))
+	s := f.c.Server(f.c.StreamLeader(f.q.Stream))
 	if s == nil {
-		s, what = f.c.servers[f.e.rng.IntN(len(f.c.servers))], "no stream leader named, so at random"
+		s, what = f.c.Servers[f.e.rng.IntN(len(f.c.Servers))], "no stream leader named, so at random"
 	}
-	if err := s.kill9(); err != nil {
+	if err := s.Kill9(); err != nil {
 		return "", err
 	}
-	if _, err := f.c.waitMeta(2 * time.Minute); err != nil {
+	if _, err := f.c.WaitMeta(2 * time.Minute); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s restarted, nats-server %s (%s) killed at %d finished", f.names[1], s.name, what, at), nil
+	return fmt.Sprintf("%s restarted, nats-server %s (%s) killed at %d finished", f.names[1], s.Name, what, at), nil
 }
 
 // restartServer starts the killed server again on its store and waits
 // until it is healthy and a current peer.
 func (f *fleet) restartServer() (string, error) {
-	i := slices.IndexFunc(f.c.servers, func(s *natsServer) bool { return !s.running() })
+	i := slices.IndexFunc(f.c.Servers, func(s *hrmdtest.NATSServer) bool { return !s.Running() })
 	if i < 0 {
 		return "", fmt.Errorf("no nats-server is down to start again")
 	}
-	s := f.c.servers[i]
+	s := f.c.Servers[i]
 	at := f.gw.finished()
-	if err := s.start(); err != nil {
+	if err := s.Start(); err != nil {
 		return "", err
 	}
 	start := time.Now()
-	if err := f.c.waitHealthy(2 * time.Minute); err != nil {
+	if err := f.c.WaitHealthy(2 * time.Minute); err != nil {
 		return "", err
 	}
-	if _, err := f.c.waitMeta(2 * time.Minute); err != nil {
+	if _, err := f.c.WaitMeta(2 * time.Minute); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s restarted at %d finished (healthy and current in %.1f s)", s.name, at, time.Since(start).Seconds()), nil
+	return fmt.Sprintf("%s restarted at %d finished (healthy and current in %.1f s)", s.Name, at, time.Since(start).Seconds()), nil
 }
 
 // killGateway kills the gateway; the last burst is dropped before it
@@ -238,7 +240,7 @@ func mergeVerdicts(a, b verdict) verdict {
 // cleanRun is a later phase: a gateway and n workers of its own on the
 // same cluster, the tasks dropped at once, no kills; its line says how
 // long they took from the first drop to the last file finished.
-func (e *env) cleanRun(c *natsCluster, tasks []fleetFile, workers int) (string, verdict, error) {
+func (e *env) cleanRun(c *hrmdtest.NATSCluster, tasks []fleetFile, workers int) (string, verdict, error) {
 	f, err := e.newFleet(c, fmt.Sprintf("hrmd_clean%d", workers), workers)
 	if err != nil {
 		return "", verdict{}, err
@@ -268,12 +270,12 @@ func (e *env) cleanRun(c *natsCluster, tasks []fleetFile, workers int) (string, 
 func (f *fleet) byWorker() (string, int) {
 	by, written, redone := map[string]int{}, map[string]int{}, 0
 	for _, p := range f.gateway {
-		for _, l := range append(p.find("answered"), p.find("failed")...) {
-			name, _ := l.fields["name"].(string)
+		for _, l := range append(p.Events("answered"), p.Events("failed")...) {
+			name, _ := l.Fields["name"].(string)
 			written[name]++
-			worker, _ := l.fields["worker"].(string)
+			worker, _ := l.Fields["worker"].(string)
 			by[worker]++
-			if a, _ := l.fields["attempt"].(float64); a > 1 {
+			if a, _ := l.Fields["attempt"].(float64); a > 1 {
 				redone++
 			}
 		}
@@ -309,13 +311,13 @@ func (f *fleet) tally(v verdict) []string {
 	work := 0
 	for _, name := range f.names {
 		for _, p := range f.workers[name] {
-			work += p.count("answered") + p.count("failed")
+			work += p.Count("answered") + p.Count("failed")
 		}
 	}
 	dropped, stale := 0, 0
 	for _, p := range f.gateway {
-		dropped += p.count("duplicate answer dropped")
-		stale += p.count("stale answer dropped: it is for an earlier file of that name")
+		dropped += p.Count("duplicate_answer")
+		stale += p.Count("stale_answer")
 	}
 	s := f.sums
 	return []string{outcomes(v.outcomes), "by worker: " + by,

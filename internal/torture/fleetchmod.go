@@ -26,7 +26,7 @@ func runFleetChmod(e *env) (report, error) {
 	tasks = tasks[:min(len(tasks), e.size.chmodFiles)]
 	c, err := e.startCluster()
 	if c != nil {
-		defer c.kill()
+		defer c.Kill()
 	}
 	if err != nil {
 		return report{}, err
@@ -43,7 +43,7 @@ func runFleetChmod(e *env) (report, error) {
 		return report{}, err
 	}
 	gw := f.gateway[len(f.gateway)-1]
-	if _, err := gw.waitMetric("hrmd_fleet_in_flight", 2*time.Minute, func(v float64) bool { return int(v) == len(first) }); err != nil {
+	if _, err := gw.WaitMetric("hrmd_fleet_in_flight", 2*time.Minute, func(v float64) bool { return int(v) == len(first) }); err != nil {
 		return report{}, err
 	}
 	m := &workMangler{dir: filepath.Join(f.gw.work, f.tag+"-gateway"), linkDir: filepath.Join(e.dir, "links")}
@@ -97,7 +97,7 @@ func runFleetChmod(e *env) (report, error) {
 
 // staleAnswers reads a gateway's count of answers taken for stale.
 func (f *fleet) staleAnswers(p *hrmd) int {
-	code, body, err := p.get("/metrics")
+	code, body, err := p.Get("/metrics")
 	if err != nil || code != http.StatusOK {
 		f.e.problem("hrmd %s's /metrics: %d, %v", p.instance, code, err)
 		return 0

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nkeys"
+
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // The fleet's connection under faults the cluster does not announce
@@ -28,15 +30,15 @@ const hungMoveLimit = 15 * time.Second
 // connFleet starts a cluster of three servers and a gateway and one
 // worker on it under subject; edit, if not nil, changes the cluster and
 // the fleet before the daemons start.
-func (e *env) connFleet(subject string, edit func(*natsCluster, *fleet) error) (*natsCluster, *fleet, error) {
-	c, err := startNATSCluster(e.o.natsServer, filepath.Join(e.dir, "nats"), 3)
+func (e *env) connFleet(subject string, edit func(*hrmdtest.NATSCluster, *fleet) error) (*hrmdtest.NATSCluster, *fleet, error) {
+	c, err := hrmdtest.StartNATSCluster(e.o.natsServer, filepath.Join(e.dir, "nats"), 3)
 	if err != nil {
 		return c, nil, err
 	}
-	if err := c.waitHealthy(2 * time.Minute); err != nil {
+	if err := c.WaitHealthy(2 * time.Minute); err != nil {
 		return c, nil, err
 	}
-	if _, err := c.waitMeta(2 * time.Minute); err != nil {
+	if _, err := c.WaitMeta(2 * time.Minute); err != nil {
 		return c, nil, err
 	}
 	f, err := e.newFleet(c, subject, 1)
@@ -77,7 +79,7 @@ func runFleetHang(e *env) (report, error) {
 	}
 	c, f, err := e.connFleet("hrmd_hang", nil)
 	if c != nil {
-		defer c.kill()
+		defer c.Kill()
 	}
 	if err != nil {
 		return report{}, err
@@ -90,10 +92,10 @@ func runFleetHang(e *env) (report, error) {
 	if s == nil {
 		return report{}, fmt.Errorf("the gateway names no server of the cluster it is connected to (log lines queue: connected / reconnected)")
 	}
-	moves := gw.count("queue: reconnected")
+	moves := gw.Count("queue_reconnected")
 	before := f.gw.finished()
-	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		return report{}, fmt.Errorf("SIGSTOP to nats-server %s: %w", s.name, err)
+	if err := s.Signal(syscall.SIGSTOP); err != nil {
+		return report{}, err
 	}
 	stopped := time.Now()
 	if err := f.dropBurst(batches[1]); err != nil {
@@ -103,7 +105,7 @@ func runFleetHang(e *env) (report, error) {
 		return report{}, err
 	}
 	flowing := time.Since(stopped)
-	moved, err := gw.waitLog("queue: reconnected", moves+1, time.Minute)
+	moved, err := gw.WaitEvent("queue_reconnected", moves+1, time.Minute)
 	if err != nil {
 		return report{}, err
 	}
@@ -113,17 +115,17 @@ func runFleetHang(e *env) (report, error) {
 	if err := f.waitFinished(before+len(batches[1]), 2*time.Minute); err != nil {
 		return report{}, err
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		return report{}, fmt.Errorf("SIGCONT to nats-server %s: %w", s.name, err)
+	if err := s.Signal(syscall.SIGCONT); err != nil {
+		return report{}, err
 	}
 	if err := f.dropAndWait(batches[2]); err != nil {
 		return report{}, err
 	}
 	v := f.finish()
 	return report{what: fmt.Sprintf("%d files through a gateway and a worker; nats-server %s, the gateway's, hung (SIGSTOP) with %d files in the inbox, then run again",
-		v.files, s.name, len(batches[1])), v: v,
+		v.files, s.Name, len(batches[1])), v: v,
 		extra: []string{fmt.Sprintf("the gateway moved to another server %.1f s after the hang (queue.ping_interval %s); files answered again after %.1f s (at most %s)",
-			moved.at.Sub(stopped).Seconds(), f.gw.cfg.Queue.PingInterval, flowing.Seconds(), hungMoveLimit)}}, nil
+			moved.At.Sub(stopped).Seconds(), f.gw.cfg.Queue.PingInterval, flowing.Seconds(), hungMoveLimit)}}, nil
 }
 
 // runFleetKey: the fleet's nkey is revoked on every server (their
@@ -145,8 +147,8 @@ func runFleetKey(e *env) (report, error) {
 	if err != nil {
 		return report{}, err
 	}
-	c, f, err := e.connFleet("hrmd_key", func(c *natsCluster, f *fleet) error {
-		if err := c.authorize(public); err != nil {
+	c, f, err := e.connFleet("hrmd_key", func(c *hrmdtest.NATSCluster, f *fleet) error {
+		if err := authorize(c, public); err != nil {
 			return err
 		}
 		f.q.NKey = seed // the workers' spools take it when they are made
@@ -154,7 +156,7 @@ func runFleetKey(e *env) (report, error) {
 		return f.gw.writeConfig(f.gw.cfg)
 	})
 	if c != nil {
-		defer c.kill()
+		defer c.Kill()
 	}
 	if err != nil {
 		return report{}, err
@@ -164,31 +166,31 @@ func runFleetKey(e *env) (report, error) {
 	}
 	gw := f.gateway[len(f.gateway)-1]
 	before := f.gw.finished()
-	if err := c.authorize(nobody); err != nil {
+	if err := authorize(c, nobody); err != nil {
 		return report{}, err
 	}
 	revoked := time.Now()
 	if err := f.dropBurst(batches[1]); err != nil {
 		return report{}, err
 	}
-	if err := gw.waitFor("/readyz 503 naming the refused key", time.Minute, func() bool {
-		code, body, err := gw.get("/readyz")
+	if err := gw.WaitFor("/readyz 503 naming the refused key", time.Minute, func() bool {
+		code, body, err := gw.Get("/readyz")
 		return err == nil && code == http.StatusServiceUnavailable && strings.Contains(strings.ToLower(body), "authorization violation")
 	}); err != nil {
 		return report{}, fmt.Errorf("the gateway's /readyz does not name the refused key: %w", err)
 	}
 	said := time.Since(revoked)
-	if err := c.waitFor("each daemon's key refused past nats.go's giving up", 2*time.Minute, f.pastGivingUp); err != nil {
+	if err := c.WaitFor("each daemon's key refused past nats.go's giving up", 2*time.Minute, f.pastGivingUp); err != nil {
 		return report{}, err
 	}
 	if f.gw.finished() != before {
 		e.problem("files were answered while the fleet's key was revoked")
 	}
-	if err := c.authorize(public); err != nil {
+	if err := authorize(c, public); err != nil {
 		return report{}, err
 	}
 	restored := time.Now()
-	if err := gw.waitReadyz(http.StatusOK, "ready"); err != nil {
+	if err := gw.WaitReadyz(http.StatusOK, "ready", time.Minute); err != nil {
 		return report{}, fmt.Errorf("the gateway did not recover after the key was restored: %w", err)
 	}
 	ready := time.Since(restored)
@@ -201,7 +203,7 @@ func runFleetKey(e *env) (report, error) {
 	}
 	v := f.finish()
 	refused := 0
-	for _, n := range c.refusals() {
+	for _, n := range refusals(c) {
 		refused += n
 	}
 	return report{what: fmt.Sprintf("%d files through a gateway and a worker on nkeys; the key revoked on every server with %d files in the inbox, refused %d times, restored",
@@ -227,7 +229,7 @@ func (f *fleet) finish() verdict {
 	v := f.gw.check()
 	for _, p := range f.e.procs {
 		if n := p.notJSON(); n > 0 {
-			f.e.problem("hrmd %s logged %d lines that are not JSON (its log: %s)", p.instance, n, p.logPath)
+			f.e.problem("hrmd %s logged %d lines that are not JSON (its log: %s)", p.instance, n, p.LogPath())
 		}
 	}
 	if len(f.gateway) != 1 || len(f.workers[f.names[0]]) != 1 {
@@ -238,11 +240,9 @@ func (f *fleet) finish() verdict {
 
 // notJSON counts the lines of the daemon's log that are not JSON objects.
 func (p *hrmd) notJSON() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	n := 0
-	for _, l := range p.lines {
-		if l.fields == nil {
+	for _, l := range p.Lines() {
+		if l.Fields == nil {
 			n++
 		}
 	}
@@ -250,18 +250,18 @@ func (p *hrmd) notJSON() int {
 }
 
 // gatewayServer is the server the gateway last said it connected to.
-func (f *fleet) gatewayServer(gw *hrmd) *natsServer {
-	lines := append(gw.find("queue: connected"), gw.find("queue: reconnected")...)
+func (f *fleet) gatewayServer(gw *hrmd) *hrmdtest.NATSServer {
+	lines := append(gw.Events("queue_connected"), gw.Events("queue_reconnected")...)
 	if len(lines) == 0 {
 		return nil
 	}
-	last := slices.MaxFunc(lines, func(a, b logLine) int { return a.seq - b.seq })
-	url, _ := last.fields["server"].(string)
-	i := slices.IndexFunc(f.c.servers, func(s *natsServer) bool { return url == fmt.Sprintf("nats://127.0.0.1:%d", s.clientPort) })
+	last := slices.MaxFunc(lines, func(a, b hrmdtest.Line) int { return a.Seq - b.Seq })
+	url, _ := last.Fields["server"].(string)
+	i := slices.IndexFunc(f.c.Servers, func(s *hrmdtest.NATSServer) bool { return url == fmt.Sprintf("nats://127.0.0.1:%d", s.ClientPort) })
 	if i < 0 {
 		return nil
 	}
-	return f.c.servers[i]
+	return f.c.Servers[i]
 }
 
 // userKey makes an nkey user: its seed in a file of the scenario's (for
@@ -284,10 +284,10 @@ func (e *env) userKey(name string) (seedFile, public string, err error) {
 
 // authorize lets only the nkey user public log in to every server (their
 // configs rewritten and reloaded).
-func (c *natsCluster) authorize(public string) error {
-	for _, s := range c.servers {
-		s.authorization = fmt.Sprintf("authorization {\n  users: [ { nkey: %s } ]\n}\n", public)
-		if err := s.reload(); err != nil {
+func authorize(c *hrmdtest.NATSCluster, public string) error {
+	for _, s := range c.Servers {
+		s.Extra = fmt.Sprintf("authorization {\n  users: [ { nkey: %s } ]\n}\n", public)
+		if err := s.Reload(); err != nil {
 			return err
 		}
 	}
@@ -296,16 +296,16 @@ func (c *natsCluster) authorize(public string) error {
 
 // refusals are the client connections the servers closed for a refused
 // key, by client name, as their /connz of closed connections records them.
-func (c *natsCluster) refusals() map[string]int {
+func refusals(c *hrmdtest.NATSCluster) map[string]int {
 	n := map[string]int{}
-	for _, s := range c.servers {
+	for _, s := range c.Servers {
 		var connz struct {
 			Connections []struct {
 				Name   string `json:"name"`
 				Reason string `json:"reason"`
 			} `json:"connections"`
 		}
-		if code, err := c.get(s, "/connz?state=closed&limit=10000", &connz); err != nil || code != http.StatusOK {
+		if code, err := s.Monitor("/connz?state=closed&limit=10000", &connz); err != nil || code != http.StatusOK {
 			continue
 		}
 		for _, conn := range connz.Connections {
@@ -322,9 +322,9 @@ func (c *natsCluster) refusals() map[string]int {
 // same authorization error twice from one server, so 2 per server and
 // one more mean some server refused it a third time.
 func (f *fleet) pastGivingUp() bool {
-	refused := f.c.refusals()
+	refused := refusals(f.c)
 	for _, name := range append([]string{f.gw.cfg.Queue.Name}, f.names...) {
-		if refused["hrmd "+name] <= 2*len(f.c.servers) {
+		if refused["hrmd "+name] <= 2*len(f.c.Servers) {
 			return false
 		}
 	}

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // fleet is one gateway and its workers on the cluster: every start of
 // each (the running one last), and the queue metrics of those that ended.
 type fleet struct {
 	e       *env
-	c       *natsCluster
+	c       *hrmdtest.NATSCluster
 	tag     string       // the phase: its folders, instance and queue names
 	q       config.Queue // servers, subject and streams of this fleet
 	gw      *spool
@@ -31,10 +32,10 @@ type fleet struct {
 // newFleet is a fleet with its gateway's spool, nothing started. Each
 // phase has its own subject (the first hrmd, the default) and streams
 // named after it: tasks one phase answered are no duplicates of the next's.
-func (e *env) newFleet(c *natsCluster, subject string, workers int) (*fleet, error) {
+func (e *env) newFleet(c *hrmdtest.NATSCluster, subject string, workers int) (*fleet, error) {
 	tag := subject
 	f := &fleet{e: e, c: c, tag: tag, workers: map[string][]*hrmd{}, spools: map[string]*spool{}, sums: map[string]float64{},
-		q: config.Queue{Servers: c.urls(), Subject: subject, Stream: strings.ToUpper(subject) + "_PUZZLES",
+		q: config.Queue{Servers: c.URLs(), Subject: subject, Stream: strings.ToUpper(subject) + "_PUZZLES",
 			AnswersStream: strings.ToUpper(subject) + "_ANSWERS", Replicas: 3,
 			// A killed worker's tasks go to another within seconds,
 			// not the default minute.
@@ -135,7 +136,7 @@ func (f *fleet) stop() {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, p := range f.current() {
-		if !p.running() {
+		if !p.Running() {
 			continue
 		}
 		// Metrics are read here, before the workers stop together.
@@ -185,7 +186,7 @@ func (f *fleet) sample(p *hrmd) {
 	if slices.Contains(f.gateway, p) {
 		role = "gateway"
 	}
-	code, body, err := p.get("/metrics")
+	code, body, err := p.Get("/metrics")
 	if err != nil || code != http.StatusOK {
 		f.e.problem("hrmd %s's /metrics before it ended: %d, %v", p.instance, code, err)
 		return
@@ -243,17 +244,17 @@ func hasLabels(labels []string, want map[string]string) bool {
 // cluster, that ended without being told to (nil when none did).
 func (f *fleet) crashed() error {
 	for _, p := range f.current() {
-		if !p.running() && !p.stopping.Load() {
-			return fmt.Errorf("hrmd %s exited on its own (%v); its log: %s", p.instance, p.state, p.logPath)
+		if !p.Running() && !p.stopping.Load() {
+			return fmt.Errorf("hrmd %s exited on its own (%v); its log: %s", p.instance, p.State(), p.LogPath())
 		}
 	}
-	return f.c.died()
+	return f.c.Died()
 }
 
 // waitFinished waits until n files are in the gateway's done/ and failed/.
 func (f *fleet) waitFinished(n int, timeout time.Duration) error {
 	var crash error
-	err := waitFor(fmt.Sprintf("%d files in %s's done/ and failed/", n, f.tag), timeout, func() bool {
+	err := hrmdtest.WaitFor(fmt.Sprintf("%d files in %s's done/ and failed/", n, f.tag), timeout, func() bool {
 		crash = f.crashed()
 		return crash != nil || f.gw.finished() >= n
 	})

@@ -63,11 +63,11 @@ func runFlood(e *env) (report, error) {
 		return report{}, err
 	}
 	defer fds.end()
-	idle := openIdlers(p.address(), e.size.conns)
+	idle := openIdlers(p.Addr(), e.size.conns)
 	defer idle.close()
-	slow := openSlowHolders(p.address(), e.size.slowHolders)
+	slow := openSlowHolders(p.Addr(), e.size.slowHolders)
 	defer slow.close()
-	if err := p.waitFor("every flooding client connected", 2*time.Minute, func() bool {
+	if err := p.WaitFor("every flooding client connected", 2*time.Minute, func() bool {
 		idle.mu.Lock()
 		n := len(idle.live)
 		idle.mu.Unlock()
@@ -78,7 +78,7 @@ func runFlood(e *env) (report, error) {
 	if err := s.burst("flood", e.size.floodFiles); err != nil {
 		return report{}, err
 	}
-	m := monitor{addr: p.address()}
+	m := monitor{addr: p.Addr()}
 	for start := time.Now(); time.Since(start) < e.size.floodFor || s.finished() < s.m.dropped(); {
 		m.probe(e)
 		time.Sleep(250 * time.Millisecond) // the monitor's rate, not a wait for a state

@@ -43,14 +43,14 @@ type sampler struct {
 }
 
 func newSampler(p *hrmd, timeout time.Duration) *sampler {
-	return &sampler{p: p, url: "http://" + p.address() + "/healthz",
+	return &sampler{p: p, url: "http://" + p.Addr() + "/healthz",
 		// A connection of its own, kept alive between samples like a
 		// health checker's.
 		client: &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}}
 }
 
 func (s *sampler) run() {
-	for !s.p.stopping.Load() && s.p.running() {
+	for !s.p.stopping.Load() && s.p.Running() {
 		start := time.Now()
 		resp, err := s.client.Get(s.url)
 		took := time.Since(start)
@@ -61,7 +61,7 @@ func (s *sampler) run() {
 				err = fmt.Errorf("status %d", resp.StatusCode)
 			}
 		}
-		if s.p.stopping.Load() || !s.p.running() {
+		if s.p.stopping.Load() || !s.p.Running() {
 			return // signalled meanwhile: the answer says nothing
 		}
 		s.mu.Lock()
@@ -118,18 +118,4 @@ func (p *poller) end() {
 		close(p.stop)
 	}
 	<-p.done
-}
-
-// waitFor polls cond until it holds, for waits that no one daemon owns
-// (several daemons, a folder). The deadline bounds a hung run; it does
-// not time the daemon.
-func waitFor(what string, timeout time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %s, still waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return nil
 }

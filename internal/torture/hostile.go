@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -263,9 +264,9 @@ func (h *hostile) slowWriter() error {
 		if _, err := f.Write(data[i:end]); err != nil {
 			return err
 		}
-		err := h.p.waitFor(fmt.Sprintf("the daemon to see slow.json at %d bytes", end), time.Minute, func() bool {
-			return slices.ContainsFunc(append(h.p.find("inbox file seen"), h.p.find("inbox file changed")...), func(l logLine) bool {
-				return l.fields["name"] == "slow.json" && l.fields["size"] == float64(end)
+		err := h.p.WaitFor(fmt.Sprintf("the daemon to see slow.json at %d bytes", end), time.Minute, func() bool {
+			return slices.ContainsFunc(append(h.p.Events("inbox_file_seen"), h.p.Events("inbox_file_changed")...), func(l hrmdtest.Line) bool {
+				return l.Fields["name"] == "slow.json" && l.Fields["size"] == float64(end)
 			})
 		})
 		if err != nil {
@@ -316,8 +317,8 @@ func (h *hostile) swapInbox() error {
 
 // inboxSays waits until hrmd_inbox_unusable and /readyz say what they must.
 func (h *hostile) inboxSays(unusable float64, code int, readyz string) error {
-	if _, err := h.p.waitMetric("hrmd_inbox_unusable", time.Minute, func(v float64) bool { return v == unusable }); err != nil {
+	if _, err := h.p.WaitMetric("hrmd_inbox_unusable", time.Minute, func(v float64) bool { return v == unusable }); err != nil {
 		return err
 	}
-	return h.p.waitReadyz(code, readyz)
+	return h.p.WaitReadyz(code, readyz, time.Minute)
 }

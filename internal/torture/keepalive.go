@@ -128,16 +128,16 @@ func runKeepalive(e *env) (report, error) {
 		return report{}, err
 	}
 	defer fds.end()
-	d := openIdlers(p.address(), e.size.conns)
+	d := openIdlers(p.Addr(), e.size.conns)
 	defer d.close()
-	if err := p.waitFor("the first idle connections served", 2*time.Minute, func() bool { return d.served.Load() >= daemon.MaxHTTPConnections/2 }); err != nil {
+	if err := p.WaitFor("the first idle connections served", 2*time.Minute, func() bool { return d.served.Load() >= daemon.MaxHTTPConnections/2 }); err != nil {
 		return report{}, err
 	}
 	if err := s.burst("keepalive", e.size.keepaliveFiles); err != nil {
 		return report{}, err
 	}
 	closes := int64(e.size.idleCloses)
-	if err := p.waitFor(fmt.Sprintf("every file answered and %d connections closed by the daemon", closes), 10*time.Minute, func() bool {
+	if err := p.WaitFor(fmt.Sprintf("every file answered and %d connections closed by the daemon", closes), 10*time.Minute, func() bool {
 		return s.finished() >= s.m.dropped() && d.closed.Load() >= closes
 	}); err != nil {
 		return report{}, err
@@ -145,7 +145,7 @@ func runKeepalive(e *env) (report, error) {
 	d.close()
 	fds.end()
 	var after int
-	if err := p.waitFor("the descriptors back", 2*time.Minute, func() bool {
+	if err := p.WaitFor("the descriptors back", 2*time.Minute, func() bool {
 		after, _ = p.fds()
 		return after <= fds.base+4
 	}); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // runKill9: a burst of files, hrmd killed with SIGKILL at random moments
@@ -59,8 +60,8 @@ func (s *spool) killMoment(p *hrmd, total int) error {
 		return nil
 	}
 	n := rng.IntN(2*total/s.e.size.kills + 1)
-	err := p.waitFor(fmt.Sprintf("%d answers (or every file finished)", n), 5*time.Minute, func() bool {
-		return p.count("answered") >= n || s.finished() >= total
+	err := p.WaitFor(fmt.Sprintf("%d answers (or every file finished)", n), 5*time.Minute, func() bool {
+		return p.Count("answered") >= n || s.finished() >= total
 	})
 	time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 	return err
@@ -134,5 +135,5 @@ func (s *spool) finished() int {
 
 // waitFinished waits until n inputs are in done/ and failed/.
 func (s *spool) waitFinished(n int, timeout time.Duration) error {
-	return waitFor(fmt.Sprintf("%d files in done/ and failed/", n), timeout, func() bool { return s.finished() >= n })
+	return hrmdtest.WaitFor(fmt.Sprintf("%d files in done/ and failed/", n), timeout, func() bool { return s.finished() >= n })
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -68,7 +69,7 @@ type largeRun struct {
 func (l *largeRun) tinyInputs() (string, error) {
 	size := int(l.s.cfg.Watch.MaxFileBytes)
 	data, n := fillTests("tiny-inputs.json", size)
-	batches, err := l.p.metric("hrmd_batch_size_count")
+	batches, err := l.p.Metric("hrmd_batch_size_count")
 	if err != nil {
 		return "", err
 	}
@@ -80,7 +81,7 @@ func (l *largeRun) tinyInputs() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	after, err := l.p.metric("hrmd_batch_size_count")
+	after, err := l.p.Metric("hrmd_batch_size_count")
 	if err != nil {
 		return "", err
 	}
@@ -91,7 +92,7 @@ func (l *largeRun) tinyInputs() (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("tiny-inputs.json %.1f MiB of %d 1x1 test inputs %s %v %.1f s after its drop, no batch run",
-		float64(len(data))/(1<<20), n, line.msg, line.fields["code"], line.at.Sub(dropped).Seconds()), nil
+		float64(len(data))/(1<<20), n, line.Fields["msg"], line.Fields["code"], line.At.Sub(dropped).Seconds()), nil
 }
 
 // largest drops large.json, the largest file the limits let through, and
@@ -104,7 +105,7 @@ func (l *largeRun) largest() ([]string, error) {
 	if err := l.s.drop("large.json", data, wantDone()); err != nil {
 		return nil, err
 	}
-	if err := l.p.waitFor("large.json claimed", time.Minute, func() bool {
+	if err := l.p.WaitFor("large.json claimed", time.Minute, func() bool {
 		_, err := os.Lstat(filepath.Join(l.s.inbox, "large.json"))
 		return errors.Is(err, fs.ErrNotExist)
 	}); err != nil {
@@ -123,7 +124,7 @@ func (l *largeRun) largest() ([]string, error) {
 		return nil, err
 	}
 	order := "before"
-	if normal.seq > large.seq {
+	if normal.Seq > large.Seq {
 		order = "AFTER"
 		l.e.problem("normal.json was answered after large.json: one large file held it back for all of its rows (one large file must not hold the others back for long)")
 	}
@@ -131,7 +132,7 @@ func (l *largeRun) largest() ([]string, error) {
 		fmt.Sprintf("large.json %.1f MiB of %s answered in %.1f s (waited_ms; latency_ms %.0f)",
 			float64(len(data))/(1<<20), shape, num(large, "waited_ms")/1e3, num(large, "latency_ms")),
 		fmt.Sprintf("normal.json dropped behind it answered %s it, %.1f s after its drop (waited_ms %.0f)",
-			order, normal.at.Sub(dropped).Seconds(), num(normal, "waited_ms")),
+			order, normal.At.Sub(dropped).Seconds(), num(normal, "waited_ms")),
 	}, nil
 }
 
@@ -158,11 +159,11 @@ func largestFile(cfg config.Config) ([]byte, string, error) {
 }
 
 // outcome waits for a file's "answered" or "failed" log line.
-func (l *largeRun) outcome(name string) (logLine, error) {
-	var line logLine
-	err := l.p.waitFor(name+" answered or failed", 20*time.Minute, func() bool {
-		for _, a := range append(l.p.find("answered"), l.p.find("failed")...) {
-			if a.fields["name"] == name {
+func (l *largeRun) outcome(name string) (hrmdtest.Line, error) {
+	var line hrmdtest.Line
+	err := l.p.WaitFor(name+" answered or failed", 20*time.Minute, func() bool {
+		for _, a := range append(l.p.Events("answered"), l.p.Events("failed")...) {
+			if a.Fields["name"] == name {
 				line = a
 				return true
 			}
@@ -172,7 +173,7 @@ func (l *largeRun) outcome(name string) (logLine, error) {
 	return line, err
 }
 
-func num(l logLine, field string) float64 {
-	f, _ := l.fields[field].(float64)
+func num(l hrmdtest.Line, field string) float64 {
+	f, _ := l.Fields[field].(float64)
 	return f
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // runMulti: three daemons (instances a, b and c) share one inbox and
@@ -32,12 +33,12 @@ func runMulti(e *env) (report, error) {
 		n := 0
 		for _, ps := range procs {
 			for _, p := range ps {
-				n += p.count("answered")
+				n += p.Count("answered")
 			}
 		}
 		return n
 	}
-	if err := waitFor("a third of the files answered", 5*time.Minute, func() bool {
+	if err := hrmdtest.WaitFor("a third of the files answered", 5*time.Minute, func() bool {
 		return answered() >= total/3 || s.finished() >= total
 	}); err != nil {
 		return report{}, err
@@ -64,7 +65,7 @@ func runMulti(e *env) (report, error) {
 	for _, inst := range []string{"a", "b", "c"} {
 		n := 0
 		for _, p := range procs[inst] {
-			n += p.count("answered")
+			n += p.Count("answered")
 		}
 		by = append(by, fmt.Sprintf("%s %d", inst, n))
 	}

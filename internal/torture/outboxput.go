@@ -62,11 +62,11 @@ func (s *spool) putDuringAnswer(p *hrmd, name string) (bool, time.Duration, erro
 		return false, 0, fmt.Errorf("%s not claimed within a minute", name)
 	}
 	at := time.Now()
-	if err := p.signal(syscall.SIGSTOP); err != nil {
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
 		return false, 0, err
 	}
 	err := s.placeNew(filepath.Join(s.outbox, name), userBytes(name))
-	if cerr := p.signal(syscall.SIGCONT); cerr != nil {
+	if cerr := p.Signal(syscall.SIGCONT); cerr != nil {
 		return false, 0, cerr
 	}
 	if err != nil && !errors.Is(err, fs.ErrExist) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // runRmWork: the admin's `rm -rf spool/work` while a daemon of instance a
@@ -46,33 +47,33 @@ func rmWorkSecond(e *env) (verdict, string, error) {
 		return verdict{}, "", err
 	}
 	second, err := e.start(s, startOpts{instance: "a"})
-	if err != nil && (second == nil || second.running()) {
+	if err != nil && (second == nil || second.Running()) {
 		return verdict{}, "", err
 	}
 	// Refused at once, or stopped meanwhile, or ready beside the first.
-	if err := waitFor("the second daemon refused or ready", 3*time.Minute, func() bool {
-		return !second.running() || !first.running() || second.count("ready") > 0
+	if err := hrmdtest.WaitFor("the second daemon refused or ready", 3*time.Minute, func() bool {
+		return !second.Running() || !first.Running() || second.Count("ready") > 0
 	}); err != nil {
 		return verdict{}, "", err
 	}
-	outcome, both := "the second daemon refused", first.running() && second.running()
+	outcome, both := "the second daemon refused", first.Running() && second.Running()
 	switch {
 	case both:
 		// Both run: the first must stand down (its inbox unusable, /readyz
 		// 503), and only one may answer.
 		outcome = "both ran, the first stood down (/readyz 503)"
 		if !within(e.size.stuckPatience, 100*time.Millisecond, func() bool {
-			code, _, err := first.get("/readyz")
+			code, _, err := first.Get("/readyz")
 			return err == nil && code == http.StatusServiceUnavailable
 		}) {
 			outcome = "TWO daemons of instance a ran at once, both ready"
 			e.problem("L5: after rm -rf spool/work a second hrmd run --instance a started beside the first (pids %d and %d), and the first still says ready",
-				first.pid, second.pid)
+				first.Pid(), second.Pid())
 		}
-	case !first.running():
+	case !first.Running():
 		outcome = "the first daemon stopped"
 	}
-	firstBefore := first.count("answered")
+	firstBefore := first.Count("answered")
 	if err := s.burst("rmwork", e.size.rmWorkFiles); err != nil {
 		return verdict{}, "", err
 	}
@@ -88,14 +89,14 @@ func rmWorkSecond(e *env) (verdict, string, error) {
 			return verdict{}, "", err
 		}
 	}
-	if byFirst := first.count("answered") - firstBefore; both && byFirst > 0 && second.count("answered") > 0 {
+	if byFirst := first.Count("answered") - firstBefore; both && byFirst > 0 && second.Count("answered") > 0 {
 		outcome += fmt.Sprintf(", both answered (the first %d)", byFirst)
-		e.problem("L5: two daemons of instance a answered files of one burst (the first %d, the second %d)", byFirst, second.count("answered"))
+		e.problem("L5: two daemons of instance a answered files of one burst (the first %d, the second %d)", byFirst, second.Count("answered"))
 	}
 	answered := 0
 	for _, p := range []*hrmd{first, second} {
-		answered += p.count("answered")
-		if p.running() {
+		answered += p.Count("answered")
+		if p.Running() {
 			if err := p.stop(); err != nil {
 				e.problem("%v", err)
 			}
@@ -129,14 +130,14 @@ func rmWorkInstance(e *env) (verdict, string, error) {
 	total := s.m.dropped()
 	said503 := false
 	answered := within(e.size.stuckPatience, 100*time.Millisecond, func() bool {
-		if code, _, err := p.get("/readyz"); err == nil && code == http.StatusServiceUnavailable {
+		if code, _, err := p.Get("/readyz"); err == nil && code == http.StatusServiceUnavailable {
 			said503 = true
 		}
 		return s.finished() >= total
 	})
 	how := "every file answered " + seconds(time.Since(removed)) + " after work/a was removed"
 	if !answered {
-		code, body, _ := p.get("/readyz")
+		code, body, _ := p.Get("/readyz")
 		how = fmt.Sprintf("%d files waited %s with work/a gone, /readyz %d", s.waiting(), seconds(time.Since(removed)), code)
 		if !said503 {
 			e.problem("L6: with work/a removed, %d files wait in the inbox and /readyz says %d %q throughout (a silent stall)",

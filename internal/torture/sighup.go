@@ -28,7 +28,7 @@ type feeder struct {
 // feed drops tasks until waiting files are dropped and not yet finished
 // (by this daemon's log), or limit are dropped (0: no limit).
 func (f *feeder) feed(waiting, limit int) error {
-	for f.dropped-f.p.count("answered")-f.p.count("failed") < waiting && (limit == 0 || f.dropped < limit) {
+	for f.dropped-f.p.Count("answered")-f.p.Count("failed") < waiting && (limit == 0 || f.dropped < limit) {
 		name := fmt.Sprintf("%s-%05d.json", f.prefix, f.dropped)
 		if err := f.s.drop(name, f.s.e.tasks.task(f.dropped, name), wantDone()); err != nil {
 			return err
@@ -78,7 +78,7 @@ func runSighup(e *env) (report, error) {
 			if err := s.writeConfig(cfg); err != nil {
 				return report{}, err
 			}
-			if err := p.signal(syscall.SIGHUP); err != nil {
+			if err := p.Signal(syscall.SIGHUP); err != nil {
 				return report{}, err
 			}
 			hups++
@@ -96,7 +96,7 @@ func runSighup(e *env) (report, error) {
 // answeredBy feeds files until one dropped at from or later is answered by
 // the model named name: the last reload has come into force.
 func (f *feeder) answeredBy(name string, from int) error {
-	return f.p.waitFor("a file answered by "+name, 5*time.Minute, func() bool {
+	return f.p.WaitFor("a file answered by "+name, 5*time.Minute, func() bool {
 		if f.feed(10, 0) != nil {
 			return false
 		}
@@ -122,19 +122,19 @@ func readAnswer(path string) (puzzles.AnswerFile, error) {
 // reloads, and which model answered each file.
 func (f *feeder) finish(hups int, models []string) (report, error) {
 	s, p := f.s, f.p
-	if err := p.waitFor("every file answered", 5*time.Minute, func() bool { return s.finished() >= f.dropped }); err != nil {
+	if err := p.WaitFor("every file answered", 5*time.Minute, func() bool { return s.finished() >= f.dropped }); err != nil {
 		return report{}, err
 	}
-	ok, err := p.metric(`hrmd_reloads_total{result="ok"}`)
+	ok, err := p.Metric(`hrmd_reloads_total{result="ok"}`)
 	if err != nil {
 		return report{}, err
 	}
-	failed, err := p.metric(`hrmd_reloads_total{result="failed"}`)
+	failed, err := p.Metric(`hrmd_reloads_total{result="failed"}`)
 	if err != nil {
 		return report{}, err
 	}
 	if failed > 0 {
-		s.e.problem("%g reloads failed (the log: %s)", failed, p.logPath)
+		s.e.problem("%g reloads failed (the log: %s)", failed, p.LogPath())
 	}
 	if err := p.stop(); err != nil {
 		s.e.problem("%v", err)

@@ -22,7 +22,7 @@ func (p *hrmd) usage() (usage, error) {
 	if err != nil {
 		return usage{}, err
 	}
-	g, err := p.metric("go_goroutines")
+	g, err := p.Metric("go_goroutines")
 	return usage{rss, fds, int(g)}, err
 }
 
@@ -42,11 +42,11 @@ func runSoak(e *env) (report, error) {
 	})
 	f := &feeder{s: s, p: p, prefix: "soak"}
 	n := e.size.soakFiles
-	if err := p.waitFor(fmt.Sprintf("%d files dropped and answered", n), 30*time.Minute, func() bool {
+	if err := p.WaitFor(fmt.Sprintf("%d files dropped and answered", n), 30*time.Minute, func() bool {
 		if err := f.feed(8, n); err != nil {
 			return false
 		}
-		return f.dropped == n && p.count("answered")+p.count("failed") >= n
+		return f.dropped == n && p.Count("answered")+p.Count("failed") >= n
 	}); err != nil {
 		w.end()
 		return report{}, err

@@ -33,10 +33,10 @@ func runStuckInput(e *env) (report, error) {
 	if err := os.Rename(stage, filepath.Join(s.inbox, name)); err != nil {
 		return report{}, err
 	}
-	if _, err := p.waitMetric("hrmd_stuck_files", 2*time.Minute, func(v float64) bool { return v > 0 }); err != nil {
+	if _, err := p.WaitMetric("hrmd_stuck_files", 2*time.Minute, func(v float64) bool { return v > 0 }); err != nil {
 		return report{}, err
 	}
-	if err := p.waitReadyz(503, "cannot be written"); err != nil {
+	if err := p.WaitReadyz(503, "cannot be written", time.Minute); err != nil {
 		return report{}, err
 	}
 	claimed := filepath.Join(s.work, p.instance, name)
@@ -52,7 +52,7 @@ func runStuckInput(e *env) (report, error) {
 		return report{}, err
 	}
 	recovered := within(e.size.stuckPatience, 50*time.Millisecond, func() bool {
-		code, _, err := p.get("/readyz")
+		code, _, err := p.Get("/readyz")
 		return err == nil && code == http.StatusOK && s.finished() >= 1
 	})
 	took := time.Since(freed)
@@ -62,7 +62,7 @@ func runStuckInput(e *env) (report, error) {
 	recovery := "recovered without a restart in " + seconds(took)
 	if !recovered {
 		recovery = "NOT recovered " + seconds(took) + " after space returned"
-		code, body, _ := p.get("/readyz")
+		code, body, _ := p.Get("/readyz")
 		e.problem("L3: %s after space returned, /readyz %d %q and after.json still waits (no file is taken until a restart)", seconds(took), code, body)
 	}
 	if n > 1 {

@@ -27,8 +27,8 @@ func runTelemetry(e *env) (report, error) {
 	if err := p.stop(); err != nil {
 		e.problem("%v", err)
 	}
-	if p.count("onnxruntime's telemetry stays off: hrmd sends nothing; ignoring the environment's setting") == 0 {
-		e.problem("hrmd did not say that it ignores ORT_DISABLE_TELEMETRY=0 (its log: %s)", p.logPath)
+	if p.Count("telemetry_off") == 0 {
+		e.problem("hrmd did not say that it ignores ORT_DISABLE_TELEMETRY=0 (its log: %s)", p.LogPath())
 	}
 	var written []string
 	filepath.WalkDir(e.home, func(path string, _ os.DirEntry, err error) error {

@@ -181,12 +181,12 @@ func (t *tmpfsRun) cycle(c int) error {
 // full checks the daemon while nothing can be written, then empties the
 // filesystem and waits for every file.
 func (t *tmpfsRun) full(ballast string) error {
-	stuck, err := t.p.waitMetric("hrmd_stuck_files", 2*time.Minute, func(v float64) bool { return v > 0 })
+	stuck, err := t.p.WaitMetric("hrmd_stuck_files", 2*time.Minute, func(v float64) bool { return v > 0 })
 	if err != nil {
 		return err
 	}
 	t.stuckMax = max(t.stuckMax, stuck)
-	if err := t.p.waitReadyz(503, "cannot be written"); err != nil {
+	if err := t.p.WaitReadyz(503, "cannot be written", time.Minute); err != nil {
 		return err
 	}
 	total := t.s.m.dropped()
@@ -201,10 +201,10 @@ func (t *tmpfsRun) full(ballast string) error {
 		return err
 	}
 	t.recoveries = append(t.recoveries, fmt.Sprintf("%.1f s", time.Since(freed).Seconds()))
-	if _, err := t.p.waitMetric("hrmd_stuck_files", time.Minute, func(v float64) bool { return v == 0 }); err != nil {
+	if _, err := t.p.WaitMetric("hrmd_stuck_files", time.Minute, func(v float64) bool { return v == 0 }); err != nil {
 		return err
 	}
-	if err := t.p.waitReadyz(200, "ready"); err != nil {
+	if err := t.p.WaitReadyz(200, "ready", time.Minute); err != nil {
 		return err
 	}
 	t.stuckAfter += t.s.waiting()

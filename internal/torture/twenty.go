@@ -36,7 +36,7 @@ func runTwenty(e *env) (report, error) {
 		if n, err := p.procStatus("VmRSS"); err == nil {
 			peak = max(peak, n)
 		}
-		if q, err := p.metric("hrmd_queued_file_bytes"); err == nil {
+		if q, err := p.Metric("hrmd_queued_file_bytes"); err == nil {
 			queued = max(queued, q)
 		}
 	})
@@ -46,7 +46,7 @@ func runTwenty(e *env) (report, error) {
 			return report{}, err
 		}
 	}
-	if err := p.waitFor("every file answered", 10*time.Minute, func() bool { return s.finished() >= s.m.dropped() }); err != nil {
+	if err := p.WaitFor("every file answered", 10*time.Minute, func() bool { return s.finished() >= s.m.dropped() }); err != nil {
 		return report{}, err
 	}
 	rss.end()

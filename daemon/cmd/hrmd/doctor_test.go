@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/jetson"
 )
@@ -59,13 +59,13 @@ func doctorSetup(t *testing.T, edit func(*config.Config)) (dir, configPath strin
 
 // runDoctor runs `hrmd doctor` as a user without root's rights: root reads
 // every folder whatever its mode, so an unreadable folder needs another user.
-func runDoctor(t *testing.T, args ...string) testenv.Result {
+func runDoctor(t *testing.T, args ...string) hrmdtest.Result {
 	t.Helper()
-	cmd := testenv.Command(t, hrmdBin, append([]string{"doctor"}, args...)...)
+	cmd := hrmdtest.Command(t, hrmdBin, append([]string{"doctor"}, args...)...)
 	if os.Geteuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	}
-	return testenv.Run(t, cmd)
+	return hrmdtest.Run(t, cmd)
 }
 
 func TestDoctor(t *testing.T) {
@@ -124,7 +124,7 @@ func TestDoctor(t *testing.T) {
 
 // checkReport checks a doctor run's exit code and that its report holds
 // every line of want.
-func checkReport(t *testing.T, r testenv.Result, code int, want []string) {
+func checkReport(t *testing.T, r hrmdtest.Result, code int, want []string) {
 	t.Helper()
 	if r.Code != code {
 		t.Errorf("exit %d, want %d", r.Code, code)
@@ -473,7 +473,7 @@ func TestDoctorDeepCacheOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As root, as one would run sudo hrmd doctor --deep.
-	r := testenv.Run(t, testenv.Command(t, hrmdBin, "doctor", "--config", config, "--deep"))
+	r := hrmdtest.Run(t, hrmdtest.Command(t, hrmdBin, "doctor", "--config", config, "--deep"))
 	owner := userName(65534)
 	checkReport(t, r, 1, []string{
 		"FAIL  deep         not run: tensorrt.engine_cache " + cache + " belongs to " + owner + ", and this is root: the " +
@@ -616,7 +616,7 @@ func TestDoctorPuzzleTable(t *testing.T) {
 	second := runDoctor(t, "--config", config)
 	forced := runDoctor(t, "--config", config, "--verify")
 	for _, c := range []struct {
-		r    testenv.Result
+		r    hrmdtest.Result
 		want string
 	}{
 		{first, "puzzle_emb.bin: 8 puzzle rows of 32 values (1 KiB, memory-mapped); sha256 checked now"},
@@ -646,14 +646,13 @@ func TestDoctorPuzzleTable(t *testing.T) {
 // would: one out of reach, or too small a max_payload, is a FAIL naming it;
 // a gateway needs neither a model nor onnxruntime.
 func TestDoctorQueue(t *testing.T) {
-	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
-	small := testenv.StartNATS(t, "max_payload: 1MB\n")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
+	small := hrmdtest.StartNATS(t, "max_payload: 1MB\n")
+	free, err := hrmdtest.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	nobody := "nats://" + l.Addr().String()
-	l.Close()
+	nobody := "nats://" + free
 	tests := []struct {
 		name    string
 		role    string

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -28,7 +29,7 @@ type submission map[string][]struct {
 
 // runEval runs hrmd eval with a report, which it returns decoded, and logs
 // the summary block and the time it took.
-func runEval(t *testing.T, args ...string) (testenv.Result, evalReport) {
+func runEval(t *testing.T, args ...string) (hrmdtest.Result, evalReport) {
 	t.Helper()
 	report := filepath.Join(t.TempDir(), "report.json")
 	started := time.Now()
@@ -67,7 +68,7 @@ func warningCodes(rep evalReport) []string {
 
 // The warnings are exactly the ones the totals call for, printed loudly on
 // stderr, named on stdout and kept in the report: none is left out.
-func checkEvalWarnings(t *testing.T, r testenv.Result, rep evalReport) {
+func checkEvalWarnings(t *testing.T, r hrmdtest.Result, rep evalReport) {
 	t.Helper()
 	m, zeros := rep.Totals.Model, rep.Totals.Baselines[0]
 	if zeros.Name != puzzles.BaselineAllZeros {

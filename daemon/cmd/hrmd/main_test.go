@@ -5,14 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // hrmdBin is the real hrmd, built once for these tests, which run it as a
 // process: its exit status and output are what users see.
 var hrmdBin string
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &hrmdBin)) }
+func TestMain(m *testing.M) { os.Exit(hrmdtest.Main(m, &hrmdBin)) }
 
 // The bundles and tasks the tests use, as seen from this folder.
 var (
@@ -26,7 +26,7 @@ var (
 	arcDir      = filepath.Join(repoRoot, "testdata", "arc", "ARC-AGI-1")
 )
 
-func runHrmd(t *testing.T, args ...string) testenv.Result {
+func runHrmd(t *testing.T, args ...string) hrmdtest.Result {
 	t.Helper()
-	return testenv.Run(t, testenv.Command(t, hrmdBin, args...))
+	return hrmdtest.Run(t, hrmdtest.Command(t, hrmdBin, args...))
 }

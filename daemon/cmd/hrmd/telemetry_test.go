@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // Every command that loads onnxruntime leaves no trace of its telemetry: no
@@ -41,13 +41,13 @@ func TestNoTelemetry(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			home, tmp := t.TempDir(), t.TempDir()
-			cmd := testenv.Command(t, hrmdBin, tt.args...)
+			cmd := hrmdtest.Command(t, hrmdBin, tt.args...)
 			cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool {
 				name, _, _ := strings.Cut(kv, "=")
 				return slices.Contains(removed, name)
 			})
 			cmd.Env = append(cmd.Env, append(tt.env, "HOME="+home, "TMPDIR="+tmp)...)
-			if r := testenv.Run(t, cmd); r.Code != 0 {
+			if r := hrmdtest.Run(t, cmd); r.Code != 0 {
 				t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 			}
 			var written []string

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
 
@@ -37,7 +38,7 @@ type verifyJSON struct {
 	}
 }
 
-func verify(t *testing.T, args ...string) (testenv.Result, verifyJSON) {
+func verify(t *testing.T, args ...string) (hrmdtest.Result, verifyJSON) {
 	t.Helper()
 	r := runHrmd(t, append([]string{"verify", "--json"}, args...)...)
 	var v verifyJSON

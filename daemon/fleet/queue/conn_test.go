@@ -25,7 +25,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // waitConnected waits until the client's Connected says up and, when it is
@@ -80,7 +80,7 @@ func allowUser(public string) string {
 func TestKeyRevokedThenRestored(t *testing.T) {
 	seed, public := userKey(t)
 	_, other := userKey(t)
-	srv := testenv.StartNATS(t, allowUser(public))
+	srv := hrmdtest.StartNATS(t, allowUser(public))
 	core, logs := observer.New(zap.WarnLevel)
 	cfg := testConfig(srv.URL)
 	cfg.NKey = seed
@@ -120,7 +120,7 @@ func TestKeyRevokedThenRestored(t *testing.T) {
 }
 
 // refusals are the connections the server closed for a refused key.
-func refusals(t *testing.T, srv *testenv.NATS) int {
+func refusals(t *testing.T, srv *hrmdtest.NATS) int {
 	t.Helper()
 	var connz struct {
 		Connections []struct {
@@ -143,7 +143,7 @@ func refusals(t *testing.T, srv *testenv.NATS) int {
 // client's pings (issue 22, F2): it says the connection went stale, and
 // connects again once the server runs again.
 func TestHungServerNoticed(t *testing.T) {
-	srv := testenv.StartNATS(t, "max_payload: 8MB\n")
+	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
 	cfg := testConfig(srv.URL)
 	cfg.PingInterval = time.Second
 	c := connect(t, cfg)
@@ -157,7 +157,7 @@ func TestHungServerNoticed(t *testing.T) {
 // 22, F8): Ready refuses it, naming what to change, instead of waiting for
 // ever.
 func TestNoJetStreamRefused(t *testing.T) {
-	srv := testenv.StartNATS(t, "max_payload: 8MB\njetstream: disabled\n")
+	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\njetstream: disabled\n")
 	c, err := Connect(testConfig(srv.URL), zap.NewNop(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func TestRefusedCertificateIsTheReason(t *testing.T) {
 		{"server certificate untrusted", tlsConf(strangerCert, strangerKey, filepath.Join(dir, "ca.pem")), "certificate signed by unknown authority"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := testenv.StartNATS(t, tlsConf(serverCert, serverKey, filepath.Join(dir, "ca.pem")))
+			srv := hrmdtest.StartNATS(t, tlsConf(serverCert, serverKey, filepath.Join(dir, "ca.pem")))
 			cfg := testConfig(strings.Replace(srv.URL, "nats://", "tls://", 1))
 			cfg.TLSCA, cfg.TLSCert, cfg.TLSKey = filepath.Join(dir, "ca.pem"), clientCert, clientKey
 			c := connect(t, cfg)

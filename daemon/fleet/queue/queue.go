@@ -119,11 +119,13 @@ func (c *Client) options(onChange func(bool)) ([]nats.Option, error) {
 		nats.IgnoreAuthErrorAbort(),
 		nats.CustomReconnectDelay(reconnectDelay),
 		nats.ConnectHandler(func(nc *nats.Conn) {
-			c.log.Info("queue: connected", zap.String("server", nc.ConnectedUrlRedacted()))
+			c.log.Info("queue: connected", zap.String("event", "queue_connected"),
+				zap.String("server", nc.ConnectedUrlRedacted()))
 			changed(true, nil)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			c.log.Info("queue: reconnected", zap.String("server", nc.ConnectedUrlRedacted()))
+			c.log.Info("queue: reconnected", zap.String("event", "queue_reconnected"),
+				zap.String("server", nc.ConnectedUrlRedacted()))
 			changed(true, nil)
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {

@@ -11,13 +11,13 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/hrmd/hrmd/internal/testenv"
+	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
 
 // natsServer starts a real nats-server with JetStream and returns its URL.
 func natsServer(t *testing.T, conf string) string {
 	t.Helper()
-	return testenv.StartNATS(t, conf).URL
+	return hrmdtest.StartNATS(t, conf).URL
 }
 
 func testConfig(url string) Config {

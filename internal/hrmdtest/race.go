@@ -1,6 +1,6 @@
 //go:build race
 
-package testenv
+package hrmdtest
 
 // raceEnabled: the tests run with -race, and so does the hrmd they build.
 const raceEnabled = true

@@ -1,4 +1,4 @@
-package testenv
+package hrmdtest
 
 import (
 	"bytes"
@@ -8,11 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 // Main builds the real hrmd once for a package's tests (with -race when they
 // run with it, so the daemon's own goroutines are checked too), sets *bin to
-// it, runs the tests and removes it: call it from TestMain.
+// it, runs the tests and removes it: call it from TestMain. It is the one
+// place tests get an hrmd from.
 func Main(m *testing.M, bin *string) int {
 	dir, err := os.MkdirTemp("", "hrmd-test")
 	if err != nil {
@@ -43,8 +46,15 @@ func Main(m *testing.M, bin *string) int {
 func Command(t testing.TB, bin string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HRMD_ORT_LIB="+ORTLibrary(t))
+	cmd.Env = TestEnv(t)
 	return cmd
+}
+
+// TestEnv is this process's environment with the tests' onnxruntime, and
+// more: what a command or daemon under test runs with.
+func TestEnv(t testing.TB, more ...string) []string {
+	t.Helper()
+	return append(append(os.Environ(), "HRMD_ORT_LIB="+testenv.ORTLibrary(t)), more...)
 }
 
 // Result is how a command ended and what it printed.
