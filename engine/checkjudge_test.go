@@ -79,9 +79,9 @@ func TestCheckJudgesDecidedCells(t *testing.T) {
 		t.Fatalf("the fixture's check set is %s; regenerate it (./build.sh fixtures)", cs.Format)
 	}
 	c := compare(cs, b, "fp16", referenceRun(cs))
-	if !c.Passed || c.FlipsCounted != 0 || c.FlipsUndecided != 0 || c.GridsSame != len(cs.Cases) || c.HaltCyclesSame != len(cs.Cases) ||
-		c.Tau != CheckTau || c.Delta != CheckDelta || c.Cells == 0 ||
-		len(c.Cycles) == 0 {
+	if !c.Passed || c.FlipsCounted != 0 || c.FlipsUndecided != 0 ||
+		c.GridsSame != len(cs.Cases) || c.HaltCyclesSame != len(cs.Cases) ||
+		c.Tau != CheckTau || c.Delta != CheckDelta || c.Cells == 0 || len(c.Cycles) == 0 {
 		t.Fatalf("the reference against itself: %s", c.Summary())
 	}
 	// Case 0, cycle 2 has undecided cells and decided ones (the fixture is a random model).
@@ -108,7 +108,8 @@ func TestCheckJudgesDecidedCells(t *testing.T) {
 			if c.FlipsCounted != 5 || w == nil || w.Cycle != 2 || w.Margin <= CheckTau || !slices.Contains(decided[:5], w.Cell) {
 				t.Errorf("counted %d, worst %+v", c.FlipsCounted, w)
 			}
-			if row := c.Cycles[1]; row.Case != 0 || row.Cycle != 2 || row.Flips != 5 || row.FlipsCounted != 5 || len(row.FlipMargins) != 5 || row.FlipMargins[0] != w.Margin {
+			if row := c.Cycles[1]; row.Case != 0 || row.Cycle != 2 || row.Flips != 5 || row.FlipsCounted != 5 ||
+				len(row.FlipMargins) != 5 || row.FlipMargins[0] != w.Margin {
 				t.Errorf("cycle row %+v", row)
 			}
 		}},

@@ -56,7 +56,8 @@ func checkGraphIO(b *bundle.Bundle, initIn, initOut, stepIn, stepOut []tensorInf
 		stepOut: stepOut,
 	}
 	io := &bundleIO{}
-	for _, check := range []func(*bundleIO) error{g.checkNames, g.checkTokens, g.checkStates, g.checkCarry, g.checkOutputs} {
+	checks := []func(*bundleIO) error{g.checkNames, g.checkTokens, g.checkStates, g.checkCarry, g.checkOutputs}
+	for _, check := range checks {
 		if err := check(io); err != nil {
 			return nil, err
 		}
@@ -230,7 +231,8 @@ func (g graphIO) checkOutputs(io *bundleIO) error {
 	if err != nil {
 		return err
 	}
-	want := map[string][]int{bundle.RuleThreshold: {1}, bundle.RuleQCompare: {2}, bundle.RuleFixed: {1, 2}}[mf.Halting.Rule]
+	halts := map[string][]int{bundle.RuleThreshold: {1}, bundle.RuleQCompare: {2}, bundle.RuleFixed: {1, 2}}
+	want := halts[mf.Halting.Rule]
 	if !slices.Contains(want, halt) {
 		return errorf(
 			CodeBundleMismatch,

@@ -184,7 +184,10 @@ func cachedLibraryDirs(cache, arch string) []string {
 func (s LibrarySearch) Find() (LibraryChoice, error) {
 	fix := "run ./build.sh deps (it fetches onnxruntime into .cache/), or set onnxruntime.library in hrmd.yaml or " +
 		"$" + LibraryEnv + " to the library's path"
-	for _, explicit := range []struct{ path, what string }{{s.Configured, "onnxruntime.library"}, {s.Env, "$" + LibraryEnv}} {
+	for _, explicit := range []struct{ path, what string }{
+		{s.Configured, "onnxruntime.library"},
+		{s.Env, "$" + LibraryEnv},
+	} {
 		if explicit.path == "" {
 			continue
 		}

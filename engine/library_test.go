@@ -109,11 +109,15 @@ func TestCheckVersion(t *testing.T) {
 	for _, tt := range []struct {
 		version string
 		ok      bool
-	}{{"1.30.0", true}, {"1.24.0", true}, {"1.24", true}, {"2.0.1", true}, {"1.23.2", false}, {"1.9.0", false}, {"1.3.0", false}} {
+	}{
+		{"1.30.0", true}, {"1.24.0", true}, {"1.24", true}, {"2.0.1", true},
+		{"1.23.2", false}, {"1.9.0", false}, {"1.3.0", false},
+	} {
 		err := checkVersion("/x/libonnxruntime.so", tt.version)
 		var eerr *Error
+		tooOld := "onnxruntime " + tt.version + "; hrmd needs 1.24 or newer"
 		if tt.ok != (err == nil) ||
-			(!tt.ok && (!errors.As(err, &eerr) || eerr.Code != CodeORTTooOld || !strings.Contains(eerr.Message, "onnxruntime "+tt.version+"; hrmd needs 1.24 or newer"))) {
+			(!tt.ok && (!errors.As(err, &eerr) || eerr.Code != CodeORTTooOld || !strings.Contains(eerr.Message, tooOld))) {
 			t.Errorf("%s: %v", tt.version, err)
 		}
 	}

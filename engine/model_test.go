@@ -459,7 +459,8 @@ func TestPuzzleTableResidentMemory(t *testing.T) {
 	row, _ := b.Puzzles.Row(b.Puzzles.Name(1))
 	tokens := make([]int64, b.Seq())
 	b.Encoding.Encode(puzzles.Grid{{1, 2}, {3, 4}}, b.Manifest.Grid, tokens)
-	if _, err := m.RunPuzzles(context.Background(), [][]int64{tokens}, []int{row}, RunOptions{Halting: HaltFixed, MaxCycles: 2}); err != nil {
+	opts := RunOptions{Halting: HaltFixed, MaxCycles: 2}
+	if _, err := m.RunPuzzles(context.Background(), [][]int64{tokens}, []int{row}, opts); err != nil {
 		t.Fatal(err)
 	}
 	table := b.Path(b.Manifest.PuzzleEmbeddings.File)

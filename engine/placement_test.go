@@ -13,7 +13,8 @@ import (
 func TestReadPlacements(t *testing.T) {
 	dir := t.TempDir()
 	node := func(name, index, provider string) string {
-		return `{"cat" : "Node","name" :"` + name + `_kernel_time","args" : {"op_name" : "X","provider" : "` + provider + `","node_index" : "` + index + `"}}`
+		return `{"cat" : "Node","name" :"` + name + `_kernel_time",` +
+			`"args" : {"op_name" : "X","provider" : "` + provider + `","node_index" : "` + index + `"}}`
 	}
 	step := "[\n" + strings.Join([]string{
 		`{"cat" : "Session","name" :"session_initialization","args" : {}}`,
@@ -26,7 +27,10 @@ func TestReadPlacements(t *testing.T) {
 		node("/Shape", "1", "CPUExecutionProvider"),
 	}, ",\n") + "\n]\n"
 	init := "[\n" + node("TensorrtExecutionProvider_TRTKernel_graph_init_0", "0", "TensorrtExecutionProvider") + "\n]\n"
-	for name, data := range map[string]string{"step_2026-12-07_01-04-19_144.json": step, "init_2026-12-07_01-04-19_101.json": init} {
+	for name, data := range map[string]string{
+		"step_2026-12-07_01-04-19_144.json": step,
+		"init_2026-12-07_01-04-19_101.json": init,
+	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}

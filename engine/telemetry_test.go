@@ -22,7 +22,8 @@ func TestOpenTurnsTelemetryOff(t *testing.T) {
 		warned []string // the variables the warning names
 	}{
 		{"unset", nil, nil},
-		{"asked for", map[string]string{telemetryEnv: "0", telemetryEnvNext: "false"}, []string{telemetryEnv, telemetryEnvNext}},
+		{"asked for", map[string]string{telemetryEnv: "0", telemetryEnvNext: "false"},
+			[]string{telemetryEnv, telemetryEnvNext}},
 		{"already off", map[string]string{telemetryEnv: "1", telemetryEnvNext: " True"}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +76,8 @@ func TestOpenTurnsTF32Off(t *testing.T) {
 			if got := os.Getenv(tf32Env); got != "0" {
 				t.Errorf("%s=%q after Open, want 0", tf32Env, got)
 			}
-			if warned := logs.FilterLevelExact(zap.WarnLevel).FilterField(zap.String("variable", tf32Env)).Len() > 0; warned != tt.warned {
+			warnings := logs.FilterLevelExact(zap.WarnLevel).FilterField(zap.String("variable", tf32Env))
+			if warned := warnings.Len() > 0; warned != tt.warned {
 				t.Errorf("warned %v, want %v", warned, tt.warned)
 			}
 		})

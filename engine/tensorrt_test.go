@@ -74,12 +74,19 @@ func TestEngineCacheKey(t *testing.T) {
 	rt := &Runtime{cfg: DefaultConfig()}
 	build := rt.engineBuild("fp16", 4)
 	base := EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", build)
-	if want := "nova-tiny-" + b.SHA256[:16] + "-ort1.30.0-tegra234-l4t36.3.0-trt10.3.0.30-fp16-b4-" + build.hash(); base != want {
+	want := "nova-tiny-" + b.SHA256[:16] + "-ort1.30.0-tegra234-l4t36.3.0-trt10.3.0.30-fp16-b4-" + build.hash()
+	if base != want {
 		t.Fatalf("key %q, want %q", base, want)
 	}
 	other := *b
 	other.SHA256 = "f" + b.SHA256[1:]
-	with := func(change func(*engineBuild)) engineBuild { o := build; change(&o); return o }
+	// built is the key of the base's model, library, TensorRT and device,
+	// with build changed by change.
+	built := func(change func(*engineBuild)) string {
+		o := build
+		change(&o)
+		return EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", o)
+	}
 	for name, key := range map[string]string{
 		"model":        EngineCacheKey(&other, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", build),
 		"library":      EngineCacheKey(b, "1.24.1", "10.3.0.30", "tegra234-l4t36.3.0", build),
@@ -87,13 +94,13 @@ func TestEngineCacheKey(t *testing.T) {
 		"device":       EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra194-l4t35.4.1", build),
 		"precision":    EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", rt.engineBuild("fp32", 4)),
 		"batch":        EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", rt.engineBuild("fp16", 8)),
-		"workspace":    EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.WorkspaceMB = 2048 })),
-		"optimisation": EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.OptimizationLevel = 5 })),
-		"timing cache": EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.TimingCache = false })),
-		"layer norm":   EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.LayerNormFP32 = false })),
+		"workspace":    built(func(o *engineBuild) { o.WorkspaceMB = 2048 }),
+		"optimisation": built(func(o *engineBuild) { o.OptimizationLevel = 5 }),
+		"timing cache": built(func(o *engineBuild) { o.TimingCache = false }),
+		"layer norm":   built(func(o *engineBuild) { o.LayerNormFP32 = false }),
 		"bf16":         EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", rt.engineBuild(PrecisionBF16, 4)),
 		// An engine built before hrmd set NVIDIA_TF32_OVERRIDE=0 ran TF32.
-		"tf32": EngineCacheKey(b, "1.30.0", "10.3.0.30", "tegra234-l4t36.3.0", with(func(o *engineBuild) { o.TF32Override = "" })),
+		"tf32": built(func(o *engineBuild) { o.TF32Override = "" }),
 	} {
 		if key == base {
 			t.Errorf("another %s gives the same folder %q", name, key)

@@ -297,7 +297,8 @@ func (l *trtLoad) build(slot cacheSlot, build engineBuild, cs *bundle.CheckSet) 
 	}
 	// A failed engine is kept too, with its verdict, so that the next start
 	// goes straight to the fallback instead of building it again.
-	if err := slot.commit(dir, EngineRecord{Build: build, Built: time.Now().UTC(), BuildTook: took.Seconds(), Check: check}); err != nil {
+	record := EngineRecord{Build: build, Built: time.Now().UTC(), BuildTook: took.Seconds(), Check: check}
+	if err := slot.commit(dir, record); err != nil {
 		l.rt.log.Warn(
 			"the built engine or its verdict cannot be kept in the cache; the next start builds or checks it again",
 			zap.Error(err),

@@ -21,10 +21,8 @@ func TestTunedBatch(t *testing.T) {
 		t.Fatalf("tuned for batch %d, want 3", m.TunedBatch())
 	}
 	profile := []tensorShape{{name: "h", row: []int64{900, 32}}}
-	if opt := rt.tensorRTOptions(rt.engineBuild(m.Precision(), m.MaxBatch()), profile, "")["trt_profile_opt_shapes"]; !strings.HasPrefix(
-		opt,
-		"h:3x",
-	) {
+	options := rt.tensorRTOptions(rt.engineBuild(m.Precision(), m.MaxBatch()), profile, "")
+	if opt := options["trt_profile_opt_shapes"]; !strings.HasPrefix(opt, "h:3x") {
 		t.Errorf("the engine's opt shapes are %q; TunedBatch says 3", opt)
 	}
 	rt.cfg.Providers = []string{ProviderCPU}

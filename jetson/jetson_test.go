@@ -234,7 +234,8 @@ func TestMemAvailable(t *testing.T) {
 		{"testdata/x86-host", 23204164 << 10, ""},
 		{"testdata/empty", 0, "testdata/empty/proc/meminfo: no such file or directory"},
 		{"testdata/meminfo/old-kernel", 0, "testdata/meminfo/old-kernel/proc/meminfo has no MemAvailable line"},
-		{"testdata/meminfo/garbled", 0, `parse testdata/meminfo/garbled/proc/meminfo: MemAvailable: strconv.ParseUint: parsing "-12"`},
+		{"testdata/meminfo/garbled", 0,
+			`parse testdata/meminfo/garbled/proc/meminfo: MemAvailable: strconv.ParseUint: parsing "-12"`},
 	} {
 		t.Run(filepath.Base(tt.root), func(t *testing.T) {
 			got, err := NewFS(tt.root).MemAvailable()

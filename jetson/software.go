@@ -19,7 +19,8 @@ func (f FS) tensorRTVersion() string {
 	var best []int
 	// Where JetPack, NVIDIA's Debian packages and tarball installs put it.
 	for _, dir := range []string{
-		"usr/lib/aarch64-linux-gnu", "usr/lib/x86_64-linux-gnu", "usr/local/cuda/lib64", "usr/local/tensorrt/lib", "usr/lib64",
+		"usr/lib/aarch64-linux-gnu", "usr/lib/x86_64-linux-gnu",
+		"usr/local/cuda/lib64", "usr/local/tensorrt/lib", "usr/lib64",
 	} {
 		matches, _ := filepath.Glob(filepath.Join(f.resolve(dir), "libnvinfer.so.*.*.*"))
 		for _, m := range matches {

@@ -82,16 +82,27 @@ type AnswerFile struct {
 // Flags an answer may carry: warnings that the answer may be an illusion of
 // the kind that made an all-zeros model look 71% right.
 const (
-	FlagNoGrid              = "no_grid"               // the prediction decodes to no grid at all (arc-eos: no colour at the top left)
-	FlagAllZero             = "all_zero"              // every cell is 0 (black)
-	FlagOneColour           = "one_colour"            // every cell is one colour other than 0
-	FlagCopyOfInput         = "copy_of_input"         // the answer is the test input unchanged
-	FlagSameAsOtherTest     = "same_as_other_test"    // another test input of the task, a different grid, got the same answer
-	FlagShapeInferred       = "shape_inferred"        // the size came from a rule about the demonstrations, not from the model
-	FlagLowConfidence       = "low_confidence"        // see IsLowConfidence
-	FlagModelInputInvariant = "model_input_invariant" // the model's predictions do not depend on its input (the probe at load)
-	FlagUnknownPuzzle       = "unknown_puzzle"        // act-v1: the model has no puzzle embedding for this task; it ran with the blank one, out of its distribution
-	FlagTooLarge            = "too_large"             // hrmd eval: a test input larger than the model's grid, not run
+	// The prediction decodes to no grid at all (arc-eos: no colour at the top left).
+	FlagNoGrid = "no_grid"
+	// Every cell is 0 (black).
+	FlagAllZero = "all_zero"
+	// Every cell is one colour other than 0.
+	FlagOneColour = "one_colour"
+	// The answer is the test input unchanged.
+	FlagCopyOfInput = "copy_of_input"
+	// Another test input of the task, a different grid, got the same answer.
+	FlagSameAsOtherTest = "same_as_other_test"
+	// The size came from a rule about the demonstrations, not from the model.
+	FlagShapeInferred = "shape_inferred"
+	// See IsLowConfidence.
+	FlagLowConfidence = "low_confidence"
+	// The model's predictions do not depend on its input (the probe at load).
+	FlagModelInputInvariant = "model_input_invariant"
+	// act-v1: the model has no puzzle embedding for this task; it ran with
+	// the blank one, out of its distribution.
+	FlagUnknownPuzzle = "unknown_puzzle"
+	// hrmd eval: a test input larger than the model's grid, not run.
+	FlagTooLarge = "too_large"
 )
 
 // LowConfidence is the confidence below which an answer is flagged.

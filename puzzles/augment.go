@@ -12,7 +12,9 @@ import (
 // variant with the same answer, transformed; voting over the variants'
 // answers, mapped back, then outvotes the variants it got wrong.
 type Augmentation struct {
-	Dihedral int     // 0 identity, 1-3 rotations by 90°, 180°, 270° clockwise, 4 mirror left-right, 5 mirror top-bottom, 6 transpose, 7 anti-transpose
+	// Dihedral is 0 identity, 1-3 rotations by 90°, 180°, 270° clockwise,
+	// 4 mirror left-right, 5 mirror top-bottom, 6 transpose, 7 anti-transpose.
+	Dihedral int
 	Colours  [10]int // colour c becomes Colours[c]; Colours[0] == 0
 }
 

@@ -191,8 +191,9 @@ func TestEvalSolutions(t *testing.T) {
 		{"not a list", `{"t1": 3}`, task(), CodeBadTask, `task "t1"'s solutions are the number 3`},
 		{"a bad grid", `{"t1": [[[1]], [[10]]]}`, task(), CodeBadColour, `task "t1" solution 1 row 0 column 0 is 10`},
 		{"too few grids", `{"t1": [[[3]]]}`, task(), CodeBadTask, "has 2 test inputs but the solutions give 1 grids"},
-		{"contradicts the " +
-			"task", `{"t1": [[[3]], [[4]]]}`, Task{ID: "t1", Test: []Pair{{Input: Grid{{1}}, Output: Grid{{9}}}, {Input: Grid{{2}}}}}, CodeBadTask, "test[0] has an output that differs"},
+		{"contradicts the task", `{"t1": [[[3]], [[4]]]}`,
+			Task{ID: "t1", Test: []Pair{{Input: Grid{{1}}, Output: Grid{{9}}}, {Input: Grid{{2}}}}},
+			CodeBadTask, "test[0] has an output that differs"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sol, err := ParseSolutions([]byte(tt.data))
@@ -203,7 +204,8 @@ func TestEvalSolutions(t *testing.T) {
 			switch {
 			case tt.code == "" && err != nil:
 				t.Fatalf("error %v", err)
-			case tt.code != "" && (!errors.As(err, &perr) || perr.Code != tt.code || !strings.Contains(perr.Message, tt.message)):
+			case tt.code != "" &&
+				(!errors.As(err, &perr) || perr.Code != tt.code || !strings.Contains(perr.Message, tt.message)):
 				t.Fatalf("error %v, want %s: ...%s...", err, tt.code, tt.message)
 			case tt.code != "":
 				return

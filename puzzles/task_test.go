@@ -219,7 +219,8 @@ func TestReadFileRefusesAFileOfTinyInputs(t *testing.T) {
 func BenchmarkReadFileManyInputs(b *testing.B) {
 	n := (DefaultMaxBytes - 20) / len(`{"input":[[1]]},`)
 	path := filepath.Join(b.TempDir(), "many.json")
-	if err := os.WriteFile(path, []byte(`{"test":[`+strings.Repeat(`{"input":[[1]]},`, n-1)+`{"input":[[1]]}]}`), 0o644); err != nil {
+	many := `{"test":[` + strings.Repeat(`{"input":[[1]]},`, n-1) + `{"input":[[1]]}]}`
+	if err := os.WriteFile(path, []byte(many), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

@@ -197,8 +197,11 @@ func TestInstallScript(t *testing.T) {
 		return string(out)
 	}
 	install()
-	for _, f := range []string{"usr/bin/hrmd", "etc/systemd/system/hrmd.service", "usr/lib/tmpfiles.d/hrmd.conf", "etc/hrmd/hrmd.yaml",
-		"var/lib/hrmd/inbox", "var/lib/hrmd/outbox", "var/lib/hrmd/done", "var/lib/hrmd/failed", "var/lib/hrmd/work", "var/cache/hrmd/trt"} {
+	for _, f := range []string{
+		"usr/bin/hrmd", "etc/systemd/system/hrmd.service", "usr/lib/tmpfiles.d/hrmd.conf", "etc/hrmd/hrmd.yaml",
+		"var/lib/hrmd/inbox", "var/lib/hrmd/outbox", "var/lib/hrmd/done", "var/lib/hrmd/failed", "var/lib/hrmd/work",
+		"var/cache/hrmd/trt",
+	} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("not installed: %v", err)
 		}

@@ -23,11 +23,13 @@ func TestCode(t *testing.T) {
 		message  string
 		badInput bool
 	}{
-		{"task file", fmt.Errorf("read: %w", &puzzles.Error{Code: puzzles.CodeRaggedGrid, Message: "row 1"}), puzzles.CodeRaggedGrid, "row 1", true},
+		{"task file", fmt.Errorf("read: %w", &puzzles.Error{Code: puzzles.CodeRaggedGrid, Message: "row 1"}),
+			puzzles.CodeRaggedGrid, "row 1", true},
 		{"missing file", notFound, "not_found", notFound.Error(), true},
-		{"bundle file " +
-			"missing", &engine.Error{Code: engine.CodeBundleInvalid, Message: "no step.onnx", Err: notFound}, engine.CodeBundleInvalid, "no step.onnx", false},
-		{"hrmd's own", &Error{Code: CodeInputInvariant, Message: "same answer", Err: notFound}, CodeInputInvariant, "same answer", false},
+		{"bundle file missing", &engine.Error{Code: engine.CodeBundleInvalid, Message: "no step.onnx", Err: notFound},
+			engine.CodeBundleInvalid, "no step.onnx", false},
+		{"hrmd's own", &Error{Code: CodeInputInvariant, Message: "same answer", Err: notFound},
+			CodeInputInvariant, "same answer", false},
 		{"interrupted", fmt.Errorf("run: %w", context.Canceled), "interrupted", "run: context canceled", false},
 		{"one coded error around another", &engine.Error{Code: engine.CodeBundleInvalid, Message: "check set",
 			Err: &puzzles.Error{Code: puzzles.CodeRaggedGrid, Message: "row 1"}}, engine.CodeBundleInvalid, "check set", false},

@@ -122,7 +122,9 @@ type Watch struct {
 	MaxTasks      int      `yaml:"max_tasks"`       // tasks in a multi-task file
 	MaxTrainPairs int      `yaml:"max_train_pairs"` // demonstration pairs a task
 	MaxTestInputs int      `yaml:"max_test_inputs"` // test inputs a task
-	MaxRows       int      `yaml:"max_rows"`        // rows through the model a file: test inputs with their variants, and the demo check's
+	// MaxRows is the rows through the model a file: test inputs with their
+	// variants, and the demo check's.
+	MaxRows int `yaml:"max_rows"`
 	// The older settle and rescan, in milliseconds and seconds (olderKeys).
 	SettleMS *int `yaml:"settle_ms,omitempty"`
 	RescanS  *int `yaml:"rescan_s,omitempty"`
@@ -170,7 +172,8 @@ func Default() Config {
 		},
 		Watch: Watch{Settle: Duration(250 * time.Millisecond), Rescan: Duration(10 * time.Second),
 			MaxFileBytes: puzzles.DefaultMaxBytes, MaxTasks: puzzles.DefaultMaxTasks,
-			MaxTrainPairs: puzzles.DefaultMaxTrainPairs, MaxTestInputs: puzzles.DefaultMaxTestInputs, MaxRows: answer.DefaultMaxRows},
+			MaxTrainPairs: puzzles.DefaultMaxTrainPairs, MaxTestInputs: puzzles.DefaultMaxTestInputs,
+			MaxRows: answer.DefaultMaxRows},
 		Log:  Log{Level: "info", Format: "auto"},
 		HTTP: HTTP{Listen: "127.0.0.1:9464"},
 		// Jetsons throttle their clocks near 99 °C; pausing below that keeps
@@ -475,7 +478,11 @@ func (w Watch) validate(augmentations int) error {
 	for _, l := range []struct {
 		key   string
 		value int
-	}{{"watch.max_tasks", w.MaxTasks}, {"watch.max_train_pairs", w.MaxTrainPairs}, {"watch.max_test_inputs", w.MaxTestInputs}} {
+	}{
+		{"watch.max_tasks", w.MaxTasks},
+		{"watch.max_train_pairs", w.MaxTrainPairs},
+		{"watch.max_test_inputs", w.MaxTestInputs},
+	} {
 		if l.value < 1 {
 			return fmt.Errorf("%s is %d; it must be positive", l.key, l.value)
 		}

@@ -115,7 +115,11 @@ func (q Queue) validate() error {
 	if q.Name != "" && !ValidToken(q.Name) {
 		return fmt.Errorf("queue.name is %q; use letters, digits, - and _ (at most 128), unique in the fleet", q.Name)
 	}
-	for _, t := range []struct{ key, value string }{{"queue.subject", q.Subject}, {"queue.stream", q.Stream}, {"queue.answers_stream", q.AnswersStream}} {
+	for _, t := range []struct{ key, value string }{
+		{"queue.subject", q.Subject},
+		{"queue.stream", q.Stream},
+		{"queue.answers_stream", q.AnswersStream},
+	} {
 		if !ValidToken(t.value) {
 			return fmt.Errorf("%s is %q; use letters, digits, - and _", t.key, t.value)
 		}
@@ -176,7 +180,11 @@ func (q Queue) validateFiles() error {
 		)
 	}
 	for _, f := range []struct{ key, path string }{
-		{"queue.credentials", q.Credentials}, {"queue.nkey", q.NKey}, {"queue.tls_ca", q.TLSCA}, {"queue.tls_cert", q.TLSCert}, {"queue.tls_key", q.TLSKey},
+		{"queue.credentials", q.Credentials},
+		{"queue.nkey", q.NKey},
+		{"queue.tls_ca", q.TLSCA},
+		{"queue.tls_cert", q.TLSCert},
+		{"queue.tls_key", q.TLSKey},
 	} {
 		if f.path == "" {
 			continue

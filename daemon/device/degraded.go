@@ -44,7 +44,8 @@ func CheckDegraded(
 	first := providers[0]
 	var on, unavailable, failed string
 	switch {
-	case provider == engine.ORTProviderName(engine.ProviderCPU) && (first == engine.ProviderTensorRT || first == engine.ProviderCUDA):
+	case provider == engine.ORTProviderName(engine.ProviderCPU) &&
+		(first == engine.ProviderTensorRT || first == engine.ProviderCUDA):
 		on, unavailable, failed = "the CPU", DegradedGPUUnavailable, DegradedGPUFailed
 	case provider == engine.ORTProviderName(engine.ProviderCUDA) && first == engine.ProviderTensorRT:
 		on, unavailable, failed = "CUDA", DegradedTensorRTUnavailable, DegradedTensorRTFailed

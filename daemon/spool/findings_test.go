@@ -53,7 +53,10 @@ func TestFailureNeverTakesAnExistingRecord(t *testing.T) {
 	if got := read(t, filepath.Join(s.Failed(), "q.1.json.error.json")); !strings.Contains(got, `"ours"`) {
 		t.Errorf("our record: %s", got)
 	}
-	wantNames(t, map[string][]string{s.Failed(): {"q.1.json", "q.1.json.error.json", "q.json.error.json", "q.json.error.json.error.json"}, s.Work(): nil})
+	wantNames(t, map[string][]string{
+		s.Failed(): {"q.1.json", "q.1.json.error.json", "q.json.error.json", "q.json.error.json.error.json"},
+		s.Work():   nil,
+	})
 }
 
 // L2: an answer and its picture never replace a file put in the outbox
@@ -67,7 +70,12 @@ func TestAnswerNeverReplacesAnOutboxFile(t *testing.T) {
 	if err != nil || done != "x.2.json" {
 		t.Fatalf("done as %q, %v; want x.2.json (x.json's answer and x.1.json's picture are taken)", done, err)
 	}
-	for name, want := range map[string]string{"x.json": "the user's x.json", "x.1.png": "the user's x.1.png", "x.2.json": "answer", "x.2.png": "picture"} {
+	for name, want := range map[string]string{
+		"x.json":   "the user's x.json",
+		"x.1.png":  "the user's x.1.png",
+		"x.2.json": "answer",
+		"x.2.png":  "picture",
+	} {
 		if got := read(t, filepath.Join(s.Outbox, name)); got != want {
 			t.Errorf("outbox/%s holds %q, want %q", name, got, want)
 		}
@@ -139,7 +147,8 @@ func TestRetryNeverRewritesTheAnswer(t *testing.T) {
 	if moved, err := s.Write(&Result{Job: answered, Answer: []byte("answer")}); moved != "y.json" || err != nil {
 		t.Errorf("answer with done/ moved away: %q %v", moved, err)
 	}
-	if moved, err := s.Write(&Result{Job: failed, Record: &ErrorFile{File: "z.json", Code: "x"}}); moved != "z.json" || err != nil {
+	moved, err := s.Write(&Result{Job: failed, Record: &ErrorFile{File: "z.json", Code: "x"}})
+	if moved != "z.json" || err != nil {
 		t.Errorf("failure with failed/ moved away: %q %v", moved, err)
 	}
 	wantNames(t, map[string][]string{s.Done(): {"y.json"}, s.Failed(): {"z.json", "z.json.error.json"}})
@@ -321,10 +330,15 @@ func TestNameTooLong(t *testing.T) {
 	long := strings.Repeat("x", MaxNameBytes) + ".json"
 	testenv.WriteFile(t, s.Inbox, long, "task")
 	c, err := s.Claim(long)
-	if err != nil || c.Job != "" || c.Failed == "" || c.Record == nil || c.Record.Code != CodeNameTooLong || c.Record.File != long {
+	if err != nil || c.Job != "" || c.Failed == "" ||
+		c.Record == nil || c.Record.Code != CodeNameTooLong || c.Record.File != long {
 		t.Fatalf("claim of a %d-byte name: %+v %v", len(long), c, err)
 	}
-	wantNames(t, map[string][]string{s.Inbox: nil, s.Work(): {"abc.name-too-long"}, s.Failed(): {c.Failed, ErrorName(c.Failed)}})
+	wantNames(t, map[string][]string{
+		s.Inbox:    nil,
+		s.Work():   {"abc.name-too-long"},
+		s.Failed(): {c.Failed, ErrorName(c.Failed)},
+	})
 	if !slices.Contains(testenv.Names(s.Failed()), c.Failed) || len(ErrorName(c.Failed)) > 255 {
 		t.Errorf("failed as %q", c.Failed)
 	}

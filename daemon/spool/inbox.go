@@ -84,11 +84,13 @@ func (in *inboxDir) check() (state InboxState, why string) {
 		return InboxSame, ""
 	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
 		target, _ := os.Readlink(in.path)
-		return InboxSwapped, fmt.Sprintf("the inbox is now a symbolic link to %s; hrmd takes files only from the folder it started with: put a real folder back at %s", target, in.path)
+		return InboxSwapped, fmt.Sprintf("the inbox is now a symbolic link to %s; hrmd takes files only "+
+			"from the folder it started with: put a real folder back at %s", target, in.path)
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
 		return InboxSwapped, fmt.Sprintf("%s is no longer a folder; put the inbox folder back", in.path)
 	case uint64(st.Dev) != in.dev:
-		return InboxSwapped, fmt.Sprintf("%s is now on another filesystem (mounted over?); hrmd takes files only from the inbox on the spool's filesystem", in.path)
+		return InboxSwapped, fmt.Sprintf("%s is now on another filesystem (mounted over?); hrmd takes files only "+
+			"from the inbox on the spool's filesystem", in.path)
 	}
 	if err := in.hold(); err != nil {
 		return InboxSwapped, fmt.Sprintf("cannot open the new inbox folder: %v", err)

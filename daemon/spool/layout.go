@@ -48,7 +48,13 @@ type Folder struct{ Key, Dir string }
 // Folders are the folders `hrmd run` creates and writes: the inbox, the
 // outbox, work/<instance>, done/ and failed/.
 func (l Layout) Folders() []Folder {
-	return []Folder{{"inbox", l.Inbox}, {"outbox", l.Outbox}, {"spool", l.Work()}, {"spool", l.Done()}, {"spool", l.Failed()}}
+	return []Folder{
+		{"inbox", l.Inbox},
+		{"outbox", l.Outbox},
+		{"spool", l.Work()},
+		{"spool", l.Done()},
+		{"spool", l.Failed()},
+	}
 }
 
 // CodeUnusable is the stable code of a spool that cannot be used: a folder
@@ -110,7 +116,9 @@ func (l Layout) CheckSameFilesystem(inboxAt, workAt string) error {
 		return &answer.Error{Code: CodeUnusable, Message: err.Error(), Err: err}
 	}
 	if inboxDev != workDev {
-		return &answer.Error{Code: CodeUnusable, Message: fmt.Sprintf("inbox %s and spool %s are on different filesystems; a file is claimed by an atomic rename, which cannot cross them: put inbox and spool on one filesystem", l.Inbox, l.Root)}
+		return &answer.Error{Code: CodeUnusable, Message: fmt.Sprintf("inbox %s and spool %s are on different filesystems; "+
+			"a file is claimed by an atomic rename, which cannot cross them: put inbox and spool on one filesystem",
+			l.Inbox, l.Root)}
 	}
 	return nil
 }

@@ -52,14 +52,16 @@ func lockWork(work, instance string) (*workLock, error) {
 
 func lockError(work, instance string, err error) error {
 	if !errors.Is(err, unix.EWOULDBLOCK) {
-		return &answer.Error{Code: CodeUnusable, Err: err, Message: fmt.Sprintf("spool: cannot lock %s: %v; let the hrmd user write to it", work, unwrapPath(err))}
+		return &answer.Error{Code: CodeUnusable, Err: err,
+			Message: fmt.Sprintf("spool: cannot lock %s: %v; let the hrmd user write to it", work, unwrapPath(err))}
 	}
 	holder := "another hrmd"
 	if pid, rerr := os.ReadFile(lockPath(work)); rerr == nil && len(strings.TrimSpace(string(pid))) > 0 {
 		holder += " (pid " + strings.TrimSpace(string(pid)) + ")"
 	}
 	return &answer.Error{Code: CodeUnusable, Err: errors.Join(ErrLockLost, err), Message: fmt.Sprintf(
-		"%s runs as instance %q on this spool (it holds %s): stop it, or give this daemon another name (--instance or $HRMD_INSTANCE)",
+		"%s runs as instance %q on this spool (it holds %s): stop it, "+
+			"or give this daemon another name (--instance or $HRMD_INSTANCE)",
 		holder, instance, work)}
 }
 
@@ -110,7 +112,8 @@ func (s *Spool) checkLock() (retaken bool, err error) {
 		return false, nil
 	}
 	if err := os.MkdirAll(s.Work(), 0o755); err != nil {
-		return false, &answer.Error{Code: CodeUnusable, Err: err, Message: fmt.Sprintf("spool: cannot create %s again: %v", s.Work(), unwrapPath(err))}
+		return false, &answer.Error{Code: CodeUnusable, Err: err,
+			Message: fmt.Sprintf("spool: cannot create %s again: %v", s.Work(), unwrapPath(err))}
 	}
 	l, err := tryLock(s.Work())
 	if err != nil {

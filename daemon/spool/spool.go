@@ -44,11 +44,13 @@ func Open(l Layout) (*Spool, error) {
 	s := &Spool{Layout: l}
 	for _, f := range l.Folders() {
 		if err := os.MkdirAll(f.Dir, 0o755); err != nil {
-			return nil, &answer.Error{Code: CodeUnusable, Err: err, Message: fmt.Sprintf("%s: cannot create %s: %v; create it and let the hrmd user write to it, or set %s in hrmd.yaml",
+			return nil, &answer.Error{Code: CodeUnusable, Err: err, Message: fmt.Sprintf(
+				"%s: cannot create %s: %v; create it and let the hrmd user write to it, or set %s in hrmd.yaml",
 				f.Key, f.Dir, unwrapPath(err), f.Key)}
 		}
 		if err := CheckWritable(f.Dir); err != nil {
-			return nil, &answer.Error{Code: CodeUnusable, Err: err, Message: fmt.Sprintf("%s: %s is not writable: %v; let the hrmd user write to it, or set %s in hrmd.yaml",
+			return nil, &answer.Error{Code: CodeUnusable, Err: err, Message: fmt.Sprintf(
+				"%s: %s is not writable: %v; let the hrmd user write to it, or set %s in hrmd.yaml",
 				f.Key, f.Dir, err, f.Key)}
 		}
 	}
@@ -140,7 +142,8 @@ func (s *Spool) Claim(name string) (Claimed, error) {
 		}
 		s.dropMark(job) // a mark left by an earlier job of this name is not this one's
 		if err := errors.Join(atomicfile.SyncDirs(s.Work()), s.in.sync()); err != nil {
-			return Claimed{Job: job}, fmt.Errorf("claimed %s as %s, but the move may not survive a power cut: %w", name, job, err)
+			return Claimed{Job: job},
+				fmt.Errorf("claimed %s as %s, but the move may not survive a power cut: %w", name, job, err)
 		}
 		return Claimed{Job: job}, nil
 	}
@@ -162,7 +165,8 @@ func (s *Spool) takenBesides(job, besides string) bool {
 	}
 	instances, _ := os.ReadDir(s.WorkRoot())
 	for _, name := range []string{strings.TrimSuffix(answer, ".json"), answer} {
-		if exists(filepath.Join(s.Done(), name)) || exists(filepath.Join(s.Failed(), name)) || exists(filepath.Join(s.Failed(), ErrorName(name))) {
+		if exists(filepath.Join(s.Done(), name)) || exists(filepath.Join(s.Failed(), name)) ||
+			exists(filepath.Join(s.Failed(), ErrorName(name))) {
 			return true
 		}
 		for _, inst := range instances {

@@ -14,7 +14,8 @@ import (
 func testLayout(t testing.TB, instance string) Layout {
 	t.Helper()
 	dir := t.TempDir()
-	return Layout{Inbox: filepath.Join(dir, "in"), Outbox: filepath.Join(dir, "out"), Root: filepath.Join(dir, "spool"), Instance: instance}
+	return Layout{Inbox: filepath.Join(dir, "in"), Outbox: filepath.Join(dir, "out"), Root: filepath.Join(dir, "spool"),
+		Instance: instance}
 }
 
 func openTest(t testing.TB) *Spool {
@@ -97,7 +98,11 @@ func TestClaimNeverOverwrites(t *testing.T) {
 		s.Failed(): {"t.1.json", "t.1.json.error.json"},
 		s.Outbox:   {"t.2.json", "t.json"},
 	})
-	for path, want := range map[string]string{filepath.Join(s.Done(), "t.json"): "1", filepath.Join(s.Failed(), "t.1.json"): "2", filepath.Join(s.Done(), "t.2.json"): "3"} {
+	for path, want := range map[string]string{
+		filepath.Join(s.Done(), "t.json"):     "1",
+		filepath.Join(s.Failed(), "t.1.json"): "2",
+		filepath.Join(s.Done(), "t.2.json"):   "3",
+	} {
 		if got := read(t, path); got != want {
 			t.Errorf("%s holds %q, want %q", path, got, want)
 		}
@@ -117,7 +122,8 @@ func TestNames(t *testing.T) {
 			t.Errorf("jobName(%q, %d) = %q, want %q", tt.name, tt.n, got, tt.want)
 		}
 	}
-	if AnswerName("a.2.json") != "a.2.json" || AnswerName("notes.txt") != "notes.txt.json" || PictureName("a.json") != "a.png" {
+	if AnswerName("a.2.json") != "a.2.json" || AnswerName("notes.txt") != "notes.txt.json" ||
+		PictureName("a.json") != "a.png" {
 		t.Error("AnswerName, PictureName")
 	}
 	for name, want := range map[string]bool{
@@ -145,7 +151,8 @@ func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	blocker := filepath.Join(dir, "file")
 	testenv.WriteFile(t, dir, "file", "")
-	l := Layout{Inbox: filepath.Join(blocker, "in"), Outbox: filepath.Join(dir, "out"), Root: filepath.Join(dir, "spool"), Instance: "a"}
+	l := Layout{Inbox: filepath.Join(blocker, "in"), Outbox: filepath.Join(dir, "out"), Root: filepath.Join(dir, "spool"),
+		Instance: "a"}
 	if _, err := Open(l); err == nil || !strings.Contains(err.Error(), "inbox: cannot create "+l.Inbox) {
 		t.Errorf("inbox under a file: %v", err)
 	}
@@ -211,7 +218,10 @@ func TestCheckFolder(t *testing.T) {
 }
 
 func TestCheckInstance(t *testing.T) {
-	for name, ok := range map[string]bool{"jetson-1": true, "orin_2": true, "": false, ".": false, "..": false, ".hidden": false, "a/b": false} {
+	for name, ok := range map[string]bool{
+		"jetson-1": true, "orin_2": true,
+		"": false, ".": false, "..": false, ".hidden": false, "a/b": false,
+	} {
 		if err := CheckInstance(name); (err == nil) != ok {
 			t.Errorf("CheckInstance(%q) = %v", name, err)
 		}
@@ -263,7 +273,8 @@ func TestAdoptedFileKeepsItsAnswer(t *testing.T) {
 	if err != nil || len(adopted) != 1 {
 		t.Fatalf("adopted %v: %v", adopted, err)
 	}
-	if moved, err := s.Write(&Result{Job: adopted[0], Answer: []byte("after the adoption")}); moved != "x.json" || err != nil {
+	moved, err := s.Write(&Result{Job: adopted[0], Answer: []byte("after the adoption")})
+	if moved != "x.json" || err != nil {
 		t.Fatalf("adopted file retired as %q (%v), want x.json beside its answer", moved, err)
 	}
 	wantNames(t, map[string][]string{s.Outbox: {"x.json"}, s.Done(): {"x.json"}, s.Work(): nil, old.Work(): nil})

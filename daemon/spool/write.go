@@ -121,7 +121,8 @@ func (s *Spool) writeAnswer(r *Result) error {
 				r.Picture != nil && exists(filepath.Join(s.Outbox, PictureName(name)))
 		})
 		name := jobName(r.Job, n)
-		if err := s.putMark(mark{Job: r.Job, Name: name, Answer: sha256Hex(r.Answer), Picture: sha256Hex(r.Picture)}); err != nil {
+		m := mark{Job: r.Job, Name: name, Answer: sha256Hex(r.Answer), Picture: sha256Hex(r.Picture)}
+		if err := s.putMark(m); err != nil {
 			return fmt.Errorf("mark %s: %w", r.Job, err)
 		}
 		if r.Picture != nil {
@@ -241,7 +242,8 @@ func (s *Spool) resumeFailure(r *Result, move func(dst string) error) (name stri
 	r.moved = m.Name
 	s.dropMark(r.Job)
 	if err := atomicfile.SyncDirs(s.Failed(), s.Work()); err != nil {
-		return m.Name, true, fmt.Errorf("moved %s to %s, but the move may not survive a power cut: %w", r.Job, s.Failed(), err)
+		return m.Name, true,
+			fmt.Errorf("moved %s to %s, but the move may not survive a power cut: %w", r.Job, s.Failed(), err)
 	}
 	return m.Name, true, nil
 }
@@ -249,7 +251,12 @@ func (s *Spool) resumeFailure(r *Result, move func(dst string) error) (name stri
 // placeFailure writes failed/<name>.error.json, then moves the input
 // (move) to failed/<name>, at the first name from base where both are
 // free. It returns the name whenever the input moved.
-func (s *Spool) placeFailure(base string, e ErrorFile, move func(dst string) error, mark func(name, sum string) error) (string, error) {
+func (s *Spool) placeFailure(
+	base string,
+	e ErrorFile,
+	move func(dst string) error,
+	mark func(name, sum string) error,
+) (string, error) {
 	data, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return "", err
@@ -294,7 +301,8 @@ func (s *Spool) placeFailure(base string, e ErrorFile, move func(dst string) err
 // straight to failed/, under a short name, with its error record: it never
 // enters work/, so that nothing has to know such names after a restart.
 func (s *Spool) failTooLong(name string) (Claimed, error) {
-	e := ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: CodeNameTooLong, At: time.Now().UTC(), Message: answer.Message(NameTooLong(name))}
+	e := ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: CodeNameTooLong, At: time.Now().UTC(),
+		Message: answer.Message(NameTooLong(name))}
 	failed, err := s.placeFailure(shortName(name), e, func(dst string) error { return s.in.rename(name, dst) }, nil)
 	switch {
 	case failed == "" && errors.Is(err, fs.ErrNotExist):
@@ -314,6 +322,7 @@ func (s *Spool) failTooLong(name string) (Claimed, error) {
 // NameTooLong is the error of a file whose name is too long to answer.
 func NameTooLong(name string) error {
 	return &answer.Error{Code: CodeNameTooLong, Message: fmt.Sprintf(
-		"the name %q is %d bytes; hrmd takes names of at most %d bytes, leaving room for the endings it adds (.1.json, .error.json) within the filesystem's 255: rename the file shorter and drop it again",
+		"the name %q is %d bytes; hrmd takes names of at most %d bytes, leaving room for the endings it adds "+
+			"(.1.json, .error.json) within the filesystem's 255: rename the file shorter and drop it again",
 		name, len(name), MaxNameBytes)}
 }

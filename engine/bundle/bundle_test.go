@@ -16,7 +16,8 @@ func TestLoadBundle(t *testing.T) {
 	}
 	m := b.Manifest
 	if m.Name != "nova-tiny" || m.Family != "nova" || b.Encoding != "arc-eos" || b.Seq() != 900 || b.Logits != "logits" ||
-		m.Halting.Rule != RuleThreshold || m.Halting.MaxCycles != 8 || len(b.SHA256) != 64 || m.Source.Checkpoint != "random-init:tiny:seed=1" {
+		m.Halting.Rule != RuleThreshold || m.Halting.MaxCycles != 8 || len(b.SHA256) != 64 ||
+		m.Source.Checkpoint != "random-init:tiny:seed=1" {
 		t.Errorf("bundle: %+v", b)
 	}
 }

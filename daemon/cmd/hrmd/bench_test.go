@@ -66,8 +66,10 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Model.Name != "halo-demo" || len(rep.Model.SHA256) != 64 || rep.Model.FLOPsPerCycle == nil || *rep.Model.FLOPsPerCycle <= 0 ||
-		rep.Provider != "CPUExecutionProvider" || rep.Precision != "fp32" || rep.MaxBatch < 2 || rep.Cycles != 2 || rep.Runs != 3 ||
+	if rep.Model.Name != "halo-demo" || len(rep.Model.SHA256) != 64 ||
+		rep.Model.FLOPsPerCycle == nil || *rep.Model.FLOPsPerCycle <= 0 ||
+		rep.Provider != "CPUExecutionProvider" || rep.Precision != "fp32" ||
+		rep.MaxBatch < 2 || rep.Cycles != 2 || rep.Runs != 3 ||
 		rep.EngineCache != nil || rep.Jetson != nil || rep.PeakRSSBytes == nil || *rep.PeakRSSBytes < 1<<20 ||
 		!strings.Contains(rep.Device, "not a Jetson") || rep.ONNXRuntime == "" ||
 		rep.LoadMS <= 0 {

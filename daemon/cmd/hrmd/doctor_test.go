@@ -79,7 +79,8 @@ func TestDoctor(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := os.WriteFile(filepath.Join(old, "TensorrtExecutionProvider_TRTKernel_1.engine"), []byte("engine"), 0o644); err != nil {
+		engineFile := filepath.Join(old, "TensorrtExecutionProvider_TRTKernel_1.engine")
+		if err := os.WriteFile(engineFile, []byte("engine"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -343,12 +344,10 @@ func TestDoctorEngineVerdict(t *testing.T) {
 		}
 	}
 	write(current, "TensorrtExecutionProvider_TRTKernel_step.engine", "engine")
-	write(
-		current,
-		"hrmd-engine.json",
-		`{"build": {"precision": "fp16"}, "tensorrt": "10.3.0.30", "check": {"precision": "fp16", "passed": false, "inputs": 6, "grids_same": 4,
-		"min_cell_agreement": 0.97, "halt_cycles_same": 6, "max_halt_diff": 0.002, "reason": "a grid differs"}}`,
-	)
+	write(current, "hrmd-engine.json",
+		`{"build": {"precision": "fp16"}, "tensorrt": "10.3.0.30", "check": {"precision": "fp16", "passed": false,
+		"inputs": 6, "grids_same": 4, "min_cell_agreement": 0.97, "halt_cycles_same": 6, "max_halt_diff": 0.002,
+		"reason": "a grid differs"}}`)
 	write(current+".broken-20261202T101010Z", "TensorrtExecutionProvider_TRTKernel_step.engine", "trunc")
 	for _, d := range []string{filepath.Join(dir, "trt"), current, current + ".broken-20261202T101010Z"} {
 		if err := os.Chmod(d, 0o777); err != nil { // past the umask: the doctor may run as nobody

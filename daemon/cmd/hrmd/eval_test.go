@@ -391,7 +391,8 @@ func TestEvalErrors(t *testing.T) {
 			manyTasks + ": the file holds 3 tasks; the limit is 2 tasks a file (split it into files of at most 2 tasks) " +
 				"(watch.max_tasks in hrmd.yaml)"},
 		{"no solutions", []string{"eval", challenges, "--model", demoBundle}, 2, "missing_output",
-			challenges + `: task "t1" test[0] has no known output to score against; pass --solutions FILE, the set's ARC Prize solutions file ({"<task_id>": [grid, ...]})`},
+			challenges + `: task "t1" test[0] has no known output to score against; pass --solutions FILE, ` +
+				`the set's ARC Prize solutions file ({"<task_id>": [grid, ...]})`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,10 +50,10 @@ func TestSolveMatchesPyTorch(t *testing.T) {
 				!slices.Contains(got.Flags, puzzles.FlagModelInputInvariant) {
 				t.Errorf("flags %v for a %s prediction", got.Flags, decoded.Size())
 			}
-			if a.Task != strings.TrimSuffix(filepath.Base(rel), ".json") || a.Model.Name != "nova-tiny" || len(a.Model.SHA256) != 64 ||
+			if a.Task != strings.TrimSuffix(filepath.Base(rel), ".json") ||
+				a.Model.Name != "nova-tiny" || len(a.Model.SHA256) != 64 ||
 				a.Runtime.Provider != "CPUExecutionProvider" || a.Runtime.Precision != "fp32" ||
-				a.Runtime.Device == "" ||
-				a.Runtime.LatencyMS <= 0 {
+				a.Runtime.Device == "" || a.Runtime.LatencyMS <= 0 {
 				t.Errorf("answer file: %+v", a)
 			}
 			if a.DemoCheck == nil || a.DemoCheck.Pairs == 0 {
@@ -81,7 +81,9 @@ func TestSolveOptions(t *testing.T) {
 
 	// A multi-task bundle is answered task by task, keyed and ordered as given.
 	bundle := filepath.Join(t.TempDir(), "challenges.json")
-	if err := os.WriteFile(bundle, []byte(`{"second":{"test":[{"input":[[1,2],[3,4]]}]},"first":{"train":[{"input":[[1]],"output":[[2]]}],"test":[{"input":[[5]]},{"input":[[6,7]]}]}}`), 0o644); err != nil {
+	tasks := `{"second":{"test":[{"input":[[1,2],[3,4]]}]},` +
+		`"first":{"train":[{"input":[[1]],"output":[[2]]}],"test":[{"input":[[5]]},{"input":[[6,7]]}]}}`
+	if err := os.WriteFile(bundle, []byte(tasks), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r = runHrmd(t, "solve", bundle, "--model", tinyBundle)
@@ -161,11 +163,12 @@ func TestSolveErrors(t *testing.T) {
 		},
 		{"too big", []string{"solve", good, "--config", smallLimit}, 2, "too_big", "the limit is 100 bytes"},
 		{"too many test inputs", []string{"solve", threeTests, "--config", limits}, 2, "too_many_test_inputs",
-			`"test" has 3 test inputs; the limit is 2 a task (ARC tasks have at most 4; split the task) (watch.max_test_inputs in hrmd.yaml)`},
+			`"test" has 3 test inputs; the limit is 2 a task (ARC tasks have at most 4; split the task) ` +
+				`(watch.max_test_inputs in hrmd.yaml)`},
 		{"too many rows", []string{"solve", twoTests, "--config", limits}, 2, "too_many_rows",
-			"the file needs 8 rows through the model (2 test inputs × 4, each with its inference.augmentations variants, + 0 " +
-				"demonstrations for inference.demo_check); the limit is 5 rows a file (watch.max_rows in hrmd.yaml): split the " +
-				"file"},
+			"the file needs 8 rows through the model (2 test inputs × 4, each with its inference.augmentations variants, " +
+				"+ 0 demonstrations for inference.demo_check); the limit is 5 rows a file (watch.max_rows in hrmd.yaml): " +
+				"split the file"},
 		{
 			"duplicate key",
 			[]string{"solve", write("twice.json", `{"test":[{"input":[[1]]}],"test":[]}`), "--model", tinyBundle},

@@ -74,7 +74,8 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		check.Precision = p.Precision + " proxy"
 	}
 	rep := verifyReport{Model: b.Manifest.Name, Dir: b.Dir, SHA256: b.SHA256, Proxy: b.Manifest.Source.Proxy,
-		Provider: om.model.Provider(), Passed: check.Passed, Check: check, Rejected: om.model.EngineCache().Rejected, grid: b.Manifest.Grid}
+		Provider: om.model.Provider(), Passed: check.Passed, Check: check,
+		Rejected: om.model.EngineCache().Rejected, grid: b.Manifest.Grid}
 	if *asJSON {
 		data, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {

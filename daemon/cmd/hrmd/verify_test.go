@@ -58,9 +58,8 @@ func TestVerifyDemo(t *testing.T) {
 		t.Fatalf("exit %d, %+v\n%s", r.Code, v, r.Stderr)
 	}
 	c := v.Check
-	if c.Provider != "CPUExecutionProvider" || c.Precision != "fp32" || c.CheckSet != "hrmd-golden/2" || c.Tau <= 0 || c.Delta <= 0 ||
-		c.Cells == 0 || c.FlipsCounted != 0 ||
-		len(c.Cycles) == 0 {
+	if c.Provider != "CPUExecutionProvider" || c.Precision != "fp32" || c.CheckSet != "hrmd-golden/2" ||
+		c.Tau <= 0 || c.Delta <= 0 || c.Cells == 0 || c.FlipsCounted != 0 || len(c.Cycles) == 0 {
 		t.Errorf("verdict %+v", c)
 	}
 	text := runHrmd(t, "verify", "--model", demoBundle)
