@@ -147,8 +147,15 @@ func newDemo(o options) (*demo, error) {
 		return d, fmt.Errorf("find a free port for hrmd's HTTP endpoint: %w", err)
 	}
 	// %q: a path with ": " or " #" in it stays one YAML string.
-	yaml := fmt.Sprintf("# written by ./build.sh demo\ninbox: %q\noutbox: %q\nspool: %q\nmodel: %q\nhttp:\n  listen: %q\nlog:\n  format: console\n",
-		d.spool.Inbox, d.spool.Outbox, d.spool.Root, model, d.addr)
+	yaml := fmt.Sprintf(
+		"# written by ./build.sh demo\ninbox: %q\noutbox: %q\nspool: %q\nmodel: %q\nhttp:\n  listen: %q\nlog:\n  format: "+
+			"console\n",
+		d.spool.Inbox,
+		d.spool.Outbox,
+		d.spool.Root,
+		model,
+		d.addr,
+	)
 	if err := os.WriteFile(d.config, []byte(yaml), 0o644); err != nil {
 		return d, fmt.Errorf("write the demo's config: %w", err)
 	}
@@ -271,7 +278,10 @@ func collect(o options) ([]drop, error) {
 		if err != nil {
 			return nil, fmt.Errorf("the real ARC-AGI-1 task: %w (point -arc at one, or -arc \"\" to leave it out)", err)
 		}
-		drops = append(drops, drop{filepath.Base(o.arcTask), data, "a real ARC-AGI-1 task the demo model was not trained for"})
+		drops = append(
+			drops,
+			drop{filepath.Base(o.arcTask), data, "a real ARC-AGI-1 task the demo model was not trained for"},
+		)
 	}
 	drops = append(drops, drop{brokenName, []byte(brokenPuzzle), "a broken file (its second row is short)"})
 	return drops, nil
@@ -334,7 +344,14 @@ func stopped(ctx context.Context, what string) error {
 // something other than what the demo expects of it.
 func report(out io.Writer, colour bool, d drop, o outcome) string {
 	if o.errorPath != "" {
-		fmt.Fprintf(out, "── %s → failed/%s\n   %s: %s\n\n", d.name, filepath.Base(o.errorPath), o.failure.Code, o.failure.Message)
+		fmt.Fprintf(
+			out,
+			"── %s → failed/%s\n   %s: %s\n\n",
+			d.name,
+			filepath.Base(o.errorPath),
+			o.failure.Code,
+			o.failure.Message,
+		)
 		if d.name != brokenName {
 			return fmt.Sprintf("%s failed (%s) but should have been answered", d.name, o.failure.Code)
 		}
@@ -358,8 +375,17 @@ func report(out io.Writer, colour bool, d drop, o outcome) string {
 		if len(a.Flags) > 0 {
 			flags = strings.Join(a.Flags, ", ")
 		}
-		fmt.Fprintf(out, "   test %d: %d cycles, halted by %s (halt %.2f), confidence %.2f, flags: %s; %.0f ms for the file\n",
-			i+1, a.Cycles, a.HaltedBy, a.Halt, a.Confidence, flags, o.answer.Runtime.LatencyMS)
+		fmt.Fprintf(
+			out,
+			"   test %d: %d cycles, halted by %s (halt %.2f), confidence %.2f, flags: %s; %.0f ms for the file\n",
+			i+1,
+			a.Cycles,
+			a.HaltedBy,
+			a.Halt,
+			a.Confidence,
+			flags,
+			o.answer.Runtime.LatencyMS,
+		)
 		titles := []string{"input " + test.Input.Size(), "hrmd's answer " + a.Attempt1.Size()}
 		grids := []puzzles.Grid{test.Input, a.Attempt1}
 		if test.Output != nil {

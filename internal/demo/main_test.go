@@ -46,7 +46,8 @@ func TestDemo(t *testing.T) {
 	for _, e := range examples {
 		name := filepath.Base(e)
 		section := sectionOf(text, name)
-		if !strings.Contains(section, "✓ EXACT") || strings.Contains(section, "WRONG") || !strings.Contains(section, "flags: none") {
+		if !strings.Contains(section, "✓ EXACT") || strings.Contains(section, "WRONG") ||
+			!strings.Contains(section, "flags: none") {
 			t.Errorf("%s: want an exact answer, got:\n%s", name, section)
 		}
 		if !strings.Contains(section, "outbox/"+name) {
@@ -54,13 +55,15 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	arc := sectionOf(text, "007bbfb7.json")
-	for _, want := range []string{"outbox/007bbfb7.json", "✗ WRONG", "known answer 9x9", "solves 0 of the task's 5 demo pairs", "fails 5 of the task's 5 demonstrations",
+	for _, want := range []string{"outbox/007bbfb7.json", "✗ WRONG", "known answer 9x9",
+		"solves 0 of the task's 5 demo pairs", "fails 5 of the task's 5 demonstrations",
 		"flags: copy_of_input, low_confidence"} {
 		if !strings.Contains(arc, want) {
 			t.Errorf("007bbfb7: want %q in:\n%s", want, arc)
 		}
 	}
-	if s := sectionOf(text, brokenName); !strings.Contains(s, "failed/broken.json.error.json") || !strings.Contains(s, "ragged_grid") {
+	if s := sectionOf(text, brokenName); !strings.Contains(s, "failed/broken.json.error.json") ||
+		!strings.Contains(s, "ragged_grid") {
 		t.Errorf("broken file: want failed/ with ragged_grid:\n%s", s)
 	}
 	for _, want := range []string{
@@ -98,7 +101,8 @@ func TestDemoDaemonFails(t *testing.T) {
 	o.model = filepath.Join(t.TempDir(), "no-model")
 	var out bytes.Buffer
 	err := run(context.Background(), o, &out)
-	if err == nil || !strings.Contains(err.Error(), "hrmd exited before it was ready") || !strings.Contains(err.Error(), "no-model") {
+	if err == nil || !strings.Contains(err.Error(), "hrmd exited before it was ready") ||
+		!strings.Contains(err.Error(), "no-model") {
 		t.Fatalf("want the daemon's start-up error, got %v", err)
 	}
 }

@@ -59,7 +59,12 @@ func ReadGolden(t testing.TB, dir string) Golden {
 		t.Fatalf("%s: %v", path, err)
 	}
 	if g.Format != "hrmd-golden/2" || len(g.Cases) == 0 {
-		t.Fatalf("%s: format %q with %d cases; want hrmd-golden/2 with at least one (./build.sh fixtures writes it)", path, g.Format, len(g.Cases))
+		t.Fatalf(
+			"%s: format %q with %d cases; want hrmd-golden/2 with at least one (./build.sh fixtures writes it)",
+			path,
+			g.Format,
+			len(g.Cases),
+		)
 	}
 	return g
 }

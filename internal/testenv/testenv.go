@@ -36,7 +36,9 @@ func ORTLibrary(t testing.TB) string {
 		return p
 	}
 	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
-	matches, _ := filepath.Glob(filepath.Join(RepoRoot(t), ".cache", "onnxruntime", "*", "linux-"+arch, "libonnxruntime.so.1"))
+	matches, _ := filepath.Glob(
+		filepath.Join(RepoRoot(t), ".cache", "onnxruntime", "*", "linux-"+arch, "libonnxruntime.so.1"),
+	)
 	if len(matches) == 0 {
 		t.Fatal("no onnxruntime library: run ./build.sh deps (or set HRMD_ORT_LIB)")
 	}

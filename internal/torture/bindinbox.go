@@ -50,7 +50,12 @@ func runBindInbox(e *env) (report, error) {
 	code, body, _ := p.Get("/readyz")
 	said := fmt.Sprintf("with the mount, /readyz %d, hrmd_inbox_unusable %g", code, unusable)
 	if !noticed {
-		e.problem("L7: %d files wait in the bind-mounted inbox (claims fail with EXDEV) and %s %q", s.waiting(), said, strings.TrimSpace(body))
+		e.problem(
+			"L7: %d files wait in the bind-mounted inbox (claims fail with EXDEV) and %s %q",
+			s.waiting(),
+			said,
+			strings.TrimSpace(body),
+		)
 	}
 	if err := ns.run("umount", "-l", inbox); err != nil {
 		return report{}, err
@@ -72,8 +77,11 @@ func runBindInbox(e *env) (report, error) {
 		e.problem("%v", err)
 	}
 	v := s.check()
-	return report{what: fmt.Sprintf("%d files dropped into an inbox bind-mounted over from the same filesystem", v.files), v: v,
-		extra: []string{said, "recovered without a restart in " + seconds(took) + " after the umount"}}, nil
+	return report{
+		what:  fmt.Sprintf("%d files dropped into an inbox bind-mounted over from the same filesystem", v.files),
+		v:     v,
+		extra: []string{said, "recovered without a restart in " + seconds(took) + " after the umount"},
+	}, nil
 }
 
 // run runs a command in the namespace (mount, umount).

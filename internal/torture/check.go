@@ -140,7 +140,13 @@ func (c *checker) scanFailed() {
 		case err != nil:
 			c.v.problem("failed/%q has no error file: %v", name, err)
 		case !slices.ContainsFunc(x.names, func(n string) bool { return recorded(n, e.File, e.FileBytes) }):
-			c.v.problem("failed/%q.error.json names %q (file_bytes %q), which is not what was dropped as %q", name, e.File, e.FileBytes, x.names)
+			c.v.problem(
+				"failed/%q.error.json names %q (file_bytes %q), which is not what was dropped as %q",
+				name,
+				e.File,
+				e.FileBytes,
+				x.names,
+			)
 		case x.want.code != "" && e.Code != x.want.code:
 			c.v.problem("%q failed with %s (%s), want %s", e.File, e.Code, e.Message, x.want.code)
 		case !strings.Contains(e.Message, x.want.says):
@@ -225,7 +231,14 @@ func mismatch(data []byte, f *puzzles.File, stem string) string {
 			return err.Error()
 		}
 		if !recorded(stem, a.Task, a.TaskBytes) || len(a.Answers) != len(f.Tasks[0].Test) {
-			return fmt.Sprintf("task %q (task_bytes %q) with %d answers, want %q with %d", a.Task, a.TaskBytes, len(a.Answers), stem, len(f.Tasks[0].Test))
+			return fmt.Sprintf(
+				"task %q (task_bytes %q) with %d answers, want %q with %d",
+				a.Task,
+				a.TaskBytes,
+				len(a.Answers),
+				stem,
+				len(f.Tasks[0].Test),
+			)
 		}
 		return ""
 	}
@@ -281,11 +294,26 @@ func (c *checker) tally() {
 		c.v.files += n
 		if got < n {
 			c.v.lost += n - got
-			c.v.problem("%q: dropped %d times, found %d times (done %d, failed %d, left %d)", x.names[0], n, got, places["done"], places["failed"], places["stuck"])
+			c.v.problem(
+				"%q: dropped %d times, found %d times (done %d, failed %d, left %d)",
+				x.names[0],
+				n,
+				got,
+				places["done"],
+				places["failed"],
+				places["stuck"],
+			)
 		}
 		if got > n {
 			c.v.twice += got - n
-			c.v.problem("%q: dropped %d times, found %d times (done %d, failed %d)", x.names[0], n, got, places["done"], places["failed"])
+			c.v.problem(
+				"%q: dropped %d times, found %d times (done %d, failed %d)",
+				x.names[0],
+				n,
+				got,
+				places["done"],
+				places["failed"],
+			)
 		}
 		if wrong := c.misplaced(x.want, places); wrong != "" {
 			c.v.problem("%q: %s", x.names[0], wrong)
@@ -317,7 +345,12 @@ func (c *checker) checkPlaced() {
 			c.v.problem("%s, put there by the user, was replaced or removed (%v)", path, err)
 		case ierr != nil || ino != c.m.userIno[path]:
 			c.v.overwritten++
-			c.v.problem("%s, put there by the user, was replaced by a file of the same bytes (inode %d, was %d)", path, ino, c.m.userIno[path])
+			c.v.problem(
+				"%s, put there by the user, was replaced by a file of the same bytes (inode %d, was %d)",
+				path,
+				ino,
+				c.m.userIno[path],
+			)
 		}
 	}
 }

@@ -18,7 +18,11 @@ import (
 func fakeSpool(t *testing.T) *spool {
 	t.Helper()
 	dir := t.TempDir()
-	l := spoolpkg.Layout{Inbox: filepath.Join(dir, "inbox"), Outbox: filepath.Join(dir, "outbox"), Root: filepath.Join(dir, "spool")}
+	l := spoolpkg.Layout{
+		Inbox:  filepath.Join(dir, "inbox"),
+		Outbox: filepath.Join(dir, "outbox"),
+		Root:   filepath.Join(dir, "spool"),
+	}
 	s := &spool{inbox: l.Inbox, outbox: l.Outbox, done: l.Done(), failed: l.Failed(), work: l.WorkRoot(), m: newManifest()}
 	for _, d := range []string{s.inbox, s.outbox, s.done, s.failed, filepath.Join(s.work, "a")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -48,7 +52,11 @@ func fail(t *testing.T, s *spool, name, code string) {
 	if err := os.Rename(filepath.Join(s.inbox, name), filepath.Join(s.failed, name)); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WriteJSON(t, filepath.Join(s.failed, name+".error.json"), daemon.ErrorFile{File: name, Code: code, Message: "m"})
+	testenv.WriteJSON(
+		t,
+		filepath.Join(s.failed, name+".error.json"),
+		daemon.ErrorFile{File: name, Code: code, Message: "m"},
+	)
 }
 
 // settled is a spool where the daemon did everything right: three tasks
@@ -96,7 +104,8 @@ func TestCheckFinds(t *testing.T) {
 			func(v verdict) int { return v.lost }, "found 0 times"},
 		{"answered twice", func(t *testing.T, s *spool) {
 			copyFile(t, filepath.Join(s.done, "a.json"), filepath.Join(s.done, "a.1.json"))
-			testenv.WriteJSON(t, filepath.Join(s.outbox, "a.1.json"), puzzles.AnswerFile{Task: "a.1", Answers: make([]puzzles.Answer, 2)})
+			twice := puzzles.AnswerFile{Task: "a.1", Answers: make([]puzzles.Answer, 2)}
+			testenv.WriteJSON(t, filepath.Join(s.outbox, "a.1.json"), twice)
 		}, func(v verdict) int { return v.twice }, "found 2 times"},
 		{"in done/ and failed/", func(t *testing.T, s *spool) {
 			copyFile(t, filepath.Join(s.done, "b.json"), filepath.Join(s.failed, "b.json"))
@@ -106,21 +115,24 @@ func TestCheckFinds(t *testing.T) {
 			testenv.WriteJSON(t, filepath.Join(s.outbox, "z.json"), puzzles.AnswerFile{Task: "z"})
 		},
 			func(v verdict) int { return v.twice }, "answers nothing in done/"},
-		{"the user's file replaced", func(t *testing.T, s *spool) { os.WriteFile(filepath.Join(s.outbox, "c.json"), []byte("hrmd's"), 0o644) },
-			func(v verdict) int { return v.overwritten }, "put there by the user"},
+		{"the user's file replaced", func(t *testing.T, s *spool) {
+			os.WriteFile(filepath.Join(s.outbox, "c.json"), []byte("hrmd's"), 0o644)
+		}, func(v verdict) int { return v.overwritten }, "put there by the user"},
 		{"the user's file replaced by the same bytes", func(t *testing.T, s *spool) {
 			copyFile(t, filepath.Join(s.outbox, "c.json"), filepath.Join(s.outbox, ".c.json.tmp"))
 			os.Rename(filepath.Join(s.outbox, ".c.json.tmp"), filepath.Join(s.outbox, "c.json"))
 		}, func(v verdict) int { return v.overwritten }, "replaced by a file of the same bytes"},
 		{"another file's answer", func(t *testing.T, s *spool) {
-			testenv.WriteJSON(t, filepath.Join(s.outbox, "b.json"), puzzles.AnswerFile{Task: "b", Answers: make([]puzzles.Answer, 1)})
+			other := puzzles.AnswerFile{Task: "b", Answers: make([]puzzles.Answer, 1)}
+			testenv.WriteJSON(t, filepath.Join(s.outbox, "b.json"), other)
 		}, func(v verdict) int { return v.overwritten }, "is not done/\"b.json\"'s answer"},
 		{"stuck in work/", func(t *testing.T, s *spool) {
 			os.Rename(filepath.Join(s.done, "a.json"), filepath.Join(s.work, "a", "a.json"))
 			os.Remove(filepath.Join(s.outbox, "a.json"))
 		}, func(v verdict) int { return v.stuck }, "still in work/"},
 		{"the wrong code", func(t *testing.T, s *spool) {
-			testenv.WriteJSON(t, filepath.Join(s.failed, "bad.json.error.json"), daemon.ErrorFile{File: "bad.json", Code: "too_big"})
+			wrong := daemon.ErrorFile{File: "bad.json", Code: "too_big"}
+			testenv.WriteJSON(t, filepath.Join(s.failed, "bad.json.error.json"), wrong)
 		}, func(v verdict) int { return 1 }, "failed with too_big"},
 		{"a temporary file left", func(t *testing.T, s *spool) {
 			os.WriteFile(filepath.Join(s.outbox, ".hrmd-0123456789ab.tmp"), nil, 0o644)
@@ -151,11 +163,25 @@ func copyFile(t *testing.T, from, to string) {
 
 // The usage watch calls a leak a leak and noise noise.
 func TestLeaks(t *testing.T) {
-	flat := []usage{{100 << 20, 20, 30}, {110 << 20, 22, 31}, {105 << 20, 21, 30}, {108 << 20, 20, 32}, {104 << 20, 23, 30}, {109 << 20, 21, 31}}
+	flat := []usage{
+		{100 << 20, 20, 30},
+		{110 << 20, 22, 31},
+		{105 << 20, 21, 30},
+		{108 << 20, 20, 32},
+		{104 << 20, 23, 30},
+		{109 << 20, 21, 31},
+	}
 	if l := leaks(flat); len(l) != 0 {
 		t.Errorf("noise taken for a leak: %v", l)
 	}
-	growing := []usage{{100 << 20, 20, 30}, {100 << 20, 20, 30}, {150 << 20, 50, 60}, {170 << 20, 70, 80}, {200 << 20, 90, 100}, {220 << 20, 120, 130}}
+	growing := []usage{
+		{100 << 20, 20, 30},
+		{100 << 20, 20, 30},
+		{150 << 20, 50, 60},
+		{170 << 20, 70, 80},
+		{200 << 20, 90, 100},
+		{220 << 20, 120, 130},
+	}
 	if l := leaks(growing); len(l) != 3 {
 		t.Errorf("leaks(growing) = %v, want RSS, descriptors and goroutines", l)
 	}
@@ -229,7 +255,8 @@ func TestCheckBundleAndMessage(t *testing.T) {
 // one fills 4 MiB with 1x1 inputs.
 func TestLargeFiles(t *testing.T) {
 	data, shape, err := largestFile(config.Default())
-	if err != nil || len(data) > puzzles.DefaultMaxBytes || !strings.HasPrefix(shape, "819 tasks x 10 test inputs of 15x15 grids (8190 rows") {
+	if err != nil || len(data) > puzzles.DefaultMaxBytes ||
+		!strings.HasPrefix(shape, "819 tasks x 10 test inputs of 15x15 grids (8190 rows") {
 		t.Errorf("largestFile: %d bytes, %q, %v", len(data), shape, err)
 	}
 	f, err := puzzles.Parse(data, "large", puzzles.Limits{})
@@ -241,7 +268,8 @@ func TestLargeFiles(t *testing.T) {
 		t.Errorf("fillTests: %d bytes, %d inputs", len(tiny), n)
 	}
 	var perr *puzzles.Error
-	if _, err := puzzles.Parse(tiny, "tiny", puzzles.Limits{}); !errors.As(err, &perr) || perr.Code != puzzles.CodeTooManyTestInputs {
+	if _, err := puzzles.Parse(tiny, "tiny", puzzles.Limits{}); !errors.As(err, &perr) ||
+		perr.Code != puzzles.CodeTooManyTestInputs {
 		t.Errorf("the tiny-inputs file: %v, want too_many_test_inputs", err)
 	}
 }

@@ -62,9 +62,12 @@ func runDoneGone(e *env) (report, error) {
 	if dups > 0 {
 		v.problem("L4: the consumer got %d answers more than once (written again at each retry of the move to done/)", dups)
 	}
-	return report{what: fmt.Sprintf("%d files, done/ moved away while answering, answers taken by a consumer", v.files), v: v,
+	return report{
+		what: fmt.Sprintf("%d files, done/ moved away while answering, answers taken by a consumer", v.files),
+		v:    v,
 		extra: []string{fmt.Sprintf("answers got twice %d", dups),
-			fmt.Sprintf("all ended %s after done/ went away, %s after it came back", seconds(all), seconds(took))}}, nil
+			fmt.Sprintf("all ended %s after done/ went away, %s after it came back", seconds(all), seconds(took))},
+	}, nil
 }
 
 // mergeInto moves what is in from into to (a done/ the daemon made again

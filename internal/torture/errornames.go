@@ -51,7 +51,8 @@ func runErrorNames(e *env) (report, error) {
 	}
 	// Not waitFinished: it counts no name ending .error.json, and half the
 	// inputs have one.
-	if err := hrmdtest.WaitFor("the inbox and work/ empty", 5*time.Minute, func() bool { return s.waiting() == 0 }); err != nil {
+	if err := hrmdtest.WaitFor("the inbox and work/ "+
+		"empty", 5*time.Minute, func() bool { return s.waiting() == 0 }); err != nil {
 		return report{}, err
 	}
 	took := time.Since(dropped)
@@ -61,8 +62,17 @@ func runErrorNames(e *env) (report, error) {
 		}
 	}
 	v := s.check()
-	return report{what: fmt.Sprintf("%d files (%d crafted .error.json names, %d left in work/ by a kill, %d dropped), 2 daemons", v.files, pairs, pairs/2*2, (pairs-pairs/2)*2),
-		v: v, extra: []string{"user files lost " + fmt.Sprint(v.lost), "every file ended " + seconds(took) + " after the drop"}}, nil
+	return report{
+		what: fmt.Sprintf(
+			"%d files (%d crafted .error.json names, %d left in work/ by a kill, %d dropped), 2 daemons",
+			v.files,
+			pairs,
+			pairs/2*2,
+			(pairs-pairs/2)*2,
+		),
+		v:     v,
+		extra: []string{"user files lost " + fmt.Sprint(v.lost), "every file ended " + seconds(took) + " after the drop"},
+	}, nil
 }
 
 type namedFile struct {
@@ -74,7 +84,11 @@ type namedFile struct {
 func errorPair(i int) (crafted, bad namedFile) {
 	q := fmt.Sprintf("q%03d.json", i)
 	crafted = namedFile{q + ".error.json", []byte(fmt.Sprintf(
-		`{"file": %q, "code": %q, "message": "the user's own file, not hrmd's error file (%d)"}`+"\n", q, puzzles.CodeNotJSON, i))}
+		`{"file": %q, "code": %q, "message": "the user's own file, not hrmd's error file (%d)"}`+"\n",
+		q,
+		puzzles.CodeNotJSON,
+		i,
+	))}
 	bad = namedFile{q, []byte(fmt.Sprintf(`{"name": "bad %d", "test": [`, i))}
 	return crafted, bad
 }

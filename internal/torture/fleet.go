@@ -214,7 +214,12 @@ func (f *fleet) restartServer() (string, error) {
 	if _, err := f.c.WaitMeta(2 * time.Minute); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s restarted at %d finished (healthy and current in %.1f s)", s.Name, at, time.Since(start).Seconds()), nil
+	return fmt.Sprintf(
+		"%s restarted at %d finished (healthy and current in %.1f s)",
+		s.Name,
+		at,
+		time.Since(start).Seconds(),
+	), nil
 }
 
 // killGateway kills the gateway; the last burst is dropped before it
@@ -322,7 +327,18 @@ func (f *fleet) tally(v verdict) []string {
 	s := f.sums
 	return []string{outcomes(v.outcomes), "by worker: " + by,
 		fmt.Sprintf("the workers answered or failed %d files (the gateway wrote %d)", work, f.gw.finished()),
-		fmt.Sprintf("duplicates suppressed: %d answers dropped by the gateway (%.0f by its metric; and %d stale), %.0f answer and %.0f puzzle publishes deduplicated by JetStream",
-			dropped, s["answers dropped"], stale, s["answers deduplicated"], s["puzzles deduplicated"]),
-		fmt.Sprintf("redeliveries: %.0f (workers' metric), %d files written after one (attempt > 1)", s["redeliveries"], redone)}
+		fmt.Sprintf(
+			"duplicates suppressed: %d answers dropped by the gateway (%.0f by its metric; and %d stale), %.0f answer and "+
+				"%.0f puzzle publishes deduplicated by JetStream",
+			dropped,
+			s["answers dropped"],
+			stale,
+			s["answers deduplicated"],
+			s["puzzles deduplicated"],
+		),
+		fmt.Sprintf(
+			"redeliveries: %.0f (workers' metric), %d files written after one (attempt > 1)",
+			s["redeliveries"],
+			redone,
+		)}
 }

@@ -32,7 +32,11 @@ func badFiles(maxBytes int64) []fleetFile {
 		{"bad-empty-grid.json", []byte(`{"test": [{"input": []}]}`), puzzles.CodeEmptyGrid},
 		{"bad-no-test.json", []byte(`{` + train + `}`), puzzles.CodeNoTestInput},
 		{"bad-no-output.json", []byte(`{"train": [{"input": [[1]]}], "test": [{"input": [[1]]}]}`), puzzles.CodeNoOutput},
-		{"bad-duplicate-key.json", []byte(`{"test": [{"input": [[1]]}], "test": [{"input": [[2]]}]}`), puzzles.CodeDuplicateKey},
+		{
+			"bad-duplicate-key.json",
+			[]byte(`{"test": [{"input": [[1]]}], "test": [{"input": [[2]]}]}`),
+			puzzles.CodeDuplicateKey,
+		},
 		{"bad-too-big.json", huge, puzzles.CodeTooBig},
 	}
 }

@@ -43,7 +43,8 @@ func runFleetChmod(e *env) (report, error) {
 		return report{}, err
 	}
 	gw := f.gateway[len(f.gateway)-1]
-	if _, err := gw.WaitMetric("hrmd_fleet_in_flight", 2*time.Minute, func(v float64) bool { return int(v) == len(first) }); err != nil {
+	allInFlight := func(v float64) bool { return int(v) == len(first) }
+	if _, err := gw.WaitMetric("hrmd_fleet_in_flight", 2*time.Minute, allInFlight); err != nil {
 		return report{}, err
 	}
 	m := &workMangler{dir: filepath.Join(f.gw.work, f.tag+"-gateway"), linkDir: filepath.Join(e.dir, "links")}
@@ -88,11 +89,13 @@ func runFleetChmod(e *env) (report, error) {
 		f.e.problem("%s: %d answers taken for stale after files in work/ were changed but not their content", f.tag, stale)
 	}
 	s := f.sums
-	return report{what: fmt.Sprintf("%d files through a gateway (restarted once) and 2 workers while their work/ files were changed: %d chmods, %d touches, %d hard links",
-		v.files, m.chmods, m.touches, m.linked),
+	return report{what: fmt.Sprintf("%d files through a gateway (restarted once) and 2 workers while their work/ "+
+		"files were changed: %d chmods, %d touches, %d hard links", v.files, m.chmods, m.touches, m.linked),
 		v: v, extra: []string{outcomes(v.outcomes), "by worker: " + by,
-			fmt.Sprintf("stale answers %d, duplicate answers dropped %.0f, puzzles published again as duplicates %.0f", stale, s["answers dropped"], s["puzzles deduplicated"]),
-			fmt.Sprintf("wall %.1f s from the workers' start to the last file finished", wall.Seconds())}}, nil
+			fmt.Sprintf("stale answers %d, duplicate answers dropped %.0f, puzzles published again as duplicates %.0f",
+				stale, s["answers dropped"], s["puzzles deduplicated"]),
+			fmt.Sprintf("wall %.1f s from the workers' start to the last file finished", wall.Seconds())},
+	}, nil
 }
 
 // staleAnswers reads a gateway's count of answers taken for stale.

@@ -30,7 +30,10 @@ const hungMoveLimit = 15 * time.Second
 // connFleet starts a cluster of three servers and a gateway and one
 // worker on it under subject; edit, if not nil, changes the cluster and
 // the fleet before the daemons start.
-func (e *env) connFleet(subject string, edit func(*hrmdtest.NATSCluster, *fleet) error) (*hrmdtest.NATSCluster, *fleet, error) {
+func (e *env) connFleet(
+	subject string,
+	edit func(*hrmdtest.NATSCluster, *fleet) error,
+) (*hrmdtest.NATSCluster, *fleet, error) {
 	c, err := hrmdtest.StartNATSCluster(e.o.natsServer, filepath.Join(e.dir, "nats"), 3)
 	if err != nil {
 		return c, nil, err
@@ -90,7 +93,9 @@ func runFleetHang(e *env) (report, error) {
 	gw := f.gateway[len(f.gateway)-1]
 	s := f.gatewayServer(gw)
 	if s == nil {
-		return report{}, fmt.Errorf("the gateway names no server of the cluster it is connected to (log lines queue: connected / reconnected)")
+		return report{}, fmt.Errorf(
+			"the gateway names no server of the cluster it is connected to (log lines queue: connected / reconnected)",
+		)
 	}
 	moves := gw.Count("queue_reconnected")
 	before := f.gw.finished()
@@ -110,7 +115,8 @@ func runFleetHang(e *env) (report, error) {
 		return report{}, err
 	}
 	if flowing > hungMoveLimit {
-		e.problem("files flowed again %.1f s after the gateway's server hung; want at most %s", flowing.Seconds(), hungMoveLimit)
+		e.problem("files flowed again %.1f s after the gateway's server hung; want at most %s",
+			flowing.Seconds(), hungMoveLimit)
 	}
 	if err := f.waitFinished(before+len(batches[1]), 2*time.Minute); err != nil {
 		return report{}, err
@@ -122,10 +128,14 @@ func runFleetHang(e *env) (report, error) {
 		return report{}, err
 	}
 	v := f.finish()
-	return report{what: fmt.Sprintf("%d files through a gateway and a worker; nats-server %s, the gateway's, hung (SIGSTOP) with %d files in the inbox, then run again",
-		v.files, s.Name, len(batches[1])), v: v,
-		extra: []string{fmt.Sprintf("the gateway moved to another server %.1f s after the hang (queue.ping_interval %s); files answered again after %.1f s (at most %s)",
-			moved.At.Sub(stopped).Seconds(), f.gw.cfg.Queue.PingInterval, flowing.Seconds(), hungMoveLimit)}}, nil
+	return report{
+		what: fmt.Sprintf("%d files through a gateway and a worker; nats-server %s, the gateway's, hung (SIGSTOP) "+
+			"with %d files in the inbox, then run again", v.files, s.Name, len(batches[1])),
+		v: v,
+		extra: []string{fmt.Sprintf("the gateway moved to another server %.1f s after the hang (queue.ping_interval "+
+			"%s); files answered again after %.1f s (at most %s)",
+			moved.At.Sub(stopped).Seconds(), f.gw.cfg.Queue.PingInterval, flowing.Seconds(), hungMoveLimit)},
+	}, nil
 }
 
 // runFleetKey: the fleet's nkey is revoked on every server (their
@@ -175,7 +185,8 @@ func runFleetKey(e *env) (report, error) {
 	}
 	if err := gw.WaitFor("/readyz 503 naming the refused key", time.Minute, func() bool {
 		code, body, err := gw.Get("/readyz")
-		return err == nil && code == http.StatusServiceUnavailable && strings.Contains(strings.ToLower(body), "authorization violation")
+		return err == nil && code == http.StatusServiceUnavailable &&
+			strings.Contains(strings.ToLower(body), "authorization violation")
 	}); err != nil {
 		return report{}, fmt.Errorf("the gateway's /readyz does not name the refused key: %w", err)
 	}
@@ -206,10 +217,12 @@ func runFleetKey(e *env) (report, error) {
 	for _, n := range refusals(c) {
 		refused += n
 	}
-	return report{what: fmt.Sprintf("%d files through a gateway and a worker on nkeys; the key revoked on every server with %d files in the inbox, refused %d times, restored",
-		v.files, len(batches[1]), refused), v: v,
-		extra: []string{fmt.Sprintf("after the revocation /readyz named the refused key in %.1f s; after the restore, /readyz 200 in %.1f s, the waiting files answered in %.1f s, no restart",
-			said.Seconds(), ready.Seconds(), answered.Seconds())}}, nil
+	return report{what: fmt.Sprintf("%d files through a gateway and a worker on nkeys; the key revoked on every "+
+		"server with %d files in the inbox, refused %d times, restored", v.files, len(batches[1]), refused),
+		v: v, extra: []string{fmt.Sprintf("after the revocation /readyz named the refused key in %.1f s; after the restore, "+
+			"/readyz 200 in %.1f s, the waiting files answered in %.1f s, no restart",
+			said.Seconds(), ready.Seconds(), answered.Seconds())},
+	}, nil
 }
 
 // dropAndWait drops a batch and waits until it is answered.
@@ -257,7 +270,10 @@ func (f *fleet) gatewayServer(gw *hrmd) *hrmdtest.NATSServer {
 	}
 	last := slices.MaxFunc(lines, func(a, b hrmdtest.Line) int { return a.Seq - b.Seq })
 	url, _ := last.Fields["server"].(string)
-	i := slices.IndexFunc(f.c.Servers, func(s *hrmdtest.NATSServer) bool { return url == fmt.Sprintf("nats://127.0.0.1:%d", s.ClientPort) })
+	i := slices.IndexFunc(
+		f.c.Servers,
+		func(s *hrmdtest.NATSServer) bool { return url == fmt.Sprintf("nats://127.0.0.1:%d", s.ClientPort) },
+	)
 	if i < 0 {
 		return nil
 	}

@@ -34,12 +34,19 @@ type fleet struct {
 // named after it: tasks one phase answered are no duplicates of the next's.
 func (e *env) newFleet(c *hrmdtest.NATSCluster, subject string, workers int) (*fleet, error) {
 	tag := subject
-	f := &fleet{e: e, c: c, tag: tag, workers: map[string][]*hrmd{}, spools: map[string]*spool{}, sums: map[string]float64{},
+	f := &fleet{
+		e:       e,
+		c:       c,
+		tag:     tag,
+		workers: map[string][]*hrmd{},
+		spools:  map[string]*spool{},
+		sums:    map[string]float64{},
 		q: config.Queue{Servers: c.URLs(), Subject: subject, Stream: strings.ToUpper(subject) + "_PUZZLES",
 			AnswersStream: strings.ToUpper(subject) + "_ANSWERS", Replicas: 3,
 			// A killed worker's tasks go to another within seconds,
 			// not the default minute.
-			AckWait: config.Duration(10 * time.Second)}}
+			AckWait: config.Duration(10 * time.Second)},
+	}
 	for i := range workers {
 		f.names = append(f.names, fmt.Sprintf("%s-w%d", tag, i+1))
 	}
@@ -53,7 +60,8 @@ func (e *env) newFleet(c *hrmdtest.NATSCluster, subject string, workers int) (*f
 func (f *fleet) spool(sub, role, name string, edit func(*config.Config)) (*spool, error) {
 	return f.e.newSpoolIn(sub, func(c *config.Config) {
 		q := c.Queue // the defaults, for what the fleet leaves unset
-		q.Role, q.Name, q.Servers, q.Subject, q.Stream, q.AnswersStream = role, name, f.q.Servers, f.q.Subject, f.q.Stream, f.q.AnswersStream
+		q.Role, q.Name = role, name
+		q.Servers, q.Subject, q.Stream, q.AnswersStream = f.q.Servers, f.q.Subject, f.q.Stream, f.q.AnswersStream
 		q.Replicas, q.AckWait, q.NKey = f.q.Replicas, f.q.AckWait, f.q.NKey
 		c.Queue = q
 		if edit != nil {
@@ -172,8 +180,18 @@ type queueMetric struct {
 func queueMetrics() []queueMetric {
 	return []queueMetric{
 		{"gateway", "answers dropped", "hrmd_fleet_answers_received_total", map[string]string{"result": "duplicate"}},
-		{"gateway", "puzzles deduplicated", "hrmd_fleet_published_total", map[string]string{"stream": "puzzles", "result": "duplicate"}},
-		{"worker", "answers deduplicated", "hrmd_fleet_published_total", map[string]string{"stream": "answers", "result": "duplicate"}},
+		{
+			"gateway",
+			"puzzles deduplicated",
+			"hrmd_fleet_published_total",
+			map[string]string{"stream": "puzzles", "result": "duplicate"},
+		},
+		{
+			"worker",
+			"answers deduplicated",
+			"hrmd_fleet_published_total",
+			map[string]string{"stream": "answers", "result": "duplicate"},
+		},
 		{"worker", "redeliveries", "hrmd_fleet_redeliveries_total", nil},
 	}
 }

@@ -92,15 +92,24 @@ func runFlood(e *env) (report, error) {
 	slow.close()
 	fds.end()
 	if limit := fds.limit(); fds.peak > limit {
-		e.problem("hrmd held %d descriptors under the flood, over %d (%d before, %d connections allowed)", fds.peak, limit, fds.base, daemon.MaxHTTPConnections)
+		e.problem(
+			"hrmd held %d descriptors under the flood, over %d (%d before, %d connections allowed)",
+			fds.peak,
+			limit,
+			fds.base,
+			daemon.MaxHTTPConnections,
+		)
 	}
 	if err := p.stop(); err != nil {
 		e.problem("%v", err)
 	}
 	v := s.check()
-	return report{what: fmt.Sprintf("%d files, %d idle connections (%d closed by the daemon), %d slowloris (%d connections made)",
-		v.files, e.size.conns, idleClosed, e.size.slowHolders, slowMade),
-		v: v, extra: []string{m.String(), fmt.Sprintf("fds %d before, at most %d", fds.base, fds.peak)}}, nil
+	return report{
+		what: fmt.Sprintf("%d files, %d idle connections (%d closed by the daemon), %d slowloris (%d connections made)",
+			v.files, e.size.conns, idleClosed, e.size.slowHolders, slowMade),
+		v:     v,
+		extra: []string{m.String(), fmt.Sprintf("fds %d before, at most %d", fds.base, fds.peak)},
+	}, nil
 }
 
 // monitor asks what a health monitor asks, each time on a fresh
@@ -122,7 +131,11 @@ func (m *monitor) probe(e *env) {
 	took := time.Since(start)
 	m.healthz = append(m.healthz, took)
 	if took > floodHealthLimit {
-		e.problem("/healthz under the flood answered in %.2f s, over %.0f s: a monitor would restart a healthy daemon", took.Seconds(), floodHealthLimit.Seconds())
+		e.problem(
+			"/healthz under the flood answered in %.2f s, over %.0f s: a monitor would restart a healthy daemon",
+			took.Seconds(),
+			floodHealthLimit.Seconds(),
+		)
 	}
 	if len(m.healthz)%8 != 0 {
 		return
@@ -158,8 +171,13 @@ func (m *monitor) String() string {
 	}
 	sorted := slices.Clone(m.healthz)
 	slices.Sort(sorted)
-	return fmt.Sprintf("/healthz on a fresh connection %d times: median %.0f ms, max %.0f ms; /readyz and /metrics %d times",
-		len(sorted), ms(sorted[len(sorted)/2]), ms(sorted[len(sorted)-1]), m.others)
+	return fmt.Sprintf(
+		"/healthz on a fresh connection %d times: median %.0f ms, max %.0f ms; /readyz and /metrics %d times",
+		len(sorted),
+		ms(sorted[len(sorted)/2]),
+		ms(sorted[len(sorted)-1]),
+		m.others,
+	)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -87,8 +87,12 @@ func (h *hostile) links() error {
 	if err := h.s.place(target, h.e.tasks.task(0, "the link's target")); err != nil {
 		return err
 	}
-	for name, to := range map[string]string{"link.json": target, "link-to-folder.json": outside, "dangling.json": filepath.Join(outside, "none.json")} {
-		if err := h.s.dropEntry(name, wantFailed("not_regular_file"), func(p string) error { return os.Symlink(to, p) }); err != nil {
+	links := map[string]string{
+		"link.json": target, "link-to-folder.json": outside, "dangling.json": filepath.Join(outside, "none.json"),
+	}
+	for name, to := range links {
+		link := func(p string) error { return os.Symlink(to, p) }
+		if err := h.s.dropEntry(name, wantFailed("not_regular_file"), link); err != nil {
 			return err
 		}
 	}
@@ -98,7 +102,11 @@ func (h *hostile) links() error {
 // specials: a named pipe nobody writes (opening it would hang a reader)
 // and, as root, a character device.
 func (h *hostile) specials() error {
-	err := h.s.dropEntry("fifo.json", wantFailed("not_regular_file"), func(p string) error { return unix.Mkfifo(p, 0o644) })
+	err := h.s.dropEntry(
+		"fifo.json",
+		wantFailed("not_regular_file"),
+		func(p string) error { return unix.Mkfifo(p, 0o644) },
+	)
 	if err != nil || os.Geteuid() != 0 {
 		return err
 	}
@@ -145,7 +153,8 @@ func (h *hostile) parsing() error {
 	}{
 		{"deep.json", deepJSON(100000), wantFailed("not_json")},
 		{"1e309.json", []byte(`{"test": [{"input": [[1e309]]}]}`), wantFailed("")},
-		{"duplicate-keys.json", []byte(`{"test": [{"input": [[1]]}], "test": [{"input": [[2]]}]}`), wantFailed(puzzles.CodeDuplicateKey)},
+		{"duplicate-keys.json", []byte(`{"test": [{"input": [[1]]}], "test": [{"input": [[2]]}]}`),
+			wantFailed(puzzles.CodeDuplicateKey)},
 		{"bom.json", bom, wantFailedSaying(puzzles.CodeNotJSON, "byte order mark")},
 		{"many-inputs.json", manyTests("many-inputs.json", h.e.size.manyTests, 0), wantFailed(puzzles.CodeTooManyTestInputs)},
 	} {
@@ -265,9 +274,12 @@ func (h *hostile) slowWriter() error {
 			return err
 		}
 		err := h.p.WaitFor(fmt.Sprintf("the daemon to see slow.json at %d bytes", end), time.Minute, func() bool {
-			return slices.ContainsFunc(append(h.p.Events("inbox_file_seen"), h.p.Events("inbox_file_changed")...), func(l hrmdtest.Line) bool {
-				return l.Fields["name"] == "slow.json" && l.Fields["size"] == float64(end)
-			})
+			return slices.ContainsFunc(
+				append(h.p.Events("inbox_file_seen"), h.p.Events("inbox_file_changed")...),
+				func(l hrmdtest.Line) bool {
+					return l.Fields["name"] == "slow.json" && l.Fields["size"] == float64(end)
+				},
+			)
 		})
 		if err != nil {
 			return err
@@ -317,7 +329,8 @@ func (h *hostile) swapInbox() error {
 
 // inboxSays waits until hrmd_inbox_unusable and /readyz say what they must.
 func (h *hostile) inboxSays(unusable float64, code int, readyz string) error {
-	if _, err := h.p.WaitMetric("hrmd_inbox_unusable", time.Minute, func(v float64) bool { return v == unusable }); err != nil {
+	wanted := func(v float64) bool { return v == unusable }
+	if _, err := h.p.WaitMetric("hrmd_inbox_unusable", time.Minute, wanted); err != nil {
 		return err
 	}
 	return h.p.WaitReadyz(code, readyz, time.Minute)

@@ -130,14 +130,16 @@ func runKeepalive(e *env) (report, error) {
 	defer fds.end()
 	d := openIdlers(p.Addr(), e.size.conns)
 	defer d.close()
-	if err := p.WaitFor("the first idle connections served", 2*time.Minute, func() bool { return d.served.Load() >= daemon.MaxHTTPConnections/2 }); err != nil {
+	if err := p.WaitFor("the first idle connections "+
+		"served", 2*time.Minute, func() bool { return d.served.Load() >= daemon.MaxHTTPConnections/2 }); err != nil {
 		return report{}, err
 	}
 	if err := s.burst("keepalive", e.size.keepaliveFiles); err != nil {
 		return report{}, err
 	}
 	closes := int64(e.size.idleCloses)
-	if err := p.WaitFor(fmt.Sprintf("every file answered and %d connections closed by the daemon", closes), 10*time.Minute, func() bool {
+	if err := p.WaitFor(fmt.Sprintf("every file answered and %d connections closed by the "+
+		"daemon", closes), 10*time.Minute, func() bool {
 		return s.finished() >= s.m.dropped() && d.closed.Load() >= closes
 	}); err != nil {
 		return report{}, err
@@ -152,14 +154,24 @@ func runKeepalive(e *env) (report, error) {
 		e.problem("%v: %d open, %d before the connections", err, after, fds.base)
 	}
 	if limit := fds.limit(); fds.peak > limit {
-		e.problem("hrmd held %d descriptors with %d idle clients, over %d (%d before, %d connections allowed)", fds.peak, e.size.conns, limit, fds.base, daemon.MaxHTTPConnections)
+		e.problem(
+			"hrmd held %d descriptors with %d idle clients, over %d (%d before, %d connections allowed)",
+			fds.peak,
+			e.size.conns,
+			limit,
+			fds.base,
+			daemon.MaxHTTPConnections,
+		)
 	}
 	if err := p.stop(); err != nil {
 		e.problem("%v", err)
 	}
 	v := s.check()
-	return report{what: fmt.Sprintf("%d files, %d idle connections (%d closed by the daemon)", v.files, e.size.conns, d.closed.Load()), v: v,
-		extra: []string{fmt.Sprintf("fds %d before, at most %d, %d after", fds.base, fds.peak, after)}}, nil
+	return report{
+		what:  fmt.Sprintf("%d files, %d idle connections (%d closed by the daemon)", v.files, e.size.conns, d.closed.Load()),
+		v:     v,
+		extra: []string{fmt.Sprintf("fds %d before, at most %d, %d after", fds.base, fds.peak, after)},
+	}, nil
 }
 
 // fdWatch samples a daemon's open descriptors every 50 ms until end: base

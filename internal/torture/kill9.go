@@ -135,5 +135,9 @@ func (s *spool) finished() int {
 
 // waitFinished waits until n inputs are in done/ and failed/.
 func (s *spool) waitFinished(n int, timeout time.Duration) error {
-	return hrmdtest.WaitFor(fmt.Sprintf("%d files in done/ and failed/", n), timeout, func() bool { return s.finished() >= n })
+	return hrmdtest.WaitFor(
+		fmt.Sprintf("%d files in done/ and failed/", n),
+		timeout,
+		func() bool { return s.finished() >= n },
+	)
 }

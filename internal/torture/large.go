@@ -53,8 +53,15 @@ func runLarge(e *env) (report, error) {
 		e.problem("%v", err)
 	}
 	v := s.check()
-	return report{what: fmt.Sprintf("%d files", v.files), v: v, extra: append([]string{tiny}, append(large,
-		fmt.Sprintf("max RSS (VmHWM) %d MiB (%d MiB before both, %d MiB after tiny-inputs.json)", hwm>>20, before>>20, l.tinyHWM>>20))...)}, nil
+	return report{what: fmt.Sprintf("%d files", v.files), v: v, extra: append([]string{tiny}, append(
+		large,
+		fmt.Sprintf(
+			"max RSS (VmHWM) %d MiB (%d MiB before both, %d MiB after tiny-inputs.json)",
+			hwm>>20,
+			before>>20,
+			l.tinyHWM>>20,
+		),
+	)...)}, nil
 }
 
 type largeRun struct {
@@ -86,7 +93,10 @@ func (l *largeRun) tinyInputs() (string, error) {
 		return "", err
 	}
 	if after != batches {
-		l.e.problem("%.0f batches ran before tiny-inputs.json was refused, want none (the limits are checked as it is read)", after-batches)
+		l.e.problem(
+			"%.0f batches ran before tiny-inputs.json was refused, want none (the limits are checked as it is read)",
+			after-batches,
+		)
 	}
 	if l.tinyHWM, err = l.p.procStatus("VmHWM"); err != nil {
 		return "", err
@@ -126,7 +136,10 @@ func (l *largeRun) largest() ([]string, error) {
 	order := "before"
 	if normal.Seq > large.Seq {
 		order = "AFTER"
-		l.e.problem("normal.json was answered after large.json: one large file held it back for all of its rows (one large file must not hold the others back for long)")
+		l.e.problem(
+			"normal.json was answered after large.json: one large file held it back for all of its rows (one large file must " +
+				"not hold the others back for long)",
+		)
 	}
 	return []string{
 		fmt.Sprintf("large.json %.1f MiB of %s answered in %.1f s (waited_ms; latency_ms %.0f)",
@@ -147,7 +160,12 @@ func largestFile(cfg config.Config) ([]byte, string, error) {
 	rows := perTask * (1 + cfg.Inference.Augmentations)
 	tasks := min(w.MaxRows/rows, w.MaxTasks)
 	if tasks < 2 {
-		return nil, "", fmt.Errorf("watch.max_rows %d leaves room for %d tasks of %d test inputs, want a multi-task file", w.MaxRows, tasks, perTask)
+		return nil, "", fmt.Errorf(
+			"watch.max_rows %d leaves room for %d tasks of %d test inputs, want a multi-task file",
+			w.MaxRows,
+			tasks,
+			perTask,
+		)
 	}
 	for side := puzzles.MaxSide; side > 0; side-- {
 		if data := bundle("large", tasks, 0, perTask, side, int(w.MaxFileBytes)); data != nil {
@@ -155,7 +173,12 @@ func largestFile(cfg config.Config) ([]byte, string, error) {
 				tasks, perTask, side, side, tasks*rows, w.MaxRows), nil
 		}
 	}
-	return nil, "", fmt.Errorf("no %d tasks of %d test inputs fit in watch.max_file_bytes %d", tasks, perTask, w.MaxFileBytes)
+	return nil, "", fmt.Errorf(
+		"no %d tasks of %d test inputs fit in watch.max_file_bytes %d",
+		tasks,
+		perTask,
+		w.MaxFileBytes,
+	)
 }
 
 // outcome waits for a file's "answered" or "failed" log line.

@@ -66,13 +66,33 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.model, "model", "engine/testdata/nova-tiny", "the model bundle")
 	fs.StringVar(&o.zeroModel, "zero-model", "engine/testdata/nova-zero", "the second bundle the SIGHUP storm switches to")
 	fs.StringVar(&o.arcDir, "arc", "testdata/arc/ARC-AGI-1", "the ARC-AGI-1 tasks (their training/ folder is dropped)")
-	fs.StringVar(&o.fleetArc, "fleet-arc", "testdata/arc/fleet", "the ARC tasks of the fleet scenario (its training/ and evaluation/ folders)")
-	fs.StringVar(&o.natsServer, "nats-server", "", "the nats-server binary of the fleet scenario's cluster (./build.sh deps installs it in .cache/bin)")
+	fs.StringVar(
+		&o.fleetArc,
+		"fleet-arc",
+		"testdata/arc/fleet",
+		"the ARC tasks of the fleet scenario (its training/ and evaluation/ folders)",
+	)
+	fs.StringVar(
+		&o.natsServer,
+		"nats-server",
+		"",
+		"the nats-server binary of the fleet scenario's cluster (./build.sh deps installs it in .cache/bin)",
+	)
 	fs.StringVar(&o.dir, "dir", "", "parent folder of the run's folder (default: the system's temporary folder)")
 	fs.BoolVar(&o.short, "short", false, "the short version (./build.sh test)")
 	fs.BoolVar(&full, "full", false, "the full version (the default)")
-	fs.BoolVar(&o.requireRoot, "require-root", false, "fail, not skip, a scenario that cannot run here: it needs root, or -nats-server (CI)")
-	fs.StringVar(&only, "only", "", "comma-separated scenarios to run (default: all but fleet): "+strings.Join(scenarioNames(), ","))
+	fs.BoolVar(
+		&o.requireRoot,
+		"require-root",
+		false,
+		"fail, not skip, a scenario that cannot run here: it needs root, or -nats-server (CI)",
+	)
+	fs.StringVar(
+		&only,
+		"only",
+		"",
+		"comma-separated scenarios to run (default: all but fleet): "+strings.Join(scenarioNames(), ","),
+	)
 	fs.Int64Var(&o.seed, "seed", time.Now().UnixNano(), "seed of the random moments (printed, to replay a run)")
 	fs.BoolVar(&o.keep, "keep", false, "keep every scenario's folder")
 	fs.Usage = func() {

@@ -63,9 +63,24 @@ func runManyNames(e *env) (report, error) {
 	v := s.check()
 	med, slowest := medianMax(claims)
 	if med > 50*time.Millisecond {
-		v.problem("L9: a claim of task.json took %.0f ms (median of %d; slowest %.0f ms) with %d earlier task.N.json in done/, want at most 50 ms",
-			ms(med), len(claims), ms(slowest), earlier)
+		v.problem(
+			"L9: a claim of task.json took %.0f ms (median of %d; slowest %.0f ms) with %d earlier task.N.json in done/, want "+
+				"at most 50 ms",
+			ms(med),
+			len(claims),
+			ms(slowest),
+			earlier,
+		)
 	}
-	return report{what: fmt.Sprintf("%d files, task.json dropped %d times over %d earlier task.N.json in done/ (made in %s)", v.files, len(claims), earlier, seconds(madeIn)),
-		v: v, extra: []string{fmt.Sprintf("claim latency median %.0f ms, slowest %.0f ms", ms(med), ms(slowest))}}, nil
+	return report{
+		what: fmt.Sprintf(
+			"%d files, task.json dropped %d times over %d earlier task.N.json in done/ (made in %s)",
+			v.files,
+			len(claims),
+			earlier,
+			seconds(madeIn),
+		),
+		v:     v,
+		extra: []string{fmt.Sprintf("claim latency median %.0f ms, slowest %.0f ms", ms(med), ms(slowest))},
+	}, nil
 }

@@ -43,8 +43,16 @@ func runOutboxPut(e *env) (report, error) {
 	}
 	v := s.check()
 	med, _ := medianMax(answerTimes)
-	return report{what: fmt.Sprintf("%d files, a user's file put at outbox/<name> after %d claims (%d missed: answered first)", v.files, put, missed),
-		v: v, extra: []string{fmt.Sprintf("answers took %s (median, claim to done/)", seconds(med))}}, nil
+	return report{
+		what: fmt.Sprintf(
+			"%d files, a user's file put at outbox/<name> after %d claims (%d missed: answered first)",
+			v.files,
+			put,
+			missed,
+		),
+		v:     v,
+		extra: []string{fmt.Sprintf("answers took %s (median, claim to done/)", seconds(med))},
+	}, nil
 }
 
 // putDuringAnswer drops name, waits for its claim, puts outbox/name while

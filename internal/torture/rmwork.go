@@ -28,8 +28,14 @@ func runRmWork(e *env) (report, error) {
 		return report{}, err
 	}
 	v.add(v6)
-	return report{what: fmt.Sprintf("%d files, spool/work removed under a daemon and a second started; work/a removed under another", v.files), v: v,
-		extra: []string{twoRan, stall}}, nil
+	return report{
+		what: fmt.Sprintf(
+			"%d files, spool/work removed under a daemon and a second started; work/a removed under another",
+			v.files,
+		),
+		v:     v,
+		extra: []string{twoRan, stall},
+	}, nil
 }
 
 // rmWorkSecond is the first half: rm -rf work, then a second daemon of
@@ -67,8 +73,8 @@ func rmWorkSecond(e *env) (verdict, string, error) {
 			return err == nil && code == http.StatusServiceUnavailable
 		}) {
 			outcome = "TWO daemons of instance a ran at once, both ready"
-			e.problem("L5: after rm -rf spool/work a second hrmd run --instance a started beside the first (pids %d and %d), and the first still says ready",
-				first.Pid(), second.Pid())
+			e.problem("L5: after rm -rf spool/work a second hrmd run --instance a started beside the first "+
+				"(pids %d and %d), and the first still says ready", first.Pid(), second.Pid())
 		}
 	case !first.Running():
 		outcome = "the first daemon stopped"
@@ -91,7 +97,8 @@ func rmWorkSecond(e *env) (verdict, string, error) {
 	}
 	if byFirst := first.Count("answered") - firstBefore; both && byFirst > 0 && second.Count("answered") > 0 {
 		outcome += fmt.Sprintf(", both answered (the first %d)", byFirst)
-		e.problem("L5: two daemons of instance a answered files of one burst (the first %d, the second %d)", byFirst, second.Count("answered"))
+		e.problem("L5: two daemons of instance a answered files of one burst (the first %d, the second %d)",
+			byFirst, second.Count("answered"))
 	}
 	answered := 0
 	for _, p := range []*hrmd{first, second} {
@@ -105,7 +112,8 @@ func rmWorkSecond(e *env) (verdict, string, error) {
 	v := s.check()
 	if extra := answered - v.outcomes["answered"]; extra > 0 {
 		v.twice += extra
-		v.problem("L5: %d answers logged for %d files answered: files answered by both daemons", answered, v.outcomes["answered"])
+		v.problem("L5: %d answers logged for %d files answered: files answered by both daemons",
+			answered, v.outcomes["answered"])
 	}
 	return v, outcome, nil
 }

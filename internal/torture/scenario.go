@@ -31,26 +31,39 @@ func scenarios() []scenario {
 	return []scenario{
 		{name: "kill9", run: runKill9, about: "kill -9 at random moments of a burst, restarting each time"},
 		{name: "multi", run: runMulti, about: "three daemons on one spool, one killed mid-way and restarted"},
-		{name: "hostile", run: runHostile, about: "links, FIFO, device, folder, huge, deep, odd names, empty files, a swapped inbox"},
-		{name: "tmpfs", run: runTmpfs, root: []string{"nsenter"}, about: "outbox and spool on a small tmpfs filling and emptying"},
+		{name: "hostile", run: runHostile,
+			about: "links, FIFO, device, folder, huge, deep, odd names, empty files, a swapped inbox"},
+		{name: "tmpfs", run: runTmpfs, root: []string{"nsenter"},
+			about: "outbox and spool on a small tmpfs filling and emptying"},
 		{name: "sighup", run: runSighup, about: "a SIGHUP storm switching between two models while files flow"},
 		{name: "keepalive", run: runKeepalive, about: "200 idle keep-alive HTTP connections while files flow"},
-		{name: "flood", run: runFlood, about: "200 idle and 40 slowloris HTTP connections: /healthz on a fresh connection within 1 s"},
+		{name: "flood", run: runFlood,
+			about: "200 idle and 40 slowloris HTTP connections: /healthz on a fresh connection within 1 s"},
 		{name: "soak", run: runSoak, about: "a steady stream, sampling RSS, descriptors and goroutines"},
 		{name: "telemetry", run: runTelemetry, about: "nothing under $HOME or in $TMPDIR, telemetry asked for"},
-		{name: "large", run: runLarge, about: "a file of 1x1 inputs refused, the largest file allowed, a normal one behind it"},
+		{name: "large", run: runLarge,
+			about: "a file of 1x1 inputs refused, the largest file allowed, a normal one behind it"},
 		{name: "twenty", run: runTwenty, about: "twenty files as large in memory as the limits allow, at once, sampling RSS"},
-		{name: "errornames", run: runErrorNames, about: "crafted q.json.error.json inputs failing with bad q.json files, two daemons and a kill's leftovers"},
+		{name: "errornames", run: runErrorNames,
+			about: "crafted q.json.error.json inputs failing with bad q.json files, two daemons and a kill's leftovers"},
 		{name: "outboxput", run: runOutboxPut, about: "a user's file put at outbox/<name> while that name is being answered"},
-		{name: "stuckinput", run: runStuckInput, root: []string{"nsenter"}, about: "a full outbox, the stuck answer's input removed by the admin, then space again"},
+		{name: "stuckinput", run: runStuckInput, root: []string{"nsenter"},
+			about: "a full outbox, the stuck answer's input removed by the admin, then space again"},
 		{name: "donegone", run: runDoneGone, about: "done/ moved away while answering, a consumer taking the answers"},
-		{name: "rmwork", run: runRmWork, about: "rm -rf spool/work and a second daemon of the instance; work/<instance> removed alone"},
-		{name: "bindinbox", run: runBindInbox, root: []string{"nsenter", "mount", "umount"}, about: "a folder of the same filesystem bind-mounted over the inbox, then unmounted"},
+		{name: "rmwork", run: runRmWork,
+			about: "rm -rf spool/work and a second daemon of the instance; work/<instance> removed alone"},
+		{name: "bindinbox", run: runBindInbox, root: []string{"nsenter", "mount", "umount"},
+			about: "a folder of the same filesystem bind-mounted over the inbox, then unmounted"},
 		{name: "manynames", run: runManyNames, about: "claims of task.json over many earlier task.N.json in done/"},
-		{name: "fleet", run: runFleet, nats: true, about: "a gateway and three workers over a 3-server JetStream cluster, 500 tasks, kill -9s (only with -only)"},
-		{name: "fleet-key", run: runFleetKey, nats: true, about: "a fleet's nkey revoked on every server, then restored: it recovers without a restart (only with -only)"},
-		{name: "fleet-hang", run: runFleetHang, nats: true, about: "the gateway's nats-server hung with SIGSTOP: the fleet moves within 15 s (only with -only)"},
-		{name: "fleet-chmod", run: runFleetChmod, nats: true, about: "chmod, touch and hard links in a gateway's work/ while the fleet answers, the gateway restarted (only with -only)"},
+		{name: "fleet", run: runFleet, nats: true,
+			about: "a gateway and three workers over a 3-server JetStream cluster, 500 tasks, kill -9s (only with -only)"},
+		{name: "fleet-key", run: runFleetKey, nats: true,
+			about: "a fleet's nkey revoked on every server, then restored: it recovers without a restart (only with -only)"},
+		{name: "fleet-hang", run: runFleetHang, nats: true,
+			about: "the gateway's nats-server hung with SIGSTOP: the fleet moves within 15 s (only with -only)"},
+		{name: "fleet-chmod", run: runFleetChmod, nats: true,
+			about: "chmod, touch and hard links in a gateway's work/ while the fleet answers, the gateway restarted " +
+				"(only with -only)"},
 	}
 }
 
@@ -131,13 +144,17 @@ type sizes struct {
 func sizesFor(short bool) sizes {
 	if short {
 		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
-			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, slowHolders: 40, floodFiles: 10, floodFor: 15 * time.Second, soakFiles: 300, twentyFiles: 12, largeRows: 400, fleetClean: []int{1, 3}, connFiles: 5,
-			errorPairs: 40, outboxPuts: 4, stuckPatience: 20 * time.Second, stuckWatch: 11 * time.Second, doneGoneFiles: 12, doneAway: 8 * time.Second,
+			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, slowHolders: 40, floodFiles: 10,
+			floodFor: 15 * time.Second, soakFiles: 300, twentyFiles: 12, largeRows: 400, fleetClean: []int{1, 3}, connFiles: 5,
+			errorPairs: 40, outboxPuts: 4, stuckPatience: 20 * time.Second, stuckWatch: 11 * time.Second,
+			doneGoneFiles: 12, doneAway: 8 * time.Second,
 			rmWorkFiles: 12, bindFiles: 12, earlierNames: 20000, sameNameDrops: 5, chmodFiles: 100}
 	}
 	return sizes{kill9Files: 300, kills: 30, multiFiles: 300, empties: 5000, manyTests: 10000, tmpfsFiles: 30, cycles: 3,
-		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, slowHolders: 40, floodFiles: 100, floodFor: time.Minute, soakFiles: 3000, twentyFiles: 20, fleetClean: []int{1, 2, 3}, connFiles: 40,
-		errorPairs: 150, outboxPuts: 20, stuckPatience: time.Minute, stuckWatch: 21 * time.Second, doneGoneFiles: 60, doneAway: 20 * time.Second,
+		hups: 50, conns: 200, idleCloses: 200, keepaliveFiles: 100, slowHolders: 40, floodFiles: 100,
+		floodFor: time.Minute, soakFiles: 3000, twentyFiles: 20, fleetClean: []int{1, 2, 3}, connFiles: 40,
+		errorPairs: 150, outboxPuts: 20, stuckPatience: time.Minute, stuckWatch: 21 * time.Second,
+		doneGoneFiles: 60, doneAway: 20 * time.Second,
 		rmWorkFiles: 60, bindFiles: 60, earlierNames: 100000, sameNameDrops: 10, chmodFiles: 400}
 }
 

@@ -122,7 +122,8 @@ func readAnswer(path string) (puzzles.AnswerFile, error) {
 // reloads, and which model answered each file.
 func (f *feeder) finish(hups int, models []string) (report, error) {
 	s, p := f.s, f.p
-	if err := p.WaitFor("every file answered", 5*time.Minute, func() bool { return s.finished() >= f.dropped }); err != nil {
+	if err := p.WaitFor("every file "+
+		"answered", 5*time.Minute, func() bool { return s.finished() >= f.dropped }); err != nil {
 		return report{}, err
 	}
 	ok, err := p.Metric(`hrmd_reloads_total{result="ok"}`)

@@ -59,7 +59,11 @@ func runSoak(e *env) (report, error) {
 		e.problem("%s", l)
 	}
 	v := s.check()
-	return report{what: fmt.Sprintf("%d files, %d samples", v.files, len(samples)), v: v, extra: usageFigures(samples)}, nil
+	return report{
+		what:  fmt.Sprintf("%d files, %d samples", v.files, len(samples)),
+		v:     v,
+		extra: usageFigures(samples),
+	}, nil
 }
 
 // leaks compares the largest use in the last third of the samples with
@@ -71,13 +75,30 @@ func leaks(samples []usage) []string {
 	first, last := peak(samples[:len(samples)/3]), peak(samples[len(samples)*2/3:])
 	var out []string
 	if last.fds > first.fds+50 {
-		out = append(out, fmt.Sprintf("descriptors grew from at most %d (first third) to %d (last third): a leak?", first.fds, last.fds))
+		out = append(
+			out,
+			fmt.Sprintf("descriptors grew from at most %d (first third) to %d (last third): a leak?", first.fds, last.fds),
+		)
 	}
 	if last.goroutines > first.goroutines+50 {
-		out = append(out, fmt.Sprintf("goroutines grew from at most %d (first third) to %d (last third): a leak?", first.goroutines, last.goroutines))
+		out = append(
+			out,
+			fmt.Sprintf(
+				"goroutines grew from at most %d (first third) to %d (last third): a leak?",
+				first.goroutines,
+				last.goroutines,
+			),
+		)
 	}
 	if float64(last.rss) > 1.5*float64(first.rss) {
-		out = append(out, fmt.Sprintf("RSS grew from at most %d MiB (first third) to %d MiB (last third): a leak?", first.rss>>20, last.rss>>20))
+		out = append(
+			out,
+			fmt.Sprintf(
+				"RSS grew from at most %d MiB (first third) to %d MiB (last third): a leak?",
+				first.rss>>20,
+				last.rss>>20,
+			),
+		)
 	}
 	return out
 }

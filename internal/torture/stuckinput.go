@@ -63,7 +63,12 @@ func runStuckInput(e *env) (report, error) {
 	if !recovered {
 		recovery = "NOT recovered " + seconds(took) + " after space returned"
 		code, body, _ := p.Get("/readyz")
-		e.problem("L3: %s after space returned, /readyz %d %q and after.json still waits (no file is taken until a restart)", seconds(took), code, body)
+		e.problem(
+			"L3: %s after space returned, /readyz %d %q and after.json still waits (no file is taken until a restart)",
+			seconds(took),
+			code,
+			body,
+		)
 	}
 	if n > 1 {
 		e.problem("L3: the answer of the removed input was written %d times (rewritten at every retry)", n)

@@ -139,10 +139,13 @@ func runTmpfs(e *env) (report, error) {
 		e.problem("%v", err)
 	}
 	v := s.check() // before the namespace, and the tmpfs, go
-	return report{what: fmt.Sprintf("%d files, %d MiB tmpfs filled and emptied %d times", v.files, tmpfsSize>>20, e.size.cycles), v: v,
+	return report{
+		what: fmt.Sprintf("%d files, %d MiB tmpfs filled and emptied %d times", v.files, tmpfsSize>>20, e.size.cycles),
+		v:    v,
 		extra: []string{fmt.Sprintf("up to %g files stuck while full", t.stuckMax),
 			fmt.Sprintf("stuck in work/ after space returned %d", t.stuckAfter+v.stuck),
-			"recovery without a restart " + strings.Join(t.recoveries, ", ")}}, nil
+			"recovery without a restart " + strings.Join(t.recoveries, ", ")},
+	}, nil
 }
 
 // cycle stages tasks (and one bad file) under hidden names, fills the

@@ -46,7 +46,8 @@ func runTwenty(e *env) (report, error) {
 			return report{}, err
 		}
 	}
-	if err := p.WaitFor("every file answered", 10*time.Minute, func() bool { return s.finished() >= s.m.dropped() }); err != nil {
+	if err := p.WaitFor("every file "+
+		"answered", 10*time.Minute, func() bool { return s.finished() >= s.m.dropped() }); err != nil {
 		return report{}, err
 	}
 	rss.end()
@@ -59,8 +60,10 @@ func runTwenty(e *env) (report, error) {
 	}
 	v := s.check()
 	return report{what: fmt.Sprintf("%d files of %.1f MiB (%s)", v.files, float64(len(data))/(1<<20), shape), v: v,
-		extra: []string{fmt.Sprintf("RSS %d MiB before, at most %d MiB (+%d MiB, limit +%d MiB); hrmd_queued_file_bytes at most %.1f MiB",
-			before>>20, peak>>20, (peak-before)>>20, twentyRSSGrowth>>20, queued/(1<<20))}}, nil
+		extra: []string{
+			fmt.Sprintf("RSS %d MiB before, at most %d MiB (+%d MiB, limit +%d MiB); hrmd_queued_file_bytes at most %.1f MiB",
+				before>>20, peak>>20, (peak-before)>>20, twentyRSSGrowth>>20, queued/(1<<20)),
+		}}, nil
 }
 
 // fullestFile is a file of as many 30x30 grids as cfg's limits let
@@ -97,7 +100,11 @@ func fullestFile(cfg config.Config) ([]byte, string, error) {
 	}
 	b.WriteString("}\n")
 	if tasks == 0 {
-		return nil, "", fmt.Errorf("no task of %d 30x30 demonstrations fits in watch.max_file_bytes %d", w.MaxTrainPairs, w.MaxFileBytes)
+		return nil, "", fmt.Errorf(
+			"no task of %d 30x30 demonstrations fits in watch.max_file_bytes %d",
+			w.MaxTrainPairs,
+			w.MaxFileBytes,
+		)
 	}
 	return b.Bytes(), fmt.Sprintf("%d tasks of %d 30x30 demonstrations and a test input", tasks, w.MaxTrainPairs), nil
 }
