@@ -80,7 +80,8 @@ func (f *Fleet) publishClaim(ctx context.Context, j *daemon.Job) {
 	if err != nil {
 		// Read again by the intake's rescan of work/, as any file whose read failed.
 		f.h.Forget(j.Work)
-		f.log.Warn("cannot read a claimed file to publish it; it stays in work/ and is read again", zap.String("name", j.Work), zap.Error(err))
+		f.log.Warn("cannot read a claimed file to publish it; it stays in work/ and is read again",
+			zap.String("name", j.Work), zap.Error(err))
 		return
 	}
 	id := f.puzzleID(j.Work, data)
@@ -95,7 +96,9 @@ func (f *Fleet) publishClaim(ctx context.Context, j *daemon.Job) {
 		f.mu.Unlock()
 		f.h.Deliver(&daemon.Outcome{Work: j.Work, Name: j.Name, Failure: daemon.NewErrorFile(j.Name, &puzzles.Error{
 			Code: puzzles.CodeTooBig, Message: fmt.Sprintf(
-				"%s (%d bytes) is larger than the queue's servers carry (%v): raise max_payload in every nats-server's config, or lower watch.max_file_bytes", j.Name, len(data), err)})})
+				"%s (%d bytes) is larger than the queue's servers carry (%v): "+
+					"raise max_payload in every nats-server's config, or lower watch.max_file_bytes",
+				j.Name, len(data), err)})})
 		return
 	}
 	if err != nil { // stopping: published at the next start
@@ -108,7 +111,8 @@ func (f *Fleet) publishClaim(ctx context.Context, j *daemon.Job) {
 	}
 	f.metrics.inFlight.Set(float64(len(f.published)))
 	f.mu.Unlock()
-	f.log.Debug("published", zap.String("name", j.Name), zap.String("job", j.Work), zap.String("queue_id", id), zap.Bool("duplicate", dup))
+	f.log.Debug("published", zap.String("name", j.Name), zap.String("job", j.Work), zap.String("queue_id", id),
+		zap.Bool("duplicate", dup))
 }
 
 func result(duplicate bool) string {
@@ -211,7 +215,8 @@ func (f *Fleet) receive(ctx context.Context, a queue.Answer, r *queue.Received) 
 		f.ack(ctx, r)
 		return
 	case err != nil && filepath.Base(job) == job && !spool.Ignored(job):
-		f.log.Warn("cannot read a file in work/ to match its answer; the answer comes again", append(fields, zap.Error(err))...)
+		f.log.Warn("cannot read a file in work/ to match its answer; the answer comes again",
+			append(fields, zap.Error(err))...)
 		f.later(r)
 		return
 	case err != nil || f.puzzleID(job, data) != a.ID:
@@ -264,9 +269,12 @@ func (f *Fleet) write(a queue.Answer, r *queue.Received, published *publishedJob
 			f.metrics.received.WithLabelValues("other_model").Inc()
 			f.log.Warn("answer from another model refused: its file fails with model_mismatch", fields...)
 			o.Answer, o.Picture = nil, nil
-			o.Failure = &daemon.ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: codeModelMismatch, At: time.Now().UTC(), Message: fmt.Sprintf(
-				"worker %s answered with model sha256 %s, but this gateway writes the answers of model %s (queue.model_sha256, or the first answer's model): give every worker the same model bundle, or set queue.mixed_models: flag on the gateway to write them all; then drop the file again",
-				a.Worker, a.Model, own)}
+			o.Failure = &daemon.ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: codeModelMismatch,
+				At: time.Now().UTC(), Message: fmt.Sprintf(
+					"worker %s answered with model sha256 %s, but this gateway writes the answers of model %s "+
+						"(queue.model_sha256, or the first answer's model): give every worker the same model bundle, "+
+						"or set queue.mixed_models: flag on the gateway to write them all; then drop the file again",
+					a.Worker, a.Model, own)}
 			f.h.Deliver(o)
 			return
 		}
@@ -334,7 +342,8 @@ func (f *Fleet) later(r *queue.Received) {
 		return
 	}
 	if err := r.Later(answerLater); err != nil {
-		f.log.Debug("queue: cannot hand an answer back; it comes again after the ack wait", zap.String("queue_id", r.ID), zap.Error(err))
+		f.log.Debug("queue: cannot hand an answer back; it comes again after the ack wait",
+			zap.String("queue_id", r.ID), zap.Error(err))
 	}
 }
 
@@ -342,7 +351,8 @@ func (f *Fleet) later(r *queue.Received) {
 // published (other content under the same name): the answer to the
 // earlier content was dropped, and the new content needs its own.
 func (f *Fleet) publishReplaced(ctx context.Context, work, name string) {
-	f.log.Warn("queue: a published file was replaced in work/ by other content; publishing it again", zap.String("job", work))
+	f.log.Warn("queue: a published file was replaced in work/ by other content; publishing it again",
+		zap.String("job", work))
 	file, err := puzzles.ReadFile(f.h.Spool().WorkPath(work), f.h.Limits())
 	if err != nil {
 		return // it left work/ meanwhile, or the intake's rescan sees to it
@@ -366,15 +376,17 @@ func (f *Fleet) outcomeOf(a queue.Answer, job, name string) *daemon.Outcome {
 			if err != nil {
 				why = err.Error()
 			}
-			e = daemon.ErrorFile{Code: codeBadAnswer, At: time.Now().UTC(), Message: fmt.Sprintf("worker %s sent an error file hrmd cannot read: %s", a.Worker, why)}
+			e = daemon.ErrorFile{Code: codeBadAnswer, At: time.Now().UTC(),
+				Message: fmt.Sprintf("worker %s sent an error file hrmd cannot read: %s", a.Worker, why)}
 		}
 		e.File, e.FileBytes = name, puzzles.NameBytes(name)
 		o.Failure = &e
 		return o
 	}
 	if !json.Valid(a.Body) {
-		o.Failure = &daemon.ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: codeBadAnswer, At: time.Now().UTC(),
-			Message: fmt.Sprintf("worker %s sent %d bytes that are not a JSON answer", a.Worker, len(a.Body))}
+		o.Failure = &daemon.ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: codeBadAnswer,
+			At: time.Now().UTC(), Message: fmt.Sprintf("worker %s sent %d bytes that are not a JSON answer",
+				a.Worker, len(a.Body))}
 		return o
 	}
 	o.Answer = a.Body

@@ -207,15 +207,18 @@ func (f *Fleet) publishAnswers(ctx context.Context, drain <-chan struct{}) {
 func (f *Fleet) sendAnswer(ctx context.Context, o *daemon.Outcome) {
 	dv := o.Ref.(*queue.Delivery)
 	defer f.release(dv)
-	a := queue.Answer{ID: dv.ID, Gateway: dv.Gateway, Job: dv.Job, Name: dv.Name, Worker: f.name, Provider: o.Provider, Model: o.Model, Attempt: dv.Attempt}
+	a := queue.Answer{ID: dv.ID, Gateway: dv.Gateway, Job: dv.Job, Name: dv.Name, Worker: f.name,
+		Provider: o.Provider, Model: o.Model, Attempt: dv.Attempt}
 	dup, err := f.c.PublishAnswer(ctx, f.body(o, &a))
 	if errors.Is(err, queue.ErrTooLarge) && o.Failure == nil {
 		o.Failure = daemon.NewErrorFile(dv.Name, &puzzles.Error{Code: codeAnswerTooLarge, Message: fmt.Sprintf(
-			"the answer (%d bytes) is larger than the queue carries (%v): raise max_payload on the NATS servers, or turn answers.trace off", len(o.Answer), err)})
+			"the answer (%d bytes) is larger than the queue carries (%v): "+
+				"raise max_payload on the NATS servers, or turn answers.trace off", len(o.Answer), err)})
 		dup, err = f.c.PublishAnswer(ctx, f.body(o, &a))
 	}
 	if err != nil {
-		f.log.Warn("not answered: the answer could not be stored before the worker stopped; the puzzle goes to another worker",
+		f.log.Warn("not answered: the answer could not be stored before the worker stopped; "+
+			"the puzzle goes to another worker",
 			zap.String("name", dv.Name), zap.String("queue_id", dv.ID), zap.Error(err))
 		return
 	}
@@ -235,7 +238,8 @@ func (f *Fleet) sendAnswer(ctx context.Context, o *daemon.Outcome) {
 		f.h.Count(o)
 	}
 	if o.Failure != nil {
-		f.log.Warn("failed", append(fields, zap.String("event", "failed"), zap.String("code", o.Failure.Code), zap.String("message", o.Failure.Message), zap.String("outcome", "failed"))...)
+		f.log.Warn("failed", append(fields, zap.String("event", "failed"), zap.String("code", o.Failure.Code),
+			zap.String("message", o.Failure.Message), zap.String("outcome", "failed"))...)
 		return
 	}
 	f.log.Info("answered", append(fields, zap.String("event", "answered"), zap.String("outcome", "answered"))...)
