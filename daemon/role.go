@@ -76,7 +76,13 @@ type Role interface {
 	Close()
 }
 
-// Host is what a Role reaches of the daemon it runs in.
+// Host is what a Role reaches of the daemon it runs in: its log, metrics
+// registry, file limits and spool; the batch of the model in use (the most
+// puzzles a fleet worker holds); the spool's writer (Deliver); counting a
+// file finished where its outcome leaves the daemon (Count: a fleet
+// worker's answers); counting a claim out once handed on (Dequeue); the
+// intake's reading a claimed file again (Forget); feeding the worker
+// (Enqueue), and waiting for room to (WaitRoom).
 type Host struct{ d *daemon }
 
 func (h *Host) Log() *zap.Logger               { return h.d.log }
