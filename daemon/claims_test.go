@@ -24,7 +24,7 @@ func newClaimsDaemon(t *testing.T) *daemon {
 	cfg := config.Default()
 	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool")
 	d := &daemon{cfg: cfg, log: zap.NewNop(), metrics: newMetrics(), limits: cfg.Limits(), settle: 10 * time.Millisecond,
-		claimed: make(chan *job, 8)}
+		queue: make(chan *job, 8)}
 	d.inboxOK = newInboxHealth(d.metrics.inboxLost)
 	d.stuck = newStuckOutcomes(d)
 	d.budget = newMemoryBudget(filesInMemory*d.limits.Bytes, d.log, d.metrics)
@@ -83,7 +83,7 @@ func TestClaimFaultMakesTheInboxUnusable(t *testing.T) {
 	if !d.inboxOK.usable() || testutil.ToFloat64(d.metrics.inboxLost) != 0 {
 		t.Errorf("after a claim that worked: usable %v, hrmd_inbox_unusable %v", d.inboxOK.usable(), testutil.ToFloat64(d.metrics.inboxLost))
 	}
-	if j := <-d.claimed; j.job != "x.json" {
+	if j := <-d.queue; j.job != "x.json" {
 		t.Errorf("claimed %q", j.job)
 	}
 }
@@ -95,14 +95,14 @@ func TestNameEndingNameTooLongIsATask(t *testing.T) {
 	in := newIntake(d)
 	const name = "abc.name-too-long"
 	in.take(context.Background(), drop(t, d, name, someTask(t)))
-	if j := <-d.claimed; j.job != name || j.failed {
+	if j := <-d.queue; j.job != name || j.failed {
 		t.Errorf("claimed %q (failed %v)", j.job, j.failed)
 	}
 	d.inWork.drop(name) // as after a restart: found in work/
 	if !in.admit(context.Background(), name, name) {
 		t.Fatal("admit stopped")
 	}
-	if j := <-d.claimed; j.job != name {
+	if j := <-d.queue; j.job != name {
 		t.Errorf("taken up %q", j.job)
 	}
 	if names := testenv.Names(d.spool.Failed()); len(names) != 0 {
@@ -122,7 +122,7 @@ func TestOutcomeOfAGoneInputIsDropped(t *testing.T) {
 	if err := os.Remove(d.spool.WorkPath(c.Job)); err != nil {
 		t.Fatal(err)
 	}
-	if !d.tryWrite(&outcome{job: c.Job, name: "x.json", answer: []byte("{}")}) {
+	if !d.tryWrite(&Outcome{Work: c.Job, Name: "x.json", Answer: []byte("{}")}) {
 		t.Error("the outcome of an input gone from work/ is kept for a retry")
 	}
 	if d.inWork.has(c.Job) || len(testenv.Names(d.spool.Outbox)) != 0 {

@@ -52,8 +52,11 @@ func (d *daemon) conditions() []condition {
 // queueDown is why a fleet member is not connected to any server; "" when
 // it is, or is not in a fleet.
 func (d *daemon) queueDown() string {
-	if f := d.joined.Load(); f != nil {
-		return f.notReady()
+	if !d.joined.Load() {
+		return ""
+	}
+	if why := d.opts.Fleet.Down(); why != "" {
+		return "queue: " + why
 	}
 	return ""
 }

@@ -27,7 +27,7 @@ func TestConditions(t *testing.T) {
 		{"none", func() {}, "", "ready", counts, false},
 		{"degraded", func() { d.degraded.Store(&device.Degradation{Code: device.DegradedGPUFailed, Reason: "on the CPU"}) },
 			"", "degraded: on the CPU", "degraded: on the CPU; " + counts, false},
-		{"stuck writes", func() { d.stuck.add(&outcome{job: "x.json", lastErr: errors.New("disk full")}) },
+		{"stuck writes", func() { d.stuck.add(&Outcome{Work: "x.json", lastErr: errors.New("disk full")}) },
 			stuck, "", "degraded: on the CPU; " + counts + ", 1 waiting to be written", true},
 		{"inbox unusable", func() { d.inboxOK.set(false, "the inbox is gone") }, "the inbox is not usable: the inbox is gone",
 			"", "degraded: on the CPU; " + counts + ", 1 waiting to be written", true},

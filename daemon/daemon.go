@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,9 @@ type Options struct {
 	Sysroot         string    // where /proc, /sys, /etc and /dev are read from
 	Version         string    // hrmd's, for the start log
 	Log             io.Writer // where the log goes (stderr)
+	// Fleet is the part the daemon plays in a fleet, which queue.role
+	// names (package daemon/fleet builds it); nil when it runs alone.
+	Fleet Role
 }
 
 // daemon is one running `hrmd run`.
@@ -56,13 +60,12 @@ type daemon struct {
 	progress *loadProgress
 	degraded atomic.Pointer[device.Degradation]
 
-	queue   chan *job // jobs for the worker
-	claimed chan *job // files the intake claimed: the worker's queue, or a fleet gateway's
+	queue  chan *job // jobs for the worker
+	claims ClaimSink // where the intake hands the files it claims: nil, the worker's queue; a fleet gateway's
 	// batchRoom is the batch of the model in use: the most puzzles a
 	// fleet worker holds at once.
 	batchRoom atomic.Int64
-	fleet     *fleet                // nil when running alone (no queue.role)
-	joined    atomic.Pointer[fleet] // the fleet, for /readyz, once joined
+	joined    atomic.Bool // opts.Fleet has joined its fleet
 	updates   chan *settings
 	limits    puzzles.Limits // watch.max_file_bytes and the other limits: fixed until a restart, read by intake
 	settle    time.Duration  // watch.settle: likewise
@@ -94,6 +97,10 @@ func New(opts Options) (*Daemon, error) {
 	if err := spool.CheckInstance(opts.Instance); err != nil {
 		return nil, err
 	}
+	if (opts.Config.Queue.Role == "") != (opts.Fleet == nil) {
+		return nil, fmt.Errorf("queue.role %q needs Options.Fleet, and Options.Fleet a queue.role",
+			opts.Config.Queue.Role)
+	}
 	log, level := newLogger(opts.Config.Log, opts.Log)
 	d := &daemon{
 		opts: opts, cfg: opts.Config, log: log, level: level,
@@ -106,7 +113,6 @@ func New(opts Options) (*Daemon, error) {
 		progress:    newLoadProgress(log, time.Now),
 		reloadAsked: make(chan struct{}, 1),
 	}
-	d.claimed = d.queue
 	d.inboxOK = newInboxHealth(d.metrics.inboxLost)
 	d.stuck = newStuckOutcomes(d)
 	d.budget = newMemoryBudget(filesInMemory*d.limits.Bytes, log, d.metrics)
@@ -190,10 +196,10 @@ func (d *daemon) run(ctx context.Context) error {
 		// systemctl status shows this beside the exit: why it did not start.
 		d.notify.status("not started: " + answer.Message(err))
 	}
-	if d.fleet != nil {
-		defer d.fleet.c.Close()
+	if d.joined.Load() {
+		defer d.opts.Fleet.Close()
 	}
-	if err != nil || first == nil && (d.fleet == nil || q.Worker()) { // nil, nil: stopped while starting
+	if err != nil || first == nil && (!d.joined.Load() || q.Worker()) { // nil, nil: stopped while starting
 		return err
 	}
 	// Before ready: /readyz reads the conditions, too hot among them, once ready.
@@ -220,16 +226,14 @@ func (d *daemon) run(ctx context.Context) error {
 func (d *daemon) start(ctx context.Context) (*settings, bool, error) {
 	q := d.cfg.Queue
 	hup := false
-	if q.Role != "" {
-		f, fhup, err := d.startFleet(ctx)
-		if err != nil || f == nil {
+	if d.opts.Fleet != nil {
+		joined, fhup, err := d.join(ctx)
+		if err != nil || !joined {
 			return nil, false, err
 		}
-		d.fleet, hup = f, fhup
-		d.joined.Store(f)
-		if q.Gateway() {
-			d.claimed = f.claims
-		}
+		hup = fhup
+		d.joined.Store(true)
+		d.claims = d.opts.Fleet.Claims()
 		if !q.Worker() {
 			return nil, hup, nil
 		}
@@ -243,6 +247,31 @@ func (d *daemon) start(ctx context.Context) (*settings, bool, error) {
 	return first, hup || lhup, nil
 }
 
+// join joins the fleet while still heeding stop: its end stops the wait
+// (false, nil); hup: a Reload came meanwhile.
+func (d *daemon) join(stop context.Context) (joined, hup bool, err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.opts.Fleet.Join(ctx, &Host{d}) }()
+	stopped := stop.Done() // nil once heeded
+	for {
+		select {
+		case err := <-done:
+			if ctx.Err() != nil { // stopped
+				return false, false, nil
+			}
+			return err == nil, hup, err
+		case <-d.reloadAsked:
+			hup = true
+		case <-stopped:
+			d.log.Info("stopping while waiting for the queue", zap.String("signal", stopCause(stop)))
+			stopped = nil
+			cancel()
+		}
+	}
+}
+
 // serve starts the goroutines that move files (thermal guard, watcher,
 // intake, worker, and a fleet's) and supervises them until ctx ends.
 func (d *daemon) serve(ctx context.Context, first *settings, recovered []string, hup bool) error {
@@ -254,20 +283,28 @@ func (d *daemon) serve(ctx context.Context, first *settings, recovered []string,
 		stopWorker: make(chan struct{}), cancelRun: cancelRun}
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); d.thermal.run(intakeCtx) }()
+	var sources []Source
 	if d.spool != nil {
 		settled := make(chan settledFile)
 		w := newWatcher(d.spool.InboxPath(), d.settle, time.Duration(d.cfg.Watch.Rescan), d.log, d.metrics)
 		w.spool, w.health = d.spool, d.inboxOK
-		s.wg.Add(3)
+		s.wg.Add(2)
 		go func() { defer s.wg.Done(); w.run(intakeCtx, settled) }()
-		go func() { defer s.wg.Done(); newIntake(d).run(intakeCtx, settled, recovered) }()
 		go func() { defer s.wg.Done(); d.stuck.run(intakeCtx) }()
+		sources = append(sources, spoolSource{in: newIntake(d), settled: settled, recovered: recovered})
 	}
-	if d.fleet != nil {
+	if d.joined.Load() {
 		answersCtx, cancelAnswers := context.WithCancel(context.Background())
 		defer cancelAnswers()
 		s.cancelAnswers = cancelAnswers
-		d.fleet.run(intakeCtx, answersCtx, &s.wg)
+		d.opts.Fleet.Start(intakeCtx, answersCtx, &s.wg)
+		if src := d.opts.Fleet.Source(); src != nil {
+			sources = append(sources, src)
+		}
+	}
+	for _, src := range sources {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); src.Feed(intakeCtx, &Host{d}) }()
 	}
 	if first != nil {
 		s.workerDone = make(chan struct{})
@@ -308,8 +345,8 @@ func (s *supervisor) loop() error {
 	status := time.NewTicker(time.Second)
 	defer status.Stop()
 	var lost <-chan struct{} // the fleet's connection given up: nil (never) when alone
-	if s.d.fleet != nil {
-		lost = s.d.fleet.c.Lost()
+	if s.d.joined.Load() {
+		lost = s.d.opts.Fleet.Lost()
 	}
 	for {
 		var hand chan<- *settings
@@ -332,8 +369,9 @@ func (s *supervisor) loop() error {
 			// Nothing in this process will connect again: stop as on
 			// SIGTERM, then exit non-zero for the service manager to
 			// start hrmd afresh (hrmd.service: Restart=on-failure).
-			_, why := s.d.fleet.c.Connected()
-			s.d.log.Error("queue: the connection to the cluster was closed for good; stopping so that hrmd is started again", zap.String("connection", why))
+			why := s.d.opts.Fleet.Down()
+			s.d.log.Error("queue: the connection to the cluster was closed for good; stopping so that hrmd is started again",
+				zap.String("connection", why))
 			if err := s.shutdown("terminated"); err != nil {
 				return err
 			}
@@ -390,8 +428,8 @@ func (s *supervisor) take(r reloadResult) {
 // still building an engine after the shutdown timeout is left to the
 // ending process: onnxruntime cannot be shut down under it.
 func (s *supervisor) wind() {
-	if f := s.d.fleet; f != nil {
-		f.finish(s.d.opts.ShutdownTimeout, s.cancelAnswers)
+	if s.d.joined.Load() {
+		s.d.opts.Fleet.Finish(s.d.opts.ShutdownTimeout, s.cancelAnswers)
 	}
 	s.wg.Wait()
 	if s.reloads != nil {

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/internal/hrmdtest"
 )
@@ -54,18 +52,11 @@ func newSpool(t *testing.T, edit func(*config.Config)) *spoolUnderTest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	l := hrmdtest.SpoolIn(dir, "test")
-	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.Model = l.Inbox, l.Outbox, l.Root, model
-	cfg.ONNXRuntime.Providers = []string{"cpu"}
-	cfg.TensorRT.EngineCache = filepath.Join(dir, "trt")
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.Log = config.Log{Level: "debug", Format: "json"}
-	cfg.Watch.Settle, cfg.Watch.Rescan = config.Duration(100*time.Millisecond), config.Duration(time.Second)
+	cfg := hrmdtest.Config(dir, "test", model)
 	if edit != nil {
 		edit(&cfg)
 	}
-	l = cfg.Layout("test")
+	l := cfg.Layout("test")
 	s := &spoolUnderTest{t: t, dir: dir, config: filepath.Join(dir, "hrmd.yaml"),
 		inbox: l.Inbox, outbox: l.Outbox, work: l.Work(), done: l.Done(), failed: l.Failed()}
 	s.writeConfig(cfg)
@@ -74,11 +65,7 @@ func newSpool(t *testing.T, edit func(*config.Config)) *spoolUnderTest {
 
 func (s *spoolUnderTest) writeConfig(cfg config.Config) {
 	s.t.Helper()
-	data, err := yaml.Marshal(cfg)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.WriteFile(s.config, data, 0o644); err != nil {
+	if err := hrmdtest.WriteConfig(s.config, cfg); err != nil {
 		s.t.Fatal(err)
 	}
 }

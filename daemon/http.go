@@ -261,7 +261,7 @@ func (c *limitedConn) Close() error {
 // loading is /readyz's answer, and STATUS=, during the first load: with
 // the stage running, as a TensorRT build takes minutes.
 func (d *daemon) loading() string {
-	if q := d.opts.Config.Queue; q.Role != "" && d.joined.Load() == nil {
+	if q := d.opts.Config.Queue; q.Role != "" && !d.joined.Load() {
 		return "joining the fleet: waiting for the queue's servers (" + strings.Join(q.Servers, ", ") + ")"
 	}
 	if stage := d.progress.describe(); stage != "" {

@@ -117,7 +117,7 @@ func (in *intake) take(ctx context.Context, f settledFile) {
 		d.log.Info("files can be claimed from the inbox again")
 	}
 	if c.Failed != "" { // its name is too long: it went to failed/ at once
-		d.written(&outcome{job: c.Failed, name: f.name, failure: c.Record}, c.Failed)
+		d.written(&Outcome{Work: c.Failed, Name: f.name, Failure: c.Record}, c.Failed)
 		return
 	}
 	// A writer may have replaced the file between the check and the claim:
@@ -251,7 +251,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
 		j.ino = st.Ino
 	}
-	return d.enqueue(ctx, j, d.claimed)
+	return d.enqueue(ctx, j, d.claims)
 }
 
 // later leaves a file whose read failed for a passing reason in work/, and

@@ -6,7 +6,6 @@ import (
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/device"
-	"github.com/hrmd/hrmd/daemon/fleet/queue"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -32,24 +31,16 @@ func settingsFor(cfg config.Config, lm *loadedModel) *settings {
 	return &settings{model: lm, run: run, opts: cfg.AnswerOptions(run), maxBatch: lm.model.MaxBatch(), png: cfg.Answers.PNG}
 }
 
-// A sink is where the outcome of a job goes, chosen by where the job came
-// from: the spool's writer (the daemon: the outbox and failed/, with the
-// retrier behind it) for a file claimed from the inbox, a fleet worker's
-// publisher (back through the queue) for a puzzle fetched from it.
-type sink interface {
-	deliver(o *outcome)
-}
-
 // job is one claimed task file on its way through the model.
 type job struct {
 	name    string // as dropped in the inbox
 	job     string // its name in work/ (the name, or with a suffix)
 	file    *puzzles.File
 	claimed time.Time
-	size    int64           // what it counts against the memory budget: what it holds in memory (memoryCost), or on disk if more
-	ino     uint64          // its inode in work/ when read (0: not known)
-	remote  *queue.Delivery // a fleet worker's puzzle from the queue; nil for a claimed file
-	sink    sink            // where its outcome goes: the spool's writer, or a fleet worker's publisher
+	size    int64  // what it counts against the memory budget: what it holds in memory (memoryCost), or on disk if more
+	ino     uint64 // its inode in work/ when read (0: not known)
+	ref     any    // its Source's (a fleet worker's puzzle from the queue); nil for a claimed file
+	sink    Sink   // where its outcome goes: the spool's writer, or a fleet worker's publisher
 	// turn is the batch in which the job last got rows (or, before it got
 	// any, the last batch before it came): the batcher deals rows to the
 	// jobs that waited longest first.

@@ -275,8 +275,8 @@ func (d *daemon) finishReload(r reloadResult) {
 	}
 	d.cfg, d.latest = r.cfg, r.next
 	d.level.SetLevel(mustLevel(r.cfg.Log.Level))
-	if d.fleet != nil {
-		d.fleet.png.Store(r.cfg.Answers.PNG)
+	if d.joined.Load() {
+		d.opts.Fleet.Reloaded(r.cfg)
 	}
 	d.metrics.reloads.WithLabelValues("ok").Inc()
 	if r.next == nil {

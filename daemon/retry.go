@@ -23,7 +23,7 @@ const (
 type stuckOutcomes struct {
 	d    *daemon
 	mu   sync.Mutex
-	list []*outcome
+	list []*Outcome
 	wake chan struct{} // buffered 1: an outcome was added
 	open gate          // shut while any outcome waits
 }
@@ -33,7 +33,7 @@ func newStuckOutcomes(d *daemon) *stuckOutcomes {
 }
 
 // add keeps an outcome that could not be written.
-func (s *stuckOutcomes) add(o *outcome) {
+func (s *stuckOutcomes) add(o *Outcome) {
 	s.schedule(o)
 	s.mu.Lock()
 	s.list = append(s.list, o)
@@ -48,7 +48,7 @@ func (s *stuckOutcomes) add(o *outcome) {
 
 // schedule counts a failed write of o, sets when it is tried next, and logs
 // it: the first failure as an error, the later ones for debugging.
-func (s *stuckOutcomes) schedule(o *outcome) {
+func (s *stuckOutcomes) schedule(o *Outcome) {
 	o.tries++
 	wait := backoff(o.tries, firstRetry, maxRetry)
 	o.next = time.Now().Add(wait)
@@ -57,11 +57,11 @@ func (s *stuckOutcomes) schedule(o *outcome) {
 		level = zap.DebugLevel
 	}
 	where := "the answer"
-	if o.failure != nil {
+	if o.Failure != nil {
 		where = "the error file"
 	}
 	s.d.log.Log(level, "cannot write "+where+"; it is kept and tried again, and the file waits in work/",
-		zap.String("name", o.job), zap.Int("tries", o.tries), zap.Duration("retry_in", wait), zap.Error(o.lastErr))
+		zap.String("name", o.Work), zap.Int("tries", o.tries), zap.Duration("retry_in", wait), zap.Error(o.lastErr))
 }
 
 // backoff is the pause after the tries-th failure in a row: first, doubling
@@ -91,7 +91,7 @@ func (s *stuckOutcomes) lastError() error {
 }
 
 // due takes out the outcomes whose time has come.
-func (s *stuckOutcomes) due(now time.Time) (due []*outcome) {
+func (s *stuckOutcomes) due(now time.Time) (due []*Outcome) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kept := s.list[:0]
@@ -108,7 +108,7 @@ func (s *stuckOutcomes) due(now time.Time) (due []*outcome) {
 
 // settle puts back the outcomes still not written, opens the gate when
 // none is left, and says when the next is due (zero when none waits).
-func (s *stuckOutcomes) settle(again []*outcome) (next time.Time) {
+func (s *stuckOutcomes) settle(again []*Outcome) (next time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.list = append(s.list, again...)
@@ -130,7 +130,7 @@ func (s *stuckOutcomes) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		var again []*outcome
+		var again []*Outcome
 		for _, o := range s.due(time.Now()) {
 			if !s.d.tryWrite(o) {
 				s.schedule(o)

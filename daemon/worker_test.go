@@ -24,7 +24,7 @@ func TestWorkerAnswersAndTakesNewSettings(t *testing.T) {
 	s1, m1 := shiftSettings(t, 1, 4)
 	s2, m2 := shiftSettings(t, 3, 4)
 	updates, stop, done := make(chan *settings), make(chan struct{}), make(chan struct{})
-	wk := &worker{d: d, queue: d.claimed, updates: updates, linger: time.Millisecond}
+	wk := &worker{d: d, queue: d.queue, updates: updates, linger: time.Millisecond}
 	go func() { defer close(done); wk.run(stop, context.Background(), s1) }()
 
 	data := someTask(t)
@@ -69,7 +69,7 @@ func TestWorkerModelFailureFailsTheFiles(t *testing.T) {
 	s, m := shiftSettings(t, 1, 4)
 	m.Close() // a closed shiftModel refuses to run
 	stop, done := make(chan struct{}), make(chan struct{})
-	wk := &worker{d: d, queue: d.claimed, updates: make(chan *settings), linger: time.Millisecond}
+	wk := &worker{d: d, queue: d.queue, updates: make(chan *settings), linger: time.Millisecond}
 	go func() { defer close(done); wk.run(stop, context.Background(), s) }()
 	in := newIntake(d)
 	in.take(context.Background(), drop(t, d, "x.json", someTask(t)))

@@ -36,6 +36,26 @@ func TestConfigPullsInNoServiceModule(t *testing.T) {
 	}
 }
 
+// Package daemon runs alone; a fleet's part is package daemon/fleet, which
+// imports daemon and is handed in by the command, never the reverse.
+func TestDaemonPullsInNoFleet(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "./daemon")
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./daemon: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "github.com/hrmd/hrmd/daemon/spool") {
+		t.Fatalf("go list -deps ./daemon lists no daemon/spool: not the service's dependencies?\n%s", out)
+	}
+	for _, dep := range deps {
+		if strings.HasPrefix(dep, "github.com/hrmd/hrmd/daemon/fleet") || strings.HasPrefix(dep, "github.com/nats-io/") {
+			t.Errorf("daemon depends on %s (go list -deps ./daemon); the fleet's code belongs in daemon/fleet", dep)
+		}
+	}
+}
+
 // Of the command line, only `hrmd run` starts the service; solve, eval,
 // bench, verify and doctor read hrmd.yaml through package config.
 func TestOnlyRunImportsTheService(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/daemon/fleet"
 	"github.com/hrmd/hrmd/daemon/spool"
 )
 
@@ -34,10 +35,14 @@ func cmdRun(args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(daemon.Options{
+	opts := daemon.Options{
 		ConfigPath: *configPath, Config: cfg, Instance: inst, ShutdownTimeout: *shutdown,
 		AdoptOrphans: *adopt, Sysroot: *sysroot, Version: version, Log: stderr,
-	})
+	}
+	if cfg.Queue.Role != "" { // a fleet member
+		opts.Fleet = fleet.New(cfg, inst)
+	}
+	d, err := daemon.New(opts)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,8 @@
-package daemon
+package fleet
 
 import (
 	"context"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,17 +10,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/fleet/queue"
 	"github.com/hrmd/hrmd/internal/errcode"
 )
 
-// Codes for what keeps a fleet member from starting (as answer.Error).
-const (
-	CodeQueueRefused = errcode.QueueRefused // the cluster's settings would lose work, or cannot carry a puzzle
-	CodeQueue        = errcode.QueueFailed  // the cluster refused a request (permissions, a subject taken by another stream)
-)
+// CodeQueueRefused is what keeps a fleet member from starting when the
+// cluster's settings would lose work, or cannot carry a puzzle (as
+// answer.Error); daemon.CodeQueue when the cluster refused a request.
+const CodeQueueRefused = errcode.QueueRefused
 
 // Codes of the error files a fleet writes.
 const (
@@ -29,13 +30,16 @@ const (
 	codeModelMismatch  = errcode.ModelMismatch  // answered by a model other than the gateway's (queue.mixed_models: refuse)
 )
 
-// fleet is the daemon's part in a fleet (queue.role): the queue client,
-// and the goroutines of the roles it plays, beside the intake and the
-// worker of local mode, which it feeds and drains: the queue client sits
-// beside the service, not inside the worker, so that the worker answers a
-// puzzle the same whether it came from the inbox or the queue.
-type fleet struct {
-	d       *daemon
+// Fleet is the daemon's part in a fleet (queue.role), its daemon.Role:
+// the queue client, and the goroutines of the roles it plays, beside the
+// intake and the worker of local mode, which it feeds and drains: the
+// queue client sits beside the service, not inside the worker, so that the
+// worker answers a puzzle the same whether it came from the inbox or the
+// queue. A worker's fetch is its Source, its publisher its Sink; a
+// gateway's claim publisher its ClaimSink.
+type Fleet struct {
+	h       *daemon.Host
+	log     *zap.Logger
 	c       *queue.Client
 	cfg     config.Queue
 	name    string
@@ -50,7 +54,7 @@ type fleet struct {
 	// while its input is still in work/. By id: a later file claimed under
 	// the same name is another claim.
 	handed map[string]string
-	claims chan *job // claimed files on their way to the queue
+	claims chan *daemon.Job // claimed files on their way to the queue
 	// writing are the answer messages whose outcome waits to be written
 	// (by job); written are those written and not yet acked.
 	writing map[*queue.Received]string
@@ -62,7 +66,7 @@ type fleet struct {
 	// worker: the puzzles it holds, and the outcomes on their way back.
 	held     map[*queue.Delivery]bool
 	freed    chan struct{} // a held puzzle was let go
-	outcomes chan *outcome
+	outcomes chan *daemon.Outcome
 	drain    chan struct{} // closed once the worker has returned: send what is left, then stop
 	sent     chan struct{} // closed when the answer publisher has returned
 }
@@ -72,75 +76,87 @@ type publishedJob struct {
 	at       time.Time // published, or last found waiting in the queue
 }
 
-// startFleet connects to the cluster and makes sure of its streams, while
-// still heeding stop: its end stops the wait (nil, nil); hup: a Reload came.
-func (d *daemon) startFleet(stop context.Context) (*fleet, bool, error) {
-	q := d.cfg.Queue
-	f := &fleet{d: d, cfg: q, name: q.MemberName(d.opts.Instance), published: map[string]*publishedJob{}, handed: map[string]string{},
-		writing: map[*queue.Received]string{}, model: q.ModelSHA256,
-		held: map[*queue.Delivery]bool{}, freed: make(chan struct{}, 1), outcomes: make(chan *outcome, 64), claims: make(chan *job, 64),
+// New is the part in a fleet that cfg.Queue gives the daemon of instance.
+func New(cfg config.Config, instance string) *Fleet {
+	q := cfg.Queue
+	f := &Fleet{cfg: q, name: q.MemberName(instance), published: map[string]*publishedJob{}, handed: map[string]string{},
+		writing: map[*queue.Received]string{}, model: q.ModelSHA256, held: map[*queue.Delivery]bool{},
+		freed: make(chan struct{}, 1), outcomes: make(chan *daemon.Outcome, 64), claims: make(chan *daemon.Job, 64),
 		drain: make(chan struct{}), sent: make(chan struct{})}
-	f.metrics = newFleetMetrics(d.metrics.registry)
-	f.png.Store(d.cfg.Answers.PNG)
-	c, err := queue.Connect(queue.ClientConfig(q, f.name, d.limits.Bytes), d.log.Named("queue"), func(up bool) { f.metrics.connected.Set(b2f(up)) })
-	if err != nil {
-		return nil, false, &answer.Error{Code: CodeQueue, Message: err.Error(), Err: err}
-	}
-	f.c = c
-	d.log.Info("queue: joining the fleet", zap.String("role", q.Role), zap.String("name", f.name), zap.Strings("servers", q.Servers))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		err := c.Ready(ctx, 10*time.Second)
-		if err == nil {
-			err = c.EnsureStreams(ctx)
-		}
-		done <- err
-	}()
-	hup := false
-	stopped := stop.Done() // nil once heeded
-	for {
-		select {
-		case err := <-done:
-			if ctx.Err() != nil { // stopped as it succeeded
-				c.Close()
-				return nil, false, nil
-			}
-			if err != nil {
-				c.Close()
-				if ctx.Err() != nil {
-					return nil, false, nil
-				}
-				code := CodeQueue
-				if queue.IsRefused(err) {
-					code = CodeQueueRefused
-				}
-				return nil, false, &answer.Error{Code: code, Message: "queue: " + err.Error(), Err: err}
-			}
-			return f, hup, nil
-		case <-d.reloadAsked:
-			hup = true
-		case <-stopped:
-			d.log.Info("stopping while waiting for the queue", zap.String("signal", stopCause(stop)))
-			stopped = nil
-			cancel()
-		}
-	}
+	f.png.Store(cfg.Answers.PNG)
+	return f
 }
 
-// ready is why /readyz says no in fleet mode: not connected to any server.
-func (f *fleet) notReady() string {
+// Join connects to the cluster and makes sure of its streams, until ctx
+// ends (nil, the client closed).
+func (f *Fleet) Join(ctx context.Context, h *daemon.Host) error {
+	f.h, f.log = h, h.Log()
+	f.metrics = newFleetMetrics(h.Registry())
+	c, err := queue.Connect(queue.ClientConfig(f.cfg, f.name, h.Limits().Bytes), f.log.Named("queue"),
+		func(up bool) { f.metrics.connected.Set(b2f(up)) })
+	if err != nil {
+		return &answer.Error{Code: daemon.CodeQueue, Message: err.Error(), Err: err}
+	}
+	f.c = c
+	f.log.Info("queue: joining the fleet", zap.String("role", f.cfg.Role), zap.String("name", f.name),
+		zap.Strings("servers", f.cfg.Servers))
+	err = c.Ready(ctx, 10*time.Second)
+	if err == nil {
+		err = c.EnsureStreams(ctx)
+	}
+	if ctx.Err() != nil { // stopped, even as it succeeded
+		c.Close()
+		return nil
+	}
+	if err != nil {
+		c.Close()
+		code := daemon.CodeQueue
+		if queue.IsRefused(err) {
+			code = CodeQueueRefused
+		}
+		return &answer.Error{Code: code, Message: "queue: " + err.Error(), Err: err}
+	}
+	return nil
+}
+
+// Down is why the member is connected to no server; "" when it is.
+func (f *Fleet) Down() string {
 	if up, why := f.c.Connected(); !up {
-		return "queue: " + why
+		return why
 	}
 	return ""
 }
 
-// run starts the goroutines of the fleet's roles; they end with ctx
-// (the intake's), except the worker's answer publisher, which sends what
-// the worker left once it has returned (finish), or ends with answersCtx.
-func (f *fleet) run(ctx, answersCtx context.Context, wg *sync.WaitGroup) {
+// Lost is closed when the connection is closed for good.
+func (f *Fleet) Lost() <-chan struct{} { return f.c.Lost() }
+
+// Close closes the connection.
+func (f *Fleet) Close() { f.c.Close() }
+
+// Reloaded takes what a reload changes: answers.png.
+func (f *Fleet) Reloaded(cfg config.Config) { f.png.Store(cfg.Answers.PNG) }
+
+// Source is a worker's fetch from the queue; nil for a gateway only.
+func (f *Fleet) Source() daemon.Source {
+	if !f.cfg.Worker() {
+		return nil
+	}
+	return f
+}
+
+// Claims is a gateway's claim publisher; nil for a worker only.
+func (f *Fleet) Claims() daemon.ClaimSink {
+	if !f.cfg.Gateway() {
+		return nil
+	}
+	return f
+}
+
+// Start starts the goroutines of the fleet's roles besides a worker's
+// fetch (its Source); they end with ctx (the intake's), except the
+// worker's answer publisher, which sends what the worker left once it has
+// returned (Finish), or ends with answers.
+func (f *Fleet) Start(ctx, answers context.Context, wg *sync.WaitGroup) {
 	if f.cfg.Gateway() {
 		wg.Add(2)
 		go func() { defer wg.Done(); f.publishClaims(ctx) }()
@@ -150,30 +166,38 @@ func (f *fleet) run(ctx, answersCtx context.Context, wg *sync.WaitGroup) {
 		close(f.sent)
 		return
 	}
-	wg.Add(2)
-	go func() { defer wg.Done(); f.fetchPuzzles(ctx) }()
+	wg.Add(1)
 	go func() { defer wg.Done(); f.keepHolding(ctx) }()
-	go func() { defer close(f.sent); f.publishAnswers(answersCtx, f.drain) }()
+	go func() { defer close(f.sent); f.publishAnswers(answers, f.drain) }()
 }
 
-// finish waits, once the worker has returned, for the answers it left to
+// Finish waits, once the worker has returned, for the answers it left to
 // be sent, for at most timeout: what is not sent by then goes to another
 // worker after ack_wait.
-func (f *fleet) finish(timeout time.Duration, cancelAnswers context.CancelFunc) {
+func (f *Fleet) Finish(timeout time.Duration, cancelAnswers context.CancelFunc) {
 	close(f.drain)
 	select {
 	case <-f.sent:
 	case <-time.After(timeout):
-		f.d.log.Warn("queue: answers not sent within the shutdown timeout; their puzzles go to other workers")
+		f.log.Warn("queue: answers not sent within the shutdown timeout; their puzzles go to other workers")
 		cancelAnswers()
 		<-f.sent
 	}
 }
 
 // backoffWait waits after a failed request to the cluster, longer each
-// time up to 5 s; it reports whether ctx is still live.
+// time from 250 ms up to 5 s; it reports whether ctx is still live.
 func backoffWait(ctx context.Context, tries int) bool {
-	return queue.Sleep(ctx, backoff(tries, 250*time.Millisecond, 5*time.Second))
+	wait, limit := 250*time.Millisecond, 5*time.Second
+	for i := 1; i < tries && wait < limit; i++ {
+		wait *= 2
+	}
+	return queue.Sleep(ctx, min(wait, limit))
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 func b2f(b bool) float64 {

@@ -1,4 +1,4 @@
-package daemon_test
+package fleet_test
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package daemon
+package fleet
 
 import (
 	"context"
@@ -9,21 +9,25 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/fleet/queue"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
+// Feed is a fleet worker's Source: fetchPuzzles.
+func (f *Fleet) Feed(ctx context.Context, _ *daemon.Host) { f.fetchPuzzles(ctx) }
+
 // fetchPuzzles takes puzzles from the queue for the worker, at most a
 // batch held at once (more would wait here while other workers idle), and
 // none while the device is too hot or the files in memory are at their
 // budget.
-func (f *fleet) fetchPuzzles(ctx context.Context) {
+func (f *Fleet) fetchPuzzles(ctx context.Context) {
 	var work *queue.Work
 	for tries := 1; work == nil; tries++ {
 		var err error
 		if work, err = f.c.Work(ctx); err != nil {
-			f.d.log.Warn("queue: cannot open the puzzles feed yet", zap.Int("tries", tries), zap.Error(err))
+			f.log.Warn("queue: cannot open the puzzles feed yet", zap.Int("tries", tries), zap.Error(err))
 			if !backoffWait(ctx, tries) {
 				return
 			}
@@ -37,7 +41,7 @@ func (f *fleet) fetchPuzzles(ctx context.Context) {
 		got, err := work.Fetch(ctx, room, 2*time.Second)
 		if err != nil {
 			fails++
-			f.d.log.Debug("queue: fetching puzzles failed; trying again", zap.Error(err))
+			f.log.Debug("queue: fetching puzzles failed; trying again", zap.Error(err))
 			if !backoffWait(ctx, fails) {
 				return
 			}
@@ -54,20 +58,13 @@ func (f *fleet) fetchPuzzles(ctx context.Context) {
 
 // room waits until the worker can hold another puzzle and says how many;
 // 0 when ctx ended.
-func (f *fleet) room(ctx context.Context) int {
+func (f *Fleet) room(ctx context.Context) int {
 	for ctx.Err() == nil {
-		for _, g := range []*gate{&f.d.thermal.open, &f.d.budget.open} {
-			if g.isOpen() {
-				continue
-			}
-			select {
-			case <-g.opened():
-			case <-ctx.Done():
-				return 0
-			}
+		if !f.h.WaitRoom(ctx) {
+			return 0
 		}
 		f.mu.Lock()
-		n := int(f.d.batchRoom.Load()) - len(f.held)
+		n := f.h.BatchRoom() - len(f.held)
 		f.mu.Unlock()
 		if n > 0 {
 			return n
@@ -83,8 +80,7 @@ func (f *fleet) room(ctx context.Context) int {
 // take hands a puzzle to the worker, or answers it at once with its error
 // file: one delivered too often, or not a valid task. It returns false
 // when ctx ended first (the puzzle goes to another worker after ack_wait).
-func (f *fleet) take(ctx context.Context, dv *queue.Delivery) bool {
-	d := f.d
+func (f *Fleet) take(ctx context.Context, dv *queue.Delivery) bool {
 	f.hold(dv)
 	if dv.Attempt > 1 {
 		f.metrics.redelivers.Inc()
@@ -94,26 +90,24 @@ func (f *fleet) take(ctx context.Context, dv *queue.Delivery) bool {
 			"delivered %d times without an answer (queue.max_attempts %d): the workers that took it stopped before answering; see their logs (out of memory?)",
 			dv.Attempt, f.cfg.MaxAttempts)})
 	}
-	file, err := puzzles.Parse(dv.Data, puzzles.TaskName(dv.Job), d.limits)
+	file, err := puzzles.Parse(dv.Data, puzzles.TaskName(dv.Job), f.h.Limits())
 	if err != nil {
 		return f.failNow(ctx, dv, config.NameLimit(err))
 	}
 	if !file.Bundle && dv.DroppedAs != "" {
 		file.Tasks[0].DroppedAs = dv.DroppedAs
 	}
-	j := newJob(dv.Name, dv.Job, file, int64(len(dv.Data)))
-	j.remote, j.sink = dv, f
-	if d.enqueue(ctx, j, d.queue) {
+	if f.h.Enqueue(ctx, daemon.Job{Name: dv.Name, Work: dv.Job, File: file, Size: int64(len(dv.Data)), Ref: dv, Sink: f}) {
 		return true
 	}
 	f.release(dv)
 	return false
 }
 
-// deliver is the fleet worker's sink: an outcome goes back through the
+// Deliver is the fleet worker's Sink: an outcome goes back through the
 // queue. Once the publisher has given up (the shutdown timeout), it is
 // dropped: its puzzle goes to another worker.
-func (f *fleet) deliver(o *outcome) {
+func (f *Fleet) Deliver(o *daemon.Outcome) {
 	select {
 	case f.outcomes <- o:
 	case <-f.sent:
@@ -122,9 +116,9 @@ func (f *fleet) deliver(o *outcome) {
 
 // failNow answers a puzzle with its error file without running it. It
 // returns false when ctx ended first.
-func (f *fleet) failNow(ctx context.Context, dv *queue.Delivery, cause error) bool {
+func (f *Fleet) failNow(ctx context.Context, dv *queue.Delivery, cause error) bool {
 	select {
-	case f.outcomes <- &outcome{job: dv.Job, name: dv.Name, failure: errorFile(dv.Name, cause), remote: dv}:
+	case f.outcomes <- &daemon.Outcome{Work: dv.Job, Name: dv.Name, Failure: daemon.NewErrorFile(dv.Name, cause), Ref: dv}:
 		return true
 	case <-ctx.Done():
 		f.release(dv)
@@ -132,14 +126,14 @@ func (f *fleet) failNow(ctx context.Context, dv *queue.Delivery, cause error) bo
 	}
 }
 
-func (f *fleet) hold(dv *queue.Delivery) {
+func (f *Fleet) hold(dv *queue.Delivery) {
 	f.mu.Lock()
 	f.held[dv] = true
 	f.metrics.held.Set(float64(len(f.held)))
 	f.mu.Unlock()
 }
 
-func (f *fleet) release(dv *queue.Delivery) {
+func (f *Fleet) release(dv *queue.Delivery) {
 	f.mu.Lock()
 	delete(f.held, dv)
 	f.metrics.held.Set(float64(len(f.held)))
@@ -153,7 +147,7 @@ func (f *fleet) release(dv *queue.Delivery) {
 // keepHolding tells the cluster, every ack_wait/3, that the puzzles
 // this worker holds are still being worked on, so that a long batch (or a
 // queue behind one) is not given to another worker meanwhile.
-func (f *fleet) keepHolding(ctx context.Context) {
+func (f *Fleet) keepHolding(ctx context.Context) {
 	t := time.NewTicker(time.Duration(f.cfg.AckWait) / 3)
 	defer t.Stop()
 	for {
@@ -170,7 +164,7 @@ func (f *fleet) keepHolding(ctx context.Context) {
 		f.mu.Unlock()
 		for _, dv := range held {
 			if err := dv.InProgress(); err != nil {
-				f.d.log.Debug("queue: cannot say a puzzle is in progress", zap.String("queue_id", dv.ID), zap.Error(err))
+				f.log.Debug("queue: cannot say a puzzle is in progress", zap.String("queue_id", dv.ID), zap.Error(err))
 			}
 		}
 	}
@@ -179,7 +173,7 @@ func (f *fleet) keepHolding(ctx context.Context) {
 // publishAnswers sends each outcome back through the queue until drain is
 // closed (the worker has returned) and the outcomes it left are sent, or
 // ctx ends (the shutdown timeout).
-func (f *fleet) publishAnswers(ctx context.Context, drain <-chan struct{}) {
+func (f *Fleet) publishAnswers(ctx context.Context, drain <-chan struct{}) {
 	for {
 		select {
 		case o := <-f.outcomes:
@@ -210,48 +204,52 @@ func (f *fleet) publishAnswers(ctx context.Context, drain <-chan struct{}) {
 // puzzle: in this order, a worker that dies between the two leaves a
 // puzzle that comes again and an answer the stream recognises as a
 // duplicate; in no order is one lost.
-func (f *fleet) sendAnswer(ctx context.Context, o *outcome) {
-	d, dv := f.d, o.remote
+func (f *Fleet) sendAnswer(ctx context.Context, o *daemon.Outcome) {
+	dv := o.Ref.(*queue.Delivery)
 	defer f.release(dv)
-	a := queue.Answer{ID: dv.ID, Gateway: dv.Gateway, Job: dv.Job, Name: dv.Name, Worker: f.name, Provider: o.provider, Model: o.model, Attempt: dv.Attempt}
+	a := queue.Answer{ID: dv.ID, Gateway: dv.Gateway, Job: dv.Job, Name: dv.Name, Worker: f.name,
+		Provider: o.Provider, Model: o.Model, Attempt: dv.Attempt}
 	dup, err := f.c.PublishAnswer(ctx, f.body(o, &a))
-	if errors.Is(err, queue.ErrTooLarge) && o.failure == nil {
-		o.failure = errorFile(dv.Name, &puzzles.Error{Code: codeAnswerTooLarge, Message: fmt.Sprintf(
-			"the answer (%d bytes) is larger than the queue carries (%v): raise max_payload on the NATS servers, or turn answers.trace off", len(o.answer), err)})
+	if errors.Is(err, queue.ErrTooLarge) && o.Failure == nil {
+		o.Failure = daemon.NewErrorFile(dv.Name, &puzzles.Error{Code: codeAnswerTooLarge, Message: fmt.Sprintf(
+			"the answer (%d bytes) is larger than the queue carries (%v): "+
+				"raise max_payload on the NATS servers, or turn answers.trace off", len(o.Answer), err)})
 		dup, err = f.c.PublishAnswer(ctx, f.body(o, &a))
 	}
 	if err != nil {
-		d.log.Warn("not answered: the answer could not be stored before the worker stopped; the puzzle goes to another worker",
+		f.log.Warn("not answered: the answer could not be stored before the worker stopped; "+
+			"the puzzle goes to another worker",
 			zap.String("name", dv.Name), zap.String("queue_id", dv.ID), zap.Error(err))
 		return
 	}
 	f.metrics.published.WithLabelValues("answers", result(dup)).Inc()
 	if err := dv.Done(ctx); err != nil {
-		d.log.Warn("queue: the puzzle's ack was not confirmed; it may come again, and its answer is then a duplicate",
+		f.log.Warn("queue: the puzzle's ack was not confirmed; it may come again, and its answer is then a duplicate",
 			zap.String("queue_id", dv.ID), zap.Error(err))
 	} else {
 		f.metrics.acks.Inc()
 	}
 	fields := append([]zap.Field{zap.String("name", dv.Name), zap.String("gateway", dv.Gateway), zap.String("job", dv.Job),
-		zap.String("queue_id", dv.ID), zap.Int("attempt", dv.Attempt), zap.Bool("duplicate", dup)}, o.fields...)
+		zap.String("queue_id", dv.ID), zap.Int("attempt", dv.Attempt), zap.Bool("duplicate", dup)}, o.Fields...)
 	// In role both the gateway counts each file as it writes it: counted
 	// here too, a file of its own would count twice. The answers sent are
 	// hrmd_fleet_published_total{stream="answers"}.
 	if !f.cfg.Gateway() {
-		d.count(o)
+		f.h.Count(o)
 	}
-	if o.failure != nil {
-		d.log.Warn("failed", append(fields, zap.String("event", "failed"), zap.String("code", o.failure.Code), zap.String("message", o.failure.Message), zap.String("outcome", "failed"))...)
+	if o.Failure != nil {
+		f.log.Warn("failed", append(fields, zap.String("event", "failed"), zap.String("code", o.Failure.Code),
+			zap.String("message", o.Failure.Message), zap.String("outcome", "failed"))...)
 		return
 	}
-	d.log.Info("answered", append(fields, zap.String("event", "answered"), zap.String("outcome", "answered"))...)
+	f.log.Info("answered", append(fields, zap.String("event", "answered"), zap.String("outcome", "answered"))...)
 }
 
 // body fills a's body: the answer, or the error file.
-func (f *fleet) body(o *outcome, a *queue.Answer) queue.Answer {
-	a.Failed, a.Body = o.failure != nil, o.answer
-	if o.failure != nil {
-		a.Body, _ = json.Marshal(o.failure)
+func (f *Fleet) body(o *daemon.Outcome, a *queue.Answer) queue.Answer {
+	a.Failed, a.Body = o.Failure != nil, o.Answer
+	if o.Failure != nil {
+		a.Body, _ = json.Marshal(o.Failure)
 	}
 	return *a
 }

@@ -1,4 +1,4 @@
-package daemon
+package fleet
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/fleet/queue"
@@ -38,52 +39,66 @@ const (
 // again as a duplicate); a file of other content put in work/ under that
 // name has another, so that no answer to the earlier content is written
 // for it.
-func (f *fleet) puzzleID(job string, data []byte) string {
+func (f *Fleet) puzzleID(job string, data []byte) string {
 	sum := sha256.Sum256(data)
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%x", f.name, job, sum)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// Claim is a gateway's ClaimSink: the intake hands it a claimed file to
+// publish; false when ctx ended first.
+func (f *Fleet) Claim(ctx context.Context, j *daemon.Job) bool {
+	select {
+	case f.claims <- j:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // publishClaims publishes each claimed file the intake hands over. A file
 // not published when the gateway stops stays in work/ and is published at
 // the next start.
-func (f *fleet) publishClaims(ctx context.Context) {
+func (f *Fleet) publishClaims(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case j := <-f.claims:
 			f.publishClaim(ctx, j)
-			f.d.dequeue(j)
+			f.h.Dequeue(j)
 		}
 	}
 }
 
-func (f *fleet) publishClaim(ctx context.Context, j *job) {
-	d := f.d
-	data, err := os.ReadFile(d.spool.WorkPath(j.job))
-	if err == nil && int64(len(data)) > d.limits.Bytes {
-		err = fmt.Errorf("%s grew to %d bytes after it was read", j.job, len(data))
+func (f *Fleet) publishClaim(ctx context.Context, j *daemon.Job) {
+	data, err := os.ReadFile(f.h.Spool().WorkPath(j.Work))
+	if err == nil && int64(len(data)) > f.h.Limits().Bytes {
+		err = fmt.Errorf("%s grew to %d bytes after it was read", j.Work, len(data))
 	}
 	if err != nil {
 		// Read again by the intake's rescan of work/, as any file whose read failed.
-		d.inWork.drop(j.job)
-		d.log.Warn("cannot read a claimed file to publish it; it stays in work/ and is read again", zap.String("name", j.job), zap.Error(err))
+		f.h.Forget(j.Work)
+		f.log.Warn("cannot read a claimed file to publish it; it stays in work/ and is read again",
+			zap.String("name", j.Work), zap.Error(err))
 		return
 	}
-	id := f.puzzleID(j.job, data)
-	p := queue.Puzzle{ID: id, Gateway: f.name, Name: j.name, Job: j.job, Data: data}
-	if !j.file.Bundle {
-		p.DroppedAs = j.file.Tasks[0].DroppedAs
+	id := f.puzzleID(j.Work, data)
+	p := queue.Puzzle{ID: id, Gateway: f.name, Name: j.Name, Job: j.Work, Data: data}
+	if !j.File.Bundle {
+		p.DroppedAs = j.File.Tasks[0].DroppedAs
 	}
 	dup, err := f.c.PublishPuzzle(ctx, p)
 	if errors.Is(err, queue.ErrTooLarge) {
 		f.mu.Lock()
-		delete(f.published, j.job) // a republished claim's
+		delete(f.published, j.Work) // a republished claim's
 		f.mu.Unlock()
-		d.fail(j.job, j.name, &puzzles.Error{Code: puzzles.CodeTooBig, Message: fmt.Sprintf(
-			"%s (%d bytes) is larger than the queue's servers carry (%v): raise max_payload in every nats-server's config, or lower watch.max_file_bytes", j.name, len(data), err)})
+		f.h.Deliver(&daemon.Outcome{Work: j.Work, Name: j.Name, Failure: daemon.NewErrorFile(j.Name, &puzzles.Error{
+			Code: puzzles.CodeTooBig, Message: fmt.Sprintf(
+				"%s (%d bytes) is larger than the queue's servers carry (%v): "+
+					"raise max_payload in every nats-server's config, or lower watch.max_file_bytes",
+				j.Name, len(data), err)})})
 		return
 	}
 	if err != nil { // stopping: published at the next start
@@ -91,12 +106,13 @@ func (f *fleet) publishClaim(ctx context.Context, j *job) {
 	}
 	f.metrics.published.WithLabelValues("puzzles", result(dup)).Inc()
 	f.mu.Lock()
-	if f.handed[j.job] != id { // not answered meanwhile (a claim published again after a restart)
-		f.published[j.job] = &publishedJob{id: id, name: j.name, at: time.Now()}
+	if f.handed[j.Work] != id { // not answered meanwhile (a claim published again after a restart)
+		f.published[j.Work] = &publishedJob{id: id, name: j.Name, at: time.Now()}
 	}
 	f.metrics.inFlight.Set(float64(len(f.published)))
 	f.mu.Unlock()
-	d.log.Debug("published", zap.String("name", j.name), zap.String("job", j.job), zap.String("queue_id", id), zap.Bool("duplicate", dup))
+	f.log.Debug("published", zap.String("name", j.Name), zap.String("job", j.Work), zap.String("queue_id", id),
+		zap.Bool("duplicate", dup))
 }
 
 func result(duplicate bool) string {
@@ -119,12 +135,12 @@ const (
 // receiveAnswers writes the answers the workers send, and acks each once
 // its outcome is written; every sweepEvery it looks for claims long
 // unanswered, and every depthEvery it reads the queue's depth for /metrics.
-func (f *fleet) receiveAnswers(ctx context.Context) {
+func (f *Fleet) receiveAnswers(ctx context.Context) {
 	var feed *queue.AnswersFeed
 	for tries := 1; feed == nil; tries++ {
 		var err error
 		if feed, err = f.c.Answers(ctx); err != nil {
-			f.d.log.Warn("queue: cannot open the answers feed yet", zap.Int("tries", tries), zap.Error(err))
+			f.log.Warn("queue: cannot open the answers feed yet", zap.Int("tries", tries), zap.Error(err))
 			if !backoffWait(ctx, tries) {
 				return
 			}
@@ -148,7 +164,7 @@ func (f *fleet) receiveAnswers(ctx context.Context) {
 		got, err := feed.Fetch(ctx, 32, 2*time.Second)
 		if err != nil {
 			fails++
-			f.d.log.Debug("queue: fetching answers failed; trying again", zap.Error(err))
+			f.log.Debug("queue: fetching answers failed; trying again", zap.Error(err))
 			backoffWait(ctx, fails)
 			continue
 		}
@@ -165,7 +181,7 @@ func (f *fleet) receiveAnswers(ctx context.Context) {
 	f.ackWritten(actx)
 }
 
-func (f *fleet) readDepth(ctx context.Context) {
+func (f *Fleet) readDepth(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if n, err := f.c.Depth(rctx); err == nil {
@@ -178,14 +194,13 @@ func (f *fleet) readDepth(ctx context.Context) {
 // answer the sweep found) is acked once the outcome is written, or at once
 // when there is nothing to write; it comes again later when the file
 // cannot be read now, or an earlier delivery's write is still pending.
-func (f *fleet) receive(ctx context.Context, a queue.Answer, r *queue.Received) {
-	d := f.d
+func (f *Fleet) receive(ctx context.Context, a queue.Answer, r *queue.Received) {
 	job := a.Job
 	fields := []zap.Field{zap.String("job", job), zap.String("queue_id", a.ID), zap.String("worker", a.Worker), zap.Int("attempt", a.Attempt)}
 	var data []byte
 	err := fmt.Errorf("%q is not a name in work/", job)
 	if filepath.Base(job) == job && !spool.Ignored(job) {
-		data, err = os.ReadFile(d.spool.WorkPath(job))
+		data, err = os.ReadFile(f.h.Spool().WorkPath(job))
 	}
 	f.mu.Lock()
 	handed, published := f.handed[job] == a.ID, f.published[job]
@@ -196,16 +211,17 @@ func (f *fleet) receive(ctx context.Context, a queue.Answer, r *queue.Received) 
 		return
 	case handed || errors.Is(err, fs.ErrNotExist):
 		f.metrics.received.WithLabelValues("duplicate").Inc()
-		d.log.Info("duplicate answer dropped", append(fields, zap.String("event", "duplicate_answer"))...)
+		f.log.Info("duplicate answer dropped", append(fields, zap.String("event", "duplicate_answer"))...)
 		f.ack(ctx, r)
 		return
 	case err != nil && filepath.Base(job) == job && !spool.Ignored(job):
-		d.log.Warn("cannot read a file in work/ to match its answer; the answer comes again", append(fields, zap.Error(err))...)
+		f.log.Warn("cannot read a file in work/ to match its answer; the answer comes again",
+			append(fields, zap.Error(err))...)
 		f.later(r)
 		return
 	case err != nil || f.puzzleID(job, data) != a.ID:
 		f.metrics.received.WithLabelValues("stale").Inc()
-		d.log.Info("stale answer dropped: it is for an earlier file of that name", append(fields,
+		f.log.Info("stale answer dropped: it is for an earlier file of that name", append(fields,
 			zap.String("event", "stale_answer"), zap.NamedError("reason", err))...)
 		f.ack(ctx, r)
 		if err == nil && published != nil && published.id == a.ID {
@@ -219,8 +235,8 @@ func (f *fleet) receive(ctx context.Context, a queue.Answer, r *queue.Received) 
 // write hands an answer to the writer: the answer, or, from a model other
 // than the gateway's under queue.mixed_models: refuse, its file's
 // model_mismatch error file.
-func (f *fleet) write(a queue.Answer, r *queue.Received, published *publishedJob) {
-	d, job := f.d, a.Job
+func (f *Fleet) write(a queue.Answer, r *queue.Received, published *publishedJob) {
+	job := a.Job
 	name := a.Name
 	if published != nil {
 		name = published.name
@@ -231,7 +247,7 @@ func (f *fleet) write(a queue.Answer, r *queue.Received, published *publishedJob
 	f.mu.Lock()
 	if f.model == "" && a.Model != "" {
 		f.model = a.Model
-		d.log.Info("queue: writing the answers of one model: the first answer's (queue.model_sha256 names one instead)",
+		f.log.Info("queue: writing the answers of one model: the first answer's (queue.model_sha256 names one instead)",
 			zap.String("model_sha256", a.Model), zap.String("worker", a.Worker))
 	}
 	own := f.model
@@ -243,38 +259,43 @@ func (f *fleet) write(a queue.Answer, r *queue.Received, published *publishedJob
 	f.metrics.inFlight.Set(float64(len(f.published)))
 	f.mu.Unlock()
 	o := f.outcomeOf(a, job, name)
-	o.received = r
+	if r != nil {
+		o.Written = func() { f.answerWritten(r, job) }
+	}
 	if a.Model != "" && a.Model != own {
 		fields := []zap.Field{zap.String("job", job), zap.String("queue_id", a.ID), zap.String("worker", a.Worker),
 			zap.String("model_sha256", a.Model), zap.String("gateway_model_sha256", own), zap.String("mixed_models", f.cfg.MixedModels)}
 		if f.cfg.MixedModels == config.MixedRefuse {
 			f.metrics.received.WithLabelValues("other_model").Inc()
-			d.log.Warn("answer from another model refused: its file fails with model_mismatch", fields...)
-			o.answer, o.picture = nil, nil
-			o.failure = &ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: codeModelMismatch, At: time.Now().UTC(), Message: fmt.Sprintf(
-				"worker %s answered with model sha256 %s, but this gateway writes the answers of model %s (queue.model_sha256, or the first answer's model): give every worker the same model bundle, or set queue.mixed_models: flag on the gateway to write them all; then drop the file again",
-				a.Worker, a.Model, own)}
-			d.deliver(o)
+			f.log.Warn("answer from another model refused: its file fails with model_mismatch", fields...)
+			o.Answer, o.Picture = nil, nil
+			o.Failure = &daemon.ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: codeModelMismatch,
+				At: time.Now().UTC(), Message: fmt.Sprintf(
+					"worker %s answered with model sha256 %s, but this gateway writes the answers of model %s "+
+						"(queue.model_sha256, or the first answer's model): give every worker the same model bundle, "+
+						"or set queue.mixed_models: flag on the gateway to write them all; then drop the file again",
+					a.Worker, a.Model, own)}
+			f.h.Deliver(o)
 			return
 		}
-		d.log.Warn("answer from another model written (queue.mixed_models: flag)", fields...)
+		f.log.Warn("answer from another model written (queue.mixed_models: flag)", fields...)
 	}
 	f.metrics.received.WithLabelValues("written").Inc()
-	d.deliver(o)
+	f.h.Deliver(o)
 }
 
-// answerWritten hears that the outcome of an answer message is written:
-// its ack is due.
-func (f *fleet) answerWritten(o *outcome) {
+// answerWritten hears that the outcome of answer message r for job is
+// written: its ack is due.
+func (f *Fleet) answerWritten(r *queue.Received, job string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.writing, o.received)
-	f.written = append(f.written, o.received)
-	delete(f.handed, o.job) // its input has left work/: another answer is a duplicate
+	delete(f.writing, r)
+	f.written = append(f.written, r)
+	delete(f.handed, job) // its input has left work/: another answer is a duplicate
 }
 
 // ackWritten acks the answers written since it last ran.
-func (f *fleet) ackWritten(ctx context.Context) {
+func (f *Fleet) ackWritten(ctx context.Context) {
 	f.mu.Lock()
 	written := f.written
 	f.written = nil
@@ -288,96 +309,100 @@ func (f *fleet) ackWritten(ctx context.Context) {
 // (a full disk, a read-only outbox) are still in hand, so that they do not
 // come again meanwhile; one whose file has left work/ without it (an
 // admin removed the file) has nothing left to write, and is acked.
-func (f *fleet) holdWriting() {
+func (f *Fleet) holdWriting() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for r, job := range f.writing {
-		if !exists(f.d.spool.WorkPath(job)) {
+		if !exists(f.h.Spool().WorkPath(job)) {
 			delete(f.writing, r)
 			f.written = append(f.written, r)
 			continue
 		}
 		if err := r.InProgress(); err != nil {
-			f.d.log.Debug("queue: cannot say an answer is being written", zap.String("queue_id", r.ID), zap.Error(err))
+			f.log.Debug("queue: cannot say an answer is being written", zap.String("queue_id", r.ID), zap.Error(err))
 		}
 	}
 }
 
 // ack acks an answer message (nil: one the sweep found, which has none).
-func (f *fleet) ack(ctx context.Context, r *queue.Received) {
+func (f *Fleet) ack(ctx context.Context, r *queue.Received) {
 	if r == nil {
 		return
 	}
 	if err := r.Ack(ctx); err != nil {
-		f.d.log.Warn("queue: an answer's ack was not confirmed; if it comes again it is dropped as a duplicate", zap.Error(err))
+		f.log.Warn("queue: an answer's ack was not confirmed; if it comes again it is dropped as a duplicate", zap.Error(err))
 		return
 	}
 	f.metrics.acks.Inc()
 }
 
 // later hands an answer message back to come again after answerLater.
-func (f *fleet) later(r *queue.Received) {
+func (f *Fleet) later(r *queue.Received) {
 	if r == nil {
 		return
 	}
 	if err := r.Later(answerLater); err != nil {
-		f.d.log.Debug("queue: cannot hand an answer back; it comes again after the ack wait", zap.String("queue_id", r.ID), zap.Error(err))
+		f.log.Debug("queue: cannot hand an answer back; it comes again after the ack wait",
+			zap.String("queue_id", r.ID), zap.Error(err))
 	}
 }
 
 // publishReplaced publishes again a file replaced in work/ after it was
 // published (other content under the same name): the answer to the
 // earlier content was dropped, and the new content needs its own.
-func (f *fleet) publishReplaced(ctx context.Context, work, name string) {
-	f.d.log.Warn("queue: a published file was replaced in work/ by other content; publishing it again", zap.String("job", work))
-	file, err := puzzles.ReadFile(f.d.spool.WorkPath(work), f.d.limits)
+func (f *Fleet) publishReplaced(ctx context.Context, work, name string) {
+	f.log.Warn("queue: a published file was replaced in work/ by other content; publishing it again",
+		zap.String("job", work))
+	file, err := puzzles.ReadFile(f.h.Spool().WorkPath(work), f.h.Limits())
 	if err != nil {
 		return // it left work/ meanwhile, or the intake's rescan sees to it
 	}
 	if !file.Bundle && work != name {
 		file.Tasks[0].DroppedAs = puzzles.TaskName(name)
 	}
-	f.publishClaim(ctx, &job{name: name, job: work, file: file})
+	f.publishClaim(ctx, &daemon.Job{Name: name, Work: work, File: file})
 }
 
 // outcomeOf is what a gateway writes for an answer: the answer (with its
 // picture when answers.png is on), or the worker's error file.
-func (f *fleet) outcomeOf(a queue.Answer, job, name string) *outcome {
+func (f *Fleet) outcomeOf(a queue.Answer, job, name string) *daemon.Outcome {
 	fields := []zap.Field{zap.String("worker", a.Worker), zap.Int("attempt", a.Attempt), zap.String("provider", a.Provider), zap.String("queue_id", a.ID),
 		zap.String("model_sha256", a.Model)}
-	o := &outcome{job: job, name: name, fields: fields}
+	o := &daemon.Outcome{Work: job, Name: name, Fields: fields}
 	if a.Failed {
-		var e ErrorFile
+		var e daemon.ErrorFile
 		if err := json.Unmarshal(a.Body, &e); err != nil || e.Code == "" {
 			why := "it has no code"
 			if err != nil {
 				why = err.Error()
 			}
-			e = ErrorFile{Code: codeBadAnswer, At: time.Now().UTC(), Message: fmt.Sprintf("worker %s sent an error file hrmd cannot read: %s", a.Worker, why)}
+			e = daemon.ErrorFile{Code: codeBadAnswer, At: time.Now().UTC(),
+				Message: fmt.Sprintf("worker %s sent an error file hrmd cannot read: %s", a.Worker, why)}
 		}
 		e.File, e.FileBytes = name, puzzles.NameBytes(name)
-		o.failure = &e
+		o.Failure = &e
 		return o
 	}
 	if !json.Valid(a.Body) {
-		o.failure = &ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: codeBadAnswer, At: time.Now().UTC(),
-			Message: fmt.Sprintf("worker %s sent %d bytes that are not a JSON answer", a.Worker, len(a.Body))}
+		o.Failure = &daemon.ErrorFile{File: name, FileBytes: puzzles.NameBytes(name), Code: codeBadAnswer,
+			At: time.Now().UTC(), Message: fmt.Sprintf("worker %s sent %d bytes that are not a JSON answer",
+				a.Worker, len(a.Body))}
 		return o
 	}
-	o.answer = a.Body
+	o.Answer = a.Body
 	if f.png.Load() {
 		pic, err := f.picture(job, a.Body)
 		if err != nil {
-			f.d.log.Warn("no picture for this answer", zap.String("name", job), zap.Error(err))
+			f.log.Warn("no picture for this answer", zap.String("name", job), zap.Error(err))
 		}
-		o.picture = pic
+		o.Picture = pic
 	}
 	return o
 }
 
 // picture draws answers.png from the input in work/ and the answer.
-func (f *fleet) picture(job string, body []byte) ([]byte, error) {
-	file, err := puzzles.ReadFile(f.d.spool.WorkPath(job), f.d.limits)
+func (f *Fleet) picture(job string, body []byte) ([]byte, error) {
+	file, err := puzzles.ReadFile(f.h.Spool().WorkPath(job), f.h.Limits())
 	if err != nil {
 		return nil, err
 	}
@@ -404,12 +429,12 @@ func (f *fleet) picture(job string, body []byte) ([]byte, error) {
 // queue (looked at again later), answered (the answer is written now:
 // its message was acked, but the write did not happen, the gateway having
 // stopped), or nowhere (published again).
-func (f *fleet) sweep(ctx context.Context) {
+func (f *Fleet) sweep(ctx context.Context) {
 	type claim struct{ job, id string }
 	var old []claim
 	f.mu.Lock()
 	for job := range f.handed {
-		if !exists(f.d.spool.WorkPath(job)) {
+		if !exists(f.h.Spool().WorkPath(job)) {
 			delete(f.handed, job) // written
 		}
 	}
@@ -425,7 +450,7 @@ func (f *fleet) sweep(ctx context.Context) {
 		cancel()
 		switch {
 		case err != nil:
-			f.d.log.Debug("queue: cannot look for a claim now", zap.String("job", c.job), zap.Error(err))
+			f.log.Debug("queue: cannot look for a claim now", zap.String("job", c.job), zap.Error(err))
 			return
 		case where == queue.Waiting:
 			f.mu.Lock()
@@ -442,21 +467,21 @@ func (f *fleet) sweep(ctx context.Context) {
 }
 
 // republish publishes again a claim the queue lost.
-func (f *fleet) republish(ctx context.Context, work, id string) {
+func (f *Fleet) republish(ctx context.Context, work, id string) {
 	f.mu.Lock()
 	p := f.published[work]
 	f.mu.Unlock()
 	if p == nil {
 		return
 	}
-	f.d.log.Warn("queue: a published file is neither waiting nor answered in the cluster; publishing it again",
+	f.log.Warn("queue: a published file is neither waiting nor answered in the cluster; publishing it again",
 		zap.String("job", work), zap.String("queue_id", id), zap.String("since", strconv.Quote(p.at.UTC().Format(time.RFC3339))))
-	file, err := puzzles.ReadFile(f.d.spool.WorkPath(work), f.d.limits)
+	file, err := puzzles.ReadFile(f.h.Spool().WorkPath(work), f.h.Limits())
 	if err != nil {
 		return // it left work/ meanwhile, or the intake's rescan sees to it
 	}
 	if !file.Bundle && work != p.name {
 		file.Tasks[0].DroppedAs = puzzles.TaskName(p.name)
 	}
-	f.publishClaim(ctx, &job{name: p.name, job: work, file: file})
+	f.publishClaim(ctx, &daemon.Job{Name: p.name, Work: work, File: file})
 }
