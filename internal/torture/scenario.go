@@ -145,7 +145,7 @@ func sizesFor(short bool) sizes {
 	if short {
 		return sizes{kill9Files: 60, kills: 5, multiFiles: 60, empties: 1000, manyTests: 500, tmpfsFiles: 8, cycles: 1,
 			hups: 10, conns: 200, idleCloses: 48, keepaliveFiles: 20, slowHolders: 40, floodFiles: 10,
-			floodFor: 15 * time.Second, soakFiles: 300, twentyFiles: 12, largeRows: 400, fleetClean: []int{1, 3}, connFiles: 5,
+			floodFor: 15 * time.Second, soakFiles: 300, twentyFiles: 12, largeRows: 400, fleetClean: []int{3}, connFiles: 5,
 			errorPairs: 40, outboxPuts: 4, stuckPatience: 20 * time.Second, stuckWatch: 11 * time.Second,
 			doneGoneFiles: 12, doneAway: 8 * time.Second,
 			rmWorkFiles: 12, bindFiles: 12, earlierNames: 20000, sameNameDrops: 5, chmodFiles: 100}
