@@ -27,7 +27,9 @@ func TestRunInputInvariantModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.drop("t.json", data)
-	testenv.WaitFor(t, 20*time.Second, "the answer", func() bool { return slices.Contains(testenv.Names(s.outbox), "t.json") })
+	testenv.WaitFor(t, 20*time.Second, "the answer", func() bool {
+		return slices.Contains(testenv.Names(s.outbox), "t.json")
+	})
 	var answer puzzles.AnswerFile
 	testenv.ReadJSON(t, filepath.Join(s.outbox, "t.json"), &answer)
 	if !slices.Contains(answer.Answers[0].Flags, puzzles.FlagModelInputInvariant) {
@@ -89,7 +91,9 @@ func TestAnswerPictures(t *testing.T) {
 	p := s.start()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	s.drop("halo.json", data)
-	testenv.WaitFor(t, 20*time.Second, "the answer", func() bool { return slices.Contains(testenv.Names(s.outbox), "halo.json") })
+	testenv.WaitFor(t, 20*time.Second, "the answer", func() bool {
+		return slices.Contains(testenv.Names(s.outbox), "halo.json")
+	})
 	if !slices.Contains(testenv.Names(s.outbox), "halo.png") {
 		t.Fatalf("outbox %v: no halo.png", testenv.Names(s.outbox))
 	}

@@ -48,7 +48,11 @@ func settingsOf(t *testing.T, rt *engine.Runtime, dir string, maxBatch int, run 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return &settings{model: &loadedModel{model: m, as: answer.NewAssembler(m, "test", false)}, run: run, maxBatch: maxBatch}
+	return &settings{
+		model:    &loadedModel{model: m, as: answer.NewAssembler(m, "test", false)},
+		run:      run,
+		maxBatch: maxBatch,
+	}
 }
 
 // testJob is a claimed file of one task with tests test inputs (n x n grids
@@ -124,7 +128,8 @@ func TestBatcherBatchesAcrossFiles(t *testing.T) {
 		t.Fatalf("available %d before any file started, want one row per task (3)", b.available())
 	}
 	batch, failed := b.take()
-	if got := batchNames(batch); !slices.Equal(got, []string{"a.json:0", "b.json:0", "b.json:1", "c.json:0"}) || len(failed) != 0 {
+	if got := batchNames(batch); !slices.Equal(got, []string{"a.json:0", "b.json:0", "b.json:1", "c.json:0"}) ||
+		len(failed) != 0 {
 		t.Fatalf("first batch %v (failed %v)", got, failed)
 	}
 	runAndRecord(t, s, batch)
@@ -177,7 +182,12 @@ func TestBatcherRowsHaltApart(t *testing.T) {
 	g := testenv.ReadGolden(t, tinyBundle)
 	threshold := g.SplittingThreshold()
 	dir := testenv.CopyDir(t, tinyBundle)
-	testenv.ReplaceInFile(t, filepath.Join(dir, "hrm.yaml"), "threshold: 0.9", "threshold: "+strconv.FormatFloat(threshold, 'g', -1, 64))
+	testenv.ReplaceInFile(
+		t,
+		filepath.Join(dir, "hrm.yaml"),
+		"threshold: 0.9",
+		"threshold: "+strconv.FormatFloat(threshold, 'g', -1, 64),
+	)
 	s := settingsOf(t, cpuRuntime(t), dir, len(g.Cases), engine.RunOptions{})
 	b := &batcher{cur: s}
 	var jobs []*job
@@ -202,7 +212,11 @@ func TestBatcherRowsHaltApart(t *testing.T) {
 		cycles[j.results[0].cycles] = true
 	}
 	if len(cycles) < 2 {
-		t.Fatalf("threshold %g: every row halted after the same number of cycles %v; the test needs rows that halt apart", threshold, cycles)
+		t.Fatalf(
+			"threshold %g: every row halted after the same number of cycles %v; the test needs rows that halt apart",
+			threshold,
+			cycles,
+		)
 	}
 	if done := b.finished(); len(done) != len(jobs) {
 		t.Fatalf("%d of %d files finished", len(done), len(jobs))
@@ -264,7 +278,12 @@ func TestBatcherSettingsBetweenBatches(t *testing.T) {
 	}
 	switched, unused := b.apply()
 	if !switched || unused != s1.model || b.cur != s3 {
-		t.Fatalf("apply: switched %v, handed back the old model %v, current is s3 %v", switched, unused == s1.model, b.cur == s3)
+		t.Fatalf(
+			"apply: switched %v, handed back the old model %v, current is s3 %v",
+			switched,
+			unused == s1.model,
+			b.cur == s3,
+		)
 	}
 	batch, _ = b.take()
 	if got := batchNames(batch); !slices.Equal(got, []string{"second.json:0"}) || second.set != s3 {
@@ -301,7 +320,11 @@ func TestBatcherTakesTurns(t *testing.T) {
 	batches := 0
 	for !small.done() {
 		if batches++; batches > 2 {
-			t.Fatalf("the small file has %d of its 3 rows after %d batches; it waits behind the large file", small.finished, batches-1)
+			t.Fatalf(
+				"the small file has %d of its 3 rows after %d batches; it waits behind the large file",
+				small.finished,
+				batches-1,
+			)
 		}
 		batch, _ := b.take()
 		if !slices.ContainsFunc(batch, func(br batchRow) bool { return br.job == huge }) {

@@ -22,7 +22,16 @@ func newClaimsDaemon(t *testing.T) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
-	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox"), filepath.Join(dir, "spool")
+	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(
+		dir,
+		"inbox",
+	), filepath.Join(
+		dir,
+		"outbox",
+	), filepath.Join(
+		dir,
+		"spool",
+	)
 	d := &daemon{cfg: cfg, log: zap.NewNop(), metrics: newMetrics(), limits: cfg.Limits(), settle: 10 * time.Millisecond,
 		queue: make(chan *job, 8)}
 	d.inboxOK = newInboxHealth(d.metrics.inboxLost)
@@ -69,8 +78,14 @@ func TestClaimFaultMakesTheInboxUnusable(t *testing.T) {
 	}
 	testenv.WriteFile(t, filepath.Dir(work), filepath.Base(work), "not a folder")
 	in.take(context.Background(), f)
-	if d.inboxOK.usable() || testutil.ToFloat64(d.metrics.inboxLost) != 1 || !strings.Contains(d.inboxOK.reason(), "x.json") {
-		t.Fatalf("after a failed claim: usable %v, hrmd_inbox_unusable %v, reason %q", d.inboxOK.usable(), testutil.ToFloat64(d.metrics.inboxLost), d.inboxOK.reason())
+	if d.inboxOK.usable() || testutil.ToFloat64(d.metrics.inboxLost) != 1 ||
+		!strings.Contains(d.inboxOK.reason(), "x.json") {
+		t.Fatalf(
+			"after a failed claim: usable %v, hrmd_inbox_unusable %v, reason %q",
+			d.inboxOK.usable(),
+			testutil.ToFloat64(d.metrics.inboxLost),
+			d.inboxOK.reason(),
+		)
 	}
 	if err := os.Remove(work); err != nil {
 		t.Fatal(err)
@@ -81,7 +96,11 @@ func TestClaimFaultMakesTheInboxUnusable(t *testing.T) {
 	delete(in.claimFailed, "x.json") // its backoff is over
 	in.take(context.Background(), f)
 	if !d.inboxOK.usable() || testutil.ToFloat64(d.metrics.inboxLost) != 0 {
-		t.Errorf("after a claim that worked: usable %v, hrmd_inbox_unusable %v", d.inboxOK.usable(), testutil.ToFloat64(d.metrics.inboxLost))
+		t.Errorf(
+			"after a claim that worked: usable %v, hrmd_inbox_unusable %v",
+			d.inboxOK.usable(),
+			testutil.ToFloat64(d.metrics.inboxLost),
+		)
 	}
 	if j := <-d.queue; j.job != "x.json" {
 		t.Errorf("claimed %q", j.job)
@@ -145,7 +164,8 @@ func TestLockLostMakesTheInboxUnusable(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.checkInbox(nil)
-	if d.inboxOK.usable() || !strings.Contains(d.inboxOK.reason(), `instance "a"`) || testutil.ToFloat64(d.metrics.inboxLost) != 1 {
+	if d.inboxOK.usable() || !strings.Contains(d.inboxOK.reason(), `instance "a"`) ||
+		testutil.ToFloat64(d.metrics.inboxLost) != 1 {
 		t.Errorf("with the lock held by another: usable %v (%s)", d.inboxOK.usable(), d.inboxOK.reason())
 	}
 	other.Close()

@@ -174,7 +174,12 @@ func (d *daemon) run(ctx context.Context) error {
 	fields := []zap.Field{zap.String("version", d.opts.Version), zap.String("config", d.opts.ConfigPath),
 		zap.String("instance", d.opts.Instance), zap.String("device", d.device.String())}
 	if d.spool != nil {
-		fields = append(fields, zap.String("inbox", d.spool.Inbox), zap.String("outbox", d.spool.Outbox), zap.String("work", d.spool.Work()))
+		fields = append(
+			fields,
+			zap.String("inbox", d.spool.Inbox),
+			zap.String("outbox", d.spool.Outbox),
+			zap.String("work", d.spool.Work()),
+		)
 	}
 	d.log.Info("hrmd starting", append(fields, zap.String("event", "starting"))...)
 	d.warnOlderKeys(d.cfg)

@@ -14,9 +14,16 @@ import (
 func (d *daemon) checkDegraded(cfg config.Config, m *engine.Model) *device.Degradation {
 	deg := device.CheckDegraded(d.device, cfg.ONNXRuntime.Providers, m.Provider(), d.rt.Providers)
 	if deg != nil {
-		d.log.Error("degraded: the model runs on a slower provider than onnxruntime.providers asks for",
-			zap.String("event", "degraded"), zap.String("reason", deg.Reason),
-			zap.String("code", deg.Code), zap.String("fix", "docs/jetson.md, Degraded: a TensorRT onnxruntime for this JetPack, and hrmd doctor --deep"))
+		d.log.Error(
+			"degraded: the model runs on a slower provider than onnxruntime.providers asks for",
+			zap.String("event", "degraded"),
+			zap.String("reason", deg.Reason),
+			zap.String(
+				"code",
+				deg.Code,
+			),
+			zap.String("fix", "docs/jetson.md, Degraded: a TensorRT onnxruntime for this JetPack, and hrmd doctor --deep"),
+		)
 	}
 	return deg
 }

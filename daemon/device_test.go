@@ -71,7 +71,8 @@ func TestRunThermalBackPressure(t *testing.T) {
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 95})
 	s := newSpool(t, func(c *config.Config) {
 		c.Inference.MaxCycles = 2
-		c.Thermal = config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"}, Poll: config.Duration(time.Second)}
+		c.Thermal = config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"},
+			Poll: config.Duration(time.Second)}
 	})
 	s.args = []string{"--sysroot", root}
 	task := testenv.ARCTasks(t, 2)
@@ -79,7 +80,8 @@ func TestRunThermalBackPressure(t *testing.T) {
 	testenv.WriteFile(t, s.work, leftover, string(task[leftover]))
 	p := s.start()
 	started := p.WaitEvent("starting", 1, 60*time.Second)
-	if dev, _ := started.Fields["device"].(string); !strings.Contains(dev, "Jetson Orin Nano") || !strings.Contains(dev, "JetPack 6") {
+	if dev, _ := started.Fields["device"].(string); !strings.Contains(dev, "Jetson Orin Nano") ||
+		!strings.Contains(dev, "JetPack 6") {
 		t.Errorf("start log device %q, want the Orin Nano with its JetPack", dev)
 	}
 	hot := p.WaitEvent("too_hot", 1, 60*time.Second)
@@ -91,7 +93,8 @@ func TestRunThermalBackPressure(t *testing.T) {
 	p.WaitEvent("file_held", 1, 60*time.Second)
 	held := func(when string) {
 		t.Helper()
-		if !slices.Contains(testenv.Names(s.inbox), name) || !slices.Contains(testenv.Names(s.work), leftover) || len(testenv.Names(s.outbox)) != 0 {
+		if !slices.Contains(testenv.Names(s.inbox), name) || !slices.Contains(testenv.Names(s.work), leftover) ||
+			len(testenv.Names(s.outbox)) != 0 {
 			t.Fatalf("%s: inbox %v, work %v, outbox %v; want the new file held in the inbox and the claimed one in work/",
 				when, testenv.Names(s.inbox), testenv.Names(s.work), testenv.Names(s.outbox))
 		}
@@ -173,7 +176,8 @@ func TestRunProviderFallback(t *testing.T) {
 		t.Fatalf("exit %d with require: tensorrt on a CPU library, want 1", code)
 	}
 	log := p.Log()
-	if !strings.Contains(log, "error provider_unavailable: onnxruntime.require is tensorrt") || !strings.Contains(log, "Failed to load") {
+	if !strings.Contains(log, "error provider_unavailable: onnxruntime.require is tensorrt") ||
+		!strings.Contains(log, "Failed to load") {
 		t.Errorf("no reason given:\n%s", log)
 	}
 	if len(p.Events("ready")) != 0 {
@@ -191,7 +195,8 @@ func TestRunDegradedOnJetson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = "running on the CPU although onnxruntime.providers starts with tensorrt: TensorrtExecutionProvider unavailable: "
+	const want = "running on the CPU although onnxruntime.providers starts with tensorrt: " +
+		"TensorrtExecutionProvider unavailable: "
 	s := newSpool(t, func(c *config.Config) { c.ONNXRuntime.Providers = []string{"tensorrt", "cuda", "cpu"} })
 	s.args = []string{"--sysroot", root}
 	notify := listenNotify(t)
@@ -202,7 +207,8 @@ func TestRunDegradedOnJetson(t *testing.T) {
 		t.Errorf("degraded logged %v; want an error with the reasons", line)
 	}
 	p.WaitEvent("ready", 1, 60*time.Second)
-	if code, body := p.Get("/readyz"); code != 200 || !strings.HasPrefix(body, "degraded: "+want) || strings.Count(body, "\n") != 1 {
+	if code, body := p.Get("/readyz"); code != 200 || !strings.HasPrefix(body, "degraded: "+want) ||
+		strings.Count(body, "\n") != 1 {
 		t.Errorf("/readyz degraded: %d %q", code, body)
 	}
 	if v := p.Sample(`hrmd_degraded{reason="gpu_provider_unavailable"}`); v != "1" {
@@ -238,7 +244,8 @@ func TestRunDegradedOnJetson(t *testing.T) {
 	if code := p.WaitExit(60 * time.Second); code != 1 {
 		t.Fatalf("exit %d with require: tensorrt, want 1", code)
 	}
-	if log := p.Log(); !strings.Contains(log, "error provider_unavailable: onnxruntime.require is tensorrt, but onnxruntime") {
+	const refused = "error provider_unavailable: onnxruntime.require is tensorrt, but onnxruntime"
+	if log := p.Log(); !strings.Contains(log, refused) {
 		t.Errorf("no reason given:\n%s", log)
 	}
 	if index(notify.messages(), "STATUS=not started: onnxruntime.require is tensorrt, but onnxruntime") < 0 {

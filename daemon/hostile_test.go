@@ -63,7 +63,10 @@ func TestRunNeverOverwritesAFileInFailed(t *testing.T) {
 	if e.File != "q.json" || e.Code == "" {
 		t.Errorf("q.json's error file says %+v", e)
 	}
-	if got := testenv.Names(s.failed); !slices.Equal(got, []string{"q.1.json", "q.1.json.error.json", "q.json.error.json", "q.json.error.json.error.json"}) {
+	if got := testenv.Names(s.failed); !slices.Equal(
+		got,
+		[]string{"q.1.json", "q.1.json.error.json", "q.json.error.json", "q.json.error.json.error.json"},
+	) {
 		t.Errorf("failed/ holds %v", got)
 	}
 }
@@ -90,7 +93,8 @@ func TestRunStuckAnswersAreWrittenLater(t *testing.T) {
 		n := p.Sample("hrmd_stuck_files")
 		return n != "" && n != "0"
 	})
-	if code, body := p.Get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "cannot be written") {
+	if code, body := p.Get("/readyz"); code != http.StatusServiceUnavailable ||
+		!strings.Contains(body, "cannot be written") {
 		t.Errorf("/readyz = %d %q while answers cannot be written", code, body)
 	}
 	// Nothing lost meanwhile: each file is in the inbox or work/.
@@ -196,7 +200,8 @@ func TestRunWorkLockAndOrphans(t *testing.T) {
 		t.Errorf("hrmd_orphaned_files %s, want 1", got)
 	}
 	second := runHrmd(t, "run", "--config", s.config, "--instance", "test")
-	if second.Code == 0 || !strings.Contains(second.Stderr, fmt.Sprintf("another hrmd (pid %d) runs as instance \"test\"", p.Pid())) {
+	if second.Code == 0 ||
+		!strings.Contains(second.Stderr, fmt.Sprintf("another hrmd (pid %d) runs as instance \"test\"", p.Pid())) {
 		t.Errorf("a second daemon named test: exit %d, %s", second.Code, second.Stderr)
 	}
 	p.Signal(syscall.SIGTERM)
@@ -204,7 +209,12 @@ func TestRunWorkLockAndOrphans(t *testing.T) {
 
 	s.args = []string{"--adopt-orphans"}
 	p = s.start()
-	testenv.WaitFor(t, 60*time.Second, "the orphaned file answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 1 })
+	testenv.WaitFor(
+		t,
+		60*time.Second,
+		"the orphaned file answered",
+		func() bool { return len(hrmdtest.Inputs(s.done)) == 1 },
+	)
 	if got := testenv.Names(orphaned); len(got) != 0 {
 		t.Errorf("%s still holds %v", orphaned, got)
 	}
@@ -314,7 +324,11 @@ func TestRunClaimFailuresBackOff(t *testing.T) {
 	s.drop("t.json", arcTask(t))
 	second := p.WaitEvent("claim_failed", 2, 30*time.Second)
 	if second.Fields["tries"] != 2.0 || second.Fields["retry_in"] != 2.0 {
-		t.Errorf("the second claim failure says tries %v, retry_in %v; want 2 and 2 (s)", second.Fields["tries"], second.Fields["retry_in"])
+		t.Errorf(
+			"the second claim failure says tries %v, retry_in %v; want 2 and 2 (s)",
+			second.Fields["tries"],
+			second.Fields["retry_in"],
+		)
 	}
 	if err := os.Remove(s.work); err != nil {
 		t.Fatal(err)

@@ -118,7 +118,11 @@ func TestHTTPConnectionLimit(t *testing.T) {
 		}
 	}
 	if open < 1 || open > daemon.MaxHTTPConnections {
-		t.Errorf("hrmd_http_connections %d when the connection past the limit was served, want 1 to %d", open, daemon.MaxHTTPConnections)
+		t.Errorf(
+			"hrmd_http_connections %d when the connection past the limit was served, want 1 to %d",
+			open,
+			daemon.MaxHTTPConnections,
+		)
 	}
 }
 

@@ -52,7 +52,8 @@ func TestHTTPAnswersUnderConnectionFlood(t *testing.T) {
 		if code, body := c.get("/healthz"); code != http.StatusOK || body != "ok\n" {
 			t.Fatalf("probe %d: /healthz %d %q", i, code, body)
 		}
-		if code, body := c.get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "loading the model") {
+		if code, body := c.get("/readyz"); code != http.StatusServiceUnavailable ||
+			!strings.Contains(body, "loading the model") {
 			t.Fatalf("probe %d: /readyz %d %q, want 503 loading the model", i, code, body)
 		}
 		code, body := c.get("/metrics")

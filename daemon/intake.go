@@ -237,7 +237,11 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 		case passing(err):
 			in.later(job, err)
 		case !errors.As(err, &perr):
-			d.fail(job, name, &puzzles.Error{Code: codeUnreadable, Message: fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err))})
+			d.fail(
+				job,
+				name,
+				&puzzles.Error{Code: codeUnreadable, Message: fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err))},
+			)
 		default:
 			d.fail(job, name, config.NameLimit(err))
 		}
@@ -270,7 +274,9 @@ func (in *intake) later(job string, err error) {
 // short of descriptors, memory or space, or the disk failed a read. The
 // file is read again later rather than failed for good.
 func passing(err error) bool {
-	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EIO, syscall.ENOSPC, syscall.EAGAIN, syscall.EINTR} {
+	for _, errno := range []syscall.Errno{
+		syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EIO, syscall.ENOSPC, syscall.EAGAIN, syscall.EINTR,
+	} {
 		if errors.Is(err, errno) {
 			return true
 		}

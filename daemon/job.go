@@ -28,7 +28,13 @@ type settings struct {
 
 func settingsFor(cfg config.Config, lm *loadedModel) *settings {
 	run := cfg.RunOptions()
-	return &settings{model: lm, run: run, opts: cfg.AnswerOptions(run), maxBatch: lm.model.MaxBatch(), png: cfg.Answers.PNG}
+	return &settings{
+		model:    lm,
+		run:      run,
+		opts:     cfg.AnswerOptions(run),
+		maxBatch: lm.model.MaxBatch(),
+		png:      cfg.Answers.PNG,
+	}
 }
 
 // job is one claimed task file on its way through the model.
@@ -56,9 +62,11 @@ type job struct {
 	results  []rowResult
 	next     int // rows handed to batches so far
 	finished int
-	failed   bool        // the model failed on one of its batches, or the rows could not be planned: it leaves the batcher for failed/
-	start    []time.Time // per task: its first row's batch began
-	end      []time.Time // per task: its last row's batch ended
+	// failed says the model failed on one of its batches, or the rows could
+	// not be planned: the job leaves the batcher for failed/.
+	failed bool
+	start  []time.Time // per task: its first row's batch began
+	end    []time.Time // per task: its last row's batch ended
 }
 
 type jobRow struct{ task, row int }

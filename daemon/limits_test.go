@@ -27,10 +27,23 @@ func TestRunFileLimits(t *testing.T) {
 		c.Watch.MaxRows = 5 // two rows a test input: three test inputs are too many
 	})
 	bad := map[string]struct{ data, code, message string }{
-		"eleven.json": {testInputs(11), puzzles.CodeTooManyTestInputs, `"test" has 11 test inputs; the limit is 10 a task (ARC tasks have at most 4; split the task) (watch.max_test_inputs in hrmd.yaml)`},
-		"rows.json":   {testInputs(3), puzzles.CodeTooManyRows, "the file needs 6 rows through the model (3 test inputs × 2,"},
-		"twice.json":  {`{"test":[{"input":[[1]]}],"train":[],"test":[{"input":[[2]]}]}`, puzzles.CodeDuplicateKey, `the task has the key "test" twice`},
-		"bom.json":    {"\uFEFF" + testInputs(1), puzzles.CodeNotJSON, "starts with a UTF-8 byte order mark (BOM"},
+		"eleven.json": {
+			testInputs(11),
+			puzzles.CodeTooManyTestInputs,
+			`"test" has 11 test inputs; the limit is 10 a task (ARC tasks have at most 4; split the task) ` +
+				`(watch.max_test_inputs in hrmd.yaml)`,
+		},
+		"rows.json": {
+			testInputs(3),
+			puzzles.CodeTooManyRows,
+			"the file needs 6 rows through the model (3 test inputs × 2,",
+		},
+		"twice.json": {
+			`{"test":[{"input":[[1]]}],"train":[],"test":[{"input":[[2]]}]}`,
+			puzzles.CodeDuplicateKey,
+			`the task has the key "test" twice`,
+		},
+		"bom.json": {"\uFEFF" + testInputs(1), puzzles.CodeNotJSON, "starts with a UTF-8 byte order mark (BOM"},
 	}
 	for name, b := range bad {
 		s.drop(name, []byte(b.data))
@@ -82,7 +95,12 @@ func TestRunLargeFileDoesNotHoldOthers(t *testing.T) {
 	p := s.start()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	s.drop("large.json", []byte(large))
-	testenv.WaitFor(t, 60*time.Second, "large.json claimed", func() bool { return !exists(filepath.Join(s.inbox, "large.json")) })
+	testenv.WaitFor(
+		t,
+		60*time.Second,
+		"large.json claimed",
+		func() bool { return !exists(filepath.Join(s.inbox, "large.json")) },
+	)
 	for _, data := range testenv.ARCTasks(t, 1) {
 		s.drop("normal.json", data)
 	}

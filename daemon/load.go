@@ -69,11 +69,17 @@ func (d *daemon) reportEngine(m *engine.Model, took time.Duration) {
 	case c.RejectedStored():
 		// Logged as an error at the start that built it; said once more,
 		// as information, at every start after.
-		d.log.Info("the "+c.Rejected.Precision+" TensorRT engine failed the bundle's check when it was built (its verdict is kept beside it); running the fp32 engine (tensorrt.fp16_check: fallback)",
-			zap.String("check", c.Rejected.Summary()))
+		d.log.Info(
+			"the "+c.Rejected.Precision+" TensorRT engine failed the bundle's check when it was built (its verdict is kept "+
+				"beside it); running the fp32 engine (tensorrt.fp16_check: fallback)",
+			zap.String("check", c.Rejected.Summary()),
+		)
 	case c.Rejected != nil:
-		d.log.Error("the "+c.Rejected.Precision+" TensorRT engine failed the bundle's check and is not used; running the fp32 engine (tensorrt.fp16_check: fallback)",
-			zap.String("check", c.Rejected.Summary()))
+		d.log.Error(
+			"the "+c.Rejected.Precision+" TensorRT engine failed the bundle's check and is not used; running the fp32 engine "+
+				"(tensorrt.fp16_check: fallback)",
+			zap.String("check", c.Rejected.Summary()),
+		)
 	}
 	if c.Dir == "" {
 		if c.Check != nil { // the CUDA provider, held to the check at every load
@@ -240,8 +246,8 @@ func (d *daemon) prepareReload(ctx context.Context, old config.Config, latest *s
 			d.log.Warn("this setting changes only at a restart; keeping the running value", zap.String("key", k.key))
 		}
 	}
-	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format, cfg.Watch, cfg.ONNXRuntime.Library, cfg.Thermal, cfg.Queue =
-		old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format, old.Watch, old.ONNXRuntime.Library, old.Thermal, old.Queue
+	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.HTTP, cfg.Log.Format = old.Inbox, old.Outbox, old.Spool, old.HTTP, old.Log.Format
+	cfg.Watch, cfg.ONNXRuntime.Library, cfg.Thermal, cfg.Queue = old.Watch, old.ONNXRuntime.Library, old.Thermal, old.Queue
 	if latest == nil { // a fleet gateway: no model
 		return reloadResult{cfg: cfg}
 	}
@@ -291,7 +297,8 @@ func (d *daemon) finishReload(r reloadResult) {
 // bundle (or the same folder with other contents), other engine settings,
 // or another batch (inference.max_batch, inference.gpu_batch).
 func modelChanged(old, cfg config.Config, latest *settings) bool {
-	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) || old.Inference.MaxBatch != cfg.Inference.MaxBatch ||
+	if old.Model != cfg.Model || !reflect.DeepEqual(old.Engine(), cfg.Engine()) ||
+		old.Inference.MaxBatch != cfg.Inference.MaxBatch ||
 		old.Inference.GPUBatch != cfg.Inference.GPUBatch {
 		return true
 	}

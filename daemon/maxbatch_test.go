@@ -28,7 +28,13 @@ func TestMaxBatchOnTheCPU(t *testing.T) {
 		}
 		s := settingsFor(cfg, &loadedModel{model: m})
 		if m.MaxBatch() != tt.want || s.maxBatch != tt.want {
-			t.Errorf("max_batch %v on the CPU: the model runs batches of %d, the worker fills %d; want %d", tt.batch, m.MaxBatch(), s.maxBatch, tt.want)
+			t.Errorf(
+				"max_batch %v on the CPU: the model runs batches of %d, the worker fills %d; want %d",
+				tt.batch,
+				m.MaxBatch(),
+				s.maxBatch,
+				tt.want,
+			)
 		}
 		m.Close()
 	}

@@ -33,6 +33,24 @@ type metrics struct {
 	thermalPauses prometheus.Counter
 }
 
+// The help of the metrics whose help is long.
+const (
+	helpStuckFiles = "Files answered (or failed) whose answer or error file cannot be written yet; they wait in work/ " +
+		"and are tried again."
+	helpQueuedFileBytes = "Memory the task files read and not yet answered hold, as estimated from their grids and test " +
+		"inputs; at 16 x watch.max_file_bytes no more are read until one is answered."
+	helpOrphanedFiles = "Files found at start in work/ folders that no running hrmd holds (hrmd run --adopt-orphans " +
+		"takes them up)."
+	helpInboxUnusable = "1 while no file can be claimed from the inbox: its path is gone or names something other than " +
+		"the inbox folder, claims fail (EXDEV under a bind mount, a permission), or another hrmd holds " +
+		"this instance's lock."
+	helpPrecisionCheck = "The TensorRT engines checked against the bundle's fp32 reference for the model in use (value " +
+		"1), by precision and result (passed, failed: a failed fp16 engine is replaced by an fp32 one)."
+	helpDegraded = "1 while a Jetson configured for its GPU (onnxruntime.providers starting with tensorrt or cuda) " +
+		"runs the model on the CPU, with why (gpu_provider_unavailable, gpu_provider_failed); 0 with " +
+		"reason none otherwise."
+)
+
 func newMetrics() *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
@@ -58,22 +76,22 @@ func newMetrics() *metrics {
 			Name: "hrmd_queue_depth", Help: "Task files claimed and waiting for the model.",
 		}),
 		stuck: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hrmd_stuck_files", Help: "Files answered (or failed) whose answer or error file cannot be written yet; they wait in work/ and are tried again.",
+			Name: "hrmd_stuck_files", Help: helpStuckFiles,
 		}),
 		queuedBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hrmd_queued_file_bytes", Help: "Memory the task files read and not yet answered hold, as estimated from their grids and test inputs; at 16 x watch.max_file_bytes no more are read until one is answered.",
+			Name: "hrmd_queued_file_bytes", Help: helpQueuedFileBytes,
 		}),
 		orphaned: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hrmd_orphaned_files", Help: "Files found at start in work/ folders that no running hrmd holds (hrmd run --adopt-orphans takes them up).",
+			Name: "hrmd_orphaned_files", Help: helpOrphanedFiles,
 		}),
 		inboxLost: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hrmd_inbox_unusable", Help: "1 while no file can be claimed from the inbox: its path is gone or names something other than the inbox folder, claims fail (EXDEV under a bind mount, a permission), or another hrmd holds this instance's lock.",
+			Name: "hrmd_inbox_unusable", Help: helpInboxUnusable,
 		}),
 		provider: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hrmd_provider_info", Help: "The execution provider, precision and model in use (value 1).",
 		}, []string{"provider", "precision", "model", "sha256"}),
 		precisionCheck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "hrmd_precision_check", Help: "The TensorRT engines checked against the bundle's fp32 reference for the model in use (value 1), by precision and result (passed, failed: a failed fp16 engine is replaced by an fp32 one).",
+			Name: "hrmd_precision_check", Help: helpPrecisionCheck,
 		}, []string{"precision", "result"}),
 		rescans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hrmd_inbox_scans_total", Help: "Full inbox scans, by reason (start, timer, overflow, watch_error, no_watch).",
@@ -85,7 +103,7 @@ func newMetrics() *metrics {
 			Name: "hrmd_ready", Help: "1 once the model is loaded and warmed up, 0 before and while stopping.",
 		}),
 		degraded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "hrmd_degraded", Help: "1 while a Jetson configured for its GPU (onnxruntime.providers starting with tensorrt or cuda) runs the model on the CPU, with why (gpu_provider_unavailable, gpu_provider_failed); 0 with reason none otherwise.",
+			Name: "hrmd_degraded", Help: helpDegraded,
 		}, []string{"reason"}),
 		temperature: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hrmd_temperature_celsius", Help: "Temperature of each thermal zone of the device (/sys/class/thermal).",
@@ -100,8 +118,9 @@ func newMetrics() *metrics {
 			Name: "hrmd_thermal_pauses_total", Help: "Times the intake stopped because the device was too hot.",
 		}),
 	}
-	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth, m.stuck, m.queuedBytes, m.orphaned, m.inboxLost,
-		m.provider, m.precisionCheck, m.rescans, m.reloads, m.ready, m.degraded, m.temperature, m.thermalPaused, m.thermalPauses,
+	m.registry.MustRegister(m.puzzles, m.failures, m.inference, m.cycles, m.batchSize, m.queueDepth, m.stuck,
+		m.queuedBytes, m.orphaned, m.inboxLost, m.provider, m.precisionCheck, m.rescans, m.reloads, m.ready,
+		m.degraded, m.temperature, m.thermalPaused, m.thermalPauses,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, o := range []string{"answered", "failed"} {
 		m.puzzles.WithLabelValues(o) // export zeros from the start

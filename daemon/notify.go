@@ -58,8 +58,12 @@ func (n notifier) extendWhile(done <-chan struct{}, limit time.Duration) {
 		case <-t.C:
 			n.extend(by)
 		case <-deadline.C:
-			n.log.Error("the model has been loading longer than tensorrt.max_build; asking systemd for no more time, so it stops hrmd if the load hangs",
-				zap.String("event", "load_overdue"), zap.Duration("max_build", limit))
+			n.log.Error(
+				"the model has been loading longer than tensorrt.max_build; asking systemd for no more time, so it stops hrmd if "+
+					"the load hangs",
+				zap.String("event", "load_overdue"),
+				zap.Duration("max_build", limit),
+			)
 			return
 		}
 	}

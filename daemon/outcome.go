@@ -70,7 +70,10 @@ func (d *daemon) finish(j *job) {
 	j.sink.Deliver(&Outcome{Work: j.job, Name: j.name, ino: j.ino, Answer: data, Picture: picture, Ref: j.ref,
 		Provider: j.set.model.as.Provider, Model: j.set.model.as.Bundle.SHA256, Fields: []zap.Field{
 			zap.Int("tasks", len(j.file.Tasks)), zap.Int("test_inputs", j.testInputs()), zap.Ints("cycles", j.testCycles()),
-			zap.Float64("latency_ms", float64(j.latency().Microseconds())/1e3), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
+			zap.Float64(
+				"latency_ms",
+				float64(j.latency().Microseconds())/1e3,
+			), zap.Float64("waited_ms", float64(time.Since(j.claimed).Microseconds())/1e3),
 			zap.String("provider", j.set.model.as.Provider),
 		}})
 }

@@ -44,7 +44,11 @@ func (p *loadProgress) report(s engine.LoadStage) {
 	}
 	p.mu.Unlock()
 	if prev.What != "" && prev != s {
-		p.log.Info(prev.String()+": done", zap.String("graph", prev.Graph), zap.Duration("took", p.now().Sub(prevStarted).Round(time.Second)))
+		p.log.Info(
+			prev.String()+": done",
+			zap.String("graph", prev.Graph),
+			zap.Duration("took", p.now().Sub(prevStarted).Round(time.Second)),
+		)
 	}
 	if s.What != "" && prev != s {
 		p.log.Info(s.String(), zap.String("graph", s.Graph), zap.Duration("elapsed", time.Duration(0)))

@@ -110,7 +110,8 @@ func TestRunBurst(t *testing.T) {
 	for name := range good {
 		var a puzzles.AnswerFile
 		testenv.ReadJSON(t, filepath.Join(s.outbox, name), &a)
-		if a.Task != strings.TrimSuffix(name, ".json") || len(a.Answers) == 0 || a.Answers[0].Cycles != 2 || a.DemoCheck != nil {
+		if a.Task != strings.TrimSuffix(name, ".json") || len(a.Answers) == 0 || a.Answers[0].Cycles != 2 ||
+			a.DemoCheck != nil {
 			t.Errorf("%s: answer %+v", name, a)
 		}
 	}
@@ -194,14 +195,20 @@ func TestRunSlowWriter(t *testing.T) {
 		})
 	}
 	f.Close()
-	testenv.WaitFor(t, 60*time.Second, "slow.json answered", func() bool { return len(hrmdtest.Inputs(s.done))+len(hrmdtest.Inputs(s.failed)) > 0 })
+	testenv.WaitFor(
+		t,
+		60*time.Second,
+		"slow.json answered",
+		func() bool { return len(hrmdtest.Inputs(s.done))+len(hrmdtest.Inputs(s.failed)) > 0 },
+	)
 	// A partial claim would have failed (not JSON) before the whole file
 	// was claimed: after a clean stop, the folders tell everything.
 	p.Signal(syscall.SIGTERM)
 	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
-	if got, failed := hrmdtest.Inputs(s.done), hrmdtest.Inputs(s.failed); !slices.Equal(got, []string{"slow.json"}) || len(failed) != 0 {
+	if got, failed := hrmdtest.Inputs(s.done), hrmdtest.Inputs(s.failed); !slices.Equal(got, []string{"slow.json"}) ||
+		len(failed) != 0 {
 		t.Fatalf("done %v, failed %v: want slow.json answered once", got, failed)
 	}
 	if got := testenv.Names(s.outbox); !slices.Equal(got, []string{"slow.json"}) {
@@ -247,7 +254,12 @@ func TestRunKillAndRestart(t *testing.T) {
 	if before >= len(tasks) {
 		t.Fatalf("all %d answered before the kill: the test needs a kill mid-burst", before)
 	}
-	t.Logf("killed with %d answered, %d in work/, %d in the inbox", before, len(testenv.Names(s.work)), len(testenv.Names(s.inbox)))
+	t.Logf(
+		"killed with %d answered, %d in work/, %d in the inbox",
+		before,
+		len(testenv.Names(s.work)),
+		len(testenv.Names(s.inbox)),
+	)
 
 	p = s.start()
 	testenv.WaitFor(t, 120*time.Second, "every file in done/ or failed/", func() bool {
@@ -265,7 +277,12 @@ func TestRunKillAndRestart(t *testing.T) {
 	// Answered twice would show as a suffixed copy (<name>.1.json) or a
 	// second answer; and nothing may be missing.
 	if !slices.Equal(done, want) || len(hrmdtest.Inputs(s.failed)) != 0 {
-		t.Errorf("done/ has %d files (want exactly the %d dropped), failed/ %v", len(done), len(want), hrmdtest.Inputs(s.failed))
+		t.Errorf(
+			"done/ has %d files (want exactly the %d dropped), failed/ %v",
+			len(done),
+			len(want),
+			hrmdtest.Inputs(s.failed),
+		)
 	}
 	if !slices.Equal(outbox, want) {
 		t.Errorf("outbox has %d answers, want one per file (%d)", len(outbox), len(want))
@@ -285,14 +302,27 @@ func TestRunSigtermWithFullQueue(t *testing.T) {
 		t.Fatalf("exit %d after SIGTERM", code)
 	}
 	took := time.Since(started)
-	all := len(testenv.Names(s.inbox)) + len(testenv.Names(s.work)) + len(hrmdtest.Inputs(s.done)) + len(hrmdtest.Inputs(s.failed))
+	all := len(
+		testenv.Names(s.inbox),
+	) + len(
+		testenv.Names(s.work),
+	) + len(
+		hrmdtest.Inputs(s.done),
+	) + len(
+		hrmdtest.Inputs(s.failed),
+	)
 	if all != len(tasks) {
 		t.Fatalf("after SIGTERM: %d files in inbox, work/, done/ and failed/, want %d", all, len(tasks))
 	}
 	if len(hrmdtest.Inputs(s.done)) == len(tasks) {
 		t.Fatalf("everything answered before the stop: the queue was not full")
 	}
-	t.Logf("stopped in %s with %d answered and %d in work/", took, len(hrmdtest.Inputs(s.done)), len(testenv.Names(s.work)))
+	t.Logf(
+		"stopped in %s with %d answered and %d in work/",
+		took,
+		len(hrmdtest.Inputs(s.done)),
+		len(testenv.Names(s.work)),
+	)
 	if stopped := p.Events("stopped"); len(stopped) != 1 || stopped[0].Fields["left_in_work"].(float64) == 0 {
 		t.Errorf("stop log %v: want the files left in work/ counted", stopped)
 	}
@@ -353,7 +383,8 @@ func TestRunSighupReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(manifest, []byte(strings.Replace(string(data), "name: nova-tiny", "name: nova-tiny-2", 1)), 0o644); err != nil {
+	renamed := strings.Replace(string(data), "name: nova-tiny", "name: nova-tiny-2", 1)
+	if err := os.WriteFile(manifest, []byte(renamed), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Model = other
@@ -385,7 +416,8 @@ func TestRunSighupReload(t *testing.T) {
 	if a := answer("d.json"); a.Model.Name != "nova-tiny-2" || a.Answers[0].Cycles != 3 {
 		t.Errorf("after a broken config: model %s, %d cycles", a.Model.Name, a.Answers[0].Cycles)
 	}
-	if ok, failed := p.Sample(`hrmd_reloads_total{result="ok"}`), p.Sample(`hrmd_reloads_total{result="failed"}`); ok != "2" || failed != "2" {
+	ok, failed := p.Sample(`hrmd_reloads_total{result="ok"}`), p.Sample(`hrmd_reloads_total{result="failed"}`)
+	if ok != "2" || failed != "2" {
 		t.Errorf("reloads: %s ok, %s failed; want 2 and 2", ok, failed)
 	}
 	p.Signal(syscall.SIGTERM)
@@ -438,12 +470,14 @@ func TestRunNotifyHealthAndMetrics(t *testing.T) {
 		t.Errorf("hrmd_inference_seconds_count = %q", got)
 	}
 	_, body := p.Get("/metrics")
-	if !strings.Contains(body, `hrmd_provider_info{model="`) || !strings.Contains(body, `provider="CPUExecutionProvider"`) {
+	if !strings.Contains(body, `hrmd_provider_info{model="`) ||
+		!strings.Contains(body, `provider="CPUExecutionProvider"`) {
 		t.Errorf("no provider info in /metrics")
 	}
 	testenv.WaitFor(t, 60*time.Second, "a watchdog ping and the counts in STATUS=", func() bool {
 		msgs := notify.messages()
-		return index(msgs, "WATCHDOG=1") >= 0 && slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, "STATUS=answered 3, failed 1") })
+		return index(msgs, "WATCHDOG=1") >= 0 &&
+			slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, "STATUS=answered 3, failed 1") })
 	})
 	p.Signal(syscall.SIGTERM)
 	if code := p.WaitExit(30 * time.Second); code != 0 {
@@ -554,7 +588,12 @@ func TestRunSighupDuringBacklog(t *testing.T) {
 		feed(20)
 		return len(p.Events("settings_applied")) > 0
 	})
-	testenv.WaitFor(t, 300*time.Second, "every dropped file answered", func() bool { return len(hrmdtest.Inputs(s.done)) == dropped })
+	testenv.WaitFor(
+		t,
+		300*time.Second,
+		"every dropped file answered",
+		func() bool { return len(hrmdtest.Inputs(s.done)) == dropped },
+	)
 	before, after := 0, 0
 	switched := false
 	for _, line := range p.Lines() {
@@ -570,7 +609,13 @@ func TestRunSighupDuringBacklog(t *testing.T) {
 			}
 			for _, c := range line.Fields["cycles"].([]any) {
 				if c != want {
-					t.Errorf("%s answered with %v cycles %s the switch, want %g", line.Fields["name"], line.Fields["cycles"], map[bool]string{false: "before", true: "after"}[switched], want)
+					t.Errorf(
+						"%s answered with %v cycles %s the switch, want %g",
+						line.Fields["name"],
+						line.Fields["cycles"],
+						map[bool]string{false: "before", true: "after"}[switched],
+						want,
+					)
 				}
 			}
 		}
@@ -687,8 +732,17 @@ func TestRunActV1(t *testing.T) {
 	var known, stranger puzzles.AnswerFile
 	testenv.ReadJSON(t, filepath.Join(s.outbox, "007bbfb7.json"), &known)
 	testenv.ReadJSON(t, filepath.Join(s.outbox, "00d62c1b.json"), &stranger)
-	if a := known.Answers[0]; !a.Attempt1.Equal(want.Decoded) || a.Cycles != want.HaltCycle || slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) || known.Model.Family != "act-v1" {
-		t.Errorf("007bbfb7: %v after %d cycles, flags %v; PyTorch %v after %d", a.Attempt1, a.Cycles, a.Flags, want.Decoded, want.HaltCycle)
+	if a := known.Answers[0]; !a.Attempt1.Equal(want.Decoded) || a.Cycles != want.HaltCycle ||
+		slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) ||
+		known.Model.Family != "act-v1" {
+		t.Errorf(
+			"007bbfb7: %v after %d cycles, flags %v; PyTorch %v after %d",
+			a.Attempt1,
+			a.Cycles,
+			a.Flags,
+			want.Decoded,
+			want.HaltCycle,
+		)
 	}
 	if a := stranger.Answers[0]; !slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) {
 		t.Errorf("00d62c1b (no row): flags %v", a.Flags)
@@ -703,7 +757,9 @@ func TestRunActV1(t *testing.T) {
 	p.WaitEvent("answered", 3, 120*time.Second)
 	var again puzzles.AnswerFile
 	testenv.ReadJSON(t, filepath.Join(s.outbox, "007bbfb7.1.json"), &again)
-	if a := again.Answers[0]; again.Task != "007bbfb7.1" || !a.Attempt1.Equal(want.Decoded) || a.Cycles != want.HaltCycle || slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) {
+	if a := again.Answers[0]; again.Task != "007bbfb7.1" || !a.Attempt1.Equal(want.Decoded) ||
+		a.Cycles != want.HaltCycle ||
+		slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) {
 		t.Errorf("the task again: task %q, %v after %d cycles, flags %v", again.Task, a.Attempt1, a.Cycles, a.Flags)
 	}
 	p.Signal(syscall.SIGTERM)

@@ -42,14 +42,16 @@ func (d *daemon) takeUpOrphans(adopt bool) []string {
 	for _, o := range d.spool.Orphans() {
 		if !adopt {
 			d.metrics.orphaned.Add(float64(len(o.Jobs)))
-			d.log.Warn("files wait in a work/ folder no running hrmd holds (was the host renamed? the instance name defaults to it): start one daemon with --adopt-orphans to answer them, or run one as that instance",
+			d.log.Warn("files wait in a work/ folder no running hrmd holds (was the host renamed? the instance name "+
+				"defaults to it): start one daemon with --adopt-orphans to answer them, or run one as that instance",
 				zap.String("event", "orphans"), zap.String("folder", o.Dir), zap.Int("files", len(o.Jobs)))
 			continue
 		}
 		jobs, err := d.spool.Adopt(o)
 		adopted = append(adopted, jobs...)
 		if err != nil {
-			d.log.Error("cannot take up every file of an orphaned work/ folder", zap.String("folder", o.Dir), zap.Int("taken", len(jobs)), zap.Error(err))
+			d.log.Error("cannot take up every file of an orphaned work/ folder", zap.String("folder", o.Dir),
+				zap.Int("taken", len(jobs)), zap.Error(err))
 			continue
 		}
 		d.log.Info("took up the files of an orphaned work/ folder", zap.String("folder", o.Dir), zap.Int("files", len(jobs)))

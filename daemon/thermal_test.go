@@ -17,12 +17,21 @@ import (
 // count, and a reading with no watched zone in it opens: unknown is not hot.
 func TestThermalGuardHysteresis(t *testing.T) {
 	m := newMetrics()
-	g := newThermalGuard(jetson.NewFS(t.TempDir()), config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu"}, Poll: config.Duration(time.Second)}, true, zap.NewNop(), m)
+	g := newThermalGuard(
+		jetson.NewFS(t.TempDir()),
+		config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu"}, Poll: config.Duration(time.Second)},
+		true,
+		zap.NewNop(),
+		m,
+	)
 	if !g.isOpen() {
 		t.Fatal("closed with no zone to read")
 	}
 	zones := func(cpu float64) []jetson.Thermal {
-		return []jetson.Thermal{{Zone: "thermal_zone0", Type: "cpu-thermal", Celsius: cpu}, {Zone: "thermal_zone1", Type: "gpu-thermal", Celsius: 99}}
+		return []jetson.Thermal{
+			{Zone: "thermal_zone0", Type: "cpu-thermal", Celsius: cpu},
+			{Zone: "thermal_zone1", Type: "gpu-thermal", Celsius: 99},
+		}
 	}
 	for i, step := range []struct {
 		readings []jetson.Thermal

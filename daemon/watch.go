@@ -160,7 +160,10 @@ func (w *watcher) checkInbox(fsw *fsnotify.Watcher) *fsnotify.Watcher {
 	if state != spool.InboxSwapped {
 		retaken, err := w.spool.CheckLock()
 		if retaken {
-			w.log.Warn("the lock of this daemon's work/ folder was gone (spool/work deleted?); taken again", zap.String("work", w.spool.Work()))
+			w.log.Warn(
+				"the lock of this daemon's work/ folder was gone (spool/work deleted?); taken again",
+				zap.String("work", w.spool.Work()),
+			)
 		}
 		if err != nil {
 			why = answer.Message(err)
@@ -306,8 +309,13 @@ func (w *watcher) newFSWatcher() *fsnotify.Watcher {
 			fsw.Close()
 		}
 	}
-	if w.watchFailing.report(w.log, "cannot watch the inbox with inotify; relying on scans (raise fs.inotify.max_user_watches or max_user_instances?)",
-		"the inbox is watched with inotify again", w.dir, err) {
+	if w.watchFailing.report(
+		w.log,
+		"cannot watch the inbox with inotify; relying on scans (raise fs.inotify.max_user_watches or max_user_instances?)",
+		"the inbox is watched with inotify again",
+		w.dir,
+		err,
+	) {
 		return nil
 	}
 	return fsw

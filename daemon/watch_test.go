@@ -210,7 +210,11 @@ func TestWatcherRun(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatalf("inotify %v: x.json never handed out", inotify)
 		}
-		scans := testutil.ToFloat64(w.metrics.rescans.WithLabelValues("timer")) + testutil.ToFloat64(w.metrics.rescans.WithLabelValues("no_watch"))
+		scans := testutil.ToFloat64(
+			w.metrics.rescans.WithLabelValues("timer"),
+		) + testutil.ToFloat64(
+			w.metrics.rescans.WithLabelValues("no_watch"),
+		)
 		if inotify && scans > 0 || !inotify && scans == 0 {
 			t.Errorf("inotify %v: %g rescans besides the start's", inotify, scans)
 		}

@@ -121,7 +121,8 @@ func TestNATSServerConfigForms3NodeCluster(t *testing.T) {
 		)
 	}
 	jsz := metaCluster(t, nodes[0])
-	if jsz.Config.StoreDir != filepath.Join(nodes[0].Dir, "jetstream") || jsz.Meta.ClusterSize != 3 || jsz.Meta.Leader == "" {
+	if jsz.Config.StoreDir != filepath.Join(nodes[0].Dir, "jetstream") || jsz.Meta.ClusterSize != 3 ||
+		jsz.Meta.Leader == "" {
 		t.Fatalf("/jsz: store %q, meta cluster of %d, leader %q; want a cluster of 3 with a leader, storing in %s",
 			jsz.Config.StoreDir, jsz.Meta.ClusterSize, jsz.Meta.Leader, nodes[0].Dir)
 	}

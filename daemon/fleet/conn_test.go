@@ -21,7 +21,13 @@ import (
 func TestFleetConnectionClosedForGoodExits(t *testing.T) {
 	srv := hrmdtest.StartNATS(t, "max_payload: 8MB\n")
 	proxy := startNATSProxy(t, strings.TrimPrefix(srv.URL, "nats://"))
-	p := fleetSpool(t, "nats://"+proxy.addr, config.RoleGateway, "gw", func(c *config.Config) { c.Queue.PingInterval = config.Duration(time.Second) }).start()
+	p := fleetSpool(
+		t,
+		"nats://"+proxy.addr,
+		config.RoleGateway,
+		"gw",
+		func(c *config.Config) { c.Queue.PingInterval = config.Duration(time.Second) },
+	).start()
 	p.WaitEvent("ready", 1, time.Minute)
 	proxy.inject("-ERR 'Unknown Failure'\r\n")
 	if code := p.WaitExit(time.Minute); code == 0 {

@@ -27,7 +27,8 @@ const (
 	codeDeliveryLimit  = errcode.DeliveryLimit  // delivered queue.max_attempts times without an answer: workers died on it
 	codeAnswerTooLarge = errcode.AnswerTooLarge // the answer is larger than the servers' max_payload
 	codeBadAnswer      = errcode.BadAnswer      // a worker's message is not an answer hrmd can write
-	codeModelMismatch  = errcode.ModelMismatch  // answered by a model other than the gateway's (queue.mixed_models: refuse)
+	// answered by a model other than the gateway's (queue.mixed_models: refuse)
+	codeModelMismatch = errcode.ModelMismatch
 )
 
 // Fleet is the daemon's part in a fleet (queue.role), its daemon.Role:
@@ -221,16 +222,21 @@ type fleetMetrics struct {
 
 func newFleetMetrics(r *prometheus.Registry) *fleetMetrics {
 	m := &fleetMetrics{
-		connected: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hrmd_fleet_connected", Help: "1 while connected to a NATS server of queue.servers."}),
+		connected: prometheus.NewGauge(
+			prometheus.GaugeOpts{Name: "hrmd_fleet_connected", Help: "1 while connected to a NATS server of queue.servers."},
+		),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hrmd_fleet_published_total",
-			Help: "Messages stored in the cluster, by stream (puzzles: a gateway's claims; answers: a worker's) and result (stored, duplicate: the stream had it already)."},
+			Help: "Messages stored in the cluster, by stream (puzzles: a gateway's claims; answers: a worker's) and result " +
+				"(stored, duplicate: the stream had it already)."},
 			[]string{"stream", "result"}),
 		acks: prometheus.NewCounter(prometheus.CounterOpts{Name: "hrmd_fleet_acks_total",
 			Help: "Messages acked and confirmed by the cluster: puzzles a worker answered, answers a gateway wrote."}),
 		redelivers: prometheus.NewCounter(prometheus.CounterOpts{Name: "hrmd_fleet_redeliveries_total",
-			Help: "Puzzles this worker got that another delivery had not answered (a worker died or stalled, or an ack was lost)."}),
+			Help: "Puzzles this worker got that another delivery had not answered (a worker died or stalled, or an ack was " +
+				"lost)."}),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hrmd_fleet_answers_received_total",
-			Help: "Answers a gateway received, by result (written; duplicate: that file was answered already; stale: for an earlier file of that name; other_model: from a model other than the gateway's, refused)."},
+			Help: "Answers a gateway received, by result (written; duplicate: that file was answered already; stale: for an " +
+				"earlier file of that name; other_model: from a model other than the gateway's, refused)."},
 			[]string{"result"}),
 		depth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "hrmd_fleet_stream_depth",
 			Help: "Puzzles in the puzzles stream, waiting for a worker or out with one (a gateway's view, every 5 s)."}),

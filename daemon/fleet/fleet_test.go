@@ -52,7 +52,9 @@ func TestFleetGatewayAndWorker(t *testing.T) {
 		}
 		gw.drop(name, data)
 	}
-	twoTests, err := os.ReadFile(filepath.Join(arc, "training", "25ff71a9.json")) // two test inputs: over the worker's limit of 1
+	twoTests, err := os.ReadFile(
+		filepath.Join(arc, "training", "25ff71a9.json"),
+	) // two test inputs: over the worker's limit of 1
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +72,15 @@ func TestFleetGatewayAndWorker(t *testing.T) {
 		codes[l.Fields["name"].(string)] = l.Fields["code"].(string)
 	}
 	if codes["broken.json"] != "not_json" || codes["two-tests.json"] != "too_many_test_inputs" {
-		t.Errorf("failed files: %v; want broken.json not_json (the gateway's) and two-tests.json too_many_test_inputs (the worker's)", codes)
+		t.Errorf(
+			"failed files: %v; want broken.json not_json (the gateway's) and two-tests.json too_many_test_inputs (the worker's)",
+			codes,
+		)
 	}
 	var e daemon.ErrorFile
 	data, err := os.ReadFile(filepath.Join(gw.failed, "two-tests.json.error.json"))
-	if err != nil || json.Unmarshal(data, &e) != nil || e.File != "two-tests.json" || !strings.Contains(e.Message, "watch.max_test_inputs") {
+	if err != nil || json.Unmarshal(data, &e) != nil || e.File != "two-tests.json" ||
+		!strings.Contains(e.Message, "watch.max_test_inputs") {
 		t.Errorf("the worker's error file: %s, %v", data, err)
 	}
 	if got := hrmdtest.Inputs(gw.done); len(got) != 2 {
@@ -140,7 +146,8 @@ func TestFleetRefusesALossyStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "HRMD_PUZZLES", Subjects: []string{"hrmd.puzzles.>"}, MaxAge: time.Hour}); err != nil {
+	lossy := jetstream.StreamConfig{Name: "HRMD_PUZZLES", Subjects: []string{"hrmd.puzzles.>"}, MaxAge: time.Hour}
+	if _, err := js.CreateStream(context.Background(), lossy); err != nil {
 		t.Fatal(err)
 	}
 	p := fleetSpool(t, srv.URL, config.RoleGateway, "gw", nil).start()

@@ -196,7 +196,12 @@ func (f *Fleet) readDepth(ctx context.Context) {
 // cannot be read now, or an earlier delivery's write is still pending.
 func (f *Fleet) receive(ctx context.Context, a queue.Answer, r *queue.Received) {
 	job := a.Job
-	fields := []zap.Field{zap.String("job", job), zap.String("queue_id", a.ID), zap.String("worker", a.Worker), zap.Int("attempt", a.Attempt)}
+	fields := []zap.Field{
+		zap.String("job", job),
+		zap.String("queue_id", a.ID),
+		zap.String("worker", a.Worker),
+		zap.Int("attempt", a.Attempt),
+	}
 	var data []byte
 	err := fmt.Errorf("%q is not a name in work/", job)
 	if filepath.Base(job) == job && !spool.Ignored(job) {
@@ -264,7 +269,10 @@ func (f *Fleet) write(a queue.Answer, r *queue.Received, published *publishedJob
 	}
 	if a.Model != "" && a.Model != own {
 		fields := []zap.Field{zap.String("job", job), zap.String("queue_id", a.ID), zap.String("worker", a.Worker),
-			zap.String("model_sha256", a.Model), zap.String("gateway_model_sha256", own), zap.String("mixed_models", f.cfg.MixedModels)}
+			zap.String(
+				"model_sha256",
+				a.Model,
+			), zap.String("gateway_model_sha256", own), zap.String("mixed_models", f.cfg.MixedModels)}
 		if f.cfg.MixedModels == config.MixedRefuse {
 			f.metrics.received.WithLabelValues("other_model").Inc()
 			f.log.Warn("answer from another model refused: its file fails with model_mismatch", fields...)
@@ -366,8 +374,13 @@ func (f *Fleet) publishReplaced(ctx context.Context, work, name string) {
 // outcomeOf is what a gateway writes for an answer: the answer (with its
 // picture when answers.png is on), or the worker's error file.
 func (f *Fleet) outcomeOf(a queue.Answer, job, name string) *daemon.Outcome {
-	fields := []zap.Field{zap.String("worker", a.Worker), zap.Int("attempt", a.Attempt), zap.String("provider", a.Provider), zap.String("queue_id", a.ID),
-		zap.String("model_sha256", a.Model)}
+	fields := []zap.Field{
+		zap.String("worker", a.Worker),
+		zap.Int("attempt", a.Attempt),
+		zap.String("provider", a.Provider),
+		zap.String("queue_id", a.ID),
+		zap.String("model_sha256", a.Model),
+	}
 	o := &daemon.Outcome{Work: job, Name: name, Fields: fields}
 	if a.Failed {
 		var e daemon.ErrorFile
@@ -474,8 +487,15 @@ func (f *Fleet) republish(ctx context.Context, work, id string) {
 	if p == nil {
 		return
 	}
-	f.log.Warn("queue: a published file is neither waiting nor answered in the cluster; publishing it again",
-		zap.String("job", work), zap.String("queue_id", id), zap.String("since", strconv.Quote(p.at.UTC().Format(time.RFC3339))))
+	f.log.Warn(
+		"queue: a published file is neither waiting nor answered in the cluster; publishing it again",
+		zap.String(
+			"job",
+			work,
+		),
+		zap.String("queue_id", id),
+		zap.String("since", strconv.Quote(p.at.UTC().Format(time.RFC3339))),
+	)
 	file, err := puzzles.ReadFile(f.h.Spool().WorkPath(work), f.h.Limits())
 	if err != nil {
 		return // it left work/ meanwhile, or the intake's rescan sees to it

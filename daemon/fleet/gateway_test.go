@@ -72,7 +72,12 @@ func TestFleetChmodInWork(t *testing.T) {
 
 	_, w := startMember(t, srv.URL, config.RoleWorker, "w1", nil)
 	for _, name := range names {
-		testenv.WaitFor(t, 2*time.Minute, "the answer to "+name, func() bool { return exists(filepath.Join(gw.outbox, name)) })
+		testenv.WaitFor(
+			t,
+			2*time.Minute,
+			"the answer to "+name,
+			func() bool { return exists(filepath.Join(gw.outbox, name)) },
+		)
 	}
 	waitMetric(t, g, `hrmd_fleet_answers_received_total{result="written"}`, "3")
 	if got := g.Sample(`hrmd_fleet_answers_received_total{result="stale"}`); got != "0" {
@@ -113,7 +118,12 @@ func TestFleetMixedModels(t *testing.T) {
 
 			_, w1 := startMember(t, srv.URL, config.RoleWorker, "w1", nil)
 			gw.drop("first.json", trainingTask(t, "007bbfb7.json"))
-			testenv.WaitFor(t, 2*time.Minute, "the first answer", func() bool { return exists(filepath.Join(gw.outbox, "first.json")) })
+			testenv.WaitFor(
+				t,
+				2*time.Minute,
+				"the first answer",
+				func() bool { return exists(filepath.Join(gw.outbox, "first.json")) },
+			)
 			if l := g.WaitEvent("answered", 1, time.Minute); l.Fields["model_sha256"] != tiny.SHA256 {
 				t.Errorf("the gateway's answered line names model %v, want %s", l.Fields["model_sha256"], tiny.SHA256)
 			}
@@ -122,7 +132,12 @@ func TestFleetMixedModels(t *testing.T) {
 			_, w2 := startMember(t, srv.URL, config.RoleWorker, "w2", func(c *config.Config) { c.Model = zeroModel })
 			gw.drop("second.json", trainingTask(t, "00d62c1b.json"))
 			if mixed == config.MixedFlag {
-				testenv.WaitFor(t, 2*time.Minute, "the second answer", func() bool { return exists(filepath.Join(gw.outbox, "second.json")) })
+				testenv.WaitFor(
+					t,
+					2*time.Minute,
+					"the second answer",
+					func() bool { return exists(filepath.Join(gw.outbox, "second.json")) },
+				)
 				var a struct {
 					Model struct{ SHA256 string } `json:"model"`
 				}
@@ -183,7 +198,12 @@ func TestFleetAckAfterWrite(t *testing.T) {
 	}
 	g = gw.start()
 	g.WaitEvent("ready", 1, time.Minute)
-	testenv.WaitFor(t, 2*time.Minute, "the answer after the restart", func() bool { return exists(filepath.Join(gw.outbox, "a.json")) })
+	testenv.WaitFor(
+		t,
+		2*time.Minute,
+		"the answer after the restart",
+		func() bool { return exists(filepath.Join(gw.outbox, "a.json")) },
+	)
 	waitMetric(t, g, `hrmd_fleet_answers_received_total{result="written"}`, "1")
 	waitMetric(t, g, "hrmd_fleet_acks_total", "1")
 	stopCleanly(t, w)
@@ -210,7 +230,8 @@ func TestFleetCounts(t *testing.T) {
 		t.Errorf("hrmd_puzzles_total{outcome=failed} is %s, want 1", got)
 	}
 	stopCleanly(t, p)
-	if l := p.WaitEvent("stopped", 1, time.Second); l.Fields["answered"] != 2.0 || l.Fields["failed"] != 1.0 || l.Fields["left_in_work"] != 0.0 {
+	if l := p.WaitEvent("stopped", 1, time.Second); l.Fields["answered"] != 2.0 || l.Fields["failed"] != 1.0 ||
+		l.Fields["left_in_work"] != 0.0 {
 		t.Errorf("stopped line %v; want answered 2, failed 1, left_in_work 0", l)
 	}
 

@@ -87,8 +87,11 @@ func (f *Fleet) take(ctx context.Context, dv *queue.Delivery) bool {
 	}
 	if dv.Attempt > f.cfg.MaxAttempts {
 		return f.failNow(ctx, dv, &puzzles.Error{Code: codeDeliveryLimit, Message: fmt.Sprintf(
-			"delivered %d times without an answer (queue.max_attempts %d): the workers that took it stopped before answering; see their logs (out of memory?)",
-			dv.Attempt, f.cfg.MaxAttempts)})
+			"delivered %d times without an answer (queue.max_attempts %d): the workers that took it stopped before answering; "+
+				"see their logs (out of memory?)",
+			dv.Attempt,
+			f.cfg.MaxAttempts,
+		)})
 	}
 	file, err := puzzles.Parse(dv.Data, puzzles.TaskName(dv.Job), f.h.Limits())
 	if err != nil {

@@ -70,7 +70,8 @@ func checkEvents(root string) []string {
 func TestEventsCheckCatches(t *testing.T) {
 	root := t.TempDir()
 	for rel, data := range map[string]string{
-		"daemon/a.go":      `log.Info("ready", zap.String("event", "ready"))` + "\n" + `log.Info("x", zap.String("event", "new_one"))`,
+		"daemon/a.go": `log.Info("ready", zap.String("event", "ready"))` + "\n" +
+			`log.Info("x", zap.String("event", "new_one"))`,
 		"engine/b_test.go": `log.Info("y", zap.String("event", "only_in_a_test"))`,
 		"docs/service.md":  "| event | when |\n|---|---|\n| `ready`, `gone` | ... |\n",
 	} {

@@ -20,10 +20,22 @@ func cmdRun(args []string, stderr io.Writer) error {
 	fl := flag.NewFlagSet("run", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
 	configPath := fl.String("config", "/etc/hrmd/hrmd.yaml", "the configuration file")
-	instance := fl.String("instance", "", "this daemon's name in the spool (work/<instance>/); default $HRMD_INSTANCE, else the host name")
+	instance := fl.String(
+		"instance",
+		"",
+		"this daemon's name in the spool (work/<instance>/); default $HRMD_INSTANCE, else the host name",
+	)
 	shutdown := fl.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for the batch in flight")
-	adopt := fl.Bool("adopt-orphans", false, "take up the files of work/ folders that no running hrmd holds (left by a daemon under another instance name)")
-	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder (a container with the host's mounted elsewhere)")
+	adopt := fl.Bool(
+		"adopt-orphans",
+		false,
+		"take up the files of work/ folders that no running hrmd holds (left by a daemon under another instance name)",
+	)
+	sysroot := fl.String(
+		"sysroot",
+		"/",
+		"read the device's /proc, /sys, /etc and /dev below this folder (a container with the host's mounted elsewhere)",
+	)
 	if err := parseNoArgs(fl, args, "run"); err != nil {
 		return err
 	}

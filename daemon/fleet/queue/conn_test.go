@@ -198,7 +198,8 @@ func TestClosedForGoodIsLost(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := c.Ready(ctx, time.Second); err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "closed for good") {
+	if err := c.Ready(ctx, time.Second); err == nil || ctx.Err() != nil ||
+		!strings.Contains(err.Error(), "closed for good") {
 		t.Errorf("Ready on a connection closed for good: %v; want at once an error saying so", err)
 	}
 }
@@ -211,7 +212,10 @@ func fakeServer(l net.Listener, last string) {
 		return
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "INFO {\"server_id\":\"fake\",\"version\":\"2.10.0\",\"proto\":1,\"max_payload\":1048576,\"headers\":true}\r\n")
+	fmt.Fprintf(
+		conn,
+		"INFO {\"server_id\":\"fake\",\"version\":\"2.10.0\",\"proto\":1,\"max_payload\":1048576,\"headers\":true}\r\n",
+	)
 	r := bufio.NewReader(conn)
 	for {
 		line, err := r.ReadString('\n')
@@ -240,13 +244,20 @@ func TestRefusedCertificateIsTheReason(t *testing.T) {
 	strangerCert, strangerKey := writeLeaf(t, dir, "stranger", other, otherKey, x509.ExtKeyUsageServerAuth)
 	clientCert, clientKey := writeLeaf(t, dir, "client", ca, caKey, x509.ExtKeyUsageClientAuth)
 	tlsConf := func(cert, key, clientCA string) string {
-		return fmt.Sprintf("max_payload: 8MB\ntls { cert_file: %q, key_file: %q, ca_file: %q, verify: true }\n", cert, key, clientCA)
+		return fmt.Sprintf(
+			"max_payload: 8MB\ntls { cert_file: %q, key_file: %q, ca_file: %q, verify: true }\n",
+			cert,
+			key,
+			clientCA,
+		)
 	}
 	for _, tt := range []struct {
 		name, after, why string
 	}{
-		{"client certificate refused", tlsConf(serverCert, serverKey, filepath.Join(dir, "other-ca.pem")), "tls: certificate required"},
-		{"server certificate untrusted", tlsConf(strangerCert, strangerKey, filepath.Join(dir, "ca.pem")), "certificate signed by unknown authority"},
+		{"client certificate " +
+			"refused", tlsConf(serverCert, serverKey, filepath.Join(dir, "other-ca.pem")), "tls: certificate required"},
+		{"server certificate untrusted", tlsConf(strangerCert, strangerKey, filepath.Join(dir, "ca.pem")), "certificate " +
+			"signed by unknown authority"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := hrmdtest.StartNATS(t, tlsConf(serverCert, serverKey, filepath.Join(dir, "ca.pem")))
@@ -268,8 +279,15 @@ func writeCA(t *testing.T, dir, name string) (*x509.Certificate, *ecdsa.PrivateK
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
@@ -284,15 +302,28 @@ func writeCA(t *testing.T, dir, name string) (*x509.Certificate, *ecdsa.PrivateK
 
 // writeLeaf writes a certificate for 127.0.0.1 signed by ca, and its key:
 // dir/name.pem and dir/name-key.pem.
-func writeLeaf(t *testing.T, dir, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, usage x509.ExtKeyUsage) (certFile, keyFile string) {
+func writeLeaf(
+	t *testing.T,
+	dir, name string,
+	ca *x509.Certificate,
+	caKey *ecdsa.PrivateKey,
+	usage x509.ExtKeyUsage,
+) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		KeyUsage: x509.KeyUsageDigitalSignature}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter: time.Now().
+			Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		t.Fatal(err)

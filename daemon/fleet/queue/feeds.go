@@ -46,8 +46,14 @@ func (w *Work) Fetch(ctx context.Context, n int, wait time.Duration) ([]*Deliver
 	var out []*Delivery
 	for _, m := range msgs {
 		h := m.Headers()
-		p := Puzzle{ID: lastToken(m.Subject()), Gateway: h.Get(hdrGateway), Name: unescape(h.Get(hdrName)), Job: unescape(h.Get(hdrJob)),
-			DroppedAs: unescape(h.Get(hdrDroppedAs)), Data: m.Data()}
+		p := Puzzle{
+			ID:        lastToken(m.Subject()),
+			Gateway:   h.Get(hdrGateway),
+			Name:      unescape(h.Get(hdrName)),
+			Job:       unescape(h.Get(hdrJob)),
+			DroppedAs: unescape(h.Get(hdrDroppedAs)),
+			Data:      m.Data(),
+		}
 		if !config.ValidToken(p.ID) || !config.ValidToken(p.Gateway) || p.Job == "" || h.Get("Nats-Msg-Id") != p.ID {
 			w.c.log.Error("queue: a message on the puzzles subject is not an hrmd puzzle (no gateway, job or id); removing it",
 				zap.String("subject", m.Subject()), zap.Int("bytes", len(m.Data())))
@@ -109,8 +115,17 @@ func decodeAnswer(subject string, h map[string][]string, body []byte) Answer {
 		return ""
 	}
 	n, _ := strconv.Atoi(get(hdrAttempt))
-	return Answer{ID: lastToken(subject), Job: unescape(get(hdrJob)), Name: unescape(get(hdrName)), Failed: get(hdrOutcome) == "failed", Body: body,
-		Worker: get(hdrWorker), Provider: get(hdrProvider), Model: get(hdrModel), Attempt: n}
+	return Answer{
+		ID:       lastToken(subject),
+		Job:      unescape(get(hdrJob)),
+		Name:     unescape(get(hdrName)),
+		Failed:   get(hdrOutcome) == "failed",
+		Body:     body,
+		Worker:   get(hdrWorker),
+		Provider: get(hdrProvider),
+		Model:    get(hdrModel),
+		Attempt:  n,
+	}
 }
 
 // Ack tells the server the answer is written.

@@ -29,7 +29,14 @@ func TestPuzzleAndAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := Puzzle{ID: "abc123", Gateway: "gw1", Name: "odd name \xff%.json", Job: "odd name \xff%.1.json", DroppedAs: "odd name \xff%", Data: []byte(`{"train":[],"test":[]}`)}
+	p := Puzzle{
+		ID:        "abc123",
+		Gateway:   "gw1",
+		Name:      "odd name \xff%.json",
+		Job:       "odd name \xff%.1.json",
+		DroppedAs: "odd name \xff%",
+		Data:      []byte(`{"train":[],"test":[]}`),
+	}
 	for i, wantDup := range []bool{false, true} {
 		dup, err := gw.PublishPuzzle(ctx, p)
 		if err != nil || dup != wantDup {
@@ -44,10 +51,21 @@ func TestPuzzleAndAnswer(t *testing.T) {
 		t.Fatalf("worker fetched %d puzzles, %v; want the one (published twice)", len(got), err)
 	}
 	dv := got[0]
-	if dv.Puzzle.ID != p.ID || dv.Name != p.Name || dv.Job != p.Job || dv.DroppedAs != p.DroppedAs || string(dv.Data) != string(p.Data) || dv.Attempt != 1 {
+	if dv.Puzzle.ID != p.ID || dv.Name != p.Name || dv.Job != p.Job || dv.DroppedAs != p.DroppedAs ||
+		string(dv.Data) != string(p.Data) ||
+		dv.Attempt != 1 {
 		t.Fatalf("delivered %+v, want %+v at attempt 1", dv, p)
 	}
-	a := Answer{ID: dv.Puzzle.ID, Gateway: dv.Gateway, Job: dv.Job, Name: dv.Name, Body: []byte(`{"task":"x"}`), Worker: "worker1", Provider: "cpu", Attempt: dv.Attempt}
+	a := Answer{
+		ID:       dv.Puzzle.ID,
+		Gateway:  dv.Gateway,
+		Job:      dv.Job,
+		Name:     dv.Name,
+		Body:     []byte(`{"task":"x"}`),
+		Worker:   "worker1",
+		Provider: "cpu",
+		Attempt:  dv.Attempt,
+	}
 	for i, wantDup := range []bool{false, true} {
 		if dup, err := wk.PublishAnswer(ctx, a); err != nil || dup != wantDup {
 			t.Fatalf("answer %d: duplicate %v, %v; want %v", i+1, dup, err, wantDup)
@@ -61,7 +79,9 @@ func TestPuzzleAndAnswer(t *testing.T) {
 		t.Fatalf("an answered puzzle is %v (%+v), %v; want Answered with its answer", where, found, err)
 	}
 	recv, err := answers.Fetch(ctx, 4, 5*time.Second)
-	if err != nil || len(recv) != 1 || recv[0].Job != p.Job || recv[0].Name != p.Name || string(recv[0].Body) != string(a.Body) || recv[0].Failed {
+	if err != nil || len(recv) != 1 || recv[0].Job != p.Job || recv[0].Name != p.Name ||
+		string(recv[0].Body) != string(a.Body) ||
+		recv[0].Failed {
 		t.Fatalf("gateway received %+v, %v; want the one answer", recv, err)
 	}
 	if err := recv[0].Ack(ctx); err != nil {

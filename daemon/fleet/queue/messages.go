@@ -114,7 +114,12 @@ func (c *Client) publish(ctx context.Context, m *nats.Msg, id string) (bool, err
 			return false, fmt.Errorf("publish %s: %w", m.Subject, ctx.Err())
 		}
 		if time.Now().After(warnAt) {
-			c.log.Warn("queue: cannot store a message yet; trying again", zap.String("subject", m.Subject), zap.Int("tries", tries), zap.Error(err))
+			c.log.Warn(
+				"queue: cannot store a message yet; trying again",
+				zap.String("subject", m.Subject),
+				zap.Int("tries", tries),
+				zap.Error(err),
+			)
 			warnAt = time.Now().Add(30 * time.Second)
 		}
 		if !Sleep(ctx, min(250*time.Millisecond*time.Duration(tries), 2*time.Second)) {
@@ -160,7 +165,8 @@ func fetch(ctx context.Context, cons jetstream.Consumer, n int, wait time.Durati
 	for m := range batch.Messages() {
 		msgs = append(msgs, m)
 	}
-	if err := batch.Error(); err != nil && len(msgs) == 0 && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+	if err := batch.Error(); err != nil && len(msgs) == 0 && !errors.Is(err, nats.ErrTimeout) &&
+		!errors.Is(err, context.DeadlineExceeded) {
 		return nil, err
 	}
 	return msgs, nil

@@ -13,11 +13,25 @@ import (
 // ClientConfig is the client's configuration from hrmd.yaml's queue:
 // section; maxPuzzle is watch.max_file_bytes.
 func ClientConfig(q config.Queue, name string, maxPuzzle int64) Config {
-	return Config{Servers: q.Servers, Name: name, Credentials: q.Credentials, NKey: q.NKey, TLSCA: q.TLSCA, TLSCert: q.TLSCert,
-		TLSKey: q.TLSKey, Subject: q.Subject, Stream: q.Stream, AnswersStream: q.AnswersStream, Replicas: q.Replicas,
-		AckWait: time.Duration(q.AckWait), MaxAckPending: q.MaxAckPending,
-		DuplicateWindow: time.Duration(q.DuplicateWindow), AnswersMaxAge: time.Duration(q.AnswersMaxAge),
-		MaxPuzzleBytes: maxPuzzle, PingInterval: time.Duration(q.PingInterval)}
+	return Config{
+		Servers:         q.Servers,
+		Name:            name,
+		Credentials:     q.Credentials,
+		NKey:            q.NKey,
+		TLSCA:           q.TLSCA,
+		TLSCert:         q.TLSCert,
+		TLSKey:          q.TLSKey,
+		Subject:         q.Subject,
+		Stream:          q.Stream,
+		AnswersStream:   q.AnswersStream,
+		Replicas:        q.Replicas,
+		AckWait:         time.Duration(q.AckWait),
+		MaxAckPending:   q.MaxAckPending,
+		DuplicateWindow: time.Duration(q.DuplicateWindow),
+		AnswersMaxAge:   time.Duration(q.AnswersMaxAge),
+		MaxPuzzleBytes:  maxPuzzle,
+		PingInterval:    time.Duration(q.PingInterval),
+	}
 }
 
 // ProbeServer connects to one server of cfg's queue.servers as a fleet
@@ -42,5 +56,8 @@ func ProbeServer(cfg config.Config, server string, timeout time.Duration) error 
 	if up, why := c.Connected(); !up {
 		return errors.New(why)
 	}
-	return errors.New("connected, but JetStream did not answer within " + timeout.String() + ": is jetstream on in the server's config, and does the account have it?")
+	return errors.New(
+		"connected, but JetStream did not answer within " + timeout.String() + ": is jetstream on in the server's config, " +
+			"and does the account have it?",
+	)
 }

@@ -27,12 +27,13 @@ type Config struct {
 	// worker named in its answers, and a gateway's answers subject.
 	Name                                      string
 	Credentials, NKey, TLSCA, TLSCert, TLSKey string
-	Subject                                   string // subjects are <Subject>.puzzles.<id> and <Subject>.answers.<gateway>.<id>
-	Stream, AnswersStream                     string
-	Replicas                                  int
-	AckWait                                   time.Duration
-	MaxAckPending                             int
-	DuplicateWindow, AnswersMaxAge            time.Duration
+	// Subject is the subjects' prefix: <Subject>.puzzles.<id> and <Subject>.answers.<gateway>.<id>.
+	Subject                        string
+	Stream, AnswersStream          string
+	Replicas                       int
+	AckWait                        time.Duration
+	MaxAckPending                  int
+	DuplicateWindow, AnswersMaxAge time.Duration
 	// MaxPuzzleBytes is the largest task file a gateway takes
 	// (watch.max_file_bytes): the puzzles stream and the servers' max_payload
 	// must carry it.
@@ -221,7 +222,11 @@ func (c *Client) Connected() (bool, string) {
 	c.setErr(c.nc.LastError())
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	why := fmt.Sprintf("not connected to any of %s since %s", strings.Join(c.cfg.Servers, ", "), c.since.UTC().Format(time.RFC3339))
+	why := fmt.Sprintf(
+		"not connected to any of %s since %s",
+		strings.Join(c.cfg.Servers, ", "),
+		c.since.UTC().Format(time.RFC3339),
+	)
 	if c.lastErr != nil {
 		why += " (" + c.lastErr.Error() + ")"
 	}
@@ -265,8 +270,12 @@ func (c *Client) Ready(ctx context.Context, interval time.Duration) error {
 	}
 	if need := c.cfg.MaxPuzzleBytes + headerRoom; c.nc.MaxPayload() < need {
 		return &RefusedError{What: "server " + c.nc.ConnectedUrlRedacted(), Why: fmt.Sprintf(
-			"its max_payload is %d bytes, but a puzzle can take %d (watch.max_file_bytes %d and headers): set max_payload: 8MB in every nats-server's config, or lower watch.max_file_bytes",
-			c.nc.MaxPayload(), need, c.cfg.MaxPuzzleBytes)}
+			"its max_payload is %d bytes, but a puzzle can take %d (watch.max_file_bytes %d and headers): set max_payload: "+
+				"8MB in every nats-server's config, or lower watch.max_file_bytes",
+			c.nc.MaxPayload(),
+			need,
+			c.cfg.MaxPuzzleBytes,
+		)}
 	}
 	return nil
 }
@@ -283,8 +292,12 @@ const noJetStreamFor = 5 * time.Second
 // since is when that began (zero: not now).
 func (c *Client) noJetStream(err error, since *time.Time) error {
 	refuse := func() error {
-		return &RefusedError{What: "server " + c.nc.ConnectedUrlRedacted(), Why: "JetStream is not enabled on it or on any server of its cluster (" + err.Error() +
-			"): give every nats-server a jetstream { store_dir: ... } block, as systemd/nats-server.conf has, and enable JetStream for the account queue.credentials or queue.nkey logs into"}
+		return &RefusedError{
+			What: "server " + c.nc.ConnectedUrlRedacted(),
+			Why: "JetStream is not enabled on it or on any server of its cluster (" + err.Error() +
+				"): give every nats-server a jetstream { store_dir: ... } block, as systemd/nats-server.conf has, and enable " +
+				"JetStream for the account queue.credentials or queue.nkey logs into",
+		}
 	}
 	switch {
 	case errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):

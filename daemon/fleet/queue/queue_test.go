@@ -21,8 +21,19 @@ func natsServer(t *testing.T, conf string) string {
 }
 
 func testConfig(url string) Config {
-	return Config{Servers: []string{url}, Name: "gw1", Subject: "hrmd", Stream: "HRMD_PUZZLES", AnswersStream: "HRMD_ANSWERS",
-		Replicas: 1, AckWait: 30 * time.Second, MaxAckPending: 16, DuplicateWindow: time.Minute, AnswersMaxAge: time.Hour, MaxPuzzleBytes: 1 << 20}
+	return Config{
+		Servers:         []string{url},
+		Name:            "gw1",
+		Subject:         "hrmd",
+		Stream:          "HRMD_PUZZLES",
+		AnswersStream:   "HRMD_ANSWERS",
+		Replicas:        1,
+		AckWait:         30 * time.Second,
+		MaxAckPending:   16,
+		DuplicateWindow: time.Minute,
+		AnswersMaxAge:   time.Hour,
+		MaxPuzzleBytes:  1 << 20,
+	}
 }
 
 func connect(t *testing.T, cfg Config) *Client {
@@ -74,7 +85,8 @@ func TestStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := s.CachedInfo().Config
-	if got.Retention != jetstream.WorkQueuePolicy || got.Discard != jetstream.DiscardNew || got.MaxAge != 0 || got.MaxMsgSize < 1<<20 {
+	if got.Retention != jetstream.WorkQueuePolicy || got.Discard != jetstream.DiscardNew || got.MaxAge != 0 ||
+		got.MaxMsgSize < 1<<20 {
 		t.Errorf("puzzles stream: %+v", got)
 	}
 	for _, tc := range []struct {
@@ -85,11 +97,22 @@ func TestStreams(t *testing.T) {
 		{"limits retention", jetstream.StreamConfig{Retention: jetstream.LimitsPolicy}, "retention is Limits"},
 		{"max age", jetstream.StreamConfig{Retention: jetstream.WorkQueuePolicy, MaxAge: time.Hour}, "max age"},
 		{"discard old when full", jetstream.StreamConfig{Retention: jetstream.WorkQueuePolicy, MaxMsgs: 100}, "discard old"},
-		{"small messages", jetstream.StreamConfig{Retention: jetstream.WorkQueuePolicy, MaxMsgSize: 1000}, "max message size"},
+		{"small messages", jetstream.StreamConfig{Retention: jetstream.WorkQueuePolicy, MaxMsgSize: 1000}, "max message " +
+			"size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(url)
-			cfg.Stream, cfg.AnswersStream, cfg.Subject = "P_"+strings.ReplaceAll(tc.name, " ", "_"), "A_"+strings.ReplaceAll(tc.name, " ", "_"), "t"+fmt.Sprint(len(tc.name))
+			cfg.Stream, cfg.AnswersStream, cfg.Subject = "P_"+strings.ReplaceAll(
+				tc.name,
+				" ",
+				"_",
+			), "A_"+strings.ReplaceAll(
+				tc.name,
+				" ",
+				"_",
+			), "t"+fmt.Sprint(
+				len(tc.name),
+			)
 			c := connect(t, cfg)
 			tc.stream.Name, tc.stream.Subjects = cfg.Stream, []string{cfg.Subject + ".puzzles.>"}
 			if _, err := c.js.CreateStream(ctx, tc.stream); err != nil {
@@ -105,7 +128,9 @@ func TestStreams(t *testing.T) {
 		cfg := testConfig(url)
 		cfg.Stream, cfg.AnswersStream, cfg.Subject = "P_interest", "A_interest", "interest"
 		c := connect(t, cfg)
-		if _, err := c.js.CreateStream(ctx, jetstream.StreamConfig{Name: cfg.AnswersStream, Subjects: []string{"interest.answers.>"}, Retention: jetstream.InterestPolicy}); err != nil {
+		interest := jetstream.StreamConfig{Name: cfg.AnswersStream, Subjects: []string{"interest.answers.>"},
+			Retention: jetstream.InterestPolicy}
+		if _, err := c.js.CreateStream(ctx, interest); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.EnsureStreams(ctx); !IsRefused(err) || !strings.Contains(err.Error(), "retention is Interest") {
@@ -115,7 +140,8 @@ func TestStreams(t *testing.T) {
 	t.Run("fewer replicas than configured", func(t *testing.T) {
 		cfg := testConfig(url)
 		cfg.Replicas = 3 // of a cluster; the streams made above have 1
-		if err := connect(t, cfg).EnsureStreams(ctx); !IsRefused(err) || !strings.Contains(err.Error(), "queue.replicas is 3") {
+		if err := connect(t, cfg).EnsureStreams(ctx); !IsRefused(err) ||
+			!strings.Contains(err.Error(), "queue.replicas is 3") {
 			t.Fatalf("an R1 stream with queue.replicas 3: %v, want refused", err)
 		}
 	})

@@ -30,7 +30,8 @@ func (c *Client) PuzzlesStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name: c.cfg.Stream, Subjects: []string{c.cfg.Subject + ".puzzles.>"},
 		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: c.cfg.Replicas,
-		Discard: jetstream.DiscardNew, MaxMsgSize: int32(min(c.cfg.MaxPuzzleBytes+headerRoom, math.MaxInt32)), Duplicates: c.cfg.DuplicateWindow,
+		Discard: jetstream.DiscardNew, MaxMsgSize: int32(min(c.cfg.MaxPuzzleBytes+headerRoom, math.MaxInt32)),
+		Duplicates:  c.cfg.DuplicateWindow,
 		Description: "hrmd: puzzles waiting for a worker (docs/fleet.md)",
 	}
 }
@@ -63,7 +64,11 @@ func (c *Client) EnsureStreams(ctx context.Context) error {
 	return nil
 }
 
-func (c *Client) ensureStream(ctx context.Context, want jetstream.StreamConfig, check func(jetstream.StreamConfig) string) error {
+func (c *Client) ensureStream(
+	ctx context.Context,
+	want jetstream.StreamConfig,
+	check func(jetstream.StreamConfig) string,
+) error {
 	s, err := retry(ctx, func(ctx context.Context) (jetstream.Stream, error) { return c.js.Stream(ctx, want.Name) })
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = retry(ctx, func(ctx context.Context) (jetstream.Stream, error) { return c.js.CreateStream(ctx, want) })
@@ -119,13 +124,26 @@ func (c *Client) checkPuzzles(got jetstream.StreamConfig) string {
 	want := c.PuzzlesStreamConfig()
 	switch {
 	case got.Retention != jetstream.WorkQueuePolicy:
-		return fmt.Sprintf("its retention is %s, not workqueue: answered puzzles would stay in it, and hrmd could not tell a lost puzzle from a waiting one", got.Retention)
+		return fmt.Sprintf(
+			"its retention is %s, not workqueue: answered puzzles would stay in it, and hrmd could not tell a lost puzzle "+
+				"from a waiting one",
+			got.Retention,
+		)
 	case got.MaxAge > 0:
-		return fmt.Sprintf("its max age is %s: puzzles waiting longer would be deleted unanswered; set it to 0 (unlimited)", got.MaxAge)
+		return fmt.Sprintf(
+			"its max age is %s: puzzles waiting longer would be deleted unanswered; set it to 0 (unlimited)",
+			got.MaxAge,
+		)
 	case got.Discard == jetstream.DiscardOld && (got.MaxMsgs > 0 || got.MaxBytes > 0 || got.MaxMsgsPerSubject > 0):
-		return "it has a size limit with discard old: when full it would drop waiting puzzles; use discard new (a gateway then waits for room)"
+		return "it has a size limit with discard old: when full it would drop waiting puzzles; use discard new (a gateway " +
+			"then waits for room)"
 	case got.MaxMsgSize > 0 && got.MaxMsgSize < want.MaxMsgSize:
-		return fmt.Sprintf("its max message size is %d bytes, but a puzzle can take %d (watch.max_file_bytes and headers): raise it, or lower watch.max_file_bytes", got.MaxMsgSize, want.MaxMsgSize)
+		return fmt.Sprintf(
+			"its max message size is %d bytes, but a puzzle can take %d (watch.max_file_bytes and headers): raise it, or "+
+				"lower watch.max_file_bytes",
+			got.MaxMsgSize,
+			want.MaxMsgSize,
+		)
 	}
 	return c.checkCommon(got)
 }
@@ -134,23 +152,39 @@ func (c *Client) checkPuzzles(got jetstream.StreamConfig) string {
 func (c *Client) checkAnswers(got jetstream.StreamConfig) string {
 	switch {
 	case got.Retention != jetstream.LimitsPolicy:
-		return fmt.Sprintf("its retention is %s, not limits: answers must stay for the duplicate window, or a restarted server would take a worker's second answer to a puzzle as new", got.Retention)
+		return fmt.Sprintf(
+			"its retention is %s, not limits: answers must stay for the duplicate window, or a restarted server would take a "+
+				"worker's second answer to a puzzle as new",
+			got.Retention,
+		)
 	case got.MaxAge > 0 && got.MaxAge < c.cfg.DuplicateWindow:
-		return fmt.Sprintf("its max age %s is shorter than queue.duplicate_window (%s): an answer could be deleted before a gateway reads it", got.MaxAge, c.cfg.DuplicateWindow)
+		return fmt.Sprintf(
+			"its max age %s is shorter than queue.duplicate_window (%s): an answer could be deleted before a gateway reads it",
+			got.MaxAge,
+			c.cfg.DuplicateWindow,
+		)
 	case got.Discard == jetstream.DiscardOld && (got.MaxMsgs > 0 || got.MaxBytes > 0 || got.MaxMsgsPerSubject > 0):
-		return "it has a size limit with discard old: when full it would drop answers no gateway has read; use discard new, or only a max age"
+		return "it has a size limit with discard old: when full it would drop answers no gateway has read; use discard " +
+			"new, or only a max age"
 	}
 	return c.checkCommon(got)
 }
 
 func (c *Client) checkCommon(got jetstream.StreamConfig) string {
 	if got.Replicas < c.cfg.Replicas {
-		return fmt.Sprintf("it has %d replica(s) but queue.replicas is %d: the loss of one server could lose work; raise the stream's replicas, or set queue.replicas to %d on purpose",
-			got.Replicas, c.cfg.Replicas, got.Replicas)
+		return fmt.Sprintf(
+			"it has %d replica(s) but queue.replicas is %d: the loss of one server could lose work; raise the stream's "+
+				"replicas, or set queue.replicas to %d on purpose",
+			got.Replicas,
+			c.cfg.Replicas,
+			got.Replicas,
+		)
 	}
 	if got.Duplicates > 0 && got.Duplicates < c.cfg.DuplicateWindow {
-		c.log.Sugar().Warnf("queue: stream %s remembers message ids for %s, less than queue.duplicate_window (%s): a claim published again after that is answered twice (the gateway still writes one answer)",
-			got.Name, got.Duplicates, c.cfg.DuplicateWindow)
+		c.log.Sugar().
+			Warnf("queue: stream %s remembers message ids for %s, less than queue.duplicate_window (%s): a claim published "+
+				"again after that is answered twice (the gateway still writes one answer)",
+				got.Name, got.Duplicates, c.cfg.DuplicateWindow)
 	}
 	return ""
 }
@@ -162,8 +196,9 @@ func (c *Client) checkCommon(got jetstream.StreamConfig) string {
 func (c *Client) EnsureWorkers(ctx context.Context) (jetstream.Consumer, error) {
 	cc := jetstream.ConsumerConfig{
 		Durable: WorkersConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: c.cfg.AckWait, MaxDeliver: -1,
-		MaxAckPending: c.cfg.MaxAckPending, FilterSubject: c.cfg.Subject + ".puzzles.>", DeliverPolicy: jetstream.DeliverAllPolicy,
-		Description: "hrmd workers (docs/fleet.md)",
+		MaxAckPending: c.cfg.MaxAckPending, FilterSubject: c.cfg.Subject + ".puzzles.>",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Description:   "hrmd workers (docs/fleet.md)",
 	}
 	return c.ensureConsumer(ctx, c.cfg.Stream, cc)
 }
@@ -178,7 +213,11 @@ func (c *Client) EnsureGateway(ctx context.Context) (jetstream.Consumer, error) 
 	return c.ensureConsumer(ctx, c.cfg.AnswersStream, cc)
 }
 
-func (c *Client) ensureConsumer(ctx context.Context, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+func (c *Client) ensureConsumer(
+	ctx context.Context,
+	stream string,
+	cc jetstream.ConsumerConfig,
+) (jetstream.Consumer, error) {
 	cons, err := retry(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
 		return c.js.CreateOrUpdateConsumer(ctx, stream, cc)
 	})
