@@ -95,13 +95,13 @@ func (b *batcher) anyStarted() bool {
 	return slices.ContainsFunc(b.pending, func(j *job) bool { return j.started() && j.next < len(j.rows) })
 }
 
-// take fills the next batch of up to max_batch rows. Files take turns: rows
+// nextBatch fills the next batch of up to max_batch rows. Files take turns: rows
 // are dealt one a file a round, the file that has waited longest since its
 // last rows (or since it came) first, so that a file dropped behind one of
 // thousands of rows waits a batch or two, not for all of them. A file starts
 // (its rows are planned) when first dealt a row; one whose rows cannot be
 // planned leaves the batcher and is returned apart.
-func (b *batcher) take() (batch []batchRow, failed []planFailure) {
+func (b *batcher) nextBatch() (batch []batchRow, failed []planFailure) {
 	b.batches++
 	dealt, failed := b.deal()
 	// In the order files came, each file's rows together.

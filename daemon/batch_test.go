@@ -127,7 +127,7 @@ func TestBatcherBatchesAcrossFiles(t *testing.T) {
 	if b.full() || b.available() != 3 {
 		t.Fatalf("available %d before any file started, want one row per task (3)", b.available())
 	}
-	batch, failed := b.take()
+	batch, failed := b.nextBatch()
 	if got := batchNames(batch); !slices.Equal(got, []string{"a.json:0", "b.json:0", "b.json:1", "c.json:0"}) ||
 		len(failed) != 0 {
 		t.Fatalf("first batch %v (failed %v)", got, failed)
@@ -139,7 +139,7 @@ func TestBatcherBatchesAcrossFiles(t *testing.T) {
 	if b.available() != 2 {
 		t.Errorf("available %d, want c's two rows left", b.available())
 	}
-	batch, _ = b.take()
+	batch, _ = b.nextBatch()
 	if got := batchNames(batch); !slices.Equal(got, []string{"c.json:1", "c.json:2"}) {
 		t.Fatalf("second batch %v", got)
 	}
@@ -202,7 +202,7 @@ func TestBatcherRowsHaltApart(t *testing.T) {
 		jobs = append(jobs, j)
 		b.add(j)
 	}
-	batch, _ := b.take()
+	batch, _ := b.nextBatch()
 	if len(batch) != len(jobs) {
 		t.Fatalf("a batch of %d rows for %d one-row files", len(batch), len(jobs))
 	}
@@ -232,7 +232,7 @@ func TestBatcherPlanFailure(t *testing.T) {
 	big := testJob("big", 1, 31)
 	b.add(big)
 	b.add(testJob("ok", 1, 2))
-	batch, failed := b.take()
+	batch, failed := b.nextBatch()
 	if len(failed) != 1 || failed[0].job != big || answer.Code(failed[0].err) != puzzles.CodeGridTooLarge {
 		t.Fatalf("failed %+v, want big with %s", failed, puzzles.CodeGridTooLarge)
 	}
@@ -250,7 +250,7 @@ func TestBatcherSettingsBetweenBatches(t *testing.T) {
 	b := &batcher{cur: s1}
 	first, second := testJob("first", 3, 2), testJob("second", 1, 3)
 	b.add(first)
-	batch, _ := b.take()
+	batch, _ := b.nextBatch()
 	runAndRecord(t, s1, batch)
 	b.add(second)
 
@@ -268,7 +268,7 @@ func TestBatcherSettingsBetweenBatches(t *testing.T) {
 	if b.available() != 1 {
 		t.Errorf("available %d while settings wait, want first's last row only", b.available())
 	}
-	batch, _ = b.take()
+	batch, _ = b.nextBatch()
 	if got := batchNames(batch); !slices.Equal(got, []string{"first.json:2"}) || second.started() {
 		t.Fatalf("batch %v (second started %v); want first's last row alone", got, second.started())
 	}
@@ -285,7 +285,7 @@ func TestBatcherSettingsBetweenBatches(t *testing.T) {
 			b.cur == s3,
 		)
 	}
-	batch, _ = b.take()
+	batch, _ = b.nextBatch()
 	if got := batchNames(batch); !slices.Equal(got, []string{"second.json:0"}) || second.set != s3 {
 		t.Errorf("batch %v; want second, started with the new settings", got)
 	}
@@ -313,7 +313,7 @@ func TestBatcherTakesTurns(t *testing.T) {
 	b := &batcher{cur: s}
 	huge := bundleJob("huge", 50, 10)
 	b.add(huge)
-	batch, _ := b.take()
+	batch, _ := b.nextBatch()
 	runAndRecord(t, s, batch)
 	small := testJob("small", 3, 2)
 	b.add(small)
@@ -326,7 +326,7 @@ func TestBatcherTakesTurns(t *testing.T) {
 				batches-1,
 			)
 		}
-		batch, _ := b.take()
+		batch, _ := b.nextBatch()
 		if !slices.ContainsFunc(batch, func(br batchRow) bool { return br.job == huge }) {
 			t.Errorf("batch %d has no row of the large file: %v", batches, batchNames(batch))
 		}
@@ -347,7 +347,7 @@ func TestBatcherTakesTurns(t *testing.T) {
 	}
 	seen := map[*job]bool{}
 	for range 3 {
-		batch, _ := b.take()
+		batch, _ := b.nextBatch()
 		for _, br := range batch {
 			seen[br.job] = true
 		}
@@ -371,7 +371,7 @@ func TestBatcherMemoryPerRow(t *testing.T) {
 	rows := 128 * 8
 	before := heapInUse()
 	b.add(j)
-	batch, _ := b.take()
+	batch, _ := b.nextBatch()
 	if perRow := (heapInUse() - before) / rows; perRow > 1024 {
 		t.Errorf("started, a file holds %d bytes a row; rows are to be encoded as their batch runs", perRow)
 	}
@@ -383,7 +383,7 @@ func TestBatcherMemoryPerRow(t *testing.T) {
 		}
 		tokens(batch)
 		record(batch, results, time.Now())
-		batch, _ = b.take()
+		batch, _ = b.nextBatch()
 	}
 	if !j.done() {
 		t.Fatal("not done after all its batches")

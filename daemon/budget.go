@@ -81,8 +81,8 @@ func newMemoryBudget(limit int64, log *zap.Logger, m *metrics) *memoryBudget {
 	return &memoryBudget{log: log, metrics: m, limit: limit, open: newGate(true)}
 }
 
-// take counts a file read; the budget may go over by this one file.
-func (b *memoryBudget) take(n int64) {
+// reserve counts a file read; the budget may go over by this one file.
+func (b *memoryBudget) reserve(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used += n
@@ -93,8 +93,8 @@ func (b *memoryBudget) take(n int64) {
 	}
 }
 
-// give counts files answered (or failed) or handed back.
-func (b *memoryBudget) give(n int64) {
+// release counts files answered (or failed) or handed back.
+func (b *memoryBudget) release(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used -= n

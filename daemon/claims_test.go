@@ -33,7 +33,7 @@ func newClaimsDaemon(t *testing.T) *daemon {
 		"spool",
 	)
 	d := &daemon{cfg: cfg, log: zap.NewNop(), metrics: newMetrics(), limits: cfg.Limits(), settle: 10 * time.Millisecond,
-		queue: make(chan *job, 8)}
+		jobs: make(chan *job, 8)}
 	d.inboxOK = newInboxHealth(d.metrics.inboxLost)
 	d.stuck = newStuckOutcomes(d)
 	d.budget = newMemoryBudget(filesInMemory*d.limits.Bytes, d.log, d.metrics)
@@ -77,7 +77,7 @@ func TestClaimFaultMakesTheInboxUnusable(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WriteFile(t, filepath.Dir(work), filepath.Base(work), "not a folder")
-	in.take(context.Background(), f)
+	in.claim(context.Background(), f)
 	if d.inboxOK.usable() || testutil.ToFloat64(d.metrics.inboxLost) != 1 ||
 		!strings.Contains(d.inboxOK.reason(), "x.json") {
 		t.Fatalf(
@@ -94,7 +94,7 @@ func TestClaimFaultMakesTheInboxUnusable(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(in.claimFailed, "x.json") // its backoff is over
-	in.take(context.Background(), f)
+	in.claim(context.Background(), f)
 	if !d.inboxOK.usable() || testutil.ToFloat64(d.metrics.inboxLost) != 0 {
 		t.Errorf(
 			"after a claim that worked: usable %v, hrmd_inbox_unusable %v",
@@ -102,7 +102,7 @@ func TestClaimFaultMakesTheInboxUnusable(t *testing.T) {
 			testutil.ToFloat64(d.metrics.inboxLost),
 		)
 	}
-	if j := <-d.queue; j.job != "x.json" {
+	if j := <-d.jobs; j.job != "x.json" {
 		t.Errorf("claimed %q", j.job)
 	}
 }
@@ -113,15 +113,15 @@ func TestNameEndingNameTooLongIsATask(t *testing.T) {
 	d := newClaimsDaemon(t)
 	in := newIntake(d)
 	const name = "abc.name-too-long"
-	in.take(context.Background(), drop(t, d, name, someTask(t)))
-	if j := <-d.queue; j.job != name || j.failed {
+	in.claim(context.Background(), drop(t, d, name, someTask(t)))
+	if j := <-d.jobs; j.job != name || j.failed {
 		t.Errorf("claimed %q (failed %v)", j.job, j.failed)
 	}
 	d.inWork.drop(name) // as after a restart: found in work/
 	if !in.admit(context.Background(), name, name) {
 		t.Fatal("admit stopped")
 	}
-	if j := <-d.queue; j.job != name {
+	if j := <-d.jobs; j.job != name {
 		t.Errorf("taken up %q", j.job)
 	}
 	if names := testenv.Names(d.spool.Failed()); len(names) != 0 {

@@ -60,7 +60,7 @@ type daemon struct {
 	progress *loadProgress
 	degraded atomic.Pointer[device.Degradation]
 
-	queue  chan *job // jobs for the worker
+	jobs   chan *job // the files for the worker
 	claims ClaimSink // where the intake hands the files it claims: nil, the worker's queue; a fleet gateway's
 	// batchRoom is the batch of the model in use: the most puzzles a
 	// fleet worker holds at once.
@@ -106,7 +106,7 @@ func New(opts Options) (*Daemon, error) {
 		opts: opts, cfg: opts.Config, log: log, level: level,
 		notify: notifier{log: log}, metrics: newMetrics(),
 		limits: opts.Config.Limits(), settle: time.Duration(opts.Config.Watch.Settle),
-		queue: make(chan *job, 64),
+		jobs: make(chan *job, 64),
 		// Unbuffered: the supervisor knows when the worker has taken new
 		// settings, and closes none it still holds.
 		updates:     make(chan *settings),
@@ -313,7 +313,7 @@ func (d *daemon) serve(ctx context.Context, first *settings, recovered []string,
 	}
 	if first != nil {
 		s.workerDone = make(chan struct{})
-		wk := &worker{d: d, queue: d.queue, updates: d.updates, linger: lingerBatch}
+		wk := &worker{d: d, jobs: d.jobs, updates: d.updates, linger: lingerBatch}
 		go func() { defer close(s.workerDone); wk.run(s.stopWorker, runCtx, first) }()
 	}
 	if hup { // a Reload came while the first model loaded
@@ -405,7 +405,7 @@ func (s *supervisor) startReload() {
 
 // reloaded applies a finished reload: its settings wait for the worker.
 func (s *supervisor) reloaded(r reloadResult) {
-	s.take(r)
+	s.applyReload(r)
 	s.d.finishReload(r)
 	if s.reloadAgain {
 		s.reloadAgain = false
@@ -413,9 +413,9 @@ func (s *supervisor) reloaded(r reloadResult) {
 	}
 }
 
-// take makes a finished reload's settings the ones the worker gets next,
+// applyReload makes a finished reload's settings the ones the worker gets next,
 // closing the model of any it supersedes before the worker took them.
-func (s *supervisor) take(r reloadResult) {
+func (s *supervisor) applyReload(r reloadResult) {
 	s.reloads = nil
 	s.cancelReload()
 	if r.err != nil {
@@ -434,14 +434,14 @@ func (s *supervisor) take(r reloadResult) {
 // ending process: onnxruntime cannot be shut down under it.
 func (s *supervisor) wind() {
 	if s.d.joined.Load() {
-		s.d.opts.Fleet.Finish(s.d.opts.ShutdownTimeout, s.cancelAnswers)
+		s.d.opts.Fleet.DrainAnswers(s.d.opts.ShutdownTimeout, s.cancelAnswers)
 	}
 	s.wg.Wait()
 	if s.reloads != nil {
 		s.cancelReload()
 		select {
 		case r := <-s.reloads:
-			s.take(r)
+			s.applyReload(r)
 		case <-time.After(s.d.opts.ShutdownTimeout):
 			s.d.log.Warn("a reload was still loading a model; not waiting for it",
 				zap.String("event", "reload_abandoned"))

@@ -65,7 +65,7 @@ func (in *intake) run(ctx context.Context, files <-chan settledFile, recovered [
 			if !in.wait(ctx, f) {
 				return
 			}
-			in.take(ctx, f)
+			in.claim(ctx, f)
 		}
 	}
 }
@@ -89,10 +89,10 @@ func (in *intake) wait(ctx context.Context, f settledFile) bool {
 	return true
 }
 
-// take claims one settled file, if it is still the file that settled: a
+// claim claims one settled file, if it is still the file that settled: a
 // file that changed since (or a new file under the same name) waits for the
 // watcher to see it settle again.
-func (in *intake) take(ctx context.Context, f settledFile) {
+func (in *intake) claim(ctx context.Context, f settledFile) {
 	d := in.d
 	st, err := d.spool.StatInbox(f.name)
 	if err != nil || (settledFile{name: f.name, size: st.Size, mod: st.Mtim.Nano(), mode: st.Mode, inode: st.Ino}) != f {

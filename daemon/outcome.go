@@ -52,8 +52,8 @@ func (o *Outcome) write(s *spool.Spool) (string, error) {
 	return s.Write(o.result)
 }
 
-// finish writes a job's answer and retires its input to done/.
-func (d *daemon) finish(j *job) {
+// answerJob writes a job's answer and retires its input to done/.
+func (d *daemon) answerJob(j *job) {
 	data, files, err := j.answer()
 	if err != nil {
 		d.failJob(j, err)
@@ -164,14 +164,14 @@ func (d *daemon) count(o *Outcome) {
 func (d *daemon) enqueue(ctx context.Context, j *job, claims ClaimSink) bool {
 	d.queued.Add(1)
 	d.metrics.queueDepth.Inc()
-	d.budget.take(j.size)
+	d.budget.reserve(j.size)
 	if claims != nil {
 		if claims.Claim(ctx, j.view()) {
 			return true
 		}
 	} else {
 		select {
-		case d.queue <- j:
+		case d.jobs <- j:
 			return true
 		case <-ctx.Done():
 		}
@@ -203,7 +203,7 @@ func (d *daemon) dequeue(jobs ...*job) {
 func (d *daemon) countOut(n int, size int64) {
 	d.queued.Add(-int64(n))
 	d.metrics.queueDepth.Sub(float64(n))
-	d.budget.give(size)
+	d.budget.release(size)
 }
 
 // updateStatus tells systemd (`systemctl status hrmd` shows it), when it

@@ -64,12 +64,12 @@ type Role interface {
 	Source() Source    // a worker's fetch; nil for a gateway only
 	Claims() ClaimSink // a gateway's publisher; nil for a worker only
 	// Start starts the role's other goroutines in wg; they end with ctx,
-	// except a worker's answer publisher, which ends at Finish or with
+	// except a worker's answer publisher, which ends at DrainAnswers or with
 	// answers (the shutdown timeout).
 	Start(ctx, answers context.Context, wg *sync.WaitGroup)
-	// Finish waits, once the worker has returned, for the answers it left
+	// DrainAnswers waits, once the worker has returned, for the answers it left
 	// to be sent, for at most timeout, then cancels them.
-	Finish(timeout time.Duration, cancelAnswers context.CancelFunc)
+	DrainAnswers(timeout time.Duration, cancelAnswers context.CancelFunc)
 	Down() string          // why it is connected to no server; "" when it is
 	Lost() <-chan struct{} // closed when the connection is closed for good
 	Reloaded(cfg config.Config)

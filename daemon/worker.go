@@ -13,7 +13,7 @@ import (
 // the systemd watchdog pings.
 type worker struct {
 	d       *daemon
-	queue   <-chan *job
+	jobs    <-chan *job
 	updates <-chan *settings
 	linger  time.Duration
 }
@@ -61,7 +61,7 @@ func (w *worker) run(stop <-chan struct{}, runCtx context.Context, cur *settings
 		if cooled := w.d.thermal.opened(); !isClosed(cooled) {
 			if !held {
 				w.d.log.Debug("too hot: no new batch until it cools down; claimed files wait in work/",
-					zap.String("event", "batch_held"), zap.Int("files", len(b.pending)+len(w.queue)))
+					zap.String("event", "batch_held"), zap.Int("files", len(b.pending)+len(w.jobs)))
 				held = true
 			}
 			if !w.wait(b, stop, watchdog, cooled) {
@@ -86,14 +86,14 @@ func (w *worker) run(stop <-chan struct{}, runCtx context.Context, cur *settings
 // watchdog tick, or (cooled non-nil: too hot, and claimed files wait) it
 // cools down. It returns false on stop.
 func (w *worker) wait(b *batcher, stop <-chan struct{}, watchdog <-chan time.Time, cooled <-chan struct{}) bool {
-	queue := w.queue
+	jobs := w.jobs
 	if cooled != nil {
-		queue = nil
+		jobs = nil
 	}
 	select {
 	case <-stop:
 		return false
-	case j := <-queue:
+	case j := <-jobs:
 		b.add(j)
 	case s := <-w.updates:
 		w.offer(b, s)
@@ -116,13 +116,13 @@ func (w *worker) fill(b *batcher, stop <-chan struct{}) bool {
 		// Files already waiting join first: the linger is for files on
 		// their way, and must not cut a batch short on a busy machine.
 		select {
-		case j := <-w.queue:
+		case j := <-w.jobs:
 			b.add(j)
 			continue
 		default:
 		}
 		select {
-		case j := <-w.queue:
+		case j := <-w.jobs:
 			b.add(j)
 		case s := <-w.updates:
 			w.offer(b, s)
@@ -141,9 +141,9 @@ func (w *worker) fill(b *batcher, stop <-chan struct{}) bool {
 // most as many files as the queue, so that the intake still stops claiming
 // files (they wait in the inbox) when the worker is behind.
 func (w *worker) join(b *batcher) {
-	for len(b.pending) < cap(w.queue) {
+	for len(b.pending) < cap(w.jobs) {
 		select {
-		case j := <-w.queue:
+		case j := <-w.jobs:
 			b.add(j)
 		default:
 			return
@@ -154,7 +154,7 @@ func (w *worker) join(b *batcher) {
 // step runs the next batch and finishes the files it completes. It returns
 // false when runCtx ended the run: the caller stops, leaving its files in work/.
 func (w *worker) step(runCtx context.Context, b *batcher) bool {
-	batch, failed := b.take()
+	batch, failed := b.nextBatch()
 	for _, f := range failed {
 		w.d.failJob(f.job, f.err)
 		w.d.dequeue(f.job)
@@ -168,7 +168,7 @@ func (w *worker) step(runCtx context.Context, b *batcher) bool {
 	done := b.finished()
 	for _, j := range done {
 		if !j.failed {
-			w.d.finish(j)
+			w.d.answerJob(j)
 		}
 	}
 	w.d.dequeue(done...)

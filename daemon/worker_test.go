@@ -24,7 +24,7 @@ func TestWorkerAnswersAndTakesNewSettings(t *testing.T) {
 	s1, m1 := shiftSettings(t, 1, 4)
 	s2, m2 := shiftSettings(t, 3, 4)
 	updates, stop, done := make(chan *settings), make(chan struct{}), make(chan struct{})
-	wk := &worker{d: d, queue: d.queue, updates: updates, linger: time.Millisecond}
+	wk := &worker{d: d, jobs: d.jobs, updates: updates, linger: time.Millisecond}
 	go func() { defer close(done); wk.run(stop, context.Background(), s1) }()
 
 	data := someTask(t)
@@ -35,7 +35,7 @@ func TestWorkerAnswersAndTakesNewSettings(t *testing.T) {
 	in := newIntake(d)
 	answer := func(name string) puzzles.AnswerFile {
 		t.Helper()
-		in.take(context.Background(), drop(t, d, name, data))
+		in.claim(context.Background(), drop(t, d, name, data))
 		testenv.WaitFor(t, 30*time.Second, name+" answered", func() bool {
 			_, err := os.Stat(filepath.Join(d.spool.Done(), name))
 			return err == nil
@@ -69,10 +69,10 @@ func TestWorkerModelFailureFailsTheFiles(t *testing.T) {
 	s, m := shiftSettings(t, 1, 4)
 	m.Close() // a closed shiftModel refuses to run
 	stop, done := make(chan struct{}), make(chan struct{})
-	wk := &worker{d: d, queue: d.queue, updates: make(chan *settings), linger: time.Millisecond}
+	wk := &worker{d: d, jobs: d.jobs, updates: make(chan *settings), linger: time.Millisecond}
 	go func() { defer close(done); wk.run(stop, context.Background(), s) }()
 	in := newIntake(d)
-	in.take(context.Background(), drop(t, d, "x.json", someTask(t)))
+	in.claim(context.Background(), drop(t, d, "x.json", someTask(t)))
 	testenv.WaitFor(t, 30*time.Second, "x.json failed", func() bool {
 		_, err := os.Stat(filepath.Join(d.spool.Failed(), "x.json.error.json"))
 		return err == nil

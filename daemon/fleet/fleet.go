@@ -156,7 +156,7 @@ func (f *Fleet) Claims() daemon.ClaimSink {
 // Start starts the goroutines of the fleet's roles besides a worker's
 // fetch (its Source); they end with ctx (the intake's), except the
 // worker's answer publisher, which sends what the worker left once it has
-// returned (Finish), or ends with answers.
+// returned (DrainAnswers), or ends with answers.
 func (f *Fleet) Start(ctx, answers context.Context, wg *sync.WaitGroup) {
 	if f.cfg.Gateway() {
 		wg.Add(2)
@@ -172,10 +172,10 @@ func (f *Fleet) Start(ctx, answers context.Context, wg *sync.WaitGroup) {
 	go func() { defer close(f.sent); f.publishAnswers(answers, f.drain) }()
 }
 
-// Finish waits, once the worker has returned, for the answers it left to
+// DrainAnswers waits, once the worker has returned, for the answers it left to
 // be sent, for at most timeout: what is not sent by then goes to another
 // worker after ack_wait.
-func (f *Fleet) Finish(timeout time.Duration, cancelAnswers context.CancelFunc) {
+func (f *Fleet) DrainAnswers(timeout time.Duration, cancelAnswers context.CancelFunc) {
 	close(f.drain)
 	select {
 	case <-f.sent:

@@ -49,7 +49,7 @@ func (f *Fleet) fetchPuzzles(ctx context.Context) {
 		}
 		fails = 0
 		for _, dv := range got {
-			if !f.take(ctx, dv) {
+			if !f.accept(ctx, dv) {
 				return
 			}
 		}
@@ -77,10 +77,10 @@ func (f *Fleet) room(ctx context.Context) int {
 	return 0
 }
 
-// take hands a puzzle to the worker, or answers it at once with its error
+// accept hands a puzzle to the worker, or answers it at once with its error
 // file: one delivered too often, or not a valid task. It returns false
 // when ctx ended first (the puzzle goes to another worker after ack_wait).
-func (f *Fleet) take(ctx context.Context, dv *queue.Delivery) bool {
+func (f *Fleet) accept(ctx context.Context, dv *queue.Delivery) bool {
 	f.hold(dv)
 	if dv.Attempt > 1 {
 		f.metrics.redelivers.Inc()

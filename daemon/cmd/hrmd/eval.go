@@ -227,7 +227,7 @@ func (rep *evalReport) score(
 		})
 	}
 	rep.Seconds = math.Round(time.Since(started).Seconds()*10) / 10
-	rep.finish()
+	rep.summarise()
 	return answers, nil
 }
 
@@ -476,9 +476,9 @@ func (rep *evalReport) add(t evalTask, a puzzles.AnswerFile) {
 	rep.Tasks = append(rep.Tasks, r)
 }
 
-// finish turns the sums into means and says what must not be read as a
+// summarise turns the sums into means and says what must not be read as a
 // success.
-func (rep *evalReport) finish() {
+func (rep *evalReport) summarise() {
 	m := &rep.Totals.Model
 	if m.TestInputs > 0 {
 		m.MeanCycles = math.Round(m.MeanCycles/float64(m.TestInputs)*100) / 100
