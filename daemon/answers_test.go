@@ -19,7 +19,7 @@ import (
 // (solve's side is TestSolveInputInvariantModel).
 func TestRunInputInvariantModel(t *testing.T) {
 	s := newSpool(t, func(c *config.Config) { c.Model, _ = filepath.Abs(zeroBundle); c.Inference.MaxCycles = 2 })
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("input_invariant", 1, 60*time.Second)
 	p.WaitEvent("ready", 1, 60*time.Second)
 	data, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "3631a71a.json"))

@@ -74,11 +74,11 @@ func TestRunThermalBackPressure(t *testing.T) {
 		c.Thermal = config.Thermal{PauseC: 90, ResumeC: 80, Zones: []string{"cpu", "gpu", "soc", "tj"},
 			Poll: config.Duration(time.Second)}
 	})
-	s.args = []string{"--sysroot", root}
+	s.sysroot = root
 	task := testenv.ARCTasks(t, 2)
 	leftover, name := "007bbfb7.json", "00d62c1b.json"
 	testenv.WriteFile(t, s.work, leftover, string(task[leftover]))
-	p := s.start()
+	p := s.startInProcess()
 	started := p.WaitEvent("starting", 1, 60*time.Second)
 	if dev, _ := started.Fields["device"].(string); !strings.Contains(dev, "Jetson Orin Nano") ||
 		!strings.Contains(dev, "JetPack 6") {
@@ -143,10 +143,7 @@ func TestRunThermalBackPressure(t *testing.T) {
 	if v := p.Sample("hrmd_thermal_paused"); v != "0" {
 		t.Errorf("hrmd_thermal_paused %q after cooling, want 0", v)
 	}
-	p.Signal(syscall.SIGTERM)
-	if code := p.WaitExit(30 * time.Second); code != 0 {
-		t.Errorf("exit %d", code)
-	}
+	p.stop()
 }
 
 // With providers [tensorrt, cpu] on the CPU-only library the daemon says

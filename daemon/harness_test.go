@@ -1,6 +1,10 @@
 package daemon_test
 
 import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,8 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
+	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
+	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/internal/hrmdtest"
+	"github.com/hrmd/hrmd/internal/testenv"
 )
 
 // hrmdBin is the real hrmd, built once for the tests that run it as a process.
@@ -35,12 +44,13 @@ func runHrmd(t *testing.T, args ...string) hrmdtest.Result {
 }
 
 // spoolUnderTest is a temporary inbox, outbox and spool with a config for a
-// real `hrmd run` process.
+// daemon: a real `hrmd run` process, or Run in the test's own process.
 type spoolUnderTest struct {
 	t                                 *testing.T
 	dir, config                       string
 	inbox, outbox, work, done, failed string
 	args                              []string // more flags for hrmd run
+	sysroot                           string   // the device's files, if not "/" (--sysroot)
 }
 
 // newSpool writes a config: the tiny model on CPU, HTTP on a free port, JSON
@@ -82,8 +92,96 @@ func (s *spoolUnderTest) drop(name string, data []byte) {
 // its environment.
 func (s *spoolUnderTest) start(env ...string) *hrmdtest.Daemon {
 	s.t.Helper()
+	args := s.args
+	if s.sysroot != "" {
+		args = append([]string{"--sysroot", s.sysroot}, args...)
+	}
 	return hrmdtest.StartDaemon(s.t, hrmdtest.Options{Bin: hrmdBin, Config: s.config, Instance: "test",
-		ShutdownTimeout: 10 * time.Second, Args: s.args, Env: hrmdtest.TestEnv(s.t, env...)})
+		ShutdownTimeout: 10 * time.Second, Args: args, Env: hrmdtest.TestEnv(s.t, env...)})
+}
+
+// inProcess is a daemon run by daemon.Run in the test's own process, so
+// that the race detector sees its goroutines, and watched as a process is:
+// its log's events, /metrics, /readyz. It takes no signals: stop ends it
+// as SIGTERM does.
+type inProcess struct {
+	*hrmdtest.Daemon
+	t       *testing.T
+	d       *daemon.Daemon
+	cancel  context.CancelCauseFunc
+	before  goleak.Option // the goroutines there were before it started
+	stopped bool
+	err     error // Run's, set before the log ends
+}
+
+// startInProcess runs the daemon on the spool as instance "test", as
+// `hrmd run` does: the config loaded from its file, the log in JSON. Unless
+// the test stopped it, it is stopped when the test ends.
+func (s *spoolUnderTest) startInProcess() *inProcess {
+	s.t.Helper()
+	s.t.Setenv(engine.LibraryEnv, testenv.ORTLibrary(s.t)) // as hrmdtest.TestEnv gives a process
+	cfg, err := config.Load(s.config)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	sysroot := cmp.Or(s.sysroot, "/")
+	r, w, err := os.Pipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	d, err := daemon.New(daemon.Options{ConfigPath: s.config, Config: cfg, Instance: "test",
+		ShutdownTimeout: 10 * time.Second, Sysroot: sysroot, Version: "test", Log: w})
+	if err != nil {
+		r.Close()
+		w.Close()
+		s.t.Fatal(err)
+	}
+	p := &inProcess{t: s.t, d: d, before: goleak.IgnoreCurrent()}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	p.cancel = cancel
+	returned := make(chan error, 1)
+	go func() {
+		err := d.Run(ctx)
+		w.Close()
+		returned <- err
+	}()
+	p.Daemon = hrmdtest.FollowDaemon(s.t, r, func() string {
+		p.err = <-returned
+		return fmt.Sprintf("Run returned %v", p.err)
+	})
+	s.t.Cleanup(func() {
+		if !p.stopped {
+			p.stop()
+		}
+	})
+	return p
+}
+
+// stop ends Run's context as the command does on SIGTERM and waits for Run
+// to return: the test fails if it returns an error, or leaves a goroutine
+// running.
+func (p *inProcess) stop() {
+	p.t.Helper()
+	p.stopped = true
+	p.cancel(errors.New("terminated"))
+	select {
+	case <-p.Exited():
+	case <-time.After(60 * time.Second):
+		p.t.Fatalf("Run has not returned a minute after its context ended; its log: %s", p.LogPath())
+	}
+	if p.err != nil {
+		p.t.Errorf("Run returned %v after its context ended", p.err)
+	}
+	// A goroutine may still be on its way out (a closed HTTP connection's).
+	err := hrmdtest.Wait("no goroutine left of the daemon's", time.Minute, func() (bool, string) {
+		if err := goleak.Find(p.before); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
+	if err != nil {
+		p.t.Errorf("after Run returned: %v", err)
+	}
 }
 
 // notifySocket listens where the daemon sends its sd_notify messages.

@@ -48,7 +48,7 @@ func (s *spoolUnderTest) dropAs(name string, data []byte) {
 // of an earlier failure.
 func TestRunNeverOverwritesAFileInFailed(t *testing.T) {
 	s := newSpool(t, nil)
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	users := []byte("the user's own file, not a task")
 	s.drop("q.json.error.json", users)
@@ -77,7 +77,7 @@ func TestRunNeverOverwritesAFileInFailed(t *testing.T) {
 // back every file is answered without a restart.
 func TestRunStuckAnswersAreWrittenLater(t *testing.T) {
 	s := newSpool(t, nil)
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	away := s.outbox + ".away"
 	if err := os.Rename(s.outbox, away); err != nil {
@@ -108,7 +108,7 @@ func TestRunStuckAnswersAreWrittenLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, 60*time.Second, "every file answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 5 })
-	waitMetrics(t, p, map[string]string{"hrmd_stuck_files": "0", `hrmd_puzzles_total{outcome="answered"}`: "5"})
+	waitMetrics(t, p.Daemon, map[string]string{"hrmd_stuck_files": "0", `hrmd_puzzles_total{outcome="answered"}`: "5"})
 	if code, _ := p.Get("/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d once the outbox is back", code)
 	}
@@ -131,7 +131,7 @@ func TestRunStuckAnswersAreWrittenLater(t *testing.T) {
 // longest name taken is answered.
 func TestRunNameTooLong(t *testing.T) {
 	s := newSpool(t, nil)
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	long := strings.Repeat("l", 245) + ".json"
 	longest := strings.Repeat("k", 231) + ".json" // 236 bytes
@@ -228,7 +228,7 @@ func TestRunWorkLockAndOrphans(t *testing.T) {
 // metric say why, and a real folder put back is used again.
 func TestRunInboxReplaced(t *testing.T) {
 	s := newSpool(t, func(c *config.Config) { c.Watch.Rescan = 0 })
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	if err := os.Remove(s.inbox); err != nil {
 		t.Fatal(err)
@@ -253,7 +253,7 @@ func TestRunInboxReplaced(t *testing.T) {
 	if err := os.Symlink(private, s.inbox); err != nil {
 		t.Fatal(err)
 	}
-	waitMetrics(t, p, map[string]string{"hrmd_inbox_unusable": "1"})
+	waitMetrics(t, p.Daemon, map[string]string{"hrmd_inbox_unusable": "1"})
 	testenv.WaitFor(t, 30*time.Second, "/readyz saying the inbox is a symbolic link", func() bool {
 		code, body := p.Get("/readyz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "symbolic link")
@@ -267,7 +267,7 @@ func TestRunInboxReplaced(t *testing.T) {
 	if err := os.Mkdir(s.inbox, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	waitMetrics(t, p, map[string]string{"hrmd_inbox_unusable": "0"})
+	waitMetrics(t, p.Daemon, map[string]string{"hrmd_inbox_unusable": "0"})
 	s.drop("c.json", arcTask(t))
 	testenv.WaitFor(t, 60*time.Second, "c.json answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 2 })
 	if got := testenv.Names(private); !slices.Equal(got, []string{"b.json", "secret.txt"}) {
@@ -315,7 +315,7 @@ func TestRunStopsDuringFirstLoad(t *testing.T) {
 // at the inbox, and the file is claimed once the fault is gone.
 func TestRunClaimFailuresBackOff(t *testing.T) {
 	s := newSpool(t, nil)
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	if err := os.Remove(s.work); err != nil {
 		t.Fatal(err)
@@ -355,13 +355,13 @@ func TestRunMemoryBudget(t *testing.T) {
 		c.Watch.MaxFileBytes = maxBytes
 		c.Thermal.Poll = config.Duration(time.Second)
 	})
-	s.args = []string{"--sysroot", root}
+	s.sysroot = root
 	task := arcTask(t)
 	padded := string(task) + strings.Repeat(" ", size-len(task))
 	for i := range 40 {
 		testenv.WriteFile(t, s.work, fmt.Sprintf("t%02d.json", i), padded)
 	}
-	p := s.start()
+	p := s.startInProcess()
 	budget := p.WaitEvent("budget_reached", 1, 60*time.Second)
 	read := (16*maxBytes + size - 1) / size // files until the budget is reached
 	if budget.Fields["budget"] != float64(16*maxBytes) || budget.Fields["bytes"] != float64(read*size) {
@@ -372,5 +372,5 @@ func TestRunMemoryBudget(t *testing.T) {
 	}
 	setTemperatures(t, root, map[string]int{"cpu-thermal": 60})
 	testenv.WaitFor(t, 120*time.Second, "40 files answered", func() bool { return len(hrmdtest.Inputs(s.done)) == 40 })
-	waitMetrics(t, p, map[string]string{"hrmd_queued_file_bytes": "0", "hrmd_queue_depth": "0"})
+	waitMetrics(t, p.Daemon, map[string]string{"hrmd_queued_file_bytes": "0", "hrmd_queue_depth": "0"})
 }

@@ -73,7 +73,7 @@ func (c *httpConn) get(path string) string {
 // a client forgot) or before one (a client that never speaks), so lingering
 // clients cannot pile up descriptors.
 func TestHTTPClosesIdleConnections(t *testing.T) {
-	p := newSpool(t, nil).start()
+	p := newSpool(t, nil).startInProcess()
 	for _, tt := range []struct {
 		name  string
 		first string // a path to GET first, or "" to send nothing
@@ -83,7 +83,7 @@ func TestHTTPClosesIdleConnections(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := dialHTTP(t, p)
+			c := dialHTTP(t, p.Daemon)
 			if tt.first != "" {
 				c.get(tt.first)
 			}
@@ -101,11 +101,11 @@ func TestHTTPClosesIdleConnections(t *testing.T) {
 // counts at most the limit open. Without the limit it would be served next
 // to all the held ones, counting one more.
 func TestHTTPConnectionLimit(t *testing.T) {
-	p := newSpool(t, nil).start()
+	p := newSpool(t, nil).startInProcess()
 	for range daemon.MaxHTTPConnections {
-		dialHTTP(t, p).get("/healthz") // accepted and kept alive: it holds a place
+		dialHTTP(t, p.Daemon).get("/healthz") // accepted and kept alive: it holds a place
 	}
-	extra := dialHTTP(t, p) // connected, but waiting in the backlog
+	extra := dialHTTP(t, p.Daemon) // connected, but waiting in the backlog
 	extra.send("/metrics")
 	code, body, err := extra.response()
 	if err != nil || code != http.StatusOK {

@@ -5,13 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hrmd/hrmd/daemon"
 	"github.com/hrmd/hrmd/daemon/config"
-	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -48,7 +46,7 @@ func TestRunFileLimits(t *testing.T) {
 	for name, b := range bad {
 		s.drop(name, []byte(b.data))
 	}
-	p := s.start()
+	p := s.startInProcess()
 	for name, b := range bad {
 		waitExists(t, filepath.Join(s.failed, name))
 		var e daemon.ErrorFile
@@ -57,7 +55,7 @@ func TestRunFileLimits(t *testing.T) {
 			t.Errorf("%s: %s: %s: %s\nwant %s: ...%s...", name, e.File, e.Code, e.Message, b.code, b.message)
 		}
 	}
-	stopCleanly(t, p)
+	p.stop()
 }
 
 // testInputs is a task of n 1x2 test inputs.
@@ -68,14 +66,6 @@ func testInputs(n int) string {
 func waitExists(t *testing.T, path string) {
 	t.Helper()
 	testenv.WaitFor(t, 60*time.Second, path, func() bool { return exists(path) })
-}
-
-func stopCleanly(t *testing.T, p *hrmdtest.Daemon) {
-	t.Helper()
-	p.Signal(syscall.SIGTERM)
-	if code := p.WaitExit(30 * time.Second); code != 0 {
-		t.Errorf("exit %d after SIGTERM", code)
-	}
 }
 
 // A normal task dropped once the daemon is working on a file of hundreds
@@ -92,7 +82,7 @@ func TestRunLargeFileDoesNotHoldOthers(t *testing.T) {
 		tasks[k] = fmt.Sprintf(`"t%d":{"test":[%s{"input":[[%d]]}]}`, k, strings.Repeat(`{"input":[[1,2],[3,4]]},`, 9), k%10)
 	}
 	large := "{" + strings.Join(tasks, ",") + "}"
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	s.drop("large.json", []byte(large))
 	testenv.WaitFor(
@@ -109,7 +99,7 @@ func TestRunLargeFileDoesNotHoldOthers(t *testing.T) {
 		t.Errorf("%v was answered first; normal.json waited for all 600 rows of large.json", first.Fields["name"])
 	}
 	p.WaitEvent("answered", 2, 300*time.Second)
-	stopCleanly(t, p)
+	p.stop()
 }
 
 // A file whose name is not UTF-8 keeps its exact name, in base64 beside
@@ -120,7 +110,7 @@ func TestRunNamesNotUTF8(t *testing.T) {
 	good, bad := "caf\xe9.json", "caf\xe9-bad.json"
 	s.drop(good, []byte(testInputs(2)))
 	s.drop(bad, []byte(testInputs(11)))
-	p := s.start()
+	p := s.startInProcess()
 	waitExists(t, filepath.Join(s.done, good))
 	var a puzzles.AnswerFile
 	testenv.ReadJSON(t, filepath.Join(s.outbox, good), &a)
@@ -138,7 +128,7 @@ func TestRunNamesNotUTF8(t *testing.T) {
 	if err != nil || !strings.Contains(string(data), `"file_bytes": "Y2Fm6S1iYWQuanNvbg=="`) {
 		t.Errorf("error file %s (%v), want file_bytes in base64", data, err)
 	}
-	stopCleanly(t, p)
+	p.stop()
 }
 
 func exists(path string) bool {

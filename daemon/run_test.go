@@ -64,7 +64,7 @@ func TestRunBurst(t *testing.T) {
 		c.Watch.MaxFileBytes = 250000
 		c.Thermal.Poll = config.Duration(time.Second)
 	})
-	s.args = []string{"--sysroot", root}
+	s.sysroot = root
 	good := testenv.ARCTasks(t, 190)
 	bad := badTasks()
 	left := 0
@@ -77,7 +77,7 @@ func TestRunBurst(t *testing.T) {
 			left++
 		}
 	}
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	p.WaitEvent("batch_held", 1, 60*time.Second)
 	// The intake has queued what the worker can hold and waits to hand it more.
@@ -128,7 +128,7 @@ func TestRunBurst(t *testing.T) {
 			t.Errorf("%s is not in failed/: %v", name, err)
 		}
 	}
-	waitMetrics(t, p, map[string]string{
+	waitMetrics(t, p.Daemon, map[string]string{
 		`hrmd_puzzles_total{outcome="answered"}`:         "190",
 		`hrmd_puzzles_total{outcome="failed"}`:           "10",
 		`hrmd_puzzle_failures_total{code="ragged_grid"}`: "1",
@@ -143,10 +143,7 @@ func TestRunBurst(t *testing.T) {
 	if full := upTo4 - upTo3; full < 16 {
 		t.Errorf("%g batches of 4 rows, want at least 16: files were not batched together", full)
 	}
-	p.Signal(syscall.SIGTERM)
-	if code := p.WaitExit(30 * time.Second); code != 0 {
-		t.Errorf("exit %d after SIGTERM", code)
-	}
+	p.stop()
 }
 
 // waitMetrics waits until every sample of /metrics has its value: a file
@@ -172,7 +169,7 @@ func waitMetrics(t *testing.T, p *hrmdtest.Daemon, want map[string]string) {
 // seen the one before (its debug log), well within the settle time.
 func TestRunSlowWriter(t *testing.T) {
 	s := newSpool(t, func(c *config.Config) { c.Watch.Settle = config.Duration(3 * time.Second) })
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	data, err := os.ReadFile(filepath.Join(testenv.ARCDir(t), "training", "3631a71a.json"))
 	if err != nil {
@@ -203,10 +200,7 @@ func TestRunSlowWriter(t *testing.T) {
 	)
 	// A partial claim would have failed (not JSON) before the whole file
 	// was claimed: after a clean stop, the folders tell everything.
-	p.Signal(syscall.SIGTERM)
-	if code := p.WaitExit(30 * time.Second); code != 0 {
-		t.Errorf("exit %d after SIGTERM", code)
-	}
+	p.stop()
 	if got, failed := hrmdtest.Inputs(s.done), hrmdtest.Inputs(s.failed); !slices.Equal(got, []string{"slow.json"}) ||
 		len(failed) != 0 {
 		t.Fatalf("done %v, failed %v: want slow.json answered once", got, failed)
@@ -522,12 +516,11 @@ func TestRunRecoversWork(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p := s.start()
+	p := s.startInProcess()
 	testenv.WaitFor(t, 60*time.Second, "the files left in work/ finished", func() bool {
 		return len(hrmdtest.Inputs(s.done)) == 1 && len(hrmdtest.Inputs(s.failed)) == 1
 	})
-	p.Signal(syscall.SIGTERM)
-	p.WaitExit(20 * time.Second)
+	p.stop()
 	if got := testenv.Names(s.outbox); !slices.Equal(got, []string{"left.1.json", "left.json"}) {
 		t.Errorf("outbox %v, want left.json as it was and the answer left.1.json", got)
 	}
@@ -569,7 +562,7 @@ func TestRunSighupDuringBacklog(t *testing.T) {
 		ids = append(ids, name)
 	}
 	slices.Sort(ids)
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	dropped := 0
 	feed := func(waiting int) {
@@ -583,7 +576,7 @@ func TestRunSighupDuringBacklog(t *testing.T) {
 	p.WaitEvent("answered", 1, 60*time.Second)
 	cfg.Inference.MaxCycles = 1
 	s.writeConfig(cfg)
-	p.Signal(syscall.SIGHUP)
+	p.d.Reload()
 	testenv.WaitFor(t, 300*time.Second, "the new settings applied while 20 files wait", func() bool {
 		feed(20)
 		return len(p.Events("settings_applied")) > 0
@@ -623,10 +616,7 @@ func TestRunSighupDuringBacklog(t *testing.T) {
 	if before == 0 || after == 0 {
 		t.Errorf("%d files answered before the switch, %d after; want some of each", before, after)
 	}
-	p.Signal(syscall.SIGTERM)
-	if code := p.WaitExit(30 * time.Second); code != 0 {
-		t.Errorf("exit %d", code)
-	}
+	p.stop()
 }
 
 // A daemon that cannot start says why in one line and exits 1.
@@ -712,7 +702,7 @@ func TestRunActV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newSpool(t, func(c *config.Config) { c.Model = model })
-	p := s.start()
+	p := s.startInProcess()
 	p.WaitEvent("ready", 1, 60*time.Second)
 	arc := testenv.ARCDir(t)
 	for _, id := range []string{"007bbfb7", "00d62c1b"} {
@@ -762,8 +752,5 @@ func TestRunActV1(t *testing.T) {
 		slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) {
 		t.Errorf("the task again: task %q, %v after %d cycles, flags %v", again.Task, a.Attempt1, a.Cycles, a.Flags)
 	}
-	p.Signal(syscall.SIGTERM)
-	if code := p.WaitExit(30 * time.Second); code != 0 {
-		t.Errorf("exit %d after SIGTERM", code)
-	}
+	p.stop()
 }

@@ -1,6 +1,7 @@
 package hrmdtest
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,8 +10,9 @@ import (
 	"time"
 )
 
-// Daemon is a Process started by a test: what fails fails the test, and
-// the daemon is killed when the test ends, its log printed if it failed.
+// Daemon is a Process started (or followed) by a test: what fails fails
+// the test, and a daemon process is killed when the test ends, its log
+// printed if it failed.
 type Daemon struct {
 	*Process
 	t testing.TB
@@ -31,12 +33,30 @@ func StartDaemon(t testing.TB, o Options) *Daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newDaemon(t, p)
+}
+
+// FollowDaemon watches a daemon that runs in the test's own process, as
+// Follow does; its log is copied to a file in a temporary folder. Stopping
+// it is the caller's: when the test ends, its log is printed if it failed.
+func FollowDaemon(t testing.TB, log io.ReadCloser, ended func() string) *Daemon {
+	t.Helper()
+	p, err := Follow(log, filepath.Join(t.TempDir(), "hrmd.log"), ended)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newDaemon(t, p)
+}
+
+// newDaemon makes p a test's: killed when the test ends (if it is a
+// process), its log printed if the test failed.
+func newDaemon(t testing.TB, p *Process) *Daemon {
 	t.Cleanup(func() {
-		if p.Running() {
+		if p.Running() && p.Pid() != 0 {
 			p.Kill9()
 		}
 		if t.Failed() {
-			log, _ := os.ReadFile(o.Log)
+			log, _ := os.ReadFile(p.LogPath())
 			t.Logf("hrmd log:\n%s", strings.TrimSuffix(string(log), "\n"))
 		}
 	})

@@ -49,20 +49,22 @@ func (l Line) Event() string {
 	return e
 }
 
-// Process is one running `hrmd run`, its log parsed as it comes. Its
+// Process is one running `hrmd run`, its log parsed as it comes; or one
+// daemon run in the test's own process (Follow), watched the same way. Its
 // methods return errors, for drivers (the torture suite, the demo); a test
 // uses Daemon, whose waits fail the test.
 type Process struct {
 	opts   Options
-	cmd    *exec.Cmd
+	cmd    *exec.Cmd // nil for a daemon in this process
 	client *http.Client
 
 	mu    sync.Mutex
 	lines []Line
 	addr  string
 
-	exited chan struct{} // closed once the process has ended; then state is set
+	exited chan struct{} // closed once the process has ended; then state and end are set
 	state  *os.ProcessState
+	end    string // how it ended, for a wait it ended
 }
 
 // Start starts a daemon; it does not wait for anything (WaitEvent does).
@@ -95,14 +97,38 @@ func Start(o Options) (*Process, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", o.Bin, err)
 	}
-	p := &Process{opts: o, cmd: cmd, addr: o.Addr, exited: make(chan struct{}),
-		client: &http.Client{Timeout: 30 * time.Second}}
-	go p.read(r, logFile)
+	p := newProcess(o, cmd)
+	go p.read(r, logFile, func() string {
+		p.cmd.Wait()
+		p.state = p.cmd.ProcessState
+		return p.state.String()
+	})
 	return p, nil
 }
 
-// read parses the log until the process ends, copying it to logFile.
-func (p *Process) read(out *os.File, logFile *os.File) {
+// Follow watches a daemon that runs in this process (a test's, through
+// package daemon's Run) as Start's are watched: its log is read from log,
+// a copy going to the file logPath, until log ends (the caller closes its
+// writing end once the daemon has returned); then ended, which says how the
+// daemon ended, is called. It has no pid and takes no signals.
+func Follow(log io.ReadCloser, logPath string, ended func() string) (*Process, error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("the daemon's log: %w", err)
+	}
+	p := newProcess(Options{Log: logPath}, nil)
+	go p.read(log, logFile, ended)
+	return p, nil
+}
+
+func newProcess(o Options, cmd *exec.Cmd) *Process {
+	return &Process{opts: o, cmd: cmd, addr: o.Addr, exited: make(chan struct{}),
+		client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// read parses the log until it ends, copying it to logFile; then wait
+// waits for the daemon's end and says what it was.
+func (p *Process) read(out io.ReadCloser, logFile *os.File, wait func() string) {
 	r := bufio.NewReader(out)
 	for {
 		raw, err := r.ReadBytes('\n')
@@ -123,14 +149,20 @@ func (p *Process) read(out *os.File, logFile *os.File) {
 		}
 	}
 	out.Close()
-	p.cmd.Wait()
+	p.end = wait()
 	logFile.Close()
-	p.state = p.cmd.ProcessState
+	p.client.CloseIdleConnections() // nothing of the harness's outlives the daemon
 	close(p.exited)
 }
 
-// Pid is the daemon's process id (of the command it runs under, if any).
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+// Pid is the daemon's process id (of the command it runs under, if any); 0
+// for a daemon in this process.
+func (p *Process) Pid() int {
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
 
 // LogPath is the file its log goes to.
 func (p *Process) LogPath() string { return p.opts.Log }
@@ -213,8 +245,8 @@ func (p *Process) Wait(what string, timeout time.Duration, cond func() (bool, st
 	})
 	if err == nil && ended {
 		if ok, seen := cond(); !ok {
-			return fmt.Errorf("hrmd exited (%v) while waiting for %s (last seen: %s); its log: %s",
-				p.state, what, seen, p.opts.Log)
+			return fmt.Errorf("hrmd exited (%s) while waiting for %s (last seen: %s); its log: %s",
+				p.end, what, seen, p.opts.Log)
 		}
 	}
 	if err != nil {
@@ -230,13 +262,17 @@ func (p *Process) WaitFor(what string, timeout time.Duration, cond func() bool) 
 
 // Signal sends sig to the daemon.
 func (p *Process) Signal(sig syscall.Signal) error {
+	if p.cmd == nil {
+		return fmt.Errorf("%s to hrmd: it runs in this process, which takes no signal for it", sig)
+	}
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("%s to hrmd (pid %d): %w", sig, p.Pid(), err)
 	}
 	return nil
 }
 
-// WaitExit waits for the process to end and returns its exit code.
+// WaitExit waits for the process to end and returns its exit code (-1
+// for a daemon in this process, which has none).
 func (p *Process) WaitExit(timeout time.Duration) (int, error) {
 	select {
 	case <-p.exited:
@@ -248,7 +284,7 @@ func (p *Process) WaitExit(timeout time.Duration) (int, error) {
 
 // Kill9 kills the daemon with SIGKILL and waits for it to be gone.
 func (p *Process) Kill9() error {
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := p.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
 	}
 	_, err := p.WaitExit(60 * time.Second)
