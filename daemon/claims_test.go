@@ -22,16 +22,8 @@ func newClaimsDaemon(t *testing.T) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
-	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(
-		dir,
-		"inbox",
-	), filepath.Join(
-		dir,
-		"outbox",
-	), filepath.Join(
-		dir,
-		"spool",
-	)
+	cfg.Inbox, cfg.Outbox = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox")
+	cfg.Spool = filepath.Join(dir, "spool")
 	d := &daemon{cfg: cfg, log: zap.NewNop(), metrics: newMetrics(), limits: cfg.Limits(), settle: 10 * time.Millisecond,
 		jobs: make(chan *job, 8)}
 	d.inboxOK = newInboxHealth(d.metrics.inboxLost)

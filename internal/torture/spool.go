@@ -57,16 +57,8 @@ func (e *env) newSpoolAt(dir, view string, edit func(*config.Config)) (*spool, e
 // newSpoolConfig is newSpoolAt with its hrmd.yaml at configPath.
 func (e *env) newSpoolConfig(dir, view, configPath string, edit func(*config.Config)) (*spool, error) {
 	cfg := config.Default()
-	cfg.Inbox, cfg.Outbox, cfg.Spool, cfg.Model = filepath.Join(
-		dir,
-		"inbox",
-	), filepath.Join(
-		dir,
-		"outbox",
-	), filepath.Join(
-		dir,
-		"spool",
-	), e.o.model
+	cfg.Inbox, cfg.Outbox = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox")
+	cfg.Spool, cfg.Model = filepath.Join(dir, "spool"), e.o.model
 	cfg.ONNXRuntime.Providers = []string{"cpu"}
 	cfg.TensorRT.EngineCache = filepath.Join(e.dir, "trt")
 	cfg.HTTP.Listen = "127.0.0.1:0"

@@ -32,16 +32,8 @@ func doctorSetup(t *testing.T, edit func(*config.Config)) (dir, configPath strin
 		t.Fatal(err)
 	}
 	cfg := config.Default()
-	cfg.Inbox, cfg.Outbox, cfg.Spool = filepath.Join(
-		dir,
-		"inbox",
-	), filepath.Join(
-		dir,
-		"outbox",
-	), filepath.Join(
-		dir,
-		"spool",
-	)
+	cfg.Inbox, cfg.Outbox = filepath.Join(dir, "inbox"), filepath.Join(dir, "outbox")
+	cfg.Spool = filepath.Join(dir, "spool")
 	cfg.Model, cfg.TensorRT.EngineCache = filepath.Join(dir, "model"), filepath.Join(dir, "trt")
 	if edit != nil {
 		edit(&cfg)
