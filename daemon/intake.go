@@ -13,6 +13,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/daemon/spool"
+	"github.com/hrmd/hrmd/internal/errcode"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -140,7 +141,7 @@ func (in *intake) claimFault(name string, err error) {
 		in.claimFailed[name] = r
 	}
 	r.tries++
-	wait := backoff(r.tries, time.Second, time.Minute)
+	wait := Backoff(r.tries, time.Second, time.Minute)
 	r.next = time.Now().Add(wait)
 	d.inboxOK.claimed(err)
 	d.log.Error("cannot claim a file; it stays in the inbox and is tried again", zap.String("event", "claim_failed"),
@@ -240,7 +241,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 			d.fail(
 				job,
 				name,
-				&puzzles.Error{Code: codeUnreadable, Message: fmt.Sprintf("cannot read %s: %v", name, unwrapPath(err))},
+				&puzzles.Error{Code: codeUnreadable, Message: fmt.Sprintf("cannot read %s: %v", name, errcode.PathCause(err))},
 			)
 		default:
 			d.fail(job, name, config.NameLimit(err))
@@ -263,7 +264,7 @@ func (in *intake) admit(ctx context.Context, name, job string) bool {
 func (in *intake) later(job string, err error) {
 	in.d.inWork.drop(job)
 	in.laterTries++
-	wait := backoff(in.laterTries, time.Second, workRescan)
+	wait := Backoff(in.laterTries, time.Second, workRescan)
 	in.rescanAt = time.Now().Add(wait)
 	in.d.log.Warn("cannot read a claimed file for now; it stays in work/ and is read again",
 		zap.String("event", "read_retry"), zap.String("name", job),

@@ -50,7 +50,7 @@ func (s *stuckOutcomes) add(o *Outcome) {
 // it: the first failure as an error, the later ones for debugging.
 func (s *stuckOutcomes) schedule(o *Outcome) {
 	o.tries++
-	wait := backoff(o.tries, firstRetry, maxRetry)
+	wait := Backoff(o.tries, firstRetry, maxRetry)
 	o.next = time.Now().Add(wait)
 	level := zap.ErrorLevel
 	if o.tries > 1 {
@@ -64,9 +64,10 @@ func (s *stuckOutcomes) schedule(o *Outcome) {
 		zap.String("name", o.Work), zap.Int("tries", o.tries), zap.Duration("retry_in", wait), zap.Error(o.lastErr))
 }
 
-// backoff is the pause after the tries-th failure in a row: first, doubling
-// with each failure, at most limit.
-func backoff(tries int, first, limit time.Duration) time.Duration {
+// Backoff is the pause after the tries-th failure in a row: first, doubling
+// with each failure, at most limit. A fleet's requests to the cluster back
+// off by it too.
+func Backoff(tries int, first, limit time.Duration) time.Duration {
 	d := first
 	for i := 1; i < tries && d < limit; i++ {
 		d *= 2

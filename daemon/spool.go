@@ -1,9 +1,6 @@
 package daemon
 
 import (
-	"errors"
-	"io/fs"
-
 	"go.uber.org/zap"
 
 	"github.com/hrmd/hrmd/daemon/spool"
@@ -57,13 +54,4 @@ func (d *daemon) takeUpOrphans(adopt bool) []string {
 		d.log.Info("took up the files of an orphaned work/ folder", zap.String("folder", o.Dir), zap.Int("files", len(jobs)))
 	}
 	return adopted
-}
-
-// unwrapPath drops the *PathError wrapper, whose path the message already names.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

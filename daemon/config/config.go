@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -200,7 +199,8 @@ func load(path string, emptyIsDefault bool) (Config, error) {
 	if err != nil {
 		return cfg, &answer.Error{
 			Code:    CodeInvalid,
-			Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)", path, unwrapPath(err)),
+			Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)",
+				path, errcode.PathCause(err)),
 			Err:     err,
 		}
 	}
@@ -497,13 +497,4 @@ func (w Watch) validate(augmentations int) error {
 		)
 	}
 	return nil
-}
-
-// unwrapPath drops the *PathError wrapper, whose path the message already names.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

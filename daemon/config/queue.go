@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/hrmd/hrmd/internal/errcode"
 )
 
 // The roles an hrmd plays in a fleet (queue.role).
@@ -190,7 +192,7 @@ func (q Queue) validateFiles() error {
 			continue
 		}
 		if _, err := os.Stat(f.path); err != nil {
-			return fmt.Errorf("%s: %v", f.key, unwrapPath(err))
+			return fmt.Errorf("%s: %v", f.key, errcode.PathCause(err))
 		}
 	}
 	return checkCredentialsFile(q.Credentials)
@@ -208,7 +210,7 @@ func checkCredentialsFile(path string) error {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("queue.credentials: %v", unwrapPath(err))
+		return fmt.Errorf("queue.credentials: %v", errcode.PathCause(err))
 	}
 	if strings.Contains(string(data), credsJWT) {
 		return nil

@@ -189,11 +189,7 @@ func (f *Fleet) DrainAnswers(timeout time.Duration, cancelAnswers context.Cancel
 // backoffWait waits after a failed request to the cluster, longer each
 // time from 250 ms up to 5 s; it reports whether ctx is still live.
 func backoffWait(ctx context.Context, tries int) bool {
-	wait, limit := 250*time.Millisecond, 5*time.Second
-	for i := 1; i < tries && wait < limit; i++ {
-		wait *= 2
-	}
-	return queue.Sleep(ctx, min(wait, limit))
+	return queue.Sleep(ctx, daemon.Backoff(tries, 250*time.Millisecond, 5*time.Second))
 }
 
 func exists(path string) bool {

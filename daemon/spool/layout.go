@@ -69,7 +69,7 @@ const CodeNameTooLong = errcode.NameTooLong
 func CheckWritable(dir string) error {
 	f, err := os.CreateTemp(dir, ".hrmd-probe-*")
 	if err != nil {
-		return unwrapPath(err)
+		return errcode.PathCause(err)
 	}
 	f.Close()
 	os.Remove(f.Name())
@@ -89,7 +89,7 @@ func CheckFolder(dir string) (at string, err error) {
 		case err == nil:
 			return p, CheckWritable(p)
 		case !errors.Is(err, fs.ErrNotExist):
-			return "", fmt.Errorf("stat %s: %w", p, unwrapPath(err))
+			return "", fmt.Errorf("stat %s: %w", p, errcode.PathCause(err))
 		case filepath.Dir(p) == p:
 			return "", fmt.Errorf("no part of %s exists", dir)
 		}
@@ -129,13 +129,4 @@ func device(dir string) (uint64, error) {
 		return 0, fmt.Errorf("stat %s: %w", dir, err)
 	}
 	return uint64(st.Dev), nil
-}
-
-// unwrapPath drops the *PathError wrapper, whose path the message already names.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

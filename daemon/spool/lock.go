@@ -14,6 +14,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/internal/atomicfile"
+	"github.com/hrmd/hrmd/internal/errcode"
 )
 
 // ErrLockLost is a spool whose work/<instance> lock is held by another
@@ -53,7 +54,7 @@ func lockWork(work, instance string) (*workLock, error) {
 func lockError(work, instance string, err error) error {
 	if !errors.Is(err, unix.EWOULDBLOCK) {
 		return &answer.Error{Code: CodeUnusable, Err: err,
-			Message: fmt.Sprintf("spool: cannot lock %s: %v; let the hrmd user write to it", work, unwrapPath(err))}
+			Message: fmt.Sprintf("spool: cannot lock %s: %v; let the hrmd user write to it", work, errcode.PathCause(err))}
 	}
 	holder := "another hrmd"
 	if pid, rerr := os.ReadFile(lockPath(work)); rerr == nil && len(strings.TrimSpace(string(pid))) > 0 {
@@ -113,7 +114,7 @@ func (s *Spool) checkLock() (retaken bool, err error) {
 	}
 	if err := os.MkdirAll(s.Work(), 0o755); err != nil {
 		return false, &answer.Error{Code: CodeUnusable, Err: err,
-			Message: fmt.Sprintf("spool: cannot create %s again: %v", s.Work(), unwrapPath(err))}
+			Message: fmt.Sprintf("spool: cannot create %s again: %v", s.Work(), errcode.PathCause(err))}
 	}
 	l, err := tryLock(s.Work())
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/internal/atomicfile"
+	"github.com/hrmd/hrmd/internal/errcode"
 )
 
 // Spool is an open spool: its folders, the inbox held by identity and the
@@ -46,7 +47,7 @@ func Open(l Layout) (*Spool, error) {
 		if err := os.MkdirAll(f.Dir, 0o755); err != nil {
 			return nil, &answer.Error{Code: CodeUnusable, Err: err, Message: fmt.Sprintf(
 				"%s: cannot create %s: %v; create it and let the hrmd user write to it, or set %s in hrmd.yaml",
-				f.Key, f.Dir, unwrapPath(err), f.Key)}
+				f.Key, f.Dir, errcode.PathCause(err), f.Key)}
 		}
 		if err := CheckWritable(f.Dir); err != nil {
 			return nil, &answer.Error{Code: CodeUnusable, Err: err, Message: fmt.Sprintf(

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/internal/atomicfile"
+	"github.com/hrmd/hrmd/internal/errcode"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -155,7 +156,7 @@ func createNew(dir, name string, data []byte) error {
 	err := atomicfile.WriteNew(dir, name, data)
 	if errors.Is(err, fs.ErrNotExist) && !exists(dir) {
 		if merr := os.MkdirAll(dir, 0o755); merr != nil {
-			return fmt.Errorf("%w (and cannot create %s again: %v)", err, dir, unwrapPath(merr))
+			return fmt.Errorf("%w (and cannot create %s again: %v)", err, dir, errcode.PathCause(merr))
 		}
 		err = atomicfile.WriteNew(dir, name, data)
 	}
@@ -178,7 +179,8 @@ func (s *Spool) retire(r *Result, dir string) (string, error) {
 			return "", fmt.Errorf("%s: %w", s.WorkPath(r.Job), ErrInputGone)
 		case errors.Is(err, fs.ErrNotExist) && !remade:
 			if merr := os.MkdirAll(dir, 0o755); merr != nil {
-				return "", fmt.Errorf("move %s to %s: %w (and cannot create it again: %v)", r.Job, dir, err, unwrapPath(merr))
+				return "", fmt.Errorf("move %s to %s: %w (and cannot create it again: %v)",
+					r.Job, dir, err, errcode.PathCause(merr))
 			}
 			remade = true
 			n--

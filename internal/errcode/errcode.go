@@ -9,7 +9,11 @@
 // here, and its Error is this one.
 package errcode
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+)
 
 //go:generate go run ./gen
 
@@ -31,6 +35,16 @@ type Error struct {
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// PathCause drops an error's *fs.PathError wrapper, for a message that
+// names the path itself; any other error is returned as it is.
+func PathCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
 
 // Errorf is an Error with a formatted message and no cause.
 func Errorf(code, format string, args ...any) *Error {
