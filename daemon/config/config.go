@@ -198,10 +198,10 @@ func load(path string, emptyIsDefault bool) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, &answer.Error{
-			Code:    CodeInvalid,
+			Code: CodeInvalid,
 			Message: fmt.Sprintf("read %s: %v (pass --config FILE; systemd/hrmd.yaml is the template)",
 				path, errcode.PathCause(err)),
-			Err:     err,
+			Err: err,
 		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
