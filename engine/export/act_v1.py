@@ -42,6 +42,8 @@ FLOAT_KEYS = ("expansion", "rms_norm_eps", "rope_theta")
 # hrmd's q_compare rule: stop after the first step where q_halt > q_continue, from step 1
 # (their training halts on the same comparison; their evaluation always runs every step).
 MIN_CYCLES = 1
+# Their learned position embedding is added to the input and scaled by 1/sqrt(2).
+LEARNED_POS_SCALE = 0.707106781
 # The prefixes a checkpoint's keys carry: torch.compile's wrapper, then ACTLossHead's `model`.
 STRIP_PREFIXES = ("_orig_mod.", "model.")
 
@@ -147,8 +149,9 @@ class Attention(nn.Module):
         b, s, _ = x.shape
         qkv = self.qkv_proj(x).view(b, s, 3 * self.heads, self.head_dim)
         q, k, v = qkv.split(self.heads, dim=2)
-        q = q * cos + rotate_half(q) * sin
-        k = k * cos + rotate_half(k) * sin
+        if cos is not None:
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [B, heads, S, head_dim]
         scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_dim))
         out = torch.matmul(torch.softmax(scores, dim=-1), v)
@@ -212,8 +215,12 @@ class Inner(nn.Module):
         self.lm_head = Linear(hidden, config["vocab_size"])
         self.q_head = Linear(hidden, 2, bias=True)
         self.puzzle_emb = PuzzleEmbedding(config["num_puzzle_identifiers"], config["puzzle_emb_ndim"])
-        self.rotary_emb = Rotary(hidden // config["num_heads"], config["seq_len"] + self.puzzle_emb_len,
-                                 config["rope_theta"])
+        positions = config["seq_len"] + self.puzzle_emb_len
+        if config["pos_encodings"] == "learned":
+            # Added to the input (theirs scaled by 1/sqrt(2) to keep its variance); no RoPE.
+            self.embed_pos = Embedding(positions, hidden, 1.0 / self.embed_scale)
+        else:
+            self.rotary_emb = Rotary(hidden // config["num_heads"], positions, config["rope_theta"])
         self.H_level = Level(config, config["H_layers"])
         self.L_level = Level(config, config["L_layers"])
         self.register_buffer("H_init", trunc_normal((hidden,), 1.0), persistent=True)
@@ -231,20 +238,26 @@ class Inner(nn.Module):
         if pad > 0:
             puzzle_row = F.pad(puzzle_row, (0, pad))
         puzzle = puzzle_row.reshape(-1, self.puzzle_emb_len, hidden)
-        return self.embed_scale * torch.cat((puzzle, self.embed_tokens(tokens)), dim=-2)
+        embedding = torch.cat((puzzle, self.embed_tokens(tokens)), dim=-2)
+        if self.config["pos_encodings"] == "learned":
+            embedding = LEARNED_POS_SCALE * (embedding + self.embed_pos.embedding_weight)
+        return self.embed_scale * embedding
 
     def initial_state(self, x):
         """z_H, z_L at the first step: H_init and L_init at every position."""
         return self.H_init.expand(x.shape), self.L_init.expand(x.shape)
 
     def rope_tables(self):
-        """cos, sin as the attention takes them: [positions, 1, head_dim]."""
+        """cos, sin as the attention takes them: [positions, 1, head_dim]; None with
+        learned positions."""
+        if self.config["pos_encodings"] == "learned":
+            return None
         return self.rotary_emb.cos_cached.unsqueeze(-2), self.rotary_emb.sin_cached.unsqueeze(-2)
 
     def step(self, x, z_h, z_l, rope=None):
         """One ACT step: H_cycles x (L_cycles L updates, then one H update). Theirs runs all
         but the last L and H update under no_grad, which changes no value."""
-        cos, sin = rope or self.rope_tables()
+        cos, sin = rope or self.rope_tables() or (None, None)
         for _ in range(self.config["H_cycles"]):
             for _ in range(self.config["L_cycles"]):
                 z_l = self.L_level(z_l, z_h + x, cos, sin)
@@ -298,20 +311,23 @@ class StepGraph(nn.Module):
         self.inner = model.inner
         # The exporter writes a non-persistent buffer as a constant at every use (24 copies
         # of each table in the tiny model); persistent buffers here are one initializer each.
-        cos, sin = model.inner.rope_tables()
-        self.register_buffer("rope_cos", cos.clone(), persistent=True)
-        self.register_buffer("rope_sin", sin.clone(), persistent=True)
+        tables = model.inner.rope_tables()
+        self.rope = tables is not None
+        if self.rope:
+            self.register_buffer("rope_cos", tables[0].clone(), persistent=True)
+            self.register_buffer("rope_sin", tables[1].clone(), persistent=True)
 
     def forward(self, x, z_h, z_l):
-        return self.inner.step(x, z_h, z_l, (self.rope_cos, self.rope_sin))
+        rope = (self.rope_cos, self.rope_sin) if self.rope else (None, None)
+        return self.inner.step(x, z_h, z_l, rope)
 
 
 def check_config(config):
     missing = [k for k in CONFIG_KEYS if k not in config]
     if missing:
         raise CheckpointError("act-v1 config lacks " + ", ".join(missing))
-    if config["pos_encodings"] != "rope":
-        raise CheckpointError(f"pos_encodings {config['pos_encodings']!r}: only rope is exported")
+    if config["pos_encodings"] not in ("rope", "learned"):
+        raise CheckpointError(f"pos_encodings {config['pos_encodings']!r}: act-v1 has rope or learned")
     if config["hidden_size"] % config["num_heads"]:
         raise CheckpointError(f"hidden_size {config['hidden_size']} is not divisible by num_heads "
                               f"{config['num_heads']}")
