@@ -335,15 +335,18 @@ def check_config(config):
         raise CheckpointError("puzzle_emb_ndim is 0: the act-v1 bundle needs a puzzle embedding")
 
 
-def random_model(size, seed, num_puzzle_identifiers=None):
-    """A seeded random model. Two things differ from their init, on purpose: the q head's
-    weight is drawn (theirs is zero, so q would be (-5, -5) for every input and never halt)
-    and so is the puzzle table (theirs is zero, so a wrong row could not be seen)."""
+def random_model(size, seed, num_puzzle_identifiers=None, overrides=None):
+    """A seeded random model (overrides: config keys over the size's, e.g. a task's seq_len
+    and vocab_size). Two things differ from their init, on purpose: the q head's weight is
+    drawn (theirs is zero, so q would be (-5, -5) for every input and never halt) and so is
+    the puzzle table (theirs is zero, so a wrong row could not be seen)."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}: use one of {', '.join(sorted(SIZES))}")
     config = dict(SIZES[size])
+    config.update(overrides or {})
     if num_puzzle_identifiers:
         config["num_puzzle_identifiers"] = num_puzzle_identifiers
+    check_config(config)
     torch.manual_seed(seed)
     model = ACTV1(config)
     hidden = config["hidden_size"]
