@@ -14,13 +14,14 @@ import os
 import onnx
 import torch
 
+import act_checkpoint
 import act_v1
 import bundle_io
 import tasks
 
 TABLE_FILE = "puzzle_emb.bin"
-IDENTIFIERS_FILE = "identifiers.json"
-BLANK = "<blank>"
+IDENTIFIERS_FILE = act_checkpoint.IDENTIFIERS_FILE
+BLANK = act_checkpoint.BLANK
 
 # Identifiers for random models: real ARC-AGI-1 task names (some with the check set's
 # inputs) and augmented variants named as sapient's dataset/build_arc_dataset.py names
@@ -218,30 +219,12 @@ def random_identifiers_bytes(task=None):
     return (json.dumps(list(names)) + "\n").encode()
 
 
-def load_identifiers(checkpoint, path=None):
-    """identifiers.json: --identifiers, else beside the checkpoint. pretrain.py does not put
-    it there: it is in the dataset folder (all_config.yaml's data_path)."""
-    path = path or os.path.join(os.path.dirname(os.path.abspath(checkpoint)), IDENTIFIERS_FILE)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-        json.loads(data)
-    except (OSError, ValueError) as e:
-        raise act_v1.CheckpointError(
-            f"{path}: {e}; give the dataset's identifiers.json (build_arc_dataset.py writes it into "
-            "the data folder, all_config.yaml's data_path) with --identifiers") from e
-    return data, path
-
-
 def export(args):
     """hrm_export.py --family act-v1: returns (manifest, None) or (None, error message)."""
     task = tasks.TASKS[args.task or "arc"]
     try:
         if args.checkpoint:
-            overrides = {"seq_len": task.seq_len, "vocab_size": task.vocab, **act_v1.parse_overrides(args.arch)}
-            model, step = act_v1.load_checkpoint(args.checkpoint, args.config, overrides)
-            ids, ids_path = load_identifiers(args.checkpoint, args.identifiers)
-            check_identifiers(json.loads(ids), model.inner.puzzle_emb.weights.shape[0], ids_path)
+            model, step, task, ids = from_checkpoint(args)
             source = {"checkpoint": os.path.basename(args.checkpoint), "step": step,
                       "sha256": bundle_io.sha256_file(args.checkpoint)}
         else:
@@ -253,6 +236,20 @@ def export(args):
         return None, str(e)
     name = args.name or os.path.basename(os.path.normpath(args.out))
     return write_bundle(model, ids, args.out, name, source, args.arc, args.check_cases, task), None
+
+
+def from_checkpoint(args):
+    """(model, step, task, identifiers' bytes) of --checkpoint: the task from --task or the
+    dataset.json found, its seq_len and vocab_size over all_config.yaml's arch."""
+    config_path = args.config or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "all_config.yaml")
+    trained = act_checkpoint.trained_on(args.checkpoint, config_path, args.task, args.dataset)
+    overrides = {"seq_len": trained.task.seq_len, "vocab_size": trained.task.vocab,
+                 **act_v1.parse_overrides(args.arch)}
+    model, step = act_v1.load_checkpoint(args.checkpoint, args.config, overrides, act_checkpoint.shape_checks(trained))
+    rows = model.inner.puzzle_emb.weights.shape[0]
+    ids, ids_path = act_checkpoint.identifiers(args.checkpoint, trained, rows, args.identifiers)
+    check_identifiers(json.loads(ids), rows, ids_path)
+    return model, step, trained.task, ids
 
 
 def random_source(args, task):

@@ -51,7 +51,12 @@ def main(argv=None):
     p.add_argument("--task", choices=sorted(tasks.TASKS),
                    help="act-v1: what the model was trained on, for seq_len, vocab_size, the encoding and the "
                         "check set's inputs: arc (900, 12, arc-eos; the default), sudoku (81, 11), maze (900, 6)")
-    p.add_argument("--identifiers", help="act-v1: the dataset's identifiers.json (default: beside the checkpoint)")
+    p.add_argument("--dataset", metavar="DIR",
+                   help="act-v1: the dataset the checkpoint was trained on, for its task: a folder with "
+                        "dataset.json (or in its test/ or train/), or the file (default: beside the checkpoint, "
+                        "then all_config.yaml's data_path)")
+    p.add_argument("--identifiers", help="act-v1: the dataset's identifiers.json (default: beside the checkpoint, "
+                                         "then in the dataset's folder)")
     p.add_argument("--config", help="act-v1: all_config.yaml (default: beside the checkpoint)")
     p.add_argument("--arch", action="append", metavar="KEY=VALUE",
                    help="act-v1: override one arch setting of all_config.yaml (seq_len, hidden_size, ...)")
@@ -109,8 +114,8 @@ def main(argv=None):
 def main_act_v1(p, args):
     if args.constant_output is not None:
         p.error("--constant-output is for nova bundles only")
-    if args.arch and args.random and any(a.split("=", 1)[0] in ("seq_len", "vocab_size") for a in args.arch):
-        p.error("--random takes seq_len and vocab_size from --task, not --arch")
+    if args.random and (args.dataset or args.identifiers or args.config):
+        p.error("--dataset, --identifiers and --config are for --checkpoint; --random takes --task")
     m, err = act_export.export(args)
     if err:
         print(f"error: {err}", file=sys.stderr)

@@ -20,7 +20,6 @@ import act_v1  # noqa: E402
 import arc  # noqa: E402
 import hrm_export  # noqa: E402
 import onnx_numpy  # noqa: E402
-import tasks  # noqa: E402
 from test_export import HERE, arc_tokens, sha256  # noqa: E402
 
 FIXTURE = os.path.join(HERE, "..", "testdata", "act-v1-tiny")
@@ -179,85 +178,12 @@ class ActFixtureTest(unittest.TestCase):
                 self.assertEqual(arc.decode_arc_eos(case["cycles"][case["halt_cycle"] - 1]["argmax"]), case["decoded"])
 
 
-def task_model(task, seed, size="tiny"):
-    """The random model hrm_export.py --random SIZE --task writes."""
-    return act_v1.random_model(size, seed, 1, {"seq_len": task.seq_len, "vocab_size": task.vocab})
-
-
-class ActTaskFixtureTest(unittest.TestCase):
-    """engine/testdata/act-v1-sudoku-tiny and act-v1-maze-tiny: the task's shapes and
-    encoding in hrm.yaml, the blank row only, a check set of the task's own inputs, and
-    graphs and golden our module reproduces (the seeds are internal/build/fixtures.sh's)."""
-
-    FIXTURES = (("sudoku", 6), ("maze", 41))
-
-    def for_each(self, check):
-        """check(task, seed, bundle folder, hrm.yaml, golden.json) per fixture."""
-        for name, seed in self.FIXTURES:
-            with self.subTest(name):
-                out = os.path.join(HERE, "..", "testdata", f"act-v1-{name}-tiny")
-                with open(os.path.join(out, "hrm.yaml")) as f:
-                    m = yaml.safe_load(f)
-                with open(os.path.join(out, "golden.json")) as f:
-                    g = json.load(f)
-                check(tasks.TASKS[name], seed, out, m, g)
-
-    def test_manifest_and_check_set_are_the_task_s(self):
-        self.for_each(self.check_manifest_and_check_set)
-
-    def check_manifest_and_check_set(self, task, seed, out, m, g):
-        self.assertEqual((m["grid"], m["vocab"], m["encoding"]), (task.side, task.vocab, task.name))
-        self.assertEqual(m["source"]["checkpoint"], f"random-init:act-v1:tiny:{task.name}:seed={seed}")
-        self.assertEqual(m["puzzle_embeddings"]["shape"], [1, 32])
-        with open(os.path.join(out, "identifiers.json")) as f:
-            self.assertEqual(json.load(f), ["<blank>"])
-        self.assertEqual([c["source"] for c in g["cases"]],
-                         [f"testdata/{rel} test[{i}].input" for rel, i in task.files])
-        self.assertEqual(g["logit_cells"], list(act_export.bundle_io.logit_cells(task.side)))
-        for case, (_, grid) in zip(g["cases"], tasks.check_inputs(task)):
-            self.assertEqual(case["grid"], grid)
-            self.assertEqual(case["tokens"], tasks.encode(task, grid))
-            self.assertEqual(case["puzzle"], "<blank>")
-            self.assertEqual(case["decoded"], tasks.decode(task, case["cycles"][case["halt_cycle"] - 1]["argmax"]))
-        self.assertEqual({c["decoded"] is None for c in g["cases"]}, {True, False},
-                         "the fixture should decode to a grid and to none")
-
-    def test_fixture_reproduces(self):
-        self.for_each(self.check_fixture_reproduces)
-
-    def check_fixture_reproduces(self, task, seed, out, committed, golden):
-        model = task_model(task, seed)
-        with tempfile.TemporaryDirectory() as d:
-            graphs = act_export.export_graphs(model, d)
-            table = act_export.write_puzzle_table(model, act_export.random_identifiers_bytes(task), d)
-            m = act_export.manifest(model, committed["name"], committed["source"], graphs, table, d, task)
-        self.assertEqual(m["graphs"], committed["graphs"])
-        self.assertEqual(m["puzzle_embeddings"], committed["puzzle_embeddings"])
-        tokens = torch.tensor([c["tokens"] for c in golden["cases"]])
-        with torch.no_grad():
-            trace = model.trace(tokens, torch.zeros(len(tokens), dtype=torch.long))
-        for i, case in enumerate(golden["cases"]):
-            for step, ((logits, q), want) in enumerate(zip(trace, case["cycles"]), start=1):
-                self.assertEqual(logits[i].argmax(-1).tolist(), want["argmax"], f"{case['source']} step {step}")
-                np.testing.assert_allclose(q[i].numpy(), want["q"], atol=1e-5)
-
-    def test_graphs_match_the_module(self):
-        self.for_each(self.check_graphs_match_the_module)
-
-    def check_graphs_match_the_module(self, task, seed, out, m, g):
-        tokens = np.array([c["tokens"] for c in g["cases"]], dtype=np.int64)
-        _, got = run_graphs(out, tokens, np.repeat(read_table(out, m), len(tokens), axis=0), 2)
-        with torch.no_grad():
-            want = task_model(task, seed).trace(torch.from_numpy(tokens), torch.zeros(len(tokens), dtype=torch.long), 2)
-        assert_trace_close(self, got, want, 2e-4, 1e-5)
-
-
-def all_config(arch):
+def all_config(arch, data_path="data/arc-aug-1000"):
     """all_config.yaml as sapient's pretrain.py dumps it (the fields we read, and some we don't)."""
     return yaml.safe_dump({"arch": {"name": "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
                                     "loss": {"name": "losses@ACTLossHead", "loss_type": "stablemax_cross_entropy"},
                                     "halt_exploration_prob": 0.1, **arch},
-                           "data_path": "data/arc-aug-1000", "global_batch_size": 768, "lr": 1e-4})
+                           "data_path": data_path, "global_batch_size": 768, "lr": 1e-4})
 
 
 class ActCheckpointTest(unittest.TestCase):
