@@ -48,7 +48,7 @@ def read_yaml(path):
 
 def data_folders(checkpoint, config_path):
     """Where the dataset may be: beside the checkpoint, then all_config.yaml's data_path
-    (absolute, or relative to the current folder or to a folder above the checkpoint's)."""
+    (absolute, or relative to a folder above the checkpoint's, then to the current folder)."""
     here = os.path.dirname(os.path.abspath(checkpoint))
     out = [here]
     data_path = read_yaml(config_path).get("data_path") if os.path.exists(config_path) else None
@@ -56,11 +56,11 @@ def data_folders(checkpoint, config_path):
         if os.path.isabs(data_path):
             out.append(data_path)
         else:
-            out.append(os.path.abspath(data_path))
             up = here
             for _ in range(DATA_PATH_LEVELS):
                 up = os.path.dirname(up)
                 out.append(os.path.join(up, data_path))
+            out.append(os.path.abspath(data_path))
     return out
 
 
