@@ -14,13 +14,14 @@ import os
 import onnx
 import torch
 
+import act_checkpoint
 import act_v1
-import arc
 import bundle_io
+import tasks
 
 TABLE_FILE = "puzzle_emb.bin"
-IDENTIFIERS_FILE = "identifiers.json"
-BLANK = "<blank>"
+IDENTIFIERS_FILE = act_checkpoint.IDENTIFIERS_FILE
+BLANK = act_checkpoint.BLANK
 
 # Identifiers for random models: real ARC-AGI-1 task names (some with the check set's
 # inputs) and augmented variants named as sapient's dataset/build_arc_dataset.py names
@@ -110,11 +111,14 @@ def write_puzzle_table(model, identifiers_bytes, out_dir):
     }
 
 
-def manifest(model, name, source, graphs, table, out_dir):
+def manifest(model, name, source, graphs, table, out_dir, task):
     cfg = model.config
     side = int(round(cfg["seq_len"] ** 0.5))
     if side * side != cfg["seq_len"]:
         raise ValueError(f"seq_len {cfg['seq_len']} is not a square grid")
+    if (cfg["seq_len"], cfg["vocab_size"]) != (task.seq_len, task.vocab):
+        raise ValueError(f"the model's seq_len {cfg['seq_len']} and vocab_size {cfg['vocab_size']} are not "
+                         f"task {task.name}'s ({task.seq_len}, {task.vocab})")
     graph = lambda role, file: {  # noqa: E731
         "file": file, "sha256": bundle_io.sha256_file(os.path.join(out_dir, file)),
         "inputs": graphs[role][0], "outputs": graphs[role][1]}
@@ -125,7 +129,7 @@ def manifest(model, name, source, graphs, table, out_dir):
         "source": source,
         "grid": side,
         "vocab": cfg["vocab_size"],
-        "encoding": "arc-eos",
+        "encoding": task.encoding,
         "hidden": cfg["hidden_size"],
         # hrmd's cost per step (actFLOPsPerStep) needs the cycles and the SwiGLU width.
         "layers": {"h": cfg["H_layers"], "l": cfg["L_layers"], "h_cycles": cfg["H_cycles"],
@@ -145,94 +149,110 @@ def sigmoid(v):
     return float(torch.sigmoid(torch.tensor(v, dtype=torch.float64)))
 
 
-def golden_case(model, grid, tokens, puzzle, row):
+def golden_case(model, task, grid, puzzle, row):
     """One case: every step's q, argmax and sampled logits, and hrmd's q_compare halting."""
     steps = model.config["halt_max_steps"]
+    tokens = tasks.encode(task, grid)
     with torch.no_grad():
         trace = model.trace(torch.tensor([tokens], dtype=torch.long), torch.tensor([row]), steps)
     cycles, halt_cycle = [], 0
     for step, (logits, q) in enumerate(trace, start=1):
         q_halt, q_continue = float(q[0, 0]), float(q[0, 1])
-        cycles.append(bundle_io.cycle_record(logits[0].numpy(), sigmoid(q_halt), [q_halt, q_continue]))
+        cycles.append(bundle_io.cycle_record(logits[0].numpy(), sigmoid(q_halt), [q_halt, q_continue],
+                                             bundle_io.logit_cells(task.side)))
         # Compared as float32, as hrmd compares the step's output.
         if not halt_cycle and step >= act_v1.MIN_CYCLES and q[0, 0] > q[0, 1]:
             halt_cycle = step
-    side = int(round(len(tokens) ** 0.5))
     return {"puzzle": puzzle, "grid": grid, "tokens": tokens, "cycles": cycles,
             "halt_cycle": halt_cycle or steps, "halted_by": "model" if halt_cycle else "max_cycles",
-            "decoded": arc.decode_arc_eos(cycles[(halt_cycle or steps) - 1]["argmax"], side)}
+            "decoded": tasks.decode(task, cycles[(halt_cycle or steps) - 1]["argmax"])}
 
 
-def golden(model, identifiers, arc_dir, side, count=None):
-    """The PyTorch fp32 reference for real ARC inputs (batch 1 each), each with its own
-    task's row when the table has one, else the blank row."""
+def check_inputs(task, arc_dir, count=None):
+    """The check set's inputs: [(source, grid, puzzle identifier)]. ARC's each run with
+    their own task's row when the table has one, else the blank row; a Sudoku's or a
+    maze's with the blank row, their dataset's only one."""
+    if task.encoding != "arc-eos":
+        return [(source, grid, BLANK) for source, grid in tasks.check_inputs(task, count)]
+    return [(f"ARC-AGI-1 {split}/{task_id}.json test[{index}].input",
+             bundle_io.load_arc_input(arc_dir, split, task_id, index), task_id)
+            for split, task_id, index in bundle_io.GOLDEN_INPUTS[:count]]
+
+
+def golden(model, identifiers, arc_dir, task, count=None):
+    """The PyTorch fp32 reference for the task's real inputs (batch 1 each)."""
     if model.training:
         raise RuntimeError("golden: the model is in training mode")
     rows = {n: i for i, n in enumerate(identifiers)}
     cases = []
-    for split, task_id, index in bundle_io.GOLDEN_INPUTS[:count]:
-        grid = bundle_io.load_arc_input(arc_dir, split, task_id, index)
-        puzzle = task_id if task_id in rows else BLANK
-        case = golden_case(model, grid, arc.encode_arc_eos(grid, side), puzzle, rows[puzzle])
-        cases.append({"source": f"ARC-AGI-1 {split}/{task_id}.json test[{index}].input", **case})
+    for source, grid, puzzle in check_inputs(task, arc_dir, count):
+        puzzle = puzzle if puzzle in rows else BLANK
+        cases.append({"source": source, **golden_case(model, task, grid, puzzle, rows[puzzle])})
     return {
         "format": bundle_io.CHECK_SET_FORMAT,
         "reference": f"PyTorch {torch.__version__}, batch 1, eval mode, fp32 (engine/export/act_v1.py)",
         "halting": {"rule": "q_compare", "threshold": 0, "min_cycles": act_v1.MIN_CYCLES,
                     "max_cycles": model.config["halt_max_steps"]},
-        "logit_cells": list(bundle_io.GOLDEN_LOGIT_CELLS),
+        "logit_cells": list(bundle_io.logit_cells(task.side)),
         "cases": cases,
     }
 
 
-def write_bundle(model, identifiers_bytes, out_dir, name, source, arc_dir=None, check_cases=None):
+def write_bundle(model, identifiers_bytes, out_dir, name, source, arc_dir=None, check_cases=None, task=None):
     """Write the graphs, the table, the check set and hrm.yaml, which names and hashes them."""
+    task = task or tasks.TASKS["arc"]
     identifiers = json.loads(identifiers_bytes)
     check_identifiers(identifiers, model.inner.puzzle_emb.weights.shape[0], IDENTIFIERS_FILE)
     os.makedirs(out_dir, exist_ok=True)
     graphs = export_graphs(model, out_dir)
     table = write_puzzle_table(model, identifiers_bytes, out_dir)
-    m = manifest(model, name, source, graphs, table, out_dir)
-    g = golden(model, identifiers, arc_dir or bundle_io.default_arc_dir(), m["grid"], check_cases)
+    m = manifest(model, name, source, graphs, table, out_dir, task)
+    g = golden(model, identifiers, arc_dir or bundle_io.default_arc_dir(), task, check_cases)
     bundle_io.write_check_set(out_dir, m, g)
     bundle_io.write_manifest(out_dir, m)
     return m
 
 
-def random_identifiers_bytes():
-    return (json.dumps(list(RANDOM_IDENTIFIERS)) + "\n").encode()
-
-
-def load_identifiers(checkpoint, path=None):
-    """identifiers.json: --identifiers, else beside the checkpoint. pretrain.py does not put
-    it there: it is in the dataset folder (all_config.yaml's data_path)."""
-    path = path or os.path.join(os.path.dirname(os.path.abspath(checkpoint)), IDENTIFIERS_FILE)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-        json.loads(data)
-    except (OSError, ValueError) as e:
-        raise act_v1.CheckpointError(
-            f"{path}: {e}; give the dataset's identifiers.json (build_arc_dataset.py writes it into "
-            "the data folder, all_config.yaml's data_path) with --identifiers") from e
-    return data, path
+def random_identifiers_bytes(task=None):
+    """ARC's random identifiers; a Sudoku's or maze's dataset has only the blank row."""
+    names = RANDOM_IDENTIFIERS if task is None or task.encoding == "arc-eos" else (BLANK,)
+    return (json.dumps(list(names)) + "\n").encode()
 
 
 def export(args):
     """hrm_export.py --family act-v1: returns (manifest, None) or (None, error message)."""
+    task = tasks.TASKS[args.task or "arc"]
     try:
         if args.checkpoint:
-            overrides = act_v1.parse_overrides(args.arch)
-            model, step = act_v1.load_checkpoint(args.checkpoint, args.config, overrides)
-            ids, ids_path = load_identifiers(args.checkpoint, args.identifiers)
-            check_identifiers(json.loads(ids), model.inner.puzzle_emb.weights.shape[0], ids_path)
+            model, step, task, ids = from_checkpoint(args)
             source = {"checkpoint": os.path.basename(args.checkpoint), "step": step,
                       "sha256": bundle_io.sha256_file(args.checkpoint)}
         else:
-            ids = random_identifiers_bytes()
-            model = act_v1.random_model(args.random, args.seed, len(RANDOM_IDENTIFIERS))
-            source = {"checkpoint": f"random-init:act-v1:{args.random}:seed={args.seed}", "step": 0, "sha256": ""}
+            ids = random_identifiers_bytes(task)
+            overrides = {**act_v1.parse_overrides(args.arch), "seq_len": task.seq_len, "vocab_size": task.vocab}
+            model = act_v1.random_model(args.random, args.seed, len(json.loads(ids)), overrides)
+            source = {"checkpoint": random_source(args, task), "step": 0, "sha256": ""}
     except act_v1.CheckpointError as e:
         return None, str(e)
     name = args.name or os.path.basename(os.path.normpath(args.out))
-    return write_bundle(model, ids, args.out, name, source, args.arc, args.check_cases), None
+    return write_bundle(model, ids, args.out, name, source, args.arc, args.check_cases, task), None
+
+
+def from_checkpoint(args):
+    """(model, step, task, identifiers' bytes) of --checkpoint: the task from --task or the
+    dataset.json found, its seq_len and vocab_size over all_config.yaml's arch."""
+    config_path = args.config or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "all_config.yaml")
+    trained = act_checkpoint.trained_on(args.checkpoint, config_path, args.task, args.dataset)
+    overrides = {"seq_len": trained.task.seq_len, "vocab_size": trained.task.vocab,
+                 **act_v1.parse_overrides(args.arch)}
+    model, step = act_v1.load_checkpoint(args.checkpoint, args.config, overrides, act_checkpoint.shape_checks(trained))
+    rows = model.inner.puzzle_emb.weights.shape[0]
+    ids, ids_path = act_checkpoint.identifiers(args.checkpoint, trained, rows, args.identifiers)
+    check_identifiers(json.loads(ids), rows, ids_path)
+    return model, step, trained.task, ids
+
+
+def random_source(args, task):
+    """random-init:act-v1:SIZE[:TASK][:KEY=VALUE...]:seed=N, ARC's without its name."""
+    parts = ["random-init", "act-v1", args.random] + ([task.name] if task.name != "arc" else [])
+    return ":".join(parts + list(args.arch or ()) + [f"seed={args.seed}"])

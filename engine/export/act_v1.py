@@ -335,15 +335,18 @@ def check_config(config):
         raise CheckpointError("puzzle_emb_ndim is 0: the act-v1 bundle needs a puzzle embedding")
 
 
-def random_model(size, seed, num_puzzle_identifiers=None):
-    """A seeded random model. Two things differ from their init, on purpose: the q head's
-    weight is drawn (theirs is zero, so q would be (-5, -5) for every input and never halt)
-    and so is the puzzle table (theirs is zero, so a wrong row could not be seen)."""
+def random_model(size, seed, num_puzzle_identifiers=None, overrides=None):
+    """A seeded random model (overrides: config keys over the size's, e.g. a task's seq_len
+    and vocab_size). Two things differ from their init, on purpose: the q head's weight is
+    drawn (theirs is zero, so q would be (-5, -5) for every input and never halt) and so is
+    the puzzle table (theirs is zero, so a wrong row could not be seen)."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}: use one of {', '.join(sorted(SIZES))}")
     config = dict(SIZES[size])
+    config.update(overrides or {})
     if num_puzzle_identifiers:
         config["num_puzzle_identifiers"] = num_puzzle_identifiers
+    check_config(config)
     torch.manual_seed(seed)
     model = ACTV1(config)
     hidden = config["hidden_size"]
@@ -377,14 +380,22 @@ def arch_from_all_config(path):
     return out
 
 
+# Not --arch keys: the table's rows are the checkpoint's; seq_len and vocab_size are the
+# task's (--task, or the dataset's dataset.json), which also decides the encoding.
+NOT_ARCH = ("num_puzzle_identifiers", "seq_len", "vocab_size")
+
+
 def parse_overrides(pairs):
     """KEY=VALUE flags over the config, typed by key."""
     out = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
-        if not sep or key not in CONFIG_KEYS or key == "num_puzzle_identifiers":
+        if key in ("seq_len", "vocab_size"):
+            raise CheckpointError(f"--arch {pair!r}: seq_len and vocab_size are the task's: give --task "
+                                  "(arc, sudoku, maze) or the dataset's folder with --dataset")
+        if not sep or key not in CONFIG_KEYS or key in NOT_ARCH:
             raise CheckpointError(f"--arch {pair!r}: use KEY=VALUE with KEY one of "
-                                  + ", ".join(k for k in CONFIG_KEYS if k != "num_puzzle_identifiers"))
+                                  + ", ".join(k for k in CONFIG_KEYS if k not in NOT_ARCH))
         out[key] = int(value) if key in INT_KEYS else float(value) if key in FLOAT_KEYS else value
     return out
 
@@ -413,9 +424,11 @@ def check_state(path, state, expected):
                                   f"the model expects {list(want.shape)}")
 
 
-def load_checkpoint(path, config_path=None, overrides=None):
+def load_checkpoint(path, config_path=None, overrides=None, check=None):
     """A sapient step_N file (a plain state_dict of the compiled ACTLossHead) with
-    all_config.yaml beside it, loaded strictly into fp32; returns (model, step)."""
+    all_config.yaml beside it, loaded strictly into fp32; returns (model, step).
+    check(path, state, config), when given, may refuse the state before the strict load
+    (act_checkpoint's shapes against the task)."""
     config_path = config_path or os.path.join(os.path.dirname(os.path.abspath(path)), "all_config.yaml")
     # seq_len and vocab_size come from the dataset, not all_config.yaml: ARC's unless overridden.
     config = dict(SIZES["full"])
@@ -436,6 +449,8 @@ def load_checkpoint(path, config_path=None, overrides=None):
     table = state.get("inner.puzzle_emb.weights")
     config["num_puzzle_identifiers"] = int(table.shape[0]) if table is not None and table.ndim == 2 else 1
     check_config(config)
+    if check:
+        check(path, state, config)
     model = ACTV1(config)
     check_state(path, state, model.state_dict())
     # H_init/L_init are saved in the training dtype (bfloat16); everything runs in fp32.

@@ -30,7 +30,8 @@ GOLDEN_INPUTS = (
     ("training", "0d3d703e", 0),  # 3x3, other colours
     ("training", "00d62c1b", 0),  # 20x20
 )
-# Cells whose 12 logits the golden file records: corners and an interior cell.
+# Cells whose every logit the golden file records: corners and an interior cell (ARC's 30x30;
+# logit_cells for any side).
 GOLDEN_LOGIT_CELLS = (0, 1, 29, 31, 465, 870, 899)
 CHECK_FILE = "golden.json"
 # Format 2 adds each cell's margin per cycle, which hrmd's check needs to tell a decided cell from
@@ -40,7 +41,13 @@ CHECK_SET_FORMAT = "hrmd-golden/2"
 MARGIN_SCALE = 1000
 
 
-def cycle_record(logits, halt, q=None):
+def logit_cells(side):
+    """GOLDEN_LOGIT_CELLS for a side x side grid: the corners, two neighbours of the first
+    and the centre."""
+    return (0, 1, side - 1, side + 1, (side // 2) * (side + 1), (side - 1) * side, side * side - 1)
+
+
+def cycle_record(logits, halt, q=None, cells=GOLDEN_LOGIT_CELLS):
     """One cycle of a check case from its fp32 logits [cells, vocab]: the halt probability (and
     act-v1's q logits), each cell's argmax (the first of equals, as hrmd takes it), its margin
     (the largest logit less the second largest), and every logit of a few cells."""
@@ -52,7 +59,7 @@ def cycle_record(logits, halt, q=None):
         record["q"] = [float(v) for v in q]
     record["argmax"] = logits.argmax(axis=-1).tolist()
     record["margins"] = margins.tolist()
-    record["logits"] = {str(c): [float(v) for v in logits[c]] for c in GOLDEN_LOGIT_CELLS}
+    record["logits"] = {str(c): [float(v) for v in logits[c]] for c in cells}
     return record
 
 

@@ -178,12 +178,12 @@ class ActFixtureTest(unittest.TestCase):
                 self.assertEqual(arc.decode_arc_eos(case["cycles"][case["halt_cycle"] - 1]["argmax"]), case["decoded"])
 
 
-def all_config(arch):
+def all_config(arch, data_path="data/arc-aug-1000"):
     """all_config.yaml as sapient's pretrain.py dumps it (the fields we read, and some we don't)."""
     return yaml.safe_dump({"arch": {"name": "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
                                     "loss": {"name": "losses@ACTLossHead", "loss_type": "stablemax_cross_entropy"},
                                     "halt_exploration_prob": 0.1, **arch},
-                           "data_path": "data/arc-aug-1000", "global_batch_size": 768, "lr": 1e-4})
+                           "data_path": data_path, "global_batch_size": 768, "lr": 1e-4})
 
 
 class ActCheckpointTest(unittest.TestCase):
