@@ -113,3 +113,29 @@ func TestCheckTaskRefusesBadPuzzles(t *testing.T) {
 		}
 	}
 }
+
+// The made-up puzzles are ones the encoding takes, differ from one
+// another, and are the same for the same seed.
+func TestSampleGrids(t *testing.T) {
+	if EncodingArcEOS.SampleGrids(2, 1) != nil {
+		t.Error("ARC sample grids; its callers choose their own")
+	}
+	for _, enc := range []Encoding{EncodingSudoku, EncodingMaze} {
+		grids := enc.SampleGrids(6, 7)
+		task := Task{}
+		for i, g := range grids {
+			task.Test = append(task.Test, Pair{Input: g})
+			for j := range i {
+				if g.Equal(grids[j]) {
+					t.Errorf("%s: samples %d and %d are equal", enc, i, j)
+				}
+			}
+		}
+		if err := enc.CheckTask(task, ""); err != nil {
+			t.Errorf("%s: %v", enc, err)
+		}
+		if again := enc.SampleGrids(6, 7); !again[5].Equal(grids[5]) {
+			t.Errorf("%s: the samples change from call to call", enc)
+		}
+	}
+}
