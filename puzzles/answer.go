@@ -25,7 +25,7 @@ type Answer struct {
 	Verified  string `json:"verified,omitempty"`
 	Violation string `json:"violation,omitempty"`
 	Cycles    int    `json:"cycles"`
-	HaltedBy string `json:"halted_by"`
+	HaltedBy  string `json:"halted_by"`
 	// Halt is the model's own halt probability after its last cycle (with
 	// test-time augmentation: its mean over the variants that voted for
 	// attempt_1).
