@@ -577,6 +577,35 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// evalTableRow is a task's line of the table: a task without its key has
+// "-" for what needs one.
+func evalTableRow(r evalTaskResult, verified bool, baselines int) []string {
+	cycles, conf := 0.0, 0.0
+	for i := range r.Cycles {
+		cycles += float64(r.Cycles[i]) / float64(len(r.Cycles))
+		conf += r.Confidence[i] / float64(len(r.Confidence))
+	}
+	cells := []string{r.Task, fmt.Sprint(r.Tests), yesNo(r.Model.Pass1), yesNo(r.Model.Pass2),
+		percent(float64(r.Model.Correct) / float64(r.Model.Cells)), fmt.Sprintf("%.1f", cycles), fmt.Sprintf("%.2f", conf)}
+	if r.NoKey {
+		cells[2], cells[3], cells[4] = "-", "-", "-"
+	}
+	if verified {
+		cells = append(cells, strings.Join(r.Verified, ","))
+	}
+	for _, b := range r.Baselines {
+		cells = append(cells, yesNo(b.Pass1))
+	}
+	for range baselines - len(r.Baselines) {
+		cells = append(cells, "-")
+	}
+	flags := strings.Join(r.Flags, ",")
+	if flags == "" {
+		flags = "-"
+	}
+	return append(cells, flags)
+}
+
 // printEvalTable writes the per-task table and the summary.
 func printEvalTable(w io.Writer, rep *evalReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -590,30 +619,7 @@ func printEvalTable(w io.Writer, rep *evalReport) {
 	}
 	fmt.Fprintln(tw, strings.Join(append(head, "flags"), "\t"))
 	for _, r := range rep.Tasks {
-		cycles, conf := 0.0, 0.0
-		for i := range r.Cycles {
-			cycles += float64(r.Cycles[i]) / float64(len(r.Cycles))
-			conf += r.Confidence[i] / float64(len(r.Confidence))
-		}
-		cells := []string{r.Task, fmt.Sprint(r.Tests), yesNo(r.Model.Pass1), yesNo(r.Model.Pass2),
-			percent(float64(r.Model.Correct) / float64(r.Model.Cells)), fmt.Sprintf("%.1f", cycles), fmt.Sprintf("%.2f", conf)}
-		if r.NoKey {
-			cells[2], cells[3], cells[4] = "-", "-", "-" // nothing to score against
-		}
-		if verdicts != nil {
-			cells = append(cells, strings.Join(r.Verified, ","))
-		}
-		for _, b := range r.Baselines {
-			cells = append(cells, yesNo(b.Pass1))
-		}
-		for range len(rep.Totals.Baselines) - len(r.Baselines) {
-			cells = append(cells, "-")
-		}
-		flags := strings.Join(r.Flags, ",")
-		if flags == "" {
-			flags = "-"
-		}
-		fmt.Fprintln(tw, strings.Join(append(cells, flags), "\t"))
+		fmt.Fprintln(tw, strings.Join(evalTableRow(r, verdicts != nil, len(rep.Totals.Baselines)), "\t"))
 	}
 	tw.Flush()
 
