@@ -175,9 +175,13 @@ func warmUp(ctx context.Context, m *engine.Model) error {
 	b := m.Bundle()
 	side := b.Manifest.Grid
 	rows := make([][]int64, m.MaxBatch())
+	grid := puzzles.Grid{{0, 1}, {2, 3}}
+	if sample := b.Encoding.SampleGrids(1, 1); sample != nil {
+		grid = sample[0] // a Sudoku or a maze model takes only its own puzzles
+	}
 	for i := range rows {
 		rows[i] = make([]int64, side*side)
-		b.Encoding.Encode(puzzles.Grid{{0, 1}, {2, 3}}, side, rows[i])
+		b.Encoding.Encode(grid, side, rows[i])
 	}
 	_, err := m.Run(ctx, rows, engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: 2})
 	return err

@@ -49,7 +49,10 @@ func ProbeGrids(side int) []puzzles.Grid {
 func ProbeInputInvariance(ctx context.Context, m *Model, opts RunOptions) (bool, error) {
 	b := m.Bundle()
 	side := b.Manifest.Grid
-	grids := ProbeGrids(side)
+	grids := b.Encoding.SampleGrids(ProbeCount, 2026) // a Sudoku or a maze model takes only its own puzzles
+	if grids == nil {
+		grids = ProbeGrids(side)
+	}
 	rows := make([][]int64, len(grids))
 	for i, g := range grids {
 		rows[i] = make([]int64, side*side)

@@ -63,6 +63,7 @@ func (as Assembler) Assemble(
 		return a.out, err
 	}
 	a.vote()
+	a.verify()
 	a.flag()
 	return a.out, nil
 }
@@ -86,6 +87,8 @@ type assembly struct {
 type variant struct {
 	grid puzzles.Grid
 	halt float64
+	// pads counts the cells the model predicted PAD for (Sudoku, maze).
+	pads int
 }
 
 // checkDemonstrations counts the demonstrations the model reproduces
@@ -129,7 +132,8 @@ func (a *assembly) decodeTests() error {
 		if err != nil {
 			return fmt.Errorf("%s test[%d] (%v): %w", a.task.ID, k.index, k.aug, err)
 		}
-		a.variants[k.index] = append(a.variants[k.index], variant{k.aug.Invert(grid), r.Halt})
+		pads, _, _ := a.as.Bundle.Encoding.Unfilled(r.Tokens, a.side)
+		a.variants[k.index] = append(a.variants[k.index], variant{k.aug.Invert(grid), r.Halt, pads})
 		if k.Own() {
 			a.out.Answers[k.index] = a.answer(r, grid, rule, in)
 		}
@@ -192,6 +196,41 @@ func (a *assembly) vote() {
 	}
 }
 
+// verify checks each attempt_1 by the puzzle's rules (Sudoku, maze), writes
+// the attempts as text where the input was, and sets the confidence an
+// invalid answer has. An attempt_1 that only variants with PAD cells gave
+// is invalid whatever its cells: the model gave no value for some of them.
+func (a *assembly) verify() {
+	enc := a.as.Bundle.Encoding
+	for i := range a.out.Answers {
+		ans := &a.out.Answers[i]
+		in := a.task.Test[i]
+		ans.Attempt1Text, ans.Attempt2Text = in.InputForm.Text(ans.Attempt1), in.InputForm.Text(ans.Attempt2)
+		if !enc.Verifies() {
+			continue
+		}
+		ans.Verified, ans.Violation = enc.Verify(in.Input, ans.Attempt1)
+		if pads := a.pads(i, ans.Attempt1); pads > 0 {
+			ans.Flags = append(ans.Flags, puzzles.FlagPadToken)
+			ans.Verified = puzzles.VerifiedInvalid
+			ans.Violation = fmt.Sprintf("the model predicted no value (PAD) for %d cells, written as 0", pads)
+		}
+		ans.Confidence = puzzles.VerifiedConfidence(ans.Confidence, ans.Verified)
+	}
+}
+
+// pads is the fewest PAD cells among the variants of test input i that
+// answered grid: 0 when one of them gave every cell a value.
+func (a *assembly) pads(i int, grid puzzles.Grid) int {
+	fewest := -1
+	for _, v := range a.variants[i] {
+		if v.grid.Equal(grid) && (fewest < 0 || v.pads < fewest) {
+			fewest = v.pads
+		}
+	}
+	return max(fewest, 0)
+}
+
 // flag adds the warnings, last: same_as_other_test compares the task's
 // final answers.
 func (a *assembly) flag() {
@@ -207,10 +246,10 @@ func (a *assembly) flag() {
 			ans.Flags = append(ans.Flags, puzzles.FlagNoGrid)
 		}
 		ans.Flags = append(ans.Flags, puzzles.AnswerFlags(ans.Attempt1, a.task.Test[i].Input, others, otherInputs)...)
-		if ans.Shape != puzzles.ShapeEOS && ans.Attempt1.Rows() > 0 {
+		if ans.Shape != puzzles.ShapeEOS && ans.Shape != puzzles.ShapeFixed && ans.Attempt1.Rows() > 0 {
 			ans.Flags = append(ans.Flags, puzzles.FlagShapeInferred)
 		}
-		if puzzles.IsLowConfidence(ans.Confidence, a.out.DemoCheck) {
+		if puzzles.IsLowConfidence(ans.Confidence, a.out.DemoCheck, ans.Verified) {
 			ans.Flags = append(ans.Flags, puzzles.FlagLowConfidence)
 		}
 		if a.as.InputInvariant {
