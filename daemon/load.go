@@ -46,7 +46,7 @@ func (d *daemon) load(ctx context.Context, cfg config.Config) (*settings, error)
 		m.Close()
 		return nil, err
 	}
-	invariant, err := answer.CheckInputInvariance(ctx, m, cfg.RunOptions(), cfg.Inference.InputInvariant, d.log)
+	invariant, err := answer.CheckInputInvariance(ctx, m, cfg.InputProbe(), d.log)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -306,10 +306,9 @@ func modelChanged(old, cfg config.Config, latest *settings) bool {
 		old.Inference.GPUBatch != cfg.Inference.GPUBatch {
 		return true
 	}
-	// The input probe's verdict depends on how the model runs, and what to
-	// do with it on input_invariant: a change means probing again.
-	if old.Inference.InputInvariant != cfg.Inference.InputInvariant || old.Inference.Halting != cfg.Inference.Halting ||
-		old.Inference.MaxCycles != cfg.Inference.MaxCycles {
+	// What to do with the input probe's verdict is decided at the load (the
+	// verdict itself is kept a model, whatever the halting).
+	if old.Inference.InputInvariant != cfg.Inference.InputInvariant {
 		return true
 	}
 	b, err := bundle.Load(cfg.Model)

@@ -53,6 +53,12 @@ type CycleTrace struct {
 	Halt    float64 `json:"halt"`    // the model's halt signal after this cycle
 	Changed int     `json:"changed"` // predicted cells that differ from the cycle before (cycle 1: from the input)
 	Grid    Grid    `json:"grid,omitempty"`
+	// Tokens and HaltOutput are the raw trace's (parity work): the model's
+	// argmax over every cell of its sequence, token ids not decoded, and its
+	// halt output as the graph gave it (act-v1: q_halt, q_continue), float32
+	// written so that it reads back exactly.
+	Tokens     []int64   `json:"tokens,omitempty"`
+	HaltOutput []float32 `json:"halt_output,omitempty"`
 }
 
 // DemoCheck counts the demonstration pairs the model solved exactly.

@@ -161,6 +161,9 @@ func (a *assembly) answer(
 			if c.Tokens != nil {
 				ct.Grid, _, _ = a.as.Bundle.Encoding.Decode(c.Tokens, a.side, in, a.task.Train)
 			}
+			if a.opts.RawTrace {
+				ct.Tokens, ct.HaltOutput = c.Tokens, c.HaltOut
+			}
 			ans.Trace = append(ans.Trace, ct)
 		}
 	}

@@ -19,6 +19,7 @@ type Options struct {
 	DemoCheck     bool // also run the demonstration inputs and count exact matches
 	Augmentations int  // test-time variants per test input; 0 = off
 	Trace         bool // put each test input's per-cycle trace into its answer
+	RawTrace      bool // and in it each cycle's raw tokens and halt output (engine.TraceRaw)
 	MaxRows       int  // rows one file may run through the model; 0 = DefaultMaxRows
 }
 
@@ -69,6 +70,18 @@ func PuzzleOf(b *bundle.Bundle, task puzzles.Task) (row int, known bool) {
 	}
 	r, ok := b.Puzzles.Row(puzzleID(task))
 	return r, ok
+}
+
+// UnknownPuzzles are the puzzle names of file's tasks that the bundle's
+// puzzle table has no row for, in order: each runs with the blank row.
+func UnknownPuzzles(b *bundle.Bundle, file *puzzles.File) []string {
+	var names []string
+	for _, task := range file.Tasks {
+		if _, known := PuzzleOf(b, task); !known {
+			names = append(names, puzzleID(task))
+		}
+	}
+	return names
 }
 
 // puzzleID is what the dataset builder names a task's puzzle: its "name"
