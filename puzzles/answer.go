@@ -119,9 +119,6 @@ const (
 	FlagUnknownPuzzle = "unknown_puzzle"
 	// hrmd eval: a test input larger than the model's grid, not run.
 	FlagTooLarge = "too_large"
-	// Sudoku, maze: the model predicted PAD, no value at all, for some cells
-	// of attempt_1 (written as 0: a blank, a wall); it is then invalid.
-	FlagPadToken = "pad_token"
 )
 
 // LowConfidence is the confidence below which an answer is flagged.

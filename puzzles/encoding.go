@@ -149,11 +149,11 @@ func (e Encoding) Decode(tokens []int64, side int, in Grid, train []Pair) (Grid,
 }
 
 // decodeFixed reads a Sudoku's or a maze's side x side prediction: token
-// t is the cell value t-1. PAD (token 0) stands for no cell at all; the
-// model was never taught to predict it (sapient's labels hold none), so a
-// cell predicted PAD decodes as 0 (a blank, a wall) and Unfilled counts it:
-// the answer says so (flag pad_token) rather than passing for a solution.
-// A token beyond the vocabulary cannot come from the model: an error.
+// t is the cell value t-1. PAD (token 0) stands for no cell at all, which
+// sapient's labels never hold: a prediction with a PAD cell decodes to no
+// grid (as the exporter's own decoding, engine/export/tasks.py, has it),
+// and Unfilled says how many cells were PAD. A token beyond the vocabulary
+// cannot come from the model: an error.
 func (e Encoding) decodeFixed(tokens []int64, side int) (Grid, error) {
 	if side != e.Side() {
 		return nil, fmt.Errorf("a %s prediction is %dx%d; the model's grid is %d", e, e.Side(), e.Side(), side)
@@ -168,7 +168,11 @@ func (e Encoding) decodeFixed(tokens []int64, side int) (Grid, error) {
 					e, t, r, c, e, e.Vocab()-1,
 				)
 			}
-			g[r][c] = int(max(t-1, 0))
+			if t == TokenPad {
+				g = Grid{}
+			} else if g.Rows() > 0 {
+				g[r][c] = int(t - 1)
+			}
 		}
 	}
 	return g, nil

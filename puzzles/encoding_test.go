@@ -167,8 +167,8 @@ func TestCheckFits(t *testing.T) {
 }
 
 // A Sudoku and a maze encode as sapient's builders do (cell value + 1, PAD
-// 0) and decode back; a PAD cell decodes as 0 and is counted, a token past
-// the vocabulary is an error.
+// 0) and decode back; a prediction with a PAD cell decodes to no grid and
+// the cell is counted; a token past the vocabulary is an error.
 func TestSudokuAndMazeEncodings(t *testing.T) {
 	solved, _ := testSudoku()
 	for _, tt := range []struct {
@@ -194,8 +194,9 @@ func TestSudokuAndMazeEncodings(t *testing.T) {
 		}
 		tokens[side+2] = TokenPad
 		got, _, err = tt.enc.Decode(tokens, side, tt.grid, nil)
-		if n, r, c := tt.enc.Unfilled(tokens, side); err != nil || got[1][2] != 0 || n != 1 || r != 1 || c != 2 {
-			t.Errorf("%s: PAD at row 1 column 2: cell %d, %d unfilled at %d,%d, %v", tt.enc, got[1][2], n, r, c, err)
+		if n, r, c := tt.enc.Unfilled(tokens, side); err != nil || got == nil || got.Rows() != 0 || n != 1 || r != 1 ||
+			c != 2 {
+			t.Errorf("%s: PAD at row 1 column 2: grid %v, %d unfilled at %d,%d, %v", tt.enc, got, n, r, c, err)
 		}
 		tokens[3] = int64(tt.vocab)
 		if _, _, err := tt.enc.Decode(tokens, side, tt.grid, nil); err == nil ||

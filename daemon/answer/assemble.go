@@ -82,13 +82,14 @@ type assembly struct {
 	variants [][]variant
 	// unknown: the bundle has a puzzle table without a row for the task.
 	unknown bool
+	// pads counts, per test input, the cells its own row predicted PAD for
+	// (Sudoku, maze: Encoding.Unfilled).
+	pads []int
 }
 
 type variant struct {
 	grid puzzles.Grid
 	halt float64
-	// pads counts the cells the model predicted PAD for (Sudoku, maze).
-	pads int
 }
 
 // checkDemonstrations counts the demonstrations the model reproduces
@@ -118,6 +119,7 @@ func (a *assembly) checkDemonstrations() {
 // mapped back, is a variant for the vote.
 func (a *assembly) decodeTests() error {
 	a.variants = make([][]variant, len(a.task.Test))
+	a.pads = make([]int, len(a.task.Test))
 	for i, r := range a.results {
 		k := a.rows[i]
 		if !k.test {
@@ -132,9 +134,9 @@ func (a *assembly) decodeTests() error {
 		if err != nil {
 			return fmt.Errorf("%s test[%d] (%v): %w", a.task.ID, k.index, k.aug, err)
 		}
-		pads, _, _ := a.as.Bundle.Encoding.Unfilled(r.Tokens, a.side)
-		a.variants[k.index] = append(a.variants[k.index], variant{k.aug.Invert(grid), r.Halt, pads})
+		a.variants[k.index] = append(a.variants[k.index], variant{k.aug.Invert(grid), r.Halt})
 		if k.Own() {
+			a.pads[k.index], _, _ = a.as.Bundle.Encoding.Unfilled(r.Tokens, a.side)
 			a.out.Answers[k.index] = a.answer(r, grid, rule, in)
 		}
 	}
@@ -201,8 +203,7 @@ func (a *assembly) vote() {
 
 // verify checks each attempt_1 by the puzzle's rules (Sudoku, maze), writes
 // the attempts as text where the input was, and sets the confidence an
-// invalid answer has. An attempt_1 that only variants with PAD cells gave
-// is invalid whatever its cells: the model gave no value for some of them.
+// invalid answer has.
 func (a *assembly) verify() {
 	enc := a.as.Bundle.Encoding
 	for i := range a.out.Answers {
@@ -213,25 +214,12 @@ func (a *assembly) verify() {
 			continue
 		}
 		ans.Verified, ans.Violation = enc.Verify(in.Input, ans.Attempt1)
-		if pads := a.pads(i, ans.Attempt1); pads > 0 {
-			ans.Flags = append(ans.Flags, puzzles.FlagPadToken)
-			ans.Verified = puzzles.VerifiedInvalid
-			ans.Violation = fmt.Sprintf("the model predicted no value (PAD) for %d cells, written as 0", pads)
+		if ans.Attempt1.Rows() == 0 && a.pads[i] > 0 {
+			ans.Violation = fmt.Sprintf(
+				"no grid: the model predicted PAD, no value, for %d of its %d cells", a.pads[i], a.side*a.side)
 		}
 		ans.Confidence = puzzles.VerifiedConfidence(ans.Confidence, ans.Verified)
 	}
-}
-
-// pads is the fewest PAD cells among the variants of test input i that
-// answered grid: 0 when one of them gave every cell a value.
-func (a *assembly) pads(i int, grid puzzles.Grid) int {
-	fewest := -1
-	for _, v := range a.variants[i] {
-		if v.grid.Equal(grid) && (fewest < 0 || v.pads < fewest) {
-			fewest = v.pads
-		}
-	}
-	return max(fewest, 0)
 }
 
 // flag adds the warnings, last: same_as_other_test compares the task's

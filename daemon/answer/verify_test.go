@@ -67,8 +67,8 @@ func parseTask(t *testing.T, input any) puzzles.Task {
 
 // A Sudoku answer is verified by the rules: a solution is valid and not
 // low_confidence however low its halt; a hand-broken one is invalid, names
-// the violation, and has confidence 0; PAD cells make it invalid; the
-// Sudoku's own variants vote, mapped back exactly.
+// the violation, and has confidence 0; a PAD cell makes it no grid, and
+// invalid; the Sudoku's own variants vote, mapped back exactly.
 func TestAssembleVerifiesSudoku(t *testing.T) {
 	solved, puzzle := puzzles.NewGrid(9, 9), puzzles.NewGrid(9, 9)
 	for r := range 9 {
@@ -100,7 +100,7 @@ func TestAssembleVerifiesSudoku(t *testing.T) {
 		{"hand-broken", broken, Options{}, false, puzzles.VerifiedInvalid,
 			"the digit 4 is twice in column 0: row 0 column 0 and row"},
 		{"a PAD cell", solved, Options{}, true, puzzles.VerifiedInvalid,
-			"the model predicted no value (PAD) for 1 cells, written as 0"},
+			"no grid: the model predicted PAD, no value, for 1 of its 81 cells"},
 	}
 	for _, tt := range tests {
 		var edit func([]int64)
@@ -119,13 +119,13 @@ func TestAssembleVerifiesSudoku(t *testing.T) {
 		if slices.Contains(a.Flags, puzzles.FlagUnknownPuzzle) || slices.Contains(a.Flags, puzzles.FlagShapeInferred) {
 			t.Errorf("%s: flags %v; a Sudoku model knows every Sudoku, and its size", tt.name, a.Flags)
 		}
-		if slices.Contains(a.Flags, puzzles.FlagPadToken) != tt.pad {
+		if slices.Contains(a.Flags, puzzles.FlagNoGrid) != tt.pad {
 			t.Errorf("%s: flags %v", tt.name, a.Flags)
 		}
 		if tt.opts.Augmentations > 0 && (a.Votes == nil || a.Votes.Attempt1 != 9 || !a.Attempt1.Equal(solved)) {
 			t.Errorf("%s: votes %+v for %v; every variant, mapped back, is the solution", tt.name, a.Votes, a.Attempt1)
 		}
-		if want := puzzles.FormSudokuText.Text(a.Attempt1); !slices.Equal(a.Attempt1Text, want) {
+		if want := puzzles.FormSudokuText.Text(a.Attempt1); !slices.Equal(a.Attempt1Text, want) || (len(want) == 0) != tt.pad {
 			t.Errorf("%s: attempt_1_text %q, want %q (the input was a string)", tt.name, a.Attempt1Text, want)
 		}
 	}
