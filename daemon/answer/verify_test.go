@@ -125,7 +125,8 @@ func TestAssembleVerifiesSudoku(t *testing.T) {
 		if tt.opts.Augmentations > 0 && (a.Votes == nil || a.Votes.Attempt1 != 9 || !a.Attempt1.Equal(solved)) {
 			t.Errorf("%s: votes %+v for %v; every variant, mapped back, is the solution", tt.name, a.Votes, a.Attempt1)
 		}
-		if want := puzzles.FormSudokuText.Text(a.Attempt1); !slices.Equal(a.Attempt1Text, want) || (len(want) == 0) != tt.pad {
+		want := puzzles.FormSudokuText.Text(a.Attempt1)
+		if !slices.Equal(a.Attempt1Text, want) || (len(want) == 0) != tt.pad {
 			t.Errorf("%s: attempt_1_text %q, want %q (the input was a string)", tt.name, a.Attempt1Text, want)
 		}
 	}

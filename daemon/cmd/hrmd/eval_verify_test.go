@@ -87,7 +87,10 @@ func TestSolveVerifiesSudokuAndMaze(t *testing.T) {
 		model string
 		enc   puzzles.Encoding
 		form  puzzles.Form
-	}{{sudokuBundle, puzzles.EncodingSudoku, puzzles.FormSudokuText}, {mazeBundle, puzzles.EncodingMaze, puzzles.FormMazeText}} {
+	}{
+		{sudokuBundle, puzzles.EncodingSudoku, puzzles.FormSudokuText},
+		{mazeBundle, puzzles.EncodingMaze, puzzles.FormMazeText},
+	} {
 		for i, c := range testenv.ReadGolden(t, fixture.model).Cases {
 			var input any = fixture.form.Text(c.Grid)
 			if fixture.enc == puzzles.EncodingSudoku {
@@ -104,7 +107,8 @@ func TestSolveVerifiesSudokuAndMaze(t *testing.T) {
 			if want == nil {
 				verdict, violation = puzzles.VerifiedInvalid, "no grid: the model predicted PAD, no value, for"
 			}
-			if got.Verified != verdict || !strings.HasPrefix(got.Violation, violation) || (violation == "") != (got.Violation == "") {
+			if got.Verified != verdict || !strings.HasPrefix(got.Violation, violation) ||
+				(violation == "") != (got.Violation == "") {
 				t.Errorf("%s: verified %s %q; the rules say %s %q", c.Source, got.Verified, got.Violation, verdict, violation)
 			}
 			low := slices.Contains(got.Flags, puzzles.FlagLowConfidence)
