@@ -46,7 +46,7 @@ func (d *daemon) load(ctx context.Context, cfg config.Config) (*settings, error)
 		m.Close()
 		return nil, err
 	}
-	invariant, err := answer.CheckInputInvariance(ctx, m, cfg.RunOptions(), cfg.Inference.InputInvariant, d.log)
+	invariant, err := answer.CheckInputInvariance(ctx, m, cfg.InputProbe(), d.log)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -175,9 +175,13 @@ func warmUp(ctx context.Context, m *engine.Model) error {
 	b := m.Bundle()
 	side := b.Manifest.Grid
 	rows := make([][]int64, m.MaxBatch())
+	grid := puzzles.Grid{{0, 1}, {2, 3}}
+	if sample := b.Encoding.SampleGrids(1, 1); sample != nil {
+		grid = sample[0] // a Sudoku or a maze model takes only its own puzzles
+	}
 	for i := range rows {
 		rows[i] = make([]int64, side*side)
-		b.Encoding.Encode(puzzles.Grid{{0, 1}, {2, 3}}, side, rows[i])
+		b.Encoding.Encode(grid, side, rows[i])
 	}
 	_, err := m.Run(ctx, rows, engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: 2})
 	return err
@@ -302,10 +306,9 @@ func modelChanged(old, cfg config.Config, latest *settings) bool {
 		old.Inference.GPUBatch != cfg.Inference.GPUBatch {
 		return true
 	}
-	// The input probe's verdict depends on how the model runs, and what to
-	// do with it on input_invariant: a change means probing again.
-	if old.Inference.InputInvariant != cfg.Inference.InputInvariant || old.Inference.Halting != cfg.Inference.Halting ||
-		old.Inference.MaxCycles != cfg.Inference.MaxCycles {
+	// What to do with the input probe's verdict is decided at the load (the
+	// verdict itself is kept a model, whatever the halting).
+	if old.Inference.InputInvariant != cfg.Inference.InputInvariant {
 		return true
 	}
 	b, err := bundle.Load(cfg.Model)

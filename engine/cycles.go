@@ -26,13 +26,14 @@ const (
 const (
 	TraceSummary = "summary" // per cycle: halt value and cells changed
 	TraceFull    = "full"    // and the predicted tokens of every cycle
+	TraceRaw     = "raw"     // and the halt output as the graph gave it, for parity work
 )
 
 // RunOptions tune one run.
 type RunOptions struct {
 	Halting   string // model (default), converged or fixed
 	MaxCycles int    // 0 = the manifest's halting.max_cycles
-	Trace     string // summary (default) or full
+	Trace     string // summary (default), full or raw
 }
 
 // Validate checks the options; messages name the setting.
@@ -46,9 +47,9 @@ func (o RunOptions) Validate() error {
 		return fmt.Errorf("max cycles %d is outside 0 (the manifest's) to %d", o.MaxCycles, bundle.MaxCyclesLimit)
 	}
 	switch o.Trace {
-	case "", TraceSummary, TraceFull:
+	case "", TraceSummary, TraceFull, TraceRaw:
 	default:
-		return fmt.Errorf("trace %q is not one of summary, full", o.Trace)
+		return fmt.Errorf("trace %q is not one of summary, full, raw", o.Trace)
 	}
 	return nil
 }
@@ -58,7 +59,10 @@ type CycleTrace struct {
 	Cycle   int
 	Halt    float64 // the halt signal as a probability
 	Changed int     // tokens that differ from the cycle before (cycle 1: from the input)
-	Tokens  []int64 // the cycle's prediction; only with TraceFull
+	Tokens  []int64 // the cycle's prediction; with TraceFull and TraceRaw
+	// HaltOut is the row's halt output as the graph gave it (q_compare:
+	// q_halt, q_continue; threshold: the probability); only with TraceRaw.
+	HaltOut []float32
 }
 
 // RowResult is the outcome for one input row.

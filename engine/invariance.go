@@ -11,6 +11,18 @@ import (
 // ProbeCount is how many grids the input-invariance probe runs.
 const ProbeCount = 4
 
+// ProbeCycles is how many cycles the probe runs each grid (fewer if the
+// manifest's max_cycles is less), whatever halting the answers use (a
+// full-size act-v1 under halting fixed would run 16 a grid). A model that
+// ignores its input has nothing that could make one cycle's prediction
+// differ between the grids, at the first cycles as at the last; and the
+// models it is for were trained so: sapient's ACT loss and the demo's
+// training (train_demo.py) hold every cycle's prediction to the answer, so
+// one that learnt zeros (or one grid) for any input predicts them from its
+// first cycle. A model is called invariant only if all its cycles agree:
+// one that reads its input but predicts nothing yet at its first is not.
+const ProbeCycles = 2
+
 // ProbeGrids are the grids the input-invariance probe runs for a model of
 // grid side: four ARC-like grids (black, with a few coloured rectangles) of
 // one size, side x side up to 9x9, so that they differ only in what they show.
@@ -43,35 +55,41 @@ func ProbeGrids(side int) []puzzles.Grid {
 	return grids
 }
 
-// ProbeInputInvariance runs the probe grids through m with opts and says
-// whether every prediction, decoded to a grid, came out the same: a model that
-// answers the same whatever it is shown has learnt nothing about its input.
-func ProbeInputInvariance(ctx context.Context, m *Model, opts RunOptions) (bool, error) {
+// ProbeInputInvariance runs the probe grids through m for ProbeCycles
+// cycles and says whether at every cycle every prediction, decoded to a
+// grid, came out the same: a model that answers the same whatever it is
+// shown has learnt nothing about its input.
+func ProbeInputInvariance(ctx context.Context, m *Model) (bool, error) {
 	b := m.Bundle()
 	side := b.Manifest.Grid
-	grids := ProbeGrids(side)
+	grids := b.Encoding.SampleGrids(ProbeCount, 2026) // a Sudoku or a maze model takes only its own puzzles
+	if grids == nil {
+		grids = ProbeGrids(side)
+	}
 	rows := make([][]int64, len(grids))
 	for i, g := range grids {
 		rows[i] = make([]int64, side*side)
 		b.Encoding.Encode(g, side, rows[i])
 	}
-	opts.Trace = "" // only the answers count
-	results, err := m.Run(ctx, rows, opts)
+	cycles := min(ProbeCycles, b.Manifest.Halting.MaxCycles)
+	results, err := m.Run(ctx, rows, RunOptions{Halting: HaltFixed, MaxCycles: cycles, Trace: TraceFull})
 	if err != nil {
 		return false, fmt.Errorf("input-invariance probe: %w", err)
 	}
-	var first puzzles.Grid
-	for i, r := range results {
-		// Without demonstrations the raw encoding takes the input's size,
-		// the same for every probe.
-		got, _, err := b.Encoding.Decode(r.Tokens, side, grids[i], nil)
-		if err != nil {
-			return false, fmt.Errorf("input-invariance probe: decode: %w", err)
-		}
-		if i == 0 {
-			first = got
-		} else if !got.Equal(first) {
-			return false, nil
+	for c := range cycles {
+		var first puzzles.Grid
+		for i, r := range results {
+			// Without demonstrations the raw encoding takes the input's size,
+			// the same for every probe.
+			got, _, err := b.Encoding.Decode(r.Trace[c].Tokens, side, grids[i], nil)
+			if err != nil {
+				return false, fmt.Errorf("input-invariance probe: decode: %w", err)
+			}
+			if i == 0 {
+				first = got
+			} else if !got.Equal(first) {
+				return false, nil
+			}
 		}
 	}
 	return true, nil

@@ -551,7 +551,7 @@ func (m *Model) RunPuzzles(ctx context.Context, tokens [][]int64, puzzles []int,
 		if puzzles != nil {
 			rows = puzzles[start:end]
 		}
-		res, err := m.runChunk(ctx, start, tokens[start:end], rows, policy, opts.Trace == TraceFull)
+		res, err := m.runChunk(ctx, start, tokens[start:end], rows, policy, opts.Trace)
 		if err != nil {
 			return nil, err
 		}
@@ -636,7 +636,7 @@ func (m *Model) runChunk(
 	rows [][]int64,
 	puzzles []int,
 	policy haltPolicy,
-	fullTrace bool,
+	trace string,
 ) ([]RowResult, error) {
 	n := len(rows)
 	if err := m.fill(rows, puzzles); err != nil {
@@ -678,12 +678,10 @@ func (m *Model) runChunk(
 		kept := 0
 		for k, row := range active {
 			changed := argmaxInto(cur[row], prev[row], m.logits[k*m.seq*m.vocab:(k+1)*m.seq*m.vocab], m.vocab)
-			prob, modelStops := policy.haltSignal(m.halt[k*m.haltWidth : (k+1)*m.haltWidth])
+			haltOut := m.halt[k*m.haltWidth : (k+1)*m.haltWidth]
+			prob, modelStops := policy.haltSignal(haltOut)
 			r := &results[row]
-			r.Trace = append(r.Trace, CycleTrace{Cycle: cycle, Halt: prob, Changed: changed})
-			if fullTrace {
-				r.Trace[len(r.Trace)-1].Tokens = slices.Clone(cur[row])
-			}
+			r.Trace = append(r.Trace, traceCycle(trace, cycle, prob, changed, cur[row], haltOut))
 			prev[row], cur[row] = cur[row], prev[row]
 			if halted, by := policy.decide(cycle, modelStops, changed); halted {
 				r.Cycles, r.HaltedBy, r.Halt = cycle, by, prob
@@ -707,6 +705,19 @@ func (m *Model) runChunk(
 		active = active[:kept]
 	}
 	return results, nil
+}
+
+// traceCycle is one cycle of a row's trace at level trace: the
+// prediction and the raw halt output are copied only where it keeps them.
+func traceCycle(trace string, cycle int, prob float64, changed int, tokens []int64, haltOut []float32) CycleTrace {
+	c := CycleTrace{Cycle: cycle, Halt: prob, Changed: changed}
+	if trace == TraceFull || trace == TraceRaw {
+		c.Tokens = slices.Clone(tokens)
+	}
+	if trace == TraceRaw {
+		c.HaltOut = slices.Clone(haltOut)
+	}
+	return c
 }
 
 // shifted is rows with first added to each: a chunk's rows as rows of the run.

@@ -12,10 +12,20 @@ import (
 type Answer struct {
 	// Attempt1 and Attempt2 follow the ARC Prize submission convention. With
 	// one prediction (no test-time augmentation) both hold it.
-	Attempt1 Grid   `json:"attempt_1"`
-	Attempt2 Grid   `json:"attempt_2"`
-	Cycles   int    `json:"cycles"`
-	HaltedBy string `json:"halted_by"`
+	Attempt1 Grid `json:"attempt_1"`
+	Attempt2 Grid `json:"attempt_2"`
+	// Attempt1Text and Attempt2Text are there when the test input was
+	// written as text (a maze's rows, a Sudoku's string): the attempts in
+	// the same characters, a row a string (Form.Text).
+	Attempt1Text []string `json:"attempt_1_text,omitempty"`
+	Attempt2Text []string `json:"attempt_2_text,omitempty"`
+	// Verified is attempt_1 checked by the puzzle's own rules, without the
+	// key (Sudoku and maze models; Encoding.Verify): valid, optimal (a
+	// shortest maze path) or invalid, with Violation the first rule broken.
+	Verified  string `json:"verified,omitempty"`
+	Violation string `json:"violation,omitempty"`
+	Cycles    int    `json:"cycles"`
+	HaltedBy  string `json:"halted_by"`
 	// Halt is the model's own halt probability after its last cycle (with
 	// test-time augmentation: its mean over the variants that voted for
 	// attempt_1).
@@ -43,6 +53,12 @@ type CycleTrace struct {
 	Halt    float64 `json:"halt"`    // the model's halt signal after this cycle
 	Changed int     `json:"changed"` // predicted cells that differ from the cycle before (cycle 1: from the input)
 	Grid    Grid    `json:"grid,omitempty"`
+	// Tokens and HaltOutput are the raw trace's (parity work): the model's
+	// argmax over every cell of its sequence, token ids not decoded, and its
+	// halt output as the graph gave it (act-v1: q_halt, q_continue), float32
+	// written so that it reads back exactly.
+	Tokens     []int64   `json:"tokens,omitempty"`
+	HaltOutput []float32 `json:"halt_output,omitempty"`
 }
 
 // DemoCheck counts the demonstration pairs the model solved exactly.
@@ -127,11 +143,30 @@ func Confidence(halt float64, demo *DemoCheck, votes *Votes) float64 {
 	return math.Round(c*1e4) / 1e4
 }
 
+// VerifiedConfidence is an answer's confidence once checked by the puzzle's
+// rules: 0 for an invalid answer, which cannot be the key (a Sudoku's or
+// maze's key always keeps the rules), else confidence as it is.
+func VerifiedConfidence(confidence float64, verified string) float64 {
+	if verified == VerifiedInvalid {
+		return 0
+	}
+	return confidence
+}
+
 // IsLowConfidence says whether an answer earns the low_confidence flag: its
 // confidence below LowConfidence when the demonstrations gave evidence; with
 // none (no demo check), the factor 1/2 would flag every answer, so then the
-// halt signal (with the vote) is what must reach LowConfidence.
-func IsLowConfidence(confidence float64, demo *DemoCheck) bool {
+// halt signal (with the vote) is what must reach LowConfidence. An answer
+// checked by the puzzle's rules (verified) is judged by them instead: a
+// valid or optimal one is never flagged, whatever its halt, and an invalid
+// one always is (its confidence is 0: VerifiedConfidence).
+func IsLowConfidence(confidence float64, demo *DemoCheck, verified string) bool {
+	switch verified {
+	case VerifiedValid, VerifiedOptimal:
+		return false
+	case VerifiedInvalid:
+		return true
+	}
 	if demo == nil || demo.Pairs == 0 {
 		return confidence*2 < LowConfidence
 	}

@@ -153,18 +153,25 @@ func TestConfidenceVotesAndLow(t *testing.T) {
 	tests := []struct {
 		confidence float64
 		demo       *DemoCheck
+		verified   string
 		low        bool
 	}{
-		{0.49, demo, true},
-		{0.51, demo, false},
-		{0.4978, nil, false},                // halt 0.9956 without a demo check: not low
-		{0.2, &DemoCheck{}, true},           // halt 0.4: low
-		{0.26, &DemoCheck{Pairs: 0}, false}, // halt 0.52
+		{0.49, demo, "", true},
+		{0.51, demo, "", false},
+		{0.4978, nil, "", false},                // halt 0.9956 without a demo check: not low
+		{0.2, &DemoCheck{}, "", true},           // halt 0.4: low
+		{0.26, &DemoCheck{Pairs: 0}, "", false}, // halt 0.52
+		{0.01, nil, VerifiedValid, false},       // a solved Sudoku is solved, whatever its halt
+		{0.01, nil, VerifiedOptimal, false},
+		{0.99, demo, VerifiedInvalid, true}, // a broken one is not, however sure the model is
 	}
 	for _, tt := range tests {
-		if got := IsLowConfidence(tt.confidence, tt.demo); got != tt.low {
-			t.Errorf("IsLowConfidence(%v, %+v) = %v, want %v", tt.confidence, tt.demo, got, tt.low)
+		if got := IsLowConfidence(tt.confidence, tt.demo, tt.verified); got != tt.low {
+			t.Errorf("IsLowConfidence(%v, %+v, %q) = %v, want %v", tt.confidence, tt.demo, tt.verified, got, tt.low)
 		}
+	}
+	if VerifiedConfidence(0.9, VerifiedInvalid) != 0 || VerifiedConfidence(0.3, VerifiedValid) != 0.3 {
+		t.Error("an invalid answer's confidence is not 0, or a valid one's changed")
 	}
 }
 

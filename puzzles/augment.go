@@ -16,6 +16,10 @@ type Augmentation struct {
 	// 4 mirror left-right, 5 mirror top-bottom, 6 transpose, 7 anti-transpose.
 	Dihedral int
 	Colours  [10]int // colour c becomes Colours[c]; Colours[0] == 0
+	// Rows and Cols, when set, shuffle a Sudoku's rows and columns after
+	// the geometry: the result's row r is the transformed grid's row
+	// Rows[r] (SudokuAugmentations). nil leaves them in place.
+	Rows, Cols []int
 }
 
 // Identity is the augmentation that changes nothing.
@@ -51,25 +55,103 @@ func Augmentations(n int) []Augmentation {
 	return out
 }
 
-// String names the variant for traces and errors: "rot90+colours[0,3,1,...]".
+// SudokuAugmentations lists the identity and then n variants of a Sudoku,
+// each as sapient's build_sudoku_dataset.py (shuffle_sudoku) draws one:
+// a permutation of the digits 1-9 (0, the blank, stays 0), a transpose half
+// the time, the three bands shuffled and the three rows within each band,
+// the three stacks and the three columns within each. Every one keeps a
+// Sudoku a Sudoku, with the same solution transformed alike. Variant i is
+// drawn from a generator seeded with i: the same list on every run.
+func SudokuAugmentations(n int) []Augmentation {
+	out := []Augmentation{Identity()}
+	for i := 1; i <= n; i++ {
+		r := rand.New(rand.NewPCG(uint64(i), 0x7375646f)) // "sudo"
+		a := Identity()
+		for d, to := range r.Perm(9) {
+			a.Colours[d+1] = to + 1
+		}
+		if r.IntN(2) == 1 {
+			a.Dihedral = 6 // transpose
+		}
+		a.Rows, a.Cols = bandShuffle(r), bandShuffle(r)
+		out = append(out, a)
+	}
+	return out
+}
+
+// bandShuffle is a permutation of a Sudoku's 9 rows (or columns) that keeps
+// its bands (stacks) whole: the bands in a random order, each band's rows
+// in a random order.
+func bandShuffle(r *rand.Rand) []int {
+	perm := make([]int, 0, SudokuSide)
+	for _, band := range r.Perm(3) {
+		for _, row := range r.Perm(3) {
+			perm = append(perm, band*3+row)
+		}
+	}
+	return perm
+}
+
+// Augmentations are the test-time variants of encoding e: ARC's
+// (Augmentations), a Sudoku's own (SudokuAugmentations), and none for a
+// maze (sapient's published maze recipe trains without its dihedral
+// augmentation, so a turned maze is out of the model's distribution).
+func (e Encoding) Augmentations(n int) []Augmentation {
+	switch e {
+	case EncodingSudoku:
+		return SudokuAugmentations(n)
+	case EncodingMaze:
+		return []Augmentation{Identity()}
+	}
+	return Augmentations(n)
+}
+
+// String names the variant for traces and errors: "rot90+colours[0,3,1,...]",
+// and a Sudoku variant's row and column shuffles after it.
 func (a Augmentation) String() string {
 	names := [...]string{"identity", "rot90", "rot180", "rot270", "mirror-lr", "mirror-tb", "transpose", "anti-transpose"}
-	return fmt.Sprintf("%s+colours%v", names[a.Dihedral], a.Colours)
+	s := fmt.Sprintf("%s+colours%v", names[a.Dihedral], a.Colours)
+	if a.Rows != nil {
+		s += fmt.Sprintf("+rows%v+cols%v", a.Rows, a.Cols)
+	}
+	return s
 }
 
-// Apply transforms g: the colours, then the geometry.
+// Apply transforms g: the colours, then the geometry, then the row and
+// column shuffles.
 func (a Augmentation) Apply(g Grid) Grid {
-	return dihedral(recolour(g, a.Colours), a.Dihedral)
+	return shuffle(dihedral(recolour(g, a.Colours), a.Dihedral), a.Rows, a.Cols, false)
 }
 
-// Invert maps a grid of the variant back to the original task: the inverse
-// geometry, then the inverse colours, so Invert(Apply(g)) == g.
+// Invert maps a grid of the variant back to the original task: the shuffles
+// undone, the inverse geometry, then the inverse colours, so
+// Invert(Apply(g)) == g.
 func (a Augmentation) Invert(g Grid) Grid {
 	var inverse [10]int
 	for c, to := range a.Colours {
 		inverse[to] = c
 	}
-	return recolour(dihedral(g, inverseDihedral(a.Dihedral)), inverse)
+	return recolour(dihedral(shuffle(g, a.Rows, a.Cols, true), inverseDihedral(a.Dihedral)), inverse)
+}
+
+// shuffle moves g's rows and columns: the result's (r, c) is g's (rows[r],
+// cols[c]), or with invert the other way round. nil permutations, or a grid
+// of another size than they are for (an answer of no grid), leave g as it is.
+func shuffle(g Grid, rows, cols []int, invert bool) Grid {
+	if rows == nil || g.Rows() != len(rows) || g.Cols() != len(cols) {
+		return g
+	}
+	out := NewGrid(g.Rows(), g.Cols())
+	for r := range out {
+		for c := range out[r] {
+			if invert {
+				out[rows[r]][cols[c]] = g[r][c]
+			} else {
+				out[r][c] = g[rows[r]][cols[c]]
+			}
+		}
+	}
+	return out
 }
 
 // ApplyTask transforms every grid of a task (the raw encoding's shape rules

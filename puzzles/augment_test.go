@@ -2,6 +2,8 @@ package puzzles
 
 import (
 	"math"
+	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -44,7 +46,7 @@ func TestAugmentationsInvertExactly(t *testing.T) {
 
 func TestAugmentationsList(t *testing.T) {
 	augs := Augmentations(MaxAugmentations)
-	if len(augs) != MaxAugmentations+1 || augs[0] != Identity() {
+	if len(augs) != MaxAugmentations+1 || !reflect.DeepEqual(augs[0], Identity()) {
 		t.Fatalf("%d augmentations, first %v", len(augs), augs[0])
 	}
 	for i, a := range augs {
@@ -63,8 +65,57 @@ func TestAugmentationsList(t *testing.T) {
 			t.Errorf("variant %d: colours %v; only variants from 8 on permute them", i, a.Colours)
 		}
 	}
-	if again := Augmentations(MaxAugmentations); !slices.Equal(again, augs) {
+	if again := Augmentations(MaxAugmentations); !reflect.DeepEqual(again, augs) {
 		t.Error("the augmentations differ from call to call")
+	}
+}
+
+// Every Sudoku variant, applied to random grids and inverted, gives the grid
+// back; applied to a solved Sudoku it gives a solved Sudoku (the rules hold,
+// so the shuffles keep bands and stacks whole), and to its puzzle the
+// matching puzzle.
+func TestSudokuAugmentationsInvertExactly(t *testing.T) {
+	augs := SudokuAugmentations(MaxAugmentations)
+	if len(augs) != MaxAugmentations+1 || !reflect.DeepEqual(augs[0], Identity()) {
+		t.Fatalf("%d augmentations, first %v", len(augs), augs[0])
+	}
+	if !reflect.DeepEqual(augs, SudokuAugmentations(MaxAugmentations)) {
+		t.Error("the Sudoku augmentations differ from call to call")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	solved, puzzle := testSudoku()
+	transposed := 0
+	for i, a := range augs {
+		if a.Colours[0] != 0 {
+			t.Errorf("variant %d moves the blank: %v", i, a.Colours)
+		}
+		if a.Dihedral == 6 {
+			transposed++
+		}
+		for range 20 {
+			g := NewGrid(9, 9)
+			for row := range g {
+				for c := range g[row] {
+					g[row][c] = r.IntN(10)
+				}
+			}
+			if back := a.Invert(a.Apply(g)); !back.Equal(g) {
+				t.Fatalf("%v: Invert(Apply(g)) = %v, want %v", a, back, g)
+			}
+		}
+		out := a.Apply(solved)
+		if v := sudokuClash(out, true); v != "" {
+			t.Errorf("%v turns a solved Sudoku into one that breaks the rules: %s", a, v)
+		}
+		if verdict, why := EncodingSudoku.Verify(a.Apply(puzzle), out); verdict != VerifiedValid {
+			t.Errorf("%v: the variant's solution does not solve the variant's puzzle: %s %s", a, verdict, why)
+		}
+	}
+	if transposed == 0 || transposed == len(augs)-1 {
+		t.Errorf("%d of %d variants transpose; sapient's builder transposes half of them", transposed, len(augs)-1)
+	}
+	if got := EncodingMaze.Augmentations(8); len(got) != 1 {
+		t.Errorf("a maze has %d variants; it has none but itself", len(got))
 	}
 }
 

@@ -13,7 +13,17 @@ const (
 	// EncodingRaw is colour c -> c, padded with 0: the prediction has no
 	// size, so the output shape comes from the demonstration pairs.
 	EncodingRaw Encoding = "raw"
+	// EncodingSudoku is sapient's Sudoku encoding (build_sudoku_dataset.py):
+	// a 9x9 grid of digits, 0 the blank, digit d -> d+1, PAD 0.
+	EncodingSudoku Encoding = "sudoku"
+	// EncodingMaze is sapient's maze encoding (build_maze_dataset.py): a
+	// 30x30 grid of the characters "# SGo", cell value v (MazeChars[v]) ->
+	// v+1, PAD 0.
+	EncodingMaze Encoding = "maze"
 )
+
+// encodingNames lists every encoding, for messages.
+const encodingNames = "arc-eos, raw, sudoku, maze"
 
 // arc-eos tokens.
 const (
@@ -26,27 +36,54 @@ const (
 // ParseEncoding checks an encoding name.
 func ParseEncoding(s string) (Encoding, error) {
 	switch e := Encoding(s); e {
-	case EncodingArcEOS, EncodingRaw:
+	case EncodingArcEOS, EncodingRaw, EncodingSudoku, EncodingMaze:
 		return e, nil
 	}
-	return "", fmt.Errorf("encoding %q is not one of arc-eos, raw", s)
+	return "", fmt.Errorf("encoding %q is not one of %s", s, encodingNames)
 }
 
 // Vocab is the number of distinct tokens the encoding uses.
 func (e Encoding) Vocab() int {
-	if e == EncodingRaw {
+	switch e {
+	case EncodingRaw:
 		return 10
+	case EncodingSudoku:
+		return 11 // PAD and the digits 0-9
+	case EncodingMaze:
+		return 1 + len(MazeChars)
 	}
 	return 12
 }
+
+// Side is the one grid side the encoding fixes (9 for a Sudoku, 30 for a
+// maze), or 0 when grids of any size up to the model's fit (ARC).
+func (e Encoding) Side() int {
+	switch e {
+	case EncodingSudoku:
+		return SudokuSide
+	case EncodingMaze:
+		return MazeSide
+	}
+	return 0
+}
+
+// Fixed reports whether every grid of the encoding is one square of Side():
+// a prediction is that square, cell for cell, with no size of its own.
+func (e Encoding) Fixed() bool { return e.Side() > 0 }
+
+// maxCell is the largest cell value of a grid of a fixed encoding.
+func (e Encoding) maxCell() int { return e.Vocab() - 2 }
 
 // Encode writes g's tokens into dst, a side x side grid in row-major order.
 // g must fit (CheckFits).
 func (e Encoding) Encode(g Grid, side int, dst []int64) {
 	clear(dst[:side*side])
 	offset := int64(0)
-	if e == EncodingArcEOS {
+	switch e {
+	case EncodingArcEOS:
 		offset = tokenColour0
+	case EncodingSudoku, EncodingMaze:
+		offset = 1 // PAD 0, then the cell values in order
 	}
 	for r, row := range g {
 		for c, colour := range row {
@@ -78,14 +115,19 @@ const (
 	ShapeCommonOutput ShapeRule = "common_output"  // raw: every demonstration output has one shape
 	ShapeScale        ShapeRule = "scale"          // raw: one integer scale maps each input to its output
 	ShapeFallback     ShapeRule = "input_fallback" // raw: no rule fits; the input's shape, a guess
+	ShapeFixed        ShapeRule = "fixed"          // sudoku, maze: the encoding's one size
 )
 
 // Decode turns a prediction (side x side tokens) into the answer grid for test
 // input in, using the demonstrations for the raw encoding's shape. An arc-eos
 // prediction with no colour in its top-left cell decodes to an empty grid.
 func (e Encoding) Decode(tokens []int64, side int, in Grid, train []Pair) (Grid, ShapeRule, error) {
-	if e == EncodingArcEOS {
+	switch e {
+	case EncodingArcEOS:
 		return decodeArcEOS(tokens, side), ShapeEOS, nil
+	case EncodingSudoku, EncodingMaze:
+		g, err := e.decodeFixed(tokens, side)
+		return g, ShapeFixed, err
 	}
 	rows, cols, rule := RawOutputShape(train, in, side)
 	g := NewGrid(rows, cols)
@@ -104,6 +146,54 @@ func (e Encoding) Decode(tokens []int64, side int, in Grid, train []Pair) (Grid,
 		}
 	}
 	return g, rule, nil
+}
+
+// decodeFixed reads a Sudoku's or a maze's side x side prediction: token
+// t is the cell value t-1. PAD (token 0) stands for no cell at all, which
+// sapient's labels never hold: a prediction with a PAD cell decodes to no
+// grid (as the exporter's own decoding, engine/export/tasks.py, has it),
+// and Unfilled says how many cells were PAD. A token beyond the vocabulary
+// cannot come from the model: an error.
+func (e Encoding) decodeFixed(tokens []int64, side int) (Grid, error) {
+	if side != e.Side() {
+		return nil, fmt.Errorf("a %s prediction is %dx%d; the model's grid is %d", e, e.Side(), e.Side(), side)
+	}
+	g := NewGrid(side, side)
+	for r := range side {
+		for c := range side {
+			t := tokens[r*side+c]
+			if t < 0 || t >= int64(e.Vocab()) {
+				return nil, fmt.Errorf(
+					"%s prediction has token %d at row %d column %d; the %s encoding's tokens are 0-%d",
+					e, t, r, c, e, e.Vocab()-1,
+				)
+			}
+			if t == TokenPad {
+				g = Grid{}
+			} else if g.Rows() > 0 {
+				g[r][c] = int(t - 1)
+			}
+		}
+	}
+	return g, nil
+}
+
+// Unfilled counts the cells of a Sudoku's or a maze's prediction that are
+// PAD, no cell value, and gives the first one's row and column; 0 for the
+// other encodings, whose PAD only marks what lies outside the answer.
+func (e Encoding) Unfilled(tokens []int64, side int) (n, row, col int) {
+	if !e.Fixed() {
+		return 0, 0, 0
+	}
+	for i := range side * side {
+		if tokens[i] == TokenPad {
+			if n == 0 {
+				row, col = i/side, i%side
+			}
+			n++
+		}
+	}
+	return n, row, col
 }
 
 // decodeArcEOS keeps the largest all-colour rectangle at the top left (the

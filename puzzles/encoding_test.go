@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -161,5 +163,48 @@ func TestCheckFits(t *testing.T) {
 	err := CheckFits(NewGrid(11, 4), 10, "test[0].input")
 	if err == nil || err.Error() != "grid_too_large: test[0].input is 11x4; the model's grid is 10x10" {
 		t.Errorf("got %v", err)
+	}
+}
+
+// A Sudoku and a maze encode as sapient's builders do (cell value + 1, PAD
+// 0) and decode back; a prediction with a PAD cell decodes to no grid and
+// the cell is counted; a token past the vocabulary is an error.
+func TestSudokuAndMazeEncodings(t *testing.T) {
+	solved, _ := testSudoku()
+	for _, tt := range []struct {
+		enc   Encoding
+		grid  Grid
+		vocab int
+	}{{EncodingSudoku, solved, 11}, {EncodingMaze, testMaze(), 6}} {
+		side := tt.enc.Side()
+		if tt.enc.Vocab() != tt.vocab || side != tt.grid.Rows() {
+			t.Errorf("%s: vocab %d side %d, want %d and %d", tt.enc, tt.enc.Vocab(), side, tt.vocab, tt.grid.Rows())
+		}
+		tokens := make([]int64, side*side)
+		tt.enc.Encode(tt.grid, side, tokens)
+		if tokens[0] != int64(tt.grid[0][0])+1 || tokens[side+1] != int64(tt.grid[1][1])+1 {
+			t.Errorf("%s: tokens %v..., want each cell + 1", tt.enc, tokens[:side+2])
+		}
+		got, rule, err := tt.enc.Decode(tokens, side, tt.grid, nil)
+		if err != nil || rule != ShapeFixed || !got.Equal(tt.grid) {
+			t.Errorf("%s: decode %v %s %v, want the grid back", tt.enc, got, rule, err)
+		}
+		if n, _, _ := tt.enc.Unfilled(tokens, side); n != 0 {
+			t.Errorf("%s: %d cells unfilled in an encoded grid", tt.enc, n)
+		}
+		tokens[side+2] = TokenPad
+		got, _, err = tt.enc.Decode(tokens, side, tt.grid, nil)
+		if n, r, c := tt.enc.Unfilled(tokens, side); err != nil || got == nil || got.Rows() != 0 || n != 1 || r != 1 ||
+			c != 2 {
+			t.Errorf("%s: PAD at row 1 column 2: grid %v, %d unfilled at %d,%d, %v", tt.enc, got, n, r, c, err)
+		}
+		tokens[3] = int64(tt.vocab)
+		if _, _, err := tt.enc.Decode(tokens, side, tt.grid, nil); err == nil ||
+			!strings.Contains(err.Error(), "token "+strconv.Itoa(tt.vocab)+" at row 0 column 3") {
+			t.Errorf("%s: a token past the vocabulary decodes: %v", tt.enc, err)
+		}
+	}
+	if _, err := ParseEncoding("sudokus"); err == nil || !strings.Contains(err.Error(), "arc-eos, raw, sudoku, maze") {
+		t.Errorf("an unknown encoding: %v", err)
 	}
 }

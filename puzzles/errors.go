@@ -21,6 +21,13 @@ const (
 	CodeBadColour    = errcode.BadColour
 	CodeDuplicateKey = errcode.DuplicateKey
 
+	// A grid that the model's encoding does not take (Encoding.CheckTask).
+	CodeWrongForm      = errcode.WrongForm
+	CodeWrongSize      = errcode.WrongSize
+	CodeBadCell        = errcode.BadCell
+	CodeBadMaze        = errcode.BadMaze
+	CodeSudokuConflict = errcode.SudokuConflict
+
 	// A file over one of the Limits: each names the count and the limit.
 	CodeTooManyTasks      = errcode.TooManyTasks
 	CodeTooManyTrainPairs = errcode.TooManyTrainPairs

@@ -190,9 +190,14 @@ func ParseSolutions(data []byte) (map[string][]Grid, error) {
 		}
 		grids := make([]Grid, len(list))
 		for i, g := range list {
+			where := fmt.Sprintf("task %q solution %d", m.key, i)
+			var form Form
 			var err error
-			if grids[i], err = parseGrid(fmt.Sprintf("task %q solution %d", m.key, i), g); err != nil {
+			if grids[i], form, err = parseGrid(where, g); err != nil {
 				return nil, err
+			}
+			if form != FormNumbers {
+				return nil, errorf(CodeNotAGrid, "%s is %s; a solutions file holds grids of numbers", where, form)
 			}
 		}
 		out[m.key] = grids

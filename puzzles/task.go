@@ -48,6 +48,9 @@ func (l Limits) orDefaults() Limits {
 type Pair struct {
 	Input  Grid `json:"input"`
 	Output Grid `json:"output,omitempty"`
+	// InputForm and OutputForm say how each grid was written in the file.
+	InputForm  Form `json:"-"`
+	OutputForm Form `json:"-"`
 }
 
 // Task is one ARC task.
@@ -294,11 +297,11 @@ func parsePair(where string, raw []byte, needOutput bool) (Pair, error) {
 		return p, errorf(CodeBadTask, "%s has no \"input\"", where)
 	}
 	var err error
-	if p.Input, err = parseGrid(where+".input", in); err != nil {
+	if p.Input, p.InputForm, err = parseGrid(where+".input", in); err != nil {
 		return p, err
 	}
 	if out, ok := field(fields, "output"); ok {
-		if p.Output, err = parseGrid(where+".output", out); err != nil {
+		if p.Output, p.OutputForm, err = parseGrid(where+".output", out); err != nil {
 			return p, err
 		}
 	} else if needOutput {
@@ -307,16 +310,29 @@ func parsePair(where string, raw []byte, needOutput bool) (Pair, error) {
 	return p, nil
 }
 
-func parseGrid(where string, raw []byte) (Grid, error) {
+// parseGrid reads a grid: a list of rows of numbers, or a Sudoku or a maze
+// written as text (parseTextGrid). Which forms the model takes is checked
+// once the model is known (Encoding.CheckTask).
+func parseGrid(where string, raw []byte) (Grid, Form, error) {
+	if raw[0] == '"' {
+		return parseTextGrid(where, raw)
+	}
 	rows, n, ok := elements(raw, MaxSide)
 	switch {
 	case !ok:
-		return nil, errorf(CodeNotAGrid, "%s is %s, not a list of rows", where, kind(raw))
+		return nil, 0, errorf(CodeNotAGrid, "%s is %s, not a list of rows", where, kind(raw))
 	case n == 0:
-		return nil, errorf(CodeEmptyGrid, "%s has no rows; a grid is 1 to %d rows", where, MaxSide)
+		return nil, 0, errorf(CodeEmptyGrid, "%s has no rows; a grid is 1 to %d rows", where, MaxSide)
 	case n > MaxSide:
-		return nil, errorf(CodeGridTooLarge, "%s has %d rows; at most %d", where, n, MaxSide)
+		return nil, 0, errorf(CodeGridTooLarge, "%s has %d rows; at most %d", where, n, MaxSide)
+	case rows[0][0] == '"':
+		return parseTextGrid(where, raw)
 	}
+	g, err := parseNumberGrid(where, rows)
+	return g, FormNumbers, err
+}
+
+func parseNumberGrid(where string, rows [][]byte) (Grid, error) {
 	g := make(Grid, len(rows))
 	var cells []int // one array for the whole grid, once its width is known
 	for r, rawRow := range rows {

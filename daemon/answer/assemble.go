@@ -63,6 +63,7 @@ func (as Assembler) Assemble(
 		return a.out, err
 	}
 	a.vote()
+	a.verify()
 	a.flag()
 	return a.out, nil
 }
@@ -81,6 +82,9 @@ type assembly struct {
 	variants [][]variant
 	// unknown: the bundle has a puzzle table without a row for the task.
 	unknown bool
+	// pads counts, per test input, the cells its own row predicted PAD for
+	// (Sudoku, maze: Encoding.Unfilled).
+	pads []int
 }
 
 type variant struct {
@@ -115,6 +119,7 @@ func (a *assembly) checkDemonstrations() {
 // mapped back, is a variant for the vote.
 func (a *assembly) decodeTests() error {
 	a.variants = make([][]variant, len(a.task.Test))
+	a.pads = make([]int, len(a.task.Test))
 	for i, r := range a.results {
 		k := a.rows[i]
 		if !k.test {
@@ -131,6 +136,7 @@ func (a *assembly) decodeTests() error {
 		}
 		a.variants[k.index] = append(a.variants[k.index], variant{k.aug.Invert(grid), r.Halt})
 		if k.Own() {
+			a.pads[k.index], _, _ = a.as.Bundle.Encoding.Unfilled(r.Tokens, a.side)
 			a.out.Answers[k.index] = a.answer(r, grid, rule, in)
 		}
 	}
@@ -156,6 +162,9 @@ func (a *assembly) answer(
 			ct := puzzles.CycleTrace{Cycle: c.Cycle, Halt: round4(c.Halt), Changed: c.Changed}
 			if c.Tokens != nil {
 				ct.Grid, _, _ = a.as.Bundle.Encoding.Decode(c.Tokens, a.side, in, a.task.Train)
+			}
+			if a.opts.RawTrace {
+				ct.Tokens, ct.HaltOutput = c.Tokens, c.HaltOut
 			}
 			ans.Trace = append(ans.Trace, ct)
 		}
@@ -192,6 +201,27 @@ func (a *assembly) vote() {
 	}
 }
 
+// verify checks each attempt_1 by the puzzle's rules (Sudoku, maze), writes
+// the attempts as text where the input was, and sets the confidence an
+// invalid answer has.
+func (a *assembly) verify() {
+	enc := a.as.Bundle.Encoding
+	for i := range a.out.Answers {
+		ans := &a.out.Answers[i]
+		in := a.task.Test[i]
+		ans.Attempt1Text, ans.Attempt2Text = in.InputForm.Text(ans.Attempt1), in.InputForm.Text(ans.Attempt2)
+		if !enc.Verifies() {
+			continue
+		}
+		ans.Verified, ans.Violation = enc.Verify(in.Input, ans.Attempt1)
+		if ans.Attempt1.Rows() == 0 && a.pads[i] > 0 {
+			ans.Violation = fmt.Sprintf(
+				"no grid: the model predicted PAD, no value, for %d of its %d cells", a.pads[i], a.side*a.side)
+		}
+		ans.Confidence = puzzles.VerifiedConfidence(ans.Confidence, ans.Verified)
+	}
+}
+
 // flag adds the warnings, last: same_as_other_test compares the task's
 // final answers.
 func (a *assembly) flag() {
@@ -207,10 +237,10 @@ func (a *assembly) flag() {
 			ans.Flags = append(ans.Flags, puzzles.FlagNoGrid)
 		}
 		ans.Flags = append(ans.Flags, puzzles.AnswerFlags(ans.Attempt1, a.task.Test[i].Input, others, otherInputs)...)
-		if ans.Shape != puzzles.ShapeEOS && ans.Attempt1.Rows() > 0 {
+		if ans.Shape != puzzles.ShapeEOS && ans.Shape != puzzles.ShapeFixed && ans.Attempt1.Rows() > 0 {
 			ans.Flags = append(ans.Flags, puzzles.FlagShapeInferred)
 		}
-		if puzzles.IsLowConfidence(ans.Confidence, a.out.DemoCheck) {
+		if puzzles.IsLowConfidence(ans.Confidence, a.out.DemoCheck, ans.Verified) {
 			ans.Flags = append(ans.Flags, puzzles.FlagLowConfidence)
 		}
 		if a.as.InputInvariant {

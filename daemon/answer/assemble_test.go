@@ -1,6 +1,8 @@
 package answer
 
 import (
+	"encoding/json"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -98,5 +100,55 @@ func TestAssembleUnknownPuzzle(t *testing.T) {
 	}
 	if confidence["stranger"] != confidence["known"]/2 || confidence["known"] == 0 {
 		t.Errorf("confidence %v, want the stranger's half the known's", confidence)
+	}
+}
+
+// A raw trace carries every cycle's tokens as the model gave them and its
+// halt output to the bit (float32 read back exactly); the others carry
+// neither.
+func TestAssembleRawTrace(t *testing.T) {
+	b, err := bundle.Load(tinyBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := puzzles.Task{ID: "raw", Test: []puzzles.Pair{{Input: puzzles.Grid{{1, 2}, {3, 4}}}}}
+	rows, err := Plan(task, "", b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := make([]int64, b.Manifest.Grid*b.Manifest.Grid)
+	b.Encoding.Encode(puzzles.Grid{{5, 6}, {7, 8}}, b.Manifest.Grid, tokens)
+	// Values a decimal rounding would lose: the golden file's first q_halt,
+	// 0.1 (not a float32), the smallest float32 and one just below 1.
+	out := []float32{float32(-4.735283851623535), 0.1, math.SmallestNonzeroFloat32, math.Nextafter32(1, 0)}
+	result := engine.RowResult{Cycles: 1, HaltedBy: "model", Halt: 0.5, Tokens: tokens,
+		Trace: []engine.CycleTrace{{Cycle: 1, Halt: 0.5, Changed: 4, Tokens: tokens, HaltOut: out}}}
+	for _, raw := range []bool{true, false} {
+		opts := Options{Trace: true, RawTrace: raw}
+		a, err := Assembler{Bundle: b}.Assemble(task, rows, []engine.RowResult{result}, time.Millisecond, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := puzzles.MarshalAnswers([]puzzles.AnswerFile{a}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back puzzles.AnswerFile
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		c := back.Answers[0].Trace[0]
+		if !raw {
+			if c.Tokens != nil || c.HaltOutput != nil {
+				t.Errorf("trace full: tokens %v, halt_output %v; want neither", c.Tokens, c.HaltOutput)
+			}
+			continue
+		}
+		if !slices.Equal(c.Tokens, tokens) {
+			t.Errorf("tokens %v, want the model's %v", c.Tokens, tokens)
+		}
+		if !slices.Equal(c.HaltOutput, out) {
+			t.Errorf("halt_output %v read back from %s, want %v exactly", c.HaltOutput, data, out)
+		}
 	}
 }

@@ -19,6 +19,7 @@ type Options struct {
 	DemoCheck     bool // also run the demonstration inputs and count exact matches
 	Augmentations int  // test-time variants per test input; 0 = off
 	Trace         bool // put each test input's per-cycle trace into its answer
+	RawTrace      bool // and in it each cycle's raw tokens and halt output (engine.TraceRaw)
 	MaxRows       int  // rows one file may run through the model; 0 = DefaultMaxRows
 }
 
@@ -60,13 +61,27 @@ func PuzzleRows(rows []Row) []int {
 // builder names a puzzle by its "name" field, else its file name, which is
 // the task's ID (a multi-task file's key). known is false when the bundle
 // has a table and no row for the task: it runs with the blank row, out of
-// the model's distribution.
+// the model's distribution. A table of the blank row alone (sapient's Sudoku
+// and maze datasets: num_puzzle_identifiers 1) names no puzzle: every task
+// runs with the blank row, as the model was trained, and is known.
 func PuzzleOf(b *bundle.Bundle, task puzzles.Task) (row int, known bool) {
-	if b.Puzzles == nil {
+	if b.Puzzles == nil || b.Puzzles.Len() == 1 {
 		return 0, true
 	}
 	r, ok := b.Puzzles.Row(puzzleID(task))
 	return r, ok
+}
+
+// UnknownPuzzles are the puzzle names of file's tasks that the bundle's
+// puzzle table has no row for, in order: each runs with the blank row.
+func UnknownPuzzles(b *bundle.Bundle, file *puzzles.File) []string {
+	var names []string
+	for _, task := range file.Tasks {
+		if _, known := PuzzleOf(b, task); !known {
+			names = append(names, puzzleID(task))
+		}
+	}
+	return names
 }
 
 // puzzleID is what the dataset builder names a task's puzzle: its "name"
@@ -84,10 +99,10 @@ func puzzleID(task puzzles.Task) string {
 
 // variants are the test-time variants of a task besides the input itself:
 // for a task the model has table rows for, its own augmentations (each with
-// its row, as it was trained); else hrmd's (puzzles.Augmentations).
+// its row, as it was trained); else the encoding's (Encoding.Augmentations).
 func variants(b *bundle.Bundle, task puzzles.Task, n int) (augs []puzzles.Augmentation, rows []int) {
 	own, known := PuzzleOf(b, task)
-	if b.Puzzles != nil && known && n > 0 {
+	if b.Puzzles != nil && b.Puzzles.Len() > 1 && known && n > 0 {
 		augs, rows = []puzzles.Augmentation{puzzles.Identity()}, []int{own}
 		for _, v := range b.Puzzles.Variants(puzzleID(task)) {
 			if len(augs) > n {
@@ -97,7 +112,7 @@ func variants(b *bundle.Bundle, task puzzles.Task, n int) (augs []puzzles.Augmen
 		}
 		return augs, rows
 	}
-	augs = puzzles.Augmentations(n)
+	augs = b.Encoding.Augmentations(n)
 	rows = make([]int, len(augs))
 	for i := range rows {
 		rows[i] = own
@@ -114,10 +129,15 @@ func (r Row) Own() bool { return r.test && r.variant == 0 }
 // model's grid. A test input too large for the model is an error: there
 // would be no answer for it; a demonstration too large is only left out of
 // the demo check. (A variant is the input turned or mirrored: on the model's
-// square grid it fits too.) prefix names the task in messages about a
+// square grid it fits too.) A grid the model's encoding does not take (a
+// Sudoku for an ARC model, a maze without a goal) is an error
+// (Encoding.CheckTask). prefix names the task in messages about a
 // multi-task file.
 func Plan(task puzzles.Task, prefix string, b *bundle.Bundle, opts Options) ([]Row, error) {
 	side := b.Manifest.Grid
+	if err := b.Encoding.CheckTask(task, prefix); err != nil {
+		return nil, err
+	}
 	augs, puzzleRows := variants(b, task, opts.Augmentations)
 	rows := make([]Row, 0, len(task.Test)*len(augs)+len(task.Train))
 	for i, p := range task.Test {
@@ -143,7 +163,7 @@ func Plan(task puzzles.Task, prefix string, b *bundle.Bundle, opts Options) ([]R
 // together are over opts.MaxRows before listing any.
 func PlanFile(file *puzzles.File, b *bundle.Bundle, opts Options) ([][]Row, error) {
 	side := b.Manifest.Grid
-	variants := len(puzzles.Augmentations(opts.Augmentations))
+	variants := len(b.Encoding.Augmentations(opts.Augmentations))
 	tests, demos := 0, 0
 	for _, task := range file.Tasks {
 		tests += len(task.Test)

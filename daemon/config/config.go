@@ -54,7 +54,7 @@ type Config struct {
 // Answers is the `answers:` section: what goes into the outbox beside
 // the answers themselves.
 type Answers struct {
-	Trace string `yaml:"trace"` // "" (none), summary or full: a per-cycle trace in each answer
+	Trace string `yaml:"trace"` // "" (none), summary, full or raw: a per-cycle trace in each answer
 	PNG   bool   `yaml:"png"`   // also outbox/<name>.png: inputs, answers, known outputs, full-trace cycles
 }
 
@@ -108,7 +108,8 @@ type Inference struct {
 	DemoCheck     bool     `yaml:"demo_check"`    // also run the demo inputs and count exact matches
 	Augmentations int      `yaml:"augmentations"` // test-time augmentation variants; 0 = off
 	// InputInvariant is what to do with a model whose predictions do not
-	// depend on its input (the probe at load): warn (flag every answer) or refuse.
+	// depend on its input (the probe at load): warn (flag every answer),
+	// refuse, or off (no probe).
 	InputInvariant string `yaml:"input_invariant"`
 }
 
@@ -272,6 +273,12 @@ func (c Config) ModelOptions() engine.ModelOptions {
 	return opts
 }
 
+// InputProbe is how a load runs the input probe: inference.input_invariant,
+// with its verdicts kept beside the puzzle tables' stamps.
+func (c Config) InputProbe() answer.InputProbe {
+	return answer.InputProbe{Mode: c.Inference.InputInvariant, KeepDir: bundle.StampDir(c.TensorRT.EngineCache)}
+}
+
 // RunOptions are the engine's run options from `inference:`.
 func (c Config) RunOptions() engine.RunOptions {
 	return engine.RunOptions{Halting: c.Inference.Halting, MaxCycles: c.Inference.MaxCycles, Trace: c.Answers.Trace}
@@ -284,6 +291,7 @@ func (c Config) AnswerOptions(run engine.RunOptions) answer.Options {
 		DemoCheck:     c.Inference.DemoCheck,
 		Augmentations: c.Inference.Augmentations,
 		Trace:         run.Trace != "",
+		RawTrace:      run.Trace == engine.TraceRaw,
 		MaxRows:       c.Watch.MaxRows,
 	}
 }
@@ -388,9 +396,9 @@ func (c Config) validateInference() error {
 		)
 	}
 	switch c.Answers.Trace {
-	case "", engine.TraceSummary, engine.TraceFull:
+	case "", engine.TraceSummary, engine.TraceFull, engine.TraceRaw:
 	default:
-		return fmt.Errorf("answers.trace is %q; use \"\" (no trace), summary or full", c.Answers.Trace)
+		return fmt.Errorf("answers.trace is %q; use \"\" (no trace), summary, full or raw", c.Answers.Trace)
 	}
 	if err := c.RunOptions().Validate(); err != nil {
 		return fmt.Errorf("inference: %w (keys inference.halting, inference.max_cycles, answers.trace)", err)
@@ -403,10 +411,11 @@ func (c Config) validateInference() error {
 		)
 	}
 	switch in.InputInvariant {
-	case answer.InvariantWarn, answer.InvariantRefuse:
+	case answer.InvariantWarn, answer.InvariantRefuse, answer.InvariantOff:
 	default:
 		return fmt.Errorf(
-			"inference.input_invariant is %q; use warn (flag every answer) or refuse (do not load such a model)",
+			"inference.input_invariant is %q; use warn (flag every answer), refuse (do not load such a model) or off "+
+				"(no input probe)",
 			in.InputInvariant,
 		)
 	}

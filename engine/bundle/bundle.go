@@ -248,7 +248,25 @@ func (b *Bundle) validate() error {
 	}
 	b.Encoding = enc
 	if m.Vocab != enc.Vocab() {
-		return fmt.Errorf("vocab is %d; the %s encoding has %d tokens", m.Vocab, enc, enc.Vocab())
+		return fmt.Errorf(
+			"vocab is %d; the %s encoding has %d tokens: set encoding to the one the checkpoint was trained with "+
+				"(arc-eos 12, raw 10, sudoku 11, maze 6), or re-export it with hrm_export.py --task",
+			m.Vocab,
+			enc,
+			enc.Vocab(),
+		)
+	}
+	if side := enc.Side(); side > 0 && m.Grid != side {
+		return fmt.Errorf(
+			"grid is %d; the %s encoding's grid is %d (seq_len %d): a %s model's grid is %d, or the encoding is not the "+
+				"checkpoint's; re-export it with hrm_export.py --task",
+			m.Grid,
+			enc,
+			side,
+			side*side,
+			enc,
+			side,
+		)
 	}
 	if m.Hidden < 1 {
 		return fmt.Errorf("hidden is %d; it must be positive", m.Hidden)

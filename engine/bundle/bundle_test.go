@@ -35,6 +35,10 @@ func TestLoadBundleRefusesBadManifests(t *testing.T) {
 		{"grid", "grid: 30", "grid: 31", CodeBundleInvalid, "grid is 31; it must be 1 to 30"},
 		{"encoding", "encoding: arc-eos", "encoding: onehot", CodeBundleInvalid, `encoding: encoding "onehot"`},
 		{"vocab", "vocab: 12", "vocab: 11", CodeBundleInvalid, "vocab is 11; the arc-eos encoding has 12 tokens"},
+		{"sudoku vocab", "encoding: arc-eos", "encoding: sudoku", CodeBundleInvalid,
+			"vocab is 12; the sudoku encoding has 11 tokens: set encoding to the one the checkpoint was trained with"},
+		{"sudoku grid", "vocab: 12\nencoding: arc-eos", "vocab: 11\nencoding: sudoku", CodeBundleInvalid,
+			"grid is 30; the sudoku encoding's grid is 9 (seq_len 81)"},
 		{"file escapes", "file: step.onnx", "file: ../step.onnx", CodeBundleInvalid, `graphs.step.file is "../step.onnx"`},
 		{"sha256 form", "sha256: 4540b59d", "sha256: XX40b59d", CodeBundleInvalid, "graphs.step.sha256 is"},
 		{

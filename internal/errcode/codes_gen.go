@@ -51,6 +51,20 @@ const (
 	RaggedGrid = "ragged_grid"
 	// BadColour: a cell outside 0-9.
 	BadColour = "bad_colour"
+	// WrongForm: a grid written in another model's form: strings (a Sudoku or a maze) for an ARC model, a
+	// maze for a Sudoku model, a Sudoku for a maze model (Sudoku and maze files).
+	WrongForm = "wrong_form"
+	// WrongSize: a Sudoku that is not 9x9 or a maze that is not 30x30 (the size the model's encoding
+	// fixes).
+	WrongSize = "wrong_size"
+	// BadCell: a Sudoku cell outside 0-9 (or a character other than a digit or `.`), a maze cell outside
+	// 0-4 (or a character outside `# SGo`), or a path cell `o` in a maze puzzle.
+	BadCell = "bad_cell"
+	// BadMaze: a maze puzzle without exactly one start `S` and one goal `G`.
+	BadMaze = "bad_maze"
+	// SudokuConflict: a Sudoku puzzle whose givens repeat a digit in a row, a column or a box (naming
+	// which).
+	SudokuConflict = "sudoku_conflict"
 )
 
 // Anything else, exit 1.
@@ -159,6 +173,11 @@ var table = []Info{
 	{Code: GridTooLarge, Exit: 2},
 	{Code: RaggedGrid, Exit: 2},
 	{Code: BadColour, Exit: 2},
+	{Code: WrongForm, Exit: 2},
+	{Code: WrongSize, Exit: 2},
+	{Code: BadCell, Exit: 2},
+	{Code: BadMaze, Exit: 2},
+	{Code: SudokuConflict, Exit: 2},
 	{Code: ConfigInvalid, Exit: 1},
 	{Code: SpoolUnusable, Exit: 1},
 	{Code: BundleInvalid, Exit: 1},

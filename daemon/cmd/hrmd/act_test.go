@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -78,5 +80,73 @@ func TestSolveActV1Votes(t *testing.T) {
 	r, rep := runEval(t, filepath.Join(arcDir, "training", "007bbfb7.json"), "--model", actBundle, "--config", config)
 	if rep.Totals.Model.Tasks != 1 || !strings.Contains(r.Stdout, "summary:") {
 		t.Errorf("eval with augmentations: %+v\n%s", rep.Totals, r.Stdout)
+	}
+}
+
+// `hrmd solve --trace raw` gives every cycle's argmax over all 900 cells,
+// token ids as the model gave them, and its q_halt and q_continue unrounded:
+// on every case of the act-v1 fixture they are PyTorch's, the argmax exactly
+// and q within 1e-4, all 16 cycles (halting fixed, as sapient evaluates).
+func TestSolveRawTrace(t *testing.T) {
+	g := testenv.ReadGolden(t, actBundle)
+	for _, c := range g.Cases {
+		t.Run(strings.Fields(c.Source)[1], func(t *testing.T) {
+			var test int
+			if _, err := fmt.Sscanf(strings.Fields(c.Source)[2], "test[%d]", &test); err != nil {
+				t.Fatalf("source %q: %v", c.Source, err)
+			}
+			r := runHrmd(t, "solve", c.TaskFile(arcDir), "--model", actBundle, "--trace", "raw", "--halting", "fixed")
+			if r.Code != 0 {
+				t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
+			}
+			var a puzzles.AnswerFile
+			if err := json.Unmarshal([]byte(r.Stdout), &a); err != nil {
+				t.Fatal(err)
+			}
+			trace := a.Answers[test].Trace
+			if len(trace) != len(c.Cycles) {
+				t.Fatalf("%d cycles traced, PyTorch %d", len(trace), len(c.Cycles))
+			}
+			for k, want := range c.Cycles {
+				got := trace[k]
+				if !slices.Equal(got.Tokens, want.Argmax) {
+					t.Errorf("cycle %d: argmax differs from PyTorch's (%d cells, want %d)", k+1, len(got.Tokens),
+						len(want.Argmax))
+				}
+				if len(got.HaltOutput) != 2 || math.Abs(float64(got.HaltOutput[0])-want.Q[0]) > 1e-4 ||
+					math.Abs(float64(got.HaltOutput[1])-want.Q[1]) > 1e-4 {
+					t.Errorf("cycle %d: q %v, PyTorch %v", k+1, got.HaltOutput, want.Q)
+				}
+			}
+		})
+	}
+}
+
+// A task the act-v1 model's puzzle table has no row for is said on stderr,
+// naming the file and the puzzle; one it knows is not.
+func TestSolveWarnsUnknownPuzzle(t *testing.T) {
+	for _, tt := range []struct {
+		id      string
+		unknown bool
+	}{
+		{"00d62c1b", true}, // not in the fixture's identifiers.json
+		{"007bbfb7", false},
+	} {
+		task := filepath.Join(arcDir, "training", tt.id+".json")
+		r := runHrmd(t, "solve", task, "--model", actBundle)
+		if r.Code != 0 {
+			t.Fatalf("%s: exit %d, stderr %q", tt.id, r.Code, r.Stderr)
+		}
+		events := cliEvents(r.Stderr, "unknown_puzzle")
+		if !tt.unknown {
+			if len(events) != 0 || r.Stderr != "" {
+				t.Errorf("%s: stderr %q for a puzzle the table has", tt.id, r.Stderr)
+			}
+			continue
+		}
+		if len(events) != 1 || events[0]["file"] != task || fmt.Sprint(events[0]["puzzles"]) != "["+tt.id+"]" ||
+			!strings.Contains(r.Stderr, task) || !strings.Contains(r.Stderr, tt.id) {
+			t.Errorf("%s: stderr %q; want one unknown_puzzle warning naming %s and the puzzle", tt.id, r.Stderr, task)
+		}
 	}
 }

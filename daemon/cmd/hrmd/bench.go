@@ -227,7 +227,11 @@ func (b *bench) header() *benchReport {
 func (b *bench) rows() [][]int64 {
 	bd := b.om.model.Bundle()
 	side := bd.Manifest.Grid
-	grids := benchGrids(b.opts.batches[len(b.opts.batches)-1], side)
+	n := b.opts.batches[len(b.opts.batches)-1]
+	grids := bd.Encoding.SampleGrids(n, benchSeed) // a Sudoku or a maze model's own puzzles
+	if grids == nil {
+		grids = benchGrids(n, side)
+	}
 	rows := make([][]int64, len(grids))
 	for i, g := range grids {
 		rows[i] = make([]int64, side*side)

@@ -236,7 +236,11 @@ func runOneStep(m *engine.Model) (time.Duration, error) {
 	b := m.Bundle()
 	side := b.Manifest.Grid
 	row := make([]int64, side*side)
-	b.Encoding.Encode(puzzles.Grid{{0, 1}, {2, 3}}, side, row)
+	grid := puzzles.Grid{{0, 1}, {2, 3}}
+	if sample := b.Encoding.SampleGrids(1, 1); sample != nil {
+		grid = sample[0] // a Sudoku or a maze model takes only its own puzzles
+	}
+	b.Encoding.Encode(grid, side, row)
 	started := time.Now()
 	_, err := m.Run(context.Background(), [][]int64{row}, engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: 1})
 	return time.Since(started), err

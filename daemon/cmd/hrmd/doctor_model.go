@@ -103,7 +103,7 @@ func (d *doctor) checkInputInvariance() {
 		return
 	}
 	defer m.Close()
-	invariant, err := engine.ProbeInputInvariance(context.Background(), m, d.cfg.RunOptions())
+	invariant, err := engine.ProbeInputInvariance(context.Background(), m)
 	switch {
 	case err != nil:
 		d.add(

@@ -22,6 +22,7 @@ import (
 	"github.com/hrmd/hrmd/daemon/answer"
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine"
+	"github.com/hrmd/hrmd/engine/bundle"
 	"github.com/hrmd/hrmd/internal/atomicfile"
 	"github.com/hrmd/hrmd/puzzles"
 )
@@ -44,6 +45,12 @@ type evalTaskResult struct {
 	Flags      []string           `json:"flags"`      // every flag any of its answers carries, first seen first
 	DemoCheck  *puzzles.DemoCheck `json:"demo_check,omitempty"`
 	Baselines  []evalBaseline     `json:"baselines"`
+	// NoKey: a test input has no known output (a Sudoku or maze set, whose
+	// answers are verified without it): Model and Baselines are empty,
+	// and the task is out of the totals' exact-match scores.
+	NoKey bool `json:"no_key,omitempty"`
+	// Verified is each answer's verdict by the puzzle's rules (Sudoku, maze).
+	Verified []string `json:"verified,omitempty"`
 }
 
 type evalBaseline struct {
@@ -60,6 +67,28 @@ type evalModelTotals struct {
 	puzzles.Totals
 	MeanCycles     float64 `json:"mean_cycles"` // per test input
 	MeanConfidence float64 `json:"mean_confidence"`
+	// Verified counts the verdicts of a Sudoku or maze model's answers,
+	// every test input's, with a key or without.
+	Verified *evalVerdicts `json:"verified,omitempty"`
+	answered int           // test inputs answered, for the means
+}
+
+// evalVerdicts counts answers by their verdict (puzzles.Encoding.Verify).
+type evalVerdicts struct {
+	Valid   int `json:"valid"`
+	Optimal int `json:"optimal"`
+	Invalid int `json:"invalid"`
+}
+
+func (v *evalVerdicts) add(verdict string) {
+	switch verdict {
+	case puzzles.VerifiedValid:
+		v.Valid++
+	case puzzles.VerifiedOptimal:
+		v.Optimal++
+	case puzzles.VerifiedInvalid:
+		v.Invalid++
+	}
 }
 
 // evalWarning is a result that must not be read as a success.
@@ -168,7 +197,7 @@ func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	run.Trace = "" // answers.trace is for the outbox: eval reports no traces, and full ones cost memory
 
 	// The set is checked before the model is loaded: bad input fails fast.
-	tasks, err := loadEvalSet(ef.set, ef.solutions, cfg.Limits(), ef.maxTasks)
+	tasks, err := loadEvalSet(ef.set, ef.solutions, cfg.Limits(), ef.maxTasks, cfg.Model)
 	if err != nil {
 		return err
 	}
@@ -258,8 +287,8 @@ func (ef evalFlags) write(tasks []evalTask, answers []puzzles.AnswerFile, rep *e
 // order (a multi-task file among them gives all its tasks), or one file,
 // with the known test outputs from solutionsPath where given. maxTasks > 0
 // stops reading once that many tasks are in. Every test input must have a
-// known output by then: eval scores against nothing else.
-func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([]evalTask, error) {
+// known output by then, unless model verifies its answers without one.
+func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int, model string) ([]evalTask, error) {
 	files, err := evalFiles(set)
 	if err != nil {
 		return nil, err
@@ -271,7 +300,7 @@ func loadEvalSet(set, solutionsPath string, lim puzzles.Limits, maxTasks int) ([
 	if err := addEvalSolutions(tasks, solutionsPath); err != nil {
 		return nil, err
 	}
-	if err := checkEvalOutputs(tasks, solutionsPath); err != nil {
+	if err := checkEvalOutputs(tasks, solutionsPath, model); err != nil {
 		return nil, err
 	}
 	return tasks, nil
@@ -364,12 +393,17 @@ func addEvalSolutions(tasks []evalTask, solutionsPath string) error {
 	return nil
 }
 
-// checkEvalOutputs refuses a test input with no known output.
-func checkEvalOutputs(tasks []evalTask, solutionsPath string) error {
+// checkEvalOutputs refuses a test input with no known output, unless the
+// model is one whose answers are checked without it (a Sudoku or a maze
+// model: Encoding.Verifies), for which eval reports the verdicts alone.
+func checkEvalOutputs(tasks []evalTask, solutionsPath, model string) error {
 	for _, t := range tasks {
 		for i, p := range t.Test {
 			if p.Output != nil {
 				continue
+			}
+			if b, err := bundle.Load(model); err == nil && b.Encoding.Verifies() {
+				return nil
 			}
 			fix := "pass --solutions FILE, the set's ARC Prize solutions file ({\"<task_id>\": [grid, ...]})"
 			if solutionsPath != "" {
@@ -446,11 +480,19 @@ func (rep *evalReport) add(t evalTask, a puzzles.AnswerFile) {
 		Task:      t.ID,
 		File:      t.file,
 		Tests:     len(t.Test),
-		Model:     puzzles.ScoreTask(want, a.Answers),
 		Flags:     []string{},
 		DemoCheck: a.DemoCheck,
+		NoKey:     slices.ContainsFunc(want, func(g puzzles.Grid) bool { return g == nil }),
 	}
 	for _, ans := range a.Answers {
+		if ans.Verified != "" {
+			r.Verified = append(r.Verified, ans.Verified)
+			if rep.Totals.Model.Verified == nil {
+				rep.Totals.Model.Verified = &evalVerdicts{}
+			}
+			rep.Totals.Model.Verified.add(ans.Verified)
+		}
+		rep.Totals.Model.answered++
 		r.Cycles = append(r.Cycles, ans.Cycles)
 		r.Confidence = append(r.Confidence, ans.Confidence)
 		for _, f := range ans.Flags {
@@ -462,6 +504,12 @@ func (rep *evalReport) add(t evalTask, a puzzles.AnswerFile) {
 		rep.Totals.Model.MeanCycles += float64(ans.Cycles)
 		rep.Totals.Model.MeanConfidence += ans.Confidence
 	}
+	if r.NoKey {
+		r.Baselines = []evalBaseline{}
+		rep.Tasks = append(rep.Tasks, r)
+		return
+	}
+	r.Model = puzzles.ScoreTask(want, a.Answers)
 	rep.Totals.Model.Add(r.Model)
 	for i, bl := range puzzles.Baselines() {
 		grids := make([]puzzles.Answer, len(t.Test))
@@ -480,9 +528,12 @@ func (rep *evalReport) add(t evalTask, a puzzles.AnswerFile) {
 // success.
 func (rep *evalReport) summarise() {
 	m := &rep.Totals.Model
-	if m.TestInputs > 0 {
-		m.MeanCycles = math.Round(m.MeanCycles/float64(m.TestInputs)*100) / 100
-		m.MeanConfidence = math.Round(m.MeanConfidence/float64(m.TestInputs)*1e4) / 1e4
+	if m.answered > 0 {
+		m.MeanCycles = math.Round(m.MeanCycles/float64(m.answered)*100) / 100
+		m.MeanConfidence = math.Round(m.MeanConfidence/float64(m.answered)*1e4) / 1e4
+	}
+	if m.Tasks == 0 {
+		return // no key to score against: the verdicts are the result
 	}
 	var zeros evalBaselineTotals
 	for _, b := range rep.Totals.Baselines {
@@ -526,30 +577,49 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// evalTableRow is a task's line of the table: a task without its key has
+// "-" for what needs one.
+func evalTableRow(r evalTaskResult, verified bool, baselines int) []string {
+	cycles, conf := 0.0, 0.0
+	for i := range r.Cycles {
+		cycles += float64(r.Cycles[i]) / float64(len(r.Cycles))
+		conf += r.Confidence[i] / float64(len(r.Confidence))
+	}
+	cells := []string{r.Task, fmt.Sprint(r.Tests), yesNo(r.Model.Pass1), yesNo(r.Model.Pass2),
+		percent(float64(r.Model.Correct) / float64(r.Model.Cells)), fmt.Sprintf("%.1f", cycles), fmt.Sprintf("%.2f", conf)}
+	if r.NoKey {
+		cells[2], cells[3], cells[4] = "-", "-", "-"
+	}
+	if verified {
+		cells = append(cells, strings.Join(r.Verified, ","))
+	}
+	for _, b := range r.Baselines {
+		cells = append(cells, yesNo(b.Pass1))
+	}
+	for range baselines - len(r.Baselines) {
+		cells = append(cells, "-")
+	}
+	flags := strings.Join(r.Flags, ",")
+	if flags == "" {
+		flags = "-"
+	}
+	return append(cells, flags)
+}
+
 // printEvalTable writes the per-task table and the summary.
 func printEvalTable(w io.Writer, rep *evalReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	verdicts := rep.Totals.Model.Verified
 	head := []string{"task", "tests", "pass@1", "pass@2", "pixels", "cycles", "confidence"}
+	if verdicts != nil {
+		head = append(head, "verified")
+	}
 	for _, b := range rep.Totals.Baselines {
 		head = append(head, b.Name)
 	}
 	fmt.Fprintln(tw, strings.Join(append(head, "flags"), "\t"))
 	for _, r := range rep.Tasks {
-		cycles, conf := 0.0, 0.0
-		for i := range r.Cycles {
-			cycles += float64(r.Cycles[i]) / float64(len(r.Cycles))
-			conf += r.Confidence[i] / float64(len(r.Confidence))
-		}
-		cells := []string{r.Task, fmt.Sprint(r.Tests), yesNo(r.Model.Pass1), yesNo(r.Model.Pass2),
-			percent(float64(r.Model.Correct) / float64(r.Model.Cells)), fmt.Sprintf("%.1f", cycles), fmt.Sprintf("%.2f", conf)}
-		for _, b := range r.Baselines {
-			cells = append(cells, yesNo(b.Pass1))
-		}
-		flags := strings.Join(r.Flags, ",")
-		if flags == "" {
-			flags = "-"
-		}
-		fmt.Fprintln(tw, strings.Join(append(cells, flags), "\t"))
+		fmt.Fprintln(tw, strings.Join(evalTableRow(r, verdicts != nil, len(rep.Totals.Baselines)), "\t"))
 	}
 	tw.Flush()
 
@@ -557,8 +627,8 @@ func printEvalTable(w io.Writer, rep *evalReport) {
 	fmt.Fprintf(
 		w,
 		"\nsummary: %d tasks, %d test inputs; model %s (sha256 %.12s) on %s, halting %s, at most %d cycles; %.1f s\n",
-		m.Tasks,
-		m.TestInputs,
+		len(rep.Tasks),
+		m.answered,
 		rep.Model.Name,
 		rep.Model.SHA256,
 		rep.Model.Provider,
@@ -566,6 +636,15 @@ func printEvalTable(w io.Writer, rep *evalReport) {
 		rep.Settings.MaxCycles,
 		rep.Seconds,
 	)
+	if verdicts != nil {
+		fmt.Fprintf(w, "verified by the puzzles' rules, without the key: %d valid, %d optimal, %d invalid of %d answers\n",
+			verdicts.Valid, verdicts.Optimal, verdicts.Invalid, m.answered)
+	}
+	if m.Tasks == 0 {
+		fmt.Fprintf(w, "no task has its known outputs: exact match not scored; model: %.2f cycles per test input\n",
+			m.MeanCycles)
+		return
+	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\tpass@1\t\tpass@2\t\tpixel accuracy")
 	row := func(name string, t puzzles.Totals) {

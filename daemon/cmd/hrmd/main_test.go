@@ -19,6 +19,10 @@ var (
 	repoRoot   = filepath.Join("..", "..", "..")
 	tinyBundle = filepath.Join(repoRoot, "engine", "testdata", "nova-tiny")
 	actBundle  = filepath.Join(repoRoot, "engine", "testdata", "act-v1-tiny")
+	// sudokuBundle and mazeBundle are act-v1-tiny's kin for sapient's
+	// Sudoku and maze datasets (random weights).
+	sudokuBundle = filepath.Join(repoRoot, "engine", "testdata", "act-v1-sudoku-tiny")
+	mazeBundle   = filepath.Join(repoRoot, "engine", "testdata", "act-v1-maze-tiny")
 	// zeroBundle is nova-tiny with its output forced to colour 0.
 	zeroBundle  = filepath.Join(repoRoot, "engine", "testdata", "nova-zero")
 	demoBundle  = filepath.Join(repoRoot, "engine", "models", "demo")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,7 +28,7 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	trace := fl.String(
 		"trace",
 		"",
-		"add a per-cycle trace to each answer: summary or full (default: the config's answers.trace)",
+		"add a per-cycle trace to each answer: summary, full or raw (default: the config's answers.trace)",
 	)
 	picture := fl.String(
 		"png",
@@ -56,6 +57,7 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeModel()
+	warnUnknownPuzzles(cliLogger(stderr, *mf.verbose), s.Model.Bundle(), file, taskPath)
 	answers, err := s.Solve(ctx, file)
 	if err != nil {
 		return err
@@ -77,12 +79,38 @@ func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
+// warnUnknownPuzzles says on stderr which of the file's tasks an act-v1
+// model has no puzzle embedding for: their answers carry only a flag, and a
+// task named otherwise than in the dataset looks answered as usual.
+func warnUnknownPuzzles(log *zap.Logger, b *bundle.Bundle, file *puzzles.File, path string) {
+	names := answer.UnknownPuzzles(b, file)
+	if len(names) == 0 {
+		return
+	}
+	shown := strings.Join(names[:min(len(names), 3)], ", ")
+	if len(names) > 3 {
+		shown += fmt.Sprintf(" and %d more", len(names)-3)
+	}
+	log.Warn(
+		fmt.Sprintf(
+			"%s: model %s's puzzle table (%s) has no row for %s: it runs with the blank row 0, out of the model's "+
+				"distribution; its answers' confidence is halved and they are flagged unknown_puzzle. To run a task with "+
+				"its own row, name it as the dataset did (its file name or \"name\" field)",
+			path,
+			b.Manifest.Name,
+			b.Manifest.PuzzleEmbeddings.Identifiers,
+			shown,
+		),
+		zap.String("event", "unknown_puzzle"), zap.String("file", path), zap.Strings("puzzles", names),
+	)
+}
+
 // modelFlags are the options that choose the model and how it runs, shared by
 // solve and eval so that both read --config and the flags over it alike.
 type modelFlags struct {
-	model, configPath, halting, sysroot *string
-	maxCycles                           *int
-	verbose                             *bool
+	model, configPath, halting, sysroot, inputInvariant *string
+	maxCycles                                           *int
+	verbose                                             *bool
 }
 
 func addModelFlags(fl *flag.FlagSet) modelFlags {
@@ -93,6 +121,8 @@ func addModelFlags(fl *flag.FlagSet) modelFlags {
 		halting:    fl.String("halting", "", "model, converged or fixed (default: the config's, model)"),
 		verbose:    fl.Bool("v", false, "log what the engine does on stderr"),
 		sysroot:    fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this folder"),
+		inputInvariant: fl.String("input-invariant", "",
+			"a model whose answers ignore its input: warn, refuse or off (no input probe) (default: the config's, warn)"),
 	}
 }
 
@@ -102,6 +132,15 @@ func (f modelFlags) settings(cmd, trace string) (config.Config, engine.RunOption
 	cfg, err := cliConfig(cmd, *f.configPath, *f.model)
 	if err != nil {
 		return cfg, engine.RunOptions{}, err
+	}
+	if *f.inputInvariant != "" {
+		switch *f.inputInvariant {
+		case answer.InvariantWarn, answer.InvariantRefuse, answer.InvariantOff:
+			cfg.Inference.InputInvariant = *f.inputInvariant
+		default:
+			return cfg, engine.RunOptions{}, usageError("%s: --input-invariant %q is not one of warn, refuse, off", cmd,
+				*f.inputInvariant)
+		}
 	}
 	run := cfg.RunOptions()
 	if *f.maxCycles >= 0 {
@@ -139,8 +178,8 @@ func cliConfig(cmd, configPath, model string) (config.Config, error) {
 }
 
 // openSolver loads cfg's model on the runtime cfg asks for, with the input
-// probe every load runs, logging to stderr (all of it with -v). closeModel
-// releases the model and the runtime.
+// probe (once a model: its verdict is kept), logging to stderr (all of it
+// with -v). closeModel releases the model and the runtime.
 func (f modelFlags) openSolver(
 	ctx context.Context,
 	cfg config.Config,
@@ -152,7 +191,7 @@ func (f modelFlags) openSolver(
 	if err != nil {
 		return nil, nil, err
 	}
-	invariant, err := answer.CheckInputInvariance(ctx, om.model, run, cfg.Inference.InputInvariant, log)
+	invariant, err := answer.CheckInputInvariance(ctx, om.model, cfg.InputProbe(), log)
 	if err != nil {
 		om.Close()
 		return nil, nil, err
