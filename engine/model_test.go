@@ -76,6 +76,8 @@ func TestModelMatchesPyTorchGolden(t *testing.T) {
 	t.Run("full", func(t *testing.T) { checkGolden(t, testenv.FullBundle(t)) })
 	t.Run("act-v1 tiny", func(t *testing.T) { checkGolden(t, actFixtureDir) })
 	t.Run("act-v1 full", func(t *testing.T) { checkGolden(t, testenv.FullActBundle(t)) })
+	t.Run("act-v1 sudoku tiny", func(t *testing.T) { checkGolden(t, "testdata/act-v1-sudoku-tiny") })
+	t.Run("act-v1 maze tiny", func(t *testing.T) { checkGolden(t, "testdata/act-v1-maze-tiny") })
 }
 
 // goldenPuzzles are the puzzle table rows the golden cases ran with (nil
