@@ -89,13 +89,15 @@ func TestSolveActV1Votes(t *testing.T) {
 // and q within 1e-4, all 16 cycles (halting fixed, as sapient evaluates).
 func TestSolveRawTrace(t *testing.T) {
 	g := testenv.ReadGolden(t, actBundle)
+	config := testOnlyConfig(t)
 	for _, c := range g.Cases {
 		t.Run(strings.Fields(c.Source)[1], func(t *testing.T) {
 			var test int
 			if _, err := fmt.Sscanf(strings.Fields(c.Source)[2], "test[%d]", &test); err != nil {
 				t.Fatalf("source %q: %v", c.Source, err)
 			}
-			r := runHrmd(t, "solve", c.TaskFile(arcDir), "--model", actBundle, "--trace", "raw", "--halting", "fixed")
+			r := runHrmd(t, "solve", c.TaskFile(arcDir), "--model", actBundle, "--config", config, "--trace", "raw",
+				"--halting", "fixed")
 			if r.Code != 0 {
 				t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 			}
@@ -125,6 +127,7 @@ func TestSolveRawTrace(t *testing.T) {
 // A task the act-v1 model's puzzle table has no row for is said on stderr,
 // naming the file and the puzzle; one it knows is not.
 func TestSolveWarnsUnknownPuzzle(t *testing.T) {
+	config := testOnlyConfig(t)
 	for _, tt := range []struct {
 		id      string
 		unknown bool
@@ -133,7 +136,7 @@ func TestSolveWarnsUnknownPuzzle(t *testing.T) {
 		{"007bbfb7", false},
 	} {
 		task := filepath.Join(arcDir, "training", tt.id+".json")
-		r := runHrmd(t, "solve", task, "--model", actBundle)
+		r := runHrmd(t, "solve", task, "--model", actBundle, "--config", config)
 		if r.Code != 0 {
 			t.Fatalf("%s: exit %d, stderr %q", tt.id, r.Code, r.Stderr)
 		}
@@ -149,4 +152,17 @@ func TestSolveWarnsUnknownPuzzle(t *testing.T) {
 			t.Errorf("%s: stderr %q; want one unknown_puzzle warning naming %s and the puzzle", tt.id, r.Stderr, task)
 		}
 	}
+}
+
+// testOnlyConfig is an hrmd.yaml that runs the test inputs alone (no demo
+// check: a task's demonstrations would cost these tests most of their time)
+// on the CPU.
+func testOnlyConfig(t *testing.T) string {
+	t.Helper()
+	config := filepath.Join(t.TempDir(), "hrmd.yaml")
+	if err := os.WriteFile(config, []byte("onnxruntime: {providers: [cpu]}\ninference: {demo_check: false}\n"),
+		0o644); err != nil {
+		t.Fatal(err)
+	}
+	return config
 }
