@@ -4,6 +4,11 @@
 
     /usr/bin/python3 engine/export/make_puzzles.py sudoku --seed 1 --blanks 40 --out FILE
     /usr/bin/python3 engine/export/make_puzzles.py maze --seed 1 --out FILE
+    /usr/bin/python3 engine/export/make_puzzles.py sudoku-set --seed 100000 --count 200 --out DIR
+
+sudoku-set writes --count Sudokus into DIR, seeds --seed, --seed + 1, ..., with 10 to 59
+blanks in turn (fewer where no more can go), each file named by its blanks and seed
+(b27-s100017.json): the held-out set our trained Sudoku model is measured on.
 
 Sudoku: a full grid filled by randomized backtracking, then cells blanked (digit 0)
 in random order, each kept blank only if the puzzle still has one solution, until
@@ -19,12 +24,15 @@ Only Python's random module, seeded: the same seed writes the same file.
 import argparse
 import collections
 import json
+import os
 import random
 import sys
 
 import tasks
 
 MAZE_SIDE = 30
+# sudoku-set: the blanks its puzzles go through in turn.
+SET_BLANKS = (10, 59)
 # The share of the carved maze's inner walls knocked through, for loops.
 MAZE_LOOPS = 0.08
 # Start and goal: the farthest apart of this many random pairs of open cells.
@@ -197,11 +205,20 @@ def task_file(puzzle, solution, path):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("kind", choices=("sudoku", "maze"))
+    p.add_argument("kind", choices=("sudoku", "maze", "sudoku-set"))
+    p.add_argument("--count", type=int, default=200, help="sudoku-set: how many puzzles (default 200)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--blanks", type=int, default=40, help="sudoku: how many cells to blank (default 40)")
-    p.add_argument("--out", required=True, help="the task file to write")
+    p.add_argument("--out", required=True, help="the task file to write (sudoku-set: the folder)")
     args = p.parse_args(argv)
+    if args.kind == "sudoku-set":
+        os.makedirs(args.out, exist_ok=True)
+        for i in range(args.count):
+            puzzle, solution = sudoku(args.seed + i, SET_BLANKS[0] + i % (SET_BLANKS[1] - SET_BLANKS[0] + 1))
+            blank = sum(row.count(0) for row in puzzle)
+            task_file(puzzle, solution, os.path.join(args.out, f"b{blank:02d}-s{args.seed + i}.json"))
+        print(f"wrote {args.out}: {args.count} Sudokus, seeds {args.seed}-{args.seed + args.count - 1}")
+        return 0
     if args.kind == "sudoku":
         if not 0 <= args.blanks <= 81:
             p.error("--blanks is 0 to 81")
