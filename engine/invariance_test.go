@@ -5,6 +5,8 @@ package engine
 import (
 	"context"
 	"testing"
+
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 // The probe grids fit every model grid (1 to 30), are fixed, and differ from
@@ -54,6 +56,30 @@ func TestProbeInputInvariance(t *testing.T) {
 		}
 		if got != tt.invariant {
 			t.Errorf("%s: input-invariant %v, want %v", tt.dir, got, tt.invariant)
+		}
+	}
+}
+
+// The verdict over the probe's cycles: one grid for every probe at every
+// cycle is input-invariant; a difference at any cycle is not; cycles where
+// no probe got a grid say nothing either way.
+func TestSameAnswers(t *testing.T) {
+	zeros, ones, none := puzzles.Grid{{0, 0}}, puzzles.Grid{{1, 1}}, puzzles.Grid{}
+	for _, tt := range []struct {
+		name    string
+		answers [][]puzzles.Grid
+		want    bool
+	}{
+		{"one grid throughout (Agent Zero)", [][]puzzles.Grid{{zeros, zeros}, {zeros, zeros}}, true},
+		{"one grid, then another for all", [][]puzzles.Grid{{zeros, zeros}, {ones, ones}}, true},
+		{"no grid, then one for all", [][]puzzles.Grid{{none, none}, {zeros, zeros}}, true},
+		{"differ at the first cycle", [][]puzzles.Grid{{zeros, ones}, {zeros, zeros}}, false},
+		{"differ at the last cycle", [][]puzzles.Grid{{zeros, zeros}, {zeros, ones}}, false},
+		{"a grid for one probe only", [][]puzzles.Grid{{none, zeros}, {none, none}}, false},
+		{"no grid at any cycle", [][]puzzles.Grid{{none, none}, {none, none}}, false},
+	} {
+		if got := sameAnswers(tt.answers); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
