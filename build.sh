@@ -56,7 +56,7 @@ usage: ./build.sh COMMAND
             tools internal/tools/go.mod pins into .cache/bin: staticcheck $(tool_version honnef.co/go/tools),
             nats-server $(tool_version github.com/nats-io/nats-server/v2) (for the fleet test)
   build     build bin/hrmd (with the version stamped in)
-  fixtures  regenerate the tiny test bundles engine/testdata/{nova-tiny,nova-zero,act-v1-tiny} (needs python3-torch)
+  fixtures  regenerate engine/testdata's tiny bundles: nova, act-v1 for ARC, Sudoku and maze (needs python3-torch)
   test      gofmt, go vet, staticcheck, shellcheck, go test -race, torture -short, fleet-test, the exporter's
             tests, qemu-smoke, deploy-test and sandbox-test with the .deb (each where it can run;
             all in CI)

@@ -78,6 +78,7 @@ func TestModelMatchesPyTorchGolden(t *testing.T) {
 	t.Run("act-v1 full", func(t *testing.T) { checkGolden(t, testenv.FullActBundle(t)) })
 	t.Run("act-v1 sudoku tiny", func(t *testing.T) { checkGolden(t, "testdata/act-v1-sudoku-tiny") })
 	t.Run("act-v1 maze tiny", func(t *testing.T) { checkGolden(t, "testdata/act-v1-maze-tiny") })
+	t.Run("act-v1 sudoku full", func(t *testing.T) { checkGolden(t, testenv.FullActSudokuBundle(t)) })
 }
 
 // goldenPuzzles are the puzzle table rows the golden cases ran with (nil

@@ -256,3 +256,15 @@ def random_source(args, task):
     """random-init:act-v1:SIZE[:TASK][:KEY=VALUE...]:seed=N, ARC's without its name."""
     parts = ["random-init", "act-v1", args.random] + ([task.name] if task.name != "arc" else [])
     return ":".join(parts + list(args.arch or ()) + [f"seed={args.seed}"])
+
+
+def random_model_of(source):
+    """The random model a random_source names: act_v1.random_model(size, seed, rows,
+    overrides) with the task's seq_len and vocab_size."""
+    parts = source.split(":")
+    if parts[:2] != ["random-init", "act-v1"] or not parts[-1].startswith("seed="):
+        raise ValueError(f"{source!r} is not random-init:act-v1:SIZE[:TASK][:KEY=VALUE...]:seed=N")
+    size, rest, seed = parts[2], parts[3:-1], int(parts[-1][len("seed="):])
+    task = tasks.TASKS[rest.pop(0) if rest and "=" not in rest[0] else "arc"]
+    overrides = {**act_v1.parse_overrides(rest), "seq_len": task.seq_len, "vocab_size": task.vocab}
+    return act_v1.random_model(size, seed, len(json.loads(random_identifiers_bytes(task))), overrides), task

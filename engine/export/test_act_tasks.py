@@ -71,7 +71,8 @@ class ActTaskFixtureTest(unittest.TestCase):
         self.for_each(self.check_fixture_reproduces)
 
     def check_fixture_reproduces(self, task, seed, out, committed, golden):
-        model = task_model(task, seed)
+        model, named = act_export.random_model_of(committed["source"]["checkpoint"])
+        self.assertIs(named, task)
         with tempfile.TemporaryDirectory() as d:
             graphs = act_export.export_graphs(model, d)
             table = act_export.write_puzzle_table(model, act_export.random_identifiers_bytes(task), d)

@@ -273,23 +273,35 @@ class ActCheckpointTest(unittest.TestCase):
             act_v1.parse_overrides(["bogus=1"])
 
 
-@unittest.skipUnless(os.environ.get("HRMD_ACT_FULL_BUNDLE") or os.environ.get("HRMD_REQUIRE_FULL_BUNDLE"),
-                     "HRMD_ACT_FULL_BUNDLE is not set (./build.sh test exports the full-size act-v1 bundle)")
+FULL_BUNDLES = ("HRMD_ACT_FULL_BUNDLE", "HRMD_ACT_SUDOKU_FULL_BUNDLE")
+
+
+@unittest.skipUnless(any(map(os.environ.get, FULL_BUNDLES)) or os.environ.get("HRMD_REQUIRE_FULL_BUNDLE"),
+                     "HRMD_ACT_FULL_BUNDLE is not set (./build.sh test exports the full-size act-v1 bundles)")
 class ActFullSizeTest(unittest.TestCase):
-    """The full-size random act-v1 bundle ./build.sh test exports: its graphs, run by
-    onnx_numpy, against our module for 2 steps on its first check-set input."""
+    """The full-size random act-v1 bundles ./build.sh test exports (ARC's, and Sudoku's with
+    learned positions and 8 steps, sapient's Full Sudoku-Hard recipe): their graphs, run by
+    onnx_numpy, against our module for 2 steps on the first check-set input."""
 
     def test_graphs_match_the_module_for_two_steps(self):
-        out = os.environ.get("HRMD_ACT_FULL_BUNDLE")
-        self.assertTrue(out, "HRMD_REQUIRE_FULL_BUNDLE is set but HRMD_ACT_FULL_BUNDLE is not")
+        for env in FULL_BUNDLES:
+            with self.subTest(env):
+                out = os.environ.get(env)
+                if not out and not os.environ.get("HRMD_REQUIRE_FULL_BUNDLE"):
+                    self.skipTest(f"{env} is not set")
+                self.assertTrue(out, f"HRMD_REQUIRE_FULL_BUNDLE is set but {env} is not")
+                self.check_bundle(out)
+
+    def check_bundle(self, out):
         with open(os.path.join(out, "hrm.yaml")) as f:
             m = yaml.safe_load(f)
         with open(os.path.join(out, "golden.json")) as f:
             case = json.load(f)["cases"][0]
         with open(os.path.join(out, "identifiers.json")) as f:
             row = json.load(f).index(case["puzzle"])
-        seed = int(m["source"]["checkpoint"].rsplit("seed=", 1)[1])
-        model = act_v1.random_model("full", seed, m["puzzle_embeddings"]["shape"][0])
+        model, task = act_export.random_model_of(m["source"]["checkpoint"])
+        rows = model.config["num_puzzle_identifiers"]
+        self.assertEqual((m["encoding"], m["puzzle_embeddings"]["shape"][0]), (task.encoding, rows))
         tokens = np.array([case["tokens"]], dtype=np.int64)
         _, got = run_graphs(out, tokens, read_table(out, m)[[row]], 2)
         with torch.no_grad():

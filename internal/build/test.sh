@@ -87,6 +87,15 @@ test_exports() {
   rm -rf "$act_full"
   "$PY" engine/export/hrm_export.py --family act-v1 --random full --seed 1 --out "$act_full" --check-cases 1 >/dev/null
   export HRMD_ACT_FULL_BUNDLE=$act_full
+  # A full-size random Sudoku act-v1 with sapient's Full Sudoku-Hard recipe's learned
+  # positions and 8 steps (81 cells: a step costs a tenth of ARC's), two inputs. A maze's
+  # full size is ARC's graph but for its vocabulary, so none is exported here.
+  local act_sudoku=$CACHE/test/act-v1-sudoku-full-random
+  say "exporting a full-size random act-v1 Sudoku bundle (learned positions) with golden.json to $act_sudoku"
+  rm -rf "$act_sudoku"
+  "$PY" engine/export/hrm_export.py --family act-v1 --random full --task sudoku --arch pos_encodings=learned \
+    --arch halt_max_steps=8 --seed 1 --out "$act_sudoku" --check-cases 2 >/dev/null
+  export HRMD_ACT_SUDOKU_FULL_BUNDLE=$act_sudoku
   # Precision proxies (engine/export/simulate_precision.py): every tensor
   # stored as fp16 must pass hrmd verify, as e4m3 (fp8, the control) must
   # fail; the Go tests hold them to that (daemon/cmd/hrmd, TestVerifyProxies).

@@ -53,6 +53,12 @@ func FullBundle(t testing.TB) string { return exported(t, "HRMD_FULL_BUNDLE", "n
 // FullActBundle is the same for act-v1 ($HRMD_ACT_FULL_BUNDLE).
 func FullActBundle(t testing.TB) string { return exported(t, "HRMD_ACT_FULL_BUNDLE", "act-v1") }
 
+// FullActSudokuBundle is a full-size random act-v1 Sudoku bundle with learned
+// positions ($HRMD_ACT_SUDOKU_FULL_BUNDLE).
+func FullActSudokuBundle(t testing.TB) string {
+	return exported(t, "HRMD_ACT_SUDOKU_FULL_BUNDLE", "act-v1 Sudoku")
+}
+
 func exported(t testing.TB, env, family string) string {
 	t.Helper()
 	dir := os.Getenv(env)
