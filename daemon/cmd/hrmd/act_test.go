@@ -18,17 +18,7 @@ import (
 // act-v1 bundle and returns its answer file.
 func solveAct(t *testing.T, id string, args ...string) puzzles.AnswerFile {
 	t.Helper()
-	r := runHrmd(
-		t,
-		append([]string{"solve", filepath.Join(arcDir, "training", id+".json"), "--model", actBundle}, args...)...)
-	if r.Code != 0 {
-		t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
-	}
-	var a puzzles.AnswerFile
-	if err := json.Unmarshal([]byte(r.Stdout), &a); err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return solveFile(t, filepath.Join(arcDir, "training", id+".json"), append([]string{"--model", actBundle}, args...)...)
 }
 
 // `hrmd solve` answers a real ARC task with the tiny act-v1 bundle through

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -98,7 +97,7 @@ func TestSolveVerifiesSudokuAndMaze(t *testing.T) {
 			}
 			task := filepath.Join(dir, fmt.Sprintf("%s-%d.json", fixture.enc, i))
 			testenv.WriteJSON(t, task, map[string]any{"test": []any{map[string]any{"input": input}}})
-			got := solveOne(t, task, fixture.model)
+			got := solveAnswer(t, task, "--model", fixture.model)
 			want := puzzles.Grid(c.Decoded)
 			if !got.Attempt1.Equal(want) || (want == nil) != (got.Attempt1.Rows() == 0) {
 				t.Errorf("%s: attempt_1 %v, PyTorch %v", c.Source, got.Attempt1, want)
@@ -121,20 +120,6 @@ func TestSolveVerifiesSudokuAndMaze(t *testing.T) {
 			}
 		}
 	}
-}
-
-// solveOne is hrmd solve's answer to the one test input of task.
-func solveOne(t *testing.T, task, model string) puzzles.Answer {
-	t.Helper()
-	r := runHrmd(t, "solve", task, "--model", model)
-	if r.Code != 0 {
-		t.Fatalf("%s: exit %d: %s", task, r.Code, r.Stderr)
-	}
-	var a puzzles.AnswerFile
-	if err := json.Unmarshal([]byte(r.Stdout), &a); err != nil {
-		t.Fatal(err)
-	}
-	return a.Answers[0]
 }
 
 // A puzzle the model's encoding does not take is refused with its code, and

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/hrmd/hrmd/internal/hrmdtest"
+	"github.com/hrmd/hrmd/puzzles"
 )
 
 // hrmdBin is the real hrmd, built once for these tests, which run it as a
@@ -33,4 +35,19 @@ var (
 func runHrmd(t *testing.T, args ...string) hrmdtest.Result {
 	t.Helper()
 	return hrmdtest.Run(t, hrmdtest.Command(t, hrmdBin, args...))
+}
+
+// solveFile runs `hrmd solve file args...`, which must succeed, and returns
+// its answer file.
+func solveFile(t *testing.T, file string, args ...string) puzzles.AnswerFile {
+	t.Helper()
+	r := runHrmd(t, append([]string{"solve", file}, args...)...)
+	if r.Code != 0 {
+		t.Fatalf("solve %s: exit %d, stderr %q", file, r.Code, r.Stderr)
+	}
+	var a puzzles.AnswerFile
+	if err := json.Unmarshal([]byte(r.Stdout), &a); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"math"
 	"path/filepath"
 	"slices"
@@ -85,14 +84,7 @@ func TestSolveMatchesSapientClass(t *testing.T) {
 // solveAnswer runs `hrmd solve` on a one-test task file and returns its answer.
 func solveAnswer(t *testing.T, file string, args ...string) puzzles.Answer {
 	t.Helper()
-	r := runHrmd(t, append([]string{"solve", file}, args...)...)
-	if r.Code != 0 {
-		t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
-	}
-	var a puzzles.AnswerFile
-	if err := json.Unmarshal([]byte(r.Stdout), &a); err != nil {
-		t.Fatal(err)
-	}
+	a := solveFile(t, file, args...)
 	if len(a.Answers) != 1 {
 		t.Fatalf("%d answers, want 1", len(a.Answers))
 	}

@@ -65,14 +65,7 @@ func TestSolveMatchesPyTorch(t *testing.T) {
 
 func TestSolveOptions(t *testing.T) {
 	task := filepath.Join(arcDir, "training", "007bbfb7.json")
-	r := runHrmd(t, "solve", "--max-cycles", "3", "--halting", "fixed", "--trace", "full", "--model", tinyBundle, task)
-	if r.Code != 0 {
-		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
-	}
-	var a puzzles.AnswerFile
-	if err := json.Unmarshal([]byte(r.Stdout), &a); err != nil {
-		t.Fatal(err)
-	}
+	a := solveFile(t, task, "--max-cycles", "3", "--halting", "fixed", "--trace", "full", "--model", tinyBundle)
 	ans := a.Answers[0]
 	if ans.Cycles != 3 || ans.HaltedBy != "fixed" || len(ans.Trace) != 3 || !ans.Trace[2].Grid.Equal(ans.Attempt1) ||
 		ans.Trace[0].Changed == 0 {
@@ -86,7 +79,7 @@ func TestSolveOptions(t *testing.T) {
 	if err := os.WriteFile(bundle, []byte(tasks), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r = runHrmd(t, "solve", bundle, "--model", tinyBundle)
+	r := runHrmd(t, "solve", bundle, "--model", tinyBundle)
 	if r.Code != 0 {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
@@ -331,14 +324,7 @@ func TestSolveFullSize(t *testing.T) {
 	dir := testenv.FullBundle(t)
 	g := testenv.ReadGolden(t, dir)
 	for _, c := range g.Cases {
-		r := runHrmd(t, "solve", c.TaskFile(arcDir), "--model", dir)
-		if r.Code != 0 {
-			t.Fatalf("%s: exit %d: %s", c.Source, r.Code, r.Stderr)
-		}
-		var a puzzles.AnswerFile
-		if err := json.Unmarshal([]byte(r.Stdout), &a); err != nil {
-			t.Fatal(err)
-		}
+		a := solveFile(t, c.TaskFile(arcDir), "--model", dir)
 		got, want := a.Answers[0], puzzles.Grid(c.Decoded)
 		if !got.Attempt1.Equal(want) || got.Attempt1 == nil || got.Cycles != c.HaltCycle || got.HaltedBy != c.HaltedBy {
 			t.Errorf(
