@@ -12,7 +12,6 @@ import (
 	"github.com/hrmd/hrmd/daemon/config"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/engine/bundle"
-	"github.com/hrmd/hrmd/puzzles"
 )
 
 // load opens the runtime (the first time) and loads, warms up and probes
@@ -175,10 +174,7 @@ func warmUp(ctx context.Context, m *engine.Model) error {
 	b := m.Bundle()
 	side := b.Manifest.Grid
 	rows := make([][]int64, m.MaxBatch())
-	grid := puzzles.Grid{{0, 1}, {2, 3}}
-	if sample := b.Encoding.SampleGrids(1, 1); sample != nil {
-		grid = sample[0] // a Sudoku or a maze model takes only its own puzzles
-	}
+	grid := b.Encoding.StepGrid()
 	for i := range rows {
 		rows[i] = make([]int64, side*side)
 		b.Encoding.Encode(grid, side, rows[i])

@@ -139,3 +139,16 @@ func TestSampleGrids(t *testing.T) {
 		}
 	}
 }
+
+// Every encoding's step grid is a puzzle its models take.
+func TestStepGrid(t *testing.T) {
+	for _, enc := range []Encoding{EncodingArcEOS, EncodingRaw, EncodingSudoku, EncodingMaze} {
+		task := Task{Test: []Pair{{Input: enc.StepGrid()}}}
+		if err := enc.CheckTask(task, ""); err != nil {
+			t.Errorf("%s: %v", enc, err)
+		}
+	}
+	if got := EncodingArcEOS.StepGrid(); got.Rows() != 2 || got.Cols() != 2 {
+		t.Errorf("arc-eos step grid %v, want 2x2", got)
+	}
+}

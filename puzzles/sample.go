@@ -24,6 +24,16 @@ func (e Encoding) SampleGrids(n int, seed uint64) []Grid {
 	return grids
 }
 
+// StepGrid is one grid a model of encoding e takes, for a run whose
+// answer nobody reads (the warm-up, the doctor's step): a 2x2 ARC grid,
+// or a Sudoku or maze model's own made-up puzzle.
+func (e Encoding) StepGrid() Grid {
+	if sample := e.SampleGrids(1, 1); sample != nil {
+		return sample[0]
+	}
+	return Grid{{0, 1}, {2, 3}}
+}
+
 func sampleSudoku(r *rand.Rand) Grid {
 	solved := NewGrid(SudokuSide, SudokuSide)
 	for row := range solved {

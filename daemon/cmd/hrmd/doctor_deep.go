@@ -18,7 +18,6 @@ import (
 	"github.com/hrmd/hrmd/daemon/device"
 	"github.com/hrmd/hrmd/engine"
 	"github.com/hrmd/hrmd/jetson"
-	"github.com/hrmd/hrmd/puzzles"
 )
 
 // checkDeep is `hrmd doctor --deep`: what the other checks infer, it
@@ -236,11 +235,7 @@ func runOneStep(m *engine.Model) (time.Duration, error) {
 	b := m.Bundle()
 	side := b.Manifest.Grid
 	row := make([]int64, side*side)
-	grid := puzzles.Grid{{0, 1}, {2, 3}}
-	if sample := b.Encoding.SampleGrids(1, 1); sample != nil {
-		grid = sample[0] // a Sudoku or a maze model takes only its own puzzles
-	}
-	b.Encoding.Encode(grid, side, row)
+	b.Encoding.Encode(b.Encoding.StepGrid(), side, row)
 	started := time.Now()
 	_, err := m.Run(context.Background(), [][]int64{row}, engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: 1})
 	return time.Since(started), err
