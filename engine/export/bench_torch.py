@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import act_checkpoint  # noqa: E402
+import act_export  # noqa: E402
 import act_v1  # noqa: E402
 import arc  # noqa: E402
 import bundle_io  # noqa: E402
@@ -32,15 +32,15 @@ import tasks  # noqa: E402
 
 def bench_checkpoint(args):
     """Per puzzle: every input of --tasks through all halt_max_steps steps, as their evaluation."""
-    config = os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "all_config.yaml")
-    trained = act_checkpoint.trained_on(args.checkpoint, config)
-    overrides = {"seq_len": trained.task.seq_len, "vocab_size": trained.task.vocab}
-    model, _ = act_v1.load_checkpoint(args.checkpoint, None, overrides, act_checkpoint.shape_checks(trained))
+    # Loaded as the exporter loads it: the task from the dataset.json it finds.
+    found = argparse.Namespace(checkpoint=args.checkpoint, config=None, task=None, dataset=None, arch=None,
+                               identifiers=None)
+    model, _, task, _ = act_export.from_checkpoint(found)
     model.eval()
     rows = []
     for name in sorted(os.listdir(args.tasks)):
         with open(os.path.join(args.tasks, name)) as f:
-            rows.append(tasks.encode(trained.task, json.load(f)["test"][0]["input"]))
+            rows.append(tasks.encode(task, json.load(f)["test"][0]["input"]))
     steps = model.config["halt_max_steps"]
     with torch.no_grad():
         model.trace(torch.tensor(rows[:args.batch]), torch.zeros(min(args.batch, len(rows)), dtype=torch.long), steps)
