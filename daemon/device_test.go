@@ -245,7 +245,7 @@ func TestRunDegradedOnJetson(t *testing.T) {
 	if log := p.Log(); !strings.Contains(log, refused) {
 		t.Errorf("no reason given:\n%s", log)
 	}
-	if index(notify.messages(), "STATUS=not started: onnxruntime.require is tensorrt, but onnxruntime") < 0 {
-		t.Errorf("STATUS= does not say why: %v", notify.messages())
+	if msgs := notify.settled(t); index(msgs, "STATUS=not started: onnxruntime.require is tensorrt, but onnxruntime") < 0 {
+		t.Errorf("STATUS= does not say why: %v", msgs)
 	}
 }

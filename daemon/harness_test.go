@@ -225,6 +225,28 @@ func (n *notifySocket) messages() []string {
 	return slices.Clone(n.msgs)
 }
 
+// settled returns every message sent before it was called, the marker it
+// sends left out. A daemon that has exited sent its last datagrams before
+// exiting, but the reading goroutine may not have taken them from the
+// socket yet; the socket keeps order, so once the marker is read, all that
+// came before it has been too.
+func (n *notifySocket) settled(t *testing.T) []string {
+	t.Helper()
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: n.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const marker = "TEST_SETTLED=1"
+	if _, err := conn.Write([]byte(marker)); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 30*time.Second, "the notify socket's own marker", func() bool {
+		return index(n.messages(), marker) >= 0
+	})
+	return slices.DeleteFunc(n.messages(), func(m string) bool { return m == marker })
+}
+
 // index returns the position of the first message with prefix, or -1.
 func index(msgs []string, prefix string) int {
 	return slices.IndexFunc(msgs, func(m string) bool { return strings.HasPrefix(m, prefix) })

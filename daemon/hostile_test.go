@@ -299,14 +299,14 @@ func TestRunStopsDuringFirstLoad(t *testing.T) {
 	}
 	p.WaitEvent("stopping_while_loading", 1, time.Second)
 	p.WaitEvent("load_abandoned", 1, time.Second)
-	extends := 0
-	for _, m := range n.messages() {
+	extends, msgs := 0, n.settled(t)
+	for _, m := range msgs {
 		if strings.HasPrefix(m, "EXTEND_TIMEOUT_USEC=") {
 			extends++
 		}
 	}
 	if extends != 1 {
-		t.Errorf("%d EXTEND_TIMEOUT_USEC messages, want 1 (the cap is 1 s): %v", extends, n.messages())
+		t.Errorf("%d EXTEND_TIMEOUT_USEC messages, want 1 (the cap is 1 s): %v", extends, msgs)
 	}
 }
 

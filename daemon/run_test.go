@@ -477,7 +477,7 @@ func TestRunNotifyHealthAndMetrics(t *testing.T) {
 	if code := p.WaitExit(30 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	msgs = notify.messages()
+	msgs = notify.settled(t)
 	ready, stopping := index(msgs, "READY=1"), index(msgs, "STOPPING=1")
 	if ready < 0 || stopping < ready {
 		t.Errorf("READY=1 at %d, STOPPING=1 at %d: %v", ready, stopping, msgs)
