@@ -25,8 +25,9 @@ const lingerBatch = 5 * time.Millisecond
 
 // Options are what `hrmd run` starts with.
 type Options struct {
-	ConfigPath      string        // read again at each Reload
-	Config          config.Config // as loaded from ConfigPath
+	ConfigPath      string        // read again at each Reload; "" for none (every default)
+	Config          config.Config // as loaded from ConfigPath, with Over applied
+	Over            config.Over   // the command line's settings over ConfigPath's, at each Reload too
 	Instance        string        // this daemon's folder in the spool: work/<instance>/
 	ShutdownTimeout time.Duration
 	AdoptOrphans    bool      // take up the files of work/ folders no running daemon holds

@@ -75,24 +75,35 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
+// benchFlags are bench's command line as parsed, before parseBenchFlags
+// checks it.
+type benchFlags struct {
+	loadFlags
+	batch        *string
+	cycles, runs *int
+	json         *bool
+}
+
+func newBenchFlags() (*flag.FlagSet, benchFlags) {
+	fl := newFlagSet("bench")
+	return fl, benchFlags{
+		loadFlags: addLoadFlags(fl, "the onnxruntime and tensorrt settings"),
+		batch:     fl.String("batch", "1,2,4", "the batch `SIZES` to measure, separated by commas"),
+		cycles:    fl.Int("cycles", 0, "`N` reasoning cycles every row runs (default: the manifest's max_cycles)"),
+		runs:      fl.Int("runs", 20, "`N` timed runs of each batch size"),
+		json:      fl.Bool("json", false, "print one JSON document instead of the table"),
+	}
+}
+
 // parseBenchFlags reads the command line; every message names its flag.
 func parseBenchFlags(args []string) (benchOptions, error) {
-	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	model := fl.String("model", "", "model bundle folder (default: model: in --config)")
-	configPath := fl.String("config", "", "hrmd.yaml for the onnxruntime and tensorrt settings")
-	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this folder")
-	batch := fl.String("batch", "1,2,4", "batch sizes to measure, separated by commas")
-	cycles := fl.Int("cycles", 0, "reasoning cycles every row runs (default: the manifest's max_cycles)")
-	runs := fl.Int("runs", 20, "timed runs of each batch size")
-	asJSON := fl.Bool("json", false, "print one JSON document instead of the table")
-	verbose := fl.Bool("v", false, "log what the engine does on stderr")
+	fl, f := newBenchFlags()
 	if err := parseNoArgs(fl, args, "bench"); err != nil {
 		return benchOptions{}, err
 	}
-	o := benchOptions{sysroot: *sysroot, cycles: *cycles, runs: *runs, json: *asJSON, verbose: *verbose}
+	o := benchOptions{sysroot: *f.sysroot, cycles: *f.cycles, runs: *f.runs, json: *f.json, verbose: *f.verbose}
 	var err error
-	if o.batches, err = parseBatches(*batch); err != nil {
+	if o.batches, err = parseBatches(*f.batch); err != nil {
 		return o, err
 	}
 	if o.runs < 1 {
@@ -101,7 +112,7 @@ func parseBenchFlags(args []string) (benchOptions, error) {
 	if err := (engine.RunOptions{Halting: engine.HaltFixed, MaxCycles: o.cycles}).Validate(); err != nil {
 		return o, usageError("bench: --cycles %d: %v", o.cycles, err)
 	}
-	o.cfg, err = cliConfig("bench", *configPath, *model)
+	o.cfg, err = cliConfig("bench", *f.configPath, *f.model)
 	return o, err
 }
 

@@ -28,77 +28,49 @@ const (
 // codeUsage is the error code for a bad command line.
 const codeUsage = errcode.Usage
 
-const usage = `usage: hrmd COMMAND [ARGS]
-
-  run [--config /etc/hrmd/hrmd.yaml] [--instance NAME] [--shutdown-timeout 30s] [--sysroot /]
-        the daemon: answer the task files dropped into the inbox (see docs/service.md)
-  solve TASK.json --model DIR [--max-cycles N] [--halting model|converged|fixed]
-                  [--trace summary|full] [--png FILE] [--config FILE] [--sysroot /] [-v]
-        answer one task file (or a multi-task bundle); the answer JSON goes to stdout
-  eval DIR|challenges.json [--solutions FILE] [--submission OUT.json] [--report OUT.json]
-                  [--max-tasks N] --model DIR [--max-cycles N] [--halting ...] [--config FILE] [--sysroot /] [-v]
-        score a model on tasks with known answers: exact pass@1 and pass@2 by the
-        ARC rule and pixel accuracy, beside all-zeros, copy-input and common-colour
-  bench --model DIR [--batch 1,2,4] [--cycles N] [--runs 20] [--json] [--config FILE] [--sysroot /] [-v]
-        time the model on generated grids, per batch size: latency, rows/s, GFLOP/s,
-        peak memory, provider, engine build, and a Jetson's temperatures and GPU load
-  verify --model DIR [--config FILE] [--json] [--sysroot /] [-v]
-        run the bundle's check set through the model as hrmd run loads it (the configured
-        providers and batch) and hold it to its fp32 reference; exit status 1 on a miss
-  doctor [--config /etc/hrmd/hrmd.yaml] [--sysroot /] [--deep] [--verify]
-        check the library, providers, GPU, folders and model; say what is wrong
-        and how to fix it; exit status 1 when something keeps hrmd from running;
-        --deep also loads the model on the configured providers and runs a step;
-        --verify reads an act-v1 puzzle table through to check its sha256
-  version
-        hrmd's version, the onnxruntime library and the providers it offers
-`
-
 // Main runs the hrmd command with args (without the program name) and returns
 // the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr, cmds)
 		return exitBadInput
 	}
 	var err error
-	switch args[0] {
-	case "run":
-		err = cmdRun(args[1:], stderr) // it handles its signals itself
-	case "solve", "eval", "bench":
-		// Ctrl-C or SIGTERM stops them with `error interrupted`.
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		switch args[0] {
-		case "solve":
-			err = cmdSolve(ctx, args[1:], stdout, stderr)
-		case "eval":
-			err = cmdEval(ctx, args[1:], stdout, stderr)
-		default:
-			err = cmdBench(ctx, args[1:], stdout, stderr)
-		}
-	case "doctor":
-		err = cmdDoctor(args[1:], stdout, stderr)
-	case "verify":
-		err = cmdVerify(args[1:], stdout, stderr)
-	case "version", "--version":
-		err = cmdVersion(stdout, stderr)
+	switch name := args[0]; name {
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
+		err = cmdHelp(cmds, args[1:], stdout)
+	case "--version":
+		err = cmdVersion(context.Background(), nil, stdout, stderr)
 	default:
-		err = usageError("unknown command %q; see hrmd help", args[0])
+		c, ok := findCommand(cmds, name)
+		if !ok {
+			err = usageError("unknown command %q; see hrmd help", name)
+			break
+		}
+		if err = c.start(args[1:], stdout, stderr); errors.Is(err, flag.ErrHelp) {
+			c.writeHelp(stdout) // asked for with -h or --help
+			return exitOK
+		}
 	}
 	if err == nil {
-		return exitOK
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, usage) // asked for with -h or --help
 		return exitOK
 	}
 	code, exit := classify(err)
 	fmt.Fprintf(stderr, "error %s: %s\n", code, oneLine(answer.Message(err)))
 	return exit
+}
+
+// start runs the command, stopped by Ctrl-C or SIGTERM when it is one that
+// stops with `error interrupted`.
+func (c command) start(args []string, stdout, stderr io.Writer) error {
+	ctx := context.Background()
+	if c.interrupt {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
+	return c.run(ctx, args, stdout, stderr)
 }
 
 type usageErr struct{ err error }

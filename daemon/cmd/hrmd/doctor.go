@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -53,8 +54,11 @@ type doctor struct {
 	cfg     config.Config
 	sysroot string
 	opts    doctorOptions
-	results []result
-	current string // the check running
+	// configFile is the config the checks read, "" for none (the
+	// defaults): the fixes name it.
+	configFile string
+	results    []result
+	current    string // the check running
 
 	// What the checks found, for the checks after them.
 	device jetson.Device
@@ -65,7 +69,7 @@ type doctor struct {
 
 // doctorOptions are the doctor's flags.
 type doctorOptions struct {
-	config   string
+	place    placeFlags // --config, --home, --model, as run takes them
 	deep     bool
 	verify   bool
 	json     bool
@@ -80,31 +84,34 @@ func (d *doctor) add(status, what, fix string) {
 // skip says why the running check does not apply.
 func (d *doctor) skip(why string) { d.add(checkSkip, why, "") }
 
-func cmdDoctor(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	configPath := fl.String(
-		"config",
-		"",
-		"the hrmd.yaml to check (default /etc/hrmd/hrmd.yaml when it exists, else the defaults)",
-	)
-	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this folder")
-	deep := fl.Bool(
-		"deep",
-		false,
-		"also load the model with the configured providers (a TensorRT build on a first run) and run one step",
-	)
-	verify := fl.Bool(
-		"verify",
-		false,
-		"also read the model's puzzle table (act-v1) through to check its sha256, whatever its stamp says",
-	)
-	asJSON := fl.Bool("json", false, "print the results as JSON (docs/commands.md, hrmd doctor --json)")
+// doctorFlags are the doctor's command line.
+type doctorFlags struct {
+	place                placeFlags
+	sysroot              *string
+	deep, verify, asJSON *bool
+}
+
+func newDoctorFlags() (*flag.FlagSet, doctorFlags) {
+	fl := newFlagSet("doctor")
+	return fl, doctorFlags{
+		place: addPlaceFlags(fl, "the hrmd.yaml `FILE` to check (default "+defaultConfig+" when it exists, else "+
+			"the defaults; with --home, none)"),
+		sysroot: fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this `DIR`"),
+		deep: fl.Bool("deep", false, "also load the model with the configured providers (a TensorRT build on a "+
+			"first run) and run one step"),
+		verify: fl.Bool("verify", false, "also read the model's puzzle table (act-v1) through to check its sha256, "+
+			"whatever its stamp says"),
+		asJSON: fl.Bool("json", false, "print the results as JSON (docs/commands.md, hrmd doctor --json)"),
+	}
+}
+
+func cmdDoctor(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fl, f := newDoctorFlags()
 	if err := parseNoArgs(fl, args, "doctor"); err != nil {
 		return err
 	}
-	d := &doctor{cfg: config.Default(), sysroot: *sysroot, opts: doctorOptions{
-		config: *configPath, deep: *deep, verify: *verify, json: *asJSON, args: args, progress: stderr,
+	d := &doctor{cfg: config.Default(), sysroot: *f.sysroot, opts: doctorOptions{
+		place: f.place, deep: *f.deep, verify: *f.verify, json: *f.asJSON, args: args, progress: stderr,
 	}}
 	log := cliLogger(stderr, false)
 	defer log.Sync()

@@ -82,7 +82,7 @@ func TestDoctorJSONFailure(t *testing.T) {
 		t.Errorf("exit %d, can_run %v, failures %d; want 1, false, 1", code, rep.CanRun, rep.Failures)
 	}
 	for _, r := range rep.Results {
-		wrongFix := !strings.Contains(r.Fix, "point model: at a readable bundle folder")
+		wrongFix := !strings.Contains(r.Fix, "point --model, or model: in "+config+", at a readable bundle folder")
 		if r.Status == checkFail && (r.Check != "model" || wrongFix) {
 			t.Errorf("fail: %+v", r)
 		}

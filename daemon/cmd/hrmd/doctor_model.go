@@ -25,8 +25,8 @@ func (d *doctor) checkModel() {
 		d.add(
 			checkFail,
 			fmt.Sprintf("model %s: %s", d.cfg.Model, oneLine(answer.Message(err))),
-			"point model: at a readable bundle folder (hrm.yaml, init.onnx, step.onnx): engine/export/hrm_export.py makes "+
-				"one, engine/models/demo is one",
+			"point "+d.setting("model")+" at a readable bundle folder (hrm.yaml, init.onnx, step.onnx): "+
+				"engine/export/hrm_export.py makes one, engine/models/demo is one",
 		)
 		return
 	}

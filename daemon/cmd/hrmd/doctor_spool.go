@@ -56,7 +56,7 @@ func (d *doctor) checkFolders() {
 func (d *doctor) checkFolder(f spool.Folder) (string, bool) {
 	existing, err := spool.CheckFolder(f.Dir)
 	if existing == "" {
-		d.add(checkFail, fmt.Sprintf("%s %s: %v", f.Key, f.Dir, err), "create it, or set "+f.Key+" in hrmd.yaml")
+		d.add(checkFail, fmt.Sprintf("%s %s: %v", f.Key, f.Dir, err), "create it, or change "+d.setting(f.Key))
 		return "", false
 	}
 	if err != nil {
@@ -67,7 +67,8 @@ func (d *doctor) checkFolder(f spool.Folder) (string, bool) {
 		d.add(
 			checkFail,
 			what,
-			"chown hrmd:hrmd it (systemd-tmpfiles --create does, with the shipped hrmd.tmpfiles), or set "+f.Key+" in hrmd.yaml",
+			"chown hrmd:hrmd it (systemd-tmpfiles --create does, with the shipped hrmd.tmpfiles), or change "+
+				d.setting(f.Key),
 		)
 		return "", false
 	}

@@ -100,8 +100,8 @@ func TestDoctor(t *testing.T) {
 			if err := os.Chmod(filepath.Join(dir, "model"), 0); err != nil {
 				t.Fatal(err)
 			}
-		}, 1, []string{"FAIL  model", "/model", "permission denied", "fix: point model: at a readable bundle " +
-			"folder", "1 problem(s)"}},
+		}, 1, []string{"FAIL  model", "/model", "permission denied", "fix: point --model, or model: in ",
+			"/hrmd.yaml, at a readable bundle folder", "1 problem(s)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,6 +111,58 @@ func TestDoctor(t *testing.T) {
 			}
 			r := runDoctor(t, "--config", config, "--sysroot", tt.sysroot)
 			checkReport(t, r, tt.code, tt.want)
+		})
+	}
+}
+
+// TestDoctorNamesConfig runs the doctor as a clone's user would: with
+// --model and a config of their own, or --home and none. Its fix lines name
+// the config it read, or say that it read none.
+func TestDoctorNamesConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*config.Config)
+		args []string // $DIR is the test's folder, $CONFIG its config there
+		code int
+		want []string
+	}{
+		{"clone with a config", nil, []string{"--config", "$CONFIG", "--model", demoBundle}, 0, []string{
+			"ok    config       $CONFIG\n", "ok    model        halo-demo", demoBundle,
+			"fix: sudo -u hrmd hrmd doctor --config $CONFIG --model " + demoBundle,
+			"hrmd can run with this configuration.",
+		}},
+		{"a folder of the config", func(c *config.Config) { c.Outbox = "/proc/hrmd-outbox" },
+			[]string{"--config", "$CONFIG"}, 1, []string{
+				"FAIL  folder       outbox /proc/hrmd-outbox", "or change outbox in $CONFIG\n",
+			}},
+		{"home without a config", nil, []string{"--home", "$DIR/home"}, 1, []string{
+			"info  config       no config (--home without --config)",
+			"ok    folder       inbox $DIR/home/inbox will be created",
+			"FAIL  model        model /usr/share/hrmd/models/default",
+			"fix: point --model, or model: in a config passed with --config (none was read), at a readable",
+		}},
+		{"home and model", nil, []string{"--home", "$DIR/home", "--model", demoBundle}, 0, []string{
+			"ok    folder       spool $DIR/home/work will be created", "tensorrt.engine_cache $DIR/home/trt",
+			"hrmd can run with this configuration.",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, config := doctorSetup(t, tt.edit)
+			vars := strings.NewReplacer("$DIR", dir, "$CONFIG", config)
+			args := make([]string, len(tt.args))
+			for i, a := range tt.args {
+				args[i] = vars.Replace(a)
+			}
+			want := make([]string, len(tt.want))
+			for i, w := range tt.want {
+				want[i] = vars.Replace(w)
+			}
+			r := runDoctor(t, args...)
+			checkReport(t, r, tt.code, want)
+			if strings.Contains(r.Stdout, "/etc/hrmd/hrmd.yaml") {
+				t.Errorf("the report names /etc/hrmd/hrmd.yaml, which it did not read:\n%s", r.Stdout)
+			}
 		})
 	}
 }

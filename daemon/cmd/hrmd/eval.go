@@ -138,35 +138,39 @@ type evalFlags struct {
 	maxTasks                           int
 }
 
-func parseEvalFlags(args []string) (evalFlags, error) {
-	fl := flag.NewFlagSet("eval", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	ef := evalFlags{model: addModelFlags(fl)}
+func newEvalFlags() (*flag.FlagSet, *evalFlags) {
+	fl := newFlagSet("eval")
+	ef := &evalFlags{model: addModelFlags(fl)}
 	fl.StringVar(
 		&ef.solutions,
 		"solutions",
 		"",
-		"ARC Prize solutions file ({\"<task_id>\": [grid, ...]}) for a challenges file without test outputs",
+		"the ARC Prize solutions `FILE` ({\"<task_id>\": [grid, ...]}) for a challenges file without test outputs",
 	)
-	fl.StringVar(&ef.submission, "submission", "", "also write the answers as an ARC Prize submission.json to this file")
-	fl.StringVar(&ef.report, "report", "", "also write the whole result as JSON to this file")
+	fl.StringVar(&ef.submission, "submission", "", "also write the answers as an ARC Prize submission to `OUT.json`")
+	fl.StringVar(&ef.report, "report", "", "also write the whole result as JSON to `OUT.json`")
 	fl.IntVar(
 		&ef.maxTasks,
 		"max-tasks",
 		0,
-		"score only the first N tasks (a folder's files by name, a file's tasks in order); 0 = all",
+		"score only the first `N` tasks (a folder's files by name, a file's tasks in order); 0 = all",
 	)
+	return fl, ef
+}
+
+func parseEvalFlags(args []string) (evalFlags, error) {
+	fl, ef := newEvalFlags()
 	var err error
 	if ef.set, err = parseOneArg(fl, args, "eval", "folder or challenges file"); err != nil {
-		return ef, err
+		return *ef, err
 	}
 	if ef.set == "" {
-		return ef, usageError(
+		return *ef, usageError(
 			"eval needs tasks with known answers: hrmd eval DIR|challenges.json [--solutions FILE] --model DIR",
 		)
 	}
 	if ef.maxTasks < 0 {
-		return ef, usageError("--max-tasks is %d; use a positive number of tasks, or 0 for all", ef.maxTasks)
+		return *ef, usageError("--max-tasks is %d; use a positive number of tasks, or 0 for all", ef.maxTasks)
 	}
 	// A folder that is not there would only show once the whole set has run.
 	for _, out := range []struct{ flag, path string }{{"--submission", ef.submission}, {"--report", ef.report}} {
@@ -174,7 +178,7 @@ func parseEvalFlags(args []string) (evalFlags, error) {
 			continue
 		}
 		if fi, err := os.Stat(filepath.Dir(out.path)); err != nil || !fi.IsDir() {
-			return ef, usageError(
+			return *ef, usageError(
 				"%s %s: the folder %s does not exist; create it or name another file",
 				out.flag,
 				out.path,
@@ -182,7 +186,7 @@ func parseEvalFlags(args []string) (evalFlags, error) {
 			)
 		}
 	}
-	return ef, nil
+	return *ef, nil
 }
 
 func cmdEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {

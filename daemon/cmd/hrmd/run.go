@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -16,40 +17,106 @@ import (
 	"github.com/hrmd/hrmd/daemon/spool"
 )
 
-func cmdRun(args []string, stderr io.Writer) error {
-	fl := flag.NewFlagSet("run", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	configPath := fl.String("config", "/etc/hrmd/hrmd.yaml", "the configuration file")
-	instance := fl.String(
-		"instance",
-		"",
-		"this daemon's name in the spool (work/<instance>/); default $HRMD_INSTANCE, else the host name",
-	)
-	shutdown := fl.Duration("shutdown-timeout", 30*time.Second, "how long SIGTERM waits for the batch in flight")
-	adopt := fl.Bool(
-		"adopt-orphans",
-		false,
-		"take up the files of work/ folders that no running hrmd holds (left by a daemon under another instance name)",
-	)
-	sysroot := fl.String(
-		"sysroot",
-		"/",
-		"read the device's /proc, /sys, /etc and /dev below this folder (a container with the host's mounted elsewhere)",
-	)
+// defaultConfig is the config run and doctor read when no --config is given.
+const defaultConfig = "/etc/hrmd/hrmd.yaml"
+
+// placeFlags choose the config and where hrmd keeps its files: run's and
+// doctor's alike, so that the doctor checks what run would run.
+type placeFlags struct {
+	config, home, model *string
+}
+
+func addPlaceFlags(fl *flag.FlagSet, configText string) placeFlags {
+	return placeFlags{
+		config: fl.String("config", "", configText),
+		home: fl.String("home", "", "lay the inbox, outbox, spool and engine cache under this `DIR` (DIR/inbox, "+
+			"DIR/outbox, DIR/work, DIR/done, DIR/failed, DIR/trt) over the config's folders; without --config, "+
+			"no config is read: the defaults with these folders, for a run from a clone without root"),
+		model: fl.String("model", "", "the model bundle folder `DIR` (default: model: in the config)"),
+	}
+}
+
+// configPath is the config to read: --config; with --home alone, none
+// (""); else defaultConfig.
+func (p placeFlags) configPath() string {
+	switch {
+	case *p.config != "":
+		return *p.config
+	case *p.home != "":
+		return ""
+	}
+	return defaultConfig
+}
+
+// over is --home and --model, the first made absolute: the daemon's log
+// and the doctor name the folders as they are.
+func (p placeFlags) over() (config.Over, error) {
+	o := config.Over{Home: *p.home, Model: *p.model}
+	if o.Home != "" {
+		abs, err := filepath.Abs(o.Home)
+		if err != nil {
+			return o, fmt.Errorf("--home %s: %w", o.Home, err)
+		}
+		o.Home = abs
+	}
+	return o, nil
+}
+
+// load reads configPath (the defaults for none) with the flags over it.
+func (p placeFlags) load() (config.Config, config.Over, error) {
+	over, err := p.over()
+	if err != nil {
+		return config.Config{}, over, err
+	}
+	cfg := config.Default()
+	if path := p.configPath(); path != "" {
+		if cfg, err = config.Load(path); err != nil {
+			return cfg, over, err
+		}
+	}
+	over.Apply(&cfg)
+	return cfg, over, nil
+}
+
+// runFlags are run's command line.
+type runFlags struct {
+	place             placeFlags
+	instance, sysroot *string
+	shutdown          *time.Duration
+	adopt             *bool
+}
+
+func newRunFlags() (*flag.FlagSet, runFlags) {
+	fl := newFlagSet("run")
+	return fl, runFlags{
+		place: addPlaceFlags(fl, "the configuration `FILE` (default "+defaultConfig+"; with --home, none)"),
+		instance: fl.String("instance", "",
+			"this daemon's `NAME` in the spool (work/NAME/); default $HRMD_INSTANCE, else the host name"),
+		shutdown: fl.Duration("shutdown-timeout", 30*time.Second,
+			"how long SIGTERM waits for the batch in flight, a `DURATION`"),
+		adopt: fl.Bool("adopt-orphans", false, "take up the files of work/ folders that no running hrmd holds "+
+			"(left by a daemon under another instance name)"),
+		sysroot: fl.String("sysroot", "/", "read the device's /proc, /sys, /etc and /dev below this `DIR` "+
+			"(a container with the host's mounted elsewhere)"),
+	}
+}
+
+func cmdRun(_ context.Context, args []string, _, stderr io.Writer) error {
+	fl, f := newRunFlags()
 	if err := parseNoArgs(fl, args, "run"); err != nil {
 		return err
 	}
-	inst, err := instanceName(*instance)
+	inst, err := instanceName(*f.instance)
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(*configPath)
+	cfg, over, err := f.place.load()
 	if err != nil {
 		return err
 	}
 	opts := daemon.Options{
-		ConfigPath: *configPath, Config: cfg, Instance: inst, ShutdownTimeout: *shutdown,
-		AdoptOrphans: *adopt, Sysroot: *sysroot, Version: version, Log: stderr,
+		ConfigPath: f.place.configPath(), Config: cfg, Over: over, Instance: inst, ShutdownTimeout: *f.shutdown,
+		AdoptOrphans: *f.adopt, Sysroot: *f.sysroot, Version: version, Log: stderr,
 	}
 	if cfg.Queue.Role != "" { // a fleet member
 		opts.Fleet = fleet.New(cfg, inst)

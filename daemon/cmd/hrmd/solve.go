@@ -21,20 +21,32 @@ import (
 	"github.com/hrmd/hrmd/puzzles"
 )
 
+// solveFlags are solve's options beyond the model's.
+type solveFlags struct {
+	model          modelFlags
+	trace, picture *string
+}
+
+func newSolveFlags() (*flag.FlagSet, solveFlags) {
+	fl := newFlagSet("solve")
+	return fl, solveFlags{
+		model: addModelFlags(fl),
+		trace: fl.String(
+			"trace",
+			"",
+			"add a per-cycle trace to each answer, `summary|full|raw` (default: the config's answers.trace)",
+		),
+		picture: fl.String(
+			"png",
+			"",
+			"also draw the task, its answers and (with --trace full) every cycle into this PNG `FILE`",
+		),
+	}
+}
+
 func cmdSolve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("solve", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	mf := addModelFlags(fl)
-	trace := fl.String(
-		"trace",
-		"",
-		"add a per-cycle trace to each answer: summary, full or raw (default: the config's answers.trace)",
-	)
-	picture := fl.String(
-		"png",
-		"",
-		"also draw the task, its answers and (with --trace full) every cycle into this PNG file",
-	)
+	fl, sf := newSolveFlags()
+	mf, trace, picture := sf.model, sf.trace, sf.picture
 	taskPath, err := parseOneArg(fl, args, "solve", "task file")
 	if err != nil {
 		return err
@@ -105,24 +117,41 @@ func warnUnknownPuzzles(log *zap.Logger, b *bundle.Bundle, file *puzzles.File, p
 	)
 }
 
+// loadFlags choose a model and the config it loads with, for every
+// command that loads one.
+type loadFlags struct {
+	model, configPath, sysroot *string
+	verbose                    *bool
+}
+
+// addLoadFlags adds them; configText says what --config is read for.
+func addLoadFlags(fl *flag.FlagSet, configText string) loadFlags {
+	return loadFlags{
+		model:      fl.String("model", "", "the model bundle folder `DIR` (default: model: in --config)"),
+		configPath: fl.String("config", "", "the hrmd.yaml `FILE` for "+configText),
+		sysroot:    fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this `DIR`"),
+		verbose:    fl.Bool("v", false, "log what the engine does on stderr"),
+	}
+}
+
 // modelFlags are the options that choose the model and how it runs, shared by
 // solve and eval so that both read --config and the flags over it alike.
 type modelFlags struct {
-	model, configPath, halting, sysroot, inputInvariant *string
-	maxCycles                                           *int
-	verbose                                             *bool
+	loadFlags
+	halting, inputInvariant *string
+	maxCycles               *int
 }
 
 func addModelFlags(fl *flag.FlagSet) modelFlags {
 	return modelFlags{
-		model:      fl.String("model", "", "model bundle folder (default: model: in --config)"),
-		configPath: fl.String("config", "", "hrmd.yaml for onnxruntime, tensorrt and inference settings"),
-		maxCycles:  fl.Int("max-cycles", -1, "reasoning cycles at most (default: the config's, else the manifest's)"),
-		halting:    fl.String("halting", "", "model, converged or fixed (default: the config's, model)"),
-		verbose:    fl.Bool("v", false, "log what the engine does on stderr"),
-		sysroot:    fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this folder"),
+		loadFlags: addLoadFlags(fl, "onnxruntime, tensorrt and inference settings"),
+		maxCycles: fl.Int("max-cycles", -1,
+			"`N` reasoning cycles at most (default: the config's, else the manifest's)"),
+		halting: fl.String("halting", "",
+			"when a row stops, `model|converged|fixed` (default: the config's, model)"),
 		inputInvariant: fl.String("input-invariant", "",
-			"a model whose answers ignore its input: warn, refuse or off (no input probe) (default: the config's, warn)"),
+			"what to do with a model whose answers ignore its input, `warn|refuse|off` (off: no input probe; "+
+				"default: the config's, warn)"),
 	}
 }
 

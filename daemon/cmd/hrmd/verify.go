@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -26,27 +27,35 @@ type verifyReport struct {
 	grid     int
 }
 
+// verifyFlags are verify's command line.
+type verifyFlags struct {
+	loadFlags
+	json *bool
+}
+
+func newVerifyFlags() (*flag.FlagSet, verifyFlags) {
+	fl := newFlagSet("verify")
+	return fl, verifyFlags{
+		loadFlags: addLoadFlags(fl, "onnxruntime, tensorrt and inference settings"),
+		json:      fl.Bool("json", false, "print the verdict as JSON, every case and cycle included"),
+	}
+}
+
 // cmdVerify is `hrmd verify`: the bundle's check set run through the model
 // as the daemon loads it (the configured providers and batch, the model's
 // own halting), held to its fp32 reference by the rule an engine build
 // uses (engine.Model.Check). Exit 0 on a pass, 1 on a miss.
-func cmdVerify(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
-	model := fl.String("model", "", "model bundle folder (default: model: in --config)")
-	configPath := fl.String("config", "", "hrmd.yaml for onnxruntime, tensorrt and inference settings")
-	asJSON := fl.Bool("json", false, "print the verdict as JSON, every case and cycle included")
-	sysroot := fl.String("sysroot", "/", "read the device's /proc, /sys and /etc below this folder")
-	verbose := fl.Bool("v", false, "log what the engine does on stderr")
+func cmdVerify(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fl, f := newVerifyFlags()
 	if err := parseNoArgs(fl, args, "verify"); err != nil {
 		return err
 	}
-	cfg, err := cliConfig("verify", *configPath, *model)
+	cfg, err := cliConfig("verify", *f.configPath, *f.model)
 	if err != nil {
 		return err
 	}
-	log := cliLogger(stderr, *verbose)
-	om, err := openModel(cfg, cfg.ModelOptions(), *sysroot, log)
+	log := cliLogger(stderr, *f.verbose)
+	om, err := openModel(cfg, cfg.ModelOptions(), *f.sysroot, log)
 	if err != nil {
 		return err
 	}
@@ -76,7 +85,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	rep := verifyReport{Model: b.Manifest.Name, Dir: b.Dir, SHA256: b.SHA256, Proxy: b.Manifest.Source.Proxy,
 		Provider: om.model.Provider(), Passed: check.Passed, Check: check,
 		Rejected: om.model.EngineCache().Rejected, grid: b.Manifest.Grid}
-	if *asJSON {
+	if *f.json {
 		data, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)

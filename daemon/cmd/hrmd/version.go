@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -8,7 +10,14 @@ import (
 	"github.com/hrmd/hrmd/engine"
 )
 
-func cmdVersion(stdout, stderr io.Writer) error {
+// newVersionFlags is version's flag set: none, but -h and --help.
+func newVersionFlags() (*flag.FlagSet, struct{}) { return newFlagSet("version"), struct{}{} }
+
+func cmdVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fl, _ := newVersionFlags()
+	if err := parseNoArgs(fl, args, "version"); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "hrmd %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	log := cliLogger(stderr, false)
 	defer log.Sync()
