@@ -17,10 +17,11 @@ import (
 	"time"
 )
 
-// Options are how a daemon is started: `hrmd run --config Config
+// Options are how a daemon is started: `hrmd run [--config Config]
 // [--instance Instance] [--shutdown-timeout ShutdownTimeout] Args...`.
 type Options struct {
-	Bin, Config     string
+	Bin             string
+	Config          string        // "": no --config (hrmd run --home reads none)
 	Instance        string        // "": hrmd's default, the host name
 	ShutdownTimeout time.Duration // 0: hrmd's default
 	Args            []string      // more flags
@@ -69,7 +70,10 @@ type Process struct {
 
 // Start starts a daemon; it does not wait for anything (WaitEvent does).
 func Start(o Options) (*Process, error) {
-	args := append(slices.Clone(o.Wrap), o.Bin, "run", "--config", o.Config)
+	args := append(slices.Clone(o.Wrap), o.Bin, "run")
+	if o.Config != "" {
+		args = append(args, "--config", o.Config)
+	}
 	if o.Instance != "" {
 		args = append(args, "--instance", o.Instance)
 	}
