@@ -40,7 +40,11 @@ func TestPictureCaptionsNameTasks(t *testing.T) {
 		first []string // each task's first caption
 	}{
 		{"one task", []string{"halo"}, []string{"test 1 input"}},
-		{"two tasks", []string{"first", long}, []string{"first: test 1 input", strings.Repeat("k", 21) + "...: test 1 input"}},
+		{
+			"two tasks",
+			[]string{"first", long},
+			[]string{"first: test 1 input", strings.Repeat("k", 21) + "...: test 1 input"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
