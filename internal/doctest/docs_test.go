@@ -64,7 +64,7 @@ type reader struct {
 	t     *testing.T
 	root  string // the clone itself
 	clone string // the page's copy of it
-	last  *ran // what the last run block printed
+	last  *ran   // what the last run block printed
 }
 
 // ran is how a command ended and what it printed.

@@ -17,10 +17,10 @@ var varying = map[string]struct {
 	"durations": {regexp.MustCompile(`\b(\d+h)?(\d+m)?\d+(\.\d+)?\s?(ns|µs|us|ms|s|min)\b|` +
 		`("\w*_ms"|"\w*_s"|"took"|"seconds"): \d+(\.\d+)?`), "<duration>"},
 	// The machine, as the answer's runtime names it.
-	"device": {regexp.MustCompile(`"device": "[^"]*"`), `"device": "<device>"`},
-	"numbers":   {regexp.MustCompile(`\d+(\.\d+)?`), "<n>"},
-	"paths":     {regexp.MustCompile(`/tmp/[^\s"')\]:,]+`), "<path>"},
-	"hex":       {regexp.MustCompile(`\b[0-9a-f]{7,64}\b`), "<hex>"},
+	"device":  {regexp.MustCompile(`"device": "[^"]*"`), `"device": "<device>"`},
+	"numbers": {regexp.MustCompile(`\d+(\.\d+)?`), "<n>"},
+	"paths":   {regexp.MustCompile(`/tmp/[^\s"')\]:,]+`), "<path>"},
+	"hex":     {regexp.MustCompile(`\b[0-9a-f]{7,64}\b`), "<hex>"},
 	// hrmd's version word: a git describe in a release, "dev" in a test build.
 	"version": {regexp.MustCompile(`\bhrmd (dev|[0-9a-f]{7,}|v?\d[\w.~+-]*)`), "hrmd <version>"},
 }

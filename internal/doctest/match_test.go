@@ -53,8 +53,8 @@ func TestMatch(t *testing.T) {
 	// line like the next one: here the second blank line.
 	sections := "── a\n1\n\n── b\n2\n\n── c\n3\n"
 	for sample, ok := range map[string]bool{
-		"── a\n[... b ...]\n\n── c\n3\n":        true,
-		"── a\n[... b ...]\n\n── c\n4\n":        false,
+		"── a\n[... b ...]\n\n── c\n3\n":      true,
+		"── a\n[... b ...]\n\n── c\n4\n":      false,
 		"[... a ...]\n── b\n2\n[... c ...]\n": true,
 	} {
 		if err := Match(sample, sections, nil, false); (err == nil) != ok {
