@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"encoding/json"
-	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,23 +36,16 @@ func TestRunInputInvariantModel(t *testing.T) {
 	}
 }
 
-// pictureShows decodes a PNG and checks the grid drawn at row i, panel j of
-// the layout rows against want, cell by cell.
-func pictureShows(t *testing.T, path string, rows [][]puzzles.Grid, i, j int, want puzzles.Grid) {
+// pictureShows decodes a PNG and checks the panel drawn at row i, panel j of
+// the layout rows: its grid against want, cell by cell, under its caption.
+func pictureShows(t *testing.T, path string, rows [][]puzzles.Panel, i, j int, want puzzles.Grid) {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 	corners, width, height := puzzles.Layout(rows)
-	if img.Bounds().Dx() != width || img.Bounds().Dy() != height {
-		t.Fatalf("%s is %v, the layout %dx%d", path, img.Bounds(), width, height)
-	}
+	img := testenv.DecodePNG(t, data, width, height)
 	for r, cells := range want {
 		for c, v := range cells {
 			x, y := puzzles.CellOrigin(corners[i][j].X, corners[i][j].Y, r, c)
@@ -63,11 +55,12 @@ func pictureShows(t *testing.T, path string, rows [][]puzzles.Grid, i, j int, wa
 			}
 		}
 	}
+	testenv.ShowsCaption(t, img, puzzles.CaptionOrigin(corners[i][j]), rows[i][j].Caption)
 }
 
 // answers.png and answers.trace: the daemon writes outbox/<name>.png beside
-// the answer, showing the input, the answer, the known output and one row
-// per cycle; `hrmd solve --png` draws the same.
+// the answer, showing the demonstrations, the input, the answer, the known
+// output and one row per cycle, each captioned; `hrmd solve --png` draws the same.
 func TestAnswerPictures(t *testing.T) {
 	task, err := puzzles.ReadFile("../puzzles/examples/halo-1.json", puzzles.Limits{Bytes: 1 << 20})
 	if err != nil {
@@ -110,16 +103,18 @@ func TestAnswerPictures(t *testing.T) {
 		t.Errorf("the answered log line lists cycles %v; want the one test input's, not its variants'", cycles)
 	}
 	rows := puzzles.AnswerPicture(task.Tasks[0], answer)
-	if len(rows) != 1+len(a.Trace) {
-		t.Fatalf("%d picture rows for %d cycles", len(rows), len(a.Trace))
+	demos := len(task.Tasks[0].Train)
+	if len(rows) != demos+1+len(a.Trace) {
+		t.Fatalf("%d picture rows for %d demonstrations and %d cycles", len(rows), demos, len(a.Trace))
 	}
-	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 0, task.Tasks[0].Test[0].Input)
-	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 1, a.Attempt1)
+	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 1, task.Tasks[0].Train[0].Output)
+	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, demos, 0, task.Tasks[0].Test[0].Input)
+	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, demos, 1, a.Attempt1)
 	// The known output is the row's last panel (after attempt_2, when the
 	// vote had a runner-up).
-	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, len(rows[0])-1, task.Tasks[0].Test[0].Output)
+	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, demos, len(rows[demos])-1, task.Tasks[0].Test[0].Output)
 	if !a.Attempt2.Equal(a.Attempt1) {
-		pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, 0, 2, a.Attempt2)
+		pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, demos, 2, a.Attempt2)
 	}
 	pictureShows(t, filepath.Join(s.outbox, "halo.png"), rows, len(rows)-1, 0, a.Trace[len(a.Trace)-1].Grid)
 
@@ -133,5 +128,5 @@ func TestAnswerPictures(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows = puzzles.AnswerPicture(task.Tasks[0], solved)
-	pictureShows(t, out, rows, 0, 1, solved.Answers[0].Attempt1)
+	pictureShows(t, out, rows, demos, 1, solved.Answers[0].Attempt1)
 }

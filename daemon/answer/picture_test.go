@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hrmd/hrmd/internal/testenv"
 	"github.com/hrmd/hrmd/puzzles"
 )
 
@@ -26,5 +27,45 @@ func TestPictureLimit(t *testing.T) {
 	}
 	if png, err := Picture(&puzzles.File{Tasks: file.Tasks[:1]}, answers[:1]); err != nil || len(png) == 0 {
 		t.Errorf("one task: %v", err)
+	}
+}
+
+// In a file of several tasks each task's first caption names it, a long ID
+// cut so that it cannot widen the picture; a single task's captions do not.
+func TestPictureCaptionsNameTasks(t *testing.T) {
+	long := strings.Repeat("k", 30)
+	tests := []struct {
+		name  string
+		ids   []string
+		first []string // each task's first caption
+	}{
+		{"one task", []string{"halo"}, []string{"test 1 input"}},
+		{
+			"two tasks",
+			[]string{"first", long},
+			[]string{"first: test 1 input", strings.Repeat("k", 21) + "...: test 1 input"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			file := &puzzles.File{}
+			var answers []puzzles.AnswerFile
+			var rows [][]puzzles.Panel
+			for i, id := range tc.ids {
+				g := puzzles.Grid{{i + 1}}
+				file.Tasks = append(file.Tasks, puzzles.Task{ID: id, Test: []puzzles.Pair{{Input: g}}})
+				answers = append(answers, puzzles.AnswerFile{Answers: []puzzles.Answer{{Attempt1: g, Attempt2: g}}})
+				rows = append(rows, []puzzles.Panel{{Caption: tc.first[i], Grid: g}, {Caption: "attempt 1", Grid: g}})
+			}
+			data, err := Picture(file, answers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			corners, width, height := puzzles.Layout(rows)
+			img := testenv.DecodePNG(t, data, width, height)
+			for i, first := range tc.first {
+				testenv.ShowsCaption(t, img, puzzles.CaptionOrigin(corners[i][0]), first)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hrmd/hrmd/internal/doctest"
 	"github.com/hrmd/hrmd/internal/hrmdtest"
 	"github.com/hrmd/hrmd/internal/testenv"
 )
@@ -78,6 +79,29 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(text, "\x1b[") {
 		t.Error("colour codes in output meant for a file")
+	}
+	checkReadmeSample(t, text)
+}
+
+// checkReadmeSample holds README.md's sample of the demo, the block that says
+// it is checked here, to what the demo printed.
+func checkReadmeSample(t *testing.T, text string) {
+	t.Helper()
+	blocks, err := doctest.Blocks(filepath.Join(testenv.RepoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, b := range blocks {
+		if m := b.Marker; m.CheckedBy == "internal/demo" {
+			found = true
+			if err := doctest.Match(b.Text, text, m.Vary, m.Part); err != nil {
+				t.Errorf("README.md:%d, what the demo prints: %v", b.Line, err)
+			}
+		}
+	}
+	if !found {
+		t.Error("README.md has no sample of the demo marked `checked by internal/demo`")
 	}
 }
 

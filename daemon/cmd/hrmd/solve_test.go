@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -498,4 +499,60 @@ func cliEvents(stderr, event string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// `hrmd solve --png` draws a solved task a person can read: each
+// demonstration pair, the test input, the attempts, the known answer and
+// every cycle with its halt value, each grid in ARC's colours under its
+// caption.
+func TestSolvePNGCaptions(t *testing.T) {
+	taskPath := filepath.Join(arcDir, "training", "007bbfb7.json")
+	file, err := puzzles.ReadFile(taskPath, puzzles.Limits{Bytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := file.Tasks[0]
+	out := filepath.Join(t.TempDir(), "007bbfb7.png")
+	a := solveFile(t, taskPath, "--model", tinyBundle, "--max-cycles", "2", "--halting", "fixed", "--trace", "full",
+		"--png", out).Answers[0]
+
+	var want [][]puzzles.Panel
+	for i, p := range task.Train {
+		want = append(want, []puzzles.Panel{
+			{Caption: fmt.Sprintf("demo %d input", i+1), Grid: p.Input},
+			{Caption: fmt.Sprintf("demo %d output", i+1), Grid: p.Output},
+		})
+	}
+	test := []puzzles.Panel{{Caption: "test 1 input", Grid: task.Test[0].Input}, {Caption: "attempt 1", Grid: a.Attempt1}}
+	if !a.Attempt2.Equal(a.Attempt1) {
+		test = append(test, puzzles.Panel{Caption: "attempt 2", Grid: a.Attempt2})
+	}
+	want = append(want, append(test, puzzles.Panel{Caption: "known answer", Grid: task.Test[0].Output}))
+	for _, c := range a.Trace {
+		want = append(want, []puzzles.Panel{{Caption: fmt.Sprintf("cycle %d  halt %.2f", c.Cycle, c.Halt), Grid: c.Grid}})
+	}
+	if len(a.Trace) != 2 {
+		t.Fatalf("trace %+v, want 2 cycles", a.Trace)
+	}
+
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corners, width, height := puzzles.Layout(want)
+	img := testenv.DecodePNG(t, data, width, height)
+	for i, row := range want {
+		for j, p := range row {
+			testenv.ShowsCaption(t, img, puzzles.CaptionOrigin(corners[i][j]), p.Caption)
+			for r, cells := range p.Grid {
+				for c, v := range cells {
+					x, y := puzzles.CellOrigin(corners[i][j].X, corners[i][j].Y, r, c)
+					cr, cg, cb, _ := img.At(x+8, y+8).RGBA()
+					if w := puzzles.Colour(v); uint8(cr>>8) != w.R || uint8(cg>>8) != w.G || uint8(cb>>8) != w.B {
+						t.Fatalf("%q cell (%d,%d) is not colour %d", p.Caption, r, c, v)
+					}
+				}
+			}
+		}
+	}
 }
