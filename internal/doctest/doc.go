@@ -24,7 +24,8 @@
 //	                 masked on both sides before comparing: durations (also
 //	                 JSON's "latency_ms" and "took"), numbers, paths (under
 //	                 /tmp), hex (7 to 64 hex digits), version (hrmd's own
-//	                 version word), device (the answer's "device")
+//	                 version word), device (the answer's "device"), or
+//	                 /REGEXP/ for a value of one sample only
 //	part             the block's lines are a contiguous part of the output
 //	stderr           compare stderr instead of stdout
 //	exit N           the command must exit N (default 0)

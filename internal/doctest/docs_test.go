@@ -39,9 +39,10 @@ func pages(t *testing.T) []string {
 // blocks in order, as a user reading it would, and holds each sample to what
 // was printed. A page's blocks run one after another (a later command may use
 // what an earlier one wrote); pages run side by side, each in its own copy of
-// the clone.
+// the clone, as ~/hrmd of a home of its own.
 func TestDocs(t *testing.T) {
 	root := testenv.RepoRoot(t)
+	goEnv := goEnvironment(t)
 	for _, page := range pages(t) {
 		rel, _ := filepath.Rel(root, page)
 		t.Run(rel, func(t *testing.T) {
@@ -50,7 +51,8 @@ func TestDocs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := reader{t: t, root: root, clone: cloneView(t, root)}
+			home := t.TempDir()
+			r := reader{t: t, root: root, home: home, clone: cloneView(t, root, home), goEnv: goEnv}
 			for _, b := range blocks {
 				b.File = rel
 				r.read(b)
@@ -62,9 +64,11 @@ func TestDocs(t *testing.T) {
 // reader goes through one page's blocks.
 type reader struct {
 	t     *testing.T
-	root  string // the clone itself
-	clone string // the page's copy of it
-	last  *ran   // what the last run block printed
+	root  string   // the clone itself
+	home  string   // $HOME of the page's commands, fresh
+	clone string   // the page's copy of the clone: ~/hrmd
+	goEnv []string // where Go keeps its caches, kept when $HOME moves
+	last  *ran     // what the last run block printed
 }
 
 // ran is how a command ended and what it printed.
@@ -122,16 +126,18 @@ func (r *reader) run(b Block, script string, want int) *ran {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = r.clone
-	// As a user's shell: no $HRMD_ORT_LIB, so hrmd finds the clone's own
-	// onnxruntime, which ./build.sh fetched into .cache.
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "HRMD_ORT_LIB=") })
-	cmd.Env = append(cmd.Env, "NO_COLOR=1")
+	// As a user's shell in a home of its own: no $HRMD_ORT_LIB, so hrmd finds
+	// the clone's own onnxruntime, which ./build.sh fetched into .cache.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "HRMD_ORT_LIB=") || strings.HasPrefix(kv, "HOME=")
+	})
+	cmd.Env = append(append(cmd.Env, "NO_COLOR=1", "HOME="+r.home), r.goEnv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var exit *exec.ExitError
-	// The samples show the clone at ~/hrmd, wherever it is.
-	home := strings.NewReplacer(r.clone, cloneHome, r.root, cloneHome)
+	// The samples show the clone at ~/hrmd and the home as ~, wherever they are.
+	home := strings.NewReplacer(r.clone, cloneHome, r.root, cloneHome, r.home, "~")
 	got := &ran{stdout: home.Replace(stdout.String()), stderr: home.Replace(stderr.String())}
 	switch {
 	case errors.As(err, &exit):
@@ -146,11 +152,29 @@ func (r *reader) run(b Block, script string, want int) *ran {
 	return got
 }
 
-// cloneView is a folder that reads as the clone at root, each top-level entry
+// goEnvironment is where Go keeps its build cache and modules, which a
+// command that builds (./build.sh build) uses as the developer's shell would
+// though $HOME is elsewhere.
+func goEnvironment(t *testing.T) []string {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	v := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(v) != 3 {
+		t.Fatalf("go env printed %q", out)
+	}
+	return []string{"GOCACHE=" + v[0], "GOMODCACHE=" + v[1], "GOPATH=" + v[2]}
+}
+
+// cloneView is home/hrmd, a folder that reads as the clone at root, each top-level entry
 // a link to the real one, except bin/hrmd: the hrmd under test. What a command
 // writes beside them stays in the folder, which the test removes.
-func cloneView(t *testing.T, root string) string {
-	dir := t.TempDir()
+func cloneView(t *testing.T, root, home string) string {
+	dir := filepath.Join(home, "hrmd")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)

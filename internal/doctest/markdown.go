@@ -144,10 +144,9 @@ func (m *Marker) option(opt string) error {
 		}
 		m.Exit = n
 	case word == "vary":
-		for _, name := range strings.Split(rest, ",") {
-			name = strings.TrimSpace(name)
-			if _, ok := varying[name]; !ok {
-				return fmt.Errorf("vary %q: want some of %s", name, varyingNames())
+		for _, name := range varyList(rest) {
+			if _, err := varier(name); err != nil {
+				return err
 			}
 			m.Vary = append(m.Vary, name)
 		}
@@ -157,4 +156,27 @@ func (m *Marker) option(opt string) error {
 		return fmt.Errorf("option %q: want vary NAMES, part, stderr, exit N or checked by PKG", opt)
 	}
 	return nil
+}
+
+// varyList splits vary's list at its commas, except those inside a /REGEXP/,
+// which ends at a slash followed by a comma or by the end.
+func varyList(list string) []string {
+	var names []string
+	for list = strings.TrimSpace(list); list != ""; list = strings.TrimSpace(list) {
+		end := strings.Index(list, ",")
+		if strings.HasPrefix(list, "/") {
+			if i := strings.Index(list[1:], "/,"); i >= 0 {
+				end = i + 2
+			} else {
+				end = -1
+			}
+		}
+		if end < 0 {
+			names = append(names, list)
+			break
+		}
+		names = append(names, strings.TrimSpace(list[:end]))
+		list = list[end+1:]
+	}
+	return names
 }

@@ -9,20 +9,39 @@ import (
 
 // varying is each value that may differ between a sample and a run, by the
 // name a marker gives it, with what replaces it on both sides.
-var varying = map[string]struct {
-	re   *regexp.Regexp
-	mask string
-}{
+var varying = map[string]mask{
 	// 134ms, 4.2 s, 1m2.5s, 31.8 ms; in JSON, "latency_ms": 168.7 and "took": 0.04.
 	"durations": {regexp.MustCompile(`\b(\d+h)?(\d+m)?\d+(\.\d+)?\s?(ns|µs|us|ms|s|min)\b|` +
 		`("\w*_ms"|"\w*_s"|"took"|"seconds"): \d+(\.\d+)?`), "<duration>"},
-	// The machine, as the answer's runtime names it.
-	"device":  {regexp.MustCompile(`"device": "[^"]*"`), `"device": "<device>"`},
+	// The machine, as the answer's runtime, doctor and bench name it.
+	"device": {regexp.MustCompile(`"device": "[^"]*"|(?m)^((?:ok|info|warn)\s+)?device\s+\S.*$`),
+		"${1}device <device>"},
 	"numbers": {regexp.MustCompile(`\d+(\.\d+)?`), "<n>"},
 	"paths":   {regexp.MustCompile(`/tmp/[^\s"')\]:,]+`), "<path>"},
 	"hex":     {regexp.MustCompile(`\b[0-9a-f]{7,64}\b`), "<hex>"},
 	// hrmd's version word: a git describe in a release, "dev" in a test build.
 	"version": {regexp.MustCompile(`\bhrmd (dev|[0-9a-f]{7,}|v?\d[\w.~+-]*)`), "hrmd <version>"},
+}
+
+type mask struct {
+	re   *regexp.Regexp
+	mask string
+}
+
+// varier is the mask a marker names: one of varying, or /REGEXP/ for a value
+// only one sample has (every match masked).
+func varier(name string) (mask, error) {
+	if v, ok := varying[name]; ok {
+		return v, nil
+	}
+	if len(name) > 2 && strings.HasPrefix(name, "/") && strings.HasSuffix(name, "/") {
+		re, err := regexp.Compile(name[1 : len(name)-1])
+		if err != nil {
+			return mask{}, fmt.Errorf("vary %s: %w", name, err)
+		}
+		return mask{re, "<" + name + ">"}, nil
+	}
+	return mask{}, fmt.Errorf("vary %q: want some of %s, or /REGEXP/", name, varyingNames())
 }
 
 func varyingNames() string {
@@ -43,7 +62,10 @@ var (
 // of spaces one space, so that a column widened by a digit still matches.
 func normalize(text string, vary []string) []string {
 	for _, name := range vary {
-		v := varying[name]
+		v, err := varier(name)
+		if err != nil {
+			panic(err) // ParseMarker refused it
+		}
 		text = v.re.ReplaceAllString(text, v.mask)
 	}
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")

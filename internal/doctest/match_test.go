@@ -30,6 +30,8 @@ func TestMatch(t *testing.T) {
 		{"other timings, not varying", strings.Replace(out, "4.2 s", "5 s", 1), nil, false, false},
 		{"other rates", strings.Replace(out, "27.4", "30.0", 1), []string{"durations"}, false, false},
 		{"other rates, numbers varying", strings.Replace(out, "27.4", "30.0", 1), []string{"numbers"}, false, true},
+		{"another model, its name varying", strings.Replace(out, "halo-demo", "halo-big", 1),
+			[]string{`/halo-\w+/`}, false, true},
 		{"a line missing", strings.Replace(out, "2      77.8 ms   25.5\n", "", 1), nil, false, false},
 		{"a line more", out + "extra\n", nil, false, false},
 		{"elided", "model    halo-demo (nova, sha256 7fb02a0827eb)\n[... the batches ...]\nsummary: 2 batches in 4.2 s\n",
@@ -101,6 +103,11 @@ func TestParseMarker(t *testing.T) {
 		{in: "ran", err: "want run, output"},
 		{in: "output; vary colours", err: `vary "colours": want some of device, durations, hex, numbers, paths, version`},
 		{in: "run; exit two", err: "want a number"},
+		{in: "output; vary /checking as \\w+/, numbers",
+			want: Marker{Kind: Output, Vary: []string{"/checking as \\w+/", "numbers"}}},
+		{in: "output; vary /(/", err: "vary /(/: error parsing regexp"},
+		{in: "output; vary device, /a, b/, /c/,numbers",
+			want: Marker{Kind: Output, Vary: []string{"device", "/a, b/", "/c/", "numbers"}}},
 		{in: "run; loudly", err: "want vary NAMES"},
 	}
 	for _, tt := range tests {
