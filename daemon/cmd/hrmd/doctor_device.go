@@ -31,7 +31,7 @@ func (d *doctor) checkDevice() {
 		d.add(
 			checkWarn,
 			fmt.Sprintf(
-				"L4T %s: hrmd's arm64 build needs JetPack 6 or later (L4T 36 or later, Ubuntu 22.04, glibc 2.35)",
+				"L4T %s: hrmd's arm64 build needs glibc 2.34: JetPack 6 or later (L4T 36, Ubuntu 22.04, glibc 2.35)",
 				orNone(dev.L4T),
 			),
 			"flash JetPack 6 or later (Orin and Thor modules); Xavier and Nano boards cannot run it",
