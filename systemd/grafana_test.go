@@ -54,8 +54,9 @@ func dashboardQueries(t *testing.T) map[string][]string {
 	if err := json.Unmarshal(data, &d); err != nil {
 		t.Fatalf("grafana-dashboard.json: %v", err)
 	}
-	if d.SchemaVersion < 36 {
-		t.Errorf("grafana-dashboard.json: schemaVersion %d; the datasource variable needs 36 or later", d.SchemaVersion)
+	if d.SchemaVersion < 38 {
+		t.Errorf("grafana-dashboard.json: schemaVersion %d; it is written for Grafana 10 or newer (38 and up)",
+			d.SchemaVersion)
 	}
 	queries := map[string][]string{}
 	var walk func([]grafanaPanel)
