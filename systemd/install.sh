@@ -13,6 +13,7 @@
 #   libonnxruntime.so*, lib/ or ../.cache/       onnxruntime (opt.)  -> /usr/lib/hrmd/
 #   models/default/ (a bundle folder)            the model (opt.)    -> /usr/share/hrmd/models/default/
 #   hrmd.service, hrmd.tmpfiles, hrmd.yaml
+#   grafana-dashboard.json                       the dashboard       -> /usr/share/hrmd/grafana/hrmd.json
 #   SHA256SUMS (a release bundle)                checked first: a damaged copy installs nothing
 #
 # The whole script is one function, called on its last line, so a half-copied
@@ -26,7 +27,7 @@ main() {
 		case "$1" in
 		--root) root=${2:?--root needs a folder}; start=no; shift 2 ;;
 		--no-start) start=no; shift ;;
-		-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 		*) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 		esac
 	done
@@ -49,7 +50,7 @@ main() {
 	fi
 	bin=$(first_file "$here/hrmd" "$here/bin/hrmd" "$here/../bin/hrmd") ||
 		die "no hrmd binary next to install.sh, in bin/ or in ../bin: run ./build.sh build first"
-	for f in hrmd.service hrmd.tmpfiles hrmd.yaml; do
+	for f in hrmd.service hrmd.tmpfiles hrmd.yaml grafana-dashboard.json; do
 		[ -f "$here/$f" ] || die "$here/$f is missing"
 	done
 	machine=$(uname -m)
@@ -116,6 +117,7 @@ main() {
 	fi
 	install -D -m 0644 "$here/hrmd.service" "$root/etc/systemd/system/hrmd.service"
 	install -D -m 0644 "$here/hrmd.tmpfiles" "$root/usr/lib/tmpfiles.d/hrmd.conf"
+	install -D -m 0644 "$here/grafana-dashboard.json" "$root/usr/share/hrmd/grafana/hrmd.json"
 	if [ -f "$root/etc/hrmd/hrmd.yaml" ]; then
 		if ! cmp -s "$here/hrmd.yaml" "$root/etc/hrmd/hrmd.yaml"; then
 			install -D -m 0644 "$here/hrmd.yaml" "$root/etc/hrmd/hrmd.yaml.new"

@@ -171,7 +171,7 @@ func TestInstallScript(t *testing.T) {
 	needTool(t, "systemd-tmpfiles")
 	// A release folder: the binary beside install.sh and the unit files.
 	release := t.TempDir()
-	for _, f := range []string{"install.sh", "hrmd.service", "hrmd.tmpfiles", "hrmd.yaml"} {
+	for _, f := range []string{"install.sh", "hrmd.service", "hrmd.tmpfiles", "hrmd.yaml", "grafana-dashboard.json"} {
 		copyFile(t, f, filepath.Join(release, f))
 	}
 	copyFile(t, hrmdBin, filepath.Join(release, "hrmd"))
@@ -200,7 +200,7 @@ func TestInstallScript(t *testing.T) {
 	for _, f := range []string{
 		"usr/bin/hrmd", "etc/systemd/system/hrmd.service", "usr/lib/tmpfiles.d/hrmd.conf", "etc/hrmd/hrmd.yaml",
 		"var/lib/hrmd/inbox", "var/lib/hrmd/outbox", "var/lib/hrmd/done", "var/lib/hrmd/failed", "var/lib/hrmd/work",
-		"var/cache/hrmd/trt",
+		"var/cache/hrmd/trt", "usr/share/hrmd/grafana/hrmd.json",
 	} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("not installed: %v", err)

@@ -185,7 +185,7 @@ def golden(model, identifiers, arc_dir, task, count=None):
         raise RuntimeError("golden: the model is in training mode")
     rows = {n: i for i, n in enumerate(identifiers)}
     cases = []
-    for source, grid, puzzle in check_inputs(task, arc_dir, count):
+    for source, grid, puzzle in bundle_io.each_case(check_inputs(task, arc_dir, count), lambda i: i[0]):
         puzzle = puzzle if puzzle in rows else BLANK
         cases.append({"source": source, **golden_case(model, task, grid, puzzle, rows[puzzle])})
     return {
@@ -204,8 +204,8 @@ def write_bundle(model, identifiers_bytes, out_dir, name, source, arc_dir=None, 
     identifiers = json.loads(identifiers_bytes)
     check_identifiers(identifiers, model.inner.puzzle_emb.weights.shape[0], IDENTIFIERS_FILE)
     os.makedirs(out_dir, exist_ok=True)
-    graphs = export_graphs(model, out_dir)
-    table = write_puzzle_table(model, identifiers_bytes, out_dir)
+    graphs = bundle_io.timed("exporting init.onnx and step.onnx", lambda: export_graphs(model, out_dir))
+    table = bundle_io.timed("writing the puzzle table", lambda: write_puzzle_table(model, identifiers_bytes, out_dir))
     m = manifest(model, name, source, graphs, table, out_dir, task)
     g = golden(model, identifiers, arc_dir or bundle_io.default_arc_dir(), task, check_cases)
     bundle_io.write_check_set(out_dir, m, g)

@@ -4,11 +4,16 @@ record of a cycle, its format) and the ARC tasks it is made from. nova_export.py
 act_export.py write their bundles with it; hrm_export.py is the command over them.
 
 The format's reader is hrmd's engine/bundle (Go): a change here is a change there.
+
+A full model's export takes minutes on a small machine: progress() and each_case() say on
+stderr how far it is, so that stdout keeps the one `wrote ...` line scripts read.
 """
 
 import hashlib
 import json
 import os
+import sys
+import time
 
 import numpy as np
 import onnx
@@ -63,6 +68,33 @@ def cycle_record(logits, halt, q=None, cells=GOLDEN_LOGIT_CELLS):
     return record
 
 
+def progress(message):
+    """One line on stderr, at once, while a long step runs."""
+    print(f"hrm_export: {message}", file=sys.stderr, flush=True)
+
+
+def timed(what, run):
+    """run(), with a line on stderr before it and one with its time after."""
+    progress(f"{what} ...")
+    start = time.monotonic()
+    result = run()
+    progress(f"{what}: {time.monotonic() - start:.1f} s")
+    return result
+
+
+def each_case(inputs, label):
+    """Yields the check set's inputs, a line on stderr as each case is done (label(input) names
+    it) with its time, and one for all of them."""
+    inputs = list(inputs)
+    progress(f"check set: {len(inputs)} cases through the fp32 reference")
+    start = time.monotonic()
+    for i, item in enumerate(inputs, start=1):
+        case_start = time.monotonic()
+        yield item
+        progress(f"check set: case {i}/{len(inputs)} ({label(item)}): {time.monotonic() - case_start:.1f} s")
+    progress(f"check set: {len(inputs)} cases: {time.monotonic() - start:.1f} s")
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -108,7 +140,7 @@ def check_set_from_graphs(out_dir, m, arc_dir, count=None):
     step = onnx_numpy.Graph(os.path.join(out_dir, m["graphs"]["step"]["file"]))
     side = m["grid"]
     cases = []
-    for split, task_id, index in GOLDEN_INPUTS[:count]:
+    for split, task_id, index in each_case(GOLDEN_INPUTS[:count], lambda i: f"{i[0]}/{i[1]}.json"):
         grid = load_arc_input(arc_dir, split, task_id, index)
         tokens = arc.encode_arc_eos(grid, side)
         state = dict(zip(m["graphs"]["init"]["outputs"], init.run({"tokens": np.array([tokens], dtype=np.int64)})))

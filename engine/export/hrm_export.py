@@ -12,7 +12,8 @@ golden.json (the check set) and hrm.yaml; act-v1 bundles also carry their puzzle
 
 golden.json holds real inputs of the model's task (ARC's, or testdata/sudoku's or
 testdata/maze's) with the PyTorch fp32 reference, cycle by cycle;
-hrmd holds every TensorRT engine it builds to it (tensorrt.fp16_check).
+hrmd holds every TensorRT engine it builds to it (tensorrt.fp16_check). A full-size export
+takes minutes: it says how far it is on stderr; stdout is the one `wrote ...` line at the end.
 
 Run with Debian's python3-torch 1.13 and python3-onnx. See README.md, "The exporter".
 

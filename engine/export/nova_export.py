@@ -109,7 +109,7 @@ def golden(model, arc_dir, side, count=None):
     if model.training:
         raise RuntimeError("golden: the model is in training mode (dropout on)")
     cases = []
-    for split, task_id, index in bundle_io.GOLDEN_INPUTS[:count]:
+    for split, task_id, index in bundle_io.each_case(bundle_io.GOLDEN_INPUTS[:count], lambda i: f"{i[0]}/{i[1]}.json"):
         grid = bundle_io.load_arc_input(arc_dir, split, task_id, index)
         tokens = arc.encode_arc_eos(grid, side)
         x = torch.tensor([tokens], dtype=torch.long)
@@ -144,7 +144,7 @@ def write_bundle(model, out_dir, name, source, arc_dir=None, check_cases=None):
     """Write the graphs, the check set (golden.json) and hrm.yaml, which names
     and hashes them all."""
     os.makedirs(out_dir, exist_ok=True)
-    graphs = export_graphs(model, out_dir)
+    graphs = bundle_io.timed("exporting init.onnx and step.onnx", lambda: export_graphs(model, out_dir))
     m = manifest(model, name, source, graphs, out_dir)
     g = golden(model, arc_dir or bundle_io.default_arc_dir(), m["grid"], check_cases)
     bundle_io.write_check_set(out_dir, m, g)

@@ -226,6 +226,9 @@ class ActCheckpointTest(unittest.TestCase):
             self.assertTrue(torch.equal(got, want), key)
         code, err = self.run_main("--checkpoint", ckpt, "--out", self.path("b"))
         self.assertEqual(code, 0, err)
+        for line in (r"exporting init\.onnx and step\.onnx: \d+\.\d s", r"writing the puzzle table: \d+\.\d s",
+                     r"check set: case 1/1 \(ARC-AGI-1 \w+/\w+\.json test\[\d\]\.input\): \d+\.\d s"):
+            self.assertRegex(err, "(?m)^hrm_export: " + line + "$")
         with open(self.path("b/hrm.yaml")) as f:
             m = yaml.safe_load(f)
         self.assertEqual(m["source"], {"checkpoint": "step_5200", "step": 5200, "sha256": sha256(ckpt)})

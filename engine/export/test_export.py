@@ -183,9 +183,10 @@ class CheckpointTest(unittest.TestCase):
         return os.path.join(self.tmp.name, name)
 
     def run_main(self, *argv):
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        err, out = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             code = hrm_export.main(list(argv))
+        self.stdout = out.getvalue()
         return code, err.getvalue()
 
     def test_checkpoint_exports_with_its_step_and_hash(self):
@@ -193,6 +194,17 @@ class CheckpointTest(unittest.TestCase):
         save_checkpoint(ckpt, self.model)
         code, err = self.run_main("--checkpoint", ckpt, "--out", self.path("b"))
         self.assertEqual(code, 0, err)
+        # How far it is goes to stderr, step by step and case by case; stdout is the one line scripts read.
+        n = len(bundle_io.GOLDEN_INPUTS)
+        want = [r"exporting init\.onnx and step\.onnx \.\.\.", r"exporting init\.onnx and step\.onnx: \d+\.\d s",
+                rf"check set: {n} cases through the fp32 reference"]
+        want += [rf"check set: case {i}/{n} \((training|evaluation)/\w+\.json\): \d+\.\d s" for i in range(1, n + 1)]
+        want += [rf"check set: {n} cases: \d+\.\d s"]
+        lines = [line for line in err.splitlines() if line.startswith("hrm_export: ")]  # not torch's warnings
+        self.assertEqual(len(lines), len(want), err)
+        for line, pattern in zip(lines, want):
+            self.assertRegex(line, "^hrm_export: " + pattern + "$")
+        self.assertRegex(self.stdout, r"^wrote [^\n]*/b: b, hidden 32, init [0-9a-f]{12}, step [0-9a-f]{12}\n$")
         with open(self.path("b/hrm.yaml")) as f:
             m = yaml.safe_load(f)
         self.assertEqual(m["source"], {"checkpoint": "hrm_arc_best.pt", "step": 1234, "sha256": sha256(ckpt)})

@@ -41,7 +41,7 @@ bundle_tree() {
   install -D -m 0755 "$bin" "$top/bin/hrmd"
   install -D -m 0644 "$(ort_lib "$arch")" "$top/lib/libonnxruntime.so.1"
   install -m 0755 systemd/install.sh "$top/install.sh"
-  install -m 0644 systemd/hrmd.service systemd/hrmd.tmpfiles systemd/hrmd.yaml "$top/"
+  install -m 0644 systemd/hrmd.service systemd/hrmd.tmpfiles systemd/hrmd.yaml systemd/grafana-dashboard.json "$top/"
   if [ -n "$model" ]; then
     mkdir -p "$top/models"
     cp -RL "$model" "$top/models/default"

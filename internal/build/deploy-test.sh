@@ -83,7 +83,7 @@ deploy_test_first() {
   "${deploy[@]}" </dev/null || { cat "$tmp/h1.log" >&2; die "the first deploy failed (above; sshd's log last)"; }
   local f
   for f in usr/bin/hrmd etc/systemd/system/hrmd.service usr/lib/tmpfiles.d/hrmd.conf etc/hrmd/hrmd.yaml \
-    usr/lib/hrmd/libonnxruntime.so.1 usr/share/hrmd/models/default/hrm.yaml; do
+    usr/lib/hrmd/libonnxruntime.so.1 usr/share/hrmd/models/default/hrm.yaml usr/share/hrmd/grafana/hrmd.json; do
     [ -f "$root/$f" ] || die "deploy did not install /$f (in $root)"
   done
   cmp -s "$root/usr/lib/hrmd/libonnxruntime.so.1" "$(ort_lib x64)" || die "/usr/lib/hrmd/libonnxruntime.so.1 is not the x64 onnxruntime"
@@ -152,7 +152,7 @@ deploy_test_arm64() {
   local name want got
   name=$(bundle_name arm64)
   want=$(printf '%s\n' "$name/" "$name/SHA256SUMS" "$name/bin/" "$name/bin/hrmd" "$name/hrmd.service" "$name/hrmd.tmpfiles" \
-    "$name/hrmd.yaml" "$name/install.sh" "$name/lib/" "$name/lib/libonnxruntime.so.1" | LC_ALL=C sort)
+    "$name/hrmd.yaml" "$name/grafana-dashboard.json" "$name/install.sh" "$name/lib/" "$name/lib/libonnxruntime.so.1" | LC_ALL=C sort)
   got=$(tar -tzf "dist/$name.tar.gz" | LC_ALL=C sort)
   [ "$got" = "$want" ] || die "dist/$name.tar.gz holds, sorted:
 $got

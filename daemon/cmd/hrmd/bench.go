@@ -61,7 +61,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if got := om.model.MaxBatch(); got < largest {
 		return fmt.Errorf("the model was loaded for batches of %d, not %d: --batch cannot be measured", got, largest)
 	}
-	b := &bench{om: om, opts: o, fs: jetson.NewFS(o.sysroot)}
+	b := &bench{om: om, opts: o, fs: jetson.NewFS(o.sysroot), stderr: stderr}
 	b.bar = newProgressBar(stderr, o.runs*len(o.batches), "runs")
 	rep, err := b.run(ctx)
 	b.bar.clear()
@@ -160,11 +160,19 @@ func benchGrids(n, side int) []puzzles.Grid {
 
 // bench measures one loaded model.
 type bench struct {
-	om   *openedModel
-	opts benchOptions
-	fs   jetson.FS
-	bar  *progressBar
-	done int // timed runs so far, for the bar
+	om     *openedModel
+	opts   benchOptions
+	fs     jetson.FS
+	stderr io.Writer    // the progress lines, in a pipe too: a full model's bench takes minutes
+	bar    *progressBar // nil unless stderr is a terminal
+	done   int          // timed runs so far, for the bar
+}
+
+// say prints a progress line on stderr (above the bar, on a terminal).
+func (b *bench) say(format string, args ...any) {
+	b.bar.clear()
+	fmt.Fprintf(b.stderr, "bench: "+format+"\n", args...)
+	b.bar.show(b.done)
 }
 
 // run warms the model up, times every batch size and reads the device
@@ -185,12 +193,16 @@ func (b *bench) run(ctx context.Context) (*benchReport, error) {
 		}
 	}
 	rep.WarmupMS = ms(time.Since(started))
+	b.say("loaded in %.0f ms, warmed up in %.0f ms; %d timed runs of each batch size, %d cycles every row",
+		rep.LoadMS, rep.WarmupMS, b.opts.runs, rep.Cycles)
 	for _, n := range b.opts.batches {
 		res, err := b.measure(ctx, rows[:n], run)
 		if err != nil {
 			return nil, fmt.Errorf("batch %d: %w", n, err)
 		}
-		rep.Batches = append(rep.Batches, res.summary(n, rep.Model.FLOPsPerCycle))
+		s := res.summary(n, rep.Model.FLOPsPerCycle)
+		rep.Batches = append(rep.Batches, s)
+		b.say("batch %d: %d runs in %.1f s, %.1f ms a batch (p50)", n, s.Runs, s.Seconds, s.BatchMSP50)
 	}
 	if rep.Jetson != nil {
 		rep.Jetson.After = b.readDevice()

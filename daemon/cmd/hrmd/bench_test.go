@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -40,13 +41,31 @@ func missingJSONKeys(t *testing.T, data json.RawMessage, keys []string) []string
 	return missing
 }
 
+// checkBenchProgress wants bench's stderr outside a terminal to be its
+// progress lines, and nothing else (no bar): one once the model is warm, then
+// one per batch size as it finishes, smallest first.
+func checkBenchProgress(t *testing.T, stderr string, batches ...int) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	ok := len(lines) == len(batches)+1 && strings.HasPrefix(lines[0], "bench: loaded in ") &&
+		!strings.ContainsAny(stderr, "\r\x1b")
+	for i, n := range batches {
+		ok = ok && strings.HasPrefix(lines[i+1], fmt.Sprintf("bench: batch %d: ", n))
+	}
+	if !ok {
+		t.Errorf("stderr %q; want a line once warm, then one per batch size %v", stderr, batches)
+	}
+}
+
 // hrmd bench --json through the real command: one JSON document with every
-// field, the figures consistent with the runs it made.
+// field, the figures consistent with the runs it made; the progress lines on
+// stderr, in a pipe too.
 func TestBenchJSON(t *testing.T) {
 	r := runHrmd(t, "bench", "--model", demoBundle, "--batch", "2,1", "--runs", "3", "--json")
-	if r.Code != 0 || r.Stderr != "" {
-		t.Fatalf("exit %d, stderr %q (no progress line outside a terminal)", r.Code, r.Stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 	}
+	checkBenchProgress(t, r.Stderr, 1, 2)
 	var raw struct {
 		Model   json.RawMessage   `json:"model"`
 		Batches []json.RawMessage `json:"batches"`
@@ -112,9 +131,10 @@ func TestBenchText(t *testing.T) {
 			"--sysroot",
 			tt.sysroot,
 		)
-		if r.Code != 0 || r.Stderr != "" {
+		if r.Code != 0 {
 			t.Fatalf("%s: exit %d, stderr %q", tt.sysroot, r.Code, r.Stderr)
 		}
+		checkBenchProgress(t, r.Stderr, 1)
 		want := append([]string{"model    halo-demo (nova, sha256 ", "CPUExecutionProvider, fp32", "no TensorRT engine",
 			"3 cycles every row (halting fixed)", "batch  batch p50", "peak RSS "}, tt.want...)
 		for _, w := range want {
