@@ -5,7 +5,9 @@
 #
 #   sudo systemd/install.sh [--root DIR] [--no-start]
 #
-#   --root DIR   install into DIR instead of / (a test or an image); nothing is started
+#   --root DIR   install into DIR instead of / (a test or an image); nothing is
+#                started; DIR/etc/passwd and DIR/etc/group must be there (useradd
+#                --root reads them)
 #   --no-start   install and enable, but do not (re)start the service
 #
 # It looks for, next to itself or in the checkout:
@@ -15,10 +17,10 @@
 #   hrmd.service, hrmd.tmpfiles, hrmd.yaml
 #   grafana-dashboard.json                       the dashboard       -> /usr/share/hrmd/grafana/hrmd.json
 #   SHA256SUMS (a release bundle)                checked first: a damaged copy installs nothing
-#
-# The whole script is one function, called on its last line, so a half-copied
-# file never runs half an install.
 set -eu
+
+# The whole script is one function, called on its last line, so a half-copied
+# file never runs half an install. --help prints the comment above.
 
 main() {
 	root=""
@@ -27,7 +29,7 @@ main() {
 		case "$1" in
 		--root) root=${2:?--root needs a folder}; start=no; shift 2 ;;
 		--no-start) start=no; shift ;;
-		-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+		-h | --help) sed -n '2,/^[^#]/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
 		*) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
 		esac
 	done

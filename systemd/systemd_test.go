@@ -244,3 +244,34 @@ func copyFile(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// install.sh --help prints its whole header comment, every option it takes
+// included, and nothing after it: no sentence cut off at a line count.
+func TestInstallScriptHelp(t *testing.T) {
+	script, err := os.ReadFile("install.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header []string
+	for _, line := range strings.Split(string(script), "\n")[1:] {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		header = append(header, strings.TrimPrefix(strings.TrimPrefix(line, "#"), " "))
+	}
+	out, err := exec.Command("sh", "install.sh", "--help").Output()
+	if err != nil {
+		t.Fatalf("install.sh --help: %v", err)
+	}
+	if got, want := string(out), strings.Join(header, "\n")+"\n"; got != want {
+		t.Errorf("install.sh --help printed:\n%s\nwant its header comment:\n%s", got, want)
+	}
+	for _, opt := range regexp.MustCompile(`(?m)^\s*(--[a-z-]+)\)`).FindAllStringSubmatch(string(script), -1) {
+		if !strings.Contains(string(out), opt[1]) {
+			t.Errorf("install.sh takes %s, and its --help does not say so", opt[1])
+		}
+	}
+	if !strings.Contains(string(out), "etc/passwd") {
+		t.Error("install.sh --help does not say that --root needs etc/passwd and etc/group")
+	}
+}

@@ -15,7 +15,7 @@ testdata/maze's) with the PyTorch fp32 reference, cycle by cycle;
 hrmd holds every TensorRT engine it builds to it (tensorrt.fp16_check). A full-size export
 takes minutes: it says how far it is on stderr; stdout is the one `wrote ...` line at the end.
 
-Run with Debian's python3-torch 1.13 and python3-onnx. See README.md, "The exporter".
+Run with Debian's python3-torch 1.13 and python3-onnx. See docs/models.md, "The exporter: your checkpoint to a bundle".
 
 This is the command only: bundle_io.py is what every bundle shares, nova_export.py and
 act_export.py write each family's.

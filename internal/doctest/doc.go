@@ -11,7 +11,8 @@
 //	    clone whose bin/hrmd is the hrmd under test; it must exit 0.
 //	<!-- doctest: output of `COMMAND`; vary durations, paths -->
 //	    The block is what COMMAND prints on stdout. Without `of`, it is what the
-//	    run block before it printed.
+//	    command before it printed: a run block's, or another output block's
+//	    (its stdout after a sample of its stderr, say).
 //	<!-- doctest: skip: WHY -->
 //	    The block is not run here, for the reason given (it needs sudo, a
 //	    Jetson, the network, a checkpoint we do not have).

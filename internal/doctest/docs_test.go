@@ -68,7 +68,7 @@ type reader struct {
 	home  string   // $HOME of the page's commands, fresh
 	clone string   // the page's copy of the clone: ~/hrmd
 	goEnv []string // where Go keeps its caches, kept when $HOME moves
-	last  *ran     // what the last run block printed
+	last  *ran     // what the last command run printed
 }
 
 // ran is how a command ended and what it printed.
@@ -94,6 +94,7 @@ func (r *reader) read(b Block) {
 			sample, got = rest, r.run(b, cmd, m.Exit)
 		} else if m.Command != "" {
 			got = r.run(b, m.Command, m.Exit)
+			r.last = got // a sample of its other stream may follow
 		}
 		if got == nil {
 			t.Errorf("%s: an output block with no command: name it (output of `COMMAND`) or put a run block before it",
