@@ -33,6 +33,9 @@
 //	checked by PKG   another package's test runs the command (it needs what
 //	                 only that package has) and calls Match itself
 //
+// Commands in prose are not run, but every hrmd command line a page shows,
+// in a code span or a block, must name only flags its command takes.
+//
 // Runs of spaces count as one, so a column that widens by a digit matches. A
 // sample line `[... anything ...]` stands for any number of lines.
 package doctest
