@@ -88,6 +88,10 @@ func cmdHelp(cmds []command, args []string, stdout io.Writer) error {
 		writeUsage(stdout, cmds)
 		return nil
 	case 1:
+		if args[0] == "help" {
+			writeUsage(stdout, cmds) // what help itself does
+			return nil
+		}
 		c, ok := findCommand(cmds, args[0])
 		if !ok {
 			return usageError("help: unknown command %q; the commands are %s", args[0], commandNames(cmds))

@@ -78,6 +78,9 @@ func TestHelpList(t *testing.T) {
 			}
 		}
 	}
+	if again := runHrmd(t, "help", "help"); again.Code != 0 || again.Stdout != r.Stdout {
+		t.Errorf("hrmd help help: exit %d, want the list of hrmd help:\n%s", again.Code, again.Stdout)
+	}
 	for _, args := range [][]string{{"help", "foo"}, {"help", "run", "solve"}, {"foo"}, {}} {
 		r := runHrmd(t, args...)
 		if r.Code != 2 || r.Stdout != "" {
