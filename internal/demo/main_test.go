@@ -87,12 +87,12 @@ func TestDemo(t *testing.T) {
 // it is checked here, to what the demo printed.
 func checkReadmeSample(t *testing.T, text string) {
 	t.Helper()
-	blocks, err := doctest.Blocks(filepath.Join(testenv.RepoRoot(t), "README.md"))
+	readme, err := doctest.ReadPage(filepath.Join(testenv.RepoRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := false
-	for _, b := range blocks {
+	for _, b := range readme.Blocks {
 		if m := b.Marker; m.CheckedBy == "internal/demo" {
 			found = true
 			if err := doctest.Match(b.Text, text, m.Vary, m.Part); err != nil {

@@ -47,13 +47,13 @@ func TestDocs(t *testing.T) {
 		rel, _ := filepath.Rel(root, page)
 		t.Run(rel, func(t *testing.T) {
 			t.Parallel()
-			blocks, err := Blocks(page)
+			p, err := ReadPage(page)
 			if err != nil {
 				t.Fatal(err)
 			}
 			home := t.TempDir()
 			r := reader{t: t, root: root, home: home, clone: cloneView(t, root, home), goEnv: goEnv}
-			for _, b := range blocks {
+			for _, b := range p.Blocks {
 				b.File = rel
 				r.read(b)
 			}

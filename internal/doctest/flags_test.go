@@ -2,7 +2,6 @@ package doctest
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -19,7 +18,6 @@ var (
 	flagWord    = regexp.MustCompile(`^(--?[a-z][a-z0-9-]*)`)
 	helpFlag    = regexp.MustCompile(`(?m)^  (--?[a-z][a-z0-9-]*)`)
 	helpCommand = regexp.MustCompile(`(?m)^  hrmd ([a-z]+)`)
-	fencedBlock = regexp.MustCompile("(?s)```[^\n]*\n.*?```")
 	inlineCode  = regexp.MustCompile("`([^`]+)`")
 )
 
@@ -30,13 +28,13 @@ var (
 func TestDocsFlagsExist(t *testing.T) {
 	flags := hrmdFlags(t)
 	root := testenv.RepoRoot(t)
-	for _, page := range pages(t) {
-		rel, _ := filepath.Rel(root, page)
-		data, err := os.ReadFile(page)
+	for _, path := range pages(t) {
+		rel, _ := filepath.Rel(root, path)
+		page, err := ReadPage(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, line := range commandLines(string(data)) {
+		for _, line := range commandLines(page) {
 			for _, m := range hrmdCommand.FindAllStringSubmatch(line, -1) {
 				for _, p := range checkFlags(flags, m[1], m[2]) {
 					t.Errorf("%s: %q: %s", rel, strings.TrimSpace(m[0]), p)
@@ -70,12 +68,12 @@ func hrmdFlags(t *testing.T) map[string]map[string]bool {
 
 // commandLines is where a page shows commands: each line of its fenced
 // blocks, and each code span of its text (which may run over a line end).
-func commandLines(page string) []string {
+func commandLines(page Page) []string {
 	var lines []string
-	for _, b := range fencedBlock.FindAllString(page, -1) {
-		lines = append(lines, strings.Split(b, "\n")...)
+	for _, b := range page.Blocks {
+		lines = append(lines, strings.Split(b.Text, "\n")...)
 	}
-	prose := strings.ReplaceAll(fencedBlock.ReplaceAllString(page, ""), "\n", " ")
+	prose := strings.ReplaceAll(page.Prose, "\n", " ")
 	for _, c := range inlineCode.FindAllStringSubmatch(prose, -1) {
 		lines = append(lines, c[1])
 	}

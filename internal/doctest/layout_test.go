@@ -123,9 +123,7 @@ func hasRowBelow(byPath map[string]layoutRow, dir string) bool {
 // backquotes: `rel`, `rel/` or a longer path that goes through it.
 func namedIn(text, rel string) bool {
 	for _, c := range codeSpan.FindAllStringSubmatch(text, -1) {
-		span := strings.TrimSuffix(c[1], "/")
-		if span == rel || strings.HasPrefix(span, rel+"/") || strings.HasSuffix(span, "/"+rel) ||
-			strings.Contains(span, "/"+rel+"/") {
+		if strings.Contains("/"+c[1]+"/", "/"+rel+"/") {
 			return true
 		}
 	}

@@ -54,23 +54,31 @@ var (
 	markerLine = regexp.MustCompile(`^\s*<!--\s*doctest:\s*(.*?)\s*-->\s*$`)
 )
 
-// Blocks reads the fenced blocks of the Markdown page at path, each with the
-// marker on the line before its fence. A marker that is not followed by a
-// fence, or that cannot be read, is an error naming its line.
-func Blocks(path string) ([]Block, error) {
+// Page is a Markdown page read: its fenced blocks, and its text outside them.
+type Page struct {
+	Blocks []Block
+	Prose  string // every line outside the blocks and their markers
+}
+
+// ReadPage reads the Markdown page at path: its fenced blocks, each with the
+// marker on the line before its fence, and the text around them. A marker
+// that is not followed by a fence, or that cannot be read, is an error naming
+// its line.
+func ReadPage(path string) (Page, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return Page{}, err
 	}
 	lines := strings.Split(string(data), "\n")
-	var blocks []Block
+	var page Page
+	var prose strings.Builder
 	var pending *Marker
 	pendingLine := 0
 	for i := 0; i < len(lines); i++ {
 		if m := markerLine.FindStringSubmatch(lines[i]); m != nil {
 			mk, err := ParseMarker(m[1])
 			if err != nil {
-				return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+				return Page{}, fmt.Errorf("%s:%d: %w", path, i+1, err)
 			}
 			pending, pendingLine = &mk, i+1
 			continue
@@ -78,8 +86,9 @@ func Blocks(path string) ([]Block, error) {
 		f := fence.FindStringSubmatch(lines[i])
 		if f == nil {
 			if pending != nil && strings.TrimSpace(lines[i]) != "" {
-				return nil, fmt.Errorf("%s:%d: a doctest marker must be right before a fenced block", path, pendingLine)
+				return Page{}, fmt.Errorf("%s:%d: a doctest marker must be right before a fenced block", path, pendingLine)
 			}
+			prose.WriteString(lines[i] + "\n")
 			continue
 		}
 		b := Block{File: path, Line: i + 1, Lang: f[3]}
@@ -88,17 +97,18 @@ func Blocks(path string) ([]Block, error) {
 			b.Text += strings.TrimPrefix(lines[i], indent) + "\n"
 		}
 		if i == len(lines) {
-			return nil, fmt.Errorf("%s:%d: the fenced block is never closed", path, b.Line)
+			return Page{}, fmt.Errorf("%s:%d: the fenced block is never closed", path, b.Line)
 		}
 		if pending != nil {
 			b.Marker, pending = *pending, nil
 		}
-		blocks = append(blocks, b)
+		page.Blocks = append(page.Blocks, b)
 	}
 	if pending != nil {
-		return nil, fmt.Errorf("%s:%d: a doctest marker must be right before a fenced block", path, pendingLine)
+		return Page{}, fmt.Errorf("%s:%d: a doctest marker must be right before a fenced block", path, pendingLine)
 	}
-	return blocks, nil
+	page.Prose = prose.String()
+	return page, nil
 }
 
 var outputOf = regexp.MustCompile("^output of `([^`]+)`$")

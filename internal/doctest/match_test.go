@@ -130,17 +130,21 @@ func equalMarkers(a, b Marker) bool {
 		a.Part == b.Part && a.Stderr == b.Stderr && a.Exit == b.Exit && a.CheckedBy == b.CheckedBy && a.Why == b.Why
 }
 
-func TestBlocks(t *testing.T) {
+func TestReadPage(t *testing.T) {
 	page := "# A page\n\n<!-- doctest: run -->\n```sh\nbin/hrmd version\n```\n\n" +
 		"   <!-- doctest: output; vary durations -->\n   ```\n   took 3 s\n   ```\n\n```json\n{}\n```\n"
 	path := filepath.Join(t.TempDir(), "page.md")
 	if err := os.WriteFile(path, []byte(page), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	blocks, err := Blocks(path)
+	p, err := ReadPage(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if want := "# A page\n\n\n\n\n"; p.Prose != want {
+		t.Errorf("prose %q, want %q: the lines outside the blocks and their markers", p.Prose, want)
+	}
+	blocks := p.Blocks
 	if len(blocks) != 3 {
 		t.Fatalf("%d blocks, want 3: %+v", len(blocks), blocks)
 	}
@@ -164,8 +168,8 @@ func TestBlocks(t *testing.T) {
 		if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Blocks(path); err == nil || !strings.Contains(err.Error(), "page.md:") {
-			t.Errorf("%s: Blocks = %v, want an error naming the line", name, err)
+		if _, err := ReadPage(path); err == nil || !strings.Contains(err.Error(), "page.md:") {
+			t.Errorf("%s: ReadPage = %v, want an error naming the line", name, err)
 		}
 	}
 }
