@@ -224,25 +224,12 @@ func (d *daemon) warnOlderKeys(cfg config.Config) {
 	}
 }
 
-// readConfig reads hrmd.yaml again (Reload), or takes the defaults when the
-// daemon runs with none, with the command line's settings over it.
-func (d *daemon) readConfig() (config.Config, error) {
-	cfg := config.Default()
-	if d.opts.ConfigPath != "" {
-		var err error
-		if cfg, err = config.Reload(d.opts.ConfigPath); err != nil {
-			return cfg, err
-		}
-	}
-	d.opts.Over.Apply(&cfg)
-	return cfg, nil
-}
-
-// prepareReload reads hrmd.yaml again (Reload) and loads a new model when the
-// model or the engine settings changed. It runs beside the main loop; old and
-// latest are the running configuration and the newest settings.
+// prepareReload reads hrmd.yaml again (Reload; the defaults when the daemon
+// runs with none), the command line's settings over it, and loads a new model
+// when the model or the engine settings changed. It runs beside the main loop;
+// old and latest are the running configuration and the newest settings.
 func (d *daemon) prepareReload(ctx context.Context, old config.Config, latest *settings) reloadResult {
-	cfg, err := d.readConfig()
+	cfg, err := d.opts.Over.Read(d.opts.ConfigPath, true)
 	if err != nil {
 		return reloadResult{err: err}
 	}

@@ -24,3 +24,21 @@ func (o Over) Apply(c *Config) {
 		c.Model = o.Model
 	}
 }
+
+// Read is the config hrmd runs with: the file at path (Reload's rules at a
+// SIGHUP, Load's at the start), or every default for path "", with o over it.
+func (o Over) Read(path string, sighup bool) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		read := Load
+		if sighup {
+			read = Reload
+		}
+		var err error
+		if cfg, err = read(path); err != nil {
+			return cfg, err
+		}
+	}
+	o.Apply(&cfg)
+	return cfg, nil
+}

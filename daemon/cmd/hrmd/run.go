@@ -68,14 +68,8 @@ func (p placeFlags) load() (config.Config, config.Over, error) {
 	if err != nil {
 		return config.Config{}, over, err
 	}
-	cfg := config.Default()
-	if path := p.configPath(); path != "" {
-		if cfg, err = config.Load(path); err != nil {
-			return cfg, over, err
-		}
-	}
-	over.Apply(&cfg)
-	return cfg, over, nil
+	cfg, err := over.Read(p.configPath(), false)
+	return cfg, over, err
 }
 
 // runFlags are run's command line.
