@@ -190,16 +190,11 @@ func (f modelFlags) settings(cmd, trace string) (config.Config, engine.RunOption
 // cliConfig is configPath (or the defaults) with model over its model:; a
 // command needs one or the other. cmd names the command in messages.
 func cliConfig(cmd, configPath, model string) (config.Config, error) {
-	cfg := config.Default()
-	if configPath != "" {
-		var err error
-		if cfg, err = config.Load(configPath); err != nil {
-			return cfg, err
-		}
+	cfg, err := config.Over{Model: model}.Read(configPath, false)
+	if err != nil {
+		return cfg, err
 	}
-	if model != "" {
-		cfg.Model = model
-	} else if configPath == "" {
+	if model == "" && configPath == "" {
 		return cfg, usageError("%s needs a model: --model DIR (a bundle folder with hrm.yaml), or --config with model: "+
 			"set", cmd)
 	}
